@@ -1,0 +1,856 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+
+#include "cbox-private.h"
+
+typedef struct {
+  CboxCleanupFunc func;
+  gpointer user_data;
+  GDestroyNotify destroy;
+} CboxCleanup;
+
+typedef struct {
+  char *text;
+  const char *origin;
+} CboxNote;
+
+typedef struct {
+  char *name;
+  char *reason;
+} CboxSkipped;
+
+struct _CboxPlan {
+  /* Interned strings: provenance is compared and printed, never freed. */
+  const char *origin;
+  GPtrArray *mounts;  /* CboxMount* */
+  GPtrArray *env;     /* CboxEnvVar*, one per name, in first-set order */
+  GArray *fds;        /* int */
+  GPtrArray *helpers; /* CboxHelper* */
+  char **command;
+  char *cwd;
+  gboolean network;
+  uid_t uid;
+  gid_t gid;
+  char *user_name;
+  char *home_dir;
+  char *runtime_dir;
+  char *hostname;
+  GPtrArray *notes;      /* CboxNote* */
+  GPtrArray *skipped;    /* CboxSkipped* */
+  GPtrArray *forwarders; /* char*, NULL-terminated */
+  GArray *cleanups;      /* CboxCleanup */
+};
+
+static void
+cbox_mount_free (CboxMount *mount)
+{
+  if (mount == NULL)
+    return;
+  g_free (mount->src);
+  g_free (mount->dest);
+  if (mount->fd >= 0)
+    close (mount->fd);
+  g_free (mount);
+}
+
+static void
+cbox_env_var_free (CboxEnvVar *var)
+{
+  if (var == NULL)
+    return;
+  g_free (var->name);
+  g_free (var->value);
+  g_free (var);
+}
+
+static void
+cbox_helper_free (CboxHelper *helper)
+{
+  if (helper == NULL)
+    return;
+  g_free (helper->name);
+  g_strfreev (helper->argv);
+  g_free (helper->ready_path);
+  g_free (helper);
+}
+
+static void
+cbox_note_free (CboxNote *note)
+{
+  g_free (note->text);
+  g_free (note);
+}
+
+static void
+cbox_skipped_free (CboxSkipped *skipped)
+{
+  g_free (skipped->name);
+  g_free (skipped->reason);
+  g_free (skipped);
+}
+
+CboxPlan *
+cbox_plan_new (void)
+{
+  CboxPlan *plan = g_new0 (CboxPlan, 1);
+
+  plan->origin = g_intern_static_string ("core");
+  plan->mounts = g_ptr_array_new_with_free_func ((GDestroyNotify) cbox_mount_free);
+  plan->env = g_ptr_array_new_with_free_func ((GDestroyNotify) cbox_env_var_free);
+  plan->fds = g_array_new (FALSE, FALSE, sizeof (int));
+  plan->helpers = g_ptr_array_new_with_free_func ((GDestroyNotify) cbox_helper_free);
+  plan->notes = g_ptr_array_new_with_free_func ((GDestroyNotify) cbox_note_free);
+  plan->skipped = g_ptr_array_new_with_free_func ((GDestroyNotify) cbox_skipped_free);
+  plan->forwarders = g_ptr_array_new_with_free_func (g_free);
+  g_ptr_array_add (plan->forwarders, NULL);
+  plan->cleanups = g_array_new (FALSE, FALSE, sizeof (CboxCleanup));
+  plan->network = TRUE;
+  plan->uid = (uid_t) -1;
+  plan->gid = (gid_t) -1;
+  return plan;
+}
+
+void
+cbox_plan_free (CboxPlan *plan)
+{
+  if (plan == NULL)
+    return;
+  cbox_plan_run_cleanups (plan);
+  cbox_plan_close_fds (plan);
+  g_ptr_array_unref (plan->mounts);
+  g_ptr_array_unref (plan->env);
+  g_array_unref (plan->fds);
+  g_ptr_array_unref (plan->helpers);
+  g_strfreev (plan->command);
+  g_free (plan->cwd);
+  g_free (plan->user_name);
+  g_free (plan->home_dir);
+  g_free (plan->runtime_dir);
+  g_free (plan->hostname);
+  g_ptr_array_unref (plan->notes);
+  g_ptr_array_unref (plan->skipped);
+  g_ptr_array_unref (plan->forwarders);
+  g_array_unref (plan->cleanups);
+  g_free (plan);
+}
+
+void
+cbox_plan_set_origin (CboxPlan *plan, const char *origin)
+{
+  g_return_if_fail (plan != NULL);
+  g_return_if_fail (origin != NULL);
+  plan->origin = g_intern_string (origin);
+}
+
+const char *
+cbox_plan_get_origin (CboxPlan *plan)
+{
+  g_return_val_if_fail (plan != NULL, NULL);
+  return plan->origin;
+}
+
+/* Destinations are compared as strings by every backend, so they must be
+ * absolute and in one canonical spelling. */
+static gboolean
+cbox_plan_dest_is_valid (const char *dest)
+{
+  if (dest == NULL || dest[0] != '/')
+    return FALSE;
+  if (strstr (dest, "//") != NULL)
+    return FALSE;
+  if (dest[1] != '\0' && g_str_has_suffix (dest, "/"))
+    return FALSE;
+  g_auto (GStrv) parts = g_strsplit (dest, "/", -1);
+  for (guint i = 0; parts[i] != NULL; i++)
+    if (g_str_equal (parts[i], ".") || g_str_equal (parts[i], ".."))
+      return FALSE;
+  return TRUE;
+}
+
+static CboxMount *
+cbox_plan_add_mount (CboxPlan *plan, CboxMountKind kind, const char *src, const char *dest,
+                     CboxMountFlags flags, guint32 mode, int fd)
+{
+  CboxMount *mount = g_new0 (CboxMount, 1);
+
+  mount->kind = kind;
+  mount->flags = flags;
+  mount->src = g_strdup (src);
+  mount->dest = g_strdup (dest);
+  mount->mode = mode;
+  mount->fd = fd;
+  mount->origin = plan->origin;
+  g_ptr_array_add (plan->mounts, mount);
+  return mount;
+}
+
+#define CBOX_PLAN_CHECK_DEST(dest)                                                                 \
+  G_STMT_START                                                                                     \
+  {                                                                                                \
+    if (!cbox_plan_dest_is_valid (dest))                                                           \
+      {                                                                                            \
+        g_critical ("%s: destination '%s' is not an absolute normalized path", G_STRFUNC,          \
+                    (dest) ? (dest) : "(null)");                                                   \
+        return;                                                                                    \
+      }                                                                                            \
+  }                                                                                                \
+  G_STMT_END
+
+void
+cbox_plan_add_bind_ro (CboxPlan *plan, const char *src, const char *dest, CboxMountFlags flags)
+{
+  g_return_if_fail (plan != NULL && src != NULL);
+  CBOX_PLAN_CHECK_DEST (dest);
+  cbox_plan_add_mount (plan, CBOX_MOUNT_RO, src, dest, flags, 0, -1);
+}
+
+void
+cbox_plan_add_bind_rw (CboxPlan *plan, const char *src, const char *dest, CboxMountFlags flags)
+{
+  g_return_if_fail (plan != NULL && src != NULL);
+  CBOX_PLAN_CHECK_DEST (dest);
+  cbox_plan_add_mount (plan, CBOX_MOUNT_RW, src, dest, flags, 0, -1);
+}
+
+void
+cbox_plan_add_bind_socket (CboxPlan *plan, const char *src, const char *dest, CboxMountFlags flags)
+{
+  g_return_if_fail (plan != NULL && src != NULL);
+  CBOX_PLAN_CHECK_DEST (dest);
+  cbox_plan_add_mount (plan, CBOX_MOUNT_SOCKET, src, dest, flags, 0, -1);
+}
+
+void
+cbox_plan_add_bind_dev (CboxPlan *plan, const char *src, const char *dest, CboxMountFlags flags)
+{
+  g_return_if_fail (plan != NULL && src != NULL);
+  CBOX_PLAN_CHECK_DEST (dest);
+  cbox_plan_add_mount (plan, CBOX_MOUNT_DEV, src, dest, flags, 0, -1);
+}
+
+void
+cbox_plan_add_tmpfs (CboxPlan *plan, const char *dest, guint32 mode)
+{
+  g_return_if_fail (plan != NULL);
+  CBOX_PLAN_CHECK_DEST (dest);
+  cbox_plan_add_mount (plan, CBOX_MOUNT_TMPFS, NULL, dest, CBOX_MOUNT_FLAG_NONE, mode, -1);
+}
+
+void
+cbox_plan_add_dir (CboxPlan *plan, const char *dest, guint32 mode)
+{
+  g_return_if_fail (plan != NULL);
+  CBOX_PLAN_CHECK_DEST (dest);
+  cbox_plan_add_mount (plan, CBOX_MOUNT_DIR, NULL, dest, CBOX_MOUNT_FLAG_NONE, mode, -1);
+}
+
+void
+cbox_plan_add_symlink (CboxPlan *plan, const char *target, const char *dest)
+{
+  g_return_if_fail (plan != NULL && target != NULL && target[0] != '\0');
+  CBOX_PLAN_CHECK_DEST (dest);
+  cbox_plan_add_mount (plan, CBOX_MOUNT_SYMLINK, target, dest, CBOX_MOUNT_FLAG_NONE, 0, -1);
+}
+
+int
+cbox_memfd_new_sealed (const char *name, const void *data, gsize len, GError **error)
+{
+  cbox_autofd int fd = -1;
+  gsize done = 0;
+
+  g_return_val_if_fail (name != NULL, -1);
+  g_return_val_if_fail (data != NULL || len == 0, -1);
+
+  fd = memfd_create (name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0)
+    {
+      int saved_errno = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   "Cannot create memfd '%s': %s", name, g_strerror (saved_errno));
+      return -1;
+    }
+  while (done < len)
+    {
+      ssize_t n = write (fd, (const char *) data + done, len - done);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          int saved_errno = errno;
+          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                       "Cannot write memfd '%s': %s", name, g_strerror (saved_errno));
+          return -1;
+        }
+      done += (gsize) n;
+    }
+  /* Sealed, so that whoever reads it (bwrap, a backend writing it into a
+   * root) sees exactly what the plan showed, however long it keeps it. */
+  if (fcntl (fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+    {
+      int saved_errno = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   "Cannot seal memfd '%s': %s", name, g_strerror (saved_errno));
+      return -1;
+    }
+  if (lseek (fd, 0, SEEK_SET) < 0)
+    {
+      int saved_errno = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   "Cannot rewind memfd '%s': %s", name, g_strerror (saved_errno));
+      return -1;
+    }
+  return cbox_steal_fd (&fd);
+}
+
+gboolean
+cbox_plan_add_data (CboxPlan *plan, const char *dest, const void *data, gsize len, guint32 mode,
+                    CboxMountFlags flags, GError **error)
+{
+  int fd;
+
+  g_return_val_if_fail (plan != NULL, FALSE);
+  g_return_val_if_fail (cbox_plan_dest_is_valid (dest), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  fd = cbox_memfd_new_sealed ("cbox-data", data, len, error);
+  if (fd < 0)
+    return FALSE;
+  cbox_plan_add_mount (plan, CBOX_MOUNT_DATA, NULL, dest, flags, mode & 07777, fd);
+  return TRUE;
+}
+
+gboolean
+cbox_plan_add_copy (CboxPlan *plan, const char *src, const char *dest, CboxMountFlags flags,
+                    GError **error)
+{
+  g_autofree char *contents = NULL;
+  g_autoptr (GError) local_error = NULL;
+  gsize len = 0;
+  GStatBuf st;
+
+  g_return_val_if_fail (plan != NULL && src != NULL, FALSE);
+  g_return_val_if_fail (cbox_plan_dest_is_valid (dest), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (g_stat (src, &st) < 0)
+    {
+      int saved_errno = errno;
+      if (saved_errno == ENOENT && (flags & CBOX_MOUNT_FLAG_ALLOW_MISSING))
+        return TRUE;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   "Cannot copy %s into the sandbox: %s", src, g_strerror (saved_errno));
+      return FALSE;
+    }
+  if (!S_ISREG (st.st_mode))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE,
+                   "Cannot copy %s into the sandbox: not a regular file", src);
+      return FALSE;
+    }
+  if (!g_file_get_contents (src, &contents, &len, &local_error))
+    {
+      g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
+                                  "Cannot copy %s into the sandbox: ", src);
+      return FALSE;
+    }
+  return cbox_plan_add_data (plan, dest, contents, len, st.st_mode & 0777,
+                             flags | CBOX_MOUNT_FLAG_WRITABLE, error);
+}
+
+guint
+cbox_plan_get_n_mounts (const CboxPlan *plan)
+{
+  g_return_val_if_fail (plan != NULL, 0);
+  return plan->mounts->len;
+}
+
+const CboxMount *
+cbox_plan_get_mount (const CboxPlan *plan, guint index)
+{
+  g_return_val_if_fail (plan != NULL, NULL);
+  g_return_val_if_fail (index < plan->mounts->len, NULL);
+  return g_ptr_array_index (plan->mounts, index);
+}
+
+const CboxMount *
+cbox_plan_find_mount (const CboxPlan *plan, const char *dest)
+{
+  g_return_val_if_fail (plan != NULL && dest != NULL, NULL);
+  for (guint i = plan->mounts->len; i > 0; i--)
+    {
+      const CboxMount *mount = g_ptr_array_index (plan->mounts, i - 1);
+      if (g_str_equal (mount->dest, dest))
+        return mount;
+    }
+  return NULL;
+}
+
+/* ---- environment ------------------------------------------------------- */
+
+static CboxEnvVar *
+cbox_plan_lookup_env (const CboxPlan *plan, const char *name)
+{
+  for (guint i = 0; i < plan->env->len; i++)
+    {
+      CboxEnvVar *var = g_ptr_array_index (plan->env, i);
+      if (g_str_equal (var->name, name))
+        return var;
+    }
+  return NULL;
+}
+
+static gboolean
+cbox_env_name_is_valid (const char *name)
+{
+  return name != NULL && name[0] != '\0' && strchr (name, '=') == NULL;
+}
+
+static void
+cbox_plan_store_env (CboxPlan *plan, const char *name, const char *value)
+{
+  CboxEnvVar *var = cbox_plan_lookup_env (plan, name);
+
+  if (var == NULL)
+    {
+      var = g_new0 (CboxEnvVar, 1);
+      var->name = g_strdup (name);
+      g_ptr_array_add (plan->env, var);
+    }
+  g_free (var->value);
+  var->value = g_strdup (value);
+  var->origin = plan->origin;
+}
+
+void
+cbox_plan_set_env (CboxPlan *plan, const char *name, const char *value)
+{
+  g_return_if_fail (plan != NULL);
+  g_return_if_fail (cbox_env_name_is_valid (name));
+  g_return_if_fail (value != NULL);
+  cbox_plan_store_env (plan, name, value);
+}
+
+void
+cbox_plan_unset_env (CboxPlan *plan, const char *name)
+{
+  g_return_if_fail (plan != NULL);
+  g_return_if_fail (cbox_env_name_is_valid (name));
+  cbox_plan_store_env (plan, name, NULL);
+}
+
+const char *
+cbox_plan_get_env (const CboxPlan *plan, const char *name)
+{
+  g_return_val_if_fail (plan != NULL && name != NULL, NULL);
+  CboxEnvVar *var = cbox_plan_lookup_env (plan, name);
+  return var != NULL ? var->value : NULL;
+}
+
+guint
+cbox_plan_get_n_env (const CboxPlan *plan)
+{
+  g_return_val_if_fail (plan != NULL, 0);
+  return plan->env->len;
+}
+
+const CboxEnvVar *
+cbox_plan_get_env_var (const CboxPlan *plan, guint index)
+{
+  g_return_val_if_fail (plan != NULL, NULL);
+  g_return_val_if_fail (index < plan->env->len, NULL);
+  return g_ptr_array_index (plan->env, index);
+}
+
+static int
+cbox_compare_strings (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+char **
+cbox_plan_get_environ (const CboxPlan *plan)
+{
+  g_autoptr (GPtrArray) out = g_ptr_array_new_with_free_func (g_free);
+
+  g_return_val_if_fail (plan != NULL, NULL);
+  for (guint i = 0; i < plan->env->len; i++)
+    {
+      const CboxEnvVar *var = g_ptr_array_index (plan->env, i);
+      if (var->value != NULL)
+        g_ptr_array_add (out, g_strconcat (var->name, "=", var->value, NULL));
+    }
+  g_ptr_array_sort (out, cbox_compare_strings);
+  g_ptr_array_add (out, NULL);
+  return (char **) g_ptr_array_free (g_steal_pointer (&out), FALSE);
+}
+
+/* ---- fds --------------------------------------------------------------- */
+
+int
+cbox_plan_take_fd (CboxPlan *plan, int fd)
+{
+  g_return_val_if_fail (plan != NULL, -1);
+  g_return_val_if_fail (fd >= 0, -1);
+  g_array_append_val (plan->fds, fd);
+  return fd;
+}
+
+void
+cbox_plan_close_fds (CboxPlan *plan)
+{
+  g_return_if_fail (plan != NULL);
+  for (guint i = 0; i < plan->fds->len; i++)
+    close (g_array_index (plan->fds, int, i));
+  g_array_set_size (plan->fds, 0);
+}
+
+/* ---- helpers ----------------------------------------------------------- */
+
+void
+cbox_plan_take_helper (CboxPlan *plan, const char *name, char **argv, CboxHelperReady ready,
+                       const char *ready_path)
+{
+  CboxHelper *helper;
+
+  g_return_if_fail (plan != NULL && name != NULL);
+  g_return_if_fail (argv != NULL && argv[0] != NULL);
+  g_return_if_fail (ready != CBOX_HELPER_READY_PATH || ready_path != NULL);
+
+  helper = g_new0 (CboxHelper, 1);
+  helper->name = g_strdup (name);
+  helper->argv = argv;
+  helper->ready = ready;
+  helper->ready_path = g_strdup (ready_path);
+  helper->origin = plan->origin;
+  g_ptr_array_add (plan->helpers, helper);
+}
+
+guint
+cbox_plan_get_n_helpers (const CboxPlan *plan)
+{
+  g_return_val_if_fail (plan != NULL, 0);
+  return plan->helpers->len;
+}
+
+const CboxHelper *
+cbox_plan_get_helper (const CboxPlan *plan, guint index)
+{
+  g_return_val_if_fail (plan != NULL, NULL);
+  g_return_val_if_fail (index < plan->helpers->len, NULL);
+  return g_ptr_array_index (plan->helpers, index);
+}
+
+/* ---- command and identity ------------------------------------------------ */
+
+void
+cbox_plan_set_command (CboxPlan *plan, const char *const *argv)
+{
+  g_return_if_fail (plan != NULL);
+  g_return_if_fail (argv != NULL && argv[0] != NULL);
+  g_strfreev (plan->command);
+  plan->command = g_strdupv ((char **) argv);
+}
+
+const char *const *
+cbox_plan_get_command (const CboxPlan *plan)
+{
+  g_return_val_if_fail (plan != NULL, NULL);
+  return (const char *const *) plan->command;
+}
+
+void
+cbox_plan_set_cwd (CboxPlan *plan, const char *cwd)
+{
+  g_return_if_fail (plan != NULL);
+  g_return_if_fail (cwd != NULL && cwd[0] == '/');
+  g_free (plan->cwd);
+  plan->cwd = g_strdup (cwd);
+}
+
+const char *
+cbox_plan_get_cwd (const CboxPlan *plan)
+{
+  g_return_val_if_fail (plan != NULL, NULL);
+  return plan->cwd;
+}
+
+void
+cbox_plan_set_network (CboxPlan *plan, gboolean enabled)
+{
+  g_return_if_fail (plan != NULL);
+  plan->network = !!enabled;
+}
+
+gboolean
+cbox_plan_get_network (const CboxPlan *plan)
+{
+  g_return_val_if_fail (plan != NULL, FALSE);
+  return plan->network;
+}
+
+void
+cbox_plan_set_user (CboxPlan *plan, uid_t uid, gid_t gid, const char *user_name,
+                    const char *home_dir)
+{
+  g_return_if_fail (plan != NULL);
+  g_return_if_fail (user_name != NULL);
+  g_return_if_fail (home_dir != NULL && home_dir[0] == '/');
+  plan->uid = uid;
+  plan->gid = gid;
+  g_free (plan->user_name);
+  plan->user_name = g_strdup (user_name);
+  g_free (plan->home_dir);
+  plan->home_dir = g_strdup (home_dir);
+  g_free (plan->runtime_dir);
+  plan->runtime_dir = g_strdup_printf ("/run/user/%u", (unsigned) uid);
+}
+
+uid_t
+cbox_plan_get_uid (const CboxPlan *plan)
+{
+  g_return_val_if_fail (plan != NULL, (uid_t) -1);
+  return plan->uid;
+}
+
+gid_t
+cbox_plan_get_gid (const CboxPlan *plan)
+{
+  g_return_val_if_fail (plan != NULL, (gid_t) -1);
+  return plan->gid;
+}
+
+const char *
+cbox_plan_get_user_name (const CboxPlan *plan)
+{
+  g_return_val_if_fail (plan != NULL, NULL);
+  return plan->user_name;
+}
+
+const char *
+cbox_plan_get_home_dir (const CboxPlan *plan)
+{
+  g_return_val_if_fail (plan != NULL, NULL);
+  return plan->home_dir;
+}
+
+const char *
+cbox_plan_get_runtime_dir (const CboxPlan *plan)
+{
+  g_return_val_if_fail (plan != NULL, NULL);
+  return plan->runtime_dir;
+}
+
+void
+cbox_plan_set_hostname (CboxPlan *plan, const char *hostname)
+{
+  g_return_if_fail (plan != NULL);
+  g_free (plan->hostname);
+  plan->hostname = g_strdup (hostname);
+}
+
+const char *
+cbox_plan_get_hostname (const CboxPlan *plan)
+{
+  g_return_val_if_fail (plan != NULL, NULL);
+  return plan->hostname;
+}
+
+/* ---- explanations --------------------------------------------------------- */
+
+void
+cbox_plan_add_note (CboxPlan *plan, const char *format, ...)
+{
+  CboxNote *note;
+  va_list args;
+
+  g_return_if_fail (plan != NULL && format != NULL);
+  note = g_new0 (CboxNote, 1);
+  va_start (args, format);
+  note->text = g_strdup_vprintf (format, args);
+  va_end (args);
+  note->origin = plan->origin;
+  g_ptr_array_add (plan->notes, note);
+}
+
+guint
+cbox_plan_get_n_notes (const CboxPlan *plan)
+{
+  g_return_val_if_fail (plan != NULL, 0);
+  return plan->notes->len;
+}
+
+const char *
+cbox_plan_get_note (const CboxPlan *plan, guint index, const char **ret_origin)
+{
+  g_return_val_if_fail (plan != NULL, NULL);
+  g_return_val_if_fail (index < plan->notes->len, NULL);
+  const CboxNote *note = g_ptr_array_index (plan->notes, index);
+  if (ret_origin != NULL)
+    *ret_origin = note->origin;
+  return note->text;
+}
+
+void
+cbox_plan_add_skipped (CboxPlan *plan, const char *name, const char *reason)
+{
+  CboxSkipped *skipped;
+
+  g_return_if_fail (plan != NULL && name != NULL && reason != NULL);
+  skipped = g_new0 (CboxSkipped, 1);
+  skipped->name = g_strdup (name);
+  skipped->reason = g_strdup (reason);
+  g_ptr_array_add (plan->skipped, skipped);
+}
+
+guint
+cbox_plan_get_n_skipped (const CboxPlan *plan)
+{
+  g_return_val_if_fail (plan != NULL, 0);
+  return plan->skipped->len;
+}
+
+const char *
+cbox_plan_get_skipped (const CboxPlan *plan, guint index, const char **ret_reason)
+{
+  g_return_val_if_fail (plan != NULL, NULL);
+  g_return_val_if_fail (index < plan->skipped->len, NULL);
+  const CboxSkipped *skipped = g_ptr_array_index (plan->skipped, index);
+  if (ret_reason != NULL)
+    *ret_reason = skipped->reason;
+  return skipped->name;
+}
+
+void
+cbox_plan_add_forwarder (CboxPlan *plan, const char *name)
+{
+  g_return_if_fail (plan != NULL && name != NULL);
+  /* Keep the array NULL-terminated for cbox_plan_get_forwarders(). */
+  g_ptr_array_insert (plan->forwarders, (int) plan->forwarders->len - 1, g_strdup (name));
+}
+
+const char *const *
+cbox_plan_get_forwarders (const CboxPlan *plan)
+{
+  g_return_val_if_fail (plan != NULL, NULL);
+  return (const char *const *) plan->forwarders->pdata;
+}
+
+/* ---- cleanup ----------------------------------------------------------------- */
+
+void
+cbox_plan_add_cleanup (CboxPlan *plan, CboxCleanupFunc func, gpointer user_data,
+                       GDestroyNotify destroy)
+{
+  CboxCleanup cleanup = { func, user_data, destroy };
+
+  g_return_if_fail (plan != NULL && func != NULL);
+  g_array_append_val (plan->cleanups, cleanup);
+}
+
+void
+cbox_plan_run_cleanups (CboxPlan *plan)
+{
+  g_return_if_fail (plan != NULL);
+  /* Last in, first out; each is removed before it runs, so a cleanup that
+   * adds another, or a second call, never runs one twice. */
+  while (plan->cleanups->len > 0)
+    {
+      CboxCleanup cleanup = g_array_index (plan->cleanups, CboxCleanup, plan->cleanups->len - 1);
+      g_array_set_size (plan->cleanups, plan->cleanups->len - 1);
+      cleanup.func (cleanup.user_data);
+      if (cleanup.destroy != NULL)
+        cleanup.destroy (cleanup.user_data);
+    }
+}
+
+/* ---- features -------------------------------------------------------------- */
+
+static const struct {
+  CboxFeatures feature;
+  const char *name;
+  const char *description;
+} cbox_features[] = {
+  { CBOX_FEATURE_BIND, "bind", "file and directory binds" },
+  { CBOX_FEATURE_SOCKET, "socket", "unix-socket binds" },
+  { CBOX_FEATURE_DEVICE, "device", "device binds" },
+  { CBOX_FEATURE_DATA, "data", "generated files" },
+  { CBOX_FEATURE_HELPER, "helper", "host helper processes" },
+  { CBOX_FEATURE_TMPFS, "tmpfs", "private tmpfs mounts" },
+  { CBOX_FEATURE_SYMLINK, "symlink", "symlinks" },
+  { CBOX_FEATURE_HOST_NET, "host-net", "access to the host's loopback network" },
+};
+
+const char *
+cbox_feature_to_string (CboxFeatures feature)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (cbox_features); i++)
+    if (cbox_features[i].feature == feature)
+      return cbox_features[i].name;
+  return NULL;
+}
+
+const char *
+cbox_feature_describe (CboxFeatures feature)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (cbox_features); i++)
+    if (cbox_features[i].feature == feature)
+      return cbox_features[i].description;
+  return NULL;
+}
+
+CboxFeatures
+cbox_mount_kind_feature (CboxMountKind kind)
+{
+  switch (kind)
+    {
+    case CBOX_MOUNT_RO:
+    case CBOX_MOUNT_RW:
+      return CBOX_FEATURE_BIND;
+    case CBOX_MOUNT_SOCKET:
+      return CBOX_FEATURE_SOCKET;
+    case CBOX_MOUNT_DEV:
+      return CBOX_FEATURE_DEVICE;
+    case CBOX_MOUNT_TMPFS:
+    case CBOX_MOUNT_DIR:
+      return CBOX_FEATURE_TMPFS;
+    case CBOX_MOUNT_SYMLINK:
+      return CBOX_FEATURE_SYMLINK;
+    case CBOX_MOUNT_DATA:
+      return CBOX_FEATURE_DATA;
+    default:
+      return CBOX_FEATURE_NONE;
+    }
+}
+
+const char *
+cbox_mount_kind_to_string (CboxMountKind kind)
+{
+  switch (kind)
+    {
+    case CBOX_MOUNT_RO:
+      return "ro";
+    case CBOX_MOUNT_RW:
+      return "rw";
+    case CBOX_MOUNT_SOCKET:
+      return "socket";
+    case CBOX_MOUNT_DEV:
+      return "dev";
+    case CBOX_MOUNT_TMPFS:
+      return "tmpfs";
+    case CBOX_MOUNT_DIR:
+      return "dir";
+    case CBOX_MOUNT_SYMLINK:
+      return "symlink";
+    case CBOX_MOUNT_DATA:
+      return "data";
+    default:
+      return "unknown";
+    }
+}

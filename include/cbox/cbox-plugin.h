@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <gmodule.h>
+
+#include <cbox/cbox-host.h>
+#include <cbox/cbox-plan.h>
+#include <cbox/cbox-version.h>
+
+G_BEGIN_DECLS
+
+/* ---- errors ------------------------------------------------------------ */
+
+#define CBOX_ERROR (cbox_error_quark ())
+GQuark cbox_error_quark (void);
+
+typedef enum {
+  CBOX_ERROR_FAILED,
+  CBOX_ERROR_INVALID_ARGUMENT, /* bad usage, bad option value */
+  CBOX_ERROR_CONFIG,           /* bad configuration or profile file */
+  CBOX_ERROR_UNAVAILABLE,      /* a requested forwarder or backend cannot be used here */
+  CBOX_ERROR_NOT_SUPPORTED,    /* backend cannot realize what a forwarder needs */
+  CBOX_ERROR_BACKEND,          /* the backend's tool failed before the command ran */
+} CboxError;
+
+#define CBOX_PLUGIN_ERROR (cbox_plugin_error_quark ())
+GQuark cbox_plugin_error_quark (void);
+
+/* Why the loader refused a plugin, in the order it checks. */
+typedef enum {
+  CBOX_PLUGIN_ERROR_NOT_REGULAR_FILE, /* a directory, fifo, ... named libcbox-*.so */
+  CBOX_PLUGIN_ERROR_OPEN,             /* g_module_open failed (not ELF, unreadable, undefined symbol) */
+  CBOX_PLUGIN_ERROR_NO_ENTRY_POINT,   /* no cbox_plugin_describe symbol */
+  CBOX_PLUGIN_ERROR_NULL_DESCRIPTOR,  /* cbox_plugin_describe() returned NULL */
+  CBOX_PLUGIN_ERROR_ABI_MAJOR,        /* built for another ABI major */
+  CBOX_PLUGIN_ERROR_ABI_MINOR,        /* built for a newer ABI minor than this core */
+  CBOX_PLUGIN_ERROR_STRUCT_SIZE,      /* descriptor or vtable smaller than the fields used */
+  CBOX_PLUGIN_ERROR_MISSING_FIELD,    /* no name, bad kind, bad name characters */
+  CBOX_PLUGIN_ERROR_MISSING_VTABLE,   /* no vtable (or required vfunc) for its kind */
+  CBOX_PLUGIN_ERROR_DUPLICATE_NAME,   /* a plugin of that name was found earlier */
+} CboxPluginError;
+
+/* Exit statuses of cbox itself, as env(1) and container runtimes use them. */
+#define CBOX_EXIT_FAILURE 125
+#define CBOX_EXIT_CANNOT_EXECUTE 126
+#define CBOX_EXIT_NOT_FOUND 127
+
+/* ---- the context a plugin is called with ---------------------------------- */
+
+/**
+ * CboxContext:
+ *
+ * What the core hands to each plugin call: the host snapshot, the merged
+ * configuration (defaults, files, profile, command line), and a place for
+ * the plugin's own data between probe and contribute. One context per
+ * plugin per invocation.
+ */
+typedef struct _CboxContext CboxContext;
+
+const CboxHost *cbox_context_get_host (CboxContext *ctx);
+/* The plugin's own name ("x11"). */
+const char *cbox_context_get_plugin_name (CboxContext *ctx);
+/* The merged configuration. Core keys are in group "cbox", each plugin's in
+ * the group named after it ("[x11]", "[bwrap]"). */
+GKeyFile *cbox_context_get_config (CboxContext *ctx);
+/* Keys of the plugin's own group; NULL / @default_value when unset. A value
+ * that does not parse is reported through @error, naming group and key. */
+char *cbox_context_get_string (CboxContext *ctx, const char *key);
+char **cbox_context_get_string_list (CboxContext *ctx, const char *key);
+gboolean cbox_context_get_boolean (CboxContext *ctx, const char *key, gboolean default_value,
+                                   gboolean *ret_value, GError **error);
+/* The profile in use, or NULL. */
+const char *cbox_context_get_profile (CboxContext *ctx);
+/* Unique per run ("3f2a..."), for names of per-run things. */
+const char *cbox_context_get_instance_id (CboxContext *ctx);
+/* The backend this run uses, and the plan features it offers. */
+const char *cbox_context_get_backend (CboxContext *ctx);
+CboxFeatures cbox_context_get_backend_features (CboxContext *ctx);
+gboolean cbox_context_get_network (CboxContext *ctx);
+gboolean cbox_context_get_verbose (CboxContext *ctx);
+/* TRUE when the user asked for this forwarder (option, profile or config),
+ * FALSE when it is only a default. */
+gboolean cbox_context_get_requested (CboxContext *ctx);
+/* Directory of cbox's helper programs (cbox-exec, ...). */
+const char *cbox_context_get_libexec_dir (CboxContext *ctx);
+/* Plugin-private data, kept from probe to contribute and freed with the context. */
+void cbox_context_set_data (CboxContext *ctx, gpointer data, GDestroyNotify destroy);
+gpointer cbox_context_get_data (CboxContext *ctx);
+
+/* ---- what a backend produces ---------------------------------------------- */
+
+/**
+ * CboxLaunch:
+ *
+ * A plan realized in one tool's syntax: the argv of bwrap,
+ * systemd-nspawn or qemu, the fds that tool inherits, and its own
+ * environment (empty unless set).
+ */
+typedef struct _CboxLaunch CboxLaunch;
+
+CboxLaunch *cbox_launch_new (void);
+void cbox_launch_free (CboxLaunch *launch);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CboxLaunch, cbox_launch_free)
+
+void cbox_launch_add_arg (CboxLaunch *launch, const char *arg);
+void cbox_launch_take_arg (CboxLaunch *launch, char *arg);
+void cbox_launch_add_args (CboxLaunch *launch, const char *first, ...) G_GNUC_NULL_TERMINATED;
+void cbox_launch_add_argf (CboxLaunch *launch, const char *format, ...) G_GNUC_PRINTF (2, 3);
+const char *const *cbox_launch_get_argv (CboxLaunch *launch);
+/* Replaces the argument list with @argv (steals it). */
+void cbox_launch_take_argv (CboxLaunch *launch, char **argv);
+/* The launched tool inherits @fd at the same number; the launch owns it.
+ * Returns @fd. */
+int cbox_launch_take_fd (CboxLaunch *launch, int fd);
+void cbox_launch_set_environ (CboxLaunch *launch, const char *const *envp);
+const char *const *cbox_launch_get_environ (CboxLaunch *launch);
+/* The argv as one line a POSIX shell reads back as the same words. */
+char *cbox_launch_to_shell_string (CboxLaunch *launch);
+
+/* The generic run: starts the plan's helpers and waits until they are
+ * ready, spawns the launch's argv with its fds, passes SIGINT, SIGTERM,
+ * SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 on to it, waits, then stops the
+ * helpers and runs the plan's cleanups. @ret_status gets the exit status
+ * as cbox returns it: the code, or 128+N after signal N. */
+gboolean cbox_launch_run (CboxLaunch *launch, CboxPlan *plan, int *ret_status, GError **error);
+
+/* ---- the plugin ABI ------------------------------------------------------- */
+
+typedef enum {
+  CBOX_PLUGIN_KIND_BACKEND = 1,
+  CBOX_PLUGIN_KIND_FORWARDER = 2,
+} CboxPluginKind;
+
+/* Every vtable begins with its own size, so a newer core calls only the
+ * members an older plugin has. */
+typedef struct {
+  gsize struct_size;
+  /* Required. Looks at the host only; no side effects. */
+  gboolean (*probe) (CboxContext *ctx, CboxProbeResult *result, GError **error);
+  /* Required. Fills the plan; called only after an available probe. */
+  gboolean (*contribute) (CboxContext *ctx, CboxPlan *plan, GError **error);
+  /* Optional. Called after every forwarder contributed, right before the
+   * backend launches (not for `cbox plan`): start what must exist on the
+   * host while the sandbox runs. */
+  gboolean (*prepare) (CboxContext *ctx, CboxPlan *plan, GError **error);
+  /* Optional. After the sandbox ended, also after a failed launch. */
+  void (*cleanup) (CboxContext *ctx);
+} CboxForwarderVTable;
+
+typedef struct {
+  gsize struct_size;
+  /* Required. Is the tool there and usable on this host? */
+  gboolean (*probe) (CboxContext *ctx, CboxProbeResult *result, GError **error);
+  /* Required. Renders the plan into @launch. No side effects on the host:
+   * `cbox plan` calls it to show the command line. */
+  gboolean (*realize) (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GError **error);
+  /* Optional. Runs the realized launch; NULL means cbox_launch_run(). */
+  gboolean (*run) (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_status,
+                   GError **error);
+} CboxBackendVTable;
+
+typedef struct {
+  guint32 abi_major;
+  guint32 abi_minor;
+  gsize struct_size;
+  CboxPluginKind kind;
+  const char *name;        /* [a-z0-9_-]+, unique */
+  const char *version;
+  const char *description; /* one line */
+  const char *const *aliases;   /* NULL-terminated or NULL: "gpu", "display" */
+  const char *const *after;     /* contribute after these plugins, when chosen */
+  const char *const *conflicts; /* never together with these */
+  /* Forwarder: the features it needs. Backend: the features it offers. */
+  CboxFeatures features;
+  const CboxForwarderVTable *forwarder; /* kind FORWARDER */
+  const CboxBackendVTable *backend;     /* kind BACKEND */
+  /* Forwarder: TRUE to be on by default (when the configuration names no
+   * default list). */
+  gboolean default_enabled;
+} CboxPluginDesc;
+
+#define CBOX_PLUGIN_ENTRY_POINT "cbox_plugin_describe"
+
+typedef const CboxPluginDesc *(*CboxPluginDescribeFunc) (void);
+
+/**
+ * CBOX_PLUGIN_DEFINE:
+ *
+ * Defines the one exported symbol of a plugin. The ABI numbers and the
+ * descriptor size are filled in; give the rest as designated initializers:
+ *
+ *   static const CboxForwarderVTable x11_vtable = {
+ *     .struct_size = sizeof (CboxForwarderVTable),
+ *     .probe = x11_probe,
+ *     .contribute = x11_contribute,
+ *   };
+ *   CBOX_PLUGIN_DEFINE (.kind = CBOX_PLUGIN_KIND_FORWARDER,
+ *                       .name = "x11",
+ *                       .version = "1.0",
+ *                       .description = "X11 display",
+ *                       .aliases = CBOX_STRV ("display"),
+ *                       .features = CBOX_FEATURE_SOCKET | CBOX_FEATURE_DATA,
+ *                       .forwarder = &x11_vtable)
+ */
+#define CBOX_STRV(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
+#define CBOX_PLUGIN_DEFINE(...)                                                                    \
+  static const CboxPluginDesc cbox_plugin_desc_ = {                                                \
+    .abi_major = CBOX_ABI_MAJOR,                                                                   \
+    .abi_minor = CBOX_ABI_MINOR,                                                                   \
+    .struct_size = sizeof (CboxPluginDesc),                                                        \
+    __VA_ARGS__                                                                                    \
+  };                                                                                               \
+  G_MODULE_EXPORT const CboxPluginDesc *cbox_plugin_describe (void);                               \
+  G_MODULE_EXPORT const CboxPluginDesc *cbox_plugin_describe (void)                                \
+  {                                                                                                \
+    return &cbox_plugin_desc_;                                                                     \
+  }
+
+G_END_DECLS

@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "cbox-test-util.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string.h>
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+
+void
+cbox_test_result_clear (CboxTestResult *result)
+{
+  g_clear_pointer (&result->out, g_free);
+  g_clear_pointer (&result->err, g_free);
+  result->out_len = 0;
+  result->status = -1;
+}
+
+gboolean
+cbox_test_in_ci (void)
+{
+  return g_strcmp0 (g_getenv ("CI"), "true") == 0;
+}
+
+void
+cbox_test_skip_or_fail (const char *reason)
+{
+  if (cbox_test_in_ci ())
+    {
+      g_test_message ("CI=true, so a missing prerequisite is a failure: %s", reason);
+      g_test_fail ();
+    }
+  else
+    g_test_skip (reason);
+}
+
+char *
+cbox_test_require_program (const char *program)
+{
+  g_autofree char *path = NULL;
+
+  if (g_path_is_absolute (program))
+    path = g_file_test (program, G_FILE_TEST_IS_EXECUTABLE) ? g_strdup (program) : NULL;
+  else
+    path = g_find_program_in_path (program);
+  if (path == NULL)
+    {
+      g_autofree char *reason =
+        g_strdup_printf ("%s is not installed (tools/install-deps installs it)", program);
+      cbox_test_skip_or_fail (reason);
+    }
+  return g_steal_pointer (&path);
+}
+
+gboolean
+cbox_test_is_root (void)
+{
+  return geteuid () == 0;
+}
+
+const char *
+cbox_test_cbox_path (void)
+{
+  const char *path = g_getenv ("CBOX");
+
+  if (path == NULL)
+    g_error ("CBOX is not set: run the tests with meson test");
+  return path;
+}
+
+static void
+cbox_test_remove_tree (gpointer data)
+{
+  g_autofree char *path = data;
+  const char *argv[] = { "rm", "-rf", "--one-file-system", "--", path, NULL };
+  g_autoptr (GError) error = NULL;
+  int status = 0;
+
+  /* Files made inside a sandbox may be read-only; rm -rf handles that, and
+   * --one-file-system keeps a mount left by a broken run from being
+   * emptied through. */
+  if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL,
+                     &status, &error))
+    g_printerr ("cannot remove %s: %s\n", path, error->message);
+}
+
+static const char *
+cbox_test_tmp_root (void)
+{
+  static char *root;
+
+  if (root == NULL)
+    {
+      g_autoptr (GError) error = NULL;
+      root = g_dir_make_tmp ("cbox-test-XXXXXX", &error);
+      g_assert_no_error (error);
+      /* Readable by the unprivileged user some tests run cbox as. */
+      g_chmod (root, 0755);
+    }
+  return root;
+}
+
+char *
+cbox_test_make_dir (const char *name)
+{
+  static guint counter;
+  g_autofree char *unique = g_strdup_printf ("%u-%s", ++counter, name);
+  char *path = g_build_filename (cbox_test_tmp_root (), unique, NULL);
+
+  if (g_mkdir_with_parents (path, 0755) < 0)
+    g_error ("cannot make %s: %s", path, g_strerror (errno));
+  g_test_queue_destroy (cbox_test_remove_tree, g_strdup (path));
+  return path;
+}
+
+char **
+cbox_test_environ (const char *const *extra)
+{
+  g_auto (GStrv) env = g_get_environ ();
+  g_autofree char *home = cbox_test_make_dir ("home");
+  g_autofree char *config = g_build_filename (home, ".config", NULL);
+  g_autofree char *state = g_build_filename (home, ".local", "state", NULL);
+  g_autofree char *cache = g_build_filename (home, ".cache", NULL);
+
+  env = g_environ_setenv (env, "HOME", home, TRUE);
+  env = g_environ_setenv (env, "XDG_CONFIG_HOME", config, TRUE);
+  env = g_environ_setenv (env, "XDG_STATE_HOME", state, TRUE);
+  env = g_environ_setenv (env, "XDG_CACHE_HOME", cache, TRUE);
+  for (guint i = 0; extra != NULL && extra[i] != NULL; i++)
+    {
+      const char *eq = strchr (extra[i], '=');
+      if (eq == NULL)
+        env = g_environ_unsetenv (env, extra[i]);
+      else
+        {
+          g_autofree char *name = g_strndup (extra[i], (gsize) (eq - extra[i]));
+          env = g_environ_setenv (env, name, eq + 1, TRUE);
+        }
+    }
+  return g_steal_pointer (&env);
+}
+
+gboolean
+cbox_test_run (const char *const *args, const char *cwd, const char *const *envp,
+               const char *input, CboxTestResult *result)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_auto (GStrv) default_env = NULL;
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
+  g_autoptr (GSubprocess) proc = NULL;
+  g_autoptr (GBytes) out = NULL;
+  g_autoptr (GBytes) err = NULL;
+  g_autoptr (GBytes) in = NULL;
+  g_autoptr (GError) error = NULL;
+
+  cbox_test_result_clear (result);
+  g_ptr_array_add (argv, (gpointer) cbox_test_cbox_path ());
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+
+  if (envp == NULL)
+    envp = (const char *const *) (default_env = cbox_test_environ (NULL));
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                        G_SUBPROCESS_FLAGS_STDERR_PIPE |
+                                        (input != NULL ? G_SUBPROCESS_FLAGS_STDIN_PIPE : 0));
+  g_subprocess_launcher_set_environ (launcher, (char **) envp);
+  if (cwd != NULL)
+    g_subprocess_launcher_set_cwd (launcher, cwd);
+  proc = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
+  if (proc == NULL)
+    {
+      g_test_message ("cannot run %s: %s", cbox_test_cbox_path (), error->message);
+      g_test_fail ();
+      return FALSE;
+    }
+  if (input != NULL)
+    in = g_bytes_new (input, strlen (input));
+  if (!g_subprocess_communicate (proc, in, NULL, &out, &err, &error))
+    {
+      g_test_message ("cannot talk to cbox: %s", error->message);
+      g_test_fail ();
+      return FALSE;
+    }
+  result->out = g_strndup (g_bytes_get_data (out, NULL), g_bytes_get_size (out));
+  result->out_len = g_bytes_get_size (out);
+  result->err = g_strndup (g_bytes_get_data (err, NULL), g_bytes_get_size (err));
+  if (g_subprocess_get_if_exited (proc))
+    result->status = g_subprocess_get_exit_status (proc);
+  else
+    result->status = 128 + g_subprocess_get_term_sig (proc);
+  if (g_test_verbose ())
+    g_printerr ("cbox exited %d\n--- stdout\n%s--- stderr\n%s", result->status, result->out,
+                result->err);
+  return TRUE;
+}
+
+gboolean
+cbox_test_runv (CboxTestResult *result, const char *first_arg, ...)
+{
+  g_autoptr (GPtrArray) args = g_ptr_array_new ();
+  va_list ap;
+
+  va_start (ap, first_arg);
+  for (const char *arg = first_arg; arg != NULL; arg = va_arg (ap, const char *))
+    g_ptr_array_add (args, (gpointer) arg);
+  va_end (ap);
+  g_ptr_array_add (args, NULL);
+  return cbox_test_run ((const char *const *) args->pdata, NULL, NULL, NULL, result);
+}
+
+gboolean
+cbox_test_wait_for_path (const char *path, guint timeout_seconds)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_seconds * G_USEC_PER_SEC;
+
+  while (!g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      if (g_get_monotonic_time () > deadline)
+        return FALSE;
+      g_usleep (20 * 1000);
+    }
+  return TRUE;
+}

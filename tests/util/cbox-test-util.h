@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Shared by the integration tests: run the built cbox, find the real tools
+ * a test needs, make and remove scratch directories. */
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct {
+  char *out;  /* stdout, NUL-terminated (may hold other NULs) */
+  gsize out_len;
+  char *err;  /* stderr */
+  int status; /* exit code, or 128+N after signal N, as a shell reports it */
+} CboxTestResult;
+
+void cbox_test_result_clear (CboxTestResult *result);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CboxTestResult, cbox_test_result_clear)
+
+/* TRUE when CI=true: a test that needs a missing tool fails instead of
+ * skipping, so a missing install step cannot hide. */
+gboolean cbox_test_in_ci (void);
+
+/* Full path of @program in PATH (or an absolute path that is executable).
+ * When missing: skips the test (fails it under CI) and returns NULL; the
+ * caller returns at once. */
+char *cbox_test_require_program (const char *program);
+/* The same verdict for any other missing prerequisite, with a reason. */
+void cbox_test_skip_or_fail (const char *reason);
+/* TRUE when running as root; a test that needs root calls
+ * cbox_test_skip_or_fail() otherwise. */
+gboolean cbox_test_is_root (void);
+
+/* Path of the built cbox ($CBOX). */
+const char *cbox_test_cbox_path (void);
+
+/* A fresh directory under the test's temp root, removed with everything in
+ * it when the test ends. @name may contain anything (spaces, newlines). */
+char *cbox_test_make_dir (const char *name);
+
+/* An environment for cbox: the test's own environment with HOME,
+ * XDG_CONFIG_HOME and XDG_STATE_HOME and XDG_CACHE_HOME pointed at a scratch
+ * home (so the host user's config never leaks into a test), plus @extra
+ * ("NAME=VALUE" strings, or "NAME" to unset). */
+char **cbox_test_environ (const char *const *extra);
+
+/* Runs cbox with @args (NULL-terminated, without argv[0]) in @cwd (NULL:
+ * current) with @envp (NULL: cbox_test_environ (NULL)), feeding @input (NULL:
+ * /dev/null) on stdin. Fills @result; returns FALSE only when cbox could not
+ * be spawned at all (the test is failed then). */
+gboolean cbox_test_run (const char *const *args, const char *cwd, const char *const *envp,
+                        const char *input, CboxTestResult *result);
+/* The same, with the args given as a NULL-terminated list. */
+gboolean cbox_test_runv (CboxTestResult *result, const char *first_arg, ...) G_GNUC_NULL_TERMINATED;
+
+/* Waits until @path exists, polling, for at most @timeout_seconds (a bound
+ * so that a broken server fails the test instead of hanging it). */
+gboolean cbox_test_wait_for_path (const char *path, guint timeout_seconds);
+
+/* Asserts a process result, printing stdout and stderr on mismatch. */
+#define cbox_test_assert_status(result, expected)                                                  \
+  G_STMT_START                                                                                     \
+  {                                                                                                \
+    if ((result)->status != (expected))                                                            \
+      g_error ("%s:%d: cbox exited %d, expected %d\n--- stdout:\n%s\n--- stderr:\n%s", __FILE__,   \
+               __LINE__, (result)->status, (expected), (result)->out, (result)->err);             \
+  }                                                                                                \
+  G_STMT_END
+
+G_END_DECLS
