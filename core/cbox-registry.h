@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The plugin loader and registry: internal to libcbox and the cbox
+ * executable (see docs/architecture.md). */
+
+#include <cbox/cbox-plugin.h>
+
+G_BEGIN_DECLS
+
+typedef struct _CboxRegistry CboxRegistry;
+typedef struct _CboxPluginInfo CboxPluginInfo;
+
+CboxRegistry *cbox_registry_new (void);
+void cbox_registry_free (CboxRegistry *registry);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CboxRegistry, cbox_registry_free)
+
+/* The search path: CBOX_PLUGIN_PATH (colon-separated; ignored when the
+ * process is setuid or has AT_SECURE), then the installed plugin folder.
+ * The first file with a given name wins. Never fails: every file that
+ * cannot be used is kept with its error. */
+void cbox_registry_load_default (CboxRegistry *registry);
+/* One folder: every entry named libcbox-*.so, in name order. A folder that
+ * does not exist is ignored. */
+void cbox_registry_load_dir (CboxRegistry *registry, const char *dir);
+
+/* Every plugin file found, accepted or rejected, in the order found. */
+guint cbox_registry_get_n_plugins (CboxRegistry *registry);
+CboxPluginInfo *cbox_registry_get_plugin (CboxRegistry *registry, guint index);
+/* The accepted plugin called @name, or NULL. */
+CboxPluginInfo *cbox_registry_lookup (CboxRegistry *registry, const char *name);
+/* The accepted plugins of @kind whose name or one of whose aliases is
+ * @name_or_alias ("gpu" -> dri; "display" -> x11, wayland), in registry
+ * order. Empty when none. */
+GPtrArray *cbox_registry_resolve (CboxRegistry *registry, const char *name_or_alias,
+                                  CboxPluginKind kind);
+
+/* The path of the file. */
+const char *cbox_plugin_info_get_path (CboxPluginInfo *info);
+/* The plugin's name; for a rejected plugin whose descriptor could not be
+ * read, derived from the file name ("libcbox-x.so" -> "x"). */
+const char *cbox_plugin_info_get_name (CboxPluginInfo *info);
+/* The descriptor; NULL when rejected. */
+const CboxPluginDesc *cbox_plugin_info_get_desc (CboxPluginInfo *info);
+/* Why it was rejected (domain CBOX_PLUGIN_ERROR, message naming the file);
+ * NULL when accepted. */
+const GError *cbox_plugin_info_get_error (CboxPluginInfo *info);
+gboolean cbox_plugin_info_is_accepted (CboxPluginInfo *info);
+
+G_END_DECLS
