@@ -26,3 +26,19 @@ G_BEGIN_DECLS
 /* ---- launches (cbox-launch.c) -------------------------------------------- */
 const int *cbox_launch_get_fds (CboxLaunch *launch, guint *ret_n_fds);
 G_END_DECLS
+
+G_BEGIN_DECLS
+/* ---- the base plan (cbox-base.c) ------------------------------------------ */
+/* Steps 1-3 of the base plan: tmpfs /tmp, /run, /var/tmp, /run/user/UID;
+ * the system (/usr and its merged-/usr links, or NixOS' store; @usr_dir
+ * replaces host /usr when not NULL); /etc with passwd and group of the
+ * target user; a tmpfs home with ~/.config, ~/.cache, ~/.local; the user
+ * identity and the base environment. Origin "core". */
+gboolean cbox_base_plan_fill_system (CboxPlan *plan, const CboxHost *host, const char *usr_dir,
+                                     GError **error);
+/* The project directory read-write at its real path and the working
+ * directory. Call after every other mount, so nothing hides it. Fails with a
+ * clear message when @project_dir does not exist or is not a directory. */
+gboolean cbox_base_plan_add_project (CboxPlan *plan, const CboxHost *host,
+                                     const char *project_dir, GError **error);
+G_END_DECLS
