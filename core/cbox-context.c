@@ -3,7 +3,8 @@
 
 #include "cbox-private.h"
 
-struct _CboxContext {
+struct _CboxContext
+{
   CboxHost *host;
   GKeyFile *config;
   char *plugin_name;
@@ -19,8 +20,8 @@ struct _CboxContext {
   GDestroyNotify data_destroy;
 };
 
-G_DEFINE_QUARK (cbox-error-quark, cbox_error)
-G_DEFINE_QUARK (cbox-plugin-error-quark, cbox_plugin_error)
+G_DEFINE_QUARK (cbox - error - quark, cbox_error)
+G_DEFINE_QUARK (cbox - plugin - error - quark, cbox_plugin_error)
 
 CboxContext *
 cbox_context_new (CboxHost *host, GKeyFile *config, const char *plugin_name)

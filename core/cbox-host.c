@@ -10,7 +10,8 @@
 
 #include "cbox-private.h"
 
-struct _CboxHost {
+struct _CboxHost
+{
   gatomicrefcount ref_count;
   char *root;
   char **environ;
@@ -32,9 +33,9 @@ cbox_host_new (void)
   g_atomic_ref_count_init (&host->ref_count);
   host->root = g_strdup ("/");
   host->environ = g_new0 (char *, 1);
-  host->uid = (uid_t) -1;
-  host->gid = (gid_t) -1;
-  host->caller_uid = (uid_t) -1;
+  host->uid = (uid_t)-1;
+  host->gid = (gid_t)-1;
+  host->caller_uid = (uid_t)-1;
   host->shell = g_strdup ("/bin/sh");
   host->hostname = g_strdup ("localhost");
   return host;
@@ -71,7 +72,7 @@ cbox_parse_id (const char *text, guint32 *ret_id)
 
   if (text == NULL || !g_ascii_string_to_unsigned (text, 10, 0, G_MAXUINT32 - 1, &value, NULL))
     return FALSE;
-  *ret_id = (guint32) value;
+  *ret_id = (guint32)value;
   return TRUE;
 }
 
@@ -125,7 +126,7 @@ cbox_host_new_from_system (GError **error)
       const char *sudo_user = g_environ_getenv (host->environ, "SUDO_USER");
       host->user_name = g_strdup (sudo_user != NULL && uid != getuid () ? sudo_user : NULL);
       if (host->user_name == NULL)
-        host->user_name = g_strdup_printf ("user%u", (unsigned) uid);
+        host->user_name = g_strdup_printf ("user%u", (unsigned)uid);
     }
 
   /* For the user cbox runs as, $HOME wins over the password database, as it
@@ -144,7 +145,7 @@ cbox_host_new_from_system (GError **error)
       g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED,
                    "No home directory for uid %u: set HOME or add the user to the password "
                    "database",
-                   (unsigned) uid);
+                   (unsigned)uid);
       return NULL;
     }
 
@@ -154,7 +155,7 @@ cbox_host_new_from_system (GError **error)
       host->runtime_dir = g_strdup (runtime_dir);
     else
       {
-        g_autofree char *guess = g_strdup_printf ("/run/user/%u", (unsigned) uid);
+        g_autofree char *guess = g_strdup_printf ("/run/user/%u", (unsigned)uid);
         if (g_file_test (guess, G_FILE_TEST_IS_DIR))
           host->runtime_dir = g_steal_pointer (&guess);
       }
@@ -186,7 +187,7 @@ cbox_host_set_environ (CboxHost *host, const char *const *envp)
 {
   g_return_if_fail (host != NULL);
   g_strfreev (host->environ);
-  host->environ = envp != NULL ? g_strdupv ((char **) envp) : g_new0 (char *, 1);
+  host->environ = envp != NULL ? g_strdupv ((char **)envp) : g_new0 (char *, 1);
 }
 
 void
@@ -214,7 +215,7 @@ cbox_host_set_user (CboxHost *host, uid_t uid, gid_t gid, const char *user_name,
   host->home_dir = g_strdup (home_dir);
   g_free (host->shell);
   host->shell = g_strdup (shell != NULL ? shell : "/bin/sh");
-  if (host->caller_uid == (uid_t) -1)
+  if (host->caller_uid == (uid_t)-1)
     host->caller_uid = uid;
 }
 
@@ -259,20 +260,20 @@ const char *const *
 cbox_host_get_environ (const CboxHost *host)
 {
   g_return_val_if_fail (host != NULL, NULL);
-  return (const char *const *) host->environ;
+  return (const char *const *)host->environ;
 }
 
 uid_t
 cbox_host_get_uid (const CboxHost *host)
 {
-  g_return_val_if_fail (host != NULL, (uid_t) -1);
+  g_return_val_if_fail (host != NULL, (uid_t)-1);
   return host->uid;
 }
 
 gid_t
 cbox_host_get_gid (const CboxHost *host)
 {
-  g_return_val_if_fail (host != NULL, (gid_t) -1);
+  g_return_val_if_fail (host != NULL, (gid_t)-1);
   return host->gid;
 }
 
@@ -300,7 +301,7 @@ cbox_host_get_shell (const CboxHost *host)
 uid_t
 cbox_host_get_caller_uid (const CboxHost *host)
 {
-  g_return_val_if_fail (host != NULL, (uid_t) -1);
+  g_return_val_if_fail (host != NULL, (uid_t)-1);
   return host->caller_uid;
 }
 
@@ -368,7 +369,8 @@ cbox_host_expand_path (const CboxHost *host, const char *path, GError **error)
 
 /* ---- probe results ------------------------------------------------------ */
 
-struct _CboxProbeResult {
+struct _CboxProbeResult
+{
   CboxProbeStatus status;
   char *reason;
   GPtrArray *details; /* alternating key, value; NULL-terminated */
@@ -419,9 +421,9 @@ cbox_probe_result_add_detail (CboxProbeResult *result, const char *key, const ch
 
   g_return_if_fail (result != NULL && key != NULL && value_format != NULL);
   at = result->details->len - 1;
-  g_ptr_array_insert (result->details, (int) at, g_strdup (key));
+  g_ptr_array_insert (result->details, (int)at, g_strdup (key));
   va_start (args, value_format);
-  g_ptr_array_insert (result->details, (int) at + 1, g_strdup_vprintf (value_format, args));
+  g_ptr_array_insert (result->details, (int)at + 1, g_strdup_vprintf (value_format, args));
   va_end (args);
 }
 
@@ -443,7 +445,7 @@ const char *const *
 cbox_probe_result_get_details (const CboxProbeResult *result)
 {
   g_return_val_if_fail (result != NULL, NULL);
-  return (const char *const *) result->details->pdata;
+  return (const char *const *)result->details->pdata;
 }
 
 const char *

@@ -6,7 +6,8 @@
 
 #include "cbox-private.h"
 
-struct _CboxLaunch {
+struct _CboxLaunch
+{
   GPtrArray *argv; /* NULL-terminated */
   GArray *fds;     /* int, owned */
   char **environ;
@@ -42,7 +43,7 @@ cbox_launch_take_arg (CboxLaunch *launch, char *arg)
 {
   g_return_if_fail (launch != NULL && arg != NULL);
   /* Keep the array NULL-terminated for cbox_launch_get_argv(). */
-  g_ptr_array_insert (launch->argv, (int) launch->argv->len - 1, arg);
+  g_ptr_array_insert (launch->argv, (int)launch->argv->len - 1, arg);
 }
 
 void
@@ -77,7 +78,7 @@ const char *const *
 cbox_launch_get_argv (CboxLaunch *launch)
 {
   g_return_val_if_fail (launch != NULL, NULL);
-  return (const char *const *) launch->argv->pdata;
+  return (const char *const *)launch->argv->pdata;
 }
 
 void
@@ -106,7 +107,7 @@ cbox_launch_get_fds (CboxLaunch *launch, guint *ret_n_fds)
 {
   g_return_val_if_fail (launch != NULL && ret_n_fds != NULL, NULL);
   *ret_n_fds = launch->fds->len;
-  return (const int *) (gpointer) launch->fds->data;
+  return (const int *)(gpointer)launch->fds->data;
 }
 
 void
@@ -114,14 +115,14 @@ cbox_launch_set_environ (CboxLaunch *launch, const char *const *envp)
 {
   g_return_if_fail (launch != NULL);
   g_strfreev (launch->environ);
-  launch->environ = envp != NULL ? g_strdupv ((char **) envp) : g_new0 (char *, 1);
+  launch->environ = envp != NULL ? g_strdupv ((char **)envp) : g_new0 (char *, 1);
 }
 
 const char *const *
 cbox_launch_get_environ (CboxLaunch *launch)
 {
   g_return_val_if_fail (launch != NULL, NULL);
-  return (const char *const *) launch->environ;
+  return (const char *const *)launch->environ;
 }
 
 char *
@@ -138,9 +139,10 @@ cbox_launch_to_shell_string (CboxLaunch *launch)
       if (i > 0)
         g_string_append_c (out, ' ');
       /* Plain words stay plain, so the line reads like one a person typed. */
-      if (arg[0] != '\0' && strspn (arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                         "0123456789-_./=:,+@%")
-                                == strlen (arg))
+      if (arg[0] != '\0'
+          && strspn (arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                          "0123456789-_./=:,+@%")
+                 == strlen (arg))
         g_string_append (out, arg);
       else
         g_string_append (out, quoted);

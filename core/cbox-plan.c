@@ -10,23 +10,27 @@
 
 #include "cbox-private.h"
 
-typedef struct {
+typedef struct
+{
   CboxCleanupFunc func;
   gpointer user_data;
   GDestroyNotify destroy;
 } CboxCleanup;
 
-typedef struct {
+typedef struct
+{
   char *text;
   const char *origin;
 } CboxNote;
 
-typedef struct {
+typedef struct
+{
   char *name;
   char *reason;
 } CboxSkipped;
 
-struct _CboxPlan {
+struct _CboxPlan
+{
   /* Interned strings: provenance is compared and printed, never freed. */
   const char *origin;
   GPtrArray *mounts;  /* CboxMount* */
@@ -102,18 +106,18 @@ cbox_plan_new (void)
   CboxPlan *plan = g_new0 (CboxPlan, 1);
 
   plan->origin = g_intern_static_string ("core");
-  plan->mounts = g_ptr_array_new_with_free_func ((GDestroyNotify) cbox_mount_free);
-  plan->env = g_ptr_array_new_with_free_func ((GDestroyNotify) cbox_env_var_free);
+  plan->mounts = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_mount_free);
+  plan->env = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_env_var_free);
   plan->fds = g_array_new (FALSE, FALSE, sizeof (int));
-  plan->helpers = g_ptr_array_new_with_free_func ((GDestroyNotify) cbox_helper_free);
-  plan->notes = g_ptr_array_new_with_free_func ((GDestroyNotify) cbox_note_free);
-  plan->skipped = g_ptr_array_new_with_free_func ((GDestroyNotify) cbox_skipped_free);
+  plan->helpers = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_helper_free);
+  plan->notes = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_note_free);
+  plan->skipped = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_skipped_free);
   plan->forwarders = g_ptr_array_new_with_free_func (g_free);
   g_ptr_array_add (plan->forwarders, NULL);
   plan->cleanups = g_array_new (FALSE, FALSE, sizeof (CboxCleanup));
   plan->network = TRUE;
-  plan->uid = (uid_t) -1;
-  plan->gid = (gid_t) -1;
+  plan->uid = (uid_t)-1;
+  plan->gid = (gid_t)-1;
   return plan;
 }
 
@@ -278,7 +282,7 @@ cbox_memfd_new_sealed (const char *name, const void *data, gsize len, GError **e
     }
   while (done < len)
     {
-      ssize_t n = write (fd, (const char *) data + done, len - done);
+      ssize_t n = write (fd, (const char *)data + done, len - done);
       if (n < 0 && errno == EINTR)
         continue;
       if (n < 0)
@@ -288,7 +292,7 @@ cbox_memfd_new_sealed (const char *name, const void *data, gsize len, GError **e
                        "Cannot write memfd '%s': %s", name, g_strerror (saved_errno));
           return -1;
         }
-      done += (gsize) n;
+      done += (gsize)n;
     }
   /* Sealed, so that whoever reads it (bwrap, a backend writing it into a
    * root) sees exactly what the plan showed, however long it keeps it. */
@@ -471,7 +475,7 @@ cbox_plan_get_env_var (const CboxPlan *plan, guint index)
 static int
 cbox_compare_strings (gconstpointer a, gconstpointer b)
 {
-  return strcmp (*(const char *const *) a, *(const char *const *) b);
+  return strcmp (*(const char *const *)a, *(const char *const *)b);
 }
 
 char **
@@ -488,7 +492,7 @@ cbox_plan_get_environ (const CboxPlan *plan)
     }
   g_ptr_array_sort (out, cbox_compare_strings);
   g_ptr_array_add (out, NULL);
-  return (char **) g_ptr_array_free (g_steal_pointer (&out), FALSE);
+  return (char **)g_ptr_array_free (g_steal_pointer (&out), FALSE);
 }
 
 /* ---- fds --------------------------------------------------------------- */
@@ -555,14 +559,14 @@ cbox_plan_set_command (CboxPlan *plan, const char *const *argv)
   g_return_if_fail (plan != NULL);
   g_return_if_fail (argv != NULL && argv[0] != NULL);
   g_strfreev (plan->command);
-  plan->command = g_strdupv ((char **) argv);
+  plan->command = g_strdupv ((char **)argv);
 }
 
 const char *const *
 cbox_plan_get_command (const CboxPlan *plan)
 {
   g_return_val_if_fail (plan != NULL, NULL);
-  return (const char *const *) plan->command;
+  return (const char *const *)plan->command;
 }
 
 void
@@ -609,20 +613,20 @@ cbox_plan_set_user (CboxPlan *plan, uid_t uid, gid_t gid, const char *user_name,
   g_free (plan->home_dir);
   plan->home_dir = g_strdup (home_dir);
   g_free (plan->runtime_dir);
-  plan->runtime_dir = g_strdup_printf ("/run/user/%u", (unsigned) uid);
+  plan->runtime_dir = g_strdup_printf ("/run/user/%u", (unsigned)uid);
 }
 
 uid_t
 cbox_plan_get_uid (const CboxPlan *plan)
 {
-  g_return_val_if_fail (plan != NULL, (uid_t) -1);
+  g_return_val_if_fail (plan != NULL, (uid_t)-1);
   return plan->uid;
 }
 
 gid_t
 cbox_plan_get_gid (const CboxPlan *plan)
 {
-  g_return_val_if_fail (plan != NULL, (gid_t) -1);
+  g_return_val_if_fail (plan != NULL, (gid_t)-1);
   return plan->gid;
 }
 
@@ -732,14 +736,14 @@ cbox_plan_add_forwarder (CboxPlan *plan, const char *name)
 {
   g_return_if_fail (plan != NULL && name != NULL);
   /* Keep the array NULL-terminated for cbox_plan_get_forwarders(). */
-  g_ptr_array_insert (plan->forwarders, (int) plan->forwarders->len - 1, g_strdup (name));
+  g_ptr_array_insert (plan->forwarders, (int)plan->forwarders->len - 1, g_strdup (name));
 }
 
 const char *const *
 cbox_plan_get_forwarders (const CboxPlan *plan)
 {
   g_return_val_if_fail (plan != NULL, NULL);
-  return (const char *const *) plan->forwarders->pdata;
+  return (const char *const *)plan->forwarders->pdata;
 }
 
 /* ---- cleanup ----------------------------------------------------------------- */
@@ -772,7 +776,8 @@ cbox_plan_run_cleanups (CboxPlan *plan)
 
 /* ---- features -------------------------------------------------------------- */
 
-static const struct {
+static const struct
+{
   CboxFeatures feature;
   const char *name;
   const char *description;

@@ -39,6 +39,6 @@ gboolean cbox_base_plan_fill_system (CboxPlan *plan, const CboxHost *host, const
 /* The project directory read-write at its real path and the working
  * directory. Call after every other mount, so nothing hides it. Fails with a
  * clear message when @project_dir does not exist or is not a directory. */
-gboolean cbox_base_plan_add_project (CboxPlan *plan, const CboxHost *host,
-                                     const char *project_dir, GError **error);
+gboolean cbox_base_plan_add_project (CboxPlan *plan, const CboxHost *host, const char *project_dir,
+                                     GError **error);
 G_END_DECLS

@@ -76,7 +76,8 @@ char *cbox_host_expand_path (const CboxHost *host, const char *path, GError **er
 
 /* ---- probe results ---------------------------------------------------- */
 
-typedef enum {
+typedef enum
+{
   CBOX_PROBE_UNKNOWN = 0,
   CBOX_PROBE_AVAILABLE,
   CBOX_PROBE_DEGRADED,    /* usable, with a reason (e.g. "no KVM, slow") */

@@ -16,26 +16,28 @@ G_BEGIN_DECLS
  * backend does not cover, and checks every item of the finished plan
  * against the backend's features once more.
  */
-typedef enum {
+typedef enum
+{
   CBOX_FEATURE_NONE = 0,
-  CBOX_FEATURE_BIND = 1 << 0,    /* ro/rw binds of host files and directories */
-  CBOX_FEATURE_SOCKET = 1 << 1,  /* binds of host unix sockets that stay connectable */
-  CBOX_FEATURE_DEVICE = 1 << 2,  /* host device nodes (and their /sys entries) */
-  CBOX_FEATURE_DATA = 1 << 3,    /* generated files (memfd content) */
-  CBOX_FEATURE_HELPER = 1 << 4,  /* host helper processes running beside the sandbox */
-  CBOX_FEATURE_TMPFS = 1 << 5,   /* private tmpfs mounts */
-  CBOX_FEATURE_SYMLINK = 1 << 6, /* symlinks */
+  CBOX_FEATURE_BIND = 1 << 0,     /* ro/rw binds of host files and directories */
+  CBOX_FEATURE_SOCKET = 1 << 1,   /* binds of host unix sockets that stay connectable */
+  CBOX_FEATURE_DEVICE = 1 << 2,   /* host device nodes (and their /sys entries) */
+  CBOX_FEATURE_DATA = 1 << 3,     /* generated files (memfd content) */
+  CBOX_FEATURE_HELPER = 1 << 4,   /* host helper processes running beside the sandbox */
+  CBOX_FEATURE_TMPFS = 1 << 5,    /* private tmpfs mounts */
+  CBOX_FEATURE_SYMLINK = 1 << 6,  /* symlinks */
   CBOX_FEATURE_HOST_NET = 1 << 7, /* with network on, the host's loopback is reachable */
 } CboxFeatures;
 
-#define CBOX_FEATURE_ALL ((CboxFeatures) 0xff)
+#define CBOX_FEATURE_ALL ((CboxFeatures)0xff)
 
 /* "bind", "socket", "device", ...; NULL for an unknown single bit. */
 const char *cbox_feature_to_string (CboxFeatures feature);
 /* A sentence fragment for messages: "unix-socket binds", "device binds". */
 const char *cbox_feature_describe (CboxFeatures feature);
 
-typedef enum {
+typedef enum
+{
   CBOX_MOUNT_RO = 1,  /* read-only bind of host src at dest */
   CBOX_MOUNT_RW,      /* read-write bind of host src at dest */
   CBOX_MOUNT_SOCKET,  /* bind of the unix socket src at dest (connectable) */
@@ -51,7 +53,8 @@ const char *cbox_mount_kind_to_string (CboxMountKind kind);
 /* The plan feature a backend needs to realize a mount of @kind. */
 CboxFeatures cbox_mount_kind_feature (CboxMountKind kind);
 
-typedef enum {
+typedef enum
+{
   CBOX_MOUNT_FLAG_NONE = 0,
   /* The source may be missing on the host at launch; skip it then. Without
    * it a missing source is an error. */
@@ -67,23 +70,26 @@ typedef enum {
  * in the order they were added; a later item at or under the same
  * destination is applied after (and so over) an earlier one.
  */
-typedef struct {
+typedef struct
+{
   CboxMountKind kind;
   CboxMountFlags flags;
-  char *src;    /* host path (RO, RW, SOCKET, DEV), link target (SYMLINK), else NULL */
-  char *dest;   /* absolute path inside the sandbox */
-  int fd;       /* DATA: a sealed memfd, owned by the plan; -1 otherwise */
-  guint32 mode; /* TMPFS, DIR, DATA: permission bits */
+  char *src;          /* host path (RO, RW, SOCKET, DEV), link target (SYMLINK), else NULL */
+  char *dest;         /* absolute path inside the sandbox */
+  int fd;             /* DATA: a sealed memfd, owned by the plan; -1 otherwise */
+  guint32 mode;       /* TMPFS, DIR, DATA: permission bits */
   const char *origin; /* the plugin (or "core", "config", "cli") that added it */
 } CboxMount;
 
-typedef struct {
+typedef struct
+{
   char *name;
   char *value; /* NULL: explicitly unset (so a later default cannot set it) */
   const char *origin;
 } CboxEnvVar;
 
-typedef enum {
+typedef enum
+{
   /* Started; nothing waited for. */
   CBOX_HELPER_READY_NONE = 0,
   /* Ready when ready_path exists (a listening socket, say). */
@@ -97,7 +103,8 @@ typedef enum {
   CBOX_HELPER_READY_SYNC_FD,
 } CboxHelperReady;
 
-typedef struct {
+typedef struct
+{
   char *name;  /* for messages: "xdg-dbus-proxy (session bus)" */
   char **argv; /* argv[0] is looked up in PATH when it has no '/' */
   CboxHelperReady ready;
@@ -130,10 +137,14 @@ void cbox_plan_set_origin (CboxPlan *plan, const char *origin);
 const char *cbox_plan_get_origin (CboxPlan *plan);
 
 /* ---- mounts: @dest must be absolute and normalized ---------------------- */
-void cbox_plan_add_bind_ro (CboxPlan *plan, const char *src, const char *dest, CboxMountFlags flags);
-void cbox_plan_add_bind_rw (CboxPlan *plan, const char *src, const char *dest, CboxMountFlags flags);
-void cbox_plan_add_bind_socket (CboxPlan *plan, const char *src, const char *dest, CboxMountFlags flags);
-void cbox_plan_add_bind_dev (CboxPlan *plan, const char *src, const char *dest, CboxMountFlags flags);
+void cbox_plan_add_bind_ro (CboxPlan *plan, const char *src, const char *dest,
+                            CboxMountFlags flags);
+void cbox_plan_add_bind_rw (CboxPlan *plan, const char *src, const char *dest,
+                            CboxMountFlags flags);
+void cbox_plan_add_bind_socket (CboxPlan *plan, const char *src, const char *dest,
+                                CboxMountFlags flags);
+void cbox_plan_add_bind_dev (CboxPlan *plan, const char *src, const char *dest,
+                             CboxMountFlags flags);
 void cbox_plan_add_tmpfs (CboxPlan *plan, const char *dest, guint32 mode);
 void cbox_plan_add_dir (CboxPlan *plan, const char *dest, guint32 mode);
 void cbox_plan_add_symlink (CboxPlan *plan, const char *target, const char *dest);
@@ -171,8 +182,8 @@ void cbox_plan_close_fds (CboxPlan *plan);
 
 /* ---- host helper processes -------------------------------------------- */
 /* Steals @argv (NULL-terminated). */
-void cbox_plan_take_helper (CboxPlan *plan, const char *name, char **argv,
-                            CboxHelperReady ready, const char *ready_path);
+void cbox_plan_take_helper (CboxPlan *plan, const char *name, char **argv, CboxHelperReady ready,
+                            const char *ready_path);
 guint cbox_plan_get_n_helpers (const CboxPlan *plan);
 const CboxHelper *cbox_plan_get_helper (const CboxPlan *plan, guint index);
 
@@ -184,7 +195,8 @@ const char *cbox_plan_get_cwd (const CboxPlan *plan);
 void cbox_plan_set_network (CboxPlan *plan, gboolean enabled);
 gboolean cbox_plan_get_network (const CboxPlan *plan);
 /* The uid/gid/home the command runs with inside (the host's target user). */
-void cbox_plan_set_user (CboxPlan *plan, uid_t uid, gid_t gid, const char *user_name, const char *home_dir);
+void cbox_plan_set_user (CboxPlan *plan, uid_t uid, gid_t gid, const char *user_name,
+                         const char *home_dir);
 uid_t cbox_plan_get_uid (const CboxPlan *plan);
 gid_t cbox_plan_get_gid (const CboxPlan *plan);
 const char *cbox_plan_get_user_name (const CboxPlan *plan);

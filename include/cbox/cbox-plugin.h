@@ -14,7 +14,8 @@ G_BEGIN_DECLS
 #define CBOX_ERROR (cbox_error_quark ())
 GQuark cbox_error_quark (void);
 
-typedef enum {
+typedef enum
+{
   CBOX_ERROR_FAILED,
   CBOX_ERROR_INVALID_ARGUMENT, /* bad usage, bad option value */
   CBOX_ERROR_CONFIG,           /* bad configuration or profile file */
@@ -27,17 +28,18 @@ typedef enum {
 GQuark cbox_plugin_error_quark (void);
 
 /* Why the loader refused a plugin, in the order it checks. */
-typedef enum {
+typedef enum
+{
   CBOX_PLUGIN_ERROR_NOT_REGULAR_FILE, /* a directory, fifo, ... named libcbox-*.so */
-  CBOX_PLUGIN_ERROR_OPEN,             /* g_module_open failed (not ELF, unreadable, undefined symbol) */
-  CBOX_PLUGIN_ERROR_NO_ENTRY_POINT,   /* no cbox_plugin_describe symbol */
-  CBOX_PLUGIN_ERROR_NULL_DESCRIPTOR,  /* cbox_plugin_describe() returned NULL */
-  CBOX_PLUGIN_ERROR_ABI_MAJOR,        /* built for another ABI major */
-  CBOX_PLUGIN_ERROR_ABI_MINOR,        /* built for a newer ABI minor than this core */
-  CBOX_PLUGIN_ERROR_STRUCT_SIZE,      /* descriptor or vtable smaller than the fields used */
-  CBOX_PLUGIN_ERROR_MISSING_FIELD,    /* no name, bad kind, bad name characters */
-  CBOX_PLUGIN_ERROR_MISSING_VTABLE,   /* no vtable (or required vfunc) for its kind */
-  CBOX_PLUGIN_ERROR_DUPLICATE_NAME,   /* a plugin of that name was found earlier */
+  CBOX_PLUGIN_ERROR_OPEN, /* g_module_open failed (not ELF, unreadable, undefined symbol) */
+  CBOX_PLUGIN_ERROR_NO_ENTRY_POINT,  /* no cbox_plugin_describe symbol */
+  CBOX_PLUGIN_ERROR_NULL_DESCRIPTOR, /* cbox_plugin_describe() returned NULL */
+  CBOX_PLUGIN_ERROR_ABI_MAJOR,       /* built for another ABI major */
+  CBOX_PLUGIN_ERROR_ABI_MINOR,       /* built for a newer ABI minor than this core */
+  CBOX_PLUGIN_ERROR_STRUCT_SIZE,     /* descriptor or vtable smaller than the fields used */
+  CBOX_PLUGIN_ERROR_MISSING_FIELD,   /* no name, bad kind, bad name characters */
+  CBOX_PLUGIN_ERROR_MISSING_VTABLE,  /* no vtable (or required vfunc) for its kind */
+  CBOX_PLUGIN_ERROR_DUPLICATE_NAME,  /* a plugin of that name was found earlier */
 } CboxPluginError;
 
 /* Exit statuses of cbox itself, as env(1) and container runtimes use them. */
@@ -126,14 +128,16 @@ gboolean cbox_launch_run (CboxLaunch *launch, CboxPlan *plan, int *ret_status, G
 
 /* ---- the plugin ABI ------------------------------------------------------- */
 
-typedef enum {
+typedef enum
+{
   CBOX_PLUGIN_KIND_BACKEND = 1,
   CBOX_PLUGIN_KIND_FORWARDER = 2,
 } CboxPluginKind;
 
 /* Every vtable begins with its own size, so a newer core calls only the
  * members an older plugin has. */
-typedef struct {
+typedef struct
+{
   gsize struct_size;
   /* Required. Looks at the host only; no side effects. */
   gboolean (*probe) (CboxContext *ctx, CboxProbeResult *result, GError **error);
@@ -147,7 +151,8 @@ typedef struct {
   void (*cleanup) (CboxContext *ctx);
 } CboxForwarderVTable;
 
-typedef struct {
+typedef struct
+{
   gsize struct_size;
   /* Required. Is the tool there and usable on this host? */
   gboolean (*probe) (CboxContext *ctx, CboxProbeResult *result, GError **error);
@@ -159,14 +164,15 @@ typedef struct {
                    GError **error);
 } CboxBackendVTable;
 
-typedef struct {
+typedef struct
+{
   guint32 abi_major;
   guint32 abi_minor;
   gsize struct_size;
   CboxPluginKind kind;
-  const char *name;        /* [a-z0-9_-]+, unique */
+  const char *name; /* [a-z0-9_-]+, unique */
   const char *version;
-  const char *description; /* one line */
+  const char *description;      /* one line */
   const char *const *aliases;   /* NULL-terminated or NULL: "gpu", "display" */
   const char *const *after;     /* contribute after these plugins, when chosen */
   const char *const *conflicts; /* never together with these */
@@ -205,12 +211,10 @@ typedef const CboxPluginDesc *(*CboxPluginDescribeFunc) (void);
 #define CBOX_STRV(...) ((const char *const[]){ __VA_ARGS__, NULL })
 
 #define CBOX_PLUGIN_DEFINE(...)                                                                    \
-  static const CboxPluginDesc cbox_plugin_desc_ = {                                                \
-    .abi_major = CBOX_ABI_MAJOR,                                                                   \
-    .abi_minor = CBOX_ABI_MINOR,                                                                   \
-    .struct_size = sizeof (CboxPluginDesc),                                                        \
-    __VA_ARGS__                                                                                    \
-  };                                                                                               \
+  static const CboxPluginDesc cbox_plugin_desc_ = { .abi_major = CBOX_ABI_MAJOR,                   \
+                                                    .abi_minor = CBOX_ABI_MINOR,                   \
+                                                    .struct_size = sizeof (CboxPluginDesc),        \
+                                                    __VA_ARGS__ };                                 \
   G_MODULE_EXPORT const CboxPluginDesc *cbox_plugin_describe (void);                               \
   G_MODULE_EXPORT const CboxPluginDesc *cbox_plugin_describe (void)                                \
   {                                                                                                \

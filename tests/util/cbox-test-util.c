@@ -49,8 +49,8 @@ cbox_test_require_program (const char *program)
     path = g_find_program_in_path (program);
   if (path == NULL)
     {
-      g_autofree char *reason =
-        g_strdup_printf ("%s is not installed (tools/install-deps installs it)", program);
+      g_autofree char *reason
+          = g_strdup_printf ("%s is not installed (tools/install-deps installs it)", program);
       cbox_test_skip_or_fail (reason);
     }
   return g_steal_pointer (&path);
@@ -83,7 +83,7 @@ cbox_test_remove_tree (gpointer data)
   /* Files made inside a sandbox may be read-only; rm -rf handles that, and
    * --one-file-system keeps a mount left by a broken run from being
    * emptied through. */
-  if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL,
+  if (!g_spawn_sync (NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL,
                      &status, &error))
     g_printerr ("cannot remove %s: %s\n", path, error->message);
 }
@@ -137,7 +137,7 @@ cbox_test_environ (const char *const *extra)
         env = g_environ_unsetenv (env, extra[i]);
       else
         {
-          g_autofree char *name = g_strndup (extra[i], (gsize) (eq - extra[i]));
+          g_autofree char *name = g_strndup (extra[i], (gsize)(eq - extra[i]));
           env = g_environ_setenv (env, name, eq + 1, TRUE);
         }
     }
@@ -145,8 +145,8 @@ cbox_test_environ (const char *const *extra)
 }
 
 gboolean
-cbox_test_run (const char *const *args, const char *cwd, const char *const *envp,
-               const char *input, CboxTestResult *result)
+cbox_test_run (const char *const *args, const char *cwd, const char *const *envp, const char *input,
+               CboxTestResult *result)
 {
   g_autoptr (GPtrArray) argv = g_ptr_array_new ();
   g_auto (GStrv) default_env = NULL;
@@ -158,21 +158,21 @@ cbox_test_run (const char *const *args, const char *cwd, const char *const *envp
   g_autoptr (GError) error = NULL;
 
   cbox_test_result_clear (result);
-  g_ptr_array_add (argv, (gpointer) cbox_test_cbox_path ());
+  g_ptr_array_add (argv, (gpointer)cbox_test_cbox_path ());
   for (guint i = 0; args[i] != NULL; i++)
-    g_ptr_array_add (argv, (gpointer) args[i]);
+    g_ptr_array_add (argv, (gpointer)args[i]);
   g_ptr_array_add (argv, NULL);
 
   if (envp == NULL)
-    envp = (const char *const *) (default_env = cbox_test_environ (NULL));
+    envp = (const char *const *)(default_env = cbox_test_environ (NULL));
 
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-                                        G_SUBPROCESS_FLAGS_STDERR_PIPE |
-                                        (input != NULL ? G_SUBPROCESS_FLAGS_STDIN_PIPE : 0));
-  g_subprocess_launcher_set_environ (launcher, (char **) envp);
+  launcher
+      = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE
+                                   | (input != NULL ? G_SUBPROCESS_FLAGS_STDIN_PIPE : 0));
+  g_subprocess_launcher_set_environ (launcher, (char **)envp);
   if (cwd != NULL)
     g_subprocess_launcher_set_cwd (launcher, cwd);
-  proc = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
+  proc = g_subprocess_launcher_spawnv (launcher, (const char *const *)argv->pdata, &error);
   if (proc == NULL)
     {
       g_test_message ("cannot run %s: %s", cbox_test_cbox_path (), error->message);
@@ -208,16 +208,16 @@ cbox_test_runv (CboxTestResult *result, const char *first_arg, ...)
 
   va_start (ap, first_arg);
   for (const char *arg = first_arg; arg != NULL; arg = va_arg (ap, const char *))
-    g_ptr_array_add (args, (gpointer) arg);
+    g_ptr_array_add (args, (gpointer)arg);
   va_end (ap);
   g_ptr_array_add (args, NULL);
-  return cbox_test_run ((const char *const *) args->pdata, NULL, NULL, NULL, result);
+  return cbox_test_run ((const char *const *)args->pdata, NULL, NULL, NULL, result);
 }
 
 gboolean
 cbox_test_wait_for_path (const char *path, guint timeout_seconds)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_seconds * G_USEC_PER_SEC;
+  gint64 deadline = g_get_monotonic_time () + (gint64)timeout_seconds * G_USEC_PER_SEC;
 
   while (!g_file_test (path, G_FILE_TEST_EXISTS))
     {

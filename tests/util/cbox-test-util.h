@@ -8,8 +8,9 @@
 
 G_BEGIN_DECLS
 
-typedef struct {
-  char *out;  /* stdout, NUL-terminated (may hold other NULs) */
+typedef struct
+{
+  char *out; /* stdout, NUL-terminated (may hold other NULs) */
   gsize out_len;
   char *err;  /* stderr */
   int status; /* exit code, or 128+N after signal N, as a shell reports it */
@@ -64,7 +65,7 @@ gboolean cbox_test_wait_for_path (const char *path, guint timeout_seconds);
   {                                                                                                \
     if ((result)->status != (expected))                                                            \
       g_error ("%s:%d: cbox exited %d, expected %d\n--- stdout:\n%s\n--- stderr:\n%s", __FILE__,   \
-               __LINE__, (result)->status, (expected), (result)->out, (result)->err);             \
+               __LINE__, (result)->status, (expected), (result)->out, (result)->err);              \
   }                                                                                                \
   G_STMT_END
 

@@ -1,0 +1,495 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Unit tests of the launch plan, the host snapshot and the base plan. */
+#include "config.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+
+#include "cbox-private.h"
+#include "cbox-test-util.h"
+
+static void
+test_plan_env_starts_empty (void)
+{
+  g_autoptr (CboxPlan) plan = cbox_plan_new ();
+  g_auto (GStrv) env = cbox_plan_get_environ (plan);
+
+  g_assert_cmpuint (g_strv_length (env), ==, 0);
+}
+
+static void
+test_plan_env_set_unset_sorted (void)
+{
+  g_autoptr (CboxPlan) plan = cbox_plan_new ();
+  g_auto (GStrv) env = NULL;
+
+  cbox_plan_set_origin (plan, "x11");
+  cbox_plan_set_env (plan, "ZED", "1");
+  cbox_plan_set_env (plan, "ALPHA", "a=b");
+  cbox_plan_set_env (plan, "GONE", "x");
+  cbox_plan_set_origin (plan, "cli");
+  cbox_plan_unset_env (plan, "GONE");
+  cbox_plan_set_env (plan, "ZED", "2");
+
+  env = cbox_plan_get_environ (plan);
+  g_assert_cmpuint (g_strv_length (env), ==, 2);
+  g_assert_cmpstr (env[0], ==, "ALPHA=a=b");
+  g_assert_cmpstr (env[1], ==, "ZED=2");
+  g_assert_null (cbox_plan_get_env (plan, "GONE"));
+  /* The last writer is the origin shown by `cbox plan`. */
+  for (guint i = 0; i < cbox_plan_get_n_env (plan); i++)
+    {
+      const CboxEnvVar *var = cbox_plan_get_env_var (plan, i);
+      if (g_str_equal (var->name, "ZED") || g_str_equal (var->name, "GONE"))
+        g_assert_cmpstr (var->origin, ==, "cli");
+      else
+        g_assert_cmpstr (var->origin, ==, "x11");
+    }
+}
+
+static void
+test_plan_mounts_order_and_origin (void)
+{
+  g_autoptr (CboxPlan) plan = cbox_plan_new ();
+  const CboxMount *mount;
+
+  cbox_plan_set_origin (plan, "core");
+  cbox_plan_add_tmpfs (plan, "/tmp", 01777);
+  cbox_plan_set_origin (plan, "x11");
+  cbox_plan_add_bind_socket (plan, "/tmp/.X11-unix/X3", "/tmp/.X11-unix/X3", CBOX_MOUNT_FLAG_NONE);
+  cbox_plan_add_bind_ro (plan, "/a b", "/tmp", CBOX_MOUNT_FLAG_ALLOW_MISSING);
+
+  g_assert_cmpuint (cbox_plan_get_n_mounts (plan), ==, 3);
+  mount = cbox_plan_get_mount (plan, 0);
+  g_assert_cmpint (mount->kind, ==, CBOX_MOUNT_TMPFS);
+  g_assert_cmpuint (mount->mode, ==, 01777);
+  g_assert_cmpstr (mount->origin, ==, "core");
+  mount = cbox_plan_get_mount (plan, 1);
+  g_assert_cmpint (mount->kind, ==, CBOX_MOUNT_SOCKET);
+  g_assert_cmpstr (mount->origin, ==, "x11");
+  /* find_mount returns the last item at a destination: the one that wins. */
+  mount = cbox_plan_find_mount (plan, "/tmp");
+  g_assert_cmpint (mount->kind, ==, CBOX_MOUNT_RO);
+  g_assert_cmpstr (mount->src, ==, "/a b");
+  g_assert_true (mount->flags & CBOX_MOUNT_FLAG_ALLOW_MISSING);
+  g_assert_null (cbox_plan_find_mount (plan, "/nowhere"));
+}
+
+static void
+test_plan_dest_must_be_normalized (void)
+{
+  static const char *const bad[] = { "relative", "/a//b", "/a/../b", "/a/./b", "/a/" };
+
+  if (g_test_subprocess ())
+    {
+      g_autoptr (CboxPlan) plan = cbox_plan_new ();
+      cbox_plan_add_tmpfs (plan, g_getenv ("CBOX_TEST_DEST"), 0755);
+      return;
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autofree char *arg = g_strdup (bad[i]);
+      g_setenv ("CBOX_TEST_DEST", arg, TRUE);
+      g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+      g_test_trap_assert_failed ();
+      g_test_trap_assert_stderr ("*not an absolute normalized path*");
+    }
+}
+
+static char *
+read_fd (int fd)
+{
+  char buf[256] = "";
+  ssize_t n = pread (fd, buf, sizeof buf - 1, 0);
+  g_assert_cmpint (n, >=, 0);
+  return g_strndup (buf, (gsize)n);
+}
+
+static void
+test_plan_data_is_sealed_memfd (void)
+{
+  g_autoptr (CboxPlan) plan = cbox_plan_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *content = NULL;
+  const CboxMount *mount;
+  int seals;
+
+  g_assert_true (
+      cbox_plan_add_data (plan, "/etc/hello", "hi\n", 3, 0640, CBOX_MOUNT_FLAG_NONE, &error));
+  g_assert_no_error (error);
+  mount = cbox_plan_find_mount (plan, "/etc/hello");
+  g_assert_nonnull (mount);
+  g_assert_cmpint (mount->kind, ==, CBOX_MOUNT_DATA);
+  g_assert_cmpuint (mount->mode, ==, 0640);
+  content = read_fd (mount->fd);
+  g_assert_cmpstr (content, ==, "hi\n");
+  seals = fcntl (mount->fd, F_GET_SEALS);
+  g_assert_cmpint (seals & F_SEAL_WRITE, ==, F_SEAL_WRITE);
+  g_assert_cmpint (seals & F_SEAL_SEAL, ==, F_SEAL_SEAL);
+  /* Nobody can change what the plan showed. */
+  g_assert_cmpint (write (mount->fd, "x", 1), ==, -1);
+  g_assert_cmpint (fcntl (mount->fd, F_GETFD) & FD_CLOEXEC, ==, FD_CLOEXEC);
+}
+
+static void
+test_plan_copy (void)
+{
+  g_autoptr (CboxPlan) plan = cbox_plan_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = cbox_test_make_dir ("copy");
+  g_autofree char *src = g_build_filename (dir, "claude .json", NULL);
+  g_autofree char *missing = g_build_filename (dir, "missing", NULL);
+  g_autofree char *content = NULL;
+  const CboxMount *mount;
+
+  g_assert_true (g_file_set_contents (src, "{\"a\":1}", -1, &error));
+  g_assert_true (cbox_plan_add_copy (plan, src, "/home/u/.claude.json", 0, &error));
+  g_assert_no_error (error);
+  mount = cbox_plan_find_mount (plan, "/home/u/.claude.json");
+  g_assert_nonnull (mount);
+  g_assert_true (mount->flags & CBOX_MOUNT_FLAG_WRITABLE);
+  content = read_fd (mount->fd);
+  g_assert_cmpstr (content, ==, "{\"a\":1}");
+
+  /* Missing and allowed: nothing added, no error. */
+  g_assert_true (cbox_plan_add_copy (plan, missing, "/x", CBOX_MOUNT_FLAG_ALLOW_MISSING, &error));
+  g_assert_null (cbox_plan_find_mount (plan, "/x"));
+  /* Missing and required: an error naming the file. */
+  g_assert_false (cbox_plan_add_copy (plan, missing, "/x", 0, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  g_assert_nonnull (strstr (error->message, missing));
+  g_clear_error (&error);
+  /* A directory is refused. */
+  g_assert_false (cbox_plan_add_copy (plan, dir, "/x", 0, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE);
+}
+
+static int cleanup_log[4];
+static int cleanup_count;
+
+static void
+record_cleanup (gpointer data)
+{
+  cleanup_log[cleanup_count++] = GPOINTER_TO_INT (data);
+}
+
+static void
+test_plan_cleanups_lifo_once (void)
+{
+  CboxPlan *plan = cbox_plan_new ();
+
+  cleanup_count = 0;
+  cbox_plan_add_cleanup (plan, record_cleanup, GINT_TO_POINTER (1), NULL);
+  cbox_plan_add_cleanup (plan, record_cleanup, GINT_TO_POINTER (2), NULL);
+  cbox_plan_add_cleanup (plan, record_cleanup, GINT_TO_POINTER (3), NULL);
+  cbox_plan_run_cleanups (plan);
+  cbox_plan_run_cleanups (plan);
+  cbox_plan_free (plan);
+  g_assert_cmpint (cleanup_count, ==, 3);
+  g_assert_cmpint (cleanup_log[0], ==, 3);
+  g_assert_cmpint (cleanup_log[1], ==, 2);
+  g_assert_cmpint (cleanup_log[2], ==, 1);
+
+  /* Freeing a plan whose cleanups never ran runs them. */
+  cleanup_count = 0;
+  plan = cbox_plan_new ();
+  cbox_plan_add_cleanup (plan, record_cleanup, GINT_TO_POINTER (7), NULL);
+  cbox_plan_free (plan);
+  g_assert_cmpint (cleanup_count, ==, 1);
+}
+
+static void
+test_plan_fds_closed_on_free (void)
+{
+  CboxPlan *plan = cbox_plan_new ();
+  int fds[2];
+
+  g_assert_cmpint (pipe2 (fds, O_CLOEXEC), ==, 0);
+  cbox_plan_take_fd (plan, fds[1]);
+  cbox_plan_free (plan);
+  /* The write end is closed: reading sees end of file at once. */
+  char c;
+  g_assert_cmpint (read (fds[0], &c, 1), ==, 0);
+  close (fds[0]);
+}
+
+static void
+test_plan_forwarders_and_skipped (void)
+{
+  g_autoptr (CboxPlan) plan = cbox_plan_new ();
+  const char *reason = NULL;
+
+  g_assert_cmpuint (g_strv_length ((char **)cbox_plan_get_forwarders (plan)), ==, 0);
+  cbox_plan_add_forwarder (plan, "hostconf");
+  cbox_plan_add_forwarder (plan, "x11");
+  g_assert_cmpstr (cbox_plan_get_forwarders (plan)[0], ==, "hostconf");
+  g_assert_cmpstr (cbox_plan_get_forwarders (plan)[1], ==, "x11");
+  g_assert_null (cbox_plan_get_forwarders (plan)[2]);
+  cbox_plan_add_skipped (plan, "wayland", "WAYLAND_DISPLAY is not set");
+  g_assert_cmpuint (cbox_plan_get_n_skipped (plan), ==, 1);
+  g_assert_cmpstr (cbox_plan_get_skipped (plan, 0, &reason), ==, "wayland");
+  g_assert_cmpstr (reason, ==, "WAYLAND_DISPLAY is not set");
+}
+
+static void
+test_launch_shell_string (void)
+{
+  g_autoptr (CboxLaunch) launch = cbox_launch_new ();
+  g_autofree char *line = NULL;
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) parsed = NULL;
+  const char *const words[] = { "bwrap", "--bind", "/a b/it's", "/x\ny", "", "plain-1.0", NULL };
+
+  for (guint i = 0; words[i] != NULL; i++)
+    cbox_launch_add_arg (launch, words[i]);
+  line = cbox_launch_to_shell_string (launch);
+  g_assert_true (g_str_has_prefix (line, "bwrap --bind "));
+  /* A shell reads the line back as exactly the same words. */
+  g_assert_true (g_shell_parse_argv (line, NULL, &parsed, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstrv (parsed, words);
+}
+
+/* ---- host --------------------------------------------------------------- */
+
+static void
+test_host_resolve_and_expand (void)
+{
+  g_autoptr (CboxHost) host = cbox_host_new ();
+  g_autofree char *real = NULL;
+  g_autofree char *fake = NULL;
+  g_autofree char *tilde = NULL;
+  g_autofree char *runtime = NULL;
+  g_autoptr (GError) error = NULL;
+
+  cbox_host_set_user (host, 1234, 1235, "alice", "/home/alice", "/bin/bash");
+  real = cbox_host_resolve (host, "/dev/dri");
+  g_assert_cmpstr (real, ==, "/dev/dri");
+  cbox_host_set_root (host, "/tmp/fake/");
+  fake = cbox_host_resolve (host, "/dev/dri");
+  g_assert_cmpstr (fake, ==, "/tmp/fake/dev/dri");
+
+  tilde = cbox_host_expand_path (host, "~/.ssh", &error);
+  g_assert_cmpstr (tilde, ==, "/home/alice/.ssh");
+  g_assert_null (cbox_host_expand_path (host, "$XDG_RUNTIME_DIR/bus", &error));
+  g_assert_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE);
+  g_clear_error (&error);
+  cbox_host_set_runtime_dir (host, "/run/user/1234");
+  runtime = cbox_host_expand_path (host, "$XDG_RUNTIME_DIR/bus", &error);
+  g_assert_cmpstr (runtime, ==, "/run/user/1234/bus");
+}
+
+static void
+test_host_getenv_nonempty (void)
+{
+  g_autoptr (CboxHost) host = cbox_host_new ();
+  const char *const env[] = { "LANG=C.UTF-8", "EMPTY=", NULL };
+
+  cbox_host_set_environ (host, env);
+  g_assert_cmpstr (cbox_host_getenv (host, "LANG"), ==, "C.UTF-8");
+  g_assert_cmpstr (cbox_host_getenv (host, "EMPTY"), ==, "");
+  g_assert_null (cbox_host_getenv_nonempty (host, "EMPTY"));
+  g_assert_null (cbox_host_getenv (host, "MISSING"));
+  cbox_host_setenv (host, "LANG", NULL);
+  g_assert_null (cbox_host_getenv (host, "LANG"));
+}
+
+static void
+test_host_from_system_under_sudo (void)
+{
+  /* Only root may claim to act for somebody: as a normal user SUDO_UID
+   * must change nothing. As root, the target becomes that uid. */
+  g_autoptr (GError) error = NULL;
+  g_autoptr (CboxHost) host = NULL;
+
+  if (g_test_subprocess ())
+    {
+      g_setenv ("SUDO_UID", "65534", TRUE);
+      g_setenv ("SUDO_GID", "65534", TRUE);
+      host = cbox_host_new_from_system (&error);
+      g_assert_no_error (error);
+      if (getuid () == 0)
+        {
+          g_assert_cmpuint (cbox_host_get_uid (host), ==, 65534);
+          g_assert_cmpuint (cbox_host_get_gid (host), ==, 65534);
+          g_assert_cmpuint (cbox_host_get_caller_uid (host), ==, 0);
+        }
+      else
+        g_assert_cmpuint (cbox_host_get_uid (host), ==, getuid ());
+      return;
+    }
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+}
+
+/* ---- base plan ------------------------------------------------------------ */
+
+static CboxHost *
+make_fake_host (const char *root, gboolean merged_usr)
+{
+  CboxHost *host = cbox_host_new ();
+  g_autofree char *usr = g_build_filename (root, "usr", "bin", NULL);
+  g_autofree char *bin = g_build_filename (root, "bin", NULL);
+  g_autofree char *lib = g_build_filename (root, "lib", NULL);
+  const char *const env[] = { "PATH=/usr/bin:/bin", "TERM=xterm", "CBOX_SECRET=x", NULL };
+
+  g_assert_cmpint (g_mkdir_with_parents (usr, 0755), ==, 0);
+  if (merged_usr)
+    {
+      g_assert_cmpint (symlink ("usr/bin", bin), ==, 0);
+      g_assert_cmpint (symlink ("usr/lib", lib), ==, 0);
+    }
+  else
+    {
+      g_assert_cmpint (g_mkdir_with_parents (bin, 0755), ==, 0);
+    }
+  cbox_host_set_root (host, root);
+  cbox_host_set_environ (host, env);
+  cbox_host_set_user (host, 1000, 100, "alice", "/home/alice", "/bin/bash");
+  return host;
+}
+
+static void
+test_base_plan_merged_usr (void)
+{
+  g_autofree char *root = cbox_test_make_dir ("root");
+  g_autoptr (CboxHost) host = make_fake_host (root, TRUE);
+  g_autoptr (CboxPlan) plan = cbox_plan_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *usr = g_build_filename (root, "usr", NULL);
+  g_autofree char *passwd = NULL;
+  g_auto (GStrv) env = NULL;
+  const CboxMount *mount;
+  const char *const expected_env[] = { "HOME=/home/alice",
+                                       "LOGNAME=alice",
+                                       "PATH=/usr/bin:/bin",
+                                       "SHELL=/bin/bash",
+                                       "TERM=xterm",
+                                       "USER=alice",
+                                       "XDG_RUNTIME_DIR=/run/user/1000",
+                                       NULL };
+
+  g_assert_true (cbox_base_plan_fill_system (plan, host, NULL, &error));
+  g_assert_no_error (error);
+
+  mount = cbox_plan_find_mount (plan, "/usr");
+  g_assert_cmpint (mount->kind, ==, CBOX_MOUNT_RO);
+  g_assert_cmpstr (mount->src, ==, usr);
+  mount = cbox_plan_find_mount (plan, "/bin");
+  g_assert_cmpint (mount->kind, ==, CBOX_MOUNT_SYMLINK);
+  g_assert_cmpstr (mount->src, ==, "usr/bin");
+  g_assert_nonnull (cbox_plan_find_mount (plan, "/lib"));
+  g_assert_null (cbox_plan_find_mount (plan, "/lib64"));
+  mount = cbox_plan_find_mount (plan, "/home/alice");
+  g_assert_cmpint (mount->kind, ==, CBOX_MOUNT_TMPFS);
+  g_assert_nonnull (cbox_plan_find_mount (plan, "/home/alice/.config"));
+  mount = cbox_plan_find_mount (plan, "/run/user/1000");
+  g_assert_cmpint (mount->kind, ==, CBOX_MOUNT_DIR);
+  g_assert_cmpuint (mount->mode, ==, 0700);
+
+  mount = cbox_plan_find_mount (plan, "/etc/passwd");
+  g_assert_cmpint (mount->kind, ==, CBOX_MOUNT_DATA);
+  passwd = read_fd (mount->fd);
+  g_assert_nonnull (strstr (passwd, "alice:x:1000:100::/home/alice:/bin/bash\n"));
+
+  /* Nothing of the host environment but what the base plan names. */
+  env = cbox_plan_get_environ (plan);
+  g_assert_cmpstrv (env, expected_env);
+}
+
+static void
+test_base_plan_split_usr (void)
+{
+  g_autofree char *root = cbox_test_make_dir ("split root");
+  g_autoptr (CboxHost) host = make_fake_host (root, FALSE);
+  g_autoptr (CboxPlan) plan = cbox_plan_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *bin = g_build_filename (root, "bin", NULL);
+  const CboxMount *mount;
+
+  g_assert_true (cbox_base_plan_fill_system (plan, host, NULL, &error));
+  mount = cbox_plan_find_mount (plan, "/bin");
+  g_assert_cmpint (mount->kind, ==, CBOX_MOUNT_RO);
+  g_assert_cmpstr (mount->src, ==, bin);
+}
+
+static void
+test_base_plan_bad_identity (void)
+{
+  g_autofree char *root = cbox_test_make_dir ("root");
+  g_autoptr (CboxHost) host = make_fake_host (root, TRUE);
+  g_autoptr (CboxPlan) plan = cbox_plan_new ();
+  g_autoptr (GError) error = NULL;
+
+  cbox_host_set_user (host, 1000, 100, "al:ice", "/home/alice", "/bin/sh");
+  g_assert_false (cbox_base_plan_fill_system (plan, host, NULL, &error));
+  g_assert_error (error, CBOX_ERROR, CBOX_ERROR_FAILED);
+  g_clear_error (&error);
+
+  cbox_host_set_user (host, 1000, 100, "alice", "/", "/bin/sh");
+  g_assert_false (cbox_base_plan_fill_system (plan, host, NULL, &error));
+  g_assert_error (error, CBOX_ERROR, CBOX_ERROR_FAILED);
+}
+
+static void
+test_base_plan_project (void)
+{
+  g_autoptr (CboxHost) host = cbox_host_new ();
+  g_autoptr (CboxPlan) plan = cbox_plan_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = cbox_test_make_dir ("my project\nwith 'odd' \xff name");
+  g_autofree char *link = g_strconcat (dir, "-link", NULL);
+  g_autofree char *file = g_build_filename (dir, "file", NULL);
+  const CboxMount *mount;
+
+  g_assert_cmpint (symlink (dir, link), ==, 0);
+  g_assert_true (cbox_base_plan_add_project (plan, host, link, &error));
+  g_assert_no_error (error);
+  /* Bound at its real path, not the symlink's. */
+  mount = cbox_plan_find_mount (plan, dir);
+  g_assert_nonnull (mount);
+  g_assert_cmpint (mount->kind, ==, CBOX_MOUNT_RW);
+  g_assert_cmpstr (mount->src, ==, dir);
+  g_assert_cmpstr (cbox_plan_get_cwd (plan), ==, dir);
+  g_unlink (link);
+
+  g_assert_true (g_file_set_contents (file, "", 0, NULL));
+  g_assert_false (cbox_base_plan_add_project (plan, host, file, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_DIRECTORY);
+  g_clear_error (&error);
+  g_assert_false (cbox_base_plan_add_project (plan, host, "/nonexistent/project", &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  g_assert_nonnull (strstr (error->message, "/nonexistent/project"));
+  g_clear_error (&error);
+  g_assert_false (cbox_base_plan_add_project (plan, host, "/", &error));
+  g_assert_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/plan/env/starts-empty", test_plan_env_starts_empty);
+  g_test_add_func ("/plan/env/set-unset-sorted", test_plan_env_set_unset_sorted);
+  g_test_add_func ("/plan/mounts/order-and-origin", test_plan_mounts_order_and_origin);
+  g_test_add_func ("/plan/mounts/dest-must-be-normalized", test_plan_dest_must_be_normalized);
+  g_test_add_func ("/plan/data/sealed-memfd", test_plan_data_is_sealed_memfd);
+  g_test_add_func ("/plan/data/copy", test_plan_copy);
+  g_test_add_func ("/plan/cleanups/lifo-once", test_plan_cleanups_lifo_once);
+  g_test_add_func ("/plan/fds/closed-on-free", test_plan_fds_closed_on_free);
+  g_test_add_func ("/plan/forwarders-and-skipped", test_plan_forwarders_and_skipped);
+  g_test_add_func ("/launch/shell-string", test_launch_shell_string);
+  g_test_add_func ("/host/resolve-and-expand", test_host_resolve_and_expand);
+  g_test_add_func ("/host/getenv-nonempty", test_host_getenv_nonempty);
+  g_test_add_func ("/host/from-system-under-sudo", test_host_from_system_under_sudo);
+  g_test_add_func ("/base/merged-usr", test_base_plan_merged_usr);
+  g_test_add_func ("/base/split-usr", test_base_plan_split_usr);
+  g_test_add_func ("/base/bad-identity", test_base_plan_bad_identity);
+  g_test_add_func ("/base/project", test_base_plan_project);
+  return g_test_run ();
+}
