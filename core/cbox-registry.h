@@ -20,6 +20,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (CboxRegistry, cbox_registry_free)
  * The first file with a given name wins. Never fails: every file that
  * cannot be used is kept with its error. */
 void cbox_registry_load_default (CboxRegistry *registry);
+/* The folders cbox_registry_load_default() searches, in order (for
+ * messages and `cbox plugins`). */
+char **cbox_registry_get_default_path (void);
 /* One folder: every entry named libcbox-*.so, in name order. A folder that
  * does not exist is ignored. */
 void cbox_registry_load_dir (CboxRegistry *registry, const char *dir);
@@ -29,7 +32,7 @@ guint cbox_registry_get_n_plugins (CboxRegistry *registry);
 CboxPluginInfo *cbox_registry_get_plugin (CboxRegistry *registry, guint index);
 /* The accepted plugin called @name, or NULL. */
 CboxPluginInfo *cbox_registry_lookup (CboxRegistry *registry, const char *name);
-/* The accepted plugins of @kind whose name or one of whose aliases is
+/* The accepted plugins of @kind (0: any kind) whose name or one of whose aliases is
  * @name_or_alias ("gpu" -> dri; "display" -> x11, wayland), in registry
  * order. Empty when none. */
 GPtrArray *cbox_registry_resolve (CboxRegistry *registry, const char *name_or_alias,
@@ -40,7 +43,8 @@ const char *cbox_plugin_info_get_path (CboxPluginInfo *info);
 /* The plugin's name; for a rejected plugin whose descriptor could not be
  * read, derived from the file name ("libcbox-x.so" -> "x"). */
 const char *cbox_plugin_info_get_name (CboxPluginInfo *info);
-/* The descriptor; NULL when rejected. */
+/* The descriptor; NULL when rejected. Its vtables are full-size copies:
+ * members the plugin's ABI minor does not have read as NULL. */
 const CboxPluginDesc *cbox_plugin_info_get_desc (CboxPluginInfo *info);
 /* Why it was rejected (domain CBOX_PLUGIN_ERROR, message naming the file);
  * NULL when accepted. */

@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cbox-loader.h"
+
+/* The smallest descriptor and vtables a plugin of this ABI major may have:
+ * everything ABI 1.0 defined. Members added by later minors go after these,
+ * and the loader zero-fills them for a plugin built before they existed. */
+#define CBOX_DESC_SIZE_1_0 (G_STRUCT_OFFSET (CboxPluginDesc, default_enabled) + sizeof (gboolean))
+/* The required vfuncs: a vtable must reach at least this far. */
+#define CBOX_FORWARDER_VTABLE_MIN_SIZE                                                             \
+  (G_STRUCT_OFFSET (CboxForwarderVTable, contribute) + sizeof (gpointer))
+#define CBOX_BACKEND_VTABLE_MIN_SIZE                                                               \
+  (G_STRUCT_OFFSET (CboxBackendVTable, realize) + sizeof (gpointer))
+
+#define CBOX_PLUGIN_NAME_MAX 64
+
+gboolean
+cbox_loader_name_is_valid (const char *name)
+{
+  gsize len = 0;
+
+  if (name == NULL)
+    return FALSE;
+  for (const char *p = name; *p != '\0'; p++, len++)
+    {
+      if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+        return FALSE;
+      if (len >= CBOX_PLUGIN_NAME_MAX)
+        return FALSE;
+    }
+  return len > 0;
+}
+
+/* "libcbox-x11.so" -> "x11": what `cbox plugins` calls a file whose
+ * descriptor could not be read. */
+static char *
+name_from_path (const char *path)
+{
+  g_autofree char *base = g_path_get_basename (path);
+  const char *start = base;
+  gsize len = strlen (base);
+
+  if (g_str_has_prefix (base, "libcbox-"))
+    {
+      start += strlen ("libcbox-");
+      len -= strlen ("libcbox-");
+    }
+  if (g_str_has_suffix (start, ".so"))
+    len -= strlen (".so");
+  return g_strndup (start, len);
+}
+
+void
+cbox_plugin_info_free (CboxPluginInfo *info)
+{
+  if (info == NULL)
+    return;
+  g_clear_pointer (&info->module, g_module_close);
+  g_clear_error (&info->error);
+  g_free (info->path);
+  g_free (info->name);
+  g_free (info);
+}
+
+void
+cbox_plugin_info_reject (CboxPluginInfo *info, GError *error)
+{
+  g_return_if_fail (info != NULL);
+  g_return_if_fail (error != NULL);
+
+  /* Nothing of a rejected plugin is ever called: forget its descriptor
+   * before its code and data go away. */
+  memset (&info->desc, 0, sizeof (info->desc));
+  memset (&info->forwarder, 0, sizeof (info->forwarder));
+  memset (&info->backend, 0, sizeof (info->backend));
+  info->accepted = FALSE;
+  g_clear_error (&info->error);
+  info->error = error;
+  g_clear_pointer (&info->module, g_module_close);
+}
+
+/* Rejects *@infop and hands it back, stolen, for the caller to return. */
+static CboxPluginInfo *reject (CboxPluginInfo **infop, CboxPluginError code, const char *format,
+                               ...) G_GNUC_PRINTF (3, 4);
+
+static CboxPluginInfo *
+reject (CboxPluginInfo **infop, CboxPluginError code, const char *format, ...)
+{
+  CboxPluginInfo *info = g_steal_pointer (infop);
+  va_list args;
+  g_autofree char *message = NULL;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  cbox_plugin_info_reject (info,
+                           g_error_new (CBOX_PLUGIN_ERROR, code, "%s: %s", info->path, message));
+  return info;
+}
+
+static gboolean
+strv_names_are_valid (const char *const *names, const char **ret_bad)
+{
+  if (names == NULL)
+    return TRUE;
+  for (gsize i = 0; names[i] != NULL; i++)
+    {
+      if (!cbox_loader_name_is_valid (names[i]))
+        {
+          *ret_bad = names[i];
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+static const char *
+kind_to_string (CboxPluginKind kind)
+{
+  return kind == CBOX_PLUGIN_KIND_BACKEND ? "backend" : "forwarder";
+}
+
+CboxPluginInfo *
+cbox_loader_load_file (const char *path)
+{
+  g_autoptr (CboxPluginInfo) info = g_new0 (CboxPluginInfo, 1);
+  g_autoptr (GError) local_error = NULL;
+  CboxPluginDescribeFunc describe = NULL;
+  const CboxPluginDesc *desc;
+  const char *bad = NULL;
+  struct stat st;
+
+  g_return_val_if_fail (path != NULL, NULL);
+
+  info->path = g_strdup (path);
+  info->name = name_from_path (path);
+
+  /* stat, not lstat: a symlink to a plugin (as distributions install
+   * them) is fine; a directory or fifo is never handed to dlopen, which
+   * would block on a fifo. */
+  if (stat (path, &st) != 0)
+    {
+      int saved_errno = errno;
+      return reject (&info, CBOX_PLUGIN_ERROR_OPEN,
+                     "cannot load: %s; remove the file or the broken link",
+                     g_strerror (saved_errno));
+    }
+  if (!S_ISREG (st.st_mode))
+    return reject (
+        &info, CBOX_PLUGIN_ERROR_NOT_REGULAR_FILE,
+        "not a regular file (a %s named like a plugin); remove it from the plugin folder",
+        S_ISDIR (st.st_mode) ? "directory" : "special file");
+
+  /* BIND_LOCAL: one plugin's symbols never resolve another's. No
+   * BIND_LAZY: a plugin with an unresolved symbol fails here, with a
+   * message, instead of crashing cbox when the symbol is first used. */
+  info->module = g_module_open_full (path, G_MODULE_BIND_LOCAL, &local_error);
+  if (info->module == NULL)
+    {
+      const char *why = local_error->message;
+      /* dlerror() usually starts with the path we print anyway. */
+      if (g_str_has_prefix (why, path) && g_str_has_prefix (why + strlen (path), ": "))
+        why += strlen (path) + 2;
+      return reject (
+          &info, CBOX_PLUGIN_ERROR_OPEN,
+          "cannot load: %s; is it a cbox plugin built for this system? Rebuild or remove it", why);
+    }
+
+  if (!g_module_symbol (info->module, CBOX_PLUGIN_ENTRY_POINT, (gpointer *)&describe)
+      || describe == NULL)
+    return reject (&info, CBOX_PLUGIN_ERROR_NO_ENTRY_POINT,
+                   "no %s symbol, so it is not a cbox plugin; build it with "
+                   "CBOX_PLUGIN_DEFINE or remove it",
+                   CBOX_PLUGIN_ENTRY_POINT);
+
+  /* describe() returns static data and has no side effects (the ABI says
+   * so); it is the only plugin code the loader runs. */
+  desc = describe ();
+  if (desc == NULL)
+    return reject (&info, CBOX_PLUGIN_ERROR_NULL_DESCRIPTOR,
+                   "%s() returned no descriptor; the plugin is broken, rebuild "
+                   "or remove it",
+                   CBOX_PLUGIN_ENTRY_POINT);
+
+  /* abi_major, abi_minor and struct_size stay the first members in every
+   * ABI, so they are safe to read whatever the plugin was built for. */
+  if (desc->abi_major != CBOX_ABI_MAJOR)
+    return reject (
+        &info, CBOX_PLUGIN_ERROR_ABI_MAJOR,
+        "built for cbox plugin ABI %u, but this cbox (%s) has ABI %d; rebuild the plugin "
+        "against this cbox or remove it",
+        desc->abi_major, CBOX_VERSION, CBOX_ABI_MAJOR);
+  if (desc->abi_minor > CBOX_ABI_MINOR)
+    return reject (
+        &info, CBOX_PLUGIN_ERROR_ABI_MINOR,
+        "built for cbox plugin ABI %u.%u, newer than this cbox's %d.%d (cbox %s); upgrade cbox "
+        "or rebuild the plugin against this cbox",
+        desc->abi_major, desc->abi_minor, CBOX_ABI_MAJOR, CBOX_ABI_MINOR, CBOX_VERSION);
+  if (desc->struct_size < CBOX_DESC_SIZE_1_0)
+    return reject (&info, CBOX_PLUGIN_ERROR_STRUCT_SIZE,
+                   "its descriptor is %" G_GSIZE_FORMAT " bytes, smaller than the %" G_GSIZE_FORMAT
+                   " of ABI %d.0; define it with CBOX_PLUGIN_DEFINE and rebuild it",
+                   desc->struct_size, (gsize)CBOX_DESC_SIZE_1_0, CBOX_ABI_MAJOR);
+  memcpy (&info->desc, desc, MIN (desc->struct_size, sizeof (info->desc)));
+
+  if (info->desc.name == NULL)
+    return reject (&info, CBOX_PLUGIN_ERROR_MISSING_FIELD,
+                   "its descriptor has no name; set .name in "
+                   "CBOX_PLUGIN_DEFINE");
+  if (!cbox_loader_name_is_valid (info->desc.name))
+    return reject (&info, CBOX_PLUGIN_ERROR_MISSING_FIELD,
+                   "plugin name is not 1 to %d characters of a-z, 0-9, '_' and '-'; fix .name in "
+                   "CBOX_PLUGIN_DEFINE",
+                   CBOX_PLUGIN_NAME_MAX);
+  /* From here on, messages and `cbox plugins` use the plugin's own name. */
+  g_free (info->name);
+  info->name = g_strdup (info->desc.name);
+  if (info->desc.kind != CBOX_PLUGIN_KIND_BACKEND && info->desc.kind != CBOX_PLUGIN_KIND_FORWARDER)
+    return reject (&info, CBOX_PLUGIN_ERROR_MISSING_FIELD,
+                   "plugin '%s' has kind %d, neither CBOX_PLUGIN_KIND_BACKEND nor "
+                   "CBOX_PLUGIN_KIND_FORWARDER; fix .kind",
+                   info->name, (int)info->desc.kind);
+  /* Aliases are typed on the command line (--forward=gpu,audio). */
+  if (!strv_names_are_valid (info->desc.aliases, &bad))
+    return reject (
+        &info, CBOX_PLUGIN_ERROR_MISSING_FIELD,
+        "plugin '%s' has an alias that is not 1 to %d characters of a-z, 0-9, '_' and '-'; "
+        "fix .aliases",
+        info->name, CBOX_PLUGIN_NAME_MAX);
+  /* Shown by `cbox plugins --json`, which must stay valid UTF-8. */
+  if ((info->desc.version != NULL && !g_utf8_validate (info->desc.version, -1, NULL))
+      || (info->desc.description != NULL && !g_utf8_validate (info->desc.description, -1, NULL)))
+    return reject (&info, CBOX_PLUGIN_ERROR_MISSING_FIELD,
+                   "plugin '%s' has a version or description that is not "
+                   "UTF-8; fix it",
+                   info->name);
+
+  if (info->desc.kind == CBOX_PLUGIN_KIND_FORWARDER)
+    {
+      const CboxForwarderVTable *vtable = info->desc.forwarder;
+
+      info->desc.backend = NULL;
+      if (vtable == NULL)
+        return reject (&info, CBOX_PLUGIN_ERROR_MISSING_VTABLE,
+                       "forwarder '%s' has no forwarder vtable; set .forwarder "
+                       "in CBOX_PLUGIN_DEFINE",
+                       info->name);
+      if (vtable->struct_size < CBOX_FORWARDER_VTABLE_MIN_SIZE)
+        return reject (&info, CBOX_PLUGIN_ERROR_STRUCT_SIZE,
+                       "forwarder '%s' has a vtable of %" G_GSIZE_FORMAT
+                       " bytes, too small for probe and contribute; set .struct_size = sizeof "
+                       "(CboxForwarderVTable)",
+                       info->name, vtable->struct_size);
+      memcpy (&info->forwarder, vtable, MIN (vtable->struct_size, sizeof (info->forwarder)));
+      info->desc.forwarder = &info->forwarder;
+      if (info->forwarder.probe == NULL || info->forwarder.contribute == NULL)
+        return reject (&info, CBOX_PLUGIN_ERROR_MISSING_VTABLE,
+                       "forwarder '%s' has no %s function; both probe and "
+                       "contribute are required",
+                       info->name, info->forwarder.probe == NULL ? "probe" : "contribute");
+    }
+  else
+    {
+      const CboxBackendVTable *vtable = info->desc.backend;
+
+      info->desc.forwarder = NULL;
+      if (vtable == NULL)
+        return reject (&info, CBOX_PLUGIN_ERROR_MISSING_VTABLE,
+                       "backend '%s' has no backend vtable; set .backend in "
+                       "CBOX_PLUGIN_DEFINE",
+                       info->name);
+      if (vtable->struct_size < CBOX_BACKEND_VTABLE_MIN_SIZE)
+        return reject (&info, CBOX_PLUGIN_ERROR_STRUCT_SIZE,
+                       "backend '%s' has a vtable of %" G_GSIZE_FORMAT
+                       " bytes, too small for probe and realize; set .struct_size = sizeof "
+                       "(CboxBackendVTable)",
+                       info->name, vtable->struct_size);
+      memcpy (&info->backend, vtable, MIN (vtable->struct_size, sizeof (info->backend)));
+      info->desc.backend = &info->backend;
+      if (info->backend.probe == NULL || info->backend.realize == NULL)
+        return reject (&info, CBOX_PLUGIN_ERROR_MISSING_VTABLE,
+                       "backend '%s' has no %s function; both probe and "
+                       "realize are required",
+                       info->name, info->backend.probe == NULL ? "probe" : "realize");
+    }
+
+  g_debug ("%s: %s '%s' passed the checks", path, kind_to_string (info->desc.kind), info->name);
+  info->accepted = TRUE;
+  return g_steal_pointer (&info);
+}

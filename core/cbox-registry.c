@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/stat.h>
+
+#include "cbox-loader.h"
+
+struct _CboxRegistry
+{
+  GPtrArray *plugins;   /* CboxPluginInfo, accepted and rejected, in the order found */
+  GHashTable *accepted; /* name -> CboxPluginInfo (borrowed from plugins) */
+  GHashTable *dirs;     /* "dev:ino" of every folder scanned */
+};
+
+CboxRegistry *
+cbox_registry_new (void)
+{
+  CboxRegistry *registry = g_new0 (CboxRegistry, 1);
+
+  registry->plugins = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_plugin_info_free);
+  registry->accepted = g_hash_table_new (g_str_hash, g_str_equal);
+  registry->dirs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  return registry;
+}
+
+void
+cbox_registry_free (CboxRegistry *registry)
+{
+  if (registry == NULL)
+    return;
+  g_clear_pointer (&registry->accepted, g_hash_table_unref);
+  g_clear_pointer (&registry->dirs, g_hash_table_unref);
+  g_clear_pointer (&registry->plugins, g_ptr_array_unref);
+  g_free (registry);
+}
+
+static void
+registry_add_file (CboxRegistry *registry, const char *path)
+{
+  CboxPluginInfo *info = cbox_loader_load_file (path);
+
+  if (info->accepted)
+    {
+      CboxPluginInfo *first = g_hash_table_lookup (registry->accepted, info->name);
+
+      if (first != NULL)
+        {
+          /* The first file wins, so that CBOX_PLUGIN_PATH overrides the
+           * installed plugins. A rejected file does not claim its name: a
+           * broken override leaves the installed plugin usable. */
+          cbox_plugin_info_reject (
+              info, g_error_new (CBOX_PLUGIN_ERROR, CBOX_PLUGIN_ERROR_DUPLICATE_NAME,
+                                 "%s: a plugin named '%s' was found first, in %s; this one is "
+                                 "ignored (remove one of the two files)",
+                                 path, info->name, first->path));
+        }
+      else
+        {
+          /* Plans keep pointers into plugin code (cleanup functions, static
+           * strings) that may outlive the registry: never unload it. */
+          g_module_make_resident (info->module);
+          g_hash_table_insert (registry->accepted, info->name, info);
+        }
+    }
+  if (info->error != NULL)
+    g_debug ("%s", info->error->message);
+  g_ptr_array_add (registry->plugins, info);
+}
+
+static int
+compare_strings (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const char *const *)a, *(const char *const *)b);
+}
+
+void
+cbox_registry_load_dir (CboxRegistry *registry, const char *dir)
+{
+  g_autoptr (GDir) gdir = NULL;
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  const char *name;
+  struct stat st;
+  char *key;
+
+  g_return_if_fail (registry != NULL);
+  g_return_if_fail (dir != NULL);
+
+  if (stat (dir, &st) != 0)
+    {
+      g_debug ("plugin folder %s: %s", dir, g_strerror (errno));
+      return;
+    }
+  if (!S_ISDIR (st.st_mode))
+    {
+      g_debug ("plugin folder %s: not a directory", dir);
+      return;
+    }
+  /* A folder named twice in the path (CBOX_PLUGIN_PATH listing the
+   * installed folder, or a symlink to it) would otherwise report each of
+   * its plugins as a duplicate of itself. */
+  key = g_strdup_printf ("%ju:%ju", (uintmax_t)st.st_dev, (uintmax_t)st.st_ino);
+  if (!g_hash_table_add (registry->dirs, key))
+    return;
+
+  gdir = g_dir_open (dir, 0, &local_error);
+  if (gdir == NULL)
+    {
+      g_debug ("plugin folder %s: %s", dir, local_error->message);
+      return;
+    }
+  while ((name = g_dir_read_name (gdir)) != NULL)
+    {
+      if (g_str_has_prefix (name, "libcbox-") && g_str_has_suffix (name, ".so")
+          && strlen (name) > strlen ("libcbox-.so"))
+        g_ptr_array_add (names, g_strdup (name));
+    }
+  /* Name order, so that which of two files wins never depends on the
+   * order the file system returns them in. */
+  g_ptr_array_sort (names, compare_strings);
+  for (guint i = 0; i < names->len; i++)
+    {
+      g_autofree char *path = g_build_filename (dir, g_ptr_array_index (names, i), NULL);
+      registry_add_file (registry, path);
+    }
+}
+
+char **
+cbox_registry_get_default_path (void)
+{
+  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+  const char *env = NULL;
+
+  /* A setuid or otherwise privileged (AT_SECURE) cbox must never load code
+   * from a folder the calling user chose: that would run the user's code
+   * with the privileges. secure_getenv() already returns NULL then;
+   * checking AT_SECURE too says so where the decision is made. */
+  if (getauxval (AT_SECURE) == 0)
+    env = secure_getenv ("CBOX_PLUGIN_PATH");
+  if (env != NULL)
+    {
+      g_auto (GStrv) dirs = g_strsplit (env, ":", -1);
+      for (gsize i = 0; dirs[i] != NULL; i++)
+        {
+          /* An empty element (a leading or doubled ':') is not "the current
+           * directory": loading code from wherever cbox was started is not
+           * what anyone means. */
+          if (dirs[i][0] != '\0')
+            g_strv_builder_add (builder, dirs[i]);
+        }
+    }
+  g_strv_builder_add (builder, CBOX_PLUGIN_DIR);
+  return g_strv_builder_end (builder);
+}
+
+void
+cbox_registry_load_default (CboxRegistry *registry)
+{
+  g_auto (GStrv) dirs = cbox_registry_get_default_path ();
+
+  g_return_if_fail (registry != NULL);
+
+  for (gsize i = 0; dirs[i] != NULL; i++)
+    cbox_registry_load_dir (registry, dirs[i]);
+}
+
+guint
+cbox_registry_get_n_plugins (CboxRegistry *registry)
+{
+  g_return_val_if_fail (registry != NULL, 0);
+  return registry->plugins->len;
+}
+
+CboxPluginInfo *
+cbox_registry_get_plugin (CboxRegistry *registry, guint index)
+{
+  g_return_val_if_fail (registry != NULL, NULL);
+  g_return_val_if_fail (index < registry->plugins->len, NULL);
+  return g_ptr_array_index (registry->plugins, index);
+}
+
+CboxPluginInfo *
+cbox_registry_lookup (CboxRegistry *registry, const char *name)
+{
+  g_return_val_if_fail (registry != NULL, NULL);
+  g_return_val_if_fail (name != NULL, NULL);
+  return g_hash_table_lookup (registry->accepted, name);
+}
+
+static gboolean
+plugin_answers_to (CboxPluginInfo *info, const char *name_or_alias)
+{
+  if (g_str_equal (info->name, name_or_alias))
+    return TRUE;
+  if (info->desc.aliases != NULL)
+    return g_strv_contains ((const char *const *)info->desc.aliases, name_or_alias);
+  return FALSE;
+}
+
+GPtrArray *
+cbox_registry_resolve (CboxRegistry *registry, const char *name_or_alias, CboxPluginKind kind)
+{
+  GPtrArray *found = g_ptr_array_new ();
+
+  g_return_val_if_fail (registry != NULL, found);
+  g_return_val_if_fail (name_or_alias != NULL, found);
+
+  for (guint i = 0; i < registry->plugins->len; i++)
+    {
+      CboxPluginInfo *info = g_ptr_array_index (registry->plugins, i);
+
+      if (!info->accepted)
+        continue;
+      if (kind != 0 && info->desc.kind != kind)
+        continue;
+      if (plugin_answers_to (info, name_or_alias))
+        g_ptr_array_add (found, info);
+    }
+  return found;
+}
+
+const char *
+cbox_plugin_info_get_path (CboxPluginInfo *info)
+{
+  g_return_val_if_fail (info != NULL, NULL);
+  return info->path;
+}
+
+const char *
+cbox_plugin_info_get_name (CboxPluginInfo *info)
+{
+  g_return_val_if_fail (info != NULL, NULL);
+  return info->name;
+}
+
+const CboxPluginDesc *
+cbox_plugin_info_get_desc (CboxPluginInfo *info)
+{
+  g_return_val_if_fail (info != NULL, NULL);
+  return info->accepted ? &info->desc : NULL;
+}
+
+const GError *
+cbox_plugin_info_get_error (CboxPluginInfo *info)
+{
+  g_return_val_if_fail (info != NULL, NULL);
+  return info->error;
+}
+
+gboolean
+cbox_plugin_info_is_accepted (CboxPluginInfo *info)
+{
+  g_return_val_if_fail (info != NULL, FALSE);
+  return info->accepted;
+}
