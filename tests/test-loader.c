@@ -1,0 +1,497 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* The loader against the deliberately broken plugins of tests/broken-plugins/
+ * and a few things that only look like plugins (a text file, a directory, a
+ * fifo, an unreadable file, a dangling link), made in a scratch folder. */
+
+#include "config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+#include "cbox-private.h"
+#include "cbox-registry.h"
+#include "cbox-test-util.h"
+
+/* Not a CboxPluginError: the plugin is accepted. */
+#define ACCEPTED (-1)
+
+typedef struct
+{
+  const char *file; /* file name, in the folder it is found in */
+  const char *name; /* what cbox_plugin_info_get_name() says */
+  int expected;     /* CboxPluginError, or ACCEPTED */
+} Case;
+
+static const Case cases[] = {
+  { "libcbox-good-forwarder.so", "good-forwarder", ACCEPTED },
+  { "libcbox-good-backend.so", "good-backend", ACCEPTED },
+  { "libcbox-short-vtable.so", "short-vtable", ACCEPTED },
+  { "libcbox-abi-major-older.so", "abi-major-older", CBOX_PLUGIN_ERROR_ABI_MAJOR },
+  { "libcbox-abi-major-newer.so", "abi-major-newer", CBOX_PLUGIN_ERROR_ABI_MAJOR },
+  { "libcbox-abi-minor-newer.so", "abi-minor-newer", CBOX_PLUGIN_ERROR_ABI_MINOR },
+  { "libcbox-no-entry-point.so", "no-entry-point", CBOX_PLUGIN_ERROR_NO_ENTRY_POINT },
+  { "libcbox-null-descriptor.so", "null-descriptor", CBOX_PLUGIN_ERROR_NULL_DESCRIPTOR },
+  { "libcbox-struct-size.so", "struct-size", CBOX_PLUGIN_ERROR_STRUCT_SIZE },
+  { "libcbox-vtable-size.so", "vtable-size", CBOX_PLUGIN_ERROR_STRUCT_SIZE },
+  { "libcbox-no-name.so", "no-name", CBOX_PLUGIN_ERROR_MISSING_FIELD },
+  { "libcbox-bad-name.so", "bad-name", CBOX_PLUGIN_ERROR_MISSING_FIELD },
+  { "libcbox-bad-kind.so", "bad-kind", CBOX_PLUGIN_ERROR_MISSING_FIELD },
+  { "libcbox-bad-alias.so", "bad-alias", CBOX_PLUGIN_ERROR_MISSING_FIELD },
+  { "libcbox-missing-vtable.so", "missing-vtable", CBOX_PLUGIN_ERROR_MISSING_VTABLE },
+  { "libcbox-missing-vfunc.so", "missing-vfunc", CBOX_PLUGIN_ERROR_MISSING_VTABLE },
+  { "libcbox-undefined-symbol.so", "undefined-symbol", CBOX_PLUGIN_ERROR_OPEN },
+  /* Made by make_odd_dir(). */
+  { "libcbox-x.so", "x", CBOX_PLUGIN_ERROR_OPEN },
+  { "libcbox-empty.so", "empty", CBOX_PLUGIN_ERROR_OPEN },
+  { "libcbox-y.so", "y", CBOX_PLUGIN_ERROR_NOT_REGULAR_FILE },
+  { "libcbox-fifo.so", "fifo", CBOX_PLUGIN_ERROR_NOT_REGULAR_FILE },
+  { "libcbox-dangling.so", "dangling", CBOX_PLUGIN_ERROR_OPEN },
+  { "libcbox-unreadable.so", "unreadable", CBOX_PLUGIN_ERROR_OPEN },
+  /* In second/, searched last. */
+  { "libcbox-duplicate.so", "good-forwarder", CBOX_PLUGIN_ERROR_DUPLICATE_NAME },
+};
+
+static char *
+broken_dir (void)
+{
+  return g_test_build_filename (G_TEST_BUILT, "broken-plugins", NULL);
+}
+
+static char *
+second_dir (void)
+{
+  return g_test_build_filename (G_TEST_BUILT, "broken-plugins", "second", NULL);
+}
+
+static void
+write_file (const char *dir, const char *name, const char *contents, gssize len)
+{
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+  g_autoptr (GError) error = NULL;
+
+  g_file_set_contents (path, contents, len, &error);
+  g_assert_no_error (error);
+}
+
+/* Files named like plugins that are not plugins. The unreadable one is
+ * only unreadable when not root: root reads any file, so as root it is
+ * replaced by a copy of the undefined-symbol plugin, which fails dlopen for
+ * root too (test_unreadable() says which case ran). */
+static char *
+make_odd_dir (void)
+{
+  g_autofree char *dir = cbox_test_make_dir ("odd plugins");
+  g_autofree char *fifo = g_build_filename (dir, "libcbox-fifo.so", NULL);
+  g_autofree char *subdir = g_build_filename (dir, "libcbox-y.so", NULL);
+  g_autofree char *dangling = g_build_filename (dir, "libcbox-dangling.so", NULL);
+  g_autofree char *unreadable = g_build_filename (dir, "libcbox-unreadable.so", NULL);
+  g_autofree char *bdir = broken_dir ();
+  g_autofree char *source = NULL;
+  g_autofree char *contents = NULL;
+  gsize len;
+  g_autoptr (GError) error = NULL;
+
+  write_file (dir, "libcbox-x.so", "this is a text file, not a plugin\n", -1);
+  write_file (dir, "libcbox-empty.so", "", 0);
+  /* Not named like a plugin: never looked at. */
+  write_file (dir, "libcbox-z.so.txt", "ignored\n", -1);
+  write_file (dir, "README", "ignored\n", -1);
+  g_assert_cmpint (g_mkdir (subdir, 0755), ==, 0);
+  g_assert_cmpint (mkfifo (fifo, 0644), ==, 0);
+  g_assert_cmpint (symlink ("no-such-file.so", dangling), ==, 0);
+
+  source = g_build_filename (
+      bdir, cbox_test_is_root () ? "libcbox-undefined-symbol.so" : "libcbox-good-forwarder.so",
+      NULL);
+  g_file_get_contents (source, &contents, &len, &error);
+  g_assert_no_error (error);
+  g_file_set_contents (unreadable, contents, (gssize)len, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_chmod (unreadable, 0), ==, 0);
+  return g_steal_pointer (&dir);
+}
+
+/* The registry every case looks at: the broken plugins, the odd files, the
+ * second folder, in that order. */
+static CboxRegistry *
+load_all (void)
+{
+  CboxRegistry *registry = cbox_registry_new ();
+  g_autofree char *bdir = broken_dir ();
+  g_autofree char *odd = make_odd_dir ();
+  g_autofree char *second = second_dir ();
+
+  cbox_registry_load_dir (registry, bdir);
+  cbox_registry_load_dir (registry, odd);
+  cbox_registry_load_dir (registry, second);
+  return registry;
+}
+
+static CboxPluginInfo *
+find_file (CboxRegistry *registry, const char *file)
+{
+  for (guint i = 0; i < cbox_registry_get_n_plugins (registry); i++)
+    {
+      CboxPluginInfo *info = cbox_registry_get_plugin (registry, i);
+      g_autofree char *base = g_path_get_basename (cbox_plugin_info_get_path (info));
+
+      if (g_str_equal (base, file))
+        return info;
+    }
+  return NULL;
+}
+
+static void
+test_case (gconstpointer data)
+{
+  const Case *c = data;
+  g_autoptr (CboxRegistry) registry = load_all ();
+  CboxPluginInfo *info = find_file (registry, c->file);
+  const GError *error;
+
+  g_assert_nonnull (info);
+  g_assert_cmpstr (cbox_plugin_info_get_name (info), ==, c->name);
+  error = cbox_plugin_info_get_error (info);
+  if (c->expected == ACCEPTED)
+    {
+      g_assert_no_error (error);
+      g_assert_true (cbox_plugin_info_is_accepted (info));
+      g_assert_nonnull (cbox_plugin_info_get_desc (info));
+      g_assert_true (cbox_registry_lookup (registry, c->name) == info);
+      return;
+    }
+
+  g_assert_error (error, CBOX_PLUGIN_ERROR, c->expected);
+  g_assert_false (cbox_plugin_info_is_accepted (info));
+  g_assert_null (cbox_plugin_info_get_desc (info));
+  /* The message names the file, so a user knows which one to remove. */
+  g_assert_true (g_str_has_prefix (error->message, cbox_plugin_info_get_path (info)));
+  g_assert_cmpuint (strlen (error->message), >, strlen (cbox_plugin_info_get_path (info)) + 20);
+  if (c->expected != CBOX_PLUGIN_ERROR_DUPLICATE_NAME)
+    g_assert_null (cbox_registry_lookup (registry, c->name));
+}
+
+/* Every file found is one of the cases, in the order of the folders and by
+ * name within each: nothing extra (README, .so.txt, meson's .p folders),
+ * nothing missing. */
+static void
+test_all_listed (void)
+{
+  g_autoptr (CboxRegistry) registry = load_all ();
+  g_autoptr (GPtrArray) seen = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *last_dir = NULL;
+  g_autofree char *last_base = NULL;
+
+  g_assert_cmpuint (cbox_registry_get_n_plugins (registry), ==, G_N_ELEMENTS (cases));
+  for (guint i = 0; i < cbox_registry_get_n_plugins (registry); i++)
+    {
+      const char *path = cbox_plugin_info_get_path (cbox_registry_get_plugin (registry, i));
+      g_autofree char *dir = g_path_get_dirname (path);
+      g_autofree char *base = g_path_get_basename (path);
+      gboolean known = FALSE;
+
+      for (gsize j = 0; j < G_N_ELEMENTS (cases); j++)
+        known = known || g_str_equal (cases[j].file, base);
+      g_assert_true (known);
+      if (last_dir != NULL && g_str_equal (last_dir, dir))
+        g_assert_cmpstr (last_base, <, base);
+      g_free (last_dir);
+      g_free (last_base);
+      last_dir = g_steal_pointer (&dir);
+      last_base = g_steal_pointer (&base);
+    }
+}
+
+static void
+test_unreadable (void)
+{
+  if (cbox_test_is_root ())
+    g_test_message ("running as root, which reads any file: libcbox-unreadable.so is a "
+                    "copy of the undefined-symbol plugin here, failing dlopen for root too");
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      if (g_str_equal (cases[i].file, "libcbox-unreadable.so"))
+        test_case (&cases[i]);
+    }
+}
+
+static void
+test_good_forwarder_works (void)
+{
+  g_autoptr (CboxRegistry) registry = load_all ();
+  CboxPluginInfo *info = cbox_registry_lookup (registry, "good-forwarder");
+  const CboxPluginDesc *desc;
+  g_autoptr (CboxHost) host = cbox_host_new ();
+  g_autoptr (CboxContext) ctx = NULL;
+  g_autoptr (CboxProbeResult) result = cbox_probe_result_new ();
+  g_autoptr (CboxPlan) plan = cbox_plan_new ();
+  g_autoptr (GPtrArray) by_alias = NULL;
+  g_autoptr (GPtrArray) as_backend = NULL;
+  g_autoptr (GError) error = NULL;
+
+  g_assert_nonnull (info);
+  desc = cbox_plugin_info_get_desc (info);
+  g_assert_cmpint (desc->kind, ==, CBOX_PLUGIN_KIND_FORWARDER);
+  g_assert_cmpstr (desc->name, ==, "good-forwarder");
+  g_assert_cmpstr (desc->version, ==, "1.0");
+  g_assert_cmpstr (desc->description, ==, "a forwarder that works");
+  g_assert_cmpuint (desc->abi_major, ==, CBOX_ABI_MAJOR);
+  g_assert_cmpuint (desc->features, ==, CBOX_FEATURE_DATA);
+  g_assert_nonnull (desc->forwarder);
+  g_assert_null (desc->backend);
+  /* The one found first, not the duplicate in second/. */
+  g_assert_true (g_str_has_suffix (cbox_plugin_info_get_path (info), "/libcbox-good-forwarder.so"));
+
+  by_alias = cbox_registry_resolve (registry, "good-alias", CBOX_PLUGIN_KIND_FORWARDER);
+  g_assert_cmpuint (by_alias->len, ==, 1);
+  g_assert_true (g_ptr_array_index (by_alias, 0) == info);
+  as_backend = cbox_registry_resolve (registry, "good-alias", CBOX_PLUGIN_KIND_BACKEND);
+  g_assert_cmpuint (as_backend->len, ==, 0);
+
+  ctx = cbox_context_new (host, NULL, desc->name);
+  g_assert_true (desc->forwarder->probe (ctx, result, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (cbox_probe_result_get_status (result), ==, CBOX_PROBE_AVAILABLE);
+  g_assert_cmpstr (cbox_probe_result_get_detail (result, "plugin"), ==, "good-forwarder");
+  g_assert_true (desc->forwarder->contribute (ctx, plan, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (cbox_plan_get_env (plan, "CBOX_TEST_PLUGIN"), ==, "good-forwarder");
+}
+
+static void
+test_good_backend_works (void)
+{
+  g_autoptr (CboxRegistry) registry = load_all ();
+  g_autoptr (GPtrArray) found = cbox_registry_resolve (registry, "good-backend", 0);
+  const CboxPluginDesc *desc;
+  g_autoptr (CboxHost) host = cbox_host_new ();
+  g_autoptr (CboxContext) ctx = NULL;
+  g_autoptr (CboxProbeResult) result = cbox_probe_result_new ();
+  g_autoptr (CboxPlan) plan = cbox_plan_new ();
+  g_autoptr (CboxLaunch) launch = cbox_launch_new ();
+  g_autoptr (GError) error = NULL;
+  const char *const *argv;
+
+  g_assert_cmpuint (found->len, ==, 1);
+  desc = cbox_plugin_info_get_desc (g_ptr_array_index (found, 0));
+  g_assert_cmpint (desc->kind, ==, CBOX_PLUGIN_KIND_BACKEND);
+  g_assert_null (desc->forwarder);
+  g_assert_nonnull (desc->backend);
+  g_assert_null (desc->backend->run);
+
+  ctx = cbox_context_new (host, NULL, desc->name);
+  g_assert_true (desc->backend->probe (ctx, result, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (cbox_probe_result_get_status (result), ==, CBOX_PROBE_AVAILABLE);
+  g_assert_true (desc->backend->realize (ctx, plan, launch, &error));
+  g_assert_no_error (error);
+  argv = cbox_launch_get_argv (launch);
+  g_assert_cmpstr (argv[0], ==, "/bin/true");
+  g_assert_cmpstr (argv[1], ==, "good-backend");
+  g_assert_null (argv[2]);
+}
+
+/* A plugin whose vtable ends early (built for an older minor) reads as
+ * NULL past its struct_size, whatever lies there in its memory. */
+static void
+test_short_vtable (void)
+{
+  g_autoptr (CboxRegistry) registry = load_all ();
+  CboxPluginInfo *info = cbox_registry_lookup (registry, "short-vtable");
+  const CboxForwarderVTable *vtable;
+
+  g_assert_nonnull (info);
+  vtable = cbox_plugin_info_get_desc (info)->forwarder;
+  g_assert_cmpuint (vtable->struct_size, ==,
+                    G_STRUCT_OFFSET (CboxForwarderVTable, contribute) + sizeof (gpointer));
+  g_assert_nonnull (vtable->probe);
+  g_assert_nonnull (vtable->contribute);
+  g_assert_null (vtable->prepare);
+  g_assert_null (vtable->cleanup);
+}
+
+/* The same folder twice (CBOX_PLUGIN_PATH naming the installed folder, or
+ * a link to it) is searched once, not reported as duplicates of itself. */
+static void
+test_same_dir_twice (void)
+{
+  g_autoptr (CboxRegistry) registry = cbox_registry_new ();
+  g_autofree char *bdir = broken_dir ();
+  g_autofree char *scratch = cbox_test_make_dir ("link");
+  g_autofree char *link = g_build_filename (scratch, "plugins", NULL);
+  guint n;
+
+  cbox_registry_load_dir (registry, bdir);
+  n = cbox_registry_get_n_plugins (registry);
+  g_assert_cmpuint (n, >, 0);
+  cbox_registry_load_dir (registry, bdir);
+  g_assert_cmpint (symlink (bdir, link), ==, 0);
+  cbox_registry_load_dir (registry, link);
+  g_assert_cmpuint (cbox_registry_get_n_plugins (registry), ==, n);
+}
+
+/* A rejected file does not claim its name: a broken plugin early in the
+ * path leaves a good one of the same name later usable. */
+static void
+test_broken_override (void)
+{
+  g_autoptr (CboxRegistry) registry = cbox_registry_new ();
+  g_autofree char *first = cbox_test_make_dir ("override");
+  g_autofree char *second = second_dir ();
+  CboxPluginInfo *info;
+
+  write_file (first, "libcbox-good-forwarder.so", "not a plugin\n", -1);
+  cbox_registry_load_dir (registry, first);
+  cbox_registry_load_dir (registry, second);
+  g_assert_cmpuint (cbox_registry_get_n_plugins (registry), ==, 2);
+  g_assert_false (cbox_plugin_info_is_accepted (cbox_registry_get_plugin (registry, 0)));
+  info = cbox_registry_lookup (registry, "good-forwarder");
+  g_assert_nonnull (info);
+  g_assert_cmpstr (cbox_plugin_info_get_desc (info)->version, ==, "2.0");
+}
+
+static void
+test_missing_dir (void)
+{
+  g_autoptr (CboxRegistry) registry = cbox_registry_new ();
+  g_autofree char *scratch = cbox_test_make_dir ("missing");
+  g_autofree char *missing = g_build_filename (scratch, "no-such-folder", NULL);
+  g_autofree char *file = g_build_filename (scratch, "file", NULL);
+
+  write_file (scratch, "file", "", 0);
+  cbox_registry_load_dir (registry, missing);
+  cbox_registry_load_dir (registry, file);
+  g_assert_cmpuint (cbox_registry_get_n_plugins (registry), ==, 0);
+}
+
+static void
+test_default_path (void)
+{
+  g_auto (GStrv) path = NULL;
+
+  g_setenv ("CBOX_PLUGIN_PATH", ":/first::relative/second:", TRUE);
+  path = cbox_registry_get_default_path ();
+  g_assert_cmpuint (g_strv_length (path), ==, 3);
+  g_assert_cmpstr (path[0], ==, "/first");
+  g_assert_cmpstr (path[1], ==, "relative/second");
+  g_assert_cmpstr (path[2], ==, CBOX_PLUGIN_DIR);
+  g_clear_pointer (&path, g_strfreev);
+
+  g_unsetenv ("CBOX_PLUGIN_PATH");
+  path = cbox_registry_get_default_path ();
+  g_assert_cmpuint (g_strv_length (path), ==, 1);
+  g_assert_cmpstr (path[0], ==, CBOX_PLUGIN_DIR);
+}
+
+/* load_default() really searches CBOX_PLUGIN_PATH first. */
+static void
+test_load_default (void)
+{
+  g_autoptr (CboxRegistry) registry = cbox_registry_new ();
+  g_autofree char *bdir = broken_dir ();
+  g_autofree char *second = second_dir ();
+  g_autofree char *env = g_strconcat (second, ":", bdir, NULL);
+  CboxPluginInfo *info;
+
+  g_setenv ("CBOX_PLUGIN_PATH", env, TRUE);
+  cbox_registry_load_default (registry);
+  g_unsetenv ("CBOX_PLUGIN_PATH");
+  /* second/ comes first now, so its plugin is the good-forwarder. */
+  info = cbox_registry_lookup (registry, "good-forwarder");
+  g_assert_nonnull (info);
+  g_assert_cmpstr (cbox_plugin_info_get_desc (info)->version, ==, "2.0");
+  info = find_file (registry, "libcbox-good-forwarder.so");
+  g_assert_error (cbox_plugin_info_get_error (info), CBOX_PLUGIN_ERROR,
+                  CBOX_PLUGIN_ERROR_DUPLICATE_NAME);
+}
+
+/* A setuid cbox ignores CBOX_PLUGIN_PATH: the helper prints the search path,
+ * once as it is and once setuid to nobody (AT_SECURE). Needs root to make a
+ * setuid file of another user. */
+static void
+test_secure (void)
+{
+  g_autofree char *helper = g_test_build_filename (G_TEST_BUILT, "test-loader-secure-helper", NULL);
+  g_autofree char *dir = cbox_test_make_dir ("secure");
+  g_autofree char *copy = g_build_filename (dir, "helper", NULL);
+  g_autofree char *contents = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *out_secure = NULL;
+  const char *argv[] = { copy, NULL };
+  g_auto (GStrv) envp
+      = g_environ_setenv (g_get_environ (), "CBOX_PLUGIN_PATH", "/evil/plugins", TRUE);
+  g_autoptr (GError) error = NULL;
+  struct statvfs vfs;
+  gsize len;
+  int status;
+
+  if (!cbox_test_is_root ())
+    {
+      g_test_skip ("making a setuid helper of another user needs root");
+      return;
+    }
+  g_assert_cmpint (statvfs (dir, &vfs), ==, 0);
+  if (vfs.f_flag & ST_NOSUID)
+    {
+      g_test_skip ("the temporary folder is mounted nosuid");
+      return;
+    }
+  g_file_get_contents (helper, &contents, &len, &error);
+  g_assert_no_error (error);
+  g_file_set_contents (copy, contents, (gssize)len, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_chmod (copy, 0755), ==, 0);
+
+  g_spawn_sync (NULL, (char **)argv, envp, G_SPAWN_DEFAULT, NULL, NULL, &out, NULL, &status,
+                &error);
+  g_assert_no_error (error);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  g_assert_cmpstr (out, ==, "/evil/plugins\n" CBOX_PLUGIN_DIR "\n");
+
+  g_assert_cmpint (chown (copy, 65534, 65534), ==, 0);
+  g_assert_cmpint (g_chmod (copy, 04755), ==, 0);
+  g_spawn_sync (NULL, (char **)argv, envp, G_SPAWN_DEFAULT, NULL, NULL, &out_secure, NULL, &status,
+                &error);
+  g_assert_no_error (error);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  g_assert_cmpstr (out_secure, ==, CBOX_PLUGIN_DIR "\n");
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *name = g_strndup (cases[i].file + strlen ("libcbox-"),
+                                         strlen (cases[i].file) - strlen ("libcbox-.so"));
+      g_autofree char *test_path = NULL;
+
+      if (g_str_equal (name, "unreadable"))
+        {
+          g_test_add_func ("/loader/reject/unreadable", test_unreadable);
+          continue;
+        }
+      test_path = g_strdup_printf ("/loader/%s/%s",
+                                   cases[i].expected == ACCEPTED ? "accept" : "reject", name);
+      g_test_add_data_func (test_path, &cases[i], test_case);
+    }
+  g_test_add_func ("/loader/all-listed-in-order", test_all_listed);
+  g_test_add_func ("/loader/good-forwarder-works", test_good_forwarder_works);
+  g_test_add_func ("/loader/good-backend-works", test_good_backend_works);
+  g_test_add_func ("/loader/short-vtable-reads-null", test_short_vtable);
+  g_test_add_func ("/loader/same-dir-twice", test_same_dir_twice);
+  g_test_add_func ("/loader/broken-override-falls-back", test_broken_override);
+  g_test_add_func ("/loader/missing-dir", test_missing_dir);
+  g_test_add_func ("/loader/path/env", test_default_path);
+  g_test_add_func ("/loader/path/load-default", test_load_default);
+  g_test_add_func ("/loader/path/ignored-when-setuid", test_secure);
+  return g_test_run ();
+}
