@@ -126,6 +126,35 @@ char *cbox_launch_to_shell_string (CboxLaunch *launch);
  * as cbox returns it: the code, or 128+N after signal N. */
 gboolean cbox_launch_run (CboxLaunch *launch, CboxPlan *plan, int *ret_status, GError **error);
 
+/**
+ * CboxLaunchRunOptions:
+ *
+ * What a backend may tell the generic run about its tool; all-zero
+ * behaves as cbox_launch_run().
+ *
+ * Signals are forwarded only when a process sent them (kill(2) and
+ * friends): a terminal's SIGINT or SIGQUIT already reaches the whole
+ * foreground process group, the command inside included.
+ */
+typedef struct {
+  gsize struct_size;
+  /* The tool starts with the forwarded signals ignored (SIG_IGN survives
+   * exec), so a signal from the terminal cannot end the tool before the
+   * command inside sees it. The backend must then deliver them itself
+   * through @get_signal_target (bwrap: to cbox-exec, pid 1 inside, which
+   * resets them for the command). */
+  gboolean tool_ignores_signals;
+  /* The pid a forwarded signal goes to, asked for each signal; 0 (or a
+   * NULL function) means the tool itself. */
+  pid_t (*get_signal_target) (gpointer user_data);
+  gpointer user_data;
+} CboxLaunchRunOptions;
+
+/* cbox_launch_run() with @options (nullable). */
+gboolean cbox_launch_run_full (CboxLaunch *launch, CboxPlan *plan,
+                               const CboxLaunchRunOptions *options, int *ret_status,
+                               GError **error);
+
 /* ---- the plugin ABI ------------------------------------------------------- */
 
 typedef enum
