@@ -1,0 +1,527 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cbox-private.h"
+
+/* The generic run shared by the backends: helpers, the tool, signals, exit
+ * status. One thread, no main loop: every signal it cares about is blocked
+ * and taken with sigtimedwait(), so nothing runs in a signal handler and
+ * no signal is lost between fork() and the wait. */
+
+/* How long a helper may take to become ready. */
+#define CBOX_HELPER_READY_TIMEOUT_MS 10000
+/* How long a helper gets between SIGTERM and SIGKILL. */
+#define CBOX_HELPER_STOP_TIMEOUT_MS 1000
+
+static const int cbox_forwarded_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+
+typedef struct
+{
+  const CboxHelper *helper;
+  pid_t pid;   /* 0 once reaped */
+  int sync_fd; /* READY_SYNC_FD: cbox's end, kept open while the sandbox runs */
+} CboxRunningHelper;
+
+static gint64
+cbox_run_now_ms (void)
+{
+  return g_get_monotonic_time () / 1000;
+}
+
+/* In a freshly forked child: the state a program expects at exec. Only
+ * async-signal-safe calls from here on. */
+static void
+cbox_run_child_reset (const sigset_t *mask, gboolean ignore_forwarded, pid_t parent)
+{
+  struct sigaction sa = { .sa_handler = SIG_DFL };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cbox_forwarded_signals); i++)
+    {
+      sa.sa_handler = ignore_forwarded ? SIG_IGN : SIG_DFL;
+      sigaction (cbox_forwarded_signals[i], &sa, NULL);
+    }
+  sa.sa_handler = SIG_DFL;
+  sigaction (SIGCHLD, &sa, NULL);
+  sigaction (SIGPIPE, &sa, NULL);
+  sigprocmask (SIG_SETMASK, mask, NULL);
+  /* Nothing outlives cbox, even after kill -9: the kernel kills the child
+   * when cbox goes. If cbox died before the prctl took effect, go now. */
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid () != parent)
+    _exit (CBOX_EXIT_FAILURE);
+}
+
+/* Reports errno of a failed exec through @errno_fd and exits. */
+G_GNUC_NORETURN static void
+cbox_run_child_fail (int errno_fd)
+{
+  int saved = errno;
+
+  if (write (errno_fd, &saved, sizeof saved) < 0)
+    {
+      /* nothing left to do */
+    }
+  _exit (CBOX_EXIT_FAILURE);
+}
+
+/* Forks and execs @path. @keep_fds are made inheritable in the child; a
+ * failed exec comes back as @error. */
+static pid_t
+cbox_run_spawn (const char *what, const char *path, const char *const *argv,
+                const char *const *envp, const int *keep_fds, guint n_keep_fds, gboolean null_stdin,
+                const sigset_t *child_mask, gboolean ignore_forwarded, GError **error)
+{
+  int errno_pipe[2];
+  pid_t parent = getpid ();
+  pid_t pid;
+  int child_errno = 0;
+  ssize_t n;
+
+  if (pipe2 (errno_pipe, O_CLOEXEC) < 0)
+    {
+      int saved_errno = errno;
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "%s: pipe: %s", what,
+                   g_strerror (saved_errno));
+      return -1;
+    }
+
+  pid = fork ();
+  if (pid < 0)
+    {
+      int saved_errno = errno;
+      close (errno_pipe[0]);
+      close (errno_pipe[1]);
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "%s: fork: %s", what,
+                   g_strerror (saved_errno));
+      return -1;
+    }
+
+  if (pid == 0)
+    {
+      close (errno_pipe[0]);
+      cbox_run_child_reset (child_mask, ignore_forwarded, parent);
+      for (guint i = 0; i < n_keep_fds; i++)
+        if (fcntl (keep_fds[i], F_SETFD, 0) < 0)
+          cbox_run_child_fail (errno_pipe[1]);
+      if (null_stdin)
+        {
+          int null_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+          if (null_fd < 0 || dup2 (null_fd, STDIN_FILENO) < 0)
+            cbox_run_child_fail (errno_pipe[1]);
+        }
+      execve (path, (char *const *)argv, (char *const *)envp);
+      cbox_run_child_fail (errno_pipe[1]);
+    }
+
+  close (errno_pipe[1]);
+  do
+    n = read (errno_pipe[0], &child_errno, sizeof child_errno);
+  while (n < 0 && errno == EINTR);
+  close (errno_pipe[0]);
+  if (n == sizeof child_errno)
+    {
+      waitpid (pid, NULL, 0);
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_BACKEND, "%s: cannot run %s: %s", what, path,
+                   g_strerror (child_errno));
+      return -1;
+    }
+  return pid;
+}
+
+/* The program a helper or tool argv[0] names: as given with a '/', else
+ * looked up in cbox's own PATH (the tool's environment may be empty). */
+static char *
+cbox_run_find_program (const char *what, const char *argv0, GError **error)
+{
+  char *path;
+
+  if (strchr (argv0, '/') != NULL)
+    return g_strdup (argv0);
+  path = g_find_program_in_path (argv0);
+  if (path == NULL)
+    g_set_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE, "%s: '%s' not found in PATH", what,
+                 argv0);
+  return path;
+}
+
+/* Reaps @pid if it ended; TRUE when it did (and @ret_wstatus, nullable,
+ * gets its wait status). */
+static gboolean
+cbox_run_reap (pid_t pid, int *ret_wstatus)
+{
+  int wstatus = 0;
+  pid_t r;
+
+  do
+    r = waitpid (pid, &wstatus, WNOHANG);
+  while (r < 0 && errno == EINTR);
+  if (r == pid || (r < 0 && errno == ECHILD))
+    {
+      if (ret_wstatus != NULL)
+        *ret_wstatus = wstatus;
+      return TRUE;
+    }
+  return FALSE;
+}
+
+static void
+cbox_run_stop_helpers (GArray *running, const sigset_t *wait_set)
+{
+  gint64 deadline;
+  gboolean any = FALSE;
+
+  /* Closing cbox's end of a sync pipe is the polite stop for helpers that
+   * watch it; SIGTERM for the others; SIGKILL for whoever is left. */
+  for (guint i = 0; i < running->len; i++)
+    {
+      CboxRunningHelper *h = &g_array_index (running, CboxRunningHelper, i);
+      if (h->sync_fd >= 0)
+        {
+          close (h->sync_fd);
+          h->sync_fd = -1;
+        }
+      if (h->pid > 0 && cbox_run_reap (h->pid, NULL))
+        h->pid = 0;
+      if (h->pid > 0)
+        {
+          kill (h->pid, SIGTERM);
+          any = TRUE;
+        }
+    }
+  if (!any)
+    return;
+
+  deadline = cbox_run_now_ms () + CBOX_HELPER_STOP_TIMEOUT_MS;
+  for (;;)
+    {
+      gboolean alive = FALSE;
+      gint64 left;
+      struct timespec ts;
+
+      for (guint i = 0; i < running->len; i++)
+        {
+          CboxRunningHelper *h = &g_array_index (running, CboxRunningHelper, i);
+          if (h->pid > 0 && cbox_run_reap (h->pid, NULL))
+            h->pid = 0;
+          alive |= h->pid > 0;
+        }
+      left = deadline - cbox_run_now_ms ();
+      if (!alive || left <= 0)
+        break;
+      ts.tv_sec = left / 1000;
+      ts.tv_nsec = (left % 1000) * 1000000;
+      /* SIGCHLD is blocked: wait for it (or any forwarded signal, which
+       * has nothing left to reach now). */
+      sigtimedwait (wait_set, NULL, &ts);
+    }
+
+  for (guint i = 0; i < running->len; i++)
+    {
+      CboxRunningHelper *h = &g_array_index (running, CboxRunningHelper, i);
+      if (h->pid > 0)
+        {
+          g_debug ("helper '%s' ignored SIGTERM; killing it", h->helper->name);
+          kill (h->pid, SIGKILL);
+          waitpid (h->pid, NULL, 0);
+          h->pid = 0;
+        }
+    }
+}
+
+static gboolean
+cbox_run_wait_helper_ready (CboxRunningHelper *h, gint64 deadline, GError **error)
+{
+  const CboxHelper *helper = h->helper;
+
+  switch (helper->ready)
+    {
+    case CBOX_HELPER_READY_NONE:
+      return TRUE;
+
+    case CBOX_HELPER_READY_SYNC_FD:
+      {
+        struct pollfd pfd = { .fd = h->sync_fd, .events = POLLIN };
+        char byte;
+        ssize_t n;
+        int r;
+
+        do
+          {
+            gint64 left = MAX (deadline - cbox_run_now_ms (), 0);
+            r = poll (&pfd, 1, (int)left);
+          }
+        while (r < 0 && errno == EINTR);
+        if (r == 0)
+          {
+            g_set_error (error, CBOX_ERROR, CBOX_ERROR_BACKEND,
+                         "helper '%s' was not ready after %d s", helper->name,
+                         CBOX_HELPER_READY_TIMEOUT_MS / 1000);
+            return FALSE;
+          }
+        do
+          n = read (h->sync_fd, &byte, 1);
+        while (n < 0 && errno == EINTR);
+        if (n != 1)
+          {
+            g_set_error (error, CBOX_ERROR, CBOX_ERROR_BACKEND,
+                         "helper '%s' exited before it was ready (see its messages above)",
+                         helper->name);
+            return FALSE;
+          }
+        return TRUE;
+      }
+
+    case CBOX_HELPER_READY_PATH:
+      {
+        int wstatus = 0;
+
+        for (;;)
+          {
+            struct stat st;
+
+            if (helper->ready_path == NULL || lstat (helper->ready_path, &st) == 0)
+              return TRUE;
+            if (cbox_run_reap (h->pid, &wstatus))
+              {
+                h->pid = 0;
+                g_set_error (error, CBOX_ERROR, CBOX_ERROR_BACKEND,
+                             "helper '%s' exited before it created %s (see its messages above)",
+                             helper->name, helper->ready_path);
+                return FALSE;
+              }
+            if (cbox_run_now_ms () >= deadline)
+              {
+                g_set_error (error, CBOX_ERROR, CBOX_ERROR_BACKEND,
+                             "helper '%s' was not ready after %d s (no %s)", helper->name,
+                             CBOX_HELPER_READY_TIMEOUT_MS / 1000, helper->ready_path);
+                return FALSE;
+              }
+            g_usleep (5000);
+          }
+      }
+
+    default:
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "helper '%s': unknown readiness %d",
+                   helper->name, (int)helper->ready);
+      return FALSE;
+    }
+}
+
+static gboolean
+cbox_run_start_helper (const CboxHelper *helper, const sigset_t *child_mask,
+                       CboxRunningHelper *ret_running, GError **error)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *path = NULL;
+  g_autofree char *what = g_strdup_printf ("helper '%s'", helper->name);
+  int sync_pipe[2] = { -1, -1 };
+  g_autofree char *fd_str = NULL;
+  pid_t pid;
+
+  if (helper->argv == NULL || helper->argv[0] == NULL)
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "%s has no command", what);
+      return FALSE;
+    }
+  path = cbox_run_find_program (what, helper->argv[0], error);
+  if (path == NULL)
+    return FALSE;
+
+  if (helper->ready == CBOX_HELPER_READY_SYNC_FD)
+    {
+      if (pipe2 (sync_pipe, O_CLOEXEC) < 0)
+        {
+          int saved_errno = errno;
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "%s: pipe: %s", what,
+                       g_strerror (saved_errno));
+          return FALSE;
+        }
+      fd_str = g_strdup_printf ("%d", sync_pipe[1]);
+    }
+
+  for (guint i = 0; helper->argv[i] != NULL; i++)
+    {
+      const char *arg = helper->argv[i];
+      if (fd_str != NULL && strstr (arg, "{sync-fd}") != NULL)
+        {
+          g_auto (GStrv) parts = g_strsplit (arg, "{sync-fd}", -1);
+          g_ptr_array_add (argv, g_strjoinv (fd_str, parts));
+        }
+      else
+        g_ptr_array_add (argv, g_strdup (arg));
+    }
+  g_ptr_array_add (argv, NULL);
+
+  /* Helpers run on the host, as cbox does, with cbox's environment; stdin
+   * is /dev/null so they never read the user's terminal. */
+  pid = cbox_run_spawn (what, path, (const char *const *)argv->pdata, (const char *const *)environ,
+                        sync_pipe[1] >= 0 ? &sync_pipe[1] : NULL, sync_pipe[1] >= 0 ? 1 : 0, TRUE,
+                        child_mask, FALSE, error);
+  if (sync_pipe[1] >= 0)
+    close (sync_pipe[1]);
+  if (pid < 0)
+    {
+      if (sync_pipe[0] >= 0)
+        close (sync_pipe[0]);
+      return FALSE;
+    }
+  ret_running->helper = helper;
+  ret_running->pid = pid;
+  ret_running->sync_fd = sync_pipe[0];
+  return TRUE;
+}
+
+static int
+cbox_run_status_from_wait (int wstatus)
+{
+  if (WIFEXITED (wstatus))
+    return WEXITSTATUS (wstatus);
+  if (WIFSIGNALED (wstatus))
+    return 128 + WTERMSIG (wstatus);
+  return CBOX_EXIT_FAILURE;
+}
+
+static gboolean
+cbox_run_main (CboxLaunch *launch, CboxPlan *plan, const CboxLaunchRunOptions *options,
+               const sigset_t *wait_set, const sigset_t *child_mask, GArray *running,
+               int *ret_status, GError **error)
+{
+  const char *const *argv = cbox_launch_get_argv (launch);
+  g_autofree char *path = NULL;
+  const int *fds;
+  guint n_fds = 0;
+  gint64 deadline;
+  pid_t pid;
+  int wstatus = 0;
+
+  g_return_val_if_fail (argv != NULL && argv[0] != NULL, FALSE);
+
+  for (guint i = 0; i < cbox_plan_get_n_helpers (plan); i++)
+    {
+      CboxRunningHelper h = { NULL, 0, -1 };
+      if (!cbox_run_start_helper (cbox_plan_get_helper (plan, i), child_mask, &h, error))
+        return FALSE;
+      g_array_append_val (running, h);
+    }
+  /* All helpers start at once, then the slowest sets the pace. */
+  deadline = cbox_run_now_ms () + CBOX_HELPER_READY_TIMEOUT_MS;
+  for (guint i = 0; i < running->len; i++)
+    if (!cbox_run_wait_helper_ready (&g_array_index (running, CboxRunningHelper, i), deadline,
+                                     error))
+      return FALSE;
+
+  path = cbox_run_find_program (argv[0], argv[0], error);
+  if (path == NULL)
+    return FALSE;
+  fds = cbox_launch_get_fds (launch, &n_fds);
+  pid = cbox_run_spawn (argv[0], path, argv, cbox_launch_get_environ (launch), fds, n_fds, FALSE,
+                        child_mask, options->tool_ignores_signals, error);
+  if (pid < 0)
+    return FALSE;
+
+  for (;;)
+    {
+      siginfo_t info;
+      int sig = sigwaitinfo (wait_set, &info);
+
+      if (sig < 0)
+        continue; /* EINTR: a signal outside the set, with a handler */
+      if (sig == SIGCHLD)
+        {
+          if (cbox_run_reap (pid, &wstatus))
+            break;
+          /* A helper ended early: reap it, the sandbox decides whether it
+           * still works without it. */
+          for (guint i = 0; i < running->len; i++)
+            {
+              CboxRunningHelper *h = &g_array_index (running, CboxRunningHelper, i);
+              if (h->pid > 0 && cbox_run_reap (h->pid, NULL))
+                {
+                  g_debug ("helper '%s' exited while the sandbox runs", h->helper->name);
+                  h->pid = 0;
+                }
+            }
+          continue;
+        }
+      /* Kernel-sent signals (a terminal's ^C, ^\, hangup) reached the
+       * whole foreground process group already, the command included;
+       * passing them on would deliver them twice. */
+      if (info.si_code > 0)
+        continue;
+      {
+        pid_t target = options->get_signal_target != NULL
+                           ? options->get_signal_target (options->user_data)
+                           : 0;
+        kill (target > 0 ? target : pid, sig);
+      }
+    }
+
+  *ret_status = cbox_run_status_from_wait (wstatus);
+  return TRUE;
+}
+
+gboolean
+cbox_launch_run_full (CboxLaunch *launch, CboxPlan *plan, const CboxLaunchRunOptions *options,
+                      int *ret_status, GError **error)
+{
+  static const CboxLaunchRunOptions no_options = { sizeof (CboxLaunchRunOptions) };
+  CboxLaunchRunOptions opts = no_options;
+  g_autoptr (GArray) running = g_array_new (FALSE, TRUE, sizeof (CboxRunningHelper));
+  struct sigaction sa_chld = { .sa_handler = SIG_DFL }, old_sa_chld;
+  sigset_t wait_set, old_mask;
+  gboolean ok;
+  int status = CBOX_EXIT_FAILURE;
+
+  g_return_val_if_fail (launch != NULL, FALSE);
+  g_return_val_if_fail (plan != NULL, FALSE);
+  g_return_val_if_fail (ret_status != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  /* A caller built against an older, shorter struct gets zeros for the rest. */
+  if (options != NULL)
+    memcpy (&opts, options, MIN (options->struct_size, sizeof opts));
+
+  sigemptyset (&wait_set);
+  sigaddset (&wait_set, SIGCHLD);
+  for (guint i = 0; i < G_N_ELEMENTS (cbox_forwarded_signals); i++)
+    sigaddset (&wait_set, cbox_forwarded_signals[i]);
+  sigprocmask (SIG_BLOCK, &wait_set, &old_mask);
+  /* SIGCHLD ignored would reap our children behind our back. */
+  sigaction (SIGCHLD, &sa_chld, &old_sa_chld);
+
+  ok = cbox_run_main (launch, plan, &opts, &wait_set, &old_mask, running, &status, error);
+
+  cbox_run_stop_helpers (running, &wait_set);
+  cbox_plan_run_cleanups (plan);
+
+  /* A signal that came after the command ended has nothing left to reach;
+   * drop it rather than let its default action end cbox on unblock. */
+  {
+    struct timespec zero = { 0, 0 };
+    while (sigtimedwait (&wait_set, NULL, &zero) > 0)
+      ;
+  }
+  sigaction (SIGCHLD, &old_sa_chld, NULL);
+  sigprocmask (SIG_SETMASK, &old_mask, NULL);
+
+  if (ok)
+    *ret_status = status;
+  return ok;
+}
+
+gboolean
+cbox_launch_run (CboxLaunch *launch, CboxPlan *plan, int *ret_status, GError **error)
+{
+  return cbox_launch_run_full (launch, plan, NULL, ret_status, error);
+}
