@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The cbox command line: parsing, the request it makes together with the
+ * configuration, and what each command prints. */
+
+#include "cbox-config.h"
+#include "cbox-planner.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  CBOX_CLI_COMMAND_NONE = 0,
+  CBOX_CLI_COMMAND_RUN,
+  CBOX_CLI_COMMAND_PLAN,
+  CBOX_CLI_COMMAND_DOCTOR,
+  CBOX_CLI_COMMAND_PLUGINS,
+  CBOX_CLI_COMMAND_VERSION,
+  CBOX_CLI_COMMAND_HELP,
+} CboxCliCommand;
+
+typedef struct {
+  char *group;
+  char *key;
+  char *value;
+} CboxCliSetting;
+
+typedef struct {
+  CboxCliCommand command;
+  char *help_topic;       /* help TOPIC */
+  gboolean help;          /* COMMAND --help */
+  gboolean json;
+  gboolean print_command;
+  gboolean verbose;
+  gboolean shell;
+  char *profile;          /* --profile; "none" for none */
+  char *project;          /* --project, as given */
+  char *config_file;      /* --config */
+  char **command_argv;    /* after the command word or --; NULL when none */
+  GPtrArray *settings;    /* CboxCliSetting: --backend, --network, --set, --accel, ... */
+  /* Forward ops, binds (paths as given) and env of the command line, in
+   * order. */
+  CboxRequest *cli;
+} CboxCliOptions;
+
+CboxCliOptions *cbox_cli_options_new (void);
+void cbox_cli_options_free (CboxCliOptions *options);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CboxCliOptions, cbox_cli_options_free)
+
+/* Parses argv (with argv[0]). Errors: CBOX_ERROR_INVALID_ARGUMENT. */
+gboolean cbox_cli_parse (int argc, char **argv, CboxCliOptions **ret_options, GError **error);
+
+/* Loads configuration and profile and makes the request: @cwd resolves
+ * relative paths and is the default project. */
+gboolean cbox_cli_make_request (CboxCliOptions *options, CboxHost *host, const char *cwd,
+                                CboxRequest **ret_request, GError **error);
+
+/* The help text of @topic (NULL: general); NULL for an unknown topic. */
+char *cbox_cli_get_help (const char *topic);
+
+/* The plan as text, with the origin of each item. */
+char *cbox_cli_format_plan (CboxPlan *plan, CboxContext *backend_ctx);
+
+/* The whole program; returns the exit status. */
+int cbox_cli_main (int argc, char **argv);
+
+G_END_DECLS

@@ -1,0 +1,618 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cbox-config.h"
+#include "cbox-private.h"
+
+struct _CboxConfig {
+  GKeyFile *layers[CBOX_CONFIG_N_LAYERS];
+  char *profile;
+  GKeyFile *merged;
+};
+
+typedef enum {
+  CBOX_KEY_NAME,      /* a plugin name */
+  CBOX_KEY_PROFILE,   /* a profile name */
+  CBOX_KEY_BOOLEAN,   /* on/off */
+  CBOX_KEY_NAME_LIST, /* plugin names or aliases */
+  CBOX_KEY_WORDS,     /* a command line split like a shell does, never run by one */
+  CBOX_KEY_STRING,
+  CBOX_KEY_PATH,      /* absolute, or starting with ~ or $XDG_RUNTIME_DIR */
+  CBOX_KEY_PATH_LIST,
+  CBOX_KEY_BIND_LIST, /* SRC[:DEST] */
+  CBOX_KEY_ENV_LIST,  /* NAME[=VALUE] */
+} CboxKeyType;
+
+typedef struct {
+  const char *key;
+  CboxKeyType type;
+  gboolean files_only; /* not allowed in a profile */
+} CboxCoreKey;
+
+/* Every key of [cbox]; docs/config.md documents each one. */
+static const CboxCoreKey cbox_core_keys[] = {
+  { "backend", CBOX_KEY_NAME, FALSE },
+  { "profile", CBOX_KEY_PROFILE, TRUE },
+  { "network", CBOX_KEY_BOOLEAN, FALSE },
+  { "forward", CBOX_KEY_NAME_LIST, FALSE },
+  { "forward-optional", CBOX_KEY_NAME_LIST, FALSE },
+  { "no-forward", CBOX_KEY_NAME_LIST, FALSE },
+  { "command", CBOX_KEY_WORDS, FALSE },
+  { "shell", CBOX_KEY_WORDS, FALSE },
+  { "bind", CBOX_KEY_BIND_LIST, FALSE },
+  { "ro-bind", CBOX_KEY_BIND_LIST, FALSE },
+  { "copy", CBOX_KEY_BIND_LIST, FALSE },
+  { "mkdir", CBOX_KEY_PATH_LIST, FALSE },
+  { "env", CBOX_KEY_ENV_LIST, FALSE },
+  { "usr", CBOX_KEY_PATH, FALSE },
+  { "verbose", CBOX_KEY_BOOLEAN, FALSE },
+  { "description", CBOX_KEY_STRING, FALSE },
+};
+
+CboxConfig *
+cbox_config_new (void)
+{
+  CboxConfig *config = g_new0 (CboxConfig, 1);
+
+  for (guint i = 0; i < CBOX_CONFIG_N_LAYERS; i++)
+    config->layers[i] = g_key_file_new ();
+  return config;
+}
+
+void
+cbox_config_free (CboxConfig *config)
+{
+  if (config == NULL)
+    return;
+  for (guint i = 0; i < CBOX_CONFIG_N_LAYERS; i++)
+    g_key_file_unref (config->layers[i]);
+  g_clear_pointer (&config->merged, g_key_file_unref);
+  g_free (config->profile);
+  g_free (config);
+}
+
+/* Environment overrides change which files cbox trusts, so a setuid or
+ * otherwise AT_SECURE process ignores them (secure_getenv). */
+static const char *
+cbox_config_secure_dir (const char *variable)
+{
+  const char *value = secure_getenv (variable);
+
+  return value != NULL && value[0] == '/' ? value : NULL;
+}
+
+char **
+cbox_config_get_search_dirs (const CboxHost *host)
+{
+  g_autoptr (GPtrArray) dirs = g_ptr_array_new_with_free_func (g_free);
+  const char *data_dir = cbox_config_secure_dir ("CBOX_DATA_DIR");
+  const char *sysconf_dir = cbox_config_secure_dir ("CBOX_SYSCONF_DIR");
+  const char *xdg_config = cbox_config_secure_dir ("XDG_CONFIG_HOME");
+
+  g_ptr_array_add (dirs, g_strdup (data_dir != NULL ? data_dir : CBOX_DATA_DIR));
+  g_ptr_array_add (dirs, g_strdup (sysconf_dir != NULL ? sysconf_dir : CBOX_SYSCONF_DIR));
+  /* On somebody's behalf (sudo), the user folder is theirs, not the
+   * caller's: $XDG_CONFIG_HOME belongs to the caller then. */
+  if (xdg_config != NULL && host != NULL && cbox_host_get_uid (host) == cbox_host_get_caller_uid (host))
+    g_ptr_array_add (dirs, g_build_filename (xdg_config, "cbox", NULL));
+  else if (host != NULL && cbox_host_get_home_dir (host) != NULL)
+    g_ptr_array_add (dirs, g_build_filename (cbox_host_get_home_dir (host), ".config", "cbox", NULL));
+  else if (xdg_config != NULL)
+    g_ptr_array_add (dirs, g_build_filename (xdg_config, "cbox", NULL));
+  g_ptr_array_add (dirs, NULL);
+  return (char **) g_ptr_array_free (g_steal_pointer (&dirs), FALSE);
+}
+
+gboolean
+cbox_config_parse_boolean (const char *value, gboolean *ret_value)
+{
+  static const char *const true_words[] = { "on", "true", "yes", "1" };
+  static const char *const false_words[] = { "off", "false", "no", "0" };
+
+  if (value == NULL)
+    return FALSE;
+  for (gsize i = 0; i < G_N_ELEMENTS (true_words); i++)
+    {
+      if (g_ascii_strcasecmp (value, true_words[i]) == 0)
+        {
+          *ret_value = TRUE;
+          return TRUE;
+        }
+      if (g_ascii_strcasecmp (value, false_words[i]) == 0)
+        {
+          *ret_value = FALSE;
+          return TRUE;
+        }
+    }
+  return FALSE;
+}
+
+gboolean
+cbox_config_name_is_valid (const char *name)
+{
+  if (name == NULL || name[0] == '\0')
+    return FALSE;
+  for (const char *p = name; *p != '\0'; p++)
+    if (!(g_ascii_islower (*p) || g_ascii_isdigit (*p) || *p == '_' || *p == '-'))
+      return FALSE;
+  return TRUE;
+}
+
+gboolean
+cbox_config_profile_name_is_valid (const char *name)
+{
+  /* The name becomes part of a path: no '/', no leading '.'. */
+  if (name == NULL || name[0] == '\0' || name[0] == '.')
+    return FALSE;
+  for (const char *p = name; *p != '\0'; p++)
+    if (!(g_ascii_isalnum (*p) || *p == '_' || *p == '-' || *p == '.'))
+      return FALSE;
+  return TRUE;
+}
+
+gboolean
+cbox_config_split_bind (const char *spec, char **ret_src, char **ret_dest, GError **error)
+{
+  g_autoptr (GString) src = g_string_new (NULL);
+  g_autoptr (GString) dest = NULL;
+  GString *current = src;
+
+  for (const char *p = spec; *p != '\0'; p++)
+    {
+      if (*p == '\\' && (p[1] == ':' || p[1] == '\\'))
+        {
+          g_string_append_c (current, p[1]);
+          p++;
+        }
+      else if (*p == ':' && dest == NULL)
+        {
+          dest = g_string_new (NULL);
+          current = dest;
+        }
+      else
+        g_string_append_c (current, *p);
+    }
+  if (src->len == 0)
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT,
+                   "'%s' has no source path: write SRC or SRC:DEST", spec);
+      return FALSE;
+    }
+  if (dest != NULL && dest->len == 0)
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT,
+                   "'%s' has an empty destination after ':' (write a colon inside a path as "
+                   "'\\:')",
+                   spec);
+      return FALSE;
+    }
+  *ret_src = g_string_free (g_steal_pointer (&src), FALSE);
+  *ret_dest = dest != NULL ? g_string_free (g_steal_pointer (&dest), FALSE) : NULL;
+  return TRUE;
+}
+
+guint
+cbox_config_find_line (const char *contents, const char *group, const char *key)
+{
+  g_auto (GStrv) lines = g_strsplit (contents, "\n", -1);
+  g_autofree char *current_group = NULL;
+  guint found = 0;
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      const char *line = lines[i];
+      const char *eq;
+
+      while (*line == ' ' || *line == '\t')
+        line++;
+      if (*line == '#' || *line == '\0')
+        continue;
+      if (*line == '[')
+        {
+          const char *end = strchr (line, ']');
+          g_free (current_group);
+          current_group = end != NULL ? g_strndup (line + 1, (gsize) (end - line - 1)) : NULL;
+          continue;
+        }
+      eq = strchr (line, '=');
+      if (eq == NULL || g_strcmp0 (current_group, group) != 0)
+        continue;
+      {
+        g_autofree char *name = g_strndup (line, (gsize) (eq - line));
+        g_strchomp (name);
+        if (key == NULL || g_str_equal (name, key))
+          found = i + 1;
+      }
+    }
+  return found;
+}
+
+/* GKeyFile says a line is bad but not which: find the first line that is
+ * neither blank, a comment, a group header nor a key=value pair. */
+static guint
+cbox_config_find_bad_line (const char *contents)
+{
+  g_auto (GStrv) lines = g_strsplit (contents, "\n", -1);
+  gboolean seen_group = FALSE;
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      const char *line = lines[i];
+
+      while (*line == ' ' || *line == '\t')
+        line++;
+      if (*line == '#' || *line == '\0' || (*line == '\r' && line[1] == '\0'))
+        continue;
+      if (*line == '[')
+        {
+          if (strchr (line, ']') == NULL)
+            return i + 1;
+          seen_group = TRUE;
+          continue;
+        }
+      if (!seen_group || strchr (line, '=') == NULL || *line == '=')
+        return i + 1;
+      if (!g_utf8_validate (line, -1, NULL))
+        return i + 1;
+    }
+  return 0;
+}
+
+static const CboxCoreKey *
+cbox_config_lookup_core_key (const char *key)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (cbox_core_keys); i++)
+    if (g_str_equal (cbox_core_keys[i].key, key))
+      return &cbox_core_keys[i];
+  return NULL;
+}
+
+static gboolean
+cbox_config_check_path (const char *path, GError **error)
+{
+  if (path[0] == '/' || path[0] == '~' || g_str_has_prefix (path, "$XDG_RUNTIME_DIR/"))
+    return TRUE;
+  g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
+               "'%s' is not an absolute path (start it with '/', '~/' or '$XDG_RUNTIME_DIR/')",
+               path);
+  return FALSE;
+}
+
+/* Checks one [cbox] key of @key_file; the message says what is wrong with
+ * the value, the caller adds where it is. */
+static gboolean
+cbox_config_check_core_key (GKeyFile *key_file, const char *key, CboxConfigLayer layer,
+                            GError **error)
+{
+  const CboxCoreKey *core_key = cbox_config_lookup_core_key (key);
+  g_autoptr (GError) local_error = NULL;
+  g_autofree char *value = NULL;
+  g_auto (GStrv) list = NULL;
+
+  if (core_key == NULL)
+    {
+      g_autoptr (GString) known = g_string_new (NULL);
+      for (gsize i = 0; i < G_N_ELEMENTS (cbox_core_keys); i++)
+        g_string_append_printf (known, "%s%s", i > 0 ? ", " : "", cbox_core_keys[i].key);
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG, "unknown key (known keys: %s)",
+                   known->str);
+      return FALSE;
+    }
+  if (core_key->files_only && layer == CBOX_CONFIG_LAYER_PROFILE)
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
+                   "not allowed in a profile (a profile cannot name another profile)");
+      return FALSE;
+    }
+
+  switch (core_key->type)
+    {
+    case CBOX_KEY_NAME_LIST:
+    case CBOX_KEY_PATH_LIST:
+    case CBOX_KEY_BIND_LIST:
+    case CBOX_KEY_ENV_LIST:
+      list = g_key_file_get_string_list (key_file, "cbox", key, NULL, &local_error);
+      break;
+    default:
+      value = g_key_file_get_string (key_file, "cbox", key, &local_error);
+      break;
+    }
+  if (local_error != NULL)
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
+                   "the value cannot be read (not UTF-8, or a bad escape: write a backslash as "
+                   "'\\\\')");
+      return FALSE;
+    }
+
+  switch (core_key->type)
+    {
+    case CBOX_KEY_NAME:
+      if (!cbox_config_name_is_valid (value))
+        {
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
+                       "'%s' is not a plugin name (lower-case letters, digits, '-', '_')", value);
+          return FALSE;
+        }
+      return TRUE;
+    case CBOX_KEY_PROFILE:
+      if (value[0] != '\0' && !cbox_config_profile_name_is_valid (value))
+        {
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
+                       "'%s' is not a profile name (letters, digits, '-', '_', '.')", value);
+          return FALSE;
+        }
+      return TRUE;
+    case CBOX_KEY_BOOLEAN:
+      {
+        gboolean unused;
+        if (!cbox_config_parse_boolean (value, &unused))
+          {
+            g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
+                         "'%s' is not a boolean (use on or off)", value);
+            return FALSE;
+          }
+        return TRUE;
+      }
+    case CBOX_KEY_NAME_LIST:
+      for (guint i = 0; list[i] != NULL; i++)
+        if (!g_str_equal (list[i], "none") && !cbox_config_name_is_valid (list[i]))
+          {
+            g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
+                         "'%s' is not a plugin name or alias (lower-case letters, digits, '-', "
+                         "'_'; separate names with ';')",
+                         list[i]);
+            return FALSE;
+          }
+      return TRUE;
+    case CBOX_KEY_WORDS:
+      {
+        g_auto (GStrv) argv = NULL;
+        if (!g_shell_parse_argv (value, NULL, &argv, &local_error))
+          {
+            g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG, "'%s' is not a command line: %s",
+                         value, local_error->message);
+            return FALSE;
+          }
+        return TRUE;
+      }
+    case CBOX_KEY_STRING:
+      return TRUE;
+    case CBOX_KEY_PATH:
+      return cbox_config_check_path (value, error);
+    case CBOX_KEY_PATH_LIST:
+      for (guint i = 0; list[i] != NULL; i++)
+        if (!cbox_config_check_path (list[i], error))
+          return FALSE;
+      return TRUE;
+    case CBOX_KEY_BIND_LIST:
+      for (guint i = 0; list[i] != NULL; i++)
+        {
+          g_autofree char *src = NULL;
+          g_autofree char *dest = NULL;
+          if (!cbox_config_split_bind (list[i], &src, &dest, error)
+              || !cbox_config_check_path (src, error)
+              || (dest != NULL && !cbox_config_check_path (dest, error)))
+            {
+              if (error != NULL && *error != NULL)
+                (*error)->code = CBOX_ERROR_CONFIG;
+              return FALSE;
+            }
+        }
+      return TRUE;
+    case CBOX_KEY_ENV_LIST:
+      for (guint i = 0; list[i] != NULL; i++)
+        {
+          const char *eq = strchr (list[i], '=');
+          g_autofree char *name = eq != NULL ? g_strndup (list[i], (gsize) (eq - list[i]))
+                                             : g_strdup (list[i]);
+          if (name[0] == '\0')
+            {
+              g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
+                           "'%s' has no variable name: write NAME or NAME=VALUE", list[i]);
+              return FALSE;
+            }
+        }
+      return TRUE;
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+static void
+cbox_config_overlay (GKeyFile *dest, GKeyFile *src)
+{
+  g_auto (GStrv) groups = g_key_file_get_groups (src, NULL);
+
+  for (guint i = 0; groups[i] != NULL; i++)
+    {
+      g_auto (GStrv) keys = g_key_file_get_keys (src, groups[i], NULL, NULL);
+      for (guint j = 0; keys != NULL && keys[j] != NULL; j++)
+        {
+          g_autofree char *value = g_key_file_get_value (src, groups[i], keys[j], NULL);
+          if (value != NULL)
+            g_key_file_set_value (dest, groups[i], keys[j], value);
+        }
+    }
+}
+
+gboolean
+cbox_config_load_file (CboxConfig *config, CboxConfigLayer layer, const char *path,
+                       gboolean allow_missing, GError **error)
+{
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (GKeyFile) key_file = g_key_file_new ();
+  g_autofree char *contents = NULL;
+  g_auto (GStrv) keys = NULL;
+  gsize len;
+
+  g_return_val_if_fail (config != NULL && path != NULL, FALSE);
+  g_return_val_if_fail (layer < CBOX_CONFIG_N_LAYERS, FALSE);
+
+  if (!g_file_get_contents (path, &contents, &len, &local_error))
+    {
+      if (allow_missing && g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        return TRUE;
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG, "Cannot read configuration file: %s",
+                   local_error->message);
+      return FALSE;
+    }
+  if (!g_key_file_load_from_data (key_file, contents, len, G_KEY_FILE_NONE, &local_error))
+    {
+      guint line = cbox_config_find_bad_line (contents);
+      if (line > 0)
+        g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
+                     "%s:%u: not a [group] header, a key=value line or a #comment (%s)", path,
+                     line, local_error->message);
+      else
+        g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG, "%s: %s", path, local_error->message);
+      return FALSE;
+    }
+
+  keys = g_key_file_get_keys (key_file, "cbox", NULL, NULL);
+  for (guint i = 0; keys != NULL && keys[i] != NULL; i++)
+    {
+      if (!cbox_config_check_core_key (key_file, keys[i], layer, &local_error))
+        {
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG, "%s:%u: key '%s' in [cbox]: %s",
+                       path, cbox_config_find_line (contents, "cbox", keys[i]), keys[i],
+                       local_error->message);
+          return FALSE;
+        }
+    }
+
+  cbox_config_overlay (config->layers[layer], key_file);
+  g_clear_pointer (&config->merged, g_key_file_unref);
+  return TRUE;
+}
+
+gboolean
+cbox_config_load_files (CboxConfig *config, const char *const *dirs, const char *extra_file,
+                        GError **error)
+{
+  for (guint i = 0; dirs != NULL && dirs[i] != NULL; i++)
+    {
+      g_autofree char *path = g_build_filename (dirs[i], "cbox.conf", NULL);
+      if (!cbox_config_load_file (config, CBOX_CONFIG_LAYER_FILES, path, TRUE, error))
+        return FALSE;
+    }
+  if (extra_file != NULL
+      && !cbox_config_load_file (config, CBOX_CONFIG_LAYER_FILES, extra_file, FALSE, error))
+    return FALSE;
+  return TRUE;
+}
+
+gboolean
+cbox_config_load_profile (CboxConfig *config, const char *const *dirs, const char *name,
+                          GError **error)
+{
+  g_autoptr (GString) searched = g_string_new (NULL);
+  gboolean found = FALSE;
+
+  if (!cbox_config_profile_name_is_valid (name))
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT,
+                   "'%s' is not a profile name (letters, digits, '-', '_', '.')", name);
+      return FALSE;
+    }
+  for (guint i = 0; dirs != NULL && dirs[i] != NULL; i++)
+    {
+      g_autofree char *file = g_strconcat (name, ".conf", NULL);
+      g_autofree char *path = g_build_filename (dirs[i], "profiles", file, NULL);
+
+      g_string_append_printf (searched, "%s%s", searched->len > 0 ? ", " : "", path);
+      if (!g_file_test (path, G_FILE_TEST_EXISTS))
+        continue;
+      if (!cbox_config_load_file (config, CBOX_CONFIG_LAYER_PROFILE, path, FALSE, error))
+        return FALSE;
+      found = TRUE;
+    }
+  if (!found)
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
+                   "No profile '%s' (looked for %s; 'cbox help profiles' lists them)", name,
+                   searched->str);
+      return FALSE;
+    }
+  g_free (config->profile);
+  config->profile = g_strdup (name);
+  return TRUE;
+}
+
+gboolean
+cbox_config_set (CboxConfig *config, const char *group, const char *key, const char *value,
+                 GError **error)
+{
+  g_autoptr (GKeyFile) key_file = g_key_file_new ();
+  g_autoptr (GError) local_error = NULL;
+
+  g_return_val_if_fail (config != NULL && group != NULL && key != NULL && value != NULL, FALSE);
+
+  if (!cbox_config_name_is_valid (group) || key[0] == '\0' || strpbrk (key, "=[]\n") != NULL)
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT,
+                   "'%s.%s' is not GROUP.KEY (a plugin name, a dot, a key)", group, key);
+      return FALSE;
+    }
+  if (!g_utf8_validate (value, -1, NULL))
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT,
+                   "The value of %s.%s is not UTF-8", group, key);
+      return FALSE;
+    }
+  g_key_file_set_string (key_file, group, key, value);
+  if (g_str_equal (group, "cbox")
+      && !cbox_config_check_core_key (key_file, key, CBOX_CONFIG_LAYER_CLI, &local_error))
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT, "cbox.%s: %s", key,
+                   local_error->message);
+      return FALSE;
+    }
+  cbox_config_overlay (config->layers[CBOX_CONFIG_LAYER_CLI], key_file);
+  g_clear_pointer (&config->merged, g_key_file_unref);
+  return TRUE;
+}
+
+GKeyFile *
+cbox_config_get_layer (CboxConfig *config, CboxConfigLayer layer)
+{
+  g_return_val_if_fail (config != NULL && layer < CBOX_CONFIG_N_LAYERS, NULL);
+  return config->layers[layer];
+}
+
+const char *
+cbox_config_get_profile (CboxConfig *config)
+{
+  g_return_val_if_fail (config != NULL, NULL);
+  return config->profile;
+}
+
+GKeyFile *
+cbox_config_get_merged (CboxConfig *config)
+{
+  g_return_val_if_fail (config != NULL, NULL);
+  if (config->merged == NULL)
+    {
+      config->merged = g_key_file_new ();
+      for (guint i = 0; i < CBOX_CONFIG_N_LAYERS; i++)
+        cbox_config_overlay (config->merged, config->layers[i]);
+    }
+  return config->merged;
+}
+
+char *
+cbox_config_get_core_string (CboxConfig *config, const char *key)
+{
+  g_return_val_if_fail (config != NULL && key != NULL, NULL);
+  for (int i = CBOX_CONFIG_N_LAYERS - 1; i >= 0; i--)
+    {
+      char *value = g_key_file_get_string (config->layers[i], "cbox", key, NULL);
+      if (value != NULL)
+        return value;
+    }
+  return NULL;
+}

@@ -1,0 +1,1026 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib/gstdio.h>
+
+#include "cbox-planner.h"
+
+/* ---- requests ------------------------------------------------------------ */
+
+static void
+cbox_forward_op_free (CboxForwardOp *op)
+{
+  g_free (op->name);
+  g_free (op->origin);
+  g_free (op);
+}
+
+static void
+cbox_bind_request_free (CboxBindRequest *bind)
+{
+  g_free (bind->src);
+  g_free (bind->dest);
+  g_free (bind->origin);
+  g_free (bind);
+}
+
+static void
+cbox_env_request_free (CboxEnvRequest *env)
+{
+  g_free (env->name);
+  g_free (env->value);
+  g_free (env->origin);
+  g_free (env);
+}
+
+CboxRequest *
+cbox_request_new (void)
+{
+  CboxRequest *request = g_new0 (CboxRequest, 1);
+
+  request->forward_ops = g_ptr_array_new_with_free_func ((GDestroyNotify) cbox_forward_op_free);
+  request->binds = g_ptr_array_new_with_free_func ((GDestroyNotify) cbox_bind_request_free);
+  request->env = g_ptr_array_new_with_free_func ((GDestroyNotify) cbox_env_request_free);
+  request->network = TRUE;
+  request->config = g_key_file_new ();
+  return request;
+}
+
+void
+cbox_request_free (CboxRequest *request)
+{
+  if (request == NULL)
+    return;
+  g_free (request->backend);
+  g_ptr_array_unref (request->forward_ops);
+  g_strfreev (request->command);
+  g_free (request->project_dir);
+  g_ptr_array_unref (request->binds);
+  g_ptr_array_unref (request->env);
+  g_strfreev (request->mkdirs);
+  g_free (request->usr_dir);
+  g_free (request->profile);
+  g_key_file_unref (request->config);
+  g_free (request);
+}
+
+void
+cbox_request_add_forward_op (CboxRequest *request, CboxForwardOpKind kind, const char *name,
+                             gboolean requested, const char *origin)
+{
+  CboxForwardOp *op = g_new0 (CboxForwardOp, 1);
+
+  op->kind = kind;
+  op->name = g_strdup (name);
+  op->requested = requested;
+  op->origin = g_strdup (origin);
+  g_ptr_array_add (request->forward_ops, op);
+}
+
+void
+cbox_request_add_bind (CboxRequest *request, CboxBindKind kind, const char *src, const char *dest,
+                       gboolean allow_missing, const char *origin)
+{
+  CboxBindRequest *bind = g_new0 (CboxBindRequest, 1);
+
+  bind->kind = kind;
+  bind->src = g_strdup (src);
+  bind->dest = g_strdup (dest);
+  bind->allow_missing = allow_missing;
+  bind->origin = g_strdup (origin);
+  g_ptr_array_add (request->binds, bind);
+}
+
+void
+cbox_request_add_env (CboxRequest *request, const char *name, const char *value,
+                      const char *origin)
+{
+  CboxEnvRequest *env = g_new0 (CboxEnvRequest, 1);
+
+  env->name = g_strdup (name);
+  env->value = g_strdup (value);
+  env->origin = g_strdup (origin);
+  g_ptr_array_add (request->env, env);
+}
+
+/* ---- the planner ---------------------------------------------------------- */
+
+/* A vtable member exists when the plugin's table is long enough to hold it. */
+#define CBOX_VTABLE_HAS(vtable, type, member)                                                      \
+  ((vtable)->struct_size >= G_STRUCT_OFFSET (type, member) + sizeof ((vtable)->member)            \
+   && (vtable)->member != NULL)
+
+typedef struct {
+  CboxPluginInfo *info;
+  const CboxPluginDesc *desc;
+  gboolean requested;  /* named directly, or through an alias with one member */
+  GPtrArray *aliases;  /* aliases of several members it was requested through */
+  char *origin;
+  CboxContext *ctx;
+  CboxProbeResult *probe;
+  gboolean available;
+  gboolean dropped;
+} CboxChosen;
+
+static void
+cbox_chosen_free (CboxChosen *chosen)
+{
+  g_ptr_array_unref (chosen->aliases);
+  g_free (chosen->origin);
+  cbox_context_free (chosen->ctx);
+  cbox_probe_result_free (chosen->probe);
+  g_free (chosen);
+}
+
+struct _CboxPlanner {
+  CboxRegistry *registry;
+  CboxHost *host;
+  CboxRequest *request;
+  char *instance_id;
+  char *libexec_dir;
+  const CboxPluginDesc *backend_desc;
+  CboxContext *backend_ctx;
+  CboxProbeResult *backend_probe;
+  GPtrArray *chosen; /* CboxChosen, in contribute order */
+  CboxPlan *plan;
+  CboxLaunch *launch;
+  gboolean built;
+};
+
+static char *
+cbox_planner_new_instance_id (void)
+{
+  guint8 bytes[8];
+
+  for (gsize i = 0; i < sizeof bytes; i++)
+    bytes[i] = (guint8) g_random_int_range (0, 256);
+  return g_strdup_printf ("%02x%02x%02x%02x%02x%02x%02x%02x", bytes[0], bytes[1], bytes[2],
+                          bytes[3], bytes[4], bytes[5], bytes[6], bytes[7]);
+}
+
+static char *
+cbox_planner_get_libexec_dir (void)
+{
+  /* Which helper binaries run inside the sandbox is security-relevant:
+   * under AT_SECURE the environment cannot change it. */
+  const char *dir = secure_getenv ("CBOX_LIBEXEC_DIR");
+
+  return g_strdup (dir != NULL && dir[0] == '/' ? dir : CBOX_LIBEXEC_DIR);
+}
+
+CboxPlanner *
+cbox_planner_new (CboxRegistry *registry, CboxHost *host, CboxRequest *request)
+{
+  CboxPlanner *planner;
+
+  g_return_val_if_fail (registry != NULL && host != NULL && request != NULL, NULL);
+
+  planner = g_new0 (CboxPlanner, 1);
+  planner->registry = registry;
+  planner->host = cbox_host_ref (host);
+  planner->request = request;
+  planner->instance_id = cbox_planner_new_instance_id ();
+  planner->libexec_dir = cbox_planner_get_libexec_dir ();
+  planner->chosen = g_ptr_array_new_with_free_func ((GDestroyNotify) cbox_chosen_free);
+  planner->plan = cbox_plan_new ();
+  planner->launch = cbox_launch_new ();
+  return planner;
+}
+
+void
+cbox_planner_free (CboxPlanner *planner)
+{
+  if (planner == NULL)
+    return;
+  g_ptr_array_unref (planner->chosen);
+  cbox_launch_free (planner->launch);
+  cbox_plan_free (planner->plan);
+  cbox_context_free (planner->backend_ctx);
+  cbox_probe_result_free (planner->backend_probe);
+  cbox_host_unref (planner->host);
+  g_free (planner->instance_id);
+  g_free (planner->libexec_dir);
+  g_free (planner);
+}
+
+CboxPlan *
+cbox_planner_get_plan (CboxPlanner *planner)
+{
+  return planner->plan;
+}
+
+CboxLaunch *
+cbox_planner_get_launch (CboxPlanner *planner)
+{
+  return planner->launch;
+}
+
+CboxContext *
+cbox_planner_get_backend_context (CboxPlanner *planner)
+{
+  return planner->backend_ctx;
+}
+
+static void
+cbox_planner_log (CboxPlanner *planner, const char *format, ...) G_GNUC_PRINTF (2, 3);
+
+static void
+cbox_planner_log (CboxPlanner *planner, const char *format, ...)
+{
+  g_autofree char *message = NULL;
+  va_list args;
+
+  if (!planner->request->verbose)
+    return;
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_printerr ("cbox: %s\n", message);
+}
+
+static CboxContext *
+cbox_planner_make_context (CboxPlanner *planner, const char *name, gboolean requested)
+{
+  CboxContext *ctx = cbox_context_new (planner->host, planner->request->config, name);
+
+  cbox_context_set_profile (ctx, planner->request->profile);
+  cbox_context_set_instance_id (ctx, planner->instance_id);
+  cbox_context_set_network (ctx, planner->request->network);
+  cbox_context_set_verbose (ctx, planner->request->verbose);
+  cbox_context_set_requested (ctx, requested);
+  cbox_context_set_libexec_dir (ctx, planner->libexec_dir);
+  if (planner->backend_desc != NULL)
+    cbox_context_set_backend (ctx, planner->backend_desc->name, planner->backend_desc->features);
+  return ctx;
+}
+
+/* "device binds and unix-socket binds" for the bits of @features. */
+static char *
+cbox_features_describe_all (CboxFeatures features)
+{
+  g_autoptr (GString) out = g_string_new (NULL);
+  guint n = 0, i = 0;
+
+  for (guint bit = 0; bit < 32; bit++)
+    if (features & (1u << bit))
+      n++;
+  for (guint bit = 0; bit < 32; bit++)
+    {
+      CboxFeatures feature = (CboxFeatures) (1u << bit);
+      const char *text;
+
+      if (!(features & feature))
+        continue;
+      text = cbox_feature_describe (feature);
+      if (i > 0)
+        g_string_append (out, i + 1 == n ? " and " : ", ");
+      if (text != NULL)
+        g_string_append (out, text);
+      else
+        g_string_append_printf (out, "feature 0x%x", (unsigned) feature);
+      i++;
+    }
+  return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
+static gboolean
+cbox_planner_select_backend (CboxPlanner *planner, GError **error)
+{
+  const char *name = planner->request->backend != NULL ? planner->request->backend : "bwrap";
+  CboxPluginInfo *info = cbox_registry_lookup (planner->registry, name);
+  g_autoptr (GError) local_error = NULL;
+
+  if (info == NULL || cbox_plugin_info_get_desc (info)->kind != CBOX_PLUGIN_KIND_BACKEND)
+    {
+      g_autoptr (GString) known = g_string_new (NULL);
+
+      for (guint i = 0; i < cbox_registry_get_n_plugins (planner->registry); i++)
+        {
+          CboxPluginInfo *other = cbox_registry_get_plugin (planner->registry, i);
+          if (g_strcmp0 (cbox_plugin_info_get_name (other), name) == 0
+              && !cbox_plugin_info_is_accepted (other))
+            {
+              g_set_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE,
+                           "Backend '%s' cannot be used: %s", name,
+                           cbox_plugin_info_get_error (other)->message);
+              return FALSE;
+            }
+          if (cbox_plugin_info_is_accepted (other)
+              && cbox_plugin_info_get_desc (other)->kind == CBOX_PLUGIN_KIND_BACKEND)
+            g_string_append_printf (known, "%s%s", known->len > 0 ? ", " : "",
+                                    cbox_plugin_info_get_name (other));
+        }
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE,
+                   "No backend named '%s' (backends found: %s; 'cbox plugins' lists them)", name,
+                   known->len > 0 ? known->str : "none");
+      return FALSE;
+    }
+
+  planner->backend_desc = cbox_plugin_info_get_desc (info);
+  planner->backend_ctx = cbox_planner_make_context (planner, name, TRUE);
+  planner->backend_probe = cbox_probe_result_new ();
+  if (!planner->backend_desc->backend->probe (planner->backend_ctx, planner->backend_probe,
+                                              &local_error))
+    {
+      g_propagate_prefixed_error (error, g_steal_pointer (&local_error), "Backend '%s': ", name);
+      return FALSE;
+    }
+  switch (cbox_probe_result_get_status (planner->backend_probe))
+    {
+    case CBOX_PROBE_AVAILABLE:
+      break;
+    case CBOX_PROBE_DEGRADED:
+      cbox_plan_set_origin (planner->plan, name);
+      cbox_plan_add_note (planner->plan, "degraded: %s",
+                          cbox_probe_result_get_reason (planner->backend_probe));
+      break;
+    default:
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE,
+                   "Backend '%s' is unavailable: %s (see 'cbox doctor'; pick another with "
+                   "--backend)",
+                   name,
+                   cbox_probe_result_get_reason (planner->backend_probe) != NULL
+                     ? cbox_probe_result_get_reason (planner->backend_probe)
+                     : "its probe gave no reason");
+      return FALSE;
+    }
+  cbox_planner_log (planner, "backend %s: %s", name,
+                    cbox_probe_status_to_string (cbox_probe_result_get_status (planner->backend_probe)));
+  return TRUE;
+}
+
+static CboxChosen *
+cbox_planner_find_chosen (CboxPlanner *planner, CboxPluginInfo *info)
+{
+  for (guint i = 0; i < planner->chosen->len; i++)
+    {
+      CboxChosen *chosen = g_ptr_array_index (planner->chosen, i);
+      if (chosen->info == info)
+        return chosen;
+    }
+  return NULL;
+}
+
+/* Why @name names no usable forwarder: rejected, or not there at all. */
+static char *
+cbox_planner_explain_unknown (CboxPlanner *planner, const char *name)
+{
+  for (guint i = 0; i < cbox_registry_get_n_plugins (planner->registry); i++)
+    {
+      CboxPluginInfo *info = cbox_registry_get_plugin (planner->registry, i);
+      if (g_strcmp0 (cbox_plugin_info_get_name (info), name) != 0)
+        continue;
+      if (!cbox_plugin_info_is_accepted (info))
+        return g_strdup_printf ("its plugin was rejected: %s",
+                                cbox_plugin_info_get_error (info)->message);
+      return g_strdup_printf ("'%s' is a backend, not a forwarder", name);
+    }
+  return g_strdup ("no forwarder or alias of that name was found ('cbox plugins' lists them)");
+}
+
+static gboolean
+cbox_planner_resolve_forwarders (CboxPlanner *planner, GError **error)
+{
+  GPtrArray *ops = planner->request->forward_ops;
+
+  for (guint i = 0; i < ops->len; i++)
+    {
+      CboxForwardOp *op = g_ptr_array_index (ops, i);
+      g_autoptr (GPtrArray) members = NULL;
+
+      if (op->kind == CBOX_FORWARD_OP_CLEAR)
+        {
+          g_ptr_array_set_size (planner->chosen, 0);
+          continue;
+        }
+      members = cbox_registry_resolve (planner->registry, op->name, CBOX_PLUGIN_KIND_FORWARDER);
+      if (op->kind == CBOX_FORWARD_OP_REMOVE)
+        {
+          /* Removing what is not there is not an error: the plugin may not
+           * be built on this machine. */
+          for (guint j = 0; j < members->len; j++)
+            {
+              CboxChosen *chosen = cbox_planner_find_chosen (planner, g_ptr_array_index (members, j));
+              if (chosen != NULL)
+                g_ptr_array_remove (planner->chosen, chosen);
+            }
+          continue;
+        }
+      if (members->len == 0)
+        {
+          g_autofree char *why = cbox_planner_explain_unknown (planner, op->name);
+          if (op->requested)
+            {
+              g_set_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE,
+                           "Forwarder '%s' (from %s) cannot be used: %s", op->name, op->origin,
+                           why);
+              return FALSE;
+            }
+          cbox_plan_add_skipped (planner->plan, op->name, why);
+          continue;
+        }
+      for (guint j = 0; j < members->len; j++)
+        {
+          CboxPluginInfo *info = g_ptr_array_index (members, j);
+          CboxChosen *chosen = cbox_planner_find_chosen (planner, info);
+
+          if (chosen == NULL)
+            {
+              chosen = g_new0 (CboxChosen, 1);
+              chosen->info = info;
+              chosen->desc = cbox_plugin_info_get_desc (info);
+              chosen->aliases = g_ptr_array_new_with_free_func (g_free);
+              chosen->origin = g_strdup (op->origin);
+              g_ptr_array_add (planner->chosen, chosen);
+            }
+          if (op->requested)
+            {
+              if (members->len == 1)
+                chosen->requested = TRUE;
+              else if (!g_ptr_array_find_with_equal_func (chosen->aliases, op->name, g_str_equal, NULL))
+                g_ptr_array_add (chosen->aliases, g_strdup (op->name));
+              g_free (chosen->origin);
+              chosen->origin = g_strdup (op->origin);
+            }
+        }
+    }
+  return TRUE;
+}
+
+static gboolean
+cbox_chosen_is_requested (CboxChosen *chosen)
+{
+  return chosen->requested || chosen->aliases->len > 0;
+}
+
+static gboolean
+cbox_strv_contains0 (const char *const *strv, const char *str)
+{
+  return strv != NULL && g_strv_contains (strv, str);
+}
+
+static void
+cbox_planner_drop (CboxPlanner *planner, CboxChosen *chosen, const char *reason)
+{
+  cbox_planner_log (planner, "forwarder %s skipped: %s", chosen->desc->name, reason);
+  cbox_plan_add_skipped (planner->plan, chosen->desc->name, reason);
+  chosen->dropped = TRUE;
+}
+
+static void
+cbox_planner_remove_dropped (CboxPlanner *planner)
+{
+  for (guint i = planner->chosen->len; i > 0; i--)
+    {
+      CboxChosen *chosen = g_ptr_array_index (planner->chosen, i - 1);
+      if (chosen->dropped)
+        g_ptr_array_remove_index (planner->chosen, i - 1);
+    }
+}
+
+static gboolean
+cbox_planner_check_conflicts (CboxPlanner *planner, GError **error)
+{
+  for (guint i = 0; i < planner->chosen->len; i++)
+    for (guint j = i + 1; j < planner->chosen->len; j++)
+      {
+        CboxChosen *a = g_ptr_array_index (planner->chosen, i);
+        CboxChosen *b = g_ptr_array_index (planner->chosen, j);
+        g_autofree char *reason = NULL;
+
+        if (a->dropped || b->dropped)
+          continue;
+        if (!cbox_strv_contains0 (a->desc->conflicts, b->desc->name)
+            && !cbox_strv_contains0 (b->desc->conflicts, a->desc->name))
+          continue;
+        if (cbox_chosen_is_requested (a) && cbox_chosen_is_requested (b))
+          {
+            g_set_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT,
+                         "Forwarders '%s' and '%s' cannot be used together; drop one with "
+                         "--no-forward",
+                         a->desc->name, b->desc->name);
+            return FALSE;
+          }
+        /* Keep the one asked for; between two defaults, the first. */
+        if (cbox_chosen_is_requested (b))
+          {
+            reason = g_strdup_printf ("conflicts with '%s'", b->desc->name);
+            cbox_planner_drop (planner, a, reason);
+          }
+        else
+          {
+            reason = g_strdup_printf ("conflicts with '%s'", a->desc->name);
+            cbox_planner_drop (planner, b, reason);
+          }
+      }
+  cbox_planner_remove_dropped (planner);
+  return TRUE;
+}
+
+static gboolean
+cbox_planner_check_features (CboxPlanner *planner, GError **error)
+{
+  CboxFeatures offered = planner->backend_desc->features;
+
+  for (guint i = 0; i < planner->chosen->len; i++)
+    {
+      CboxChosen *chosen = g_ptr_array_index (planner->chosen, i);
+      CboxFeatures missing = chosen->desc->features & ~offered;
+      g_autofree char *what = NULL;
+      g_autofree char *reason = NULL;
+
+      if (missing == 0)
+        continue;
+      what = cbox_features_describe_all (missing);
+      reason = g_strdup_printf ("%s needs %s; backend %s cannot provide them", chosen->desc->name,
+                                what, planner->backend_desc->name);
+      if (cbox_chosen_is_requested (chosen))
+        {
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_NOT_SUPPORTED,
+                       "%s (pick another backend with --backend, or leave it out with "
+                       "--no-forward=%s)",
+                       reason, chosen->desc->name);
+          return FALSE;
+        }
+      cbox_planner_drop (planner, chosen, reason);
+    }
+  cbox_planner_remove_dropped (planner);
+  return TRUE;
+}
+
+static gboolean
+cbox_planner_probe_forwarders (CboxPlanner *planner, GError **error)
+{
+  for (guint i = 0; i < planner->chosen->len; i++)
+    {
+      CboxChosen *chosen = g_ptr_array_index (planner->chosen, i);
+      g_autoptr (GError) local_error = NULL;
+      CboxProbeStatus status;
+
+      chosen->ctx = cbox_planner_make_context (planner, chosen->desc->name,
+                                               cbox_chosen_is_requested (chosen));
+      chosen->probe = cbox_probe_result_new ();
+      if (!chosen->desc->forwarder->probe (chosen->ctx, chosen->probe, &local_error))
+        {
+          g_propagate_prefixed_error (error, g_steal_pointer (&local_error), "Forwarder '%s': ",
+                                      chosen->desc->name);
+          return FALSE;
+        }
+      status = cbox_probe_result_get_status (chosen->probe);
+      chosen->available = status == CBOX_PROBE_AVAILABLE || status == CBOX_PROBE_DEGRADED;
+      cbox_planner_log (planner, "forwarder %s: %s%s%s", chosen->desc->name,
+                        cbox_probe_status_to_string (status),
+                        cbox_probe_result_get_reason (chosen->probe) != NULL ? ": " : "",
+                        cbox_probe_result_get_reason (chosen->probe) != NULL
+                          ? cbox_probe_result_get_reason (chosen->probe)
+                          : "");
+    }
+
+  for (guint i = 0; i < planner->chosen->len; i++)
+    {
+      CboxChosen *chosen = g_ptr_array_index (planner->chosen, i);
+      const char *reason = cbox_probe_result_get_reason (chosen->probe);
+
+      if (reason == NULL)
+        reason = "its probe gave no reason";
+      if (chosen->available)
+        {
+          if (cbox_probe_result_get_status (chosen->probe) == CBOX_PROBE_DEGRADED)
+            {
+              cbox_plan_set_origin (planner->plan, chosen->desc->name);
+              cbox_plan_add_note (planner->plan, "degraded: %s", reason);
+            }
+          continue;
+        }
+      if (chosen->requested)
+        {
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE,
+                       "Forwarder '%s' is unavailable: %s", chosen->desc->name, reason);
+          return FALSE;
+        }
+      /* Asked for through an alias of several plugins ("display"): fine as
+       * long as one of them works. */
+      for (guint a = 0; a < chosen->aliases->len; a++)
+        {
+          const char *alias = g_ptr_array_index (chosen->aliases, a);
+          g_autoptr (GString) reasons = g_string_new (NULL);
+          gboolean any = FALSE;
+
+          for (guint j = 0; j < planner->chosen->len; j++)
+            {
+              CboxChosen *other = g_ptr_array_index (planner->chosen, j);
+              if (!g_ptr_array_find_with_equal_func (other->aliases, alias, g_str_equal, NULL))
+                continue;
+              if (other->available)
+                any = TRUE;
+              else
+                g_string_append_printf (reasons, "; %s: %s", other->desc->name,
+                                        cbox_probe_result_get_reason (other->probe) != NULL
+                                          ? cbox_probe_result_get_reason (other->probe)
+                                          : "unavailable");
+            }
+          if (!any)
+            {
+              g_set_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE,
+                           "Forwarder '%s' is unavailable: none of its plugins can be used%s",
+                           alias, reasons->str);
+              return FALSE;
+            }
+        }
+      cbox_planner_drop (planner, chosen, reason);
+    }
+  cbox_planner_remove_dropped (planner);
+  return TRUE;
+}
+
+/* Stable topological order by the `after` hints: among the forwarders
+ * whose predecessors are placed, the one that came first goes next. A
+ * cycle is broken at the first forwarder left, with a note. */
+static void
+cbox_planner_order (CboxPlanner *planner)
+{
+  guint n = planner->chosen->len;
+  g_autofree gboolean *placed = g_new0 (gboolean, n);
+  g_autoptr (GPtrArray) order = g_ptr_array_new ();
+
+  while (order->len < n)
+    {
+      guint pick = n;
+
+      for (guint i = 0; i < n && pick == n; i++)
+        {
+          CboxChosen *chosen = g_ptr_array_index (planner->chosen, i);
+          gboolean ready = TRUE;
+
+          if (placed[i])
+            continue;
+          for (guint j = 0; j < n && ready; j++)
+            {
+              CboxChosen *other = g_ptr_array_index (planner->chosen, j);
+              if (!placed[j] && j != i && cbox_strv_contains0 (chosen->desc->after, other->desc->name))
+                ready = FALSE;
+            }
+          if (ready)
+            pick = i;
+        }
+      if (pick == n)
+        {
+          for (guint i = 0; i < n && pick == n; i++)
+            if (!placed[i])
+              pick = i;
+          cbox_plan_set_origin (planner->plan, "core");
+          cbox_plan_add_note (planner->plan, "the 'after' hints of %s form a cycle; kept the given order",
+                              ((CboxChosen *) g_ptr_array_index (planner->chosen, pick))->desc->name);
+        }
+      placed[pick] = TRUE;
+      g_ptr_array_add (order, g_ptr_array_index (planner->chosen, pick));
+    }
+
+  /* Move the entries over without freeing them. */
+  g_ptr_array_set_free_func (planner->chosen, NULL);
+  g_ptr_array_set_size (planner->chosen, 0);
+  g_ptr_array_set_free_func (planner->chosen, (GDestroyNotify) cbox_chosen_free);
+  for (guint i = 0; i < order->len; i++)
+    g_ptr_array_add (planner->chosen, g_ptr_array_index (order, i));
+}
+
+static gboolean
+cbox_planner_add_user_items (CboxPlanner *planner, GError **error)
+{
+  CboxRequest *request = planner->request;
+
+  for (guint i = 0; i < request->binds->len; i++)
+    {
+      CboxBindRequest *bind = g_ptr_array_index (request->binds, i);
+      CboxMountFlags flags = bind->allow_missing ? CBOX_MOUNT_FLAG_ALLOW_MISSING : CBOX_MOUNT_FLAG_NONE;
+
+      cbox_plan_set_origin (planner->plan, bind->origin);
+      switch (bind->kind)
+        {
+        case CBOX_BIND_RO:
+          cbox_plan_add_bind_ro (planner->plan, bind->src, bind->dest, flags);
+          break;
+        case CBOX_BIND_RW:
+          cbox_plan_add_bind_rw (planner->plan, bind->src, bind->dest, flags);
+          break;
+        case CBOX_BIND_COPY:
+          if (!cbox_plan_add_copy (planner->plan, bind->src, bind->dest, flags, error))
+            {
+              g_prefix_error (error, "--copy (from %s): ", bind->origin);
+              if (error != NULL && *error != NULL && (*error)->domain != CBOX_ERROR)
+                {
+                  (*error)->domain = CBOX_ERROR;
+                  (*error)->code = CBOX_ERROR_INVALID_ARGUMENT;
+                }
+              return FALSE;
+            }
+          break;
+        default:
+          g_assert_not_reached ();
+        }
+    }
+
+  for (guint i = 0; i < request->env->len; i++)
+    {
+      CboxEnvRequest *env = g_ptr_array_index (request->env, i);
+      const char *value = env->value;
+
+      cbox_plan_set_origin (planner->plan, env->origin);
+      if (value == NULL)
+        value = cbox_host_getenv_nonempty (planner->host, env->name);
+      if (value != NULL)
+        cbox_plan_set_env (planner->plan, env->name, value);
+    }
+  return TRUE;
+}
+
+/* Every item of the finished plan once more against what the backend can
+ * realize: a forwarder may add more than it declared. */
+static gboolean
+cbox_planner_check_plan (CboxPlanner *planner, GError **error)
+{
+  CboxFeatures offered = planner->backend_desc->features;
+
+  for (guint i = 0; i < cbox_plan_get_n_mounts (planner->plan); i++)
+    {
+      const CboxMount *mount = cbox_plan_get_mount (planner->plan, i);
+      CboxFeatures needed = cbox_mount_kind_feature (mount->kind);
+
+      if ((needed & ~offered) != 0)
+        {
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_NOT_SUPPORTED,
+                       "%s needs %s (%s %s); backend %s cannot provide them", mount->origin,
+                       cbox_feature_describe (needed), cbox_mount_kind_to_string (mount->kind),
+                       mount->dest, planner->backend_desc->name);
+          return FALSE;
+        }
+    }
+  for (guint i = 0; i < cbox_plan_get_n_helpers (planner->plan); i++)
+    {
+      const CboxHelper *helper = cbox_plan_get_helper (planner->plan, i);
+      if (!(offered & CBOX_FEATURE_HELPER))
+        {
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_NOT_SUPPORTED,
+                       "%s needs %s (%s); backend %s cannot provide them", helper->origin,
+                       cbox_feature_describe (CBOX_FEATURE_HELPER), helper->name,
+                       planner->backend_desc->name);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+gboolean
+cbox_planner_build (CboxPlanner *planner, GError **error)
+{
+  CboxRequest *request = planner->request;
+  g_autoptr (GError) local_error = NULL;
+
+  g_return_val_if_fail (planner != NULL && !planner->built, FALSE);
+  g_return_val_if_fail (request->command != NULL && request->project_dir != NULL, FALSE);
+
+  if (!cbox_planner_select_backend (planner, error)
+      || !cbox_planner_resolve_forwarders (planner, error)
+      || !cbox_planner_check_conflicts (planner, error)
+      || !cbox_planner_check_features (planner, error)
+      || !cbox_planner_probe_forwarders (planner, error))
+    return FALSE;
+  cbox_planner_order (planner);
+
+  cbox_plan_set_origin (planner->plan, "core");
+  cbox_plan_set_command (planner->plan, (const char *const *) request->command);
+  cbox_plan_set_network (planner->plan, request->network);
+  if (!cbox_base_plan_fill_system (planner->plan, planner->host, request->usr_dir, error))
+    return FALSE;
+
+  for (guint i = 0; i < planner->chosen->len; i++)
+    {
+      CboxChosen *chosen = g_ptr_array_index (planner->chosen, i);
+
+      cbox_plan_set_origin (planner->plan, chosen->desc->name);
+      if (!chosen->desc->forwarder->contribute (chosen->ctx, planner->plan, &local_error))
+        {
+          g_propagate_prefixed_error (error, g_steal_pointer (&local_error), "Forwarder '%s': ",
+                                      chosen->desc->name);
+          return FALSE;
+        }
+      cbox_plan_add_forwarder (planner->plan, chosen->desc->name);
+    }
+
+  if (!cbox_planner_add_user_items (planner, error))
+    return FALSE;
+  cbox_plan_set_origin (planner->plan, "core");
+  if (!cbox_base_plan_add_project (planner->plan, planner->host, request->project_dir, error))
+    return FALSE;
+  if (!cbox_planner_check_plan (planner, error))
+    return FALSE;
+
+  cbox_plan_set_origin (planner->plan, planner->backend_desc->name);
+  if (!planner->backend_desc->backend->realize (planner->backend_ctx, planner->plan,
+                                                planner->launch, &local_error))
+    {
+      g_propagate_prefixed_error (error, g_steal_pointer (&local_error), "Backend '%s': ",
+                                  planner->backend_desc->name);
+      return FALSE;
+    }
+  planner->built = TRUE;
+  return TRUE;
+}
+
+static void
+cbox_planner_cleanup_forwarders (CboxPlanner *planner, guint n_prepared)
+{
+  for (guint i = n_prepared; i > 0; i--)
+    {
+      CboxChosen *chosen = g_ptr_array_index (planner->chosen, i - 1);
+      const CboxForwarderVTable *vtable = chosen->desc->forwarder;
+
+      if (CBOX_VTABLE_HAS (vtable, CboxForwarderVTable, cleanup))
+        vtable->cleanup (chosen->ctx);
+    }
+}
+
+gboolean
+cbox_planner_run (CboxPlanner *planner, int *ret_status, GError **error)
+{
+  const CboxBackendVTable *backend;
+  g_autoptr (GError) local_error = NULL;
+  gboolean ok;
+  guint n_prepared = 0;
+  int status = CBOX_EXIT_FAILURE;
+
+  g_return_val_if_fail (planner != NULL && planner->built, FALSE);
+
+  for (guint i = 0; planner->request->mkdirs != NULL && planner->request->mkdirs[i] != NULL; i++)
+    {
+      const char *dir = planner->request->mkdirs[i];
+      if (g_mkdir_with_parents (dir, 0700) < 0)
+        {
+          int saved_errno = errno;
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED,
+                       "Cannot create %s (from the mkdir key): %s", dir, g_strerror (saved_errno));
+          return FALSE;
+        }
+    }
+
+  ok = TRUE;
+  for (guint i = 0; ok && i < planner->chosen->len; i++)
+    {
+      CboxChosen *chosen = g_ptr_array_index (planner->chosen, i);
+      const CboxForwarderVTable *vtable = chosen->desc->forwarder;
+
+      n_prepared = i + 1;
+      if (!CBOX_VTABLE_HAS (vtable, CboxForwarderVTable, prepare))
+        continue;
+      cbox_plan_set_origin (planner->plan, chosen->desc->name);
+      if (!vtable->prepare (chosen->ctx, planner->plan, &local_error))
+        {
+          g_prefix_error (&local_error, "Forwarder '%s': ", chosen->desc->name);
+          ok = FALSE;
+        }
+    }
+
+  if (ok)
+    {
+      backend = planner->backend_desc->backend;
+      cbox_planner_log (planner, "running with %s", planner->backend_desc->name);
+      if (CBOX_VTABLE_HAS (backend, CboxBackendVTable, run))
+        ok = backend->run (planner->backend_ctx, planner->plan, planner->launch, &status,
+                           &local_error);
+      else
+        ok = cbox_launch_run (planner->launch, planner->plan, &status, &local_error);
+      if (!ok)
+        g_prefix_error (&local_error, "Backend '%s': ", planner->backend_desc->name);
+    }
+
+  cbox_planner_cleanup_forwarders (planner, n_prepared);
+  cbox_plan_run_cleanups (planner->plan);
+
+  if (!ok)
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  *ret_status = status;
+  return TRUE;
+}
+
+/* ---- doctor ----------------------------------------------------------------- */
+
+static const char *
+cbox_plugin_kind_to_string (CboxPluginKind kind)
+{
+  switch (kind)
+    {
+    case CBOX_PLUGIN_KIND_BACKEND:
+      return "backend";
+    case CBOX_PLUGIN_KIND_FORWARDER:
+      return "forwarder";
+    default:
+      return "unknown";
+    }
+}
+
+JsonNode *
+cbox_planner_doctor (CboxRegistry *registry, CboxHost *host, CboxRequest *request)
+{
+  g_autoptr (CboxPlanner) planner = cbox_planner_new (registry, host, request);
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  const char *backend_name = request->backend != NULL ? request->backend : "bwrap";
+  CboxPluginInfo *backend_info = cbox_registry_lookup (registry, backend_name);
+  CboxFeatures backend_features = CBOX_FEATURE_NONE;
+
+  if (backend_info != NULL && cbox_plugin_info_get_desc (backend_info)->kind == CBOX_PLUGIN_KIND_BACKEND)
+    {
+      planner->backend_desc = cbox_plugin_info_get_desc (backend_info);
+      backend_features = planner->backend_desc->features;
+    }
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "schema");
+  json_builder_add_string_value (builder, "cbox-doctor");
+  json_builder_set_member_name (builder, "version");
+  json_builder_add_int_value (builder, CBOX_PLAN_JSON_VERSION);
+  json_builder_set_member_name (builder, "cbox_version");
+  json_builder_add_string_value (builder, PACKAGE_VERSION);
+
+  json_builder_set_member_name (builder, "host");
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "uid");
+  json_builder_add_int_value (builder, cbox_host_get_uid (host));
+  json_builder_set_member_name (builder, "gid");
+  json_builder_add_int_value (builder, cbox_host_get_gid (host));
+  cbox_json_add_string (builder, "user", cbox_host_get_user_name (host));
+  cbox_json_add_string (builder, "home", cbox_host_get_home_dir (host));
+  cbox_json_add_string (builder, "runtime_dir", cbox_host_get_runtime_dir (host));
+  json_builder_set_member_name (builder, "nixos");
+  json_builder_add_boolean_value (builder, cbox_host_is_nixos (host));
+  json_builder_end_object (builder);
+
+  cbox_json_add_string (builder, "backend", backend_name);
+  cbox_json_add_string (builder, "profile", request->profile);
+
+  json_builder_set_member_name (builder, "plugins");
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < cbox_registry_get_n_plugins (registry); i++)
+    {
+      CboxPluginInfo *info = cbox_registry_get_plugin (registry, i);
+      const CboxPluginDesc *desc = cbox_plugin_info_get_desc (info);
+      g_autoptr (CboxContext) ctx = NULL;
+      g_autoptr (CboxProbeResult) result = NULL;
+      g_autoptr (GError) local_error = NULL;
+      const char *const *details;
+      CboxProbeStatus status;
+      const char *reason;
+      gboolean ok;
+
+      if (!cbox_plugin_info_is_accepted (info))
+        continue;
+      ctx = cbox_planner_make_context (planner, desc->name, FALSE);
+      result = cbox_probe_result_new ();
+      if (desc->kind == CBOX_PLUGIN_KIND_BACKEND)
+        ok = desc->backend->probe (ctx, result, &local_error);
+      else
+        ok = desc->forwarder->probe (ctx, result, &local_error);
+      status = cbox_probe_result_get_status (result);
+      reason = cbox_probe_result_get_reason (result);
+      if (!ok)
+        {
+          status = CBOX_PROBE_UNAVAILABLE;
+          reason = local_error->message;
+        }
+
+      json_builder_begin_object (builder);
+      cbox_json_add_string (builder, "name", desc->name);
+      cbox_json_add_string (builder, "kind", cbox_plugin_kind_to_string (desc->kind));
+      cbox_json_add_string (builder, "version", desc->version);
+      cbox_json_add_string (builder, "status", cbox_probe_status_to_string (status));
+      cbox_json_add_string (builder, "reason", reason);
+      json_builder_set_member_name (builder, "details");
+      json_builder_begin_object (builder);
+      details = cbox_probe_result_get_details (result);
+      for (guint d = 0; details != NULL && details[d] != NULL && details[d + 1] != NULL; d += 2)
+        cbox_json_add_string (builder, details[d], details[d + 1]);
+      json_builder_end_object (builder);
+      if (desc->kind == CBOX_PLUGIN_KIND_FORWARDER && planner->backend_desc != NULL)
+        {
+          CboxFeatures missing = desc->features & ~backend_features;
+          g_autofree char *what = missing != 0 ? cbox_features_describe_all (missing) : NULL;
+          g_autofree char *sentence =
+            missing != 0 ? g_strdup_printf ("%s needs %s; backend %s cannot provide them",
+                                            desc->name, what, planner->backend_desc->name)
+                         : NULL;
+          json_builder_set_member_name (builder, "backend_compatible");
+          json_builder_add_boolean_value (builder, missing == 0);
+          cbox_json_add_string (builder, "backend_incompatibility", sentence);
+        }
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
+  return json_builder_get_root (builder);
+}

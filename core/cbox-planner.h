@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The planner: the one path shared by `cbox run`, `cbox plan` and
+ * `cbox doctor` (see docs/architecture.md). */
+
+#include <json-glib/json-glib.h>
+
+#include "cbox-private.h"
+#include "cbox-registry.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  CBOX_FORWARD_OP_ADD,    /* add a name or alias */
+  CBOX_FORWARD_OP_REMOVE, /* --no-forward */
+  CBOX_FORWARD_OP_CLEAR,  /* --forward=none */
+} CboxForwardOpKind;
+
+typedef struct {
+  CboxForwardOpKind kind;
+  char *name;
+  /* ADD: TRUE when unavailability is an error (option, profile), FALSE for
+   * defaults and forward-optional (skipped when unavailable). */
+  gboolean requested;
+  char *origin; /* "config", "profile", "cli" */
+} CboxForwardOp;
+
+typedef enum {
+  CBOX_BIND_RO,
+  CBOX_BIND_RW,
+  CBOX_BIND_COPY,
+} CboxBindKind;
+
+typedef struct {
+  CboxBindKind kind;
+  char *src;  /* absolute host path */
+  char *dest; /* absolute, normalized path inside */
+  gboolean allow_missing;
+  char *origin;
+} CboxBindRequest;
+
+typedef struct {
+  char *name;
+  char *value; /* NULL: pass the host's value, when set and not empty */
+  char *origin;
+} CboxEnvRequest;
+
+/**
+ * CboxRequest:
+ *
+ * What the user asked for, from configuration, profile and command line
+ * together (built by cbox-cli.c).
+ */
+typedef struct {
+  char *backend;
+  GPtrArray *forward_ops; /* CboxForwardOp, in the order given */
+  gboolean network;
+  char **command;     /* the command; never NULL when planning */
+  char *project_dir;  /* canonical, real */
+  GPtrArray *binds;   /* CboxBindRequest */
+  GPtrArray *env;     /* CboxEnvRequest */
+  char **mkdirs;      /* host directories made before a run (~/.claude) */
+  char *usr_dir;      /* [cbox] usr, or NULL */
+  char *profile;      /* or NULL */
+  gboolean verbose;
+  GKeyFile *config;   /* merged, what plugins see */
+} CboxRequest;
+
+CboxRequest *cbox_request_new (void);
+void cbox_request_free (CboxRequest *request);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CboxRequest, cbox_request_free)
+void cbox_request_add_forward_op (CboxRequest *request, CboxForwardOpKind kind, const char *name,
+                                  gboolean requested, const char *origin);
+void cbox_request_add_bind (CboxRequest *request, CboxBindKind kind, const char *src,
+                            const char *dest, gboolean allow_missing, const char *origin);
+void cbox_request_add_env (CboxRequest *request, const char *name, const char *value,
+                           const char *origin);
+
+typedef struct _CboxPlanner CboxPlanner;
+
+CboxPlanner *cbox_planner_new (CboxRegistry *registry, CboxHost *host, CboxRequest *request);
+void cbox_planner_free (CboxPlanner *planner);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CboxPlanner, cbox_planner_free)
+
+/* Selects and probes the backend and the forwarders, fills the plan and
+ * realizes it with the backend: everything `cbox plan` shows. No side
+ * effects on the host. Errors are CBOX_ERROR_*: the caller exits 125. */
+gboolean cbox_planner_build (CboxPlanner *planner, GError **error);
+/* After cbox_planner_build(): makes the [cbox] mkdir folders, runs the
+ * forwarders' prepare, the backend's run (or cbox_launch_run()) and the
+ * forwarders' cleanup (also on failure). @ret_status: the command's exit
+ * status as cbox returns it. */
+gboolean cbox_planner_run (CboxPlanner *planner, int *ret_status, GError **error);
+
+CboxPlan *cbox_planner_get_plan (CboxPlanner *planner);
+CboxLaunch *cbox_planner_get_launch (CboxPlanner *planner);
+CboxContext *cbox_planner_get_backend_context (CboxPlanner *planner);
+
+/* `cbox doctor`: probes every accepted plugin (no plan is made) and
+ * describes the host. Never fails; each result is in the node. */
+JsonNode *cbox_planner_doctor (CboxRegistry *registry, CboxHost *host, CboxRequest *request);
+
+/* ---- JSON (cbox-plan-json.c; schema in docs/plan-json.md) --------------- */
+#define CBOX_PLAN_JSON_VERSION 1
+
+typedef enum {
+  CBOX_PLAN_JSON_NONE = 0,
+  /* Include the content of generated files (the test backend does; `cbox
+   * plan` does not, as a copied file may hold secrets). */
+  CBOX_PLAN_JSON_DATA = 1 << 0,
+} CboxPlanJsonFlags;
+
+/* The plan as JSON. @backend_ctx gives backend name, features and profile;
+ * @launch (nullable) the realized command line. */
+JsonNode *cbox_plan_to_json (CboxPlan *plan, CboxContext *backend_ctx, CboxLaunch *launch,
+                             CboxPlanJsonFlags flags);
+/* @node as text, pretty-printed, with a final newline. */
+char *cbox_json_to_string (JsonNode *node);
+/* Adds member @name with @value; a value that is not UTF-8 gets its invalid
+ * bytes replaced by U+FFFD and the exact bytes in "@name_base64". */
+void cbox_json_add_string (JsonBuilder *builder, const char *name, const char *value);
+
+G_END_DECLS

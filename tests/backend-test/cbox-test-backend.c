@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* The `test` backend: realizes nothing and runs nothing. Its run writes
+ * the realized plan as JSON (the schema of `cbox plan --json`, plus the
+ * content of generated files) to the file named by `[test] output=` or by
+ * $CBOX_TEST_OUTPUT, else to stdout, and returns `[test] exit-status`
+ * (default 0). Planner and forwarder tests use it to check plans without
+ * a sandbox. `[test] available=false` (with `[test] reason=`) makes its
+ * probe say unavailable. */
+
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "cbox-planner.h"
+
+static gboolean
+test_backend_probe (CboxContext *ctx, CboxProbeResult *result, GError **error)
+{
+  g_autofree char *reason = cbox_context_get_string (ctx, "reason");
+  gboolean available;
+
+  if (!cbox_context_get_boolean (ctx, "available", TRUE, &available, error))
+    return FALSE;
+  if (!available)
+    {
+      cbox_probe_result_set_status (result, CBOX_PROBE_UNAVAILABLE, "%s",
+                                    reason != NULL ? reason : "made unavailable by [test] available");
+      return TRUE;
+    }
+  cbox_probe_result_set_status (result, CBOX_PROBE_AVAILABLE, NULL);
+  cbox_probe_result_add_detail (result, "writes", "the realized plan as JSON");
+  return TRUE;
+}
+
+static gboolean
+test_backend_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GError **error)
+{
+  const char *const *command = cbox_plan_get_command (plan);
+
+  cbox_launch_add_args (launch, "cbox-test-backend", "--", NULL);
+  for (guint i = 0; command != NULL && command[i] != NULL; i++)
+    cbox_launch_add_arg (launch, command[i]);
+  return TRUE;
+}
+
+static gboolean
+test_backend_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_status,
+                  GError **error)
+{
+  g_autofree char *output = cbox_context_get_string (ctx, "output");
+  g_autofree char *status_text = cbox_context_get_string (ctx, "exit-status");
+  g_autoptr (JsonNode) root = cbox_plan_to_json (plan, ctx, launch, CBOX_PLAN_JSON_DATA);
+  g_autofree char *text = cbox_json_to_string (root);
+  guint64 status = 0;
+
+  if (output == NULL && cbox_host_getenv (cbox_context_get_host (ctx), "CBOX_TEST_OUTPUT") != NULL)
+    output = g_strdup (cbox_host_getenv (cbox_context_get_host (ctx), "CBOX_TEST_OUTPUT"));
+  if (status_text != NULL
+      && !g_ascii_string_to_unsigned (status_text, 10, 0, 255, &status, NULL))
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
+                   "[test] exit-status must be a number from 0 to 255, not '%s'", status_text);
+      return FALSE;
+    }
+  if (output != NULL)
+    {
+      if (!g_file_set_contents (output, text, -1, error))
+        return FALSE;
+    }
+  else
+    {
+      fputs (text, stdout);
+      fflush (stdout);
+    }
+  cbox_plan_run_cleanups (plan);
+  *ret_status = (int) status;
+  return TRUE;
+}
+
+static const CboxBackendVTable test_backend_vtable = {
+  .struct_size = sizeof (CboxBackendVTable),
+  .probe = test_backend_probe,
+  .realize = test_backend_realize,
+  .run = test_backend_run,
+};
+
+CBOX_PLUGIN_DEFINE (.kind = CBOX_PLUGIN_KIND_BACKEND,
+                    .name = "test",
+                    .version = "1.0",
+                    .description = "Test backend: writes the realized plan as JSON, runs nothing",
+                    .features = CBOX_FEATURE_ALL,
+                    .backend = &test_backend_vtable)
