@@ -72,6 +72,12 @@ test_vtables (void)
   assert_offset (CboxBackendVTable, realize, 16);
   assert_offset (CboxBackendVTable, run, 24);
   assert_size (CboxBackendVTable, 32);
+
+  assert_offset (CboxLaunchRunOptions, struct_size, 0);
+  assert_offset (CboxLaunchRunOptions, tool_ignores_signals, 8);
+  assert_offset (CboxLaunchRunOptions, get_signal_target, 16);
+  assert_offset (CboxLaunchRunOptions, user_data, 24);
+  assert_size (CboxLaunchRunOptions, 32);
 }
 
 static void
