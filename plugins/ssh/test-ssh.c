@@ -1,0 +1,351 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Unit tests of the ssh forwarder: probe and contribute against a fake root
+ * with a small in-process agent (the integration test uses the real
+ * ssh-agent). */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+
+#include "cbox-private.h"
+#include "cbox-test-util.h"
+
+/* The plugin's source is compiled into this test. */
+const CboxPluginDesc *cbox_plugin_describe (void);
+
+typedef struct
+{
+  char *root;
+  CboxHost *host;
+  GKeyFile *config;
+} Fixture;
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  g_autofree char *ssh = NULL;
+
+  f->root = cbox_test_make_dir ("root");
+  ssh = g_build_filename (f->root, "home/u/.ssh", NULL);
+  g_assert_cmpint (g_mkdir_with_parents (ssh, 0700), ==, 0);
+  f->host = cbox_host_new ();
+  cbox_host_set_root (f->host, f->root);
+  cbox_host_set_user (f->host, 1000, 1000, "u", "/home/u", "/bin/sh");
+  f->config = g_key_file_new ();
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  g_free (f->root);
+  cbox_host_unref (f->host);
+  g_key_file_unref (f->config);
+}
+
+static void
+write_file (Fixture *f, const char *path, const char *content)
+{
+  g_autofree char *full = g_build_filename (f->root, path, NULL);
+  g_autoptr (GError) error = NULL;
+
+  g_file_set_contents (full, content, -1, &error);
+  g_assert_no_error (error);
+}
+
+/* A listening socket under the fake root at @path. With @answer, a thread
+ * accepts one client and answers its identities request with 2 keys;
+ * without, nobody ever accepts (a hung agent). */
+typedef struct
+{
+  int fd;
+  GThread *thread;
+} FakeAgent;
+
+static gpointer
+fake_agent_thread (gpointer data)
+{
+  FakeAgent *agent = data;
+  static const guint8 reply[] = { 0, 0, 0, 5, 12, 0, 0, 0, 2 };
+  guint8 request[5];
+  int client = accept (agent->fd, NULL, NULL);
+  gsize got = 0;
+
+  g_assert_cmpint (client, >=, 0);
+  while (got < sizeof request)
+    {
+      ssize_t n = read (client, request + got, sizeof request - got);
+      g_assert_cmpint (n, >, 0);
+      got += (gsize)n;
+    }
+  g_assert_cmpint (request[4], ==, 11);
+  g_assert_cmpint (write (client, reply, sizeof reply), ==, sizeof reply);
+  close (client);
+  return NULL;
+}
+
+static FakeAgent *
+fake_agent_start (Fixture *f, const char *path, gboolean answer)
+{
+  FakeAgent *agent = g_new0 (FakeAgent, 1);
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  g_autofree char *full = g_build_filename (f->root, path, NULL);
+
+  g_assert_cmpuint (strlen (full), <, sizeof addr.sun_path);
+  strcpy (addr.sun_path, full);
+  agent->fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  g_assert_cmpint (bind (agent->fd, (struct sockaddr *)&addr, sizeof addr), ==, 0);
+  g_assert_cmpint (listen (agent->fd, 4), ==, 0);
+  if (answer)
+    agent->thread = g_thread_new ("fake-agent", fake_agent_thread, agent);
+  return agent;
+}
+
+static void
+fake_agent_stop (FakeAgent *agent)
+{
+  if (agent->thread != NULL)
+    g_thread_join (agent->thread);
+  close (agent->fd);
+  g_free (agent);
+}
+
+static const CboxForwarderVTable *
+ssh_vtable (void)
+{
+  const CboxPluginDesc *desc = cbox_plugin_describe ();
+
+  g_assert_cmpstr (desc->name, ==, "ssh");
+  g_assert_cmpint (desc->kind, ==, CBOX_PLUGIN_KIND_FORWARDER);
+  return desc->forwarder;
+}
+
+static CboxProbeStatus
+probe (CboxContext *ctx, CboxProbeResult *result)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (ssh_vtable ()->probe (ctx, result, &error));
+  g_assert_no_error (error);
+  return cbox_probe_result_get_status (result);
+}
+
+static CboxPlan *
+new_plan (void)
+{
+  CboxPlan *plan = cbox_plan_new ();
+
+  cbox_plan_set_user (plan, 1000, 1000, "u", "/home/u");
+  cbox_plan_set_origin (plan, "ssh");
+  return plan;
+}
+
+static void
+test_probe_nothing (Fixture *f, gconstpointer data)
+{
+  g_autoptr (CboxContext) ctx = NULL;
+  g_autoptr (CboxProbeResult) result = cbox_probe_result_new ();
+  g_autofree char *ssh = g_build_filename (f->root, "home/u/.ssh", NULL);
+
+  g_assert_cmpint (g_rmdir (ssh), ==, 0);
+  ctx = cbox_context_new (f->host, f->config, "ssh");
+  g_assert_cmpint (probe (ctx, result), ==, CBOX_PROBE_UNAVAILABLE);
+  g_assert_nonnull (strstr (cbox_probe_result_get_reason (result), "SSH_AUTH_SOCK"));
+}
+
+static void
+test_probe_agent_answers (Fixture *f, gconstpointer data)
+{
+  FakeAgent *agent = fake_agent_start (f, "agent.sock", TRUE);
+  g_autoptr (CboxContext) ctx = NULL;
+  g_autoptr (CboxProbeResult) result = cbox_probe_result_new ();
+
+  cbox_host_setenv (f->host, "SSH_AUTH_SOCK", "/agent.sock");
+  ctx = cbox_context_new (f->host, f->config, "ssh");
+  g_assert_cmpint (probe (ctx, result), ==, CBOX_PROBE_AVAILABLE);
+  g_assert_cmpstr (cbox_probe_result_get_detail (result, "agent-identities"), ==, "2");
+  g_assert_cmpstr (cbox_probe_result_get_detail (result, "keys-dir"), ==, "/home/u/.ssh");
+  fake_agent_stop (agent);
+}
+
+static void
+test_probe_agent_hangs (Fixture *f, gconstpointer data)
+{
+  /* Listening but never accepting: the probe must give up (bounded) and
+   * fall back to the keys. */
+  FakeAgent *agent = fake_agent_start (f, "agent.sock", FALSE);
+  g_autoptr (CboxContext) ctx = NULL;
+  g_autoptr (CboxProbeResult) result = cbox_probe_result_new ();
+
+  cbox_host_setenv (f->host, "SSH_AUTH_SOCK", "/agent.sock");
+  ctx = cbox_context_new (f->host, f->config, "ssh");
+  g_assert_cmpint (probe (ctx, result), ==, CBOX_PROBE_DEGRADED);
+  g_assert_nonnull (strstr (cbox_probe_result_get_reason (result), "did not answer"));
+  fake_agent_stop (agent);
+}
+
+static void
+test_probe_stale_socket (Fixture *f, gconstpointer data)
+{
+  g_autoptr (CboxContext) ctx = NULL;
+  g_autoptr (CboxProbeResult) result = cbox_probe_result_new ();
+
+  /* A leftover file where the agent was: ECONNREFUSED, not a hang. */
+  write_file (f, "agent.sock", "");
+  cbox_host_setenv (f->host, "SSH_AUTH_SOCK", "/agent.sock");
+  g_key_file_set_boolean (f->config, "ssh", "keys", FALSE);
+  ctx = cbox_context_new (f->host, f->config, "ssh");
+  g_assert_cmpint (probe (ctx, result), ==, CBOX_PROBE_UNAVAILABLE);
+  g_assert_nonnull (strstr (cbox_probe_result_get_reason (result), "agent only"));
+}
+
+static void
+test_probe_bad_config (Fixture *f, gconstpointer data)
+{
+  g_autoptr (CboxContext) ctx = NULL;
+  g_autoptr (CboxProbeResult) result = cbox_probe_result_new ();
+  g_autoptr (GError) error = NULL;
+
+  g_key_file_set_string (f->config, "ssh", "keys", "maybe");
+  ctx = cbox_context_new (f->host, f->config, "ssh");
+  g_assert_false (ssh_vtable ()->probe (ctx, result, &error));
+  g_assert_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG);
+  g_assert_nonnull (strstr (error->message, "[ssh]"));
+}
+
+static CboxPlan *
+probe_and_contribute (Fixture *f, gboolean keys, const char *backend, CboxFeatures features,
+                      GError **error)
+{
+  FakeAgent *agent = fake_agent_start (f, "agent.sock", TRUE);
+  g_autoptr (CboxContext) ctx = NULL;
+  g_autoptr (CboxProbeResult) result = cbox_probe_result_new ();
+  g_autoptr (CboxPlan) plan = new_plan ();
+
+  write_file (f, "home/u/.ssh/id_ed25519", "PRIVATE");
+  write_file (f, "home/u/.ssh/id_ed25519.pub", "ssh-ed25519 AAAA u@h");
+  write_file (f, "home/u/.ssh/known_hosts", "host ssh-ed25519 AAAA\n");
+  write_file (f, "home/u/.ssh/config", "Host *\n");
+  cbox_host_setenv (f->host, "SSH_AUTH_SOCK", "/agent.sock");
+  g_key_file_set_boolean (f->config, "ssh", "keys", keys);
+  ctx = cbox_context_new (f->host, f->config, "ssh");
+  cbox_context_set_backend (ctx, backend, features);
+  g_assert_cmpint (probe (ctx, result), ==, CBOX_PROBE_AVAILABLE);
+  fake_agent_stop (agent);
+  if (!ssh_vtable ()->contribute (ctx, plan, error))
+    return NULL;
+  return g_steal_pointer (&plan);
+}
+
+static void
+test_contribute_keys (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (CboxPlan) plan = probe_and_contribute (f, TRUE, "bwrap", CBOX_FEATURE_ALL, &error);
+  g_autofree char *ssh = g_build_filename (f->root, "home/u/.ssh", NULL);
+  g_autofree char *sock = g_build_filename (f->root, "agent.sock", NULL);
+  const CboxMount *mount;
+
+  g_assert_no_error (error);
+  mount = cbox_plan_find_mount (plan, "/run/user/1000/ssh-agent.socket");
+  g_assert_nonnull (mount);
+  g_assert_cmpint (mount->kind, ==, CBOX_MOUNT_SOCKET);
+  g_assert_cmpstr (mount->src, ==, sock);
+  g_assert_cmpstr (cbox_plan_get_env (plan, "SSH_AUTH_SOCK"), ==,
+                   "/run/user/1000/ssh-agent.socket");
+
+  mount = cbox_plan_find_mount (plan, "/home/u/.ssh");
+  g_assert_nonnull (mount);
+  g_assert_cmpint (mount->kind, ==, CBOX_MOUNT_RO);
+  g_assert_cmpstr (mount->src, ==, ssh);
+  /* known_hosts: a writable copy over the read-only directory. */
+  mount = cbox_plan_find_mount (plan, "/home/u/.ssh/known_hosts");
+  g_assert_nonnull (mount);
+  g_assert_cmpint (mount->kind, ==, CBOX_MOUNT_DATA);
+  g_assert_true (mount->flags & CBOX_MOUNT_FLAG_WRITABLE);
+}
+
+static void
+test_contribute_agent_only (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (CboxPlan) plan = probe_and_contribute (f, FALSE, "bwrap", CBOX_FEATURE_ALL, &error);
+  const CboxMount *mount;
+
+  g_assert_no_error (error);
+  g_assert_nonnull (cbox_plan_find_mount (plan, "/run/user/1000/ssh-agent.socket"));
+  mount = cbox_plan_find_mount (plan, "/home/u/.ssh");
+  g_assert_nonnull (mount);
+  g_assert_cmpint (mount->kind, ==, CBOX_MOUNT_DIR);
+  /* The private key is not anywhere in the plan; public files are. */
+  for (guint i = 0; i < cbox_plan_get_n_mounts (plan); i++)
+    {
+      mount = cbox_plan_get_mount (plan, i);
+      g_assert_false (mount->src != NULL && g_str_has_suffix (mount->src, "/id_ed25519"));
+    }
+  g_assert_cmpint (cbox_plan_find_mount (plan, "/home/u/.ssh/id_ed25519.pub")->kind, ==,
+                   CBOX_MOUNT_RO);
+  g_assert_cmpint (cbox_plan_find_mount (plan, "/home/u/.ssh/config")->kind, ==, CBOX_MOUNT_RO);
+  g_assert_cmpint (cbox_plan_find_mount (plan, "/home/u/.ssh/known_hosts")->kind, ==,
+                   CBOX_MOUNT_DATA);
+  g_assert_null (cbox_plan_find_mount (plan, "/home/u/.ssh/id_ed25519"));
+}
+
+static void
+test_contribute_no_socket_keys (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (CboxPlan) plan = probe_and_contribute (
+      f, TRUE, "qemu", CBOX_FEATURE_BIND | CBOX_FEATURE_DATA | CBOX_FEATURE_TMPFS, &error);
+  gboolean noted = FALSE;
+
+  g_assert_no_error (error);
+  g_assert_null (cbox_plan_find_mount (plan, "/run/user/1000/ssh-agent.socket"));
+  g_assert_null (cbox_plan_get_env (plan, "SSH_AUTH_SOCK"));
+  g_assert_cmpint (cbox_plan_find_mount (plan, "/home/u/.ssh")->kind, ==, CBOX_MOUNT_RO);
+  for (guint i = 0; i < cbox_plan_get_n_notes (plan); i++)
+    noted |= strstr (cbox_plan_get_note (plan, i, NULL), "cannot bind unix sockets") != NULL;
+  g_assert_true (noted);
+}
+
+static void
+test_contribute_no_socket_agent_only (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (CboxPlan) plan = probe_and_contribute (
+      f, FALSE, "qemu", CBOX_FEATURE_BIND | CBOX_FEATURE_DATA | CBOX_FEATURE_TMPFS, &error);
+
+  g_assert_null (plan);
+  g_assert_error (error, CBOX_ERROR, CBOX_ERROR_NOT_SUPPORTED);
+  g_assert_nonnull (strstr (error->message, "keys=false"));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add ("/ssh/probe/nothing", Fixture, NULL, fixture_setup, test_probe_nothing,
+              fixture_teardown);
+  g_test_add ("/ssh/probe/agent-answers", Fixture, NULL, fixture_setup, test_probe_agent_answers,
+              fixture_teardown);
+  g_test_add ("/ssh/probe/agent-hangs", Fixture, NULL, fixture_setup, test_probe_agent_hangs,
+              fixture_teardown);
+  g_test_add ("/ssh/probe/stale-socket", Fixture, NULL, fixture_setup, test_probe_stale_socket,
+              fixture_teardown);
+  g_test_add ("/ssh/probe/bad-config", Fixture, NULL, fixture_setup, test_probe_bad_config,
+              fixture_teardown);
+  g_test_add ("/ssh/contribute/keys", Fixture, NULL, fixture_setup, test_contribute_keys,
+              fixture_teardown);
+  g_test_add ("/ssh/contribute/agent-only", Fixture, NULL, fixture_setup,
+              test_contribute_agent_only, fixture_teardown);
+  g_test_add ("/ssh/contribute/no-socket-keys", Fixture, NULL, fixture_setup,
+              test_contribute_no_socket_keys, fixture_teardown);
+  g_test_add ("/ssh/contribute/no-socket-agent-only", Fixture, NULL, fixture_setup,
+              test_contribute_no_socket_agent_only, fixture_teardown);
+  return g_test_run ();
+}
