@@ -1,0 +1,316 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Forwarder "hostconf": the host's /etc essentials a program expects:
+ * name resolution, TLS roots, fonts, time zone. See README.md. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+
+#include <cbox/cbox-plugin.h>
+
+/* Name service files besides resolv.conf. */
+static const char *const hostconf_name_files[] = {
+  "/etc/hosts",
+  "/etc/nsswitch.conf",
+  "/etc/host.conf",
+  "/etc/gai.conf",
+};
+
+/* Trust roots (Debian, Arch: /etc/ssl and /etc/ca-certificates; Fedora,
+ * SUSE: /etc/pki) and fonts. */
+static const char *const hostconf_dirs[] = {
+  "/etc/ssl",
+  "/etc/ca-certificates",
+  "/etc/pki",
+  "/etc/fonts",
+};
+
+/* systemd-resolved's list of the real upstream servers, for a sandbox in
+ * which the host's 127.0.0.53 stub cannot be reached. */
+#define HOSTCONF_RESOLVED_UPSTREAM "/run/systemd/resolve/resolv.conf"
+
+static char *
+hostconf_realpath (const char *path)
+{
+  char *real = realpath (path, NULL);
+  char *copy = g_strdup (real);
+
+  free (real);
+  return copy;
+}
+
+/* @real, a canonical path under the root prefix, as the host itself names
+ * it (the prefix stripped again; unchanged on a real host). */
+static const char *
+hostconf_strip_root (const CboxHost *host, const char *real)
+{
+  const char *root = cbox_host_get_root (host);
+  g_autofree char *real_root = NULL;
+  gsize len;
+
+  if (g_str_equal (root, "/"))
+    return real;
+  real_root = hostconf_realpath (root);
+  if (real_root == NULL)
+    return real;
+  len = strlen (real_root);
+  if (strncmp (real, real_root, len) == 0 && real[len] == '/')
+    return real + len;
+  return real;
+}
+
+static gboolean
+hostconf_has_feature (CboxContext *ctx, CboxFeatures feature)
+{
+  if (cbox_context_get_backend (ctx) == NULL)
+    return TRUE;
+  return (cbox_context_get_backend_features (ctx) & feature) != 0;
+}
+
+/* TRUE when every nameserver in @path is on the loopback (the usual
+ * systemd-resolved, dnsmasq or unbound stub). */
+static gboolean
+hostconf_resolv_is_loopback_only (const char *path)
+{
+  g_autofree char *contents = NULL;
+  g_auto (GStrv) lines = NULL;
+  gboolean any = FALSE;
+
+  if (!g_file_get_contents (path, &contents, NULL, NULL))
+    return FALSE;
+  lines = g_strsplit (contents, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      g_auto (GStrv) words = g_strsplit_set (g_strstrip (lines[i]), " \t", -1);
+      if (words[0] == NULL || !g_str_equal (words[0], "nameserver") || words[1] == NULL)
+        continue;
+      any = TRUE;
+      if (!g_str_has_prefix (words[1], "127.") && !g_str_equal (words[1], "::1"))
+        return FALSE;
+    }
+  return any;
+}
+
+static gboolean
+hostconf_probe (CboxContext *ctx, CboxProbeResult *result, GError **error)
+{
+  const CboxHost *host = cbox_context_get_host (ctx);
+  g_autofree char *resolv = cbox_host_resolve (host, "/etc/resolv.conf");
+  g_autofree char *resolv_real = hostconf_realpath (resolv);
+  g_autofree char *localtime = cbox_host_resolve (host, "/etc/localtime");
+  g_autofree char *localtime_real = hostconf_realpath (localtime);
+
+  cbox_probe_result_add_detail (result, "resolv.conf", "%s",
+                                resolv_real != NULL ? hostconf_strip_root (host, resolv_real)
+                                                    : "(none)");
+  for (gsize i = 0; i < G_N_ELEMENTS (hostconf_dirs); i++)
+    {
+      g_autofree char *path = cbox_host_resolve (host, hostconf_dirs[i]);
+      if (g_file_test (path, G_FILE_TEST_IS_DIR))
+        cbox_probe_result_add_detail (result, "dir", "%s", hostconf_dirs[i]);
+    }
+  cbox_probe_result_add_detail (result, "localtime", "%s",
+                                localtime_real != NULL ? hostconf_strip_root (host, localtime_real)
+                                                       : "(none: UTC)");
+  cbox_probe_result_set_status (result, CBOX_PROBE_AVAILABLE, NULL);
+  return TRUE;
+}
+
+/* /etc/resolv.conf, resolved to its real file: a symlink to
+ * /run/systemd/resolve/stub-resolv.conf would dangle inside, where /run is
+ * private. */
+static void
+hostconf_add_resolv_conf (CboxContext *ctx, CboxPlan *plan, const CboxHost *host)
+{
+  g_autofree char *resolv = cbox_host_resolve (host, "/etc/resolv.conf");
+  g_autofree char *real = hostconf_realpath (resolv);
+
+  if (real == NULL || !g_file_test (real, G_FILE_TEST_IS_REGULAR))
+    {
+      cbox_plan_add_note (plan, "no /etc/resolv.conf on the host");
+      return;
+    }
+  /* A stub resolver on the host's loopback is reachable only by a backend
+   * that shares the host's network namespace. Otherwise use the upstream
+   * servers systemd-resolved lists, when it does. */
+  if (!hostconf_has_feature (ctx, CBOX_FEATURE_HOST_NET) && hostconf_resolv_is_loopback_only (real))
+    {
+      g_autofree char *upstream = cbox_host_resolve (host, HOSTCONF_RESOLVED_UPSTREAM);
+      if (g_file_test (upstream, G_FILE_TEST_IS_REGULAR)
+          && !hostconf_resolv_is_loopback_only (upstream))
+        {
+          cbox_plan_add_bind_ro (plan, upstream, "/etc/resolv.conf", CBOX_MOUNT_FLAG_NONE);
+          cbox_plan_add_note (plan,
+                              "/etc/resolv.conf from %s: the host's stub resolver on "
+                              "the loopback is out of reach of backend '%s'",
+                              HOSTCONF_RESOLVED_UPSTREAM, cbox_context_get_backend (ctx));
+          return;
+        }
+      cbox_plan_add_note (plan,
+                          "/etc/resolv.conf names only loopback servers, which backend "
+                          "'%s' may not reach",
+                          cbox_context_get_backend (ctx));
+    }
+  cbox_plan_add_bind_ro (plan, real, "/etc/resolv.conf", CBOX_MOUNT_FLAG_NONE);
+}
+
+/* TRUE when the sandbox sees @path (canonical, inside) through the system
+ * tree of the base plan. */
+static gboolean
+hostconf_is_visible (CboxPlan *plan, const char *path)
+{
+  if (g_str_has_prefix (path, "/usr/"))
+    return TRUE;
+  if (g_str_has_prefix (path, "/nix/store/"))
+    return cbox_plan_find_mount (plan, "/nix/store") != NULL;
+  return FALSE;
+}
+
+/* /etc/localtime and the zone database it comes from, when that is not
+ * in /usr (NixOS keeps tzdata in the store, some systems in /etc). */
+static void
+hostconf_add_time (CboxContext *ctx, CboxPlan *plan, const CboxHost *host)
+{
+  g_autofree char *localtime = cbox_host_resolve (host, "/etc/localtime");
+  g_autofree char *real = hostconf_realpath (localtime);
+  const char *tz = cbox_host_getenv_nonempty (host, "TZ");
+  const char *tzdir = cbox_host_getenv_nonempty (host, "TZDIR");
+  const char *inside;
+  const char *zoneinfo;
+  GStatBuf st;
+
+  if (tz != NULL)
+    cbox_plan_set_env (plan, "TZ", tz);
+  if (tzdir != NULL && g_path_is_absolute (tzdir))
+    {
+      g_autofree char *src = cbox_host_resolve (host, tzdir);
+      g_autofree char *src_real = hostconf_realpath (src);
+      if (src_real != NULL && !hostconf_is_visible (plan, hostconf_strip_root (host, src_real)))
+        cbox_plan_add_bind_ro (plan, src_real, tzdir, CBOX_MOUNT_FLAG_NONE);
+      cbox_plan_set_env (plan, "TZDIR", tzdir);
+    }
+
+  if (real == NULL || g_lstat (localtime, &st) < 0)
+    return;
+  if (!S_ISLNK (st.st_mode) || !hostconf_has_feature (ctx, CBOX_FEATURE_SYMLINK))
+    {
+      cbox_plan_add_bind_ro (plan, real, "/etc/localtime", CBOX_MOUNT_FLAG_NONE);
+      return;
+    }
+
+  /* A symlink stays a symlink: programs (and timedatectl) read the zone's
+   * name from the link's text ("...zoneinfo/Europe/Berlin"). It points at
+   * the canonical path, so no /etc/zoneinfo-style hop is needed inside. */
+  inside = hostconf_strip_root (host, real);
+  zoneinfo = strstr (inside, "/zoneinfo/");
+  if (!hostconf_is_visible (plan, inside))
+    {
+      if (zoneinfo != NULL)
+        {
+          /* The whole database, so TZ=Other/Zone works inside too. */
+          g_autofree char *dir = g_strndup (inside, zoneinfo - inside + strlen ("/zoneinfo"));
+          g_autofree char *src = cbox_host_resolve (host, dir);
+          if (cbox_plan_find_mount (plan, dir) == NULL)
+            cbox_plan_add_bind_ro (plan, src, dir, CBOX_MOUNT_FLAG_NONE);
+        }
+      else
+        cbox_plan_add_bind_ro (plan, real, inside, CBOX_MOUNT_FLAG_NONE);
+    }
+  cbox_plan_add_symlink (plan, inside, "/etc/localtime");
+}
+
+/* Without network the host's name service has nothing to offer: no
+ * resolv.conf (resolvers fail at once instead of timing out) and none of
+ * the host's name files (its /etc/hosts may list internal machines). The
+ * loopback still works, though, and local servers and test suites expect
+ * "localhost" to resolve, so a loopback-only /etc/hosts is generated;
+ * glibc's built-in defaults stand in for nsswitch.conf. */
+static gboolean
+hostconf_add_offline_hosts (CboxContext *ctx, CboxPlan *plan, GError **error)
+{
+  static const char hosts[] = "127.0.0.1\tlocalhost\n"
+                              "::1\tlocalhost ip6-localhost ip6-loopback\n";
+
+  cbox_plan_add_note (plan, "network off: no /etc/resolv.conf, /etc/hosts has the loopback only");
+  if (!hostconf_has_feature (ctx, CBOX_FEATURE_DATA))
+    return TRUE;
+  if (!cbox_plan_add_data (plan, "/etc/hosts", hosts, strlen (hosts), 0644, CBOX_MOUNT_FLAG_NONE,
+                           error))
+    {
+      g_prefix_error (error, "hostconf: ");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+hostconf_contribute (CboxContext *ctx, CboxPlan *plan, GError **error)
+{
+  const CboxHost *host = cbox_context_get_host (ctx);
+  gboolean network = cbox_context_get_network (ctx);
+
+  /* NixOS' /etc entries are symlinks through /etc/static into the store;
+   * binding one follows the first link, but files inside a bound directory
+   * (/etc/ssl/certs/ca-certificates.crt) still point at /etc/static. */
+  if (cbox_host_is_nixos (host) && cbox_plan_find_mount (plan, "/etc/static") == NULL)
+    {
+      g_autofree char *src = cbox_host_resolve (host, "/etc/static");
+      cbox_plan_add_bind_ro (plan, src, "/etc/static", CBOX_MOUNT_FLAG_ALLOW_MISSING);
+    }
+
+  if (network)
+    {
+      hostconf_add_resolv_conf (ctx, plan, host);
+      for (gsize i = 0; i < G_N_ELEMENTS (hostconf_name_files); i++)
+        {
+          g_autofree char *src = cbox_host_resolve (host, hostconf_name_files[i]);
+          cbox_plan_add_bind_ro (plan, src, hostconf_name_files[i], CBOX_MOUNT_FLAG_ALLOW_MISSING);
+        }
+    }
+  else if (!hostconf_add_offline_hosts (ctx, plan, error))
+    return FALSE;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (hostconf_dirs); i++)
+    {
+      g_autofree char *src = cbox_host_resolve (host, hostconf_dirs[i]);
+      cbox_plan_add_bind_ro (plan, src, hostconf_dirs[i], CBOX_MOUNT_FLAG_ALLOW_MISSING);
+    }
+  /* /etc/ssl/private holds the host's TLS server keys (root-only on the
+   * host, but a sandbox run by root could read them): only the public
+   * trust roots are needed, so the directory is hidden under an empty
+   * tmpfs. */
+  {
+    g_autofree char *private_dir = cbox_host_resolve (host, "/etc/ssl/private");
+    if (g_file_test (private_dir, G_FILE_TEST_IS_DIR))
+      {
+        if (hostconf_has_feature (ctx, CBOX_FEATURE_TMPFS))
+          cbox_plan_add_tmpfs (plan, "/etc/ssl/private", 0700);
+        else
+          cbox_plan_add_note (plan,
+                              "/etc/ssl/private is visible (backend '%s' has no tmpfs "
+                              "mounts); its files stay readable to root only",
+                              cbox_context_get_backend (ctx));
+      }
+  }
+
+  hostconf_add_time (ctx, plan, host);
+  {
+    g_autofree char *timezone = cbox_host_resolve (host, "/etc/timezone");
+    cbox_plan_add_bind_ro (plan, timezone, "/etc/timezone", CBOX_MOUNT_FLAG_ALLOW_MISSING);
+  }
+  return TRUE;
+}
+
+static const CboxForwarderVTable hostconf_vtable = {
+  .struct_size = sizeof (CboxForwarderVTable),
+  .probe = hostconf_probe,
+  .contribute = hostconf_contribute,
+};
+
+CBOX_PLUGIN_DEFINE (.kind = CBOX_PLUGIN_KIND_FORWARDER, .name = "hostconf", .version = "1.0",
+                    .description = "DNS and name service, TLS roots, fonts, time zone from /etc",
+                    .features = CBOX_FEATURE_BIND, .forwarder = &hostconf_vtable,
+                    .default_enabled = TRUE)

@@ -1,0 +1,253 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Unit tests of the hostconf forwarder against a fake root. */
+#include "config.h"
+
+#include "cbox-hostconf-plugin.c"
+
+#include "cbox-private.h"
+#include "cbox-test-util.h"
+
+typedef struct
+{
+  char *root;
+  CboxHost *host;
+} Fixture;
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  f->root = cbox_test_make_dir ("root");
+  f->host = cbox_host_new ();
+  cbox_host_set_root (f->host, f->root);
+  cbox_host_set_user (f->host, 1000, 1000, "u", "/home/u", "/bin/sh");
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  g_free (f->root);
+  cbox_host_unref (f->host);
+}
+
+static void
+write_file (Fixture *f, const char *path, const char *content)
+{
+  g_autofree char *full = g_build_filename (f->root, path, NULL);
+  g_autofree char *dir = g_path_get_dirname (full);
+  g_autoptr (GError) error = NULL;
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
+  g_file_set_contents (full, content, -1, &error);
+  g_assert_no_error (error);
+}
+
+/* A symlink at @path (under the root) to @target (under the root too, as
+ * a host would have it). */
+static void
+make_link (Fixture *f, const char *target, const char *path)
+{
+  g_autofree char *full = g_build_filename (f->root, path, NULL);
+  g_autofree char *full_target = g_build_filename (f->root, target, NULL);
+  g_autofree char *dir = g_path_get_dirname (full);
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
+  g_assert_cmpint (symlink (full_target, full), ==, 0);
+}
+
+static CboxPlan *
+run (Fixture *f, gboolean network, const char *backend, CboxFeatures features)
+{
+  g_autoptr (CboxContext) ctx = cbox_context_new (f->host, NULL, "hostconf");
+  g_autoptr (CboxProbeResult) result = cbox_probe_result_new ();
+  g_autoptr (CboxPlan) plan = cbox_plan_new ();
+  g_autoptr (GError) error = NULL;
+
+  cbox_context_set_network (ctx, network);
+  cbox_context_set_backend (ctx, backend, features);
+  cbox_plan_set_user (plan, 1000, 1000, "u", "/home/u");
+  g_assert_true (hostconf_probe (ctx, result, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (cbox_probe_result_get_status (result), ==, CBOX_PROBE_AVAILABLE);
+  g_assert_true (hostconf_contribute (ctx, plan, &error));
+  g_assert_no_error (error);
+  return g_steal_pointer (&plan);
+}
+
+static char *
+real_path_of (Fixture *f, const char *path)
+{
+  g_autofree char *full = g_build_filename (f->root, path, NULL);
+  return hostconf_realpath (full);
+}
+
+static void
+test_resolv_conf_symlink (Fixture *f, gconstpointer data)
+{
+  g_autoptr (CboxPlan) plan = NULL;
+  g_autofree char *stub = NULL;
+  const CboxMount *mount;
+
+  write_file (f, "run/systemd/resolve/stub-resolv.conf", "nameserver 127.0.0.53\n");
+  make_link (f, "run/systemd/resolve/stub-resolv.conf", "etc/resolv.conf");
+  write_file (f, "etc/hosts", "127.0.0.1 localhost\n");
+  stub = real_path_of (f, "run/systemd/resolve/stub-resolv.conf");
+
+  /* bwrap shares the host's network: the stub is reachable, keep it. */
+  plan = run (f, TRUE, "bwrap", CBOX_FEATURE_ALL);
+  mount = cbox_plan_find_mount (plan, "/etc/resolv.conf");
+  g_assert_nonnull (mount);
+  g_assert_cmpint (mount->kind, ==, CBOX_MOUNT_RO);
+  g_assert_cmpstr (mount->src, ==, stub);
+  g_assert_cmpint (cbox_plan_find_mount (plan, "/etc/hosts")->kind, ==, CBOX_MOUNT_RO);
+  g_assert_nonnull (cbox_plan_find_mount (plan, "/etc/nsswitch.conf"));
+}
+
+static void
+test_resolv_conf_upstream (Fixture *f, gconstpointer data)
+{
+  g_autoptr (CboxPlan) plan = NULL;
+  g_autofree char *upstream = NULL;
+
+  write_file (f, "run/systemd/resolve/stub-resolv.conf", "nameserver 127.0.0.53\n");
+  write_file (f, "run/systemd/resolve/resolv.conf", "nameserver 192.0.2.1\n");
+  make_link (f, "run/systemd/resolve/stub-resolv.conf", "etc/resolv.conf");
+  upstream = g_build_filename (f->root, HOSTCONF_RESOLVED_UPSTREAM, NULL);
+
+  /* A backend with its own network stack cannot reach 127.0.0.53. */
+  plan = run (f, TRUE, "qemu", CBOX_FEATURE_BIND | CBOX_FEATURE_DATA);
+  g_assert_cmpstr (cbox_plan_find_mount (plan, "/etc/resolv.conf")->src, ==, upstream);
+}
+
+static void
+test_network_off (Fixture *f, gconstpointer data)
+{
+  g_autoptr (CboxPlan) plan = NULL;
+  const CboxMount *mount;
+
+  write_file (f, "etc/resolv.conf", "nameserver 192.0.2.1\n");
+  write_file (f, "etc/hosts", "10.0.0.7 build-server.internal\n");
+  write_file (f, "etc/nsswitch.conf", "hosts: files dns\n");
+  write_file (f, "etc/ssl/certs/ca.pem", "");
+
+  plan = run (f, FALSE, "bwrap", CBOX_FEATURE_ALL);
+  g_assert_null (cbox_plan_find_mount (plan, "/etc/resolv.conf"));
+  g_assert_null (cbox_plan_find_mount (plan, "/etc/nsswitch.conf"));
+  /* The host's hosts file is replaced by a loopback-only one. */
+  mount = cbox_plan_find_mount (plan, "/etc/hosts");
+  g_assert_nonnull (mount);
+  g_assert_cmpint (mount->kind, ==, CBOX_MOUNT_DATA);
+  g_assert_nonnull (cbox_plan_find_mount (plan, "/etc/ssl"));
+}
+
+static void
+test_tls_fonts (Fixture *f, gconstpointer data)
+{
+  g_autoptr (CboxPlan) plan = NULL;
+  g_autofree char *private_dir = g_build_filename (f->root, "etc/ssl/private", NULL);
+  const CboxMount *mount;
+
+  write_file (f, "etc/ssl/certs/ca-certificates.crt", "");
+  g_assert_cmpint (g_mkdir_with_parents (private_dir, 0700), ==, 0);
+  plan = run (f, TRUE, "bwrap", CBOX_FEATURE_ALL);
+  for (gsize i = 0; i < G_N_ELEMENTS (hostconf_dirs); i++)
+    {
+      mount = cbox_plan_find_mount (plan, hostconf_dirs[i]);
+      g_assert_nonnull (mount);
+      g_assert_cmpint (mount->kind, ==, CBOX_MOUNT_RO);
+      g_assert_true (mount->flags & CBOX_MOUNT_FLAG_ALLOW_MISSING);
+    }
+  mount = cbox_plan_find_mount (plan, "/etc/ssl/private");
+  g_assert_nonnull (mount);
+  g_assert_cmpint (mount->kind, ==, CBOX_MOUNT_TMPFS);
+}
+
+static void
+test_localtime_in_usr (Fixture *f, gconstpointer data)
+{
+  g_autoptr (CboxPlan) plan = NULL;
+  const CboxMount *mount;
+
+  write_file (f, "usr/share/zoneinfo/Europe/Berlin", "TZif");
+  make_link (f, "usr/share/zoneinfo/Europe/Berlin", "etc/localtime");
+  cbox_host_setenv (f->host, "TZ", "Asia/Tokyo");
+  plan = run (f, TRUE, "bwrap", CBOX_FEATURE_ALL);
+  mount = cbox_plan_find_mount (plan, "/etc/localtime");
+  g_assert_nonnull (mount);
+  g_assert_cmpint (mount->kind, ==, CBOX_MOUNT_SYMLINK);
+  g_assert_cmpstr (mount->src, ==, "/usr/share/zoneinfo/Europe/Berlin");
+  g_assert_null (cbox_plan_find_mount (plan, "/usr/share/zoneinfo"));
+  g_assert_cmpstr (cbox_plan_get_env (plan, "TZ"), ==, "Asia/Tokyo");
+}
+
+static void
+test_localtime_outside_usr (Fixture *f, gconstpointer data)
+{
+  g_autoptr (CboxPlan) plan = NULL;
+  g_autofree char *zoneinfo = NULL;
+  const CboxMount *mount;
+
+  write_file (f, "etc/tzdata/zoneinfo/Europe/Berlin", "TZif");
+  make_link (f, "etc/tzdata/zoneinfo/Europe/Berlin", "etc/localtime");
+  zoneinfo = real_path_of (f, "etc/tzdata/zoneinfo");
+  plan = run (f, TRUE, "bwrap", CBOX_FEATURE_ALL);
+  mount = cbox_plan_find_mount (plan, "/etc/tzdata/zoneinfo");
+  g_assert_nonnull (mount);
+  g_assert_cmpint (mount->kind, ==, CBOX_MOUNT_RO);
+  g_assert_cmpstr (mount->src, ==, zoneinfo);
+  mount = cbox_plan_find_mount (plan, "/etc/localtime");
+  g_assert_cmpint (mount->kind, ==, CBOX_MOUNT_SYMLINK);
+  g_assert_cmpstr (mount->src, ==, "/etc/tzdata/zoneinfo/Europe/Berlin");
+}
+
+static void
+test_localtime_no_symlinks (Fixture *f, gconstpointer data)
+{
+  g_autoptr (CboxPlan) plan = NULL;
+  const CboxMount *mount;
+
+  write_file (f, "usr/share/zoneinfo/UTC", "TZif");
+  make_link (f, "usr/share/zoneinfo/UTC", "etc/localtime");
+  plan = run (f, TRUE, "qemu", CBOX_FEATURE_BIND);
+  mount = cbox_plan_find_mount (plan, "/etc/localtime");
+  g_assert_cmpint (mount->kind, ==, CBOX_MOUNT_RO);
+}
+
+static void
+test_loopback_detection (void)
+{
+  g_autofree char *dir = cbox_test_make_dir ("resolv");
+  g_autofree char *path = g_build_filename (dir, "resolv.conf", NULL);
+
+  g_assert_true (
+      g_file_set_contents (path, "# x\nnameserver 127.0.0.53\noptions edns0\n", -1, NULL));
+  g_assert_true (hostconf_resolv_is_loopback_only (path));
+  g_assert_true (g_file_set_contents (path, "nameserver ::1\nnameserver 127.0.0.1\n", -1, NULL));
+  g_assert_true (hostconf_resolv_is_loopback_only (path));
+  g_assert_true (
+      g_file_set_contents (path, "nameserver 127.0.0.53\nnameserver 9.9.9.9\n", -1, NULL));
+  g_assert_false (hostconf_resolv_is_loopback_only (path));
+  g_assert_true (g_file_set_contents (path, "search example.org\n", -1, NULL));
+  g_assert_false (hostconf_resolv_is_loopback_only (path));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/hostconf/resolv/loopback-detection", test_loopback_detection);
+  g_test_add ("/hostconf/resolv/symlink", Fixture, NULL, fixture_setup, test_resolv_conf_symlink,
+              fixture_teardown);
+  g_test_add ("/hostconf/resolv/upstream", Fixture, NULL, fixture_setup, test_resolv_conf_upstream,
+              fixture_teardown);
+  g_test_add ("/hostconf/network-off", Fixture, NULL, fixture_setup, test_network_off,
+              fixture_teardown);
+  g_test_add ("/hostconf/tls-fonts", Fixture, NULL, fixture_setup, test_tls_fonts,
+              fixture_teardown);
+  g_test_add ("/hostconf/localtime/in-usr", Fixture, NULL, fixture_setup, test_localtime_in_usr,
+              fixture_teardown);
+  g_test_add ("/hostconf/localtime/outside-usr", Fixture, NULL, fixture_setup,
+              test_localtime_outside_usr, fixture_teardown);
+  g_test_add ("/hostconf/localtime/no-symlinks", Fixture, NULL, fixture_setup,
+              test_localtime_no_symlinks, fixture_teardown);
+  return g_test_run ();
+}
