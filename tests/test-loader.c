@@ -17,105 +17,7 @@
 #include "cbox-private.h"
 #include "cbox-registry.h"
 #include "cbox-test-util.h"
-
-/* Not a CboxPluginError: the plugin is accepted. */
-#define ACCEPTED (-1)
-
-typedef struct
-{
-  const char *file; /* file name, in the folder it is found in */
-  const char *name; /* what cbox_plugin_info_get_name() says */
-  int expected;     /* CboxPluginError, or ACCEPTED */
-} Case;
-
-static const Case cases[] = {
-  { "libcbox-good-forwarder.so", "good-forwarder", ACCEPTED },
-  { "libcbox-good-backend.so", "good-backend", ACCEPTED },
-  { "libcbox-short-vtable.so", "short-vtable", ACCEPTED },
-  { "libcbox-abi-major-older.so", "abi-major-older", CBOX_PLUGIN_ERROR_ABI_MAJOR },
-  { "libcbox-abi-major-newer.so", "abi-major-newer", CBOX_PLUGIN_ERROR_ABI_MAJOR },
-  { "libcbox-abi-minor-newer.so", "abi-minor-newer", CBOX_PLUGIN_ERROR_ABI_MINOR },
-  { "libcbox-no-entry-point.so", "no-entry-point", CBOX_PLUGIN_ERROR_NO_ENTRY_POINT },
-  { "libcbox-null-descriptor.so", "null-descriptor", CBOX_PLUGIN_ERROR_NULL_DESCRIPTOR },
-  { "libcbox-struct-size.so", "struct-size", CBOX_PLUGIN_ERROR_STRUCT_SIZE },
-  { "libcbox-vtable-size.so", "vtable-size", CBOX_PLUGIN_ERROR_STRUCT_SIZE },
-  { "libcbox-no-name.so", "no-name", CBOX_PLUGIN_ERROR_MISSING_FIELD },
-  { "libcbox-bad-name.so", "bad-name", CBOX_PLUGIN_ERROR_MISSING_FIELD },
-  { "libcbox-bad-kind.so", "bad-kind", CBOX_PLUGIN_ERROR_MISSING_FIELD },
-  { "libcbox-bad-alias.so", "bad-alias", CBOX_PLUGIN_ERROR_MISSING_FIELD },
-  { "libcbox-missing-vtable.so", "missing-vtable", CBOX_PLUGIN_ERROR_MISSING_VTABLE },
-  { "libcbox-missing-vfunc.so", "missing-vfunc", CBOX_PLUGIN_ERROR_MISSING_VTABLE },
-  { "libcbox-undefined-symbol.so", "undefined-symbol", CBOX_PLUGIN_ERROR_OPEN },
-  /* Made by make_odd_dir(). */
-  { "libcbox-x.so", "x", CBOX_PLUGIN_ERROR_OPEN },
-  { "libcbox-empty.so", "empty", CBOX_PLUGIN_ERROR_OPEN },
-  { "libcbox-y.so", "y", CBOX_PLUGIN_ERROR_NOT_REGULAR_FILE },
-  { "libcbox-fifo.so", "fifo", CBOX_PLUGIN_ERROR_NOT_REGULAR_FILE },
-  { "libcbox-dangling.so", "dangling", CBOX_PLUGIN_ERROR_OPEN },
-  { "libcbox-unreadable.so", "unreadable", CBOX_PLUGIN_ERROR_OPEN },
-  /* In second/, searched last. */
-  { "libcbox-duplicate.so", "good-forwarder", CBOX_PLUGIN_ERROR_DUPLICATE_NAME },
-};
-
-static char *
-broken_dir (void)
-{
-  return g_test_build_filename (G_TEST_BUILT, "broken-plugins", NULL);
-}
-
-static char *
-second_dir (void)
-{
-  return g_test_build_filename (G_TEST_BUILT, "broken-plugins", "second", NULL);
-}
-
-static void
-write_file (const char *dir, const char *name, const char *contents, gssize len)
-{
-  g_autofree char *path = g_build_filename (dir, name, NULL);
-  g_autoptr (GError) error = NULL;
-
-  g_file_set_contents (path, contents, len, &error);
-  g_assert_no_error (error);
-}
-
-/* Files named like plugins that are not plugins. The unreadable one is
- * only unreadable when not root: root reads any file, so as root it is
- * replaced by a copy of the undefined-symbol plugin, which fails dlopen for
- * root too (test_unreadable() says which case ran). */
-static char *
-make_odd_dir (void)
-{
-  g_autofree char *dir = cbox_test_make_dir ("odd plugins");
-  g_autofree char *fifo = g_build_filename (dir, "libcbox-fifo.so", NULL);
-  g_autofree char *subdir = g_build_filename (dir, "libcbox-y.so", NULL);
-  g_autofree char *dangling = g_build_filename (dir, "libcbox-dangling.so", NULL);
-  g_autofree char *unreadable = g_build_filename (dir, "libcbox-unreadable.so", NULL);
-  g_autofree char *bdir = broken_dir ();
-  g_autofree char *source = NULL;
-  g_autofree char *contents = NULL;
-  gsize len;
-  g_autoptr (GError) error = NULL;
-
-  write_file (dir, "libcbox-x.so", "this is a text file, not a plugin\n", -1);
-  write_file (dir, "libcbox-empty.so", "", 0);
-  /* Not named like a plugin: never looked at. */
-  write_file (dir, "libcbox-z.so.txt", "ignored\n", -1);
-  write_file (dir, "README", "ignored\n", -1);
-  g_assert_cmpint (g_mkdir (subdir, 0755), ==, 0);
-  g_assert_cmpint (mkfifo (fifo, 0644), ==, 0);
-  g_assert_cmpint (symlink ("no-such-file.so", dangling), ==, 0);
-
-  source = g_build_filename (
-      bdir, cbox_test_is_root () ? "libcbox-undefined-symbol.so" : "libcbox-good-forwarder.so",
-      NULL);
-  g_file_get_contents (source, &contents, &len, &error);
-  g_assert_no_error (error);
-  g_file_set_contents (unreadable, contents, (gssize)len, &error);
-  g_assert_no_error (error);
-  g_assert_cmpint (g_chmod (unreadable, 0), ==, 0);
-  return g_steal_pointer (&dir);
-}
+#include "fixture.h"
 
 /* The registry every case looks at: the broken plugins, the odd files, the
  * second folder, in that order. */
@@ -123,9 +25,9 @@ static CboxRegistry *
 load_all (void)
 {
   CboxRegistry *registry = cbox_registry_new ();
-  g_autofree char *bdir = broken_dir ();
-  g_autofree char *odd = make_odd_dir ();
-  g_autofree char *second = second_dir ();
+  g_autofree char *bdir = broken_plugins_dir ();
+  g_autofree char *odd = broken_plugins_make_odd_dir ();
+  g_autofree char *second = broken_plugins_second_dir ();
 
   cbox_registry_load_dir (registry, bdir);
   cbox_registry_load_dir (registry, odd);
@@ -150,7 +52,7 @@ find_file (CboxRegistry *registry, const char *file)
 static void
 test_case (gconstpointer data)
 {
-  const Case *c = data;
+  const BrokenPluginCase *c = data;
   g_autoptr (CboxRegistry) registry = load_all ();
   CboxPluginInfo *info = find_file (registry, c->file);
   const GError *error;
@@ -158,7 +60,7 @@ test_case (gconstpointer data)
   g_assert_nonnull (info);
   g_assert_cmpstr (cbox_plugin_info_get_name (info), ==, c->name);
   error = cbox_plugin_info_get_error (info);
-  if (c->expected == ACCEPTED)
+  if (c->expected == BROKEN_PLUGIN_ACCEPTED)
     {
       g_assert_no_error (error);
       g_assert_true (cbox_plugin_info_is_accepted (info));
@@ -177,7 +79,7 @@ test_case (gconstpointer data)
     g_assert_null (cbox_registry_lookup (registry, c->name));
 }
 
-/* Every file found is one of the cases, in the order of the folders and by
+/* Every file found is one of the broken_plugin_cases, in the order of the folders and by
  * name within each: nothing extra (README, .so.txt, meson's .p folders),
  * nothing missing. */
 static void
@@ -188,7 +90,7 @@ test_all_listed (void)
   g_autofree char *last_dir = NULL;
   g_autofree char *last_base = NULL;
 
-  g_assert_cmpuint (cbox_registry_get_n_plugins (registry), ==, G_N_ELEMENTS (cases));
+  g_assert_cmpuint (cbox_registry_get_n_plugins (registry), ==, broken_plugin_n_cases);
   for (guint i = 0; i < cbox_registry_get_n_plugins (registry); i++)
     {
       const char *path = cbox_plugin_info_get_path (cbox_registry_get_plugin (registry, i));
@@ -196,8 +98,8 @@ test_all_listed (void)
       g_autofree char *base = g_path_get_basename (path);
       gboolean known = FALSE;
 
-      for (gsize j = 0; j < G_N_ELEMENTS (cases); j++)
-        known = known || g_str_equal (cases[j].file, base);
+      for (gsize j = 0; j < broken_plugin_n_cases; j++)
+        known = known || g_str_equal (broken_plugin_cases[j].file, base);
       g_assert_true (known);
       if (last_dir != NULL && g_str_equal (last_dir, dir))
         g_assert_cmpstr (last_base, <, base);
@@ -214,10 +116,10 @@ test_unreadable (void)
   if (cbox_test_is_root ())
     g_test_message ("running as root, which reads any file: libcbox-unreadable.so is a "
                     "copy of the undefined-symbol plugin here, failing dlopen for root too");
-  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+  for (gsize i = 0; i < broken_plugin_n_cases; i++)
     {
-      if (g_str_equal (cases[i].file, "libcbox-unreadable.so"))
-        test_case (&cases[i]);
+      if (g_str_equal (broken_plugin_cases[i].file, "libcbox-unreadable.so"))
+        test_case (&broken_plugin_cases[i]);
     }
 }
 
@@ -322,7 +224,7 @@ static void
 test_same_dir_twice (void)
 {
   g_autoptr (CboxRegistry) registry = cbox_registry_new ();
-  g_autofree char *bdir = broken_dir ();
+  g_autofree char *bdir = broken_plugins_dir ();
   g_autofree char *scratch = cbox_test_make_dir ("link");
   g_autofree char *link = g_build_filename (scratch, "plugins", NULL);
   guint n;
@@ -343,10 +245,10 @@ test_broken_override (void)
 {
   g_autoptr (CboxRegistry) registry = cbox_registry_new ();
   g_autofree char *first = cbox_test_make_dir ("override");
-  g_autofree char *second = second_dir ();
+  g_autofree char *second = broken_plugins_second_dir ();
   CboxPluginInfo *info;
 
-  write_file (first, "libcbox-good-forwarder.so", "not a plugin\n", -1);
+  broken_plugins_write_file (first, "libcbox-good-forwarder.so", "not a plugin\n", -1);
   cbox_registry_load_dir (registry, first);
   cbox_registry_load_dir (registry, second);
   g_assert_cmpuint (cbox_registry_get_n_plugins (registry), ==, 2);
@@ -364,7 +266,7 @@ test_missing_dir (void)
   g_autofree char *missing = g_build_filename (scratch, "no-such-folder", NULL);
   g_autofree char *file = g_build_filename (scratch, "file", NULL);
 
-  write_file (scratch, "file", "", 0);
+  broken_plugins_write_file (scratch, "file", "", 0);
   cbox_registry_load_dir (registry, missing);
   cbox_registry_load_dir (registry, file);
   g_assert_cmpuint (cbox_registry_get_n_plugins (registry), ==, 0);
@@ -394,8 +296,8 @@ static void
 test_load_default (void)
 {
   g_autoptr (CboxRegistry) registry = cbox_registry_new ();
-  g_autofree char *bdir = broken_dir ();
-  g_autofree char *second = second_dir ();
+  g_autofree char *bdir = broken_plugins_dir ();
+  g_autofree char *second = broken_plugins_second_dir ();
   g_autofree char *env = g_strconcat (second, ":", bdir, NULL);
   CboxPluginInfo *info;
 
@@ -468,10 +370,11 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
 
-  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+  for (gsize i = 0; i < broken_plugin_n_cases; i++)
     {
-      g_autofree char *name = g_strndup (cases[i].file + strlen ("libcbox-"),
-                                         strlen (cases[i].file) - strlen ("libcbox-.so"));
+      g_autofree char *name
+          = g_strndup (broken_plugin_cases[i].file + strlen ("libcbox-"),
+                       strlen (broken_plugin_cases[i].file) - strlen ("libcbox-.so"));
       g_autofree char *test_path = NULL;
 
       if (g_str_equal (name, "unreadable"))
@@ -479,9 +382,10 @@ main (int argc, char **argv)
           g_test_add_func ("/loader/reject/unreadable", test_unreadable);
           continue;
         }
-      test_path = g_strdup_printf ("/loader/%s/%s",
-                                   cases[i].expected == ACCEPTED ? "accept" : "reject", name);
-      g_test_add_data_func (test_path, &cases[i], test_case);
+      test_path = g_strdup_printf (
+          "/loader/%s/%s",
+          broken_plugin_cases[i].expected == BROKEN_PLUGIN_ACCEPTED ? "accept" : "reject", name);
+      g_test_add_data_func (test_path, &broken_plugin_cases[i], test_case);
     }
   g_test_add_func ("/loader/all-listed-in-order", test_all_listed);
   g_test_add_func ("/loader/good-forwarder-works", test_good_forwarder_works);
