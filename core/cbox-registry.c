@@ -256,3 +256,33 @@ cbox_plugin_info_is_accepted (CboxPluginInfo *info)
   g_return_val_if_fail (info != NULL, FALSE);
   return info->accepted;
 }
+
+const char *
+cbox_plugin_error_code_to_string (int code)
+{
+  switch (code)
+    {
+    case CBOX_PLUGIN_ERROR_NOT_REGULAR_FILE:
+      return "not-regular-file";
+    case CBOX_PLUGIN_ERROR_OPEN:
+      return "open";
+    case CBOX_PLUGIN_ERROR_NO_ENTRY_POINT:
+      return "no-entry-point";
+    case CBOX_PLUGIN_ERROR_NULL_DESCRIPTOR:
+      return "null-descriptor";
+    case CBOX_PLUGIN_ERROR_ABI_MAJOR:
+      return "abi-major";
+    case CBOX_PLUGIN_ERROR_ABI_MINOR:
+      return "abi-minor";
+    case CBOX_PLUGIN_ERROR_STRUCT_SIZE:
+      return "struct-size";
+    case CBOX_PLUGIN_ERROR_MISSING_FIELD:
+      return "missing-field";
+    case CBOX_PLUGIN_ERROR_MISSING_VTABLE:
+      return "missing-vtable";
+    case CBOX_PLUGIN_ERROR_DUPLICATE_NAME:
+      return "duplicate-name";
+    default:
+      return "unknown";
+    }
+}

@@ -51,4 +51,10 @@ const CboxPluginDesc *cbox_plugin_info_get_desc (CboxPluginInfo *info);
 const GError *cbox_plugin_info_get_error (CboxPluginInfo *info);
 gboolean cbox_plugin_info_is_accepted (CboxPluginInfo *info);
 
+/* A stable word for a CBOX_PLUGIN_ERROR code, for JSON and scripts:
+ * "not-regular-file", "open", "no-entry-point", "null-descriptor",
+ * "abi-major", "abi-minor", "struct-size", "missing-field",
+ * "missing-vtable", "duplicate-name"; "unknown" for anything else. */
+const char *cbox_plugin_error_code_to_string (int code);
+
 G_END_DECLS

@@ -365,6 +365,23 @@ test_secure (void)
   g_assert_cmpstr (out_secure, ==, CBOX_PLUGIN_DIR "\n");
 }
 
+static void
+test_error_code_strings (void)
+{
+  g_assert_cmpstr (cbox_plugin_error_code_to_string (CBOX_PLUGIN_ERROR_NOT_REGULAR_FILE), ==,
+                   "not-regular-file");
+  g_assert_cmpstr (cbox_plugin_error_code_to_string (CBOX_PLUGIN_ERROR_ABI_MAJOR), ==, "abi-major");
+  g_assert_cmpstr (cbox_plugin_error_code_to_string (CBOX_PLUGIN_ERROR_DUPLICATE_NAME), ==,
+                   "duplicate-name");
+  g_assert_cmpstr (cbox_plugin_error_code_to_string (CBOX_PLUGIN_ERROR_DUPLICATE_NAME + 1), ==,
+                   "unknown");
+  /* Every code has its own word. */
+  for (int i = CBOX_PLUGIN_ERROR_NOT_REGULAR_FILE; i <= CBOX_PLUGIN_ERROR_DUPLICATE_NAME; i++)
+    for (int j = 0; j < i; j++)
+      g_assert_cmpstr (cbox_plugin_error_code_to_string (i), !=,
+                       cbox_plugin_error_code_to_string (j));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -394,6 +411,7 @@ main (int argc, char **argv)
   g_test_add_func ("/loader/same-dir-twice", test_same_dir_twice);
   g_test_add_func ("/loader/broken-override-falls-back", test_broken_override);
   g_test_add_func ("/loader/missing-dir", test_missing_dir);
+  g_test_add_func ("/loader/error-code-strings", test_error_code_strings);
   g_test_add_func ("/loader/path/env", test_default_path);
   g_test_add_func ("/loader/path/load-default", test_load_default);
   g_test_add_func ("/loader/path/ignored-when-setuid", test_secure);
