@@ -2,9 +2,11 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cbox-loader.h"
 
@@ -156,6 +158,16 @@ cbox_loader_load_file (const char *path)
         &info, CBOX_PLUGIN_ERROR_NOT_REGULAR_FILE,
         "not a regular file (a %s named like a plugin); remove it from the plugin folder",
         S_ISDIR (st.st_mode) ? "directory" : "special file");
+
+  /* Only to say the right thing: dlopen would fail on it too. With the
+   * effective ids, as dlopen opens it (a setuid cbox). */
+  if (faccessat (AT_FDCWD, path, R_OK, AT_EACCESS) != 0)
+    {
+      int saved_errno = errno;
+      return reject (&info, CBOX_PLUGIN_ERROR_OPEN,
+                     "cannot read it: %s; make it readable (chmod a+r) or remove it",
+                     g_strerror (saved_errno));
+    }
 
   /* BIND_LOCAL: one plugin's symbols never resolve another's. No
    * BIND_LAZY: a plugin with an unresolved symbol fails here, with a

@@ -121,6 +121,13 @@ test_unreadable (void)
       if (g_str_equal (broken_plugin_cases[i].file, "libcbox-unreadable.so"))
         test_case (&broken_plugin_cases[i]);
     }
+  if (!cbox_test_is_root ())
+    {
+      g_autoptr (CboxRegistry) registry = load_all ();
+      CboxPluginInfo *info = find_file (registry, "libcbox-unreadable.so");
+
+      g_assert_nonnull (strstr (cbox_plugin_info_get_error (info)->message, "make it readable"));
+    }
 }
 
 static void
