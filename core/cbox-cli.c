@@ -660,6 +660,8 @@ cbox_cli_make_request (CboxCliOptions *options, CboxHost *host, const char *cwd,
       g_auto (GStrv) env = g_key_file_get_string_list (layer_file, "cbox", "env", NULL, NULL);
       g_auto (GStrv) dirs_to_make = g_key_file_get_string_list (layer_file, "cbox", "mkdir", NULL, NULL);
 
+      if (layer == CBOX_CONFIG_LAYER_FILES && forward != NULL)
+        request->has_default_forwards = TRUE;
       for (guint i = 0; forward != NULL && forward[i] != NULL; i++)
         {
           if (g_str_equal (forward[i], "none"))

@@ -68,9 +68,9 @@ cbox_request_free (CboxRequest *request)
   g_free (request);
 }
 
-void
-cbox_request_add_forward_op (CboxRequest *request, CboxForwardOpKind kind, const char *name,
-                             gboolean requested, const char *origin)
+static void
+cbox_request_add_forward_op_to (GPtrArray *ops, CboxForwardOpKind kind, const char *name,
+                                gboolean requested, const char *origin)
 {
   CboxForwardOp *op = g_new0 (CboxForwardOp, 1);
 
@@ -78,7 +78,14 @@ cbox_request_add_forward_op (CboxRequest *request, CboxForwardOpKind kind, const
   op->name = g_strdup (name);
   op->requested = requested;
   op->origin = g_strdup (origin);
-  g_ptr_array_add (request->forward_ops, op);
+  g_ptr_array_add (ops, op);
+}
+
+void
+cbox_request_add_forward_op (CboxRequest *request, CboxForwardOpKind kind, const char *name,
+                             gboolean requested, const char *origin)
+{
+  cbox_request_add_forward_op_to (request->forward_ops, kind, name, requested, origin);
 }
 
 void
@@ -385,7 +392,31 @@ cbox_planner_explain_unknown (CboxPlanner *planner, const char *name)
 static gboolean
 cbox_planner_resolve_forwarders (CboxPlanner *planner, GError **error)
 {
-  GPtrArray *ops = planner->request->forward_ops;
+  g_autoptr (GPtrArray) ops = g_ptr_array_new_with_free_func ((GDestroyNotify) cbox_forward_op_free);
+
+  /* Without a configured default list (no shipped cbox.conf, say), the
+   * plugins' own defaults apply. */
+  if (!planner->request->has_default_forwards)
+    for (guint i = 0; i < cbox_registry_get_n_plugins (planner->registry); i++)
+      {
+        CboxPluginInfo *info = cbox_registry_get_plugin (planner->registry, i);
+        const CboxPluginDesc *desc = cbox_plugin_info_get_desc (info);
+        CboxForwardOp *op;
+
+        if (!cbox_plugin_info_is_accepted (info) || desc->kind != CBOX_PLUGIN_KIND_FORWARDER
+            || !desc->default_enabled)
+          continue;
+        op = g_new0 (CboxForwardOp, 1);
+        op->kind = CBOX_FORWARD_OP_ADD;
+        op->name = g_strdup (desc->name);
+        op->origin = g_strdup ("plugin default");
+        g_ptr_array_add (ops, op);
+      }
+  for (guint i = 0; i < planner->request->forward_ops->len; i++)
+    {
+      CboxForwardOp *op = g_ptr_array_index (planner->request->forward_ops, i);
+      cbox_request_add_forward_op_to (ops, op->kind, op->name, op->requested, op->origin);
+    }
 
   for (guint i = 0; i < ops->len; i++)
     {

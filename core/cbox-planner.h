@@ -65,6 +65,9 @@ typedef struct {
   char *profile;      /* or NULL */
   gboolean verbose;
   GKeyFile *config;   /* merged, what plugins see */
+  /* FALSE when no configuration file has a `forward` key: the forwarders
+   * whose descriptor says default_enabled are the defaults then. */
+  gboolean has_default_forwards;
 } CboxRequest;
 
 CboxRequest *cbox_request_new (void);

@@ -6,7 +6,8 @@
  * $CBOX_TEST_OUTPUT, else to stdout, and returns `[test] exit-status`
  * (default 0). Planner and forwarder tests use it to check plans without
  * a sandbox. `[test] available=false` (with `[test] reason=`) makes its
- * probe say unavailable. */
+ * probe say unavailable; `[test] fail-run=true` makes its run fail as a
+ * backend whose tool broke would. */
 
 #include "config.h"
 
@@ -54,6 +55,15 @@ test_backend_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret
   g_autoptr (JsonNode) root = cbox_plan_to_json (plan, ctx, launch, CBOX_PLAN_JSON_DATA);
   g_autofree char *text = cbox_json_to_string (root);
   guint64 status = 0;
+  gboolean fail;
+
+  if (!cbox_context_get_boolean (ctx, "fail-run", FALSE, &fail, error))
+    return FALSE;
+  if (fail)
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_BACKEND, "failed as [test] fail-run asked");
+      return FALSE;
+    }
 
   if (output == NULL && cbox_host_getenv (cbox_context_get_host (ctx), "CBOX_TEST_OUTPUT") != NULL)
     output = g_strdup (cbox_host_getenv (cbox_context_get_host (ctx), "CBOX_TEST_OUTPUT"));

@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* Fake plugins for the planner's tests, one source built several times
+ * (see meson.build): a forwarder whose name, aliases, ordering hints,
+ * conflicts and declared features come from macros, or (FAKE_BACKEND) a
+ * backend offering only FAKE_FEATURES.
+ *
+ * Forwarder behaviour, from its own configuration group:
+ *   available=false   probe says unavailable, reason "NAME is switched off"
+ *   socket=true       contribute adds a unix-socket bind it did not declare
+ *   trace=FILE        prepare and cleanup append "prepare NAME" and
+ *                     "cleanup NAME" lines to FILE
+ * Contribute appends its name to the variable FAKE_ORDER (so tests see the
+ * order) and sets FAKE_<NAME>=1. */
+
+#include <stdio.h>
+#include <string.h>
+
+#include <cbox/cbox-plugin.h>
+
+#ifndef FAKE_ALIASES
+#define FAKE_ALIASES NULL
+#endif
+#ifndef FAKE_AFTER
+#define FAKE_AFTER NULL
+#endif
+#ifndef FAKE_CONFLICTS
+#define FAKE_CONFLICTS NULL
+#endif
+
+#ifdef FAKE_BACKEND
+
+static gboolean
+fake_backend_probe (CboxContext *ctx, CboxProbeResult *result, GError **error)
+{
+  cbox_probe_result_set_status (result, CBOX_PROBE_AVAILABLE, NULL);
+  return TRUE;
+}
+
+static gboolean
+fake_backend_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GError **error)
+{
+  cbox_launch_add_arg (launch, "true");
+  return TRUE;
+}
+
+static const CboxBackendVTable fake_backend_vtable = {
+  .struct_size = sizeof (CboxBackendVTable),
+  .probe = fake_backend_probe,
+  .realize = fake_backend_realize,
+};
+
+CBOX_PLUGIN_DEFINE (.kind = CBOX_PLUGIN_KIND_BACKEND,
+                    .name = FAKE_NAME,
+                    .version = "1.0",
+                    .description = "Fake backend for the planner's tests",
+                    .features = FAKE_FEATURES,
+                    .backend = &fake_backend_vtable)
+
+#else
+
+static void
+fake_trace (CboxContext *ctx, const char *what)
+{
+  g_autofree char *trace = cbox_context_get_string (ctx, "trace");
+  FILE *file;
+
+  if (trace == NULL)
+    return;
+  file = fopen (trace, "ae");
+  if (file == NULL)
+    return;
+  fprintf (file, "%s %s\n", what, FAKE_NAME);
+  fclose (file);
+}
+
+static gboolean
+fake_probe (CboxContext *ctx, CboxProbeResult *result, GError **error)
+{
+  gboolean available;
+
+  if (!cbox_context_get_boolean (ctx, "available", TRUE, &available, error))
+    return FALSE;
+  if (available)
+    cbox_probe_result_set_status (result, CBOX_PROBE_AVAILABLE, NULL);
+  else
+    cbox_probe_result_set_status (result, CBOX_PROBE_UNAVAILABLE, "%s is switched off", FAKE_NAME);
+  return TRUE;
+}
+
+static gboolean
+fake_contribute (CboxContext *ctx, CboxPlan *plan, GError **error)
+{
+  const char *order = cbox_plan_get_env (plan, "FAKE_ORDER");
+  g_autofree char *new_order = order != NULL ? g_strconcat (order, ",", FAKE_NAME, NULL)
+                                             : g_strdup (FAKE_NAME);
+  g_autofree char *variable = g_ascii_strup ("FAKE_" FAKE_NAME, -1);
+  gboolean socket;
+
+  cbox_plan_set_env (plan, "FAKE_ORDER", new_order);
+  cbox_plan_set_env (plan, variable, "1");
+  if (!cbox_context_get_boolean (ctx, "socket", FALSE, &socket, error))
+    return FALSE;
+  if (socket)
+    cbox_plan_add_bind_socket (plan, "/run/fake.sock", "/run/fake.sock", CBOX_MOUNT_FLAG_ALLOW_MISSING);
+  return TRUE;
+}
+
+static gboolean
+fake_prepare (CboxContext *ctx, CboxPlan *plan, GError **error)
+{
+  fake_trace (ctx, "prepare");
+  return TRUE;
+}
+
+static void
+fake_cleanup (CboxContext *ctx)
+{
+  fake_trace (ctx, "cleanup");
+}
+
+static const CboxForwarderVTable fake_vtable = {
+  .struct_size = sizeof (CboxForwarderVTable),
+  .probe = fake_probe,
+  .contribute = fake_contribute,
+  .prepare = fake_prepare,
+  .cleanup = fake_cleanup,
+};
+
+CBOX_PLUGIN_DEFINE (.kind = CBOX_PLUGIN_KIND_FORWARDER,
+                    .name = FAKE_NAME,
+                    .version = "1.0",
+                    .description = "Fake forwarder for the planner's tests",
+                    .aliases = FAKE_ALIASES,
+                    .after = FAKE_AFTER,
+                    .conflicts = FAKE_CONFLICTS,
+                    .features = FAKE_FEATURES,
+                    .forwarder = &fake_vtable)
+
+#endif

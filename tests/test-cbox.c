@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* The built cbox, driven as a user would: every command answers, every
+ * --json parses, cbox's own errors exit 125 with a message, and a run with
+ * the test backend returns the command's status. */
+
+#include "config.h"
+
+#include <string.h>
+
+#include <json-glib/json-glib.h>
+
+#include "cbox-test-util.h"
+
+#define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
+static JsonObject *
+parse_json (const char *text, JsonParser *parser)
+{
+  g_autoptr (GError) error = NULL;
+
+  json_parser_load_from_data (parser, text, -1, &error);
+  g_assert_no_error (error);
+  g_assert_true (JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)));
+  return json_node_get_object (json_parser_get_root (parser));
+}
+
+static void
+test_version_and_help (void)
+{
+  g_auto (CboxTestResult) result = { 0 };
+  const char *topics[] = { "run", "plan", "doctor", "plugins", "version", "help", "profiles" };
+
+  cbox_test_runv (&result, "version", NULL);
+  cbox_test_assert_status (&result, 0);
+  g_assert_true (g_str_has_prefix (result.out, "cbox " PACKAGE_VERSION));
+  cbox_test_runv (&result, "--help", NULL);
+  cbox_test_assert_status (&result, 0);
+  g_assert_nonnull (strstr (result.out, "Usage: cbox"));
+  for (gsize i = 0; i < G_N_ELEMENTS (topics); i++)
+    {
+      cbox_test_runv (&result, "help", topics[i], NULL);
+      cbox_test_assert_status (&result, 0);
+      if (!g_str_equal (topics[i], "profiles"))
+        {
+          cbox_test_runv (&result, topics[i], "--help", NULL);
+          cbox_test_assert_status (&result, 0);
+        }
+    }
+  cbox_test_runv (&result, "help", "profiles", NULL);
+  g_assert_nonnull (strstr (result.out, "claude"));
+  cbox_test_runv (&result, "help", "bogus", NULL);
+  cbox_test_assert_status (&result, 125);
+}
+
+static void
+test_plugins_json (void)
+{
+  g_auto (CboxTestResult) result = { 0 };
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  JsonObject *root;
+  JsonArray *plugins;
+  gboolean found_test = FALSE;
+
+  cbox_test_runv (&result, "plugins", "--json", NULL);
+  cbox_test_assert_status (&result, 0);
+  root = parse_json (result.out, parser);
+  g_assert_cmpstr (json_object_get_string_member (root, "schema"), ==, "cbox-plugins");
+  plugins = json_object_get_array_member (root, "plugins");
+  for (guint i = 0; i < json_array_get_length (plugins); i++)
+    {
+      JsonObject *plugin = json_array_get_object_element (plugins, i);
+      if (g_str_equal (json_object_get_string_member (plugin, "name"), "test"))
+        {
+          found_test = TRUE;
+          g_assert_true (json_object_get_boolean_member (plugin, "accepted"));
+          g_assert_cmpstr (json_object_get_string_member (plugin, "kind"), ==, "backend");
+        }
+    }
+  g_assert_true (found_test);
+  cbox_test_runv (&result, "plugins", NULL);
+  cbox_test_assert_status (&result, 0);
+  g_assert_nonnull (strstr (result.out, "test "));
+}
+
+static void
+test_doctor_json (void)
+{
+  g_auto (CboxTestResult) result = { 0 };
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  JsonObject *root;
+
+  cbox_test_runv (&result, "--backend=test", "doctor", "--json", NULL);
+  cbox_test_assert_status (&result, 0);
+  root = parse_json (result.out, parser);
+  g_assert_cmpstr (json_object_get_string_member (root, "schema"), ==, "cbox-doctor");
+  g_assert_true (json_object_has_member (root, "host"));
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (root, "plugins")), >, 0);
+  cbox_test_runv (&result, "doctor", NULL);
+  cbox_test_assert_status (&result, 0);
+  g_assert_nonnull (strstr (result.out, "Backends:"));
+}
+
+static void
+test_plan_json (void)
+{
+  g_autofree char *project = cbox_test_make_dir ("project with space");
+  g_autofree char *real = realpath (project, NULL);
+  g_autofree char *project_arg = g_strconcat ("--project=", project, NULL);
+  g_auto (CboxTestResult) result = { 0 };
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  JsonObject *root;
+  JsonArray *mounts;
+  JsonObject *last;
+
+  cbox_test_run (ARGS ("--backend=test", "plan", "--json", project_arg, "--", "echo", "hi"), NULL, NULL, NULL, &result);
+  cbox_test_assert_status (&result, 0);
+  root = parse_json (result.out, parser);
+  g_assert_cmpstr (json_object_get_string_member (root, "schema"), ==, "cbox-plan");
+  g_assert_cmpint (json_object_get_int_member (root, "version"), ==, 1);
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (root, "backend"), "name"), ==, "test");
+  g_assert_cmpstr (json_object_get_string_member (root, "cwd"), ==, real);
+  mounts = json_object_get_array_member (root, "mounts");
+  last = json_array_get_object_element (mounts, json_array_get_length (mounts) - 1);
+  g_assert_cmpstr (json_object_get_string_member (last, "dest"), ==, real);
+  g_assert_cmpstr (json_object_get_string_member (last, "kind"), ==, "rw");
+  g_assert_cmpstr (json_array_get_string_element (json_object_get_array_member (root, "command"), 1), ==, "hi");
+
+  /* Text and --print-command too. */
+  cbox_test_run (ARGS ("--backend=test", "plan", project_arg), NULL, NULL, NULL, &result);
+  cbox_test_assert_status (&result, 0);
+  g_assert_nonnull (strstr (result.out, "[core]"));
+  cbox_test_run (ARGS ("--backend=test", "plan", "--print-command", "--", "echo", "a b"), NULL, NULL, NULL, &result);
+  cbox_test_assert_status (&result, 0);
+  g_assert_cmpstr (result.out, ==, "cbox-test-backend -- echo 'a b'\n");
+}
+
+static void
+test_plan_weird_project (void)
+{
+  g_autofree char *project = cbox_test_make_dir ("we'ird\n\"na\xffme\"");
+  g_autofree char *real = realpath (project, NULL);
+  g_autofree char *project_arg = g_strconcat ("--project=", project, NULL);
+  g_auto (CboxTestResult) result = { 0 };
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autofree guchar *decoded = NULL;
+  gsize len;
+  JsonObject *root;
+
+  cbox_test_run (ARGS ("--backend=test", "plan", "--json", project_arg), NULL, NULL, NULL, &result);
+  cbox_test_assert_status (&result, 0);
+  root = parse_json (result.out, parser);
+  decoded = g_base64_decode (json_object_get_string_member (root, "cwd_base64"), &len);
+  g_assert_cmpmem (decoded, len, real, strlen (real));
+}
+
+static void
+test_run_test_backend (void)
+{
+  g_autofree char *dir = cbox_test_make_dir ("out");
+  g_autofree char *output = g_build_filename (dir, "plan.json", NULL);
+  g_autofree char *out_env = g_strconcat ("CBOX_TEST_OUTPUT=", output, NULL);
+  g_auto (GStrv) env = cbox_test_environ (ARGS (out_env, "CBOX_SECRET=leak"));
+  g_auto (CboxTestResult) result = { 0 };
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GError) error = NULL;
+  JsonObject *root;
+  JsonArray *environment;
+
+  cbox_test_run (ARGS ("--backend=test", "run", "--env=CBOX_SECRET_NOT_SET", "--", "true"), NULL,
+                 (const char *const *) env, NULL, &result);
+  cbox_test_assert_status (&result, 0);
+  json_parser_load_from_file (parser, output, &error);
+  g_assert_no_error (error);
+  root = json_node_get_object (json_parser_get_root (parser));
+  environment = json_object_get_array_member (root, "environment");
+  for (guint i = 0; i < json_array_get_length (environment); i++)
+    g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (environment, i), "name"), !=, "CBOX_SECRET");
+
+  cbox_test_run (ARGS ("--backend=test", "--set=test.exit-status=42", "run", "--", "true"), NULL,
+                 (const char *const *) env, NULL, &result);
+  cbox_test_assert_status (&result, 42);
+}
+
+static void
+test_exit_125 (void)
+{
+  g_autofree char *dir = cbox_test_make_dir ("conf");
+  g_autofree char *bad_conf = g_build_filename (dir, "bad.conf", NULL);
+  g_autofree char *config_arg = g_strconcat ("--config=", bad_conf, NULL);
+  g_autofree char *expected = g_strconcat (bad_conf, ":3: key 'frobnicate'", NULL);
+  g_auto (CboxTestResult) result = { 0 };
+  const char *const *cases[] = {
+    ((const char *const[]){ NULL }),
+    ARGS ("--bogus", "run"),
+    ARGS ("--network=maybe", "run"),
+    ARGS ("run", "--bind=/nonexistent/path"),
+    ARGS ("--backend=test", "run", "--project=/nonexistent"),
+    ARGS ("--backend=nosuch", "run"),
+    ARGS ("--backend=test", "--forward=nosuch", "plan"),
+    ARGS ("--backend=test", "--profile=nosuch", "plan"),
+    ARGS ("--backend=test", "--set=test.available=false", "run", "--", "true"),
+    ARGS ("--backend=test", "--set=test.fail-run=true", "run", "--", "true"),
+    ARGS ("--backend=test", "--config=/nonexistent.conf", "plan"),
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      cbox_test_run (cases[i], NULL, NULL, NULL, &result);
+      cbox_test_assert_status (&result, 125);
+      g_assert_true (g_str_has_prefix (result.err, "cbox: ") || strstr (result.err, "\ncbox: ") != NULL);
+    }
+
+  g_assert_true (g_file_set_contents (bad_conf, "[cbox]\nbackend=test\nfrobnicate=1\n", -1, NULL));
+  cbox_test_run (ARGS (config_arg, "plan"), NULL, NULL, NULL, &result);
+  cbox_test_assert_status (&result, 125);
+  g_assert_nonnull (strstr (result.err, expected));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/core/cbox/version-and-help", test_version_and_help);
+  g_test_add_func ("/core/cbox/plugins-json", test_plugins_json);
+  g_test_add_func ("/core/cbox/doctor-json", test_doctor_json);
+  g_test_add_func ("/core/cbox/plan-json", test_plan_json);
+  g_test_add_func ("/core/cbox/plan-weird-project", test_plan_weird_project);
+  g_test_add_func ("/core/cbox/run-test-backend", test_run_test_backend);
+  g_test_add_func ("/core/cbox/exit-125", test_exit_125);
+  return g_test_run ();
+}
