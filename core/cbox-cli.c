@@ -1078,6 +1078,8 @@ cbox_cli_format_plugins (CboxRegistry *registry, gboolean json)
               cbox_json_add_string (builder, "error", plugin_error != NULL ? plugin_error->message : NULL);
               json_builder_set_member_name (builder, "error_code");
               json_builder_add_int_value (builder, plugin_error != NULL ? plugin_error->code : -1);
+              cbox_json_add_string (builder, "error_kind",
+                                    cbox_plugin_error_code_to_string (plugin_error != NULL ? plugin_error->code : -1));
             }
           json_builder_end_object (builder);
         }
