@@ -11,6 +11,7 @@
 #include <glib/gstdio.h>
 
 #include "cbox-cli.h"
+#include "cbox-json.h"
 
 /* ---- options ---------------------------------------------------------------- */
 
@@ -1018,77 +1019,10 @@ cbox_cli_kind_string (CboxPluginKind kind)
 }
 
 static char *
-cbox_cli_format_plugins (CboxRegistry *registry, gboolean json)
+cbox_cli_format_plugins (CboxRegistry *registry)
 {
   guint n = cbox_registry_get_n_plugins (registry);
 
-  if (json)
-    {
-      g_autoptr (JsonBuilder) builder = json_builder_new ();
-      g_autoptr (JsonNode) root = NULL;
-
-      json_builder_begin_object (builder);
-      cbox_json_add_string (builder, "schema", "cbox-plugins");
-      json_builder_set_member_name (builder, "version");
-      json_builder_add_int_value (builder, CBOX_PLAN_JSON_VERSION);
-      json_builder_set_member_name (builder, "plugins");
-      json_builder_begin_array (builder);
-      for (guint i = 0; i < n; i++)
-        {
-          CboxPluginInfo *info = cbox_registry_get_plugin (registry, i);
-          const CboxPluginDesc *desc = cbox_plugin_info_get_desc (info);
-          gboolean accepted = cbox_plugin_info_is_accepted (info);
-
-          json_builder_begin_object (builder);
-          cbox_json_add_string (builder, "name", cbox_plugin_info_get_name (info));
-          cbox_json_add_string (builder, "path", cbox_plugin_info_get_path (info));
-          json_builder_set_member_name (builder, "accepted");
-          json_builder_add_boolean_value (builder, accepted);
-          if (accepted && desc != NULL)
-            {
-              const char *const *lists[] = { desc->aliases, desc->after, desc->conflicts };
-              const char *names[] = { "aliases", "after", "conflicts" };
-
-              cbox_json_add_string (builder, "kind", cbox_cli_kind_string (desc->kind));
-              cbox_json_add_string (builder, "version", desc->version);
-              cbox_json_add_string (builder, "description", desc->description);
-              for (guint l = 0; l < G_N_ELEMENTS (lists); l++)
-                {
-                  json_builder_set_member_name (builder, names[l]);
-                  json_builder_begin_array (builder);
-                  for (guint a = 0; lists[l] != NULL && lists[l][a] != NULL; a++)
-                    json_builder_add_string_value (builder, lists[l][a]);
-                  json_builder_end_array (builder);
-                }
-              json_builder_set_member_name (builder, "features");
-              json_builder_begin_array (builder);
-              for (guint bit = 0; bit < 32; bit++)
-                if ((desc->features & (1u << bit)) && cbox_feature_to_string (1u << bit) != NULL)
-                  json_builder_add_string_value (builder, cbox_feature_to_string (1u << bit));
-              json_builder_end_array (builder);
-              if (desc->kind == CBOX_PLUGIN_KIND_FORWARDER)
-                {
-                  json_builder_set_member_name (builder, "default_enabled");
-                  json_builder_add_boolean_value (builder, desc->default_enabled);
-                }
-            }
-          else
-            {
-              const GError *plugin_error = cbox_plugin_info_get_error (info);
-              cbox_json_add_string (builder, "error", plugin_error != NULL ? plugin_error->message : NULL);
-              json_builder_set_member_name (builder, "error_code");
-              json_builder_add_int_value (builder, plugin_error != NULL ? plugin_error->code : -1);
-              cbox_json_add_string (builder, "error_kind",
-                                    cbox_plugin_error_code_to_string (plugin_error != NULL ? plugin_error->code : -1));
-            }
-          json_builder_end_object (builder);
-        }
-      json_builder_end_array (builder);
-      json_builder_end_object (builder);
-      root = json_builder_get_root (builder);
-      return cbox_json_to_string (root);
-    }
-  else
     {
       g_autoptr (GString) out = g_string_new (NULL);
       g_autoptr (GString) rejected = g_string_new (NULL);
@@ -1129,51 +1063,78 @@ cbox_cli_format_plugins (CboxRegistry *registry, gboolean json)
 }
 
 static char *
-cbox_cli_format_doctor (JsonNode *root)
+cbox_cli_format_doctor (CboxDoctorReport *report, const CboxHost *host)
 {
-  JsonObject *object = json_node_get_object (root);
-  JsonObject *host = json_object_get_object_member (object, "host");
-  JsonArray *plugins = json_object_get_array_member (object, "plugins");
   g_autoptr (GString) out = g_string_new (NULL);
 
-  g_string_append_printf (out, "cbox %s; user %s (uid %" G_GINT64_FORMAT "), home %s, runtime dir %s%s\n",
-                          json_object_get_string_member (object, "cbox_version"),
-                          json_object_get_string_member_with_default (host, "user", "?"),
-                          json_object_get_int_member (host, "uid"),
-                          json_object_get_string_member_with_default (host, "home", "?"),
-                          json_object_get_string_member_with_default (host, "runtime_dir", "(none)"),
-                          json_object_get_boolean_member (host, "nixos") ? "; NixOS" : "");
-  g_string_append_printf (out, "backend in use: %s\n\n",
-                          json_object_get_string_member_with_default (object, "backend", "?"));
+  g_string_append_printf (out, "cbox %s; user %s (uid %u), home %s, runtime dir %s%s\n",
+                          PACKAGE_VERSION, cbox_host_get_user_name (host),
+                          (unsigned) cbox_host_get_uid (host), cbox_host_get_home_dir (host),
+                          cbox_host_get_runtime_dir (host) != NULL ? cbox_host_get_runtime_dir (host)
+                                                                   : "(none)",
+                          cbox_host_is_nixos (host) ? "; NixOS" : "");
+  g_string_append_printf (out, "backend in use: %s; profile: %s\n\n", report->backend,
+                          report->profile != NULL ? report->profile : "(none)");
   for (guint pass = 0; pass < 2; pass++)
     {
-      const char *kind = pass == 0 ? "backend" : "forwarder";
-      g_string_append_printf (out, "%s:\n", pass == 0 ? "Backends" : "Forwarders");
-      for (guint i = 0; i < json_array_get_length (plugins); i++)
-        {
-          JsonObject *plugin = json_array_get_object_element (plugins, i);
-          JsonObject *details = json_object_get_object_member (plugin, "details");
-          const char *reason = json_object_get_string_member_with_default (plugin, "reason", NULL);
-          const char *incompatible =
-            json_object_get_string_member_with_default (plugin, "backend_incompatibility", NULL);
-          g_autoptr (GList) members = NULL;
+      CboxPluginKind kind = pass == 0 ? CBOX_PLUGIN_KIND_BACKEND : CBOX_PLUGIN_KIND_FORWARDER;
 
-          if (g_strcmp0 (json_object_get_string_member (plugin, "kind"), kind) != 0)
+      g_string_append_printf (out, "%s:\n", pass == 0 ? "Backends" : "Forwarders");
+      for (guint i = 0; i < report->entries->len; i++)
+        {
+          CboxDoctorEntry *entry = g_ptr_array_index (report->entries, i);
+
+          if (entry->kind != kind)
             continue;
-          g_string_append_printf (out, "  %-10s %-11s %s\n",
-                                  json_object_get_string_member (plugin, "name"),
-                                  json_object_get_string_member (plugin, "status"),
-                                  reason != NULL ? reason : "");
-          members = details != NULL ? json_object_get_members (details) : NULL;
-          for (GList *l = members; l != NULL; l = l->next)
-            g_string_append_printf (out, "  %-10s   %s: %s\n", "", (const char *) l->data,
-                                    json_object_get_string_member_with_default (details, l->data, ""));
-          if (incompatible != NULL)
-            g_string_append_printf (out, "  %-10s   %s\n", "", incompatible);
+          g_string_append_printf (out, "  %-10s %-11s %s\n", entry->name,
+                                  cbox_probe_status_to_string (entry->status),
+                                  entry->reason != NULL ? entry->reason : "");
+          for (guint d = 0; entry->details[d] != NULL && entry->details[d + 1] != NULL; d += 2)
+            g_string_append_printf (out, "  %-10s   %s: %s\n", "", entry->details[d],
+                                    entry->details[d + 1]);
+          if (entry->incompatibility != NULL)
+            g_string_append_printf (out, "  %-10s   %s\n", "", entry->incompatibility);
         }
       g_string_append_c (out, '\n');
     }
   return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
+/* ---- JSON, on demand ----------------------------------------------------------- */
+
+gboolean
+cbox_json_load (CboxJsonFuncs *ret_funcs, GError **error)
+{
+  /* Which code runs is security-relevant: under AT_SECURE the environment
+   * cannot point at another library. */
+  const char *dir = secure_getenv ("CBOX_LIBEXEC_DIR");
+  g_autofree char *path = g_build_filename (dir != NULL && dir[0] == '/' ? dir : CBOX_LIBEXEC_DIR,
+                                            "libcbox-json.so", NULL);
+  GModule *module = g_module_open_full (path, G_MODULE_BIND_LOCAL, NULL);
+  gpointer plan, plugins, doctor;
+
+  if (module == NULL)
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED,
+                   "Cannot load %s for JSON output: %s (is cbox installed completely?)", path,
+                   g_module_error ());
+      return FALSE;
+    }
+  if (!g_module_symbol (module, "cbox_json_plan", &plan)
+      || !g_module_symbol (module, "cbox_json_plugins", &plugins)
+      || !g_module_symbol (module, "cbox_json_doctor", &doctor))
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "%s is not cbox's JSON library: %s",
+                   path, g_module_error ());
+      g_module_close (module);
+      return FALSE;
+    }
+  /* Kept open for the life of the process. */
+  g_module_make_resident (module);
+  ret_funcs->plan = plan;
+  ret_funcs->plugins = plugins;
+  ret_funcs->doctor = doctor;
+  return TRUE;
 }
 
 /* ---- main ---------------------------------------------------------------------- */
@@ -1250,9 +1211,13 @@ cbox_cli_main (int argc, char **argv)
     case CBOX_CLI_COMMAND_PLUGINS:
       {
         g_autofree char *text = NULL;
+        CboxJsonFuncs json;
+
+        if (options->json && !cbox_json_load (&json, &error))
+          return cbox_cli_fail (error);
         registry = cbox_registry_new ();
         cbox_registry_load_default (registry);
-        text = cbox_cli_format_plugins (registry, options->json);
+        text = options->json ? json.plugins (registry) : cbox_cli_format_plugins (registry);
         cbox_cli_print (text);
         return 0;
       }
@@ -1272,8 +1237,14 @@ cbox_cli_main (int argc, char **argv)
 
   if (options->command == CBOX_CLI_COMMAND_DOCTOR)
     {
-      g_autoptr (JsonNode) root = cbox_planner_doctor (registry, host, request);
-      g_autofree char *text = options->json ? cbox_json_to_string (root) : cbox_cli_format_doctor (root);
+      g_autoptr (CboxDoctorReport) report = NULL;
+      g_autofree char *text = NULL;
+      CboxJsonFuncs json;
+
+      if (options->json && !cbox_json_load (&json, &error))
+        return cbox_cli_fail (error);
+      report = cbox_planner_doctor (registry, host, request);
+      text = options->json ? json.doctor (report, host) : cbox_cli_format_doctor (report, host);
       cbox_cli_print (text);
       return 0;
     }
@@ -1292,10 +1263,11 @@ cbox_cli_main (int argc, char **argv)
         }
       else if (options->json)
         {
-          g_autoptr (JsonNode) root =
-            cbox_plan_to_json (cbox_planner_get_plan (planner), cbox_planner_get_backend_context (planner),
-                               cbox_planner_get_launch (planner), CBOX_PLAN_JSON_NONE);
-          text = cbox_json_to_string (root);
+          CboxJsonFuncs json;
+          if (!cbox_json_load (&json, &error))
+            return cbox_cli_fail (error);
+          text = json.plan (cbox_planner_get_plan (planner), cbox_planner_get_backend_context (planner),
+                            cbox_planner_get_launch (planner), CBOX_JSON_NONE);
         }
       else
         text = cbox_cli_format_plan (cbox_planner_get_plan (planner),

@@ -266,7 +266,7 @@ cbox_planner_make_context (CboxPlanner *planner, const char *name, gboolean requ
 }
 
 /* "device binds and unix-socket binds" for the bits of @features. */
-static char *
+char *
 cbox_features_describe_all (CboxFeatures features)
 {
   g_autoptr (GString) out = g_string_new (NULL);
@@ -942,7 +942,7 @@ cbox_planner_run (CboxPlanner *planner, int *ret_status, GError **error)
 
 /* ---- doctor ----------------------------------------------------------------- */
 
-static const char *
+const char *
 cbox_plugin_kind_to_string (CboxPluginKind kind)
 {
   switch (kind)
@@ -956,47 +956,42 @@ cbox_plugin_kind_to_string (CboxPluginKind kind)
     }
 }
 
-JsonNode *
+static void
+cbox_doctor_entry_free (CboxDoctorEntry *entry)
+{
+  g_free (entry->name);
+  g_free (entry->version);
+  g_free (entry->reason);
+  g_strfreev (entry->details);
+  g_free (entry->incompatibility);
+  g_free (entry);
+}
+
+void
+cbox_doctor_report_free (CboxDoctorReport *report)
+{
+  if (report == NULL)
+    return;
+  g_free (report->backend);
+  g_free (report->profile);
+  g_ptr_array_unref (report->entries);
+  g_free (report);
+}
+
+CboxDoctorReport *
 cbox_planner_doctor (CboxRegistry *registry, CboxHost *host, CboxRequest *request)
 {
   g_autoptr (CboxPlanner) planner = cbox_planner_new (registry, host, request);
-  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  CboxDoctorReport *report = g_new0 (CboxDoctorReport, 1);
   const char *backend_name = request->backend != NULL ? request->backend : "bwrap";
   CboxPluginInfo *backend_info = cbox_registry_lookup (registry, backend_name);
-  CboxFeatures backend_features = CBOX_FEATURE_NONE;
 
+  report->backend = g_strdup (backend_name);
+  report->profile = g_strdup (request->profile);
+  report->entries = g_ptr_array_new_with_free_func ((GDestroyNotify) cbox_doctor_entry_free);
   if (backend_info != NULL && cbox_plugin_info_get_desc (backend_info)->kind == CBOX_PLUGIN_KIND_BACKEND)
-    {
-      planner->backend_desc = cbox_plugin_info_get_desc (backend_info);
-      backend_features = planner->backend_desc->features;
-    }
+    planner->backend_desc = cbox_plugin_info_get_desc (backend_info);
 
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "schema");
-  json_builder_add_string_value (builder, "cbox-doctor");
-  json_builder_set_member_name (builder, "version");
-  json_builder_add_int_value (builder, CBOX_PLAN_JSON_VERSION);
-  json_builder_set_member_name (builder, "cbox_version");
-  json_builder_add_string_value (builder, PACKAGE_VERSION);
-
-  json_builder_set_member_name (builder, "host");
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "uid");
-  json_builder_add_int_value (builder, cbox_host_get_uid (host));
-  json_builder_set_member_name (builder, "gid");
-  json_builder_add_int_value (builder, cbox_host_get_gid (host));
-  cbox_json_add_string (builder, "user", cbox_host_get_user_name (host));
-  cbox_json_add_string (builder, "home", cbox_host_get_home_dir (host));
-  cbox_json_add_string (builder, "runtime_dir", cbox_host_get_runtime_dir (host));
-  json_builder_set_member_name (builder, "nixos");
-  json_builder_add_boolean_value (builder, cbox_host_is_nixos (host));
-  json_builder_end_object (builder);
-
-  cbox_json_add_string (builder, "backend", backend_name);
-  cbox_json_add_string (builder, "profile", request->profile);
-
-  json_builder_set_member_name (builder, "plugins");
-  json_builder_begin_array (builder);
   for (guint i = 0; i < cbox_registry_get_n_plugins (registry); i++)
     {
       CboxPluginInfo *info = cbox_registry_get_plugin (registry, i);
@@ -1005,8 +1000,7 @@ cbox_planner_doctor (CboxRegistry *registry, CboxHost *host, CboxRequest *reques
       g_autoptr (CboxProbeResult) result = NULL;
       g_autoptr (GError) local_error = NULL;
       const char *const *details;
-      CboxProbeStatus status;
-      const char *reason;
+      CboxDoctorEntry *entry;
       gboolean ok;
 
       if (!cbox_plugin_info_is_accepted (info))
@@ -1017,41 +1011,29 @@ cbox_planner_doctor (CboxRegistry *registry, CboxHost *host, CboxRequest *reques
         ok = desc->backend->probe (ctx, result, &local_error);
       else
         ok = desc->forwarder->probe (ctx, result, &local_error);
-      status = cbox_probe_result_get_status (result);
-      reason = cbox_probe_result_get_reason (result);
-      if (!ok)
-        {
-          status = CBOX_PROBE_UNAVAILABLE;
-          reason = local_error->message;
-        }
 
-      json_builder_begin_object (builder);
-      cbox_json_add_string (builder, "name", desc->name);
-      cbox_json_add_string (builder, "kind", cbox_plugin_kind_to_string (desc->kind));
-      cbox_json_add_string (builder, "version", desc->version);
-      cbox_json_add_string (builder, "status", cbox_probe_status_to_string (status));
-      cbox_json_add_string (builder, "reason", reason);
-      json_builder_set_member_name (builder, "details");
-      json_builder_begin_object (builder);
+      entry = g_new0 (CboxDoctorEntry, 1);
+      entry->name = g_strdup (desc->name);
+      entry->kind = desc->kind;
+      entry->version = g_strdup (desc->version);
+      entry->status = ok ? cbox_probe_result_get_status (result) : CBOX_PROBE_UNAVAILABLE;
+      entry->reason = g_strdup (ok ? cbox_probe_result_get_reason (result) : local_error->message);
       details = cbox_probe_result_get_details (result);
-      for (guint d = 0; details != NULL && details[d] != NULL && details[d + 1] != NULL; d += 2)
-        cbox_json_add_string (builder, details[d], details[d + 1]);
-      json_builder_end_object (builder);
+      entry->details = details != NULL ? g_strdupv ((char **) details) : g_new0 (char *, 1);
       if (desc->kind == CBOX_PLUGIN_KIND_FORWARDER && planner->backend_desc != NULL)
         {
-          CboxFeatures missing = desc->features & ~backend_features;
-          g_autofree char *what = missing != 0 ? cbox_features_describe_all (missing) : NULL;
-          g_autofree char *sentence =
-            missing != 0 ? g_strdup_printf ("%s needs %s; backend %s cannot provide them",
-                                            desc->name, what, planner->backend_desc->name)
-                         : NULL;
-          json_builder_set_member_name (builder, "backend_compatible");
-          json_builder_add_boolean_value (builder, missing == 0);
-          cbox_json_add_string (builder, "backend_incompatibility", sentence);
+          CboxFeatures missing = desc->features & ~planner->backend_desc->features;
+
+          entry->checked_backend = TRUE;
+          entry->backend_compatible = missing == 0;
+          if (missing != 0)
+            {
+              g_autofree char *what = cbox_features_describe_all (missing);
+              entry->incompatibility = g_strdup_printf ("%s needs %s; backend %s cannot provide them",
+                                                        desc->name, what, planner->backend_desc->name);
+            }
         }
-      json_builder_end_object (builder);
+      g_ptr_array_add (report->entries, entry);
     }
-  json_builder_end_array (builder);
-  json_builder_end_object (builder);
-  return json_builder_get_root (builder);
+  return report;
 }

@@ -4,8 +4,6 @@
 /* The planner: the one path shared by `cbox run`, `cbox plan` and
  * `cbox doctor` (see docs/architecture.md). */
 
-#include <json-glib/json-glib.h>
-
 #include "cbox-private.h"
 #include "cbox-registry.h"
 
@@ -100,28 +98,35 @@ CboxPlan *cbox_planner_get_plan (CboxPlanner *planner);
 CboxLaunch *cbox_planner_get_launch (CboxPlanner *planner);
 CboxContext *cbox_planner_get_backend_context (CboxPlanner *planner);
 
-/* `cbox doctor`: probes every accepted plugin (no plan is made) and
- * describes the host. Never fails; each result is in the node. */
-JsonNode *cbox_planner_doctor (CboxRegistry *registry, CboxHost *host, CboxRequest *request);
+/* `cbox doctor`: what one plugin's probe found. */
+typedef struct {
+  char *name;
+  CboxPluginKind kind;
+  char *version;
+  CboxProbeStatus status;
+  char *reason;
+  char **details;              /* alternating keys and values */
+  gboolean checked_backend;    /* forwarder, and the backend is known */
+  gboolean backend_compatible;
+  char *incompatibility;       /* the sentence a run would print, or NULL */
+} CboxDoctorEntry;
 
-/* ---- JSON (cbox-plan-json.c; schema in docs/plan-json.md) --------------- */
-#define CBOX_PLAN_JSON_VERSION 1
+typedef struct {
+  char *backend;
+  char *profile;
+  GPtrArray *entries; /* CboxDoctorEntry, in registry order */
+} CboxDoctorReport;
 
-typedef enum {
-  CBOX_PLAN_JSON_NONE = 0,
-  /* Include the content of generated files (the test backend does; `cbox
-   * plan` does not, as a copied file may hold secrets). */
-  CBOX_PLAN_JSON_DATA = 1 << 0,
-} CboxPlanJsonFlags;
+void cbox_doctor_report_free (CboxDoctorReport *report);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CboxDoctorReport, cbox_doctor_report_free)
 
-/* The plan as JSON. @backend_ctx gives backend name, features and profile;
- * @launch (nullable) the realized command line. */
-JsonNode *cbox_plan_to_json (CboxPlan *plan, CboxContext *backend_ctx, CboxLaunch *launch,
-                             CboxPlanJsonFlags flags);
-/* @node as text, pretty-printed, with a final newline. */
-char *cbox_json_to_string (JsonNode *node);
-/* Adds member @name with @value; a value that is not UTF-8 gets its invalid
- * bytes replaced by U+FFFD and the exact bytes in "@name_base64". */
-void cbox_json_add_string (JsonBuilder *builder, const char *name, const char *value);
+/* Probes every accepted plugin (no plan is made). Never fails: a probe
+ * that fails is reported as unavailable with its error. */
+CboxDoctorReport *cbox_planner_doctor (CboxRegistry *registry, CboxHost *host,
+                                       CboxRequest *request);
+
+const char *cbox_plugin_kind_to_string (CboxPluginKind kind);
+/* "device binds and unix-socket binds". */
+char *cbox_features_describe_all (CboxFeatures features);
 
 G_END_DECLS

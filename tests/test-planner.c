@@ -11,7 +11,9 @@
 
 #include <glib/gstdio.h>
 
-#include "cbox-planner.h"
+#include <json-glib/json-glib.h>
+
+#include "cbox-json.h"
 #include "cbox-test-util.h"
 
 typedef struct {
@@ -523,7 +525,7 @@ test_run (Fixture *f, gconstpointer user_data)
   g_assert_no_error (error);
   root = json_node_get_object (json_parser_get_root (parser));
   g_assert_cmpstr (json_object_get_string_member (root, "schema"), ==, "cbox-plan");
-  g_assert_cmpint (json_object_get_int_member (root, "version"), ==, CBOX_PLAN_JSON_VERSION);
+  g_assert_cmpint (json_object_get_int_member (root, "version"), ==, CBOX_JSON_VERSION);
   g_assert_cmpstr (json_object_get_string_member (root, "cwd"), ==, f->project);
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (root, "forwarders")), ==, 2);
 }
@@ -553,7 +555,6 @@ static void
 test_json_non_utf8 (Fixture *f, gconstpointer user_data)
 {
   g_autoptr (CboxPlanner) planner = NULL;
-  g_autoptr (JsonNode) node = NULL;
   g_autofree char *text = NULL;
   g_autoptr (JsonParser) parser = json_parser_new ();
   g_autoptr (GError) error = NULL;
@@ -565,9 +566,8 @@ test_json_non_utf8 (Fixture *f, gconstpointer user_data)
   f->request->command = g_strdupv ((char *[]){ (char *) "echo", (char *) "bad\xff", NULL });
   cbox_request_add_bind (f->request, CBOX_BIND_RO, "/usr/\xfe", "/opt/\xfe", TRUE, "cli");
   planner = build_ok (f);
-  node = cbox_plan_to_json (cbox_planner_get_plan (planner), cbox_planner_get_backend_context (planner),
-                            cbox_planner_get_launch (planner), CBOX_PLAN_JSON_NONE);
-  text = cbox_json_to_string (node);
+  text = cbox_json_plan (cbox_planner_get_plan (planner), cbox_planner_get_backend_context (planner),
+                         cbox_planner_get_launch (planner), CBOX_JSON_NONE);
   g_assert_true (g_utf8_validate (text, -1, NULL));
   json_parser_load_from_data (parser, text, -1, &error);
   g_assert_no_error (error);

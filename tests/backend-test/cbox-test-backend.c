@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cbox-planner.h"
+#include "cbox-json.h"
 
 static gboolean
 test_backend_probe (CboxContext *ctx, CboxProbeResult *result, GError **error)
@@ -52,8 +52,7 @@ test_backend_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret
 {
   g_autofree char *output = cbox_context_get_string (ctx, "output");
   g_autofree char *status_text = cbox_context_get_string (ctx, "exit-status");
-  g_autoptr (JsonNode) root = cbox_plan_to_json (plan, ctx, launch, CBOX_PLAN_JSON_DATA);
-  g_autofree char *text = cbox_json_to_string (root);
+  g_autofree char *text = NULL;
   guint64 status = 0;
   gboolean fail;
 
@@ -74,6 +73,7 @@ test_backend_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret
                    "[test] exit-status must be a number from 0 to 255, not '%s'", status_text);
       return FALSE;
     }
+  text = cbox_json_plan (plan, ctx, launch, CBOX_JSON_DATA);
   if (output != NULL)
     {
       if (!g_file_set_contents (output, text, -1, error))

@@ -5,9 +5,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cbox-planner.h"
+#include <json-glib/json-glib.h>
 
-void
+#include "cbox-json.h"
+
+/* Adds member @name with @value; a value that is not UTF-8 gets its invalid
+ * bytes replaced by U+FFFD and the exact bytes in "@name_base64". */
+static void
 cbox_json_add_string (JsonBuilder *builder, const char *name, const char *value)
 {
   json_builder_set_member_name (builder, name);
@@ -89,6 +93,21 @@ cbox_json_add_features (JsonBuilder *builder, const char *name, CboxFeatures fea
   json_builder_end_array (builder);
 }
 
+/* The builder's document as text, pretty-printed, with a final newline. */
+static char *
+cbox_json_finish (JsonBuilder *builder)
+{
+  g_autoptr (JsonGenerator) generator = json_generator_new ();
+  g_autoptr (JsonNode) root = json_builder_get_root (builder);
+  g_autofree char *text = NULL;
+
+  json_generator_set_pretty (generator, TRUE);
+  json_generator_set_indent (generator, 2);
+  json_generator_set_root (generator, root);
+  text = json_generator_to_data (generator, NULL);
+  return g_strconcat (text, "\n", NULL);
+}
+
 /* The content of a sealed memfd, read without moving its offset. */
 static GBytes *
 cbox_json_read_fd (int fd)
@@ -111,7 +130,7 @@ cbox_json_read_fd (int fd)
 }
 
 static void
-cbox_json_add_mount (JsonBuilder *builder, const CboxMount *mount, CboxPlanJsonFlags flags)
+cbox_json_add_mount (JsonBuilder *builder, const CboxMount *mount, CboxJsonFlags flags)
 {
   json_builder_begin_object (builder);
   cbox_json_add_string (builder, "kind", cbox_mount_kind_to_string (mount->kind));
@@ -138,7 +157,7 @@ cbox_json_add_mount (JsonBuilder *builder, const CboxMount *mount, CboxPlanJsonF
 
       json_builder_set_member_name (builder, "size");
       json_builder_add_int_value (builder, (gint64) len);
-      if (flags & CBOX_PLAN_JSON_DATA)
+      if (flags & CBOX_JSON_DATA)
         {
           if (len == 0 || (g_utf8_validate (data, (gssize) len, NULL) && memchr (data, 0, len) == NULL))
             {
@@ -171,16 +190,15 @@ cbox_helper_ready_to_string (CboxHelperReady ready)
     }
 }
 
-JsonNode *
-cbox_plan_to_json (CboxPlan *plan, CboxContext *backend_ctx, CboxLaunch *launch,
-                   CboxPlanJsonFlags flags)
+char *
+cbox_json_plan (CboxPlan *plan, CboxContext *backend_ctx, CboxLaunch *launch, CboxJsonFlags flags)
 {
   g_autoptr (JsonBuilder) builder = json_builder_new ();
 
   json_builder_begin_object (builder);
   cbox_json_add_string (builder, "schema", "cbox-plan");
   json_builder_set_member_name (builder, "version");
-  json_builder_add_int_value (builder, CBOX_PLAN_JSON_VERSION);
+  json_builder_add_int_value (builder, CBOX_JSON_VERSION);
   cbox_json_add_string (builder, "cbox_version", PACKAGE_VERSION);
 
   json_builder_set_member_name (builder, "backend");
@@ -274,18 +292,119 @@ cbox_plan_to_json (CboxPlan *plan, CboxContext *backend_ctx, CboxLaunch *launch,
 
   cbox_json_add_strv (builder, "command_line", launch != NULL ? cbox_launch_get_argv (launch) : NULL);
   json_builder_end_object (builder);
-  return json_builder_get_root (builder);
+  return cbox_json_finish (builder);
+}
+
+
+char *
+cbox_json_plugins (CboxRegistry *registry)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+
+  json_builder_begin_object (builder);
+  cbox_json_add_string (builder, "schema", "cbox-plugins");
+  json_builder_set_member_name (builder, "version");
+  json_builder_add_int_value (builder, CBOX_JSON_VERSION);
+  json_builder_set_member_name (builder, "plugins");
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < cbox_registry_get_n_plugins (registry); i++)
+    {
+      CboxPluginInfo *info = cbox_registry_get_plugin (registry, i);
+      const CboxPluginDesc *desc = cbox_plugin_info_get_desc (info);
+      gboolean accepted = cbox_plugin_info_is_accepted (info);
+
+      json_builder_begin_object (builder);
+      cbox_json_add_string (builder, "name", cbox_plugin_info_get_name (info));
+      cbox_json_add_string (builder, "path", cbox_plugin_info_get_path (info));
+      json_builder_set_member_name (builder, "accepted");
+      json_builder_add_boolean_value (builder, accepted);
+      if (accepted && desc != NULL)
+        {
+          const char *const *lists[] = { desc->aliases, desc->after, desc->conflicts };
+          const char *names[] = { "aliases", "after", "conflicts" };
+
+          cbox_json_add_string (builder, "kind", cbox_plugin_kind_to_string (desc->kind));
+          cbox_json_add_string (builder, "version", desc->version);
+          cbox_json_add_string (builder, "description", desc->description);
+          for (guint l = 0; l < G_N_ELEMENTS (lists); l++)
+            cbox_json_add_strv (builder, names[l], lists[l] != NULL ? lists[l] : (const char *const[]){ NULL });
+          cbox_json_add_features (builder, "features", desc->features);
+          if (desc->kind == CBOX_PLUGIN_KIND_FORWARDER)
+            {
+              json_builder_set_member_name (builder, "default_enabled");
+              json_builder_add_boolean_value (builder, desc->default_enabled);
+            }
+        }
+      else
+        {
+          const GError *plugin_error = cbox_plugin_info_get_error (info);
+          int code = plugin_error != NULL ? plugin_error->code : -1;
+
+          cbox_json_add_string (builder, "error", plugin_error != NULL ? plugin_error->message : NULL);
+          json_builder_set_member_name (builder, "error_code");
+          json_builder_add_int_value (builder, code);
+          cbox_json_add_string (builder, "error_kind", cbox_plugin_error_code_to_string (code));
+        }
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
+  return cbox_json_finish (builder);
 }
 
 char *
-cbox_json_to_string (JsonNode *node)
+cbox_json_doctor (CboxDoctorReport *report, const CboxHost *host)
 {
-  g_autoptr (JsonGenerator) generator = json_generator_new ();
-  g_autofree char *text = NULL;
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
 
-  json_generator_set_pretty (generator, TRUE);
-  json_generator_set_indent (generator, 2);
-  json_generator_set_root (generator, node);
-  text = json_generator_to_data (generator, NULL);
-  return g_strconcat (text, "\n", NULL);
+  json_builder_begin_object (builder);
+  cbox_json_add_string (builder, "schema", "cbox-doctor");
+  json_builder_set_member_name (builder, "version");
+  json_builder_add_int_value (builder, CBOX_JSON_VERSION);
+  cbox_json_add_string (builder, "cbox_version", PACKAGE_VERSION);
+
+  json_builder_set_member_name (builder, "host");
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "uid");
+  json_builder_add_int_value (builder, cbox_host_get_uid (host));
+  json_builder_set_member_name (builder, "gid");
+  json_builder_add_int_value (builder, cbox_host_get_gid (host));
+  cbox_json_add_string (builder, "user", cbox_host_get_user_name (host));
+  cbox_json_add_string (builder, "home", cbox_host_get_home_dir (host));
+  cbox_json_add_string (builder, "runtime_dir", cbox_host_get_runtime_dir (host));
+  json_builder_set_member_name (builder, "nixos");
+  json_builder_add_boolean_value (builder, cbox_host_is_nixos (host));
+  json_builder_end_object (builder);
+
+  cbox_json_add_string (builder, "backend", report->backend);
+  cbox_json_add_string (builder, "profile", report->profile);
+
+  json_builder_set_member_name (builder, "plugins");
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < report->entries->len; i++)
+    {
+      CboxDoctorEntry *entry = g_ptr_array_index (report->entries, i);
+
+      json_builder_begin_object (builder);
+      cbox_json_add_string (builder, "name", entry->name);
+      cbox_json_add_string (builder, "kind", cbox_plugin_kind_to_string (entry->kind));
+      cbox_json_add_string (builder, "version", entry->version);
+      cbox_json_add_string (builder, "status", cbox_probe_status_to_string (entry->status));
+      cbox_json_add_string (builder, "reason", entry->reason);
+      json_builder_set_member_name (builder, "details");
+      json_builder_begin_object (builder);
+      for (guint d = 0; entry->details[d] != NULL && entry->details[d + 1] != NULL; d += 2)
+        cbox_json_add_string (builder, entry->details[d], entry->details[d + 1]);
+      json_builder_end_object (builder);
+      if (entry->checked_backend)
+        {
+          json_builder_set_member_name (builder, "backend_compatible");
+          json_builder_add_boolean_value (builder, entry->backend_compatible);
+          cbox_json_add_string (builder, "backend_incompatibility", entry->incompatibility);
+        }
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
+  return cbox_json_finish (builder);
 }
