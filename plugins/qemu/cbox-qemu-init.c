@@ -1,0 +1,1027 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* cbox-qemu-init: PID 1 of a cbox virtual machine.
+ *
+ * Linked statically and packed into the initramfs that the qemu backend
+ * writes (cbox-qemu-initramfs.c). It:
+ *   1. mounts /proc, /sys, /dev and loads the kernel modules listed in
+ *      /cbox/modules (uncompressed by the host, in dependency order);
+ *   2. finds the virtio-serial control port "cbox.control" and says
+ *      "alive" on it: the host's sign of life, used to tell a working KVM
+ *      from one that hangs the guest;
+ *   3. mounts the read-only metadata share (tag "cbox-meta") and reads the
+ *      plan file the host wrote there (netstrings, see cbox-qemu-meta.c);
+ *   4. builds the new root on a tmpfs, item by item in plan order: each bind
+ *      is its own 9p or virtiofs share, tmpfs, dirs, symlinks, data files;
+ *   5. moves the new root over /, drops to the user's uid/gid and runs the
+ *      command with the plan's environment and working directory;
+ *   6. reports "exit N" on the control port and powers the machine off.
+ *
+ * Plain libc, no GLib: this runs before anything of the host is mounted.
+ */
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <net/if.h>
+#include <net/route.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#define NEWROOT "/newroot"
+#define META "/cbox-meta"
+#define SHARES "/cbox-shares"
+
+static int control_fd = -1;
+static int console_fd = -1; /* /dev/console: the kernel log, seen with --verbose */
+
+/* ---- reporting ----------------------------------------------------------- */
+
+static void
+write_all (int fd, const char *buf, size_t len)
+{
+  while (len > 0)
+    {
+      ssize_t n = write (fd, buf, len);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return;
+      buf += n;
+      len -= (size_t)n;
+    }
+}
+
+static void control_say (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
+
+static void
+control_say (const char *format, ...)
+{
+  char line[1024];
+  va_list ap;
+  int n;
+
+  if (control_fd < 0)
+    return;
+  va_start (ap, format);
+  n = vsnprintf (line, sizeof line, format, ap);
+  va_end (ap);
+  if (n < 0)
+    return;
+  if ((size_t)n >= sizeof line)
+    n = sizeof line - 1;
+  write_all (control_fd, line, (size_t)n);
+}
+
+static void power_off (void) __attribute__ ((noreturn));
+
+static void
+power_off (void)
+{
+  sync ();
+  reboot (RB_POWER_OFF);
+  /* -no-reboot turns a reboot into QEMU's exit as well. */
+  reboot (RB_AUTOBOOT);
+  for (;;)
+    pause ();
+}
+
+/* A failure before the command ran: the host turns "fail" into exit 125
+ * with this message. Newlines would end the control line early. */
+static void fail (const char *format, ...) __attribute__ ((format (printf, 1, 2), noreturn));
+
+static void
+fail (const char *format, ...)
+{
+  char msg[900];
+  va_list ap;
+
+  va_start (ap, format);
+  vsnprintf (msg, sizeof msg, format, ap);
+  va_end (ap);
+  for (char *p = msg; *p; p++)
+    if (*p == '\n')
+      *p = ' ';
+  if (console_fd >= 0)
+    {
+      write_all (console_fd, "cbox-qemu-init: ", 16);
+      write_all (console_fd, msg, strlen (msg));
+      write_all (console_fd, "\n", 1);
+    }
+  control_say ("fail %s\n", msg);
+  power_off ();
+}
+
+/* ---- small file helpers -------------------------------------------------- */
+
+static char *
+read_file (const char *path, size_t *ret_len)
+{
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  size_t len = 0, alloc = 4096;
+  char *buf;
+
+  if (fd < 0)
+    return NULL;
+  buf = malloc (alloc + 1);
+  for (;;)
+    {
+      ssize_t n;
+      if (len == alloc)
+        {
+          alloc *= 2;
+          buf = realloc (buf, alloc + 1);
+        }
+      n = read (fd, buf + len, alloc - len);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          int saved = errno;
+          free (buf);
+          close (fd);
+          errno = saved;
+          return NULL;
+        }
+      if (n == 0)
+        break;
+      len += (size_t)n;
+    }
+  close (fd);
+  buf[len] = '\0';
+  if (ret_len)
+    *ret_len = len;
+  return buf;
+}
+
+static int
+mkdir_p (const char *path, mode_t mode, uid_t uid, gid_t gid)
+{
+  char buf[PATH_MAX];
+  size_t len = strlen (path);
+
+  if (len >= sizeof buf)
+    {
+      errno = ENAMETOOLONG;
+      return -1;
+    }
+  memcpy (buf, path, len + 1);
+  for (char *p = buf + 1; *p; p++)
+    {
+      if (*p != '/')
+        continue;
+      *p = '\0';
+      if (mkdir (buf, mode) == 0)
+        {
+          if (uid != (uid_t)-1 && chown (buf, uid, gid) < 0)
+            return -1;
+        }
+      else if (errno != EEXIST)
+        return -1;
+      *p = '/';
+    }
+  if (mkdir (buf, mode) == 0)
+    {
+      if (uid != (uid_t)-1 && chown (buf, uid, gid) < 0)
+        return -1;
+    }
+  else if (errno != EEXIST)
+    return -1;
+  return 0;
+}
+
+/* ---- kernel modules ------------------------------------------------------ */
+
+static void
+load_modules (void)
+{
+  char *list = read_file ("/cbox/modules", NULL);
+  char *save = NULL;
+
+  if (list == NULL)
+    return;
+  for (char *name = strtok_r (list, "\n", &save); name; name = strtok_r (NULL, "\n", &save))
+    {
+      char path[PATH_MAX];
+      int fd;
+
+      snprintf (path, sizeof path, "/cbox/lib/%s", name);
+      fd = open (path, O_RDONLY | O_CLOEXEC);
+      if (fd < 0)
+        fail ("cannot open module %s: %s", path, strerror (errno));
+      if (syscall (SYS_finit_module, fd, "", 0) < 0 && errno != EEXIST)
+        fail ("cannot load module %s: %s", name, strerror (errno));
+      close (fd);
+    }
+  free (list);
+}
+
+/* ---- virtio-serial ports ------------------------------------------------- */
+
+/* The /dev node of the port called @name, waiting for the driver to
+ * announce it; NULL after @timeout_ms. */
+static char *
+find_port (const char *name, int timeout_ms)
+{
+  for (int waited = 0; waited <= timeout_ms; waited += 10)
+    {
+      DIR *dir = opendir ("/sys/class/virtio-ports");
+      struct dirent *de;
+
+      while (dir && (de = readdir (dir)))
+        {
+          char path[PATH_MAX], *content;
+
+          if (de->d_name[0] == '.')
+            continue;
+          snprintf (path, sizeof path, "/sys/class/virtio-ports/%s/name", de->d_name);
+          content = read_file (path, NULL);
+          if (content != NULL)
+            {
+              content[strcspn (content, "\n")] = '\0';
+              if (strcmp (content, name) == 0)
+                {
+                  char *dev = malloc (strlen (de->d_name) + 6);
+                  sprintf (dev, "/dev/%s", de->d_name);
+                  free (content);
+                  closedir (dir);
+                  if (access (dev, F_OK) == 0)
+                    return dev;
+                  free (dev);
+                  dir = NULL;
+                  break;
+                }
+              free (content);
+            }
+        }
+      if (dir)
+        closedir (dir);
+      usleep (10000);
+    }
+  return NULL;
+}
+
+static int
+open_port (const char *name, int flags)
+{
+  char *dev = find_port (name, 60000);
+  int fd;
+
+  if (dev == NULL)
+    fail ("virtio-serial port %s did not appear", name);
+  fd = open (dev, flags | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0)
+    fail ("cannot open %s (%s): %s", dev, name, strerror (errno));
+  free (dev);
+  return fd;
+}
+
+static int
+wait_for_path (const char *path, int timeout_ms)
+{
+  for (int waited = 0; waited <= timeout_ms; waited += 10)
+    {
+      if (access (path, F_OK) == 0)
+        return 0;
+      usleep (10000);
+    }
+  return -1;
+}
+
+/* ---- the plan ------------------------------------------------------------ */
+
+/* The metadata file is a list of netstrings ("5:hello,"); a record is a
+ * keyword followed by a fixed number of fields, so paths may hold any byte
+ * but NUL. */
+typedef struct
+{
+  char *buf;
+  size_t len, pos;
+} Reader;
+
+static char *
+next_field (Reader *r)
+{
+  size_t n = 0;
+  char *field;
+
+  if (r->pos >= r->len)
+    return NULL;
+  while (r->pos < r->len && isdigit ((unsigned char)r->buf[r->pos]))
+    n = n * 10 + (size_t)(r->buf[r->pos++] - '0');
+  if (r->pos >= r->len || r->buf[r->pos] != ':' || n > r->len - r->pos - 1
+      || r->pos + 1 + n >= r->len || r->buf[r->pos + 1 + n] != ',')
+    fail ("malformed metadata at byte %zu", r->pos);
+  field = r->buf + r->pos + 1;
+  field[n] = '\0'; /* overwrites the ',' */
+  r->pos += n + 2;
+  return field;
+}
+
+static char *
+need_field (Reader *r, const char *record)
+{
+  char *field = next_field (r);
+  if (field == NULL)
+    fail ("metadata record %s is truncated", record);
+  return field;
+}
+
+typedef struct
+{
+  uid_t uid;
+  gid_t gid;
+  char *home;
+  char *rundir;
+  char *cwd;
+  char *hostname;
+  int network;
+  int tty;
+  unsigned short rows, cols;
+  char **argv;
+  size_t argc;
+  char **envp;
+  size_t envc;
+} Plan;
+
+static void
+strv_push (char ***v, size_t *n, char *s)
+{
+  *v = realloc (*v, sizeof (char *) * (*n + 2));
+  (*v)[(*n)++] = s;
+  (*v)[*n] = NULL;
+}
+
+static int
+is_under (const char *path, const char *dir)
+{
+  size_t len;
+
+  if (dir == NULL || *dir == '\0')
+    return 0;
+  len = strlen (dir);
+  return strncmp (path, dir, len) == 0 && (path[len] == '\0' || path[len] == '/');
+}
+
+/* What the init creates in the user's home or runtime directory belongs to
+ * the user, as it would in an unprivileged bubblewrap sandbox; the rest of
+ * the tree (/, /etc, /run) stays root's. */
+static int
+owned_by_user (const Plan *plan, const char *dest)
+{
+  return is_under (dest, plan->home) || is_under (dest, plan->rundir);
+}
+
+static void
+target_path (char *buf, size_t size, const char *dest)
+{
+  size_t len = strlen (dest);
+
+  /* The host normalizes destinations; a ".." here would climb out of the
+   * new root, so it is refused rather than trusted. */
+  if (dest[0] != '/' || strstr (dest, "/../") != NULL
+      || (len >= 3 && strcmp (dest + len - 3, "/..") == 0))
+    fail ("plan destination %s is not a normalized absolute path", dest);
+  if ((size_t)snprintf (buf, size, NEWROOT "%s", dest) >= size)
+    fail ("plan destination %s is too long", dest);
+}
+
+static void
+make_parent (const Plan *plan, const char *target, const char *dest)
+{
+  char parent[PATH_MAX];
+  char *slash;
+  int user = owned_by_user (plan, dest);
+
+  snprintf (parent, sizeof parent, "%s", target);
+  slash = strrchr (parent, '/');
+  if (slash == NULL || slash == parent)
+    return;
+  *slash = '\0';
+  if (mkdir_p (parent, 0755, user ? plan->uid : (uid_t)-1, plan->gid) < 0)
+    fail ("cannot create %s: %s", parent + strlen (NEWROOT), strerror (errno));
+}
+
+static void
+mount_share (const char *tag, const char *fstype, const char *where, int ro)
+{
+  unsigned long flags = MS_NOSUID | MS_NODEV | (ro ? MS_RDONLY : 0);
+  const char *options;
+
+  if (strcmp (fstype, "9p") == 0)
+    /* cache=loose for read-only system trees (nothing changes them while the
+     * VM runs); cache=mmap for writable ones, which keeps shared writable
+     * mmap (SQLite's WAL index) working and sees host changes. */
+    options = ro ? "trans=virtio,version=9p2000.L,msize=524288,cache=loose"
+                 : "trans=virtio,version=9p2000.L,msize=524288,cache=mmap";
+  else
+    options = "";
+  if (mount (tag, where, fstype, flags, options) < 0)
+    fail ("cannot mount share %s (%s) at %s: %s", tag, fstype, where, strerror (errno));
+}
+
+/* Each share is mounted once, at /cbox-shares/TAG outside the new root
+ * (a virtio 9p channel serves one mount only), and bound from there to each
+ * destination that uses it: a whole directory, or one file of it. */
+static void
+apply_share (const Plan *plan, const char *tag, const char *fstype, const char *dest, int ro,
+             const char *subpath)
+{
+  char target[PATH_MAX], hidden[PATH_MAX], source[PATH_MAX];
+  struct stat st;
+  int fd;
+
+  target_path (target, sizeof target, dest);
+  make_parent (plan, target, dest);
+  if ((size_t)snprintf (hidden, sizeof hidden, SHARES "/%s", tag) >= sizeof hidden)
+    fail ("share tag %s too long", tag);
+  if (access (hidden, F_OK) < 0)
+    {
+      if (mkdir_p (hidden, 0700, (uid_t)-1, 0) < 0)
+        fail ("cannot create %s: %s", hidden, strerror (errno));
+      mount_share (tag, fstype, hidden, ro);
+    }
+  if ((size_t)snprintf (source, sizeof source, "%s%s%s", hidden, *subpath ? "/" : "", subpath)
+      >= sizeof source)
+    fail ("shared file %s: path too long", dest);
+  if (stat (source, &st) < 0)
+    fail ("shared path for %s missing in the guest: %s", dest, strerror (errno));
+  if (S_ISDIR (st.st_mode))
+    {
+      if (mkdir (target, 0755) < 0 && errno != EEXIST)
+        fail ("cannot create mount point %s: %s", dest, strerror (errno));
+    }
+  else
+    {
+      fd = open (target, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+      if (fd < 0 && errno != EEXIST && errno != EISDIR)
+        fail ("cannot create mount point %s: %s", dest, strerror (errno));
+      if (fd >= 0)
+        close (fd);
+    }
+  if (mount (source, target, NULL, MS_BIND, NULL) < 0)
+    fail ("cannot bind %s: %s", dest, strerror (errno));
+  if (ro
+      && mount (NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL)
+             < 0)
+    fail ("cannot make %s read-only: %s", dest, strerror (errno));
+}
+
+static void
+apply_tmpfs (const Plan *plan, const char *dest, mode_t mode)
+{
+  char target[PATH_MAX], options[64];
+
+  target_path (target, sizeof target, dest);
+  make_parent (plan, target, dest);
+  if (mkdir (target, 0755) < 0 && errno != EEXIST)
+    fail ("cannot create %s: %s", dest, strerror (errno));
+  snprintf (options, sizeof options, "mode=%04o", (unsigned)mode);
+  if (mount ("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, options) < 0)
+    fail ("cannot mount tmpfs at %s: %s", dest, strerror (errno));
+  if (owned_by_user (plan, dest) && chown (target, plan->uid, plan->gid) < 0)
+    fail ("cannot chown %s: %s", dest, strerror (errno));
+}
+
+static void
+apply_dir (const Plan *plan, const char *dest, mode_t mode)
+{
+  char target[PATH_MAX];
+  int user = owned_by_user (plan, dest);
+
+  target_path (target, sizeof target, dest);
+  if (mkdir_p (target, 0755, user ? plan->uid : (uid_t)-1, plan->gid) < 0)
+    fail ("cannot create %s: %s", dest, strerror (errno));
+  if (chmod (target, mode) < 0)
+    fail ("cannot chmod %s: %s", dest, strerror (errno));
+}
+
+static void
+apply_symlink (const Plan *plan, const char *link_target, const char *dest)
+{
+  char target[PATH_MAX];
+
+  target_path (target, sizeof target, dest);
+  make_parent (plan, target, dest);
+  if (symlink (link_target, target) < 0)
+    {
+      if (errno != EEXIST)
+        fail ("cannot create symlink %s: %s", dest, strerror (errno));
+      /* Later items go over earlier ones. */
+      if ((unlink (target) < 0 && rmdir (target) < 0) || symlink (link_target, target) < 0)
+        fail ("cannot replace %s by a symlink: %s", dest, strerror (errno));
+    }
+}
+
+static void
+apply_data (const Plan *plan, const char *file, const char *dest, mode_t mode, int writable)
+{
+  char target[PATH_MAX], source[PATH_MAX];
+  size_t len;
+  char *content;
+  int fd;
+
+  target_path (target, sizeof target, dest);
+  make_parent (plan, target, dest);
+  if (strchr (file, '/') != NULL)
+    fail ("bad data file name %s", file);
+  snprintf (source, sizeof source, META "/%s", file);
+  content = read_file (source, &len);
+  if (content == NULL)
+    fail ("cannot read %s: %s", source, strerror (errno));
+  unlink (target);
+  fd = open (target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+  if (fd < 0)
+    {
+      /* Over a read-only share, or a file bound in: put a tmpfs copy on top. */
+      fail ("cannot write %s: %s", dest, strerror (errno));
+    }
+  write_all (fd, content, len);
+  if (fchmod (fd, mode) < 0 || (writable && fchown (fd, plan->uid, plan->gid) < 0))
+    fail ("cannot set mode of %s: %s", dest, strerror (errno));
+  close (fd);
+  free (content);
+}
+
+static void
+read_plan (Plan *plan)
+{
+  Reader r = { 0 };
+  char *keyword;
+
+  r.buf = read_file (META "/plan", &r.len);
+  if (r.buf == NULL)
+    fail ("cannot read " META "/plan: %s", strerror (errno));
+  plan->uid = 0;
+  plan->gid = 0;
+  plan->cwd = "/";
+  plan->hostname = "cbox";
+
+  while ((keyword = next_field (&r)) != NULL)
+    {
+      if (strcmp (keyword, "user") == 0)
+        {
+          plan->uid = (uid_t)strtoul (need_field (&r, keyword), NULL, 10);
+          plan->gid = (gid_t)strtoul (need_field (&r, keyword), NULL, 10);
+          plan->home = need_field (&r, keyword);
+          plan->rundir = need_field (&r, keyword);
+        }
+      else if (strcmp (keyword, "cwd") == 0)
+        plan->cwd = need_field (&r, keyword);
+      else if (strcmp (keyword, "hostname") == 0)
+        plan->hostname = need_field (&r, keyword);
+      else if (strcmp (keyword, "network") == 0)
+        plan->network = atoi (need_field (&r, keyword));
+      else if (strcmp (keyword, "tty") == 0)
+        {
+          plan->tty = atoi (need_field (&r, keyword));
+          plan->rows = (unsigned short)atoi (need_field (&r, keyword));
+          plan->cols = (unsigned short)atoi (need_field (&r, keyword));
+        }
+      else if (strcmp (keyword, "arg") == 0)
+        strv_push (&plan->argv, &plan->argc, need_field (&r, keyword));
+      else if (strcmp (keyword, "env") == 0)
+        strv_push (&plan->envp, &plan->envc, need_field (&r, keyword));
+      else if (strcmp (keyword, "share") == 0)
+        {
+          char *tag = need_field (&r, keyword);
+          char *fstype = need_field (&r, keyword);
+          char *dest = need_field (&r, keyword);
+          int ro = atoi (need_field (&r, keyword));
+          char *subpath = need_field (&r, keyword);
+          apply_share (plan, tag, fstype, dest, ro, subpath);
+        }
+      else if (strcmp (keyword, "tmpfs") == 0)
+        {
+          char *dest = need_field (&r, keyword);
+          apply_tmpfs (plan, dest, (mode_t)strtoul (need_field (&r, keyword), NULL, 8));
+        }
+      else if (strcmp (keyword, "dir") == 0)
+        {
+          char *dest = need_field (&r, keyword);
+          apply_dir (plan, dest, (mode_t)strtoul (need_field (&r, keyword), NULL, 8));
+        }
+      else if (strcmp (keyword, "symlink") == 0)
+        {
+          char *link_target = need_field (&r, keyword);
+          apply_symlink (plan, link_target, need_field (&r, keyword));
+        }
+      else if (strcmp (keyword, "data") == 0)
+        {
+          char *file = need_field (&r, keyword);
+          char *dest = need_field (&r, keyword);
+          mode_t mode = (mode_t)strtoul (need_field (&r, keyword), NULL, 8);
+          apply_data (plan, file, dest, mode, atoi (need_field (&r, keyword)));
+        }
+      else
+        fail ("unknown metadata record %s (host and init from different cbox versions?)", keyword);
+    }
+  if (plan->argc == 0)
+    fail ("the plan has no command");
+  if (plan->envp == NULL)
+    strv_push (&plan->envp, &plan->envc, "PATH=/usr/bin:/bin");
+}
+
+/* ---- network ------------------------------------------------------------- */
+
+static void
+set_addr (struct sockaddr *sa, const char *ip)
+{
+  struct sockaddr_in *in = (struct sockaddr_in *)sa;
+  memset (in, 0, sizeof *in);
+  in->sin_family = AF_INET;
+  inet_pton (AF_INET, ip, &in->sin_addr);
+}
+
+static void
+interface_up (int sock, const char *name, const char *ip, const char *mask)
+{
+  struct ifreq ifr;
+
+  memset (&ifr, 0, sizeof ifr);
+  snprintf (ifr.ifr_name, sizeof ifr.ifr_name, "%s", name);
+  if (ip != NULL)
+    {
+      set_addr (&ifr.ifr_addr, ip);
+      if (ioctl (sock, SIOCSIFADDR, &ifr) < 0)
+        fail ("cannot set the address of %s: %s", name, strerror (errno));
+      set_addr (&ifr.ifr_netmask, mask);
+      if (ioctl (sock, SIOCSIFNETMASK, &ifr) < 0)
+        fail ("cannot set the netmask of %s: %s", name, strerror (errno));
+    }
+  if (ioctl (sock, SIOCGIFFLAGS, &ifr) < 0)
+    fail ("no network interface %s: %s", name, strerror (errno));
+  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+  if (ioctl (sock, SIOCSIFFLAGS, &ifr) < 0)
+    fail ("cannot bring %s up: %s", name, strerror (errno));
+}
+
+/* QEMU's user-mode network (slirp) has fixed addresses: the guest is
+ * 10.0.2.15, the gateway 10.0.2.2 and the DNS forwarder 10.0.2.3. */
+static void
+setup_network (const Plan *plan)
+{
+  int sock = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  char ifname[IFNAMSIZ] = "";
+  DIR *dir;
+  struct dirent *de;
+
+  if (sock < 0)
+    fail ("socket: %s", strerror (errno));
+  interface_up (sock, "lo", NULL, NULL);
+  if (!plan->network)
+    {
+      close (sock);
+      return;
+    }
+  for (int waited = 0; waited < 30000 && ifname[0] == '\0'; waited += 10)
+    {
+      dir = opendir ("/sys/class/net");
+      while (dir && (de = readdir (dir)))
+        if (de->d_name[0] != '.' && strcmp (de->d_name, "lo") != 0
+            && strlen (de->d_name) < IFNAMSIZ)
+          memcpy (ifname, de->d_name, strlen (de->d_name) + 1);
+      if (dir)
+        closedir (dir);
+      if (ifname[0] == '\0')
+        usleep (10000);
+    }
+  if (ifname[0] == '\0')
+    fail ("network requested but no network interface appeared");
+  interface_up (sock, ifname, "10.0.2.15", "255.255.255.0");
+  {
+    struct rtentry rt;
+    memset (&rt, 0, sizeof rt);
+    set_addr (&rt.rt_dst, "0.0.0.0");
+    set_addr (&rt.rt_genmask, "0.0.0.0");
+    set_addr (&rt.rt_gateway, "10.0.2.2");
+    rt.rt_flags = RTF_UP | RTF_GATEWAY;
+    rt.rt_dev = ifname;
+    if (ioctl (sock, SIOCADDRT, &rt) < 0)
+      fail ("cannot add the default route: %s", strerror (errno));
+  }
+  close (sock);
+}
+
+/* The host's resolv.conf (bound by a forwarder, or none) may name a
+ * resolver on the host's loopback; inside, only slirp's forwarder works. */
+static void
+write_resolv_conf (void)
+{
+  static const char content[]
+      = "# written by cbox-qemu-init: QEMU user-mode DNS\nnameserver 10.0.2.3\n";
+  int fd;
+
+  if (mkdir_p ("/cbox-etc", 0755, (uid_t)-1, 0) < 0)
+    fail ("cannot create /cbox-etc: %s", strerror (errno));
+  fd = open ("/cbox-etc/resolv.conf", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0)
+    fail ("cannot write resolv.conf: %s", strerror (errno));
+  write_all (fd, content, sizeof content - 1);
+  close (fd);
+  if (mkdir_p (NEWROOT "/etc", 0755, (uid_t)-1, 0) < 0)
+    fail ("cannot create /etc: %s", strerror (errno));
+  unlink (NEWROOT "/etc/resolv.conf");
+  fd = open (NEWROOT "/etc/resolv.conf", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd >= 0)
+    close (fd);
+  if (mount ("/cbox-etc/resolv.conf", NEWROOT "/etc/resolv.conf", NULL, MS_BIND, NULL) < 0)
+    fail ("cannot bind resolv.conf: %s", strerror (errno));
+}
+
+/* ---- the system mounts every sandbox has ---------------------------------- */
+
+static void
+mount_api_filesystems (const Plan *plan)
+{
+  static const char *const links[][2] = {
+    { "/proc/self/fd", "/dev/fd" },
+    { "/proc/self/fd/0", "/dev/stdin" },
+    { "/proc/self/fd/1", "/dev/stdout" },
+    { "/proc/self/fd/2", "/dev/stderr" },
+  };
+
+  if (mkdir_p (NEWROOT "/proc", 0555, (uid_t)-1, 0) < 0
+      || mkdir_p (NEWROOT "/sys", 0555, (uid_t)-1, 0) < 0
+      || mkdir_p (NEWROOT "/dev", 0755, (uid_t)-1, 0) < 0)
+    fail ("cannot create /proc, /sys, /dev: %s", strerror (errno));
+  if (mount ("proc", NEWROOT "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+    fail ("cannot mount /proc: %s", strerror (errno));
+  if (mount ("sysfs", NEWROOT "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, NULL)
+      < 0)
+    fail ("cannot mount /sys: %s", strerror (errno));
+  if (mount ("devtmpfs", NEWROOT "/dev", "devtmpfs", MS_NOSUID | MS_NOEXEC, NULL) < 0)
+    fail ("cannot mount /dev: %s", strerror (errno));
+  mkdir (NEWROOT "/dev/pts", 0755);
+  if (mount ("devpts", NEWROOT "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+             "gid=5,mode=620,ptmxmode=666")
+      < 0)
+    fail ("cannot mount /dev/pts: %s", strerror (errno));
+  mkdir (NEWROOT "/dev/shm", 01777);
+  if (mount ("tmpfs", NEWROOT "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0)
+    fail ("cannot mount /dev/shm: %s", strerror (errno));
+  for (size_t i = 0; i < sizeof links / sizeof links[0]; i++)
+    {
+      char path[PATH_MAX];
+      snprintf (path, sizeof path, NEWROOT "%s", links[i][1]);
+      if (symlink (links[i][0], path) < 0 && errno != EEXIST)
+        fail ("cannot create %s: %s", links[i][1], strerror (errno));
+    }
+  (void)plan;
+}
+
+/* ---- running the command --------------------------------------------------- */
+
+static int
+exit_status_of (int status)
+{
+  if (WIFEXITED (status))
+    return WEXITSTATUS (status);
+  if (WIFSIGNALED (status))
+    return 128 + WTERMSIG (status);
+  return 125;
+}
+
+static pid_t
+spawn_command (const Plan *plan, int in_fd, int out_fd, int err_fd, int *ret_exec_pipe)
+{
+  int pipefd[2];
+  pid_t pid;
+
+  if (pipe2 (pipefd, O_CLOEXEC) < 0)
+    fail ("pipe: %s", strerror (errno));
+  pid = fork ();
+  if (pid < 0)
+    fail ("fork: %s", strerror (errno));
+  if (pid == 0)
+    {
+      extern char **environ;
+      sigset_t none;
+      int err;
+
+      sigemptyset (&none);
+      sigprocmask (SIG_SETMASK, &none, NULL);
+      setsid ();
+      if (dup2 (in_fd, 0) < 0 || dup2 (out_fd, 1) < 0 || dup2 (err_fd, 2) < 0)
+        _exit (125);
+      if (plan->tty)
+        {
+          ioctl (0, TIOCSCTTY, 0);
+          tcsetpgrp (0, getpid ());
+        }
+      if (setgroups (0, NULL) < 0 || setresgid (plan->gid, plan->gid, plan->gid) < 0
+          || setresuid (plan->uid, plan->uid, plan->uid) < 0)
+        {
+          err = errno;
+          dprintf (2, "cbox: cannot drop to uid %u gid %u: %s\n", (unsigned)plan->uid,
+                   (unsigned)plan->gid, strerror (err));
+          _exit (125);
+        }
+      if (chdir (plan->cwd) < 0)
+        {
+          dprintf (2, "cbox: cannot change to %s: %s\n", plan->cwd, strerror (errno));
+          _exit (125);
+        }
+      environ = plan->envp;
+      execvp (plan->argv[0], plan->argv);
+      err = errno;
+      write_all (pipefd[1], (const char *)&err, sizeof err);
+      dprintf (2, "cbox: %s: %s\n", plan->argv[0], strerror (err));
+      _exit (err == ENOENT ? 127 : 126);
+    }
+  close (pipefd[1]);
+  *ret_exec_pipe = pipefd[0];
+  return pid;
+}
+
+/* Host to guest control lines: "signal N" (pass a signal to the command),
+ * "winch ROWS COLS" (the terminal was resized). */
+static void
+handle_control_input (char *buf, size_t *len, pid_t child, int tty_fd)
+{
+  char *nl;
+
+  while ((nl = memchr (buf, '\n', *len)) != NULL)
+    {
+      size_t line_len = (size_t)(nl - buf) + 1;
+      *nl = '\0';
+      if (strncmp (buf, "signal ", 7) == 0)
+        {
+          int sig = atoi (buf + 7);
+          if (sig > 0 && sig < 65)
+            kill (-child, sig) < 0 ? kill (child, sig) : 0;
+        }
+      else if (strncmp (buf, "winch ", 6) == 0 && tty_fd >= 0)
+        {
+          struct winsize ws = { 0 };
+          unsigned rows = 0, cols = 0;
+          if (sscanf (buf + 6, "%u %u", &rows, &cols) == 2)
+            {
+              ws.ws_row = (unsigned short)rows;
+              ws.ws_col = (unsigned short)cols;
+              ioctl (tty_fd, TIOCSWINSZ, &ws);
+            }
+        }
+      memmove (buf, buf + line_len, *len - line_len);
+      *len -= line_len;
+    }
+  if (*len == 1024)
+    *len = 0; /* a line that long is garbage */
+}
+
+int
+main (int argc, char **argv)
+{
+  Plan plan = { 0 };
+  sigset_t mask;
+  int sfd, in_fd, out_fd, err_fd, tty_fd = -1, exec_pipe, status = 125;
+  pid_t child;
+  char cbuf[1024];
+  size_t clen = 0;
+
+  (void)argc;
+  (void)argv;
+  if (getpid () != 1)
+    {
+      fprintf (stderr, "cbox-qemu-init: runs only as PID 1 of a cbox VM\n");
+      return 125;
+    }
+  umask (022);
+  mkdir ("/proc", 0555);
+  mkdir ("/sys", 0555);
+  mkdir ("/dev", 0755);
+  mount ("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  mount ("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  mount ("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, NULL);
+  console_fd = open ("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
+
+  load_modules ();
+  control_fd = open_port ("cbox.control", O_RDWR);
+  control_say ("alive\n");
+
+  if (mkdir_p (META, 0700, (uid_t)-1, 0) < 0)
+    fail ("cannot create " META ": %s", strerror (errno));
+  mount_share ("cbox-meta", "9p", META, 1);
+  if (mkdir_p (NEWROOT, 0755, (uid_t)-1, 0) < 0
+      || mount ("tmpfs", NEWROOT, "tmpfs", MS_NOSUID, "mode=0755") < 0)
+    fail ("cannot mount the new root: %s", strerror (errno));
+  read_plan (&plan);
+  setup_network (&plan);
+  if (plan.network)
+    write_resolv_conf ();
+  if (sethostname (plan.hostname, strlen (plan.hostname)) < 0)
+    fail ("sethostname: %s", strerror (errno));
+  mount_api_filesystems (&plan);
+
+  /* The command's stdio: the console (a real tty inside) when the user's
+   * terminal is the console, else one port per stream so that pipes keep
+   * their end of file and stderr stays apart. */
+  if (plan.tty)
+    {
+      struct winsize ws = { .ws_row = plan.rows, .ws_col = plan.cols };
+      if (wait_for_path ("/dev/hvc0", 60000) < 0)
+        fail ("the console /dev/hvc0 did not appear");
+      tty_fd = open ("/dev/hvc0", O_RDWR | O_NOCTTY | O_CLOEXEC);
+      if (tty_fd < 0)
+        fail ("cannot open /dev/hvc0: %s", strerror (errno));
+      if (fchown (tty_fd, plan.uid, plan.gid) < 0)
+        fail ("cannot chown /dev/hvc0: %s", strerror (errno));
+      if (plan.rows && plan.cols)
+        ioctl (tty_fd, TIOCSWINSZ, &ws);
+      in_fd = out_fd = err_fd = tty_fd;
+    }
+  else
+    {
+      in_fd = open_port ("cbox.stdin", O_RDONLY);
+      out_fd = open_port ("cbox.stdout", O_WRONLY);
+      err_fd = open_port ("cbox.stderr", O_WRONLY);
+    }
+
+  if (chdir (NEWROOT) < 0 || mount (NEWROOT, "/", NULL, MS_MOVE, NULL) < 0 || chroot (".") < 0
+      || chdir ("/") < 0)
+    fail ("cannot switch to the new root: %s", strerror (errno));
+
+  sigemptyset (&mask);
+  sigaddset (&mask, SIGCHLD);
+  sigprocmask (SIG_BLOCK, &mask, NULL);
+  sfd = signalfd (-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (sfd < 0)
+    fail ("signalfd: %s", strerror (errno));
+
+  /* The host sends the user's input only from now on: bytes (and an end
+   * of file) sent before the port is open would be lost. */
+  control_say ("ready\n");
+  child = spawn_command (&plan, in_fd, out_fd, err_fd, &exec_pipe);
+  if (!plan.tty)
+    {
+      close (in_fd);
+      close (out_fd);
+      close (err_fd);
+    }
+  close (exec_pipe);
+
+  for (;;)
+    {
+      struct pollfd pfd[2] = { { sfd, POLLIN, 0 }, { control_fd, POLLIN, 0 } };
+      int done = 0;
+
+      if (poll (pfd, 2, -1) < 0 && errno != EINTR)
+        fail ("poll: %s", strerror (errno));
+      if (pfd[1].revents & POLLIN)
+        {
+          ssize_t n = read (control_fd, cbuf + clen, sizeof cbuf - clen);
+          if (n > 0)
+            {
+              clen += (size_t)n;
+              handle_control_input (cbuf, &clen, child, tty_fd);
+            }
+        }
+      if (pfd[0].revents & POLLIN)
+        {
+          struct signalfd_siginfo si;
+          pid_t pid;
+          int wstatus;
+
+          while (read (sfd, &si, sizeof si) > 0)
+            ;
+          while ((pid = waitpid (-1, &wstatus, WNOHANG)) > 0)
+            if (pid == child)
+              {
+                status = exit_status_of (wstatus);
+                done = 1;
+              }
+        }
+      if (done)
+        break;
+    }
+
+  /* Nothing outlives the command: as with a container's PID 1. */
+  kill (-1, SIGKILL);
+  while (waitpid (-1, NULL, 0) > 0)
+    ;
+  if (tty_fd >= 0)
+    tcdrain (tty_fd);
+  control_say ("exit %d\n", status);
+  power_off ();
+}

@@ -1,0 +1,802 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* The qemu backend: the plan runs in a virtual machine that boots a kernel
+ * already on the host, with an initramfs cbox writes itself (its own init,
+ * cbox-qemu-init.c, and the kernel modules it needs). Every bind of the
+ * plan becomes a 9p or virtiofs share, everything else (tmpfs, dirs,
+ * symlinks, data files) is made by the init from a metadata share. See
+ * README.md beside this file. */
+
+#include "cbox-qemu-config.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "cbox-qemu.h"
+
+void
+cbox_qemu_state_free (CboxQemuState *state)
+{
+  if (state == NULL)
+    return;
+  cbox_qemu_kernel_free (state->kernel);
+  g_free (state->kernel_error);
+  g_free (state->qemu);
+  g_free (state->init_path);
+  g_free (state->virtiofsd);
+  g_free (state->cache_dir);
+  g_free (state->kvm_verdict_path);
+  g_free (state->kvm_failure);
+  g_free (state->machine);
+  g_free (state->run_base);
+  g_free (state->run_dir);
+  g_free (state->initramfs);
+  g_clear_pointer (&state->shares, g_ptr_array_unref);
+  g_clear_pointer (&state->data, g_ptr_array_unref);
+  if (state->meta != NULL)
+    g_string_free (state->meta, TRUE);
+  g_free (state);
+}
+
+static void
+cbox_qemu_share_free (CboxQemuShare *share)
+{
+  g_free (share->tag);
+  g_free (share->path);
+  g_free (share->socket);
+  g_free (share);
+}
+
+static void
+cbox_qemu_data_free (CboxQemuData *data)
+{
+  g_free (data->name);
+  g_free (data->path);
+  g_free (data);
+}
+
+/* ---- small parsers --------------------------------------------------------- */
+
+gboolean
+cbox_qemu_parse_memory (const char *text, guint *ret_mb, GError **error)
+{
+  guint64 value;
+  char *end = NULL;
+  guint64 factor = 1;
+
+  errno = 0;
+  value = g_ascii_strtoull (text, &end, 10);
+  if (errno == 0 && end != text)
+    {
+      if (g_ascii_strcasecmp (end, "") == 0 || g_ascii_strcasecmp (end, "M") == 0
+          || g_ascii_strcasecmp (end, "MiB") == 0 || g_ascii_strcasecmp (end, "MB") == 0)
+        factor = 1;
+      else if (g_ascii_strcasecmp (end, "G") == 0 || g_ascii_strcasecmp (end, "GiB") == 0
+               || g_ascii_strcasecmp (end, "GB") == 0)
+        factor = 1024;
+      else
+        factor = 0;
+    }
+  if (errno != 0 || end == text || factor == 0 || value == 0 || value * factor < 128
+      || value * factor > 1024 * 1024)
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
+                   "qemu: memory '%s' is not a size between 128M and 1024G (write 2G or 2048M)",
+                   text);
+      return FALSE;
+    }
+  *ret_mb = (guint)(value * factor);
+  return TRUE;
+}
+
+static gboolean
+cbox_qemu_config_uint (CboxContext *ctx, const char *key, guint min, guint max, guint *value,
+                       GError **error)
+{
+  g_autofree char *text = cbox_context_get_string (ctx, key);
+  guint64 parsed;
+
+  if (text == NULL)
+    return TRUE;
+  if (!g_ascii_string_to_unsigned (g_strstrip (text), 10, min, max, &parsed, NULL))
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
+                   "[qemu] %s=%s: give a whole number from %u to %u", key, text, min, max);
+      return FALSE;
+    }
+  *value = (guint)parsed;
+  return TRUE;
+}
+
+/* ---- the KVM verdict ------------------------------------------------------- */
+
+static char *
+cbox_qemu_host_kernel_release (void)
+{
+  struct utsname u;
+  if (uname (&u) < 0)
+    return g_strdup ("unknown");
+  return g_strdup (u.release);
+}
+
+/* The verdict is kept per host kernel: a new host kernel (or a fixed
+ * hypervisor below it, which usually comes with one) is tried again. */
+gboolean
+cbox_qemu_kvm_verdict_is_broken (const char *verdict_path)
+{
+  g_autofree char *content = NULL;
+  g_autofree char *release = cbox_qemu_host_kernel_release ();
+  g_autofree char *expected = g_strdup_printf ("broken %s\n", release);
+
+  if (!g_file_get_contents (verdict_path, &content, NULL, NULL))
+    return FALSE;
+  return g_str_has_prefix (content, expected);
+}
+
+gboolean
+cbox_qemu_kvm_verdict_write_broken (const char *verdict_path, GError **error)
+{
+  g_autofree char *release = cbox_qemu_host_kernel_release ();
+  g_autofree char *content = g_strdup_printf (
+      "broken %s\n# A Linux guest showed no sign of life under KVM on this host; cbox uses TCG.\n"
+      "# Delete this file to try KVM again.\n",
+      release);
+  g_autofree char *dir = g_path_get_dirname (verdict_path);
+
+  if (g_mkdir_with_parents (dir, 0700) < 0)
+    {
+      int saved_errno = errno;
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
+                   "cannot create %s: %s", dir, g_strerror (saved_errno));
+      return FALSE;
+    }
+  return g_file_set_contents (verdict_path, content, -1, error);
+}
+
+/* ---- finding the pieces ------------------------------------------------------- */
+
+/* The init is installed in the libexec directory; in the build tree it sits
+ * beside this plugin. */
+static char *
+cbox_qemu_find_init (CboxContext *ctx)
+{
+  g_autofree char *configured = cbox_context_get_string (ctx, "init");
+  const char *libexec = cbox_context_get_libexec_dir (ctx);
+  Dl_info info;
+
+  if (configured != NULL)
+    return g_steal_pointer (&configured);
+  if (libexec != NULL)
+    {
+      g_autofree char *path = g_build_filename (libexec, "cbox-qemu-init", NULL);
+      if (g_file_test (path, G_FILE_TEST_IS_EXECUTABLE))
+        return g_steal_pointer (&path);
+    }
+  if (dladdr ((const void *)cbox_qemu_find_init, &info) != 0 && info.dli_fname != NULL)
+    {
+      g_autofree char *dir = g_path_get_dirname (info.dli_fname);
+      g_autofree char *path = g_build_filename (dir, "cbox-qemu-init", NULL);
+      if (g_file_test (path, G_FILE_TEST_IS_EXECUTABLE))
+        return g_steal_pointer (&path);
+    }
+  return NULL;
+}
+
+static char *
+cbox_qemu_find_virtiofsd (CboxContext *ctx)
+{
+  g_autofree char *configured = cbox_context_get_string (ctx, "virtiofsd");
+  static const char *const candidates[] = {
+    "/usr/libexec/virtiofsd",
+    "/usr/lib/qemu/virtiofsd",
+    "/usr/lib/virtiofsd",
+  };
+
+  if (configured != NULL)
+    return configured[0] != '\0' ? g_steal_pointer (&configured) : NULL;
+  for (gsize i = 0; i < G_N_ELEMENTS (candidates); i++)
+    if (g_file_test (candidates[i], G_FILE_TEST_IS_EXECUTABLE))
+      return g_strdup (candidates[i]);
+  return g_find_program_in_path ("virtiofsd");
+}
+
+static CboxQemuState *
+cbox_qemu_get_state (CboxContext *ctx, GError **error)
+{
+  CboxQemuState *state = cbox_context_get_data (ctx);
+  g_autoptr (GError) local_error = NULL;
+  g_autofree char *accel = NULL;
+  g_autofree char *memory = NULL;
+  g_autofree char *machine = NULL;
+  g_autofree char *kernel = NULL;
+  g_autofree char *qemu = NULL;
+  g_autofree char *release = NULL;
+  int fd;
+
+  if (state != NULL)
+    return state;
+
+  state = g_new0 (CboxQemuState, 1);
+  state->memory_mb = 2048;
+  state->cpus = 2;
+  state->kvm_timeout_s = 20;
+  state->boot_timeout_s = 300;
+  cbox_context_set_data (ctx, state, (GDestroyNotify)cbox_qemu_state_free);
+
+  accel = cbox_context_get_string (ctx, "accel");
+  if (accel == NULL || g_str_equal (accel, "auto") || g_str_equal (accel, ""))
+    state->accel_config = CBOX_QEMU_ACCEL_AUTO;
+  else if (g_str_equal (accel, "kvm"))
+    state->accel_config = CBOX_QEMU_ACCEL_KVM;
+  else if (g_str_equal (accel, "tcg"))
+    state->accel_config = CBOX_QEMU_ACCEL_TCG;
+  else
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG, "[qemu] accel=%s: use kvm, tcg or auto",
+                   accel);
+      return NULL;
+    }
+
+  machine = cbox_context_get_string (ctx, "machine");
+  /* q35 by default: on the machines this was measured on, microvm booted
+   * no faster under TCG (it lacks a PIT to calibrate against and needs one
+   * emulated), and q35 works with every distribution kernel. */
+  if (machine == NULL || g_str_equal (machine, "auto") || g_str_equal (machine, ""))
+    state->machine = g_strdup ("q35");
+  else if (g_str_equal (machine, "q35") || g_str_equal (machine, "microvm"))
+    state->machine = g_steal_pointer (&machine);
+  else
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG, "[qemu] machine=%s: use q35 or microvm",
+                   machine);
+      return NULL;
+    }
+
+  memory = cbox_context_get_string (ctx, "memory");
+  if (memory != NULL && !cbox_qemu_parse_memory (g_strstrip (memory), &state->memory_mb, error))
+    return NULL;
+  if (!cbox_qemu_config_uint (ctx, "cpus", 1, 256, &state->cpus, error)
+      || !cbox_qemu_config_uint (ctx, "kvm-timeout", 1, 3600, &state->kvm_timeout_s, error)
+      || !cbox_qemu_config_uint (ctx, "boot-timeout", 1, 36000, &state->boot_timeout_s, error))
+    return NULL;
+
+  qemu = cbox_context_get_string (ctx, "qemu");
+  state->qemu
+      = qemu != NULL ? g_steal_pointer (&qemu) : g_find_program_in_path ("qemu-system-x86_64");
+  state->init_path = cbox_qemu_find_init (ctx);
+  state->virtiofsd = cbox_qemu_find_virtiofsd (ctx);
+  state->cache_dir = g_build_filename (g_get_user_cache_dir (), "cbox", "qemu", NULL);
+  state->kvm_verdict_path = g_build_filename (state->cache_dir, "kvm-verdict", NULL);
+
+  kernel = cbox_context_get_string (ctx, "kernel");
+  release = cbox_qemu_host_kernel_release ();
+  if (!cbox_qemu_find_kernel (cbox_context_get_host (ctx), kernel, release, &state->kernel,
+                              &local_error))
+    {
+      if (g_error_matches (local_error, CBOX_ERROR, CBOX_ERROR_CONFIG))
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return NULL;
+        }
+      state->kernel_error = g_strdup (local_error->message);
+    }
+
+  fd = open ("/dev/kvm", O_RDWR | O_CLOEXEC);
+  state->kvm_opens = fd >= 0;
+  if (fd >= 0)
+    close (fd);
+  state->kvm_broken = cbox_qemu_kvm_verdict_is_broken (state->kvm_verdict_path);
+  state->verbose = cbox_context_get_verbose (ctx);
+  return state;
+}
+
+/* Which accelerator the first boot tries. */
+static CboxQemuAccel
+cbox_qemu_first_accel (CboxQemuState *state)
+{
+  if (state->accel_config != CBOX_QEMU_ACCEL_AUTO)
+    return state->accel_config;
+  return state->kvm_opens && !state->kvm_broken ? CBOX_QEMU_ACCEL_KVM : CBOX_QEMU_ACCEL_TCG;
+}
+
+/* ---- probe ----------------------------------------------------------------- */
+
+static gboolean
+cbox_qemu_probe (CboxContext *ctx, CboxProbeResult *result, GError **error)
+{
+  CboxQemuState *state = cbox_qemu_get_state (ctx, error);
+  CboxQemuAccel accel;
+
+  if (state == NULL)
+    return FALSE;
+  if (state->qemu == NULL)
+    {
+      cbox_probe_result_set_status (result, CBOX_PROBE_UNAVAILABLE,
+                                    "qemu-system-x86_64 not found in PATH "
+                                    "(apt install qemu-system-x86)");
+      return TRUE;
+    }
+  cbox_probe_result_add_detail (result, "qemu", "%s", state->qemu);
+  if (state->kernel == NULL)
+    {
+      cbox_probe_result_set_status (result, CBOX_PROBE_UNAVAILABLE, "%s", state->kernel_error);
+      return TRUE;
+    }
+  cbox_probe_result_add_detail (result, "kernel", "%s (%s)", state->kernel->image,
+                                state->kernel->how);
+  cbox_probe_result_add_detail (result, "kernel release", "%s", state->kernel->release);
+  if (state->kernel->modules_dir == NULL)
+    {
+      cbox_probe_result_set_status (result, CBOX_PROBE_UNAVAILABLE,
+                                    "kernel %s: no modules directory lib/modules/%s on the host",
+                                    state->kernel->image, state->kernel->release);
+      return TRUE;
+    }
+  if (state->init_path == NULL)
+    {
+      cbox_probe_result_set_status (result, CBOX_PROBE_UNAVAILABLE,
+                                    "cbox-qemu-init not found in %s nor beside the plugin "
+                                    "(broken installation?)",
+                                    cbox_context_get_libexec_dir (ctx));
+      return TRUE;
+    }
+  cbox_probe_result_add_detail (result, "init", "%s", state->init_path);
+  cbox_probe_result_add_detail (result, "machine", "%s", state->machine);
+  cbox_probe_result_add_detail (result, "memory", "%u MiB", state->memory_mb);
+  cbox_probe_result_add_detail (result, "cpus", "%u", state->cpus);
+  cbox_probe_result_add_detail (result, "virtiofsd", "%s",
+                                state->virtiofsd == NULL ? "none (writable shares use 9p)"
+                                : geteuid () != 0 ? "not used: needs root (writable shares use 9p)"
+                                                  : state->virtiofsd);
+
+  accel = cbox_qemu_first_accel (state);
+  cbox_probe_result_add_detail (result, "accelerator", "%s",
+                                accel == CBOX_QEMU_ACCEL_KVM ? "kvm" : "tcg");
+  if (accel == CBOX_QEMU_ACCEL_KVM)
+    cbox_probe_result_set_status (result, CBOX_PROBE_AVAILABLE, NULL);
+  else if (state->accel_config == CBOX_QEMU_ACCEL_TCG)
+    cbox_probe_result_set_status (result, CBOX_PROBE_DEGRADED, "TCG (configured): slow");
+  else if (state->kvm_broken)
+    cbox_probe_result_set_status (
+        result, CBOX_PROBE_DEGRADED,
+        "degraded: KVM did not run a guest on this host (verdict cached in "
+        "%s), TCG: slow",
+        state->kvm_verdict_path);
+  else
+    cbox_probe_result_set_status (result, CBOX_PROBE_DEGRADED, "degraded: no KVM, slow");
+  return TRUE;
+}
+
+/* ---- realize ----------------------------------------------------------------- */
+
+void
+cbox_qemu_meta_add (GString *meta, const char *field)
+{
+  g_string_append_printf (meta, "%zu:", strlen (field));
+  g_string_append (meta, field);
+  g_string_append_c (meta, ',');
+}
+
+static void cbox_qemu_meta_addv (GString *meta, const char *first, ...) G_GNUC_NULL_TERMINATED;
+
+static void
+cbox_qemu_meta_addv (GString *meta, const char *first, ...)
+{
+  va_list ap;
+  va_start (ap, first);
+  for (const char *field = first; field != NULL; field = va_arg (ap, const char *))
+    cbox_qemu_meta_add (meta, field);
+  va_end (ap);
+}
+
+/* QEMU's option syntax: a comma inside a value is written twice. */
+static char *
+cbox_qemu_escape (const char *value)
+{
+  g_autoptr (GString) out = g_string_new (NULL);
+  for (const char *p = value; *p; p++)
+    {
+      if (*p == ',')
+        g_string_append_c (out, ',');
+      g_string_append_c (out, *p);
+    }
+  return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
+static CboxQemuShare *
+cbox_qemu_add_share (CboxQemuState *state, const char *path, gboolean ro)
+{
+  CboxQemuShare *share;
+
+  for (guint i = 0; i < state->shares->len; i++)
+    {
+      share = g_ptr_array_index (state->shares, i);
+      if (share->ro == ro && g_str_equal (share->path, path))
+        return share;
+    }
+  share = g_new0 (CboxQemuShare, 1);
+  /* 9p mount tags are at most 31 bytes: a counter, never the path. */
+  share->tag = g_strdup_printf ("cbox%u", state->shares->len);
+  share->path = g_strdup (path);
+  share->ro = ro;
+  /* virtiofs for writable shares: only it gives the guest coherent shared
+   * mmap (SQLite's WAL) and full POSIX semantics. Debian's virtiofsd (the C
+   * one of QEMU 7.2) needs root and has no read-only mode, so read-only
+   * shares stay on 9p (QEMU enforces readonly=on itself), and unprivileged
+   * runs use 9p throughout. */
+  share->virtiofs = !ro && state->virtiofsd != NULL && geteuid () == 0;
+  if (share->virtiofs)
+    share->socket = g_strdup_printf ("%s/%s.sock", state->run_dir, share->tag);
+  g_ptr_array_add (state->shares, share);
+  return share;
+}
+
+static gboolean
+cbox_qemu_realize_mount (CboxQemuState *state, const CboxMount *mount, GError **error)
+{
+  switch (mount->kind)
+    {
+    case CBOX_MOUNT_RO:
+    case CBOX_MOUNT_RW:
+      {
+        g_autofree char *real = NULL;
+        gboolean ro = mount->kind == CBOX_MOUNT_RO;
+        struct stat st;
+        CboxQemuShare *share;
+
+        if (stat (mount->src, &st) < 0)
+          {
+            int saved_errno = errno;
+            if (mount->flags & CBOX_MOUNT_FLAG_ALLOW_MISSING)
+              return TRUE;
+            g_set_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE,
+                         "qemu: cannot share %s (for %s, from %s): %s", mount->src, mount->dest,
+                         mount->origin, g_strerror (saved_errno));
+            return FALSE;
+          }
+        real = realpath (mount->src, NULL);
+        if (real == NULL)
+          {
+            int saved_errno = errno;
+            g_set_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE, "qemu: cannot resolve %s: %s",
+                         mount->src, g_strerror (saved_errno));
+            return FALSE;
+          }
+        if (S_ISDIR (st.st_mode))
+          {
+            share = cbox_qemu_add_share (state, real, ro);
+            cbox_qemu_meta_addv (state->meta, "share", share->tag,
+                                 share->virtiofs ? "virtiofs" : "9p", mount->dest, ro ? "1" : "0",
+                                 "", NULL);
+          }
+        else if (ro && S_ISREG (st.st_mode) && st.st_size <= 16 * 1024 * 1024)
+          {
+            /* A read-only file travels as a copy in the metadata share:
+             * sharing its directory instead would hand the guest kernel
+             * every sibling (all of /etc for /etc/resolv.conf). */
+            CboxQemuData *data = g_new0 (CboxQemuData, 1);
+            g_autofree char *mode = g_strdup_printf ("%o", st.st_mode & 0777);
+            data->fd = -1;
+            data->path = g_strdup (real);
+            data->name = g_strdup_printf ("file%u", state->data->len);
+            g_ptr_array_add (state->data, data);
+            cbox_qemu_meta_addv (state->meta, "data", data->name, mount->dest, mode, "0", NULL);
+          }
+        else
+          {
+            /* 9p and virtiofs share directories: a single file travels as
+             * its directory, mounted where the command cannot reach it,
+             * with only the file bound into place. */
+            g_autofree char *dir = g_path_get_dirname (real);
+            g_autofree char *base = g_path_get_basename (real);
+            share = cbox_qemu_add_share (state, dir, ro);
+            cbox_qemu_meta_addv (state->meta, "share", share->tag,
+                                 share->virtiofs ? "virtiofs" : "9p", mount->dest, ro ? "1" : "0",
+                                 base, NULL);
+          }
+        return TRUE;
+      }
+    case CBOX_MOUNT_TMPFS:
+    case CBOX_MOUNT_DIR:
+      {
+        g_autofree char *mode = g_strdup_printf ("%o", mount->mode & 07777);
+        cbox_qemu_meta_addv (state->meta, mount->kind == CBOX_MOUNT_TMPFS ? "tmpfs" : "dir",
+                             mount->dest, mode, NULL);
+        return TRUE;
+      }
+    case CBOX_MOUNT_SYMLINK:
+      cbox_qemu_meta_addv (state->meta, "symlink", mount->src, mount->dest, NULL);
+      return TRUE;
+    case CBOX_MOUNT_DATA:
+      {
+        CboxQemuData *data = g_new0 (CboxQemuData, 1);
+        g_autofree char *mode = g_strdup_printf ("%o", mount->mode & 07777);
+        data->fd = mount->fd;
+        data->name = g_strdup_printf ("data%u", state->data->len);
+        g_ptr_array_add (state->data, data);
+        cbox_qemu_meta_addv (state->meta, "data", data->name, mount->dest, mode,
+                             (mount->flags & CBOX_MOUNT_FLAG_WRITABLE) ? "1" : "0", NULL);
+        return TRUE;
+      }
+    case CBOX_MOUNT_SOCKET:
+    case CBOX_MOUNT_DEV:
+    default:
+      /* The planner refuses forwarders that need these; this guards a plan
+       * that reached the backend anyway. A host socket or device node
+       * cannot cross into another kernel. */
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_NOT_SUPPORTED,
+                   "qemu: cannot pass %s %s (from %s) into a virtual machine: it needs %s",
+                   cbox_mount_kind_to_string (mount->kind),
+                   mount->src != NULL ? mount->src : mount->dest, mount->origin,
+                   cbox_feature_describe (cbox_mount_kind_feature (mount->kind)));
+      return FALSE;
+    }
+}
+
+static void
+cbox_qemu_add_device (GPtrArray *argv, CboxQemuState *state, const char *type, const char *props)
+{
+  gboolean mmio = g_str_equal (state->machine, "microvm");
+  g_ptr_array_add (argv, g_strdup ("-device"));
+  g_ptr_array_add (argv, g_strdup_printf ("%s-%s%s%s", type, mmio ? "device" : "pci",
+                                          props != NULL ? "," : "", props != NULL ? props : ""));
+}
+
+static void cbox_qemu_add_args (GPtrArray *argv, const char *first, ...) G_GNUC_NULL_TERMINATED;
+
+static void
+cbox_qemu_add_args (GPtrArray *argv, const char *first, ...)
+{
+  va_list ap;
+  va_start (ap, first);
+  for (const char *arg = first; arg != NULL; arg = va_arg (ap, const char *))
+    g_ptr_array_add (argv, g_strdup (arg));
+  va_end (ap);
+}
+
+static gboolean
+cbox_qemu_uses_virtiofs (CboxQemuState *state)
+{
+  for (guint i = 0; i < state->shares->len; i++)
+    if (((CboxQemuShare *)g_ptr_array_index (state->shares, i))->virtiofs)
+      return TRUE;
+  return FALSE;
+}
+
+char **
+cbox_qemu_build_argv (CboxQemuState *state, CboxQemuAccel accel)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *meta_dir = g_build_filename (state->run_dir, "meta", NULL);
+  g_autofree char *meta_escaped = cbox_qemu_escape (meta_dir);
+  gboolean kvm = accel == CBOX_QEMU_ACCEL_KVM;
+  gboolean virtiofs = cbox_qemu_uses_virtiofs (state);
+  const char *security_model = geteuid () == 0 ? "passthrough" : "none";
+  g_autofree char *machine = NULL;
+
+  if (g_str_equal (state->machine, "microvm"))
+    machine
+        = g_strdup_printf ("microvm,pit=on,pic=on,rtc=on%s", virtiofs ? ",memory-backend=mem" : "");
+  else
+    machine = g_strdup_printf ("q35%s", virtiofs ? ",memory-backend=mem" : "");
+
+  cbox_qemu_add_args (argv, state->qemu, "-name", "cbox", "-machine", machine, "-accel",
+                      kvm ? "kvm" : "tcg", "-cpu", kvm ? "host" : "max", NULL);
+  g_ptr_array_add (argv, g_strdup ("-m"));
+  g_ptr_array_add (argv, g_strdup_printf ("%u", state->memory_mb));
+  g_ptr_array_add (argv, g_strdup ("-smp"));
+  g_ptr_array_add (argv, g_strdup_printf ("%u", state->cpus));
+  if (virtiofs)
+    {
+      /* vhost-user devices need guest memory the daemon can map. */
+      g_ptr_array_add (argv, g_strdup ("-object"));
+      g_ptr_array_add (argv, g_strdup_printf ("memory-backend-memfd,id=mem,size=%uM,share=on",
+                                              state->memory_mb));
+    }
+  cbox_qemu_add_args (argv, "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+                      "-kernel", state->kernel->image, "-initrd", state->initramfs, "-append",
+                      state->verbose ? "console=ttyS0 panic=-1 rdinit=/init 8250.nr_uarts=1"
+                                     : "console=ttyS0 panic=-1 rdinit=/init 8250.nr_uarts=1 quiet "
+                                       "loglevel=2",
+                      NULL);
+  g_ptr_array_add (argv, g_strdup ("-chardev"));
+  g_ptr_array_add (argv, g_strdup_printf ("socket,id=log,fd=%d", CBOX_QEMU_FD_LOG));
+  cbox_qemu_add_args (argv, "-serial", "chardev:log", NULL);
+
+  cbox_qemu_add_device (argv, state, "virtio-serial", "id=vser");
+  g_ptr_array_add (argv, g_strdup ("-chardev"));
+  g_ptr_array_add (argv, g_strdup_printf ("socket,id=ctl,fd=%d", CBOX_QEMU_FD_CONTROL));
+  cbox_qemu_add_args (argv, "-device", "virtserialport,bus=vser.0,chardev=ctl,name=cbox.control",
+                      NULL);
+  if (state->tty)
+    {
+      g_ptr_array_add (argv, g_strdup ("-chardev"));
+      g_ptr_array_add (argv, g_strdup_printf ("socket,id=con,fd=%d", CBOX_QEMU_FD_CONSOLE));
+      cbox_qemu_add_args (argv, "-device", "virtconsole,bus=vser.0,chardev=con", NULL);
+    }
+  else
+    {
+      static const struct
+      {
+        const char *id;
+        int fd;
+      } streams[] = { { "stdin", CBOX_QEMU_FD_CONSOLE },
+                      { "stdout", CBOX_QEMU_FD_STDOUT },
+                      { "stderr", CBOX_QEMU_FD_STDERR } };
+      for (gsize i = 0; i < G_N_ELEMENTS (streams); i++)
+        {
+          g_ptr_array_add (argv, g_strdup ("-chardev"));
+          g_ptr_array_add (argv,
+                           g_strdup_printf ("socket,id=%s,fd=%d", streams[i].id, streams[i].fd));
+          g_ptr_array_add (argv, g_strdup ("-device"));
+          g_ptr_array_add (argv,
+                           g_strdup_printf ("virtserialport,bus=vser.0,chardev=%s,name=cbox.%s",
+                                            streams[i].id, streams[i].id));
+        }
+    }
+
+  g_ptr_array_add (argv, g_strdup ("-fsdev"));
+  g_ptr_array_add (argv, g_strdup_printf ("local,id=meta,path=%s,security_model=none,readonly=on",
+                                          meta_escaped));
+  cbox_qemu_add_device (argv, state, "virtio-9p", "fsdev=meta,mount_tag=cbox-meta");
+
+  for (guint i = 0; i < state->shares->len; i++)
+    {
+      CboxQemuShare *share = g_ptr_array_index (state->shares, i);
+      g_autofree char *props = NULL;
+
+      if (share->virtiofs)
+        {
+          g_autofree char *socket = cbox_qemu_escape (share->socket);
+          g_ptr_array_add (argv, g_strdup ("-chardev"));
+          g_ptr_array_add (argv, g_strdup_printf ("socket,id=vfs%u,path=%s", i, socket));
+          props = g_strdup_printf ("chardev=vfs%u,tag=%s", i, share->tag);
+          cbox_qemu_add_device (argv, state, "vhost-user-fs", props);
+        }
+      else
+        {
+          g_autofree char *path = cbox_qemu_escape (share->path);
+          g_ptr_array_add (argv, g_strdup ("-fsdev"));
+          /* multidevs=remap: a share spanning several host filesystems
+           * keeps distinct inode numbers. */
+          g_ptr_array_add (
+              argv, g_strdup_printf ("local,id=fs%u,path=%s,security_model=%s%s,multidevs=remap", i,
+                                     path, security_model, share->ro ? ",readonly=on" : ""));
+          props = g_strdup_printf ("fsdev=fs%u,mount_tag=%s", i, share->tag);
+          cbox_qemu_add_device (argv, state, "virtio-9p", props);
+        }
+    }
+
+  if (state->network)
+    {
+      /* User-mode networking (slirp): outgoing connections and DNS, nothing
+       * listening on the host side. Network off means no card at all. */
+      cbox_qemu_add_args (argv, "-netdev", "user,id=net0", NULL);
+      cbox_qemu_add_device (argv, state, "virtio-net", "netdev=net0");
+    }
+  g_ptr_array_add (argv, NULL);
+  return (char **)g_ptr_array_free (g_steal_pointer (&argv), FALSE);
+}
+
+static char *
+cbox_qemu_run_base (void)
+{
+  const char *runtime = g_getenv ("XDG_RUNTIME_DIR");
+
+  if (runtime != NULL && runtime[0] == '/' && g_file_test (runtime, G_FILE_TEST_IS_DIR))
+    return g_build_filename (runtime, "cbox-qemu", NULL);
+  return g_strdup_printf ("/tmp/cbox-qemu-%u", (unsigned)geteuid ());
+}
+
+static gboolean
+cbox_qemu_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GError **error)
+{
+  CboxQemuState *state = cbox_qemu_get_state (ctx, error);
+  const char *instance = cbox_context_get_instance_id (ctx);
+  g_autofree char *random_instance = NULL;
+  g_auto (GStrv) envp = NULL;
+  const char *const *command = cbox_plan_get_command (plan);
+  const char *cwd = cbox_plan_get_cwd (plan);
+  const char *hostname = cbox_plan_get_hostname (plan);
+  struct winsize ws = { 0 };
+  char number[3][32];
+
+  if (state == NULL)
+    return FALSE;
+  if (state->kernel == NULL || state->qemu == NULL || state->init_path == NULL)
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE, "qemu: %s",
+                   state->kernel_error != NULL ? state->kernel_error
+                   : state->qemu == NULL       ? "qemu-system-x86_64 not found"
+                                               : "cbox-qemu-init not found");
+      return FALSE;
+    }
+  if (command == NULL || command[0] == NULL)
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT, "qemu: the plan has no command");
+      return FALSE;
+    }
+  if (instance == NULL)
+    instance = random_instance = g_uuid_string_random ();
+
+  g_clear_pointer (&state->shares, g_ptr_array_unref);
+  g_clear_pointer (&state->data, g_ptr_array_unref);
+  if (state->meta != NULL)
+    g_string_free (state->meta, TRUE);
+  state->shares = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_qemu_share_free);
+  state->data = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_qemu_data_free);
+  state->meta = g_string_new (NULL);
+  g_free (state->run_base);
+  g_free (state->run_dir);
+  g_free (state->initramfs);
+  state->run_base = cbox_qemu_run_base ();
+  state->run_dir = g_build_filename (state->run_base, instance, NULL);
+  state->initramfs
+      = cbox_qemu_initramfs_path (state->kernel, state->init_path, state->cache_dir, error);
+  if (state->initramfs == NULL)
+    return FALSE;
+  state->network = cbox_plan_get_network (plan);
+  /* The user's terminal is the VM's console only when both ends are a
+   * terminal; otherwise each stream gets its own port, so a pipe keeps
+   * its end of file and stderr stays apart from stdout. */
+  state->tty = isatty (STDIN_FILENO) && isatty (STDOUT_FILENO);
+  if (state->tty)
+    ioctl (STDOUT_FILENO, TIOCGWINSZ, &ws);
+
+  g_snprintf (number[0], sizeof number[0], "%u", (unsigned)cbox_plan_get_uid (plan));
+  g_snprintf (number[1], sizeof number[1], "%u", (unsigned)cbox_plan_get_gid (plan));
+  cbox_qemu_meta_addv (
+      state->meta, "user", number[0], number[1],
+      cbox_plan_get_home_dir (plan) != NULL ? cbox_plan_get_home_dir (plan) : "",
+      cbox_plan_get_runtime_dir (plan) != NULL ? cbox_plan_get_runtime_dir (plan) : "", NULL);
+  cbox_qemu_meta_addv (state->meta, "network", state->network ? "1" : "0", NULL);
+  g_snprintf (number[0], sizeof number[0], "%u", (unsigned)ws.ws_row);
+  g_snprintf (number[1], sizeof number[1], "%u", (unsigned)ws.ws_col);
+  cbox_qemu_meta_addv (state->meta, "tty", state->tty ? "1" : "0", number[0], number[1], NULL);
+  cbox_qemu_meta_addv (state->meta, "hostname", hostname != NULL ? hostname : "cbox", NULL);
+
+  for (guint i = 0; i < cbox_plan_get_n_mounts (plan); i++)
+    if (!cbox_qemu_realize_mount (state, cbox_plan_get_mount (plan, i), error))
+      return FALSE;
+
+  cbox_qemu_meta_addv (state->meta, "cwd", cwd != NULL ? cwd : "/", NULL);
+  for (guint i = 0; command[i] != NULL; i++)
+    cbox_qemu_meta_addv (state->meta, "arg", command[i], NULL);
+  envp = cbox_plan_get_environ (plan);
+  for (guint i = 0; envp[i] != NULL; i++)
+    cbox_qemu_meta_addv (state->meta, "env", envp[i], NULL);
+
+  cbox_launch_take_argv (launch, cbox_qemu_build_argv (state, cbox_qemu_first_accel (state)));
+  for (guint i = 0; i < state->shares->len; i++)
+    {
+      CboxQemuShare *share = g_ptr_array_index (state->shares, i);
+      cbox_plan_add_note (plan, "qemu share %s (%s, %s): %s", share->tag,
+                          share->virtiofs ? "virtiofs" : "9p", share->ro ? "ro" : "rw",
+                          share->path);
+    }
+  return TRUE;
+}
+
+static const CboxBackendVTable cbox_qemu_vtable = {
+  .struct_size = sizeof (CboxBackendVTable),
+  .probe = cbox_qemu_probe,
+  .realize = cbox_qemu_realize,
+  .run = cbox_qemu_run,
+};
+
+/* BIND: shares; DATA, TMPFS, SYMLINK: made by the init. No SOCKET, DEVICE or
+ * HELPER: a host unix socket or device node cannot cross into another
+ * kernel, so forwarders needing them (x11, wayland, dbus, pipewire, dri,
+ * the ssh agent) are refused by the planner with that reason. */
+CBOX_PLUGIN_DEFINE (.kind = CBOX_PLUGIN_KIND_BACKEND, .name = "qemu", .version = CBOX_QEMU_VERSION,
+                    .description = "a QEMU virtual machine booting the host's kernel",
+                    .features = CBOX_FEATURE_BIND | CBOX_FEATURE_DATA | CBOX_FEATURE_TMPFS
+                                | CBOX_FEATURE_SYMLINK,
+                    .backend = &cbox_qemu_vtable)
