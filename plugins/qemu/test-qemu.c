@@ -1,0 +1,560 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* Unit tests of the qemu backend that boot nothing: the cpio writer (read
+ * back by GNU cpio), module resolution, compressed modules, kernel
+ * discovery in a fake tree, the QEMU command line a plan becomes, and the
+ * sweep of stale run directories. The VM itself is tested in
+ * test-qemu-integration.c. */
+
+#include "cbox-qemu-config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "cbox-private.h"
+#include "cbox-qemu-cpio.h"
+#include "cbox-qemu.h"
+#include "cbox-test-util.h"
+
+static void
+write_file (const char *dir, const char *name, const void *data, gssize len)
+{
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+  g_autofree char *parent = g_path_get_dirname (path);
+  g_autoptr (GError) error = NULL;
+
+  g_assert_cmpint (g_mkdir_with_parents (parent, 0755), ==, 0);
+  g_file_set_contents (path, data, len, &error);
+  g_assert_no_error (error);
+}
+
+/* ---- cpio --------------------------------------------------------------- */
+
+static void
+test_cpio_roundtrip (void)
+{
+  g_autofree char *cpio_tool = cbox_test_require_program ("cpio");
+  g_autofree char *dir = NULL;
+  g_autofree char *archive_path = NULL;
+  g_autofree char *content = NULL;
+  g_autofree char *link = NULL;
+  g_autoptr (CboxCpio) cpio = NULL;
+  g_autoptr (GBytes) archive = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *extracted = NULL;
+  const char odd_name[] = "sub/with space,comma\nnewline";
+  int status;
+  struct stat st;
+
+  if (cpio_tool == NULL)
+    return;
+  dir = cbox_test_make_dir ("cpio");
+  cpio = cbox_cpio_new ();
+  cbox_cpio_add_dir (cpio, "sub", 0750);
+  cbox_cpio_add_file (cpio, odd_name, 0640, "hello", 5);
+  cbox_cpio_add_file (cpio, "sub/three", 0755, "abc", 3); /* data padding */
+  cbox_cpio_add_file (cpio, "empty", 0600, NULL, 0);
+  cbox_cpio_add_symlink (cpio, "link", "sub/three");
+  archive = cbox_cpio_finish (cpio);
+  g_assert_cmpuint (g_bytes_get_size (archive) % 4, ==, 0);
+
+  archive_path = g_build_filename (dir, "archive.cpio", NULL);
+  g_file_set_contents (archive_path, g_bytes_get_data (archive, NULL),
+                       (gssize)g_bytes_get_size (archive), &error);
+  g_assert_no_error (error);
+  extracted = g_build_filename (dir, "out", NULL);
+  g_assert_cmpint (g_mkdir (extracted, 0755), ==, 0);
+  {
+    const char *argv[]
+        = { cpio_tool, "-i", "--quiet", "--no-absolute-filenames", "-F", archive_path, NULL };
+    g_spawn_sync (extracted, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, NULL, &status,
+                  &error);
+    g_assert_no_error (error);
+    g_spawn_check_wait_status (status, &error);
+    g_assert_no_error (error);
+  }
+  {
+    g_autofree char *path = g_build_filename (extracted, odd_name, NULL);
+    g_file_get_contents (path, &content, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (content, ==, "hello");
+    g_assert_cmpint (stat (path, &st), ==, 0);
+    g_assert_cmpint (st.st_mode & 07777, ==, 0640);
+  }
+  {
+    g_autofree char *path = g_build_filename (extracted, "sub", NULL);
+    g_assert_cmpint (stat (path, &st), ==, 0);
+    g_assert_true (S_ISDIR (st.st_mode));
+  }
+  {
+    g_autofree char *path = g_build_filename (extracted, "link", NULL);
+    link = g_file_read_link (path, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (link, ==, "sub/three");
+  }
+  {
+    g_autofree char *path = g_build_filename (extracted, "sub/three", NULL);
+    g_autofree char *three = NULL;
+    g_file_get_contents (path, &three, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (three, ==, "abc");
+  }
+}
+
+/* ---- modules ------------------------------------------------------------- */
+
+static char *
+make_modules_tree (void)
+{
+  char *dir = cbox_test_make_dir ("modules");
+  const char dep[] = "kernel/fs/9p/9p.ko: kernel/net/9p/9pnet.ko kernel/fs/netfs/netfs.ko\n"
+                     "kernel/net/9p/9pnet.ko:\n"
+                     "kernel/fs/netfs/netfs.ko:\n"
+                     "kernel/net/9p/9pnet_virtio.ko: kernel/net/9p/9pnet.ko "
+                     "kernel/drivers/virtio/virtio.ko kernel/drivers/virtio/virtio_ring.ko\n"
+                     "kernel/drivers/virtio/virtio.ko: kernel/drivers/virtio/virtio_ring.ko\n"
+                     "kernel/drivers/virtio/virtio_ring.ko:\n"
+                     "kernel/drivers/block/virtio-blk.ko.xz: kernel/drivers/virtio/virtio.ko "
+                     "kernel/drivers/virtio/virtio_ring.ko\n";
+  write_file (dir, "modules.dep", dep, -1);
+  write_file (dir, "modules.builtin", "kernel/drivers/virtio/virtio_pci.ko\n", -1);
+  return dir;
+}
+
+static void
+test_modules_resolve (void)
+{
+  g_autofree char *dir = make_modules_tree ();
+  g_autoptr (GPtrArray) paths = NULL;
+  g_autoptr (GError) error = NULL;
+  const char *const wanted[] = { "virtio_pci", "9pnet_virtio", "9p", "virtio-blk", NULL };
+  const char *const expected[] = {
+    "kernel/drivers/virtio/virtio_ring.ko",
+    "kernel/drivers/virtio/virtio.ko",
+    "kernel/net/9p/9pnet.ko",
+    "kernel/net/9p/9pnet_virtio.ko",
+    "kernel/fs/netfs/netfs.ko",
+    "kernel/fs/9p/9p.ko",
+    "kernel/drivers/block/virtio-blk.ko.xz",
+  };
+
+  g_assert_true (cbox_qemu_resolve_modules (dir, wanted, &paths, &error));
+  g_assert_no_error (error);
+  /* virtio_pci is built in: not loaded. Each dependency once, before its
+   * users. */
+  g_assert_cmpuint (paths->len, ==, G_N_ELEMENTS (expected));
+  for (guint i = 0; i < paths->len; i++)
+    {
+      g_autofree char *full = g_build_filename (dir, expected[i], NULL);
+      g_assert_cmpstr (g_ptr_array_index (paths, i), ==, full);
+    }
+}
+
+static void
+test_modules_missing (void)
+{
+  g_autofree char *dir = make_modules_tree ();
+  g_autoptr (GPtrArray) paths = NULL;
+  g_autoptr (GError) error = NULL;
+  const char *const wanted[] = { "9p", "virtiofs", NULL };
+
+  g_assert_false (cbox_qemu_resolve_modules (dir, wanted, &paths, &error));
+  g_assert_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE);
+  g_assert_nonnull (strstr (error->message, "virtiofs"));
+}
+
+static void
+check_compressed_module (const char *tool, const char *suffix)
+{
+  g_autofree char *program = cbox_test_require_program (tool);
+  g_autofree char *dir = NULL;
+  g_autofree char *plain = NULL;
+  g_autofree char *packed = NULL;
+  g_autoptr (GBytes) content = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GString) payload = g_string_new ("\177ELF");
+  int status;
+
+  if (program == NULL)
+    return;
+  for (int i = 0; i < 20000; i++)
+    g_string_append_printf (payload, "%d,", i);
+  dir = cbox_test_make_dir ("compressed");
+  plain = g_build_filename (dir, "m.ko", NULL);
+  write_file (dir, "m.ko", payload->str, (gssize)payload->len);
+  {
+    const char *argv[] = { program, "-q", plain, NULL };
+    g_spawn_sync (NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, NULL, &status,
+                  &error);
+    g_assert_no_error (error);
+    g_spawn_check_wait_status (status, &error);
+    g_assert_no_error (error);
+  }
+  packed = g_strconcat (plain, suffix, NULL);
+  if (g_file_test (plain, G_FILE_TEST_EXISTS))
+    g_unlink (plain); /* zstd keeps its input */
+  content = cbox_qemu_read_module (packed, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (content);
+  g_assert_cmpuint (g_bytes_get_size (content), ==, payload->len);
+  g_assert_cmpint (memcmp (g_bytes_get_data (content, NULL), payload->str, payload->len), ==, 0);
+}
+
+static void
+test_modules_gzip (void)
+{
+  check_compressed_module ("gzip", ".gz");
+}
+
+static void
+test_modules_xz (void)
+{
+#ifdef HAVE_LZMA
+  check_compressed_module ("xz", ".xz");
+#else
+  g_test_skip ("built without liblzma");
+#endif
+}
+
+static void
+test_modules_zstd (void)
+{
+#ifdef HAVE_ZSTD
+  check_compressed_module ("zstd", ".zst");
+#else
+  g_test_skip ("built without libzstd");
+#endif
+}
+
+/* ---- kernel discovery --------------------------------------------------------- */
+
+/* Just enough of a bzImage: the "HdrS" magic and the version string. */
+static void
+write_fake_kernel (const char *root, const char *name, const char *release)
+{
+  guint8 image[0x800] = { 0 };
+  g_autofree char *version = g_strdup_printf ("%s (builder@example) #1 SMP", release);
+  g_autofree char *path = g_build_filename ("boot", name, NULL);
+
+  memcpy (image + 0x202, "HdrS", 4);
+  image[0x20e] = 0x00; /* version at 0x200 + 0x400 */
+  image[0x20f] = 0x04;
+  memcpy (image + 0x600, version, strlen (version));
+  write_file (root, path, image, sizeof image);
+}
+
+static void
+test_kernel_find (void)
+{
+  g_autofree char *root = cbox_test_make_dir ("fake root");
+  g_autoptr (CboxHost) host = cbox_host_new ();
+  g_autoptr (CboxQemuKernel) kernel = NULL;
+  g_autoptr (GError) error = NULL;
+
+  cbox_host_set_root (host, root);
+
+  /* Nothing in /boot: the message says what to install. */
+  g_assert_false (cbox_qemu_find_kernel (host, NULL, "6.1.0-9", &kernel, &error));
+  g_assert_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE);
+  g_assert_nonnull (strstr (error->message, "linux-image"));
+  g_clear_error (&error);
+
+  write_fake_kernel (root, "vmlinuz-5.10.0-9-amd64", "5.10.0-9-amd64");
+  write_fake_kernel (root, "vmlinuz-6.9.0-1-amd64", "6.9.0-1-amd64");
+  write_fake_kernel (root, "vmlinuz-6.10.0-2-amd64", "6.10.0-2-amd64");
+  write_file (root, "lib/modules/6.10.0-2-amd64/modules.dep", "", 0);
+
+  /* The running kernel's image has none: the newest (by version, not by
+   * name) wins. */
+  g_assert_true (cbox_qemu_find_kernel (host, NULL, "6.18.0-host", &kernel, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_str_has_suffix (kernel->image, "/boot/vmlinuz-6.10.0-2-amd64"));
+  g_assert_cmpstr (kernel->release, ==, "6.10.0-2-amd64");
+  g_assert_nonnull (kernel->modules_dir);
+  g_assert_nonnull (strstr (kernel->how, "newest"));
+  g_clear_pointer (&kernel, cbox_qemu_kernel_free);
+
+  /* The running kernel's image wins over the newest. */
+  g_assert_true (cbox_qemu_find_kernel (host, NULL, "5.10.0-9-amd64", &kernel, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (kernel->release, ==, "5.10.0-9-amd64");
+  g_assert_null (kernel->modules_dir);
+  g_assert_nonnull (strstr (kernel->how, "running"));
+  g_clear_pointer (&kernel, cbox_qemu_kernel_free);
+
+  /* The configuration wins over both; its release comes from the image. */
+  g_assert_true (cbox_qemu_find_kernel (host, "/boot/vmlinuz-6.9.0-1-amd64", "5.10.0-9-amd64",
+                                        &kernel, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (kernel->release, ==, "6.9.0-1-amd64");
+  g_assert_cmpstr (kernel->how, ==, "[qemu] kernel");
+  g_clear_pointer (&kernel, cbox_qemu_kernel_free);
+
+  /* A configured path that is missing is an error, not a silent fallback. */
+  g_assert_false (cbox_qemu_find_kernel (host, "/boot/nope", NULL, &kernel, &error));
+  g_assert_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE);
+  g_clear_error (&error);
+
+  /* NixOS: the current system's kernel and its module tree. */
+  write_fake_kernel (root, "../run/current-system/kernel", "6.6.1");
+  write_file (root, "run/current-system/kernel-modules/lib/modules/6.6.1/modules.dep", "", 0);
+  g_assert_true (cbox_qemu_find_kernel (host, NULL, "5.10.0-9-amd64", &kernel, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (kernel->release, ==, "6.6.1");
+  g_assert_nonnull (strstr (kernel->modules_dir, "kernel-modules"));
+}
+
+static void
+test_memory_parse (void)
+{
+  g_autoptr (GError) error = NULL;
+  guint mb = 0;
+
+  g_assert_true (cbox_qemu_parse_memory ("2G", &mb, &error));
+  g_assert_cmpuint (mb, ==, 2048);
+  g_assert_true (cbox_qemu_parse_memory ("512M", &mb, &error));
+  g_assert_cmpuint (mb, ==, 512);
+  g_assert_true (cbox_qemu_parse_memory ("4096", &mb, &error));
+  g_assert_cmpuint (mb, ==, 4096);
+  g_assert_no_error (error);
+  g_assert_false (cbox_qemu_parse_memory ("lots", &mb, &error));
+  g_assert_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG);
+  g_clear_error (&error);
+  g_assert_false (cbox_qemu_parse_memory ("2T", &mb, &error));
+  g_assert_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG);
+}
+
+/* ---- realize ------------------------------------------------------------------- */
+
+typedef struct
+{
+  char *root;
+  CboxHost *host;
+  CboxContext *ctx;
+  CboxPlan *plan;
+  GKeyFile *config;
+} Fixture;
+
+static const CboxPluginDesc *
+qemu_desc (void)
+{
+  extern const CboxPluginDesc *cbox_plugin_describe (void);
+  return cbox_plugin_describe ();
+}
+
+static void
+fixture_set_up (Fixture *f, gconstpointer data)
+{
+  g_autofree char *kernel = NULL;
+  g_autofree char *init = NULL;
+
+  f->root = cbox_test_make_dir ("realize");
+  write_fake_kernel (f->root, "vmlinuz-6.1.0-1-amd64", "6.1.0-1-amd64");
+  kernel = g_build_filename (f->root, "boot", "vmlinuz-6.1.0-1-amd64", NULL);
+  init = g_build_filename (f->root, "init", NULL);
+  write_file (f->root, "init", "#!/bin/false\n", -1);
+  g_chmod (init, 0755);
+  f->config = g_key_file_new ();
+  g_key_file_set_string (f->config, "qemu", "kernel", kernel);
+  g_key_file_set_string (f->config, "qemu", "init", init);
+  g_key_file_set_string (f->config, "qemu", "qemu", "/usr/bin/qemu-system-x86_64");
+  g_key_file_set_string (f->config, "qemu", "virtiofsd", "");
+  f->host = cbox_host_new ();
+  f->ctx = cbox_context_new (f->host, f->config, "qemu");
+  cbox_context_set_instance_id (f->ctx, "test-instance");
+  f->plan = cbox_plan_new ();
+  cbox_plan_set_user (f->plan, 1000, 1000, "user", "/home/user");
+  cbox_plan_set_cwd (f->plan, "/");
+  cbox_plan_set_command (f->plan, (const char *const[]){ "true", NULL });
+}
+
+static void
+fixture_tear_down (Fixture *f, gconstpointer data)
+{
+  cbox_plan_free (f->plan);
+  cbox_context_free (f->ctx);
+  cbox_host_unref (f->host);
+  g_key_file_unref (f->config);
+  g_free (f->root);
+}
+
+static char **
+realize_argv (Fixture *f, GError **error)
+{
+  g_autoptr (CboxLaunch) launch = cbox_launch_new ();
+  if (!qemu_desc ()->backend->realize (f->ctx, f->plan, launch, error))
+    return NULL;
+  return g_strdupv ((char **)cbox_launch_get_argv (launch));
+}
+
+static gboolean
+argv_has (char **argv, const char *needle)
+{
+  for (guint i = 0; argv[i] != NULL; i++)
+    if (strstr (argv[i], needle) != NULL)
+      return TRUE;
+  return FALSE;
+}
+
+static void
+test_realize_shares (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) argv = NULL;
+  g_autofree char *ro_dir = g_build_filename (f->root, "ro,dir", NULL);
+  g_autofree char *rw_dir = g_build_filename (f->root, "rw", NULL);
+  CboxQemuState *state;
+
+  g_assert_cmpint (g_mkdir (ro_dir, 0755), ==, 0);
+  g_assert_cmpint (g_mkdir (rw_dir, 0755), ==, 0);
+  cbox_plan_add_tmpfs (f->plan, "/tmp", 01777);
+  cbox_plan_add_bind_ro (f->plan, ro_dir, "/usr", CBOX_MOUNT_FLAG_NONE);
+  cbox_plan_add_bind_ro (f->plan, "/nonexistent/cbox", "/opt", CBOX_MOUNT_FLAG_ALLOW_MISSING);
+  cbox_plan_add_bind_rw (f->plan, rw_dir, "/project", CBOX_MOUNT_FLAG_NONE);
+  cbox_plan_add_symlink (f->plan, "usr/bin", "/bin");
+  g_assert_true (cbox_plan_add_data (f->plan, "/etc/passwd", "x", 1, 0644, 0, &error));
+  cbox_plan_set_network (f->plan, FALSE);
+
+  argv = realize_argv (f, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (argv);
+  /* A comma in a path is doubled, QEMU's escape. */
+  g_assert_true (argv_has (argv, "ro,,dir,security_model="));
+  g_assert_true (argv_has (argv, ",readonly=on,multidevs=remap"));
+  g_assert_true (argv_has (argv, "mount_tag=cbox0"));
+  g_assert_true (argv_has (argv, "mount_tag=cbox1"));
+  /* The missing optional source left no share behind. */
+  g_assert_false (argv_has (argv, "mount_tag=cbox2"));
+  /* Network off: no card at all. */
+  g_assert_false (argv_has (argv, "-netdev"));
+  g_assert_false (argv_has (argv, "virtio-net"));
+  g_assert_true (argv_has (argv, "-accel"));
+
+  state = cbox_context_get_data (f->ctx);
+  g_assert_cmpuint (state->shares->len, ==, 2);
+  g_assert_cmpuint (state->data->len, ==, 1);
+  g_assert_true (g_str_has_suffix (state->run_dir, "/test-instance"));
+  g_assert_nonnull (strstr (state->meta->str, "7:symlink,7:usr/bin,4:/bin,"));
+  g_assert_nonnull (strstr (state->meta->str, "5:tmpfs,4:/tmp,4:1777,"));
+}
+
+static void
+test_realize_network_on (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) argv = NULL;
+
+  cbox_plan_set_network (f->plan, TRUE);
+  argv = realize_argv (f, &error);
+  g_assert_no_error (error);
+  g_assert_true (argv_has (argv, "user,id=net0"));
+  g_assert_true (argv_has (argv, "virtio-net-pci"));
+}
+
+static void
+test_realize_refuses_socket (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) argv = NULL;
+
+  cbox_plan_add_bind_socket (f->plan, "/run/user/1000/bus", "/run/user/1000/bus", 0);
+  argv = realize_argv (f, &error);
+  g_assert_null (argv);
+  g_assert_error (error, CBOX_ERROR, CBOX_ERROR_NOT_SUPPORTED);
+  g_assert_nonnull (strstr (error->message, "/run/user/1000/bus"));
+}
+
+static void
+test_realize_bad_config (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (CboxProbeResult) result = cbox_probe_result_new ();
+
+  g_key_file_set_string (f->config, "qemu", "accel", "warp");
+  g_assert_false (qemu_desc ()->backend->probe (f->ctx, result, &error));
+  g_assert_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG);
+  g_assert_nonnull (strstr (error->message, "accel"));
+}
+
+static void
+test_descriptor_features (void)
+{
+  const CboxPluginDesc *desc = qemu_desc ();
+
+  g_assert_cmpint (desc->kind, ==, CBOX_PLUGIN_KIND_BACKEND);
+  g_assert_true (desc->features & CBOX_FEATURE_BIND);
+  g_assert_true (desc->features & CBOX_FEATURE_DATA);
+  g_assert_false (desc->features & CBOX_FEATURE_SOCKET);
+  g_assert_false (desc->features & CBOX_FEATURE_DEVICE);
+  g_assert_false (desc->features & CBOX_FEATURE_HELPER);
+}
+
+/* ---- run directories ------------------------------------------------------------ */
+
+static void
+test_sweep_stale (void)
+{
+  g_autofree char *base = cbox_test_make_dir ("runs");
+  g_autofree char *outside = cbox_test_make_dir ("outside");
+  g_autofree char *victim = g_build_filename (outside, "precious", NULL);
+  g_autofree char *live = g_build_filename (base, "live", NULL);
+  g_autofree char *dead = g_build_filename (base, "dead", NULL);
+  g_autofree char *young = g_build_filename (base, "young", NULL);
+  g_autofree char *live_lock = g_build_filename (live, "lock", NULL);
+  g_autofree char *dead_link = g_build_filename (dead, "meta", "escape", NULL);
+  int lock_fd;
+
+  write_file (outside, "precious", "keep", -1);
+  write_file (live, "lock", "", 0);
+  write_file (dead, "lock", "", 0);
+  write_file (dead, "meta/plan", "x", -1);
+  g_assert_cmpint (g_mkdir (young, 0700), ==, 0);
+  g_assert_cmpint (symlink (outside, dead_link), ==, 0);
+
+  /* flock conflicts between open file descriptions, also within one
+   * process: this holds "live" as a running cbox would. */
+  lock_fd = open (live_lock, O_RDWR | O_CLOEXEC);
+  g_assert_cmpint (lock_fd, >=, 0);
+  g_assert_cmpint (flock (lock_fd, LOCK_EX), ==, 0);
+
+  cbox_qemu_sweep_stale (base);
+  g_assert_true (g_file_test (live, G_FILE_TEST_IS_DIR));
+  g_assert_false (g_file_test (dead, G_FILE_TEST_EXISTS));
+  /* Being created right now (no lock file yet): left alone. */
+  g_assert_true (g_file_test (young, G_FILE_TEST_IS_DIR));
+  /* The symlink was removed, not followed. */
+  g_assert_true (g_file_test (victim, G_FILE_TEST_IS_REGULAR));
+  close (lock_fd);
+
+  cbox_qemu_sweep_stale (base);
+  g_assert_false (g_file_test (live, G_FILE_TEST_EXISTS));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/qemu/cpio/roundtrip", test_cpio_roundtrip);
+  g_test_add_func ("/qemu/modules/resolve", test_modules_resolve);
+  g_test_add_func ("/qemu/modules/missing", test_modules_missing);
+  g_test_add_func ("/qemu/modules/gzip", test_modules_gzip);
+  g_test_add_func ("/qemu/modules/xz", test_modules_xz);
+  g_test_add_func ("/qemu/modules/zstd", test_modules_zstd);
+  g_test_add_func ("/qemu/kernel/find", test_kernel_find);
+  g_test_add_func ("/qemu/config/memory", test_memory_parse);
+  g_test_add_func ("/qemu/descriptor/features", test_descriptor_features);
+  g_test_add ("/qemu/realize/shares", Fixture, NULL, fixture_set_up, test_realize_shares,
+              fixture_tear_down);
+  g_test_add ("/qemu/realize/network-on", Fixture, NULL, fixture_set_up, test_realize_network_on,
+              fixture_tear_down);
+  g_test_add ("/qemu/realize/refuses-socket", Fixture, NULL, fixture_set_up,
+              test_realize_refuses_socket, fixture_tear_down);
+  g_test_add ("/qemu/realize/bad-config", Fixture, NULL, fixture_set_up, test_realize_bad_config,
+              fixture_tear_down);
+  g_test_add_func ("/qemu/run-dir/sweep-stale", test_sweep_stale);
+  return g_test_run ();
+}
