@@ -296,8 +296,8 @@ cbox_cli_apply_option (CboxCliOptions *options, const CboxCliOptionDef *def, con
       options->print_command = TRUE;
       return TRUE;
     case OPT_ACCEL:
-      if (!g_str_equal (value, "kvm") && !g_str_equal (value, "tcg"))
-        return cbox_cli_bad_value (error, def->name, value, "use kvm or tcg");
+      if (!g_str_equal (value, "kvm") && !g_str_equal (value, "tcg") && !g_str_equal (value, "auto"))
+        return cbox_cli_bad_value (error, def->name, value, "use kvm, tcg or auto");
       cbox_cli_add_setting (options, "qemu", "accel", value);
       return TRUE;
     case OPT_MEMORY:
@@ -308,8 +308,8 @@ cbox_cli_apply_option (CboxCliOptions *options, const CboxCliOptionDef *def, con
     case OPT_CPUS:
       {
         guint64 n;
-        if (!g_ascii_string_to_unsigned (value, 10, 1, 1024, &n, NULL))
-          return cbox_cli_bad_value (error, def->name, value, "a number of CPUs from 1 to 1024");
+        if (!g_ascii_string_to_unsigned (value, 10, 1, 256, &n, NULL))
+          return cbox_cli_bad_value (error, def->name, value, "a number of CPUs from 1 to 256");
         cbox_cli_add_setting (options, "qemu", "cpus", value);
         return TRUE;
       }
@@ -779,7 +779,7 @@ static const char cbox_cli_options_help[] =
   "  --shell                run a shell instead of the profile's command\n"
   "  --config=FILE          read FILE after the other configuration files\n"
   "  --set=GROUP.KEY=VALUE  set any configuration key (--set=x11.trusted=false)\n"
-  "  --accel=kvm|tcg, --memory=SIZE, --cpus=N   qemu settings\n"
+  "  --accel=kvm|tcg|auto, --memory=SIZE, --cpus=N   qemu settings\n"
   "  -v, --verbose          say what cbox does, on stderr\n"
   "  -h, --help             this help\n";
 

@@ -5,6 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <glib/gstdio.h>
 
 #include "cbox-planner.h"
@@ -875,6 +879,84 @@ cbox_planner_cleanup_forwarders (CboxPlanner *planner, guint n_prepared)
     }
 }
 
+/* Makes @path (and its missing parents) for the target user. Run by root
+ * on somebody's behalf, the folders are made inside that user's home one
+ * component at a time without following symlinks (the user controls the
+ * home and could point a link anywhere) and given to the user. */
+static gboolean
+cbox_planner_make_dir (const CboxHost *host, const char *path, GError **error)
+{
+  const char *home = cbox_host_get_home_dir (host);
+  uid_t uid = cbox_host_get_uid (host);
+  gid_t gid = cbox_host_get_gid (host);
+  g_auto (GStrv) parts = NULL;
+  cbox_autofd int dir_fd = -1;
+  gsize home_len;
+
+  if (geteuid () != 0 || uid == 0 || home == NULL || !g_str_has_prefix (path, home)
+      || (path[strlen (home)] != '/' && path[strlen (home)] != '\0'))
+    {
+      if (g_mkdir_with_parents (path, 0700) < 0)
+        {
+          int saved_errno = errno;
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED,
+                       "Cannot create %s (from the mkdir key): %s", path, g_strerror (saved_errno));
+          return FALSE;
+        }
+      return TRUE;
+    }
+
+  dir_fd = open (home, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0)
+    {
+      int saved_errno = errno;
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "Cannot open the home %s: %s", home,
+                   g_strerror (saved_errno));
+      return FALSE;
+    }
+  home_len = strlen (home);
+  parts = g_strsplit (path + home_len, "/", -1);
+  for (guint i = 0; parts[i] != NULL; i++)
+    {
+      int next_fd;
+
+      if (parts[i][0] == '\0')
+        continue;
+      if (mkdirat (dir_fd, parts[i], 0700) == 0)
+        {
+          next_fd = openat (dir_fd, parts[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+          if (next_fd >= 0 && fchown (next_fd, uid, gid) < 0)
+            {
+              int saved_errno = errno;
+              close (next_fd);
+              g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "Cannot give %s to uid %u: %s",
+                           path, (unsigned) uid, g_strerror (saved_errno));
+              return FALSE;
+            }
+        }
+      else if (errno == EEXIST)
+        next_fd = openat (dir_fd, parts[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      else
+        next_fd = -1;
+      if (next_fd < 0)
+        {
+          int saved_errno = errno;
+          struct stat st;
+          gboolean is_link = fstatat (dir_fd, parts[i], &st, AT_SYMLINK_NOFOLLOW) == 0
+                             && S_ISLNK (st.st_mode);
+
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED,
+                       "Cannot create %s (from the mkdir key) at '%s': %s", path, parts[i],
+                       is_link ? "a symlink, not followed when running for another user"
+                               : g_strerror (saved_errno));
+          return FALSE;
+        }
+      close (dir_fd);
+      dir_fd = next_fd;
+    }
+  return TRUE;
+}
+
 gboolean
 cbox_planner_run (CboxPlanner *planner, int *ret_status, GError **error)
 {
@@ -887,16 +969,8 @@ cbox_planner_run (CboxPlanner *planner, int *ret_status, GError **error)
   g_return_val_if_fail (planner != NULL && planner->built, FALSE);
 
   for (guint i = 0; planner->request->mkdirs != NULL && planner->request->mkdirs[i] != NULL; i++)
-    {
-      const char *dir = planner->request->mkdirs[i];
-      if (g_mkdir_with_parents (dir, 0700) < 0)
-        {
-          int saved_errno = errno;
-          g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED,
-                       "Cannot create %s (from the mkdir key): %s", dir, g_strerror (saved_errno));
-          return FALSE;
-        }
-    }
+    if (!cbox_planner_make_dir (planner->host, planner->request->mkdirs[i], error))
+      return FALSE;
 
   ok = TRUE;
   for (guint i = 0; ok && i < planner->chosen->len; i++)

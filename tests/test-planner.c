@@ -9,6 +9,8 @@
 
 #include <string.h>
 
+#include <unistd.h>
+
 #include <glib/gstdio.h>
 
 #include <json-glib/json-glib.h>
@@ -552,6 +554,59 @@ test_run_failure_cleans_up (Fixture *f, gconstpointer user_data)
 }
 
 static void
+test_mkdir_for_other_user (Fixture *f, gconstpointer user_data)
+{
+  const char *home = cbox_host_get_home_dir (f->host);
+  g_autofree char *deep = g_build_filename (home, ".claude", "sub", NULL);
+  g_autofree char *parent = g_build_filename (home, ".claude", NULL);
+  g_autofree char *elsewhere = cbox_test_make_dir ("elsewhere");
+  g_autofree char *link = g_build_filename (home, "link", NULL);
+  g_autofree char *through_link = g_build_filename (link, "x", NULL);
+  g_autofree char *output = g_build_filename (elsewhere, "plan.json", NULL);
+  GStatBuf st;
+
+  if (geteuid () != 0)
+    {
+      g_test_skip ("making folders for another user needs root");
+      return;
+    }
+  g_key_file_set_string (f->request->config, "test", "output", output);
+  g_assert_cmpint (symlink (elsewhere, link), ==, 0);
+
+  /* As root for uid 1000: made in the home, given to the user. */
+  {
+    g_autoptr (CboxPlanner) planner = NULL;
+    g_autoptr (GError) error = NULL;
+    int status = -1;
+
+    f->request->mkdirs = g_strdupv ((char *[]){ deep, NULL });
+    planner = build_ok (f);
+    g_assert_true (cbox_planner_run (planner, &status, &error));
+    g_assert_no_error (error);
+    g_assert_cmpint (g_stat (parent, &st), ==, 0);
+    g_assert_cmpuint (st.st_uid, ==, 1000);
+    g_assert_cmpuint (st.st_mode & 07777, ==, 0700);
+    g_assert_cmpint (g_stat (deep, &st), ==, 0);
+    g_assert_cmpuint (st.st_uid, ==, 1000);
+  }
+  /* A symlink the user put in their home is not followed. */
+  {
+    g_autoptr (CboxPlanner) planner = NULL;
+    g_autoptr (GError) error = NULL;
+    g_autofree char *made = g_build_filename (elsewhere, "x", NULL);
+    int status = -1;
+
+    g_strfreev (f->request->mkdirs);
+    f->request->mkdirs = g_strdupv ((char *[]){ through_link, NULL });
+    planner = build_ok (f);
+    g_assert_false (cbox_planner_run (planner, &status, &error));
+    g_assert_error (error, CBOX_ERROR, CBOX_ERROR_FAILED);
+    g_assert_nonnull (strstr (error->message, "symlink"));
+    g_assert_false (g_file_test (made, G_FILE_TEST_EXISTS));
+  }
+}
+
+static void
 test_json_non_utf8 (Fixture *f, gconstpointer user_data)
 {
   g_autoptr (CboxPlanner) planner = NULL;
@@ -603,5 +658,6 @@ main (int argc, char **argv)
   ADD ("/core/planner/run", test_run);
   ADD ("/core/planner/run-failure-cleans-up", test_run_failure_cleans_up);
   ADD ("/core/planner/json-non-utf8", test_json_non_utf8);
+  ADD ("/core/planner/mkdir-for-other-user", test_mkdir_for_other_user);
   return g_test_run ();
 }
