@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include <gio/gio.h>
-#include <gio/gunixinputstream.h>
 #include <glib-unix.h>
 
 #include "cbox-private.h"
@@ -23,120 +22,7 @@
 
 G_MODULE_EXPORT const CboxPluginDesc *cbox_plugin_describe (void);
 
-typedef struct
-{
-  char *dir;
-  char *address;
-  GSubprocess *daemon;
-  GSubprocess *service;
-} TestBus;
-
-static char *
-test_service_path (void)
-{
-  g_autofree char *self = g_file_read_link ("/proc/self/exe", NULL);
-  g_autofree char *dir = g_path_get_dirname (self);
-  return g_build_filename (dir, "test-dbus-service", NULL);
-}
-
-/* Reads one line from @stream, within a bound so a broken daemon fails
- * the test instead of hanging it. */
-static char *
-read_line_bounded (GInputStream *stream, guint seconds)
-{
-  int fd = g_unix_input_stream_get_fd (G_UNIX_INPUT_STREAM (stream));
-  g_autoptr (GString) line = g_string_new (NULL);
-  gint64 deadline = g_get_monotonic_time () + seconds * G_USEC_PER_SEC;
-
-  for (;;)
-    {
-      struct pollfd pfd = { .fd = fd, .events = POLLIN };
-      gint64 left = (deadline - g_get_monotonic_time ()) / 1000;
-      char c;
-
-      if (left <= 0 || poll (&pfd, 1, (int)left) <= 0)
-        return NULL;
-      if (read (fd, &c, 1) != 1)
-        return NULL;
-      if (c == '\n')
-        return g_string_free (g_steal_pointer (&line), FALSE);
-      g_string_append_c (line, c);
-    }
-}
-
-/* A private session bus with the two test services. */
-void test_bus_start (TestBus *bus);
-void
-test_bus_start (TestBus *bus)
-{
-  g_autofree char *daemon = cbox_test_require_program ("dbus-daemon");
-  g_autofree char *config = NULL;
-  g_autofree char *config_text = NULL;
-  g_autofree char *socket = NULL;
-  g_autofree char *listen = NULL;
-  g_autofree char *service = test_service_path ();
-  g_autofree char *ready = NULL;
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GSubprocessLauncher) launcher = NULL;
-
-  if (daemon == NULL)
-    return;
-  bus->dir = cbox_test_make_dir ("dbus test bus");
-  socket = g_build_filename (bus->dir, "bus", NULL);
-  /* The directory name has a space: D-Bus addresses escape it. */
-  listen = cbox_dbus_address_to_string (CBOX_DBUS_UNIX_PATH, socket);
-  config = g_build_filename (bus->dir, "session.conf", NULL);
-  config_text = g_markup_printf_escaped (
-      "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
-      " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
-      "<busconfig>\n"
-      "  <type>session</type>\n"
-      "  <listen>%s</listen>\n"
-      "  <auth>EXTERNAL</auth>\n"
-      "  <policy context=\"default\">\n"
-      "    <allow send_destination=\"*\" eavesdrop=\"true\"/>\n"
-      "    <allow eavesdrop=\"true\"/>\n"
-      "    <allow own=\"*\"/>\n"
-      "  </policy>\n"
-      "</busconfig>\n",
-      listen);
-  g_assert_true (g_file_set_contents (config, config_text, -1, NULL));
-
-  {
-    g_autofree char *config_arg = g_strconcat ("--config-file=", config, NULL);
-    const char *argv[] = { daemon, "--nofork", "--print-address=1", config_arg, NULL };
-    bus->daemon = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
-    g_assert_no_error (error);
-  }
-  bus->address = read_line_bounded (g_subprocess_get_stdout_pipe (bus->daemon), 10);
-  g_assert_nonnull (bus->address);
-  g_assert_true (g_str_has_prefix (bus->address, "unix:path="));
-
-  launcher
-      = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
-  g_subprocess_launcher_setenv (launcher, "DBUS_SESSION_BUS_ADDRESS", bus->address, TRUE);
-  {
-    const char *argv[] = { service, "org.cboxtest.Allowed", "org.cboxtest.Denied", NULL };
-    bus->service = g_subprocess_launcher_spawnv (launcher, argv, &error);
-    g_assert_no_error (error);
-  }
-  ready = read_line_bounded (g_subprocess_get_stdout_pipe (bus->service), 10);
-  g_assert_cmpstr (ready, ==, "ready");
-}
-
-void test_bus_stop (TestBus *bus);
-void
-test_bus_stop (TestBus *bus)
-{
-  if (bus->service != NULL)
-    g_subprocess_force_exit (bus->service);
-  if (bus->daemon != NULL)
-    g_subprocess_force_exit (bus->daemon);
-  g_clear_object (&bus->service);
-  g_clear_object (&bus->daemon);
-  g_clear_pointer (&bus->address, g_free);
-  g_clear_pointer (&bus->dir, g_free);
-}
+#include "dbus-test-bus.h"
 
 /* dbus-send's exit status for a ping of @dest on @address. */
 static int
