@@ -1,0 +1,160 @@
+# The cbox package: the core, the plugins named in `plugins`, the man page.
+#
+#   pkgs.callPackage ./nix/package.nix { }
+#   cbox.override { plugins = [ "bwrap" "x11" "wayland" ]; }
+#
+# Every plugin of nix/plugins.nix is built with -DNAME=enabled (or disabled
+# when it is not in `plugins`), so a missing library fails this build
+# instead of leaving a plugin out without a word. The programs the plugins
+# start at run time (bwrap, systemd-nspawn, setpriv, QEMU, virtiofsd,
+# xdg-dbus-proxy) are found on PATH by the plugins; the wrapper appends
+# this package's own versions to PATH, so a tool the system provides (the
+# running systemd's nspawn, for one) wins and ours is the fallback.
+#
+# The check phase runs the test suite without the `integration` suite:
+# those tests start sandboxes (user namespaces, systemd-nspawn, QEMU),
+# which the Nix build sandbox does not allow. Tests that need a program
+# that is missing here skip themselves (CI is not set in a Nix build).
+{
+  lib,
+  stdenv,
+  src ? lib.cleanSourceWith {
+    src = ../.;
+    # A local build folder, editor droppings and Nix results are not source.
+    filter =
+      path: type:
+      let
+        name = baseNameOf path;
+      in
+      !(type == "directory" && (name == "build" || name == ".git"))
+      && !(lib.hasPrefix "result" name)
+      && !(lib.hasSuffix "~" name);
+  },
+  plugins ? builtins.attrNames (import ./plugins.nix),
+  meson,
+  ninja,
+  pkg-config,
+  makeWrapper,
+  wayland-scanner,
+  glib,
+  json-glib,
+  libseccomp,
+  pipewire,
+  libdrm,
+  wayland,
+  wayland-protocols,
+  xz,
+  zstd,
+  glibc,
+  groff,
+  bubblewrap,
+  systemd,
+  util-linux,
+  qemu_kvm,
+  virtiofsd,
+  xdg-dbus-proxy,
+}:
+
+let
+  known = import ./plugins.nix;
+  unknown = builtins.filter (name: !(known ? ${name})) plugins;
+  has = name: builtins.elem name plugins;
+
+  # The nixpkgs attribute names of nix/plugins.nix, as packages.
+  tools = {
+    inherit
+      bubblewrap
+      systemd
+      util-linux
+      qemu_kvm
+      virtiofsd
+      xdg-dbus-proxy
+      ;
+  };
+  runtimeTools = builtins.concatMap (name: map (tool: tools.${tool}) known.${name}.runtime) plugins;
+
+  # meson.build is the one place the version is written (project()'s
+  # version, not its meson_version).
+  version = builtins.head (
+    builtins.match ".*project\\([^)]*[[:space:],]version: '([^']+)'.*" (
+      builtins.readFile "${src}/meson.build"
+    )
+  );
+in
+
+assert lib.assertMsg (unknown == [ ])
+  "cbox: unknown plugins ${toString unknown} (known: ${toString (builtins.attrNames known)})";
+
+stdenv.mkDerivation {
+  pname = "cbox";
+  inherit version src;
+
+  strictDeps = true;
+
+  nativeBuildInputs =
+    [
+      meson
+      ninja
+      pkg-config
+      makeWrapper
+    ]
+    ++ lib.optionals (has "wayland") [ wayland-scanner ];
+
+  buildInputs =
+    [
+      glib
+      json-glib
+    ]
+    ++ lib.optionals (has "bwrap") [ libseccomp ]
+    ++ lib.optionals (has "pipewire") [ pipewire ]
+    ++ lib.optionals (has "dri") [ libdrm ]
+    ++ lib.optionals (has "wayland") [
+      wayland
+      wayland-protocols
+    ]
+    # The VM's init links statically; compressed kernel modules are unpacked
+    # with liblzma and libzstd.
+    ++ lib.optionals (has "qemu") [
+      glibc.static
+      xz
+      zstd
+    ];
+
+  mesonFlags =
+    [
+      # The system configuration is /etc/cbox/cbox.conf (the NixOS module
+      # writes it), not a folder inside the store.
+      "--sysconfdir=/etc"
+      (lib.mesonBool "werror" false)
+    ]
+    ++ map (name: lib.mesonEnable name (has name)) (builtins.attrNames known);
+
+  doCheck = true;
+  nativeCheckInputs = [ groff ];
+  checkPhase = ''
+    runHook preCheck
+    meson test --no-rebuild --print-errorlogs --no-suite integration
+    runHook postCheck
+  '';
+
+  postInstall = lib.optionalString (runtimeTools != [ ]) ''
+    wrapProgram $out/bin/cbox --suffix PATH : ${lib.makeBinPath runtimeTools}
+  '';
+
+  passthru = {
+    inherit plugins;
+  };
+
+  meta = {
+    description = "Run a command in a sandbox with exactly the host resources asked for";
+    longDescription = ''
+      cbox runs a command (an AI coding agent, a shell, a browser, a build)
+      in a sandbox: bubblewrap, systemd-nspawn or a QEMU virtual machine,
+      with plugins that forward one host resource each (display, GPU, audio,
+      D-Bus, SSH agent, git, Nix, locale, DNS and TLS roots).
+    '';
+    license = lib.licenses.lgpl21Plus;
+    platforms = lib.platforms.linux;
+    mainProgram = "cbox";
+  };
+}
