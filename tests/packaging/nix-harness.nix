@@ -88,7 +88,10 @@ let
 
   stdenv = {
     mkDerivation = attrs: attrs // { type = "derivation"; };
-    hostPlatform.system = "x86_64-linux";
+    hostPlatform = {
+      system = "x86_64-linux";
+      isx86_64 = true;
+    };
   };
 
   packageArgs =
