@@ -50,13 +50,14 @@ nix_environ (void)
   return cbox_test_environ ((const char *const[]){ "NIX_PATH", NULL });
 }
 
-/* Evaluates tests/packaging/nix-harness.nix with the module option values
- * @values (a Nix expression) and returns its JSON. */
+/* Evaluates tests/packaging/@harness_name, with the module option values
+ * @values (a Nix expression; NULL: none), and returns its JSON. */
 static JsonObject *
-harness_eval (const char *nix_instantiate, const char *values, JsonParser *parser)
+eval_json (const char *nix_instantiate, const char *harness_name, const char *values,
+           JsonParser *parser)
 {
   g_autofree char *root = cbox_packaging_source_root ();
-  g_autofree char *harness = g_build_filename (root, "tests", "packaging", "nix-harness.nix", NULL);
+  g_autofree char *harness = g_build_filename (root, "tests", "packaging", harness_name, NULL);
   g_auto (GStrv) env = nix_environ ();
   g_autofree char *out = NULL;
   g_autofree char *err = NULL;
@@ -65,14 +66,23 @@ harness_eval (const char *nix_instantiate, const char *values, JsonParser *parse
 
   status = cbox_packaging_run ((const char *const[]){ nix_instantiate, "--eval", "--strict",
                                                       "--json", harness, "--argstr", "root", root,
-                                                      "--arg", "values", values, NULL },
+                                                      values != NULL ? "--arg" : NULL, "values",
+                                                      values, NULL },
                                (const char *const *)env, &out, &err);
   if (status != 0)
-    g_error ("nix-instantiate exited %d evaluating %s with %s:\n%s", status, harness, values, err);
+    g_error ("nix-instantiate exited %d evaluating %s with %s:\n%s", status, harness,
+             values != NULL ? values : "no values", err);
   json_parser_load_from_data (parser, out, -1, &error);
   g_assert_no_error (error);
   g_assert_true (JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)));
   return json_node_get_object (json_parser_get_root (parser));
+}
+
+/* nix-harness.nix: package.nix and module.nix with module option @values. */
+static JsonObject *
+harness_eval (const char *nix_instantiate, const char *values, JsonParser *parser)
+{
+  return eval_json (nix_instantiate, "nix-harness.nix", values, parser);
 }
 
 static gboolean
@@ -100,8 +110,9 @@ test_parse (void)
   g_ptr_array_add (files, g_build_filename (root, "flake.nix", NULL));
   find_nix_files (nix_dir, files);
   find_nix_files (tests_dir, files);
-  /* flake.nix, package, module, config, plugins, the VM test, the harness. */
-  g_assert_cmpuint (files->len, >=, 7);
+  /* flake.nix, package, module, config, plugins, the VM test, the
+   * harnesses. */
+  g_assert_cmpuint (files->len, >=, 9);
   for (guint i = 0; i < files->len; i++)
     {
       const char *file = g_ptr_array_index (files, i);
@@ -349,6 +360,67 @@ test_module_config_read_by_cbox (void)
   g_assert_cmpstr (plan_env (plan, "B"), ==, "back\\slash");
 }
 
+/* flake.nix's outputs, with a stand-in nixpkgs input: the attribute paths
+ * between packages, overlay, module and checks hold together. */
+static void
+test_flake_outputs (void)
+{
+  g_autofree char *nix_instantiate = cbox_test_require_program ("nix-instantiate");
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  JsonObject *eval;
+  JsonObject *packages;
+  JsonObject *checks;
+  JsonObject *module;
+  JsonObject *bwrap_only;
+  JsonArray *bwrap_only_flags;
+  const char *const systems[] = { "x86_64-linux", "aarch64-linux" };
+  const char *const outputs[] = { "packages", "overlays", "nixosModules", "checks", "devShells" };
+  const char *const check_names[] = { "package", "bwrap-only", "module-config", "vm" };
+
+  if (nix_instantiate == NULL)
+    return;
+  eval = eval_json (nix_instantiate, "flake-harness.nix", NULL, parser);
+  g_assert_nonnull (strstr (json_object_get_string_member (eval, "nixpkgsUrl"), "NixOS/nixpkgs"));
+  for (gsize i = 0; i < G_N_ELEMENTS (outputs); i++)
+    g_assert_true (array_has_string (json_object_get_array_member (eval, "outputs"), outputs[i]));
+
+  packages = json_object_get_object_member (eval, "packages");
+  checks = json_object_get_object_member (eval, "checks");
+  for (gsize i = 0; i < G_N_ELEMENTS (systems); i++)
+    {
+      JsonObject *system = json_object_get_object_member (packages, systems[i]);
+      JsonArray *names = json_object_get_array_member (system, "names");
+      JsonArray *flags = json_object_get_array_member (system, "mesonFlags");
+      JsonArray *system_checks = json_object_get_array_member (checks, systems[i]);
+
+      g_test_message ("system %s", systems[i]);
+      g_assert_true (array_has_string (names, "cbox"));
+      g_assert_true (array_has_string (names, "default"));
+      g_assert_cmpstr (json_object_get_string_member (system, "version"), ==, PACKAGE_VERSION);
+      /* The qemu backend runs qemu-system-x86_64 only. */
+      g_assert_true (array_has_string (flags, i == 0 ? "-Dqemu=enabled" : "-Dqemu=disabled"));
+      for (gsize j = 0; j < G_N_ELEMENTS (check_names); j++)
+        g_assert_true (array_has_string (system_checks, check_names[j]));
+    }
+  g_assert_cmpstr (json_object_get_string_member (eval, "overlayVersion"), ==, PACKAGE_VERSION);
+  g_assert_cmpstr (json_object_get_string_member (eval, "checkPackageVersion"), ==,
+                   PACKAGE_VERSION);
+  g_assert_cmpstr (json_object_get_string_member (eval, "vmTestName"), ==, "cbox");
+
+  bwrap_only = json_object_get_object_member (eval, "bwrapOnly");
+  bwrap_only_flags = json_object_get_array_member (bwrap_only, "mesonFlags");
+  g_assert_true (json_object_get_boolean_member (bwrap_only, "doInstallCheck"));
+  g_assert_true (array_has_string (bwrap_only_flags, "-Dbwrap=enabled"));
+  g_assert_true (array_has_string (bwrap_only_flags, "-Dqemu=disabled"));
+  g_assert_true (array_has_string (bwrap_only_flags, "-Dx11=disabled"));
+
+  module = json_object_get_object_member (eval, "module");
+  g_assert_true (g_str_has_suffix (
+      json_array_get_string_element (json_object_get_array_member (module, "imports"), 0),
+      "/nix/module.nix"));
+  g_assert_cmpstr (json_object_get_string_member (module, "packageVersion"), ==, PACKAGE_VERSION);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -359,5 +431,6 @@ main (int argc, char **argv)
   g_test_add_func ("/nix-files/package-version", test_package_version);
   g_test_add_func ("/nix-files/module/backends", test_module_backends);
   g_test_add_func ("/nix-files/module/config-read-by-cbox", test_module_config_read_by_cbox);
+  g_test_add_func ("/nix-files/flake-outputs", test_flake_outputs);
   return g_test_run ();
 }
