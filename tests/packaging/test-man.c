@@ -2,9 +2,9 @@
 
 /* The man page (data/cbox.1.in, configured into build/data/cbox.1): groff
  * renders it without a warning, it is installed to man1, and it cannot go
- * stale silently: every long option, command, plugin option and exit status
- * the built cbox (or meson_options.txt) knows is in it, and every option it
- * describes still exists. */
+ * stale silently: every long option (and its fixed values), command, exit
+ * status, plugin option (meson_options.txt) and [cbox] key (docs/config.md)
+ * is in it, and every option it describes still exists. */
 
 #include <string.h>
 
@@ -307,6 +307,91 @@ test_exit_statuses (void)
   g_assert_cmpuint (n, >=, 4);
 }
 
+/* An option with fixed values in `cbox help` (--network=on|off,
+ * --accel=kvm|tcg|auto): each value is named in the man page's entry for
+ * it, so a new value cannot be left out. */
+static void
+test_option_values (void)
+{
+  g_autoptr (GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autofree char *text = man_page_text ();
+  g_autofree char *section = man_section (text, "OPTIONS");
+  g_autoptr (GPtrArray) tags = man_tags (section);
+  g_autoptr (GRegex) regex
+      = g_regex_new ("(--[a-z][a-z0-9-]*)=([a-z0-9]+(\\|[a-z0-9]+)+)", 0, 0, NULL);
+  const char *topics[] = { NULL, "run", "plan" };
+  guint n = 0;
+
+  for (gsize t = 0; t < G_N_ELEMENTS (topics); t++)
+    {
+      g_autofree char *help = cbox_help (topics[t]);
+      g_autoptr (GMatchInfo) match = NULL;
+
+      for (g_regex_match (regex, help, 0, &match); g_match_info_matches (match);
+           g_match_info_next (match, NULL))
+        {
+          g_autofree char *option = g_match_info_fetch (match, 1);
+          g_autofree char *values = g_match_info_fetch (match, 2);
+          g_auto (GStrv) choices = g_strsplit (values, "|", -1);
+          const char *tag = NULL;
+
+          if (!g_hash_table_add (seen, g_strdup (option)))
+            continue;
+          for (guint i = 0; i < tags->len && tag == NULL; i++)
+            if (has_word (g_ptr_array_index (tags, i), option))
+              tag = g_ptr_array_index (tags, i);
+          g_test_message ("%s=%s", option, values);
+          g_assert_nonnull (tag);
+          for (guint i = 0; choices[i] != NULL; i++)
+            {
+              g_test_message ("  %s", choices[i]);
+              g_assert_true (has_word (tag, choices[i]));
+            }
+          n++;
+        }
+    }
+  /* --network and --accel at least: the parser sees them. */
+  g_assert_cmpuint (n, >=, 2);
+}
+
+/* The [cbox] keys docs/config.md lists are all named under CONFIGURATION. */
+static void
+test_config_keys (void)
+{
+  g_autofree char *root = cbox_packaging_source_root ();
+  g_autofree char *config_md_path = g_build_filename (root, "docs", "config.md", NULL);
+  g_autofree char *config_md = NULL;
+  g_autofree char *text = man_page_text ();
+  g_autofree char *section = man_section (text, "CONFIGURATION");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GRegex) regex
+      = g_regex_new ("^\\| `([a-z][a-z0-9-]*)` \\|", G_REGEX_MULTILINE, 0, NULL);
+  g_autoptr (GMatchInfo) match = NULL;
+  const char *table;
+  const char *table_end;
+  g_autofree char *keys = NULL;
+  guint n = 0;
+
+  g_file_get_contents (config_md_path, &config_md, NULL, &error);
+  g_assert_no_error (error);
+  table = strstr (config_md, "## `[cbox]` keys");
+  g_assert_nonnull (table);
+  table_end = strstr (table + 1, "\n## ");
+  keys = table_end != NULL ? g_strndup (table, (gsize)(table_end - table)) : g_strdup (table);
+  for (g_regex_match (regex, keys, 0, &match); g_match_info_matches (match);
+       g_match_info_next (match, NULL))
+    {
+      g_autofree char *key = g_match_info_fetch (match, 1);
+      g_autofree char *as_bold = g_strdup_printf ("\n.B %s\n", key);
+      g_autofree char *as_bold_roman = g_strdup_printf ("\n.BR %s ", key);
+
+      g_test_message ("[cbox] %s", key);
+      g_assert_true (strstr (section, as_bold) != NULL || strstr (section, as_bold_roman) != NULL);
+      n++;
+    }
+  g_assert_cmpuint (n, >=, 10);
+}
+
 /* `meson install` puts the configured page into man1. */
 static void
 test_installed (void)
@@ -343,6 +428,8 @@ main (int argc, char **argv)
   g_test_add_func ("/man/page-options-exist", test_page_options_exist);
   g_test_add_func ("/man/commands", test_commands);
   g_test_add_func ("/man/plugins", test_plugins);
+  g_test_add_func ("/man/option-values", test_option_values);
+  g_test_add_func ("/man/config-keys", test_config_keys);
   g_test_add_func ("/man/exit-statuses", test_exit_statuses);
   g_test_add_func ("/man/installed", test_installed);
   return g_test_run ();
