@@ -42,12 +42,16 @@ find_nix_files (const char *dir, GPtrArray *files)
     }
 }
 
-/* nix-instantiate as the test runs it: its state and cache in a scratch
- * home, never the user's. */
+/* nix-instantiate as the test runs it: its state (which it makes even to
+ * evaluate, and which a user other than root cannot make under /nix/var)
+ * and cache in scratch folders, never the user's or the system's. */
 static char **
 nix_environ (void)
 {
-  return cbox_test_environ ((const char *const[]){ "NIX_PATH", NULL });
+  g_autofree char *state = cbox_test_make_dir ("nix state");
+  g_autofree char *state_var = g_strconcat ("NIX_STATE_DIR=", state, NULL);
+
+  return cbox_test_environ ((const char *const[]){ "NIX_PATH", state_var, NULL });
 }
 
 /* Evaluates tests/packaging/@harness_name, with the module option values
