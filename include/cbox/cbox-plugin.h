@@ -5,6 +5,7 @@
 
 #include <cbox/cbox-host.h>
 #include <cbox/cbox-plan.h>
+#include <cbox/cbox-socket.h>
 #include <cbox/cbox-version.h>
 
 G_BEGIN_DECLS
