@@ -187,9 +187,15 @@ cbox_test_run (const char *const *args, const char *cwd, const char *const *envp
       g_test_fail ();
       return FALSE;
     }
-  result->out = g_strndup (g_bytes_get_data (out, NULL), g_bytes_get_size (out));
+  /* An empty stream gives a GBytes with no data: still "" here, so tests can
+   * compare and search output without a NULL check. */
   result->out_len = g_bytes_get_size (out);
-  result->err = g_strndup (g_bytes_get_data (err, NULL), g_bytes_get_size (err));
+  result->out = g_malloc (result->out_len + 1);
+  if (result->out_len > 0)
+    memcpy (result->out, g_bytes_get_data (out, NULL), result->out_len);
+  result->out[result->out_len] = '\0';
+  result->err = g_strndup (g_bytes_get_size (err) > 0 ? g_bytes_get_data (err, NULL) : "",
+                           g_bytes_get_size (err));
   if (g_subprocess_get_if_exited (proc))
     result->status = g_subprocess_get_exit_status (proc);
   else
