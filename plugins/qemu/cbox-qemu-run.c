@@ -529,6 +529,7 @@ cbox_qemu_boot (CboxQemuState *state, char **argv, CboxQemuAccel accel, gboolean
   g_autoptr (GByteArray) stdin_pending = g_byte_array_new ();
   g_autofree char *fail_message = NULL;
   int exit_status = -1;
+  gboolean console_seen = FALSE;
   gboolean alive = FALSE, ready = FALSE, qemu_exited = FALSE, stdin_open = TRUE;
   int qemu_wait_status = 0;
   gint64 deadline;
@@ -761,8 +762,19 @@ cbox_qemu_boot (CboxQemuState *state, char **argv, CboxQemuAccel accel, gboolean
               if (state->verbose)
                 cbox_qemu_write_all (STDERR_FILENO, buf, (gsize)got);
             }
+          else if (i == 2 && !console_seen && buf[0] == '\0')
+            {
+              /* The guest's hvc driver emits one NUL when the console is
+               * first opened; it is not the command's output. */
+              console_seen = TRUE;
+              if (got > 1)
+                cbox_qemu_write_all (STDOUT_FILENO, buf + 1, (gsize)got - 1);
+            }
           else
-            cbox_qemu_write_all (i == 4 ? STDERR_FILENO : STDOUT_FILENO, buf, (gsize)got);
+            {
+              console_seen = console_seen || i == 2;
+              cbox_qemu_write_all (i == 4 ? STDERR_FILENO : STDOUT_FILENO, buf, (gsize)got);
+            }
         }
 
       if (idx_pending >= 0 && (pfd[idx_pending].revents & (POLLOUT | POLLERR | POLLHUP)))
