@@ -1,0 +1,664 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The bwrap backend: renders a CboxPlan into a bubblewrap command line and
+ * runs it. realize() builds the plain argv (what `cbox plan --print-command`
+ * shows); run() moves every argument into a sealed memfd read by
+ * `bwrap --args FD`, adds a --json-status-fd pipe, and hands over to the
+ * generic run.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <seccomp.h>
+
+#include <cbox/cbox-plugin.h>
+
+#include "cbox-bwrap-private.h"
+
+/* Where cbox-exec is bound inside; /run is the sandbox's own tmpfs. */
+#define CBOX_BWRAP_EXEC_DEST "/run/cbox-exec"
+
+typedef struct
+{
+  char *path;    /* the bwrap binary */
+  char *version; /* "0.8.0", NULL when unknown */
+  gboolean setuid;
+  /* Set by realize: where the command part ("--", cbox-exec, ...) of the
+   * argv begins, for run to keep it out of the --args memfd. */
+  guint command_index;
+} CboxBwrapInfo;
+
+static void
+cbox_bwrap_info_free (CboxBwrapInfo *info)
+{
+  if (info == NULL)
+    return;
+  g_free (info->path);
+  g_free (info->version);
+  g_free (info);
+}
+
+/* ---- probe ---------------------------------------------------------------- */
+
+/* "0.8.0" from "bubblewrap 0.8.0\n"; NULL when bwrap does not answer. */
+static char *
+cbox_bwrap_query_version (const char *path)
+{
+  const char *argv[] = { path, "--version", NULL };
+  g_autofree char *out = NULL;
+  int wait_status = 0;
+  const char *space;
+
+  if (!g_spawn_sync (NULL, (char **)argv, (char *[]){ NULL }, G_SPAWN_STDERR_TO_DEV_NULL, NULL,
+                     NULL, &out, NULL, &wait_status, NULL)
+      || !g_spawn_check_wait_status (wait_status, NULL))
+    return NULL;
+  space = strrchr (g_strstrip (out), ' ');
+  return g_strdup (space != NULL ? space + 1 : out);
+}
+
+/* The first integer in /proc/sys file @path, or @missing when unreadable. */
+static gint64
+cbox_bwrap_read_sysctl (const CboxHost *host, const char *path, gint64 missing)
+{
+  g_autofree char *resolved = cbox_host_resolve (host, path);
+  g_autofree char *contents = NULL;
+
+  if (!g_file_get_contents (resolved, &contents, NULL, NULL))
+    return missing;
+  return g_ascii_strtoll (contents, NULL, 10);
+}
+
+static char *
+cbox_bwrap_find (CboxContext *ctx, GError **error)
+{
+  g_autofree char *configured = cbox_context_get_string (ctx, "path");
+  char *path;
+
+  if (configured != NULL)
+    {
+      if (!g_file_test (configured, G_FILE_TEST_IS_EXECUTABLE)
+          || g_file_test (configured, G_FILE_TEST_IS_DIR))
+        {
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE,
+                       "%s is not an executable (key 'path' in [bwrap])", configured);
+          return NULL;
+        }
+      return g_steal_pointer (&configured);
+    }
+  path = g_find_program_in_path ("bwrap");
+  if (path == NULL)
+    g_set_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE,
+                 "bwrap not installed: apt install bubblewrap (or set 'path' in [bwrap])");
+  return path;
+}
+
+gboolean
+cbox_bwrap_version_at_least (const char *version, guint major, guint minor, guint micro)
+{
+  guint64 have[3] = { 0, 0, 0 };
+  const guint64 want[3] = { major, minor, micro };
+  const char *p = version;
+
+  if (version == NULL)
+    return FALSE;
+  for (guint i = 0; i < 3 && *p != '\0'; i++)
+    {
+      char *end = NULL;
+      have[i] = g_ascii_strtoull (p, &end, 10);
+      if (end == p)
+        break;
+      p = *end == '.' ? end + 1 : end;
+    }
+  for (guint i = 0; i < 3; i++)
+    if (have[i] != want[i])
+      return have[i] > want[i];
+  return TRUE;
+}
+
+/* Why unprivileged user namespaces do not work here, or NULL when they do
+ * (as far as the kernel's switches tell: trying costs a fork, and a run
+ * that fails shows bwrap's own message anyway). */
+char *
+cbox_bwrap_userns_problem (const CboxHost *host, uid_t uid)
+{
+  if (cbox_bwrap_read_sysctl (host, "/proc/sys/user/max_user_namespaces", 1) == 0)
+    return g_strdup ("user.max_user_namespaces=0: user namespaces are disabled");
+  if (uid != 0
+      && cbox_bwrap_read_sysctl (host, "/proc/sys/kernel/unprivileged_userns_clone", 1) == 0)
+    return g_strdup ("kernel.unprivileged_userns_clone=0: unprivileged user namespaces are "
+                     "disabled (sysctl -w kernel.unprivileged_userns_clone=1, or a setuid bwrap)");
+  return NULL;
+}
+
+static gboolean
+cbox_bwrap_probe (CboxContext *ctx, CboxProbeResult *result, GError **error)
+{
+  const CboxHost *host = cbox_context_get_host (ctx);
+  g_autoptr (GError) local_error = NULL;
+  CboxBwrapInfo *info;
+  g_autofree char *problem = NULL;
+  g_autofree char *path = NULL;
+  struct stat st;
+
+  path = cbox_bwrap_find (ctx, &local_error);
+  if (path == NULL)
+    {
+      cbox_probe_result_set_status (result, CBOX_PROBE_UNAVAILABLE, "%s", local_error->message);
+      return TRUE;
+    }
+
+  info = g_new0 (CboxBwrapInfo, 1);
+  info->path = g_steal_pointer (&path);
+  info->setuid = stat (info->path, &st) == 0 && (st.st_mode & S_ISUID) != 0 && st.st_uid == 0;
+  info->version = cbox_bwrap_query_version (info->path);
+  cbox_context_set_data (ctx, info, (GDestroyNotify)cbox_bwrap_info_free);
+
+  cbox_probe_result_add_detail (result, "path", "%s", info->path);
+  cbox_probe_result_add_detail (result, "version", "%s",
+                                info->version != NULL ? info->version : "unknown");
+  cbox_probe_result_add_detail (result, "setuid", "%s", info->setuid ? "yes" : "no");
+
+  if (info->version == NULL)
+    {
+      cbox_probe_result_set_status (result, CBOX_PROBE_UNAVAILABLE,
+                                    "%s --version failed: not a working bubblewrap", info->path);
+      return TRUE;
+    }
+  problem = cbox_bwrap_userns_problem (host, getuid ());
+  cbox_probe_result_add_detail (result, "user namespaces", "%s",
+                                problem == NULL ? "usable" : problem);
+  if (problem != NULL && !info->setuid)
+    {
+      cbox_probe_result_set_status (result, CBOX_PROBE_UNAVAILABLE, "%s", problem);
+      return TRUE;
+    }
+  if (!cbox_bwrap_version_at_least (info->version, 0, 8, 0))
+    {
+      cbox_probe_result_set_status (result, CBOX_PROBE_DEGRADED,
+                                    "bubblewrap %s cannot forbid nested user namespaces "
+                                    "(--disable-userns needs 0.8.0)",
+                                    info->version);
+      return TRUE;
+    }
+  cbox_probe_result_set_status (result, CBOX_PROBE_AVAILABLE, NULL);
+  return TRUE;
+}
+
+/* ---- realize ------------------------------------------------------------- */
+
+/* The terminal-injection filter, as classic BPF for `bwrap --seccomp FD`.
+ *
+ * TIOCSTI pushes bytes into a terminal's input queue and TIOCLINUX (on a
+ * virtual console) can paste its selection: either lets the command type
+ * into the host shell that owns the terminal once the sandbox ends. Both
+ * fail with EPERM, everything else is allowed. This is a filter, not
+ * --new-session: a new session would take the terminal away from an
+ * interactive shell (no job control, no ^C).
+ *
+ * The rule compares only the low 32 bits of the request, since the kernel
+ * truncates it to an int (a caller could set the high bits to dodge an
+ * exact 64-bit match). The 32-bit ABIs get the same rule, so an i386 or
+ * x32 binary cannot go around it, and are not killed for being foreign. */
+int
+cbox_bwrap_seccomp_fd_new (GError **error)
+{
+  static const guint32 extra_arches[] = { SCMP_ARCH_X86, SCMP_ARCH_X32 };
+  scmp_filter_ctx filter = seccomp_init (SCMP_ACT_ALLOW);
+  int fd = -1;
+  int r;
+
+  if (filter == NULL)
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "bwrap: seccomp_init failed");
+      return -1;
+    }
+  if (seccomp_arch_native () == SCMP_ARCH_X86_64)
+    for (guint i = 0; i < G_N_ELEMENTS (extra_arches); i++)
+      {
+        r = seccomp_arch_add (filter, extra_arches[i]);
+        if (r < 0 && r != -EEXIST)
+          {
+            seccomp_release (filter);
+            g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "bwrap: seccomp_arch_add: %s",
+                         g_strerror (-r));
+            return -1;
+          }
+      }
+  r = seccomp_rule_add (filter, SCMP_ACT_ERRNO (EPERM), SCMP_SYS (ioctl), 1,
+                        SCMP_A1 (SCMP_CMP_MASKED_EQ, 0xffffffffu, (scmp_datum_t)TIOCSTI));
+  if (r == 0)
+    r = seccomp_rule_add (filter, SCMP_ACT_ERRNO (EPERM), SCMP_SYS (ioctl), 1,
+                          SCMP_A1 (SCMP_CMP_MASKED_EQ, 0xffffffffu, (scmp_datum_t)TIOCLINUX));
+  if (r < 0)
+    {
+      seccomp_release (filter);
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "bwrap: seccomp_rule_add: %s",
+                   g_strerror (-r));
+      return -1;
+    }
+
+  fd = memfd_create ("cbox-seccomp", MFD_CLOEXEC);
+  if (fd < 0)
+    {
+      int saved_errno = errno;
+      seccomp_release (filter);
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "bwrap: memfd_create: %s",
+                   g_strerror (saved_errno));
+      return -1;
+    }
+  r = seccomp_export_bpf (filter, fd);
+  seccomp_release (filter);
+  if (r < 0 || lseek (fd, 0, SEEK_SET) < 0)
+    {
+      close (fd);
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED,
+                   "bwrap: cannot export the seccomp filter: %s", g_strerror (r < 0 ? -r : errno));
+      return -1;
+    }
+  return fd;
+}
+
+/* A new fd at offset 0 for the launch to own, reading the content of the
+ * plan's memfd @fd (the plan keeps its own). */
+static int
+cbox_bwrap_reopen_data (int fd, const char *dest, GError **error)
+{
+  g_autofree char *proc_path = g_strdup_printf ("/proc/self/fd/%d", fd);
+  int copy = open (proc_path, O_RDONLY | O_CLOEXEC);
+
+  /* Opening /proc/self/fd gives an independent offset; without /proc,
+   * share the plan's description and rewind it. */
+  if (copy < 0)
+    {
+      copy = fcntl (fd, F_DUPFD_CLOEXEC, 3);
+      if (copy >= 0)
+        lseek (copy, 0, SEEK_SET);
+    }
+  if (copy < 0)
+    {
+      int saved_errno = errno;
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "bwrap: data for %s: %s", dest,
+                   g_strerror (saved_errno));
+    }
+  return copy;
+}
+
+static void
+cbox_bwrap_add_perms (CboxLaunch *launch, guint32 mode)
+{
+  cbox_launch_add_arg (launch, "--perms");
+  cbox_launch_add_argf (launch, "%04o", (unsigned)(mode & 07777));
+}
+
+static gboolean
+cbox_bwrap_add_mount (CboxLaunch *launch, const CboxMount *mount, GError **error)
+{
+  gboolean try = (mount->flags & CBOX_MOUNT_FLAG_ALLOW_MISSING) != 0;
+
+  switch (mount->kind)
+    {
+    case CBOX_MOUNT_RO:
+      cbox_launch_add_args (launch, try ? "--ro-bind-try" : "--ro-bind", mount->src, mount->dest,
+                            NULL);
+      return TRUE;
+    case CBOX_MOUNT_RW:
+    case CBOX_MOUNT_SOCKET:
+      /* A socket must be writable to connect(2) to it. */
+      cbox_launch_add_args (launch, try ? "--bind-try" : "--bind", mount->src, mount->dest, NULL);
+      return TRUE;
+    case CBOX_MOUNT_DEV:
+      cbox_launch_add_args (launch, try ? "--dev-bind-try" : "--dev-bind", mount->src, mount->dest,
+                            NULL);
+      return TRUE;
+    case CBOX_MOUNT_TMPFS:
+      cbox_bwrap_add_perms (launch, mount->mode);
+      cbox_launch_add_args (launch, "--tmpfs", mount->dest, NULL);
+      return TRUE;
+    case CBOX_MOUNT_DIR:
+      cbox_bwrap_add_perms (launch, mount->mode);
+      cbox_launch_add_args (launch, "--dir", mount->dest, NULL);
+      return TRUE;
+    case CBOX_MOUNT_SYMLINK:
+      cbox_launch_add_args (launch, "--symlink", mount->src, mount->dest, NULL);
+      return TRUE;
+    case CBOX_MOUNT_DATA:
+      {
+        int fd = cbox_bwrap_reopen_data (mount->fd, mount->dest, error);
+        if (fd < 0)
+          return FALSE;
+        cbox_launch_take_fd (launch, fd);
+        cbox_bwrap_add_perms (launch, mount->mode);
+        /* --file: a copy in the sandbox's tmpfs the command may change;
+         * --ro-bind-data: the same, mounted read-only. */
+        cbox_launch_add_arg (
+            launch, (mount->flags & CBOX_MOUNT_FLAG_WRITABLE) != 0 ? "--file" : "--ro-bind-data");
+        cbox_launch_add_argf (launch, "%d", fd);
+        cbox_launch_add_arg (launch, mount->dest);
+        return TRUE;
+      }
+    default:
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_NOT_SUPPORTED,
+                   "bwrap: mount kind %d at %s is not supported", (int)mount->kind, mount->dest);
+      return FALSE;
+    }
+}
+
+gboolean
+cbox_bwrap_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GError **error)
+{
+  CboxBwrapInfo *info = cbox_context_get_data (ctx);
+  const char *const *command = cbox_plan_get_command (plan);
+  g_autofree char *path = NULL;
+  g_autofree char *exec_path = NULL;
+  g_auto (GStrv) env = NULL;
+  gboolean allow_userns = FALSE;
+  int seccomp_fd;
+
+  if (command == NULL || command[0] == NULL)
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT,
+                   "bwrap: the plan has no command");
+      return FALSE;
+    }
+  if (!cbox_context_get_boolean (ctx, "allow-userns", FALSE, &allow_userns, error))
+    return FALSE;
+
+  if (info == NULL)
+    {
+      /* Realized without a probe first (a unit test): find bwrap now. */
+      if ((path = cbox_bwrap_find (ctx, error)) == NULL)
+        return FALSE;
+      info = g_new0 (CboxBwrapInfo, 1);
+      info->path = g_steal_pointer (&path);
+      cbox_context_set_data (ctx, info, (GDestroyNotify)cbox_bwrap_info_free);
+    }
+
+  exec_path = g_build_filename (cbox_context_get_libexec_dir (ctx), "cbox-exec", NULL);
+  if (!g_file_test (exec_path, G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE,
+                   "bwrap: %s is missing (is cbox installed completely?)", exec_path);
+      return FALSE;
+    }
+
+  cbox_launch_add_arg (launch, info->path);
+
+  /* Namespaces: everything but the network, which goes only when off.
+   * --as-pid-1: cbox-exec is the pid namespace's init, so cbox can signal
+   * it (bwrap's own init would not pass signals on). --die-with-parent:
+   * the sandbox ends when bwrap does, bwrap when cbox does. No
+   * --new-session, see cbox_bwrap_seccomp_fd_new(). */
+  cbox_launch_add_args (launch, "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+                        "--unshare-cgroup-try", NULL);
+  if (!cbox_plan_get_network (plan))
+    cbox_launch_add_arg (launch, "--unshare-net");
+  cbox_launch_add_args (launch, "--die-with-parent", "--as-pid-1", NULL);
+
+  /* Nested user namespaces are the kernel's widest attack surface an
+   * unprivileged process can reach, and a way to get capabilities over a
+   * new mount namespace: forbid them unless the configuration says the
+   * program sandboxes itself (Chromium, Firefox need them for their own
+   * sandbox). See docs/security.md, "bwrap". */
+  if (allow_userns)
+    cbox_plan_add_note (plan, "nested user namespaces allowed ([bwrap] allow-userns=true)");
+  else if (info->version != NULL && !cbox_bwrap_version_at_least (info->version, 0, 8, 0))
+    cbox_plan_add_note (plan, "bubblewrap %s cannot forbid nested user namespaces", info->version);
+  else
+    cbox_launch_add_args (launch, "--disable-userns", "--assert-userns-disabled", NULL);
+
+  if (cbox_plan_get_uid (plan) != getuid ())
+    {
+      cbox_launch_add_arg (launch, "--uid");
+      cbox_launch_add_argf (launch, "%u", (unsigned)cbox_plan_get_uid (plan));
+    }
+  if (cbox_plan_get_gid (plan) != getgid ())
+    {
+      cbox_launch_add_arg (launch, "--gid");
+      cbox_launch_add_argf (launch, "%u", (unsigned)cbox_plan_get_gid (plan));
+    }
+  if (cbox_plan_get_hostname (plan) != NULL)
+    cbox_launch_add_args (launch, "--hostname", cbox_plan_get_hostname (plan), NULL);
+
+  seccomp_fd = cbox_bwrap_seccomp_fd_new (error);
+  if (seccomp_fd < 0)
+    return FALSE;
+  cbox_launch_take_fd (launch, seccomp_fd);
+  cbox_launch_add_arg (launch, "--seccomp");
+  cbox_launch_add_argf (launch, "%d", seccomp_fd);
+
+  /* bwrap's own mechanics first, so the plan can put things under them
+   * (/dev/dri). */
+  cbox_launch_add_args (launch, "--proc", "/proc", "--dev", "/dev", NULL);
+
+  /* The plan in its order: later items go over earlier ones. */
+  for (guint i = 0; i < cbox_plan_get_n_mounts (plan); i++)
+    if (!cbox_bwrap_add_mount (launch, cbox_plan_get_mount (plan, i), error))
+      return FALSE;
+
+  /* Last, so no tmpfs of the plan hides it. */
+  cbox_launch_add_args (launch, "--ro-bind", exec_path, CBOX_BWRAP_EXEC_DEST, NULL);
+
+  /* The environment starts empty: --clearenv drops whatever bwrap got
+   * (nothing: it is spawned with the plan's environment only), and every
+   * variable is on the command line, so the printed command is complete. */
+  cbox_launch_add_arg (launch, "--clearenv");
+  env = cbox_plan_get_environ (plan);
+  for (guint i = 0; env[i] != NULL; i++)
+    {
+      const char *eq = strchr (env[i], '=');
+      if (eq == NULL)
+        continue;
+      cbox_launch_add_arg (launch, "--setenv");
+      cbox_launch_take_arg (launch, g_strndup (env[i], (gsize)(eq - env[i])));
+      cbox_launch_add_arg (launch, eq + 1);
+    }
+  cbox_launch_set_environ (launch, (const char *const *)env);
+
+  if (cbox_plan_get_cwd (plan) != NULL)
+    cbox_launch_add_args (launch, "--chdir", cbox_plan_get_cwd (plan), NULL);
+
+  for (info->command_index = 0; cbox_launch_get_argv (launch)[info->command_index] != NULL;
+       info->command_index++)
+    ;
+  cbox_launch_add_args (launch, "--", CBOX_BWRAP_EXEC_DEST, "--init", "--", NULL);
+  for (guint i = 0; command[i] != NULL; i++)
+    cbox_launch_add_arg (launch, command[i]);
+  return TRUE;
+}
+
+/* ---- run ------------------------------------------------------------------ */
+
+typedef struct
+{
+  int status_fd; /* read end of --json-status-fd, non-blocking */
+  GString *status;
+  pid_t child_pid; /* cbox-exec, pid 1 inside; 0 until bwrap said */
+} CboxBwrapRun;
+
+static void
+cbox_bwrap_run_read_status (CboxBwrapRun *run, int timeout_ms)
+{
+  for (;;)
+    {
+      char buf[512];
+      ssize_t n = read (run->status_fd, buf, sizeof buf);
+
+      if (n > 0)
+        {
+          g_string_append_len (run->status, buf, n);
+          continue;
+        }
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 && errno == EAGAIN && timeout_ms > 0)
+        {
+          struct pollfd pfd = { .fd = run->status_fd, .events = POLLIN };
+          if (poll (&pfd, 1, timeout_ms) > 0)
+            {
+              timeout_ms = 0;
+              continue;
+            }
+        }
+      return;
+    }
+}
+
+/* The value of "key": N in bwrap's JSON status lines, or -1. */
+gint64
+cbox_bwrap_status_get (const char *status, const char *key)
+{
+  g_autofree char *quoted = g_strdup_printf ("\"%s\"", key);
+  const char *p = strstr (status, quoted);
+
+  if (p == NULL)
+    return -1;
+  p += strlen (quoted);
+  while (*p == ' ' || *p == ':')
+    p++;
+  if (!g_ascii_isdigit (*p))
+    return -1;
+  return g_ascii_strtoll (p, NULL, 10);
+}
+
+static pid_t
+cbox_bwrap_signal_target (gpointer user_data)
+{
+  CboxBwrapRun *run = user_data;
+
+  /* bwrap writes the pid right after clone(); a signal that comes even
+   * earlier waits that long. */
+  if (run->child_pid <= 0)
+    {
+      cbox_bwrap_run_read_status (run, 2000);
+      run->child_pid = (pid_t)cbox_bwrap_status_get (run->status->str, "child-pid");
+    }
+  return run->child_pid > 0 ? run->child_pid : 0;
+}
+
+char *
+cbox_bwrap_args_blob (const char *const *argv, gsize *ret_len)
+{
+  GString *blob = g_string_new (NULL);
+
+  for (guint i = 0; argv[i] != NULL; i++)
+    g_string_append_len (blob, argv[i], (gssize)strlen (argv[i]) + 1);
+  *ret_len = blob->len;
+  return g_string_free (blob, FALSE);
+}
+
+static gboolean
+cbox_bwrap_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_status,
+                GError **error)
+{
+  const char *const *argv = cbox_launch_get_argv (launch);
+  CboxBwrapInfo *info = cbox_context_get_data (ctx);
+  guint argc = g_strv_length ((char **)argv);
+  CboxBwrapRun run = { -1, NULL, 0 };
+  CboxLaunchRunOptions options = {
+    .struct_size = sizeof (CboxLaunchRunOptions),
+    .tool_ignores_signals = TRUE,
+    .get_signal_target = cbox_bwrap_signal_target,
+    .user_data = &run,
+  };
+  g_autoptr (GPtrArray) args = g_ptr_array_new ();
+  g_autofree char *blob = NULL;
+  g_autofree char *status_fd_str = NULL;
+  char **new_argv;
+  gsize blob_len;
+  int status_pipe[2];
+  int args_fd;
+  int status = CBOX_EXIT_FAILURE;
+  gint64 exit_code;
+  guint n_args;
+  gboolean ok;
+
+  if (info == NULL || info->command_index == 0 || info->command_index >= argc
+      || strcmp (argv[info->command_index], "--") != 0)
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "bwrap: run without realize");
+      return FALSE;
+    }
+  if (pipe2 (status_pipe, O_CLOEXEC) < 0)
+    {
+      int saved_errno = errno;
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "bwrap: pipe: %s",
+                   g_strerror (saved_errno));
+      return FALSE;
+    }
+  fcntl (status_pipe[0], F_SETFL, O_NONBLOCK);
+  cbox_launch_take_fd (launch, status_pipe[1]);
+  status_fd_str = g_strdup_printf ("%d", status_pipe[1]);
+
+  /* Every option through a sealed memfd: no ARG_MAX for the sandbox's
+   * description, and nothing of it (paths, variables) in
+   * /proc/PID/cmdline. bwrap reads only options from --args; the command
+   * stays on its command line, as it would on the command's own. */
+  g_ptr_array_add (args, (gpointer) "--json-status-fd");
+  g_ptr_array_add (args, status_fd_str);
+  for (guint i = 1; i < info->command_index; i++)
+    g_ptr_array_add (args, (gpointer)argv[i]);
+  g_ptr_array_add (args, NULL);
+  blob = cbox_bwrap_args_blob ((const char *const *)args->pdata, &blob_len);
+  args_fd = cbox_memfd_new_sealed ("cbox-bwrap-args", blob, blob_len, error);
+  if (args_fd < 0)
+    {
+      close (status_pipe[0]);
+      return FALSE;
+    }
+  cbox_launch_take_fd (launch, args_fd);
+
+  n_args = argc - info->command_index;
+  new_argv = g_new0 (char *, 3 + n_args + 1);
+  new_argv[0] = g_strdup (argv[0]);
+  new_argv[1] = g_strdup ("--args");
+  new_argv[2] = g_strdup_printf ("%d", args_fd);
+  for (guint i = 0; i < n_args; i++)
+    new_argv[3 + i] = g_strdup (argv[info->command_index + i]);
+  cbox_launch_take_argv (launch, new_argv);
+
+  run.status_fd = status_pipe[0];
+  run.status = g_string_new (NULL);
+  ok = cbox_launch_run_full (launch, plan, &options, &status, error);
+  cbox_bwrap_run_read_status (&run, 0);
+  exit_code = cbox_bwrap_status_get (run.status->str, "exit-code");
+  close (run.status_fd);
+  g_string_free (run.status, TRUE);
+  if (!ok)
+    return FALSE;
+
+  /* bwrap reports "exit-code" only once the command ran; without it, bwrap
+   * itself failed (a missing mount source, no user namespaces) and printed
+   * why. A bwrap killed by a signal still gets its 128+N. */
+  if (exit_code < 0 && status < 128)
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_BACKEND,
+                   "bwrap failed before the command started (exit status %d); "
+                   "its message is above",
+                   status);
+      return FALSE;
+    }
+  *ret_status = exit_code >= 0 ? (int)exit_code : status;
+  return TRUE;
+}
+
+static const CboxBackendVTable cbox_bwrap_vtable = {
+  .struct_size = sizeof (CboxBackendVTable),
+  .probe = cbox_bwrap_probe,
+  .realize = cbox_bwrap_realize,
+  .run = cbox_bwrap_run,
+};
+
+CBOX_PLUGIN_DEFINE (.kind = CBOX_PLUGIN_KIND_BACKEND, .name = "bwrap",
+                    .version = CBOX_BWRAP_VERSION,
+                    .description = "bubblewrap: unprivileged namespaces on the host kernel",
+                    .features = CBOX_FEATURE_BIND | CBOX_FEATURE_SOCKET | CBOX_FEATURE_DEVICE
+                                | CBOX_FEATURE_DATA | CBOX_FEATURE_HELPER | CBOX_FEATURE_TMPFS
+                                | CBOX_FEATURE_SYMLINK | CBOX_FEATURE_HOST_NET,
+                    .backend = &cbox_bwrap_vtable)
