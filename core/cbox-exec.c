@@ -3,6 +3,7 @@
  * cbox-exec: the command wrapper that runs inside a sandbox.
  *
  *   cbox-exec [--init] [--] COMMAND [ARG...]
+ *   cbox-exec [--init] --args-fd FD
  *
  * Without options it execs COMMAND (looked up in the PATH of its own
  * environment, which is the sandbox's) and turns a failure into the
@@ -16,6 +17,10 @@
  *         ends. Meant to be pid 1 of the sandbox's pid namespace (bwrap
  *         --as-pid-1); elsewhere it makes itself a child subreaper.
  *
+ * --args-fd FD  Read COMMAND and its arguments from FD instead, each ended
+ *         by a NUL byte, and close FD: the bwrap backend passes them this
+ *         way, as bubblewrap takes at most 9000 arguments of its own.
+ *
  * The forwarded signals are reset to their default action for COMMAND:
  * the backend starts its tool with them ignored (see cbox-run.c).
  *
@@ -27,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -38,11 +44,69 @@
 static const int forwarded_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
 #define N_FORWARDED (sizeof forwarded_signals / sizeof forwarded_signals[0])
 
+#define USAGE                                                                                      \
+  "usage: cbox-exec [--init] [--] COMMAND [ARG...]\n"                                              \
+  "       cbox-exec [--init] --args-fd FD\n"
+
 static void
 usage (void)
 {
-  fputs ("usage: cbox-exec [--init] [--] COMMAND [ARG...]\n", stderr);
+  fputs (USAGE, stderr);
   exit (EXIT_USAGE);
+}
+
+static void
+fail (const char *what)
+{
+  fprintf (stderr, "cbox-exec: %s: %s\n", what, strerror (errno));
+  exit (EXIT_USAGE);
+}
+
+/* The NUL-separated words in @fd as a NULL-terminated argv. */
+static char **
+read_args (int fd)
+{
+  size_t size = 0, cap = 65536, n = 0;
+  char *buf = malloc (cap);
+  char **args;
+
+  if (buf == NULL)
+    fail ("malloc");
+  for (;;)
+    {
+      ssize_t r;
+
+      if (size == cap)
+        {
+          cap *= 2;
+          buf = realloc (buf, cap);
+          if (buf == NULL)
+            fail ("realloc");
+        }
+      r = read (fd, buf + size, cap - size);
+      if (r < 0 && errno == EINTR)
+        continue;
+      if (r < 0)
+        fail ("--args-fd");
+      if (r == 0)
+        break;
+      size += (size_t)r;
+    }
+  close (fd);
+  if (size == 0 || buf[size - 1] != '\0')
+    {
+      fputs ("cbox-exec: --args-fd: no command, or not NUL-terminated\n", stderr);
+      exit (EXIT_USAGE);
+    }
+  for (size_t k = 0; k < size; k++)
+    n += buf[k] == '\0';
+  args = calloc (n + 1, sizeof (char *));
+  if (args == NULL)
+    fail ("calloc");
+  n = 0;
+  for (size_t k = 0; k < size; k += strlen (buf + k) + 1)
+    args[n++] = buf + k;
+  return args;
 }
 
 static void
@@ -154,6 +218,8 @@ int
 main (int argc, char **argv)
 {
   sigset_t orig_mask;
+  char **command;
+  int args_fd = -1;
   int init = 0;
   int i;
 
@@ -166,9 +232,11 @@ main (int argc, char **argv)
           i++;
           break;
         }
+      else if (strcmp (argv[i], "--args-fd") == 0 && i + 1 < argc)
+        args_fd = atoi (argv[++i]);
       else if (strcmp (argv[i], "--help") == 0)
         {
-          fputs ("usage: cbox-exec [--init] [--] COMMAND [ARG...]\n", stdout);
+          fputs (USAGE, stdout);
           return 0;
         }
       else if (argv[i][0] == '-')
@@ -176,7 +244,11 @@ main (int argc, char **argv)
       else
         break;
     }
-  if (i >= argc)
+  if (args_fd >= 0)
+    command = read_args (args_fd);
+  else if (i < argc)
+    command = argv + i;
+  else
     usage ();
 
   sigprocmask (SIG_SETMASK, NULL, &orig_mask);
@@ -185,7 +257,7 @@ main (int argc, char **argv)
   if (!init)
     {
       reset_signals (&orig_mask);
-      exec_command (argv + i);
+      exec_command (command);
     }
-  return run_init (argv + i, &orig_mask);
+  return run_init (command, &orig_mask);
 }

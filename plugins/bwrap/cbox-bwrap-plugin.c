@@ -576,10 +576,10 @@ cbox_bwrap_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_s
   int args_fd;
   int status = CBOX_EXIT_FAILURE;
   gint64 exit_code;
-  guint n_args;
+  int command_fd;
   gboolean ok;
 
-  if (info == NULL || info->command_index == 0 || info->command_index >= argc
+  if (info == NULL || info->command_index == 0 || info->command_index + 4 >= argc
       || strcmp (argv[info->command_index], "--") != 0)
     {
       g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "bwrap: run without realize");
@@ -596,10 +596,11 @@ cbox_bwrap_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_s
   cbox_launch_take_fd (launch, status_pipe[1]);
   status_fd_str = g_strdup_printf ("%d", status_pipe[1]);
 
-  /* Every option through a sealed memfd: no ARG_MAX for the sandbox's
-   * description, and nothing of it (paths, variables) in
-   * /proc/PID/cmdline. bwrap reads only options from --args; the command
-   * stays on its command line, as it would on the command's own. */
+  /* Every argument through sealed memfds: nothing of the sandbox's
+   * description (paths, variables) in /proc/PID/cmdline, and no limit but
+   * the command's own exec. bwrap reads only options from --args (and
+   * takes 9000 at most), so the command and its arguments go to cbox-exec
+   * in a second memfd. */
   g_ptr_array_add (args, (gpointer) "--json-status-fd");
   g_ptr_array_add (args, status_fd_str);
   for (guint i = 1; i < info->command_index; i++)
@@ -614,13 +615,26 @@ cbox_bwrap_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_s
     }
   cbox_launch_take_fd (launch, args_fd);
 
-  n_args = argc - info->command_index;
-  new_argv = g_new0 (char *, 3 + n_args + 1);
+  /* argv ends with "--", cbox-exec, "--init", "--", COMMAND... */
+  g_free (blob);
+  blob = cbox_bwrap_args_blob (argv + info->command_index + 4, &blob_len);
+  command_fd = cbox_memfd_new_sealed ("cbox-command", blob, blob_len, error);
+  if (command_fd < 0)
+    {
+      close (status_pipe[0]);
+      return FALSE;
+    }
+  cbox_launch_take_fd (launch, command_fd);
+
+  new_argv = g_new0 (char *, 9);
   new_argv[0] = g_strdup (argv[0]);
   new_argv[1] = g_strdup ("--args");
   new_argv[2] = g_strdup_printf ("%d", args_fd);
-  for (guint i = 0; i < n_args; i++)
-    new_argv[3 + i] = g_strdup (argv[info->command_index + i]);
+  new_argv[3] = g_strdup ("--");
+  new_argv[4] = g_strdup (CBOX_BWRAP_EXEC_DEST);
+  new_argv[5] = g_strdup ("--init");
+  new_argv[6] = g_strdup ("--args-fd");
+  new_argv[7] = g_strdup_printf ("%d", command_fd);
   cbox_launch_take_argv (launch, new_argv);
 
   run.status_fd = status_pipe[0];
