@@ -426,7 +426,6 @@ static void
 test_kill9 (void)
 {
   g_autofree char *project = cbox_test_make_dir ("project");
-  g_autofree char *ready = g_build_filename (project, "ready", NULL);
   g_autofree char *token = g_strdup_printf ("%u", g_random_int_range (1000000, 9999999));
   g_autofree char *script = NULL;
   g_autofree char *mounts_before = NULL;
@@ -446,7 +445,8 @@ test_kill9 (void)
     return;
   g_assert_true (g_file_get_contents ("/proc/self/mountinfo", &mounts_before, NULL, NULL));
   /* A child and a grandchild, both carrying the token on their command line. */
-  script = g_strdup_printf ("sleep 1%s & touch ready; exec sleep 2%s", token, token);
+  /* (100 s at most even when the test fails and leaves them.) */
+  script = g_strdup_printf ("sleep 100.%s & exec sleep 99.%s", token, token);
   args = run_args (project, FALSE, (const char *const[]){ "sh", "-c", script, NULL });
   g_ptr_array_insert (args, 0, g_strdup (cbox_test_cbox_path ()));
   env = cbox_test_environ (NULL);
@@ -455,7 +455,8 @@ test_kill9 (void)
   g_subprocess_launcher_set_cwd (launcher, project);
   proc = g_subprocess_launcher_spawnv (launcher, (const char *const *)args->pdata, &error);
   g_assert_no_error (error);
-  g_assert_true (cbox_test_wait_for_path (ready, 30));
+  for (guint i = 0; i < 3000 && count_processes_with (token) < 2; i++)
+    g_usleep (10000);
   g_assert_cmpuint (count_processes_with (token), ==, 2);
 
   g_subprocess_send_signal (proc, SIGKILL);
