@@ -250,6 +250,38 @@ test_version (void)
 }
 
 static void
+test_version_from_binary (void)
+{
+  g_autofree char *path = g_find_program_in_path ("bwrap");
+  g_autofree char *out = NULL;
+  g_autofree char *found = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("cbox-bwrap-XXXXXX", NULL);
+  g_autofree char *fake = g_build_filename (dir, "bwrap", NULL);
+  g_autofree char *none = NULL;
+  const char content[] = "\x7f"
+                         "ELF junk\0bubblewrap \0bubblewrap 1.2.3\0more";
+
+  /* A fake binary: the string as bwrap's own --version prints it. */
+  g_assert_true (g_file_set_contents (fake, content, sizeof content, NULL));
+  found = cbox_bwrap_version_from_binary (fake);
+  g_assert_cmpstr (found, ==, "1.2.3");
+  g_assert_true (g_file_set_contents (fake, "#!/bin/sh\nexec bwrap \"$@\"\n", -1, NULL));
+  none = cbox_bwrap_version_from_binary (fake);
+  g_assert_null (none);
+  g_unlink (fake);
+  g_rmdir (dir);
+
+  /* The real one agrees with `bwrap --version`. */
+  if (path != NULL)
+    {
+      g_autofree char *real = cbox_bwrap_version_from_binary (path);
+      g_assert_true (g_spawn_command_line_sync ("bwrap --version", &out, NULL, NULL, NULL));
+      g_assert_nonnull (real);
+      g_assert_cmpstr (g_strstrip (out) + strlen ("bubblewrap "), ==, real);
+    }
+}
+
+static void
 test_status_parse (void)
 {
   const char *status = "{ \"child-pid\": 4570, \"mnt-namespace\": 4026532178 }\n"
@@ -284,6 +316,7 @@ main (int argc, char **argv)
   ADD ("/bwrap/probe/missing-bwrap", test_probe_missing);
   g_test_add_func ("/bwrap/probe/userns-problem", test_userns_problem);
   g_test_add_func ("/bwrap/version", test_version);
+  g_test_add_func ("/bwrap/version-from-binary", test_version_from_binary);
   g_test_add_func ("/bwrap/json-status", test_status_parse);
   g_test_add_func ("/bwrap/args-blob", test_args_blob);
   return g_test_run ();
