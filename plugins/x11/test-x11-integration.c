@@ -214,12 +214,16 @@ test_xauthority_inside (gconstpointer data)
   g_autoptr (GError) error = NULL;
   const CboxXauthEntry *entry;
   g_autofree char *number = NULL;
+  g_autofree guint8 *raw = NULL;
+  gsize raw_len = 0;
 
   if (!require_backend (backend))
     return;
-  run_in_box (backend, TRUE, "cat \"$XAUTHORITY\"", &result);
+  /* base64: CboxTestResult.out is a C string (cut at the first NUL). */
+  run_in_box (backend, TRUE, "base64 -w0 \"$XAUTHORITY\"", &result);
   cbox_test_assert_status (&result, 0);
-  entries = cbox_xauth_parse ((const guint8 *) result.out, result.out_len, &error);
+  raw = g_base64_decode (result.out, &raw_len);
+  entries = cbox_xauth_parse (raw, raw_len, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (entries->len, ==, 1);
   entry = g_ptr_array_index (entries, 0);
