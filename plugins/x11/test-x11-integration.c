@@ -27,7 +27,8 @@
 #include "cbox-test-util.h"
 #include "cbox-x11-xauth.h"
 
-typedef struct {
+typedef struct
+{
   GSubprocess *proc;
   guint display;
 } Xserver;
@@ -40,7 +41,8 @@ static const char *cookie = "0123456789abcdef0123456789abcdef";
 static gboolean
 backend_available (const char *backend)
 {
-  g_auto (GStrv) dirs = g_strsplit (g_getenv ("CBOX_PLUGIN_PATH") ? g_getenv ("CBOX_PLUGIN_PATH") : "", ":", -1);
+  g_auto (GStrv) dirs
+      = g_strsplit (g_getenv ("CBOX_PLUGIN_PATH") ? g_getenv ("CBOX_PLUGIN_PATH") : "", ":", -1);
   g_autofree char *file = g_strdup_printf ("libcbox-%s.so", backend);
 
   for (guint i = 0; dirs[i] != NULL; i++)
@@ -105,7 +107,7 @@ start_xvfb (const char *auth_file, Xserver *server)
     g_string_append_c (number, c);
   close (fds[0]);
   g_assert_cmpuint (number->len, >, 0);
-  server->display = (guint) g_ascii_strtoull (number->str, NULL, 10);
+  server->display = (guint)g_ascii_strtoull (number->str, NULL, 10);
   return TRUE;
 }
 
@@ -128,13 +130,14 @@ write_user_xauthority (void)
   user_xauthority = g_build_filename (xauth_dir, "user Xauthority", NULL);
   for (gsize i = 0; i < G_N_ELEMENTS (adds); i++)
     {
-      const char *argv[] = { "xauth", "-q", "-f", user_xauthority, "add", adds[i][0],
-                             "MIT-MAGIC-COOKIE-1", adds[i][1], NULL };
+      const char *argv[]
+          = { "xauth",    "-q", "-f", user_xauthority, "add", adds[i][0], "MIT-MAGIC-COOKIE-1",
+              adds[i][1], NULL };
       int status = 0;
       g_autoptr (GError) error = NULL;
 
-      g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
-                                   NULL, NULL, &status, &error));
+      g_assert_true (g_spawn_sync (NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL,
+                                   NULL, &status, &error));
       g_assert_no_error (error);
       g_assert_true (g_spawn_check_wait_status (status, NULL));
     }
@@ -148,13 +151,13 @@ write_user_xauthority (void)
     g_autoptr (GError) error = NULL;
 
     g_assert_true (g_file_get_contents (user_xauthority, &contents, &len, NULL));
-    entries = cbox_xauth_parse ((const guint8 *) contents, len, &error);
+    entries = cbox_xauth_parse ((const guint8 *)contents, len, &error);
     g_assert_no_error (error);
     g_ptr_array_add (entries, cbox_xauth_entry_new (CBOX_XAUTH_FAMILY_WILD, "", 0, next,
                                                     "MIT-MAGIC-COOKIE-1", "dddddddddddddddd", 16));
     bytes = cbox_xauth_serialize (entries);
     g_assert_true (g_file_set_contents (user_xauthority, g_bytes_get_data (bytes, NULL),
-                                        (gssize) g_bytes_get_size (bytes), NULL));
+                                        (gssize)g_bytes_get_size (bytes), NULL));
   }
 }
 
@@ -174,11 +177,19 @@ run_in_box (const char *backend, gboolean forward, const char *script, CboxTestR
   g_autofree char *project = cbox_test_make_dir ("project");
   g_autofree char *backend_arg = g_strdup_printf ("--backend=%s", backend);
   g_autofree char *project_arg = g_strdup_printf ("--project=%s", project);
-  const char *args[] = { "run", backend_arg, project_arg, "--profile=none", "--network=off",
+  const char *args[] = { "run",
+                         backend_arg,
+                         project_arg,
+                         "--profile=none",
+                         "--network=off",
                          forward ? "--forward=x11" : "--no-forward=x11",
-                         "--", "/bin/sh", "-c", script, NULL };
+                         "--",
+                         "/bin/sh",
+                         "-c",
+                         script,
+                         NULL };
 
-  cbox_test_run (args, NULL, (const char *const *) env, NULL, result);
+  cbox_test_run (args, NULL, (const char *const *)env, NULL, result);
 }
 
 static void
@@ -236,16 +247,16 @@ test_xauthority_inside (gconstpointer data)
     /* The cookie, as the bytes xauth stored for the hex string. */
     guint8 expected[16];
     for (guint i = 0; i < 16; i++)
-      expected[i] = (guint8) ((g_ascii_xdigit_value (cookie[2 * i]) << 4) |
-                              g_ascii_xdigit_value (cookie[2 * i + 1]));
+      expected[i] = (guint8)((g_ascii_xdigit_value (cookie[2 * i]) << 4)
+                             | g_ascii_xdigit_value (cookie[2 * i + 1]));
     g_assert_cmpmem (g_bytes_get_data (entry->data, NULL), 16, expected, 16);
   }
 
   /* The user's file itself is nowhere inside. */
   cbox_test_result_clear (&result);
   {
-    g_autofree char *script = g_strdup_printf ("test ! -e '%s' && env | grep -c ^XAUTHORITY=",
-                                               user_xauthority);
+    g_autofree char *script
+        = g_strdup_printf ("test ! -e '%s' && env | grep -c ^XAUTHORITY=", user_xauthority);
     run_in_box (backend, TRUE, script, &result);
     cbox_test_assert_status (&result, 0);
     g_assert_cmpstr (result.out, ==, "1\n");
@@ -291,11 +302,11 @@ main (int argc, char **argv)
   if (g_find_program_in_path ("xauth") != NULL && g_find_program_in_path ("xdpyinfo") != NULL)
     {
       /* The server's own auth file: one cookie, nothing else. */
-      const char *argv_add[] = { "xauth", "-q", "-f", NULL, "add", ":0", "MIT-MAGIC-COOKIE-1",
-                                 cookie, NULL };
+      const char *argv_add[]
+          = { "xauth", "-q", "-f", NULL, "add", ":0", "MIT-MAGIC-COOKIE-1", cookie, NULL };
       server_auth = g_build_filename (xauth_dir, "server", NULL);
       argv_add[3] = server_auth;
-      g_assert_true (g_spawn_sync (NULL, (char **) argv_add, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+      g_assert_true (g_spawn_sync (NULL, (char **)argv_add, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
                                    NULL, NULL, &status, NULL));
       if (start_xvfb (server_auth, &servers[0]) && start_xvfb (NULL, &servers[1]))
         write_user_xauthority ();
@@ -307,7 +318,8 @@ main (int argc, char **argv)
     {
       g_autofree char *p1 = g_strdup_printf ("/x11/integration/%s/xdpyinfo", backends[i]);
       g_autofree char *p2 = g_strdup_printf ("/x11/integration/%s/xauthority-inside", backends[i]);
-      g_autofree char *p3 = g_strdup_printf ("/x11/integration/%s/other-display-hidden", backends[i]);
+      g_autofree char *p3
+          = g_strdup_printf ("/x11/integration/%s/other-display-hidden", backends[i]);
       g_test_add_data_func (p1, backends[i], test_xdpyinfo);
       g_test_add_data_func (p2, backends[i], test_xauthority_inside);
       g_test_add_data_func (p3, backends[i], test_other_display_hidden);
@@ -323,7 +335,7 @@ main (int argc, char **argv)
       }
   {
     const char *rm[] = { "rm", "-rf", "--", xauth_dir, NULL };
-    g_spawn_sync (NULL, (char **) rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL, NULL);
+    g_spawn_sync (NULL, (char **)rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL, NULL);
   }
   return status;
 }
