@@ -242,7 +242,8 @@ test_weston (gconstpointer data)
 
   run_cbox (&c, "run", backend, FALSE, "wayland-info", &without);
   g_assert_cmpint (without.status, !=, 0);
-  g_assert_null (strstr (without.out, "wl_compositor"));
+  /* (out is NULL, not "", when cbox printed nothing.) */
+  g_assert_true (without.out == NULL || strstr (without.out, "wl_compositor") == NULL);
 }
 
 static void
@@ -303,7 +304,7 @@ test_fail_closed (gconstpointer data)
     return;
   run_cbox (&c, "run", backend, TRUE, "echo ran", &result);
   cbox_test_assert_status (&result, 125);
-  g_assert_null (strstr (result.out, "ran"));
+  g_assert_true (result.out == NULL || strstr (result.out, "ran") == NULL);
   g_assert_nonnull (strstr (result.err, "setting one up failed"));
   g_assert_false (has_private_dirs (&c));
 }
