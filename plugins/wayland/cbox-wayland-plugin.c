@@ -38,6 +38,7 @@ typedef struct
   char *app_id;
   char *instance_id;
   char *private_dir; /* security context: host dir of the listening socket */
+  int listen_fd;     /* security context: the listening socket, until prepare */
 } WaylandState;
 
 static void
@@ -51,6 +52,7 @@ wayland_state_free (WaylandState *state)
   g_free (state->app_id);
   g_free (state->instance_id);
   g_free (state->private_dir);
+  cbox_close_fdp (&state->listen_fd);
   g_free (state);
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (WaylandState, wayland_state_free)
@@ -140,6 +142,7 @@ wayland_inspect (CboxContext *ctx, GError **error)
   gboolean require_context = FALSE;
   struct stat st;
 
+  state->listen_fd = -1;
   if (!cbox_context_get_boolean (ctx, "require-security-context", FALSE, &require_context, error))
     return NULL;
 
@@ -244,55 +247,6 @@ wayland_private_base (const CboxHost *host)
   return g_strdup (g_get_tmp_dir ());
 }
 
-static gboolean
-wayland_contribute (CboxContext *ctx, CboxPlan *plan, GError **error)
-{
-  WaylandState *state = cbox_context_get_data (ctx);
-  g_autofree char *dest = NULL;
-
-  if (state == NULL)
-    {
-      WaylandState *fresh = wayland_inspect (ctx, error);
-      if (fresh == NULL)
-        {
-          g_prefix_error (error, "wayland: ");
-          return FALSE;
-        }
-      cbox_context_set_data (ctx, fresh, (GDestroyNotify)wayland_state_free);
-      state = fresh;
-    }
-
-  dest = g_build_filename (cbox_plan_get_runtime_dir (plan), state->inside_name, NULL);
-  if (state->security_context)
-    {
-      g_autofree char *base = wayland_private_base (cbox_context_get_host (ctx));
-      g_autofree char *dir_name = g_strconcat (WAYLAND_PRIVATE_PREFIX, state->instance_id, NULL);
-      g_autofree char *src = NULL;
-
-      /* Only described here: `cbox plan` calls contribute and launches
-       * nothing, so the socket and the context are made in prepare. */
-      g_free (state->private_dir);
-      state->private_dir = g_build_filename (base, dir_name, NULL);
-      src = g_build_filename (state->private_dir, WAYLAND_CONTEXT_SOCKET, NULL);
-      cbox_plan_add_bind_socket (plan, src, dest, CBOX_MOUNT_FLAG_NONE);
-      cbox_plan_add_note (plan,
-                          "security context: yes (engine %s, app id %s, instance %s); the "
-                          "compositor's own socket %s is not bound",
-                          WAYLAND_ENGINE, state->app_id, state->instance_id, state->socket_path);
-    }
-  else
-    {
-      cbox_plan_add_bind_socket (plan, state->socket_path, dest, CBOX_MOUNT_FLAG_NONE);
-      cbox_plan_add_note (plan,
-                          "security context: no (the compositor does not offer "
-                          "wp_security_context_manager_v1); %s bound as is",
-                          state->socket_path);
-    }
-  cbox_plan_set_env (plan, "WAYLAND_DISPLAY", state->inside_name);
-  cbox_plan_set_env (plan, "XDG_RUNTIME_DIR", cbox_plan_get_runtime_dir (plan));
-  return TRUE;
-}
-
 static void
 wayland_remove_private_dir (gpointer data)
 {
@@ -337,34 +291,28 @@ wayland_sweep_stale (const char *base)
     }
 }
 
+/* The private directory and the listening socket of the security context.
+ * Made in contribute, so that a backend may check its sources when it
+ * realizes the plan (before prepare); it is only a socket nobody serves
+ * yet, and the plan's cleanup removes it also after `cbox plan`. The
+ * compositor hears of it only in prepare. */
 static gboolean
-wayland_prepare (CboxContext *ctx, CboxPlan *plan, GError **error)
+wayland_make_listener (WaylandState *state, CboxPlan *plan, GError **error)
 {
-  WaylandState *state = cbox_context_get_data (ctx);
-  const CboxHost *host = cbox_context_get_host (ctx);
-  g_autofree char *base = NULL;
+  g_autofree char *base = g_path_get_dirname (state->private_dir);
   g_autofree char *socket_path = NULL;
   g_autofree char *lock_path = NULL;
-  g_autofree char *resolved = NULL;
-  g_autofree char *out = NULL;
   struct sockaddr_un addr = { .sun_family = AF_UNIX };
   cbox_autofd int lock_fd = -1;
   cbox_autofd int listen_fd = -1;
-  int pipe_fds[2] = { -1, -1 };
-  int helper_fds[2];
 
-  if (state == NULL || !state->security_context)
-    return TRUE;
-  g_return_val_if_fail (state->private_dir != NULL, FALSE);
-
-  base = g_path_get_dirname (state->private_dir);
   wayland_sweep_stale (base);
 
   if (mkdir (state->private_dir, 0700) < 0)
     {
       int saved_errno = errno;
       g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED,
-                   "wayland: cannot make %s for the security context: %s", state->private_dir,
+                   "cannot make %s for the security context: %s", state->private_dir,
                    g_strerror (saved_errno));
       return FALSE;
     }
@@ -375,7 +323,7 @@ wayland_prepare (CboxContext *ctx, CboxPlan *plan, GError **error)
   if (lock_fd < 0 || flock (lock_fd, LOCK_EX) < 0)
     {
       int saved_errno = errno;
-      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "wayland: cannot lock %s: %s", lock_path,
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "cannot lock %s: %s", lock_path,
                    g_strerror (saved_errno));
       return FALSE;
     }
@@ -384,8 +332,7 @@ wayland_prepare (CboxContext *ctx, CboxPlan *plan, GError **error)
   socket_path = g_build_filename (state->private_dir, WAYLAND_CONTEXT_SOCKET, NULL);
   if (strlen (socket_path) >= sizeof addr.sun_path)
     {
-      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "wayland: socket path %s is too long",
-                   socket_path);
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "socket path %s is too long", socket_path);
       return FALSE;
     }
   strcpy (addr.sun_path, socket_path);
@@ -398,10 +345,82 @@ wayland_prepare (CboxContext *ctx, CboxPlan *plan, GError **error)
       chmod (socket_path, 0666) < 0)
     {
       int saved_errno = errno;
-      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "wayland: cannot listen on %s: %s",
-                   socket_path, g_strerror (saved_errno));
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "cannot listen on %s: %s", socket_path,
+                   g_strerror (saved_errno));
       return FALSE;
     }
+  cbox_close_fdp (&state->listen_fd);
+  state->listen_fd = cbox_steal_fd (&listen_fd);
+  return TRUE;
+}
+
+static gboolean
+wayland_contribute (CboxContext *ctx, CboxPlan *plan, GError **error)
+{
+  WaylandState *state = cbox_context_get_data (ctx);
+  g_autofree char *dest = NULL;
+
+  if (state == NULL)
+    {
+      WaylandState *fresh = wayland_inspect (ctx, error);
+      if (fresh == NULL)
+        {
+          g_prefix_error (error, "wayland: ");
+          return FALSE;
+        }
+      cbox_context_set_data (ctx, fresh, (GDestroyNotify)wayland_state_free);
+      state = fresh;
+    }
+
+  dest = g_build_filename (cbox_plan_get_runtime_dir (plan), state->inside_name, NULL);
+  if (state->security_context)
+    {
+      g_autofree char *base = wayland_private_base (cbox_context_get_host (ctx));
+      g_autofree char *dir_name = g_strconcat (WAYLAND_PRIVATE_PREFIX, state->instance_id, NULL);
+      g_autofree char *src = NULL;
+
+      g_free (state->private_dir);
+      state->private_dir = g_build_filename (base, dir_name, NULL);
+      if (!wayland_make_listener (state, plan, error))
+        {
+          g_prefix_error (error, "wayland: ");
+          return FALSE;
+        }
+      src = g_build_filename (state->private_dir, WAYLAND_CONTEXT_SOCKET, NULL);
+      cbox_plan_add_bind_socket (plan, src, dest, CBOX_MOUNT_FLAG_NONE);
+      cbox_plan_add_note (plan,
+                          "security context: yes (engine %s, app id %s, instance %s); the "
+                          "compositor's own socket %s is not bound",
+                          WAYLAND_ENGINE, state->app_id, state->instance_id, state->socket_path);
+    }
+  else
+    {
+      cbox_plan_add_bind_socket (plan, state->socket_path, dest, CBOX_MOUNT_FLAG_NONE);
+      cbox_plan_add_note (plan,
+                          "security context: no (the compositor does not offer "
+                          "wp_security_context_manager_v1); %s bound as is",
+                          state->socket_path);
+    }
+  cbox_plan_set_env (plan, "WAYLAND_DISPLAY", state->inside_name);
+  cbox_plan_set_env (plan, "XDG_RUNTIME_DIR", cbox_plan_get_runtime_dir (plan));
+  return TRUE;
+}
+
+/* Registers the security context with the compositor: only for `cbox run`
+ * (prepare is not called by `cbox plan`). */
+static gboolean
+wayland_prepare (CboxContext *ctx, CboxPlan *plan, GError **error)
+{
+  WaylandState *state = cbox_context_get_data (ctx);
+  const CboxHost *host = cbox_context_get_host (ctx);
+  g_autofree char *resolved = NULL;
+  g_autofree char *out = NULL;
+  int pipe_fds[2] = { -1, -1 };
+  int helper_fds[2];
+
+  if (state == NULL || !state->security_context)
+    return TRUE;
+  g_return_val_if_fail (state->listen_fd >= 0, FALSE);
 
   if (pipe2 (pipe_fds, O_CLOEXEC) < 0)
     {
@@ -416,7 +435,7 @@ wayland_prepare (CboxContext *ctx, CboxPlan *plan, GError **error)
   cbox_plan_take_fd (plan, pipe_fds[1]);
 
   resolved = cbox_host_resolve (host, state->socket_path);
-  helper_fds[0] = cbox_steal_fd (&listen_fd);
+  helper_fds[0] = cbox_steal_fd (&state->listen_fd);
   helper_fds[1] = pipe_fds[0];
   out = wayland_run_helper (ctx,
                             (const char *const[]){ "security-context", resolved, "3", "4",

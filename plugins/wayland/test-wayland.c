@@ -330,8 +330,9 @@ test_plugin_security_context (Fixture *fx, gconstpointer data)
   g_assert_true (wayland_vtable ()->contribute (ctx, plan, &error));
   g_assert_no_error (error);
 
-  /* contribute only describes: `cbox plan` must leave nothing behind. */
-  g_assert_false (g_file_test (private_dir, G_FILE_TEST_EXISTS));
+  /* contribute makes the listening socket (a backend may check the
+   * sources when it realizes), but tells the compositor nothing. */
+  g_assert_true (g_file_test (context_socket, G_FILE_TEST_EXISTS));
   mount = cbox_plan_find_mount (plan, "/run/user/1000/wl-test");
   g_assert_nonnull (mount);
   g_assert_cmpint (mount->kind, ==, CBOX_MOUNT_SOCKET);
@@ -341,6 +342,12 @@ test_plugin_security_context (Fixture *fx, gconstpointer data)
   /* The compositor's own socket is bound nowhere. */
   for (guint i = 0; i < cbox_plan_get_n_mounts (plan); i++)
     g_assert_cmpstr (cbox_plan_get_mount (plan, i)->src, !=, fx->socket_path);
+
+  {
+    g_autofree char *log = NULL;
+    g_file_get_contents (fx->log_path, &log, NULL, NULL);
+    g_assert_null (strstr (log, "context engine="));
+  }
 
   g_assert_true (wayland_vtable ()->prepare (ctx, plan, &error));
   g_assert_no_error (error);
@@ -369,6 +376,33 @@ test_plugin_security_context (Fixture *fx, gconstpointer data)
   line = wait_for_log_line (fx, "context closed");
   g_assert_cmpstr (line, ==, "context closed engine=cbox");
   g_assert_false (g_file_test (private_dir, G_FILE_TEST_EXISTS));
+}
+
+static void
+test_plugin_plan_only (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (CboxContext) ctx = new_context (fx, NULL);
+  g_autoptr (CboxProbeResult) result = cbox_probe_result_new ();
+  g_autoptr (CboxPlan) plan = cbox_plan_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *private_dir = g_build_filename (fx->runtime_dir, "cbox-wayland-0123abcd", NULL);
+  g_autofree char *log = NULL;
+  g_autofree char *globals = NULL;
+
+  if (!start_compositor (fx, NULL))
+    return;
+  /* What `cbox plan` does: probe, contribute, free; no prepare. */
+  g_assert_cmpint (run_probe (ctx, result), ==, CBOX_PROBE_AVAILABLE);
+  cbox_plan_set_user (plan, 1000, 1000, "me", "/home/me");
+  g_assert_true (wayland_vtable ()->contribute (ctx, plan, &error));
+  g_assert_no_error (error);
+  g_clear_pointer (&plan, cbox_plan_free);
+  g_clear_pointer (&ctx, cbox_context_free);
+  g_assert_false (g_file_test (private_dir, G_FILE_TEST_EXISTS));
+  /* A later client's roundtrip orders the log after anything before it. */
+  globals = list_globals (fx->socket_path);
+  g_assert_true (g_file_get_contents (fx->log_path, &log, NULL, NULL));
+  g_assert_null (strstr (log, "context engine="));
 }
 
 static void
@@ -446,6 +480,7 @@ main (int argc, char **argv)
   ADD ("plain", test_plugin_plain);
   ADD ("require-security-context", test_plugin_require_context);
   ADD ("security-context", test_plugin_security_context);
+  ADD ("plan-only", test_plugin_plan_only);
   ADD ("fail-closed", test_plugin_fail_closed);
   ADD ("stale-sweep", test_plugin_stale_sweep);
 #undef ADD
