@@ -479,6 +479,39 @@ test_plugin_tcp_needs_network (Fixture *fx, gconstpointer data)
 }
 
 static void
+test_plugin_tcp_loopback (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (CboxContext) ctx = cbox_context_new (fx->host, NULL, "x11");
+  g_autoptr (CboxContext) ctx2 = cbox_context_new (fx->host, NULL, "x11");
+  g_autoptr (CboxProbeResult) result = cbox_probe_result_new ();
+  g_autoptr (CboxProbeResult) result2 = cbox_probe_result_new ();
+  g_autoptr (CboxPlan) plan = cbox_plan_new ();
+
+  /* ssh -X: TCP to the host's loopback, with a FamilyLocal cookie of this
+   * host for display 7 (libxcb uses those for loopback connections). */
+  write_xauthority (fx, ".Xauthority");
+  cbox_host_setenv (fx->host, "DISPLAY", "localhost:7.0");
+
+  /* A backend whose network does not reach the host's loopback. */
+  cbox_context_set_backend (ctx, "vm", CBOX_FEATURE_ALL & ~CBOX_FEATURE_HOST_NET);
+  g_assert_true (x11_vtable ()->probe (ctx, result, &error));
+  g_assert_cmpint (cbox_probe_result_get_status (result), ==, CBOX_PROBE_UNAVAILABLE);
+  g_assert_nonnull (strstr (cbox_probe_result_get_reason (result), "host's loopback"));
+
+  cbox_context_set_backend (ctx2, "ns", CBOX_FEATURE_ALL);
+  g_assert_true (x11_vtable ()->probe (ctx2, result2, &error));
+  g_assert_cmpint (cbox_probe_result_get_status (result2), ==, CBOX_PROBE_AVAILABLE);
+  cbox_plan_set_user (plan, 1000, 1000, "me", "/home/me");
+  g_assert_true (x11_vtable ()->contribute (ctx2, plan, &error));
+  g_assert_no_error (error);
+  /* Nothing bound, DISPLAY as is. */
+  g_assert_cmpstr (cbox_plan_get_env (plan, "DISPLAY"), ==, "localhost:7.0");
+  g_assert_null (cbox_plan_find_mount (plan, "/tmp/.X11-unix/X7"));
+  g_assert_nonnull (cbox_plan_find_mount (plan, "/run/user/1000/Xauthority"));
+}
+
+static void
 test_plugin_no_xauthority (Fixture *fx, gconstpointer data)
 {
   g_autoptr (CboxProbeResult) result = NULL;
@@ -617,6 +650,7 @@ main (int argc, char **argv)
   ADD ("no-display", test_plugin_no_display);
   ADD ("bad-sockets", test_plugin_bad_sockets);
   ADD ("tcp-needs-network", test_plugin_tcp_needs_network);
+  ADD ("tcp-loopback", test_plugin_tcp_loopback);
   ADD ("no-xauthority", test_plugin_no_xauthority);
   ADD ("damaged-xauthority", test_plugin_damaged_xauthority);
   ADD ("contribute-local", test_plugin_contribute_local);
