@@ -17,6 +17,7 @@
  */
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
@@ -110,6 +111,13 @@ compositor_init (Compositor *c, const char *socket_name)
   c->log_path = g_build_filename (c->runtime_dir, "compositor.log", NULL);
 }
 
+/* Servers die with the test, even when an assertion aborts it. */
+static void
+die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGTERM);
+}
+
 static gboolean
 start_weston (Compositor *c)
 {
@@ -127,6 +135,7 @@ start_weston (Compositor *c)
   g_subprocess_launcher_setenv (launcher, "XDG_RUNTIME_DIR", c->runtime_dir, TRUE);
   g_subprocess_launcher_unsetenv (launcher, "WAYLAND_DISPLAY");
   g_subprocess_launcher_unsetenv (launcher, "DISPLAY");
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
   c->proc = g_subprocess_launcher_spawn (launcher, &error, weston, "--backend=headless-backend.so",
                                          socket_arg, "--idle-time=0", NULL);
   g_assert_no_error (error);
@@ -142,6 +151,7 @@ static gboolean
 start_test_compositor (Compositor *c, const char *mode)
 {
   g_autofree char *program = build_file ("test-compositor");
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
   g_autoptr (GError) error = NULL;
 
   if (!g_file_test (program, G_FILE_TEST_IS_EXECUTABLE))
@@ -150,8 +160,10 @@ start_test_compositor (Compositor *c, const char *mode)
       return FALSE;
     }
   compositor_init (c, "wl-cbox-test");
-  c->proc = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &error, program, c->socket_path, c->log_path,
-                              mode, NULL);
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  c->proc = g_subprocess_launcher_spawn (launcher, &error, program, c->socket_path, c->log_path,
+                                         mode, NULL);
   g_assert_no_error (error);
   g_assert_true (cbox_test_wait_for_path (c->socket_path, 30));
   return TRUE;

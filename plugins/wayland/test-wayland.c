@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -117,10 +118,18 @@ typedef struct
   CboxHost *host;
 } Fixture;
 
+/* Servers die with the test, even when an assertion aborts it. */
+static void
+die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGTERM);
+}
+
 static gboolean
 start_compositor (Fixture *fx, const char *mode)
 {
   g_autofree char *program = build_file ("test-compositor");
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
   g_autoptr (GError) error = NULL;
 
   if (!g_file_test (program, G_FILE_TEST_IS_EXECUTABLE))
@@ -128,8 +137,10 @@ start_compositor (Fixture *fx, const char *mode)
       cbox_test_skip_or_fail ("test-compositor was not built (libwayland-server missing)");
       return FALSE;
     }
-  fx->compositor = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &error, program, fx->socket_path,
-                                     fx->log_path, mode, NULL);
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  fx->compositor = g_subprocess_launcher_spawn (launcher, &error, program, fx->socket_path,
+                                                fx->log_path, mode, NULL);
   g_assert_no_error (error);
   g_assert_true (cbox_test_wait_for_path (fx->socket_path, 20));
   return TRUE;

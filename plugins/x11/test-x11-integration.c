@@ -18,7 +18,9 @@
  * is the only way to the server.
  */
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
@@ -85,6 +87,13 @@ require_backend (const char *backend)
   return TRUE;
 }
 
+/* Servers die with the test, even when an assertion aborts it. */
+static void
+die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGTERM);
+}
+
 static gboolean
 start_xvfb (const char *auth_file, Xserver *server)
 {
@@ -100,6 +109,7 @@ start_xvfb (const char *auth_file, Xserver *server)
   g_assert_cmpint (pipe2 (fds, O_CLOEXEC), ==, 0);
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_SILENCE);
   g_subprocess_launcher_take_fd (launcher, fds[1], 3);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
   /* -displayfd: the server picks a free display number itself and writes
    * it, so parallel tests of other helpers cannot collide with us. */
   if (auth_file != NULL)
