@@ -379,6 +379,9 @@ wayland_contribute (CboxContext *ctx, CboxPlan *plan, GError **error)
       g_autofree char *dir_name = g_strconcat (WAYLAND_PRIVATE_PREFIX, state->instance_id, NULL);
       g_autofree char *src = NULL;
 
+      /* The instance id names a host directory: nothing in it may climb. */
+      g_strcanon (dir_name, G_CSET_a_2_z G_CSET_A_2_Z G_CSET_DIGITS "-_", '_');
+
       g_free (state->private_dir);
       state->private_dir = g_build_filename (base, dir_name, NULL);
       if (!wayland_make_listener (state, plan, error))
