@@ -1075,19 +1075,23 @@ cbox_cli_format_doctor (CboxDoctorReport *report, const CboxHost *host)
                           cbox_host_is_nixos (host) ? "; NixOS" : "");
   g_string_append_printf (out, "backend in use: %s; profile: %s\n\n", report->backend,
                           report->profile != NULL ? report->profile : "(none)");
-  for (guint pass = 0; pass < 2; pass++)
+  for (guint pass = 0; pass < 3; pass++)
     {
       CboxPluginKind kind = pass == 0 ? CBOX_PLUGIN_KIND_BACKEND : CBOX_PLUGIN_KIND_FORWARDER;
+      gboolean any = FALSE;
 
-      g_string_append_printf (out, "%s:\n", pass == 0 ? "Backends" : "Forwarders");
       for (guint i = 0; i < report->entries->len; i++)
         {
           CboxDoctorEntry *entry = g_ptr_array_index (report->entries, i);
 
-          if (entry->kind != kind)
+          if (pass == 2 ? !entry->rejected : (entry->rejected || entry->kind != kind))
             continue;
+          if (!any)
+            g_string_append_printf (out, "%s:\n",
+                                    pass == 0 ? "Backends" : pass == 1 ? "Forwarders" : "Rejected plugins (see 'cbox plugins')");
+          any = TRUE;
           g_string_append_printf (out, "  %-10s %-11s %s\n", entry->name,
-                                  cbox_probe_status_to_string (entry->status),
+                                  entry->rejected ? "rejected" : cbox_probe_status_to_string (entry->status),
                                   entry->reason != NULL ? entry->reason : "");
           for (guint d = 0; entry->details[d] != NULL && entry->details[d + 1] != NULL; d += 2)
             g_string_append_printf (out, "  %-10s   %s: %s\n", "", entry->details[d],
@@ -1095,7 +1099,8 @@ cbox_cli_format_doctor (CboxDoctorReport *report, const CboxHost *host)
           if (entry->incompatibility != NULL)
             g_string_append_printf (out, "  %-10s   %s\n", "", entry->incompatibility);
         }
-      g_string_append_c (out, '\n');
+      if (any)
+        g_string_append_c (out, '\n');
     }
   return g_string_free (g_steal_pointer (&out), FALSE);
 }

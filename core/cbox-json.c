@@ -391,6 +391,8 @@ cbox_json_doctor (CboxDoctorReport *report, const CboxHost *host)
       cbox_json_add_string (builder, "version", entry->version);
       cbox_json_add_string (builder, "status", cbox_probe_status_to_string (entry->status));
       cbox_json_add_string (builder, "reason", entry->reason);
+      json_builder_set_member_name (builder, "rejected");
+      json_builder_add_boolean_value (builder, entry->rejected);
       json_builder_set_member_name (builder, "details");
       json_builder_begin_object (builder);
       for (guint d = 0; entry->details[d] != NULL && entry->details[d + 1] != NULL; d += 2)

@@ -1078,7 +1078,20 @@ cbox_planner_doctor (CboxRegistry *registry, CboxHost *host, CboxRequest *reques
       gboolean ok;
 
       if (!cbox_plugin_info_is_accepted (info))
-        continue;
+        {
+          const GError *plugin_error = cbox_plugin_info_get_error (info);
+
+          entry = g_new0 (CboxDoctorEntry, 1);
+          entry->name = g_strdup (cbox_plugin_info_get_name (info));
+          entry->kind = desc != NULL ? desc->kind : 0;
+          entry->version = g_strdup (desc != NULL ? desc->version : NULL);
+          entry->status = CBOX_PROBE_UNAVAILABLE;
+          entry->reason = g_strdup (plugin_error != NULL ? plugin_error->message : "rejected");
+          entry->details = g_new0 (char *, 1);
+          entry->rejected = TRUE;
+          g_ptr_array_add (report->entries, entry);
+          continue;
+        }
       ctx = cbox_planner_make_context (planner, desc->name, FALSE);
       result = cbox_probe_result_new ();
       if (desc->kind == CBOX_PLUGIN_KIND_BACKEND)

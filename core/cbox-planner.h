@@ -109,6 +109,7 @@ typedef struct {
   gboolean checked_backend;    /* forwarder, and the backend is known */
   gboolean backend_compatible;
   char *incompatibility;       /* the sentence a run would print, or NULL */
+  gboolean rejected;           /* the loader refused it; reason says why */
 } CboxDoctorEntry;
 
 typedef struct {
