@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
 # Start-up cost of the bwrap backend, in one hyperfine run:
-#   1. cbox run -- true                         (the whole of cbox)
+#   1. cbox run -- true                         (the whole of cbox, default
+#                                                forwarders and all)
 #   2. the same sandbox by plain bwrap          (from `cbox plan --print-command`)
 #   3. firejail --noprofile true                (for comparison)
 # then cbox's peak RSS (/usr/bin/time -v). Usage: bench/bwrap.sh [BUILDDIR]
 #
-# The plain bwrap line is cbox's own, with two changes it needs to run outside
-# cbox: the generated /etc/passwd and /etc/group (memfds, --ro-bind-data FD)
-# become --ro-bind of files with the same content, and --seccomp FD (a memfd
-# made at run time) is dropped. Both make plain bwrap, if anything, a little
-# faster than what cbox does.
+# The plain bwrap line is cbox's own, word for word. Its file descriptors
+# (generated files such as /etc/passwd, and the seccomp filter: memfds in
+# cbox) are given by shell redirections from files with the same content:
+# each file as the sandbox shows it, the filter from the plugin's own
+# function (through python3 ctypes).
+# hyperfine runs every command through the same shell and subtracts the
+# shell's own start-up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=$(realpath "${1:-build}")
 cbox=$build/core/cbox
-export CBOX_PLUGIN_PATH=$build/plugins/bwrap CBOX_LIBEXEC_DIR=$build/core CBOX_DATA_DIR=$PWD/data
+CBOX_PLUGIN_PATH=$(printf '%s:' "$build"/plugins/*)
+export CBOX_PLUGIN_PATH CBOX_LIBEXEC_DIR=$build/core CBOX_DATA_DIR=$PWD/data
 
 work=$(mktemp -d /tmp/cbox-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -22,26 +26,47 @@ project=$work/project
 mkdir "$project"
 cd "$project"
 
-opts=(--backend=bwrap --forward=none --network=on --project="$project")
-"$cbox" run "${opts[@]}" -- cat /etc/passwd >"$work/passwd"
-"$cbox" run "${opts[@]}" -- cat /etc/group >"$work/group"
-line=$("$cbox" plan "${opts[@]}" --print-command -- true)
-plain=$(printf '%s\n' "$line" | sed -E \
-    -e "s|(--perms [0-7]+ )?--ro-bind-data [0-9]+ /etc/passwd|--ro-bind $work/passwd /etc/passwd|" \
-    -e "s|(--perms [0-7]+ )?--ro-bind-data [0-9]+ /etc/group|--ro-bind $work/group /etc/group|" \
-    -e "s|--seccomp [0-9]+ ||")
-case $plain in
-*--ro-bind-data*|*--file\ *) echo "bench: unexpected data file in: $plain" >&2; exit 1 ;;
-esac
+opts=(--backend=bwrap --network=on --project="$project")
+LD_LIBRARY_PATH=$build/core python3 - "$build/plugins/bwrap/libcbox-bwrap.so" "$work/bpf" <<'PY'
+import ctypes, os, sys
+fd = ctypes.CDLL(sys.argv[1]).cbox_bwrap_seccomp_fd_new(None)
+assert fd >= 0
+os.lseek(fd, 0, 0)
+with open(sys.argv[2], "wb") as out:
+    while chunk := os.read(fd, 65536):
+        out.write(chunk)
+PY
 
-echo "machine: $(uname -srm), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+line=$("$cbox" plan "${opts[@]}" --print-command -- true)
+redirs=$(printf '%s\n' "$line" | sed -nE 's/.*--seccomp ([0-9]+) .*/\1/p' | sed "s|\$|<$work/bpf|")
+i=0
+while read -r fd dest; do
+    i=$((i + 1))
+    "$cbox" run "${opts[@]}" -- cat "$dest" >"$work/data$i"
+    redirs="$redirs $fd<$work/data$i"
+done < <(printf '%s\n' "$line" | grep -oE -- '--(ro-bind-data|file) [0-9]+ [^ ]+' | cut -d' ' -f2-)
+plain="$line $redirs"
+
+echo "machine: $(uname -srm), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "bwrap: $(bwrap --version), firejail: $(firejail --version | head -1)"
 echo "plain bwrap: $plain"
-hyperfine -N --warmup 20 --runs "${RUNS:-200}" --export-markdown "$work/result.md" \
+hyperfine --shell=bash --warmup 20 --runs "${RUNS:-200}" --export-json "$work/result.json" \
     -n 'cbox run -- true' "$cbox run ${opts[*]} -- true" \
     -n 'plain bwrap' "$plain" \
     -n 'firejail --noprofile true' 'firejail --quiet --noprofile true'
-cat "$work/result.md"
+
+# Medians (the goal is stated on them) and CPU time, which a busy machine
+# disturbs less than wall time.
+python3 - "$work/result.json" <<'PY'
+import json, sys
+rs = json.load(open(sys.argv[1]))["results"]
+base = next(r for r in rs if r["command"] == "plain bwrap")["median"]
+print("| command | median ms | mean ms | min ms | user+sys ms | median / plain bwrap |")
+print("|---|---:|---:|---:|---:|---:|")
+for r in rs:
+    print("| %s | %.1f | %.1f | %.1f | %.1f | %.2f |" % (r["command"], r["median"] * 1e3,
+          r["mean"] * 1e3, r["min"] * 1e3, (r["user"] + r["system"]) * 1e3, r["median"] / base))
+PY
 
 rss=$(/usr/bin/time -v "$cbox" run "${opts[@]}" -- true 2>&1 >/dev/null |
     sed -n 's/.*Maximum resident set size (kbytes): //p')
