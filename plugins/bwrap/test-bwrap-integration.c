@@ -616,14 +616,7 @@ test_pipe (void)
 int
 main (int argc, char **argv)
 {
-  const char *cbox = g_getenv ("CBOX");
-  const char *harness = g_getenv ("CBOX_BWRAP_HARNESS");
-
   g_test_init (&argc, &argv, NULL);
-  /* Until the tree builds the cbox executable, a harness that does what
-   * `cbox run --backend=bwrap --forward=none` does stands in for it. */
-  if ((cbox == NULL || !g_file_test (cbox, G_FILE_TEST_IS_EXECUTABLE)) && harness != NULL)
-    g_setenv ("CBOX", harness, TRUE);
 
   g_test_add_func ("/bwrap/env/host-variable-absent", test_env_secret);
   g_test_add_func ("/bwrap/fs/host-home-file-absent", test_home_file_absent);
