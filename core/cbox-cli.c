@@ -29,7 +29,7 @@ cbox_cli_options_new (void)
 {
   CboxCliOptions *options = g_new0 (CboxCliOptions, 1);
 
-  options->settings = g_ptr_array_new_with_free_func ((GDestroyNotify) cbox_cli_setting_free);
+  options->settings = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_cli_setting_free);
   options->cli = cbox_request_new ();
   return options;
 }
@@ -61,7 +61,8 @@ cbox_cli_add_setting (CboxCliOptions *options, const char *group, const char *ke
   g_ptr_array_add (options->settings, setting);
 }
 
-typedef enum {
+typedef enum
+{
   OPT_BACKEND,
   OPT_FORWARD,
   OPT_NO_FORWARD,
@@ -85,7 +86,8 @@ typedef enum {
   OPT_SET,
 } CboxCliOptionId;
 
-typedef struct {
+typedef struct
+{
   const char *name;
   char short_name;
   gboolean has_value;
@@ -116,7 +118,8 @@ static const CboxCliOptionDef cbox_cli_option_defs[] = {
   { "set", 0, TRUE, OPT_SET },
 };
 
-static const struct {
+static const struct
+{
   const char *word;
   CboxCliCommand command;
 } cbox_cli_commands[] = {
@@ -184,9 +187,8 @@ cbox_cli_parse_forward_list (CboxCliOptions *options, const char *option, const 
         return cbox_cli_bad_value (error, option, value,
                                    "give forwarder names or aliases such as x11,gpu separated by "
                                    "','; 'cbox plugins' lists them");
-      cbox_request_add_forward_op (options->cli,
-                                   remove ? CBOX_FORWARD_OP_REMOVE : CBOX_FORWARD_OP_ADD, name,
-                                   TRUE, "cli");
+      cbox_request_add_forward_op (
+          options->cli, remove ? CBOX_FORWARD_OP_REMOVE : CBOX_FORWARD_OP_ADD, name, TRUE, "cli");
     }
   return TRUE;
 }
@@ -249,7 +251,7 @@ cbox_cli_apply_option (CboxCliOptions *options, const CboxCliOptionDef *def, con
         g_autofree char *src = NULL;
         g_autofree char *dest = NULL;
         g_autoptr (GError) local_error = NULL;
-        CboxBindKind kind = def->id == OPT_BIND ? CBOX_BIND_RW
+        CboxBindKind kind = def->id == OPT_BIND      ? CBOX_BIND_RW
                             : def->id == OPT_RO_BIND ? CBOX_BIND_RO
                                                      : CBOX_BIND_COPY;
 
@@ -261,7 +263,7 @@ cbox_cli_apply_option (CboxCliOptions *options, const CboxCliOptionDef *def, con
     case OPT_ENV:
       {
         const char *eq = strchr (value, '=');
-        gsize len = eq != NULL ? (gsize) (eq - value) : strlen (value);
+        gsize len = eq != NULL ? (gsize)(eq - value) : strlen (value);
         g_autofree char *name = g_strndup (value, len);
 
         if (!cbox_cli_env_name_is_valid (value, len))
@@ -296,7 +298,8 @@ cbox_cli_apply_option (CboxCliOptions *options, const CboxCliOptionDef *def, con
       options->print_command = TRUE;
       return TRUE;
     case OPT_ACCEL:
-      if (!g_str_equal (value, "kvm") && !g_str_equal (value, "tcg") && !g_str_equal (value, "auto"))
+      if (!g_str_equal (value, "kvm") && !g_str_equal (value, "tcg")
+          && !g_str_equal (value, "auto"))
         return cbox_cli_bad_value (error, def->name, value, "use kvm, tcg or auto");
       cbox_cli_add_setting (options, "qemu", "accel", value);
       return TRUE;
@@ -323,8 +326,8 @@ cbox_cli_apply_option (CboxCliOptions *options, const CboxCliOptionDef *def, con
         if (dot == NULL || eq == NULL || dot == value || eq == dot + 1)
           return cbox_cli_bad_value (error, def->name, value,
                                      "GROUP.KEY=VALUE, e.g. --set=x11.trusted=false");
-        group = g_strndup (value, (gsize) (dot - value));
-        key = g_strndup (dot + 1, (gsize) (eq - dot - 1));
+        group = g_strndup (value, (gsize)(dot - value));
+        key = g_strndup (dot + 1, (gsize)(eq - dot - 1));
         if (!cbox_config_name_is_valid (group))
           return cbox_cli_bad_value (error, def->name, value,
                                      "GROUP is a plugin name, or cbox for the core's keys");
@@ -374,7 +377,8 @@ cbox_cli_parse (int argc, char **argv, CboxCliOptions **ret_options, GError **er
             {
               const char *name = arg + 2;
               const char *eq = strchr (name, '=');
-              def = cbox_cli_lookup_option (name, eq != NULL ? (gsize) (eq - name) : strlen (name), 0);
+              def = cbox_cli_lookup_option (name, eq != NULL ? (gsize)(eq - name) : strlen (name),
+                                            0);
               if (def != NULL && eq != NULL)
                 {
                   if (!def->has_value)
@@ -472,7 +476,8 @@ cbox_cli_parse (int argc, char **argv, CboxCliOptions **ret_options, GError **er
   if (!options->help)
     {
       if (options->json && options->command != CBOX_CLI_COMMAND_PLAN
-          && options->command != CBOX_CLI_COMMAND_DOCTOR && options->command != CBOX_CLI_COMMAND_PLUGINS)
+          && options->command != CBOX_CLI_COMMAND_DOCTOR
+          && options->command != CBOX_CLI_COMMAND_PLUGINS)
         {
           g_set_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT,
                        "--json is for 'cbox plan', 'cbox doctor' and 'cbox plugins'");
@@ -575,14 +580,16 @@ static gboolean
 cbox_cli_add_layer_binds (CboxRequest *request, CboxHost *host, GKeyFile *layer_file,
                           const char *origin, const char *cwd, GError **error)
 {
-  static const struct {
+  static const struct
+  {
     const char *key;
     CboxBindKind kind;
   } keys[] = { { "bind", CBOX_BIND_RW }, { "ro-bind", CBOX_BIND_RO }, { "copy", CBOX_BIND_COPY } };
 
   for (gsize k = 0; k < G_N_ELEMENTS (keys); k++)
     {
-      g_auto (GStrv) specs = g_key_file_get_string_list (layer_file, "cbox", keys[k].key, NULL, NULL);
+      g_auto (GStrv) specs
+          = g_key_file_get_string_list (layer_file, "cbox", keys[k].key, NULL, NULL);
       for (guint i = 0; specs != NULL && specs[i] != NULL; i++)
         {
           g_autofree char *src = NULL;
@@ -621,7 +628,7 @@ cbox_cli_make_request (CboxCliOptions *options, CboxHost *host, const char *cwd,
 
   if (options->config_file != NULL)
     config_file = g_canonicalize_filename (options->config_file, cwd);
-  if (!cbox_config_load_files (config, (const char *const *) dirs, config_file, error))
+  if (!cbox_config_load_files (config, (const char *const *)dirs, config_file, error))
     return FALSE;
   for (guint i = 0; i < options->settings->len; i++)
     {
@@ -633,7 +640,7 @@ cbox_cli_make_request (CboxCliOptions *options, CboxHost *host, const char *cwd,
   profile = options->profile != NULL ? g_strdup (options->profile)
                                      : cbox_config_get_core_string (config, "profile");
   if (profile != NULL && profile[0] != '\0' && !g_str_equal (profile, "none")
-      && !cbox_config_load_profile (config, (const char *const *) dirs, profile, error))
+      && !cbox_config_load_profile (config, (const char *const *)dirs, profile, error))
     return FALSE;
   request->profile = g_strdup (cbox_config_get_profile (config));
 
@@ -645,8 +652,8 @@ cbox_cli_make_request (CboxCliOptions *options, CboxHost *host, const char *cwd,
   request->network = value == NULL || !cbox_config_parse_boolean (value, &flag) || flag;
   g_clear_pointer (&value, g_free);
   value = cbox_config_get_core_string (config, "verbose");
-  request->verbose = options->verbose
-                     || (value != NULL && cbox_config_parse_boolean (value, &flag) && flag);
+  request->verbose
+      = options->verbose || (value != NULL && cbox_config_parse_boolean (value, &flag) && flag);
   g_clear_pointer (&value, g_free);
 
   /* Forwarders: each layer's lists in turn (a file's `forward` gives
@@ -655,11 +662,15 @@ cbox_cli_make_request (CboxCliOptions *options, CboxHost *host, const char *cwd,
     {
       GKeyFile *layer_file = cbox_config_get_layer (config, layer);
       const char *origin = cbox_cli_layer_origin (layer);
-      g_auto (GStrv) forward = g_key_file_get_string_list (layer_file, "cbox", "forward", NULL, NULL);
-      g_auto (GStrv) optional = g_key_file_get_string_list (layer_file, "cbox", "forward-optional", NULL, NULL);
-      g_auto (GStrv) no_forward = g_key_file_get_string_list (layer_file, "cbox", "no-forward", NULL, NULL);
+      g_auto (GStrv) forward
+          = g_key_file_get_string_list (layer_file, "cbox", "forward", NULL, NULL);
+      g_auto (GStrv) optional
+          = g_key_file_get_string_list (layer_file, "cbox", "forward-optional", NULL, NULL);
+      g_auto (GStrv) no_forward
+          = g_key_file_get_string_list (layer_file, "cbox", "no-forward", NULL, NULL);
       g_auto (GStrv) env = g_key_file_get_string_list (layer_file, "cbox", "env", NULL, NULL);
-      g_auto (GStrv) dirs_to_make = g_key_file_get_string_list (layer_file, "cbox", "mkdir", NULL, NULL);
+      g_auto (GStrv) dirs_to_make
+          = g_key_file_get_string_list (layer_file, "cbox", "mkdir", NULL, NULL);
 
       if (layer == CBOX_CONFIG_LAYER_FILES && forward != NULL)
         request->has_default_forwards = TRUE;
@@ -682,7 +693,8 @@ cbox_cli_make_request (CboxCliOptions *options, CboxHost *host, const char *cwd,
       for (guint i = 0; env != NULL && env[i] != NULL; i++)
         {
           const char *eq = strchr (env[i], '=');
-          g_autofree char *name = eq != NULL ? g_strndup (env[i], (gsize) (eq - env[i])) : g_strdup (env[i]);
+          g_autofree char *name
+              = eq != NULL ? g_strndup (env[i], (gsize)(eq - env[i])) : g_strdup (env[i]);
           cbox_request_add_env (request, name, eq != NULL ? eq + 1 : NULL, origin);
         }
       for (guint i = 0; dirs_to_make != NULL && dirs_to_make[i] != NULL; i++)
@@ -710,7 +722,7 @@ cbox_cli_make_request (CboxCliOptions *options, CboxHost *host, const char *cwd,
       cbox_request_add_env (request, env->name, env->value, "cli");
     }
   g_ptr_array_add (mkdirs, NULL);
-  request->mkdirs = (char **) g_ptr_array_free (g_steal_pointer (&mkdirs), FALSE);
+  request->mkdirs = (char **)g_ptr_array_free (g_steal_pointer (&mkdirs), FALSE);
 
   /* The command: the one given, else the shell for --shell, else the
    * profile's or configuration's, else the user's shell. */
@@ -726,7 +738,7 @@ cbox_cli_make_request (CboxCliOptions *options, CboxHost *host, const char *cwd,
       if (request->command == NULL && shell != NULL)
         request->command = cbox_cli_parse_words (shell);
       if (request->command == NULL)
-        request->command = g_strdupv ((char *[]){ (char *) cbox_host_get_shell (host), NULL });
+        request->command = g_strdupv ((char *[]){ (char *)cbox_host_get_shell (host), NULL });
     }
 
   value = cbox_config_get_core_string (config, "usr");
@@ -739,7 +751,8 @@ cbox_cli_make_request (CboxCliOptions *options, CboxHost *host, const char *cwd,
 
   /* The project: bound at its real path, so symlinks are resolved. */
   {
-    g_autofree char *given = g_canonicalize_filename (options->project != NULL ? options->project : ".", cwd);
+    g_autofree char *given
+        = g_canonicalize_filename (options->project != NULL ? options->project : ".", cwd);
     g_autofree char *real = realpath (given, NULL);
     GStatBuf st;
 
@@ -761,52 +774,53 @@ cbox_cli_make_request (CboxCliOptions *options, CboxHost *host, const char *cwd,
 
 /* ---- help --------------------------------------------------------------------- */
 
-static const char cbox_cli_options_help[] =
-  "Options (before or after the command word):\n"
-  "  --backend=NAME         backend: bwrap (default), nspawn, qemu, ...\n"
-  "  --forward=LIST         forwarders or aliases to add, separated by ',' (x11,gpu,audio);\n"
-  "                         'none' drops the configured ones first\n"
-  "  --no-forward=LIST      forwarders or aliases to leave out\n"
-  "  --network=on|off       network access (default on)\n"
-  "  --profile=NAME         use profiles/NAME.conf ('none': no profile)\n"
-  "  --project=DIR          project directory, read-write at its real path and the working\n"
-  "                         directory (default: the current directory)\n"
-  "  --bind=SRC[:DEST]      bind host SRC read-write (at DEST; default SRC)\n"
-  "  --ro-bind=SRC[:DEST]   bind host SRC read-only\n"
-  "  --copy=SRC[:DEST]      copy host file SRC in; changes stay inside\n"
-  "                         (write a ':' inside a path as '\\:', a '\\' as '\\\\')\n"
-  "  --env=NAME[=VALUE]     pass host variable NAME, or set it to VALUE\n"
-  "  --shell                run a shell instead of the profile's command\n"
-  "  --config=FILE          read FILE after the other configuration files\n"
-  "  --set=GROUP.KEY=VALUE  set any configuration key (--set=x11.trusted=false)\n"
-  "  --accel=kvm|tcg|auto, --memory=SIZE, --cpus=N   qemu settings\n"
-  "  -v, --verbose          say what cbox does, on stderr\n"
-  "  -h, --help             this help\n";
+static const char cbox_cli_options_help[]
+    = "Options (before or after the command word):\n"
+      "  --backend=NAME         backend: bwrap (default), nspawn, qemu, ...\n"
+      "  --forward=LIST         forwarders or aliases to add, separated by ',' (x11,gpu,audio);\n"
+      "                         'none' drops the configured ones first\n"
+      "  --no-forward=LIST      forwarders or aliases to leave out\n"
+      "  --network=on|off       network access (default on)\n"
+      "  --profile=NAME         use profiles/NAME.conf ('none': no profile)\n"
+      "  --project=DIR          project directory, read-write at its real path and the working\n"
+      "                         directory (default: the current directory)\n"
+      "  --bind=SRC[:DEST]      bind host SRC read-write (at DEST; default SRC)\n"
+      "  --ro-bind=SRC[:DEST]   bind host SRC read-only\n"
+      "  --copy=SRC[:DEST]      copy host file SRC in; changes stay inside\n"
+      "                         (write a ':' inside a path as '\\:', a '\\' as '\\\\')\n"
+      "  --env=NAME[=VALUE]     pass host variable NAME, or set it to VALUE\n"
+      "  --shell                run a shell instead of the profile's command\n"
+      "  --config=FILE          read FILE after the other configuration files\n"
+      "  --set=GROUP.KEY=VALUE  set any configuration key (--set=x11.trusted=false)\n"
+      "  --accel=kvm|tcg|auto, --memory=SIZE, --cpus=N   qemu settings\n"
+      "  -v, --verbose          say what cbox does, on stderr\n"
+      "  -h, --help             this help\n";
 
 char *
 cbox_cli_get_help (const char *topic)
 {
   if (topic == NULL)
-    return g_strconcat ("Usage: cbox [OPTIONS] COMMAND [ARGS]\n"
-                        "\n"
-                        "Runs a command in a sandbox with exactly the host resources asked for.\n"
-                        "\n"
-                        "Commands:\n"
-                        "  run [-- COMMAND [ARG...]]  run COMMAND (default: the profile's command, or\n"
-                        "                             your shell) in a sandbox\n"
-                        "  plan [--json] [--print-command] [-- COMMAND...]\n"
-                        "                             print the launch plan and stop\n"
-                        "  doctor [--json]            what this host offers, plugin by plugin\n"
-                        "  plugins [--json]           every plugin found, rejected ones with the reason\n"
-                        "  version                    print the version\n"
-                        "  help [COMMAND|profiles]    help on a command, or the profiles found\n"
-                        "\n",
-                        cbox_cli_options_help,
-                        "\n"
-                        "Exit status: the command's own; 128+N if it died of signal N; 125 for\n"
-                        "cbox's own errors; 126 command not executable; 127 command not found.\n"
-                        "Configuration: see docs/config.md (cbox.conf, profiles/NAME.conf).\n",
-                        NULL);
+    return g_strconcat (
+        "Usage: cbox [OPTIONS] COMMAND [ARGS]\n"
+        "\n"
+        "Runs a command in a sandbox with exactly the host resources asked for.\n"
+        "\n"
+        "Commands:\n"
+        "  run [-- COMMAND [ARG...]]  run COMMAND (default: the profile's command, or\n"
+        "                             your shell) in a sandbox\n"
+        "  plan [--json] [--print-command] [-- COMMAND...]\n"
+        "                             print the launch plan and stop\n"
+        "  doctor [--json]            what this host offers, plugin by plugin\n"
+        "  plugins [--json]           every plugin found, rejected ones with the reason\n"
+        "  version                    print the version\n"
+        "  help [COMMAND|profiles]    help on a command, or the profiles found\n"
+        "\n",
+        cbox_cli_options_help,
+        "\n"
+        "Exit status: the command's own; 128+N if it died of signal N; 125 for\n"
+        "cbox's own errors; 126 command not executable; 127 command not found.\n"
+        "Configuration: see docs/config.md (cbox.conf, profiles/NAME.conf).\n",
+        NULL);
   if (g_str_equal (topic, "run"))
     return g_strconcat ("Usage: cbox [OPTIONS] run [--] [COMMAND [ARG...]]\n"
                         "\n"
@@ -816,27 +830,29 @@ cbox_cli_get_help (const char *topic)
                         "\n",
                         cbox_cli_options_help, NULL);
   if (g_str_equal (topic, "plan"))
-    return g_strconcat ("Usage: cbox [OPTIONS] plan [--json] [--print-command] [--] [COMMAND...]\n"
-                        "\n"
-                        "Prints what 'cbox run' would do, and stops: every mount, variable and\n"
-                        "helper with the plugin that added it, and the forwarders skipped and why.\n"
-                        "  --json           the plan as JSON (schema: docs/plan-json.md)\n"
-                        "  --print-command  only the backend's command line, as one shell-quoted\n"
-                        "                   line (generated files are passed as file descriptors,\n"
-                        "                   so it is for reading more than for pasting)\n"
-                        "\n",
-                        cbox_cli_options_help, NULL);
+    return g_strconcat (
+        "Usage: cbox [OPTIONS] plan [--json] [--print-command] [--] [COMMAND...]\n"
+        "\n"
+        "Prints what 'cbox run' would do, and stops: every mount, variable and\n"
+        "helper with the plugin that added it, and the forwarders skipped and why.\n"
+        "  --json           the plan as JSON (schema: docs/plan-json.md)\n"
+        "  --print-command  only the backend's command line, as one shell-quoted\n"
+        "                   line (generated files are passed as file descriptors,\n"
+        "                   so it is for reading more than for pasting)\n"
+        "\n",
+        cbox_cli_options_help, NULL);
   if (g_str_equal (topic, "doctor"))
     return g_strdup ("Usage: cbox [OPTIONS] doctor [--json]\n"
                      "\n"
                      "Probes every backend and forwarder and says which are available,\n"
                      "degraded or unavailable on this host, and why.\n");
   if (g_str_equal (topic, "plugins"))
-    return g_strdup ("Usage: cbox plugins [--json]\n"
-                     "\n"
-                     "Lists every plugin file found on the plugin path (CBOX_PLUGIN_PATH, then the\n"
-                     "installed folder): name, kind, version, path, aliases; rejected files with\n"
-                     "the reason.\n");
+    return g_strdup (
+        "Usage: cbox plugins [--json]\n"
+        "\n"
+        "Lists every plugin file found on the plugin path (CBOX_PLUGIN_PATH, then the\n"
+        "installed folder): name, kind, version, path, aliases; rejected files with\n"
+        "the reason.\n");
   if (g_str_equal (topic, "version"))
     return g_strdup ("Usage: cbox version\n\nPrints the version of cbox and of its plugin ABI.\n");
   if (g_str_equal (topic, "help"))
@@ -886,8 +902,8 @@ cbox_cli_list_profiles (CboxHost *host)
   {
     GTreeNode *node;
     for (node = g_tree_node_first (profiles); node != NULL; node = g_tree_node_next (node))
-      g_string_append_printf (out, "  %-12s %s\n", (const char *) g_tree_node_key (node),
-                              (const char *) g_tree_node_value (node));
+      g_string_append_printf (out, "  %-12s %s\n", (const char *)g_tree_node_key (node),
+                              (const char *)g_tree_node_value (node));
   }
   g_string_append (out, "Folders searched, later wins:\n");
   for (guint i = 0; dirs[i] != NULL; i++)
@@ -918,8 +934,8 @@ cbox_cli_format_plan (CboxPlan *plan, CboxContext *backend_ctx)
   g_string_append_printf (out, "backend:     %s\n", cbox_context_get_backend (backend_ctx));
   g_string_append_printf (out, "profile:     %s\n",
                           cbox_context_get_profile (backend_ctx) != NULL
-                            ? cbox_context_get_profile (backend_ctx)
-                            : "(none)");
+                              ? cbox_context_get_profile (backend_ctx)
+                              : "(none)");
   g_string_append_printf (out, "network:     %s\n", cbox_plan_get_network (plan) ? "on" : "off");
   g_string_append (out, "command:    ");
   for (guint i = 0; command != NULL && command[i] != NULL; i++)
@@ -930,8 +946,8 @@ cbox_cli_format_plan (CboxPlan *plan, CboxContext *backend_ctx)
     }
   g_string_append_printf (out, "\ncwd:         %s\n", cwd);
   g_string_append_printf (out, "user:        %s (uid %u, gid %u), home %s\n",
-                          cbox_plan_get_user_name (plan), (unsigned) cbox_plan_get_uid (plan),
-                          (unsigned) cbox_plan_get_gid (plan), cbox_plan_get_home_dir (plan));
+                          cbox_plan_get_user_name (plan), (unsigned)cbox_plan_get_uid (plan),
+                          (unsigned)cbox_plan_get_gid (plan), cbox_plan_get_home_dir (plan));
   g_string_append (out, "forwarders: ");
   if (forwarders == NULL || forwarders[0] == NULL)
     g_string_append (out, " (none)");
@@ -968,8 +984,9 @@ cbox_cli_format_plan (CboxPlan *plan, CboxContext *backend_ctx)
           g_autofree char *src = cbox_cli_printable (mount->src);
           g_string_append_printf (line, " <- %s", src);
         }
-      if (mount->kind == CBOX_MOUNT_TMPFS || mount->kind == CBOX_MOUNT_DIR || mount->kind == CBOX_MOUNT_DATA)
-        g_string_append_printf (line, " (mode %04o)", (unsigned) mount->mode);
+      if (mount->kind == CBOX_MOUNT_TMPFS || mount->kind == CBOX_MOUNT_DIR
+          || mount->kind == CBOX_MOUNT_DATA)
+        g_string_append_printf (line, " (mode %04o)", (unsigned)mount->mode);
       if (mount->flags & CBOX_MOUNT_FLAG_WRITABLE)
         g_string_append (line, " (writable copy)");
       if (mount->flags & CBOX_MOUNT_FLAG_ALLOW_MISSING)
@@ -1015,7 +1032,9 @@ cbox_cli_format_plan (CboxPlan *plan, CboxContext *backend_ctx)
 static const char *
 cbox_cli_kind_string (CboxPluginKind kind)
 {
-  return kind == CBOX_PLUGIN_KIND_BACKEND ? "backend" : kind == CBOX_PLUGIN_KIND_FORWARDER ? "forwarder" : "unknown";
+  return kind == CBOX_PLUGIN_KIND_BACKEND     ? "backend"
+         : kind == CBOX_PLUGIN_KIND_FORWARDER ? "forwarder"
+                                              : "unknown";
 }
 
 static char *
@@ -1023,43 +1042,43 @@ cbox_cli_format_plugins (CboxRegistry *registry)
 {
   guint n = cbox_registry_get_n_plugins (registry);
 
-    {
-      g_autoptr (GString) out = g_string_new (NULL);
-      g_autoptr (GString) rejected = g_string_new (NULL);
+  {
+    g_autoptr (GString) out = g_string_new (NULL);
+    g_autoptr (GString) rejected = g_string_new (NULL);
 
-      for (guint i = 0; i < n; i++)
-        {
-          CboxPluginInfo *info = cbox_registry_get_plugin (registry, i);
-          const CboxPluginDesc *desc = cbox_plugin_info_get_desc (info);
-          g_autofree char *path = cbox_cli_printable (cbox_plugin_info_get_path (info));
+    for (guint i = 0; i < n; i++)
+      {
+        CboxPluginInfo *info = cbox_registry_get_plugin (registry, i);
+        const CboxPluginDesc *desc = cbox_plugin_info_get_desc (info);
+        g_autofree char *path = cbox_cli_printable (cbox_plugin_info_get_path (info));
 
-          if (cbox_plugin_info_is_accepted (info) && desc != NULL)
-            {
-              g_autofree char *aliases = desc->aliases != NULL && desc->aliases[0] != NULL
-                                           ? g_strjoinv (",", (char **) desc->aliases)
+        if (cbox_plugin_info_is_accepted (info) && desc != NULL)
+          {
+            g_autofree char *aliases = desc->aliases != NULL && desc->aliases[0] != NULL
+                                           ? g_strjoinv (",", (char **)desc->aliases)
                                            : NULL;
-              g_autofree char *suffix = aliases != NULL ? g_strdup_printf (" (aliases: %s)", aliases)
-                                                        : g_strdup ("");
-              g_string_append_printf (out, "%-10s %-9s %-8s %s%s\n           %s\n", desc->name,
-                                      cbox_cli_kind_string (desc->kind),
-                                      desc->version != NULL ? desc->version : "?",
-                                      desc->description != NULL ? desc->description : "", suffix,
-                                      path);
-            }
-          else
-            {
-              const GError *plugin_error = cbox_plugin_info_get_error (info);
-              g_string_append_printf (rejected, "%-10s %s\n           %s\n",
-                                      cbox_plugin_info_get_name (info), path,
-                                      plugin_error != NULL ? plugin_error->message : "rejected");
-            }
-        }
-      if (out->len == 0)
-        g_string_append (out, "No plugins found (is CBOX_PLUGIN_PATH set? see 'cbox help plugins')\n");
-      if (rejected->len > 0)
-        g_string_append_printf (out, "\nRejected:\n%s", rejected->str);
-      return g_string_free (g_steal_pointer (&out), FALSE);
-    }
+            g_autofree char *suffix
+                = aliases != NULL ? g_strdup_printf (" (aliases: %s)", aliases) : g_strdup ("");
+            g_string_append_printf (
+                out, "%-10s %-9s %-8s %s%s\n           %s\n", desc->name,
+                cbox_cli_kind_string (desc->kind), desc->version != NULL ? desc->version : "?",
+                desc->description != NULL ? desc->description : "", suffix, path);
+          }
+        else
+          {
+            const GError *plugin_error = cbox_plugin_info_get_error (info);
+            g_string_append_printf (rejected, "%-10s %s\n           %s\n",
+                                    cbox_plugin_info_get_name (info), path,
+                                    plugin_error != NULL ? plugin_error->message : "rejected");
+          }
+      }
+    if (out->len == 0)
+      g_string_append (out,
+                       "No plugins found (is CBOX_PLUGIN_PATH set? see 'cbox help plugins')\n");
+    if (rejected->len > 0)
+      g_string_append_printf (out, "\nRejected:\n%s", rejected->str);
+    return g_string_free (g_steal_pointer (&out), FALSE);
+  }
 }
 
 static char *
@@ -1067,12 +1086,12 @@ cbox_cli_format_doctor (CboxDoctorReport *report, const CboxHost *host)
 {
   g_autoptr (GString) out = g_string_new (NULL);
 
-  g_string_append_printf (out, "cbox %s; user %s (uid %u), home %s, runtime dir %s%s\n",
-                          PACKAGE_VERSION, cbox_host_get_user_name (host),
-                          (unsigned) cbox_host_get_uid (host), cbox_host_get_home_dir (host),
-                          cbox_host_get_runtime_dir (host) != NULL ? cbox_host_get_runtime_dir (host)
-                                                                   : "(none)",
-                          cbox_host_is_nixos (host) ? "; NixOS" : "");
+  g_string_append_printf (
+      out, "cbox %s; user %s (uid %u), home %s, runtime dir %s%s\n", PACKAGE_VERSION,
+      cbox_host_get_user_name (host), (unsigned)cbox_host_get_uid (host),
+      cbox_host_get_home_dir (host),
+      cbox_host_get_runtime_dir (host) != NULL ? cbox_host_get_runtime_dir (host) : "(none)",
+      cbox_host_is_nixos (host) ? "; NixOS" : "");
   g_string_append_printf (out, "backend in use: %s; profile: %s\n\n", report->backend,
                           report->profile != NULL ? report->profile : "(none)");
   for (guint pass = 0; pass < 3; pass++)
@@ -1088,10 +1107,13 @@ cbox_cli_format_doctor (CboxDoctorReport *report, const CboxHost *host)
             continue;
           if (!any)
             g_string_append_printf (out, "%s:\n",
-                                    pass == 0 ? "Backends" : pass == 1 ? "Forwarders" : "Rejected plugins (see 'cbox plugins')");
+                                    pass == 0   ? "Backends"
+                                    : pass == 1 ? "Forwarders"
+                                                : "Rejected plugins (see 'cbox plugins')");
           any = TRUE;
           g_string_append_printf (out, "  %-10s %-11s %s\n", entry->name,
-                                  entry->rejected ? "rejected" : cbox_probe_status_to_string (entry->status),
+                                  entry->rejected ? "rejected"
+                                                  : cbox_probe_status_to_string (entry->status),
                                   entry->reason != NULL ? entry->reason : "");
           for (guint d = 0; entry->details[d] != NULL && entry->details[d + 1] != NULL; d += 2)
             g_string_append_printf (out, "  %-10s   %s: %s\n", "", entry->details[d],
@@ -1129,8 +1151,8 @@ cbox_json_load (CboxJsonFuncs *ret_funcs, GError **error)
       || !g_module_symbol (module, "cbox_json_plugins", &plugins)
       || !g_module_symbol (module, "cbox_json_doctor", &doctor))
     {
-      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "%s is not cbox's JSON library: %s",
-                   path, g_module_error ());
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "%s is not cbox's JSON library: %s", path,
+                   g_module_error ());
       g_module_close (module);
       return FALSE;
     }
@@ -1176,7 +1198,8 @@ cbox_cli_main (int argc, char **argv)
 
   if (options->help || options->command == CBOX_CLI_COMMAND_HELP)
     {
-      const char *topic = options->help ? cbox_cli_command_word (options->command) : options->help_topic;
+      const char *topic
+          = options->help ? cbox_cli_command_word (options->command) : options->help_topic;
       g_autofree char *text = NULL;
 
       if (topic != NULL && g_str_equal (topic, "help") && options->help)
@@ -1271,7 +1294,8 @@ cbox_cli_main (int argc, char **argv)
           CboxJsonFuncs json;
           if (!cbox_json_load (&json, &error))
             return cbox_cli_fail (error);
-          text = json.plan (cbox_planner_get_plan (planner), cbox_planner_get_backend_context (planner),
+          text = json.plan (cbox_planner_get_plan (planner),
+                            cbox_planner_get_backend_context (planner),
                             cbox_planner_get_launch (planner), CBOX_JSON_NONE);
         }
       else

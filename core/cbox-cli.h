@@ -9,7 +9,8 @@
 
 G_BEGIN_DECLS
 
-typedef enum {
+typedef enum
+{
   CBOX_CLI_COMMAND_NONE = 0,
   CBOX_CLI_COMMAND_RUN,
   CBOX_CLI_COMMAND_PLAN,
@@ -19,25 +20,27 @@ typedef enum {
   CBOX_CLI_COMMAND_HELP,
 } CboxCliCommand;
 
-typedef struct {
+typedef struct
+{
   char *group;
   char *key;
   char *value;
 } CboxCliSetting;
 
-typedef struct {
+typedef struct
+{
   CboxCliCommand command;
-  char *help_topic;       /* help TOPIC */
-  gboolean help;          /* COMMAND --help */
+  char *help_topic; /* help TOPIC */
+  gboolean help;    /* COMMAND --help */
   gboolean json;
   gboolean print_command;
   gboolean verbose;
   gboolean shell;
-  char *profile;          /* --profile; "none" for none */
-  char *project;          /* --project, as given */
-  char *config_file;      /* --config */
-  char **command_argv;    /* after the command word or --; NULL when none */
-  GPtrArray *settings;    /* CboxCliSetting: --backend, --network, --set, --accel, ... */
+  char *profile;       /* --profile; "none" for none */
+  char *project;       /* --project, as given */
+  char *config_file;   /* --config */
+  char **command_argv; /* after the command word or --; NULL when none */
+  GPtrArray *settings; /* CboxCliSetting: --backend, --network, --set, --accel, ... */
   /* Forward ops, binds (paths as given) and env of the command line, in
    * order. */
   CboxRequest *cli;

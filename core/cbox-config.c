@@ -8,26 +8,29 @@
 #include "cbox-config.h"
 #include "cbox-private.h"
 
-struct _CboxConfig {
+struct _CboxConfig
+{
   GKeyFile *layers[CBOX_CONFIG_N_LAYERS];
   char *profile;
   GKeyFile *merged;
 };
 
-typedef enum {
+typedef enum
+{
   CBOX_KEY_NAME,      /* a plugin name */
   CBOX_KEY_PROFILE,   /* a profile name */
   CBOX_KEY_BOOLEAN,   /* on/off */
   CBOX_KEY_NAME_LIST, /* plugin names or aliases */
   CBOX_KEY_WORDS,     /* a command line split like a shell does, never run by one */
   CBOX_KEY_STRING,
-  CBOX_KEY_PATH,      /* absolute, or starting with ~ or $XDG_RUNTIME_DIR */
+  CBOX_KEY_PATH, /* absolute, or starting with ~ or $XDG_RUNTIME_DIR */
   CBOX_KEY_PATH_LIST,
   CBOX_KEY_BIND_LIST, /* SRC[:DEST] */
   CBOX_KEY_ENV_LIST,  /* NAME[=VALUE] */
 } CboxKeyType;
 
-typedef struct {
+typedef struct
+{
   const char *key;
   CboxKeyType type;
   gboolean files_only; /* not allowed in a profile */
@@ -97,14 +100,16 @@ cbox_config_get_search_dirs (const CboxHost *host)
   g_ptr_array_add (dirs, g_strdup (sysconf_dir != NULL ? sysconf_dir : CBOX_SYSCONF_DIR));
   /* On somebody's behalf (sudo), the user folder is theirs, not the
    * caller's: $XDG_CONFIG_HOME belongs to the caller then. */
-  if (xdg_config != NULL && host != NULL && cbox_host_get_uid (host) == cbox_host_get_caller_uid (host))
+  if (xdg_config != NULL && host != NULL
+      && cbox_host_get_uid (host) == cbox_host_get_caller_uid (host))
     g_ptr_array_add (dirs, g_build_filename (xdg_config, "cbox", NULL));
   else if (host != NULL && cbox_host_get_home_dir (host) != NULL)
-    g_ptr_array_add (dirs, g_build_filename (cbox_host_get_home_dir (host), ".config", "cbox", NULL));
+    g_ptr_array_add (dirs,
+                     g_build_filename (cbox_host_get_home_dir (host), ".config", "cbox", NULL));
   else if (xdg_config != NULL)
     g_ptr_array_add (dirs, g_build_filename (xdg_config, "cbox", NULL));
   g_ptr_array_add (dirs, NULL);
-  return (char **) g_ptr_array_free (g_steal_pointer (&dirs), FALSE);
+  return (char **)g_ptr_array_free (g_steal_pointer (&dirs), FALSE);
 }
 
 gboolean
@@ -215,14 +220,14 @@ cbox_config_find_line (const char *contents, const char *group, const char *key)
         {
           const char *end = strchr (line, ']');
           g_free (current_group);
-          current_group = end != NULL ? g_strndup (line + 1, (gsize) (end - line - 1)) : NULL;
+          current_group = end != NULL ? g_strndup (line + 1, (gsize)(end - line - 1)) : NULL;
           continue;
         }
       eq = strchr (line, '=');
       if (eq == NULL || g_strcmp0 (current_group, group) != 0)
         continue;
       {
-        g_autofree char *name = g_strndup (line, (gsize) (eq - line));
+        g_autofree char *name = g_strndup (line, (gsize)(eq - line));
         g_strchomp (name);
         if (key == NULL || g_str_equal (name, key))
           found = i + 1;
@@ -408,8 +413,8 @@ cbox_config_check_core_key (GKeyFile *key_file, const char *key, CboxConfigLayer
       for (guint i = 0; list[i] != NULL; i++)
         {
           const char *eq = strchr (list[i], '=');
-          g_autofree char *name = eq != NULL ? g_strndup (list[i], (gsize) (eq - list[i]))
-                                             : g_strdup (list[i]);
+          g_autofree char *name
+              = eq != NULL ? g_strndup (list[i], (gsize)(eq - list[i])) : g_strdup (list[i]);
           if (name[0] == '\0')
             {
               g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
@@ -466,8 +471,8 @@ cbox_config_load_file (CboxConfig *config, CboxConfigLayer layer, const char *pa
       guint line = cbox_config_find_bad_line (contents);
       if (line > 0)
         g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
-                     "%s:%u: not a [group] header, a key=value line or a #comment (%s)", path,
-                     line, local_error->message);
+                     "%s:%u: not a [group] header, a key=value line or a #comment (%s)", path, line,
+                     local_error->message);
       else
         g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG, "%s: %s", path, local_error->message);
       return FALSE;
@@ -478,8 +483,8 @@ cbox_config_load_file (CboxConfig *config, CboxConfigLayer layer, const char *pa
     {
       if (!cbox_config_check_core_key (key_file, keys[i], layer, &local_error))
         {
-          g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG, "%s:%u: key '%s' in [cbox]: %s",
-                       path, cbox_config_find_line (contents, "cbox", keys[i]), keys[i],
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG, "%s:%u: key '%s' in [cbox]: %s", path,
+                       cbox_config_find_line (contents, "cbox", keys[i]), keys[i],
                        local_error->message);
           return FALSE;
         }

@@ -8,7 +8,8 @@
 
 G_BEGIN_DECLS
 
-typedef enum {
+typedef enum
+{
   CBOX_CONFIG_LAYER_FILES = 0, /* shipped defaults, /etc, user, --config: per key, later wins */
   CBOX_CONFIG_LAYER_PROFILE,   /* profiles/NAME.conf from the same folders */
   CBOX_CONFIG_LAYER_CLI,       /* options and --set */
@@ -38,12 +39,12 @@ gboolean cbox_config_load_file (CboxConfig *config, CboxConfigLayer layer, const
 gboolean cbox_config_load_files (CboxConfig *config, const char *const *dirs,
                                  const char *extra_file, GError **error);
 /* profiles/@name.conf from every folder of @dirs; at least one must exist. */
-gboolean cbox_config_load_profile (CboxConfig *config, const char *const *dirs,
-                                   const char *name, GError **error);
+gboolean cbox_config_load_profile (CboxConfig *config, const char *const *dirs, const char *name,
+                                   GError **error);
 /* A command-line value (--backend, --set=GROUP.KEY=VALUE, ...), checked like
  * a file's. */
-gboolean cbox_config_set (CboxConfig *config, const char *group, const char *key,
-                          const char *value, GError **error);
+gboolean cbox_config_set (CboxConfig *config, const char *group, const char *key, const char *value,
+                          GError **error);
 
 /* The key file of one layer. */
 GKeyFile *cbox_config_get_layer (CboxConfig *config, CboxConfigLayer layer);
@@ -63,8 +64,7 @@ gboolean cbox_config_name_is_valid (const char *name);
 gboolean cbox_config_profile_name_is_valid (const char *name);
 /* Splits "SRC[:DEST]" at the first ':' not escaped by '\' ("\:" is a
  * colon, "\\" a backslash). @ret_dest gets NULL without DEST. */
-gboolean cbox_config_split_bind (const char *spec, char **ret_src, char **ret_dest,
-                                 GError **error);
+gboolean cbox_config_split_bind (const char *spec, char **ret_src, char **ret_dest, GError **error);
 /* The 1-based line of @key in [@group] of @contents (the last one, as
  * GKeyFile keeps the last); 0 when not found. */
 guint cbox_config_find_line (const char *contents, const char *group, const char *key);

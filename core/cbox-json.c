@@ -29,7 +29,7 @@ cbox_json_add_string (JsonBuilder *builder, const char *name, const char *value)
    * string and, beside it, the exact bytes. */
   {
     g_autofree char *valid = g_utf8_make_valid (value, -1);
-    g_autofree char *encoded = g_base64_encode ((const guchar *) value, strlen (value));
+    g_autofree char *encoded = g_base64_encode ((const guchar *)value, strlen (value));
     g_autofree char *name_base64 = g_strconcat (name, "_base64", NULL);
 
     json_builder_add_string_value (builder, valid);
@@ -69,7 +69,7 @@ cbox_json_add_strv (JsonBuilder *builder, const char *name, const char *const *s
       json_builder_begin_array (builder);
       for (guint i = 0; strv[i] != NULL; i++)
         {
-          g_autofree char *encoded = g_base64_encode ((const guchar *) strv[i], strlen (strv[i]));
+          g_autofree char *encoded = g_base64_encode ((const guchar *)strv[i], strlen (strv[i]));
           json_builder_add_string_value (builder, encoded);
         }
       json_builder_end_array (builder);
@@ -86,7 +86,7 @@ cbox_json_add_features (JsonBuilder *builder, const char *name, CboxFeatures fea
       const char *text;
       if (!(features & (1u << bit)))
         continue;
-      text = cbox_feature_to_string ((CboxFeatures) (1u << bit));
+      text = cbox_feature_to_string ((CboxFeatures)(1u << bit));
       if (text != NULL)
         json_builder_add_string_value (builder, text);
     }
@@ -123,7 +123,7 @@ cbox_json_read_fd (int fd)
         continue;
       if (n <= 0)
         break;
-      g_byte_array_append (bytes, buffer, (guint) n);
+      g_byte_array_append (bytes, buffer, (guint)n);
       offset += n;
     }
   return g_byte_array_free_to_bytes (g_steal_pointer (&bytes));
@@ -137,9 +137,10 @@ cbox_json_add_mount (JsonBuilder *builder, const CboxMount *mount, CboxJsonFlags
   cbox_json_add_string (builder, "dest", mount->dest);
   if (mount->src != NULL)
     cbox_json_add_string (builder, "src", mount->src);
-  if (mount->kind == CBOX_MOUNT_TMPFS || mount->kind == CBOX_MOUNT_DIR || mount->kind == CBOX_MOUNT_DATA)
+  if (mount->kind == CBOX_MOUNT_TMPFS || mount->kind == CBOX_MOUNT_DIR
+      || mount->kind == CBOX_MOUNT_DATA)
     {
-      g_autofree char *mode = g_strdup_printf ("%04o", (unsigned) mount->mode);
+      g_autofree char *mode = g_strdup_printf ("%04o", (unsigned)mount->mode);
       cbox_json_add_string (builder, "mode", mode);
     }
   json_builder_set_member_name (builder, "flags");
@@ -156,17 +157,18 @@ cbox_json_add_mount (JsonBuilder *builder, const CboxMount *mount, CboxJsonFlags
       const char *data = g_bytes_get_data (content, &len);
 
       json_builder_set_member_name (builder, "size");
-      json_builder_add_int_value (builder, (gint64) len);
+      json_builder_add_int_value (builder, (gint64)len);
       if (flags & CBOX_JSON_DATA)
         {
-          if (len == 0 || (g_utf8_validate (data, (gssize) len, NULL) && memchr (data, 0, len) == NULL))
+          if (len == 0
+              || (g_utf8_validate (data, (gssize)len, NULL) && memchr (data, 0, len) == NULL))
             {
               g_autofree char *text = g_strndup (data != NULL ? data : "", len);
               cbox_json_add_string (builder, "content", text);
             }
           else
             {
-              g_autofree char *encoded = g_base64_encode ((const guchar *) data, len);
+              g_autofree char *encoded = g_base64_encode ((const guchar *)data, len);
               cbox_json_add_string (builder, "content_base64", encoded);
             }
         }
@@ -203,12 +205,15 @@ cbox_json_plan (CboxPlan *plan, CboxContext *backend_ctx, CboxLaunch *launch, Cb
 
   json_builder_set_member_name (builder, "backend");
   json_builder_begin_object (builder);
-  cbox_json_add_string (builder, "name", backend_ctx != NULL ? cbox_context_get_backend (backend_ctx) : NULL);
+  cbox_json_add_string (builder, "name",
+                        backend_ctx != NULL ? cbox_context_get_backend (backend_ctx) : NULL);
   cbox_json_add_features (builder, "features",
-                          backend_ctx != NULL ? cbox_context_get_backend_features (backend_ctx) : 0);
+                          backend_ctx != NULL ? cbox_context_get_backend_features (backend_ctx)
+                                              : 0);
   json_builder_end_object (builder);
 
-  cbox_json_add_string (builder, "profile", backend_ctx != NULL ? cbox_context_get_profile (backend_ctx) : NULL);
+  cbox_json_add_string (builder, "profile",
+                        backend_ctx != NULL ? cbox_context_get_profile (backend_ctx) : NULL);
   cbox_json_add_string (builder, "instance_id",
                         backend_ctx != NULL ? cbox_context_get_instance_id (backend_ctx) : NULL);
   json_builder_set_member_name (builder, "network");
@@ -269,7 +274,7 @@ cbox_json_plan (CboxPlan *plan, CboxContext *backend_ctx, CboxLaunch *launch, Cb
       const CboxHelper *helper = cbox_plan_get_helper (plan, i);
       json_builder_begin_object (builder);
       cbox_json_add_string (builder, "name", helper->name);
-      cbox_json_add_strv (builder, "argv", (const char *const *) helper->argv);
+      cbox_json_add_strv (builder, "argv", (const char *const *)helper->argv);
       cbox_json_add_string (builder, "ready", cbox_helper_ready_to_string (helper->ready));
       cbox_json_add_string (builder, "ready_path", helper->ready_path);
       cbox_json_add_string (builder, "origin", helper->origin);
@@ -290,11 +295,11 @@ cbox_json_plan (CboxPlan *plan, CboxContext *backend_ctx, CboxLaunch *launch, Cb
     }
   json_builder_end_array (builder);
 
-  cbox_json_add_strv (builder, "command_line", launch != NULL ? cbox_launch_get_argv (launch) : NULL);
+  cbox_json_add_strv (builder, "command_line",
+                      launch != NULL ? cbox_launch_get_argv (launch) : NULL);
   json_builder_end_object (builder);
   return cbox_json_finish (builder);
 }
-
 
 char *
 cbox_json_plugins (CboxRegistry *registry)
@@ -327,7 +332,8 @@ cbox_json_plugins (CboxRegistry *registry)
           cbox_json_add_string (builder, "version", desc->version);
           cbox_json_add_string (builder, "description", desc->description);
           for (guint l = 0; l < G_N_ELEMENTS (lists); l++)
-            cbox_json_add_strv (builder, names[l], lists[l] != NULL ? lists[l] : (const char *const[]){ NULL });
+            cbox_json_add_strv (builder, names[l],
+                                lists[l] != NULL ? lists[l] : (const char *const[]){ NULL });
           cbox_json_add_features (builder, "features", desc->features);
           if (desc->kind == CBOX_PLUGIN_KIND_FORWARDER)
             {
@@ -340,7 +346,8 @@ cbox_json_plugins (CboxRegistry *registry)
           const GError *plugin_error = cbox_plugin_info_get_error (info);
           int code = plugin_error != NULL ? plugin_error->code : -1;
 
-          cbox_json_add_string (builder, "error", plugin_error != NULL ? plugin_error->message : NULL);
+          cbox_json_add_string (builder, "error",
+                                plugin_error != NULL ? plugin_error->message : NULL);
           json_builder_set_member_name (builder, "error_code");
           json_builder_add_int_value (builder, code);
           cbox_json_add_string (builder, "error_kind", cbox_plugin_error_code_to_string (code));

@@ -11,7 +11,8 @@ G_BEGIN_DECLS
 
 #define CBOX_JSON_VERSION 1
 
-typedef enum {
+typedef enum
+{
   CBOX_JSON_NONE = 0,
   /* Include the content of generated files (the test backend does; `cbox
    * plan` does not, as a copied file may hold secrets). */
@@ -25,7 +26,8 @@ char *cbox_json_plugins (CboxRegistry *registry);
 char *cbox_json_doctor (CboxDoctorReport *report, const CboxHost *host);
 
 /* The same functions, found in libcbox-json at run time. */
-typedef struct {
+typedef struct
+{
   char *(*plan) (CboxPlan *plan, CboxContext *backend_ctx, CboxLaunch *launch, CboxJsonFlags flags);
   char *(*plugins) (CboxRegistry *registry);
   char *(*doctor) (CboxDoctorReport *report, const CboxHost *host);

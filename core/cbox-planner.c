@@ -46,9 +46,9 @@ cbox_request_new (void)
 {
   CboxRequest *request = g_new0 (CboxRequest, 1);
 
-  request->forward_ops = g_ptr_array_new_with_free_func ((GDestroyNotify) cbox_forward_op_free);
-  request->binds = g_ptr_array_new_with_free_func ((GDestroyNotify) cbox_bind_request_free);
-  request->env = g_ptr_array_new_with_free_func ((GDestroyNotify) cbox_env_request_free);
+  request->forward_ops = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_forward_op_free);
+  request->binds = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_bind_request_free);
+  request->env = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_env_request_free);
   request->network = TRUE;
   request->config = g_key_file_new ();
   return request;
@@ -107,8 +107,7 @@ cbox_request_add_bind (CboxRequest *request, CboxBindKind kind, const char *src,
 }
 
 void
-cbox_request_add_env (CboxRequest *request, const char *name, const char *value,
-                      const char *origin)
+cbox_request_add_env (CboxRequest *request, const char *name, const char *value, const char *origin)
 {
   CboxEnvRequest *env = g_new0 (CboxEnvRequest, 1);
 
@@ -122,14 +121,15 @@ cbox_request_add_env (CboxRequest *request, const char *name, const char *value,
 
 /* A vtable member exists when the plugin's table is long enough to hold it. */
 #define CBOX_VTABLE_HAS(vtable, type, member)                                                      \
-  ((vtable)->struct_size >= G_STRUCT_OFFSET (type, member) + sizeof ((vtable)->member)            \
+  ((vtable)->struct_size >= G_STRUCT_OFFSET (type, member) + sizeof ((vtable)->member)             \
    && (vtable)->member != NULL)
 
-typedef struct {
+typedef struct
+{
   CboxPluginInfo *info;
   const CboxPluginDesc *desc;
-  gboolean requested;  /* named directly, or through an alias with one member */
-  GPtrArray *aliases;  /* aliases of several members it was requested through */
+  gboolean requested; /* named directly, or through an alias with one member */
+  GPtrArray *aliases; /* aliases of several members it was requested through */
   char *origin;
   CboxContext *ctx;
   CboxProbeResult *probe;
@@ -147,7 +147,8 @@ cbox_chosen_free (CboxChosen *chosen)
   g_free (chosen);
 }
 
-struct _CboxPlanner {
+struct _CboxPlanner
+{
   CboxRegistry *registry;
   CboxHost *host;
   CboxRequest *request;
@@ -168,7 +169,7 @@ cbox_planner_new_instance_id (void)
   guint8 bytes[8];
 
   for (gsize i = 0; i < sizeof bytes; i++)
-    bytes[i] = (guint8) g_random_int_range (0, 256);
+    bytes[i] = (guint8)g_random_int_range (0, 256);
   return g_strdup_printf ("%02x%02x%02x%02x%02x%02x%02x%02x", bytes[0], bytes[1], bytes[2],
                           bytes[3], bytes[4], bytes[5], bytes[6], bytes[7]);
 }
@@ -196,7 +197,7 @@ cbox_planner_new (CboxRegistry *registry, CboxHost *host, CboxRequest *request)
   planner->request = request;
   planner->instance_id = cbox_planner_new_instance_id ();
   planner->libexec_dir = cbox_planner_get_libexec_dir ();
-  planner->chosen = g_ptr_array_new_with_free_func ((GDestroyNotify) cbox_chosen_free);
+  planner->chosen = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_chosen_free);
   planner->plan = cbox_plan_new ();
   planner->launch = cbox_launch_new ();
   return planner;
@@ -236,8 +237,7 @@ cbox_planner_get_backend_context (CboxPlanner *planner)
   return planner->backend_ctx;
 }
 
-static void
-cbox_planner_log (CboxPlanner *planner, const char *format, ...) G_GNUC_PRINTF (2, 3);
+static void cbox_planner_log (CboxPlanner *planner, const char *format, ...) G_GNUC_PRINTF (2, 3);
 
 static void
 cbox_planner_log (CboxPlanner *planner, const char *format, ...)
@@ -281,7 +281,7 @@ cbox_features_describe_all (CboxFeatures features)
       n++;
   for (guint bit = 0; bit < 32; bit++)
     {
-      CboxFeatures feature = (CboxFeatures) (1u << bit);
+      CboxFeatures feature = (CboxFeatures)(1u << bit);
       const char *text;
 
       if (!(features & feature))
@@ -292,7 +292,7 @@ cbox_features_describe_all (CboxFeatures features)
       if (text != NULL)
         g_string_append (out, text);
       else
-        g_string_append_printf (out, "feature 0x%x", (unsigned) feature);
+        g_string_append_printf (out, "feature 0x%x", (unsigned)feature);
       i++;
     }
   return g_string_free (g_steal_pointer (&out), FALSE);
@@ -355,12 +355,13 @@ cbox_planner_select_backend (CboxPlanner *planner, GError **error)
                    "--backend)",
                    name,
                    cbox_probe_result_get_reason (planner->backend_probe) != NULL
-                     ? cbox_probe_result_get_reason (planner->backend_probe)
-                     : "its probe gave no reason");
+                       ? cbox_probe_result_get_reason (planner->backend_probe)
+                       : "its probe gave no reason");
       return FALSE;
     }
-  cbox_planner_log (planner, "backend %s: %s", name,
-                    cbox_probe_status_to_string (cbox_probe_result_get_status (planner->backend_probe)));
+  cbox_planner_log (
+      planner, "backend %s: %s", name,
+      cbox_probe_status_to_string (cbox_probe_result_get_status (planner->backend_probe)));
   return TRUE;
 }
 
@@ -396,7 +397,7 @@ cbox_planner_explain_unknown (CboxPlanner *planner, const char *name)
 static gboolean
 cbox_planner_resolve_forwarders (CboxPlanner *planner, GError **error)
 {
-  g_autoptr (GPtrArray) ops = g_ptr_array_new_with_free_func ((GDestroyNotify) cbox_forward_op_free);
+  g_autoptr (GPtrArray) ops = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_forward_op_free);
 
   /* Without a configured default list (no shipped cbox.conf, say), the
    * plugins' own defaults apply. */
@@ -439,7 +440,8 @@ cbox_planner_resolve_forwarders (CboxPlanner *planner, GError **error)
            * be built on this machine. */
           for (guint j = 0; j < members->len; j++)
             {
-              CboxChosen *chosen = cbox_planner_find_chosen (planner, g_ptr_array_index (members, j));
+              CboxChosen *chosen
+                  = cbox_planner_find_chosen (planner, g_ptr_array_index (members, j));
               if (chosen != NULL)
                 g_ptr_array_remove (planner->chosen, chosen);
             }
@@ -476,7 +478,8 @@ cbox_planner_resolve_forwarders (CboxPlanner *planner, GError **error)
             {
               if (members->len == 1)
                 chosen->requested = TRUE;
-              else if (!g_ptr_array_find_with_equal_func (chosen->aliases, op->name, g_str_equal, NULL))
+              else if (!g_ptr_array_find_with_equal_func (chosen->aliases, op->name, g_str_equal,
+                                                          NULL))
                 g_ptr_array_add (chosen->aliases, g_strdup (op->name));
               g_free (chosen->origin);
               chosen->origin = g_strdup (op->origin);
@@ -601,8 +604,8 @@ cbox_planner_probe_forwarders (CboxPlanner *planner, GError **error)
       chosen->probe = cbox_probe_result_new ();
       if (!chosen->desc->forwarder->probe (chosen->ctx, chosen->probe, &local_error))
         {
-          g_propagate_prefixed_error (error, g_steal_pointer (&local_error), "Forwarder '%s': ",
-                                      chosen->desc->name);
+          g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
+                                      "Forwarder '%s': ", chosen->desc->name);
           return FALSE;
         }
       status = cbox_probe_result_get_status (chosen->probe);
@@ -611,8 +614,8 @@ cbox_planner_probe_forwarders (CboxPlanner *planner, GError **error)
                         cbox_probe_status_to_string (status),
                         cbox_probe_result_get_reason (chosen->probe) != NULL ? ": " : "",
                         cbox_probe_result_get_reason (chosen->probe) != NULL
-                          ? cbox_probe_result_get_reason (chosen->probe)
-                          : "");
+                            ? cbox_probe_result_get_reason (chosen->probe)
+                            : "");
     }
 
   for (guint i = 0; i < planner->chosen->len; i++)
@@ -655,8 +658,8 @@ cbox_planner_probe_forwarders (CboxPlanner *planner, GError **error)
               else
                 g_string_append_printf (reasons, "; %s: %s", other->desc->name,
                                         cbox_probe_result_get_reason (other->probe) != NULL
-                                          ? cbox_probe_result_get_reason (other->probe)
-                                          : "unavailable");
+                                            ? cbox_probe_result_get_reason (other->probe)
+                                            : "unavailable");
             }
           if (!any)
             {
@@ -696,7 +699,8 @@ cbox_planner_order (CboxPlanner *planner)
           for (guint j = 0; j < n && ready; j++)
             {
               CboxChosen *other = g_ptr_array_index (planner->chosen, j);
-              if (!placed[j] && j != i && cbox_strv_contains0 (chosen->desc->after, other->desc->name))
+              if (!placed[j] && j != i
+                  && cbox_strv_contains0 (chosen->desc->after, other->desc->name))
                 ready = FALSE;
             }
           if (ready)
@@ -708,8 +712,9 @@ cbox_planner_order (CboxPlanner *planner)
             if (!placed[i])
               pick = i;
           cbox_plan_set_origin (planner->plan, "core");
-          cbox_plan_add_note (planner->plan, "the 'after' hints of %s form a cycle; kept the given order",
-                              ((CboxChosen *) g_ptr_array_index (planner->chosen, pick))->desc->name);
+          cbox_plan_add_note (
+              planner->plan, "the 'after' hints of %s form a cycle; kept the given order",
+              ((CboxChosen *)g_ptr_array_index (planner->chosen, pick))->desc->name);
         }
       placed[pick] = TRUE;
       g_ptr_array_add (order, g_ptr_array_index (planner->chosen, pick));
@@ -718,7 +723,7 @@ cbox_planner_order (CboxPlanner *planner)
   /* Move the entries over without freeing them. */
   g_ptr_array_set_free_func (planner->chosen, NULL);
   g_ptr_array_set_size (planner->chosen, 0);
-  g_ptr_array_set_free_func (planner->chosen, (GDestroyNotify) cbox_chosen_free);
+  g_ptr_array_set_free_func (planner->chosen, (GDestroyNotify)cbox_chosen_free);
   for (guint i = 0; i < order->len; i++)
     g_ptr_array_add (planner->chosen, g_ptr_array_index (order, i));
 }
@@ -731,7 +736,8 @@ cbox_planner_add_user_items (CboxPlanner *planner, GError **error)
   for (guint i = 0; i < request->binds->len; i++)
     {
       CboxBindRequest *bind = g_ptr_array_index (request->binds, i);
-      CboxMountFlags flags = bind->allow_missing ? CBOX_MOUNT_FLAG_ALLOW_MISSING : CBOX_MOUNT_FLAG_NONE;
+      CboxMountFlags flags
+          = bind->allow_missing ? CBOX_MOUNT_FLAG_ALLOW_MISSING : CBOX_MOUNT_FLAG_NONE;
 
       cbox_plan_set_origin (planner->plan, bind->origin);
       switch (bind->kind)
@@ -827,7 +833,7 @@ cbox_planner_build (CboxPlanner *planner, GError **error)
   cbox_planner_order (planner);
 
   cbox_plan_set_origin (planner->plan, "core");
-  cbox_plan_set_command (planner->plan, (const char *const *) request->command);
+  cbox_plan_set_command (planner->plan, (const char *const *)request->command);
   cbox_plan_set_network (planner->plan, request->network);
   if (!cbox_base_plan_fill_system (planner->plan, planner->host, request->usr_dir, error))
     return FALSE;
@@ -839,8 +845,8 @@ cbox_planner_build (CboxPlanner *planner, GError **error)
       cbox_plan_set_origin (planner->plan, chosen->desc->name);
       if (!chosen->desc->forwarder->contribute (chosen->ctx, planner->plan, &local_error))
         {
-          g_propagate_prefixed_error (error, g_steal_pointer (&local_error), "Forwarder '%s': ",
-                                      chosen->desc->name);
+          g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
+                                      "Forwarder '%s': ", chosen->desc->name);
           return FALSE;
         }
       cbox_plan_add_forwarder (planner->plan, chosen->desc->name);
@@ -858,8 +864,8 @@ cbox_planner_build (CboxPlanner *planner, GError **error)
   if (!planner->backend_desc->backend->realize (planner->backend_ctx, planner->plan,
                                                 planner->launch, &local_error))
     {
-      g_propagate_prefixed_error (error, g_steal_pointer (&local_error), "Backend '%s': ",
-                                  planner->backend_desc->name);
+      g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
+                                  "Backend '%s': ", planner->backend_desc->name);
       return FALSE;
     }
   planner->built = TRUE;
@@ -930,7 +936,7 @@ cbox_planner_make_dir (const CboxHost *host, const char *path, GError **error)
               int saved_errno = errno;
               close (next_fd);
               g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "Cannot give %s to uid %u: %s",
-                           path, (unsigned) uid, g_strerror (saved_errno));
+                           path, (unsigned)uid, g_strerror (saved_errno));
               return FALSE;
             }
         }
@@ -942,8 +948,8 @@ cbox_planner_make_dir (const CboxHost *host, const char *path, GError **error)
         {
           int saved_errno = errno;
           struct stat st;
-          gboolean is_link = fstatat (dir_fd, parts[i], &st, AT_SYMLINK_NOFOLLOW) == 0
-                             && S_ISLNK (st.st_mode);
+          gboolean is_link
+              = fstatat (dir_fd, parts[i], &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK (st.st_mode);
 
           g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED,
                        "Cannot create %s (from the mkdir key) at '%s': %s", path, parts[i],
@@ -1062,8 +1068,9 @@ cbox_planner_doctor (CboxRegistry *registry, CboxHost *host, CboxRequest *reques
 
   report->backend = g_strdup (backend_name);
   report->profile = g_strdup (request->profile);
-  report->entries = g_ptr_array_new_with_free_func ((GDestroyNotify) cbox_doctor_entry_free);
-  if (backend_info != NULL && cbox_plugin_info_get_desc (backend_info)->kind == CBOX_PLUGIN_KIND_BACKEND)
+  report->entries = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_doctor_entry_free);
+  if (backend_info != NULL
+      && cbox_plugin_info_get_desc (backend_info)->kind == CBOX_PLUGIN_KIND_BACKEND)
     planner->backend_desc = cbox_plugin_info_get_desc (backend_info);
 
   for (guint i = 0; i < cbox_registry_get_n_plugins (registry); i++)
@@ -1106,7 +1113,7 @@ cbox_planner_doctor (CboxRegistry *registry, CboxHost *host, CboxRequest *reques
       entry->status = ok ? cbox_probe_result_get_status (result) : CBOX_PROBE_UNAVAILABLE;
       entry->reason = g_strdup (ok ? cbox_probe_result_get_reason (result) : local_error->message);
       details = cbox_probe_result_get_details (result);
-      entry->details = details != NULL ? g_strdupv ((char **) details) : g_new0 (char *, 1);
+      entry->details = details != NULL ? g_strdupv ((char **)details) : g_new0 (char *, 1);
       if (desc->kind == CBOX_PLUGIN_KIND_FORWARDER && planner->backend_desc != NULL)
         {
           CboxFeatures missing = desc->features & ~planner->backend_desc->features;
@@ -1116,8 +1123,9 @@ cbox_planner_doctor (CboxRegistry *registry, CboxHost *host, CboxRequest *reques
           if (missing != 0)
             {
               g_autofree char *what = cbox_features_describe_all (missing);
-              entry->incompatibility = g_strdup_printf ("%s needs %s; backend %s cannot provide them",
-                                                        desc->name, what, planner->backend_desc->name);
+              entry->incompatibility
+                  = g_strdup_printf ("%s needs %s; backend %s cannot provide them", desc->name,
+                                     what, planner->backend_desc->name);
             }
         }
       g_ptr_array_add (report->entries, entry);

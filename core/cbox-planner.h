@@ -9,13 +9,15 @@
 
 G_BEGIN_DECLS
 
-typedef enum {
+typedef enum
+{
   CBOX_FORWARD_OP_ADD,    /* add a name or alias */
   CBOX_FORWARD_OP_REMOVE, /* --no-forward */
   CBOX_FORWARD_OP_CLEAR,  /* --forward=none */
 } CboxForwardOpKind;
 
-typedef struct {
+typedef struct
+{
   CboxForwardOpKind kind;
   char *name;
   /* ADD: TRUE when unavailability is an error (option, profile), FALSE for
@@ -24,13 +26,15 @@ typedef struct {
   char *origin; /* "config", "profile", "cli" */
 } CboxForwardOp;
 
-typedef enum {
+typedef enum
+{
   CBOX_BIND_RO,
   CBOX_BIND_RW,
   CBOX_BIND_COPY,
 } CboxBindKind;
 
-typedef struct {
+typedef struct
+{
   CboxBindKind kind;
   char *src;  /* absolute host path */
   char *dest; /* absolute, normalized path inside */
@@ -38,7 +42,8 @@ typedef struct {
   char *origin;
 } CboxBindRequest;
 
-typedef struct {
+typedef struct
+{
   char *name;
   char *value; /* NULL: pass the host's value, when set and not empty */
   char *origin;
@@ -50,19 +55,20 @@ typedef struct {
  * What the user asked for, from configuration, profile and command line
  * together (built by cbox-cli.c).
  */
-typedef struct {
+typedef struct
+{
   char *backend;
   GPtrArray *forward_ops; /* CboxForwardOp, in the order given */
   gboolean network;
-  char **command;     /* the command; never NULL when planning */
-  char *project_dir;  /* canonical, real */
-  GPtrArray *binds;   /* CboxBindRequest */
-  GPtrArray *env;     /* CboxEnvRequest */
-  char **mkdirs;      /* host directories made before a run (~/.claude) */
-  char *usr_dir;      /* [cbox] usr, or NULL */
-  char *profile;      /* or NULL */
+  char **command;    /* the command; never NULL when planning */
+  char *project_dir; /* canonical, real */
+  GPtrArray *binds;  /* CboxBindRequest */
+  GPtrArray *env;    /* CboxEnvRequest */
+  char **mkdirs;     /* host directories made before a run (~/.claude) */
+  char *usr_dir;     /* [cbox] usr, or NULL */
+  char *profile;     /* or NULL */
   gboolean verbose;
-  GKeyFile *config;   /* merged, what plugins see */
+  GKeyFile *config; /* merged, what plugins see */
   /* FALSE when no configuration file has a `forward` key: the forwarders
    * whose descriptor says default_enabled are the defaults then. */
   gboolean has_default_forwards;
@@ -99,20 +105,22 @@ CboxLaunch *cbox_planner_get_launch (CboxPlanner *planner);
 CboxContext *cbox_planner_get_backend_context (CboxPlanner *planner);
 
 /* `cbox doctor`: what one plugin's probe found. */
-typedef struct {
+typedef struct
+{
   char *name;
   CboxPluginKind kind;
   char *version;
   CboxProbeStatus status;
   char *reason;
-  char **details;              /* alternating keys and values */
-  gboolean checked_backend;    /* forwarder, and the backend is known */
+  char **details;           /* alternating keys and values */
+  gboolean checked_backend; /* forwarder, and the backend is known */
   gboolean backend_compatible;
-  char *incompatibility;       /* the sentence a run would print, or NULL */
-  gboolean rejected;           /* the loader refused it; reason says why */
+  char *incompatibility; /* the sentence a run would print, or NULL */
+  gboolean rejected;     /* the loader refused it; reason says why */
 } CboxDoctorEntry;
 
-typedef struct {
+typedef struct
+{
   char *backend;
   char *profile;
   GPtrArray *entries; /* CboxDoctorEntry, in registry order */

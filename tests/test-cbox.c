@@ -113,24 +113,29 @@ test_plan_json (void)
   JsonArray *mounts;
   JsonObject *last;
 
-  cbox_test_run (ARGS ("--backend=test", "plan", "--json", project_arg, "--", "echo", "hi"), NULL, NULL, NULL, &result);
+  cbox_test_run (ARGS ("--backend=test", "plan", "--json", project_arg, "--", "echo", "hi"), NULL,
+                 NULL, NULL, &result);
   cbox_test_assert_status (&result, 0);
   root = parse_json (result.out, parser);
   g_assert_cmpstr (json_object_get_string_member (root, "schema"), ==, "cbox-plan");
   g_assert_cmpint (json_object_get_int_member (root, "version"), ==, 1);
-  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (root, "backend"), "name"), ==, "test");
+  g_assert_cmpstr (
+      json_object_get_string_member (json_object_get_object_member (root, "backend"), "name"), ==,
+      "test");
   g_assert_cmpstr (json_object_get_string_member (root, "cwd"), ==, real);
   mounts = json_object_get_array_member (root, "mounts");
   last = json_array_get_object_element (mounts, json_array_get_length (mounts) - 1);
   g_assert_cmpstr (json_object_get_string_member (last, "dest"), ==, real);
   g_assert_cmpstr (json_object_get_string_member (last, "kind"), ==, "rw");
-  g_assert_cmpstr (json_array_get_string_element (json_object_get_array_member (root, "command"), 1), ==, "hi");
+  g_assert_cmpstr (
+      json_array_get_string_element (json_object_get_array_member (root, "command"), 1), ==, "hi");
 
   /* Text and --print-command too. */
   cbox_test_run (ARGS ("--backend=test", "plan", project_arg), NULL, NULL, NULL, &result);
   cbox_test_assert_status (&result, 0);
   g_assert_nonnull (strstr (result.out, "[core]"));
-  cbox_test_run (ARGS ("--backend=test", "plan", "--print-command", "--", "echo", "a b"), NULL, NULL, NULL, &result);
+  cbox_test_run (ARGS ("--backend=test", "plan", "--print-command", "--", "echo", "a b"), NULL,
+                 NULL, NULL, &result);
   cbox_test_assert_status (&result, 0);
   g_assert_cmpstr (result.out, ==, "cbox-test-backend -- echo 'a b'\n");
 }
@@ -168,17 +173,19 @@ test_run_test_backend (void)
   JsonArray *environment;
 
   cbox_test_run (ARGS ("--backend=test", "run", "--env=CBOX_SECRET_NOT_SET", "--", "true"), NULL,
-                 (const char *const *) env, NULL, &result);
+                 (const char *const *)env, NULL, &result);
   cbox_test_assert_status (&result, 0);
   json_parser_load_from_file (parser, output, &error);
   g_assert_no_error (error);
   root = json_node_get_object (json_parser_get_root (parser));
   environment = json_object_get_array_member (root, "environment");
   for (guint i = 0; i < json_array_get_length (environment); i++)
-    g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (environment, i), "name"), !=, "CBOX_SECRET");
+    g_assert_cmpstr (
+        json_object_get_string_member (json_array_get_object_element (environment, i), "name"), !=,
+        "CBOX_SECRET");
 
   cbox_test_run (ARGS ("--backend=test", "--set=test.exit-status=42", "run", "--", "true"), NULL,
-                 (const char *const *) env, NULL, &result);
+                 (const char *const *)env, NULL, &result);
   cbox_test_assert_status (&result, 42);
 }
 
@@ -208,7 +215,8 @@ test_exit_125 (void)
     {
       cbox_test_run (cases[i], NULL, NULL, NULL, &result);
       cbox_test_assert_status (&result, 125);
-      g_assert_true (g_str_has_prefix (result.err, "cbox: ") || strstr (result.err, "\ncbox: ") != NULL);
+      g_assert_true (g_str_has_prefix (result.err, "cbox: ")
+                     || strstr (result.err, "\ncbox: ") != NULL);
     }
 
   g_assert_true (g_file_set_contents (bad_conf, "[cbox]\nbackend=test\nfrobnicate=1\n", -1, NULL));

@@ -20,9 +20,9 @@ parse (const char *const *args, CboxCliOptions **ret_options, GError **error)
 
   g_ptr_array_add (argv, (gpointer) "cbox");
   for (guint i = 0; args[i] != NULL; i++)
-    g_ptr_array_add (argv, (gpointer) args[i]);
+    g_ptr_array_add (argv, (gpointer)args[i]);
   g_ptr_array_add (argv, NULL);
-  return cbox_cli_parse ((int) argv->len - 1, (char **) argv->pdata, ret_options, error);
+  return cbox_cli_parse ((int)argv->len - 1, (char **)argv->pdata, ret_options, error);
 }
 
 #define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
@@ -32,7 +32,7 @@ assert_bad (const char *const *args, const char *fragment)
 {
   g_autoptr (CboxCliOptions) options = NULL;
   g_autoptr (GError) error = NULL;
-  g_autofree char *joined = g_strjoinv (" ", (char **) args);
+  g_autofree char *joined = g_strjoinv (" ", (char **)args);
 
   if (parse (args, &options, &error))
     g_error ("'%s' was accepted", joined);
@@ -94,9 +94,12 @@ test_options_anywhere (void)
   g_autoptr (CboxCliOptions) after = NULL;
   g_autoptr (GError) error = NULL;
 
-  g_assert_true (parse (ARGS ("--forward=gpu,audio", "--network=off", "run", "--", "make", "-j"), &before, &error));
+  g_assert_true (parse (ARGS ("--forward=gpu,audio", "--network=off", "run", "--", "make", "-j"),
+                        &before, &error));
   g_assert_no_error (error);
-  g_assert_true (parse (ARGS ("run", "--forward", "gpu,audio", "--network", "off", "--", "make", "-j"), &after, &error));
+  g_assert_true (
+      parse (ARGS ("run", "--forward", "gpu,audio", "--network", "off", "--", "make", "-j"), &after,
+             &error));
   g_assert_no_error (error);
 
   for (guint k = 0; k < 2; k++)
@@ -166,16 +169,22 @@ test_command_words (void)
   }
   {
     g_autoptr (CboxCliOptions) options = NULL;
-    g_assert_true (parse (ARGS ("run", "--forward=none,x11", "--no-forward=display"), &options, &error));
+    g_assert_true (
+        parse (ARGS ("run", "--forward=none,x11", "--no-forward=display"), &options, &error));
     g_assert_cmpuint (options->cli->forward_ops->len, ==, 3);
-    g_assert_cmpint (((CboxForwardOp *) g_ptr_array_index (options->cli->forward_ops, 0))->kind, ==, CBOX_FORWARD_OP_CLEAR);
-    g_assert_cmpint (((CboxForwardOp *) g_ptr_array_index (options->cli->forward_ops, 1))->kind, ==, CBOX_FORWARD_OP_ADD);
-    g_assert_cmpint (((CboxForwardOp *) g_ptr_array_index (options->cli->forward_ops, 2))->kind, ==, CBOX_FORWARD_OP_REMOVE);
+    g_assert_cmpint (((CboxForwardOp *)g_ptr_array_index (options->cli->forward_ops, 0))->kind, ==,
+                     CBOX_FORWARD_OP_CLEAR);
+    g_assert_cmpint (((CboxForwardOp *)g_ptr_array_index (options->cli->forward_ops, 1))->kind, ==,
+                     CBOX_FORWARD_OP_ADD);
+    g_assert_cmpint (((CboxForwardOp *)g_ptr_array_index (options->cli->forward_ops, 2))->kind, ==,
+                     CBOX_FORWARD_OP_REMOVE);
   }
   {
     g_autoptr (CboxCliOptions) options = NULL;
     CboxCliSetting *setting;
-    g_assert_true (parse (ARGS ("run", "--accel=tcg", "--memory=4G", "--cpus=2", "--set=x11.trusted=a=b"), &options, &error));
+    g_assert_true (
+        parse (ARGS ("run", "--accel=tcg", "--memory=4G", "--cpus=2", "--set=x11.trusted=a=b"),
+               &options, &error));
     g_assert_cmpuint (options->settings->len, ==, 4);
     setting = g_ptr_array_index (options->settings, 3);
     g_assert_cmpstr (setting->group, ==, "x11");
@@ -190,7 +199,8 @@ test_command_words (void)
 
 /* ---- requests ---- */
 
-typedef struct {
+typedef struct
+{
   char *data;
   char *home;
   CboxHost *host;
@@ -263,7 +273,7 @@ test_request_defaults (Fixture *f, gconstpointer user_data)
   g_assert_cmpstr (request->project_dir, ==, real_home);
   g_assert_true (request->has_default_forwards);
   g_assert_cmpuint (request->forward_ops->len, ==, 2);
-  g_assert_false (((CboxForwardOp *) g_ptr_array_index (request->forward_ops, 0))->requested);
+  g_assert_false (((CboxForwardOp *)g_ptr_array_index (request->forward_ops, 0))->requested);
 }
 
 static void
@@ -323,7 +333,8 @@ test_request_profile (Fixture *f, gconstpointer user_data)
     g_assert_cmpuint (none->binds->len, ==, 0);
   }
   {
-    g_autoptr (CboxRequest) missing = make_request (f, ARGS ("--profile=absent", "run"), "/", &error);
+    g_autoptr (CboxRequest) missing
+        = make_request (f, ARGS ("--profile=absent", "run"), "/", &error);
     g_assert_null (missing);
     g_assert_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG);
   }
@@ -335,7 +346,8 @@ static const char *const weird_names[] = {
   "quote'single",
   "quote\"double",
   "new\nline",
-  "bad\xff\xfe" "bytes",
+  "bad\xff\xfe"
+  "bytes",
   "$(touch pwned)",
   "colon:inside",
 };
@@ -375,7 +387,8 @@ test_request_weird_paths (Fixture *f, gconstpointer user_data)
           }
         bind_arg = g_strdup_printf ("--ro-bind=%s:%s", escaped->str, escaped_dest->str);
       }
-      request = make_request (f, ARGS ("run", project_arg, bind_arg, "--", weird_names[i]), "/", &error);
+      request = make_request (f, ARGS ("run", project_arg, bind_arg, "--", weird_names[i]), "/",
+                              &error);
       g_assert_no_error (error);
       g_assert_cmpstr (request->project_dir, ==, dir);
       g_assert_cmpuint (request->binds->len, ==, 1);
@@ -388,7 +401,8 @@ test_request_weird_paths (Fixture *f, gconstpointer user_data)
       /* Relative to the current directory, too. */
       {
         g_autoptr (CboxRequest) relative = NULL;
-        g_autofree char *rel_arg = g_strconcat ("--bind=", weird_names[i][0] == '$' ? "./" : "", NULL);
+        g_autofree char *rel_arg
+            = g_strconcat ("--bind=", weird_names[i][0] == '$' ? "./" : "", NULL);
         g_autofree char *rel_bind = NULL;
         g_autoptr (GString) escaped_name = g_string_new (NULL);
         for (const char *p = weird_names[i]; *p != '\0'; p++)
@@ -411,21 +425,17 @@ static void
 test_request_bad (Fixture *f, gconstpointer user_data)
 {
   const char *const *bad[] = {
-    ARGS ("run", "--bind=/nonexistent/src"),
-    ARGS ("run", "--copy=/nonexistent/file"),
-    ARGS ("run", "--ro-bind=/:relative/dest"),
-    ARGS ("run", "--project=/nonexistent/project"),
-    ARGS ("run", "--project=/etc/passwd"),
-    ARGS ("run", "--config=/nonexistent.conf"),
-    ARGS ("run", "--set=cbox.bogus=1"),
-    ARGS ("run", "--set=cbox.network=maybe"),
+    ARGS ("run", "--bind=/nonexistent/src"),   ARGS ("run", "--copy=/nonexistent/file"),
+    ARGS ("run", "--ro-bind=/:relative/dest"), ARGS ("run", "--project=/nonexistent/project"),
+    ARGS ("run", "--project=/etc/passwd"),     ARGS ("run", "--config=/nonexistent.conf"),
+    ARGS ("run", "--set=cbox.bogus=1"),        ARGS ("run", "--set=cbox.network=maybe"),
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
     {
       g_autoptr (CboxRequest) request = NULL;
       g_autoptr (GError) error = NULL;
-      g_autofree char *joined = g_strjoinv (" ", (char **) bad[i]);
+      g_autofree char *joined = g_strjoinv (" ", (char **)bad[i]);
 
       request = make_request (f, bad[i], "/", &error);
       if (request != NULL)
@@ -460,9 +470,11 @@ test_request_layers (Fixture *f, gconstpointer user_data)
 
   write_data (f, "cbox.conf", "[cbox]\nbackend=bwrap\nnetwork=on\n[x11]\ntrusted=true\n");
   g_assert_cmpint (g_mkdir_with_parents (user_conf_dir, 0755), ==, 0);
-  g_assert_true (g_file_set_contents (user_conf, "[cbox]\nnetwork=off\nbackend=nspawn\n", -1, NULL));
+  g_assert_true (
+      g_file_set_contents (user_conf, "[cbox]\nnetwork=off\nbackend=nspawn\n", -1, NULL));
 
-  request = make_request (f, ARGS ("--backend=qemu", "run", "--memory=2G", "--set=x11.trusted=false"), "/", &error);
+  request = make_request (
+      f, ARGS ("--backend=qemu", "run", "--memory=2G", "--set=x11.trusted=false"), "/", &error);
   g_assert_no_error (error);
   g_assert_cmpstr (request->backend, ==, "qemu");
   g_assert_false (request->network);
@@ -496,10 +508,15 @@ main (int argc, char **argv)
   g_test_add_func ("/core/cli/parse/options-anywhere", test_options_anywhere);
   g_test_add_func ("/core/cli/parse/command-words", test_command_words);
   g_test_add_func ("/core/cli/help", test_help);
-  g_test_add ("/core/cli/request/defaults", Fixture, NULL, fixture_setup, test_request_defaults, fixture_teardown);
-  g_test_add ("/core/cli/request/profile", Fixture, NULL, fixture_setup, test_request_profile, fixture_teardown);
-  g_test_add ("/core/cli/request/weird-paths", Fixture, NULL, fixture_setup, test_request_weird_paths, fixture_teardown);
-  g_test_add ("/core/cli/request/bad", Fixture, NULL, fixture_setup, test_request_bad, fixture_teardown);
-  g_test_add ("/core/cli/request/layers", Fixture, NULL, fixture_setup, test_request_layers, fixture_teardown);
+  g_test_add ("/core/cli/request/defaults", Fixture, NULL, fixture_setup, test_request_defaults,
+              fixture_teardown);
+  g_test_add ("/core/cli/request/profile", Fixture, NULL, fixture_setup, test_request_profile,
+              fixture_teardown);
+  g_test_add ("/core/cli/request/weird-paths", Fixture, NULL, fixture_setup,
+              test_request_weird_paths, fixture_teardown);
+  g_test_add ("/core/cli/request/bad", Fixture, NULL, fixture_setup, test_request_bad,
+              fixture_teardown);
+  g_test_add ("/core/cli/request/layers", Fixture, NULL, fixture_setup, test_request_layers,
+              fixture_teardown);
   return g_test_run ();
 }

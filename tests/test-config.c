@@ -44,7 +44,8 @@ assert_config_error (const char *contents, const char *expected_line_key)
 static void
 test_bad_unknown_key (void)
 {
-  assert_config_error ("# comment\n[cbox]\nbackend=bwrap\n\nbogus=1\n", ":5: key 'bogus' in [cbox]");
+  assert_config_error ("# comment\n[cbox]\nbackend=bwrap\n\nbogus=1\n",
+                       ":5: key 'bogus' in [cbox]");
 }
 
 static void
@@ -56,7 +57,8 @@ test_bad_network (void)
 static void
 test_bad_backend_name (void)
 {
-  assert_config_error ("[x11]\ntrusted=false\n[cbox]\n  backend = Bad/Name\n", ":4: key 'backend' in [cbox]");
+  assert_config_error ("[x11]\ntrusted=false\n[cbox]\n  backend = Bad/Name\n",
+                       ":4: key 'backend' in [cbox]");
 }
 
 static void
@@ -112,9 +114,11 @@ test_missing_file (void)
   g_autoptr (CboxConfig) config = cbox_config_new ();
   g_autoptr (GError) error = NULL;
 
-  g_assert_true (cbox_config_load_file (config, CBOX_CONFIG_LAYER_FILES, "/nonexistent/cbox.conf", TRUE, &error));
+  g_assert_true (cbox_config_load_file (config, CBOX_CONFIG_LAYER_FILES, "/nonexistent/cbox.conf",
+                                        TRUE, &error));
   g_assert_no_error (error);
-  g_assert_false (cbox_config_load_file (config, CBOX_CONFIG_LAYER_FILES, "/nonexistent/cbox.conf", FALSE, &error));
+  g_assert_false (cbox_config_load_file (config, CBOX_CONFIG_LAYER_FILES, "/nonexistent/cbox.conf",
+                                         FALSE, &error));
   g_assert_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG);
   g_assert_nonnull (strstr (error->message, "/nonexistent/cbox.conf"));
 }
@@ -126,8 +130,10 @@ test_search_order (void)
   g_autofree char *sys = cbox_test_make_dir ("sys");
   g_autofree char *user = cbox_test_make_dir ("user");
   g_autofree char *extra_dir = cbox_test_make_dir ("extra");
-  g_autofree char *f1 = write_file (data, "cbox.conf", "[cbox]\nbackend=one\nnetwork=on\nforward=a;b\n[x11]\nk=data\n");
-  g_autofree char *f2 = write_file (sys, "cbox.conf", "[cbox]\nbackend=two\n[x11]\nk=sys\nonly=sys\n");
+  g_autofree char *f1 = write_file (
+      data, "cbox.conf", "[cbox]\nbackend=one\nnetwork=on\nforward=a;b\n[x11]\nk=data\n");
+  g_autofree char *f2
+      = write_file (sys, "cbox.conf", "[cbox]\nbackend=two\n[x11]\nk=sys\nonly=sys\n");
   g_autofree char *f3 = write_file (user, "cbox.conf", "[cbox]\nbackend=three\n");
   g_autofree char *extra = write_file (extra_dir, "my.conf", "[cbox]\nnetwork=off\n");
   const char *dirs[] = { data, sys, user, NULL };
@@ -150,7 +156,8 @@ test_search_order (void)
   g_assert_cmpstr (k, ==, "sys");
   g_assert_cmpstr (only, ==, "sys");
   /* Keys nobody replaced stay. */
-  forward = g_key_file_get_string_list (cbox_config_get_merged (config), "cbox", "forward", NULL, NULL);
+  forward
+      = g_key_file_get_string_list (cbox_config_get_merged (config), "cbox", "forward", NULL, NULL);
   g_assert_cmpstrv (forward, ((const char *const[]){ "a", "b", NULL }));
 
   /* The command line wins over every file. */
@@ -206,7 +213,8 @@ test_profile (void)
 {
   g_autofree char *data = cbox_test_make_dir ("p-data");
   g_autofree char *user = cbox_test_make_dir ("p-user");
-  g_autofree char *f1 = write_file (data, "profiles/dev.conf", "[cbox]\ncommand=make\nforward=git\n[ssh]\nkeys=false\n");
+  g_autofree char *f1 = write_file (data, "profiles/dev.conf",
+                                    "[cbox]\ncommand=make\nforward=git\n[ssh]\nkeys=false\n");
   g_autofree char *f2 = write_file (user, "profiles/dev.conf", "[cbox]\ncommand=make test\n");
   g_autofree char *f3 = write_file (data, "cbox.conf", "[cbox]\ncommand=ignored\nprofile=dev\n");
   const char *dirs[] = { data, user, NULL };
@@ -224,8 +232,8 @@ test_profile (void)
   g_assert_cmpstr (command, ==, "make test");
   keys = g_key_file_get_string (cbox_config_get_merged (config), "ssh", "keys", NULL);
   g_assert_cmpstr (keys, ==, "false");
-  profile_forward = g_key_file_get_string_list (cbox_config_get_layer (config, CBOX_CONFIG_LAYER_PROFILE),
-                                                "cbox", "forward", NULL, NULL);
+  profile_forward = g_key_file_get_string_list (
+      cbox_config_get_layer (config, CBOX_CONFIG_LAYER_PROFILE), "cbox", "forward", NULL, NULL);
   g_assert_cmpstrv (profile_forward, ((const char *const[]){ "git", NULL }));
 
   g_assert_false (cbox_config_load_profile (config, dirs, "nope", &error));
@@ -262,7 +270,8 @@ test_set (void)
 static void
 test_split_bind (void)
 {
-  static const struct {
+  static const struct
+  {
     const char *spec;
     const char *src;
     const char *dest;

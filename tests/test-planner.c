@@ -18,7 +18,8 @@
 #include "cbox-json.h"
 #include "cbox-test-util.h"
 
-typedef struct {
+typedef struct
+{
   CboxRegistry *registry;
   CboxHost *host;
   CboxRequest *request;
@@ -50,7 +51,7 @@ fixture_setup (Fixture *f, gconstpointer user_data)
   f->request = cbox_request_new ();
   f->request->backend = g_strdup ("test");
   f->request->project_dir = g_strdup (f->project);
-  f->request->command = g_strdupv ((char *[]){ (char *) "true", NULL });
+  f->request->command = g_strdupv ((char *[]){ (char *)"true", NULL });
   f->request->has_default_forwards = TRUE;
 }
 
@@ -137,7 +138,8 @@ test_alias_multi_one_available (Fixture *f, gconstpointer user_data)
   add (f, "pair", TRUE);
   planner = build_ok (f);
   assert_forwarders (planner, NAMES ("fb"));
-  g_assert_cmpstr (skipped_reason (cbox_planner_get_plan (planner), "fa"), ==, "fa is switched off");
+  g_assert_cmpstr (skipped_reason (cbox_planner_get_plan (planner), "fa"), ==,
+                   "fa is switched off");
 }
 
 static void
@@ -256,7 +258,8 @@ test_unavailable_requested_vs_default (Fixture *f, gconstpointer user_data)
     add (f, "fb", FALSE);
     planner = build_ok (f);
     assert_forwarders (planner, NO_NAMES);
-    g_assert_cmpstr (skipped_reason (cbox_planner_get_plan (planner), "fb"), ==, "fb is switched off");
+    g_assert_cmpstr (skipped_reason (cbox_planner_get_plan (planner), "fb"), ==,
+                     "fb is switched off");
   }
   {
     g_autoptr (GError) error = NULL;
@@ -302,7 +305,8 @@ test_conflicts (Fixture *f, gconstpointer user_data)
     add (f, "fa", TRUE);
     planner = build_ok (f);
     assert_forwarders (planner, NAMES ("fa"));
-    g_assert_cmpstr (skipped_reason (cbox_planner_get_plan (planner), "fc"), ==, "conflicts with 'fa'");
+    g_assert_cmpstr (skipped_reason (cbox_planner_get_plan (planner), "fc"), ==,
+                     "conflicts with 'fa'");
   }
   {
     g_autoptr (GError) error = NULL;
@@ -529,7 +533,8 @@ test_run (Fixture *f, gconstpointer user_data)
   g_assert_cmpstr (json_object_get_string_member (root, "schema"), ==, "cbox-plan");
   g_assert_cmpint (json_object_get_int_member (root, "version"), ==, CBOX_JSON_VERSION);
   g_assert_cmpstr (json_object_get_string_member (root, "cwd"), ==, f->project);
-  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (root, "forwarders")), ==, 2);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (root, "forwarders")), ==,
+                    2);
 }
 
 static void
@@ -618,16 +623,19 @@ test_json_non_utf8 (Fixture *f, gconstpointer user_data)
   JsonObject *root;
 
   g_strfreev (f->request->command);
-  f->request->command = g_strdupv ((char *[]){ (char *) "echo", (char *) "bad\xff", NULL });
+  f->request->command = g_strdupv ((char *[]){ (char *)"echo", (char *)"bad\xff", NULL });
   cbox_request_add_bind (f->request, CBOX_BIND_RO, "/usr/\xfe", "/opt/\xfe", TRUE, "cli");
   planner = build_ok (f);
-  text = cbox_json_plan (cbox_planner_get_plan (planner), cbox_planner_get_backend_context (planner),
-                         cbox_planner_get_launch (planner), CBOX_JSON_NONE);
+  text
+      = cbox_json_plan (cbox_planner_get_plan (planner), cbox_planner_get_backend_context (planner),
+                        cbox_planner_get_launch (planner), CBOX_JSON_NONE);
   g_assert_true (g_utf8_validate (text, -1, NULL));
   json_parser_load_from_data (parser, text, -1, &error);
   g_assert_no_error (error);
   root = json_node_get_object (json_parser_get_root (parser));
-  decoded = g_base64_decode (json_array_get_string_element (json_object_get_array_member (root, "command_base64"), 1), &len);
+  decoded = g_base64_decode (
+      json_array_get_string_element (json_object_get_array_member (root, "command_base64"), 1),
+      &len);
   g_assert_cmpmem (decoded, len, "bad\xff", 4);
 }
 

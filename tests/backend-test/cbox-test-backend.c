@@ -27,7 +27,8 @@ test_backend_probe (CboxContext *ctx, CboxProbeResult *result, GError **error)
   if (!available)
     {
       cbox_probe_result_set_status (result, CBOX_PROBE_UNAVAILABLE, "%s",
-                                    reason != NULL ? reason : "made unavailable by [test] available");
+                                    reason != NULL ? reason
+                                                   : "made unavailable by [test] available");
       return TRUE;
     }
   cbox_probe_result_set_status (result, CBOX_PROBE_AVAILABLE, NULL);
@@ -67,8 +68,7 @@ test_backend_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret
 
   if (output == NULL && cbox_host_getenv (cbox_context_get_host (ctx), "CBOX_TEST_OUTPUT") != NULL)
     output = g_strdup (cbox_host_getenv (cbox_context_get_host (ctx), "CBOX_TEST_OUTPUT"));
-  if (status_text != NULL
-      && !g_ascii_string_to_unsigned (status_text, 10, 0, 255, &status, NULL))
+  if (status_text != NULL && !g_ascii_string_to_unsigned (status_text, 10, 0, 255, &status, NULL))
     {
       g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
                    "[test] exit-status must be a number from 0 to 255, not '%s'", status_text);
@@ -90,7 +90,7 @@ test_backend_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret
       fflush (stdout);
     }
   cbox_plan_run_cleanups (plan);
-  *ret_status = (int) status;
+  *ret_status = (int)status;
   return TRUE;
 }
 
@@ -101,9 +101,6 @@ static const CboxBackendVTable test_backend_vtable = {
   .run = test_backend_run,
 };
 
-CBOX_PLUGIN_DEFINE (.kind = CBOX_PLUGIN_KIND_BACKEND,
-                    .name = "test",
-                    .version = "1.0",
+CBOX_PLUGIN_DEFINE (.kind = CBOX_PLUGIN_KIND_BACKEND, .name = "test", .version = "1.0",
                     .description = "Test backend: writes the realized plan as JSON, runs nothing",
-                    .features = CBOX_FEATURE_ALL,
-                    .backend = &test_backend_vtable)
+                    .features = CBOX_FEATURE_ALL, .backend = &test_backend_vtable)

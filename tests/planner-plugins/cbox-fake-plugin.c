@@ -50,12 +50,9 @@ static const CboxBackendVTable fake_backend_vtable = {
   .realize = fake_backend_realize,
 };
 
-CBOX_PLUGIN_DEFINE (.kind = CBOX_PLUGIN_KIND_BACKEND,
-                    .name = FAKE_NAME,
-                    .version = "1.0",
+CBOX_PLUGIN_DEFINE (.kind = CBOX_PLUGIN_KIND_BACKEND, .name = FAKE_NAME, .version = "1.0",
                     .description = "Fake backend for the planner's tests",
-                    .features = FAKE_FEATURES,
-                    .backend = &fake_backend_vtable)
+                    .features = FAKE_FEATURES, .backend = &fake_backend_vtable)
 
 #else
 
@@ -92,8 +89,8 @@ static gboolean
 fake_contribute (CboxContext *ctx, CboxPlan *plan, GError **error)
 {
   const char *order = cbox_plan_get_env (plan, "FAKE_ORDER");
-  g_autofree char *new_order = order != NULL ? g_strconcat (order, ",", FAKE_NAME, NULL)
-                                             : g_strdup (FAKE_NAME);
+  g_autofree char *new_order
+      = order != NULL ? g_strconcat (order, ",", FAKE_NAME, NULL) : g_strdup (FAKE_NAME);
   g_autofree char *variable = g_ascii_strup ("FAKE_" FAKE_NAME, -1);
   gboolean socket;
 
@@ -102,7 +99,8 @@ fake_contribute (CboxContext *ctx, CboxPlan *plan, GError **error)
   if (!cbox_context_get_boolean (ctx, "socket", FALSE, &socket, error))
     return FALSE;
   if (socket)
-    cbox_plan_add_bind_socket (plan, "/run/fake.sock", "/run/fake.sock", CBOX_MOUNT_FLAG_ALLOW_MISSING);
+    cbox_plan_add_bind_socket (plan, "/run/fake.sock", "/run/fake.sock",
+                               CBOX_MOUNT_FLAG_ALLOW_MISSING);
   return TRUE;
 }
 
@@ -127,14 +125,9 @@ static const CboxForwarderVTable fake_vtable = {
   .cleanup = fake_cleanup,
 };
 
-CBOX_PLUGIN_DEFINE (.kind = CBOX_PLUGIN_KIND_FORWARDER,
-                    .name = FAKE_NAME,
-                    .version = "1.0",
+CBOX_PLUGIN_DEFINE (.kind = CBOX_PLUGIN_KIND_FORWARDER, .name = FAKE_NAME, .version = "1.0",
                     .description = "Fake forwarder for the planner's tests",
-                    .aliases = FAKE_ALIASES,
-                    .after = FAKE_AFTER,
-                    .conflicts = FAKE_CONFLICTS,
-                    .features = FAKE_FEATURES,
-                    .forwarder = &fake_vtable)
+                    .aliases = FAKE_ALIASES, .after = FAKE_AFTER, .conflicts = FAKE_CONFLICTS,
+                    .features = FAKE_FEATURES, .forwarder = &fake_vtable)
 
 #endif
