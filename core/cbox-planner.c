@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -963,14 +964,48 @@ cbox_planner_make_dir (const CboxHost *host, const char *path, GError **error)
   return TRUE;
 }
 
+/* Before the command runs (prepare) and after it ended (cleanup), a
+ * SIGINT, SIGTERM or SIGHUP to cbox must not kill it halfway: the
+ * forwarders' host state would be left behind. It is noted instead; the
+ * command is not started then, and cbox exits 128+N after cleaning up.
+ * While the command runs, cbox_launch_run() forwards these signals. */
+static const int cbox_planner_signals[] = { SIGINT, SIGTERM, SIGHUP };
+static volatile sig_atomic_t cbox_planner_caught_signal;
+
+static void
+cbox_planner_on_signal (int signum)
+{
+  cbox_planner_caught_signal = signum;
+}
+
+static void
+cbox_planner_hold_signals (struct sigaction *old_actions)
+{
+  struct sigaction action = { .sa_handler = cbox_planner_on_signal };
+
+  /* No SA_RESTART: a prepare blocked in a system call gets EINTR. */
+  sigemptyset (&action.sa_mask);
+  for (gsize i = 0; i < G_N_ELEMENTS (cbox_planner_signals); i++)
+    sigaction (cbox_planner_signals[i], &action, &old_actions[i]);
+}
+
+static void
+cbox_planner_release_signals (const struct sigaction *old_actions)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (cbox_planner_signals); i++)
+    sigaction (cbox_planner_signals[i], &old_actions[i], NULL);
+}
+
 gboolean
 cbox_planner_run (CboxPlanner *planner, int *ret_status, GError **error)
 {
   const CboxBackendVTable *backend;
+  struct sigaction old_actions[G_N_ELEMENTS (cbox_planner_signals)];
   g_autoptr (GError) local_error = NULL;
   gboolean ok;
   guint n_prepared = 0;
   int status = CBOX_EXIT_FAILURE;
+  int caught;
 
   g_return_val_if_fail (planner != NULL && planner->built, FALSE);
 
@@ -978,8 +1013,10 @@ cbox_planner_run (CboxPlanner *planner, int *ret_status, GError **error)
     if (!cbox_planner_make_dir (planner->host, planner->request->mkdirs[i], error))
       return FALSE;
 
+  cbox_planner_caught_signal = 0;
+  cbox_planner_hold_signals (old_actions);
   ok = TRUE;
-  for (guint i = 0; ok && i < planner->chosen->len; i++)
+  for (guint i = 0; ok && i < planner->chosen->len && cbox_planner_caught_signal == 0; i++)
     {
       CboxChosen *chosen = g_ptr_array_index (planner->chosen, i);
       const CboxForwarderVTable *vtable = chosen->desc->forwarder;
@@ -994,8 +1031,9 @@ cbox_planner_run (CboxPlanner *planner, int *ret_status, GError **error)
           ok = FALSE;
         }
     }
+  cbox_planner_release_signals (old_actions);
 
-  if (ok)
+  if (ok && cbox_planner_caught_signal == 0)
     {
       backend = planner->backend_desc->backend;
       cbox_planner_log (planner, "running with %s", planner->backend_desc->name);
@@ -1008,9 +1046,20 @@ cbox_planner_run (CboxPlanner *planner, int *ret_status, GError **error)
         g_prefix_error (&local_error, "Backend '%s': ", planner->backend_desc->name);
     }
 
+  cbox_planner_hold_signals (old_actions);
   cbox_planner_cleanup_forwarders (planner, n_prepared);
   cbox_plan_run_cleanups (planner->plan);
+  cbox_planner_release_signals (old_actions);
 
+  caught = cbox_planner_caught_signal;
+  if (caught != 0 && status == CBOX_EXIT_FAILURE)
+    {
+      /* Stopped before the command ran (or while cleaning up after a
+       * failure): as if cbox had died of the signal, cleanly. */
+      cbox_planner_log (planner, "stopped by signal %d", caught);
+      *ret_status = 128 + caught;
+      return TRUE;
+    }
   if (!ok)
     {
       g_propagate_error (error, g_steal_pointer (&local_error));

@@ -612,6 +612,34 @@ test_mkdir_for_other_user (Fixture *f, gconstpointer user_data)
 }
 
 static void
+test_signal_during_prepare (Fixture *f, gconstpointer user_data)
+{
+  g_autofree char *dir = cbox_test_make_dir ("signal");
+  g_autofree char *trace = g_build_filename (dir, "trace", NULL);
+  g_autofree char *output = g_build_filename (dir, "plan.json", NULL);
+  g_autoptr (CboxPlanner) planner = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *trace_text = NULL;
+  int status = -1;
+
+  /* A SIGTERM while fb prepares: fa is not prepared, the command does not
+   * run, fb is cleaned up, and the status is 128+15. */
+  g_key_file_set_string (f->request->config, "test", "output", output);
+  g_key_file_set_string (f->request->config, "fa", "trace", trace);
+  g_key_file_set_string (f->request->config, "fb", "trace", trace);
+  g_key_file_set_string (f->request->config, "fb", "raise", "15");
+  add (f, "fa", TRUE);
+  add (f, "fb", TRUE);
+  planner = build_ok (f);
+  g_assert_true (cbox_planner_run (planner, &status, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (status, ==, 128 + 15);
+  g_assert_false (g_file_test (output, G_FILE_TEST_EXISTS));
+  trace_text = read_trace (trace);
+  g_assert_cmpstr (trace_text, ==, "prepare fb\ncleanup fb\n");
+}
+
+static void
 test_json_non_utf8 (Fixture *f, gconstpointer user_data)
 {
   g_autoptr (CboxPlanner) planner = NULL;
@@ -666,6 +694,7 @@ main (int argc, char **argv)
   ADD ("/core/planner/run", test_run);
   ADD ("/core/planner/run-failure-cleans-up", test_run_failure_cleans_up);
   ADD ("/core/planner/json-non-utf8", test_json_non_utf8);
+  ADD ("/core/planner/signal-during-prepare", test_signal_during_prepare);
   ADD ("/core/planner/mkdir-for-other-user", test_mkdir_for_other_user);
   return g_test_run ();
 }

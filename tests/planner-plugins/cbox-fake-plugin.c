@@ -10,9 +10,12 @@
  *   socket=true       contribute adds a unix-socket bind it did not declare
  *   trace=FILE        prepare and cleanup append "prepare NAME" and
  *                     "cleanup NAME" lines to FILE
+ *   raise=N           prepare sends signal N to its own process (as a
+ *                     Ctrl-C during start-up would)
  * Contribute appends its name to the variable FAKE_ORDER (so tests see the
  * order) and sets FAKE_<NAME>=1. */
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -107,7 +110,11 @@ fake_contribute (CboxContext *ctx, CboxPlan *plan, GError **error)
 static gboolean
 fake_prepare (CboxContext *ctx, CboxPlan *plan, GError **error)
 {
+  g_autofree char *signal_text = cbox_context_get_string (ctx, "raise");
+
   fake_trace (ctx, "prepare");
+  if (signal_text != NULL)
+    raise ((int)g_ascii_strtoll (signal_text, NULL, 10));
   return TRUE;
 }
 
