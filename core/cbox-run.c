@@ -3,7 +3,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -39,10 +41,22 @@ cbox_run_now_ms (void)
   return g_get_monotonic_time () / 1000;
 }
 
+/* Who the tool runs as, when cbox drops privileges for it: worked out
+ * before fork (the group database is not async-signal-safe). */
+typedef struct
+{
+  uid_t uid; /* 0: no change */
+  gid_t gid;
+  gid_t *groups;
+  int n_groups;
+} CboxRunCredentials;
+
 /* In a freshly forked child: the state a program expects at exec. Only
- * async-signal-safe calls from here on. */
-static void
-cbox_run_child_reset (const sigset_t *mask, gboolean ignore_forwarded, pid_t parent)
+ * async-signal-safe calls from here on. FALSE with errno set when the
+ * credentials cannot be taken. */
+static gboolean
+cbox_run_child_reset (const sigset_t *mask, gboolean ignore_forwarded,
+                      const CboxRunCredentials *creds, pid_t parent)
 {
   struct sigaction sa = { .sa_handler = SIG_DFL };
 
@@ -55,11 +69,20 @@ cbox_run_child_reset (const sigset_t *mask, gboolean ignore_forwarded, pid_t par
   sigaction (SIGCHLD, &sa, NULL);
   sigaction (SIGPIPE, &sa, NULL);
   sigprocmask (SIG_SETMASK, mask, NULL);
+  /* Groups, then gid, then uid: each step needs the privileges the next
+   * one drops. */
+  if (creds != NULL && creds->uid != 0
+      && (setgroups ((size_t)creds->n_groups, creds->groups) < 0
+          || setresgid (creds->gid, creds->gid, creds->gid) < 0
+          || setresuid (creds->uid, creds->uid, creds->uid) < 0))
+    return FALSE;
   /* Nothing outlives cbox, even after kill -9: the kernel kills the child
-   * when cbox goes. If cbox died before the prctl took effect, go now. */
+   * when cbox goes. If cbox died before the prctl took effect, go now.
+   * (After the change of credentials, which would clear it.) */
   prctl (PR_SET_PDEATHSIG, SIGKILL);
   if (getppid () != parent)
     _exit (CBOX_EXIT_FAILURE);
+  return TRUE;
 }
 
 /* Reports errno of a failed exec through @errno_fd and exits. */
@@ -80,7 +103,8 @@ cbox_run_child_fail (int errno_fd)
 static pid_t
 cbox_run_spawn (const char *what, const char *path, const char *const *argv,
                 const char *const *envp, const int *keep_fds, guint n_keep_fds, gboolean null_stdin,
-                const sigset_t *child_mask, gboolean ignore_forwarded, GError **error)
+                const sigset_t *child_mask, gboolean ignore_forwarded,
+                const CboxRunCredentials *creds, GError **error)
 {
   int errno_pipe[2];
   pid_t parent = getpid ();
@@ -110,7 +134,8 @@ cbox_run_spawn (const char *what, const char *path, const char *const *argv,
   if (pid == 0)
     {
       close (errno_pipe[0]);
-      cbox_run_child_reset (child_mask, ignore_forwarded, parent);
+      if (!cbox_run_child_reset (child_mask, ignore_forwarded, creds, parent))
+        cbox_run_child_fail (errno_pipe[1]);
       for (guint i = 0; i < n_keep_fds; i++)
         if (fcntl (keep_fds[i], F_SETFD, 0) < 0)
           cbox_run_child_fail (errno_pipe[1]);
@@ -367,7 +392,7 @@ cbox_run_start_helper (const CboxHelper *helper, const sigset_t *child_mask,
    * is /dev/null so they never read the user's terminal. */
   pid = cbox_run_spawn (what, path, (const char *const *)argv->pdata, (const char *const *)environ,
                         sync_pipe[1] >= 0 ? &sync_pipe[1] : NULL, sync_pipe[1] >= 0 ? 1 : 0, TRUE,
-                        child_mask, FALSE, error);
+                        child_mask, FALSE, NULL, error);
   if (sync_pipe[1] >= 0)
     close (sync_pipe[1]);
   if (pid < 0)
@@ -401,6 +426,7 @@ cbox_run_main (CboxLaunch *launch, CboxPlan *plan, const CboxLaunchRunOptions *o
   g_autofree char *path = NULL;
   const int *fds;
   guint n_fds = 0;
+  CboxRunCredentials creds = { 0, 0, NULL, 0 };
   gint64 deadline;
   pid_t pid;
   int wstatus = 0;
@@ -424,9 +450,31 @@ cbox_run_main (CboxLaunch *launch, CboxPlan *plan, const CboxLaunchRunOptions *o
   path = cbox_run_find_program (argv[0], argv[0], error);
   if (path == NULL)
     return FALSE;
+  if (options->run_as_uid != 0)
+    {
+      struct passwd *pw = getpwuid (options->run_as_uid);
+      int n = 64;
+
+      creds.uid = options->run_as_uid;
+      creds.gid = options->run_as_gid;
+      creds.groups = g_new (gid_t, n);
+      if (pw == NULL)
+        {
+          creds.groups[0] = creds.gid;
+          n = 1;
+        }
+      else if (getgrouplist (pw->pw_name, creds.gid, creds.groups, &n) < 0)
+        {
+          creds.groups = g_renew (gid_t, creds.groups, n);
+          if (getgrouplist (pw->pw_name, creds.gid, creds.groups, &n) < 0)
+            n = 0;
+        }
+      creds.n_groups = n;
+    }
   fds = cbox_launch_get_fds (launch, &n_fds);
   pid = cbox_run_spawn (argv[0], path, argv, cbox_launch_get_environ (launch), fds, n_fds, FALSE,
-                        child_mask, options->tool_ignores_signals, error);
+                        child_mask, options->tool_ignores_signals, &creds, error);
+  g_free (creds.groups);
   if (pid < 0)
     return FALSE;
 

@@ -77,7 +77,9 @@ test_vtables (void)
   assert_offset (CboxLaunchRunOptions, tool_ignores_signals, 8);
   assert_offset (CboxLaunchRunOptions, get_signal_target, 16);
   assert_offset (CboxLaunchRunOptions, user_data, 24);
-  assert_size (CboxLaunchRunOptions, 32);
+  assert_offset (CboxLaunchRunOptions, run_as_uid, 32);
+  assert_offset (CboxLaunchRunOptions, run_as_gid, 36);
+  assert_size (CboxLaunchRunOptions, 40);
 }
 
 static void

@@ -149,6 +149,11 @@ typedef struct {
    * NULL function) means the tool itself. */
   pid_t (*get_signal_target) (gpointer user_data);
   gpointer user_data;
+  /* When not 0: the tool runs as this uid and gid, with the supplementary
+   * groups the group database gives that user (set by cbox running as root
+   * on somebody's behalf, for a tool that needs no privileges: bwrap). */
+  uid_t run_as_uid;
+  gid_t run_as_gid;
 } CboxLaunchRunOptions;
 
 /* cbox_launch_run() with @options (nullable). */
