@@ -227,6 +227,16 @@ cbox_bwrap_probe (CboxContext *ctx, CboxProbeResult *result, GError **error)
 
 /* ---- realize ------------------------------------------------------------- */
 
+/* Run as root on somebody's behalf (sudo), cbox starts bwrap as that user:
+ * an unprivileged sandbox as the user would have had without sudo, files
+ * in the project theirs, and no host root behind the sandbox's uid mapping
+ * if it were ever escaped. 0 when bwrap runs as cbox does. */
+static uid_t
+cbox_bwrap_run_as (CboxPlan *plan)
+{
+  return getuid () == 0 && cbox_plan_get_uid (plan) != 0 ? cbox_plan_get_uid (plan) : 0;
+}
+
 /* The terminal-injection filter, as classic BPF for `bwrap --seccomp FD`.
  *
  * TIOCSTI pushes bytes into a terminal's input queue and TIOCLINUX (on a
@@ -447,12 +457,14 @@ cbox_bwrap_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GError
   else
     cbox_launch_add_args (launch, "--disable-userns", "--assert-userns-disabled", NULL);
 
-  if (cbox_plan_get_uid (plan) != getuid ())
+  if (cbox_bwrap_run_as (plan) != 0)
+    cbox_plan_add_note (plan, "bwrap runs as uid %u, not root", (unsigned)cbox_bwrap_run_as (plan));
+  else if (cbox_plan_get_uid (plan) != getuid ())
     {
       cbox_launch_add_arg (launch, "--uid");
       cbox_launch_add_argf (launch, "%u", (unsigned)cbox_plan_get_uid (plan));
     }
-  if (cbox_plan_get_gid (plan) != getgid ())
+  if (cbox_bwrap_run_as (plan) == 0 && cbox_plan_get_gid (plan) != getgid ())
     {
       cbox_launch_add_arg (launch, "--gid");
       cbox_launch_add_argf (launch, "%u", (unsigned)cbox_plan_get_gid (plan));
@@ -600,6 +612,8 @@ cbox_bwrap_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_s
     .tool_ignores_signals = TRUE,
     .get_signal_target = cbox_bwrap_signal_target,
     .user_data = &run,
+    .run_as_uid = cbox_bwrap_run_as (plan),
+    .run_as_gid = cbox_plan_get_gid (plan),
   };
   g_autoptr (GPtrArray) args = g_ptr_array_new ();
   g_autofree char *blob = NULL;

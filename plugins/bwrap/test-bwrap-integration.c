@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pty.h>
+#include <pwd.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -613,6 +614,57 @@ test_pipe (void)
   g_assert_cmpstr (r.out, ==, "THROUGH A PIPE\n");
 }
 
+/* sudo cbox: root acting for a user starts bwrap as that user, so the
+ * command is the user (no --uid mapping onto host root) and its files in
+ * the project are the user's. */
+static void
+test_sudo_drops_root (void)
+{
+  const char *user = g_getenv ("CBOX_TEST_USER") != NULL ? g_getenv ("CBOX_TEST_USER") : "cboxtest";
+  g_auto (CboxTestResult) r = { 0 };
+  g_autofree char *project = NULL;
+  g_autofree char *file = NULL;
+  g_autofree char *sudo_uid = NULL, *sudo_gid = NULL, *expected = NULL;
+  g_auto (GStrv) env = NULL;
+  g_autoptr (GPtrArray) args = NULL;
+  struct passwd *pw;
+  struct stat st;
+
+  if (!setup ())
+    return;
+  if (getuid () != 0)
+    {
+      g_test_skip ("needs root (sudo)");
+      return;
+    }
+  pw = getpwnam (user);
+  if (pw == NULL)
+    {
+      cbox_test_skip_or_fail ("no user cboxtest (tools/install-deps makes it)");
+      return;
+    }
+  /* A project the user owns, where the user can reach it. */
+  project = g_dir_make_tmp ("cbox-sudo-XXXXXX", NULL);
+  g_assert_nonnull (project);
+  g_assert_cmpint (chown (project, pw->pw_uid, pw->pw_gid), ==, 0);
+  sudo_uid = g_strdup_printf ("SUDO_UID=%u", (unsigned)pw->pw_uid);
+  sudo_gid = g_strdup_printf ("SUDO_GID=%u", (unsigned)pw->pw_gid);
+  env = cbox_test_environ ((const char *const[]){ sudo_uid, sudo_gid, NULL });
+  args = run_args (project, FALSE,
+                   (const char *const[]){ "sh", "-c", "id -u; touch made-by-user", NULL });
+  g_assert_true (cbox_test_run ((const char *const *)args->pdata, project, (const char *const *)env,
+                                NULL, &r));
+  file = g_build_filename (project, "made-by-user", NULL);
+  g_assert_cmpint (g_stat (file, &st), ==, 0);
+  g_unlink (file);
+  g_rmdir (project);
+  cbox_test_assert_status (&r, 0);
+  expected = g_strdup_printf ("%u\n", (unsigned)pw->pw_uid);
+  g_assert_cmpstr (r.out, ==, expected);
+  g_assert_cmpuint (st.st_uid, ==, pw->pw_uid);
+  g_assert_cmpuint (st.st_gid, ==, pw->pw_gid);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -641,5 +693,6 @@ main (int argc, char **argv)
   g_test_add_data_func ("/bwrap/signal/hup", GINT_TO_POINTER (SIGHUP), test_signal);
   g_test_add_func ("/bwrap/tty/interactive-shell", test_pty);
   g_test_add_func ("/bwrap/pipe", test_pipe);
+  g_test_add_func ("/bwrap/sudo/runs-as-the-user", test_sudo_drops_root);
   return g_test_run ();
 }
