@@ -614,6 +614,44 @@ test_pipe (void)
   g_assert_cmpstr (r.out, ==, "THROUGH A PIPE\n");
 }
 
+/* bwrap's own failure (here a stand-in that fails like bwrap does, before
+ * any command runs) is cbox's exit 125 with bwrap's message; a command
+ * exiting 1, as bwrap does, stays 1 (the status-fd tells them apart). */
+static void
+test_bwrap_failure (void)
+{
+  g_auto (CboxTestResult) r = { 0 };
+  g_autofree char *dir = cbox_test_make_dir ("fake-bwrap");
+  g_autofree char *fake = g_build_filename (dir, "bwrap", NULL);
+  g_autofree char *config = g_build_filename (dir, "cbox.conf", NULL);
+  g_autofree char *config_text = NULL;
+  g_autofree char *config_opt = NULL;
+  g_autofree char *project = cbox_test_make_dir ("project");
+  g_autoptr (GPtrArray) args = NULL;
+
+  if (!setup ())
+    return;
+  g_assert_true (
+      g_file_set_contents (fake,
+                           "#!/bin/sh\n"
+                           "[ \"$1\" = --version ] && { echo bubblewrap 0.8.0; exit 0; }\n"
+                           "echo 'bwrap: Can'\\''t mount tmpfs on /newroot: fake' >&2\n"
+                           "exit 1\n",
+                           -1, NULL));
+  g_assert_cmpint (g_chmod (fake, 0755), ==, 0);
+  config_text = g_strdup_printf ("[bwrap]\npath=%s\n", fake);
+  g_assert_true (g_file_set_contents (config, config_text, -1, NULL));
+  config_opt = g_strconcat ("--config=", config, NULL);
+  args = run_args (project, FALSE, (const char *const[]){ "true", NULL });
+  g_ptr_array_insert (args, 0, g_strdup (config_opt));
+  g_assert_true (cbox_test_run ((const char *const *)args->pdata, project, NULL, NULL, &r));
+  cbox_test_assert_status (&r, 125);
+  g_assert_nonnull (strstr (r.err, "bwrap: Can't mount tmpfs on /newroot: fake"));
+  g_assert_nonnull (strstr (r.err, "bwrap failed before the command started"));
+}
+
+static const StatusCase status_1 = { STRV ("sh", "-c", "echo inside; exit 1"), 1, NULL };
+
 /* sudo cbox: root acting for a user starts bwrap as that user, so the
  * command is the user (no --uid mapping onto host root) and its files in
  * the project are the user's. */
@@ -693,6 +731,8 @@ main (int argc, char **argv)
   g_test_add_data_func ("/bwrap/signal/hup", GINT_TO_POINTER (SIGHUP), test_signal);
   g_test_add_func ("/bwrap/tty/interactive-shell", test_pty);
   g_test_add_func ("/bwrap/pipe", test_pipe);
+  g_test_add_func ("/bwrap/status/125-bwrap-failed", test_bwrap_failure);
+  g_test_add_data_func ("/bwrap/status/1-not-bwrap", &status_1, test_status);
   g_test_add_func ("/bwrap/sudo/runs-as-the-user", test_sudo_drops_root);
   return g_test_run ();
 }
