@@ -18,6 +18,9 @@ struct _CboxContext
   char *libexec_dir;
   gpointer data;
   GDestroyNotify data_destroy;
+  pid_t sandbox_pid;
+  CboxContextSandboxPidFunc sandbox_pid_func;
+  gpointer sandbox_pid_data;
 };
 
 G_DEFINE_QUARK (cbox - error - quark, cbox_error)
@@ -243,4 +246,31 @@ cbox_context_get_data (CboxContext *ctx)
 {
   g_return_val_if_fail (ctx != NULL, NULL);
   return ctx->data;
+}
+
+void
+cbox_context_set_sandbox_pid (CboxContext *ctx, pid_t pid)
+{
+  g_return_if_fail (ctx != NULL && pid >= 0);
+  if (ctx->sandbox_pid == pid)
+    return;
+  ctx->sandbox_pid = pid;
+  if (ctx->sandbox_pid_func != NULL)
+    ctx->sandbox_pid_func (ctx, pid, ctx->sandbox_pid_data);
+}
+
+pid_t
+cbox_context_get_sandbox_pid (CboxContext *ctx)
+{
+  g_return_val_if_fail (ctx != NULL, 0);
+  return ctx->sandbox_pid;
+}
+
+void
+cbox_context_set_sandbox_pid_func (CboxContext *ctx, CboxContextSandboxPidFunc func,
+                                   gpointer user_data)
+{
+  g_return_if_fail (ctx != NULL);
+  ctx->sandbox_pid_func = func;
+  ctx->sandbox_pid_data = user_data;
 }

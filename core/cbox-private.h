@@ -19,6 +19,11 @@ void cbox_context_set_network (CboxContext *ctx, gboolean network);
 void cbox_context_set_verbose (CboxContext *ctx, gboolean verbose);
 void cbox_context_set_requested (CboxContext *ctx, gboolean requested);
 void cbox_context_set_libexec_dir (CboxContext *ctx, const char *libexec_dir);
+/* Called when the backend reports its sandbox's pid (the core records it
+ * in the running-sandbox registry). */
+typedef void (*CboxContextSandboxPidFunc) (CboxContext *ctx, pid_t pid, gpointer user_data);
+void cbox_context_set_sandbox_pid_func (CboxContext *ctx, CboxContextSandboxPidFunc func,
+                                        gpointer user_data);
 
 G_END_DECLS
 

@@ -477,6 +477,8 @@ cbox_run_main (CboxLaunch *launch, CboxPlan *plan, const CboxLaunchRunOptions *o
   g_free (creds.groups);
   if (pid < 0)
     return FALSE;
+  if (options->started != NULL)
+    options->started (pid, options->user_data);
 
   for (;;)
     {

@@ -79,7 +79,8 @@ test_vtables (void)
   assert_offset (CboxLaunchRunOptions, user_data, 24);
   assert_offset (CboxLaunchRunOptions, run_as_uid, 32);
   assert_offset (CboxLaunchRunOptions, run_as_gid, 36);
-  assert_size (CboxLaunchRunOptions, 40);
+  assert_offset (CboxLaunchRunOptions, started, 40);
+  assert_size (CboxLaunchRunOptions, 48);
 }
 
 static void

@@ -86,6 +86,12 @@ gboolean cbox_context_get_verbose (CboxContext *ctx);
 gboolean cbox_context_get_requested (CboxContext *ctx);
 /* Directory of cbox's helper programs (cbox-exec, ...). */
 const char *cbox_context_get_libexec_dir (CboxContext *ctx);
+/* Backends: a process inside the running sandbox, whose namespaces
+ * `cbox enter` joins (bwrap: the sandbox's pid 1; nspawn: the container's
+ * leader). Call it from run() as soon as it is known; the core records it
+ * for `cbox ps`, `cbox enter` and `cbox stop`. 0 until then. */
+void cbox_context_set_sandbox_pid (CboxContext *ctx, pid_t pid);
+pid_t cbox_context_get_sandbox_pid (CboxContext *ctx);
 /* Plugin-private data, kept from probe to contribute and freed with the context. */
 void cbox_context_set_data (CboxContext *ctx, gpointer data, GDestroyNotify destroy);
 gpointer cbox_context_get_data (CboxContext *ctx);
@@ -154,6 +160,10 @@ typedef struct {
    * on somebody's behalf, for a tool that needs no privileges: bwrap). */
   uid_t run_as_uid;
   gid_t run_as_gid;
+  /* Called once, right after the tool was spawned, with its pid (signals
+   * are held until it returns): where a backend learns its sandbox's pid
+   * (cbox_context_set_sandbox_pid()). Keep it short and bounded. */
+  void (*started) (pid_t tool_pid, gpointer user_data);
 } CboxLaunchRunOptions;
 
 /* cbox_launch_run() with @options (nullable). */
