@@ -235,8 +235,11 @@ cbox_qemu_on_signal (int signum)
   errno = saved_errno;
 }
 
+/* SIGPIPE too: when the reader of cbox's stdout goes away, the command
+ * inside gets the SIGPIPE it would get outside (and cbox does not die of
+ * it, leaving the VM behind). */
 static const int cbox_qemu_signals[]
-    = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCHLD };
+    = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCHLD, SIGPIPE };
 
 typedef struct
 {
@@ -529,7 +532,7 @@ cbox_qemu_boot (CboxQemuState *state, char **argv, CboxQemuAccel accel, gboolean
   g_autoptr (GByteArray) stdin_pending = g_byte_array_new ();
   g_autofree char *fail_message = NULL;
   int exit_status = -1;
-  gboolean console_seen = FALSE;
+  gboolean pipe_forwarded = FALSE;
   gboolean alive = FALSE, ready = FALSE, qemu_exited = FALSE, stdin_open = TRUE;
   int qemu_wait_status = 0;
   gint64 deadline;
@@ -668,6 +671,12 @@ cbox_qemu_boot (CboxQemuState *state, char **argv, CboxQemuAccel accel, gboolean
                   if (alive && state->tty && ioctl (STDOUT_FILENO, TIOCGWINSZ, &ws) == 0)
                     cbox_qemu_send_control (vm.pairs[0][0], "winch %u %u\n", ws.ws_row, ws.ws_col);
                 }
+              else if (signum == SIGPIPE)
+                {
+                  if (ready && !pipe_forwarded)
+                    cbox_qemu_send_control (vm.pairs[0][0], "signal %d\n", SIGPIPE);
+                  pipe_forwarded = TRUE;
+                }
               else if (!alive)
                 {
                   /* Nothing to pass it to yet: the run ends here. */
@@ -762,19 +771,8 @@ cbox_qemu_boot (CboxQemuState *state, char **argv, CboxQemuAccel accel, gboolean
               if (state->verbose)
                 cbox_qemu_write_all (STDERR_FILENO, buf, (gsize)got);
             }
-          else if (i == 2 && !console_seen && buf[0] == '\0')
-            {
-              /* The guest's hvc driver emits one NUL when the console is
-               * first opened; it is not the command's output. */
-              console_seen = TRUE;
-              if (got > 1)
-                cbox_qemu_write_all (STDOUT_FILENO, buf + 1, (gsize)got - 1);
-            }
           else
-            {
-              console_seen = console_seen || i == 2;
-              cbox_qemu_write_all (i == 4 ? STDERR_FILENO : STDOUT_FILENO, buf, (gsize)got);
-            }
+            cbox_qemu_write_all (i == 4 ? STDERR_FILENO : STDOUT_FILENO, buf, (gsize)got);
         }
 
       if (idx_pending >= 0 && (pfd[idx_pending].revents & (POLLOUT | POLLERR | POLLHUP)))

@@ -2,7 +2,7 @@
 
 /* The qemu backend booting real VMs through the built cbox. Each boot costs
  * seconds under TCG (CI has no KVM), so each test checks several things in
- * one boot; five boots in all. */
+ * one boot; six boots in all. */
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <gio/gio.h>
 
 #include "cbox-test-util.h"
 
@@ -257,6 +259,62 @@ test_signal_and_cleanup (void)
   g_assert_null (g_dir_read_name (dir));
 }
 
+/* The user's terminal is the VM's console: inside, the command's stdio is a
+ * real tty (hvc0) of the terminal's size, and the status comes back. The
+ * terminal is a pty from script(1). */
+static void
+test_terminal (void)
+{
+  g_autofree char *script = cbox_test_require_program ("script");
+  g_autofree char *project = NULL;
+  g_autofree char *cbox_quoted = NULL;
+  g_autofree char *line = NULL;
+  g_autofree char *out = NULL;
+  g_auto (GStrv) envp = NULL;
+  g_autoptr (GError) error = NULL;
+  int status;
+
+  if (script == NULL || !require_qemu ())
+    return;
+  envp = cbox_test_environ (NULL);
+  project = cbox_test_make_dir ("project");
+  cbox_quoted = g_shell_quote (cbox_test_cbox_path ());
+  line = g_strdup_printf ("stty rows 21 cols 77; %s run --backend=qemu --accel=tcg -- sh -c "
+                          "'echo tty=$(tty); echo size=$(stty size); exit 3'",
+                          cbox_quoted);
+  /* script(1) turns the end of its stdin into a byte for the terminal,
+   * so its stdin stays open (a pipe) until it has finished. */
+  {
+    g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (
+        G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+    g_autoptr (GSubprocess) proc = NULL;
+    g_autoptr (GBytes) stdout_bytes = NULL;
+    g_autoptr (GOutputStream) memory = g_memory_output_stream_new_resizable ();
+
+    g_subprocess_launcher_set_environ (launcher, envp);
+    g_subprocess_launcher_set_cwd (launcher, project);
+    proc = g_subprocess_launcher_spawn (launcher, &error, script, "-qec", line, "/dev/null", NULL);
+    g_assert_no_error (error);
+    g_output_stream_splice (memory, g_subprocess_get_stdout_pipe (proc),
+                            G_OUTPUT_STREAM_SPLICE_NONE, NULL, &error);
+    g_assert_no_error (error);
+    g_subprocess_wait (proc, NULL, &error);
+    g_assert_no_error (error);
+    status = g_subprocess_get_status (proc);
+    g_output_stream_close (g_subprocess_get_stdin_pipe (proc), NULL, NULL);
+    g_output_stream_write (memory, "", 1, NULL, NULL);
+    g_output_stream_close (memory, NULL, NULL);
+    stdout_bytes = g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (memory));
+    out = g_strdup (g_bytes_get_data (stdout_bytes, NULL));
+  }
+  g_assert_true (WIFEXITED (status));
+  g_assert_cmpint (WEXITSTATUS (status), ==, 3);
+  /* Through a pty: lines end in CR LF, and nothing precedes. */
+  g_assert_nonnull (strstr (out, "tty=/dev/hvc0\r\n"));
+  g_assert_nonnull (strstr (out, "size=21 77\r\n"));
+  g_assert_true (g_str_has_prefix (out, "tty="));
+}
+
 /* No boot: a forwarder that needs unix sockets is refused with a sentence. */
 static void
 test_plan_refuses_x11 (void)
@@ -285,5 +343,6 @@ main (int argc, char **argv)
   g_test_add_func ("/qemu/integration/accel-auto", test_accel_auto);
   g_test_add_func ("/qemu/integration/kernel-panic", test_kernel_panic);
   g_test_add_func ("/qemu/integration/signal-and-cleanup", test_signal_and_cleanup);
+  g_test_add_func ("/qemu/integration/terminal", test_terminal);
   return g_test_run ();
 }
