@@ -477,7 +477,8 @@ cbox_qemu_failure_reason (GString *log)
     {
       char *panic = strstr (lines[i], "Kernel panic - not syncing:");
       if (panic != NULL)
-        return g_strdup_printf ("the guest kernel panicked: %s", g_strstrip (panic + 14));
+        return g_strdup_printf ("the guest kernel panicked: %s",
+                                g_strstrip (panic + strlen ("Kernel panic - not syncing:")));
     }
   for (guint i = n > 6 ? n - 6 : 0; i < n; i++)
     {
