@@ -35,6 +35,7 @@ cbox_qemu_state_free (CboxQemuState *state)
   g_free (state->kvm_verdict_path);
   g_free (state->kvm_failure);
   g_free (state->machine);
+  g_free (state->cpu);
   g_free (state->run_base);
   g_free (state->run_dir);
   g_free (state->initramfs);
@@ -266,6 +267,10 @@ cbox_qemu_get_state (CboxContext *ctx, GError **error)
       || !cbox_qemu_config_uint (ctx, "kvm-timeout", 1, 3600, &state->kvm_timeout_s, error)
       || !cbox_qemu_config_uint (ctx, "boot-timeout", 1, 36000, &state->boot_timeout_s, error))
     return NULL;
+
+  state->cpu = cbox_context_get_string (ctx, "cpu");
+  if (state->cpu != NULL && (state->cpu[0] == '\0' || g_str_equal (state->cpu, "auto")))
+    g_clear_pointer (&state->cpu, g_free);
 
   qemu = cbox_context_get_string (ctx, "qemu");
   state->qemu
@@ -588,7 +593,11 @@ cbox_qemu_build_argv (CboxQemuState *state, CboxQemuAccel accel)
     machine = g_strdup_printf ("q35%s", virtiofs ? ",memory-backend=mem" : "");
 
   cbox_qemu_add_args (argv, state->qemu, "-name", "cbox", "-machine", machine, "-accel",
-                      kvm ? "kvm" : "tcg", "-cpu", kvm ? "host" : "max", NULL);
+                      kvm ? "kvm" : "tcg", "-cpu",
+                      state->cpu != NULL ? state->cpu
+                      : kvm              ? "host"
+                                         : "max",
+                      NULL);
   g_ptr_array_add (argv, g_strdup ("-m"));
   g_ptr_array_add (argv, g_strdup_printf ("%u", state->memory_mb));
   g_ptr_array_add (argv, g_strdup ("-smp"));

@@ -56,6 +56,7 @@ typedef struct
   char *kvm_failure;   /* why the last KVM boot was given up */
   CboxQemuAccel accel_config;
   char *machine; /* "q35" or "microvm" */
+  char *cpu;     /* [qemu] cpu, or NULL: host (KVM), max (TCG) */
   guint memory_mb;
   guint cpus;
   guint kvm_timeout_s;

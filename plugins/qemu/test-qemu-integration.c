@@ -163,16 +163,21 @@ test_accel_auto (void)
   envp = cbox_test_environ (NULL);
   project = cbox_test_make_dir ("project");
   config = g_build_filename (project, "..", "qemu-auto.conf", NULL);
-  g_file_set_contents (config, "[qemu]\nkvm-timeout=30\n", -1, &error);
+  /* qemu64 under nested KVM is what hangs a guest early in boot on the
+   * machines this was written on (cpu=host makes QEMU abort instead: the same
+   * verdict, by another path). Elsewhere it boots under KVM or TCG. */
+  g_file_set_contents (config, "[qemu]\nkvm-timeout=15\ncpu=qemu64\n", -1, &error);
   g_assert_no_error (error);
   {
     g_autofree char *config_arg = g_strconcat ("--config=", config, NULL);
     g_assert_true (cbox_test_run (
-        (const char *const[]){ "run", config_arg, "--backend=qemu", "--", "echo", "booted", NULL },
-        project, (const char *const *)envp, NULL, &result));
+        (const char *const[]){ "run", config_arg, "--backend=qemu", "--", "cat", NULL }, project,
+        (const char *const *)envp, "kept across the retry\n", &result));
   }
+  g_test_message ("cbox said: %s", result.err);
   cbox_test_assert_status (&result, 0);
-  g_assert_cmpstr (result.out, ==, "booted\n");
+  /* Not a byte of stdin went to a VM that was given up. */
+  g_assert_cmpstr (result.out, ==, "kept across the retry\n");
   verdict = g_build_filename (g_environ_getenv (envp, "XDG_CACHE_HOME"), "cbox", "qemu",
                               "kvm-verdict", NULL);
   if (strstr (result.err, "falling back to TCG") != NULL)
