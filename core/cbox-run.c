@@ -18,7 +18,7 @@
 
 /* The generic run shared by the backends: helpers, the tool, signals, exit
  * status. One thread, no main loop: every signal it cares about is blocked
- * and taken with sigtimedwait(), so nothing runs in a signal handler and
+ * and taken with sigwaitinfo(), so nothing runs in a signal handler and
  * no signal is lost between fork() and the wait. */
 
 /* How long a helper may take to become ready. */

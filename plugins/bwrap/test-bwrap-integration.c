@@ -584,14 +584,29 @@ test_pty (void)
   /* Job control: bash inside owns the terminal's foreground group (it
    * says "no job control" otherwise); the window size came through; a
    * background job and `fg` work. */
-  input = "stty size; echo A$((6*7))B; sleep 0.1 & fg; echo jobs-ok; exit 5\n";
+  input = "stty size; echo A$((6*7))B; sleep 0.1 & fg; echo jobs-$((2+3))\n";
   g_assert_cmpint (write (master, input, strlen (input)), ==, (gssize)strlen (input));
-  if (!pty_read_until (master, buf, "jobs-ok\r\n"))
+  if (!pty_read_until (master, buf, "jobs-5\r\n"))
     g_error ("no answer from the shell: %s", buf->str);
   g_assert_nonnull (strstr (buf->str, "33 77"));
   g_assert_nonnull (strstr (buf->str, "A42B"));
   g_assert_null (strstr (buf->str, "no job control"));
   g_assert_null (strstr (buf->str, "cannot set terminal process group"));
+
+  /* ^C ends the foreground job, not the shell nor the sandbox; the shell's
+   * next command runs long before the sleep would have ended. */
+  input = "sleep 100\n";
+  g_assert_cmpint (write (master, input, strlen (input)), ==, (gssize)strlen (input));
+  g_assert_true (pty_read_until (master, buf, "sleep 100\r\n"));
+  g_usleep (300000);
+  g_assert_cmpint (write (master, "\003", 1), ==, 1);
+  input = "echo int-$?-$((1+1))\n";
+  g_assert_cmpint (write (master, input, strlen (input)), ==, (gssize)strlen (input));
+  if (!pty_read_until (master, buf, "int-130-2\r\n"))
+    g_error ("^C did not end the foreground job: %s", buf->str);
+
+  input = "exit 5\n";
+  g_assert_cmpint (write (master, input, strlen (input)), ==, (gssize)strlen (input));
   g_assert_cmpint (waitpid (pid, &wstatus, 0), ==, pid);
   g_assert_true (WIFEXITED (wstatus));
   g_assert_cmpint (WEXITSTATUS (wstatus), ==, 5);
