@@ -162,6 +162,7 @@ struct _CboxPlanner
   CboxPlan *plan;
   CboxLaunch *launch;
   gboolean built;
+  gint64 start_time; /* for the times -v prints */
 };
 
 static char *
@@ -198,6 +199,7 @@ cbox_planner_new (CboxRegistry *registry, CboxHost *host, CboxRequest *request)
   planner->request = request;
   planner->instance_id = cbox_planner_new_instance_id ();
   planner->libexec_dir = cbox_planner_get_libexec_dir ();
+  planner->start_time = g_get_monotonic_time ();
   planner->chosen = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_chosen_free);
   planner->plan = cbox_plan_new ();
   planner->launch = cbox_launch_new ();
@@ -251,7 +253,8 @@ cbox_planner_log (CboxPlanner *planner, const char *format, ...)
   va_start (args, format);
   message = g_strdup_vprintf (format, args);
   va_end (args);
-  g_printerr ("cbox: %s\n", message);
+  g_printerr ("cbox: [%.1f ms] %s\n", (g_get_monotonic_time () - planner->start_time) / 1000.0,
+              message);
 }
 
 static CboxContext *
@@ -870,6 +873,9 @@ cbox_planner_build (CboxPlanner *planner, GError **error)
       return FALSE;
     }
   planner->built = TRUE;
+  cbox_planner_log (planner, "plan ready: %u mounts, %u variables, %u helpers",
+                    cbox_plan_get_n_mounts (planner->plan), cbox_plan_get_n_env (planner->plan),
+                    cbox_plan_get_n_helpers (planner->plan));
   return TRUE;
 }
 
