@@ -5,7 +5,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <gio/gio.h>
 #include <glib/gstdio.h>
 
 #include "cbox-private.h"
@@ -204,14 +203,14 @@ cbox_base_plan_add_project (CboxPlan *plan, const CboxHost *host, const char *pr
   if (real == NULL)
     {
       int saved_errno = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
                    "Project directory %s: %s (give an existing directory with --project)", absolute,
                    g_strerror (saved_errno));
       return FALSE;
     }
   if (!g_file_test (real, G_FILE_TEST_IS_DIR))
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_DIRECTORY,
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOTDIR,
                    "Project directory %s is not a directory (give a directory with --project)",
                    real);
       return FALSE;

@@ -6,7 +6,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <gio/gio.h>
 
 #include "cbox-private.h"
 

@@ -5,7 +5,6 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include <gio/gio.h>
 #include <glib/gstdio.h>
 
 #include "cbox-private.h"
@@ -276,7 +275,7 @@ cbox_memfd_new_sealed (const char *name, const void *data, gsize len, GError **e
   if (fd < 0)
     {
       int saved_errno = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
                    "Cannot create memfd '%s': %s", name, g_strerror (saved_errno));
       return -1;
     }
@@ -288,7 +287,7 @@ cbox_memfd_new_sealed (const char *name, const void *data, gsize len, GError **e
       if (n < 0)
         {
           int saved_errno = errno;
-          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+          g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
                        "Cannot write memfd '%s': %s", name, g_strerror (saved_errno));
           return -1;
         }
@@ -299,14 +298,14 @@ cbox_memfd_new_sealed (const char *name, const void *data, gsize len, GError **e
   if (fcntl (fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
     {
       int saved_errno = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
                    "Cannot seal memfd '%s': %s", name, g_strerror (saved_errno));
       return -1;
     }
   if (lseek (fd, 0, SEEK_SET) < 0)
     {
       int saved_errno = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
                    "Cannot rewind memfd '%s': %s", name, g_strerror (saved_errno));
       return -1;
     }
@@ -348,13 +347,13 @@ cbox_plan_add_copy (CboxPlan *plan, const char *src, const char *dest, CboxMount
       int saved_errno = errno;
       if (saved_errno == ENOENT && (flags & CBOX_MOUNT_FLAG_ALLOW_MISSING))
         return TRUE;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
                    "Cannot copy %s into the sandbox: %s", src, g_strerror (saved_errno));
       return FALSE;
     }
   if (!S_ISREG (st.st_mode))
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE,
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT,
                    "Cannot copy %s into the sandbox: not a regular file", src);
       return FALSE;
     }

@@ -7,8 +7,6 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
-#include <gio/gio.h>
-
 #include "cbox-private.h"
 #include <cbox/cbox-socket.h>
 
@@ -28,13 +26,13 @@ cbox_fd_wait (int fd, short events, gint64 deadline, GError **error)
       if (r < 0)
         {
           int saved_errno = errno;
-          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno), "poll: %s",
+          g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno), "poll: %s",
                        g_strerror (saved_errno));
           return FALSE;
         }
       if (r == 0)
         {
-          g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "no answer in time");
+          g_set_error_literal (error, CBOX_ERROR, CBOX_ERROR_TIMED_OUT, "no answer in time");
           return FALSE;
         }
       /* POLLHUP/POLLERR: let the read or write that follows say what. */
@@ -54,7 +52,7 @@ cbox_unix_connect (const char *path, gint64 deadline, GError **error)
 
   if (strlen (path) >= sizeof addr.sun_path)
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FILENAME_TOO_LONG,
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NAMETOOLONG,
                    "the socket path %s is too long to connect to", path);
       return -1;
     }
@@ -64,7 +62,7 @@ cbox_unix_connect (const char *path, gint64 deadline, GError **error)
   if (fd < 0)
     {
       int saved_errno = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
                    "cannot make a socket: %s", g_strerror (saved_errno));
       return -1;
     }
@@ -73,7 +71,7 @@ cbox_unix_connect (const char *path, gint64 deadline, GError **error)
   if (errno != EINPROGRESS && errno != EAGAIN)
     {
       int saved_errno = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
                    "cannot connect to %s: %s", path, g_strerror (saved_errno));
       return -1;
     }
@@ -86,7 +84,7 @@ cbox_unix_connect (const char *path, gint64 deadline, GError **error)
   if (getsockopt (fd, SOL_SOCKET, SO_ERROR, &so_error, &so_len) < 0 || so_error != 0)
     {
       int saved_errno = so_error != 0 ? so_error : errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
                    "cannot connect to %s: %s", path, g_strerror (saved_errno));
       return -1;
     }
@@ -110,7 +108,7 @@ cbox_fd_write_all (int fd, const void *buf, gsize len, gint64 deadline, GError *
       if (n < 0)
         {
           int saved_errno = errno;
-          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno), "write: %s",
+          g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno), "write: %s",
                        g_strerror (saved_errno));
           return FALSE;
         }
@@ -136,13 +134,13 @@ cbox_fd_read_exact (int fd, void *buf, gsize len, gint64 deadline, GError **erro
       if (n < 0)
         {
           int saved_errno = errno;
-          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno), "read: %s",
+          g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno), "read: %s",
                        g_strerror (saved_errno));
           return FALSE;
         }
       if (n == 0)
         {
-          g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+          g_set_error_literal (error, G_FILE_ERROR, G_FILE_ERROR_PIPE,
                                "the server closed the connection");
           return FALSE;
         }

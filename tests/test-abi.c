@@ -125,6 +125,7 @@ test_enums (void)
   g_assert_cmpint (CBOX_ERROR_UNAVAILABLE, ==, 3);
   g_assert_cmpint (CBOX_ERROR_NOT_SUPPORTED, ==, 4);
   g_assert_cmpint (CBOX_ERROR_BACKEND, ==, 5);
+  g_assert_cmpint (CBOX_ERROR_TIMED_OUT, ==, 6);
 
   g_assert_cmpint (CBOX_PLUGIN_ERROR_NOT_REGULAR_FILE, ==, 0);
   g_assert_cmpint (CBOX_PLUGIN_ERROR_OPEN, ==, 1);

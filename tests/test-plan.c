@@ -6,7 +6,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <gio/gio.h>
 #include <glib/gstdio.h>
 
 #include "cbox-private.h"
@@ -160,12 +159,12 @@ test_plan_copy (void)
   g_assert_null (cbox_plan_find_mount (plan, "/x"));
   /* Missing and required: an error naming the file. */
   g_assert_false (cbox_plan_add_copy (plan, missing, "/x", 0, &error));
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  g_assert_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT);
   g_assert_nonnull (strstr (error->message, missing));
   g_clear_error (&error);
   /* A directory is refused. */
   g_assert_false (cbox_plan_add_copy (plan, dir, "/x", 0, &error));
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE);
+  g_assert_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT);
 }
 
 static int cleanup_log[4];
@@ -459,10 +458,10 @@ test_base_plan_project (void)
 
   g_assert_true (g_file_set_contents (file, "", 0, NULL));
   g_assert_false (cbox_base_plan_add_project (plan, host, file, &error));
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_DIRECTORY);
+  g_assert_error (error, G_FILE_ERROR, G_FILE_ERROR_NOTDIR);
   g_clear_error (&error);
   g_assert_false (cbox_base_plan_add_project (plan, host, "/nonexistent/project", &error));
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  g_assert_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT);
   g_assert_nonnull (strstr (error->message, "/nonexistent/project"));
   g_clear_error (&error);
   g_assert_false (cbox_base_plan_add_project (plan, host, "/", &error));

@@ -6,8 +6,6 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
-#include <gio/gio.h>
-
 #include "cbox-private.h"
 #include "cbox-test-util.h"
 
@@ -64,7 +62,7 @@ test_socket_exchange (void)
   g_assert_cmpint (write (peer, "x", 1), ==, 1);
   close (cbox_steal_fd (&peer));
   g_assert_false (cbox_fd_read_exact (client, buf, 4, soon (), &error));
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
+  g_assert_error (error, G_FILE_ERROR, G_FILE_ERROR_PIPE);
 }
 
 static void
@@ -80,7 +78,7 @@ test_socket_silent_server_times_out (void)
   g_assert_no_error (error);
   /* Accepted by the kernel, never answered: the deadline ends the wait. */
   g_assert_false (cbox_fd_read_exact (client, &c, 1, g_get_monotonic_time () + 50 * 1000, &error));
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_assert_error (error, CBOX_ERROR, CBOX_ERROR_TIMED_OUT);
 }
 
 static void
@@ -93,7 +91,7 @@ test_socket_connect_errors (void)
   g_autoptr (GError) error = NULL;
 
   g_assert_cmpint (cbox_unix_connect (missing, soon (), &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  g_assert_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT);
   g_assert_nonnull (strstr (error->message, missing));
   g_clear_error (&error);
 
@@ -104,7 +102,7 @@ test_socket_connect_errors (void)
   g_clear_error (&error);
 
   g_assert_cmpint (cbox_unix_connect (long_path, soon (), &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_FILENAME_TOO_LONG);
+  g_assert_error (error, G_FILE_ERROR, G_FILE_ERROR_NAMETOOLONG);
 }
 
 int

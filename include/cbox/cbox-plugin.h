@@ -23,6 +23,7 @@ typedef enum
   CBOX_ERROR_UNAVAILABLE,      /* a requested forwarder or backend cannot be used here */
   CBOX_ERROR_NOT_SUPPORTED,    /* backend cannot realize what a forwarder needs */
   CBOX_ERROR_BACKEND,          /* the backend's tool failed before the command ran */
+  CBOX_ERROR_TIMED_OUT,        /* a host service did not answer within its bound */
 } CboxError;
 
 #define CBOX_PLUGIN_ERROR (cbox_plugin_error_quark ())
