@@ -17,8 +17,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <gio/gio.h>
-
 #include <cbox/cbox-plugin.h>
 
 #include "cbox-wayland-display.h"
@@ -84,23 +82,60 @@ wayland_find_helper (CboxContext *ctx, GError **error)
   return NULL;
 }
 
+typedef struct
+{
+  const int *fds;
+  guint n_fds;
+} WaylandHelperFds;
+
+/* In the child, between fork and exec: the fds become 3, 4, ... without
+ * O_CLOEXEC. They were moved above that range first, so no dup2() here
+ * overwrites one still to be moved. */
+static void
+wayland_helper_child_setup (gpointer user_data)
+{
+  const WaylandHelperFds *helper_fds = user_data;
+
+  for (guint i = 0; i < helper_fds->n_fds; i++)
+    if (dup2 (helper_fds->fds[i], 3 + (int)i) < 0)
+      _exit (127);
+}
+
 /* Runs the helper; fds in @fds (may be NULL) are given to it as 3, 4, ...
- * and stolen. Returns its stdout. */
+ * and stolen. Returns its stdout. GLib's spawn rather than GSubprocess: GIO
+ * would load GObject and friends into every run that has this plugin. */
 static char *
 wayland_run_helper (CboxContext *ctx, const char *const *args, int *fds, guint n_fds,
                     GError **error)
 {
   g_autofree char *helper = wayland_find_helper (ctx, error);
-  g_autoptr (GSubprocessLauncher) launcher = NULL;
-  g_autoptr (GSubprocess) proc = NULL;
   g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr (GArray) moved = g_array_new (FALSE, FALSE, sizeof (int));
+  /* Only what the helper needs; the host's WAYLAND_* must not redirect it. */
+  char *envp[] = { (char *)"LC_ALL=C.UTF-8", NULL };
+  WaylandHelperFds helper_fds;
   g_autofree char *out = NULL;
   g_autofree char *err = NULL;
+  g_autoptr (GError) wait_error = NULL;
+  int wait_status = 0;
+  gboolean spawned;
 
-  if (helper == NULL)
+  for (guint i = 0; i < n_fds; i++)
     {
-      for (guint i = 0; i < n_fds; i++)
-        cbox_close_fdp (&fds[i]);
+      int high = helper != NULL ? fcntl (fds[i], F_DUPFD_CLOEXEC, 3 + (int)n_fds) : -1;
+      cbox_close_fdp (&fds[i]);
+      fds[i] = -1;
+      if (high >= 0)
+        g_array_append_val (moved, high);
+    }
+  if (helper == NULL)
+    return NULL;
+  if (moved->len != n_fds)
+    {
+      for (guint i = 0; i < moved->len; i++)
+        close (g_array_index (moved, int, i));
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "cannot pass fds to %s: %s",
+                   WAYLAND_HELPER_NAME, g_strerror (errno));
       return NULL;
     }
   g_ptr_array_add (argv, helper);
@@ -108,18 +143,17 @@ wayland_run_helper (CboxContext *ctx, const char *const *args, int *fds, guint n
     g_ptr_array_add (argv, (gpointer)args[i]);
   g_ptr_array_add (argv, NULL);
 
-  launcher
-      = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
-  /* Only what the helper needs; the host's WAYLAND_* must not redirect it. */
-  g_subprocess_launcher_set_environ (launcher, (char *[]){ "LC_ALL=C.UTF-8", NULL });
-  for (guint i = 0; i < n_fds; i++)
-    g_subprocess_launcher_take_fd (launcher, cbox_steal_fd (&fds[i]), 3 + (int)i);
-  proc = g_subprocess_launcher_spawnv (launcher, (const char *const *)argv->pdata, error);
-  if (proc == NULL)
+  helper_fds.fds = (const int *)(gpointer)moved->data;
+  helper_fds.n_fds = moved->len;
+  /* Descriptors stay open through the spawn so the child setup can move
+   * them; everything else cbox holds is O_CLOEXEC from birth. */
+  spawned = g_spawn_sync (NULL, (char **)argv->pdata, envp, G_SPAWN_LEAVE_DESCRIPTORS_OPEN,
+                          wayland_helper_child_setup, &helper_fds, &out, &err, &wait_status, error);
+  for (guint i = 0; i < moved->len; i++)
+    close (g_array_index (moved, int, i));
+  if (!spawned)
     return NULL;
-  if (!g_subprocess_communicate_utf8 (proc, NULL, NULL, &out, &err, error))
-    return NULL;
-  if (!g_subprocess_get_if_exited (proc) || g_subprocess_get_exit_status (proc) != 0)
+  if (!g_spawn_check_wait_status (wait_status, &wait_error))
     {
       /* libwayland prints its own line before ours: one message of both. */
       g_strstrip (err);
