@@ -751,11 +751,14 @@ cbox_cli_make_request (CboxCliOptions *options, CboxHost *host, const char *cwd,
 
   /* The project: bound at its real path, so symlinks are resolved. */
   {
-    g_autofree char *given
-        = g_canonicalize_filename (options->project != NULL ? options->project : ".", cwd);
-    g_autofree char *real = realpath (given, NULL);
+    g_autofree char *given = cbox_cli_absolute_path (
+        host, options->project != NULL ? options->project : ".", cwd, error);
+    g_autofree char *real = NULL;
     GStatBuf st;
 
+    if (given == NULL)
+      return FALSE;
+    real = realpath (given, NULL);
     if (real == NULL || g_stat (real, &st) < 0 || !S_ISDIR (st.st_mode))
       {
         int saved_errno = real == NULL ? errno : ENOTDIR;
@@ -938,10 +941,17 @@ cbox_cli_format_plan (CboxPlan *plan, CboxContext *backend_ctx)
                               : "(none)");
   g_string_append_printf (out, "network:     %s\n", cbox_plan_get_network (plan) ? "on" : "off");
   g_string_append (out, "command:    ");
-  for (guint i = 0; command != NULL && command[i] != NULL; i++)
+  if (command != NULL)
     {
-      g_autofree char *quoted = g_shell_quote (command[i]);
-      g_autofree char *printable = cbox_cli_printable (quoted);
+      g_autoptr (CboxLaunch) words = cbox_launch_new ();
+      g_autofree char *line = NULL;
+      g_autofree char *printable = NULL;
+
+      /* Quoted as a shell would need it, plain words left plain. */
+      for (guint i = 0; command[i] != NULL; i++)
+        cbox_launch_add_arg (words, command[i]);
+      line = cbox_launch_to_shell_string (words);
+      printable = cbox_cli_printable (line);
       g_string_append_printf (out, " %s", printable);
     }
   g_string_append_printf (out, "\ncwd:         %s\n", cwd);

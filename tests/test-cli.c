@@ -320,6 +320,14 @@ test_request_profile (Fixture *f, gconstpointer user_data)
   env = g_ptr_array_index (request->env, 1);
   g_assert_cmpstr (env->value, ==, "1");
 
+  /* --project takes "~/" too (a shell does not expand it after '='). */
+  {
+    g_autofree char *real_home = realpath (f->home, NULL);
+    g_autoptr (CboxRequest) tilde = make_request (f, ARGS ("--project=~", "run"), "/", &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (tilde->project_dir, ==, real_home);
+  }
+
   /* --shell wins over the profile's command; --profile=none drops it. */
   {
     g_autoptr (CboxRequest) shell = make_request (f, ARGS ("--shell", "run"), "/", &error);
