@@ -163,7 +163,17 @@ struct _CboxPlanner
   CboxLaunch *launch;
   gboolean built;
   gint64 start_time; /* for the times -v prints */
+  /* Aliases of several plugins asked for ("display") -> why members were
+   * dropped ("\n  x11: DISPLAY is not set"): an alias fails only when none
+   * of its members is left. */
+  GHashTable *alias_reasons;
 };
+
+static void
+cbox_string_free (gpointer string)
+{
+  g_string_free (string, TRUE);
+}
 
 static char *
 cbox_planner_new_instance_id (void)
@@ -200,6 +210,8 @@ cbox_planner_new (CboxRegistry *registry, CboxHost *host, CboxRequest *request)
   planner->instance_id = cbox_planner_new_instance_id ();
   planner->libexec_dir = cbox_planner_get_libexec_dir ();
   planner->start_time = g_get_monotonic_time ();
+  planner->alias_reasons
+      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, cbox_string_free);
   planner->chosen = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_chosen_free);
   planner->plan = cbox_plan_new ();
   planner->launch = cbox_launch_new ();
@@ -212,6 +224,7 @@ cbox_planner_free (CboxPlanner *planner)
   if (planner == NULL)
     return;
   g_ptr_array_unref (planner->chosen);
+  g_hash_table_unref (planner->alias_reasons);
   cbox_launch_free (planner->launch);
   cbox_plan_free (planner->plan);
   cbox_context_free (planner->backend_ctx);
@@ -511,6 +524,50 @@ cbox_planner_drop (CboxPlanner *planner, CboxChosen *chosen, const char *reason)
   cbox_planner_log (planner, "forwarder %s skipped: %s", chosen->desc->name, reason);
   cbox_plan_add_skipped (planner->plan, chosen->desc->name, reason);
   chosen->dropped = TRUE;
+  for (guint a = 0; a < chosen->aliases->len; a++)
+    {
+      const char *alias = g_ptr_array_index (chosen->aliases, a);
+      GString *reasons = g_hash_table_lookup (planner->alias_reasons, alias);
+
+      if (reasons == NULL)
+        {
+          reasons = g_string_new (NULL);
+          g_hash_table_insert (planner->alias_reasons, g_strdup (alias), reasons);
+        }
+      g_string_append_printf (reasons, "\n  %s: %s", chosen->desc->name, reason);
+    }
+}
+
+/* An alias of several plugins that was asked for fails when every member
+ * the user did not leave out was dropped. */
+static gboolean
+cbox_planner_check_aliases (CboxPlanner *planner, CboxError code, GError **error)
+{
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_hash_table_iter_init (&iter, planner->alias_reasons);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      const char *alias = key;
+      gboolean any = FALSE;
+
+      for (guint j = 0; j < planner->chosen->len && !any; j++)
+        {
+          CboxChosen *other = g_ptr_array_index (planner->chosen, j);
+          if (!other->dropped
+              && g_ptr_array_find_with_equal_func (other->aliases, alias, g_str_equal, NULL))
+            any = TRUE;
+        }
+      if (!any)
+        {
+          g_set_error (error, CBOX_ERROR, code,
+                       "Forwarder '%s' cannot be used, none of its plugins works here:%s", alias,
+                       ((GString *)value)->str);
+          return FALSE;
+        }
+    }
+  return TRUE;
 }
 
 static void
@@ -580,7 +637,7 @@ cbox_planner_check_features (CboxPlanner *planner, GError **error)
       what = cbox_features_describe_all (missing);
       reason = g_strdup_printf ("%s needs %s; backend %s cannot provide them", chosen->desc->name,
                                 what, planner->backend_desc->name);
-      if (cbox_chosen_is_requested (chosen))
+      if (chosen->requested)
         {
           g_set_error (error, CBOX_ERROR, CBOX_ERROR_NOT_SUPPORTED,
                        "%s (pick another backend with --backend, or leave it out with "
@@ -590,6 +647,8 @@ cbox_planner_check_features (CboxPlanner *planner, GError **error)
         }
       cbox_planner_drop (planner, chosen, reason);
     }
+  if (!cbox_planner_check_aliases (planner, CBOX_ERROR_NOT_SUPPORTED, error))
+    return FALSE;
   cbox_planner_remove_dropped (planner);
   return TRUE;
 }
@@ -645,36 +704,11 @@ cbox_planner_probe_forwarders (CboxPlanner *planner, GError **error)
           return FALSE;
         }
       /* Asked for through an alias of several plugins ("display"): fine as
-       * long as one of them works. */
-      for (guint a = 0; a < chosen->aliases->len; a++)
-        {
-          const char *alias = g_ptr_array_index (chosen->aliases, a);
-          g_autoptr (GString) reasons = g_string_new (NULL);
-          gboolean any = FALSE;
-
-          for (guint j = 0; j < planner->chosen->len; j++)
-            {
-              CboxChosen *other = g_ptr_array_index (planner->chosen, j);
-              if (!g_ptr_array_find_with_equal_func (other->aliases, alias, g_str_equal, NULL))
-                continue;
-              if (other->available)
-                any = TRUE;
-              else
-                g_string_append_printf (reasons, "; %s: %s", other->desc->name,
-                                        cbox_probe_result_get_reason (other->probe) != NULL
-                                            ? cbox_probe_result_get_reason (other->probe)
-                                            : "unavailable");
-            }
-          if (!any)
-            {
-              g_set_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE,
-                           "Forwarder '%s' is unavailable: none of its plugins can be used%s",
-                           alias, reasons->str);
-              return FALSE;
-            }
-        }
+       * long as one of them works (checked below). */
       cbox_planner_drop (planner, chosen, reason);
     }
+  if (!cbox_planner_check_aliases (planner, CBOX_ERROR_UNAVAILABLE, error))
+    return FALSE;
   cbox_planner_remove_dropped (planner);
   return TRUE;
 }

@@ -153,8 +153,8 @@ test_alias_multi_none_available (Fixture *f, gconstpointer user_data)
   error = build_error (f);
   g_assert_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE);
   g_assert_nonnull (strstr (error->message, "'pair'"));
-  g_assert_nonnull (strstr (error->message, "fa: fa is switched off"));
-  g_assert_nonnull (strstr (error->message, "fb: fb is switched off"));
+  g_assert_nonnull (strstr (error->message, "\n  fa: fa is switched off"));
+  g_assert_nonnull (strstr (error->message, "\n  fb: fb is switched off"));
 }
 
 static void
@@ -229,6 +229,46 @@ test_feature_mismatch_default (Fixture *f, gconstpointer user_data)
   assert_forwarders (planner, NAMES ("fa"));
   g_assert_cmpstr (skipped_reason (cbox_planner_get_plan (planner), "fdev"), ==,
                    "fdev needs device binds; backend limited cannot provide them");
+}
+
+static void
+test_feature_mismatch_alias (Fixture *f, gconstpointer user_data)
+{
+  g_free (f->request->backend);
+  f->request->backend = g_strdup ("limited");
+
+  /* "mixed" is fdev (devices: not on this backend) and fsock: one is
+   * enough. */
+  {
+    g_autoptr (CboxPlanner) planner = NULL;
+    add (f, "mixed", TRUE);
+    planner = build_ok (f);
+    assert_forwarders (planner, NAMES ("fsock"));
+    g_assert_cmpstr (skipped_reason (cbox_planner_get_plan (planner), "fdev"), ==,
+                     "fdev needs device binds; backend limited cannot provide them");
+  }
+  /* With fsock left out, none is left: an error naming the alias and why
+   * its members went. */
+  {
+    g_autoptr (GError) error = NULL;
+    g_key_file_set_string (f->request->config, "fsock", "available", "false");
+    error = build_error (f);
+    g_assert_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE);
+    g_assert_cmpstr (error->message, ==,
+                     "Forwarder 'mixed' cannot be used, none of its plugins works here:\n"
+                     "  fdev: fdev needs device binds; backend limited cannot provide them\n"
+                     "  fsock: fsock is switched off");
+  }
+  /* Left out by the user, no member is missed. */
+  {
+    g_autoptr (CboxPlanner) planner = NULL;
+    g_ptr_array_set_size (f->request->forward_ops, 0);
+    add (f, "mixed", TRUE);
+    cbox_request_add_forward_op (f->request, CBOX_FORWARD_OP_REMOVE, "fsock", TRUE, "cli");
+    cbox_request_add_forward_op (f->request, CBOX_FORWARD_OP_REMOVE, "fdev", TRUE, "cli");
+    planner = build_ok (f);
+    assert_forwarders (planner, NO_NAMES);
+  }
 }
 
 static void
@@ -681,6 +721,7 @@ main (int argc, char **argv)
   ADD ("/core/planner/features/requested", test_feature_mismatch_requested);
   ADD ("/core/planner/features/default", test_feature_mismatch_default);
   ADD ("/core/planner/features/dynamic", test_feature_dynamic);
+  ADD ("/core/planner/features/alias", test_feature_mismatch_alias);
   ADD ("/core/planner/unavailable/requested-vs-default", test_unavailable_requested_vs_default);
   ADD ("/core/planner/unavailable/unknown", test_unknown_requested_vs_default);
   ADD ("/core/planner/conflicts", test_conflicts);
