@@ -1271,7 +1271,19 @@ cbox_cli_main (int argc, char **argv)
     return cbox_cli_fail (error);
 
   registry = cbox_registry_new ();
-  cbox_registry_load_default (registry);
+  {
+    gint64 start = g_get_monotonic_time ();
+    guint n_rejected = 0;
+
+    cbox_registry_load_default (registry);
+    for (guint i = 0; i < cbox_registry_get_n_plugins (registry); i++)
+      if (!cbox_plugin_info_is_accepted (cbox_registry_get_plugin (registry, i)))
+        n_rejected++;
+    if (request->verbose)
+      g_printerr ("cbox: %u plugins found (%u rejected) in %.1f ms\n",
+                  cbox_registry_get_n_plugins (registry), n_rejected,
+                  (g_get_monotonic_time () - start) / 1000.0);
+  }
 
   if (options->command == CBOX_CLI_COMMAND_DOCTOR)
     {
