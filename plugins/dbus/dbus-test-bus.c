@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -8,6 +10,14 @@
 #include "cbox-test-util.h"
 #include "cbox-dbus-address.h"
 #include "dbus-test-bus.h"
+
+void
+test_die_with_parent (gpointer user_data)
+{
+  /* A test that fails aborts: its daemons must not outlive it (they hold
+   * the test runner's output pipe open, and the runner waits for them). */
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
 
 static char *
 test_service_path (void)
@@ -82,7 +92,10 @@ test_bus_start (TestBus *bus)
   {
     g_autofree char *config_arg = g_strconcat ("--config-file=", config, NULL);
     const char *argv[] = { daemon, "--nofork", "--print-address=1", config_arg, NULL };
-    bus->daemon = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
+    g_autoptr (GSubprocessLauncher) daemon_launcher
+        = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+    g_subprocess_launcher_set_child_setup (daemon_launcher, test_die_with_parent, NULL, NULL);
+    bus->daemon = g_subprocess_launcher_spawnv (daemon_launcher, argv, &error);
     g_assert_no_error (error);
   }
   bus->address = test_read_line_bounded (g_subprocess_get_stdout_pipe (bus->daemon), 10);
@@ -91,6 +104,7 @@ test_bus_start (TestBus *bus)
 
   launcher
       = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_subprocess_launcher_set_child_setup (launcher, test_die_with_parent, NULL, NULL);
   g_subprocess_launcher_setenv (launcher, "DBUS_SESSION_BUS_ADDRESS", bus->address, TRUE);
   {
     const char *argv[] = { service, "org.cboxtest.Allowed", "org.cboxtest.Denied", NULL };

@@ -23,6 +23,8 @@ void test_bus_start (TestBus *bus);
 void test_bus_stop (TestBus *bus);
 /* Reads one line from @stream within @seconds, or NULL. */
 char *test_read_line_bounded (GInputStream *stream, guint seconds);
+/* For g_subprocess_launcher_set_child_setup(): SIGKILL when the test dies. */
+void test_die_with_parent (gpointer user_data);
 /* PIDs (int) of processes whose command line contains @needle. */
 GArray *test_find_processes (const char *needle);
 

@@ -234,6 +234,7 @@ test_kill_9 (gconstpointer data)
   started = g_build_filename (fx.project, "started", NULL);
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE
                                         | G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+  g_subprocess_launcher_set_child_setup (launcher, test_die_with_parent, NULL, NULL);
   g_subprocess_launcher_set_environ (launcher, fx.env);
   g_subprocess_launcher_set_cwd (launcher, fx.project);
   cbox = g_subprocess_launcher_spawnv (

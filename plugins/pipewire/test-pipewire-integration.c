@@ -4,7 +4,9 @@
  * directory; `pw-cli info 0` and `pactl info` inside succeed with the
  * forwarder and fail without it. With the bwrap and the nspawn backend
  * (nspawn only as root). */
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -47,6 +49,14 @@ typedef struct
   char **env;
 } Fixture;
 
+/* A failing test aborts: its daemons must not outlive it (the test runner
+ * would wait for them). */
+static void
+die_with_parent (gpointer user_data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
 static GSubprocess *
 start_daemon (const char *program, const char *runtime_dir, const char *socket)
 {
@@ -55,6 +65,7 @@ start_daemon (const char *program, const char *runtime_dir, const char *socket)
   g_autoptr (GError) error = NULL;
   GSubprocess *process;
 
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
   g_subprocess_launcher_setenv (launcher, "XDG_RUNTIME_DIR", runtime_dir, TRUE);
   g_subprocess_launcher_unsetenv (launcher, "PIPEWIRE_REMOTE");
   g_subprocess_launcher_unsetenv (launcher, "DBUS_SESSION_BUS_ADDRESS");

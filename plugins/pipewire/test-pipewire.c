@@ -6,7 +6,9 @@
  * runtime directory, a socket nobody answers on, and the lazy loading of
  * libpipewire. */
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -326,6 +328,14 @@ maps_contain (const char *needle)
   return strstr (maps, needle) != NULL;
 }
 
+/* A failing test aborts: its daemons must not outlive it (the test runner
+ * would wait for them). */
+static void
+die_with_parent (gpointer user_data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
 static GSubprocess *
 start_daemon (const char *program, const char *runtime_dir, const char *socket)
 {
@@ -335,6 +345,7 @@ start_daemon (const char *program, const char *runtime_dir, const char *socket)
   GSubprocess *process;
   const char *argv[] = { program, NULL };
 
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
   g_subprocess_launcher_setenv (launcher, "XDG_RUNTIME_DIR", runtime_dir, TRUE);
   g_subprocess_launcher_unsetenv (launcher, "PIPEWIRE_REMOTE");
   g_subprocess_launcher_unsetenv (launcher, "DBUS_SESSION_BUS_ADDRESS");
