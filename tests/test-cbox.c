@@ -225,6 +225,91 @@ test_exit_125 (void)
   g_assert_nonnull (strstr (result.err, expected));
 }
 
+/* With the real bwrap backend: what the command line asks for is what the
+ * command gets, and nothing else. */
+static gboolean
+have_bwrap_backend (void)
+{
+  g_auto (CboxTestResult) result = { 0 };
+  g_autofree char *bwrap = cbox_test_require_program ("bwrap");
+
+  if (bwrap == NULL)
+    return FALSE;
+  cbox_test_runv (&result, "--backend=bwrap", "doctor", NULL);
+  if (strstr (result.out, "bwrap      available") == NULL)
+    {
+      cbox_test_skip_or_fail ("the bwrap backend is not built or not usable here (cbox doctor)");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+test_bwrap_bind_copy_env (void)
+{
+  g_autofree char *project = cbox_test_make_dir ("project");
+  g_autofree char *data = cbox_test_make_dir ("da:ta with space");
+  g_autofree char *ro_file = g_build_filename (data, "ro.txt", NULL);
+  g_autofree char *copy_file = g_build_filename (data, "seed.json", NULL);
+  g_autoptr (GString) escaped = g_string_new (NULL);
+  g_autofree char *ro_arg = NULL;
+  g_autofree char *copy_arg = NULL;
+  g_autofree char *contents = NULL;
+  g_auto (GStrv) env = cbox_test_environ (ARGS ("CBOX_SECRET=leaked", "CBOX_PASSED=passed"));
+  g_auto (CboxTestResult) result = { 0 };
+  const char *script
+      = "set -u\n"
+        "cat /inside/ro.txt\n"
+        "if echo x > /inside/ro.txt 2>/dev/null; then echo ro-writable; fi\n"
+        "cat /tmp/seed.json && echo changed > /tmp/seed.json && cat /tmp/seed.json\n"
+        "echo \"passed=${CBOX_PASSED-unset} set=${CBOX_SET-unset} secret=${CBOX_SECRET-unset}\"\n"
+        "pwd\n";
+
+  if (!have_bwrap_backend ())
+    return;
+  g_assert_true (g_file_set_contents (ro_file, "read-only\n", -1, NULL));
+  g_assert_true (g_file_set_contents (copy_file, "seed\n", -1, NULL));
+  for (const char *p = data; *p != '\0'; p++)
+    {
+      if (*p == ':' || *p == '\\')
+        g_string_append_c (escaped, '\\');
+      g_string_append_c (escaped, *p);
+    }
+  ro_arg = g_strdup_printf ("--ro-bind=%s:/inside", escaped->str);
+  {
+    g_autoptr (GString) escaped_copy = g_string_new (NULL);
+    for (const char *p = copy_file; *p != '\0'; p++)
+      {
+        if (*p == ':' || *p == '\\')
+          g_string_append_c (escaped_copy, '\\');
+        g_string_append_c (escaped_copy, *p);
+      }
+    copy_arg = g_strdup_printf ("--copy=%s:/tmp/seed.json", escaped_copy->str);
+  }
+
+  cbox_test_run (ARGS ("--backend=bwrap", "--forward=none", "run", ro_arg, copy_arg,
+                       "--env=CBOX_PASSED", "--env=CBOX_SET=v", "--", "sh", "-c", script),
+                 project, (const char *const *)env, NULL, &result);
+  cbox_test_assert_status (&result, 0);
+  g_assert_nonnull (strstr (result.out, "read-only\n"));
+  g_assert_null (strstr (result.out, "ro-writable"));
+  g_assert_nonnull (strstr (result.out, "seed\nchanged\n"));
+  g_assert_nonnull (strstr (result.out, "passed=passed set=v secret=unset\n"));
+  {
+    g_autofree char *real = realpath (project, NULL);
+    g_autofree char *pwd_line = g_strconcat (real, "\n", NULL);
+    g_assert_nonnull (strstr (result.out, pwd_line));
+  }
+  /* The copy's changes stayed inside. */
+  g_assert_true (g_file_get_contents (copy_file, &contents, NULL, NULL));
+  g_assert_cmpstr (contents, ==, "seed\n");
+
+  /* The command's own status comes back. */
+  cbox_test_run (ARGS ("--backend=bwrap", "--forward=none", "run", "--", "sh", "-c", "exit 7"),
+                 project, (const char *const *)env, NULL, &result);
+  cbox_test_assert_status (&result, 7);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -236,5 +321,6 @@ main (int argc, char **argv)
   g_test_add_func ("/core/cbox/plan-weird-project", test_plan_weird_project);
   g_test_add_func ("/core/cbox/run-test-backend", test_run_test_backend);
   g_test_add_func ("/core/cbox/exit-125", test_exit_125);
+  g_test_add_func ("/core/cbox/bwrap/bind-copy-env", test_bwrap_bind_copy_env);
   return g_test_run ();
 }
