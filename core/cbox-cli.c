@@ -339,6 +339,55 @@ cbox_cli_apply_option (CboxCliOptions *options, const CboxCliOptionDef *def, con
     }
 }
 
+/* Edit distance, for "did you mean". */
+static guint
+cbox_cli_distance (const char *a, const char *b)
+{
+  gsize la = strlen (a), lb = strlen (b);
+  g_autofree guint *row = g_new (guint, lb + 1);
+
+  for (gsize j = 0; j <= lb; j++)
+    row[j] = (guint)j;
+  for (gsize i = 1; i <= la; i++)
+    {
+      guint diagonal = row[0];
+      row[0] = (guint)i;
+      for (gsize j = 1; j <= lb; j++)
+        {
+          guint above = row[j];
+          guint best = MIN (row[j] + 1, row[j - 1] + 1);
+          row[j] = MIN (best, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1));
+          diagonal = above;
+        }
+    }
+  return row[lb];
+}
+
+/* " (did you mean --network?)" for a near miss, else "". */
+static char *
+cbox_cli_suggest_option (const char *arg)
+{
+  const char *name = arg;
+  g_autofree char *bare = NULL;
+  const char *best = NULL;
+  guint best_distance = 3;
+
+  while (*name == '-')
+    name++;
+  bare = g_strndup (name, strcspn (name, "="));
+  for (gsize i = 0; i < G_N_ELEMENTS (cbox_cli_option_defs); i++)
+    {
+      guint distance = cbox_cli_distance (bare, cbox_cli_option_defs[i].name);
+      if (distance < best_distance)
+        {
+          best_distance = distance;
+          best = cbox_cli_option_defs[i].name;
+        }
+    }
+  return best != NULL && bare[0] != '\0' ? g_strdup_printf ("did you mean --%s? ", best)
+                                         : g_strdup ("");
+}
+
 static const CboxCliOptionDef *
 cbox_cli_lookup_option (const char *name, gsize len, char short_name)
 {
@@ -396,8 +445,9 @@ cbox_cli_parse (int argc, char **argv, CboxCliOptions **ret_options, GError **er
           if (def == NULL)
             {
               g_autofree char *quoted = cbox_cli_quote (arg);
+              g_autofree char *suggestion = cbox_cli_suggest_option (arg);
               g_set_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT,
-                           "Unknown option '%s' (see 'cbox help')", quoted);
+                           "Unknown option '%s' (%ssee 'cbox help')", quoted, suggestion);
               return FALSE;
             }
           if (def->has_value && value == NULL)
@@ -429,8 +479,8 @@ cbox_cli_parse (int argc, char **argv, CboxCliOptions **ret_options, GError **er
               g_autofree char *quoted = cbox_cli_quote (arg);
               g_set_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT,
                            "Unknown command '%s' (commands: run, plan, doctor, plugins, version, "
-                           "help)",
-                           quoted);
+                           "help; to run a program in a sandbox: cbox run -- %s)",
+                           quoted, quoted);
               return FALSE;
             }
           have_command_word = TRUE;

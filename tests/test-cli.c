@@ -45,7 +45,10 @@ assert_bad (const char *const *args, const char *fragment)
 static void
 test_bad_inputs (void)
 {
-  assert_bad (ARGS ("--bogus", "run"), "Unknown option '--bogus'");
+  assert_bad (ARGS ("--bogus", "run"), "Unknown option '--bogus' (see 'cbox help')");
+  assert_bad (ARGS ("--netwrk=off", "run"), "did you mean --network?");
+  assert_bad (ARGS ("run", "--forwad", "x11"), "did you mean --forward?");
+  assert_bad (ARGS ("ls"), "cbox run -- ls");
   assert_bad (ARGS ("run", "-x"), "Unknown option '-x'");
   assert_bad (ARGS ("run", "-vh"), "Unknown option '-vh'");
   assert_bad (ARGS ("bogus"), "Unknown command 'bogus'");
