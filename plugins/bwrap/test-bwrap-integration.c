@@ -65,6 +65,25 @@ run_sh (CboxTestResult *result, gboolean network, const char *const *extra_env, 
   return project;
 }
 
+/* Starts `cbox run ... -- sh -c SCRIPT` in @project without waiting. */
+static GSubprocess *
+spawn_sh (const char *project, const char *script, GSubprocessFlags flags)
+{
+  g_autoptr (GPtrArray) args
+      = run_args (project, FALSE, (const char *const[]){ "sh", "-c", script, NULL });
+  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (flags);
+  g_auto (GStrv) env = cbox_test_environ (NULL);
+  g_autoptr (GError) error = NULL;
+  GSubprocess *proc;
+
+  g_ptr_array_insert (args, 0, g_strdup (cbox_test_cbox_path ()));
+  g_subprocess_launcher_set_environ (launcher, env);
+  g_subprocess_launcher_set_cwd (launcher, project);
+  proc = g_subprocess_launcher_spawnv (launcher, (const char *const *)args->pdata, &error);
+  g_assert_no_error (error);
+  return proc;
+}
+
 static void
 test_env_secret (void)
 {
@@ -351,26 +370,16 @@ static void
 test_concurrent (void)
 {
   GSubprocess *procs[20];
-  g_auto (GStrv) env = NULL;
   g_autoptr (GError) error = NULL;
 
   if (!setup ())
     return;
-  env = cbox_test_environ (NULL);
   for (guint i = 0; i < G_N_ELEMENTS (procs); i++)
     {
       g_autofree char *project = cbox_test_make_dir ("project");
       g_autofree char *script = g_strdup_printf ("echo %u > run.txt; sleep 0.2; cat run.txt", i);
-      const char *command[] = { "sh", "-c", script, NULL };
-      g_autoptr (GPtrArray) args = run_args (project, FALSE, command);
-      g_autoptr (GSubprocessLauncher) launcher
-          = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
 
-      g_ptr_array_insert (args, 0, g_strdup (cbox_test_cbox_path ()));
-      g_subprocess_launcher_set_environ (launcher, env);
-      g_subprocess_launcher_set_cwd (launcher, project);
-      procs[i] = g_subprocess_launcher_spawnv (launcher, (const char *const *)args->pdata, &error);
-      g_assert_no_error (error);
+      procs[i] = spawn_sh (project, script, G_SUBPROCESS_FLAGS_STDOUT_PIPE);
     }
   for (guint i = 0; i < G_N_ELEMENTS (procs); i++)
     {
@@ -434,10 +443,7 @@ test_kill9 (void)
   g_autoptr (GHashTable) tmp_before = list_dir ("/tmp");
   g_autoptr (GHashTable) tmp_after = NULL;
   g_autoptr (GSubprocess) proc = NULL;
-  g_autoptr (GSubprocessLauncher) launcher = NULL;
-  g_autoptr (GPtrArray) args = NULL;
   g_autoptr (GError) error = NULL;
-  g_auto (GStrv) env = NULL;
   GHashTableIter iter;
   const char *name;
   guint left = 1;
@@ -448,14 +454,7 @@ test_kill9 (void)
   /* A child and a grandchild, both carrying the token on their command line. */
   /* (100 s at most even when the test fails and leaves them.) */
   script = g_strdup_printf ("sleep 100.%s & exec sleep 99.%s", token, token);
-  args = run_args (project, FALSE, (const char *const[]){ "sh", "-c", script, NULL });
-  g_ptr_array_insert (args, 0, g_strdup (cbox_test_cbox_path ()));
-  env = cbox_test_environ (NULL);
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
-  g_subprocess_launcher_set_environ (launcher, env);
-  g_subprocess_launcher_set_cwd (launcher, project);
-  proc = g_subprocess_launcher_spawnv (launcher, (const char *const *)args->pdata, &error);
-  g_assert_no_error (error);
+  proc = spawn_sh (project, script, G_SUBPROCESS_FLAGS_NONE);
   for (guint i = 0; i < 3000 && count_processes_with (token) < 2; i++)
     g_usleep (10000);
   g_assert_cmpuint (count_processes_with (token), ==, 2);
@@ -488,10 +487,7 @@ test_signal (gconstpointer data)
   g_autofree char *ready = g_build_filename (project, "ready", NULL);
   g_autofree char *script = NULL;
   g_autoptr (GSubprocess) proc = NULL;
-  g_autoptr (GSubprocessLauncher) launcher = NULL;
-  g_autoptr (GPtrArray) args = NULL;
   g_autoptr (GError) error = NULL;
-  g_auto (GStrv) env = NULL;
 
   if (!setup ())
     return;
@@ -499,14 +495,7 @@ test_signal (gconstpointer data)
   script = g_strdup_printf ("trap 'exit %d' %d; touch ready; i=0; "
                             "while [ $i -lt 3000 ]; do sleep 0.01; i=$((i+1)); done; exit 99",
                             40 + sig, sig);
-  args = run_args (project, FALSE, (const char *const[]){ "sh", "-c", script, NULL });
-  g_ptr_array_insert (args, 0, g_strdup (cbox_test_cbox_path ()));
-  env = cbox_test_environ (NULL);
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
-  g_subprocess_launcher_set_environ (launcher, env);
-  g_subprocess_launcher_set_cwd (launcher, project);
-  proc = g_subprocess_launcher_spawnv (launcher, (const char *const *)args->pdata, &error);
-  g_assert_no_error (error);
+  proc = spawn_sh (project, script, G_SUBPROCESS_FLAGS_NONE);
   g_assert_true (cbox_test_wait_for_path (ready, 30));
   g_subprocess_send_signal (proc, sig);
   g_assert_true (g_subprocess_wait (proc, NULL, &error));
