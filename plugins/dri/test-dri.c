@@ -17,6 +17,7 @@
 #include <glib/gstdio.h>
 
 #include "cbox-private.h"
+#include "cbox-registry.h"
 #include "cbox-test-util.h"
 #include "cbox-dri-scan.h"
 
@@ -561,6 +562,101 @@ test_lazy_libdrm (void)
   g_assert_false (maps_contain ("libdrm.so"));
 }
 
+/* The plan of a fake Intel GPU realized by a real backend and run: inside,
+ * the node is there (a character device when the test runs as root, since
+ * the fake tree's node is then mknod'd) and the /sys links resolve as
+ * libdrm resolves them. bwrap only: nspawn mounts the host's real sysfs
+ * over /sys, which on this GPU-less machine has no such device (on a host
+ * with a GPU, the real entries are what the plan names). */
+static void
+test_sandbox_bwrap (void)
+{
+  g_autoptr (FakeTree) tree = fake_tree_new ();
+  g_autoptr (CboxHost) fake = NULL;
+  g_autoptr (CboxHost) real = NULL;
+  g_autoptr (CboxRegistry) registry = cbox_registry_new ();
+  g_autoptr (CboxContext) backend_ctx = NULL;
+  g_autoptr (CboxProbeResult) backend_probe = cbox_probe_result_new ();
+  g_autoptr (CboxLaunch) launch = cbox_launch_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *project = cbox_test_make_dir ("project");
+  g_auto (RunResult) run = { 0 };
+  const CboxPluginDesc *backend;
+  CboxPluginInfo *info;
+  int status = -1;
+  const char *script = "test -e /dev/dri/renderD128 || exit 10\n"
+                       "if [ \"$ROOT\" = 1 ]; then test -c /dev/dri/renderD128 || exit 11; fi\n"
+                       "test \"$(cat /sys/dev/char/226:128/device/vendor)\" = 0x8086 || exit 12\n"
+                       "test \"$(readlink -f /sys/dev/char/226:128/device/subsystem)\" = "
+                       "/sys/bus/pci || exit 13\n"
+                       "test \"$(readlink -f /sys/bus/pci/devices/0000:00:02.0)\" = "
+                       "/sys/devices/pci0000:00/0000:00:02.0 || exit 14\n"
+                       "test -e /sys/class || exit 0\n" /* nothing else of /sys */
+                       "exit 15\n";
+
+  cbox_registry_load_default (registry);
+  info = cbox_registry_lookup (registry, "bwrap");
+  if (info == NULL)
+    {
+      g_test_skip ("backend bwrap was not built");
+      return;
+    }
+  backend = cbox_plugin_info_get_desc (info);
+
+  fake_intel_render_only (tree);
+  fake = fake_host_new (tree);
+  run_plugin (tree, fake, NULL, &run);
+  g_assert_cmpint (cbox_probe_result_get_status (run.result), ==, CBOX_PROBE_AVAILABLE);
+
+  /* The dri items, then the core's base plan before them as the planner
+   * orders it: rebuild the plan around the dri mounts. */
+  real = cbox_host_new_from_system (&error);
+  g_assert_no_error (error);
+  {
+    g_autoptr (CboxPlan) plan = cbox_plan_new ();
+    cbox_plan_set_origin (plan, "core");
+    g_assert_true (cbox_base_plan_fill_system (plan, real, NULL, &error));
+    g_assert_no_error (error);
+    cbox_plan_set_origin (plan, "dri");
+    for (guint i = 0; i < cbox_plan_get_n_mounts (run.plan); i++)
+      {
+        const CboxMount *mount = cbox_plan_get_mount (run.plan, i);
+        if (mount->kind == CBOX_MOUNT_DEV)
+          cbox_plan_add_bind_dev (plan, mount->src, mount->dest, mount->flags);
+        else if (mount->kind == CBOX_MOUNT_RO)
+          cbox_plan_add_bind_ro (plan, mount->src, mount->dest, mount->flags);
+        else if (mount->kind == CBOX_MOUNT_SYMLINK)
+          cbox_plan_add_symlink (plan, mount->src, mount->dest);
+      }
+    cbox_plan_set_origin (plan, "core");
+    g_assert_true (cbox_base_plan_add_project (plan, real, project, &error));
+    g_assert_no_error (error);
+    cbox_plan_set_env (plan, "ROOT", cbox_test_is_root () ? "1" : "0");
+    cbox_plan_set_command (plan, (const char *const[]){ "sh", "-c", script, NULL });
+
+    backend_ctx = cbox_context_new (real, NULL, "bwrap");
+    cbox_context_set_backend (backend_ctx, "bwrap", backend->features);
+    cbox_context_set_instance_id (backend_ctx, "dritest");
+    if (g_getenv ("CBOX_LIBEXEC_DIR") != NULL)
+      cbox_context_set_libexec_dir (backend_ctx, g_getenv ("CBOX_LIBEXEC_DIR"));
+    g_assert_true (backend->backend->probe (backend_ctx, backend_probe, &error));
+    g_assert_no_error (error);
+    if (cbox_probe_result_get_status (backend_probe) == CBOX_PROBE_UNAVAILABLE)
+      {
+        cbox_test_skip_or_fail (cbox_probe_result_get_reason (backend_probe));
+        return;
+      }
+    g_assert_true (backend->backend->realize (backend_ctx, plan, launch, &error));
+    g_assert_no_error (error);
+    if (backend->backend->run != NULL)
+      g_assert_true (backend->backend->run (backend_ctx, plan, launch, &status, &error));
+    else
+      g_assert_true (cbox_launch_run (launch, plan, &status, &error));
+    g_assert_no_error (error);
+  }
+  g_assert_cmpint (status, ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -576,5 +672,6 @@ main (int argc, char **argv)
   g_test_add_func ("/dri/escaping-link", test_escaping_link);
   g_test_add_func ("/dri/nixos", test_nixos);
   g_test_add_func ("/dri/real-host", test_real_host);
+  g_test_add_func ("/dri/sandbox/bwrap", test_sandbox_bwrap);
   return g_test_run ();
 }
