@@ -8,6 +8,7 @@
 #include <pwd.h>
 #include <signal.h>
 #include <string.h>
+#include <linux/close_range.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -85,6 +86,22 @@ cbox_run_child_reset (const sigset_t *mask, gboolean ignore_forwarded,
   return TRUE;
 }
 
+/* Marks every fd from @lowest up close-on-exec. Async-signal-safe. */
+static void
+cbox_run_child_cloexec_from (int lowest)
+{
+  long max;
+
+  if (close_range ((unsigned)lowest, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+    return;
+  /* Kernels before 5.11: one by one, up to the limit. */
+  max = sysconf (_SC_OPEN_MAX);
+  if (max < 0 || max > 65536)
+    max = 65536;
+  for (int fd = lowest; fd < max; fd++)
+    fcntl (fd, F_SETFD, FD_CLOEXEC);
+}
+
 /* Reports errno of a failed exec through @errno_fd and exits. */
 G_GNUC_NORETURN static void
 cbox_run_child_fail (int errno_fd)
@@ -136,6 +153,10 @@ cbox_run_spawn (const char *what, const char *path, const char *const *argv,
       close (errno_pipe[0]);
       if (!cbox_run_child_reset (child_mask, ignore_forwarded, creds, parent))
         cbox_run_child_fail (errno_pipe[1]);
+      /* Only stdio and the fds the launch names go on: an fd cbox itself
+       * inherited (a directory its parent left open, say) would be a way out
+       * of the sandbox, as bwrap passes every open fd to the command. */
+      cbox_run_child_cloexec_from (3);
       for (guint i = 0; i < n_keep_fds; i++)
         if (fcntl (keep_fds[i], F_SETFD, 0) < 0)
           cbox_run_child_fail (errno_pipe[1]);

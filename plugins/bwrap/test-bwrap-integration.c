@@ -129,6 +129,39 @@ test_home_file_absent (void)
   g_unlink (secret);
 }
 
+/* A host directory fd that cbox's parent left open (no close-on-exec) must
+ * not reach the command: openat() on it would be a way out. */
+static void
+test_inherited_fd_absent (void)
+{
+  g_autofree char *project = cbox_test_make_dir ("project");
+  g_autoptr (GPtrArray) args = NULL;
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
+  g_autoptr (GSubprocess) proc = NULL;
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) env = cbox_test_environ (NULL);
+  int dir_fd;
+
+  if (!setup ())
+    return;
+  dir_fd = open ("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  g_assert_cmpint (dir_fd, >=, 0);
+  /* The control, inside: the sandbox's own fds 0-2 are there. */
+  args = run_args (project, FALSE,
+                   (const char *const[]){
+                       "sh", "-c", "test -e /proc/self/fd/2 && test ! -e /proc/self/fd/9", NULL });
+  g_ptr_array_insert (args, 0, g_strdup (cbox_test_cbox_path ()));
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_subprocess_launcher_set_environ (launcher, env);
+  g_subprocess_launcher_set_cwd (launcher, project);
+  g_subprocess_launcher_take_fd (launcher, dir_fd, 9);
+  proc = g_subprocess_launcher_spawnv (launcher, (const char *const *)args->pdata, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_wait (proc, NULL, &error));
+  g_assert_true (g_subprocess_get_if_exited (proc));
+  g_assert_cmpint (g_subprocess_get_exit_status (proc), ==, 0);
+}
+
 static void
 test_tmp_file_absent (void)
 {
@@ -715,6 +748,7 @@ main (int argc, char **argv)
   g_test_add_func ("/bwrap/env/host-variable-absent", test_env_secret);
   g_test_add_func ("/bwrap/fs/host-home-file-absent", test_home_file_absent);
   g_test_add_func ("/bwrap/fs/host-tmp-file-absent", test_tmp_file_absent);
+  g_test_add_func ("/bwrap/fs/inherited-fd-absent", test_inherited_fd_absent);
   g_test_add_func ("/bwrap/fs/project-write-owned-by-user", test_project_write);
   g_test_add_func ("/bwrap/fs/write-outside-project-fails", test_write_outside_fails);
   g_test_add_func ("/bwrap/fs/weird-project-path", test_weird_project_path);

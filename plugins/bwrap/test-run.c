@@ -79,6 +79,30 @@ test_environ_and_fds (void)
   g_assert_cmpint (status, ==, 0);
 }
 
+/* An fd cbox inherited without close-on-exec does not reach the tool;
+ * the launch's own fds do. */
+static void
+test_stray_fd_closed (void)
+{
+  g_autoptr (CboxPlan) plan = cbox_plan_new ();
+  g_autoptr (CboxLaunch) launch = cbox_launch_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *script = NULL;
+  int stray = open ("/", O_RDONLY | O_DIRECTORY); /* no O_CLOEXEC, on purpose */
+  int kept, status = -1;
+
+  g_assert_cmpint (stray, >=, 0);
+  kept = cbox_memfd_new_sealed ("kept", "k", 1, &error);
+  g_assert_no_error (error);
+  cbox_launch_take_fd (launch, kept);
+  script = g_strdup_printf ("test ! -e /proc/self/fd/%d && test -e /proc/self/fd/%d", stray, kept);
+  cbox_launch_add_args (launch, "/bin/sh", "-c", script, NULL);
+  g_assert_true (cbox_launch_run (launch, plan, &status, &error));
+  g_assert_no_error (error);
+  close (stray);
+  g_assert_cmpint (status, ==, 0);
+}
+
 static void
 count_cleanup (gpointer user_data)
 {
@@ -289,6 +313,7 @@ main (int argc, char **argv)
   g_test_add_func ("/run/tool-missing", test_tool_missing);
   g_test_add_func ("/run/environ-and-fds", test_environ_and_fds);
   g_test_add_func ("/run/cleanups", test_cleanups);
+  g_test_add_func ("/run/stray-fd-closed", test_stray_fd_closed);
   g_test_add_data_func ("/run/signal/int", GINT_TO_POINTER (SIGINT), test_signal_forwarded);
   g_test_add_data_func ("/run/signal/term", GINT_TO_POINTER (SIGTERM), test_signal_forwarded);
   g_test_add_data_func ("/run/signal/hup", GINT_TO_POINTER (SIGHUP), test_signal_forwarded);
