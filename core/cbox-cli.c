@@ -12,6 +12,7 @@
 
 #include "cbox-cli.h"
 #include "cbox-json.h"
+#include "cbox-project.h"
 
 /* ---- options ---------------------------------------------------------------- */
 
@@ -43,6 +44,7 @@ cbox_cli_options_free (CboxCliOptions *options)
   g_free (options->profile);
   g_free (options->project);
   g_free (options->config_file);
+  g_free (options->instance);
   g_strfreev (options->command_argv);
   g_ptr_array_unref (options->settings);
   cbox_request_free (options->cli);
@@ -84,6 +86,10 @@ typedef enum
   OPT_MEMORY,
   OPT_CPUS,
   OPT_SET,
+  OPT_PERSIST,
+  OPT_NO_PERSIST,
+  OPT_ALL,
+  OPT_INSTANCE,
 } CboxCliOptionId;
 
 typedef struct
@@ -116,6 +122,10 @@ static const CboxCliOptionDef cbox_cli_option_defs[] = {
   { "memory", 0, TRUE, OPT_MEMORY },
   { "cpus", 0, TRUE, OPT_CPUS },
   { "set", 0, TRUE, OPT_SET },
+  { "persist", 0, TRUE, OPT_PERSIST },
+  { "no-persist", 0, FALSE, OPT_NO_PERSIST },
+  { "all", 0, FALSE, OPT_ALL },
+  { "instance", 0, TRUE, OPT_INSTANCE },
 };
 
 static const struct
@@ -126,6 +136,8 @@ static const struct
   { "run", CBOX_CLI_COMMAND_RUN },         { "plan", CBOX_CLI_COMMAND_PLAN },
   { "doctor", CBOX_CLI_COMMAND_DOCTOR },   { "plugins", CBOX_CLI_COMMAND_PLUGINS },
   { "version", CBOX_CLI_COMMAND_VERSION }, { "help", CBOX_CLI_COMMAND_HELP },
+  { "ps", CBOX_CLI_COMMAND_PS },           { "enter", CBOX_CLI_COMMAND_ENTER },
+  { "stop", CBOX_CLI_COMMAND_STOP },
 };
 
 static const char *
@@ -190,6 +202,17 @@ cbox_cli_parse_forward_list (CboxCliOptions *options, const char *option, const 
       cbox_request_add_forward_op (
           options->cli, remove ? CBOX_FORWARD_OP_REMOVE : CBOX_FORWARD_OP_ADD, name, TRUE, "cli");
     }
+  return TRUE;
+}
+
+static gboolean
+cbox_cli_id_is_valid (const char *value)
+{
+  if (value[0] == '\0')
+    return FALSE;
+  for (const char *p = value; *p != '\0'; p++)
+    if (!g_ascii_isxdigit (*p))
+      return FALSE;
   return TRUE;
 }
 
@@ -334,6 +357,33 @@ cbox_cli_apply_option (CboxCliOptions *options, const CboxCliOptionDef *def, con
         cbox_cli_add_setting (options, group, key, eq + 1);
         return TRUE;
       }
+    case OPT_PERSIST:
+      {
+        g_auto (GStrv) items = g_strsplit (value, ",", -1);
+        g_autofree char *list = NULL;
+
+        for (guint i = 0; items[i] != NULL; i++)
+          if (!g_str_equal (items[i], "local") && !g_str_equal (items[i], "tmp")
+              && !g_str_equal (items[i], "none"))
+            return cbox_cli_bad_value (error, def->name, value,
+                                       "local, tmp or both separated by ','; none for nothing");
+        list = g_strjoinv (";", items);
+        cbox_cli_add_setting (options, "cbox", "persist", list);
+        return TRUE;
+      }
+    case OPT_NO_PERSIST:
+      cbox_cli_add_setting (options, "cbox", "persist", "none");
+      return TRUE;
+    case OPT_ALL:
+      options->all = TRUE;
+      return TRUE;
+    case OPT_INSTANCE:
+      if (!cbox_cli_id_is_valid (value))
+        return cbox_cli_bad_value (error, def->name, value,
+                                   "a sandbox id, or the start of one, as 'cbox ps' shows");
+      g_free (options->instance);
+      options->instance = g_strdup (value);
+      return TRUE;
     default:
       g_assert_not_reached ();
     }
@@ -478,8 +528,9 @@ cbox_cli_parse (int argc, char **argv, CboxCliOptions **ret_options, GError **er
             {
               g_autofree char *quoted = cbox_cli_quote (arg);
               g_set_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT,
-                           "Unknown command '%s' (commands: run, plan, doctor, plugins, version, "
-                           "help; to run a program in a sandbox: cbox run -- %s)",
+                           "Unknown command '%s' (commands: run, plan, doctor, plugins, ps, "
+                           "enter, stop, version, help; to run a program in a sandbox: cbox run "
+                           "-- %s)",
                            quoted, quoted);
               return FALSE;
             }
@@ -492,7 +543,8 @@ cbox_cli_parse (int argc, char **argv, CboxCliOptions **ret_options, GError **er
           options->help_topic = g_strdup (arg);
           continue;
         }
-      if (options->command == CBOX_CLI_COMMAND_RUN || options->command == CBOX_CLI_COMMAND_PLAN)
+      if (options->command == CBOX_CLI_COMMAND_RUN || options->command == CBOX_CLI_COMMAND_PLAN
+          || options->command == CBOX_CLI_COMMAND_ENTER)
         break; /* the command starts here, as with env(1) */
       {
         g_autofree char *quoted = cbox_cli_quote (arg);
@@ -506,10 +558,11 @@ cbox_cli_parse (int argc, char **argv, CboxCliOptions **ret_options, GError **er
 
   if (i < argc)
     {
-      if (options->command != CBOX_CLI_COMMAND_RUN && options->command != CBOX_CLI_COMMAND_PLAN)
+      if (options->command != CBOX_CLI_COMMAND_RUN && options->command != CBOX_CLI_COMMAND_PLAN
+          && options->command != CBOX_CLI_COMMAND_ENTER)
         {
           g_set_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT,
-                       "A COMMAND after '--' is for 'cbox run' and 'cbox plan' only");
+                       "A COMMAND after '--' is for 'cbox run', 'cbox plan' and 'cbox enter' only");
           return FALSE;
         }
       options->command_argv = g_new0 (char *, argc - i + 1);
@@ -527,10 +580,31 @@ cbox_cli_parse (int argc, char **argv, CboxCliOptions **ret_options, GError **er
     {
       if (options->json && options->command != CBOX_CLI_COMMAND_PLAN
           && options->command != CBOX_CLI_COMMAND_DOCTOR
-          && options->command != CBOX_CLI_COMMAND_PLUGINS)
+          && options->command != CBOX_CLI_COMMAND_PLUGINS
+          && options->command != CBOX_CLI_COMMAND_PS)
         {
           g_set_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT,
-                       "--json is for 'cbox plan', 'cbox doctor' and 'cbox plugins'");
+                       "--json is for 'cbox plan', 'cbox doctor', 'cbox plugins' and 'cbox ps'");
+          return FALSE;
+        }
+      if (options->all && options->command != CBOX_CLI_COMMAND_PS
+          && options->command != CBOX_CLI_COMMAND_STOP)
+        {
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT,
+                       "--all is for 'cbox ps' and 'cbox stop'");
+          return FALSE;
+        }
+      if (options->instance != NULL && options->command != CBOX_CLI_COMMAND_ENTER
+          && options->command != CBOX_CLI_COMMAND_STOP)
+        {
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT,
+                       "--instance is for 'cbox enter' and 'cbox stop'");
+          return FALSE;
+        }
+      if (options->instance != NULL && options->all)
+        {
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT,
+                       "Give either --instance=ID or --all, not both");
           return FALSE;
         }
       if (options->print_command && options->command != CBOX_CLI_COMMAND_PLAN)
@@ -845,6 +919,9 @@ static const char cbox_cli_options_help[]
       "  --shell                run a shell instead of the profile's command\n"
       "  --config=FILE          read FILE after the other configuration files\n"
       "  --set=GROUP.KEY=VALUE  set any configuration key (--set=x11.trusted=false)\n"
+      "  --persist=LIST         keep the sandbox's ~/.local (local) and /tmp (tmp) per project,\n"
+      "                         separated by ',' (default: local; see docs/projects.md)\n"
+      "  --no-persist           keep nothing: ~/.local and /tmp start empty\n"
       "  --accel=kvm|tcg|auto, --memory=SIZE, --cpus=N   qemu settings\n"
       "  -v, --verbose          say what cbox does, on stderr\n"
       "  -h, --help             this help\n";
@@ -865,6 +942,11 @@ cbox_cli_get_help (const char *topic)
         "                             print the launch plan and stop\n"
         "  doctor [--json]            what this host offers, plugin by plugin\n"
         "  plugins [--json]           every plugin found, rejected ones with the reason\n"
+        "  ps [--all] [--json]        the running sandboxes of this project (--all: of all)\n"
+        "  enter [--instance=ID] [-- COMMAND...]\n"
+        "                             run COMMAND (default: your shell) in the running\n"
+        "                             sandbox of this project\n"
+        "  stop [--instance=ID|--all] stop this project's sandboxes (or one, or all)\n"
         "  version                    print the version\n"
         "  help [COMMAND|profiles]    help on a command, or the profiles found\n"
         "\n",
@@ -906,6 +988,32 @@ cbox_cli_get_help (const char *topic)
         "Lists every plugin file found on the plugin path (CBOX_PLUGIN_PATH, then the\n"
         "installed folder): name, kind, version, path, aliases; rejected files with\n"
         "the reason.\n");
+  if (g_str_equal (topic, "ps"))
+    return g_strdup ("Usage: cbox [--project=DIR] ps [--all] [--json]\n"
+                     "\n"
+                     "Lists the sandboxes running for the project (the current directory, or\n"
+                     "--project=DIR): id, backend, the pid of a process inside, start time and\n"
+                     "command. Entries of runs that were killed are removed on the way.\n"
+                     "  --all   the running sandboxes of every project, with the project\n"
+                     "  --json  as a JSON array\n");
+  if (g_str_equal (topic, "enter"))
+    return g_strdup ("Usage: cbox [--project=DIR] enter [--instance=ID] [--] [COMMAND [ARG...]]\n"
+                     "\n"
+                     "Runs COMMAND (default: the sandbox's $SHELL) inside the running sandbox of\n"
+                     "the project: in its namespaces, with its root, environment and user, in the\n"
+                     "project directory (or the same subfolder you are in), without capabilities\n"
+                     "and with the same terminal filter. Exits with COMMAND's status.\n"
+                     "  --instance=ID  which sandbox, when several run (an id or its start, see\n"
+                     "                 'cbox ps')\n"
+                     "Not for the qemu backend (a VM has its own kernel): 125.\n");
+  if (g_str_equal (topic, "stop"))
+    return g_strdup ("Usage: cbox [--project=DIR] stop [--instance=ID|--all]\n"
+                     "\n"
+                     "Stops the running sandboxes of the project: SIGTERM to their command (as\n"
+                     "'cbox run' passes it on), then SIGKILL after 10 seconds. Exits 0 once they\n"
+                     "ended (also when none was running), 125 when one could not be stopped.\n"
+                     "  --instance=ID  only this one (an id or its start, see 'cbox ps --all')\n"
+                     "  --all          every running sandbox of every project\n");
   if (g_str_equal (topic, "version"))
     return g_strdup ("Usage: cbox version\n\nPrints the version of cbox and of its plugin ABI.\n");
   if (g_str_equal (topic, "help"))
@@ -1276,8 +1384,8 @@ cbox_cli_main (int argc, char **argv)
       if (text == NULL)
         {
           g_autofree char *quoted = cbox_cli_quote (topic);
-          g_printerr ("cbox: no help on '%s' (topics: run, plan, doctor, plugins, version, "
-                      "profiles)\n",
+          g_printerr ("cbox: no help on '%s' (topics: run, plan, doctor, plugins, ps, enter, "
+                      "stop, version, profiles)\n",
                       quoted);
           return CBOX_EXIT_FAILURE;
         }
@@ -1308,6 +1416,26 @@ cbox_cli_main (int argc, char **argv)
         text = options->json ? json.plugins (registry) : cbox_cli_format_plugins (registry);
         cbox_cli_print (text);
         return 0;
+      }
+    case CBOX_CLI_COMMAND_PS:
+    case CBOX_CLI_COMMAND_ENTER:
+    case CBOX_CLI_COMMAND_STOP:
+      {
+        g_autofree char *project = NULL;
+
+        host = cbox_host_new_from_system (&error);
+        if (host == NULL)
+          return cbox_cli_fail (error);
+        cwd = g_get_current_dir ();
+        project = cbox_project_resolve_dir (options->project, cwd, &error);
+        if (project == NULL)
+          return cbox_cli_fail (error);
+        if (options->command == CBOX_CLI_COMMAND_PS)
+          return cbox_project_cli_ps (host, project, options->all, options->json);
+        if (options->command == CBOX_CLI_COMMAND_ENTER)
+          return cbox_project_cli_enter (host, project, options->instance,
+                                         (const char *const *) options->command_argv);
+        return cbox_project_cli_stop (host, project, options->instance, options->all);
       }
     default:
       break;

@@ -18,6 +18,9 @@ typedef enum
   CBOX_CLI_COMMAND_PLUGINS,
   CBOX_CLI_COMMAND_VERSION,
   CBOX_CLI_COMMAND_HELP,
+  CBOX_CLI_COMMAND_PS,
+  CBOX_CLI_COMMAND_ENTER,
+  CBOX_CLI_COMMAND_STOP,
 } CboxCliCommand;
 
 typedef struct
@@ -36,6 +39,8 @@ typedef struct
   gboolean print_command;
   gboolean verbose;
   gboolean shell;
+  gboolean all;           /* ps, stop: --all */
+  char *instance;         /* enter, stop: --instance */
   char *profile;       /* --profile; "none" for none */
   char *project;       /* --project, as given */
   char *config_file;   /* --config */

@@ -50,6 +50,7 @@ static const CboxCoreKey cbox_core_keys[] = {
   { "ro-bind", CBOX_KEY_BIND_LIST, FALSE },
   { "copy", CBOX_KEY_BIND_LIST, FALSE },
   { "mkdir", CBOX_KEY_PATH_LIST, FALSE },
+  { "persist", CBOX_KEY_NAME_LIST, FALSE },
   { "env", CBOX_KEY_ENV_LIST, FALSE },
   { "usr", CBOX_KEY_PATH, FALSE },
   { "verbose", CBOX_KEY_BOOLEAN, FALSE },

@@ -13,6 +13,7 @@
 #include <glib/gstdio.h>
 
 #include "cbox-planner.h"
+#include "cbox-project.h"
 
 /* ---- requests ------------------------------------------------------------ */
 
@@ -875,6 +876,12 @@ cbox_planner_build (CboxPlanner *planner, GError **error)
   cbox_plan_set_network (planner->plan, request->network);
   if (!cbox_base_plan_fill_system (planner->plan, planner->host, request->usr_dir, error))
     return FALSE;
+  /* The project's persisted folders: over the base plan, under what
+   * forwarders and the user add. */
+  cbox_plan_set_origin (planner->plan, "project");
+  if (!cbox_project_add_to_plan (planner->plan, planner->host, request->config,
+                                 request->project_dir, error))
+    return FALSE;
 
   for (guint i = 0; i < planner->chosen->len; i++)
     {
@@ -1036,12 +1043,19 @@ cbox_planner_release_signals (const struct sigaction *old_actions)
     sigaction (cbox_planner_signals[i], &old_actions[i], NULL);
 }
 
+static void
+cbox_planner_sandbox_pid_changed (CboxContext *ctx, pid_t pid, gpointer user_data)
+{
+  cbox_instance_set_sandbox_pid (user_data, pid);
+}
+
 gboolean
 cbox_planner_run (CboxPlanner *planner, int *ret_status, GError **error)
 {
   const CboxBackendVTable *backend;
   struct sigaction old_actions[G_N_ELEMENTS (cbox_planner_signals)];
   g_autoptr (GError) local_error = NULL;
+  g_autoptr (CboxInstance) instance = NULL;
   gboolean ok;
   guint n_prepared = 0;
   int status = CBOX_EXIT_FAILURE;
@@ -1052,6 +1066,24 @@ cbox_planner_run (CboxPlanner *planner, int *ret_status, GError **error)
   for (guint i = 0; planner->request->mkdirs != NULL && planner->request->mkdirs[i] != NULL; i++)
     if (!cbox_planner_make_dir (planner->host, planner->request->mkdirs[i], error))
       return FALSE;
+  if (!cbox_project_prepare (planner->host, planner->request->config,
+                             planner->request->project_dir, error))
+    return FALSE;
+  /* For `cbox ps`, `cbox enter` and `cbox stop`. Without it the sandbox
+   * still works, so a registry that cannot be written is only a warning. */
+  instance = cbox_instance_register (planner->host, planner->request->project_dir,
+                                     planner->instance_id, planner->backend_desc->name,
+                                     planner->request->profile,
+                                     (const char *const *)planner->request->command, &local_error);
+  if (instance == NULL)
+    {
+      g_printerr ("cbox: warning: %s ('cbox ps', 'enter' and 'stop' will not see this sandbox)\n",
+                  local_error->message);
+      g_clear_error (&local_error);
+    }
+  else
+    cbox_context_set_sandbox_pid_func (planner->backend_ctx, cbox_planner_sandbox_pid_changed,
+                                       instance);
 
   cbox_planner_caught_signal = 0;
   cbox_planner_hold_signals (old_actions);
@@ -1085,6 +1117,7 @@ cbox_planner_run (CboxPlanner *planner, int *ret_status, GError **error)
       if (!ok)
         g_prefix_error (&local_error, "Backend '%s': ", planner->backend_desc->name);
     }
+  cbox_context_set_sandbox_pid_func (planner->backend_ctx, NULL, NULL);
 
   cbox_planner_hold_signals (old_actions);
   cbox_planner_cleanup_forwarders (planner, n_prepared);

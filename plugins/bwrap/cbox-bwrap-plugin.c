@@ -13,6 +13,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <seccomp.h>
@@ -526,6 +527,7 @@ typedef struct
   int status_fd; /* read end of --json-status-fd, non-blocking */
   GString *status;
   pid_t child_pid; /* cbox-exec, pid 1 inside; 0 until bwrap said */
+  CboxContext *ctx;
 } CboxBwrapRun;
 
 static void
@@ -588,6 +590,32 @@ cbox_bwrap_signal_target (gpointer user_data)
   return run->child_pid > 0 ? run->child_pid : 0;
 }
 
+/* Tells the core the sandbox's pid 1 (for `cbox ps`, `cbox enter`), which
+ * bwrap writes right after clone(). Waits for it a bounded time, and not
+ * at all once bwrap has ended (it failed before clone()). */
+static void
+cbox_bwrap_started (pid_t tool_pid, gpointer user_data)
+{
+  CboxBwrapRun *run = user_data;
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  cbox_autofd int tool_fd = (int)syscall (SYS_pidfd_open, tool_pid, 0);
+
+  while (run->child_pid <= 0 && g_get_monotonic_time () < deadline)
+    {
+      struct pollfd pfds[2] = { { .fd = run->status_fd, .events = POLLIN },
+                                { .fd = tool_fd, .events = POLLIN } };
+
+      if (poll (pfds, tool_fd >= 0 ? 2 : 1, 100) < 0 && errno != EINTR)
+        break;
+      cbox_bwrap_run_read_status (run, 0);
+      run->child_pid = (pid_t)MAX (cbox_bwrap_status_get (run->status->str, "child-pid"), 0);
+      if (run->child_pid <= 0 && (pfds[1].revents & POLLIN))
+        break;
+    }
+  if (run->child_pid > 0)
+    cbox_context_set_sandbox_pid (run->ctx, run->child_pid);
+}
+
 char *
 cbox_bwrap_args_blob (const char *const *argv, gsize *ret_len)
 {
@@ -606,7 +634,7 @@ cbox_bwrap_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_s
   const char *const *argv = cbox_launch_get_argv (launch);
   CboxBwrapInfo *info = cbox_context_get_data (ctx);
   guint argc = g_strv_length ((char **)argv);
-  CboxBwrapRun run = { -1, NULL, 0 };
+  CboxBwrapRun run = { -1, NULL, 0, ctx };
   CboxLaunchRunOptions options = {
     .struct_size = sizeof (CboxLaunchRunOptions),
     .tool_ignores_signals = TRUE,
@@ -614,6 +642,7 @@ cbox_bwrap_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_s
     .user_data = &run,
     .run_as_uid = cbox_bwrap_run_as (plan),
     .run_as_gid = cbox_plan_get_gid (plan),
+    .started = cbox_bwrap_started,
   };
   g_autoptr (GPtrArray) args = g_ptr_array_new ();
   g_autofree char *blob = NULL;

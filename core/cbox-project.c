@@ -1,0 +1,964 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/fsuid.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+#include "cbox-project.h"
+
+#define CBOX_PROJECT_NAME_MAX 40
+#define CBOX_PROJECT_HASH_LEN 12
+/* How long `cbox stop` waits for a sandbox to end after SIGTERM, then
+ * after SIGKILL. */
+#define CBOX_STOP_TERM_TIMEOUT_MS 10000
+#define CBOX_STOP_KILL_TIMEOUT_MS 5000
+/* A half-made registry lock (".ID.lock") older than this is a leftover. */
+#define CBOX_REGISTRY_TMP_AGE_S 60
+
+#define CBOX_ENTRY_GROUP "sandbox"
+
+/* ---- file system access as the target user ---------------------------- */
+
+/* Run as root on somebody's behalf (sudo), cbox makes and removes state
+ * in that user's home. With the file-system uid and gid switched to the
+ * user, every path is resolved with the user's rights only (a symlink the
+ * user planted cannot send root's mkdir or unlink elsewhere) and what is
+ * made belongs to the user. */
+typedef struct {
+  gboolean active;
+  uid_t old_uid;
+  gid_t old_gid;
+} CboxFsUser;
+
+static void
+cbox_fs_user_enter (uid_t uid, gid_t gid, CboxFsUser *saved)
+{
+  saved->active = geteuid () == 0 && uid != 0;
+  if (!saved->active)
+    return;
+  saved->old_gid = (gid_t) setfsgid (gid);
+  saved->old_uid = (uid_t) setfsuid (uid);
+}
+
+static void
+cbox_fs_user_leave (CboxFsUser *saved)
+{
+  if (!saved->active)
+    return;
+  setfsuid (saved->old_uid);
+  setfsgid (saved->old_gid);
+  saved->active = FALSE;
+}
+
+/* ---- names and folders ---------------------------------------------------- */
+
+char *
+cbox_project_state_name (const char *project_dir)
+{
+  g_autofree char *base = NULL;
+  g_autofree char *hash = NULL;
+  GString *name = g_string_new (NULL);
+
+  g_return_val_if_fail (project_dir != NULL, NULL);
+
+  base = g_path_get_basename (project_dir);
+  /* Any byte may be in a path; the folder name keeps a readable, portable
+   * part only. The hash of the whole path keeps names apart. */
+  for (const char *p = base; *p != '\0' && name->len < CBOX_PROJECT_NAME_MAX; p++)
+    {
+      gboolean keep = g_ascii_isalnum (*p) || *p == '-' || *p == '_' || (*p == '.' && name->len > 0);
+      g_string_append_c (name, keep ? *p : '_');
+    }
+  if (g_str_equal (base, "/") || g_str_equal (base, "."))
+    g_string_assign (name, "root");
+  hash = g_compute_checksum_for_string (G_CHECKSUM_SHA256, project_dir, -1);
+  g_string_append_printf (name, "-%.*s", CBOX_PROJECT_HASH_LEN, hash);
+  return g_string_free (name, FALSE);
+}
+
+char *
+cbox_project_state_root (const CboxHost *host)
+{
+  const char *state_home = cbox_host_getenv (host, "XDG_STATE_HOME");
+
+  /* Under sudo the environment is the caller's, not the target user's. */
+  if (state_home != NULL && g_path_is_absolute (state_home)
+      && cbox_host_get_caller_uid (host) == cbox_host_get_uid (host))
+    return g_build_filename (state_home, "cbox", "projects", NULL);
+  return g_build_filename (cbox_host_get_home_dir (host), ".local", "state", "cbox", "projects",
+                           NULL);
+}
+
+char *
+cbox_project_state_dir (const CboxHost *host, const char *project_dir)
+{
+  g_autofree char *root = cbox_project_state_root (host);
+  g_autofree char *name = cbox_project_state_name (project_dir);
+
+  return g_build_filename (root, name, NULL);
+}
+
+char *
+cbox_project_resolve_dir (const char *given, const char *cwd, GError **error)
+{
+  g_autofree char *path = g_canonicalize_filename (given != NULL ? given : ".", cwd);
+  char *real = realpath (path, NULL);
+  GStatBuf st;
+
+  if (real == NULL || g_stat (real, &st) < 0 || !S_ISDIR (st.st_mode))
+    {
+      int saved_errno = real == NULL ? errno : ENOTDIR;
+      g_autofree char *quoted = g_strescape (path, NULL);
+      g_free (real);
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT,
+                   "The project directory '%s' cannot be used: %s (give one with --project=DIR)",
+                   quoted, g_strerror (saved_errno));
+      return NULL;
+    }
+  return real;
+}
+
+gboolean
+cbox_project_get_persist (GKeyFile *config, CboxPersist *ret_persist, GError **error)
+{
+  g_auto (GStrv) items = NULL;
+  CboxPersist persist = CBOX_PERSIST_NONE;
+
+  /* Default: ~/.local only. Tools installed for the user (a coding agent's
+   * native install, pip --user, npm's prefix) live there and should
+   * survive the run, as in the launchers cbox replaces. /tmp stays private
+   * to each run unless asked for: a shared, growing /tmp would also carry
+   * sockets and locks from one run into the next. */
+  if (!g_key_file_has_key (config, "cbox", "persist", NULL))
+    {
+      *ret_persist = CBOX_PERSIST_LOCAL;
+      return TRUE;
+    }
+  items = g_key_file_get_string_list (config, "cbox", "persist", NULL, NULL);
+  for (guint i = 0; items != NULL && items[i] != NULL; i++)
+    {
+      g_strstrip (items[i]);
+      if (g_str_equal (items[i], "local"))
+        persist |= CBOX_PERSIST_LOCAL;
+      else if (g_str_equal (items[i], "tmp"))
+        persist |= CBOX_PERSIST_TMP;
+      else if (items[i][0] != '\0' && !g_str_equal (items[i], "none"))
+        {
+          g_autofree char *quoted = g_strescape (items[i], NULL);
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
+                       "Unknown item '%s' in [cbox] persist (use local, tmp, or none)", quoted);
+          return FALSE;
+        }
+    }
+  *ret_persist = persist;
+  return TRUE;
+}
+
+gboolean
+cbox_project_add_to_plan (CboxPlan *plan, const CboxHost *host, GKeyFile *config,
+                          const char *project_dir, GError **error)
+{
+  g_autofree char *state_dir = NULL;
+  CboxPersist persist;
+
+  if (!cbox_project_get_persist (config, &persist, error))
+    return FALSE;
+  if (persist == CBOX_PERSIST_NONE)
+    return TRUE;
+
+  state_dir = cbox_project_state_dir (host, project_dir);
+  if (persist & CBOX_PERSIST_LOCAL)
+    {
+      const char *home = cbox_plan_get_home_dir (plan);
+      g_autofree char *src = g_build_filename (state_dir, "local", NULL);
+      g_autofree char *dest = g_build_filename (home, ".local", NULL);
+      g_autofree char *share = g_build_filename (dest, "share", NULL);
+      g_autofree char *state = g_build_filename (dest, "state", NULL);
+
+      cbox_plan_add_bind_rw (plan, src, dest, CBOX_MOUNT_FLAG_NONE);
+      /* The base plan made these inside the tmpfs home; the bind hid them. */
+      cbox_plan_add_dir (plan, share, 0755);
+      cbox_plan_add_dir (plan, state, 0755);
+    }
+  if (persist & CBOX_PERSIST_TMP)
+    {
+      g_autofree char *src = g_build_filename (state_dir, "tmp", NULL);
+      cbox_plan_add_bind_rw (plan, src, "/tmp", CBOX_MOUNT_FLAG_NONE);
+    }
+  return TRUE;
+}
+
+static gboolean
+cbox_project_mkdir (const CboxHost *host, const char *path, GError **error)
+{
+  CboxFsUser fs_user;
+  int saved_errno = 0;
+
+  cbox_fs_user_enter (cbox_host_get_uid (host), cbox_host_get_gid (host), &fs_user);
+  if (g_mkdir_with_parents (path, 0700) < 0)
+    saved_errno = errno;
+  cbox_fs_user_leave (&fs_user);
+  if (saved_errno != 0)
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED,
+                   "Cannot create the project state folder %s: %s", path,
+                   g_strerror (saved_errno));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+cbox_project_prepare (const CboxHost *host, GKeyFile *config, const char *project_dir,
+                      GError **error)
+{
+  g_autofree char *state_dir = cbox_project_state_dir (host, project_dir);
+  CboxPersist persist;
+
+  if (!cbox_project_get_persist (config, &persist, error))
+    return FALSE;
+  if (persist & CBOX_PERSIST_LOCAL)
+    {
+      g_autofree char *dir = g_build_filename (state_dir, "local", NULL);
+      if (!cbox_project_mkdir (host, dir, error))
+        return FALSE;
+    }
+  if (persist & CBOX_PERSIST_TMP)
+    {
+      g_autofree char *dir = g_build_filename (state_dir, "tmp", NULL);
+      if (!cbox_project_mkdir (host, dir, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* ---- processes -------------------------------------------------------------- */
+
+guint64
+cbox_proc_get_start_time (pid_t pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
+  g_autofree char *contents = NULL;
+  g_auto (GStrv) fields = NULL;
+  const char *p;
+
+  if (pid <= 0 || !g_file_get_contents (path, &contents, NULL, NULL))
+    return 0;
+  /* The command name, in parentheses, may hold spaces and ')'. */
+  p = strrchr (contents, ')');
+  if (p == NULL)
+    return 0;
+  fields = g_strsplit (p + 2, " ", 0);
+  /* Field 22 of stat(5); fields[0] is field 3. */
+  if (g_strv_length (fields) < 20)
+    return 0;
+  return g_ascii_strtoull (fields[19], NULL, 10);
+}
+
+static int
+cbox_pidfd_open (pid_t pid)
+{
+  return (int) syscall (SYS_pidfd_open, pid, 0);
+}
+
+static int
+cbox_pidfd_send_signal (int pidfd, int sig)
+{
+  return (int) syscall (SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
+/* A pidfd of @pid when it is still the process that started at
+ * @start_time, else -1 (errno ESRCH). */
+static int
+cbox_pidfd_open_verified (pid_t pid, guint64 start_time)
+{
+  int pidfd;
+
+  if (pid <= 0)
+    {
+      errno = ESRCH;
+      return -1;
+    }
+  pidfd = cbox_pidfd_open (pid);
+  if (pidfd < 0)
+    return -1;
+  /* Read after the pidfd exists: a pid reused in between shows another
+   * start time. */
+  if (cbox_proc_get_start_time (pid) != start_time)
+    {
+      close (pidfd);
+      errno = ESRCH;
+      return -1;
+    }
+  return pidfd;
+}
+
+/* TRUE when the process of @pidfd ended within @timeout_ms. */
+static gboolean
+cbox_pidfd_wait (int pidfd, int timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+
+  for (;;)
+    {
+      struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+      gint64 left = (deadline - g_get_monotonic_time ()) / 1000;
+      int r;
+
+      if (left < 0)
+        left = 0;
+      r = poll (&pfd, 1, (int) left);
+      if (r > 0)
+        return TRUE;
+      if (r == 0)
+        return FALSE;
+      if (errno != EINTR)
+        return FALSE;
+    }
+}
+
+/* ---- the registry ------------------------------------------------------------ */
+
+struct _CboxInstance {
+  uid_t uid;
+  gid_t gid;
+  char *entry_path;
+  char *lock_path;
+  int lock_fd;
+  GKeyFile *key_file;
+};
+
+static gboolean
+cbox_instance_write (CboxInstance *instance, GError **error)
+{
+  g_autofree char *data = NULL;
+  gsize len = 0;
+  CboxFsUser fs_user;
+  gboolean ok;
+
+  data = g_key_file_to_data (instance->key_file, &len, NULL);
+  cbox_fs_user_enter (instance->uid, instance->gid, &fs_user);
+  ok = g_file_set_contents_full (instance->entry_path, data, (gssize) len,
+                                 G_FILE_SET_CONTENTS_CONSISTENT, 0600, error);
+  cbox_fs_user_leave (&fs_user);
+  return ok;
+}
+
+static char *
+cbox_instance_now_iso8601 (void)
+{
+  g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
+  return g_date_time_format (now, "%Y-%m-%dT%H:%M:%SZ");
+}
+
+CboxInstance *
+cbox_instance_register (const CboxHost *host, const char *project_dir, const char *id,
+                        const char *backend, const char *profile, const char *const *command,
+                        GError **error)
+{
+  g_autoptr (CboxInstance) instance = g_new0 (CboxInstance, 1);
+  g_autofree char *state_dir = cbox_project_state_dir (host, project_dir);
+  g_autofree char *running_dir = g_build_filename (state_dir, "running", NULL);
+  g_autofree char *tmp_name = g_strdup_printf (".%s.lock", id);
+  g_autofree char *lock_name = g_strdup_printf ("%s.lock", id);
+  g_autofree char *tmp_path = g_build_filename (running_dir, tmp_name, NULL);
+  g_autofree char *escaped_project = g_strescape (project_dir, NULL);
+  g_autofree char *started = cbox_instance_now_iso8601 ();
+  g_autoptr (GPtrArray) escaped_command = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) stale = NULL;
+  CboxFsUser fs_user;
+  int saved_errno = 0;
+
+  instance->lock_fd = -1;
+  instance->uid = cbox_host_get_uid (host);
+  instance->gid = cbox_host_get_gid (host);
+  if (!cbox_project_mkdir (host, running_dir, error))
+    return NULL;
+  /* The next run sweeps what a killed one left. */
+  stale = cbox_instance_list (host, project_dir);
+
+  /* The lock is made under a hidden name, locked, then renamed into place:
+   * a lock file under its real name is always held by a live run or
+   * free because that run is gone. */
+  cbox_fs_user_enter (instance->uid, instance->gid, &fs_user);
+  instance->lock_fd = open (tmp_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (instance->lock_fd < 0 || flock (instance->lock_fd, LOCK_EX | LOCK_NB) < 0)
+    saved_errno = errno;
+  else
+    {
+      instance->lock_path = g_build_filename (running_dir, lock_name, NULL);
+      if (rename (tmp_path, instance->lock_path) < 0)
+        {
+          saved_errno = errno;
+          unlink (tmp_path);
+          g_clear_pointer (&instance->lock_path, g_free);
+        }
+    }
+  cbox_fs_user_leave (&fs_user);
+  if (saved_errno != 0)
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "Cannot make the registry entry %s: %s",
+                   tmp_path, g_strerror (saved_errno));
+      return NULL;
+    }
+
+  instance->entry_path = g_build_filename (running_dir, id, NULL);
+  instance->key_file = g_key_file_new ();
+  for (guint i = 0; command != NULL && command[i] != NULL; i++)
+    g_ptr_array_add (escaped_command, g_strescape (command[i], NULL));
+  g_key_file_set_string (instance->key_file, CBOX_ENTRY_GROUP, "id", id);
+  g_key_file_set_string (instance->key_file, CBOX_ENTRY_GROUP, "backend", backend);
+  g_key_file_set_string (instance->key_file, CBOX_ENTRY_GROUP, "project", escaped_project);
+  if (profile != NULL)
+    g_key_file_set_string (instance->key_file, CBOX_ENTRY_GROUP, "profile", profile);
+  g_key_file_set_string_list (instance->key_file, CBOX_ENTRY_GROUP, "command",
+                              (const char *const *) escaped_command->pdata, escaped_command->len);
+  g_key_file_set_string (instance->key_file, CBOX_ENTRY_GROUP, "started", started);
+  g_key_file_set_int64 (instance->key_file, CBOX_ENTRY_GROUP, "cbox-pid", getpid ());
+  g_key_file_set_uint64 (instance->key_file, CBOX_ENTRY_GROUP, "cbox-start-time",
+                         cbox_proc_get_start_time (getpid ()));
+  g_key_file_set_int64 (instance->key_file, CBOX_ENTRY_GROUP, "sandbox-pid", 0);
+  if (!cbox_instance_write (instance, error))
+    return NULL;
+  return g_steal_pointer (&instance);
+}
+
+void
+cbox_instance_set_sandbox_pid (CboxInstance *instance, pid_t pid)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_return_if_fail (instance != NULL);
+  g_key_file_set_int64 (instance->key_file, CBOX_ENTRY_GROUP, "sandbox-pid", pid);
+  g_key_file_set_uint64 (instance->key_file, CBOX_ENTRY_GROUP, "sandbox-start-time",
+                         cbox_proc_get_start_time (pid));
+  /* The sandbox runs on without it; only `cbox enter` will not find it. */
+  if (!cbox_instance_write (instance, &error))
+    g_printerr ("cbox: warning: %s\n", error->message);
+}
+
+void
+cbox_instance_free (CboxInstance *instance)
+{
+  CboxFsUser fs_user;
+
+  if (instance == NULL)
+    return;
+  cbox_fs_user_enter (instance->uid, instance->gid, &fs_user);
+  /* The entry first: an entry never outlives its lock file. */
+  if (instance->entry_path != NULL)
+    unlink (instance->entry_path);
+  if (instance->lock_path != NULL)
+    unlink (instance->lock_path);
+  cbox_fs_user_leave (&fs_user);
+  if (instance->lock_fd >= 0)
+    close (instance->lock_fd);
+  g_free (instance->entry_path);
+  g_free (instance->lock_path);
+  g_clear_pointer (&instance->key_file, g_key_file_unref);
+  g_free (instance);
+}
+
+void
+cbox_instance_info_free (CboxInstanceInfo *info)
+{
+  if (info == NULL)
+    return;
+  g_free (info->id);
+  g_free (info->backend);
+  g_free (info->project);
+  g_free (info->profile);
+  g_strfreev (info->command);
+  g_free (info->started);
+  g_free (info->running_dir);
+  g_free (info);
+}
+
+static CboxInstanceInfo *
+cbox_instance_info_load (const char *running_dir, const char *id)
+{
+  g_autofree char *path = g_build_filename (running_dir, id, NULL);
+  g_autoptr (GKeyFile) key_file = g_key_file_new ();
+  g_autoptr (CboxInstanceInfo) info = g_new0 (CboxInstanceInfo, 1);
+  g_autofree char *project = NULL;
+  g_auto (GStrv) command = NULL;
+
+  if (!g_key_file_load_from_file (key_file, path, G_KEY_FILE_NONE, NULL))
+    return NULL;
+  info->id = g_strdup (id);
+  info->running_dir = g_strdup (running_dir);
+  info->backend = g_key_file_get_string (key_file, CBOX_ENTRY_GROUP, "backend", NULL);
+  project = g_key_file_get_string (key_file, CBOX_ENTRY_GROUP, "project", NULL);
+  info->project = project != NULL ? g_strcompress (project) : NULL;
+  info->profile = g_key_file_get_string (key_file, CBOX_ENTRY_GROUP, "profile", NULL);
+  command = g_key_file_get_string_list (key_file, CBOX_ENTRY_GROUP, "command", NULL, NULL);
+  info->command = g_new0 (char *, command != NULL ? g_strv_length (command) + 1 : 1);
+  for (guint i = 0; command != NULL && command[i] != NULL; i++)
+    info->command[i] = g_strcompress (command[i]);
+  info->started = g_key_file_get_string (key_file, CBOX_ENTRY_GROUP, "started", NULL);
+  info->cbox_pid = (pid_t) g_key_file_get_int64 (key_file, CBOX_ENTRY_GROUP, "cbox-pid", NULL);
+  info->cbox_start_time = g_key_file_get_uint64 (key_file, CBOX_ENTRY_GROUP, "cbox-start-time", NULL);
+  info->sandbox_pid = (pid_t) g_key_file_get_int64 (key_file, CBOX_ENTRY_GROUP, "sandbox-pid", NULL);
+  info->sandbox_start_time
+    = g_key_file_get_uint64 (key_file, CBOX_ENTRY_GROUP, "sandbox-start-time", NULL);
+  if (info->backend == NULL || info->project == NULL || info->cbox_pid <= 0)
+    return NULL;
+  return g_steal_pointer (&info);
+}
+
+static gboolean
+cbox_registry_name_is_id (const char *name)
+{
+  if (name[0] == '\0')
+    return FALSE;
+  for (const char *p = name; *p != '\0'; p++)
+    if (!g_ascii_isxdigit (*p))
+      return FALSE;
+  return TRUE;
+}
+
+/* Adds the live entries of one running/ folder to @list; removes stale ones. */
+static void
+cbox_registry_scan (const char *running_dir, GPtrArray *list)
+{
+  g_autoptr (GDir) dir = g_dir_open (running_dir, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (running_dir, name, NULL);
+      g_autofree char *id = NULL;
+      g_autofree char *entry_path = NULL;
+      cbox_autofd int fd = -1;
+      gboolean hidden = name[0] == '.';
+
+      if (!g_str_has_suffix (name, ".lock"))
+        {
+          /* An entry whose lock is gone is a leftover (a run removes its
+           * entry before its lock). */
+          g_autofree char *lock_path = g_strconcat (path, ".lock", NULL);
+          if (cbox_registry_name_is_id (name) && !g_file_test (lock_path, G_FILE_TEST_EXISTS))
+            unlink (path);
+          continue;
+        }
+      id = g_strndup (name + (hidden ? 1 : 0), strlen (name) - 5 - (hidden ? 1 : 0));
+      if (!cbox_registry_name_is_id (id))
+        continue;
+      fd = open (path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+      if (fd < 0)
+        continue;
+      if (flock (fd, LOCK_EX | LOCK_NB) == 0)
+        {
+          /* Free: its run is gone. A hidden one may be a run that has not
+           * locked it yet; only old ones are leftovers. */
+          GStatBuf st;
+          if (hidden && (g_stat (path, &st) < 0 || time (NULL) - st.st_mtime < CBOX_REGISTRY_TMP_AGE_S))
+            continue;
+          entry_path = g_build_filename (running_dir, id, NULL);
+          unlink (entry_path);
+          unlink (path);
+          continue;
+        }
+      if (!hidden)
+        {
+          CboxInstanceInfo *info = cbox_instance_info_load (running_dir, id);
+          if (info != NULL)
+            g_ptr_array_add (list, info);
+        }
+    }
+}
+
+static int
+cbox_instance_info_compare (gconstpointer a, gconstpointer b)
+{
+  const CboxInstanceInfo *ia = *(const CboxInstanceInfo *const *) a;
+  const CboxInstanceInfo *ib = *(const CboxInstanceInfo *const *) b;
+  int r = g_strcmp0 (ia->started, ib->started);
+
+  return r != 0 ? r : g_strcmp0 (ia->id, ib->id);
+}
+
+GPtrArray *
+cbox_instance_list (const CboxHost *host, const char *project_dir)
+{
+  GPtrArray *list = g_ptr_array_new_with_free_func ((GDestroyNotify) cbox_instance_info_free);
+  CboxFsUser fs_user;
+
+  cbox_fs_user_enter (cbox_host_get_uid (host), cbox_host_get_gid (host), &fs_user);
+  if (project_dir != NULL)
+    {
+      g_autofree char *state_dir = cbox_project_state_dir (host, project_dir);
+      g_autofree char *running_dir = g_build_filename (state_dir, "running", NULL);
+      cbox_registry_scan (running_dir, list);
+    }
+  else
+    {
+      g_autofree char *root = cbox_project_state_root (host);
+      g_autoptr (GDir) dir = g_dir_open (root, 0, NULL);
+      const char *name;
+
+      while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+        {
+          g_autofree char *running_dir = g_build_filename (root, name, "running", NULL);
+          cbox_registry_scan (running_dir, list);
+        }
+    }
+  cbox_fs_user_leave (&fs_user);
+  g_ptr_array_sort (list, cbox_instance_info_compare);
+  return list;
+}
+
+/* ---- commands --------------------------------------------------------------- */
+
+static char *
+cbox_project_printable (const char *text)
+{
+  if (text == NULL)
+    return g_strdup ("-");
+  if (g_utf8_validate (text, -1, NULL) && strpbrk (text, "\n\t\r") == NULL)
+    return g_strdup (text);
+  return g_strescape (text, NULL);
+}
+
+static char *
+cbox_project_command_line (char **command)
+{
+  g_autoptr (GString) line = g_string_new (NULL);
+
+  for (guint i = 0; command != NULL && command[i] != NULL; i++)
+    {
+      g_autofree char *quoted = g_shell_quote (command[i]);
+      g_autofree char *printable = cbox_project_printable (quoted);
+      g_string_append_printf (line, "%s%s", i > 0 ? " " : "", printable);
+    }
+  return g_string_free (g_steal_pointer (&line), FALSE);
+}
+
+static void
+cbox_json_append_string (GString *out, const char *text)
+{
+  g_autofree char *valid = g_utf8_make_valid (text != NULL ? text : "", -1);
+
+  g_string_append_c (out, '"');
+  for (const char *p = valid; *p != '\0'; p++)
+    {
+      guchar c = (guchar) *p;
+      if (c == '"' || c == '\\')
+        g_string_append_printf (out, "\\%c", c);
+      else if (c < 0x20)
+        g_string_append_printf (out, "\\u%04x", c);
+      else
+        g_string_append_c (out, (char) c);
+    }
+  g_string_append_c (out, '"');
+}
+
+int
+cbox_project_cli_ps (const CboxHost *host, const char *project_dir, gboolean all, gboolean json)
+{
+  g_autoptr (GPtrArray) list = cbox_instance_list (host, all ? NULL : project_dir);
+  g_autoptr (GString) out = g_string_new (NULL);
+
+  if (json)
+    {
+      g_string_append (out, "[");
+      for (guint i = 0; i < list->len; i++)
+        {
+          CboxInstanceInfo *info = g_ptr_array_index (list, i);
+
+          g_string_append (out, i > 0 ? ",\n  {" : "\n  {");
+          g_string_append (out, "\"id\": ");
+          cbox_json_append_string (out, info->id);
+          g_string_append (out, ", \"backend\": ");
+          cbox_json_append_string (out, info->backend);
+          g_string_append (out, ", \"project\": ");
+          cbox_json_append_string (out, info->project);
+          g_string_append (out, ", \"profile\": ");
+          if (info->profile != NULL)
+            cbox_json_append_string (out, info->profile);
+          else
+            g_string_append (out, "null");
+          g_string_append (out, ", \"command\": [");
+          for (guint c = 0; info->command[c] != NULL; c++)
+            {
+              if (c > 0)
+                g_string_append (out, ", ");
+              cbox_json_append_string (out, info->command[c]);
+            }
+          g_string_append (out, "], \"started\": ");
+          cbox_json_append_string (out, info->started);
+          g_string_append_printf (out, ", \"cbox_pid\": %d, \"sandbox_pid\": ", (int) info->cbox_pid);
+          if (info->sandbox_pid > 0)
+            g_string_append_printf (out, "%d}", (int) info->sandbox_pid);
+          else
+            g_string_append (out, "null}");
+        }
+      g_string_append (out, list->len > 0 ? "\n]\n" : "]\n");
+    }
+  else
+    {
+      g_string_append_printf (out, "%-16s %-7s %-8s %-20s %s%s\n", "ID", "BACKEND", "PID",
+                              "STARTED", all ? "PROJECT  " : "", "COMMAND");
+      for (guint i = 0; i < list->len; i++)
+        {
+          CboxInstanceInfo *info = g_ptr_array_index (list, i);
+          g_autofree char *pid = info->sandbox_pid > 0 ? g_strdup_printf ("%d", (int) info->sandbox_pid)
+                                                       : g_strdup ("-");
+          g_autofree char *project = all ? cbox_project_printable (info->project) : NULL;
+          g_autofree char *command = cbox_project_command_line (info->command);
+
+          g_string_append_printf (out, "%-16s %-7s %-8s %-20s %s%s%s\n", info->id, info->backend,
+                                  pid, info->started != NULL ? info->started : "-",
+                                  all ? project : "", all ? "  " : "", command);
+        }
+    }
+  fputs (out->str, stdout);
+  fflush (stdout);
+  return 0;
+}
+
+/* The entries @instance_id names (an id or a unique prefix of one, looked
+ * for in the project first, then everywhere), or the project's. */
+static GPtrArray *
+cbox_project_select (const CboxHost *host, const char *project_dir, const char *instance_id,
+                     gboolean all, GError **error)
+{
+  g_autoptr (GPtrArray) list = cbox_instance_list (host, all || instance_id != NULL ? NULL : project_dir);
+  g_autoptr (GPtrArray) chosen = g_ptr_array_new_with_free_func ((GDestroyNotify) cbox_instance_info_free);
+
+  if (instance_id == NULL)
+    return g_steal_pointer (&list);
+  for (guint i = 0; i < list->len; i++)
+    {
+      CboxInstanceInfo *info = g_ptr_array_index (list, i);
+      if (g_str_has_prefix (info->id, instance_id))
+        g_ptr_array_add (chosen, g_ptr_array_steal_index (list, i--));
+    }
+  if (chosen->len == 0)
+    {
+      g_autofree char *quoted = g_strescape (instance_id, NULL);
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT,
+                   "No running sandbox has the id '%s' (see 'cbox ps --all')", quoted);
+      return NULL;
+    }
+  if (chosen->len > 1)
+    {
+      g_autofree char *quoted = g_strescape (instance_id, NULL);
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT,
+                   "'%s' is the start of %u sandboxes' ids; give more of it (see 'cbox ps --all')",
+                   quoted, chosen->len);
+      return NULL;
+    }
+  return g_steal_pointer (&chosen);
+}
+
+static int
+cbox_project_fail (const char *format, ...) G_GNUC_PRINTF (1, 2);
+
+static int
+cbox_project_fail (const char *format, ...)
+{
+  g_autofree char *message = NULL;
+  va_list args;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_printerr ("cbox: %s\n", message);
+  return CBOX_EXIT_FAILURE;
+}
+
+static char *
+cbox_project_libexec_dir (void)
+{
+  /* Which program joins the sandbox is security-relevant: under
+   * AT_SECURE the environment cannot change it. */
+  const char *dir = secure_getenv ("CBOX_LIBEXEC_DIR");
+
+  return g_strdup (dir != NULL && dir[0] == '/' ? dir : CBOX_LIBEXEC_DIR);
+}
+
+int
+cbox_project_cli_enter (const CboxHost *host, const char *project_dir, const char *instance_id,
+                        const char *const *command)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) list = cbox_project_select (host, project_dir, instance_id, FALSE, &error);
+  g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *libexec_dir = cbox_project_libexec_dir ();
+  g_autofree char *helper = g_build_filename (libexec_dir, "cbox-enter", NULL);
+  g_autofree char *printable = cbox_project_printable (project_dir);
+  g_autofree char *cwd = g_get_current_dir ();
+  g_autofree char *real_cwd = realpath (cwd, NULL);
+  g_autofree char *inside_cwd = NULL;
+  CboxInstanceInfo *info;
+
+  if (list == NULL)
+    return cbox_project_fail ("%s", error->message);
+  if (list->len == 0)
+    return cbox_project_fail ("No sandbox is running for the project %s (start one with 'cbox "
+                              "run'; 'cbox ps --all' lists every project's)",
+                              printable);
+  if (list->len > 1)
+    return cbox_project_fail ("%u sandboxes are running for the project %s; choose one with "
+                              "--instance=ID (see 'cbox ps')",
+                              list->len, printable);
+  info = g_ptr_array_index (list, 0);
+
+  /* A VM runs its own kernel: there are no namespaces on this host to
+   * join, and its console is the first run's terminal. */
+  if (g_str_equal (info->backend, "qemu"))
+    return cbox_project_fail ("Cannot enter sandbox %s: backend qemu runs a virtual machine with "
+                              "its own kernel, whose processes cbox cannot join (open a second "
+                              "shell from inside the VM instead; 'cbox stop' works)",
+                              info->id);
+  if (info->sandbox_pid <= 0 || info->sandbox_start_time == 0)
+    return cbox_project_fail ("Cannot enter sandbox %s: backend %s did not report a process "
+                              "inside it (it may still be starting; try again)",
+                              info->id, info->backend);
+  if (cbox_proc_get_start_time (info->sandbox_pid) != info->sandbox_start_time)
+    return cbox_project_fail ("Sandbox %s has ended", info->id);
+
+  /* In the project, or in the same subfolder of it the caller is in. */
+  if (real_cwd != NULL && info->project != NULL
+      && (g_str_equal (real_cwd, info->project)
+          || (g_str_has_prefix (real_cwd, info->project)
+              && real_cwd[strlen (info->project)] == '/')))
+    inside_cwd = g_strdup (real_cwd);
+  else
+    inside_cwd = g_strdup (info->project);
+
+  g_ptr_array_add (argv, g_strdup (helper));
+  g_ptr_array_add (argv, g_strdup_printf ("%d", (int) info->sandbox_pid));
+  g_ptr_array_add (argv, g_strdup_printf ("%" G_GUINT64_FORMAT, info->sandbox_start_time));
+  g_ptr_array_add (argv, g_strdup_printf ("%u", (unsigned) cbox_host_get_uid (host)));
+  g_ptr_array_add (argv, g_strdup_printf ("%u", (unsigned) cbox_host_get_gid (host)));
+  g_ptr_array_add (argv, g_strdup (inside_cwd));
+  g_ptr_array_add (argv, g_strdup ("--"));
+  for (guint i = 0; command != NULL && command[i] != NULL; i++)
+    g_ptr_array_add (argv, g_strdup (command[i]));
+  g_ptr_array_add (argv, NULL);
+
+  fflush (stdout);
+  execv (helper, (char **) argv->pdata);
+  {
+    int saved_errno = errno;
+    return cbox_project_fail ("Cannot run %s: %s (is cbox installed completely?)", helper,
+                              g_strerror (saved_errno));
+  }
+}
+
+/* Waits (bounded) until the run of @info let go of its lock. */
+static gboolean
+cbox_project_wait_unlocked (CboxInstanceInfo *info, int timeout_ms)
+{
+  g_autofree char *lock_name = g_strdup_printf ("%s.lock", info->id);
+  g_autofree char *lock_path = g_build_filename (info->running_dir, lock_name, NULL);
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+
+  for (;;)
+    {
+      cbox_autofd int fd = open (lock_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+      if (fd < 0 || flock (fd, LOCK_SH | LOCK_NB) == 0)
+        return TRUE;
+      if (g_get_monotonic_time () > deadline)
+        return FALSE;
+      g_usleep (20 * 1000);
+    }
+}
+
+static gboolean
+cbox_project_stop_one (const CboxHost *host, CboxInstanceInfo *info, GError **error)
+{
+  cbox_autofd int cbox_fd = cbox_pidfd_open_verified (info->cbox_pid, info->cbox_start_time);
+  cbox_autofd int sandbox_fd = -1;
+
+  if (cbox_fd < 0)
+    return TRUE; /* ended by itself */
+  /* SIGTERM goes to `cbox run`, which passes it to the command as it does
+   * with any signal sent to it; the command's 128+15 becomes its status and
+   * it cleans up (helpers, registry) as after any run. */
+  if (cbox_pidfd_send_signal (cbox_fd, SIGTERM) < 0)
+    {
+      int saved_errno = errno;
+      if (saved_errno == ESRCH)
+        return TRUE;
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED,
+                   "Cannot stop sandbox %s (cbox pid %d): %s%s", info->id, (int) info->cbox_pid,
+                   g_strerror (saved_errno),
+                   saved_errno == EPERM ? " (was it started by another user, or with sudo?)" : "");
+      return FALSE;
+    }
+  if (cbox_pidfd_wait (cbox_fd, CBOX_STOP_TERM_TIMEOUT_MS))
+    return TRUE;
+
+  g_printerr ("cbox: sandbox %s did not end %d s after SIGTERM; sending SIGKILL\n", info->id,
+              CBOX_STOP_TERM_TIMEOUT_MS / 1000);
+  sandbox_fd = cbox_pidfd_open_verified (info->sandbox_pid, info->sandbox_start_time);
+  if (sandbox_fd >= 0)
+    cbox_pidfd_send_signal (sandbox_fd, SIGKILL);
+  cbox_pidfd_send_signal (cbox_fd, SIGKILL);
+  if (!cbox_pidfd_wait (cbox_fd, CBOX_STOP_KILL_TIMEOUT_MS))
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED,
+                   "Sandbox %s (cbox pid %d) is still running after SIGKILL", info->id,
+                   (int) info->cbox_pid);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+int
+cbox_project_cli_stop (const CboxHost *host, const char *project_dir, const char *instance_id,
+                       gboolean all)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) list = cbox_project_select (host, project_dir, instance_id, all, &error);
+  int status = 0;
+
+  if (list == NULL)
+    return cbox_project_fail ("%s", error->message);
+  if (list->len == 0)
+    {
+      g_autofree char *printable = cbox_project_printable (project_dir);
+      if (all)
+        g_printerr ("cbox: no sandbox is running\n");
+      else
+        g_printerr ("cbox: no sandbox is running for the project %s\n", printable);
+      return 0;
+    }
+  for (guint i = 0; i < list->len; i++)
+    {
+      CboxInstanceInfo *info = g_ptr_array_index (list, i);
+      g_autoptr (GError) local_error = NULL;
+
+      if (!cbox_project_stop_one (host, info, &local_error))
+        {
+          g_printerr ("cbox: %s\n", local_error->message);
+          status = CBOX_EXIT_FAILURE;
+          continue;
+        }
+      /* The run removes its entry on the way out; after SIGKILL the sweep
+       * below does. */
+      cbox_project_wait_unlocked (info, 2000);
+      g_print ("stopped %s\n", info->id);
+    }
+  g_ptr_array_unref (cbox_instance_list (host, all || instance_id != NULL ? NULL : project_dir));
+  fflush (stdout);
+  return status;
+}
