@@ -44,10 +44,17 @@ typedef struct {
   gid_t old_gid;
 } CboxFsUser;
 
-static void
-cbox_fs_user_enter (uid_t uid, gid_t gid, CboxFsUser *saved)
+/* TRUE when root runs cbox for another user (sudo): see cbox-host.c. */
+static gboolean
+cbox_project_acts_for_user (const CboxHost *host)
 {
-  saved->active = geteuid () == 0 && uid != 0;
+  return geteuid () == 0 && cbox_host_get_caller_uid (host) == 0 && cbox_host_get_uid (host) != 0;
+}
+
+static void
+cbox_fs_user_enter (gboolean active, uid_t uid, gid_t gid, CboxFsUser *saved)
+{
+  saved->active = active;
   if (!saved->active)
     return;
   saved->old_gid = (gid_t) setfsgid (gid);
@@ -208,7 +215,8 @@ cbox_project_mkdir (const CboxHost *host, const char *path, GError **error)
   CboxFsUser fs_user;
   int saved_errno = 0;
 
-  cbox_fs_user_enter (cbox_host_get_uid (host), cbox_host_get_gid (host), &fs_user);
+  cbox_fs_user_enter (cbox_project_acts_for_user (host), cbox_host_get_uid (host),
+                      cbox_host_get_gid (host), &fs_user);
   if (g_mkdir_with_parents (path, 0700) < 0)
     saved_errno = errno;
   cbox_fs_user_leave (&fs_user);
@@ -334,6 +342,7 @@ cbox_pidfd_wait (int pidfd, int timeout_ms)
 /* ---- the registry ------------------------------------------------------------ */
 
 struct _CboxInstance {
+  gboolean for_user;
   uid_t uid;
   gid_t gid;
   char *entry_path;
@@ -351,7 +360,7 @@ cbox_instance_write (CboxInstance *instance, GError **error)
   gboolean ok;
 
   data = g_key_file_to_data (instance->key_file, &len, NULL);
-  cbox_fs_user_enter (instance->uid, instance->gid, &fs_user);
+  cbox_fs_user_enter (instance->for_user, instance->uid, instance->gid, &fs_user);
   ok = g_file_set_contents_full (instance->entry_path, data, (gssize) len,
                                  G_FILE_SET_CONTENTS_CONSISTENT, 0600, error);
   cbox_fs_user_leave (&fs_user);
@@ -384,6 +393,7 @@ cbox_instance_register (const CboxHost *host, const char *project_dir, const cha
   int saved_errno = 0;
 
   instance->lock_fd = -1;
+  instance->for_user = cbox_project_acts_for_user (host);
   instance->uid = cbox_host_get_uid (host);
   instance->gid = cbox_host_get_gid (host);
   if (!cbox_project_mkdir (host, running_dir, error))
@@ -394,7 +404,7 @@ cbox_instance_register (const CboxHost *host, const char *project_dir, const cha
   /* The lock is made under a hidden name, locked, then renamed into place:
    * a lock file under its real name is always held by a live run or
    * free because that run is gone. */
-  cbox_fs_user_enter (instance->uid, instance->gid, &fs_user);
+  cbox_fs_user_enter (instance->for_user, instance->uid, instance->gid, &fs_user);
   instance->lock_fd = open (tmp_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (instance->lock_fd < 0 || flock (instance->lock_fd, LOCK_EX | LOCK_NB) < 0)
     saved_errno = errno;
@@ -458,7 +468,7 @@ cbox_instance_free (CboxInstance *instance)
 
   if (instance == NULL)
     return;
-  cbox_fs_user_enter (instance->uid, instance->gid, &fs_user);
+  cbox_fs_user_enter (instance->for_user, instance->uid, instance->gid, &fs_user);
   /* The entry first: an entry never outlives its lock file. */
   if (instance->entry_path != NULL)
     unlink (instance->entry_path);
@@ -598,7 +608,8 @@ cbox_instance_list (const CboxHost *host, const char *project_dir)
   GPtrArray *list = g_ptr_array_new_with_free_func ((GDestroyNotify) cbox_instance_info_free);
   CboxFsUser fs_user;
 
-  cbox_fs_user_enter (cbox_host_get_uid (host), cbox_host_get_gid (host), &fs_user);
+  cbox_fs_user_enter (cbox_project_acts_for_user (host), cbox_host_get_uid (host),
+                      cbox_host_get_gid (host), &fs_user);
   if (project_dir != NULL)
     {
       g_autofree char *state_dir = cbox_project_state_dir (host, project_dir);

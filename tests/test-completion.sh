@@ -52,5 +52,8 @@ check off cbox run --network ""
 check claude cbox --profile ""
 check profiles cbox help ""
 check none cbox run --forward ""
+check enter cbox ""
+check --no-persist cbox --no-pe
+check local,tmp cbox run --persist local,
 echo "1..$n"
 exit $failed

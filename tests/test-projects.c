@@ -1,0 +1,440 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* Per-project state and the running-sandbox registry: the state folder's
+ * name, persisted ~/.local and /tmp, `cbox ps`, `cbox enter`, `cbox stop`,
+ * with the real bwrap (and a registry entry made here for qemu's refusal). */
+
+#include "config.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+
+#include "cbox-project.h"
+#include "cbox-test-util.h"
+
+/* ---- the state folder's name --------------------------------------------- */
+
+static void
+assert_name_is_safe (const char *name)
+{
+  g_assert_nonnull (name);
+  g_assert_cmpuint (strlen (name), >, 13);
+  g_assert_cmpint (name[0], !=, '.');
+  for (const char *p = name; *p != '\0'; p++)
+    g_assert_true (g_ascii_isalnum (*p) || *p == '-' || *p == '_' || *p == '.');
+}
+
+static void
+test_state_name (void)
+{
+  g_autofree char *spaces = cbox_project_state_name ("/home/u/my proj");
+  g_autofree char *other = cbox_project_state_name ("/srv/my proj");
+  g_autofree char *newline = cbox_project_state_name ("/home/u/a\nb");
+  g_autofree char *bytes = cbox_project_state_name ("/home/u/caf\xe9\xff");
+  g_autofree char *hidden = cbox_project_state_name ("/home/u/..");
+  g_autofree char *root = cbox_project_state_name ("/");
+  g_autofree char *longer = cbox_project_state_name (
+    "/p/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+
+  assert_name_is_safe (spaces);
+  assert_name_is_safe (other);
+  assert_name_is_safe (newline);
+  assert_name_is_safe (bytes);
+  assert_name_is_safe (hidden);
+  assert_name_is_safe (root);
+  assert_name_is_safe (longer);
+  g_assert_true (g_str_has_prefix (spaces, "my_proj-"));
+  g_assert_true (g_str_has_prefix (newline, "a_b-"));
+  g_assert_true (g_str_has_prefix (bytes, "caf__-"));
+  g_assert_true (g_str_has_prefix (root, "root-"));
+  g_assert_true (g_str_has_prefix (hidden, "_.-"));
+  g_assert_cmpuint (strlen (longer), ==, 40 + 1 + 12);
+  /* The same basename elsewhere is another project. */
+  g_assert_cmpstr (spaces, !=, other);
+  g_assert_cmpuint (strlen (spaces), ==, strlen ("my_proj-") + 12);
+}
+
+/* ---- helpers -------------------------------------------------------------- */
+
+typedef struct {
+  char *project;
+  char **env;
+  char *state_root;
+} Fixture;
+
+static gboolean
+require_bwrap (void)
+{
+  g_autofree char *bwrap = cbox_test_require_program ("bwrap");
+  return bwrap != NULL;
+}
+
+static void
+fixture_init (Fixture *f, const char *project_name)
+{
+  g_autofree char *made = cbox_test_make_dir (project_name);
+
+  /* As cbox names it: the real path. */
+  f->project = realpath (made, NULL);
+  g_assert_nonnull (f->project);
+  f->env = cbox_test_environ (NULL);
+  f->state_root = g_build_filename (g_environ_getenv (f->env, "XDG_STATE_HOME"), "cbox",
+                                    "projects", NULL);
+}
+
+static void
+fixture_clear (Fixture *f)
+{
+  g_free (f->project);
+  g_strfreev (f->env);
+  g_free (f->state_root);
+}
+
+static void
+run_cbox (Fixture *f, CboxTestResult *result, const char *first, ...) G_GNUC_NULL_TERMINATED;
+
+static void
+run_cbox (Fixture *f, CboxTestResult *result, const char *first, ...)
+{
+  g_autoptr (GPtrArray) args = g_ptr_array_new ();
+  va_list ap;
+
+  g_ptr_array_add (args, (gpointer) "--project");
+  g_ptr_array_add (args, f->project);
+  va_start (ap, first);
+  for (const char *arg = first; arg != NULL; arg = va_arg (ap, const char *))
+    g_ptr_array_add (args, (gpointer) arg);
+  va_end (ap);
+  g_ptr_array_add (args, NULL);
+  g_assert_true (cbox_test_run ((const char *const *) args->pdata, "/", (const char *const *) f->env,
+                                NULL, result));
+}
+
+static void
+assert_dir_is_empty (const char *path)
+{
+  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+
+  g_assert_nonnull (dir);
+  g_assert_null (g_dir_read_name (dir));
+}
+
+/* ---- persisted folders ------------------------------------------------------ */
+
+static void
+test_persist (void)
+{
+  g_auto (CboxTestResult) first = { 0 };
+  g_auto (CboxTestResult) second = { 0 };
+  g_auto (CboxTestResult) third = { 0 };
+  g_auto (CboxTestResult) fourth = { 0 };
+  g_autofree char *name = NULL;
+  g_autofree char *state_dir = NULL;
+  g_autofree char *local = NULL;
+  Fixture f;
+  GStatBuf st;
+
+  if (!require_bwrap ())
+    return;
+  /* A project path with a space and a newline. */
+  fixture_init (&f, "my project\nwith newline");
+
+  /* Default: ~/.local persists, /tmp does not. */
+  run_cbox (&f, &first, "--profile=none", "run", "--", "sh", "-c",
+            "echo kept > ~/.local/share/marker && echo gone > /tmp/marker", NULL);
+  cbox_test_assert_status (&first, 0);
+  run_cbox (&f, &second, "--profile=none", "run", "--", "sh", "-c",
+            "cat ~/.local/share/marker; test ! -e /tmp/marker && echo no-tmp", NULL);
+  cbox_test_assert_status (&second, 0);
+  g_assert_cmpstr (second.out, ==, "kept\nno-tmp\n");
+
+  /* The folder: <sanitized basename>-<hash>, 0700, nothing else written. */
+  name = cbox_project_state_name (f.project);
+  {
+    /* cbox_test_make_dir() puts "N-" in front. */
+    const char *dash = strchr (name, '-');
+    g_assert_nonnull (dash);
+    g_assert_true (g_str_has_prefix (dash + 1, "my_project_with_newline-"));
+  }
+  state_dir = g_build_filename (f.state_root, name, NULL);
+  local = g_build_filename (state_dir, "local", "share", "marker", NULL);
+  g_assert_true (g_file_test (local, G_FILE_TEST_IS_REGULAR));
+  g_assert_cmpint (g_stat (state_dir, &st), ==, 0);
+  g_assert_cmpuint (st.st_mode & 07777, ==, 0700);
+  assert_dir_is_empty (f.project);
+
+  /* Asked for: /tmp too. */
+  run_cbox (&f, &third, "--profile=none", "--persist=local,tmp", "run", "--", "sh", "-c",
+            "echo kept > /tmp/marker", NULL);
+  cbox_test_assert_status (&third, 0);
+  /* --no-persist: neither. */
+  run_cbox (&f, &fourth, "--profile=none", "--no-persist", "run", "--", "sh", "-c",
+            "test ! -e ~/.local/share/marker && test ! -e /tmp/marker && echo clean", NULL);
+  cbox_test_assert_status (&fourth, 0);
+  g_assert_cmpstr (fourth.out, ==, "clean\n");
+  {
+    g_auto (CboxTestResult) fifth = { 0 };
+    run_cbox (&f, &fifth, "--profile=none", "--persist=tmp", "run", "--", "cat", "/tmp/marker",
+              NULL);
+    cbox_test_assert_status (&fifth, 0);
+    g_assert_cmpstr (fifth.out, ==, "kept\n");
+  }
+  assert_dir_is_empty (f.project);
+  fixture_clear (&f);
+}
+
+static void
+test_persist_bad_value (void)
+{
+  g_auto (CboxTestResult) result = { 0 };
+  Fixture f;
+
+  fixture_init (&f, "bad");
+  run_cbox (&f, &result, "--persist=home", "plan", NULL);
+  cbox_test_assert_status (&result, 125);
+  g_assert_nonnull (strstr (result.err, "--persist"));
+  fixture_clear (&f);
+}
+
+/* ---- a sandbox in the background ------------------------------------------- */
+
+static GSubprocess *
+start_background (Fixture *f, const char *script)
+{
+  g_autoptr (GSubprocessLauncher) launcher
+    = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+  g_autoptr (GError) error = NULL;
+  GSubprocess *process;
+
+  g_subprocess_launcher_set_environ (launcher, f->env);
+  g_subprocess_launcher_set_cwd (launcher, "/");
+  process = g_subprocess_launcher_spawn (launcher, &error, cbox_test_cbox_path (), "--project",
+                                         f->project, "--profile=none", "run", "--", "sh", "-c",
+                                         script, NULL);
+  g_assert_no_error (error);
+  return process;
+}
+
+/* The id of the project's running sandbox once it has a sandbox pid, for
+ * at most 30 s. */
+static char *
+wait_for_entry (Fixture *f, pid_t *ret_cbox_pid)
+{
+  for (guint i = 0; i < 300; i++)
+    {
+      g_auto (CboxTestResult) ps = { 0 };
+      const char *p;
+
+      run_cbox (f, &ps, "ps", "--json", NULL);
+      cbox_test_assert_status (&ps, 0);
+      p = strstr (ps.out, "\"id\": \"");
+      if (p != NULL && strstr (ps.out, "\"sandbox_pid\": null") == NULL)
+        {
+          const char *q = strstr (ps.out, "\"cbox_pid\": ");
+          g_assert_nonnull (q);
+          if (ret_cbox_pid != NULL)
+            *ret_cbox_pid = (pid_t) g_ascii_strtoll (q + strlen ("\"cbox_pid\": "), NULL, 10);
+          return g_strndup (p + strlen ("\"id\": \""), 16);
+        }
+      g_usleep (100 * 1000);
+    }
+  g_error ("no registry entry for the background sandbox after 30 s");
+  return NULL;
+}
+
+static void
+test_ps_enter_stop (void)
+{
+  g_autoptr (GSubprocess) run = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *marker = g_strdup_printf ("cbox-projects-marker-%08x", g_random_int ());
+  g_autofree char *script = g_strdup_printf ("echo inside > /tmp/%s && exec sleep 300", marker);
+  g_autofree char *host_marker = g_build_filename ("/tmp", marker, NULL);
+  g_autofree char *cat_marker = g_strdup_printf ("/tmp/%s", marker);
+  g_autofree char *entry = NULL;
+  Fixture f;
+
+  if (!require_bwrap ())
+    return;
+  fixture_init (&f, "running project");
+  run = start_background (&f, script);
+  id = wait_for_entry (&f, NULL);
+
+  {
+    g_auto (CboxTestResult) ps = { 0 };
+    g_auto (CboxTestResult) ps_all = { 0 };
+    run_cbox (&f, &ps, "ps", NULL);
+    cbox_test_assert_status (&ps, 0);
+    g_assert_nonnull (strstr (ps.out, id));
+    g_assert_nonnull (strstr (ps.out, "bwrap"));
+    g_assert_nonnull (strstr (ps.out, "sleep"));
+    run_cbox (&f, &ps_all, "ps", "--all", NULL);
+    cbox_test_assert_status (&ps_all, 0);
+    g_assert_nonnull (strstr (ps_all.out, id));
+    g_assert_nonnull (strstr (ps_all.out, "running project"));
+  }
+
+  /* The marker is in the first sandbox's private /tmp: enter sees it,
+   * the host does not. */
+  {
+    g_auto (CboxTestResult) cat = { 0 };
+    g_auto (CboxTestResult) init = { 0 };
+    g_auto (CboxTestResult) where = { 0 };
+    g_auto (CboxTestResult) tty = { 0 };
+
+    run_cbox (&f, &cat, "enter", "--", "cat", cat_marker, NULL);
+    cbox_test_assert_status (&cat, 0);
+    g_assert_cmpstr (cat.out, ==, "inside\n");
+    g_assert_false (g_file_test (host_marker, G_FILE_TEST_EXISTS));
+
+    run_cbox (&f, &init, "enter", "--instance", id, "--", "cat", "/proc/1/cmdline", NULL);
+    cbox_test_assert_status (&init, 0);
+    g_assert_nonnull (strstr (init.out, "cbox-exec"));
+
+    /* The project directory, no capabilities, no_new_privs, a filter. */
+    run_cbox (&f, &where, "enter", "--", "sh", "-c",
+              "pwd; grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status", NULL);
+    cbox_test_assert_status (&where, 0);
+    g_assert_true (g_str_has_prefix (where.out, f.project));
+    g_assert_nonnull (strstr (where.out, "CapEff:\t0000000000000000"));
+    g_assert_nonnull (strstr (where.out, "CapBnd:\t0000000000000000"));
+    g_assert_nonnull (strstr (where.out, "NoNewPrivs:\t1"));
+    g_assert_nonnull (strstr (where.out, "Seccomp:\t2"));
+
+    /* The exit status is the command's. */
+    run_cbox (&f, &tty, "enter", "--", "sh", "-c", "exit 7", NULL);
+    cbox_test_assert_status (&tty, 7);
+  }
+
+  {
+    g_auto (CboxTestResult) stop = { 0 };
+    g_auto (CboxTestResult) ps = { 0 };
+    g_autofree char *name = cbox_project_state_name (f.project);
+
+    run_cbox (&f, &stop, "stop", NULL);
+    cbox_test_assert_status (&stop, 0);
+    g_assert_nonnull (strstr (stop.out, id));
+    g_subprocess_wait (run, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_true (g_subprocess_get_if_exited (run));
+    g_assert_cmpint (g_subprocess_get_exit_status (run), ==, 143);
+
+    run_cbox (&f, &ps, "ps", NULL);
+    g_assert_null (strstr (ps.out, id));
+    entry = g_build_filename (f.state_root, name, "running", id, NULL);
+    g_assert_false (g_file_test (entry, G_FILE_TEST_EXISTS));
+  }
+  fixture_clear (&f);
+}
+
+static void
+test_stale_entry (void)
+{
+  g_autoptr (GSubprocess) run = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *name = NULL;
+  g_autofree char *entry = NULL;
+  g_autofree char *lock = NULL;
+  pid_t cbox_pid = 0;
+  Fixture f;
+
+  if (!require_bwrap ())
+    return;
+  fixture_init (&f, "killed");
+  run = start_background (&f, "exec sleep 300");
+  id = wait_for_entry (&f, &cbox_pid);
+  g_assert_cmpint (cbox_pid, ==, atoi (g_subprocess_get_identifier (run)));
+
+  name = cbox_project_state_name (f.project);
+  entry = g_build_filename (f.state_root, name, "running", id, NULL);
+  lock = g_strconcat (entry, ".lock", NULL);
+  g_subprocess_force_exit (run);
+  g_subprocess_wait (run, NULL, NULL);
+  g_assert_true (g_file_test (entry, G_FILE_TEST_EXISTS));
+
+  {
+    g_auto (CboxTestResult) ps = { 0 };
+    run_cbox (&f, &ps, "ps", NULL);
+    cbox_test_assert_status (&ps, 0);
+    g_assert_null (strstr (ps.out, id));
+    g_assert_false (g_file_test (entry, G_FILE_TEST_EXISTS));
+    g_assert_false (g_file_test (lock, G_FILE_TEST_EXISTS));
+  }
+  fixture_clear (&f);
+}
+
+static void
+test_enter_nothing_running (void)
+{
+  g_auto (CboxTestResult) enter = { 0 };
+  g_auto (CboxTestResult) stop = { 0 };
+  g_auto (CboxTestResult) unknown = { 0 };
+  Fixture f;
+
+  fixture_init (&f, "idle");
+  run_cbox (&f, &enter, "enter", "--", "true", NULL);
+  cbox_test_assert_status (&enter, 125);
+  g_assert_nonnull (strstr (enter.err, "No sandbox is running for the project"));
+  /* Nothing to stop is no error; an unknown id is. */
+  run_cbox (&f, &stop, "stop", NULL);
+  cbox_test_assert_status (&stop, 0);
+  run_cbox (&f, &unknown, "stop", "--instance=abcdef", NULL);
+  cbox_test_assert_status (&unknown, 125);
+  g_assert_nonnull (strstr (unknown.err, "abcdef"));
+  fixture_clear (&f);
+}
+
+/* A qemu run's entry, made by this process (it holds the lock): enter is
+ * refused with the reason, ps lists it. */
+static void
+test_enter_qemu_refused (void)
+{
+  g_auto (CboxTestResult) enter = { 0 };
+  g_auto (CboxTestResult) ps = { 0 };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (CboxHost) host = NULL;
+  g_autoptr (CboxInstance) instance = NULL;
+  g_autofree char *real = NULL;
+  Fixture f;
+
+  fixture_init (&f, "vm project");
+  host = cbox_host_new ();
+  cbox_host_set_environ (host, (const char *const *) f.env);
+  cbox_host_set_user (host, getuid (), getgid (), g_get_user_name (),
+                      g_environ_getenv (f.env, "HOME"), "/bin/sh");
+  cbox_host_set_caller_uid (host, getuid ());
+  real = realpath (f.project, NULL);
+  instance = cbox_instance_register (host, real, "0123456789abcdef", "qemu", NULL,
+                                     CBOX_STRV ("sleep", "1"), &error);
+  g_assert_no_error (error);
+  cbox_instance_set_sandbox_pid (instance, getpid ());
+
+  run_cbox (&f, &ps, "ps", NULL);
+  cbox_test_assert_status (&ps, 0);
+  g_assert_nonnull (strstr (ps.out, "0123456789abcdef"));
+  g_assert_nonnull (strstr (ps.out, "qemu"));
+  run_cbox (&f, &enter, "enter", NULL);
+  cbox_test_assert_status (&enter, 125);
+  g_assert_nonnull (strstr (enter.err, "qemu"));
+  fixture_clear (&f);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/projects/state-name", test_state_name);
+  g_test_add_func ("/projects/persist/local-and-tmp", test_persist);
+  g_test_add_func ("/projects/persist/bad-value", test_persist_bad_value);
+  g_test_add_func ("/projects/enter/nothing-running", test_enter_nothing_running);
+  g_test_add_func ("/projects/enter/qemu-refused", test_enter_qemu_refused);
+  g_test_add_func ("/projects/ps-enter-stop", test_ps_enter_stop);
+  g_test_add_func ("/projects/stale-entry", test_stale_entry);
+  return g_test_run ();
+}
