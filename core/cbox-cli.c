@@ -1477,6 +1477,13 @@ cbox_cli_main (int argc, char **argv)
       return 0;
     }
 
+  if (options->command == CBOX_CLI_COMMAND_RUN
+      && !cbox_project_prepare (host, request->config, request->project_dir, &error))
+    {
+      /* The sandbox works without them: its ~/.local (/tmp) starts empty. */
+      g_printerr ("cbox: warning: %s (nothing is kept for this project)\n", error->message);
+      g_clear_error (&error);
+    }
   planner = cbox_planner_new (registry, host, request);
   if (!cbox_planner_build (planner, &error))
     return cbox_cli_fail (error);

@@ -1066,9 +1066,6 @@ cbox_planner_run (CboxPlanner *planner, int *ret_status, GError **error)
   for (guint i = 0; planner->request->mkdirs != NULL && planner->request->mkdirs[i] != NULL; i++)
     if (!cbox_planner_make_dir (planner->host, planner->request->mkdirs[i], error))
       return FALSE;
-  if (!cbox_project_prepare (planner->host, planner->request->config,
-                             planner->request->project_dir, error))
-    return FALSE;
   /* For `cbox ps`, `cbox enter` and `cbox stop`. Without it the sandbox
    * still works, so a registry that cannot be written is only a warning. */
   instance = cbox_instance_register (planner->host, planner->request->project_dir,

@@ -175,6 +175,15 @@ cbox_project_get_persist (GKeyFile *config, CboxPersist *ret_persist, GError **e
   return TRUE;
 }
 
+/* `cbox run` makes the folders before planning (cbox_project_prepare());
+ * `cbox plan` makes nothing, and a folder that could not be made is
+ * skipped (the sandbox's folder then starts empty, as with --no-persist). */
+static CboxMountFlags
+cbox_project_source_flags (const char *src)
+{
+  return g_file_test (src, G_FILE_TEST_IS_DIR) ? CBOX_MOUNT_FLAG_NONE : CBOX_MOUNT_FLAG_ALLOW_MISSING;
+}
+
 gboolean
 cbox_project_add_to_plan (CboxPlan *plan, const CboxHost *host, GKeyFile *config,
                           const char *project_dir, GError **error)
@@ -196,7 +205,7 @@ cbox_project_add_to_plan (CboxPlan *plan, const CboxHost *host, GKeyFile *config
       g_autofree char *share = g_build_filename (dest, "share", NULL);
       g_autofree char *state = g_build_filename (dest, "state", NULL);
 
-      cbox_plan_add_bind_rw (plan, src, dest, CBOX_MOUNT_FLAG_NONE);
+      cbox_plan_add_bind_rw (plan, src, dest, cbox_project_source_flags (src));
       /* The base plan made these inside the tmpfs home; the bind hid them. */
       cbox_plan_add_dir (plan, share, 0755);
       cbox_plan_add_dir (plan, state, 0755);
@@ -204,7 +213,7 @@ cbox_project_add_to_plan (CboxPlan *plan, const CboxHost *host, GKeyFile *config
   if (persist & CBOX_PERSIST_TMP)
     {
       g_autofree char *src = g_build_filename (state_dir, "tmp", NULL);
-      cbox_plan_add_bind_rw (plan, src, "/tmp", CBOX_MOUNT_FLAG_NONE);
+      cbox_plan_add_bind_rw (plan, src, "/tmp", cbox_project_source_flags (src));
     }
   return TRUE;
 }

@@ -40,7 +40,9 @@ gboolean cbox_project_get_persist (GKeyFile *config, CboxPersist *ret_persist, G
  * effects: cbox_project_prepare() makes the folders. */
 gboolean cbox_project_add_to_plan (CboxPlan *plan, const CboxHost *host, GKeyFile *config,
                                    const char *project_dir, GError **error);
-/* Makes the state folders a run needs (0700, owned by the target user). */
+/* Makes the state folders a run needs (0700, owned by the target user).
+ * `cbox run` calls it before planning; when it fails the run goes on
+ * without them (with a warning). */
 gboolean cbox_project_prepare (const CboxHost *host, GKeyFile *config, const char *project_dir,
                                GError **error);
 

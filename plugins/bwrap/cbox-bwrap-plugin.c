@@ -590,9 +590,23 @@ cbox_bwrap_signal_target (gpointer user_data)
   return run->child_pid > 0 ? run->child_pid : 0;
 }
 
+/* TRUE once @pid no longer runs bwrap's code: it set the sandbox up and
+ * exec'd cbox-exec. */
+static gboolean
+cbox_bwrap_child_is_ready (pid_t pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/comm", (int)pid);
+  g_autofree char *comm = NULL;
+
+  if (!g_file_get_contents (path, &comm, NULL, NULL))
+    return FALSE;
+  return !g_str_equal (g_strchomp (comm), "bwrap");
+}
+
 /* Tells the core the sandbox's pid 1 (for `cbox ps`, `cbox enter`), which
- * bwrap writes right after clone(). Waits for it a bounded time, and not
- * at all once bwrap has ended (it failed before clone()). */
+ * bwrap writes right after clone(), once the sandbox is set up (before,
+ * its user namespace may have no uid map yet and its root be the host's).
+ * Waits a bounded time, and no longer once bwrap has ended. */
 static void
 cbox_bwrap_started (pid_t tool_pid, gpointer user_data)
 {
@@ -612,7 +626,16 @@ cbox_bwrap_started (pid_t tool_pid, gpointer user_data)
       if (run->child_pid <= 0 && (pfds[1].revents & POLLIN))
         break;
     }
-  if (run->child_pid > 0)
+  while (run->child_pid > 0 && !cbox_bwrap_child_is_ready (run->child_pid)
+         && g_get_monotonic_time () < deadline)
+    {
+      struct pollfd pfd = { .fd = tool_fd, .events = POLLIN };
+      if (tool_fd >= 0 && poll (&pfd, 1, 2) > 0)
+        return;
+      if (tool_fd < 0)
+        g_usleep (2000);
+    }
+  if (run->child_pid > 0 && cbox_bwrap_child_is_ready (run->child_pid))
     cbox_context_set_sandbox_pid (run->ctx, run->child_pid);
 }
 
