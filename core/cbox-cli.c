@@ -1421,13 +1421,18 @@ cbox_cli_main (int argc, char **argv)
     case CBOX_CLI_COMMAND_ENTER:
     case CBOX_CLI_COMMAND_STOP:
       {
+        g_autofree char *given = NULL;
         g_autofree char *project = NULL;
 
         host = cbox_host_new_from_system (&error);
         if (host == NULL)
           return cbox_cli_fail (error);
         cwd = g_get_current_dir ();
-        project = cbox_project_resolve_dir (options->project, cwd, &error);
+        given = cbox_cli_absolute_path (host, options->project != NULL ? options->project : ".",
+                                        cwd, &error);
+        if (given == NULL)
+          return cbox_cli_fail (error);
+        project = cbox_project_resolve_dir (given, cwd, &error);
         if (project == NULL)
           return cbox_cli_fail (error);
         if (options->command == CBOX_CLI_COMMAND_PS)
