@@ -1,0 +1,445 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cbox-nspawn-private.h"
+
+/* What probe() found, kept for realize() and run() of the same run. */
+typedef struct
+{
+  char *nspawn;      /* absolute path of systemd-nspawn */
+  char *setpriv;     /* absolute path of setpriv, or NULL */
+  char *sudo;        /* absolute path of sudo, or NULL */
+  gboolean root;     /* running as root */
+  gboolean use_sudo; /* [nspawn] sudo=true and not root */
+  gboolean register_machine; /* systemd is PID 1: register with machined */
+  CboxNspawnLayout *layout;  /* made by realize() */
+} CboxNspawnState;
+
+static void
+cbox_nspawn_state_free (gpointer data)
+{
+  CboxNspawnState *state = data;
+
+  if (state == NULL)
+    return;
+  g_free (state->nspawn);
+  g_free (state->setpriv);
+  g_free (state->sudo);
+  cbox_nspawn_layout_free (state->layout);
+  g_free (state);
+}
+
+/* "systemd 252 (252.39-1~deb12u2)" -> "252 (252.39-1~deb12u2)" */
+static char *
+cbox_nspawn_read_version (const char *nspawn)
+{
+  const char *argv[] = { nspawn, "--version", NULL };
+  g_autofree char *out = NULL;
+  int status = 0;
+  char *eol;
+
+  if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &out,
+                     NULL, &status, NULL)
+      || !g_spawn_check_wait_status (status, NULL) || out == NULL)
+    return NULL;
+  eol = strchr (out, '\n');
+  if (eol != NULL)
+    *eol = '\0';
+  return g_strdup (g_str_has_prefix (out, "systemd ") ? out + strlen ("systemd ") : out);
+}
+
+static CboxNspawnState *
+cbox_nspawn_get_state (CboxContext *ctx, GError **error)
+{
+  CboxNspawnState *state = cbox_context_get_data (ctx);
+  const CboxHost *host = cbox_context_get_host (ctx);
+  g_autofree char *booted = NULL;
+  gboolean use_sudo = FALSE;
+
+  if (state != NULL)
+    return state;
+  if (!cbox_context_get_boolean (ctx, "sudo", FALSE, &use_sudo, error))
+    return NULL;
+
+  state = g_new0 (CboxNspawnState, 1);
+  state->nspawn = g_find_program_in_path ("systemd-nspawn");
+  state->setpriv = g_find_program_in_path ("setpriv");
+  state->sudo = g_find_program_in_path ("sudo");
+  state->root = geteuid () == 0;
+  state->use_sudo = !state->root && use_sudo;
+  /* As sd_booted() decides: with systemd as PID 1 nspawn registers the
+   * machine with machined and runs it in a scope of its own; without it,
+   * registering fails, so the run stays in cbox's own cgroup. */
+  booted = cbox_host_resolve (host, "/run/systemd/system");
+  state->register_machine = g_file_test (booted, G_FILE_TEST_IS_DIR);
+  cbox_context_set_data (ctx, state, cbox_nspawn_state_free);
+  return state;
+}
+
+static gboolean
+cbox_nspawn_probe (CboxContext *ctx, CboxProbeResult *result, GError **error)
+{
+  CboxNspawnState *state = cbox_nspawn_get_state (ctx, error);
+  g_autofree char *version = NULL;
+
+  if (state == NULL)
+    return FALSE;
+  if (state->nspawn == NULL)
+    {
+      cbox_probe_result_set_status (result, CBOX_PROBE_UNAVAILABLE,
+                                    "systemd-nspawn is not installed (Debian and Ubuntu: apt "
+                                    "install systemd-container)");
+      return TRUE;
+    }
+  cbox_probe_result_add_detail (result, "path", "%s", state->nspawn);
+  version = cbox_nspawn_read_version (state->nspawn);
+  if (version != NULL)
+    cbox_probe_result_add_detail (result, "version", "%s", version);
+  cbox_probe_result_add_detail (result, "register",
+                                state->register_machine
+                                  ? "yes (systemd is PID 1: machines are registered)"
+                                  : "no (systemd is not PID 1: --register=no --keep-unit)");
+  if (state->root)
+    {
+      cbox_probe_result_set_status (result, CBOX_PROBE_AVAILABLE, NULL);
+      return TRUE;
+    }
+  if (state->use_sudo)
+    {
+      if (state->sudo == NULL)
+        {
+          cbox_probe_result_set_status (result, CBOX_PROBE_UNAVAILABLE,
+                                        "backend nspawn needs root and [nspawn] sudo=true is set, "
+                                        "but sudo is not installed");
+          return TRUE;
+        }
+      cbox_probe_result_add_detail (result, "via", "%s", state->sudo);
+      cbox_probe_result_set_status (result, CBOX_PROBE_AVAILABLE, NULL);
+      return TRUE;
+    }
+  cbox_probe_result_set_status (result, CBOX_PROBE_UNAVAILABLE,
+                                "backend nspawn needs root: run it with sudo (or set sudo=true "
+                                "in the [nspawn] group of the configuration)");
+  return TRUE;
+}
+
+static void
+cbox_nspawn_add_path_pair (CboxLaunch *launch, const char *option, const char *src,
+                           const char *dest)
+{
+  g_autofree char *src_escaped = cbox_nspawn_escape_path (src);
+  g_autofree char *dest_escaped = cbox_nspawn_escape_path (dest);
+
+  cbox_launch_add_argf (launch, "%s=%s:%s", option, src_escaped, dest_escaped);
+}
+
+/* DeviceAllow= for the scope of a registered machine: nspawn's device
+ * policy admits only its own few nodes, so a bound GPU node would be
+ * refused at open() without it. */
+static void
+cbox_nspawn_add_device_allow (CboxLaunch *launch, const char *src)
+{
+  g_autoptr (GDir) dir = NULL;
+  const char *name;
+
+  if (!g_file_test (src, G_FILE_TEST_IS_DIR))
+    {
+      cbox_launch_add_argf (launch, "--property=DeviceAllow=%s rwm", src);
+      return;
+    }
+  dir = g_dir_open (src, 0, NULL);
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (src, name, NULL);
+      if (!g_file_test (path, G_FILE_TEST_IS_DIR))
+        cbox_launch_add_argf (launch, "--property=DeviceAllow=%s rwm", path);
+    }
+}
+
+static gboolean
+cbox_nspawn_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GError **error)
+{
+  CboxNspawnState *state = cbox_nspawn_get_state (ctx, error);
+  const CboxHost *host = cbox_context_get_host (ctx);
+  const char *const *command = cbox_plan_get_command (plan);
+  g_autofree char *instance = NULL;
+  g_autofree char *state_dir = NULL;
+  g_auto (GStrv) environ = NULL;
+  const char *hostname;
+  const char *cwd;
+  CboxNspawnLayout *layout;
+
+  if (state == NULL)
+    return FALSE;
+  if (state->nspawn == NULL)
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE,
+                   "systemd-nspawn is not installed (Debian and Ubuntu: apt install "
+                   "systemd-container)");
+      return FALSE;
+    }
+  if (command == NULL || command[0] == NULL)
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT, "nspawn: no command to run");
+      return FALSE;
+    }
+
+  if (cbox_context_get_instance_id (ctx) != NULL)
+    instance = g_ascii_strdown (cbox_context_get_instance_id (ctx), -1);
+  else
+    {
+      g_autofree char *uuid = g_uuid_string_random ();
+      instance = g_strndup (uuid, 8);
+    }
+  state_dir = cbox_context_get_string (ctx, "state-dir");
+  layout = cbox_nspawn_layout_new (plan, state_dir != NULL ? state_dir : CBOX_NSPAWN_STATE_DIR,
+                                   instance, error);
+  if (layout == NULL)
+    return FALSE;
+  cbox_nspawn_layout_free (state->layout);
+  state->layout = layout;
+
+  /* If cbox dies (even of SIGKILL), nspawn gets SIGTERM and shuts the
+   * container down in order, instead of running on unwatched. */
+  if (state->setpriv != NULL)
+    cbox_launch_add_args (launch, state->setpriv, "--pdeathsig", "TERM", "--", NULL);
+  cbox_launch_add_args (launch, state->nspawn, "--quiet", NULL);
+  if (!state->register_machine)
+    cbox_launch_add_args (launch, "--register=no", "--keep-unit", NULL);
+  cbox_launch_add_argf (launch, "--directory=%s", layout->root_dir);
+  cbox_launch_add_argf (launch, "--machine=%s", layout->machine);
+  /* The host's name unless the plan names one: X11 cookies are keyed by
+   * host name, and bwrap keeps it too. */
+  hostname = cbox_plan_get_hostname (plan);
+  cbox_launch_add_argf (launch, "--hostname=%s",
+                        hostname != NULL ? hostname : cbox_host_get_hostname (host));
+  /* A stub init as PID 1 reaps orphans and turns nspawn's shutdown signal
+   * into SIGTERM+SIGHUP for the command. */
+  cbox_launch_add_arg (launch, "--as-pid2");
+  cbox_launch_add_arg (launch, isatty (STDIN_FILENO) ? "--console=interactive" : "--console=pipe");
+  if (!cbox_plan_get_network (plan))
+    cbox_launch_add_arg (launch, "--private-network");
+  /* Nothing of the host enters unless the plan says so: no resolv.conf, no
+   * time zone, no journal link. No setuid binary may raise privileges. On
+   * SIGTERM or SIGINT, nspawn asks the stub init to end the command. */
+  cbox_launch_add_args (launch, "--resolv-conf=off", "--timezone=off", "--link-journal=no",
+                        "--no-new-privileges=yes", "--kill-signal=SIGRTMIN+3", NULL);
+  /* Privileges are dropped by nspawn itself: it looks the user up in the
+   * container's /etc/passwd and /etc/group (which the plan wrote) and
+   * changes uid, gid and groups before the command starts; no PAM, so no
+   * su or runuser. */
+  cbox_launch_add_argf (launch, "--user=%s", cbox_plan_get_user_name (plan));
+  cwd = cbox_plan_get_cwd (plan);
+  if (cwd != NULL)
+    cbox_launch_add_argf (launch, "--chdir=%s", cwd);
+
+  for (guint i = 0; i < layout->rebind->len; i++)
+    {
+      const char *dest = g_ptr_array_index (layout->rebind, i);
+      g_autofree char *inside = cbox_nspawn_layout_host_path (layout, dest);
+      cbox_nspawn_add_path_pair (launch, "--bind", inside, dest);
+    }
+  for (guint i = 0; i < layout->ops->len; i++)
+    {
+      const CboxNspawnOp *op = &g_array_index (layout->ops, CboxNspawnOp, i);
+      const CboxMount *mount = op->mount;
+
+      switch (op->op)
+        {
+        case CBOX_NSPAWN_OP_BIND:
+          cbox_nspawn_add_path_pair (launch, "--bind", mount->src, mount->dest);
+          if (mount->kind == CBOX_MOUNT_DEV && state->register_machine)
+            cbox_nspawn_add_device_allow (launch, mount->src);
+          break;
+        case CBOX_NSPAWN_OP_BIND_RO:
+          cbox_nspawn_add_path_pair (launch, "--bind-ro", mount->src, mount->dest);
+          break;
+        case CBOX_NSPAWN_OP_TMPFS:
+          {
+            g_autofree char *dest = cbox_nspawn_escape_path (mount->dest);
+            cbox_launch_add_argf (launch, "--tmpfs=%s:mode=%04o,uid=%u,gid=%u", dest,
+                                  (unsigned) (mount->mode & 07777), (unsigned) op->uid,
+                                  (unsigned) op->gid);
+          }
+          break;
+        case CBOX_NSPAWN_OP_WRITE_RO:
+          {
+            g_autofree char *inside = cbox_nspawn_layout_host_path (layout, mount->dest);
+            cbox_nspawn_add_path_pair (launch, "--bind-ro", inside, mount->dest);
+          }
+          break;
+        case CBOX_NSPAWN_OP_STAGE:
+          cbox_nspawn_add_path_pair (launch,
+                                     (mount->flags & CBOX_MOUNT_FLAG_WRITABLE) ? "--bind"
+                                                                               : "--bind-ro",
+                                     op->stage_path, mount->dest);
+          break;
+        case CBOX_NSPAWN_OP_SKIP:
+          if (op->note != NULL && cbox_context_get_verbose (ctx))
+            g_printerr ("cbox: nspawn: left out: %s\n", op->note);
+          break;
+        case CBOX_NSPAWN_OP_MKDIR:
+        case CBOX_NSPAWN_OP_SYMLINK:
+        case CBOX_NSPAWN_OP_WRITE:
+        default:
+          break;
+        }
+    }
+
+  cbox_launch_add_arg (launch, "--");
+  /* The environment: nspawn sets its own (container=, container_uuid=,
+   * container_host_*=, NOTIFY_SOCKET=, LANG=, TERM=, PATH=, HOME=, ...)
+   * and --setenv= refuses values that are not UTF-8. So env(1) starts the
+   * command with exactly the plan's environment, and reports 126 and 127
+   * as cbox does. */
+  cbox_launch_add_args (launch, "/usr/bin/env", "-i", NULL);
+  environ = cbox_plan_get_environ (plan);
+  for (guint i = 0; environ[i] != NULL; i++)
+    cbox_launch_add_arg (launch, environ[i]);
+  if (strchr (command[0], '=') != NULL)
+    /* env(1) would take it for one more variable. */
+    cbox_launch_add_args (launch, "/bin/sh", "-c", "exec \"$@\"", "sh", NULL);
+  for (guint i = 0; command[i] != NULL; i++)
+    cbox_launch_add_arg (launch, command[i]);
+  return TRUE;
+}
+
+static const char *const cbox_nspawn_sudo_keep[] = {
+  "TERM", "COLORTERM", "NO_COLOR", "LANG", "LANGUAGE", "TZ",
+  "DISPLAY", "XAUTHORITY", "WAYLAND_DISPLAY", "XDG_RUNTIME_DIR",
+  "XDG_SESSION_TYPE", "XDG_CURRENT_DESKTOP", "DBUS_SESSION_BUS_ADDRESS",
+  "SSH_AUTH_SOCK", "PULSE_SERVER", "PIPEWIRE_REMOTE",
+  "XDG_CONFIG_HOME", "XDG_CONFIG_DIRS", "XDG_DATA_HOME", "XDG_DATA_DIRS",
+  "XDG_STATE_HOME", "XDG_CACHE_HOME", "NIX_REMOTE",
+};
+
+char **
+cbox_nspawn_sudo_argv (const char *sudo, const char *exe, const char *const *args,
+                       const char *const *envp)
+{
+  g_autoptr (GStrvBuilder) argv = g_strv_builder_new ();
+  g_autoptr (GString) keep = g_string_new (NULL);
+
+  /* Only what forwarders read from the caller's environment, and never
+   * what chooses code that root would run (CBOX_PLUGIN_PATH,
+   * CBOX_LIBEXEC_DIR, LD_*): sudo's own env_reset drops the rest. */
+  for (guint i = 0; envp != NULL && envp[i] != NULL; i++)
+    {
+      const char *eq = strchr (envp[i], '=');
+      g_autofree char *name = eq != NULL ? g_strndup (envp[i], (gsize) (eq - envp[i])) : NULL;
+      gboolean wanted = FALSE;
+
+      if (name == NULL || strchr (name, ',') != NULL)
+        continue;
+      wanted = g_str_has_prefix (name, "LC_");
+      for (gsize k = 0; k < G_N_ELEMENTS (cbox_nspawn_sudo_keep) && !wanted; k++)
+        wanted = g_str_equal (name, cbox_nspawn_sudo_keep[k]);
+      if (!wanted)
+        continue;
+      if (keep->len > 0)
+        g_string_append_c (keep, ',');
+      g_string_append (keep, name);
+    }
+
+  g_strv_builder_add (argv, sudo);
+  if (keep->len > 0)
+    {
+      g_autofree char *option = g_strdup_printf ("--preserve-env=%s", keep->str);
+      g_strv_builder_add (argv, option);
+    }
+  g_strv_builder_add_many (argv, "--", exe, NULL);
+  for (guint i = 0; args != NULL && args[i] != NULL; i++)
+    g_strv_builder_add (argv, args[i]);
+  return g_strv_builder_end (argv);
+}
+
+/* Replaces this process with `sudo cbox ARGS...`; returns only on error. */
+static gboolean
+cbox_nspawn_exec_sudo (CboxNspawnState *state, CboxPlan *plan, GError **error)
+{
+  g_autofree char *exe = NULL;
+  g_autofree char *cmdline = NULL;
+  g_autoptr (GPtrArray) args = g_ptr_array_new ();
+  g_auto (GStrv) environ = g_get_environ ();
+  g_auto (GStrv) argv = NULL;
+  gsize len = 0;
+
+  exe = g_file_read_link ("/proc/self/exe", error);
+  if (exe == NULL || !g_file_get_contents ("/proc/self/cmdline", &cmdline, &len, error))
+    {
+      g_prefix_error (error, "nspawn: cannot re-run cbox through sudo: ");
+      return FALSE;
+    }
+  /* NUL-separated; skip argv[0] (exe replaces it). */
+  for (gsize at = strlen (cmdline) + 1; at < len; at += strlen (cmdline + at) + 1)
+    g_ptr_array_add (args, cmdline + at);
+  g_ptr_array_add (args, NULL);
+
+  argv = cbox_nspawn_sudo_argv (state->sudo, exe, (const char *const *) args->pdata,
+                                (const char *const *) environ);
+  /* What this process set up for the run is undone first: the new cbox
+   * makes its own. */
+  cbox_plan_run_cleanups (plan);
+  execv (state->sudo, argv);
+  g_set_error (error, CBOX_ERROR, CBOX_ERROR_BACKEND, "nspawn: cannot run %s: %s", state->sudo,
+               g_strerror (errno));
+  return FALSE;
+}
+
+static gboolean
+cbox_nspawn_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_status,
+                 GError **error)
+{
+  CboxNspawnState *state = cbox_nspawn_get_state (ctx, error);
+  gboolean ok;
+  int lock_fd;
+
+  if (state == NULL)
+    return FALSE;
+  if (!state->root)
+    {
+      if (state->use_sudo && state->sudo != NULL)
+        return cbox_nspawn_exec_sudo (state, plan, error);
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE,
+                   "backend nspawn needs root: run it with sudo (or set sudo=true in the "
+                   "[nspawn] group of the configuration)");
+      return FALSE;
+    }
+  if (state->layout == NULL)
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "nspawn: run before realize");
+      return FALSE;
+    }
+
+  if (!cbox_nspawn_root_create (state->layout, plan, error))
+    {
+      cbox_nspawn_root_destroy (state->layout);
+      return FALSE;
+    }
+  /* systemd-nspawn inherits the run's lock, so the root counts as in use
+   * for as long as nspawn lives, even if cbox itself was killed. */
+  lock_fd = fcntl (state->layout->lock_fd, F_DUPFD_CLOEXEC, 3);
+  if (lock_fd >= 0)
+    cbox_launch_take_fd (launch, lock_fd);
+
+  ok = cbox_launch_run (launch, plan, ret_status, error);
+  cbox_nspawn_root_destroy (state->layout);
+  return ok;
+}
+
+static const CboxBackendVTable cbox_nspawn_vtable = {
+  .struct_size = sizeof (CboxBackendVTable),
+  .probe = cbox_nspawn_probe,
+  .realize = cbox_nspawn_realize,
+  .run = cbox_nspawn_run,
+};
+
+CBOX_PLUGIN_DEFINE (.kind = CBOX_PLUGIN_KIND_BACKEND, .name = "nspawn", .version = "1.0",
+                    .description = "systemd-nspawn container (root) as the invoking user",
+                    .features = CBOX_FEATURE_BIND | CBOX_FEATURE_SOCKET | CBOX_FEATURE_DEVICE
+                                | CBOX_FEATURE_DATA | CBOX_FEATURE_HELPER | CBOX_FEATURE_TMPFS
+                                | CBOX_FEATURE_SYMLINK | CBOX_FEATURE_HOST_NET,
+                    .backend = &cbox_nspawn_vtable)
