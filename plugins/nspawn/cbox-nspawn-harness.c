@@ -1,51 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Drives the nspawn backend without the cbox executable: a small base
  * plan, realize, run. For development and the backend's own tests. */
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "cbox-private.h"
 #include "cbox-nspawn-private.h"
 
 const CboxPluginDesc *cbox_plugin_describe (void);
-
-static pid_t harness_child;
-
-static void
-harness_forward (int sig)
-{
-  if (harness_child > 0)
-    kill (harness_child, sig);
-}
-
-/* Stand-in for the core's cbox_launch_run() until it lands. */
-gboolean
-cbox_launch_run (CboxLaunch *launch, CboxPlan *plan, int *ret_status, GError **error)
-{
-  const char *const *argv = cbox_launch_get_argv (launch);
-  guint n_fds = 0;
-  const int *fds = cbox_launch_get_fds (launch, &n_fds);
-  int status = 0;
-
-  harness_child = fork ();
-  if (harness_child == 0)
-    {
-      for (guint i = 0; i < n_fds; i++)
-        fcntl (fds[i], F_SETFD, 0);
-      execv (argv[0], (char **) argv);
-      _exit (127);
-    }
-  signal (SIGINT, harness_forward);
-  signal (SIGTERM, harness_forward);
-  while (waitpid (harness_child, &status, 0) < 0)
-    ;
-  *ret_status = WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status);
-  cbox_plan_run_cleanups (plan);
-  return TRUE;
-}
 
 int
 main (int argc, char **argv)

@@ -6,12 +6,17 @@
 
 #include "cbox-nspawn-private.h"
 
+/* Where cbox-exec is bound inside: nspawn makes the mount point in its
+ * own /run tmpfs. */
+#define CBOX_NSPAWN_EXEC_PATH "/run/cbox/cbox-exec"
+
 /* What probe() found, kept for realize() and run() of the same run. */
 typedef struct
 {
   char *nspawn;      /* absolute path of systemd-nspawn */
   char *setpriv;     /* absolute path of setpriv, or NULL */
   char *sudo;        /* absolute path of sudo, or NULL */
+  char *exec_helper; /* cbox-exec on the host, or NULL */
   gboolean root;     /* running as root */
   gboolean use_sudo; /* [nspawn] sudo=true and not root */
   gboolean register_machine; /* systemd is PID 1: register with machined */
@@ -28,6 +33,7 @@ cbox_nspawn_state_free (gpointer data)
   g_free (state->nspawn);
   g_free (state->setpriv);
   g_free (state->sudo);
+  g_free (state->exec_helper);
   cbox_nspawn_layout_free (state->layout);
   g_free (state);
 }
@@ -68,6 +74,12 @@ cbox_nspawn_get_state (CboxContext *ctx, GError **error)
   state->nspawn = g_find_program_in_path ("systemd-nspawn");
   state->setpriv = g_find_program_in_path ("setpriv");
   state->sudo = g_find_program_in_path ("sudo");
+  {
+    const char *libexec = cbox_context_get_libexec_dir (ctx);
+    g_autofree char *helper = libexec != NULL ? g_build_filename (libexec, "cbox-exec", NULL) : NULL;
+    if (helper != NULL && g_file_test (helper, G_FILE_TEST_IS_EXECUTABLE))
+      state->exec_helper = g_steal_pointer (&helper);
+  }
   state->root = geteuid () == 0;
   state->use_sudo = !state->root && use_sudo;
   /* As sd_booted() decides: with systemd as PID 1 nspawn registers the
@@ -289,17 +301,25 @@ cbox_nspawn_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GErro
         }
     }
 
+  if (state->exec_helper != NULL)
+    cbox_nspawn_add_path_pair (launch, "--bind-ro", state->exec_helper, CBOX_NSPAWN_EXEC_PATH);
+
   cbox_launch_add_arg (launch, "--");
   /* The environment: nspawn sets its own (container=, container_uuid=,
    * container_host_*=, NOTIFY_SOCKET=, LANG=, TERM=, PATH=, HOME=, ...)
    * and --setenv= refuses values that are not UTF-8. So env(1) starts the
-   * command with exactly the plan's environment, and reports 126 and 127
-   * as cbox does. */
+   * command with exactly the plan's environment. */
   cbox_launch_add_args (launch, "/usr/bin/env", "-i", NULL);
   environ = cbox_plan_get_environ (plan);
   for (guint i = 0; environ[i] != NULL; i++)
     cbox_launch_add_arg (launch, environ[i]);
-  if (strchr (command[0], '=') != NULL)
+  if (state->exec_helper != NULL)
+    /* cbox-exec stays the command's parent: nspawn's stub init reports a
+     * command killed by a signal as 255, cbox-exec as 128+N; it also takes
+     * the signals cbox forwards (see cbox_nspawn_signal_target()). It
+     * reports 126 and 127 as env(1) does. */
+    cbox_launch_add_args (launch, CBOX_NSPAWN_EXEC_PATH, "--init", "--", NULL);
+  else if (strchr (command[0], '=') != NULL)
     /* env(1) would take it for one more variable. */
     cbox_launch_add_args (launch, "/bin/sh", "-c", "exec \"$@\"", "sh", NULL);
   for (guint i = 0; command[i] != NULL; i++)
@@ -389,6 +409,48 @@ cbox_nspawn_exec_sudo (CboxNspawnState *state, CboxPlan *plan, GError **error)
   return FALSE;
 }
 
+/* The first child of @pid whose name is @comm (any child when NULL), or 0. */
+static pid_t
+cbox_nspawn_child_of (pid_t pid, const char *comm)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/task/%d/children", (int) pid, (int) pid);
+  g_autofree char *children = NULL;
+  g_auto (GStrv) pids = NULL;
+
+  if (!g_file_get_contents (path, &children, NULL, NULL))
+    return 0;
+  pids = g_strsplit (g_strstrip (children), " ", -1);
+  for (guint i = 0; pids[i] != NULL; i++)
+    {
+      guint64 child;
+      g_autofree char *comm_path = NULL;
+      g_autofree char *name = NULL;
+
+      if (!g_ascii_string_to_unsigned (pids[i], 10, 1, G_MAXINT32, &child, NULL))
+        continue;
+      if (comm == NULL)
+        return (pid_t) child;
+      comm_path = g_strdup_printf ("/proc/%d/comm", (int) child);
+      if (g_file_get_contents (comm_path, &name, NULL, NULL)
+          && g_str_equal (g_strstrip (name), comm))
+        return (pid_t) child;
+    }
+  return 0;
+}
+
+/* Signals cbox forwards go to cbox-exec, the command's parent inside
+ * (systemd-nspawn -> (sd-stubinit) -> cbox-exec -> command), which passes
+ * them on unchanged: a SIGUSR1 would kill nspawn itself, and nspawn turns
+ * SIGINT into SIGTERM. Until cbox-exec runs, nspawn gets them (0). */
+static pid_t
+cbox_nspawn_signal_target (gpointer user_data)
+{
+  pid_t nspawn = cbox_nspawn_child_of (getpid (), "systemd-nspawn");
+  pid_t stub = nspawn > 0 ? cbox_nspawn_child_of (nspawn, "(sd-stubinit)") : 0;
+
+  return stub > 0 ? cbox_nspawn_child_of (stub, NULL) : 0;
+}
+
 static gboolean
 cbox_nspawn_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_status,
                  GError **error)
@@ -425,7 +487,13 @@ cbox_nspawn_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_
   if (lock_fd >= 0)
     cbox_launch_take_fd (launch, lock_fd);
 
-  ok = cbox_launch_run (launch, plan, ret_status, error);
+  {
+    CboxLaunchRunOptions options = {
+      .struct_size = sizeof options,
+      .get_signal_target = state->exec_helper != NULL ? cbox_nspawn_signal_target : NULL,
+    };
+    ok = cbox_launch_run_full (launch, plan, &options, ret_status, error);
+  }
   cbox_nspawn_root_destroy (state->layout);
   return ok;
 }
