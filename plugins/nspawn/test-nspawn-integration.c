@@ -1,0 +1,692 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The nspawn backend for real: the built cbox runs systemd-nspawn as root.
+ * The command runs as an unprivileged test user ("cboxtest", made here when
+ * missing) that cbox is told about through SUDO_UID/SUDO_GID/SUDO_USER, as
+ * sudo would. Skips (fails under CI=true) when not root or without
+ * systemd-nspawn. */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+#include "cbox-test-util.h"
+
+#define TEST_USER "cboxtest"
+#define STATE_DIR "/run/cbox/nspawn"
+
+static uid_t test_uid;
+static gid_t test_gid;
+
+/* Root, systemd-nspawn and the test user; FALSE (test skipped or failed)
+ * otherwise. */
+static gboolean
+require_nspawn (void)
+{
+  g_autofree char *nspawn = NULL;
+  struct passwd *pw;
+
+  if (!cbox_test_is_root ())
+    {
+      cbox_test_skip_or_fail ("the nspawn backend needs root");
+      return FALSE;
+    }
+  nspawn = cbox_test_require_program ("systemd-nspawn");
+  if (nspawn == NULL)
+    return FALSE;
+  pw = getpwnam (TEST_USER);
+  if (pw == NULL)
+    {
+      const char *argv[] = { "useradd", "--no-create-home", "--home-dir", "/home/" TEST_USER,
+                             "--shell", "/bin/sh", "--user-group", TEST_USER, NULL };
+      int status = -1;
+      g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL,
+                    &status, NULL);
+      pw = getpwnam (TEST_USER);
+    }
+  if (pw == NULL)
+    {
+      cbox_test_skip_or_fail ("cannot create the test user " TEST_USER " (useradd)");
+      return FALSE;
+    }
+  test_uid = pw->pw_uid;
+  test_gid = pw->pw_gid;
+  return TRUE;
+}
+
+/* An environment that says "cbox runs under sudo for cboxtest". */
+static char **
+sudo_environ (const char *const *extra)
+{
+  g_autofree char *uid = g_strdup_printf ("SUDO_UID=%u", (unsigned) test_uid);
+  g_autofree char *gid = g_strdup_printf ("SUDO_GID=%u", (unsigned) test_gid);
+  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+  g_auto (GStrv) all = NULL;
+
+  /* sudo's secure_path: the caller's PATH (root's here) may name
+   * directories the user cannot search. */
+  g_strv_builder_add_many (builder, uid, gid, "SUDO_USER=" TEST_USER,
+                           "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                           NULL);
+  if (extra != NULL)
+    g_strv_builder_addv (builder, (const char **) extra);
+  all = g_strv_builder_end (builder);
+  return cbox_test_environ ((const char *const *) all);
+}
+
+/* A project directory the test user owns. */
+static char *
+make_project (const char *name)
+{
+  char *dir = cbox_test_make_dir (name);
+
+  g_assert_no_errno (chown (dir, test_uid, test_gid));
+  return dir;
+}
+
+/* cbox run --backend=nspawn --project=PROJECT [OPTIONS] -- sh -c SCRIPT,
+ * stdin a pipe carrying @input. */
+static void
+run_script (CboxTestResult *result, char **envp, const char *project, const char *option,
+            const char *script, const char *input)
+{
+  g_autofree char *project_arg = g_strconcat ("--project=", project, NULL);
+  const char *args[] = { "run",  "--backend=nspawn", project_arg, option != NULL ? option : "--network=on",
+                         "--",   "sh",               "-c",        script,
+                         NULL };
+
+  g_assert_true (cbox_test_run (args, project, (const char *const *) envp,
+                                input != NULL ? input : "", result));
+}
+
+static void
+test_environment (void)
+{
+  g_auto (CboxTestResult) result = { 0 };
+  g_auto (GStrv) env = NULL;
+  g_autofree char *project = NULL;
+
+  if (!require_nspawn ())
+    return;
+  env = sudo_environ ((const char *const[]){ "CBOX_SECRET=hunter2", NULL });
+  project = make_project ("env");
+  run_script (&result, env, project, NULL, "env", NULL);
+  cbox_test_assert_status (&result, 0);
+  /* Nothing of the host's environment, nothing of nspawn's own. */
+  g_assert_null (strstr (result.out, "CBOX_SECRET"));
+  g_assert_null (strstr (result.out, "hunter2"));
+  g_assert_null (strstr (result.out, "container="));
+  g_assert_null (strstr (result.out, "container_uuid="));
+  g_assert_null (strstr (result.out, "NOTIFY_SOCKET="));
+  g_assert_null (strstr (result.out, "SUDO_"));
+  g_assert_nonnull (strstr (result.out, "HOME=/home/" TEST_USER "\n"));
+  g_assert_nonnull (strstr (result.out, "USER=" TEST_USER "\n"));
+}
+
+static void
+test_identity (void)
+{
+  g_auto (CboxTestResult) result = { 0 };
+  g_auto (GStrv) env = NULL;
+  g_autofree char *project = NULL;
+  g_autofree char *expected = NULL;
+  g_autofree char *made = NULL;
+  struct stat st;
+
+  if (!require_nspawn ())
+    return;
+  env = sudo_environ (NULL);
+  project = make_project ("identity");
+  run_script (&result, env, project, NULL,
+              "echo \"$(id -u) $(id -g) $(id -un)\"; echo data > made-inside; "
+              "mkdir dir-inside; test -w \"$HOME\" && test -O \"$HOME\" && echo home-ok",
+              NULL);
+  cbox_test_assert_status (&result, 0);
+  expected = g_strdup_printf ("%u %u " TEST_USER "\nhome-ok\n", (unsigned) test_uid,
+                              (unsigned) test_gid);
+  g_assert_cmpstr (result.out, ==, expected);
+
+  /* What the command made in the project belongs to the invoking user. */
+  made = g_build_filename (project, "made-inside", NULL);
+  g_assert_no_errno (lstat (made, &st));
+  g_assert_cmpuint (st.st_uid, ==, test_uid);
+  g_assert_cmpuint (st.st_gid, ==, test_gid);
+  g_free (made);
+  made = g_build_filename (project, "dir-inside", NULL);
+  g_assert_no_errno (lstat (made, &st));
+  g_assert_cmpuint (st.st_uid, ==, test_uid);
+}
+
+static void
+test_host_home_and_tmp_absent (void)
+{
+  g_auto (CboxTestResult) result = { 0 };
+  g_auto (GStrv) env = NULL;
+  g_autofree char *project = NULL;
+  g_autofree char *home_marker = NULL;
+  g_autofree char *tmp_marker = NULL;
+  g_autofree char *script = NULL;
+  g_autofree char *contents = NULL;
+
+  if (!require_nspawn ())
+    return;
+  /* As root itself (no SUDO_*): the home is the test's scratch $HOME. */
+  env = cbox_test_environ (NULL);
+  project = cbox_test_make_dir ("home-tmp");
+  home_marker = g_build_filename (g_environ_getenv (env, "HOME"), "host-home-marker", NULL);
+  g_assert_true (g_file_set_contents (home_marker, "x", 1, NULL));
+  tmp_marker = g_strdup_printf ("/tmp/cbox-nspawn-marker-%d", (int) getpid ());
+  g_assert_true (g_file_set_contents (tmp_marker, "x", 1, NULL));
+  script = g_strdup_printf ("test -d \"$HOME\" || exit 10; test -e '%s' && exit 11; "
+                            "test -e '%s' && exit 12; ls -A \"$HOME\"; ls -A /tmp; exit 0",
+                            home_marker, tmp_marker);
+  run_script (&result, env, project, NULL, script, NULL);
+  g_unlink (tmp_marker);
+  cbox_test_assert_status (&result, 0);
+  g_assert_null (strstr (result.out, "host-home-marker"));
+  g_assert_null (strstr (result.out, "cbox-nspawn-marker"));
+  /* The project stays reachable at its real path, read-write. */
+  cbox_test_result_clear (&result);
+  run_script (&result, env, project, NULL, "echo written > \"$PWD/rw-check\"", NULL);
+  cbox_test_assert_status (&result, 0);
+  g_free (home_marker);
+  home_marker = g_build_filename (project, "rw-check", NULL);
+  g_assert_true (g_file_get_contents (home_marker, &contents, NULL, NULL));
+  g_assert_cmpstr (contents, ==, "written\n");
+}
+
+static void
+test_network_off (void)
+{
+  g_auto (CboxTestResult) result = { 0 };
+  g_auto (GStrv) env = NULL;
+  g_autofree char *project = NULL;
+
+  if (!require_nspawn ())
+    return;
+  env = sudo_environ (NULL);
+  project = make_project ("net");
+  run_script (&result, env, project, "--network=off", "ls /sys/class/net", NULL);
+  cbox_test_assert_status (&result, 0);
+  g_assert_cmpstr (result.out, ==, "lo\n");
+}
+
+static void
+test_exit_status (void)
+{
+  static const struct
+  {
+    const char *script;
+    int status;
+  } cases[] = {
+    { "exit 0", 0 },
+    { "exit 3", 3 },
+    { "kill -9 $$", 128 + SIGKILL },
+    { "kill -TERM $$", 128 + SIGTERM },
+  };
+  g_auto (GStrv) env = NULL;
+  g_autofree char *project = NULL;
+  g_autofree char *project_arg = NULL;
+  g_autofree char *not_executable = NULL;
+
+  if (!require_nspawn ())
+    return;
+  env = sudo_environ (NULL);
+  project = make_project ("status");
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_auto (CboxTestResult) result = { 0 };
+      run_script (&result, env, project, NULL, cases[i].script, NULL);
+      cbox_test_assert_status (&result, cases[i].status);
+    }
+
+  /* 126 and 127 for the command itself, not a shell inside. */
+  project_arg = g_strconcat ("--project=", project, NULL);
+  not_executable = g_build_filename (project, "not-executable", NULL);
+  g_assert_true (g_file_set_contents (not_executable, "#!/bin/sh\n", -1, NULL));
+  g_assert_no_errno (chmod (not_executable, 0644));
+  {
+    g_auto (CboxTestResult) result = { 0 };
+    const char *args[] = { "run", "--backend=nspawn", project_arg, "--", not_executable, NULL };
+    g_assert_true (cbox_test_run (args, project, (const char *const *) env, "", &result));
+    cbox_test_assert_status (&result, 126);
+  }
+  {
+    g_auto (CboxTestResult) result = { 0 };
+    const char *args[] = { "run", "--backend=nspawn", project_arg, "--", "cbox-no-such-command",
+                           NULL };
+    g_assert_true (cbox_test_run (args, project, (const char *const *) env, "", &result));
+    cbox_test_assert_status (&result, 127);
+  }
+}
+
+static void
+test_awkward_paths (void)
+{
+  static const char *const names[] = {
+    "with space",
+    "with:colon",
+    "with\\backslash:and\\:escapes",
+    "quote's \"double\"",
+    "new\nline",
+    "not-utf8-\xff\xfe",
+    "all: of 'it'\n\\",
+  };
+  g_auto (GStrv) env = NULL;
+
+  if (!require_nspawn ())
+    return;
+  env = sudo_environ (NULL);
+  for (gsize i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      g_auto (CboxTestResult) result = { 0 };
+      g_autofree char *project = make_project (names[i]);
+      g_autofree char *made = g_build_filename (project, "made", NULL);
+      g_autofree char *expected = g_strconcat (project, "|", NULL);
+
+      /* The working directory and the project are the real path, byte for
+       * byte, and writable. */
+      run_script (&result, env, project, NULL, "printf '%s|' \"$PWD\"; touch \"$PWD/made\"",
+                  NULL);
+      cbox_test_assert_status (&result, 0);
+      g_assert_cmpmem (result.out, result.out_len, expected, strlen (expected));
+      g_assert_true (g_file_test (made, G_FILE_TEST_EXISTS));
+    }
+}
+
+static void
+test_stdin_pipe (void)
+{
+  g_auto (CboxTestResult) result = { 0 };
+  g_auto (GStrv) env = NULL;
+  g_autofree char *project = NULL;
+
+  if (!require_nspawn ())
+    return;
+  env = sudo_environ (NULL);
+  project = make_project ("pipe");
+  run_script (&result, env, project, NULL, "test -t 0 && echo tty; tr a-z A-Z",
+              "hello through a pipe\n");
+  cbox_test_assert_status (&result, 0);
+  g_assert_cmpstr (result.out, ==, "HELLO THROUGH A PIPE\n");
+}
+
+/* Reads @fd until EOF or error (a pty master reports EIO once the last
+ * slave is closed), bounded by @seconds. */
+static char *
+read_all (int fd, guint seconds)
+{
+  g_autoptr (GString) out = g_string_new (NULL);
+  gint64 deadline = g_get_monotonic_time () + (gint64) seconds * G_USEC_PER_SEC;
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      char buffer[4096];
+      ssize_t got = read (fd, buffer, sizeof buffer);
+      if (got < 0 && errno == EINTR)
+        continue;
+      if (got <= 0)
+        break;
+      g_string_append_len (out, buffer, got);
+    }
+  return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
+static void
+test_stdin_pty (void)
+{
+  g_auto (GStrv) env = NULL;
+  g_autofree char *project = NULL;
+  g_autofree char *project_arg = NULL;
+  g_autofree char *out = NULL;
+  int master, status = -1;
+  pid_t pid;
+
+  if (!require_nspawn ())
+    return;
+  env = sudo_environ (NULL);
+  project = make_project ("pty");
+  project_arg = g_strconcat ("--project=", project, NULL);
+
+  master = posix_openpt (O_RDWR | O_NOCTTY | O_CLOEXEC);
+  g_assert_cmpint (master, >=, 0);
+  g_assert_no_errno (grantpt (master));
+  g_assert_no_errno (unlockpt (master));
+  pid = fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    {
+      /* A terminal session as a user's shell has it: the pty is stdin,
+       * stdout, stderr and the controlling terminal. */
+      const char *argv[] = { cbox_test_cbox_path (), "run", "--backend=nspawn", project_arg, "--",
+                             "sh", "-c", "test -t 0 && test -t 1 && echo tty-ok; read line; "
+                             "echo \"got:$line\"", NULL };
+      int slave;
+      setsid ();
+      slave = open (ptsname (master), O_RDWR);
+      if (slave < 0)
+        _exit (120);
+      ioctl (slave, TIOCSCTTY, 0);
+      dup2 (slave, 0);
+      dup2 (slave, 1);
+      dup2 (slave, 2);
+      if (slave > 2)
+        close (slave);
+      execve (argv[0], (char **) argv, env);
+      _exit (121);
+    }
+  /* Typed ahead: the terminal keeps it until the command reads. */
+  g_assert_cmpint (write (master, "typed\n", 6), ==, 6);
+  out = read_all (master, 120);
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  close (master);
+  if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
+    g_error ("cbox on a pty: status 0x%x, output:\n%s", status, out);
+  g_assert_nonnull (strstr (out, "tty-ok"));
+  g_assert_nonnull (strstr (out, "got:typed"));
+}
+
+/* The --machine= names of the systemd-nspawn processes running now. */
+static GHashTable *
+running_machines (void)
+{
+  GHashTable *machines = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr (GDir) proc = g_dir_open ("/proc", 0, NULL);
+  const char *name;
+
+  while (proc != NULL && (name = g_dir_read_name (proc)) != NULL)
+    {
+      g_autofree char *path = g_strdup_printf ("/proc/%s/cmdline", name);
+      g_autofree char *cmdline = NULL;
+      gsize len = 0;
+
+      if (!g_ascii_isdigit (name[0]) || !g_file_get_contents (path, &cmdline, &len, NULL))
+        continue;
+      if (strstr (cmdline, "systemd-nspawn") == NULL)
+        continue;
+      for (gsize at = 0; at < len; at += strlen (cmdline + at) + 1)
+        if (g_str_has_prefix (cmdline + at, "--machine=cbox-"))
+          g_hash_table_add (machines, g_strdup (cmdline + at + strlen ("--machine=")));
+    }
+  return machines;
+}
+
+static GPid
+spawn_cbox (char **envp, const char *project, const char *script, int *ret_stdout)
+{
+  g_autofree char *project_arg = g_strconcat ("--project=", project, NULL);
+  const char *argv[] = { cbox_test_cbox_path (), "run", "--backend=nspawn", project_arg, "--",
+                         "sh", "-c", script, NULL };
+  g_autoptr (GError) error = NULL;
+  GPid pid = 0;
+  int in_fd = -1;
+
+  g_assert_true (g_spawn_async_with_pipes (project, (char **) argv, envp,
+                                           G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &pid, &in_fd,
+                                           ret_stdout, NULL, &error));
+  g_assert_no_error (error);
+  close (in_fd); /* stdin: an empty pipe */
+  return pid;
+}
+
+static int
+wait_status (GPid pid)
+{
+  int status = -1;
+
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  return WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status);
+}
+
+static void
+test_concurrent (void)
+{
+  enum { N_RUNS = 10 };
+  g_auto (GStrv) env = NULL;
+  g_autofree char *project = NULL;
+  g_autofree char *go = NULL;
+  g_autofree char *script = NULL;
+  g_autoptr (GHashTable) ids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  GPid pids[N_RUNS];
+  int outs[N_RUNS];
+  gint64 deadline;
+  guint seen = 0;
+
+  if (!require_nspawn ())
+    return;
+  env = sudo_environ (NULL);
+  project = make_project ("concurrent");
+  go = g_build_filename (project, "go", NULL);
+  /* Every run waits for the others: all ten live at the same time. */
+  script = g_strdup_printf ("cat /etc/machine-id; while ! test -e go; do sleep 0.1; done");
+  for (guint i = 0; i < N_RUNS; i++)
+    pids[i] = spawn_cbox (env, project, script, &outs[i]);
+
+  deadline = g_get_monotonic_time () + 120 * G_USEC_PER_SEC;
+  while (seen < N_RUNS && g_get_monotonic_time () < deadline)
+    {
+      g_autoptr (GHashTable) machines = running_machines ();
+      seen = g_hash_table_size (machines);
+      g_usleep (100 * 1000);
+    }
+  g_assert_true (g_file_set_contents (go, "", 0, NULL));
+  /* Ten distinct machines were up at once (other suites run no nspawn). */
+  g_assert_cmpuint (seen, >=, N_RUNS);
+
+  for (guint i = 0; i < N_RUNS; i++)
+    {
+      g_autofree char *out = read_all (outs[i], 120);
+      close (outs[i]);
+      g_assert_cmpint (wait_status (pids[i]), ==, 0);
+      g_assert_cmpuint (strlen (out), ==, 33);
+      g_hash_table_add (ids, g_steal_pointer (&out));
+    }
+  /* Each run had its own root (its own machine id). */
+  g_assert_cmpuint (g_hash_table_size (ids), ==, N_RUNS);
+}
+
+/* The instance entries (the names without .lock) under the state dir. */
+static GHashTable *
+state_entries (void)
+{
+  GHashTable *entries = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr (GDir) dir = g_dir_open (STATE_DIR, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    if (!g_str_has_suffix (name, ".lock"))
+      g_hash_table_add (entries, g_strdup (name));
+  return entries;
+}
+
+/* The entry in @after that is not in @before, waiting for it to appear. */
+static char *
+wait_new_entry (GHashTable *before, guint seconds)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) seconds * G_USEC_PER_SEC;
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      g_autoptr (GHashTable) now = state_entries ();
+      GHashTableIter iter;
+      gpointer key;
+
+      g_hash_table_iter_init (&iter, now);
+      while (g_hash_table_iter_next (&iter, &key, NULL))
+        if (!g_hash_table_contains (before, key))
+          return g_strdup (key);
+      g_usleep (50 * 1000);
+    }
+  return NULL;
+}
+
+static gboolean
+is_mounted (const char *entry)
+{
+  g_autofree char *mountinfo = NULL;
+  g_autofree char *needle = g_strdup_printf (" " STATE_DIR "/%s/", entry);
+
+  g_assert_true (g_file_get_contents ("/proc/self/mountinfo", &mountinfo, NULL, NULL));
+  return strstr (mountinfo, needle) != NULL;
+}
+
+static void
+test_kill9_swept (void)
+{
+  g_auto (GStrv) env = NULL;
+  g_autofree char *project = NULL;
+  g_autofree char *live_entry = NULL;
+  g_autofree char *killed_entry = NULL;
+  g_autofree char *go = NULL;
+  g_autoptr (GHashTable) before = NULL;
+  g_autofree char *killed_lock = NULL;
+  g_autofree char *live_lock = NULL;
+  GPid live, killed;
+  int live_out, killed_out;
+
+  if (!require_nspawn ())
+    return;
+  env = sudo_environ (NULL);
+  project = make_project ("kill9");
+  go = g_build_filename (project, "go", NULL);
+
+  /* A live run that must survive the sweep... */
+  before = state_entries ();
+  live = spawn_cbox (env, project, "while ! test -e go; do sleep 0.1; done; echo live-done",
+                     &live_out);
+  live_entry = wait_new_entry (before, 60);
+  g_assert_nonnull (live_entry);
+
+  /* ...and one whose cbox is killed outright. */
+  g_hash_table_unref (before);
+  before = state_entries ();
+  killed = spawn_cbox (env, project, "sleep 1000", &killed_out);
+  killed_entry = wait_new_entry (before, 60);
+  g_assert_nonnull (killed_entry);
+  g_usleep (500 * 1000);
+  g_assert_no_errno (kill (killed, SIGKILL));
+  g_assert_cmpint (wait_status (killed), ==, 128 + SIGKILL);
+  /* The container goes with cbox: nspawn gets SIGTERM when cbox dies and
+   * ends the command, which closes the output pipe. */
+  g_free (read_all (killed_out, 60));
+  close (killed_out);
+
+  /* The killed run's state is still there: nobody cleaned it yet. */
+  killed_lock = g_strdup_printf (STATE_DIR "/%s.lock", killed_entry);
+  g_assert_true (g_file_test (killed_lock, G_FILE_TEST_EXISTS));
+
+  /* The next run sweeps it, and only it. */
+  {
+    g_auto (CboxTestResult) result = { 0 };
+    run_script (&result, env, project, NULL, "true", NULL);
+    cbox_test_assert_status (&result, 0);
+  }
+  g_assert_false (g_file_test (killed_lock, G_FILE_TEST_EXISTS));
+  {
+    g_autofree char *dir = g_build_filename (STATE_DIR, killed_entry, NULL);
+    g_assert_false (g_file_test (dir, G_FILE_TEST_EXISTS));
+  }
+  g_assert_false (is_mounted (killed_entry));
+
+  live_lock = g_strdup_printf (STATE_DIR "/%s.lock", live_entry);
+  g_assert_true (g_file_test (live_lock, G_FILE_TEST_EXISTS));
+  g_assert_true (is_mounted (live_entry));
+  g_assert_true (g_file_set_contents (go, "", 0, NULL));
+  {
+    g_autofree char *out = read_all (live_out, 60);
+    close (live_out);
+    g_assert_cmpint (wait_status (live), ==, 0);
+    g_assert_cmpstr (out, ==, "live-done\n");
+  }
+  /* A run that ends cleans up after itself. */
+  g_assert_false (g_file_test (live_lock, G_FILE_TEST_EXISTS));
+  g_assert_false (is_mounted (live_entry));
+}
+
+static void
+test_signal_forwarded (void)
+{
+  g_auto (GStrv) env = NULL;
+  g_autofree char *project = NULL;
+  g_autofree char *ready = NULL;
+  static const int signals[] = { SIGTERM, SIGINT, SIGUSR1 };
+
+  if (!require_nspawn ())
+    return;
+  env = sudo_environ (NULL);
+  project = make_project ("signals");
+  ready = g_build_filename (project, "ready", NULL);
+  for (gsize i = 0; i < G_N_ELEMENTS (signals); i++)
+    {
+      int out;
+      GPid pid;
+
+      g_unlink (ready);
+      pid = spawn_cbox (env, project, "touch ready; exec sleep 1000", &out);
+      g_assert_true (cbox_test_wait_for_path (ready, 60));
+      /* The command execs sleep right after: let it. */
+      g_usleep (300 * 1000);
+      g_assert_no_errno (kill (pid, signals[i]));
+      g_assert_cmpint (wait_status (pid), ==, 128 + signals[i]);
+      close (out);
+    }
+}
+
+static void
+test_not_root (void)
+{
+  g_auto (GStrv) env = NULL;
+  g_autofree char *project = NULL;
+  g_autofree char *uid = NULL;
+  g_autofree char *gid = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  int status = -1;
+
+  if (!require_nspawn ())
+    return;
+  env = cbox_test_environ ((const char *const[]){ "SUDO_UID", "SUDO_GID", "SUDO_USER", NULL });
+  project = make_project ("not-root");
+  uid = g_strdup_printf ("--reuid=%u", (unsigned) test_uid);
+  gid = g_strdup_printf ("--regid=%u", (unsigned) test_gid);
+  {
+    g_autofree char *project_arg = g_strconcat ("--project=", project, NULL);
+    const char *argv[] = { "setpriv", uid, gid, "--clear-groups", "--", cbox_test_cbox_path (),
+                           "run", "--backend=nspawn", project_arg, "--", "true", NULL };
+    g_autoptr (GError) error = NULL;
+    g_assert_true (g_spawn_sync (project, (char **) argv, env, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                                 &out, &err, &status, &error));
+    g_assert_no_error (error);
+  }
+  g_assert_true (WIFEXITED (status));
+  g_assert_cmpint (WEXITSTATUS (status), ==, 125);
+  g_assert_nonnull (strstr (err, "backend nspawn needs root: run it with sudo"));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/nspawn/environment", test_environment);
+  g_test_add_func ("/nspawn/identity", test_identity);
+  g_test_add_func ("/nspawn/host-home-and-tmp-absent", test_host_home_and_tmp_absent);
+  g_test_add_func ("/nspawn/network-off", test_network_off);
+  g_test_add_func ("/nspawn/exit-status", test_exit_status);
+  g_test_add_func ("/nspawn/awkward-paths", test_awkward_paths);
+  g_test_add_func ("/nspawn/stdin-pipe", test_stdin_pipe);
+  g_test_add_func ("/nspawn/stdin-pty", test_stdin_pty);
+  g_test_add_func ("/nspawn/signals", test_signal_forwarded);
+  g_test_add_func ("/nspawn/concurrent", test_concurrent);
+  g_test_add_func ("/nspawn/kill9-swept", test_kill9_swept);
+  g_test_add_func ("/nspawn/not-root", test_not_root);
+  return g_test_run ();
+}
