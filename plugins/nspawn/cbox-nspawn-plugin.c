@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
@@ -36,6 +37,40 @@ cbox_nspawn_state_free (gpointer data)
   g_free (state->exec_helper);
   cbox_nspawn_layout_free (state->layout);
   g_free (state);
+}
+
+/* The version in the name of the library every systemd tool links,
+ * libsystemd-shared-VERSION.so, next to the binary's prefix: reading a
+ * directory costs far less than running `systemd-nspawn --version`, which
+ * every `cbox run` would pay for. */
+static char *
+cbox_nspawn_version_from_library (const char *nspawn)
+{
+  g_autofree char *real = g_canonicalize_filename (nspawn, NULL);
+  g_autofree char *resolved = realpath (nspawn, NULL);
+  g_autofree char *bin_dir = g_path_get_dirname (resolved != NULL ? resolved : real);
+  g_autofree char *prefix = g_path_get_dirname (bin_dir);
+  g_autoptr (GPtrArray) dirs = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *lib = g_build_filename (prefix, "lib", NULL);
+  g_autoptr (GDir) lib_dir = g_dir_open (lib, 0, NULL);
+  const char *name;
+
+  g_ptr_array_add (dirs, g_build_filename (prefix, "lib", "systemd", NULL));
+  g_ptr_array_add (dirs, g_build_filename (prefix, "lib64", "systemd", NULL));
+  /* Debian's multiarch: /usr/lib/x86_64-linux-gnu/systemd */
+  while (lib_dir != NULL && (name = g_dir_read_name (lib_dir)) != NULL)
+    if (strstr (name, "-linux-") != NULL)
+      g_ptr_array_add (dirs, g_build_filename (lib, name, "systemd", NULL));
+
+  for (guint i = 0; i < dirs->len; i++)
+    {
+      g_autoptr (GDir) dir = g_dir_open (g_ptr_array_index (dirs, i), 0, NULL);
+      while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+        if (g_str_has_prefix (name, "libsystemd-shared-") && g_str_has_suffix (name, ".so"))
+          return g_strndup (name + strlen ("libsystemd-shared-"),
+                            strlen (name) - strlen ("libsystemd-shared-") - strlen (".so"));
+    }
+  return NULL;
 }
 
 /* "systemd 252 (252.39-1~deb12u2)" -> "252 (252.39-1~deb12u2)" */
@@ -107,7 +142,9 @@ cbox_nspawn_probe (CboxContext *ctx, CboxProbeResult *result, GError **error)
       return TRUE;
     }
   cbox_probe_result_add_detail (result, "path", "%s", state->nspawn);
-  version = cbox_nspawn_read_version (state->nspawn);
+  version = cbox_nspawn_version_from_library (state->nspawn);
+  if (version == NULL)
+    version = cbox_nspawn_read_version (state->nspawn);
   if (version != NULL)
     cbox_probe_result_add_detail (result, "version", "%s", version);
   cbox_probe_result_add_detail (result, "register",
