@@ -88,3 +88,25 @@ for r in results:
 print(f"median ratio cbox/direct: {results[0]['median'] / results[1]['median']:.2f}x (goal: 1.2x)")
 PY
 rm -f "$json"
+
+# hyperfine runs one command's runs, then the other's: on a machine whose
+# load changes (shared CI, other builds), that skews the ratio. Pairs run
+# back to back see the same load.
+python3 - "$cbox" "$direct" "${RUNS:-50}" <<'PY'
+import shlex, statistics, subprocess, sys, time
+cbox, direct, runs = sys.argv[1], shlex.split(sys.argv[2]), int(sys.argv[3])
+def once(argv):
+    start = time.perf_counter()
+    subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - start
+a, b = [], []
+for i in range(runs):
+    pair = [(a, [cbox, "run", "--backend=nspawn", "--", "true"]), (b, direct)]
+    for out, argv in (pair if i % 2 == 0 else pair[::-1]):
+        out.append(once(argv))
+ratios = [x / y for x, y in zip(a, b)]
+print(f"paired, {runs} pairs: cbox median {statistics.median(a) * 1000:.1f} ms, "
+      f"direct median {statistics.median(b) * 1000:.1f} ms, "
+      f"median of ratios {statistics.median(ratios):.2f}x")
+PY
