@@ -161,7 +161,11 @@ cbox_nspawn_layout_new (CboxPlan *plan, const char *state_dir, const char *insta
           continue;
         }
 
-      if (cbox_nspawn_kind_is_bind (mount->kind))
+      /* A socket may not exist yet: a helper (xdg-dbus-proxy, a Wayland
+       * security context) makes it after realize, before nspawn starts;
+       * nspawn itself then says if it is still missing. */
+      if (cbox_nspawn_kind_is_bind (mount->kind)
+          && (mount->kind != CBOX_MOUNT_SOCKET || (mount->flags & CBOX_MOUNT_FLAG_ALLOW_MISSING)))
         {
           struct stat st;
           if (lstat (mount->src, &st) < 0)

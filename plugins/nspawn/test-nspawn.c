@@ -154,6 +154,15 @@ test_layout_errors (void)
   g_assert_null (layout);
   g_clear_error (&error);
 
+  /* A socket a helper makes later is fine... */
+  cbox_plan_add_bind_socket (plan, "/nonexistent/cbox-helper.sock", "/run/user/1000/bus",
+                             CBOX_MOUNT_FLAG_NONE);
+  layout = cbox_nspawn_layout_new (plan, "/run/x", "id", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_array_index (layout->ops, CboxNspawnOp, 0).op, ==, CBOX_NSPAWN_OP_BIND);
+  g_clear_pointer (&layout, cbox_nspawn_layout_free);
+
+  /* ...a missing file or directory is not. */
   cbox_plan_add_bind_ro (plan, "/nonexistent/cbox-source", "/x", CBOX_MOUNT_FLAG_NONE);
   layout = cbox_nspawn_layout_new (plan, "/run/x", "id", &error);
   g_assert_error (error, CBOX_ERROR, CBOX_ERROR_BACKEND);
