@@ -189,7 +189,15 @@ typedef struct
   GitData *data;
   CboxProbeResult *result;
   GHashTable *seen; /* logical paths already handled */
+  GString *not_forwarded;
 } GitScan;
+
+static void
+git_scan_not_forwarded (GitScan *scan, const char *path, const char *why)
+{
+  g_string_append_printf (scan->not_forwarded, "%s%s (%s)",
+                          scan->not_forwarded->len > 0 ? ", " : "", path, why);
+}
 
 /* TRUE when @path (host, under the root prefix, canonical) is @dir or
  * below it. */
@@ -235,8 +243,7 @@ git_scan_include (GitScan *scan, const char *including, const char *target, guin
   else if (target[0] == '~')
     {
       /* ~otheruser/...: another user's home is never forwarded. */
-      cbox_probe_result_add_detail (scan->result, "not-forwarded", "%s (another user's home)",
-                                    target);
+      git_scan_not_forwarded (scan, target, "another user's home");
       return;
     }
   else if (g_path_is_absolute (target))
@@ -267,8 +274,7 @@ git_scan_include (GitScan *scan, const char *including, const char *target, guin
       item->dest = g_strdup (canonical);
       g_ptr_array_add (scan->data->items, item);
       g_hash_table_add (scan->seen, g_strdup (canonical));
-      cbox_probe_result_add_detail (scan->result, "not-forwarded", "%s (outside the home)",
-                                    canonical);
+      git_scan_not_forwarded (scan, canonical, "outside the home");
       return;
     }
   git_scan_file (scan, canonical, depth + 1);
@@ -319,6 +325,7 @@ git_probe (CboxContext *ctx, CboxProbeResult *result, GError **error)
   g_autofree char *config_dir_resolved = NULL;
   g_autofree char *gitconfig = NULL;
   g_autoptr (GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr (GString) not_forwarded = g_string_new (NULL);
   GitScan scan = { 0 };
   GitData *data;
 
@@ -361,6 +368,7 @@ git_probe (CboxContext *ctx, CboxProbeResult *result, GError **error)
   scan.data = data;
   scan.result = result;
   scan.seen = seen;
+  scan.not_forwarded = not_forwarded;
 
   if (g_file_test (config_dir_resolved, G_FILE_TEST_IS_DIR))
     {
@@ -387,6 +395,8 @@ git_probe (CboxContext *ctx, CboxProbeResult *result, GError **error)
       cbox_probe_result_add_detail (result, "gitconfig", "%s", gitconfig);
   }
   git_scan_file (&scan, gitconfig, 0);
+  if (not_forwarded->len > 0)
+    cbox_probe_result_add_detail (result, "not-forwarded", "%s", not_forwarded->str);
 
   if (data->items->len == 0)
     cbox_probe_result_set_status (result, CBOX_PROBE_DEGRADED,

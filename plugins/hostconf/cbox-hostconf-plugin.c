@@ -106,12 +106,17 @@ hostconf_probe (CboxContext *ctx, CboxProbeResult *result, GError **error)
   cbox_probe_result_add_detail (result, "resolv.conf", "%s",
                                 resolv_real != NULL ? hostconf_strip_root (host, resolv_real)
                                                     : "(none)");
-  for (gsize i = 0; i < G_N_ELEMENTS (hostconf_dirs); i++)
-    {
-      g_autofree char *path = cbox_host_resolve (host, hostconf_dirs[i]);
-      if (g_file_test (path, G_FILE_TEST_IS_DIR))
-        cbox_probe_result_add_detail (result, "dir", "%s", hostconf_dirs[i]);
-    }
+  {
+    /* One detail for all of them: details are shown as a key/value map. */
+    g_autoptr (GString) dirs = g_string_new (NULL);
+    for (gsize i = 0; i < G_N_ELEMENTS (hostconf_dirs); i++)
+      {
+        g_autofree char *path = cbox_host_resolve (host, hostconf_dirs[i]);
+        if (g_file_test (path, G_FILE_TEST_IS_DIR))
+          g_string_append_printf (dirs, "%s%s", dirs->len > 0 ? " " : "", hostconf_dirs[i]);
+      }
+    cbox_probe_result_add_detail (result, "dirs", "%s", dirs->len > 0 ? dirs->str : "(none)");
+  }
   cbox_probe_result_add_detail (result, "localtime", "%s",
                                 localtime_real != NULL ? hostconf_strip_root (host, localtime_real)
                                                        : "(none: UTC)");

@@ -39,7 +39,7 @@ locale_probe (CboxContext *ctx, CboxProbeResult *result, GError **error)
     {
       g_autofree char *path = cbox_host_resolve (host, locale_files[i]);
       if (g_file_test (path, G_FILE_TEST_IS_REGULAR))
-        cbox_probe_result_add_detail (result, "file", "%s", locale_files[i]);
+        cbox_probe_result_add_detail (result, locale_files[i], "present");
     }
   cbox_probe_result_set_status (result, CBOX_PROBE_AVAILABLE, NULL);
   return TRUE;

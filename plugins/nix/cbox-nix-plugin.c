@@ -283,9 +283,13 @@ nix_probe (CboxContext *ctx, CboxProbeResult *result, GError **error)
                                     "/nix/var/nix/profiles/default/bin, ~/.nix-profile/bin)");
       return TRUE;
     }
-  for (guint i = 0; i < data->bin_dirs->len; i++)
-    cbox_probe_result_add_detail (result, "bin", "%s",
-                                  (const char *)g_ptr_array_index (data->bin_dirs, i));
+  {
+    g_autoptr (GString) dirs = g_string_new (NULL);
+    for (guint i = 0; i < data->bin_dirs->len; i++)
+      g_string_append_printf (dirs, "%s%s", i > 0 ? ":" : "",
+                              (const char *)g_ptr_array_index (data->bin_dirs, i));
+    cbox_probe_result_add_detail (result, "bin", "%s", dirs->str);
+  }
   cbox_probe_result_set_status (result, CBOX_PROBE_AVAILABLE, NULL);
   return TRUE;
 }
