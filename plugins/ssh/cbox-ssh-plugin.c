@@ -270,6 +270,12 @@ ssh_is_public_file (const char *name)
          || g_str_equal (name, "known_hosts") || g_str_equal (name, "known_hosts2");
 }
 
+static int
+ssh_compare_names (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const char *const *)a, *(const char *const *)b);
+}
+
 static gboolean
 ssh_contribute_keys_dir (CboxContext *ctx, CboxPlan *plan, SshData *data, GError **error)
 {
@@ -280,22 +286,18 @@ ssh_contribute_keys_dir (CboxContext *ctx, CboxPlan *plan, SshData *data, GError
   g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
   const char *name;
 
-  if (data->want_keys)
-    {
-      /* Read-only: the sandbox may use the keys but not plant a key, an
-       * authorized_keys entry or a ProxyCommand in the user's config. */
-      cbox_plan_add_bind_ro (plan, data->ssh_dir, dest_dir, CBOX_MOUNT_FLAG_NONE);
-    }
-  else
-    {
-      /* Agent only: the private keys stay on the host; the agent signs. */
-      cbox_plan_add_dir (plan, dest_dir, 0700);
-    }
+  /* ~/.ssh itself is a private directory inside, with the host's entries
+   * bound into it one by one, read-only: the sandbox may use the keys but
+   * not plant a key, an authorized_keys entry or a ProxyCommand in the
+   * user's config. (Binding the whole directory read-only would leave no
+   * way to put a writable known_hosts copy over one of its files.) What
+   * the sandbox creates in it stays inside. */
+  cbox_plan_add_dir (plan, dest_dir, 0700);
 
   dir = g_dir_open (data->ssh_dir, 0, NULL);
   while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
     g_ptr_array_add (names, g_strdup (name));
-  g_ptr_array_sort (names, (GCompareFunc)g_strcmp0);
+  g_ptr_array_sort (names, (GCompareFunc)ssh_compare_names);
 
   for (guint i = 0; i < names->len; i++)
     {
@@ -303,10 +305,16 @@ ssh_contribute_keys_dir (CboxContext *ctx, CboxPlan *plan, SshData *data, GError
       g_autofree char *src = g_build_filename (data->ssh_dir, file, NULL);
       g_autofree char *dest = g_build_filename (dest_dir, file, NULL);
       gboolean known_hosts = g_str_has_prefix (file, "known_hosts");
+      gboolean is_file = g_file_test (src, G_FILE_TEST_IS_REGULAR);
+      gboolean is_dir = g_file_test (src, G_FILE_TEST_IS_DIR);
 
-      if (!ssh_is_public_file (file) || !g_file_test (src, G_FILE_TEST_IS_REGULAR))
+      /* Only files and directories: a socket here is an OpenSSH
+       * ControlMaster connection, already authenticated to some host, and
+       * handing it over would skip the agent entirely. Agent only: only
+       * what holds no secret. */
+      if ((!is_file && !is_dir) || (!data->want_keys && !ssh_is_public_file (file)))
         continue;
-      if (known_hosts && can_copy)
+      if (known_hosts && is_file && can_copy)
         {
           /* A writable copy: ssh inside may record new host keys, and they
            * never reach the host's file (the sandbox cannot vouch for a
@@ -316,13 +324,10 @@ ssh_contribute_keys_dir (CboxContext *ctx, CboxPlan *plan, SshData *data, GError
               g_prefix_error (error, "ssh: ");
               return FALSE;
             }
+          continue;
         }
-      else
-        {
-          read_only_known_hosts |= known_hosts;
-          if (!data->want_keys)
-            cbox_plan_add_bind_ro (plan, src, dest, CBOX_MOUNT_FLAG_ALLOW_MISSING);
-        }
+      read_only_known_hosts |= known_hosts;
+      cbox_plan_add_bind_ro (plan, src, dest, CBOX_MOUNT_FLAG_ALLOW_MISSING);
     }
   if (read_only_known_hosts)
     cbox_plan_add_note (plan,
@@ -330,7 +335,7 @@ ssh_contribute_keys_dir (CboxContext *ctx, CboxPlan *plan, SshData *data, GError
                         "generated files",
                         cbox_context_get_backend (ctx));
   cbox_plan_add_note (plan, "%s",
-                      data->want_keys ? "~/.ssh read-only (private keys readable)"
+                      data->want_keys ? "~/.ssh entries read-only (private keys readable)"
                                       : "agent only: no private keys inside");
   return TRUE;
 }

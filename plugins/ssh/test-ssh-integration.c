@@ -118,11 +118,11 @@ test_keys_read_only (Fixture *f, gconstpointer data)
   if (f->env == NULL || !devtools_test_require_backend (backend, qemu))
     return;
   g_assert_true (g_file_get_contents (f->key, &before, NULL, NULL));
-  /* Readable; neither the key nor the directory writable; known_hosts
-   * writable, as a copy. */
+  /* Readable, not writable; known_hosts writable, as a copy; nothing
+   * written in ~/.ssh inside reaches the host. */
   script = g_strdup_printf ("set -e; grep -q 'OPENSSH PRIVATE KEY' ~/.ssh/id_test; "
                             "if echo x >> ~/.ssh/id_test; then echo KEY-WRITABLE; exit 1; fi; "
-                            "if touch ~/.ssh/planted; then echo DIR-WRITABLE; exit 1; fi; "
+                            "touch ~/.ssh/planted 2>/dev/null || true; "
                             "%s"
                             "echo OK",
                             qemu ? ""

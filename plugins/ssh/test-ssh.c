@@ -52,8 +52,10 @@ static void
 write_file (Fixture *f, const char *path, const char *content)
 {
   g_autofree char *full = g_build_filename (f->root, path, NULL);
+  g_autofree char *dir = g_path_get_dirname (full);
   g_autoptr (GError) error = NULL;
 
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
   g_file_set_contents (full, content, -1, &error);
   g_assert_no_error (error);
 }
@@ -231,6 +233,8 @@ probe_and_contribute (Fixture *f, gboolean keys, const char *backend, CboxFeatur
   write_file (f, "home/u/.ssh/id_ed25519.pub", "ssh-ed25519 AAAA u@h");
   write_file (f, "home/u/.ssh/known_hosts", "host ssh-ed25519 AAAA\n");
   write_file (f, "home/u/.ssh/config", "Host *\n");
+  write_file (f, "home/u/.ssh/config.d/work", "Host work\n");
+  fake_agent_stop (fake_agent_start (f, "home/u/.ssh/cm-socket", FALSE));
   cbox_host_setenv (f->host, "SSH_AUTH_SOCK", "/agent.sock");
   g_key_file_set_boolean (f->config, "ssh", "keys", keys);
   ctx = cbox_context_new (f->host, f->config, "ssh");
@@ -259,11 +263,18 @@ test_contribute_keys (Fixture *f, gconstpointer data)
   g_assert_cmpstr (cbox_plan_get_env (plan, "SSH_AUTH_SOCK"), ==,
                    "/run/user/1000/ssh-agent.socket");
 
+  /* A private directory with the host's entries bound in read-only. */
   mount = cbox_plan_find_mount (plan, "/home/u/.ssh");
   g_assert_nonnull (mount);
+  g_assert_cmpint (mount->kind, ==, CBOX_MOUNT_DIR);
+  mount = cbox_plan_find_mount (plan, "/home/u/.ssh/id_ed25519");
+  g_assert_nonnull (mount);
   g_assert_cmpint (mount->kind, ==, CBOX_MOUNT_RO);
-  g_assert_cmpstr (mount->src, ==, ssh);
-  /* known_hosts: a writable copy over the read-only directory. */
+  g_assert_true (g_str_has_prefix (mount->src, ssh));
+  g_assert_cmpint (cbox_plan_find_mount (plan, "/home/u/.ssh/config.d")->kind, ==, CBOX_MOUNT_RO);
+  /* A ControlMaster socket is an open door to a host: left out. */
+  g_assert_null (cbox_plan_find_mount (plan, "/home/u/.ssh/cm-socket"));
+  /* known_hosts: a writable copy. */
   mount = cbox_plan_find_mount (plan, "/home/u/.ssh/known_hosts");
   g_assert_nonnull (mount);
   g_assert_cmpint (mount->kind, ==, CBOX_MOUNT_DATA);
@@ -294,6 +305,8 @@ test_contribute_agent_only (Fixture *f, gconstpointer data)
   g_assert_cmpint (cbox_plan_find_mount (plan, "/home/u/.ssh/known_hosts")->kind, ==,
                    CBOX_MOUNT_DATA);
   g_assert_null (cbox_plan_find_mount (plan, "/home/u/.ssh/id_ed25519"));
+  g_assert_null (cbox_plan_find_mount (plan, "/home/u/.ssh/config.d"));
+  g_assert_null (cbox_plan_find_mount (plan, "/home/u/.ssh/cm-socket"));
 }
 
 static void
@@ -307,7 +320,7 @@ test_contribute_no_socket_keys (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
   g_assert_null (cbox_plan_find_mount (plan, "/run/user/1000/ssh-agent.socket"));
   g_assert_null (cbox_plan_get_env (plan, "SSH_AUTH_SOCK"));
-  g_assert_cmpint (cbox_plan_find_mount (plan, "/home/u/.ssh")->kind, ==, CBOX_MOUNT_RO);
+  g_assert_cmpint (cbox_plan_find_mount (plan, "/home/u/.ssh/id_ed25519")->kind, ==, CBOX_MOUNT_RO);
   for (guint i = 0; i < cbox_plan_get_n_notes (plan); i++)
     noted |= strstr (cbox_plan_get_note (plan, i, NULL), "cannot bind unix sockets") != NULL;
   g_assert_true (noted);
