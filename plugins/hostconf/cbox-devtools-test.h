@@ -5,7 +5,9 @@
  * hostconf forwarders: which backends can run here, and running a command
  * in a sandbox with the built cbox. Header-only: each test is one file. */
 
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
@@ -123,15 +125,26 @@ devtools_test_host (char **envp, const char *cwd, const char *const *argv)
   return g_steal_pointer (&out);
 }
 
-/* Starts @argv on the host, its output to @log_path (may be NULL). */
+static void
+devtools_test_die_with_parent (gpointer data)
+{
+  /* A server a test starts must not outlive a test that crashes. */
+  prctl (PR_SET_PDEATHSIG, SIGTERM);
+}
+
+/* Starts @argv on the host, its output to @log_path (NULL: discarded). It
+ * gets SIGTERM when the test process dies. */
 static inline GSubprocess *
 devtools_test_spawn (char **envp, const char *log_path, const char *const *argv)
 {
-  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (
+      log_path != NULL ? G_SUBPROCESS_FLAGS_NONE
+                       : G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
   g_autoptr (GError) error = NULL;
   GSubprocess *proc;
 
   g_subprocess_launcher_set_environ (launcher, envp);
+  g_subprocess_launcher_set_child_setup (launcher, devtools_test_die_with_parent, NULL, NULL);
   if (log_path != NULL)
     {
       g_subprocess_launcher_set_stdout_file_path (launcher, log_path);
@@ -155,7 +168,14 @@ devtools_test_stop (GSubprocess *proc)
 #define devtools_test_assert_contains(haystack, needle)                                            \
   G_STMT_START                                                                                     \
   {                                                                                                \
-    if (strstr ((haystack), (needle)) == NULL)                                                     \
+    if ((haystack) == NULL || strstr ((haystack), (needle)) == NULL)                               \
       g_error ("%s:%d: expected '%s' in:\n%s", __FILE__, __LINE__, (needle), (haystack));          \
   }                                                                                                \
   G_STMT_END
+
+/* TRUE when @haystack (may be NULL: no output) contains @needle. */
+static inline gboolean
+devtools_test_contains (const char *haystack, const char *needle)
+{
+  return haystack != NULL && strstr (haystack, needle) != NULL;
+}
