@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <gio/gio.h>
+#include <glib.h>
 #include <glib/gstdio.h>
 
 #include <cbox/cbox-plugin.h>

@@ -2,7 +2,7 @@
 /* Forwarder "locale": the user's language settings. See README.md. */
 #include <string.h>
 
-#include <gio/gio.h>
+#include <glib.h>
 
 #include <cbox/cbox-plugin.h>
 

@@ -10,7 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <gio/gio.h>
+#include <glib.h>
 #include <glib/gstdio.h>
 
 #include <cbox/cbox-plugin.h>
@@ -129,7 +129,7 @@ nix_daemon_ping (const char *path, guint64 *ret_version, GError **error)
 
   if (strlen (path) >= sizeof addr.sun_path)
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FILENAME_TOO_LONG,
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NAMETOOLONG,
                    "the socket path %s is too long to connect to", path);
       return FALSE;
     }
@@ -140,14 +140,14 @@ nix_daemon_ping (const char *path, guint64 *ret_version, GError **error)
           && errno != EINPROGRESS))
     {
       int saved_errno = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
                    "cannot connect to %s: %s", path, g_strerror (saved_errno));
       return FALSE;
     }
   if (!nix_send_u64 (fd, NIX_WORKER_MAGIC_1, deadline) || !nix_recv_u64 (fd, &magic, deadline)
       || !nix_recv_u64 (fd, &version, deadline) || magic != NIX_WORKER_MAGIC_2)
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_TIMED_OUT,
                    "no nix-daemon greeting from %s within %d ms", path, NIX_DAEMON_TIMEOUT_MS);
       return FALSE;
     }

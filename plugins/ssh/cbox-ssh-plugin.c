@@ -10,7 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <gio/gio.h>
+#include <glib.h>
 #include <glib/gstdio.h>
 
 #include <cbox/cbox-plugin.h>
@@ -86,7 +86,7 @@ ssh_agent_ping (const char *path, guint32 *ret_n_keys, GError **error)
 
   if (strlen (path) >= sizeof addr.sun_path)
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FILENAME_TOO_LONG,
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NAMETOOLONG,
                    "the socket path %s is too long to connect to", path);
       return FALSE;
     }
@@ -98,7 +98,7 @@ ssh_agent_ping (const char *path, guint32 *ret_n_keys, GError **error)
           && errno != EINPROGRESS))
     {
       int saved_errno = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
                    "cannot connect to %s: %s", path, g_strerror (saved_errno));
       return FALSE;
     }
@@ -131,7 +131,7 @@ ssh_agent_ping (const char *path, guint32 *ret_n_keys, GError **error)
     }
   if (done != sizeof answer || answer[4] != SSH_AGENT_IDENTITIES_ANSWER)
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_TIMED_OUT,
                    "the agent at %s did not answer a request for identities within %d ms", path,
                    SSH_AGENT_TIMEOUT_MS);
       return FALSE;
