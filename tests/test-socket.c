@@ -2,26 +2,12 @@
 /* Unit tests of the bounded unix-socket helpers probes use. */
 #include "config.h"
 
+#include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 
 #include "cbox-private.h"
 #include "cbox-test-util.h"
-
-static int
-listen_at (const char *path)
-{
-  struct sockaddr_un addr = { .sun_family = AF_UNIX };
-  int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-  g_assert_cmpint (fd, >=, 0);
-  g_assert_cmpuint (strlen (path), <, sizeof addr.sun_path);
-  strcpy (addr.sun_path, path);
-  g_assert_cmpint (bind (fd, (struct sockaddr *)&addr, sizeof addr), ==, 0);
-  g_assert_cmpint (listen (fd, 4), ==, 0);
-  return fd;
-}
 
 static gint64
 soon (void)
@@ -36,7 +22,7 @@ test_socket_exchange (void)
   g_autofree char *dir = cbox_test_make_dir ("sock");
   g_autofree char *path = g_build_filename (dir, "s", NULL);
   g_autoptr (GError) error = NULL;
-  cbox_autofd int server = listen_at (path);
+  cbox_autofd int server = cbox_test_listen_unix (path);
   cbox_autofd int client = -1;
   cbox_autofd int peer = -1;
   char buf[5] = "";
@@ -44,6 +30,8 @@ test_socket_exchange (void)
   client = cbox_unix_connect (path, soon (), &error);
   g_assert_no_error (error);
   g_assert_cmpint (client, >=, 0);
+  /* Never inherited by the sandbox or a helper. */
+  g_assert_cmpint (fcntl (client, F_GETFD) & FD_CLOEXEC, ==, FD_CLOEXEC);
   peer = accept4 (server, NULL, NULL, SOCK_CLOEXEC);
   g_assert_cmpint (peer, >=, 0);
 
@@ -71,7 +59,7 @@ test_socket_silent_server_times_out (void)
   g_autofree char *dir = cbox_test_make_dir ("sock");
   g_autofree char *path = g_build_filename (dir, "s", NULL);
   g_autoptr (GError) error = NULL;
-  cbox_autofd int server = listen_at (path);
+  cbox_autofd int server = cbox_test_listen_unix (path);
   cbox_autofd int client = cbox_unix_connect (path, soon (), &error);
   char c;
 

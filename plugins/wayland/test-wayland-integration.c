@@ -36,22 +36,6 @@ typedef struct
 
 static const char *only_backend;
 
-static gboolean
-backend_available (const char *backend)
-{
-  const char *path = g_getenv ("CBOX_PLUGIN_PATH");
-  g_auto (GStrv) dirs = g_strsplit (path != NULL ? path : "", ":", -1);
-  g_autofree char *file = g_strdup_printf ("libcbox-%s.so", backend);
-
-  for (guint i = 0; dirs[i] != NULL; i++)
-    {
-      g_autofree char *candidate = g_build_filename (dirs[i], file, NULL);
-      if (g_file_test (candidate, G_FILE_TEST_EXISTS))
-        return TRUE;
-    }
-  return FALSE;
-}
-
 /* Skips (not fails: another helper's plugin, not a missing package) when
  * the backend plugin is not built; nspawn needs root. */
 static gboolean
@@ -62,7 +46,7 @@ require_backend (const char *backend)
       g_test_skip ("another backend is tested in this run");
       return FALSE;
     }
-  if (!backend_available (backend))
+  if (!cbox_test_backend_is_built (backend))
     {
       g_autofree char *reason = g_strdup_printf ("backend plugin %s is not built", backend);
       g_test_skip (reason);

@@ -3,9 +3,7 @@
  * (with truncated and malicious files) and filter, and the plugin's probe
  * and contribute against a fake root holding a real listening socket. */
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
@@ -365,7 +363,6 @@ fixture_set_up (Fixture *fx, gconstpointer data)
 {
   g_autofree char *x11_dir = NULL;
   g_autofree char *socket_path = NULL;
-  struct sockaddr_un addr = { .sun_family = AF_UNIX };
 
   fx->root = cbox_test_make_dir ("root");
   fx->home = g_build_filename (fx->root, "home", "me", NULL);
@@ -375,16 +372,8 @@ fixture_set_up (Fixture *fx, gconstpointer data)
 
   /* A real listening socket for display 7, and a plain file for 8. */
   socket_path = g_build_filename (x11_dir, "X7", NULL);
-  g_assert_cmpuint (strlen (socket_path), <, sizeof addr.sun_path);
-  strcpy (addr.sun_path, socket_path);
-  fx->listener = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  g_assert_cmpint (fx->listener, >=, 0);
-  g_assert_cmpint (bind (fx->listener, (struct sockaddr *)&addr, sizeof addr), ==, 0);
-  g_assert_cmpint (listen (fx->listener, 1), ==, 0);
-  {
-    g_autofree char *file = g_build_filename (x11_dir, "X8", NULL);
-    g_assert_true (g_file_set_contents (file, "", 0, NULL));
-  }
+  fx->listener = cbox_test_listen_unix (socket_path);
+  cbox_test_write_file (fx->root, "tmp/.X11-unix/X8", "");
 
   fx->host = cbox_host_new ();
   cbox_host_set_root (fx->host, fx->root);

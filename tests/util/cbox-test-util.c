@@ -3,6 +3,9 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -88,20 +91,34 @@ cbox_test_remove_tree (gpointer data)
     g_printerr ("cannot remove %s: %s\n", path, error->message);
 }
 
+static char *cbox_test_root;
+static pid_t cbox_test_root_owner;
+
+/* The root is made once per test program, so no test's queued destroy can
+ * remove it: it goes at exit, with whatever a failed cleanup left in it.
+ * Only by the process that made it: a forked child calling exit() must not
+ * remove the folder its parent is still using. */
+static void
+cbox_test_remove_root (void)
+{
+  if (cbox_test_root != NULL && getpid () == cbox_test_root_owner)
+    cbox_test_remove_tree (g_steal_pointer (&cbox_test_root));
+}
+
 static const char *
 cbox_test_tmp_root (void)
 {
-  static char *root;
-
-  if (root == NULL)
+  if (cbox_test_root == NULL)
     {
       g_autoptr (GError) error = NULL;
-      root = g_dir_make_tmp ("cbox-test-XXXXXX", &error);
+      cbox_test_root = g_dir_make_tmp ("cbox-test-XXXXXX", &error);
       g_assert_no_error (error);
       /* Readable by the unprivileged user some tests run cbox as. */
-      g_chmod (root, 0755);
+      g_chmod (cbox_test_root, 0755);
+      cbox_test_root_owner = getpid ();
+      atexit (cbox_test_remove_root);
     }
-  return root;
+  return cbox_test_root;
 }
 
 char *
@@ -232,4 +249,53 @@ cbox_test_wait_for_path (const char *path, guint timeout_seconds)
       g_usleep (20 * 1000);
     }
   return TRUE;
+}
+
+gboolean
+cbox_test_backend_is_built (const char *backend)
+{
+  g_auto (GStrv) dirs = g_strsplit (g_getenv ("CBOX_PLUGIN_PATH") != NULL
+                                        ? g_getenv ("CBOX_PLUGIN_PATH")
+                                        : "",
+                                    ":", -1);
+  g_autofree char *file = g_strdup_printf ("libcbox-%s.so", backend);
+
+  for (guint i = 0; dirs[i] != NULL; i++)
+    {
+      g_autofree char *path = NULL;
+
+      if (dirs[i][0] == '\0')
+        continue;
+      path = g_build_filename (dirs[i], file, NULL);
+      if (g_file_test (path, G_FILE_TEST_IS_REGULAR))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+void
+cbox_test_write_file (const char *root, const char *path, const char *content)
+{
+  g_autofree char *full = g_build_filename (root, path, NULL);
+  g_autofree char *dir = g_path_get_dirname (full);
+  g_autoptr (GError) error = NULL;
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
+  g_file_set_contents (full, content, -1, &error);
+  g_assert_no_error (error);
+}
+
+int
+cbox_test_listen_unix (const char *path)
+{
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  int fd;
+
+  g_assert_cmpuint (strlen (path), <, sizeof addr.sun_path);
+  memcpy (addr.sun_path, path, strlen (path) + 1);
+  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (bind (fd, (struct sockaddr *)&addr, sizeof addr), ==, 0);
+  g_assert_cmpint (listen (fd, 16), ==, 0);
+  return fd;
 }

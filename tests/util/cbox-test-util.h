@@ -55,6 +55,19 @@ gboolean cbox_test_run (const char *const *args, const char *cwd, const char *co
 /* The same, with the args given as a NULL-terminated list. */
 gboolean cbox_test_runv (CboxTestResult *result, const char *first_arg, ...) G_GNUC_NULL_TERMINATED;
 
+/* TRUE when the plugin of backend @backend (libcbox-BACKEND.so) is in one
+ * of the folders of $CBOX_PLUGIN_PATH: an integration test skips (not
+ * fails) a backend whose plugin this build does not have. */
+gboolean cbox_test_backend_is_built (const char *backend);
+
+/* Writes @content at @path under @root (a fake host tree), making the
+ * folders on the way. */
+void cbox_test_write_file (const char *root, const char *path, const char *content);
+
+/* A listening unix stream socket (close-on-exec) at @path, for probes that
+ * look for a server there; the caller closes it. */
+int cbox_test_listen_unix (const char *path);
+
 /* Waits until @path exists, polling, for at most @timeout_seconds (a bound
  * so that a broken server fails the test instead of hanging it). */
 gboolean cbox_test_wait_for_path (const char *path, guint timeout_seconds);
