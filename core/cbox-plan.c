@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
-
-#include <glib/gstdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cbox-private.h"
 
@@ -333,20 +334,30 @@ gboolean
 cbox_plan_add_copy (CboxPlan *plan, const char *src, const char *dest, CboxMountFlags flags,
                     GError **error)
 {
-  g_autofree char *contents = NULL;
-  g_autoptr (GError) local_error = NULL;
-  gsize len = 0;
-  GStatBuf st;
+  g_autoptr (GByteArray) contents = NULL;
+  cbox_autofd int fd = -1;
+  struct stat st;
 
   g_return_val_if_fail (plan != NULL && src != NULL, FALSE);
   g_return_val_if_fail (cbox_plan_dest_is_valid (dest), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (g_stat (src, &st) < 0)
+  /* Opened once, then checked and read through the same fd: a file swapped
+   * for a fifo or a device between a stat() and an open() cannot hang cbox
+   * (O_NONBLOCK) or be read as if it were the file that was checked. */
+  fd = open (src, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0)
     {
       int saved_errno = errno;
       if (saved_errno == ENOENT && (flags & CBOX_MOUNT_FLAG_ALLOW_MISSING))
         return TRUE;
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
+                   "Cannot copy %s into the sandbox: %s", src, g_strerror (saved_errno));
+      return FALSE;
+    }
+  if (fstat (fd, &st) < 0)
+    {
+      int saved_errno = errno;
       g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
                    "Cannot copy %s into the sandbox: %s", src, g_strerror (saved_errno));
       return FALSE;
@@ -357,13 +368,33 @@ cbox_plan_add_copy (CboxPlan *plan, const char *src, const char *dest, CboxMount
                    "Cannot copy %s into the sandbox: not a regular file", src);
       return FALSE;
     }
-  if (!g_file_get_contents (src, &contents, &len, &local_error))
+
+  contents = g_byte_array_sized_new ((guint)MIN ((guint64)st.st_size, G_MAXUINT / 2) + 1);
+  for (;;)
     {
-      g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
-                                  "Cannot copy %s into the sandbox: ", src);
-      return FALSE;
+      guint8 buf[16384];
+      ssize_t n = read (fd, buf, sizeof buf);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          int saved_errno = errno;
+          g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
+                       "Cannot copy %s into the sandbox: %s", src, g_strerror (saved_errno));
+          return FALSE;
+        }
+      if (n == 0)
+        break;
+      if ((gsize)contents->len + (gsize)n > G_MAXUINT)
+        {
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT,
+                       "Cannot copy %s into the sandbox: it is too large; bind it instead", src);
+          return FALSE;
+        }
+      g_byte_array_append (contents, buf, (guint)n);
     }
-  return cbox_plan_add_data (plan, dest, contents, len, st.st_mode & 0777,
+  return cbox_plan_add_data (plan, dest, contents->data, contents->len, st.st_mode & 0777,
                              flags | CBOX_MOUNT_FLAG_WRITABLE, error);
 }
 

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -142,6 +143,7 @@ test_plan_copy (void)
   g_autofree char *dir = cbox_test_make_dir ("copy");
   g_autofree char *src = g_build_filename (dir, "claude .json", NULL);
   g_autofree char *missing = g_build_filename (dir, "missing", NULL);
+  g_autofree char *fifo = g_build_filename (dir, "fifo", NULL);
   g_autofree char *content = NULL;
   const CboxMount *mount;
 
@@ -165,6 +167,38 @@ test_plan_copy (void)
   /* A directory is refused. */
   g_assert_false (cbox_plan_add_copy (plan, dir, "/x", 0, &error));
   g_assert_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  /* So is a fifo, without blocking on it (nobody writes to it). */
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  g_assert_false (cbox_plan_add_copy (plan, fifo, "/x", 0, &error));
+  g_assert_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT);
+  g_assert_null (cbox_plan_find_mount (plan, "/x"));
+}
+
+/* The copy keeps the file's permission bits, and its whole content
+ * (bigger than one read, with NUL bytes). */
+static void
+test_plan_copy_mode_and_size (void)
+{
+  g_autoptr (CboxPlan) plan = cbox_plan_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = cbox_test_make_dir ("copy-big");
+  g_autofree char *src = g_build_filename (dir, "big", NULL);
+  g_autofree char *data = g_malloc (100000);
+  g_autofree char *back = g_malloc (100001);
+  const CboxMount *mount;
+
+  for (gsize i = 0; i < 100000; i++)
+    data[i] = (char)(i % 251);
+  g_assert_true (g_file_set_contents (src, data, 100000, &error));
+  g_assert_cmpint (g_chmod (src, 0640), ==, 0);
+  g_assert_true (cbox_plan_add_copy (plan, src, "/big", 0, &error));
+  g_assert_no_error (error);
+  mount = cbox_plan_find_mount (plan, "/big");
+  g_assert_nonnull (mount);
+  g_assert_cmpuint (mount->mode, ==, 0640);
+  g_assert_cmpint (pread (mount->fd, back, 100001, 0), ==, 100000);
+  g_assert_cmpmem (back, 100000, data, 100000);
 }
 
 static int cleanup_log[4];
@@ -316,6 +350,20 @@ test_host_from_system_under_sudo (void)
           g_assert_cmpuint (cbox_host_get_uid (host), ==, 65534);
           g_assert_cmpuint (cbox_host_get_gid (host), ==, 65534);
           g_assert_cmpuint (cbox_host_get_caller_uid (host), ==, 0);
+          /* The same process once it is not root any more (this is a
+           * subprocess of its own): SUDO_UID=0 must not make it root's. */
+          g_clear_pointer (&host, cbox_host_unref);
+          g_assert_cmpint (setgroups (0, NULL), ==, 0);
+          g_assert_cmpint (setresgid (65534, 65534, 65534), ==, 0);
+          g_assert_cmpint (setresuid (65534, 65534, 65534), ==, 0);
+          g_setenv ("SUDO_UID", "0", TRUE);
+          g_setenv ("SUDO_GID", "0", TRUE);
+          g_setenv ("PKEXEC_UID", "0", TRUE);
+          host = cbox_host_new_from_system (&error);
+          g_assert_no_error (error);
+          g_assert_cmpuint (cbox_host_get_uid (host), ==, 65534);
+          g_assert_cmpuint (cbox_host_get_gid (host), ==, 65534);
+          g_assert_cmpuint (cbox_host_get_caller_uid (host), ==, 65534);
         }
       else
         g_assert_cmpuint (cbox_host_get_uid (host), ==, getuid ());
@@ -400,6 +448,96 @@ test_base_plan_merged_usr (void)
   g_assert_cmpstrv (env, expected_env);
 }
 
+/* The whole of /etc/passwd and /etc/group: root, the user, nobody; no
+ * other account of the host. */
+static void
+test_base_plan_identity_files (void)
+{
+  g_autofree char *root = cbox_test_make_dir ("root");
+  g_autoptr (CboxHost) host = make_fake_host (root, TRUE);
+  g_autoptr (CboxPlan) plan = cbox_plan_new ();
+  g_autoptr (CboxPlan) root_plan = cbox_plan_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *passwd = NULL;
+  g_autofree char *group = NULL;
+
+  g_assert_true (cbox_base_plan_fill_system (plan, host, NULL, &error));
+  g_assert_no_error (error);
+  passwd = read_fd (cbox_plan_find_mount (plan, "/etc/passwd")->fd);
+  group = read_fd (cbox_plan_find_mount (plan, "/etc/group")->fd);
+  g_assert_cmpstr (passwd, ==,
+                   "root:x:0:0:root:/root:/bin/sh\n"
+                   "alice:x:1000:100::/home/alice:/bin/bash\n"
+                   "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n");
+  g_assert_cmpstr (group, ==, "root:x:0:\nalice:x:100:alice\nnogroup:x:65534:\n");
+  g_clear_pointer (&passwd, g_free);
+  g_clear_pointer (&group, g_free);
+
+  /* Root once, not twice. */
+  cbox_host_set_user (host, 0, 0, "root", "/root", "/bin/sh");
+  g_assert_true (cbox_base_plan_fill_system (root_plan, host, NULL, &error));
+  g_assert_no_error (error);
+  passwd = read_fd (cbox_plan_find_mount (root_plan, "/etc/passwd")->fd);
+  group = read_fd (cbox_plan_find_mount (root_plan, "/etc/group")->fd);
+  g_assert_cmpstr (passwd, ==,
+                   "root:x:0:0::/root:/bin/sh\n"
+                   "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n");
+  g_assert_cmpstr (group, ==, "root:x:0:\nnogroup:x:65534:\n");
+  g_assert_cmpstr (cbox_plan_get_runtime_dir (root_plan), ==, "/run/user/0");
+}
+
+/* [cbox] usr=DIR replaces the host's /usr; a DIR that is not a directory is
+ * a configuration error naming the key. */
+static void
+test_base_plan_usr_config (void)
+{
+  g_autofree char *root = cbox_test_make_dir ("root");
+  g_autoptr (CboxHost) host = make_fake_host (root, TRUE);
+  g_autoptr (CboxPlan) plan = cbox_plan_new ();
+  g_autoptr (CboxPlan) bad_plan = cbox_plan_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *other = g_build_filename (root, "opt", "usr", NULL);
+  const CboxMount *mount;
+
+  g_assert_cmpint (g_mkdir_with_parents (other, 0755), ==, 0);
+  g_assert_true (cbox_base_plan_fill_system (plan, host, "/opt/usr", &error));
+  g_assert_no_error (error);
+  mount = cbox_plan_find_mount (plan, "/usr");
+  g_assert_cmpint (mount->kind, ==, CBOX_MOUNT_RO);
+  g_assert_cmpstr (mount->src, ==, other);
+
+  g_assert_false (cbox_base_plan_fill_system (bad_plan, host, "/opt/missing", &error));
+  g_assert_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG);
+  g_assert_nonnull (strstr (error->message, "/opt/missing"));
+  g_assert_nonnull (strstr (error->message, "'usr'"));
+}
+
+/* NixOS: the store and the current system instead of /usr. */
+static void
+test_base_plan_nixos (void)
+{
+  g_autofree char *root = cbox_test_make_dir ("nixos root");
+  g_autoptr (CboxHost) host = make_fake_host (root, TRUE);
+  g_autoptr (CboxPlan) plan = cbox_plan_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *store = g_build_filename (root, "nix", "store", NULL);
+  const CboxMount *mount;
+
+  g_assert_cmpint (g_mkdir_with_parents (store, 0755), ==, 0);
+  cbox_test_write_file (root, "etc/NIXOS", "");
+  g_assert_true (cbox_base_plan_fill_system (plan, host, NULL, &error));
+  g_assert_no_error (error);
+  mount = cbox_plan_find_mount (plan, "/nix/store");
+  g_assert_nonnull (mount);
+  g_assert_cmpint (mount->kind, ==, CBOX_MOUNT_RO);
+  g_assert_cmpstr (mount->src, ==, store);
+  g_assert_nonnull (cbox_plan_find_mount (plan, "/run/current-system/sw"));
+  g_assert_null (cbox_plan_find_mount (plan, "/usr"));
+  mount = cbox_plan_find_mount (plan, "/bin");
+  g_assert_cmpint (mount->kind, ==, CBOX_MOUNT_SYMLINK);
+  g_assert_cmpstr (mount->src, ==, "/run/current-system/sw/bin");
+}
+
 static void
 test_base_plan_split_usr (void)
 {
@@ -479,6 +617,7 @@ main (int argc, char **argv)
   g_test_add_func ("/plan/mounts/dest-must-be-normalized", test_plan_dest_must_be_normalized);
   g_test_add_func ("/plan/data/sealed-memfd", test_plan_data_is_sealed_memfd);
   g_test_add_func ("/plan/data/copy", test_plan_copy);
+  g_test_add_func ("/plan/data/copy-mode-and-size", test_plan_copy_mode_and_size);
   g_test_add_func ("/plan/cleanups/lifo-once", test_plan_cleanups_lifo_once);
   g_test_add_func ("/plan/fds/closed-on-free", test_plan_fds_closed_on_free);
   g_test_add_func ("/plan/forwarders-and-skipped", test_plan_forwarders_and_skipped);
@@ -487,6 +626,9 @@ main (int argc, char **argv)
   g_test_add_func ("/host/getenv-nonempty", test_host_getenv_nonempty);
   g_test_add_func ("/host/from-system-under-sudo", test_host_from_system_under_sudo);
   g_test_add_func ("/base/merged-usr", test_base_plan_merged_usr);
+  g_test_add_func ("/base/identity-files", test_base_plan_identity_files);
+  g_test_add_func ("/base/usr-config", test_base_plan_usr_config);
+  g_test_add_func ("/base/nixos", test_base_plan_nixos);
   g_test_add_func ("/base/split-usr", test_base_plan_split_usr);
   g_test_add_func ("/base/bad-identity", test_base_plan_bad_identity);
   g_test_add_func ("/base/project", test_base_plan_project);
