@@ -23,9 +23,14 @@ CboxXauthEntry *
 cbox_xauth_entry_new (guint16 family, const void *address, gsize address_len, const char *number,
                       const char *name, const void *data, gsize data_len)
 {
-  CboxXauthEntry *entry = g_new0 (CboxXauthEntry, 1);
+  CboxXauthEntry *entry;
 
+  /* Every field is written with a 16-bit length. */
   g_return_val_if_fail (address_len <= G_MAXUINT16 && data_len <= G_MAXUINT16, NULL);
+  g_return_val_if_fail (number == NULL || strlen (number) <= G_MAXUINT16, NULL);
+  g_return_val_if_fail (name == NULL || strlen (name) <= G_MAXUINT16, NULL);
+
+  entry = g_new0 (CboxXauthEntry, 1);
 
   entry->family = family;
   entry->address = g_bytes_new (address, address_len);
