@@ -96,6 +96,14 @@ CBOX_PLUGIN_DEFINE (.kind = CBOX_PLUGIN_KIND_FORWARDER, .name = PLUGIN_NAME, .ve
                     .description = "a forwarder from an older minor",
                     .forwarder = &short_vtable.vtable)
 
+#elif defined(VARIANT_DESC_1_0)
+/* A descriptor exactly as long as ABI 1.0 made it (no padding, nothing a
+ * later minor added): the smallest one the loader must accept. */
+TEST_PLUGIN_DESCRIBE (.abi_major = CBOX_ABI_MAJOR, .abi_minor = 0,
+                      .struct_size
+                      = G_STRUCT_OFFSET (CboxPluginDesc, default_enabled) + sizeof (gboolean),
+                      TEST_FORWARDER_FIELDS)
+
 #elif defined(VARIANT_ABI_MAJOR_OLDER)
 TEST_PLUGIN_DESCRIBE (.abi_major = CBOX_ABI_MAJOR - 1, .abi_minor = 0,
                       .struct_size = sizeof (CboxPluginDesc), TEST_FORWARDER_FIELDS)
@@ -144,6 +152,10 @@ CBOX_PLUGIN_DEFINE (.kind = CBOX_PLUGIN_KIND_FORWARDER, .version = "1.0",
 
 #elif defined(VARIANT_BAD_NAME)
 CBOX_PLUGIN_DEFINE (.kind = CBOX_PLUGIN_KIND_FORWARDER, .name = "Bad Name", .version = "1.0",
+                    .forwarder = &test_forwarder_vtable)
+
+#elif defined(VARIANT_EMPTY_NAME)
+CBOX_PLUGIN_DEFINE (.kind = CBOX_PLUGIN_KIND_FORWARDER, .name = "", .version = "1.0",
                     .forwarder = &test_forwarder_vtable)
 
 #elif defined(VARIANT_BAD_KIND)
