@@ -113,7 +113,10 @@ cbox_host_new_from_system (GError **error)
   if (pw != NULL)
     {
       host->user_name = g_strdup (pw->pw_name);
-      host->home_dir = g_strdup (pw->pw_dir);
+      /* "/home/alice/" happens in password databases; every plan path and
+       * HOME inside are built from this one, in one spelling. */
+      if (pw->pw_dir != NULL && pw->pw_dir[0] == '/')
+        host->home_dir = g_canonicalize_filename (pw->pw_dir, "/");
       if (pw->pw_shell != NULL && pw->pw_shell[0] == '/')
         {
           g_free (host->shell);
@@ -211,7 +214,7 @@ cbox_host_set_user (CboxHost *host, uid_t uid, gid_t gid, const char *user_name,
   g_free (host->user_name);
   host->user_name = g_strdup (user_name);
   g_free (host->home_dir);
-  host->home_dir = g_strdup (home_dir);
+  host->home_dir = g_canonicalize_filename (home_dir, "/");
   g_free (host->shell);
   host->shell = g_strdup (shell != NULL ? shell : "/bin/sh");
   if (host->caller_uid == (uid_t)-1)

@@ -486,6 +486,25 @@ test_base_plan_identity_files (void)
   g_assert_cmpstr (cbox_plan_get_runtime_dir (root_plan), ==, "/run/user/0");
 }
 
+/* A home written "/home/alice/" (it happens in password databases) is
+ * one spelling everywhere: HOME, the plan's home, the private tmpfs. */
+static void
+test_base_plan_home_spelling (void)
+{
+  g_autofree char *root = cbox_test_make_dir ("root");
+  g_autoptr (CboxHost) host = make_fake_host (root, TRUE);
+  g_autoptr (CboxPlan) plan = cbox_plan_new ();
+  g_autoptr (GError) error = NULL;
+
+  cbox_host_set_user (host, 1000, 100, "alice", "/home//alice/", "/bin/sh");
+  g_assert_cmpstr (cbox_host_get_home_dir (host), ==, "/home/alice");
+  g_assert_true (cbox_base_plan_fill_system (plan, host, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (cbox_plan_get_env (plan, "HOME"), ==, "/home/alice");
+  g_assert_cmpstr (cbox_plan_get_home_dir (plan), ==, "/home/alice");
+  g_assert_nonnull (cbox_plan_find_mount (plan, "/home/alice"));
+}
+
 /* [cbox] usr=DIR replaces the host's /usr; a DIR that is not a directory is
  * a configuration error naming the key. */
 static void
@@ -627,6 +646,7 @@ main (int argc, char **argv)
   g_test_add_func ("/host/from-system-under-sudo", test_host_from_system_under_sudo);
   g_test_add_func ("/base/merged-usr", test_base_plan_merged_usr);
   g_test_add_func ("/base/identity-files", test_base_plan_identity_files);
+  g_test_add_func ("/base/home-spelling", test_base_plan_home_spelling);
   g_test_add_func ("/base/usr-config", test_base_plan_usr_config);
   g_test_add_func ("/base/nixos", test_base_plan_nixos);
   g_test_add_func ("/base/split-usr", test_base_plan_split_usr);
