@@ -17,7 +17,6 @@
  */
 #include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
@@ -35,30 +34,6 @@ typedef struct
 } Compositor;
 
 static const char *only_backend;
-
-/* Skips (not fails: another helper's plugin, not a missing package) when
- * the backend plugin is not built; nspawn needs root. */
-static gboolean
-require_backend (const char *backend)
-{
-  if (only_backend != NULL && !g_str_equal (backend, only_backend))
-    {
-      g_test_skip ("another backend is tested in this run");
-      return FALSE;
-    }
-  if (!cbox_test_backend_is_built (backend))
-    {
-      g_autofree char *reason = g_strdup_printf ("backend plugin %s is not built", backend);
-      g_test_skip (reason);
-      return FALSE;
-    }
-  if (g_str_equal (backend, "nspawn") && !cbox_test_is_root ())
-    {
-      cbox_test_skip_or_fail ("the nspawn backend needs root");
-      return FALSE;
-    }
-  return TRUE;
-}
 
 static char *
 build_file (const char *name)
@@ -95,13 +70,6 @@ compositor_init (Compositor *c, const char *socket_name)
   c->log_path = g_build_filename (c->runtime_dir, "compositor.log", NULL);
 }
 
-/* Servers die with the test, even when an assertion aborts it. */
-static void
-die_with_parent (gpointer data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGTERM);
-}
-
 static gboolean
 start_weston (Compositor *c)
 {
@@ -114,12 +82,11 @@ start_weston (Compositor *c)
     return FALSE;
   compositor_init (c, "wl-cbox-weston");
   socket_arg = g_strdup_printf ("--socket=%s", c->socket_name);
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE
-                                        | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+  launcher = cbox_test_server_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE
+                                            | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
   g_subprocess_launcher_setenv (launcher, "XDG_RUNTIME_DIR", c->runtime_dir, TRUE);
   g_subprocess_launcher_unsetenv (launcher, "WAYLAND_DISPLAY");
   g_subprocess_launcher_unsetenv (launcher, "DISPLAY");
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
   c->proc = g_subprocess_launcher_spawn (launcher, &error, weston, "--backend=headless-backend.so",
                                          socket_arg, "--idle-time=0", NULL);
   g_assert_no_error (error);
@@ -144,8 +111,7 @@ start_test_compositor (Compositor *c, const char *mode)
       return FALSE;
     }
   compositor_init (c, "wl-cbox-test");
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  launcher = cbox_test_server_launcher_new (G_SUBPROCESS_FLAGS_NONE);
   c->proc = g_subprocess_launcher_spawn (launcher, &error, program, c->socket_path, c->log_path,
                                          mode, NULL);
   g_assert_no_error (error);
@@ -235,8 +201,8 @@ test_weston (gconstpointer data)
   g_auto (CboxTestResult) without = { 0 };
   g_autofree char *info = NULL;
 
-  if (!require_backend (backend) || (info = cbox_test_require_program ("wayland-info")) == NULL
-      || !start_weston (&c))
+  if (!cbox_test_require_backend (backend, only_backend)
+      || (info = cbox_test_require_program ("wayland-info")) == NULL || !start_weston (&c))
     return;
 
   run_cbox (&c, "run", backend, TRUE, "wayland-info", &with);
@@ -258,7 +224,8 @@ test_security_context (gconstpointer data)
   g_autofree char *info = NULL;
   g_autofree char *log = NULL;
 
-  if (!require_backend (backend) || (info = cbox_test_require_program ("wayland-info")) == NULL
+  if (!cbox_test_require_backend (backend, only_backend)
+      || (info = cbox_test_require_program ("wayland-info")) == NULL
       || !start_test_compositor (&c, NULL))
     return;
 
@@ -286,7 +253,7 @@ test_plan_creates_nothing (gconstpointer data)
   g_auto (CboxTestResult) result = { 0 };
   g_autofree char *log = NULL;
 
-  if (!require_backend (backend) || !start_test_compositor (&c, NULL))
+  if (!cbox_test_require_backend (backend, only_backend) || !start_test_compositor (&c, NULL))
     return;
   run_cbox (&c, "plan", backend, TRUE, "true", &result);
   cbox_test_assert_status (&result, 0);
@@ -303,7 +270,8 @@ test_fail_closed (gconstpointer data)
   g_auto (Compositor) c = { 0 };
   g_auto (CboxTestResult) result = { 0 };
 
-  if (!require_backend (backend) || !start_test_compositor (&c, "--refuse-contexts"))
+  if (!cbox_test_require_backend (backend, only_backend)
+      || !start_test_compositor (&c, "--refuse-contexts"))
     return;
   run_cbox (&c, "run", backend, TRUE, "echo ran", &result);
   cbox_test_assert_status (&result, 125);

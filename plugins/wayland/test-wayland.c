@@ -6,7 +6,6 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -118,13 +117,6 @@ typedef struct
   CboxHost *host;
 } Fixture;
 
-/* Servers die with the test, even when an assertion aborts it. */
-static void
-die_with_parent (gpointer data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGTERM);
-}
-
 static gboolean
 start_compositor (Fixture *fx, const char *mode)
 {
@@ -137,8 +129,7 @@ start_compositor (Fixture *fx, const char *mode)
       cbox_test_skip_or_fail ("test-compositor was not built (libwayland-server missing)");
       return FALSE;
     }
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  launcher = cbox_test_server_launcher_new (G_SUBPROCESS_FLAGS_NONE);
   fx->compositor = g_subprocess_launcher_spawn (launcher, &error, program, fx->socket_path,
                                                 fx->log_path, mode, NULL);
   g_assert_no_error (error);

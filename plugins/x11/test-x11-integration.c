@@ -20,7 +20,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
@@ -47,35 +46,14 @@ static const char *only_backend;
 static gboolean
 require_backend (const char *backend)
 {
-  if (only_backend != NULL && !g_str_equal (backend, only_backend))
-    {
-      g_test_skip ("another backend is tested in this run");
-      return FALSE;
-    }
-  if (!cbox_test_backend_is_built (backend))
-    {
-      g_autofree char *reason = g_strdup_printf ("backend plugin %s is not built", backend);
-      g_test_skip (reason);
-      return FALSE;
-    }
-  if (g_str_equal (backend, "nspawn") && !cbox_test_is_root ())
-    {
-      cbox_test_skip_or_fail ("the nspawn backend needs root");
-      return FALSE;
-    }
+  if (!cbox_test_require_backend (backend, only_backend))
+    return FALSE;
   if (servers[0].proc == NULL)
     {
       cbox_test_skip_or_fail ("Xvfb, xdpyinfo or xauth is missing (tools/install-deps)");
       return FALSE;
     }
   return TRUE;
-}
-
-/* Servers die with the test, even when an assertion aborts it. */
-static void
-die_with_parent (gpointer data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGTERM);
 }
 
 static gboolean
@@ -91,9 +69,8 @@ start_xvfb (const char *auth_file, Xserver *server)
   if (xvfb == NULL)
     return FALSE;
   g_assert_cmpint (pipe2 (fds, O_CLOEXEC), ==, 0);
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+  launcher = cbox_test_server_launcher_new (G_SUBPROCESS_FLAGS_STDERR_SILENCE);
   g_subprocess_launcher_take_fd (launcher, fds[1], 3);
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
   /* -displayfd: the server picks a free display number itself and writes
    * it, so parallel tests of other helpers cannot collide with us. */
   if (auth_file != NULL)

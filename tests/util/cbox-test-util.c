@@ -3,7 +3,9 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -254,10 +256,8 @@ cbox_test_wait_for_path (const char *path, guint timeout_seconds)
 gboolean
 cbox_test_backend_is_built (const char *backend)
 {
-  g_auto (GStrv) dirs = g_strsplit (g_getenv ("CBOX_PLUGIN_PATH") != NULL
-                                        ? g_getenv ("CBOX_PLUGIN_PATH")
-                                        : "",
-                                    ":", -1);
+  g_auto (GStrv) dirs = g_strsplit (
+      g_getenv ("CBOX_PLUGIN_PATH") != NULL ? g_getenv ("CBOX_PLUGIN_PATH") : "", ":", -1);
   g_autofree char *file = g_strdup_printf ("libcbox-%s.so", backend);
 
   for (guint i = 0; dirs[i] != NULL; i++)
@@ -298,4 +298,41 @@ cbox_test_listen_unix (const char *path)
   g_assert_cmpint (bind (fd, (struct sockaddr *)&addr, sizeof addr), ==, 0);
   g_assert_cmpint (listen (fd, 16), ==, 0);
   return fd;
+}
+
+gboolean
+cbox_test_require_backend (const char *backend, const char *only)
+{
+  if (only != NULL && !g_str_equal (backend, only))
+    {
+      g_test_skip ("another backend is tested in this run");
+      return FALSE;
+    }
+  if (!cbox_test_backend_is_built (backend))
+    {
+      g_autofree char *reason = g_strdup_printf ("backend plugin %s is not built", backend);
+      g_test_skip (reason);
+      return FALSE;
+    }
+  if (g_str_equal (backend, "nspawn") && !cbox_test_is_root ())
+    {
+      cbox_test_skip_or_fail ("the nspawn backend needs root");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+cbox_test_die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGTERM);
+}
+
+GSubprocessLauncher *
+cbox_test_server_launcher_new (GSubprocessFlags flags)
+{
+  GSubprocessLauncher *launcher = g_subprocess_launcher_new (flags);
+
+  g_subprocess_launcher_set_child_setup (launcher, cbox_test_die_with_parent, NULL, NULL);
+  return launcher;
 }

@@ -4,7 +4,7 @@
 /* Shared by the integration tests: run the built cbox, find the real tools
  * a test needs, make and remove scratch directories. */
 
-#include <glib.h>
+#include <gio/gio.h>
 
 G_BEGIN_DECLS
 
@@ -59,6 +59,17 @@ gboolean cbox_test_runv (CboxTestResult *result, const char *first_arg, ...) G_G
  * of the folders of $CBOX_PLUGIN_PATH: an integration test skips (not
  * fails) a backend whose plugin this build does not have. */
 gboolean cbox_test_backend_is_built (const char *backend);
+
+/* For integration tests that run one backend at a time: FALSE (the test
+ * skipped) when @only is set and names another backend, when the backend's
+ * plugin is not built (another helper's plugin: a skip, not a failure),
+ * or when it is nspawn and the test is not root (skip, or fail under CI). */
+gboolean cbox_test_require_backend (const char *backend, const char *only);
+
+/* A launcher for servers a test starts (Xvfb, a compositor): each child
+ * gets SIGTERM when the test process dies, even when an assertion aborts
+ * it, so no server outlives its test. */
+GSubprocessLauncher *cbox_test_server_launcher_new (GSubprocessFlags flags);
 
 /* Writes @content at @path under @root (a fake host tree), making the
  * folders on the way. */
