@@ -10,11 +10,13 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cbox/cbox-plugin.h>
@@ -153,6 +155,13 @@ wayland_run_helper (CboxContext *ctx, const char *const *args, int *fds, guint n
     close (g_array_index (moved, int, i));
   if (!spawned)
     return NULL;
+  if (WIFSIGNALED (wait_status) && WTERMSIG (wait_status) == SIGALRM)
+    {
+      /* The helper's own alarm: a compositor that accepts and never answers. */
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE,
+                   "the compositor did not answer within 10 seconds (is it hung?)");
+      return NULL;
+    }
   if (!g_spawn_check_wait_status (wait_status, &wait_error))
     {
       /* libwayland prints its own line before ours: one message of both. */

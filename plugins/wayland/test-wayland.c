@@ -245,6 +245,19 @@ test_plugin_dead_socket (Fixture *fx, gconstpointer data)
   g_assert_nonnull (strstr (cbox_probe_result_get_reason (result), "cannot list the globals"));
 }
 
+/* A compositor that accepts connections and never answers: the helper's
+ * 10 second alarm ends the probe, which says so. */
+static void
+test_plugin_hung_compositor (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (CboxContext) ctx = new_context (fx, NULL);
+  g_autoptr (CboxProbeResult) result = cbox_probe_result_new ();
+  cbox_autofd int fd = cbox_test_listen_unix (fx->socket_path);
+
+  g_assert_cmpint (run_probe (ctx, result), ==, CBOX_PROBE_UNAVAILABLE);
+  g_assert_nonnull (strstr (cbox_probe_result_get_reason (result), "did not answer"));
+}
+
 static void
 test_plugin_plain (Fixture *fx, gconstpointer data)
 {
@@ -479,6 +492,7 @@ main (int argc, char **argv)
   g_test_add ("/wayland/plugin/" path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
   ADD ("unavailable", test_plugin_unavailable);
   ADD ("dead-socket", test_plugin_dead_socket);
+  ADD ("hung-compositor", test_plugin_hung_compositor);
   ADD ("plain", test_plugin_plain);
   ADD ("require-security-context", test_plugin_require_context);
   ADD ("security-context", test_plugin_security_context);
