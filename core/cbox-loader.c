@@ -192,7 +192,9 @@ cbox_loader_load_file (const char *path)
                    CBOX_PLUGIN_ENTRY_POINT);
 
   /* describe() returns static data and has no side effects (the ABI says
-   * so); it is the only plugin code the loader runs. */
+   * so); it is the only plugin function the loader calls. (dlopen already
+   * ran the file's ELF constructors, if it has any: loading a plugin trusts
+   * it, which is why a setuid cbox ignores CBOX_PLUGIN_PATH.) */
   desc = describe ();
   if (desc == NULL)
     return reject (&info, CBOX_PLUGIN_ERROR_NULL_DESCRIPTOR,
