@@ -348,7 +348,7 @@ cbox_cli_apply_option (CboxCliOptions *options, const CboxCliOptionDef *def, con
 
         if (dot == NULL || eq == NULL || dot == value || eq == dot + 1)
           return cbox_cli_bad_value (error, def->name, value,
-                                     "GROUP.KEY=VALUE, e.g. --set=x11.trusted=false");
+                                     "GROUP.KEY=VALUE, e.g. --set=ssh.keys=false");
         group = g_strndup (value, (gsize)(dot - value));
         key = g_strndup (dot + 1, (gsize)(eq - dot - 1));
         if (!cbox_config_name_is_valid (group))
@@ -918,7 +918,7 @@ static const char cbox_cli_options_help[]
       "  --env=NAME[=VALUE]     pass host variable NAME, or set it to VALUE\n"
       "  --shell                run a shell instead of the profile's command\n"
       "  --config=FILE          read FILE after the other configuration files\n"
-      "  --set=GROUP.KEY=VALUE  set any configuration key (--set=x11.trusted=false)\n"
+      "  --set=GROUP.KEY=VALUE  set any configuration key (--set=ssh.keys=false)\n"
       "  --persist=LIST         keep the sandbox's ~/.local (local) and /tmp (tmp) per project,\n"
       "                         separated by ',' (default: local; see docs/projects.md)\n"
       "  --no-persist           keep nothing: ~/.local and /tmp start empty\n"
