@@ -286,6 +286,78 @@ cbox_proc_get_start_time (pid_t pid)
   return g_ascii_strtoull (fields[19], NULL, 10);
 }
 
+static pid_t
+cbox_proc_get_parent (pid_t pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
+  g_autofree char *contents = NULL;
+  const char *p;
+
+  if (!g_file_get_contents (path, &contents, NULL, NULL) || (p = strrchr (contents, ')')) == NULL)
+    return 0;
+  /* ") S PPID ..." */
+  p += 2;
+  p = strchr (p, ' ');
+  return p != NULL ? (pid_t) g_ascii_strtoll (p + 1, NULL, 10) : 0;
+}
+
+static gboolean
+cbox_proc_same_ns (pid_t a, pid_t b, const char *ns)
+{
+  g_autofree char *path_a = g_strdup_printf ("/proc/%d/ns/%s", (int) a, ns);
+  g_autofree char *path_b = g_strdup_printf ("/proc/%d/ns/%s", (int) b, ns);
+  GStatBuf st_a, st_b;
+
+  if (g_stat (path_a, &st_a) < 0 || g_stat (path_b, &st_b) < 0)
+    return TRUE;
+  return st_a.st_ino == st_b.st_ino && st_a.st_dev == st_b.st_dev;
+}
+
+/* For a backend that does not report its sandbox's pid: the first
+ * descendant of @cbox_pid, breadth first, in another pid namespace than
+ * cbox's (the sandbox's init: nspawn's container leader, bwrap's pid 1). */
+static pid_t
+cbox_project_find_sandbox_process (pid_t cbox_pid)
+{
+  g_autoptr (GHashTable) children = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) g_array_unref);
+  g_autoptr (GDir) proc = g_dir_open ("/proc", 0, NULL);
+  g_autoptr (GArray) queue = g_array_new (FALSE, FALSE, sizeof (pid_t));
+  const char *name;
+
+  while (proc != NULL && (name = g_dir_read_name (proc)) != NULL)
+    {
+      guint64 value;
+      pid_t pid, parent;
+      GArray *list;
+
+      if (!g_ascii_string_to_unsigned (name, 10, 1, G_MAXINT, &value, NULL))
+        continue;
+      pid = (pid_t) value;
+      parent = cbox_proc_get_parent (pid);
+      if (parent <= 0)
+        continue;
+      list = g_hash_table_lookup (children, GINT_TO_POINTER (parent));
+      if (list == NULL)
+        {
+          list = g_array_new (FALSE, FALSE, sizeof (pid_t));
+          g_hash_table_insert (children, GINT_TO_POINTER (parent), list);
+        }
+      g_array_append_val (list, pid);
+    }
+  g_array_append_val (queue, cbox_pid);
+  for (guint i = 0; i < queue->len && i < 4096; i++)
+    {
+      pid_t pid = g_array_index (queue, pid_t, i);
+      GArray *list = g_hash_table_lookup (children, GINT_TO_POINTER (pid));
+
+      if (pid != cbox_pid && !cbox_proc_same_ns (pid, cbox_pid, "pid"))
+        return pid;
+      if (list != NULL)
+        g_array_append_vals (queue, list->data, list->len);
+    }
+  return 0;
+}
+
 static int
 cbox_pidfd_open (pid_t pid)
 {
@@ -846,6 +918,14 @@ cbox_project_cli_enter (const CboxHost *host, const char *project_dir, const cha
                               "its own kernel, whose processes cbox cannot join (open a second "
                               "shell from inside the VM instead; 'cbox stop' works)",
                               info->id);
+  if (info->sandbox_pid <= 0
+      && cbox_proc_get_start_time (info->cbox_pid) == info->cbox_start_time)
+    {
+      /* The backend did not say (an older or third-party backend): look
+       * for the sandbox among the run's processes. */
+      info->sandbox_pid = cbox_project_find_sandbox_process (info->cbox_pid);
+      info->sandbox_start_time = cbox_proc_get_start_time (info->sandbox_pid);
+    }
   if (info->sandbox_pid <= 0 || info->sandbox_start_time == 0)
     return cbox_project_fail ("Cannot enter sandbox %s: backend %s did not report a process "
                               "inside it (it may still be starting; try again)",

@@ -204,7 +204,7 @@ test_persist_bad_value (void)
 /* ---- a sandbox in the background ------------------------------------------- */
 
 static GSubprocess *
-start_background (Fixture *f, const char *script)
+start_background_with (Fixture *f, const char *backend, const char *script)
 {
   g_autoptr (GSubprocessLauncher) launcher
     = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
@@ -214,16 +214,22 @@ start_background (Fixture *f, const char *script)
   g_subprocess_launcher_set_environ (launcher, f->env);
   g_subprocess_launcher_set_cwd (launcher, "/");
   process = g_subprocess_launcher_spawn (launcher, &error, cbox_test_cbox_path (), "--project",
-                                         f->project, "--profile=none", "run", "--", "sh", "-c",
-                                         script, NULL);
+                                         f->project, "--profile=none", backend, "run", "--", "sh",
+                                         "-c", script, NULL);
   g_assert_no_error (error);
   return process;
 }
 
-/* The id of the project's running sandbox once it has a sandbox pid, for
- * at most 30 s. */
+static GSubprocess *
+start_background (Fixture *f, const char *script)
+{
+  return start_background_with (f, "--backend=bwrap", script);
+}
+
+/* The id of the project's running sandbox once it has a sandbox pid (or
+ * any entry, when @need_pid is FALSE), for at most 30 s. */
 static char *
-wait_for_entry (Fixture *f, pid_t *ret_cbox_pid)
+wait_for_entry_full (Fixture *f, gboolean need_pid, pid_t *ret_cbox_pid)
 {
   for (guint i = 0; i < 300; i++)
     {
@@ -233,7 +239,7 @@ wait_for_entry (Fixture *f, pid_t *ret_cbox_pid)
       run_cbox (f, &ps, "ps", "--json", NULL);
       cbox_test_assert_status (&ps, 0);
       p = strstr (ps.out, "\"id\": \"");
-      if (p != NULL && strstr (ps.out, "\"sandbox_pid\": null") == NULL)
+      if (p != NULL && (!need_pid || strstr (ps.out, "\"sandbox_pid\": null") == NULL))
         {
           const char *q = strstr (ps.out, "\"cbox_pid\": ");
           g_assert_nonnull (q);
@@ -245,6 +251,12 @@ wait_for_entry (Fixture *f, pid_t *ret_cbox_pid)
     }
   g_error ("no registry entry for the background sandbox after 30 s");
   return NULL;
+}
+
+static char *
+wait_for_entry (Fixture *f, pid_t *ret_cbox_pid)
+{
+  return wait_for_entry_full (f, TRUE, ret_cbox_pid);
 }
 
 static void
@@ -329,6 +341,58 @@ test_ps_enter_stop (void)
     g_assert_null (strstr (ps.out, id));
     entry = g_build_filename (f.state_root, name, "running", id, NULL);
     g_assert_false (g_file_test (entry, G_FILE_TEST_EXISTS));
+  }
+  fixture_clear (&f);
+}
+
+/* nspawn (root): the backend may not report its pid; enter finds the
+ * container's init among the run's processes. */
+static void
+test_nspawn_enter_stop (void)
+{
+  g_autoptr (GSubprocess) run = NULL;
+  g_autoptr (GError) error = NULL;
+  g_auto (CboxTestResult) probe = { 0 };
+  g_autofree char *id = NULL;
+  Fixture f;
+
+  if (!cbox_test_is_root ())
+    {
+      g_test_skip ("nspawn needs root");
+      return;
+    }
+  fixture_init (&f, "nspawn project");
+  run_cbox (&f, &probe, "--backend=nspawn", "--profile=none", "plan", NULL);
+  if (probe.status != 0)
+    {
+      g_test_skip ("no usable nspawn backend here");
+      fixture_clear (&f);
+      return;
+    }
+  run = start_background_with (&f, "--backend=nspawn", "echo in-container > /tmp/marker && exec sleep 300");
+  id = wait_for_entry_full (&f, FALSE, NULL);
+  {
+    g_auto (CboxTestResult) cat = { 0 };
+    /* The container may still be starting: retry a bounded while. */
+    for (guint i = 0; i < 100; i++)
+      {
+        cbox_test_result_clear (&cat);
+        run_cbox (&f, &cat, "enter", "--", "cat", "/tmp/marker", NULL);
+        if (cat.status == 0)
+          break;
+        g_usleep (200 * 1000);
+      }
+    cbox_test_assert_status (&cat, 0);
+    g_assert_cmpstr (cat.out, ==, "in-container\n");
+  }
+  {
+    g_auto (CboxTestResult) stop = { 0 };
+    run_cbox (&f, &stop, "stop", "--instance", id, NULL);
+    cbox_test_assert_status (&stop, 0);
+    g_subprocess_wait (run, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_true (g_subprocess_get_if_exited (run));
+    g_assert_cmpint (g_subprocess_get_exit_status (run), ==, 143);
   }
   fixture_clear (&f);
 }
@@ -436,5 +500,6 @@ main (int argc, char **argv)
   g_test_add_func ("/projects/enter/qemu-refused", test_enter_qemu_refused);
   g_test_add_func ("/projects/ps-enter-stop", test_ps_enter_stop);
   g_test_add_func ("/projects/stale-entry", test_stale_entry);
+  g_test_add_func ("/projects/nspawn/enter-stop", test_nspawn_enter_stop);
   return g_test_run ();
 }
