@@ -1435,6 +1435,16 @@ cbox_cli_main (int argc, char **argv)
         project = cbox_project_resolve_dir (given, cwd, &error);
         if (project == NULL)
           return cbox_cli_fail (error);
+        /* Run from a subfolder of a project: that project's sandbox. */
+        if (options->project == NULL)
+          {
+            char *running = cbox_project_find_running (host, project);
+            if (running != NULL)
+              {
+                g_free (project);
+                project = running;
+              }
+          }
         if (options->command == CBOX_CLI_COMMAND_PS)
           return cbox_project_cli_ps (host, project, options->all, options->json);
         if (options->command == CBOX_CLI_COMMAND_ENTER)

@@ -714,6 +714,26 @@ cbox_instance_list (const CboxHost *host, const char *project_dir)
   return list;
 }
 
+char *
+cbox_project_find_running (const CboxHost *host, const char *dir)
+{
+  g_autofree char *current = g_strdup (dir);
+
+  for (;;)
+    {
+      g_autoptr (GPtrArray) list = cbox_instance_list (host, current);
+      g_autofree char *parent = NULL;
+
+      if (list->len > 0)
+        return g_steal_pointer (&current);
+      parent = g_path_get_dirname (current);
+      if (g_str_equal (parent, current))
+        return NULL;
+      g_free (current);
+      current = g_steal_pointer (&parent);
+    }
+}
+
 /* ---- commands --------------------------------------------------------------- */
 
 static char *

@@ -32,6 +32,10 @@ char *cbox_project_state_dir (const CboxHost *host, const char *project_dir);
  * canonical and real, as `cbox run` finds it. */
 char *cbox_project_resolve_dir (const char *given, const char *cwd, GError **error);
 
+/* @dir, or the nearest folder above it, that has a running sandbox; NULL
+ * when none has (`cbox enter` from a subfolder of the project). */
+char *cbox_project_find_running (const CboxHost *host, const char *dir);
+
 /* [cbox] persist of @config: local, tmp; absent means local. */
 gboolean cbox_project_get_persist (GKeyFile *config, CboxPersist *ret_persist, GError **error);
 

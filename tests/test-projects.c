@@ -319,6 +319,20 @@ test_ps_enter_stop (void)
     g_assert_nonnull (strstr (where.out, "NoNewPrivs:\t1"));
     g_assert_nonnull (strstr (where.out, "Seccomp:\t2"));
 
+    /* From a subfolder of the project: the same sandbox, in that subfolder. */
+    {
+      g_auto (CboxTestResult) sub = { 0 };
+      g_autofree char *subdir = g_build_filename (f.project, "sub dir", NULL);
+      g_autofree char *expected = g_strconcat (subdir, "\ninside\n", NULL);
+      g_assert_cmpint (g_mkdir (subdir, 0755), ==, 0);
+      g_assert_true (cbox_test_run (CBOX_STRV ("enter", "--", "sh", "-c", "pwd; cat /tmp/\"$1\"",
+                                               "sh", marker),
+                                    subdir, (const char *const *) f.env, NULL, &sub));
+      cbox_test_assert_status (&sub, 0);
+      g_assert_cmpstr (sub.out, ==, expected);
+      g_rmdir (subdir);
+    }
+
     /* The exit status is the command's. */
     run_cbox (&f, &tty, "enter", "--", "sh", "-c", "exit 7", NULL);
     cbox_test_assert_status (&tty, 7);
