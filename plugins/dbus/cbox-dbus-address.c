@@ -1,8 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <string.h>
 
-#include <gio/gio.h>
-
 #include <cbox/cbox-plugin.h>
 
 #include "cbox-dbus-address.h"
@@ -160,6 +158,33 @@ cbox_dbus_parse_address (const char *address, GPtrArray *ret_skipped, GError **e
   return g_steal_pointer (&result);
 }
 
+/* A well-known bus name as the D-Bus specification defines it: at most 255
+ * bytes, two or more elements separated by '.', each non-empty, of
+ * [A-Za-z0-9_-] and not starting with a digit. Checked here rather than with
+ * GIO's g_dbus_is_name(): GIO would be loaded into every run that merely
+ * has this plugin installed. */
+static gboolean
+cbox_dbus_well_known_name_is_valid (const char *name)
+{
+  g_auto (GStrv) elements = NULL;
+
+  if (name[0] == ':' || strlen (name) > 255)
+    return FALSE;
+  elements = g_strsplit (name, ".", -1);
+  if (g_strv_length (elements) < 2)
+    return FALSE;
+  for (guint i = 0; elements[i] != NULL; i++)
+    {
+      const char *element = elements[i];
+      if (element[0] == '\0' || g_ascii_isdigit (element[0]))
+        return FALSE;
+      for (const char *c = element; *c != '\0'; c++)
+        if (!g_ascii_isalnum (*c) && *c != '_' && *c != '-')
+          return FALSE;
+    }
+  return TRUE;
+}
+
 gboolean
 cbox_dbus_rule_name_is_valid (const char *name)
 {
@@ -173,12 +198,12 @@ cbox_dbus_rule_name_is_valid (const char *name)
     prefix = g_strdup (name);
   /* A wildcard prefix may be a single element ("org.*" gives "org"),
    * which is not a bus name by itself. */
-  if (name != NULL && g_str_has_suffix (name, ".*") && strchr (prefix, '.') == NULL)
+  if (g_str_has_suffix (name, ".*") && strchr (prefix, '.') == NULL)
     {
       g_autofree char *padded = g_strconcat (prefix, ".x", NULL);
-      return g_dbus_is_name (padded) && !g_dbus_is_unique_name (padded);
+      return cbox_dbus_well_known_name_is_valid (padded);
     }
-  return g_dbus_is_name (prefix) && !g_dbus_is_unique_name (prefix);
+  return cbox_dbus_well_known_name_is_valid (prefix);
 }
 
 gboolean

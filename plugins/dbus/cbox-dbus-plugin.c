@@ -20,7 +20,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <gio/gio.h>
 #include <glib/gstdio.h>
 
 #include <cbox/cbox-plugin.h>

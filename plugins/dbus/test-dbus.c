@@ -107,6 +107,17 @@ test_rule_validation (void)
   g_assert_false (cbox_dbus_rule_name_is_valid ("org..x"));
   g_assert_false (cbox_dbus_rule_name_is_valid ("--log"));
   g_assert_false (cbox_dbus_rule_name_is_valid ("org.x y"));
+  g_assert_true (cbox_dbus_rule_name_is_valid ("org.foo-bar_baz.x9"));
+  g_assert_false (cbox_dbus_rule_name_is_valid ("org.1x"));
+  g_assert_false (cbox_dbus_rule_name_is_valid ("org.x."));
+  {
+    /* 256 bytes: one more than the specification allows. */
+    g_autofree char *tail = g_strnfill (252, 'a');
+    g_autofree char *too_long = g_strconcat ("org.", tail, NULL);
+    g_assert_false (cbox_dbus_rule_name_is_valid (too_long));
+    too_long[255] = '\0';
+    g_assert_true (cbox_dbus_rule_name_is_valid (too_long));
+  }
 
   g_assert_true (cbox_dbus_call_rule_is_valid ("org.freedesktop.portal.*=*"));
   g_assert_true (cbox_dbus_call_rule_is_valid ("org.example.App=org.example.App.Do@/org/example"));
