@@ -51,7 +51,8 @@
  * a child namespace are worth nothing in its parent. The mount namespace
  * comes after the others: after it, /proc is the sandbox's. */
 #define USER_NS 6
-static const struct {
+static const struct
+{
   const char *name;
   int type;
 } namespaces[] = {
@@ -79,7 +80,7 @@ start_time_of (pid_t pid)
   ssize_t n;
   int fd;
 
-  snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
+  snprintf (path, sizeof path, "/proc/%d/stat", (int)pid);
   fd = open (path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return 0;
@@ -113,7 +114,7 @@ read_environ (pid_t pid)
   char **env;
   int fd;
 
-  snprintf (path, sizeof path, "/proc/%d/environ", (int) pid);
+  snprintf (path, sizeof path, "/proc/%d/environ", (int)pid);
   fd = open (path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return NULL;
@@ -132,7 +133,7 @@ read_environ (pid_t pid)
         continue;
       if (n <= 0)
         break;
-      len += (size_t) n;
+      len += (size_t)n;
     }
   close (fd);
   if (data == NULL)
@@ -191,10 +192,10 @@ apply_seccomp (void)
         }
     }
   r = seccomp_rule_add (filter, SCMP_ACT_ERRNO (EPERM), SCMP_SYS (ioctl), 1,
-                        SCMP_A1 (SCMP_CMP_MASKED_EQ, 0xffffffffu, (scmp_datum_t) TIOCSTI));
+                        SCMP_A1 (SCMP_CMP_MASKED_EQ, 0xffffffffu, (scmp_datum_t)TIOCSTI));
   if (r == 0)
     r = seccomp_rule_add (filter, SCMP_ACT_ERRNO (EPERM), SCMP_SYS (ioctl), 1,
-                          SCMP_A1 (SCMP_CMP_MASKED_EQ, 0xffffffffu, (scmp_datum_t) TIOCLINUX));
+                          SCMP_A1 (SCMP_CMP_MASKED_EQ, 0xffffffffu, (scmp_datum_t)TIOCLINUX));
   if (r == 0)
     r = seccomp_load (filter);
   seccomp_release (filter);
@@ -281,20 +282,20 @@ main (int argc, char **argv)
                        "(run by 'cbox enter'; see cbox(1))\n");
       return EXIT_OWN;
     }
-  pid = (pid_t) strtol (argv[1], NULL, 10);
+  pid = (pid_t)strtol (argv[1], NULL, 10);
   start_time = strtoull (argv[2], NULL, 10);
-  uid = (uid_t) strtoul (argv[3], NULL, 10);
-  gid = (gid_t) strtoul (argv[4], NULL, 10);
+  uid = (uid_t)strtoul (argv[3], NULL, 10);
+  gid = (gid_t)strtoul (argv[4], NULL, 10);
   cwd = argv[5];
   command = argv + 7;
 
   /* Everything of the process is opened while a pidfd holds it and its
    * start time says it is the one cbox recorded; it is alive at the end,
    * so nothing opened belongs to a process that reused its pid. */
-  pidfd = (int) syscall (SYS_pidfd_open, pid, 0);
+  pidfd = (int)syscall (SYS_pidfd_open, pid, 0);
   if (pidfd < 0 || start_time == 0 || start_time_of (pid) != start_time)
     {
-      fprintf (stderr, "cbox enter: the sandbox (pid %d) has ended\n", (int) pid);
+      fprintf (stderr, "cbox enter: the sandbox (pid %d) has ended\n", (int)pid);
       return EXIT_OWN;
     }
   for (size_t i = 0; i < N_NAMESPACES; i++)
@@ -302,7 +303,7 @@ main (int argc, char **argv)
       char theirs[64], ours[64];
       struct stat st_theirs, st_ours;
 
-      snprintf (theirs, sizeof theirs, "/proc/%d/ns/%s", (int) pid, namespaces[i].name);
+      snprintf (theirs, sizeof theirs, "/proc/%d/ns/%s", (int)pid, namespaces[i].name);
       snprintf (ours, sizeof ours, "/proc/self/ns/%s", namespaces[i].name);
       ns_fds[i] = -1;
       owner_fds[i] = -1;
@@ -333,7 +334,7 @@ main (int argc, char **argv)
   current_user = st_self_user.st_ino;
   {
     char root[64];
-    snprintf (root, sizeof root, "/proc/%d/root", (int) pid);
+    snprintf (root, sizeof root, "/proc/%d/root", (int)pid);
     root_fd = open (root, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (root_fd < 0)
       die (root);
@@ -343,7 +344,7 @@ main (int argc, char **argv)
     die ("reading the sandbox's environment");
   if (syscall (SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0 || start_time_of (pid) != start_time)
     {
-      fprintf (stderr, "cbox enter: the sandbox (pid %d) has ended\n", (int) pid);
+      fprintf (stderr, "cbox enter: the sandbox (pid %d) has ended\n", (int)pid);
       return EXIT_OWN;
     }
 
@@ -390,7 +391,7 @@ main (int argc, char **argv)
   if (command[0] == NULL)
     {
       const char *shell = env_get (env, "SHELL");
-      default_command[0] = (char *) (shell != NULL && shell[0] == '/' ? shell : "/bin/sh");
+      default_command[0] = (char *)(shell != NULL && shell[0] == '/' ? shell : "/bin/sh");
       command = default_command;
     }
 

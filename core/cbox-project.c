@@ -38,7 +38,8 @@
  * user, every path is resolved with the user's rights only (a symlink the
  * user planted cannot send root's mkdir or unlink elsewhere) and what is
  * made belongs to the user. */
-typedef struct {
+typedef struct
+{
   gboolean active;
   uid_t old_uid;
   gid_t old_gid;
@@ -57,8 +58,8 @@ cbox_fs_user_enter (gboolean active, uid_t uid, gid_t gid, CboxFsUser *saved)
   saved->active = active;
   if (!saved->active)
     return;
-  saved->old_gid = (gid_t) setfsgid (gid);
-  saved->old_uid = (uid_t) setfsuid (uid);
+  saved->old_gid = (gid_t)setfsgid (gid);
+  saved->old_uid = (uid_t)setfsuid (uid);
 }
 
 static void
@@ -87,7 +88,8 @@ cbox_project_state_name (const char *project_dir)
    * part only. The hash of the whole path keeps names apart. */
   for (const char *p = base; *p != '\0' && name->len < CBOX_PROJECT_NAME_MAX; p++)
     {
-      gboolean keep = g_ascii_isalnum (*p) || *p == '-' || *p == '_' || (*p == '.' && name->len > 0);
+      gboolean keep
+          = g_ascii_isalnum (*p) || *p == '-' || *p == '_' || (*p == '.' && name->len > 0);
       g_string_append_c (name, keep ? *p : '_');
     }
   if (g_str_equal (base, "/") || g_str_equal (base, "."))
@@ -181,7 +183,8 @@ cbox_project_get_persist (GKeyFile *config, CboxPersist *ret_persist, GError **e
 static CboxMountFlags
 cbox_project_source_flags (const char *src)
 {
-  return g_file_test (src, G_FILE_TEST_IS_DIR) ? CBOX_MOUNT_FLAG_NONE : CBOX_MOUNT_FLAG_ALLOW_MISSING;
+  return g_file_test (src, G_FILE_TEST_IS_DIR) ? CBOX_MOUNT_FLAG_NONE
+                                               : CBOX_MOUNT_FLAG_ALLOW_MISSING;
 }
 
 gboolean
@@ -232,8 +235,7 @@ cbox_project_mkdir (const CboxHost *host, const char *path, GError **error)
   if (saved_errno != 0)
     {
       g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED,
-                   "Cannot create the project state folder %s: %s", path,
-                   g_strerror (saved_errno));
+                   "Cannot create the project state folder %s: %s", path, g_strerror (saved_errno));
       return FALSE;
     }
   return TRUE;
@@ -268,7 +270,7 @@ cbox_project_prepare (const CboxHost *host, GKeyFile *config, const char *projec
 guint64
 cbox_proc_get_start_time (pid_t pid)
 {
-  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int)pid);
   g_autofree char *contents = NULL;
   g_auto (GStrv) fields = NULL;
   const char *p;
@@ -289,7 +291,7 @@ cbox_proc_get_start_time (pid_t pid)
 static pid_t
 cbox_proc_get_parent (pid_t pid)
 {
-  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int)pid);
   g_autofree char *contents = NULL;
   const char *p;
 
@@ -298,14 +300,14 @@ cbox_proc_get_parent (pid_t pid)
   /* ") S PPID ..." */
   p += 2;
   p = strchr (p, ' ');
-  return p != NULL ? (pid_t) g_ascii_strtoll (p + 1, NULL, 10) : 0;
+  return p != NULL ? (pid_t)g_ascii_strtoll (p + 1, NULL, 10) : 0;
 }
 
 static gboolean
 cbox_proc_same_ns (pid_t a, pid_t b, const char *ns)
 {
-  g_autofree char *path_a = g_strdup_printf ("/proc/%d/ns/%s", (int) a, ns);
-  g_autofree char *path_b = g_strdup_printf ("/proc/%d/ns/%s", (int) b, ns);
+  g_autofree char *path_a = g_strdup_printf ("/proc/%d/ns/%s", (int)a, ns);
+  g_autofree char *path_b = g_strdup_printf ("/proc/%d/ns/%s", (int)b, ns);
   GStatBuf st_a, st_b;
 
   if (g_stat (path_a, &st_a) < 0 || g_stat (path_b, &st_b) < 0)
@@ -319,7 +321,8 @@ cbox_proc_same_ns (pid_t a, pid_t b, const char *ns)
 static pid_t
 cbox_project_find_sandbox_process (pid_t cbox_pid)
 {
-  g_autoptr (GHashTable) children = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) g_array_unref);
+  g_autoptr (GHashTable) children
+      = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify)g_array_unref);
   g_autoptr (GDir) proc = g_dir_open ("/proc", 0, NULL);
   g_autoptr (GArray) queue = g_array_new (FALSE, FALSE, sizeof (pid_t));
   const char *name;
@@ -332,7 +335,7 @@ cbox_project_find_sandbox_process (pid_t cbox_pid)
 
       if (!g_ascii_string_to_unsigned (name, 10, 1, G_MAXINT, &value, NULL))
         continue;
-      pid = (pid_t) value;
+      pid = (pid_t)value;
       parent = cbox_proc_get_parent (pid);
       if (parent <= 0)
         continue;
@@ -361,13 +364,13 @@ cbox_project_find_sandbox_process (pid_t cbox_pid)
 static int
 cbox_pidfd_open (pid_t pid)
 {
-  return (int) syscall (SYS_pidfd_open, pid, 0);
+  return (int)syscall (SYS_pidfd_open, pid, 0);
 }
 
 static int
 cbox_pidfd_send_signal (int pidfd, int sig)
 {
-  return (int) syscall (SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+  return (int)syscall (SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
 }
 
 /* A pidfd of @pid when it is still the process that started at
@@ -400,7 +403,7 @@ cbox_pidfd_open_verified (pid_t pid, guint64 start_time)
 static gboolean
 cbox_pidfd_wait (int pidfd, int timeout_ms)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  gint64 deadline = g_get_monotonic_time () + (gint64)timeout_ms * 1000;
 
   for (;;)
     {
@@ -410,7 +413,7 @@ cbox_pidfd_wait (int pidfd, int timeout_ms)
 
       if (left < 0)
         left = 0;
-      r = poll (&pfd, 1, (int) left);
+      r = poll (&pfd, 1, (int)left);
       if (r > 0)
         return TRUE;
       if (r == 0)
@@ -422,7 +425,8 @@ cbox_pidfd_wait (int pidfd, int timeout_ms)
 
 /* ---- the registry ------------------------------------------------------------ */
 
-struct _CboxInstance {
+struct _CboxInstance
+{
   gboolean for_user;
   uid_t uid;
   gid_t gid;
@@ -442,7 +446,7 @@ cbox_instance_write (CboxInstance *instance, GError **error)
 
   data = g_key_file_to_data (instance->key_file, &len, NULL);
   cbox_fs_user_enter (instance->for_user, instance->uid, instance->gid, &fs_user);
-  ok = g_file_set_contents_full (instance->entry_path, data, (gssize) len,
+  ok = g_file_set_contents_full (instance->entry_path, data, (gssize)len,
                                  G_FILE_SET_CONTENTS_CONSISTENT, 0600, error);
   cbox_fs_user_leave (&fs_user);
   return ok;
@@ -517,7 +521,7 @@ cbox_instance_register (const CboxHost *host, const char *project_dir, const cha
   if (profile != NULL)
     g_key_file_set_string (instance->key_file, CBOX_ENTRY_GROUP, "profile", profile);
   g_key_file_set_string_list (instance->key_file, CBOX_ENTRY_GROUP, "command",
-                              (const char *const *) escaped_command->pdata, escaped_command->len);
+                              (const char *const *)escaped_command->pdata, escaped_command->len);
   g_key_file_set_string (instance->key_file, CBOX_ENTRY_GROUP, "started", started);
   g_key_file_set_int64 (instance->key_file, CBOX_ENTRY_GROUP, "cbox-pid", getpid ());
   g_key_file_set_uint64 (instance->key_file, CBOX_ENTRY_GROUP, "cbox-start-time",
@@ -601,11 +605,12 @@ cbox_instance_info_load (const char *running_dir, const char *id)
   for (guint i = 0; command != NULL && command[i] != NULL; i++)
     info->command[i] = g_strcompress (command[i]);
   info->started = g_key_file_get_string (key_file, CBOX_ENTRY_GROUP, "started", NULL);
-  info->cbox_pid = (pid_t) g_key_file_get_int64 (key_file, CBOX_ENTRY_GROUP, "cbox-pid", NULL);
-  info->cbox_start_time = g_key_file_get_uint64 (key_file, CBOX_ENTRY_GROUP, "cbox-start-time", NULL);
-  info->sandbox_pid = (pid_t) g_key_file_get_int64 (key_file, CBOX_ENTRY_GROUP, "sandbox-pid", NULL);
+  info->cbox_pid = (pid_t)g_key_file_get_int64 (key_file, CBOX_ENTRY_GROUP, "cbox-pid", NULL);
+  info->cbox_start_time
+      = g_key_file_get_uint64 (key_file, CBOX_ENTRY_GROUP, "cbox-start-time", NULL);
+  info->sandbox_pid = (pid_t)g_key_file_get_int64 (key_file, CBOX_ENTRY_GROUP, "sandbox-pid", NULL);
   info->sandbox_start_time
-    = g_key_file_get_uint64 (key_file, CBOX_ENTRY_GROUP, "sandbox-start-time", NULL);
+      = g_key_file_get_uint64 (key_file, CBOX_ENTRY_GROUP, "sandbox-start-time", NULL);
   if (info->backend == NULL || info->project == NULL || info->cbox_pid <= 0)
     return NULL;
   return g_steal_pointer (&info);
@@ -657,7 +662,8 @@ cbox_registry_scan (const char *running_dir, GPtrArray *list)
           /* Free: its run is gone. A hidden one may be a run that has not
            * locked it yet; only old ones are leftovers. */
           GStatBuf st;
-          if (hidden && (g_stat (path, &st) < 0 || time (NULL) - st.st_mtime < CBOX_REGISTRY_TMP_AGE_S))
+          if (hidden
+              && (g_stat (path, &st) < 0 || time (NULL) - st.st_mtime < CBOX_REGISTRY_TMP_AGE_S))
             continue;
           entry_path = g_build_filename (running_dir, id, NULL);
           unlink (entry_path);
@@ -676,8 +682,8 @@ cbox_registry_scan (const char *running_dir, GPtrArray *list)
 static int
 cbox_instance_info_compare (gconstpointer a, gconstpointer b)
 {
-  const CboxInstanceInfo *ia = *(const CboxInstanceInfo *const *) a;
-  const CboxInstanceInfo *ib = *(const CboxInstanceInfo *const *) b;
+  const CboxInstanceInfo *ia = *(const CboxInstanceInfo *const *)a;
+  const CboxInstanceInfo *ib = *(const CboxInstanceInfo *const *)b;
   int r = g_strcmp0 (ia->started, ib->started);
 
   return r != 0 ? r : g_strcmp0 (ia->id, ib->id);
@@ -686,7 +692,7 @@ cbox_instance_info_compare (gconstpointer a, gconstpointer b)
 GPtrArray *
 cbox_instance_list (const CboxHost *host, const char *project_dir)
 {
-  GPtrArray *list = g_ptr_array_new_with_free_func ((GDestroyNotify) cbox_instance_info_free);
+  GPtrArray *list = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_instance_info_free);
   CboxFsUser fs_user;
 
   cbox_fs_user_enter (cbox_project_acts_for_user (host), cbox_host_get_uid (host),
@@ -768,13 +774,13 @@ cbox_json_append_string (GString *out, const char *text)
   g_string_append_c (out, '"');
   for (const char *p = valid; *p != '\0'; p++)
     {
-      guchar c = (guchar) *p;
+      guchar c = (guchar)*p;
       if (c == '"' || c == '\\')
         g_string_append_printf (out, "\\%c", c);
       else if (c < 0x20)
         g_string_append_printf (out, "\\u%04x", c);
       else
-        g_string_append_c (out, (char) c);
+        g_string_append_c (out, (char)c);
     }
   g_string_append_c (out, '"');
 }
@@ -813,9 +819,10 @@ cbox_project_cli_ps (const CboxHost *host, const char *project_dir, gboolean all
             }
           g_string_append (out, "], \"started\": ");
           cbox_json_append_string (out, info->started);
-          g_string_append_printf (out, ", \"cbox_pid\": %d, \"sandbox_pid\": ", (int) info->cbox_pid);
+          g_string_append_printf (out,
+                                  ", \"cbox_pid\": %d, \"sandbox_pid\": ", (int)info->cbox_pid);
           if (info->sandbox_pid > 0)
-            g_string_append_printf (out, "%d}", (int) info->sandbox_pid);
+            g_string_append_printf (out, "%d}", (int)info->sandbox_pid);
           else
             g_string_append (out, "null}");
         }
@@ -828,8 +835,9 @@ cbox_project_cli_ps (const CboxHost *host, const char *project_dir, gboolean all
       for (guint i = 0; i < list->len; i++)
         {
           CboxInstanceInfo *info = g_ptr_array_index (list, i);
-          g_autofree char *pid = info->sandbox_pid > 0 ? g_strdup_printf ("%d", (int) info->sandbox_pid)
-                                                       : g_strdup ("-");
+          g_autofree char *pid = info->sandbox_pid > 0
+                                     ? g_strdup_printf ("%d", (int)info->sandbox_pid)
+                                     : g_strdup ("-");
           g_autofree char *project = all ? cbox_project_printable (info->project) : NULL;
           g_autofree char *command = cbox_project_command_line (info->command);
 
@@ -849,8 +857,10 @@ static GPtrArray *
 cbox_project_select (const CboxHost *host, const char *project_dir, const char *instance_id,
                      gboolean all, GError **error)
 {
-  g_autoptr (GPtrArray) list = cbox_instance_list (host, all || instance_id != NULL ? NULL : project_dir);
-  g_autoptr (GPtrArray) chosen = g_ptr_array_new_with_free_func ((GDestroyNotify) cbox_instance_info_free);
+  g_autoptr (GPtrArray) list
+      = cbox_instance_list (host, all || instance_id != NULL ? NULL : project_dir);
+  g_autoptr (GPtrArray) chosen
+      = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_instance_info_free);
 
   if (instance_id == NULL)
     return g_steal_pointer (&list);
@@ -878,8 +888,7 @@ cbox_project_select (const CboxHost *host, const char *project_dir, const char *
   return g_steal_pointer (&chosen);
 }
 
-static int
-cbox_project_fail (const char *format, ...) G_GNUC_PRINTF (1, 2);
+static int cbox_project_fail (const char *format, ...) G_GNUC_PRINTF (1, 2);
 
 static int
 cbox_project_fail (const char *format, ...)
@@ -938,8 +947,7 @@ cbox_project_cli_enter (const CboxHost *host, const char *project_dir, const cha
                               "its own kernel, whose processes cbox cannot join (open a second "
                               "shell from inside the VM instead; 'cbox stop' works)",
                               info->id);
-  if (info->sandbox_pid <= 0
-      && cbox_proc_get_start_time (info->cbox_pid) == info->cbox_start_time)
+  if (info->sandbox_pid <= 0 && cbox_proc_get_start_time (info->cbox_pid) == info->cbox_start_time)
     {
       /* The backend did not say (an older or third-party backend): look
        * for the sandbox among the run's processes. */
@@ -963,10 +971,10 @@ cbox_project_cli_enter (const CboxHost *host, const char *project_dir, const cha
     inside_cwd = g_strdup (info->project);
 
   g_ptr_array_add (argv, g_strdup (helper));
-  g_ptr_array_add (argv, g_strdup_printf ("%d", (int) info->sandbox_pid));
+  g_ptr_array_add (argv, g_strdup_printf ("%d", (int)info->sandbox_pid));
   g_ptr_array_add (argv, g_strdup_printf ("%" G_GUINT64_FORMAT, info->sandbox_start_time));
-  g_ptr_array_add (argv, g_strdup_printf ("%u", (unsigned) cbox_host_get_uid (host)));
-  g_ptr_array_add (argv, g_strdup_printf ("%u", (unsigned) cbox_host_get_gid (host)));
+  g_ptr_array_add (argv, g_strdup_printf ("%u", (unsigned)cbox_host_get_uid (host)));
+  g_ptr_array_add (argv, g_strdup_printf ("%u", (unsigned)cbox_host_get_gid (host)));
   g_ptr_array_add (argv, g_strdup (inside_cwd));
   g_ptr_array_add (argv, g_strdup ("--"));
   for (guint i = 0; command != NULL && command[i] != NULL; i++)
@@ -974,7 +982,7 @@ cbox_project_cli_enter (const CboxHost *host, const char *project_dir, const cha
   g_ptr_array_add (argv, NULL);
 
   fflush (stdout);
-  execv (helper, (char **) argv->pdata);
+  execv (helper, (char **)argv->pdata);
   {
     int saved_errno = errno;
     return cbox_project_fail ("Cannot run %s: %s (is cbox installed completely?)", helper,
@@ -988,7 +996,7 @@ cbox_project_wait_unlocked (CboxInstanceInfo *info, int timeout_ms)
 {
   g_autofree char *lock_name = g_strdup_printf ("%s.lock", info->id);
   g_autofree char *lock_path = g_build_filename (info->running_dir, lock_name, NULL);
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  gint64 deadline = g_get_monotonic_time () + (gint64)timeout_ms * 1000;
 
   for (;;)
     {
@@ -1019,7 +1027,7 @@ cbox_project_stop_one (const CboxHost *host, CboxInstanceInfo *info, GError **er
       if (saved_errno == ESRCH)
         return TRUE;
       g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED,
-                   "Cannot stop sandbox %s (cbox pid %d): %s%s", info->id, (int) info->cbox_pid,
+                   "Cannot stop sandbox %s (cbox pid %d): %s%s", info->id, (int)info->cbox_pid,
                    g_strerror (saved_errno),
                    saved_errno == EPERM ? " (was it started by another user, or with sudo?)" : "");
       return FALSE;
@@ -1037,7 +1045,7 @@ cbox_project_stop_one (const CboxHost *host, CboxInstanceInfo *info, GError **er
     {
       g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED,
                    "Sandbox %s (cbox pid %d) is still running after SIGKILL", info->id,
-                   (int) info->cbox_pid);
+                   (int)info->cbox_pid);
       return FALSE;
     }
   return TRUE;

@@ -13,7 +13,8 @@
 
 G_BEGIN_DECLS
 
-typedef enum {
+typedef enum
+{
   CBOX_PERSIST_NONE = 0,
   CBOX_PERSIST_LOCAL = 1 << 0, /* ~/.local <- state/local */
   CBOX_PERSIST_TMP = 1 << 1,   /* /tmp <- state/tmp */
@@ -57,19 +58,20 @@ gboolean cbox_project_prepare (const CboxHost *host, GKeyFile *config, const cha
  * both. */
 typedef struct _CboxInstance CboxInstance;
 
-CboxInstance *cbox_instance_register (const CboxHost *host, const char *project_dir,
-                                      const char *id, const char *backend, const char *profile,
+CboxInstance *cbox_instance_register (const CboxHost *host, const char *project_dir, const char *id,
+                                      const char *backend, const char *profile,
                                       const char *const *command, GError **error);
 void cbox_instance_set_sandbox_pid (CboxInstance *instance, pid_t pid);
 void cbox_instance_free (CboxInstance *instance);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CboxInstance, cbox_instance_free)
 
 /* What `cbox ps` shows of one entry. */
-typedef struct {
+typedef struct
+{
   char *id;
   char *backend;
-  char *project;  /* the canonical project path (any bytes) */
-  char *profile;  /* or NULL */
+  char *project; /* the canonical project path (any bytes) */
+  char *profile; /* or NULL */
   char **command;
   char *started;  /* ISO 8601, UTC */
   pid_t cbox_pid; /* the `cbox run` process */

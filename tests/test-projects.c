@@ -39,7 +39,7 @@ test_state_name (void)
   g_autofree char *hidden = cbox_project_state_name ("/home/u/..");
   g_autofree char *root = cbox_project_state_name ("/");
   g_autofree char *longer = cbox_project_state_name (
-    "/p/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+      "/p/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
 
   assert_name_is_safe (spaces);
   assert_name_is_safe (other);
@@ -61,7 +61,8 @@ test_state_name (void)
 
 /* ---- helpers -------------------------------------------------------------- */
 
-typedef struct {
+typedef struct
+{
   char *project;
   char **env;
   char *state_root;
@@ -83,8 +84,8 @@ fixture_init (Fixture *f, const char *project_name)
   f->project = realpath (made, NULL);
   g_assert_nonnull (f->project);
   f->env = cbox_test_environ (NULL);
-  f->state_root = g_build_filename (g_environ_getenv (f->env, "XDG_STATE_HOME"), "cbox",
-                                    "projects", NULL);
+  f->state_root
+      = g_build_filename (g_environ_getenv (f->env, "XDG_STATE_HOME"), "cbox", "projects", NULL);
 }
 
 static void
@@ -95,8 +96,8 @@ fixture_clear (Fixture *f)
   g_free (f->state_root);
 }
 
-static void
-run_cbox (Fixture *f, CboxTestResult *result, const char *first, ...) G_GNUC_NULL_TERMINATED;
+static void run_cbox (Fixture *f, CboxTestResult *result, const char *first,
+                      ...) G_GNUC_NULL_TERMINATED;
 
 static void
 run_cbox (Fixture *f, CboxTestResult *result, const char *first, ...)
@@ -108,10 +109,10 @@ run_cbox (Fixture *f, CboxTestResult *result, const char *first, ...)
   g_ptr_array_add (args, f->project);
   va_start (ap, first);
   for (const char *arg = first; arg != NULL; arg = va_arg (ap, const char *))
-    g_ptr_array_add (args, (gpointer) arg);
+    g_ptr_array_add (args, (gpointer)arg);
   va_end (ap);
   g_ptr_array_add (args, NULL);
-  g_assert_true (cbox_test_run ((const char *const *) args->pdata, "/", (const char *const *) f->env,
+  g_assert_true (cbox_test_run ((const char *const *)args->pdata, "/", (const char *const *)f->env,
                                 NULL, result));
 }
 
@@ -207,7 +208,7 @@ static GSubprocess *
 start_background_with (Fixture *f, const char *backend, const char *script)
 {
   g_autoptr (GSubprocessLauncher) launcher
-    = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+      = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
   g_autoptr (GError) error = NULL;
   GSubprocess *process;
 
@@ -244,7 +245,7 @@ wait_for_entry_full (Fixture *f, gboolean need_pid, pid_t *ret_cbox_pid)
           const char *q = strstr (ps.out, "\"cbox_pid\": ");
           g_assert_nonnull (q);
           if (ret_cbox_pid != NULL)
-            *ret_cbox_pid = (pid_t) g_ascii_strtoll (q + strlen ("\"cbox_pid\": "), NULL, 10);
+            *ret_cbox_pid = (pid_t)g_ascii_strtoll (q + strlen ("\"cbox_pid\": "), NULL, 10);
           return g_strndup (p + strlen ("\"id\": \""), 16);
         }
       g_usleep (100 * 1000);
@@ -325,9 +326,9 @@ test_ps_enter_stop (void)
       g_autofree char *subdir = g_build_filename (f.project, "sub dir", NULL);
       g_autofree char *expected = g_strconcat (subdir, "\ninside\n", NULL);
       g_assert_cmpint (g_mkdir (subdir, 0755), ==, 0);
-      g_assert_true (cbox_test_run (CBOX_STRV ("enter", "--", "sh", "-c", "pwd; cat /tmp/\"$1\"",
-                                               "sh", marker),
-                                    subdir, (const char *const *) f.env, NULL, &sub));
+      g_assert_true (cbox_test_run (
+          CBOX_STRV ("enter", "--", "sh", "-c", "pwd; cat /tmp/\"$1\"", "sh", marker), subdir,
+          (const char *const *)f.env, NULL, &sub));
       cbox_test_assert_status (&sub, 0);
       g_assert_cmpstr (sub.out, ==, expected);
       g_rmdir (subdir);
@@ -383,7 +384,8 @@ test_nspawn_enter_stop (void)
       fixture_clear (&f);
       return;
     }
-  run = start_background_with (&f, "--backend=nspawn", "echo in-container > /tmp/marker && exec sleep 300");
+  run = start_background_with (&f, "--backend=nspawn",
+                               "echo in-container > /tmp/marker && exec sleep 300");
   id = wait_for_entry_full (&f, FALSE, NULL);
   {
     g_auto (CboxTestResult) cat = { 0 };
@@ -483,7 +485,7 @@ test_enter_qemu_refused (void)
 
   fixture_init (&f, "vm project");
   host = cbox_host_new ();
-  cbox_host_set_environ (host, (const char *const *) f.env);
+  cbox_host_set_environ (host, (const char *const *)f.env);
   cbox_host_set_user (host, getuid (), getgid (), g_get_user_name (),
                       g_environ_getenv (f.env, "HOME"), "/bin/sh");
   cbox_host_set_caller_uid (host, getuid ());
