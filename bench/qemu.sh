@@ -34,9 +34,10 @@ mkdir -p "$project"
 
 kernel=$("$build/plugins/qemu/cbox-qemu-tool" kernel)
 "$build/plugins/qemu/cbox-qemu-tool" minimal "$build/plugins/qemu/cbox-qemu-floor-init" "$tmp/floor.cpio"
+cmdline=$("$build/plugins/qemu/cbox-qemu-tool" cmdline)
 if [ "$accel" = kvm ]; then cpu=host; else cpu=max; fi
 
-floor="qemu-system-x86_64 -machine q35 -accel $accel -cpu $cpu -m 2048 -smp 2 -nodefaults -no-user-config -display none -no-reboot -kernel $kernel -initrd $tmp/floor.cpio -append 'console=ttyS0 panic=-1 rdinit=/init 8250.nr_uarts=1 quiet loglevel=2' -serial null"
+floor="qemu-system-x86_64 -machine q35 -accel $accel -cpu $cpu -m 2048 -smp 2 -nodefaults -no-user-config -display none -no-reboot -kernel $kernel -initrd $tmp/floor.cpio -append '$cmdline' -serial null"
 cbox="cd '$project' && '$build/core/cbox' run --backend=qemu --accel=$accel --network=off -- true </dev/null"
 
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), load $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -5,6 +5,17 @@
 
 G_BEGIN_DECLS
 
+/* The guest kernel's command line (the quiet variant appends " quiet
+ * loglevel=2"). Besides the console on ttyS0 and panic = power off:
+ * tsc=reliable and no_timer_check skip clock checks a VM of seconds does
+ * not need, lpj skips the delay-loop calibration, cryptomgr.notests skips
+ * the crypto self-tests; together about a tenth of a TCG boot. The
+ * benchmark's floor boots with the same line (cbox-qemu-tool cmdline). */
+#define CBOX_QEMU_KERNEL_CMDLINE                                                                   \
+  "console=ttyS0 panic=-1 rdinit=/init 8250.nr_uarts=1 tsc=reliable no_timer_check "               \
+  "lpj=1000000 cryptomgr.notests"
+#define CBOX_QEMU_KERNEL_CMDLINE_QUIET CBOX_QEMU_KERNEL_CMDLINE " quiet loglevel=2"
+
 /* The kernel a VM boots: an image already on the host, and the module tree
  * that belongs to it. */
 typedef struct

@@ -611,9 +611,7 @@ cbox_qemu_build_argv (CboxQemuState *state, CboxQemuAccel accel)
     }
   cbox_qemu_add_args (argv, "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
                       "-kernel", state->kernel->image, "-initrd", state->initramfs, "-append",
-                      state->verbose ? "console=ttyS0 panic=-1 rdinit=/init 8250.nr_uarts=1"
-                                     : "console=ttyS0 panic=-1 rdinit=/init 8250.nr_uarts=1 quiet "
-                                       "loglevel=2",
+                      state->verbose ? CBOX_QEMU_KERNEL_CMDLINE : CBOX_QEMU_KERNEL_CMDLINE_QUIET,
                       NULL);
   g_ptr_array_add (argv, g_strdup ("-chardev"));
   g_ptr_array_add (argv, g_strdup_printf ("socket,id=log,fd=%d", CBOX_QEMU_FD_LOG));

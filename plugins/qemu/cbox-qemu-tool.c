@@ -7,6 +7,7 @@
  *   cbox-qemu-tool full INIT OUT          INIT and the modules of the kernel
  *                                         cbox would pick on this host
  *   cbox-qemu-tool kernel                 prints that kernel's image path
+ *   cbox-qemu-tool cmdline                prints the guest kernel command line
  */
 
 #include <sys/utsname.h>
@@ -22,6 +23,11 @@ main (int argc, char **argv)
   g_autoptr (CboxQemuKernel) kernel = NULL;
   struct utsname u;
 
+  if (argc == 2 && g_str_equal (argv[1], "cmdline"))
+    {
+      g_print ("%s\n", CBOX_QEMU_KERNEL_CMDLINE_QUIET);
+      return 0;
+    }
   if (argc == 4 && g_str_equal (argv[1], "minimal"))
     {
       if (!cbox_qemu_initramfs_write_minimal (argv[2], argv[3], &error))
@@ -55,6 +61,6 @@ main (int argc, char **argv)
         }
       return 0;
     }
-  g_printerr ("usage: cbox-qemu-tool minimal|full INIT OUT | kernel\n");
+  g_printerr ("usage: cbox-qemu-tool minimal|full INIT OUT | kernel | cmdline\n");
   return 2;
 }
