@@ -58,6 +58,25 @@ static int console_fd = -1; /* /dev/console: the kernel log, seen with --verbose
 
 /* ---- reporting ----------------------------------------------------------- */
 
+static int kmsg_fd = -1;
+
+/* A line in the kernel log at info level, with the kernel's timestamp:
+ * shown with --verbose (where boot messages are shown), hidden otherwise. */
+static void
+stage (const char *what)
+{
+  char line[128];
+  int n;
+
+  if (kmsg_fd < 0)
+    return;
+  n = snprintf (line, sizeof line, "<6>cbox-qemu-init: %s\n", what);
+  if (n > 0 && write (kmsg_fd, line, (size_t)n) < 0)
+    {
+      /* The log is best effort. */
+    }
+}
+
 static void
 write_all (int fd, const char *buf, size_t len)
 {
@@ -915,10 +934,13 @@ main (int argc, char **argv)
   mount ("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
   mount ("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, NULL);
   console_fd = open ("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
+  kmsg_fd = open ("/dev/kmsg", O_WRONLY | O_CLOEXEC);
+  stage ("started");
 
   load_modules ();
   control_fd = open_port ("cbox.control", O_RDWR);
   control_say ("alive\n");
+  stage ("modules loaded, alive");
 
   if (mkdir_p (META, 0700, (uid_t)-1, 0) < 0)
     fail ("cannot create " META ": %s", strerror (errno));
@@ -927,6 +949,7 @@ main (int argc, char **argv)
       || mount ("tmpfs", NEWROOT, "tmpfs", MS_NOSUID, "mode=0755") < 0)
     fail ("cannot mount the new root: %s", strerror (errno));
   read_plan (&plan);
+  stage ("plan applied");
   setup_network (&plan);
   if (plan.network)
     write_resolv_conf ();
@@ -972,6 +995,7 @@ main (int argc, char **argv)
   /* The host sends the user's input only from now on: bytes (and an end
    * of file) sent before the port is open would be lost. */
   control_say ("ready\n");
+  stage ("ready, running the command");
   child = spawn_command (&plan, in_fd, out_fd, err_fd, &exec_pipe);
   if (!plan.tty)
     {
@@ -1016,6 +1040,7 @@ main (int argc, char **argv)
         break;
     }
 
+  stage ("the command ended");
   /* Nothing outlives the command: as with a container's PID 1. */
   kill (-1, SIGKILL);
   while (waitpid (-1, NULL, 0) > 0)
@@ -1023,5 +1048,6 @@ main (int argc, char **argv)
   if (tty_fd >= 0)
     tcdrain (tty_fd);
   control_say ("exit %d\n", status);
+  stage ("powering off");
   power_off ();
 }
