@@ -2,7 +2,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "cbox-nspawn-private.h"
@@ -475,17 +477,81 @@ cbox_nspawn_child_of (pid_t pid, const char *comm)
   return 0;
 }
 
-/* Signals cbox forwards go to cbox-exec, the command's parent inside
- * (systemd-nspawn -> (sd-stubinit) -> cbox-exec -> command), which passes
- * them on unchanged: a SIGUSR1 would kill nspawn itself, and nspawn turns
- * SIGINT into SIGTERM. Until cbox-exec runs, nspawn gets them (0). */
+/* One run, for the callbacks of the generic run. */
+typedef struct
+{
+  CboxContext *ctx;
+  CboxNspawnState *state;
+  pid_t leader; /* the command's parent inside, once known */
+} CboxNspawnRun;
+
+/* The container's leader: the child of nspawn's stub init
+ * (systemd-nspawn -> (sd-stubinit) -> cbox-exec -> command), once it runs
+ * the plan's program (cbox-exec, or the command without it) with the
+ * plan's environment; 0 before. */
+static pid_t
+cbox_nspawn_find_leader (pid_t tool_pid, gboolean exec_helper)
+{
+  pid_t stub = cbox_nspawn_child_of (tool_pid, "(sd-stubinit)");
+  pid_t leader = stub > 0 ? cbox_nspawn_child_of (stub, NULL) : 0;
+  g_autofree char *comm_path = NULL;
+  g_autofree char *comm = NULL;
+
+  if (leader <= 0)
+    return 0;
+  comm_path = g_strdup_printf ("/proc/%d/comm", (int) leader);
+  if (!g_file_get_contents (comm_path, &comm, NULL, NULL))
+    return 0;
+  g_strstrip (comm);
+  if (exec_helper ? !g_str_equal (comm, "cbox-exec")
+                  : (g_str_equal (comm, "(sd-stubinit)") || g_str_equal (comm, "env")))
+    return 0;
+  return leader;
+}
+
+/* Tells the core the container's leader (`cbox ps`, `cbox enter`, `cbox
+ * stop`): its namespaces and root are the container's, its environment the
+ * plan's. Waits a bounded time, and no longer once nspawn has ended. */
+static void
+cbox_nspawn_started (pid_t tool_pid, gpointer user_data)
+{
+  CboxNspawnRun *run = user_data;
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  int tool_fd = (int) syscall (SYS_pidfd_open, tool_pid, 0);
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      struct pollfd pfd = { .fd = tool_fd, .events = POLLIN };
+
+      run->leader = cbox_nspawn_find_leader (tool_pid, run->state->exec_helper != NULL);
+      if (run->leader > 0)
+        break;
+      /* Readable once nspawn has exited. */
+      if (tool_fd >= 0 ? poll (&pfd, 1, 2) > 0 : (g_usleep (2000), FALSE))
+        break;
+    }
+  if (tool_fd >= 0)
+    close (tool_fd);
+  if (run->leader > 0)
+    cbox_context_set_sandbox_pid (run->ctx, run->leader);
+}
+
+/* Signals cbox forwards go to cbox-exec, the command's parent inside,
+ * which passes them on unchanged: a SIGUSR1 would kill nspawn itself, and
+ * nspawn turns SIGINT into SIGTERM. Until cbox-exec runs, nspawn gets them
+ * (0). */
 static pid_t
 cbox_nspawn_signal_target (gpointer user_data)
 {
-  pid_t nspawn = cbox_nspawn_child_of (getpid (), "systemd-nspawn");
-  pid_t stub = nspawn > 0 ? cbox_nspawn_child_of (nspawn, "(sd-stubinit)") : 0;
+  CboxNspawnRun *run = user_data;
 
-  return stub > 0 ? cbox_nspawn_child_of (stub, NULL) : 0;
+  if (run->leader <= 0)
+    {
+      pid_t nspawn = cbox_nspawn_child_of (getpid (), "systemd-nspawn");
+      if (nspawn > 0)
+        run->leader = cbox_nspawn_find_leader (nspawn, TRUE);
+    }
+  return run->leader;
 }
 
 static gboolean
@@ -525,9 +591,12 @@ cbox_nspawn_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_
     cbox_launch_take_fd (launch, lock_fd);
 
   {
+    CboxNspawnRun run = { .ctx = ctx, .state = state, .leader = 0 };
     CboxLaunchRunOptions options = {
       .struct_size = sizeof options,
       .get_signal_target = state->exec_helper != NULL ? cbox_nspawn_signal_target : NULL,
+      .user_data = &run,
+      .started = cbox_nspawn_started,
     };
     ok = cbox_launch_run_full (launch, plan, &options, ret_status, error);
   }

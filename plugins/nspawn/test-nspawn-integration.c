@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -65,6 +66,10 @@ require_nspawn (void)
   test_gid = pw->pw_gid;
   return TRUE;
 }
+
+/* Waits for the test to create "go" in the project, at most 90 s, so that a
+ * failed test leaves no run behind (it would hold the test's output open). */
+#define WAIT_FOR_GO "i=0; while ! test -e go && test $i -lt 900; do sleep 0.1; i=$((i+1)); done"
 
 /* cbox-exec (built by the core) stays the command's parent inside and
  * reports a signal death as 128+N; without it those checks cannot pass. */
@@ -521,7 +526,7 @@ test_concurrent (void)
   project = make_project ("concurrent");
   go = g_build_filename (project, "go", NULL);
   /* Every run waits for the others: all ten live at the same time. */
-  script = g_strdup_printf ("cat /etc/machine-id; while ! test -e go; do sleep 0.1; done");
+  script = g_strdup ("cat /etc/machine-id; " WAIT_FOR_GO);
   for (guint i = 0; i < N_RUNS; i++)
     pids[i] = spawn_cbox (env, project, script, &outs[i]);
 
@@ -615,7 +620,7 @@ test_kill9_swept (void)
 
   /* A live run that must survive the sweep... */
   before = state_entries ();
-  live = spawn_cbox (env, project, "while ! test -e go; do sleep 0.1; done; echo live-done",
+  live = spawn_cbox (env, project, WAIT_FOR_GO "; echo live-done",
                      &live_out);
   live_entry = wait_new_entry (before, 60);
   g_assert_nonnull (live_entry);
@@ -623,7 +628,7 @@ test_kill9_swept (void)
   /* ...and one whose cbox is killed outright. */
   g_hash_table_unref (before);
   before = state_entries ();
-  killed = spawn_cbox (env, project, "sleep 1000", &killed_out);
+  killed = spawn_cbox (env, project, "sleep 300", &killed_out);
   killed_entry = wait_new_entry (before, 60);
   g_assert_nonnull (killed_entry);
   g_usleep (500 * 1000);
@@ -637,6 +642,22 @@ test_kill9_swept (void)
   /* The killed run's state is still there: nobody cleaned it yet. */
   killed_lock = g_strdup_printf (STATE_DIR "/%s.lock", killed_entry);
   g_assert_true (g_file_test (killed_lock, G_FILE_TEST_EXISTS));
+  /* nspawn still holds the lock while it shuts down; wait until it is
+   * free (taken and at once released, as a sweep would). */
+  {
+    gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+    gboolean free_now = FALSE;
+    while (!free_now && g_get_monotonic_time () < deadline)
+      {
+        int fd = open (killed_lock, O_RDWR | O_CLOEXEC);
+        g_assert_cmpint (fd, >=, 0);
+        free_now = flock (fd, LOCK_EX | LOCK_NB) == 0;
+        close (fd);
+        if (!free_now)
+          g_usleep (50 * 1000);
+      }
+    g_assert_true (free_now);
+  }
 
   /* The next run sweeps it, and only it. */
   {
@@ -695,6 +716,60 @@ test_signal_forwarded (void)
     }
 }
 
+/* `cbox ps` and `cbox enter` find the container through the leader the
+ * backend reports; what is entered is the running container itself. */
+static void
+test_enter (void)
+{
+  g_auto (GStrv) env = NULL;
+  g_autofree char *project = NULL;
+  g_autofree char *go = NULL;
+  g_autofree char *project_arg = NULL;
+  gint64 deadline;
+  gboolean listed = FALSE;
+  GPid pid;
+  int out;
+
+  if (!require_nspawn () || !require_exec_helper ())
+    return;
+  /* As root itself: the run registry lives in the scratch home. */
+  env = cbox_test_environ (NULL);
+  project = cbox_test_make_dir ("enter");
+  project_arg = g_strconcat ("--project=", project, NULL);
+  go = g_build_filename (project, "go", NULL);
+  pid = spawn_cbox (env, project,
+                    "echo inside > /tmp/cbox-enter-marker; " WAIT_FOR_GO,
+                    &out);
+
+  deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+  while (!listed && g_get_monotonic_time () < deadline)
+    {
+      g_auto (CboxTestResult) result = { 0 };
+      const char *args[] = { "ps", project_arg, NULL };
+      g_assert_true (cbox_test_run (args, project, (const char *const *) env, "", &result));
+      /* A row with the backend and a pid, not "-". */
+      listed = result.status == 0 && strstr (result.out, " nspawn ") != NULL
+               && strstr (result.out, " nspawn  -") == NULL;
+      if (!listed)
+        g_usleep (100 * 1000);
+    }
+  g_assert_true (listed);
+  {
+    g_auto (CboxTestResult) result = { 0 };
+    const char *args[] = { "enter", project_arg, "--", "sh", "-c",
+                           "cat /tmp/cbox-enter-marker && test -d /run/host && echo in-container",
+                           NULL };
+    g_assert_true (cbox_test_run (args, project, (const char *const *) env, "", &result));
+    cbox_test_assert_status (&result, 0);
+    g_assert_cmpstr (result.out, ==, "inside\nin-container\n");
+  }
+  /* The marker is in the container's private /tmp, not on the host. */
+  g_assert_false (g_file_test ("/tmp/cbox-enter-marker", G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_set_contents (go, "", 0, NULL));
+  g_assert_cmpint (wait_status (pid), ==, 0);
+  close (out);
+}
+
 static void
 test_not_root (void)
 {
@@ -741,6 +816,7 @@ main (int argc, char **argv)
   g_test_add_func ("/nspawn/signals", test_signal_forwarded);
   g_test_add_func ("/nspawn/concurrent", test_concurrent);
   g_test_add_func ("/nspawn/kill9-swept", test_kill9_swept);
+  g_test_add_func ("/nspawn/enter", test_enter);
   g_test_add_func ("/nspawn/not-root", test_not_root);
   return g_test_run ();
 }
