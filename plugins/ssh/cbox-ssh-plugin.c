@@ -138,6 +138,27 @@ ssh_agent_ping (const char *path, guint32 *ret_n_keys, GError **error)
     }
   *ret_n_keys = ((guint32)answer[5] << 24) | ((guint32)answer[6] << 16) | ((guint32)answer[7] << 8)
                 | (guint32)answer[8];
+
+  /* Read the rest of the answer (the keys) before closing, within the same
+   * bound: closing with unread data resets the connection, which the agent
+   * reports as an error. */
+  {
+    guint32 left = (((guint32)answer[0] << 24) | ((guint32)answer[1] << 16)
+                    | ((guint32)answer[2] << 8) | (guint32)answer[3]);
+    left = left > 5 ? left - 5 : 0;
+    while (left > 0)
+      {
+        guint8 sink[4096];
+        ssize_t n;
+        if (!ssh_wait (fd, POLLIN, deadline))
+          break;
+        n = recv (fd, sink, MIN (sizeof sink, left), 0);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+          break;
+        if (n > 0)
+          left -= (guint32)n;
+      }
+  }
   return TRUE;
 }
 
