@@ -384,7 +384,14 @@ git_probe (CboxContext *ctx, CboxProbeResult *result, GError **error)
       cbox_probe_result_add_detail (result, "config-dir", "%s", config_dir);
       if (g_file_test (credentials, G_FILE_TEST_EXISTS))
         data->credentials = g_steal_pointer (&credentials);
-      scan.config_dir = config_dir;
+      /* Inside, the directory is at ~/.config/git; files in it that the
+       * configuration names by a host path elsewhere ($XDG_CONFIG_HOME
+       * set on the host) need their own binds at that path. */
+      {
+        g_autofree char *usual = g_build_filename (home_canonical, ".config", "git", NULL);
+        if (g_str_equal (usual, config_dir))
+          scan.config_dir = config_dir;
+      }
       git_scan_file (&scan, config, 0);
     }
 

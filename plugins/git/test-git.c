@@ -219,13 +219,16 @@ test_xdg_config_home (Fixture *f, gconstpointer data)
   g_autoptr (CboxPlan) plan = NULL;
 
   /* The host's configuration directory lands where git looks inside. */
-  write_file (f, "home/u/cfg/git/config", "[user]\n\tname = X\n");
+  write_file (f, "home/u/cfg/git/config", "[user]\n\tname = X\n[include]\n\tpath = extra\n");
+  write_file (f, "home/u/cfg/git/extra", "[user]\n\temail = x@example.org\n");
   cbox_host_setenv (f->host, "XDG_CONFIG_HOME", "/home/u/cfg");
   cbox_host_setenv (f->host, "GIT_AUTHOR_EMAIL", "a@example.org");
   cbox_host_setenv (f->host, "GIT_COMMITTER_EMAIL", "");
   plan = probe_and_contribute (f, CBOX_PROBE_AVAILABLE);
   find_ro (plan, "/home/u/.config/git");
   g_assert_null (cbox_plan_find_mount (plan, "/home/u/cfg/git"));
+  /* An include named by its host path is found there inside too. */
+  find_ro (plan, "/home/u/cfg/git/extra");
   g_assert_cmpstr (cbox_plan_get_env (plan, "GIT_AUTHOR_EMAIL"), ==, "a@example.org");
   g_assert_null (cbox_plan_get_env (plan, "GIT_COMMITTER_EMAIL"));
 }
