@@ -156,7 +156,7 @@ test_signal_forwarded (gconstpointer data)
   int sig = GPOINTER_TO_INT (data);
   g_autoptr (CboxPlan) plan = cbox_plan_new ();
   g_autoptr (GError) error = NULL;
-  g_autofree char *dir = g_dir_make_tmp ("cbox-run-XXXXXX", NULL);
+  g_autofree char *dir = g_dir_make_tmp ("test-launch-run-XXXXXX", NULL);
   g_autofree char *ready = g_build_filename (dir, "ready", NULL);
   g_autofree char *script = NULL;
   pid_t killer;
@@ -181,7 +181,7 @@ test_signal_default_action (void)
 {
   g_autoptr (CboxPlan) plan = cbox_plan_new ();
   g_autoptr (GError) error = NULL;
-  g_autofree char *dir = g_dir_make_tmp ("cbox-run-XXXXXX", NULL);
+  g_autofree char *dir = g_dir_make_tmp ("test-launch-run-XXXXXX", NULL);
   g_autofree char *ready = g_build_filename (dir, "ready", NULL);
   g_autofree char *script = NULL;
   pid_t killer;
@@ -215,7 +215,7 @@ test_helper_sync_fd (void)
 {
   g_autoptr (CboxPlan) plan = cbox_plan_new ();
   g_autoptr (GError) error = NULL;
-  g_autofree char *dir = g_dir_make_tmp ("cbox-run-XXXXXX", NULL);
+  g_autofree char *dir = g_dir_make_tmp ("test-launch-run-XXXXXX", NULL);
   g_autofree char *marker = g_build_filename (dir, "started", NULL);
   g_autofree char *pid_file = g_build_filename (dir, "pid", NULL);
   g_autofree char *helper_script = NULL;
@@ -246,7 +246,7 @@ test_helper_path (void)
 {
   g_autoptr (CboxPlan) plan = cbox_plan_new ();
   g_autoptr (GError) error = NULL;
-  g_autofree char *dir = g_dir_make_tmp ("cbox-run-XXXXXX", NULL);
+  g_autofree char *dir = g_dir_make_tmp ("test-launch-run-XXXXXX", NULL);
   g_autofree char *socket_path = g_build_filename (dir, "socket", NULL);
   g_autofree char *pid_file = g_build_filename (dir, "pid", NULL);
   g_autofree char *script = NULL;
