@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
 
 #include "cbox-private.h"
 
@@ -367,6 +368,93 @@ cbox_host_expand_path (const CboxHost *host, const char *path, GError **error)
       return g_build_filename (host->runtime_dir, path + strlen ("$XDG_RUNTIME_DIR"), NULL);
     }
   return g_strdup (path);
+}
+
+GBytes *
+cbox_read_regular_file (const char *path, gsize max_size, struct stat *ret_st, GError **error)
+{
+  g_autoptr (GByteArray) contents = NULL;
+  cbox_autofd int fd = -1;
+  struct stat st;
+
+  g_return_val_if_fail (path != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  /* Opened once, then checked and read through the same fd, so that what
+   * is checked is what is read; O_NONBLOCK so that opening a fifo returns
+   * at once (fstat then refuses it). */
+  fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0)
+    {
+      int saved_errno = errno;
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno), "cannot open %s: %s",
+                   path, g_strerror (saved_errno));
+      return NULL;
+    }
+  if (fstat (fd, &st) < 0)
+    {
+      int saved_errno = errno;
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno), "cannot read %s: %s",
+                   path, g_strerror (saved_errno));
+      return NULL;
+    }
+  if (!S_ISREG (st.st_mode))
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT, "%s is not a regular file",
+                   path);
+      return NULL;
+    }
+  if (max_size == 0)
+    max_size = G_MAXUINT;
+  if ((guint64)st.st_size > max_size)
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT,
+                   "%s is too large (%" G_GUINT64_FORMAT " bytes, at most %" G_GSIZE_FORMAT ")",
+                   path, (guint64)st.st_size, max_size);
+      return NULL;
+    }
+
+  contents = g_byte_array_sized_new ((guint)st.st_size);
+  for (;;)
+    {
+      guint8 buf[16384];
+      ssize_t n = read (fd, buf, sizeof buf);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          int saved_errno = errno;
+          g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
+                       "cannot read %s: %s", path, g_strerror (saved_errno));
+          return NULL;
+        }
+      if (n == 0)
+        break;
+      /* It grew while it was read. */
+      if ((gsize)contents->len + (gsize)n > max_size)
+        {
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT,
+                       "%s is too large (more than %" G_GSIZE_FORMAT " bytes)", path, max_size);
+          return NULL;
+        }
+      g_byte_array_append (contents, buf, (guint)n);
+    }
+  if (ret_st != NULL)
+    *ret_st = st;
+  return g_byte_array_free_to_bytes (g_steal_pointer (&contents));
+}
+
+GBytes *
+cbox_host_read_file (const CboxHost *host, const char *path, gsize max_size, GError **error)
+{
+  g_autofree char *resolved = NULL;
+
+  g_return_val_if_fail (host != NULL, NULL);
+  g_return_val_if_fail (path != NULL && path[0] == '/', NULL);
+
+  resolved = cbox_host_resolve (host, path);
+  return cbox_read_regular_file (resolved, max_size, NULL, error);
 }
 
 /* ---- probe results ------------------------------------------------------ */

@@ -334,67 +334,28 @@ gboolean
 cbox_plan_add_copy (CboxPlan *plan, const char *src, const char *dest, CboxMountFlags flags,
                     GError **error)
 {
-  g_autoptr (GByteArray) contents = NULL;
-  cbox_autofd int fd = -1;
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (GBytes) contents = NULL;
   struct stat st;
 
   g_return_val_if_fail (plan != NULL && src != NULL, FALSE);
   g_return_val_if_fail (cbox_plan_dest_is_valid (dest), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  /* Opened once, then checked and read through the same fd: a file swapped
-   * for a fifo or a device between a stat() and an open() cannot hang cbox
-   * (O_NONBLOCK) or be read as if it were the file that was checked. */
-  fd = open (src, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-  if (fd < 0)
+  /* One open, checked and read through the same fd: a file swapped for a
+   * fifo or a device cannot hang cbox or be read as the file checked. */
+  contents = cbox_read_regular_file (src, 0, &st, &local_error);
+  if (contents == NULL)
     {
-      int saved_errno = errno;
-      if (saved_errno == ENOENT && (flags & CBOX_MOUNT_FLAG_ALLOW_MISSING))
+      if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT)
+          && (flags & CBOX_MOUNT_FLAG_ALLOW_MISSING))
         return TRUE;
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
-                   "Cannot copy %s into the sandbox: %s", src, g_strerror (saved_errno));
+      g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
+                                  "Cannot copy into the sandbox: ");
       return FALSE;
     }
-  if (fstat (fd, &st) < 0)
-    {
-      int saved_errno = errno;
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
-                   "Cannot copy %s into the sandbox: %s", src, g_strerror (saved_errno));
-      return FALSE;
-    }
-  if (!S_ISREG (st.st_mode))
-    {
-      g_set_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT,
-                   "Cannot copy %s into the sandbox: not a regular file", src);
-      return FALSE;
-    }
-
-  contents = g_byte_array_sized_new ((guint)MIN ((guint64)st.st_size, G_MAXUINT / 2) + 1);
-  for (;;)
-    {
-      guint8 buf[16384];
-      ssize_t n = read (fd, buf, sizeof buf);
-
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        {
-          int saved_errno = errno;
-          g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
-                       "Cannot copy %s into the sandbox: %s", src, g_strerror (saved_errno));
-          return FALSE;
-        }
-      if (n == 0)
-        break;
-      if ((gsize)contents->len + (gsize)n > G_MAXUINT)
-        {
-          g_set_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT,
-                       "Cannot copy %s into the sandbox: it is too large; bind it instead", src);
-          return FALSE;
-        }
-      g_byte_array_append (contents, buf, (guint)n);
-    }
-  return cbox_plan_add_data (plan, dest, contents->data, contents->len, st.st_mode & 0777,
+  return cbox_plan_add_data (plan, dest, g_bytes_get_data (contents, NULL),
+                             g_bytes_get_size (contents), st.st_mode & 0777,
                              flags | CBOX_MOUNT_FLAG_WRITABLE, error);
 }
 

@@ -4,6 +4,8 @@
 /* libcbox's internal API: shared by the core's own files and the cbox
  * executable, never installed. */
 
+#include <sys/stat.h>
+
 #include <cbox/cbox-plugin.h>
 
 G_BEGIN_DECLS
@@ -25,6 +27,14 @@ typedef void (*CboxContextSandboxPidFunc) (CboxContext *ctx, pid_t pid, gpointer
 void cbox_context_set_sandbox_pid_func (CboxContext *ctx, CboxContextSandboxPidFunc func,
                                         gpointer user_data);
 
+G_END_DECLS
+
+G_BEGIN_DECLS
+/* ---- files (cbox-host.c) ----------------------------------------------------- */
+/* cbox_host_read_file() of an already resolved path; @ret_st (nullable)
+ * gets the fstat() of the file that was read. */
+GBytes *cbox_read_regular_file (const char *path, gsize max_size, struct stat *ret_st,
+                                GError **error);
 G_END_DECLS
 
 G_BEGIN_DECLS

@@ -316,6 +316,43 @@ test_host_resolve_and_expand (void)
   g_assert_cmpstr (runtime, ==, "/run/user/1234/bus");
 }
 
+/* Host files are read under the root prefix, whole, and only when they are
+ * regular files of bounded size. */
+static void
+test_host_read_file (void)
+{
+  g_autofree char *root = cbox_test_make_dir ("read root");
+  g_autofree char *fifo = g_build_filename (root, "fifo", NULL);
+  g_autoptr (CboxHost) host = cbox_host_new ();
+  g_autoptr (GBytes) bytes = NULL;
+  g_autoptr (GError) error = NULL;
+
+  cbox_host_set_root (host, root);
+  cbox_test_write_file (root, "etc/some file", "0123456789");
+  bytes = cbox_host_read_file (host, "/etc/some file", 10, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes), "0123456789", 10);
+
+  g_assert_null (cbox_host_read_file (host, "/etc/some file", 9, &error));
+  g_assert_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "too large"));
+  g_clear_error (&error);
+
+  g_assert_null (cbox_host_read_file (host, "/etc/missing", 0, &error));
+  g_assert_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT);
+  g_assert_nonnull (strstr (error->message, "/etc/missing"));
+  g_clear_error (&error);
+
+  /* Nobody writes to the fifo: refused at once, not waited on. */
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  g_assert_null (cbox_host_read_file (host, "/fifo", 0, &error));
+  g_assert_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "not a regular file"));
+  g_clear_error (&error);
+  g_assert_null (cbox_host_read_file (host, "/etc", 0, &error));
+  g_assert_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT);
+}
+
 static void
 test_host_getenv_nonempty (void)
 {
@@ -643,6 +680,7 @@ main (int argc, char **argv)
   g_test_add_func ("/launch/shell-string", test_launch_shell_string);
   g_test_add_func ("/host/resolve-and-expand", test_host_resolve_and_expand);
   g_test_add_func ("/host/getenv-nonempty", test_host_getenv_nonempty);
+  g_test_add_func ("/host/read-file", test_host_read_file);
   g_test_add_func ("/host/from-system-under-sudo", test_host_from_system_under_sudo);
   g_test_add_func ("/base/merged-usr", test_base_plan_merged_usr);
   g_test_add_func ("/base/identity-files", test_base_plan_identity_files);

@@ -74,6 +74,15 @@ char *cbox_host_resolve (const CboxHost *host, const char *path);
  * needs is not available. */
 char *cbox_host_expand_path (const CboxHost *host, const char *path, GError **error);
 
+/* Reads the whole regular file at host path @path (resolved under the root
+ * prefix), at most @max_size bytes (0: no limit). Anything but a regular
+ * file is refused without blocking: a fifo or a device named by an
+ * environment variable must not hang or flood cbox. Errors name the path:
+ * G_FILE_ERROR from open() (G_FILE_ERROR_NOENT when it does not exist),
+ * CBOX_ERROR_INVALID_ARGUMENT when it is not a regular file or too large. */
+GBytes *cbox_host_read_file (const CboxHost *host, const char *path, gsize max_size,
+                             GError **error);
+
 /* ---- probe results ---------------------------------------------------- */
 
 typedef enum
