@@ -1,7 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Forwarder "x11": one X11 display in, with only that display's cookies. */
-#include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <string.h>
@@ -40,63 +38,6 @@ x11_state_free (X11State *state)
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (X11State, x11_state_free)
 
-/* Reads the whole file at @path (a host path already resolved under the
- * root prefix), refusing anything but a regular file of sane size: a FIFO
- * or a device named by $XAUTHORITY must not hang or flood cbox. */
-static GBytes *
-x11_read_xauthority (const char *path, GError **error)
-{
-  cbox_autofd int fd = -1;
-  struct stat st;
-  g_autofree guint8 *buf = NULL;
-  gsize done = 0;
-
-  fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-  if (fd < 0)
-    {
-      int saved_errno = errno;
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno), "cannot open %s: %s",
-                   path, g_strerror (saved_errno));
-      return NULL;
-    }
-  if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode))
-    {
-      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "%s is not a regular file", path);
-      return NULL;
-    }
-  if (st.st_size > CBOX_XAUTH_MAX_FILE_SIZE)
-    {
-      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED,
-                   "%s is too large for an Xauthority file (%lld bytes)", path,
-                   (long long)st.st_size);
-      return NULL;
-    }
-  /* One byte more than the size, to notice a file that grew meanwhile. */
-  buf = g_malloc ((gsize)st.st_size + 1);
-  while (done < (gsize)st.st_size + 1)
-    {
-      ssize_t n = read (fd, buf + done, (gsize)st.st_size + 1 - done);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        {
-          int saved_errno = errno;
-          g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
-                       "cannot read %s: %s", path, g_strerror (saved_errno));
-          return NULL;
-        }
-      if (n == 0)
-        break;
-      done += (gsize)n;
-    }
-  if (done > (gsize)st.st_size)
-    {
-      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "%s changed while it was read", path);
-      return NULL;
-    }
-  return g_bytes_new_take (g_steal_pointer (&buf), done);
-}
-
 /* The raw addresses a TCP display's host has, for FamilyInternet(6)
  * entries. A name is resolved as the X client inside will resolve it. */
 static GPtrArray *
@@ -133,7 +74,6 @@ x11_inspect (CboxContext *ctx, GError **error)
   g_autoptr (GBytes) contents = NULL;
   g_autoptr (GPtrArray) all = NULL;
   g_autoptr (GPtrArray) remote = NULL;
-  g_autofree char *resolved_xauth = NULL;
   const char *env_xauth;
   const char *hostnames[3] = { NULL, NULL, NULL };
   CboxXauthMatch match = { 0 };
@@ -197,6 +137,14 @@ x11_inspect (CboxContext *ctx, GError **error)
     }
 
   env_xauth = cbox_host_getenv_nonempty (host, "XAUTHORITY");
+  if (env_xauth != NULL && !g_path_is_absolute (env_xauth))
+    {
+      /* Relative to which directory? cbox's cwd is not the X session's. */
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE,
+                   "XAUTHORITY=%s is not an absolute path; set it to the file's full path",
+                   env_xauth);
+      return NULL;
+    }
   if (env_xauth != NULL)
     state->xauth_path = g_strdup (env_xauth);
   else if (cbox_host_get_home_dir (host) != NULL)
@@ -209,8 +157,8 @@ x11_inspect (CboxContext *ctx, GError **error)
       return g_steal_pointer (&state);
     }
 
-  resolved_xauth = cbox_host_resolve (host, state->xauth_path);
-  contents = x11_read_xauthority (resolved_xauth, &local_error);
+  /* A fifo or a device named by $XAUTHORITY must not hang or flood cbox. */
+  contents = cbox_host_read_file (host, state->xauth_path, CBOX_XAUTH_MAX_FILE_SIZE, &local_error);
   if (contents == NULL && g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
     {
       state->xauth_note = g_strdup_printf ("%s does not exist", state->xauth_path);

@@ -521,6 +521,12 @@ test_plugin_damaged_xauthority (Fixture *fx, gconstpointer data)
   g_assert_nonnull (strstr (cbox_probe_result_get_reason (result), "is damaged"));
   g_clear_pointer (&result, cbox_probe_result_free);
 
+  /* A relative XAUTHORITY names no file cbox can know. */
+  cbox_host_setenv (fx->host, "XAUTHORITY", ".Xauthority");
+  g_assert_cmpint (run_probe (fx, FALSE, &result), ==, CBOX_PROBE_UNAVAILABLE);
+  g_assert_nonnull (strstr (cbox_probe_result_get_reason (result), "not an absolute path"));
+  g_clear_pointer (&result, cbox_probe_result_free);
+
   /* A FIFO named by XAUTHORITY must not hang the probe. */
   g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
   cbox_host_setenv (fx->host, "XAUTHORITY", "/home/me/fifo");
