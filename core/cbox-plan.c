@@ -178,6 +178,20 @@ cbox_plan_dest_is_valid (const char *dest)
   return TRUE;
 }
 
+static gboolean
+cbox_plan_check_dest (const char *dest, GError **error)
+{
+  if (!cbox_plan_dest_is_valid (dest))
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT,
+                   "'%s' is not an absolute path without '.', '..', '//' or a trailing '/'; "
+                   "give the destination inside the sandbox in that form",
+                   dest != NULL ? dest : "");
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static CboxMount *
 cbox_plan_add_mount (CboxPlan *plan, CboxMountKind kind, const char *src, const char *dest,
                      CboxMountFlags flags, guint32 mode, int fd)
@@ -320,8 +334,12 @@ cbox_plan_add_data (CboxPlan *plan, const char *dest, const void *data, gsize le
   int fd;
 
   g_return_val_if_fail (plan != NULL, FALSE);
-  g_return_val_if_fail (cbox_plan_dest_is_valid (dest), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  /* A GError, not a g_return: the destination may come from a profile or
+   * a plugin's config key, and FALSE must always come with a reason. */
+  if (!cbox_plan_check_dest (dest, error))
+    return FALSE;
 
   fd = cbox_memfd_new_sealed ("cbox-data", data, len, error);
   if (fd < 0)
@@ -339,8 +357,10 @@ cbox_plan_add_copy (CboxPlan *plan, const char *src, const char *dest, CboxMount
   struct stat st;
 
   g_return_val_if_fail (plan != NULL && src != NULL, FALSE);
-  g_return_val_if_fail (cbox_plan_dest_is_valid (dest), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!cbox_plan_check_dest (dest, error))
+    return FALSE;
 
   /* One open, checked and read through the same fd: a file swapped for a
    * fifo or a device cannot hang cbox or be read as the file checked. */

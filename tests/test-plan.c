@@ -130,6 +130,11 @@ test_plan_data_is_sealed_memfd (void)
   seals = fcntl (mount->fd, F_GET_SEALS);
   g_assert_cmpint (seals & F_SEAL_WRITE, ==, F_SEAL_WRITE);
   g_assert_cmpint (seals & F_SEAL_SEAL, ==, F_SEAL_SEAL);
+  /* A bad destination is an error with a reason, not a bare FALSE. */
+  g_assert_false (cbox_plan_add_data (plan, "/etc/../x", "", 0, 0644, 0, &error));
+  g_assert_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "/etc/../x"));
+  g_clear_error (&error);
   /* Nobody can change what the plan showed. */
   g_assert_cmpint (write (mount->fd, "x", 1), ==, -1);
   g_assert_cmpint (fcntl (mount->fd, F_GETFD) & FD_CLOEXEC, ==, FD_CLOEXEC);
