@@ -446,6 +446,10 @@ cbox_config_overlay (GKeyFile *dest, GKeyFile *src)
     }
 }
 
+/* Far more than any configuration file needs; a bound so a huge file given
+ * by mistake is an error, not a memory hog. */
+#define CBOX_CONFIG_MAX_SIZE (1024 * 1024)
+
 gboolean
 cbox_config_load_file (CboxConfig *config, CboxConfigLayer layer, const char *path,
                        gboolean allow_missing, GError **error)
@@ -459,14 +463,23 @@ cbox_config_load_file (CboxConfig *config, CboxConfigLayer layer, const char *pa
   g_return_val_if_fail (config != NULL && path != NULL, FALSE);
   g_return_val_if_fail (layer < CBOX_CONFIG_N_LAYERS, FALSE);
 
-  if (!g_file_get_contents (path, &contents, &len, &local_error))
-    {
-      if (allow_missing && g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-        return TRUE;
-      g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG, "Cannot read configuration file: %s",
-                   local_error->message);
-      return FALSE;
-    }
+  {
+    /* Read through cbox_host_read_file(): a fifo or a device given as
+     * --config must be refused at once, not read forever. */
+    g_autoptr (CboxHost) root = cbox_host_new ();
+    g_autoptr (GBytes) bytes = cbox_host_read_file (root, path, CBOX_CONFIG_MAX_SIZE, &local_error);
+    if (bytes == NULL)
+      {
+        if (allow_missing && g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+          return TRUE;
+        g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
+                     "Cannot read configuration file: %s (give a regular file)",
+                     local_error->message);
+        return FALSE;
+      }
+    len = g_bytes_get_size (bytes);
+    contents = g_strndup (len > 0 ? g_bytes_get_data (bytes, NULL) : "", len);
+  }
   if (!g_key_file_load_from_data (key_file, contents, len, G_KEY_FILE_NONE, &local_error))
     {
       guint line = cbox_config_find_bad_line (contents);

@@ -7,6 +7,8 @@
 
 #include <string.h>
 
+#include <sys/stat.h>
+
 #include <glib/gstdio.h>
 
 #include "cbox-config.h"
@@ -121,6 +123,25 @@ test_missing_file (void)
                                          FALSE, &error));
   g_assert_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG);
   g_assert_nonnull (strstr (error->message, "/nonexistent/cbox.conf"));
+}
+
+static void
+test_fifo_file (void)
+{
+  g_autoptr (CboxConfig) config = cbox_config_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = cbox_test_make_dir ("fifo");
+  g_autofree char *fifo = g_build_filename (dir, "cbox.conf", NULL);
+
+  /* Nobody writes the fifo: reading it would block forever. */
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  g_assert_false (cbox_config_load_file (config, CBOX_CONFIG_LAYER_FILES, fifo, FALSE, &error));
+  g_assert_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG);
+  g_assert_nonnull (strstr (error->message, fifo));
+  g_clear_error (&error);
+  /* Not even a missing-file pass: it exists, it is just not a file. */
+  g_assert_false (cbox_config_load_file (config, CBOX_CONFIG_LAYER_FILES, fifo, TRUE, &error));
+  g_assert_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG);
 }
 
 static void
@@ -374,6 +395,7 @@ main (int argc, char **argv)
   g_test_add_func ("/core/config/bad/command", test_bad_command);
   g_test_add_func ("/core/config/bad/profile-in-profile", test_bad_profile_in_profile);
   g_test_add_func ("/core/config/missing-file", test_missing_file);
+  g_test_add_func ("/core/config/fifo-file", test_fifo_file);
   g_test_add_func ("/core/config/search-order", test_search_order);
   g_test_add_func ("/core/config/search-dirs-env", test_search_dirs_env);
   g_test_add_func ("/core/config/profile", test_profile);
