@@ -27,6 +27,15 @@
 /* How long a helper gets between SIGTERM and SIGKILL. */
 #define CBOX_HELPER_STOP_TIMEOUT_MS 1000
 
+/* Waits for a child that is known to be ending; a signal arriving meanwhile
+ * must not leave it a zombie. */
+static void
+cbox_run_wait_ended (pid_t pid)
+{
+  while (waitpid (pid, NULL, 0) < 0 && errno == EINTR)
+    ;
+}
+
 static const int cbox_forwarded_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
 
 typedef struct
@@ -177,7 +186,7 @@ cbox_run_spawn (const char *what, const char *path, const char *const *argv,
   close (errno_pipe[0]);
   if (n == sizeof child_errno)
     {
-      waitpid (pid, NULL, 0);
+      cbox_run_wait_ended (pid);
       g_set_error (error, CBOX_ERROR, CBOX_ERROR_BACKEND, "%s: cannot run %s: %s", what, path,
                    g_strerror (child_errno));
       return -1;
@@ -279,7 +288,7 @@ cbox_run_stop_helpers (GArray *running, const sigset_t *wait_set)
         {
           g_debug ("helper '%s' ignored SIGTERM; killing it", h->helper->name);
           kill (h->pid, SIGKILL);
-          waitpid (h->pid, NULL, 0);
+          cbox_run_wait_ended (h->pid);
           h->pid = 0;
         }
     }
