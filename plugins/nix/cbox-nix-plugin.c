@@ -7,7 +7,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -50,61 +49,25 @@ nix_data_free (NixData *data)
 
 /* ---- talking to the daemon -------------------------------------------- */
 
-static gboolean
-nix_wait (int fd, short events, gint64 deadline)
-{
-  struct pollfd pfd = { .fd = fd, .events = events };
-  int r;
-
-  do
-    {
-      gint64 left = (deadline - g_get_monotonic_time ()) / 1000;
-      r = poll (&pfd, 1, (int)MAX (left, 0));
-    }
-  while (r < 0 && errno == EINTR);
-  return r > 0 && (pfd.revents & events) != 0;
-}
-
+/* The worker protocol's numbers: 64-bit little-endian. */
 static gboolean
 nix_send_u64 (int fd, guint64 value, gint64 deadline)
 {
   guint8 buf[8];
-  gsize done = 0;
 
   for (int i = 0; i < 8; i++)
     buf[i] = (guint8)(value >> (8 * i));
-  while (done < sizeof buf)
-    {
-      ssize_t n;
-      if (!nix_wait (fd, POLLOUT, deadline))
-        return FALSE;
-      n = send (fd, buf + done, sizeof buf - done, MSG_NOSIGNAL);
-      if (n < 0 && errno != EAGAIN && errno != EINTR)
-        return FALSE;
-      if (n > 0)
-        done += (gsize)n;
-    }
-  return TRUE;
+  return cbox_fd_write_all (fd, buf, sizeof buf, deadline, NULL);
 }
 
 static gboolean
 nix_recv_u64 (int fd, guint64 *ret_value, gint64 deadline)
 {
   guint8 buf[8];
-  gsize done = 0;
   guint64 value = 0;
 
-  while (done < sizeof buf)
-    {
-      ssize_t n;
-      if (!nix_wait (fd, POLLIN, deadline))
-        return FALSE;
-      n = recv (fd, buf + done, sizeof buf - done, 0);
-      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-        return FALSE;
-      if (n > 0)
-        done += (gsize)n;
-    }
+  if (!cbox_fd_read_exact (fd, buf, sizeof buf, deadline, NULL))
+    return FALSE;
   for (int i = 7; i >= 0; i--)
     value = (value << 8) | buf[i];
   *ret_value = value;
@@ -120,30 +83,15 @@ static gboolean
 nix_daemon_ping (const char *path, guint64 *ret_version, GError **error)
 {
   gint64 deadline = g_get_monotonic_time () + NIX_DAEMON_TIMEOUT_MS * 1000;
-  struct sockaddr_un addr = { .sun_family = AF_UNIX };
   cbox_autofd int fd = -1;
   guint64 magic = 0;
   guint64 version = 0;
   guint64 client;
   guint64 last = 0;
 
-  if (strlen (path) >= sizeof addr.sun_path)
-    {
-      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NAMETOOLONG,
-                   "the socket path %s is too long to connect to", path);
-      return FALSE;
-    }
-  memcpy (addr.sun_path, path, strlen (path) + 1);
-  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0
-      || (connect (fd, (struct sockaddr *)&addr, sizeof addr) < 0 && errno != EAGAIN
-          && errno != EINPROGRESS))
-    {
-      int saved_errno = errno;
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
-                   "cannot connect to %s: %s", path, g_strerror (saved_errno));
-      return FALSE;
-    }
+  fd = cbox_unix_connect (path, deadline, error);
+  if (fd < 0)
+    return FALSE;
   if (!nix_send_u64 (fd, NIX_WORKER_MAGIC_1, deadline) || !nix_recv_u64 (fd, &magic, deadline)
       || !nix_recv_u64 (fd, &version, deadline) || magic != NIX_WORKER_MAGIC_2)
     {

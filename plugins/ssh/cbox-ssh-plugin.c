@@ -7,7 +7,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -53,25 +52,6 @@ ssh_read_config (CboxContext *ctx, gboolean *ret_agent, gboolean *ret_keys, GErr
   return TRUE;
 }
 
-static gint64
-ssh_remaining_ms (gint64 deadline)
-{
-  gint64 left = (deadline - g_get_monotonic_time ()) / 1000;
-  return MAX (left, 0);
-}
-
-static gboolean
-ssh_wait (int fd, short events, gint64 deadline)
-{
-  struct pollfd pfd = { .fd = fd, .events = events };
-  int r;
-
-  do
-    r = poll (&pfd, 1, (int)ssh_remaining_ms (deadline));
-  while (r < 0 && errno == EINTR);
-  return r > 0 && (pfd.revents & events) != 0;
-}
-
 /* Connects to the agent at @path, asks for its identities and reads the
  * answer's header, all within SSH_AGENT_TIMEOUT_MS. Sets @ret_n_keys. */
 static gboolean
@@ -79,57 +59,16 @@ ssh_agent_ping (const char *path, guint32 *ret_n_keys, GError **error)
 {
   static const guint8 request[] = { 0, 0, 0, 1, SSH_AGENTC_REQUEST_IDENTITIES };
   gint64 deadline = g_get_monotonic_time () + SSH_AGENT_TIMEOUT_MS * 1000;
-  struct sockaddr_un addr = { .sun_family = AF_UNIX };
   cbox_autofd int fd = -1;
   guint8 answer[9];
-  gsize done = 0;
+  guint32 left;
 
-  if (strlen (path) >= sizeof addr.sun_path)
-    {
-      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NAMETOOLONG,
-                   "the socket path %s is too long to connect to", path);
-      return FALSE;
-    }
-  memcpy (addr.sun_path, path, strlen (path) + 1);
-
-  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0
-      || (connect (fd, (struct sockaddr *)&addr, sizeof addr) < 0 && errno != EAGAIN
-          && errno != EINPROGRESS))
-    {
-      int saved_errno = errno;
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
-                   "cannot connect to %s: %s", path, g_strerror (saved_errno));
-      return FALSE;
-    }
-
-  while (done < sizeof request)
-    {
-      ssize_t n;
-      if (!ssh_wait (fd, POLLOUT, deadline))
-        break;
-      n = send (fd, request + done, sizeof request - done, MSG_NOSIGNAL);
-      if (n < 0 && errno != EAGAIN && errno != EINTR)
-        break;
-      if (n > 0)
-        done += (gsize)n;
-    }
-  if (done == sizeof request)
-    {
-      done = 0;
-      while (done < sizeof answer)
-        {
-          ssize_t n;
-          if (!ssh_wait (fd, POLLIN, deadline))
-            break;
-          n = recv (fd, answer + done, sizeof answer - done, 0);
-          if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-            break;
-          if (n > 0)
-            done += (gsize)n;
-        }
-    }
-  if (done != sizeof answer || answer[4] != SSH_AGENT_IDENTITIES_ANSWER)
+  fd = cbox_unix_connect (path, deadline, error);
+  if (fd < 0)
+    return FALSE;
+  if (!cbox_fd_write_all (fd, request, sizeof request, deadline, NULL)
+      || !cbox_fd_read_exact (fd, answer, sizeof answer, deadline, NULL)
+      || answer[4] != SSH_AGENT_IDENTITIES_ANSWER)
     {
       g_set_error (error, CBOX_ERROR, CBOX_ERROR_TIMED_OUT,
                    "the agent at %s did not answer a request for identities within %d ms", path,
@@ -141,24 +80,18 @@ ssh_agent_ping (const char *path, guint32 *ret_n_keys, GError **error)
 
   /* Read the rest of the answer (the keys) before closing, within the same
    * bound: closing with unread data resets the connection, which the agent
-   * reports as an error. */
-  {
-    guint32 left = (((guint32)answer[0] << 24) | ((guint32)answer[1] << 16)
-                    | ((guint32)answer[2] << 8) | (guint32)answer[3]);
-    left = left > 5 ? left - 5 : 0;
-    while (left > 0)
-      {
-        guint8 sink[4096];
-        ssize_t n;
-        if (!ssh_wait (fd, POLLIN, deadline))
-          break;
-        n = recv (fd, sink, MIN (sizeof sink, left), 0);
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-          break;
-        if (n > 0)
-          left -= (guint32)n;
-      }
-  }
+   * reports as an error. Best effort: the agent has answered already. */
+  left = ((guint32)answer[0] << 24) | ((guint32)answer[1] << 16) | ((guint32)answer[2] << 8)
+         | (guint32)answer[3];
+  left = left > 5 ? left - 5 : 0;
+  while (left > 0)
+    {
+      guint8 sink[4096];
+      gsize chunk = MIN (sizeof sink, left);
+      if (!cbox_fd_read_exact (fd, sink, chunk, deadline, NULL))
+        break;
+      left -= (guint32)chunk;
+    }
   return TRUE;
 }
 
