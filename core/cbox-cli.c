@@ -1449,7 +1449,7 @@ cbox_cli_main (int argc, char **argv)
           return cbox_project_cli_ps (host, project, options->all, options->json);
         if (options->command == CBOX_CLI_COMMAND_ENTER)
           return cbox_project_cli_enter (host, project, options->instance,
-                                         (const char *const *) options->command_argv);
+                                         (const char *const *)options->command_argv);
         return cbox_project_cli_stop (host, project, options->instance, options->all);
       }
     default:

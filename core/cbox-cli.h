@@ -39,8 +39,8 @@ typedef struct
   gboolean print_command;
   gboolean verbose;
   gboolean shell;
-  gboolean all;           /* ps, stop: --all */
-  char *instance;         /* enter, stop: --instance */
+  gboolean all;        /* ps, stop: --all */
+  char *instance;      /* enter, stop: --instance */
   char *profile;       /* --profile; "none" for none */
   char *project;       /* --project, as given */
   char *config_file;   /* --config */

@@ -1068,10 +1068,10 @@ cbox_planner_run (CboxPlanner *planner, int *ret_status, GError **error)
       return FALSE;
   /* For `cbox ps`, `cbox enter` and `cbox stop`. Without it the sandbox
    * still works, so a registry that cannot be written is only a warning. */
-  instance = cbox_instance_register (planner->host, planner->request->project_dir,
-                                     planner->instance_id, planner->backend_desc->name,
-                                     planner->request->profile,
-                                     (const char *const *)planner->request->command, &local_error);
+  instance
+      = cbox_instance_register (planner->host, planner->request->project_dir, planner->instance_id,
+                                planner->backend_desc->name, planner->request->profile,
+                                (const char *const *)planner->request->command, &local_error);
   if (instance == NULL)
     {
       g_printerr ("cbox: warning: %s ('cbox ps', 'enter' and 'stop' will not see this sandbox)\n",

@@ -144,7 +144,8 @@ gboolean cbox_launch_run (CboxLaunch *launch, CboxPlan *plan, int *ret_status, G
  * friends): a terminal's SIGINT or SIGQUIT already reaches the whole
  * foreground process group, the command inside included.
  */
-typedef struct {
+typedef struct
+{
   gsize struct_size;
   /* The tool starts with the forwarded signals ignored (SIG_IGN survives
    * exec), so a signal from the terminal cannot end the tool before the

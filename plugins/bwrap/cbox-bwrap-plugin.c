@@ -616,8 +616,8 @@ cbox_bwrap_started (pid_t tool_pid, gpointer user_data)
 
   while (run->child_pid <= 0 && g_get_monotonic_time () < deadline)
     {
-      struct pollfd pfds[2] = { { .fd = run->status_fd, .events = POLLIN },
-                                { .fd = tool_fd, .events = POLLIN } };
+      struct pollfd pfds[2]
+          = { { .fd = run->status_fd, .events = POLLIN }, { .fd = tool_fd, .events = POLLIN } };
 
       if (poll (pfds, tool_fd >= 0 ? 2 : 1, 100) < 0 && errno != EINTR)
         break;

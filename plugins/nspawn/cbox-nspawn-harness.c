@@ -44,7 +44,7 @@ main (int argc, char **argv)
       return 125;
     }
   cbox_plan_set_network (plan, network);
-  cbox_plan_set_command (plan, (const char *const *) argv + i + 1);
+  cbox_plan_set_command (plan, (const char *const *)argv + i + 1);
 
   if (!vtable->probe (ctx, result, &error))
     g_error ("%s", error->message);

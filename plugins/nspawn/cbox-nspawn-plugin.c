@@ -16,12 +16,12 @@
 /* What probe() found, kept for realize() and run() of the same run. */
 typedef struct
 {
-  char *nspawn;      /* absolute path of systemd-nspawn */
-  char *setpriv;     /* absolute path of setpriv, or NULL */
-  char *sudo;        /* absolute path of sudo, or NULL */
-  char *exec_helper; /* cbox-exec on the host, or NULL */
-  gboolean root;     /* running as root */
-  gboolean use_sudo; /* [nspawn] sudo=true and not root */
+  char *nspawn;              /* absolute path of systemd-nspawn */
+  char *setpriv;             /* absolute path of setpriv, or NULL */
+  char *sudo;                /* absolute path of sudo, or NULL */
+  char *exec_helper;         /* cbox-exec on the host, or NULL */
+  gboolean root;             /* running as root */
+  gboolean use_sudo;         /* [nspawn] sudo=true and not root */
   gboolean register_machine; /* systemd is PID 1: register with machined */
   CboxNspawnLayout *layout;  /* made by realize() */
 } CboxNspawnState;
@@ -84,8 +84,8 @@ cbox_nspawn_read_version (const char *nspawn)
   int status = 0;
   char *eol;
 
-  if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &out,
-                     NULL, &status, NULL)
+  if (!g_spawn_sync (NULL, (char **)argv, NULL, G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &out, NULL,
+                     &status, NULL)
       || !g_spawn_check_wait_status (status, NULL) || out == NULL)
     return NULL;
   eol = strchr (out, '\n');
@@ -113,7 +113,8 @@ cbox_nspawn_get_state (CboxContext *ctx, GError **error)
   state->sudo = g_find_program_in_path ("sudo");
   {
     const char *libexec = cbox_context_get_libexec_dir (ctx);
-    g_autofree char *helper = libexec != NULL ? g_build_filename (libexec, "cbox-exec", NULL) : NULL;
+    g_autofree char *helper
+        = libexec != NULL ? g_build_filename (libexec, "cbox-exec", NULL) : NULL;
     if (helper != NULL && g_file_test (helper, G_FILE_TEST_IS_EXECUTABLE))
       state->exec_helper = g_steal_pointer (&helper);
   }
@@ -151,8 +152,8 @@ cbox_nspawn_probe (CboxContext *ctx, CboxProbeResult *result, GError **error)
     cbox_probe_result_add_detail (result, "version", "%s", version);
   cbox_probe_result_add_detail (result, "register",
                                 state->register_machine
-                                  ? "yes (systemd is PID 1: machines are registered)"
-                                  : "no (systemd is not PID 1: --register=no --keep-unit)");
+                                    ? "yes (systemd is PID 1: machines are registered)"
+                                    : "no (systemd is not PID 1: --register=no --keep-unit)");
   if (state->root)
     {
       cbox_probe_result_set_status (result, CBOX_PROBE_AVAILABLE, NULL);
@@ -312,8 +313,8 @@ cbox_nspawn_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GErro
           {
             g_autofree char *dest = cbox_nspawn_escape_path (mount->dest);
             cbox_launch_add_argf (launch, "--tmpfs=%s:mode=%04o,uid=%u,gid=%u", dest,
-                                  (unsigned) (mount->mode & 07777), (unsigned) op->uid,
-                                  (unsigned) op->gid);
+                                  (unsigned)(mount->mode & 07777), (unsigned)op->uid,
+                                  (unsigned)op->gid);
           }
           break;
         case CBOX_NSPAWN_OP_WRITE_RO:
@@ -323,10 +324,9 @@ cbox_nspawn_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GErro
           }
           break;
         case CBOX_NSPAWN_OP_STAGE:
-          cbox_nspawn_add_path_pair (launch,
-                                     (mount->flags & CBOX_MOUNT_FLAG_WRITABLE) ? "--bind"
-                                                                               : "--bind-ro",
-                                     op->stage_path, mount->dest);
+          cbox_nspawn_add_path_pair (
+              launch, (mount->flags & CBOX_MOUNT_FLAG_WRITABLE) ? "--bind" : "--bind-ro",
+              op->stage_path, mount->dest);
           break;
         case CBOX_NSPAWN_OP_SKIP:
           if (op->note != NULL && cbox_context_get_verbose (ctx))
@@ -367,12 +367,29 @@ cbox_nspawn_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GErro
 }
 
 static const char *const cbox_nspawn_sudo_keep[] = {
-  "TERM", "COLORTERM", "NO_COLOR", "LANG", "LANGUAGE", "TZ",
-  "DISPLAY", "XAUTHORITY", "WAYLAND_DISPLAY", "XDG_RUNTIME_DIR",
-  "XDG_SESSION_TYPE", "XDG_CURRENT_DESKTOP", "DBUS_SESSION_BUS_ADDRESS",
-  "SSH_AUTH_SOCK", "PULSE_SERVER", "PIPEWIRE_REMOTE",
-  "XDG_CONFIG_HOME", "XDG_CONFIG_DIRS", "XDG_DATA_HOME", "XDG_DATA_DIRS",
-  "XDG_STATE_HOME", "XDG_CACHE_HOME", "NIX_REMOTE",
+  "TERM",
+  "COLORTERM",
+  "NO_COLOR",
+  "LANG",
+  "LANGUAGE",
+  "TZ",
+  "DISPLAY",
+  "XAUTHORITY",
+  "WAYLAND_DISPLAY",
+  "XDG_RUNTIME_DIR",
+  "XDG_SESSION_TYPE",
+  "XDG_CURRENT_DESKTOP",
+  "DBUS_SESSION_BUS_ADDRESS",
+  "SSH_AUTH_SOCK",
+  "PULSE_SERVER",
+  "PIPEWIRE_REMOTE",
+  "XDG_CONFIG_HOME",
+  "XDG_CONFIG_DIRS",
+  "XDG_DATA_HOME",
+  "XDG_DATA_DIRS",
+  "XDG_STATE_HOME",
+  "XDG_CACHE_HOME",
+  "NIX_REMOTE",
 };
 
 char **
@@ -388,7 +405,7 @@ cbox_nspawn_sudo_argv (const char *sudo, const char *exe, const char *const *arg
   for (guint i = 0; envp != NULL && envp[i] != NULL; i++)
     {
       const char *eq = strchr (envp[i], '=');
-      g_autofree char *name = eq != NULL ? g_strndup (envp[i], (gsize) (eq - envp[i])) : NULL;
+      g_autofree char *name = eq != NULL ? g_strndup (envp[i], (gsize)(eq - envp[i])) : NULL;
       gboolean wanted = FALSE;
 
       if (name == NULL || strchr (name, ',') != NULL)
@@ -437,8 +454,8 @@ cbox_nspawn_exec_sudo (CboxNspawnState *state, CboxPlan *plan, GError **error)
     g_ptr_array_add (args, cmdline + at);
   g_ptr_array_add (args, NULL);
 
-  argv = cbox_nspawn_sudo_argv (state->sudo, exe, (const char *const *) args->pdata,
-                                (const char *const *) environ);
+  argv = cbox_nspawn_sudo_argv (state->sudo, exe, (const char *const *)args->pdata,
+                                (const char *const *)environ);
   /* What this process set up for the run is undone first: the new cbox
    * makes its own. */
   cbox_plan_run_cleanups (plan);
@@ -452,7 +469,7 @@ cbox_nspawn_exec_sudo (CboxNspawnState *state, CboxPlan *plan, GError **error)
 static pid_t
 cbox_nspawn_child_of (pid_t pid, const char *comm)
 {
-  g_autofree char *path = g_strdup_printf ("/proc/%d/task/%d/children", (int) pid, (int) pid);
+  g_autofree char *path = g_strdup_printf ("/proc/%d/task/%d/children", (int)pid, (int)pid);
   g_autofree char *children = NULL;
   g_auto (GStrv) pids = NULL;
 
@@ -468,11 +485,11 @@ cbox_nspawn_child_of (pid_t pid, const char *comm)
       if (!g_ascii_string_to_unsigned (pids[i], 10, 1, G_MAXINT32, &child, NULL))
         continue;
       if (comm == NULL)
-        return (pid_t) child;
-      comm_path = g_strdup_printf ("/proc/%d/comm", (int) child);
+        return (pid_t)child;
+      comm_path = g_strdup_printf ("/proc/%d/comm", (int)child);
       if (g_file_get_contents (comm_path, &name, NULL, NULL)
           && g_str_equal (g_strstrip (name), comm))
-        return (pid_t) child;
+        return (pid_t)child;
     }
   return 0;
 }
@@ -499,7 +516,7 @@ cbox_nspawn_find_leader (pid_t tool_pid, gboolean exec_helper)
 
   if (leader <= 0)
     return 0;
-  comm_path = g_strdup_printf ("/proc/%d/comm", (int) leader);
+  comm_path = g_strdup_printf ("/proc/%d/comm", (int)leader);
   if (!g_file_get_contents (comm_path, &comm, NULL, NULL))
     return 0;
   g_strstrip (comm);
@@ -517,7 +534,7 @@ cbox_nspawn_started (pid_t tool_pid, gpointer user_data)
 {
   CboxNspawnRun *run = user_data;
   gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-  int tool_fd = (int) syscall (SYS_pidfd_open, tool_pid, 0);
+  int tool_fd = (int)syscall (SYS_pidfd_open, tool_pid, 0);
 
   while (g_get_monotonic_time () < deadline)
     {

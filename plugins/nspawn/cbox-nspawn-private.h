@@ -25,15 +25,15 @@ cbox_nspawn_close_fd (int *fd)
 /* What the backend does with one mount of the plan. */
 typedef enum
 {
-  CBOX_NSPAWN_OP_SKIP,         /* hidden by a later item, or a missing optional source */
-  CBOX_NSPAWN_OP_BIND,         /* --bind=SRC:DEST */
-  CBOX_NSPAWN_OP_BIND_RO,      /* --bind-ro=SRC:DEST */
-  CBOX_NSPAWN_OP_TMPFS,        /* --tmpfs=DEST:mode=... (a tmpfs inside a bind) */
-  CBOX_NSPAWN_OP_MKDIR,        /* a directory in the ephemeral root (also plan tmpfs) */
-  CBOX_NSPAWN_OP_SYMLINK,      /* a symlink in the ephemeral root */
-  CBOX_NSPAWN_OP_WRITE,        /* a file in the ephemeral root */
-  CBOX_NSPAWN_OP_WRITE_RO,     /* a file in the root, bound read-only over itself */
-  CBOX_NSPAWN_OP_STAGE,        /* a file staged beside the root and bound (inside a bind) */
+  CBOX_NSPAWN_OP_SKIP,     /* hidden by a later item, or a missing optional source */
+  CBOX_NSPAWN_OP_BIND,     /* --bind=SRC:DEST */
+  CBOX_NSPAWN_OP_BIND_RO,  /* --bind-ro=SRC:DEST */
+  CBOX_NSPAWN_OP_TMPFS,    /* --tmpfs=DEST:mode=... (a tmpfs inside a bind) */
+  CBOX_NSPAWN_OP_MKDIR,    /* a directory in the ephemeral root (also plan tmpfs) */
+  CBOX_NSPAWN_OP_SYMLINK,  /* a symlink in the ephemeral root */
+  CBOX_NSPAWN_OP_WRITE,    /* a file in the ephemeral root */
+  CBOX_NSPAWN_OP_WRITE_RO, /* a file in the root, bound read-only over itself */
+  CBOX_NSPAWN_OP_STAGE,    /* a file staged beside the root and bound (inside a bind) */
 } CboxNspawnOpKind;
 
 typedef struct
@@ -56,23 +56,23 @@ typedef struct
  */
 typedef struct
 {
-  char *state_dir;  /* CBOX_NSPAWN_STATE_DIR, or another for tests */
-  char *instance;   /* unique per run */
-  char *machine;    /* "cbox-" + instance, a valid machine name */
-  char *lock_path;  /* STATE/INSTANCE.lock, held by the live run */
-  char *entry_dir;  /* STATE/INSTANCE */
-  char *fs_dir;     /* STATE/INSTANCE/fs: a tmpfs while the run lives, holding: */
-  char *root_dir;   /* fs/root: the container's root directory */
-  char *stage_dir;  /* fs/stage: generated files bound inside bind mounts */
+  char *state_dir; /* CBOX_NSPAWN_STATE_DIR, or another for tests */
+  char *instance;  /* unique per run */
+  char *machine;   /* "cbox-" + instance, a valid machine name */
+  char *lock_path; /* STATE/INSTANCE.lock, held by the live run */
+  char *entry_dir; /* STATE/INSTANCE */
+  char *fs_dir;    /* STATE/INSTANCE/fs: a tmpfs while the run lives, holding: */
+  char *root_dir;  /* fs/root: the container's root directory */
+  char *stage_dir; /* fs/stage: generated files bound inside bind mounts */
   uid_t uid;
   gid_t gid;
   char *home_dir;    /* the user's home inside */
   char *runtime_dir; /* the user's XDG_RUNTIME_DIR inside */
-  GArray *ops;      /* CboxNspawnOp, one per plan mount, in plan order */
+  GArray *ops;       /* CboxNspawnOp, one per plan mount, in plan order */
   /* Directories nspawn mounts a tmpfs of its own on (/run, /tmp) in which
    * the plan puts items: the root's own copy is bound over nspawn's. */
   GPtrArray *rebind;
-  int lock_fd;      /* -1 until created */
+  int lock_fd; /* -1 until created */
   gboolean mounted;
 } CboxNspawnLayout;
 

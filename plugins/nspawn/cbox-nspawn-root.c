@@ -107,8 +107,7 @@ cbox_nspawn_layout_free (CboxNspawnLayout *layout)
 }
 
 CboxNspawnLayout *
-cbox_nspawn_layout_new (CboxPlan *plan, const char *state_dir, const char *instance,
-                        GError **error)
+cbox_nspawn_layout_new (CboxPlan *plan, const char *state_dir, const char *instance, GError **error)
 {
   g_autoptr (CboxNspawnLayout) layout = g_new0 (CboxNspawnLayout, 1);
   g_autofree char *lock_name = NULL;
@@ -120,8 +119,8 @@ cbox_nspawn_layout_new (CboxPlan *plan, const char *state_dir, const char *insta
   g_return_val_if_fail (plan != NULL && state_dir != NULL && instance != NULL, NULL);
 
   layout->lock_fd = -1;
-  if (instance[0] == '\0' || strspn (instance, "abcdefghijklmnopqrstuvwxyz0123456789-")
-                                 != strlen (instance))
+  if (instance[0] == '\0'
+      || strspn (instance, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen (instance))
     {
       g_set_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT,
                    "nspawn: instance id '%s' is not made of [a-z0-9-]", instance);
@@ -245,7 +244,7 @@ cbox_nspawn_layout_new (CboxPlan *plan, const char *state_dir, const char *insta
           break;
         default:
           g_set_error (error, CBOX_ERROR, CBOX_ERROR_NOT_SUPPORTED,
-                       "nspawn: unknown mount kind %d at %s", (int) mount->kind, mount->dest);
+                       "nspawn: unknown mount kind %d at %s", (int)mount->kind, mount->dest);
           return NULL;
         }
       g_array_append_val (layout->ops, op);
@@ -306,11 +305,10 @@ cbox_nspawn_ensure_state_dir (const char *state_dir, GError **error)
   g_autofree char *parent = g_path_get_dirname (state_dir);
   struct stat st;
 
-  if (g_mkdir_with_parents (parent, 0755) < 0
-      || (mkdir (state_dir, 0700) < 0 && errno != EEXIST))
+  if (g_mkdir_with_parents (parent, 0755) < 0 || (mkdir (state_dir, 0700) < 0 && errno != EEXIST))
     {
-      g_set_error (error, CBOX_ERROR, CBOX_ERROR_BACKEND, "nspawn: cannot create %s: %s",
-                   state_dir, g_strerror (errno));
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_BACKEND, "nspawn: cannot create %s: %s", state_dir,
+                   g_strerror (errno));
       return FALSE;
     }
   /* Roots of live runs hold the users' files: nobody else may look in, and
@@ -320,7 +318,7 @@ cbox_nspawn_ensure_state_dir (const char *state_dir, GError **error)
     {
       g_set_error (error, CBOX_ERROR, CBOX_ERROR_BACKEND,
                    "nspawn: %s must be a directory owned by uid %u with mode 0700; remove it",
-                   state_dir, (unsigned) geteuid ());
+                   state_dir, (unsigned)geteuid ());
       return FALSE;
     }
   return TRUE;
@@ -346,8 +344,8 @@ cbox_nspawn_create_lock (const char *state_dir, const char *lock_path, GError **
   fd = open (lock_path, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0 || flock (fd, LOCK_EX) < 0)
     {
-      g_set_error (error, CBOX_ERROR, CBOX_ERROR_BACKEND, "nspawn: cannot create %s: %s",
-                   lock_path, g_strerror (errno));
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_BACKEND, "nspawn: cannot create %s: %s", lock_path,
+                   g_strerror (errno));
       return -1;
     }
   return g_steal_fd (&fd);
@@ -424,7 +422,7 @@ cbox_nspawn_copy_fd (int from_fd, int to_fd, const char *what, GError **error)
         return TRUE;
       for (ssize_t done = 0; done < got;)
         {
-          ssize_t put = write (to_fd, buffer + done, (size_t) (got - done));
+          ssize_t put = write (to_fd, buffer + done, (size_t)(got - done));
           if (put < 0 && errno == EINTR)
             continue;
           if (put < 0)
@@ -446,7 +444,7 @@ cbox_nspawn_write_file (int dir_fd, const char *name, const char *what, int cont
 {
   cbox_nspawn_autofd int fd = -1;
 
-  (void) unlinkat (dir_fd, name, 0);
+  (void)unlinkat (dir_fd, name, 0);
   fd = openat (dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0)
     {
@@ -459,7 +457,7 @@ cbox_nspawn_write_file (int dir_fd, const char *name, const char *what, int cont
       if (!cbox_nspawn_copy_fd (content_fd, fd, what, error))
         return FALSE;
     }
-  else if (len > 0 && write (fd, content, len) != (ssize_t) len)
+  else if (len > 0 && write (fd, content, len) != (ssize_t)len)
     {
       g_set_error (error, CBOX_ERROR, CBOX_ERROR_BACKEND, "nspawn: cannot write %s: %s", what,
                    g_strerror (errno));
@@ -495,8 +493,8 @@ cbox_nspawn_write_skeleton (int root_fd, GError **error)
   for (const char *const *dir = (const char *const[]){ "usr", "etc", NULL }; *dir != NULL; dir++)
     if (mkdirat (root_fd, *dir, 0755) < 0 && errno != EEXIST)
       {
-        g_set_error (error, CBOX_ERROR, CBOX_ERROR_BACKEND, "nspawn: cannot create /%s: %s",
-                     *dir, g_strerror (errno));
+        g_set_error (error, CBOX_ERROR, CBOX_ERROR_BACKEND, "nspawn: cannot create /%s: %s", *dir,
+                     g_strerror (errno));
         return FALSE;
       }
   etc_fd = openat (root_fd, "etc", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -527,8 +525,8 @@ cbox_nspawn_write_skeleton (int root_fd, GError **error)
   /* os-release: the host's, as /usr carries it. */
   if (symlinkat ("../usr/lib/os-release", etc_fd, "os-release") < 0 && errno != EEXIST)
     {
-      g_set_error (error, CBOX_ERROR, CBOX_ERROR_BACKEND, "nspawn: cannot create /etc/os-release: %s",
-                   g_strerror (errno));
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_BACKEND,
+                   "nspawn: cannot create /etc/os-release: %s", g_strerror (errno));
       return FALSE;
     }
   return TRUE;
@@ -570,8 +568,8 @@ cbox_nspawn_apply_op (CboxNspawnLayout *layout, int root_fd, int fs_fd, const Cb
                          layout->stage_dir, g_strerror (errno));
             return FALSE;
           }
-        return cbox_nspawn_write_file (stage_fd, base, mount->dest, mount->fd, NULL, 0,
-                                       mount->mode, op->uid, op->gid, error);
+        return cbox_nspawn_write_file (stage_fd, base, mount->dest, mount->fd, NULL, 0, mount->mode,
+                                       op->uid, op->gid, error);
       }
 
     case CBOX_NSPAWN_OP_MKDIR:
@@ -610,7 +608,7 @@ cbox_nspawn_apply_op (CboxNspawnLayout *layout, int root_fd, int fs_fd, const Cb
 
     case CBOX_NSPAWN_OP_SYMLINK:
       if (unlinkat (dir_fd, name, 0) < 0 && errno == EISDIR)
-        (void) unlinkat (dir_fd, name, AT_REMOVEDIR);
+        (void)unlinkat (dir_fd, name, AT_REMOVEDIR);
       if (symlinkat (mount->src, dir_fd, name) < 0
           || fchownat (dir_fd, name, op->uid, op->gid, AT_SYMLINK_NOFOLLOW) < 0)
         break;
@@ -640,7 +638,7 @@ cbox_nspawn_root_create (CboxNspawnLayout *layout, CboxPlan *plan, GError **erro
 
   if (!cbox_nspawn_ensure_state_dir (layout->state_dir, error))
     return FALSE;
-  (void) cbox_nspawn_sweep (layout->state_dir);
+  (void)cbox_nspawn_sweep (layout->state_dir);
 
   layout->lock_fd = cbox_nspawn_create_lock (layout->state_dir, layout->lock_path, error);
   if (layout->lock_fd < 0)
@@ -663,7 +661,7 @@ cbox_nspawn_root_create (CboxNspawnLayout *layout, CboxPlan *plan, GError **erro
       return FALSE;
     }
   layout->mounted = TRUE;
-  (void) mount (NULL, layout->fs_dir, NULL, MS_PRIVATE, NULL);
+  (void)mount (NULL, layout->fs_dir, NULL, MS_PRIVATE, NULL);
 
   fs_fd = open (layout->fs_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fs_fd < 0 || mkdirat (fs_fd, "root", 0755) < 0)
@@ -682,8 +680,8 @@ cbox_nspawn_root_create (CboxNspawnLayout *layout, CboxPlan *plan, GError **erro
   if (!cbox_nspawn_write_skeleton (root_fd, error))
     return FALSE;
   for (guint i = 0; i < layout->ops->len; i++)
-    if (!cbox_nspawn_apply_op (layout, root_fd, fs_fd, &g_array_index (layout->ops, CboxNspawnOp, i),
-                               error))
+    if (!cbox_nspawn_apply_op (layout, root_fd, fs_fd,
+                               &g_array_index (layout->ops, CboxNspawnOp, i), error))
       return FALSE;
   return TRUE;
 }
@@ -698,9 +696,9 @@ cbox_nspawn_remove_entry (const char *entry_dir, const char *lock_path)
    * mounted twice by hand. */
   for (int i = 0; i < 8 && umount2 (fs_dir, MNT_DETACH | UMOUNT_NOFOLLOW) == 0; i++)
     ;
-  (void) rmdir (fs_dir);
-  (void) rmdir (entry_dir);
-  (void) unlink (lock_path);
+  (void)rmdir (fs_dir);
+  (void)rmdir (entry_dir);
+  (void)unlink (lock_path);
 }
 
 void

@@ -50,11 +50,12 @@ require_nspawn (void)
   pw = getpwnam (TEST_USER);
   if (pw == NULL)
     {
-      const char *argv[] = { "useradd", "--no-create-home", "--home-dir", "/home/" TEST_USER,
-                             "--shell", "/bin/sh", "--user-group", TEST_USER, NULL };
+      const char *argv[] = { "useradd",          "--no-create-home", "--home-dir",
+                             "/home/" TEST_USER, "--shell",          "/bin/sh",
+                             "--user-group",     TEST_USER,          NULL };
       int status = -1;
-      g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL,
-                    &status, NULL);
+      g_spawn_sync (NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, &status,
+                    NULL);
       pw = getpwnam (TEST_USER);
     }
   if (pw == NULL)
@@ -92,8 +93,8 @@ require_exec_helper (void)
 static char **
 sudo_environ (const char *const *extra)
 {
-  g_autofree char *uid = g_strdup_printf ("SUDO_UID=%u", (unsigned) test_uid);
-  g_autofree char *gid = g_strdup_printf ("SUDO_GID=%u", (unsigned) test_gid);
+  g_autofree char *uid = g_strdup_printf ("SUDO_UID=%u", (unsigned)test_uid);
+  g_autofree char *gid = g_strdup_printf ("SUDO_GID=%u", (unsigned)test_gid);
   g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
   g_auto (GStrv) all = NULL;
 
@@ -103,9 +104,9 @@ sudo_environ (const char *const *extra)
                            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                            NULL);
   if (extra != NULL)
-    g_strv_builder_addv (builder, (const char **) extra);
+    g_strv_builder_addv (builder, (const char **)extra);
   all = g_strv_builder_end (builder);
-  return cbox_test_environ ((const char *const *) all);
+  return cbox_test_environ ((const char *const *)all);
 }
 
 /* A project directory the test user owns. */
@@ -125,12 +126,14 @@ run_script (CboxTestResult *result, char **envp, const char *project, const char
             const char *script, const char *input)
 {
   g_autofree char *project_arg = g_strconcat ("--project=", project, NULL);
-  const char *args[] = { "run",  "--backend=nspawn", project_arg, option != NULL ? option : "--network=on",
-                         "--",   "sh",               "-c",        script,
+  const char *args[] = { "run",       "--backend=nspawn",
+                         project_arg, option != NULL ? option : "--network=on",
+                         "--",        "sh",
+                         "-c",        script,
                          NULL };
 
-  g_assert_true (cbox_test_run (args, project, (const char *const *) envp,
-                                input != NULL ? input : "", result));
+  g_assert_true (
+      cbox_test_run (args, project, (const char *const *)envp, input != NULL ? input : "", result));
 }
 
 static void
@@ -176,8 +179,8 @@ test_identity (void)
               "mkdir dir-inside; test -w \"$HOME\" && test -O \"$HOME\" && echo home-ok",
               NULL);
   cbox_test_assert_status (&result, 0);
-  expected = g_strdup_printf ("%u %u " TEST_USER "\nhome-ok\n", (unsigned) test_uid,
-                              (unsigned) test_gid);
+  expected
+      = g_strdup_printf ("%u %u " TEST_USER "\nhome-ok\n", (unsigned)test_uid, (unsigned)test_gid);
   g_assert_cmpstr (result.out, ==, expected);
 
   /* What the command made in the project belongs to the invoking user. */
@@ -209,7 +212,7 @@ test_host_home_and_tmp_absent (void)
   project = cbox_test_make_dir ("home-tmp");
   home_marker = g_build_filename (g_environ_getenv (env, "HOME"), "host-home-marker", NULL);
   g_assert_true (g_file_set_contents (home_marker, "x", 1, NULL));
-  tmp_marker = g_strdup_printf ("/tmp/cbox-nspawn-marker-%d", (int) getpid ());
+  tmp_marker = g_strdup_printf ("/tmp/cbox-nspawn-marker-%d", (int)getpid ());
   g_assert_true (g_file_set_contents (tmp_marker, "x", 1, NULL));
   script = g_strdup_printf ("test -d \"$HOME\" || exit 10; test -e '%s' && exit 11; "
                             "test -e '%s' && exit 12; ls -A \"$HOME\"; ls -A /tmp; exit 0",
@@ -282,14 +285,14 @@ test_exit_status (void)
   {
     g_auto (CboxTestResult) result = { 0 };
     const char *args[] = { "run", "--backend=nspawn", project_arg, "--", not_executable, NULL };
-    g_assert_true (cbox_test_run (args, project, (const char *const *) env, "", &result));
+    g_assert_true (cbox_test_run (args, project, (const char *const *)env, "", &result));
     cbox_test_assert_status (&result, 126);
   }
   {
     g_auto (CboxTestResult) result = { 0 };
-    const char *args[] = { "run", "--backend=nspawn", project_arg, "--", "cbox-no-such-command",
-                           NULL };
-    g_assert_true (cbox_test_run (args, project, (const char *const *) env, "", &result));
+    const char *args[]
+        = { "run", "--backend=nspawn", project_arg, "--", "cbox-no-such-command", NULL };
+    g_assert_true (cbox_test_run (args, project, (const char *const *)env, "", &result));
     cbox_test_assert_status (&result, 127);
   }
 }
@@ -298,12 +301,8 @@ static void
 test_awkward_paths (void)
 {
   static const char *const names[] = {
-    "with space",
-    "with:colon",
-    "with\\backslash:and\\:escapes",
-    "quote's \"double\"",
-    "new\nline",
-    "not-utf8-\xff\xfe",
+    "with space",         "with:colon", "with\\backslash:and\\:escapes",
+    "quote's \"double\"", "new\nline",  "not-utf8-\xff\xfe",
     "all: of 'it'\n\\",
   };
   g_auto (GStrv) env = NULL;
@@ -320,8 +319,7 @@ test_awkward_paths (void)
 
       /* The working directory and the project are the real path, byte for
        * byte, and writable. */
-      run_script (&result, env, project, NULL, "printf '%s|' \"$PWD\"; touch \"$PWD/made\"",
-                  NULL);
+      run_script (&result, env, project, NULL, "printf '%s|' \"$PWD\"; touch \"$PWD/made\"", NULL);
       cbox_test_assert_status (&result, 0);
       g_assert_cmpmem (result.out, result.out_len, expected, strlen (expected));
       g_assert_true (g_file_test (made, G_FILE_TEST_EXISTS));
@@ -352,7 +350,7 @@ static char *
 read_all (int fd, guint seconds)
 {
   g_autoptr (GString) out = g_string_new (NULL);
-  gint64 deadline = g_get_monotonic_time () + (gint64) seconds * G_USEC_PER_SEC;
+  gint64 deadline = g_get_monotonic_time () + (gint64)seconds * G_USEC_PER_SEC;
 
   for (;;)
     {
@@ -367,7 +365,7 @@ read_all (int fd, guint seconds)
           g_test_message ("read_all: still open after %u s", seconds);
           break;
         }
-      ready = poll (&pfd, 1, (int) MIN (left_ms, 1000));
+      ready = poll (&pfd, 1, (int)MIN (left_ms, 1000));
       if (ready < 0 && errno == EINTR)
         continue;
       if (ready == 0)
@@ -410,9 +408,16 @@ test_stdin_pty (void)
     {
       /* A terminal session as a user's shell has it: the pty is stdin,
        * stdout, stderr and the controlling terminal. */
-      const char *argv[] = { cbox_test_cbox_path (), "run", "--backend=nspawn", project_arg, "--",
-                             "sh", "-c", "test -t 0 && test -t 1 && echo tty-ok; read line; "
-                             "echo \"got:$line\"", NULL };
+      const char *argv[] = { cbox_test_cbox_path (),
+                             "run",
+                             "--backend=nspawn",
+                             project_arg,
+                             "--",
+                             "sh",
+                             "-c",
+                             "test -t 0 && test -t 1 && echo tty-ok; read line; "
+                             "echo \"got:$line\"",
+                             NULL };
       int slave;
       setsid ();
       slave = open (ptsname (master), O_RDWR);
@@ -424,7 +429,7 @@ test_stdin_pty (void)
       dup2 (slave, 2);
       if (slave > 2)
         close (slave);
-      execve (argv[0], (char **) argv, env);
+      execve (argv[0], (char **)argv, env);
       _exit (121);
     }
   /* Typed ahead: the terminal keeps it until the command reads. */
@@ -467,15 +472,15 @@ static GPid
 spawn_cbox (char **envp, const char *project, const char *script, int *ret_stdout)
 {
   g_autofree char *project_arg = g_strconcat ("--project=", project, NULL);
-  const char *argv[] = { cbox_test_cbox_path (), "run", "--backend=nspawn", project_arg, "--",
-                         "sh", "-c", script, NULL };
+  const char *argv[] = {
+    cbox_test_cbox_path (), "run", "--backend=nspawn", project_arg, "--", "sh", "-c", script, NULL
+  };
   g_autoptr (GError) error = NULL;
   GPid pid = 0;
   int in_fd = -1;
 
-  g_assert_true (g_spawn_async_with_pipes (project, (char **) argv, envp,
-                                           G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &pid, &in_fd,
-                                           ret_stdout, NULL, &error));
+  g_assert_true (g_spawn_async_with_pipes (project, (char **)argv, envp, G_SPAWN_DO_NOT_REAP_CHILD,
+                                           NULL, NULL, &pid, &in_fd, ret_stdout, NULL, &error));
   g_assert_no_error (error);
   close (in_fd); /* stdin: an empty pipe */
   return pid;
@@ -499,7 +504,7 @@ wait_status (GPid pid)
         {
           kill (pid, SIGKILL);
           g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
-          g_error ("cbox (pid %d) did not end within 120 s", (int) pid);
+          g_error ("cbox (pid %d) did not end within 120 s", (int)pid);
         }
       g_usleep (20 * 1000);
     }
@@ -509,7 +514,10 @@ wait_status (GPid pid)
 static void
 test_concurrent (void)
 {
-  enum { N_RUNS = 10 };
+  enum
+  {
+    N_RUNS = 10
+  };
   g_auto (GStrv) env = NULL;
   g_autofree char *project = NULL;
   g_autofree char *go = NULL;
@@ -571,7 +579,7 @@ state_entries (void)
 static char *
 wait_new_entry (GHashTable *before, guint seconds)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) seconds * G_USEC_PER_SEC;
+  gint64 deadline = g_get_monotonic_time () + (gint64)seconds * G_USEC_PER_SEC;
 
   while (g_get_monotonic_time () < deadline)
     {
@@ -620,8 +628,7 @@ test_kill9_swept (void)
 
   /* A live run that must survive the sweep... */
   before = state_entries ();
-  live = spawn_cbox (env, project, WAIT_FOR_GO "; echo live-done",
-                     &live_out);
+  live = spawn_cbox (env, project, WAIT_FOR_GO "; echo live-done", &live_out);
   live_entry = wait_new_entry (before, 60);
   g_assert_nonnull (live_entry);
 
@@ -737,16 +744,14 @@ test_enter (void)
   project = cbox_test_make_dir ("enter");
   project_arg = g_strconcat ("--project=", project, NULL);
   go = g_build_filename (project, "go", NULL);
-  pid = spawn_cbox (env, project,
-                    "echo inside > /tmp/cbox-enter-marker; " WAIT_FOR_GO,
-                    &out);
+  pid = spawn_cbox (env, project, "echo inside > /tmp/cbox-enter-marker; " WAIT_FOR_GO, &out);
 
   deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
   while (!listed && g_get_monotonic_time () < deadline)
     {
       g_auto (CboxTestResult) result = { 0 };
       const char *args[] = { "ps", project_arg, NULL };
-      g_assert_true (cbox_test_run (args, project, (const char *const *) env, "", &result));
+      g_assert_true (cbox_test_run (args, project, (const char *const *)env, "", &result));
       /* A row with the backend and a pid, not "-". */
       listed = result.status == 0 && strstr (result.out, " nspawn ") != NULL
                && strstr (result.out, " nspawn  -") == NULL;
@@ -756,10 +761,12 @@ test_enter (void)
   g_assert_true (listed);
   {
     g_auto (CboxTestResult) result = { 0 };
-    const char *args[] = { "enter", project_arg, "--", "sh", "-c",
-                           "cat /tmp/cbox-enter-marker && test -d /run/host && echo in-container",
-                           NULL };
-    g_assert_true (cbox_test_run (args, project, (const char *const *) env, "", &result));
+    const char *args[]
+        = { "enter", project_arg,
+            "--",    "sh",
+            "-c",    "cat /tmp/cbox-enter-marker && test -d /run/host && echo in-container",
+            NULL };
+    g_assert_true (cbox_test_run (args, project, (const char *const *)env, "", &result));
     cbox_test_assert_status (&result, 0);
     g_assert_cmpstr (result.out, ==, "inside\nin-container\n");
   }
@@ -785,15 +792,17 @@ test_not_root (void)
     return;
   env = cbox_test_environ ((const char *const[]){ "SUDO_UID", "SUDO_GID", "SUDO_USER", NULL });
   project = make_project ("not-root");
-  uid = g_strdup_printf ("--reuid=%u", (unsigned) test_uid);
-  gid = g_strdup_printf ("--regid=%u", (unsigned) test_gid);
+  uid = g_strdup_printf ("--reuid=%u", (unsigned)test_uid);
+  gid = g_strdup_printf ("--regid=%u", (unsigned)test_gid);
   {
     g_autofree char *project_arg = g_strconcat ("--project=", project, NULL);
-    const char *argv[] = { "setpriv", uid, gid, "--clear-groups", "--", cbox_test_cbox_path (),
-                           "run", "--backend=nspawn", project_arg, "--", "true", NULL };
+    const char *argv[] = {
+      "setpriv",          uid,         gid,  "--clear-groups", "--", cbox_test_cbox_path (), "run",
+      "--backend=nspawn", project_arg, "--", "true",           NULL
+    };
     g_autoptr (GError) error = NULL;
-    g_assert_true (g_spawn_sync (project, (char **) argv, env, G_SPAWN_SEARCH_PATH, NULL, NULL,
-                                 &out, &err, &status, &error));
+    g_assert_true (g_spawn_sync (project, (char **)argv, env, G_SPAWN_SEARCH_PATH, NULL, NULL, &out,
+                                 &err, &status, &error));
     g_assert_no_error (error);
   }
   g_assert_true (WIFEXITED (status));

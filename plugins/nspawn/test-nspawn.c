@@ -18,12 +18,9 @@ test_escape (void)
   {
     const char *in, *out;
   } cases[] = {
-    { "/plain", "/plain" },
-    { "/with space", "/with space" },
-    { "/a:b", "/a\\:b" },
-    { "/back\\slash", "/back\\\\slash" },
-    { "/x\\:y", "/x\\\\\\:y" },
-    { "/new\nline", "/new\nline" },
+    { "/plain", "/plain" },     { "/with space", "/with space" },
+    { "/a:b", "/a\\:b" },       { "/back\\slash", "/back\\\\slash" },
+    { "/x\\:y", "/x\\\\\\:y" }, { "/new\nline", "/new\nline" },
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -60,8 +57,8 @@ make_plan (const char *project)
   cbox_plan_add_bind_ro (plan, "/usr", "/usr", CBOX_MOUNT_FLAG_NONE);
   cbox_plan_add_symlink (plan, "usr/bin", "/bin");
   cbox_plan_add_dir (plan, "/etc", 0755);
-  g_assert_true (cbox_plan_add_data (plan, "/etc/passwd", "x", 1, 0644, CBOX_MOUNT_FLAG_NONE,
-                                     &error));
+  g_assert_true (
+      cbox_plan_add_data (plan, "/etc/passwd", "x", 1, 0644, CBOX_MOUNT_FLAG_NONE, &error));
   cbox_plan_add_tmpfs (plan, "/home/user", 0700);
   cbox_plan_add_dir (plan, "/home/user/.config", 0755);
   g_assert_true (cbox_plan_add_data (plan, "/home/user/.Xauthority", "c", 1, 0600,
@@ -74,8 +71,8 @@ make_plan (const char *project)
   cbox_plan_add_bind_ro (plan, "/usr/share", "/srv/share", CBOX_MOUNT_FLAG_NONE);
   cbox_plan_add_bind_rw (plan, project, "/srv", CBOX_MOUNT_FLAG_NONE);
   /* Inside a bind: staged, or left out. */
-  g_assert_true (cbox_plan_add_data (plan, "/srv/generated", "g", 1, 0644, CBOX_MOUNT_FLAG_NONE,
-                                     &error));
+  g_assert_true (
+      cbox_plan_add_data (plan, "/srv/generated", "g", 1, 0644, CBOX_MOUNT_FLAG_NONE, &error));
   cbox_plan_add_dir (plan, "/srv/subdir", 0755);
   cbox_plan_add_tmpfs (plan, "/srv/scratch", 0700);
   g_assert_no_error (error);
@@ -132,8 +129,7 @@ test_layout (void)
   /* nspawn's own /run and /tmp: what the plan puts there is bound over. */
   g_assert_cmpuint (layout->rebind->len, ==, 2);
   g_assert_true (g_ptr_array_find_with_equal_func (layout->rebind, "/tmp", g_str_equal, NULL));
-  g_assert_true (
-    g_ptr_array_find_with_equal_func (layout->rebind, "/run/user", g_str_equal, NULL));
+  g_assert_true (g_ptr_array_find_with_equal_func (layout->rebind, "/run/user", g_str_equal, NULL));
   host_path = cbox_nspawn_layout_host_path (layout, "/run/user/1000");
   g_assert_cmpstr (host_path, ==, "/run/cbox-test/state/abc123/fs/run/user/1000");
   g_free (host_path);
@@ -239,9 +235,9 @@ test_realize (void)
   g_assert_cmpstr (argv[separator + 2], ==, "-i");
   g_assert_true (strv_has (argv + separator, "ODD=not-utf8-\xff"));
   g_assert_true (strv_has (argv + separator, "HOME=/home/user"));
-  g_assert_cmpuint (g_strv_length ((char **) argv), >=, 2);
-  g_assert_cmpstr (argv[g_strv_length ((char **) argv) - 2], ==, "my-command");
-  g_assert_cmpstr (argv[g_strv_length ((char **) argv) - 1], ==, "arg with space");
+  g_assert_cmpuint (g_strv_length ((char **)argv), >=, 2);
+  g_assert_cmpstr (argv[g_strv_length ((char **)argv) - 2], ==, "my-command");
+  g_assert_cmpstr (argv[g_strv_length ((char **)argv) - 1], ==, "arg with space");
   g_rmdir (project);
 }
 
@@ -249,8 +245,13 @@ static void
 test_sudo_argv (void)
 {
   const char *const envp[] = {
-    "DISPLAY=:0",  "CBOX_PLUGIN_PATH=/tmp/evil", "LD_PRELOAD=/tmp/evil.so",
-    "LC_ALL=C.UTF-8", "SSH_AUTH_SOCK=/run/user/1000/ssh", "HOME=/home/user", "WEIRD,NAME=x",
+    "DISPLAY=:0",
+    "CBOX_PLUGIN_PATH=/tmp/evil",
+    "LD_PRELOAD=/tmp/evil.so",
+    "LC_ALL=C.UTF-8",
+    "SSH_AUTH_SOCK=/run/user/1000/ssh",
+    "HOME=/home/user",
+    "WEIRD,NAME=x",
     NULL,
   };
   const char *const args[] = { "run", "--backend=nspawn", "--", "sh", NULL };
