@@ -116,16 +116,11 @@ static FakeDaemon *
 fake_daemon_start (Fixture *f, const char *path, gboolean answer)
 {
   FakeDaemon *daemon = g_new0 (FakeDaemon, 1);
-  struct sockaddr_un addr = { .sun_family = AF_UNIX };
   g_autofree char *full = g_build_filename (f->root, path, NULL);
   g_autofree char *dir = g_path_get_dirname (full);
 
   g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
-  g_assert_cmpuint (strlen (full), <, sizeof addr.sun_path);
-  strcpy (addr.sun_path, full);
-  daemon->fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  g_assert_cmpint (bind (daemon->fd, (struct sockaddr *)&addr, sizeof addr), ==, 0);
-  g_assert_cmpint (listen (daemon->fd, 4), ==, 0);
+  daemon->fd = cbox_test_listen_unix (full);
   if (answer)
     daemon->thread = g_thread_new ("fake-daemon", fake_daemon_thread, daemon);
   return daemon;

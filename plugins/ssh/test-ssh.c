@@ -95,14 +95,9 @@ static FakeAgent *
 fake_agent_start (Fixture *f, const char *path, gboolean answer)
 {
   FakeAgent *agent = g_new0 (FakeAgent, 1);
-  struct sockaddr_un addr = { .sun_family = AF_UNIX };
   g_autofree char *full = g_build_filename (f->root, path, NULL);
 
-  g_assert_cmpuint (strlen (full), <, sizeof addr.sun_path);
-  strcpy (addr.sun_path, full);
-  agent->fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  g_assert_cmpint (bind (agent->fd, (struct sockaddr *)&addr, sizeof addr), ==, 0);
-  g_assert_cmpint (listen (agent->fd, 4), ==, 0);
+  agent->fd = cbox_test_listen_unix (full);
   if (answer)
     agent->thread = g_thread_new ("fake-agent", fake_agent_thread, agent);
   return agent;
