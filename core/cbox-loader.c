@@ -67,7 +67,39 @@ cbox_plugin_info_free (CboxPluginInfo *info)
   g_clear_error (&info->error);
   g_free (info->path);
   g_free (info->name);
+  g_free (info->cached_version);
+  g_free (info->cached_description);
+  g_strfreev (info->cached_aliases);
+  g_strfreev (info->cached_after);
+  g_strfreev (info->cached_conflicts);
+  g_free (info->cache_file);
   g_free (info);
+}
+
+gboolean
+cbox_plugin_stamp_get (const char *path, CboxPluginStamp *ret_stamp, struct stat *ret_st)
+{
+  struct stat st;
+
+  if (stat (path, &st) != 0)
+    return FALSE;
+  ret_stamp->dev = (guint64)st.st_dev;
+  ret_stamp->ino = (guint64)st.st_ino;
+  ret_stamp->size = (gint64)st.st_size;
+  ret_stamp->mtime_ns
+      = (gint64)st.st_mtim.tv_sec * G_GINT64_CONSTANT (1000000000) + st.st_mtim.tv_nsec;
+  ret_stamp->ctime_ns
+      = (gint64)st.st_ctim.tv_sec * G_GINT64_CONSTANT (1000000000) + st.st_ctim.tv_nsec;
+  if (ret_st != NULL)
+    *ret_st = st;
+  return TRUE;
+}
+
+gboolean
+cbox_plugin_stamp_equal (const CboxPluginStamp *a, const CboxPluginStamp *b)
+{
+  return a->dev == b->dev && a->ino == b->ino && a->size == b->size && a->mtime_ns == b->mtime_ns
+         && a->ctime_ns == b->ctime_ns;
 }
 
 void
@@ -146,7 +178,8 @@ cbox_loader_load_file (const char *path)
   /* stat, not lstat: a symlink to a plugin (as distributions install
    * them) is fine; a directory or fifo is never handed to dlopen, which
    * would block on a fifo. */
-  if (stat (path, &st) != 0)
+  info->has_stamp = cbox_plugin_stamp_get (path, &info->stamp, &st);
+  if (!info->has_stamp)
     {
       int saved_errno = errno;
       return reject (&info, CBOX_PLUGIN_ERROR_OPEN,
@@ -306,5 +339,112 @@ cbox_loader_load_file (const char *path)
 
   g_debug ("%s: %s '%s' passed the checks", path, kind_to_string (info->desc.kind), info->name);
   info->accepted = TRUE;
+  info->loaded = TRUE;
   return g_steal_pointer (&info);
+}
+
+CboxPluginInfo *
+cbox_plugin_info_new_cached (const char *path, const CboxPluginStamp *stamp,
+                             const CboxPluginDesc *desc)
+{
+  CboxPluginInfo *info = g_new0 (CboxPluginInfo, 1);
+
+  info->path = g_strdup (path);
+  info->name = g_strdup (desc->name);
+  info->stamp = *stamp;
+  info->has_stamp = TRUE;
+  info->cached_version = g_strdup (desc->version);
+  info->cached_description = g_strdup (desc->description);
+  info->cached_aliases = g_strdupv ((char **)desc->aliases);
+  info->cached_after = g_strdupv ((char **)desc->after);
+  info->cached_conflicts = g_strdupv ((char **)desc->conflicts);
+  info->desc.abi_major = desc->abi_major;
+  info->desc.abi_minor = desc->abi_minor;
+  info->desc.struct_size = sizeof (info->desc);
+  info->desc.kind = desc->kind;
+  info->desc.name = info->name;
+  info->desc.version = info->cached_version;
+  info->desc.description = info->cached_description;
+  info->desc.aliases = (const char *const *)info->cached_aliases;
+  info->desc.after = (const char *const *)info->cached_after;
+  info->desc.conflicts = (const char *const *)info->cached_conflicts;
+  info->desc.features = desc->features;
+  info->desc.default_enabled = desc->default_enabled;
+  info->accepted = TRUE;
+  info->loaded = FALSE;
+  return info;
+}
+
+/* NULL and an empty list are the same to the planner. */
+static gboolean
+strv_equal0 (const char *const *a, const char *const *b)
+{
+  gsize i;
+
+  for (i = 0; a != NULL && a[i] != NULL; i++)
+    if (b == NULL || b[i] == NULL || strcmp (a[i], b[i]) != 0)
+      return FALSE;
+  return b == NULL || b[i] == NULL;
+}
+
+/* Everything the planner may have decided by before the file was opened. */
+static gboolean
+desc_matches_cached (const CboxPluginDesc *real, const CboxPluginDesc *cached)
+{
+  return real->kind == cached->kind && g_strcmp0 (real->name, cached->name) == 0
+         && g_strcmp0 (real->version, cached->version) == 0
+         && g_strcmp0 (real->description, cached->description) == 0
+         && strv_equal0 (real->aliases, cached->aliases) && strv_equal0 (real->after, cached->after)
+         && strv_equal0 (real->conflicts, cached->conflicts) && real->features == cached->features
+         && real->default_enabled == cached->default_enabled;
+}
+
+gboolean
+cbox_loader_load_cached (CboxPluginInfo *info)
+{
+  g_autoptr (CboxPluginInfo) real = NULL;
+
+  g_return_val_if_fail (info != NULL, FALSE);
+
+  if (!info->accepted)
+    return FALSE;
+  if (info->loaded)
+    return TRUE;
+
+  real = cbox_loader_load_file (info->path);
+  if (!real->accepted)
+    {
+      cbox_plugin_info_reject (info, g_steal_pointer (&real->error));
+      return FALSE;
+    }
+  /* The stamp matched when the cache was read, so this is a file changed
+   * since (or a cache written by hand): whatever was chosen by the cached
+   * descriptor may be wrong, so this run stops here. */
+  if (!cbox_plugin_stamp_equal (&real->stamp, &info->stamp)
+      || !desc_matches_cached (&real->desc, &info->desc))
+    {
+      if (info->cache_file != NULL)
+        unlink (info->cache_file);
+      cbox_plugin_info_reject (
+          info, g_error_new (CBOX_PLUGIN_ERROR, CBOX_PLUGIN_ERROR_CHANGED,
+                             "%s: the plugin changed since cbox's plugin cache described it; run "
+                             "the command again (the cache is rewritten)",
+                             info->path));
+      return FALSE;
+    }
+
+  /* As for every accepted plugin: plans keep pointers into its code. */
+  g_module_make_resident (real->module);
+  info->module = g_steal_pointer (&real->module);
+  info->desc = real->desc;
+  info->forwarder = real->forwarder;
+  info->backend = real->backend;
+  /* The copies point at their own vtables, not at @real's. */
+  if (info->desc.kind == CBOX_PLUGIN_KIND_FORWARDER)
+    info->desc.forwarder = &info->forwarder;
+  else
+    info->desc.backend = &info->backend;
+  info->loaded = TRUE;
+  g_debug ("%s: loaded on first use", info->path);
+  return TRUE;
 }

@@ -4,14 +4,41 @@
 /* Between cbox-loader.c (opening and checking one file) and
  * cbox-registry.c (the list of what was found). Never installed. */
 
+#include <sys/stat.h>
+
 #include "cbox-registry.h"
 
 G_BEGIN_DECLS
+
+/* What identifies one version of a plugin file, for the descriptor cache:
+ * a file replaced, rebuilt or touched gets another stamp. */
+typedef struct
+{
+  guint64 dev;
+  guint64 ino;
+  gint64 size;
+  gint64 mtime_ns;
+  gint64 ctime_ns;
+} CboxPluginStamp;
 
 struct _CboxPluginInfo
 {
   char *path;
   char *name;
+  /* The file's stamp when it was found (has_stamp: it could be stat'ed). */
+  CboxPluginStamp stamp;
+  gboolean has_stamp;
+  /* FALSE while the descriptor comes from the cache only: the file is not
+   * opened yet, the vtables are NULL, and the strings below hold what the
+   * cache said. cbox_plugin_info_get_desc() opens it then. */
+  gboolean loaded;
+  char *cached_version;
+  char *cached_description;
+  char **cached_aliases;
+  char **cached_after;
+  char **cached_conflicts;
+  /* The cache that described it, removed if the file turns out different. */
+  char *cache_file;
   /* Open while the plugin may still be accepted; made resident on
    * acceptance (plans keep pointers into plugin code), NULL once rejected. */
   GModule *module;
@@ -32,6 +59,18 @@ struct _CboxPluginInfo
  * duplicate-name check belongs to the registry. */
 CboxPluginInfo *cbox_loader_load_file (const char *path);
 void cbox_plugin_info_free (CboxPluginInfo *info);
+/* An accepted info known from the descriptor cache, not loaded: @desc's
+ * strings are copied, its vtables ignored. */
+CboxPluginInfo *cbox_plugin_info_new_cached (const char *path, const CboxPluginStamp *stamp,
+                                             const CboxPluginDesc *desc);
+/* Loads a cached info's file now, with every check of
+ * cbox_loader_load_file(), and makes sure the descriptor is still the one
+ * the cache described (the planner chose by it). TRUE when it is accepted
+ * and loaded; otherwise it is rejected, with the reason. */
+gboolean cbox_loader_load_cached (CboxPluginInfo *info);
+/* The stamp of @path's file (stat(2) follows symlinks, as dlopen does). */
+gboolean cbox_plugin_stamp_get (const char *path, CboxPluginStamp *ret_stamp, struct stat *ret_st);
+gboolean cbox_plugin_stamp_equal (const CboxPluginStamp *a, const CboxPluginStamp *b);
 /* Rejects an info that passed cbox_loader_load_file() (closes its module). */
 void cbox_plugin_info_reject (CboxPluginInfo *info, GError *error);
 /* [a-z0-9_-]{1,64} */

@@ -323,7 +323,7 @@ cbox_planner_select_backend (CboxPlanner *planner, GError **error)
   CboxPluginInfo *info = cbox_registry_lookup (planner->registry, name);
   g_autoptr (GError) local_error = NULL;
 
-  if (info == NULL || cbox_plugin_info_get_desc (info)->kind != CBOX_PLUGIN_KIND_BACKEND)
+  if (info == NULL || cbox_plugin_info_get_meta (info)->kind != CBOX_PLUGIN_KIND_BACKEND)
     {
       g_autoptr (GString) known = g_string_new (NULL);
 
@@ -339,7 +339,7 @@ cbox_planner_select_backend (CboxPlanner *planner, GError **error)
               return FALSE;
             }
           if (cbox_plugin_info_is_accepted (other)
-              && cbox_plugin_info_get_desc (other)->kind == CBOX_PLUGIN_KIND_BACKEND)
+              && cbox_plugin_info_get_meta (other)->kind == CBOX_PLUGIN_KIND_BACKEND)
             g_string_append_printf (known, "%s%s", known->len > 0 ? ", " : "",
                                     cbox_plugin_info_get_name (other));
         }
@@ -349,7 +349,14 @@ cbox_planner_select_backend (CboxPlanner *planner, GError **error)
       return FALSE;
     }
 
+  /* Only now is the backend's file opened (when the cache described it). */
   planner->backend_desc = cbox_plugin_info_get_desc (info);
+  if (planner->backend_desc == NULL)
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE, "Backend '%s' cannot be used: %s",
+                   name, cbox_plugin_info_get_error (info)->message);
+      return FALSE;
+    }
   planner->backend_ctx = cbox_planner_make_context (planner, name, TRUE);
   planner->backend_probe = cbox_probe_result_new ();
   if (!planner->backend_desc->backend->probe (planner->backend_ctx, planner->backend_probe,
@@ -423,11 +430,10 @@ cbox_planner_resolve_forwarders (CboxPlanner *planner, GError **error)
     for (guint i = 0; i < cbox_registry_get_n_plugins (planner->registry); i++)
       {
         CboxPluginInfo *info = cbox_registry_get_plugin (planner->registry, i);
-        const CboxPluginDesc *desc = cbox_plugin_info_get_desc (info);
+        const CboxPluginDesc *desc = cbox_plugin_info_get_meta (info);
         CboxForwardOp *op;
 
-        if (!cbox_plugin_info_is_accepted (info) || desc->kind != CBOX_PLUGIN_KIND_FORWARDER
-            || !desc->default_enabled)
+        if (desc == NULL || desc->kind != CBOX_PLUGIN_KIND_FORWARDER || !desc->default_enabled)
           continue;
         op = g_new0 (CboxForwardOp, 1);
         op->kind = CBOX_FORWARD_OP_ADD;
@@ -487,7 +493,7 @@ cbox_planner_resolve_forwarders (CboxPlanner *planner, GError **error)
             {
               chosen = g_new0 (CboxChosen, 1);
               chosen->info = info;
-              chosen->desc = cbox_plugin_info_get_desc (info);
+              chosen->desc = cbox_plugin_info_get_meta (info);
               chosen->aliases = g_ptr_array_new_with_free_func (g_free);
               chosen->origin = g_strdup (op->origin);
               g_ptr_array_add (planner->chosen, chosen);
@@ -663,6 +669,17 @@ cbox_planner_probe_forwarders (CboxPlanner *planner, GError **error)
       g_autoptr (GError) local_error = NULL;
       CboxProbeStatus status;
 
+      /* Chosen by what the descriptor says; loaded only now, so a run opens
+       * just the plugins it uses (the rest stay described by the cache). */
+      if (cbox_plugin_info_get_desc (chosen->info) == NULL)
+        {
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE,
+                       "Forwarder '%s' cannot be used: %s",
+                       cbox_plugin_info_get_name (chosen->info),
+                       cbox_plugin_info_get_error (chosen->info)->message);
+          return FALSE;
+        }
+      chosen->desc = cbox_plugin_info_get_desc (chosen->info);
       chosen->ctx = cbox_planner_make_context (planner, chosen->desc->name,
                                                cbox_chosen_is_requested (chosen));
       chosen->probe = cbox_probe_result_new ();

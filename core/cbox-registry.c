@@ -6,13 +6,16 @@
 #include <sys/auxv.h>
 #include <sys/stat.h>
 
-#include "cbox-loader.h"
+#include "cbox-plugin-cache.h"
 
 struct _CboxRegistry
 {
-  GPtrArray *plugins;   /* CboxPluginInfo, accepted and rejected, in the order found */
-  GHashTable *accepted; /* name -> CboxPluginInfo (borrowed from plugins) */
-  GHashTable *dirs;     /* "dev:ino" of every folder scanned */
+  GPtrArray *plugins;     /* CboxPluginInfo, accepted and rejected, in the order found */
+  GHashTable *accepted;   /* name -> CboxPluginInfo (borrowed from plugins) */
+  GHashTable *dirs;       /* "dev:ino" of every folder scanned */
+  char *cache_file;       /* NULL: no descriptor cache */
+  CboxPluginCache *cache; /* while loading */
+  guint n_cached;
 };
 
 CboxRegistry *
@@ -34,13 +37,54 @@ cbox_registry_free (CboxRegistry *registry)
   g_clear_pointer (&registry->accepted, g_hash_table_unref);
   g_clear_pointer (&registry->dirs, g_hash_table_unref);
   g_clear_pointer (&registry->plugins, g_ptr_array_unref);
+  g_clear_pointer (&registry->cache, cbox_plugin_cache_free);
+  g_free (registry->cache_file);
   g_free (registry);
+}
+
+void
+cbox_registry_set_cache_file (CboxRegistry *registry, const char *path)
+{
+  g_return_if_fail (registry != NULL);
+
+  g_free (registry->cache_file);
+  registry->cache_file = NULL;
+  /* Security: a setuid cbox trusts nothing the calling user wrote, the
+   * cache included (as it ignores CBOX_PLUGIN_PATH). */
+  if (path != NULL && getauxval (AT_SECURE) == 0)
+    registry->cache_file = g_strdup (path);
+}
+
+guint
+cbox_registry_get_n_cached (CboxRegistry *registry)
+{
+  g_return_val_if_fail (registry != NULL, 0);
+  return registry->n_cached;
 }
 
 static void
 registry_add_file (CboxRegistry *registry, const char *path)
 {
-  CboxPluginInfo *info = cbox_loader_load_file (path);
+  CboxPluginInfo *info = NULL;
+
+  if (registry->cache != NULL)
+    {
+      CboxPluginStamp stamp;
+      struct stat st;
+
+      if (cbox_plugin_stamp_get (path, &stamp, &st) && S_ISREG (st.st_mode))
+        info = cbox_plugin_cache_lookup (registry->cache, path, &stamp);
+      if (info != NULL)
+        registry->n_cached++;
+    }
+  if (info == NULL)
+    {
+      info = cbox_loader_load_file (path);
+      /* What the loader accepted, before the registry's own check: a
+       * duplicate is found again from the cache next time. */
+      if (registry->cache != NULL && info->accepted)
+        cbox_plugin_cache_record (registry->cache, info);
+    }
 
   if (info->accepted)
     {
@@ -60,8 +104,10 @@ registry_add_file (CboxRegistry *registry, const char *path)
       else
         {
           /* Plans keep pointers into plugin code (cleanup functions, static
-           * strings) that may outlive the registry: never unload it. */
-          g_module_make_resident (info->module);
+           * strings) that may outlive the registry: never unload it. (A
+           * plugin from the cache is made resident when it is loaded.) */
+          if (info->module != NULL)
+            g_module_make_resident (info->module);
           g_hash_table_insert (registry->accepted, info->name, info);
         }
     }
@@ -163,8 +209,15 @@ cbox_registry_load_default (CboxRegistry *registry)
 
   g_return_if_fail (registry != NULL);
 
+  if (registry->cache_file != NULL)
+    registry->cache = cbox_plugin_cache_new (registry->cache_file);
   for (gsize i = 0; dirs[i] != NULL; i++)
     cbox_registry_load_dir (registry, dirs[i]);
+  if (registry->cache != NULL)
+    {
+      cbox_plugin_cache_save (registry->cache);
+      g_clear_pointer (&registry->cache, cbox_plugin_cache_free);
+    }
 }
 
 guint
@@ -185,9 +238,12 @@ cbox_registry_get_plugin (CboxRegistry *registry, guint index)
 CboxPluginInfo *
 cbox_registry_lookup (CboxRegistry *registry, const char *name)
 {
+  CboxPluginInfo *info;
+
   g_return_val_if_fail (registry != NULL, NULL);
   g_return_val_if_fail (name != NULL, NULL);
-  return g_hash_table_lookup (registry->accepted, name);
+  info = g_hash_table_lookup (registry->accepted, name);
+  return info != NULL && info->accepted ? info : NULL;
 }
 
 static gboolean
@@ -240,6 +296,15 @@ const CboxPluginDesc *
 cbox_plugin_info_get_desc (CboxPluginInfo *info)
 {
   g_return_val_if_fail (info != NULL, NULL);
+  if (info->accepted && !info->loaded)
+    cbox_loader_load_cached (info);
+  return info->accepted ? &info->desc : NULL;
+}
+
+const CboxPluginDesc *
+cbox_plugin_info_get_meta (CboxPluginInfo *info)
+{
+  g_return_val_if_fail (info != NULL, NULL);
   return info->accepted ? &info->desc : NULL;
 }
 
@@ -282,6 +347,8 @@ cbox_plugin_error_code_to_string (int code)
       return "missing-vtable";
     case CBOX_PLUGIN_ERROR_DUPLICATE_NAME:
       return "duplicate-name";
+    case CBOX_PLUGIN_ERROR_CHANGED:
+      return "changed";
     default:
       return "unknown";
     }

@@ -15,6 +15,16 @@ CboxRegistry *cbox_registry_new (void);
 void cbox_registry_free (CboxRegistry *registry);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CboxRegistry, cbox_registry_free)
 
+/* Use the descriptor cache at @path (NULL: none, the default) for the
+ * next loads: a file the cache describes is not opened until
+ * cbox_plugin_info_get_desc() is called on it; files it does not describe
+ * are loaded and added, and the cache is written back at the end of
+ * cbox_registry_load_default(). Ignored in a setuid (AT_SECURE) process. */
+void cbox_registry_set_cache_file (CboxRegistry *registry, const char *path);
+/* How many plugins the cache described without opening them (for
+ * `cbox -v`). */
+guint cbox_registry_get_n_cached (CboxRegistry *registry);
+
 /* The search path: CBOX_PLUGIN_PATH (colon-separated; ignored when the
  * process is setuid or has AT_SECURE), then the installed plugin folder.
  * The first file with a given name wins. Never fails: every file that
@@ -30,7 +40,7 @@ void cbox_registry_load_dir (CboxRegistry *registry, const char *dir);
 /* Every plugin file found, accepted or rejected, in the order found. */
 guint cbox_registry_get_n_plugins (CboxRegistry *registry);
 CboxPluginInfo *cbox_registry_get_plugin (CboxRegistry *registry, guint index);
-/* The accepted plugin called @name, or NULL. */
+/* The plugin called @name, or NULL; only while it is accepted. */
 CboxPluginInfo *cbox_registry_lookup (CboxRegistry *registry, const char *name);
 /* The accepted plugins of @kind (0: any kind) whose name or one of whose aliases is
  * @name_or_alias ("gpu" -> dri; "display" -> x11, wayland), in registry
@@ -44,8 +54,15 @@ const char *cbox_plugin_info_get_path (CboxPluginInfo *info);
  * read, derived from the file name ("libcbox-x.so" -> "x"). */
 const char *cbox_plugin_info_get_name (CboxPluginInfo *info);
 /* The descriptor; NULL when rejected. Its vtables are full-size copies:
- * members the plugin's ABI minor does not have read as NULL. */
+ * members the plugin's ABI minor does not have read as NULL. A plugin
+ * known from the cache is loaded and checked now; when that fails it is
+ * rejected from then on, and this returns NULL. */
 const CboxPluginDesc *cbox_plugin_info_get_desc (CboxPluginInfo *info);
+/* What the descriptor says, without loading the plugin: name, kind,
+ * version, description, aliases, after, conflicts, features,
+ * default_enabled. Its vtables are NULL until the plugin is loaded. NULL
+ * when rejected. */
+const CboxPluginDesc *cbox_plugin_info_get_meta (CboxPluginInfo *info);
 /* Why it was rejected (domain CBOX_PLUGIN_ERROR, message naming the file);
  * NULL when accepted. */
 const GError *cbox_plugin_info_get_error (CboxPluginInfo *info);
@@ -54,7 +71,7 @@ gboolean cbox_plugin_info_is_accepted (CboxPluginInfo *info);
 /* A stable word for a CBOX_PLUGIN_ERROR code, for JSON and scripts:
  * "not-regular-file", "open", "no-entry-point", "null-descriptor",
  * "abi-major", "abi-minor", "struct-size", "missing-field",
- * "missing-vtable", "duplicate-name"; "unknown" for anything else. */
+ * "missing-vtable", "duplicate-name", "changed"; "unknown" for anything else. */
 const char *cbox_plugin_error_code_to_string (int code);
 
 G_END_DECLS

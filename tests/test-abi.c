@@ -137,6 +137,7 @@ test_enums (void)
   g_assert_cmpint (CBOX_PLUGIN_ERROR_MISSING_FIELD, ==, 7);
   g_assert_cmpint (CBOX_PLUGIN_ERROR_MISSING_VTABLE, ==, 8);
   g_assert_cmpint (CBOX_PLUGIN_ERROR_DUPLICATE_NAME, ==, 9);
+  g_assert_cmpint (CBOX_PLUGIN_ERROR_CHANGED, ==, 10);
 
   assert_size (CboxFeatures, 4);
   g_assert_cmpint (CBOX_FEATURE_BIND, ==, 1);

@@ -380,10 +380,10 @@ test_error_code_strings (void)
   g_assert_cmpstr (cbox_plugin_error_code_to_string (CBOX_PLUGIN_ERROR_ABI_MAJOR), ==, "abi-major");
   g_assert_cmpstr (cbox_plugin_error_code_to_string (CBOX_PLUGIN_ERROR_DUPLICATE_NAME), ==,
                    "duplicate-name");
-  g_assert_cmpstr (cbox_plugin_error_code_to_string (CBOX_PLUGIN_ERROR_DUPLICATE_NAME + 1), ==,
-                   "unknown");
+  g_assert_cmpstr (cbox_plugin_error_code_to_string (CBOX_PLUGIN_ERROR_CHANGED), ==, "changed");
+  g_assert_cmpstr (cbox_plugin_error_code_to_string (CBOX_PLUGIN_ERROR_CHANGED + 1), ==, "unknown");
   /* Every code has its own word. */
-  for (int i = CBOX_PLUGIN_ERROR_NOT_REGULAR_FILE; i <= CBOX_PLUGIN_ERROR_DUPLICATE_NAME; i++)
+  for (int i = CBOX_PLUGIN_ERROR_NOT_REGULAR_FILE; i <= CBOX_PLUGIN_ERROR_CHANGED; i++)
     for (int j = 0; j < i; j++)
       g_assert_cmpstr (cbox_plugin_error_code_to_string (i), !=,
                        cbox_plugin_error_code_to_string (j));

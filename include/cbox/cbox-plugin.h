@@ -42,6 +42,7 @@ typedef enum
   CBOX_PLUGIN_ERROR_MISSING_FIELD,   /* no name, bad kind, bad name characters */
   CBOX_PLUGIN_ERROR_MISSING_VTABLE,  /* no vtable (or required vfunc) for its kind */
   CBOX_PLUGIN_ERROR_DUPLICATE_NAME,  /* a plugin of that name was found earlier */
+  CBOX_PLUGIN_ERROR_CHANGED,         /* the file changed since the plugin cache described it */
 } CboxPluginError;
 
 /* Exit statuses of cbox itself, as env(1) and container runtimes use them. */

@@ -1,0 +1,443 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+#include "cbox-plugin-cache.h"
+
+/* Bump when the layout below changes; a cache of another format, cbox
+ * version or ABI is ignored and rewritten. */
+#define CACHE_FORMAT 1
+/* Far more than any plugin folder needs; a larger file is not ours. */
+#define CACHE_MAX_SIZE (1024 * 1024)
+
+typedef struct
+{
+  char *path;
+  CboxPluginStamp stamp;
+  CboxPluginKind kind;
+  guint32 abi_minor;
+  char *name;
+  char *version;
+  char *description;
+  char **aliases;
+  char **after;
+  char **conflicts;
+  CboxFeatures features;
+  gboolean default_enabled;
+  /* Looked up or recorded by this run. */
+  gboolean used;
+} CacheEntry;
+
+struct _CboxPluginCache
+{
+  char *path;
+  GHashTable *entries; /* path -> CacheEntry */
+  gboolean dirty;
+};
+
+static void
+cache_entry_free (CacheEntry *entry)
+{
+  g_free (entry->path);
+  g_free (entry->name);
+  g_free (entry->version);
+  g_free (entry->description);
+  g_strfreev (entry->aliases);
+  g_strfreev (entry->after);
+  g_strfreev (entry->conflicts);
+  g_free (entry);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CacheEntry, cache_entry_free)
+
+static const char *
+cache_header (void)
+{
+  return CBOX_VERSION " " G_STRINGIFY (CBOX_ABI_MAJOR) "." G_STRINGIFY (CBOX_ABI_MINOR);
+}
+
+/* Security: the cache decides which plugin files a run opens and which
+ * forwarders are on by default, so only a cache that the effective user
+ * alone could have written is read, and only into a folder of that user is
+ * one written. Root never reads a cache in a folder someone else owns (a
+ * `sudo -E` with the user's HOME), and never creates folders there. The
+ * cache never stands in for the checks: a plugin is loaded and checked as
+ * always before any of its code runs, and its descriptor must match the
+ * cached one (cbox_loader_load_cached()). */
+static gboolean
+cache_dir_is_ours (const char *dir)
+{
+  struct stat st;
+
+  return lstat (dir, &st) == 0 && S_ISDIR (st.st_mode) && st.st_uid == geteuid ()
+         && (st.st_mode & (S_IWGRP | S_IWOTH)) == 0;
+}
+
+/* Makes @dir (mode 0700) where missing, but as root only below a folder
+ * root owns. */
+static gboolean
+cache_dir_make (const char *dir)
+{
+  g_autofree char *ancestor = g_strdup (dir);
+  struct stat st;
+
+  if (cache_dir_is_ours (dir))
+    return TRUE;
+  while (lstat (ancestor, &st) != 0)
+    {
+      char *parent;
+
+      if (errno != ENOENT)
+        return FALSE;
+      parent = g_path_get_dirname (ancestor);
+      if (g_str_equal (parent, ancestor))
+        {
+          g_free (parent);
+          return FALSE;
+        }
+      g_free (ancestor);
+      ancestor = parent;
+    }
+  if (geteuid () == 0 && st.st_uid != 0)
+    return FALSE;
+  if (g_mkdir_with_parents (dir, 0700) != 0)
+    return FALSE;
+  return cache_dir_is_ours (dir);
+}
+
+static char *
+cache_read (const char *path)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_autofree char *data = NULL;
+  struct stat st;
+  gsize done = 0;
+  int fd;
+
+  if (!cache_dir_is_ours (dir))
+    return NULL;
+  /* O_NONBLOCK: a fifo planted under the name must not hang cbox. */
+  fd = open (path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0)
+    return NULL;
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode) || st.st_uid != geteuid ()
+      || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0 || st.st_size > CACHE_MAX_SIZE)
+    {
+      close (fd);
+      return NULL;
+    }
+  data = g_malloc ((gsize)st.st_size + 1);
+  while (done < (gsize)st.st_size)
+    {
+      ssize_t n = read (fd, data + done, (gsize)st.st_size - done);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        break;
+      done += (gsize)n;
+    }
+  close (fd);
+  data[done] = '\0';
+  return g_steal_pointer (&data);
+}
+
+static gboolean
+stamp_parse (const char *text, CboxPluginStamp *stamp)
+{
+  char end;
+
+  return text != NULL
+         && sscanf (text, "%" SCNu64 ":%" SCNu64 ":%" SCNd64 ":%" SCNd64 ":%" SCNd64 "%c",
+                    &stamp->dev, &stamp->ino, &stamp->size, &stamp->mtime_ns, &stamp->ctime_ns,
+                    &end)
+                == 5;
+}
+
+static char *
+stamp_to_string (const CboxPluginStamp *stamp)
+{
+  return g_strdup_printf ("%" G_GUINT64_FORMAT ":%" G_GUINT64_FORMAT ":%" G_GINT64_FORMAT
+                          ":%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT,
+                          stamp->dev, stamp->ino, stamp->size, stamp->mtime_ns, stamp->ctime_ns);
+}
+
+/* One "[plugin N]" group, or NULL when anything in it is off. */
+static CacheEntry *
+cache_entry_parse (GKeyFile *key_file, const char *group)
+{
+  g_autoptr (CacheEntry) entry = g_new0 (CacheEntry, 1);
+  g_autofree char *stamp = g_key_file_get_string (key_file, group, "stamp", NULL);
+  g_autofree char *kind = g_key_file_get_string (key_file, group, "kind", NULL);
+  g_autoptr (GError) error = NULL;
+  gint64 features;
+
+  entry->path = g_key_file_get_string (key_file, group, "path", NULL);
+  entry->name = g_key_file_get_string (key_file, group, "name", NULL);
+  if (entry->path == NULL || !g_path_is_absolute (entry->path)
+      || !stamp_parse (stamp, &entry->stamp) || !cbox_loader_name_is_valid (entry->name))
+    return NULL;
+  if (g_strcmp0 (kind, "backend") == 0)
+    entry->kind = CBOX_PLUGIN_KIND_BACKEND;
+  else if (g_strcmp0 (kind, "forwarder") == 0)
+    entry->kind = CBOX_PLUGIN_KIND_FORWARDER;
+  else
+    return NULL;
+  entry->version = g_key_file_get_string (key_file, group, "version", NULL);
+  entry->description = g_key_file_get_string (key_file, group, "description", NULL);
+  entry->aliases = g_key_file_get_string_list (key_file, group, "aliases", NULL, NULL);
+  entry->after = g_key_file_get_string_list (key_file, group, "after", NULL, NULL);
+  entry->conflicts = g_key_file_get_string_list (key_file, group, "conflicts", NULL, NULL);
+  features = g_key_file_get_int64 (key_file, group, "features", &error);
+  if (error != NULL || features < 0 || features > G_MAXUINT32)
+    return NULL;
+  entry->features = (CboxFeatures)features;
+  entry->default_enabled = g_key_file_get_boolean (key_file, group, "default-enabled", &error);
+  if (error != NULL)
+    return NULL;
+  entry->abi_minor = (guint32)g_key_file_get_integer (key_file, group, "abi-minor", &error);
+  if (error != NULL || entry->abi_minor > CBOX_ABI_MINOR)
+    return NULL;
+  return g_steal_pointer (&entry);
+}
+
+CboxPluginCache *
+cbox_plugin_cache_new (const char *path)
+{
+  CboxPluginCache *cache = g_new0 (CboxPluginCache, 1);
+  g_autoptr (GKeyFile) key_file = g_key_file_new ();
+  g_autofree char *data = NULL;
+  g_autofree char *header = NULL;
+  g_auto (GStrv) groups = NULL;
+
+  g_return_val_if_fail (path != NULL, cache);
+
+  cache->path = g_strdup (path);
+  cache->entries
+      = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify)cache_entry_free);
+  data = cache_read (path);
+  if (data == NULL || !g_key_file_load_from_data (key_file, data, -1, G_KEY_FILE_NONE, NULL))
+    {
+      g_debug ("plugin cache %s: none usable, all plugins are loaded", path);
+      cache->dirty = TRUE;
+      return cache;
+    }
+  header = g_key_file_get_string (key_file, "cache", "cbox", NULL);
+  if (g_key_file_get_integer (key_file, "cache", "format", NULL) != CACHE_FORMAT
+      || g_strcmp0 (header, cache_header ()) != 0)
+    {
+      g_debug ("plugin cache %s: written by another cbox, ignored", path);
+      cache->dirty = TRUE;
+      return cache;
+    }
+  groups = g_key_file_get_groups (key_file, NULL);
+  for (gsize i = 0; groups[i] != NULL; i++)
+    {
+      CacheEntry *entry;
+
+      if (!g_str_has_prefix (groups[i], "plugin "))
+        continue;
+      entry = cache_entry_parse (key_file, groups[i]);
+      if (entry == NULL)
+        {
+          cache->dirty = TRUE;
+          continue;
+        }
+      g_hash_table_replace (cache->entries, entry->path, entry);
+    }
+  return cache;
+}
+
+void
+cbox_plugin_cache_free (CboxPluginCache *cache)
+{
+  if (cache == NULL)
+    return;
+  g_hash_table_unref (cache->entries);
+  g_free (cache->path);
+  g_free (cache);
+}
+
+CboxPluginInfo *
+cbox_plugin_cache_lookup (CboxPluginCache *cache, const char *path, const CboxPluginStamp *stamp)
+{
+  CacheEntry *entry;
+  CboxPluginDesc desc = { 0 };
+  CboxPluginInfo *info;
+
+  g_return_val_if_fail (cache != NULL, NULL);
+
+  entry = g_hash_table_lookup (cache->entries, path);
+  if (entry == NULL)
+    return NULL;
+  if (!cbox_plugin_stamp_equal (&entry->stamp, stamp))
+    {
+      g_debug ("plugin cache: %s changed, loading it", path);
+      g_hash_table_remove (cache->entries, path);
+      cache->dirty = TRUE;
+      return NULL;
+    }
+  entry->used = TRUE;
+  desc.abi_major = CBOX_ABI_MAJOR;
+  desc.abi_minor = entry->abi_minor;
+  desc.kind = entry->kind;
+  desc.name = entry->name;
+  desc.version = entry->version;
+  desc.description = entry->description;
+  desc.aliases = (const char *const *)entry->aliases;
+  desc.after = (const char *const *)entry->after;
+  desc.conflicts = (const char *const *)entry->conflicts;
+  desc.features = entry->features;
+  desc.default_enabled = entry->default_enabled;
+  info = cbox_plugin_info_new_cached (path, stamp, &desc);
+  info->cache_file = g_strdup (cache->path);
+  return info;
+}
+
+void
+cbox_plugin_cache_record (CboxPluginCache *cache, CboxPluginInfo *info)
+{
+  CacheEntry *entry;
+
+  g_return_if_fail (cache != NULL);
+  g_return_if_fail (info != NULL);
+
+  /* GKeyFile keeps UTF-8 only; such a file is simply loaded every time. */
+  if (!info->accepted || !info->loaded || !info->has_stamp
+      || !g_utf8_validate (info->path, -1, NULL))
+    return;
+  entry = g_new0 (CacheEntry, 1);
+  entry->path = g_strdup (info->path);
+  entry->stamp = info->stamp;
+  entry->kind = info->desc.kind;
+  entry->abi_minor = info->desc.abi_minor;
+  entry->name = g_strdup (info->desc.name);
+  entry->version = g_strdup (info->desc.version);
+  entry->description = g_strdup (info->desc.description);
+  entry->aliases = g_strdupv ((char **)info->desc.aliases);
+  entry->after = g_strdupv ((char **)info->desc.after);
+  entry->conflicts = g_strdupv ((char **)info->desc.conflicts);
+  entry->features = info->desc.features;
+  entry->default_enabled = info->desc.default_enabled;
+  entry->used = TRUE;
+  g_hash_table_replace (cache->entries, entry->path, entry);
+  cache->dirty = TRUE;
+}
+
+static void
+set_strv0 (GKeyFile *key_file, const char *group, const char *key, char **strv)
+{
+  if (strv != NULL && strv[0] != NULL)
+    g_key_file_set_string_list (key_file, group, key, (const char *const *)strv,
+                                g_strv_length (strv));
+}
+
+static int
+compare_paths (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const char *const *)a, *(const char *const *)b);
+}
+
+void
+cbox_plugin_cache_save (CboxPluginCache *cache)
+{
+  g_autoptr (GKeyFile) key_file = g_key_file_new ();
+  g_autoptr (GPtrArray) paths = g_ptr_array_new ();
+  g_autofree char *dir = NULL;
+  g_autofree char *tmp_path = NULL;
+  g_autofree char *data = NULL;
+  GHashTableIter iter;
+  gpointer key, value;
+  gsize len = 0;
+  gsize done = 0;
+  int fd;
+
+  g_return_if_fail (cache != NULL);
+
+  if (!cache->dirty)
+    return;
+
+  /* Entries this run did not meet stay while their file does (another
+   * CBOX_PLUGIN_PATH uses them); those of files gone or changed go. */
+  g_hash_table_iter_init (&iter, cache->entries);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      CacheEntry *entry = value;
+      CboxPluginStamp now;
+
+      if (!entry->used
+          && (!cbox_plugin_stamp_get (entry->path, &now, NULL)
+              || !cbox_plugin_stamp_equal (&now, &entry->stamp)))
+        g_hash_table_iter_remove (&iter);
+      else
+        g_ptr_array_add (paths, key);
+    }
+  g_ptr_array_sort (paths, compare_paths);
+
+  g_key_file_set_string (key_file, "cache", "cbox", cache_header ());
+  g_key_file_set_integer (key_file, "cache", "format", CACHE_FORMAT);
+  for (guint i = 0; i < paths->len; i++)
+    {
+      CacheEntry *entry = g_hash_table_lookup (cache->entries, g_ptr_array_index (paths, i));
+      g_autofree char *group = g_strdup_printf ("plugin %u", i);
+      g_autofree char *stamp = stamp_to_string (&entry->stamp);
+
+      g_key_file_set_string (key_file, group, "path", entry->path);
+      g_key_file_set_string (key_file, group, "stamp", stamp);
+      g_key_file_set_string (key_file, group, "name", entry->name);
+      g_key_file_set_string (key_file, group, "kind",
+                             entry->kind == CBOX_PLUGIN_KIND_BACKEND ? "backend" : "forwarder");
+      if (entry->version != NULL)
+        g_key_file_set_string (key_file, group, "version", entry->version);
+      if (entry->description != NULL)
+        g_key_file_set_string (key_file, group, "description", entry->description);
+      set_strv0 (key_file, group, "aliases", entry->aliases);
+      set_strv0 (key_file, group, "after", entry->after);
+      set_strv0 (key_file, group, "conflicts", entry->conflicts);
+      g_key_file_set_int64 (key_file, group, "features", (gint64)entry->features);
+      g_key_file_set_boolean (key_file, group, "default-enabled", entry->default_enabled);
+      g_key_file_set_integer (key_file, group, "abi-minor", (gint)entry->abi_minor);
+    }
+  data = g_key_file_to_data (key_file, &len, NULL);
+
+  dir = g_path_get_dirname (cache->path);
+  if (!cache_dir_make (dir))
+    {
+      g_debug ("plugin cache: %s is not a folder of this user; not written", dir);
+      return;
+    }
+  /* A temporary file renamed over the old one: a reader sees one whole
+   * cache or the other. No fsync: a cache lost or torn in a crash fails to
+   * parse or to match and is rebuilt. */
+  tmp_path = g_strconcat (cache->path, ".XXXXXX", NULL);
+  fd = g_mkstemp_full (tmp_path, O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0)
+    {
+      g_debug ("plugin cache: %s: %s", tmp_path, g_strerror (errno));
+      return;
+    }
+  while (done < len)
+    {
+      ssize_t n = write (fd, data + done, len - done);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        break;
+      done += (gsize)n;
+    }
+  if (close (fd) != 0 || done < len || rename (tmp_path, cache->path) != 0)
+    {
+      g_debug ("plugin cache: cannot write %s: %s", cache->path, g_strerror (errno));
+      g_unlink (tmp_path);
+      return;
+    }
+  cache->dirty = FALSE;
+}
