@@ -9,8 +9,11 @@
 #include <signal.h>
 #include <string.h>
 #include <linux/close_range.h>
+#include <sched.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -61,8 +64,11 @@ typedef struct
   int n_groups;
 } CboxRunCredentials;
 
-/* In a freshly forked child: the state a program expects at exec. Only
- * async-signal-safe calls from here on. FALSE with errno set when the
+/* In the child, between clone() and exec: the state a program expects at
+ * exec. The child shares cbox's memory (see cbox_run_spawn()), so only
+ * async-signal-safe calls, nothing allocated, and the credentials by raw
+ * system calls: glibc's setresuid() and friends would signal every thread
+ * of the process they believe they are in. FALSE with errno set when the
  * credentials cannot be taken. */
 static gboolean
 cbox_run_child_reset (const sigset_t *mask, gboolean ignore_forwarded,
@@ -70,6 +76,15 @@ cbox_run_child_reset (const sigset_t *mask, gboolean ignore_forwarded,
 {
   struct sigaction sa = { .sa_handler = SIG_DFL };
 
+  /* Every handler cbox set goes back to the default before any signal is
+   * let through: a handler must never run on this shared memory. */
+  for (int sig = 1; sig < NSIG; sig++)
+    {
+      struct sigaction old;
+      if (sig != SIGKILL && sig != SIGSTOP && sigaction (sig, NULL, &old) == 0
+          && old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN)
+        sigaction (sig, &sa, NULL);
+    }
   for (guint i = 0; i < G_N_ELEMENTS (cbox_forwarded_signals); i++)
     {
       sa.sa_handler = ignore_forwarded ? SIG_IGN : SIG_DFL;
@@ -82,9 +97,9 @@ cbox_run_child_reset (const sigset_t *mask, gboolean ignore_forwarded,
   /* Groups, then gid, then uid: each step needs the privileges the next
    * one drops. */
   if (creds != NULL && creds->uid != 0
-      && (setgroups ((size_t)creds->n_groups, creds->groups) < 0
-          || setresgid (creds->gid, creds->gid, creds->gid) < 0
-          || setresuid (creds->uid, creds->uid, creds->uid) < 0))
+      && (syscall (SYS_setgroups, (size_t)creds->n_groups, creds->groups) < 0
+          || syscall (SYS_setresgid, creds->gid, creds->gid, creds->gid) < 0
+          || syscall (SYS_setresuid, creds->uid, creds->uid, creds->uid) < 0))
     return FALSE;
   /* Nothing outlives cbox, even after kill -9: the kernel kills the child
    * when cbox goes. If cbox died before the prctl took effect, go now.
@@ -111,84 +126,100 @@ cbox_run_child_cloexec_from (int lowest)
     fcntl (fd, F_SETFD, FD_CLOEXEC);
 }
 
-/* Reports errno of a failed exec through @errno_fd and exits. */
-G_GNUC_NORETURN static void
-cbox_run_child_fail (int errno_fd)
+typedef struct
 {
-  int saved = errno;
+  const char *path;
+  const char *const *argv;
+  const char *const *envp;
+  const int *keep_fds;
+  guint n_keep_fds;
+  gboolean null_stdin;
+  const sigset_t *child_mask;
+  gboolean ignore_forwarded;
+  const CboxRunCredentials *creds;
+  pid_t parent;
+  /* Written by the child when it cannot exec; read once clone() returned. */
+  int child_errno;
+} CboxRunSpawn;
 
-  if (write (errno_fd, &saved, sizeof saved) < 0)
+static int
+cbox_run_child (void *data)
+{
+  CboxRunSpawn *spawn = data;
+
+  if (!cbox_run_child_reset (spawn->child_mask, spawn->ignore_forwarded, spawn->creds,
+                             spawn->parent))
+    goto fail;
+  /* Only stdio and the fds the launch names go on: an fd cbox itself
+   * inherited (a directory its parent left open, say) would be a way out
+   * of the sandbox, as bwrap passes every open fd to the command. */
+  cbox_run_child_cloexec_from (3);
+  for (guint i = 0; i < spawn->n_keep_fds; i++)
+    if (fcntl (spawn->keep_fds[i], F_SETFD, 0) < 0)
+      goto fail;
+  if (spawn->null_stdin)
     {
-      /* nothing left to do */
+      int null_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+      if (null_fd < 0 || dup2 (null_fd, STDIN_FILENO) < 0)
+        goto fail;
     }
+  execve (spawn->path, (char *const *)spawn->argv, (char *const *)spawn->envp);
+fail:
+  spawn->child_errno = errno != 0 ? errno : EINVAL;
   _exit (CBOX_EXIT_FAILURE);
 }
 
-/* Forks and execs @path. @keep_fds are made inheritable in the child; a
- * failed exec comes back as @error. */
+/* The child's stack: execve() needs little, the fallback of
+ * cbox_run_child_cloexec_from() a few calls more. */
+#define CBOX_RUN_CHILD_STACK_SIZE (256 * 1024)
+
+/* Starts @path as posix_spawn() does: clone() with CLONE_VM | CLONE_VFORK,
+ * so the kernel copies none of cbox's page tables and cbox waits only
+ * until the child has exec'd (measured in docs/benchmarks.md: a fork()
+ * cost every run a few hundred microseconds). @keep_fds are made
+ * inheritable in the child; a failed exec comes back as @error. */
 static pid_t
 cbox_run_spawn (const char *what, const char *path, const char *const *argv,
                 const char *const *envp, const int *keep_fds, guint n_keep_fds, gboolean null_stdin,
                 const sigset_t *child_mask, gboolean ignore_forwarded,
                 const CboxRunCredentials *creds, GError **error)
 {
-  int errno_pipe[2];
-  pid_t parent = getpid ();
+  CboxRunSpawn spawn
+      = { path,  argv,      envp, keep_fds, n_keep_fds, null_stdin, child_mask, ignore_forwarded,
+          creds, getpid (), 0 };
+  sigset_t all, old_mask;
+  void *stack;
   pid_t pid;
-  int child_errno = 0;
-  ssize_t n;
+  int saved_errno;
 
-  if (pipe2 (errno_pipe, O_CLOEXEC) < 0)
+  stack = mmap (NULL, CBOX_RUN_CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
+                MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED)
     {
-      int saved_errno = errno;
-      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "%s: pipe: %s", what,
+      saved_errno = errno;
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "%s: mmap: %s", what,
                    g_strerror (saved_errno));
       return -1;
     }
-
-  pid = fork ();
+  /* No signal handler may run in the child before it reset them. */
+  sigfillset (&all);
+  sigprocmask (SIG_SETMASK, &all, &old_mask);
+  pid = clone (cbox_run_child, (char *)stack + CBOX_RUN_CHILD_STACK_SIZE,
+               CLONE_VM | CLONE_VFORK | SIGCHLD, &spawn);
+  saved_errno = errno;
+  sigprocmask (SIG_SETMASK, &old_mask, NULL);
+  munmap (stack, CBOX_RUN_CHILD_STACK_SIZE);
   if (pid < 0)
     {
-      int saved_errno = errno;
-      close (errno_pipe[0]);
-      close (errno_pipe[1]);
-      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "%s: fork: %s", what,
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "%s: clone: %s", what,
                    g_strerror (saved_errno));
       return -1;
     }
-
-  if (pid == 0)
-    {
-      close (errno_pipe[0]);
-      if (!cbox_run_child_reset (child_mask, ignore_forwarded, creds, parent))
-        cbox_run_child_fail (errno_pipe[1]);
-      /* Only stdio and the fds the launch names go on: an fd cbox itself
-       * inherited (a directory its parent left open, say) would be a way out
-       * of the sandbox, as bwrap passes every open fd to the command. */
-      cbox_run_child_cloexec_from (3);
-      for (guint i = 0; i < n_keep_fds; i++)
-        if (fcntl (keep_fds[i], F_SETFD, 0) < 0)
-          cbox_run_child_fail (errno_pipe[1]);
-      if (null_stdin)
-        {
-          int null_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
-          if (null_fd < 0 || dup2 (null_fd, STDIN_FILENO) < 0)
-            cbox_run_child_fail (errno_pipe[1]);
-        }
-      execve (path, (char *const *)argv, (char *const *)envp);
-      cbox_run_child_fail (errno_pipe[1]);
-    }
-
-  close (errno_pipe[1]);
-  do
-    n = read (errno_pipe[0], &child_errno, sizeof child_errno);
-  while (n < 0 && errno == EINTR);
-  close (errno_pipe[0]);
-  if (n == sizeof child_errno)
+  if (spawn.child_errno != 0)
     {
       cbox_run_wait_ended (pid);
       g_set_error (error, CBOX_ERROR, CBOX_ERROR_BACKEND, "%s: cannot run %s: %s", what, path,
-                   g_strerror (child_errno));
+                   g_strerror (spawn.child_errno));
       return -1;
     }
   return pid;

@@ -16,11 +16,13 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <seccomp.h>
-
 #include <cbox/cbox-plugin.h>
 
 #include "cbox-bwrap-private.h"
+#include "cbox-bwrap-seccomp.h"
+#ifdef CBOX_BWRAP_SECCOMP_BUILTIN
+#include "cbox-bwrap-seccomp-filter.h"
+#endif
 
 /* Where cbox-exec is bound inside; /run is the sandbox's own tmpfs. */
 #define CBOX_BWRAP_EXEC_DEST "/run/cbox-exec"
@@ -238,76 +240,39 @@ cbox_bwrap_run_as (CboxPlan *plan)
   return getuid () == 0 && cbox_plan_get_uid (plan) != 0 ? cbox_plan_get_uid (plan) : 0;
 }
 
-/* The terminal-injection filter, as classic BPF for `bwrap --seccomp FD`.
- *
- * TIOCSTI pushes bytes into a terminal's input queue and TIOCLINUX (on a
- * virtual console) can paste its selection: either lets the command type
- * into the host shell that owns the terminal once the sandbox ends. Both
- * fail with EPERM, everything else is allowed. This is a filter, not
- * --new-session: a new session would take the terminal away from an
- * interactive shell (no job control, no ^C).
- *
- * The rule compares only the low 32 bits of the request, since the kernel
- * truncates it to an int (a caller could set the high bits to dodge an
- * exact 64-bit match). The 32-bit ABIs get the same rule, so an i386 or
- * x32 binary cannot go around it, and are not killed for being foreign. */
+/* The terminal-injection filter (see cbox-bwrap-seccomp.c for what it
+ * blocks and why), as classic BPF for `bwrap --seccomp FD`, in a sealed
+ * memfd: embedded at build time where meson could run the generator, else
+ * made by libseccomp now. */
 int
 cbox_bwrap_seccomp_fd_new (GError **error)
 {
-  static const guint32 extra_arches[] = { SCMP_ARCH_X86, SCMP_ARCH_X32 };
-  scmp_filter_ctx filter = seccomp_init (SCMP_ACT_ALLOW);
-  int fd = -1;
+#ifdef CBOX_BWRAP_SECCOMP_BUILTIN
+  return cbox_memfd_new_sealed ("cbox-seccomp", cbox_bwrap_seccomp_filter,
+                                sizeof cbox_bwrap_seccomp_filter, error);
+#else
+  const char *what = NULL;
+  int fd = memfd_create ("cbox-seccomp", MFD_CLOEXEC);
   int r;
 
-  if (filter == NULL)
-    {
-      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "bwrap: seccomp_init failed");
-      return -1;
-    }
-  if (seccomp_arch_native () == SCMP_ARCH_X86_64)
-    for (guint i = 0; i < G_N_ELEMENTS (extra_arches); i++)
-      {
-        r = seccomp_arch_add (filter, extra_arches[i]);
-        if (r < 0 && r != -EEXIST)
-          {
-            seccomp_release (filter);
-            g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "bwrap: seccomp_arch_add: %s",
-                         g_strerror (-r));
-            return -1;
-          }
-      }
-  r = seccomp_rule_add (filter, SCMP_ACT_ERRNO (EPERM), SCMP_SYS (ioctl), 1,
-                        SCMP_A1 (SCMP_CMP_MASKED_EQ, 0xffffffffu, (scmp_datum_t)TIOCSTI));
-  if (r == 0)
-    r = seccomp_rule_add (filter, SCMP_ACT_ERRNO (EPERM), SCMP_SYS (ioctl), 1,
-                          SCMP_A1 (SCMP_CMP_MASKED_EQ, 0xffffffffu, (scmp_datum_t)TIOCLINUX));
-  if (r < 0)
-    {
-      seccomp_release (filter);
-      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "bwrap: seccomp_rule_add: %s",
-                   g_strerror (-r));
-      return -1;
-    }
-
-  fd = memfd_create ("cbox-seccomp", MFD_CLOEXEC);
   if (fd < 0)
     {
       int saved_errno = errno;
-      seccomp_release (filter);
       g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "bwrap: memfd_create: %s",
                    g_strerror (saved_errno));
       return -1;
     }
-  r = seccomp_export_bpf (filter, fd);
-  seccomp_release (filter);
+  r = cbox_bwrap_seccomp_export (fd, &what);
   if (r < 0 || lseek (fd, 0, SEEK_SET) < 0)
     {
       close (fd);
       g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED,
-                   "bwrap: cannot export the seccomp filter: %s", g_strerror (r < 0 ? -r : errno));
+                   "bwrap: cannot make the seccomp filter: %s: %s", r < 0 ? what : "lseek",
+                   g_strerror (r < 0 ? -r : errno));
       return -1;
     }
   return fd;
+#endif
 }
 
 /* A new fd at offset 0 for the launch to own, reading the content of the

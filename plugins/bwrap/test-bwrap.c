@@ -9,7 +9,10 @@
 
 #include <glib/gstdio.h>
 
+#include <sys/mman.h>
+
 #include "cbox-bwrap-private.h"
+#include "cbox-bwrap-seccomp.h"
 #include "cbox-private.h"
 
 extern const CboxPluginDesc *cbox_plugin_describe (void);
@@ -304,6 +307,49 @@ test_args_blob (void)
   g_assert_cmpmem (blob, len, "a\0\0b c\0", 7);
 }
 
+static GBytes *
+read_whole_fd (int fd)
+{
+  GByteArray *bytes = g_byte_array_new ();
+  guint8 buf[4096];
+  ssize_t n;
+
+  while ((n = pread (fd, buf, sizeof buf, (off_t)bytes->len)) > 0)
+    g_byte_array_append (bytes, buf, (guint)n);
+  g_assert_cmpint (n, ==, 0);
+  return g_byte_array_free_to_bytes (bytes);
+}
+
+/* The filter a run hands bwrap (embedded at build time) is, byte for byte,
+ * what libseccomp makes from cbox-bwrap-seccomp.c now: the two cannot
+ * drift apart. (That the filter works, test-bwrap-integration's TIOCSTI
+ * case shows with a real sandbox.) */
+static void
+test_seccomp_builtin (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) used = NULL;
+  g_autoptr (GBytes) made = NULL;
+  const char *what = NULL;
+  int fd = cbox_bwrap_seccomp_fd_new (&error);
+  int fresh = memfd_create ("fresh", MFD_CLOEXEC);
+
+  g_assert_no_error (error);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (fresh, >=, 0);
+  g_assert_cmpint (cbox_bwrap_seccomp_export (fresh, &what), ==, 0);
+  used = read_whole_fd (fd);
+  made = read_whole_fd (fresh);
+  /* Classic BPF: 8 bytes an instruction, and a filter that does something. */
+  g_assert_cmpuint (g_bytes_get_size (made) % 8, ==, 0);
+  g_assert_cmpuint (g_bytes_get_size (made), >, 8 * 4);
+  g_assert_true (g_bytes_equal (used, made));
+  /* Sealed: what bwrap reads cannot be changed behind cbox's back. */
+  g_assert_cmpint (write (fd, "x", 1), <, 0);
+  close (fd);
+  close (fresh);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -319,5 +365,6 @@ main (int argc, char **argv)
   g_test_add_func ("/bwrap/version-from-binary", test_version_from_binary);
   g_test_add_func ("/bwrap/json-status", test_status_parse);
   g_test_add_func ("/bwrap/args-blob", test_args_blob);
+  g_test_add_func ("/bwrap/seccomp-builtin", test_seccomp_builtin);
   return g_test_run ();
 }
