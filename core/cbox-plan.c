@@ -50,6 +50,8 @@ struct _CboxPlan
   GPtrArray *skipped;    /* CboxSkipped* */
   GPtrArray *forwarders; /* char*, NULL-terminated */
   GArray *cleanups;      /* CboxCleanup */
+  CboxPlanSpawnedFunc spawned_func;
+  gpointer spawned_data;
 };
 
 static void
@@ -783,6 +785,26 @@ cbox_plan_run_cleanups (CboxPlan *plan)
       if (cleanup.destroy != NULL)
         cleanup.destroy (cleanup.user_data);
     }
+}
+
+void
+cbox_plan_set_spawned_func (CboxPlan *plan, CboxPlanSpawnedFunc func, gpointer user_data)
+{
+  g_return_if_fail (plan != NULL);
+  plan->spawned_func = func;
+  plan->spawned_data = user_data;
+}
+
+void
+cbox_plan_notify_spawned (CboxPlan *plan)
+{
+  CboxPlanSpawnedFunc func;
+
+  g_return_if_fail (plan != NULL);
+  func = plan->spawned_func;
+  plan->spawned_func = NULL;
+  if (func != NULL)
+    func (plan->spawned_data);
 }
 
 /* ---- features -------------------------------------------------------------- */

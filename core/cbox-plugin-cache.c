@@ -170,53 +170,113 @@ stamp_to_string (const CboxPluginStamp *stamp)
                           stamp->dev, stamp->ino, stamp->size, stamp->mtime_ns, stamp->ctime_ns);
 }
 
-/* One "[plugin N]" group, or NULL when anything in it is off. */
+/* The file: a first line "cbox-plugin-cache FORMAT CBOX_VERSION ABI", then
+ * one line a plugin, fields separated by tabs:
+ *   path stamp name kind abi-minor features default-enabled aliases after
+ *   conflicts version description
+ * stamp is dev:ino:size:mtime-ns:ctime-ns; kind "backend" or "forwarder";
+ * aliases, after and conflicts are comma-separated names (which have no
+ * commas) or "-" for none; path is C-escaped (g_strescape: no tab, no
+ * newline, any bytes); version and description are "-" for none or "="
+ * and the text C-escaped. A line-based file, not
+ * GKeyFile: every run reads it, and GKeyFile took 0.2 ms for 13 plugins,
+ * this about a tenth of that. */
+#define CACHE_N_FIELDS 12
+
+static char **
+names_parse (const char *text)
+{
+  g_auto (GStrv) names = NULL;
+
+  if (g_str_equal (text, "-"))
+    return NULL;
+  names = g_strsplit (text, ",", -1);
+  for (gsize i = 0; names[i] != NULL; i++)
+    if (!cbox_loader_name_is_valid (names[i]))
+      return NULL;
+  return g_steal_pointer (&names);
+}
+
+static gboolean
+names_field_is_valid (const char *text, char **parsed)
+{
+  return g_str_equal (text, "-") || parsed != NULL;
+}
+
+static gboolean
+int_parse (const char *text, guint64 max, guint64 *ret)
+{
+  return g_ascii_string_to_unsigned (text, 10, 0, max, ret, NULL);
+}
+
+static gboolean
+optional_parse (const char *text, char **ret)
+{
+  if (g_str_equal (text, "-"))
+    return TRUE;
+  if (text[0] != '=')
+    return FALSE;
+  *ret = g_strcompress (text + 1);
+  return TRUE;
+}
+
+/* One line, or NULL when anything in it is off. */
 static CacheEntry *
-cache_entry_parse (GKeyFile *key_file, const char *group)
+cache_entry_parse (char *line)
 {
   g_autoptr (CacheEntry) entry = g_new0 (CacheEntry, 1);
-  g_autofree char *stamp = g_key_file_get_string (key_file, group, "stamp", NULL);
-  g_autofree char *kind = g_key_file_get_string (key_file, group, "kind", NULL);
-  g_autoptr (GError) error = NULL;
-  gint64 features;
+  g_auto (GStrv) fields = g_strsplit (line, "\t", CACHE_N_FIELDS + 1);
+  guint64 value;
 
-  entry->path = g_key_file_get_string (key_file, group, "path", NULL);
-  entry->name = g_key_file_get_string (key_file, group, "name", NULL);
-  if (entry->path == NULL || !g_path_is_absolute (entry->path)
-      || !stamp_parse (stamp, &entry->stamp) || !cbox_loader_name_is_valid (entry->name))
+  if (g_strv_length (fields) != CACHE_N_FIELDS)
     return NULL;
-  if (g_strcmp0 (kind, "backend") == 0)
+  entry->path = g_strcompress (fields[0]);
+  if (!g_path_is_absolute (entry->path) || !stamp_parse (fields[1], &entry->stamp)
+      || !cbox_loader_name_is_valid (fields[2]))
+    return NULL;
+  entry->name = g_strdup (fields[2]);
+  if (g_str_equal (fields[3], "backend"))
     entry->kind = CBOX_PLUGIN_KIND_BACKEND;
-  else if (g_strcmp0 (kind, "forwarder") == 0)
+  else if (g_str_equal (fields[3], "forwarder"))
     entry->kind = CBOX_PLUGIN_KIND_FORWARDER;
   else
     return NULL;
-  entry->version = g_key_file_get_string (key_file, group, "version", NULL);
-  entry->description = g_key_file_get_string (key_file, group, "description", NULL);
-  entry->aliases = g_key_file_get_string_list (key_file, group, "aliases", NULL, NULL);
-  entry->after = g_key_file_get_string_list (key_file, group, "after", NULL, NULL);
-  entry->conflicts = g_key_file_get_string_list (key_file, group, "conflicts", NULL, NULL);
-  features = g_key_file_get_int64 (key_file, group, "features", &error);
-  if (error != NULL || features < 0 || features > G_MAXUINT32)
+  if (!int_parse (fields[4], CBOX_ABI_MINOR, &value))
     return NULL;
-  entry->features = (CboxFeatures)features;
-  entry->default_enabled = g_key_file_get_boolean (key_file, group, "default-enabled", &error);
-  if (error != NULL)
+  entry->abi_minor = (guint32)value;
+  if (!int_parse (fields[5], G_MAXUINT32, &value))
     return NULL;
-  entry->abi_minor = (guint32)g_key_file_get_integer (key_file, group, "abi-minor", &error);
-  if (error != NULL || entry->abi_minor > CBOX_ABI_MINOR)
+  entry->features = (CboxFeatures)value;
+  if (!int_parse (fields[6], 1, &value))
+    return NULL;
+  entry->default_enabled = value != 0;
+  entry->aliases = names_parse (fields[7]);
+  entry->after = names_parse (fields[8]);
+  entry->conflicts = names_parse (fields[9]);
+  if (!names_field_is_valid (fields[7], entry->aliases)
+      || !names_field_is_valid (fields[8], entry->after)
+      || !names_field_is_valid (fields[9], entry->conflicts))
+    return NULL;
+  if (!optional_parse (fields[10], &entry->version)
+      || !optional_parse (fields[11], &entry->description))
     return NULL;
   return g_steal_pointer (&entry);
+}
+
+static char *
+cache_first_line (void)
+{
+  return g_strdup_printf ("cbox-plugin-cache %d %s", CACHE_FORMAT, cache_header ());
 }
 
 CboxPluginCache *
 cbox_plugin_cache_new (const char *path)
 {
   CboxPluginCache *cache = g_new0 (CboxPluginCache, 1);
-  g_autoptr (GKeyFile) key_file = g_key_file_new ();
   g_autofree char *data = NULL;
-  g_autofree char *header = NULL;
-  g_auto (GStrv) groups = NULL;
+  g_autofree char *first = cache_first_line ();
+  char *line;
+  char *next;
 
   g_return_val_if_fail (path != NULL, cache);
 
@@ -224,28 +284,32 @@ cbox_plugin_cache_new (const char *path)
   cache->entries
       = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify)cache_entry_free);
   data = cache_read (path);
-  if (data == NULL || !g_key_file_load_from_data (key_file, data, -1, G_KEY_FILE_NONE, NULL))
+  if (data == NULL)
     {
       g_debug ("plugin cache %s: none usable, all plugins are loaded", path);
       cache->dirty = TRUE;
       return cache;
     }
-  header = g_key_file_get_string (key_file, "cache", "cbox", NULL);
-  if (g_key_file_get_integer (key_file, "cache", "format", NULL) != CACHE_FORMAT
-      || g_strcmp0 (header, cache_header ()) != 0)
+  next = strchr (data, '\n');
+  if (next == NULL || (*next = '\0', !g_str_equal (data, first)))
     {
       g_debug ("plugin cache %s: written by another cbox, ignored", path);
       cache->dirty = TRUE;
       return cache;
     }
-  groups = g_key_file_get_groups (key_file, NULL);
-  for (gsize i = 0; groups[i] != NULL; i++)
+  for (line = next + 1; *line != '\0'; line = next + 1)
     {
       CacheEntry *entry;
 
-      if (!g_str_has_prefix (groups[i], "plugin "))
-        continue;
-      entry = cache_entry_parse (key_file, groups[i]);
+      next = strchr (line, '\n');
+      /* A line cut short (a disk full while writing) is not trusted. */
+      if (next == NULL)
+        {
+          cache->dirty = TRUE;
+          break;
+        }
+      *next = '\0';
+      entry = cache_entry_parse (line);
       if (entry == NULL)
         {
           cache->dirty = TRUE;
@@ -310,9 +374,7 @@ cbox_plugin_cache_record (CboxPluginCache *cache, CboxPluginInfo *info)
   g_return_if_fail (cache != NULL);
   g_return_if_fail (info != NULL);
 
-  /* GKeyFile keeps UTF-8 only; such a file is simply loaded every time. */
-  if (!info->accepted || !info->loaded || !info->has_stamp
-      || !g_utf8_validate (info->path, -1, NULL))
+  if (!info->accepted || !info->loaded || !info->has_stamp)
     return;
   entry = g_new0 (CacheEntry, 1);
   entry->path = g_strdup (info->path);
@@ -333,11 +395,30 @@ cbox_plugin_cache_record (CboxPluginCache *cache, CboxPluginInfo *info)
 }
 
 static void
-set_strv0 (GKeyFile *key_file, const char *group, const char *key, char **strv)
+names_append (GString *out, char **names)
 {
-  if (strv != NULL && strv[0] != NULL)
-    g_key_file_set_string_list (key_file, group, key, (const char *const *)strv,
-                                g_strv_length (strv));
+  if (names == NULL || names[0] == NULL)
+    {
+      g_string_append (out, "-\t");
+      return;
+    }
+  for (gsize i = 0; names[i] != NULL; i++)
+    g_string_append_printf (out, "%s%s", i > 0 ? "," : "", names[i]);
+  g_string_append_c (out, '\t');
+}
+
+/* "-" for none, else "=" and the text escaped: an empty or "-" text reads
+ * back as itself. */
+static void
+optional_append (GString *out, const char *text, char end)
+{
+  g_autofree char *escaped = text != NULL ? g_strescape (text, NULL) : NULL;
+
+  if (escaped != NULL)
+    g_string_append_printf (out, "=%s", escaped);
+  else
+    g_string_append_c (out, '-');
+  g_string_append_c (out, end);
 }
 
 static int
@@ -349,8 +430,9 @@ compare_paths (gconstpointer a, gconstpointer b)
 void
 cbox_plugin_cache_save (CboxPluginCache *cache)
 {
-  g_autoptr (GKeyFile) key_file = g_key_file_new ();
   g_autoptr (GPtrArray) paths = g_ptr_array_new ();
+  g_autofree char *first = cache_first_line ();
+  GString *out;
   g_autofree char *dir = NULL;
   g_autofree char *tmp_path = NULL;
   g_autofree char *data = NULL;
@@ -382,31 +464,28 @@ cbox_plugin_cache_save (CboxPluginCache *cache)
     }
   g_ptr_array_sort (paths, compare_paths);
 
-  g_key_file_set_string (key_file, "cache", "cbox", cache_header ());
-  g_key_file_set_integer (key_file, "cache", "format", CACHE_FORMAT);
+  out = g_string_new (NULL);
+  g_string_append_printf (out, "%s\n", first);
   for (guint i = 0; i < paths->len; i++)
     {
       CacheEntry *entry = g_hash_table_lookup (cache->entries, g_ptr_array_index (paths, i));
-      g_autofree char *group = g_strdup_printf ("plugin %u", i);
       g_autofree char *stamp = stamp_to_string (&entry->stamp);
 
-      g_key_file_set_string (key_file, group, "path", entry->path);
-      g_key_file_set_string (key_file, group, "stamp", stamp);
-      g_key_file_set_string (key_file, group, "name", entry->name);
-      g_key_file_set_string (key_file, group, "kind",
-                             entry->kind == CBOX_PLUGIN_KIND_BACKEND ? "backend" : "forwarder");
-      if (entry->version != NULL)
-        g_key_file_set_string (key_file, group, "version", entry->version);
-      if (entry->description != NULL)
-        g_key_file_set_string (key_file, group, "description", entry->description);
-      set_strv0 (key_file, group, "aliases", entry->aliases);
-      set_strv0 (key_file, group, "after", entry->after);
-      set_strv0 (key_file, group, "conflicts", entry->conflicts);
-      g_key_file_set_int64 (key_file, group, "features", (gint64)entry->features);
-      g_key_file_set_boolean (key_file, group, "default-enabled", entry->default_enabled);
-      g_key_file_set_integer (key_file, group, "abi-minor", (gint)entry->abi_minor);
+      g_autofree char *path = g_strescape (entry->path, NULL);
+
+      g_string_append_printf (out, "%s\t", path);
+      g_string_append_printf (out, "%s\t%s\t%s\t%u\t%u\t%d\t", stamp, entry->name,
+                              entry->kind == CBOX_PLUGIN_KIND_BACKEND ? "backend" : "forwarder",
+                              (unsigned)entry->abi_minor, (unsigned)entry->features,
+                              entry->default_enabled ? 1 : 0);
+      names_append (out, entry->aliases);
+      names_append (out, entry->after);
+      names_append (out, entry->conflicts);
+      optional_append (out, entry->version, '\t');
+      optional_append (out, entry->description, '\n');
     }
-  data = g_key_file_to_data (key_file, &len, NULL);
+  len = out->len;
+  data = g_string_free (g_steal_pointer (&out), FALSE);
 
   dir = g_path_get_dirname (cache->path);
   if (!cache_dir_make (dir))

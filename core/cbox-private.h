@@ -40,6 +40,15 @@ G_END_DECLS
 G_BEGIN_DECLS
 /* ---- launches (cbox-launch.c) -------------------------------------------- */
 const int *cbox_launch_get_fds (CboxLaunch *launch, guint *ret_n_fds);
+
+/* ---- the plan's spawn hook (cbox-plan.c) ---------------------------------- */
+/* Called once by cbox_launch_run_full() right after it spawned the tool,
+ * before the backend's own started callback: where the core registers the
+ * run for `cbox ps` while the tool sets the sandbox up, instead of before
+ * (docs/benchmarks.md). */
+typedef void (*CboxPlanSpawnedFunc) (gpointer user_data);
+void cbox_plan_set_spawned_func (CboxPlan *plan, CboxPlanSpawnedFunc func, gpointer user_data);
+void cbox_plan_notify_spawned (CboxPlan *plan);
 G_END_DECLS
 
 G_BEGIN_DECLS

@@ -538,6 +538,7 @@ cbox_run_main (CboxLaunch *launch, CboxPlan *plan, const CboxLaunchRunOptions *o
   g_free (creds.groups);
   if (pid < 0)
     return FALSE;
+  cbox_plan_notify_spawned (plan);
   if (options->started != NULL)
     options->started (pid, options->user_data);
 
