@@ -13,11 +13,21 @@
  *   raise=N           prepare sends signal N to its own process (as a
  *                     Ctrl-C during start-up would)
  * Contribute appends its name to the variable FAKE_ORDER (so tests see the
- * order) and sets FAKE_<NAME>=1. */
+ * order) and sets FAKE_<NAME>=1.
+ *
+ * Every fake (backend or forwarder), when the file is opened: if the
+ * environment variable FAKE_LOAD_LOG names a file, an ELF constructor
+ * appends "loaded NAME\n" to it, so a test sees which plugin files a run
+ * really dlopen()ed (test-plugin-cache.c). It runs inside dlopen(), before
+ * cbox has checked anything, so it keeps to plain libc: one O_APPEND
+ * write. */
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cbox/cbox-plugin.h>
 
@@ -30,6 +40,26 @@
 #ifndef FAKE_CONFLICTS
 #define FAKE_CONFLICTS NULL
 #endif
+
+__attribute__ ((constructor)) static void
+fake_log_load (void)
+{
+  static const char line[] = "loaded " FAKE_NAME "\n";
+  const char *log = getenv ("FAKE_LOAD_LOG");
+  int fd;
+
+  if (log == NULL || log[0] == '\0')
+    return;
+  fd = open (log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return;
+  /* One short O_APPEND write: lines never interleave. A failed one shows
+   * as a missing line, which fails the test that reads it. */
+  if (write (fd, line, sizeof (line) - 1) < 0)
+    {
+    }
+  close (fd);
+}
 
 #ifdef FAKE_BACKEND
 
