@@ -1225,9 +1225,15 @@ cbox_planner_doctor (CboxRegistry *registry, CboxHost *host, CboxRequest *reques
   report->backend = g_strdup (backend_name);
   report->profile = g_strdup (request->profile);
   report->entries = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_doctor_entry_free);
-  if (backend_info != NULL
-      && cbox_plugin_info_get_desc (backend_info)->kind == CBOX_PLUGIN_KIND_BACKEND)
-    planner->backend_desc = cbox_plugin_info_get_desc (backend_info);
+  /* NULL when a backend known from the plugin cache fails to load (it
+   * changed): the loop below reports it as rejected. */
+  if (backend_info != NULL)
+    {
+      const CboxPluginDesc *backend_desc = cbox_plugin_info_get_desc (backend_info);
+
+      if (backend_desc != NULL && backend_desc->kind == CBOX_PLUGIN_KIND_BACKEND)
+        planner->backend_desc = backend_desc;
+    }
 
   for (guint i = 0; i < cbox_registry_get_n_plugins (registry); i++)
     {

@@ -509,6 +509,32 @@ test_tampered_backend (Fixture *f, gconstpointer user_data)
   g_assert_cmpstr (again.out, ==, cold.out);
 }
 
+/* `cbox doctor` probes every plugin, so it opens the ones the cache
+ * described; a backend that changed is reported as rejected, and doctor
+ * does not crash on it (it did: the backend's descriptor was NULL). */
+static void
+test_doctor_changed_backend (Fixture *f, gconstpointer user_data)
+{
+  g_auto (CboxTestResult) cold = { 0 };
+  g_auto (CboxTestResult) doctor = { 0 };
+  g_autofree char *loaded = NULL;
+  g_autofree char *limited = plugin_path (f, "limited");
+  g_autofree char *expected = NULL;
+
+  assert_loaded (f, ARGS (PAIR_PLAN), &cold, ALL_FAKES);
+  tamper_cache (f, "limited", FIELD_DESCRIPTION, "=Not what the file says");
+
+  loaded = run (f, ARGS ("--backend=limited", "doctor"), &doctor);
+  cbox_test_assert_status (&doctor, 0);
+  g_assert_cmpstr (loaded, ==, ALL_FAKES);
+  expected
+      = g_strdup_printf ("%s: the plugin changed since cbox's plugin cache described it", limited);
+  if (strstr (doctor.out, expected) == NULL)
+    g_error ("expected \"%s\" in:\n%s", expected, doctor.out);
+  g_assert_nonnull (strstr (doctor.out, "fsock "));
+  g_assert_false (g_file_test (f->cache, G_FILE_TEST_EXISTS));
+}
+
 /* Runs PAIR_PLAN @n_runs times on a cache that must not be trusted: each
  * run opens every plugin and plans right. */
 static void
@@ -795,6 +821,7 @@ main (int argc, char **argv)
   ADD ("/plugin-cache/replaced", test_replaced);
   ADD ("/plugin-cache/tampered/forwarder", test_tampered);
   ADD ("/plugin-cache/tampered/backend", test_tampered_backend);
+  ADD ("/plugin-cache/tampered/doctor", test_doctor_changed_backend);
   ADD ("/plugin-cache/untrusted/file-mode", test_untrusted_file_mode);
   ADD ("/plugin-cache/untrusted/folder-mode", test_untrusted_dir_mode);
   ADD ("/plugin-cache/untrusted/garbage", test_garbage);
