@@ -412,14 +412,20 @@ cbox_loader_load_cached (CboxPluginInfo *info)
     return TRUE;
 
   real = cbox_loader_load_file (info->path);
+  /* The cache said this file is an accepted plugin, and it is not: the
+   * file changed after the cache was read (or since it was described, in
+   * a way its stamp does not show), or the cache was edited. Either way
+   * the cache is wrong, so it goes: the next run describes every file
+   * anew instead of trusting it again. */
   if (!real->accepted)
     {
+      if (info->cache_file != NULL)
+        unlink (info->cache_file);
       cbox_plugin_info_reject (info, g_steal_pointer (&real->error));
       return FALSE;
     }
-  /* The stamp matched when the cache was read, so this is a file changed
-   * since (or a cache written by hand): whatever was chosen by the cached
-   * descriptor may be wrong, so this run stops here. */
+  /* The same when it is a plugin, but not the one described: whatever was
+   * chosen by the cached descriptor may be wrong, so this run stops here. */
   if (!cbox_plugin_stamp_equal (&real->stamp, &info->stamp)
       || !desc_matches_cached (&real->desc, &info->desc))
     {

@@ -535,6 +535,54 @@ test_doctor_changed_backend (Fixture *f, gconstpointer user_data)
   g_assert_false (g_file_test (f->cache, G_FILE_TEST_EXISTS));
 }
 
+/* A cache entry that describes a file that is no plugin at all, with the
+ * file's real stamp: opening it fails with the loader's reason, and the
+ * cache goes too (it kept claiming the file, run after run). */
+static void
+test_cached_file_rejected (Fixture *f, gconstpointer user_data)
+{
+  g_auto (CboxTestResult) cold = { 0 };
+  g_auto (CboxTestResult) claimed = { 0 };
+  g_auto (CboxTestResult) again = { 0 };
+  g_autofree char *junk = plugin_path (f, "junk");
+  g_autofree char *contents = NULL;
+  g_autofree char *escaped = NULL;
+  g_autofree char *entry = NULL;
+  g_autoptr (GError) error = NULL;
+  struct stat st;
+
+  assert_loaded (f, ARGS (PAIR_PLAN), &cold, ALL_FAKES);
+  g_file_set_contents (junk, "not a plugin\n", -1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (stat (junk, &st), ==, 0);
+  escaped = g_strescape (junk, NULL);
+  entry = g_strdup_printf (
+      "%s\t%" G_GUINT64_FORMAT ":%" G_GUINT64_FORMAT ":%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT
+      ":%" G_GINT64_FORMAT "\tjunk\tforwarder\t0\t0\t0\t-\t-\t-\t=1.0\t-\n",
+      escaped, (guint64)st.st_dev, (guint64)st.st_ino, (gint64)st.st_size,
+      (gint64)st.st_mtim.tv_sec * G_GINT64_CONSTANT (1000000000) + st.st_mtim.tv_nsec,
+      (gint64)st.st_ctim.tv_sec * G_GINT64_CONSTANT (1000000000) + st.st_ctim.tv_nsec);
+  contents = read_cache (f);
+  {
+    g_autofree char *with_junk = g_strconcat (contents, entry, NULL);
+    write_cache (f, with_junk);
+  }
+
+  assert_loaded (f, ARGS ("--backend=limited", "--forward=none,junk", "plan", "--", "true"),
+                 &claimed, "limited");
+  cbox_test_assert_status (&claimed, CBOX_EXIT_FAILURE);
+  g_assert_nonnull (strstr (claimed.err, "Forwarder 'junk' cannot be used: "));
+  g_assert_nonnull (strstr (claimed.err, junk));
+  g_assert_false (g_file_test (f->cache, G_FILE_TEST_EXISTS));
+
+  /* Described anew, the file is what it is: a rejected plugin. */
+  assert_loaded (f, ARGS ("--backend=limited", "--forward=none,junk", "plan", "--", "true"), &again,
+                 ALL_FAKES);
+  cbox_test_assert_status (&again, CBOX_EXIT_FAILURE);
+  g_assert_nonnull (strstr (again.err, "Forwarder 'junk' (from cli) cannot be used: its plugin "
+                                       "was rejected"));
+}
+
 /* Runs PAIR_PLAN @n_runs times on a cache that must not be trusted: each
  * run opens every plugin and plans right. */
 static void
@@ -822,6 +870,7 @@ main (int argc, char **argv)
   ADD ("/plugin-cache/tampered/forwarder", test_tampered);
   ADD ("/plugin-cache/tampered/backend", test_tampered_backend);
   ADD ("/plugin-cache/tampered/doctor", test_doctor_changed_backend);
+  ADD ("/plugin-cache/tampered/not-a-plugin", test_cached_file_rejected);
   ADD ("/plugin-cache/untrusted/file-mode", test_untrusted_file_mode);
   ADD ("/plugin-cache/untrusted/folder-mode", test_untrusted_dir_mode);
   ADD ("/plugin-cache/untrusted/garbage", test_garbage);
