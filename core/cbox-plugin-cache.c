@@ -374,7 +374,11 @@ cbox_plugin_cache_record (CboxPluginCache *cache, CboxPluginInfo *info)
   g_return_if_fail (cache != NULL);
   g_return_if_fail (info != NULL);
 
-  if (!info->accepted || !info->loaded || !info->has_stamp)
+  /* A file found through a relative folder of CBOX_PLUGIN_PATH is loaded
+   * every time: its path means another file in another working directory,
+   * and cbox_plugin_cache_new() drops such an entry, so recording it would
+   * only rewrite the cache on every run. */
+  if (!info->accepted || !info->loaded || !info->has_stamp || !g_path_is_absolute (info->path))
     return;
   entry = g_new0 (CacheEntry, 1);
   entry->path = g_strdup (info->path);

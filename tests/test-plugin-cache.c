@@ -859,6 +859,29 @@ test_rejected_not_cached (Fixture *f, gconstpointer user_data)
   g_assert_nonnull (strstr (plugins.out, "cannot load"));
 }
 
+/* A relative folder on CBOX_PLUGIN_PATH: its files are loaded every run
+ * (their paths mean other files elsewhere), and the cache is not rewritten
+ * for them each time (it was: entries it could never read back). */
+static void
+test_relative_folder (Fixture *f, gconstpointer user_data)
+{
+  g_autofree char *parent = g_path_get_dirname (f->plugins);
+
+  f->envp = g_environ_setenv (f->envp, "CBOX_PLUGIN_PATH", "plugins", TRUE);
+  for (guint i = 0; i < 3; i++)
+    {
+      g_auto (CboxTestResult) result = { 0 };
+      g_autofree char *loaded = run_in (f, parent, ARGS (PAIR_PLAN), &result);
+
+      g_assert_cmpstr (loaded, ==, ALL_FAKES);
+      cbox_test_assert_status (&result, 0);
+      g_assert_nonnull (strstr (result.out, "FAKE_ORDER=fb,fa "));
+      if (i > 0)
+        g_assert_true (cache_is_marked (f));
+      mark_cache (f);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -877,6 +900,7 @@ main (int argc, char **argv)
   ADD ("/plugin-cache/untrusted/foreign-folder", test_foreign_folder);
   ADD ("/plugin-cache/plugins-command", test_plugins_command);
   ADD ("/plugin-cache/rejected-not-cached", test_rejected_not_cached);
+  ADD ("/plugin-cache/relative-folder", test_relative_folder);
 #undef ADD
   return g_test_run ();
 }
