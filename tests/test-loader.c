@@ -372,6 +372,63 @@ test_secure (void)
   g_assert_cmpstr (out_secure, ==, CBOX_PLUGIN_DIR "\n");
 }
 
+/* Nor does it use the descriptor cache the caller's environment names
+ * (core/cbox-plugin-cache.c would read and write one in a folder of the
+ * effective user): the helper, given a cache file in a folder of `nobody`,
+ * writes it when run as root and not when setuid to nobody. */
+static void
+test_secure_cache (void)
+{
+  g_autofree char *helper = g_test_build_filename (G_TEST_BUILT, "test-loader-secure-helper", NULL);
+  g_autofree char *dir = cbox_test_make_dir ("secure-cache");
+  g_autofree char *copy = g_build_filename (dir, "helper", NULL);
+  g_autofree char *root_dir = g_build_filename (dir, "root-cache", NULL);
+  g_autofree char *root_cache = g_build_filename (root_dir, "plugins.cache", NULL);
+  g_autofree char *nobody_dir = g_build_filename (dir, "nobody-cache", NULL);
+  g_autofree char *nobody_cache = g_build_filename (nobody_dir, "plugins.cache", NULL);
+  g_autofree char *contents = NULL;
+  g_autoptr (GError) error = NULL;
+  struct statvfs vfs;
+  gsize len;
+  int status;
+
+  if (!cbox_test_is_root ())
+    {
+      g_test_skip ("making a setuid helper of another user needs root");
+      return;
+    }
+  g_assert_cmpint (statvfs (dir, &vfs), ==, 0);
+  if (vfs.f_flag & ST_NOSUID)
+    {
+      g_test_skip ("the temporary folder is mounted nosuid");
+      return;
+    }
+  g_file_get_contents (helper, &contents, &len, &error);
+  g_assert_no_error (error);
+  g_file_set_contents (copy, contents, (gssize)len, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_mkdir (root_dir, 0700), ==, 0);
+  g_assert_cmpint (g_mkdir (nobody_dir, 0700), ==, 0);
+  g_assert_cmpint (chown (nobody_dir, 65534, 65534), ==, 0);
+
+  /* As root, the helper writes root's cache. */
+  g_assert_cmpint (g_chmod (copy, 0755), ==, 0);
+  g_spawn_sync (NULL, (char *[]){ copy, (char *)"--cache", root_cache, NULL }, NULL,
+                G_SPAWN_DEFAULT, NULL, NULL, NULL, NULL, &status, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  g_assert_true (g_file_test (root_cache, G_FILE_TEST_IS_REGULAR));
+
+  /* Setuid to nobody, it would write nobody's, were the cache used. */
+  g_assert_cmpint (chown (copy, 65534, 65534), ==, 0);
+  g_assert_cmpint (g_chmod (copy, 04755), ==, 0);
+  g_spawn_sync (NULL, (char *[]){ copy, (char *)"--cache", nobody_cache, NULL }, NULL,
+                G_SPAWN_DEFAULT, NULL, NULL, NULL, NULL, &status, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  g_assert_false (g_file_test (nobody_cache, G_FILE_TEST_EXISTS));
+}
+
 static void
 test_error_code_strings (void)
 {
@@ -422,5 +479,6 @@ main (int argc, char **argv)
   g_test_add_func ("/loader/path/env", test_default_path);
   g_test_add_func ("/loader/path/load-default", test_load_default);
   g_test_add_func ("/loader/path/ignored-when-setuid", test_secure);
+  g_test_add_func ("/loader/cache/ignored-when-setuid", test_secure_cache);
   return g_test_run ();
 }
