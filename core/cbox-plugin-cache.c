@@ -72,18 +72,52 @@ cache_header (void)
  * `sudo -E` with the user's HOME), and never creates folders there. The
  * cache never stands in for the checks: a plugin is loaded and checked as
  * always before any of its code runs, and its descriptor must match the
- * cached one (cbox_loader_load_cached()). */
+ * cached one (cbox_loader_load_cached()).
+ *
+ * The folders above the cache folder count too: whoever may rename an
+ * entry of one of them can put a link or another folder there. Root with
+ * a user's XDG_CACHE_HOME whose ~/.cache is the user's link to /etc would
+ * otherwise take /etc/cbox, a folder of root's, for its cache folder, and
+ * write there. So every folder on the way, links followed, must belong to
+ * root or to the effective user and be writable by nobody else, unless it
+ * is sticky (as /tmp): there nobody else may rename what is ours. */
+static gboolean
+cache_path_is_safe (const char *dir)
+{
+  g_autofree char *path = g_strdup (dir);
+
+  for (;;)
+    {
+      struct stat st;
+      char *parent;
+
+      if (stat (path, &st) != 0 || !S_ISDIR (st.st_mode)
+          || (st.st_uid != 0 && st.st_uid != geteuid ())
+          || ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st.st_mode & S_ISVTX) == 0))
+        return FALSE;
+      parent = g_path_get_dirname (path);
+      if (g_str_equal (parent, path))
+        {
+          g_free (parent);
+          return TRUE;
+        }
+      g_free (path);
+      path = parent;
+    }
+}
+
 static gboolean
 cache_dir_is_ours (const char *dir)
 {
+  g_autofree char *parent = g_path_get_dirname (dir);
   struct stat st;
 
   return lstat (dir, &st) == 0 && S_ISDIR (st.st_mode) && st.st_uid == geteuid ()
-         && (st.st_mode & (S_IWGRP | S_IWOTH)) == 0;
+         && (st.st_mode & (S_IWGRP | S_IWOTH)) == 0 && cache_path_is_safe (parent);
 }
 
-/* Makes @dir (mode 0700) where missing, but as root only below a folder
- * root owns. */
+/* Makes @dir (mode 0700) where missing, only below a folder that
+ * cache_path_is_safe() accepts: as root, below a folder of root's. */
 static gboolean
 cache_dir_make (const char *dir)
 {
@@ -107,7 +141,7 @@ cache_dir_make (const char *dir)
       g_free (ancestor);
       ancestor = parent;
     }
-  if (geteuid () == 0 && st.st_uid != 0)
+  if (!cache_path_is_safe (ancestor))
     return FALSE;
   if (g_mkdir_with_parents (dir, 0700) != 0)
     return FALSE;

@@ -730,8 +730,77 @@ test_garbage (Fixture *f, gconstpointer user_data)
     }
 }
 
-/* As root: a cache in a folder of another user is not read, and no cache
- * folder is made in one (a `sudo -E` keeps the user's XDG_CACHE_HOME). */
+/* Points XDG_CACHE_HOME at @cache_home for the next runs. */
+static void
+use_cache_home (Fixture *f, const char *cache_home)
+{
+  f->envp = g_environ_setenv (f->envp, "XDG_CACHE_HOME", cache_home, TRUE);
+  g_free (f->cache_dir);
+  f->cache_dir = g_build_filename (cache_home, "cbox", NULL);
+  g_free (f->cache);
+  f->cache = g_build_filename (f->cache_dir, "plugins.cache", NULL);
+}
+
+static char *
+make_folder (const char *parent, const char *name, mode_t mode)
+{
+  char *path = g_build_filename (parent, name, NULL);
+
+  g_assert_cmpint (g_mkdir (path, 0700), ==, 0);
+  g_assert_cmpint (g_chmod (path, mode), ==, 0);
+  return path;
+}
+
+/* Puts @contents, a good cache, at @f's cache path (folder 0700, file
+ * 0600, both the test's own), and marks it. */
+static void
+plant_cache (Fixture *f, const char *contents)
+{
+  g_assert_cmpint (g_mkdir_with_parents (f->cache_dir, 0700), ==, 0);
+  write_cache (f, contents);
+  mark_cache (f);
+}
+
+/* A folder above the cache folder that others may write (unless it is
+ * sticky, as /tmp) lets them put another folder or a link in its place: a
+ * cache below it is neither read nor made. */
+static void
+test_folder_above (Fixture *f, gconstpointer user_data)
+{
+  g_auto (CboxTestResult) cold = { 0 };
+  g_auto (CboxTestResult) sticky_cold = { 0 };
+  g_auto (CboxTestResult) sticky_warm = { 0 };
+  g_autofree char *contents = NULL;
+  g_autofree char *writable = NULL;
+  g_autofree char *writable_home = NULL;
+  g_autofree char *sticky = NULL;
+  g_autofree char *sticky_home = NULL;
+
+  assert_loaded (f, ARGS (PAIR_PLAN), &cold, ALL_FAKES);
+  contents = read_cache (f);
+
+  writable = make_folder (f->project, "group-writable", 0775);
+  writable_home = g_build_filename (writable, "cache", NULL);
+  use_cache_home (f, writable_home);
+  assert_cache_ignored (f, 2);
+  g_assert_false (g_file_test (writable_home, G_FILE_TEST_EXISTS));
+  plant_cache (f, contents);
+  assert_cache_ignored (f, 2);
+  g_assert_true (cache_is_marked (f));
+
+  sticky = make_folder (f->project, "sticky", 01777);
+  sticky_home = g_build_filename (sticky, "cache", NULL);
+  use_cache_home (f, sticky_home);
+  assert_loaded (f, ARGS (PAIR_PLAN), &sticky_cold, ALL_FAKES);
+  assert_pair_plan (&sticky_cold);
+  assert_mode (f->cache, 0600);
+  assert_loaded (f, ARGS (PAIR_PLAN), &sticky_warm, "fa fb limited");
+  assert_pair_plan (&sticky_warm);
+}
+
+/* As root: a cache in a folder of another user, or below one, is not read,
+ * and no cache folder is made in one (a `sudo -E` keeps the user's
+ * XDG_CACHE_HOME). */
 static void
 test_foreign_folder (Fixture *f, gconstpointer user_data)
 {
@@ -739,6 +808,9 @@ test_foreign_folder (Fixture *f, gconstpointer user_data)
   g_autofree char *foreign = NULL;
   g_autofree char *foreign_cbox = NULL;
   g_autofree char *foreign_cache = NULL;
+  g_autofree char *user_home = NULL;
+  g_autofree char *root_place = NULL;
+  g_autofree char *link = NULL;
   g_autofree char *contents = NULL;
   g_autoptr (GError) error = NULL;
 
@@ -757,12 +829,9 @@ test_foreign_folder (Fixture *f, gconstpointer user_data)
   assert_mode (f->cache, 0600);
 
   /* XDG_CACHE_HOME of another user, without a cbox folder: none is made. */
-  foreign = g_build_filename (f->project, "user-cache", NULL);
-  g_assert_cmpint (g_mkdir (foreign, 0755), ==, 0);
+  foreign = make_folder (f->project, "user-cache", 0755);
   g_assert_cmpint (chown (foreign, 65534, 65534), ==, 0);
-  f->envp = g_environ_setenv (f->envp, "XDG_CACHE_HOME", foreign, TRUE);
-  g_free (f->cache);
-  f->cache = g_build_filename (foreign, "cbox", "plugins.cache", NULL);
+  use_cache_home (f, foreign);
   assert_cache_ignored (f, 2);
   foreign_cbox = g_build_filename (foreign, "cbox", NULL);
   g_assert_false (g_file_test (foreign_cbox, G_FILE_TEST_EXISTS));
@@ -777,6 +846,24 @@ test_foreign_folder (Fixture *f, gconstpointer user_data)
   mark_cache (f);
   assert_cache_ignored (f, 2);
   g_assert_true (cache_is_marked (f));
+
+  /* The user's ~/.cache a link (the user's) to a folder of root's, where
+   * a cbox folder of root's holds a good cache of root's: it is the user
+   * who chose that folder, so root neither reads nor writes there. (It
+   * did both, so `sudo -E` could make root write into /etc/cbox.) */
+  user_home = make_folder (f->project, "user-home", 0755);
+  g_assert_cmpint (chown (user_home, 65534, 65534), ==, 0);
+  root_place = make_folder (f->project, "root-place", 0755);
+  link = g_build_filename (user_home, ".cache", NULL);
+  g_assert_cmpint (symlink (root_place, link), ==, 0);
+  g_assert_cmpint (lchown (link, 65534, 65534), ==, 0);
+  use_cache_home (f, link);
+  plant_cache (f, contents);
+  assert_cache_ignored (f, 2);
+  g_assert_true (cache_is_marked (f));
+  g_assert_cmpint (g_unlink (f->cache), ==, 0);
+  assert_cache_ignored (f, 1);
+  g_assert_false (g_file_test (f->cache, G_FILE_TEST_EXISTS));
 }
 
 /* `cbox plugins` is a diagnosis: it opens every file whatever the cache
@@ -897,6 +984,7 @@ main (int argc, char **argv)
   ADD ("/plugin-cache/untrusted/file-mode", test_untrusted_file_mode);
   ADD ("/plugin-cache/untrusted/folder-mode", test_untrusted_dir_mode);
   ADD ("/plugin-cache/untrusted/garbage", test_garbage);
+  ADD ("/plugin-cache/untrusted/folder-above", test_folder_above);
   ADD ("/plugin-cache/untrusted/foreign-folder", test_foreign_folder);
   ADD ("/plugin-cache/plugins-command", test_plugins_command);
   ADD ("/plugin-cache/rejected-not-cached", test_rejected_not_cached);
