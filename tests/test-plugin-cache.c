@@ -969,10 +969,53 @@ test_relative_folder (Fixture *f, gconstpointer user_data)
     }
 }
 
+/* The rule of core/cbox-plugin-cache.c for the folders above a cache: each
+ * belongs to root or to the effective user, and nobody else may write it
+ * unless it is sticky. The tests' homes are below the temporary folder. */
+static gboolean
+folders_are_safe (const char *dir)
+{
+  g_autofree char *path = g_strdup (dir);
+
+  for (;;)
+    {
+      struct stat st;
+      char *parent;
+
+      if (stat (path, &st) != 0 || (st.st_uid != 0 && st.st_uid != geteuid ())
+          || ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st.st_mode & S_ISVTX) == 0))
+        return FALSE;
+      parent = g_path_get_dirname (path);
+      if (g_str_equal (parent, path))
+        {
+          g_free (parent);
+          return TRUE;
+        }
+      g_free (path);
+      path = parent;
+    }
+}
+
+static void
+test_unsafe_tmp (void)
+{
+  g_autofree char *reason
+      = g_strdup_printf ("%s, or a folder above it, may be changed by others, so cbox uses no "
+                         "plugin cache below it; set TMPDIR to another folder",
+                         g_get_tmp_dir ());
+
+  cbox_test_skip_or_fail (reason);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  if (!folders_are_safe (g_get_tmp_dir ()))
+    {
+      g_test_add_func ("/plugin-cache/unsafe-tmp", test_unsafe_tmp);
+      return g_test_run ();
+    }
 #define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
   ADD ("/plugin-cache/cold", test_cold);
   ADD ("/plugin-cache/warm", test_warm);
