@@ -946,6 +946,34 @@ test_rejected_not_cached (Fixture *f, gconstpointer user_data)
   g_assert_nonnull (strstr (plugins.out, "cannot load"));
 }
 
+/* A plugin folder whose name has a tab, a newline, a backslash and a byte
+ * that is not UTF-8: the cache keeps such paths (escaped) like any other. */
+static void
+test_odd_folder_name (Fixture *f, gconstpointer user_data)
+{
+  g_auto (CboxTestResult) cold = { 0 };
+  g_auto (CboxTestResult) warm = { 0 };
+  g_autofree char *parent = g_path_get_dirname (f->plugins);
+  g_autofree char *odd = g_build_filename (parent, "plug\tins\nwith \\ and \xff", NULL);
+  g_autofree char *contents = NULL;
+  g_autofree char *fa = NULL;
+
+  g_assert_cmpint (g_rename (f->plugins, odd), ==, 0);
+  g_free (f->plugins);
+  f->plugins = g_strdup (odd);
+  f->envp = g_environ_setenv (f->envp, "CBOX_PLUGIN_PATH", odd, TRUE);
+
+  assert_loaded (f, ARGS (PAIR_PLAN), &cold, ALL_FAKES);
+  assert_pair_plan (&cold);
+  contents = read_cache (f);
+  fa = plugin_path (f, "fa");
+  g_assert_true (cache_describes (contents, fa));
+  mark_cache (f);
+  assert_loaded (f, ARGS (PAIR_PLAN), &warm, "fa fb limited");
+  assert_pair_plan (&warm);
+  g_assert_true (cache_is_marked (f));
+}
+
 /* A relative folder on CBOX_PLUGIN_PATH: its files are loaded every run
  * (their paths mean other files elsewhere), and the cache is not rewritten
  * for them each time (it was: entries it could never read back). */
@@ -1032,6 +1060,7 @@ main (int argc, char **argv)
   ADD ("/plugin-cache/plugins-command", test_plugins_command);
   ADD ("/plugin-cache/rejected-not-cached", test_rejected_not_cached);
   ADD ("/plugin-cache/relative-folder", test_relative_folder);
+  ADD ("/plugin-cache/odd-folder-name", test_odd_folder_name);
 #undef ADD
   return g_test_run ();
 }
