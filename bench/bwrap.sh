@@ -68,6 +68,41 @@ for r in rs:
           r["mean"] * 1e3, r["min"] * 1e3, (r["user"] + r["system"]) * 1e3, r["median"] / base))
 PY
 
+# hyperfine runs one command's runs, then the next one's: when the load of
+# the machine changes meanwhile (other builds, CI neighbours), the ratio of
+# medians swings either way. Pairs run back to back (order alternating) see
+# the same load; both commands are started the same way (fork and exec from
+# Python, the plain line's descriptors opened in the child).
+python3 - "$cbox" "$line" "$redirs" "${PAIRS:-200}" "${opts[@]}" <<'PY'
+import os, shlex, statistics, subprocess, sys, time
+cbox, line, redirs, pairs, opts = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5:]
+plain = shlex.split(line)
+fds = [(int(r.split("<", 1)[0]), r.split("<", 1)[1]) for r in redirs.split()]
+def once(argv, with_fds):
+    # bwrap reads each descriptor to its end: fresh ones for every run,
+    # opened before the clock starts, inherited at their numbers.
+    for fd, path in fds if with_fds else []:
+        f = os.open(path, os.O_RDONLY)
+        os.dup2(f, fd)
+        os.close(f)
+    start = time.perf_counter()
+    subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, close_fds=False,
+                   check=True)
+    took = time.perf_counter() - start
+    for fd, _ in fds if with_fds else []:
+        os.close(fd)
+    return took
+a, b = [], []
+for i in range(pairs):
+    pair = [(a, [cbox, "run", *opts, "--", "true"], False), (b, plain, True)]
+    for out, argv, with_fds in (pair if i % 2 == 0 else pair[::-1]):
+        out.append(once(argv, with_fds))
+ratios = [x / y for x, y in zip(a, b)]
+print(f"paired, {pairs} pairs: cbox median {statistics.median(a) * 1e3:.1f} ms, "
+      f"plain bwrap median {statistics.median(b) * 1e3:.1f} ms, "
+      f"median of ratios {statistics.median(ratios):.2f}x (goal: 1.3x)")
+PY
+
 rss=$(/usr/bin/time -v "$cbox" run "${opts[@]}" -- true 2>&1 >/dev/null |
     sed -n 's/.*Maximum resident set size (kbytes): //p')
 echo "cbox peak RSS: $rss KiB"
