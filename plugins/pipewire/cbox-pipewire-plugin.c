@@ -10,6 +10,9 @@
 
 #include "cbox-pipewire-probe.h"
 
+/* A PulseAudio client.conf is a few lines; anything larger is not one. */
+#define PIPEWIRE_CLIENT_CONF_MAX_SIZE (1024 * 1024)
+
 typedef struct
 {
   gboolean want_pipewire;
@@ -22,7 +25,8 @@ typedef struct
   char *pulse_socket;
   char *pulse_how;
   char *pulse_problem;
-  char *pulse_note; /* a PULSE_SERVER entry that cannot be forwarded */
+  char *pulse_note;         /* a PULSE_SERVER entry that cannot be forwarded */
+  char *pulse_conf_skipped; /* client.conf files that exist but were not read */
   char *server_version;
   char *library_version;
   char *connect_error;
@@ -41,6 +45,7 @@ pipewire_state_free (PipewireState *state)
   g_free (state->pulse_how);
   g_free (state->pulse_problem);
   g_free (state->pulse_note);
+  g_free (state->pulse_conf_skipped);
   g_free (state->server_version);
   g_free (state->library_version);
   g_free (state->connect_error);
@@ -128,16 +133,38 @@ pulse_server_first_unix (const char *list, char **ret_other)
   return NULL;
 }
 
-/* default-server from a client.conf ("key = value", '#' and ';' comments). */
+/* default-server from the client.conf at host path @path ("key = value",
+ * '#' and ';' comments).
+ *
+ * The file is read with cbox_host_read_file(), never g_file_get_contents():
+ * $PULSE_CLIENTCONFIG and the client.conf.d entries are whatever the user
+ * put there, and a fifo would block the probe forever (nobody writes to
+ * it) and a device such as /dev/zero would be read without end. A missing
+ * file is not mentioned, as before; one that exists but is not a readable
+ * regular file of at most PIPEWIRE_CLIENT_CONF_MAX_SIZE is skipped like an
+ * unreadable one, and named in @skipped so that `cbox doctor` shows why
+ * its default-server was not used. */
 static char *
-pulse_conf_default_server (const char *path)
+pulse_conf_default_server (const CboxHost *host, const char *path, GString *skipped)
 {
+  g_autoptr (GBytes) bytes = NULL;
+  g_autoptr (GError) local_error = NULL;
   g_autofree char *contents = NULL;
   g_auto (GStrv) lines = NULL;
+  const char *data;
+  gsize size;
   char *value = NULL;
 
-  if (!g_file_get_contents (path, &contents, NULL, NULL))
-    return NULL;
+  bytes = cbox_host_read_file (host, path, PIPEWIRE_CLIENT_CONF_MAX_SIZE, &local_error);
+  if (bytes == NULL)
+    {
+      if (!g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        g_string_append_printf (skipped, "%s%s", skipped->len > 0 ? "; " : "",
+                                local_error->message);
+      return NULL;
+    }
+  data = g_bytes_get_data (bytes, &size);
+  contents = size > 0 ? g_strndup (data, size) : g_strdup ("");
   lines = g_strsplit (contents, "\n", -1);
   for (guint i = 0; lines[i] != NULL; i++)
     {
@@ -166,14 +193,14 @@ pulse_compare_names (gconstpointer a, gconstpointer b)
  * ~/.config/pulse/client.conf, else /etc/pulse/client.conf; then the
  * matching client.conf.d/ *.conf, later files winning. */
 static char *
-pulse_client_conf_server (const CboxHost *host, char **ret_file)
+pulse_client_conf_server (const CboxHost *host, char **ret_file, GString *skipped)
 {
   const char *env = cbox_host_getenv_nonempty (host, "PULSE_CLIENTCONFIG");
   const char *config_home = cbox_host_getenv_nonempty (host, "XDG_CONFIG_HOME");
   g_autofree char *user = NULL;
   g_autofree char *file = NULL;
-  g_autofree char *resolved = NULL;
   g_autofree char *dot_d = NULL;
+  g_autofree char *dot_d_resolved = NULL;
   g_autofree char *server = NULL;
   g_autoptr (GDir) dir = NULL;
   g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
@@ -181,7 +208,8 @@ pulse_client_conf_server (const CboxHost *host, char **ret_file)
 
   if (config_home != NULL && config_home[0] == '/')
     user = g_build_filename (config_home, "pulse", "client.conf", NULL);
-  else if (cbox_host_get_home_dir (host) != NULL)
+  else if (cbox_host_get_home_dir (host) != NULL
+           && g_path_is_absolute (cbox_host_get_home_dir (host)))
     user
         = g_build_filename (cbox_host_get_home_dir (host), ".config", "pulse", "client.conf", NULL);
 
@@ -196,11 +224,11 @@ pulse_client_conf_server (const CboxHost *host, char **ret_file)
         file = g_strdup ("/etc/pulse/client.conf");
     }
 
-  resolved = cbox_host_resolve (host, file);
-  server = pulse_conf_default_server (resolved);
+  server = pulse_conf_default_server (host, file, skipped);
   *ret_file = g_strdup (file);
-  dot_d = g_strconcat (resolved, ".d", NULL);
-  dir = g_dir_open (dot_d, 0, NULL);
+  dot_d = g_strconcat (file, ".d", NULL);
+  dot_d_resolved = cbox_host_resolve (host, dot_d);
+  dir = g_dir_open (dot_d_resolved, 0, NULL);
   while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
     if (g_str_has_suffix (name, ".conf"))
       g_ptr_array_add (names, g_strdup (name));
@@ -208,7 +236,7 @@ pulse_client_conf_server (const CboxHost *host, char **ret_file)
   for (guint i = 0; i < names->len; i++)
     {
       g_autofree char *path = g_build_filename (dot_d, g_ptr_array_index (names, i), NULL);
-      g_autofree char *value = pulse_conf_default_server (path);
+      g_autofree char *value = pulse_conf_default_server (host, path, skipped);
       if (value != NULL)
         {
           g_free (server);
@@ -229,6 +257,7 @@ pulse_find_socket (const CboxHost *host, PipewireState *state)
   g_autofree char *conf_server = NULL;
   g_autofree char *path = NULL;
   g_autoptr (GString) looked = g_string_new (NULL);
+  g_autoptr (GString) skipped = g_string_new (NULL);
 
   if (env != NULL)
     {
@@ -246,7 +275,9 @@ pulse_find_socket (const CboxHost *host, PipewireState *state)
         }
     }
 
-  conf_server = pulse_client_conf_server (host, &conf_file);
+  conf_server = pulse_client_conf_server (host, &conf_file, skipped);
+  if (skipped->len > 0)
+    state->pulse_conf_skipped = g_strdup (skipped->str);
   if (conf_server != NULL)
     {
       path = pulse_server_first_unix (conf_server,
@@ -364,6 +395,9 @@ pipewire_probe (CboxContext *ctx, CboxProbeResult *result, GError **error)
       if (state->pulse_note != NULL)
         cbox_probe_result_add_detail (result, "pulse-not-forwarded", "%s (not a unix socket)",
                                       state->pulse_note);
+      if (state->pulse_conf_skipped != NULL)
+        cbox_probe_result_add_detail (result, "pulse-config-skipped", "%s",
+                                      state->pulse_conf_skipped);
     }
   if (state->alsa)
     cbox_probe_result_add_detail (result, "alsa", "%s",

@@ -243,6 +243,67 @@ test_client_conf (Fixture *fx, gconstpointer data)
 }
 
 static void
+make_fifo (const char *root, const char *path)
+{
+  g_autofree char *full = g_build_filename (root, path, NULL);
+  g_autofree char *dir = g_path_get_dirname (full);
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
+  g_assert_cmpint (mkfifo (full, 0600), ==, 0);
+}
+
+/* A client.conf that is a fifo nobody writes to, or a directory, is
+ * skipped like an unreadable file and named in the probe's details. Read
+ * with g_file_get_contents(), the fifo would block the probe for good (the
+ * test would hang). */
+static void
+test_client_conf_not_regular (Fixture *fx, gconstpointer data)
+{
+  g_auto (Run) run = { 0 };
+  const char *skipped;
+
+  make_socket_file (fx->root, "/run/user/1000/pulse/native");
+  make_socket_file (fx->root, "/srv/pulse/second");
+  make_fifo (fx->root, "/home/alice/pulse.fifo");
+  cbox_host_setenv (fx->host, "PULSE_CLIENTCONFIG", "/home/alice/pulse.fifo");
+  run_plugin (fx->host, fx->config, TRUE, &run);
+  g_assert_cmpstr (cbox_probe_result_get_detail (run.result, "pulse-socket"), ==,
+                   "/run/user/1000/pulse/native (from XDG_RUNTIME_DIR)");
+  skipped = cbox_probe_result_get_detail (run.result, "pulse-config-skipped");
+  g_assert_nonnull (skipped);
+  g_assert_nonnull (strstr (skipped, "/home/alice/pulse.fifo is not a regular file"));
+  g_assert_null (strstr (skipped, ".d"));
+  run_clear (&run);
+
+  /* In client.conf.d: a fifo and a directory are passed over, a regular
+   * file after them still counts. */
+  make_fifo (fx->root, "/home/alice/pulse.fifo.d/10-fifo.conf");
+  {
+    g_autofree char *dir
+        = g_build_filename (fx->root, "/home/alice/pulse.fifo.d/15-dir.conf", NULL);
+    g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
+  }
+  write_file (fx->root, "/home/alice/pulse.fifo.d/20-b.conf",
+              "default-server = /srv/pulse/second\n");
+  run_plugin (fx->host, fx->config, TRUE, &run);
+  g_assert_cmpstr (cbox_probe_result_get_detail (run.result, "pulse-socket"), ==,
+                   "/srv/pulse/second (from default-server in /home/alice/pulse.fifo.d/20-b.conf)");
+  skipped = cbox_probe_result_get_detail (run.result, "pulse-config-skipped");
+  g_assert_nonnull (skipped);
+  g_assert_nonnull (strstr (skipped, "/home/alice/pulse.fifo is not a regular file"));
+  g_assert_nonnull (
+      strstr (skipped, "/home/alice/pulse.fifo.d/10-fifo.conf is not a regular file"));
+  g_assert_nonnull (strstr (skipped, "/home/alice/pulse.fifo.d/15-dir.conf is not a regular file"));
+  g_assert_null (strstr (skipped, "20-b.conf"));
+  run_clear (&run);
+
+  /* A missing file is not worth a mention, as before. */
+  cbox_host_setenv (fx->host, "PULSE_CLIENTCONFIG", "/home/alice/missing.conf");
+  run_plugin (fx->host, fx->config, TRUE, &run);
+  g_assert_null (cbox_probe_result_get_detail (run.result, "pulse-config-skipped"));
+}
+
+static void
 test_alsa (Fixture *fx, gconstpointer data)
 {
   make_socket_file (fx->root, "/run/user/1000/pipewire-0");
@@ -458,6 +519,7 @@ main (int argc, char **argv)
   ADD ("/pipewire/fake/pipewire-remote-needed", test_pipewire_remote_needed);
   ADD ("/pipewire/fake/host-variables", test_host_variables);
   ADD ("/pipewire/fake/client-conf", test_client_conf);
+  ADD ("/pipewire/fake/client-conf-not-regular", test_client_conf_not_regular);
   ADD ("/pipewire/fake/alsa", test_alsa);
   ADD ("/pipewire/fake/nothing", test_nothing);
   ADD ("/pipewire/fake/bad-config", test_bad_config);
