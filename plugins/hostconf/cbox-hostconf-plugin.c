@@ -70,17 +70,35 @@ hostconf_has_feature (CboxContext *ctx, CboxFeatures feature)
   return (cbox_context_get_backend_features (ctx) & feature) != 0;
 }
 
-/* TRUE when every nameserver in @path is on the loopback (the usual
- * systemd-resolved, dnsmasq or unbound stub). */
+/* A resolv.conf lists a few servers and options; anything larger is not
+ * one. */
+#define HOSTCONF_RESOLV_MAX_SIZE (1024 * 1024)
+
+/* TRUE when every nameserver in the host file @path is on the loopback
+ * (the usual systemd-resolved, dnsmasq or unbound stub).
+ *
+ * Read with cbox_host_read_file(), never g_file_get_contents(): the
+ * callers look at the file type first, but the file can be swapped for a
+ * fifo (which would block cbox forever, nobody writing to it) or a device
+ * (read without end) after that look. A file that cannot be read that way
+ * (missing, not a regular file, larger than HOSTCONF_RESOLV_MAX_SIZE,
+ * permission denied) counts as not loopback-only, as an unreadable file
+ * always did: it is bound as it is and the sandbox's resolver meets the
+ * same file the host's would. */
 static gboolean
-hostconf_resolv_is_loopback_only (const char *path)
+hostconf_resolv_is_loopback_only (const CboxHost *host, const char *path)
 {
+  g_autoptr (GBytes) bytes = cbox_host_read_file (host, path, HOSTCONF_RESOLV_MAX_SIZE, NULL);
   g_autofree char *contents = NULL;
   g_auto (GStrv) lines = NULL;
+  const char *data;
+  gsize size;
   gboolean any = FALSE;
 
-  if (!g_file_get_contents (path, &contents, NULL, NULL))
+  if (bytes == NULL)
     return FALSE;
+  data = g_bytes_get_data (bytes, &size);
+  contents = size > 0 ? g_strndup (data, size) : g_strdup ("");
   lines = g_strsplit (contents, "\n", -1);
   for (guint i = 0; lines[i] != NULL; i++)
     {
@@ -133,19 +151,35 @@ hostconf_add_resolv_conf (CboxContext *ctx, CboxPlan *plan, const CboxHost *host
   g_autofree char *resolv = cbox_host_resolve (host, "/etc/resolv.conf");
   g_autofree char *real = hostconf_realpath (resolv);
 
-  if (real == NULL || !g_file_test (real, G_FILE_TEST_IS_REGULAR))
+  if (real == NULL)
     {
       cbox_plan_add_note (plan, "no /etc/resolv.conf on the host");
+      return;
+    }
+  /* A fifo or a device is not bound: the sandbox's resolver would block
+   * on the one and read garbage from the other. */
+  if (!g_file_test (real, G_FILE_TEST_IS_REGULAR))
+    {
+      const char *target = hostconf_strip_root (host, real);
+      if (g_str_equal (target, "/etc/resolv.conf"))
+        cbox_plan_add_note (plan, "/etc/resolv.conf on the host is not a regular file: not "
+                                  "forwarded");
+      else
+        cbox_plan_add_note (plan,
+                            "/etc/resolv.conf on the host leads to %s, which is not a regular "
+                            "file: not forwarded",
+                            target);
       return;
     }
   /* A stub resolver on the host's loopback is reachable only by a backend
    * that shares the host's network namespace. Otherwise use the upstream
    * servers systemd-resolved lists, when it does. */
-  if (!hostconf_has_feature (ctx, CBOX_FEATURE_HOST_NET) && hostconf_resolv_is_loopback_only (real))
+  if (!hostconf_has_feature (ctx, CBOX_FEATURE_HOST_NET)
+      && hostconf_resolv_is_loopback_only (host, "/etc/resolv.conf"))
     {
       g_autofree char *upstream = cbox_host_resolve (host, HOSTCONF_RESOLVED_UPSTREAM);
       if (g_file_test (upstream, G_FILE_TEST_IS_REGULAR)
-          && !hostconf_resolv_is_loopback_only (upstream))
+          && !hostconf_resolv_is_loopback_only (host, HOSTCONF_RESOLVED_UPSTREAM))
         {
           cbox_plan_add_bind_ro (plan, upstream, "/etc/resolv.conf", CBOX_MOUNT_FLAG_NONE);
           cbox_plan_add_note (plan,

@@ -217,17 +217,123 @@ test_loopback_detection (void)
 {
   g_autofree char *dir = cbox_test_make_dir ("resolv");
   g_autofree char *path = g_build_filename (dir, "resolv.conf", NULL);
+  g_autofree char *fifo = g_build_filename (dir, "fifo.conf", NULL);
+  g_autofree char *subdir = g_build_filename (dir, "dir.conf", NULL);
+  g_autoptr (CboxHost) host = cbox_host_new ();
+  g_autoptr (GString) large = g_string_new ("nameserver 127.0.0.53\n");
 
+  /* Host paths, under the root prefix. */
+  cbox_host_set_root (host, dir);
   g_assert_true (
       g_file_set_contents (path, "# x\nnameserver 127.0.0.53\noptions edns0\n", -1, NULL));
-  g_assert_true (hostconf_resolv_is_loopback_only (path));
+  g_assert_true (hostconf_resolv_is_loopback_only (host, "/resolv.conf"));
   g_assert_true (g_file_set_contents (path, "nameserver ::1\nnameserver 127.0.0.1\n", -1, NULL));
-  g_assert_true (hostconf_resolv_is_loopback_only (path));
+  g_assert_true (hostconf_resolv_is_loopback_only (host, "/resolv.conf"));
   g_assert_true (
       g_file_set_contents (path, "nameserver 127.0.0.53\nnameserver 9.9.9.9\n", -1, NULL));
-  g_assert_false (hostconf_resolv_is_loopback_only (path));
+  g_assert_false (hostconf_resolv_is_loopback_only (host, "/resolv.conf"));
   g_assert_true (g_file_set_contents (path, "search example.org\n", -1, NULL));
-  g_assert_false (hostconf_resolv_is_loopback_only (path));
+  g_assert_false (hostconf_resolv_is_loopback_only (host, "/resolv.conf"));
+
+  /* What cannot be read counts as not loopback-only, at once: a fifo
+   * nobody writes to (g_file_get_contents() would wait on it for good), a
+   * directory, a missing file, a file over the size limit. */
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  g_assert_false (hostconf_resolv_is_loopback_only (host, "/fifo.conf"));
+  g_assert_cmpint (g_mkdir (subdir, 0755), ==, 0);
+  g_assert_false (hostconf_resolv_is_loopback_only (host, "/dir.conf"));
+  g_assert_false (hostconf_resolv_is_loopback_only (host, "/missing.conf"));
+  while (large->len <= HOSTCONF_RESOLV_MAX_SIZE)
+    g_string_append (large, "# padding padding padding padding padding padding padding\n");
+  g_assert_true (g_file_set_contents (path, large->str, (gssize)large->len, NULL));
+  g_assert_false (hostconf_resolv_is_loopback_only (host, "/resolv.conf"));
+}
+
+static gboolean
+plan_has_note (CboxPlan *plan, const char *needle)
+{
+  for (guint i = 0; i < cbox_plan_get_n_notes (plan); i++)
+    if (strstr (cbox_plan_get_note (plan, i, NULL), needle) != NULL)
+      return TRUE;
+  return FALSE;
+}
+
+/* /etc/resolv.conf that is a fifo nobody writes to, or a symlink to a
+ * directory: not bound (a resolver inside would block on the fifo), with a
+ * note that says why, and the probe and contribute return at once. */
+static void
+test_resolv_conf_not_regular (Fixture *f, gconstpointer data)
+{
+  g_autofree char *resolv = g_build_filename (f->root, "etc/resolv.conf", NULL);
+  g_autofree char *stub = g_build_filename (f->root, "run/systemd/resolve/stub-resolv.conf", NULL);
+
+  write_file (f, "etc/hosts", "127.0.0.1 localhost\n");
+  g_assert_cmpint (mkfifo (resolv, 0644), ==, 0);
+  {
+    /* With and without the host's network. */
+    g_autoptr (CboxPlan) plan = run (f, TRUE, "qemu", CBOX_FEATURE_BIND | CBOX_FEATURE_DATA);
+    g_autoptr (CboxPlan) plan_bwrap = run (f, TRUE, "bwrap", CBOX_FEATURE_ALL);
+
+    g_assert_null (cbox_plan_find_mount (plan, "/etc/resolv.conf"));
+    g_assert_true (
+        plan_has_note (plan, "/etc/resolv.conf on the host is not a regular file: not forwarded"));
+    g_assert_null (cbox_plan_find_mount (plan_bwrap, "/etc/resolv.conf"));
+    g_assert_true (plan_has_note (plan_bwrap, "/etc/resolv.conf on the host is not a regular"));
+    /* The rest of the name service is still there. */
+    g_assert_nonnull (cbox_plan_find_mount (plan, "/etc/hosts"));
+  }
+
+  g_assert_cmpint (g_unlink (resolv), ==, 0);
+  g_assert_cmpint (g_mkdir_with_parents (stub, 0755), ==, 0);
+  make_link (f, "run/systemd/resolve/stub-resolv.conf", "etc/resolv.conf");
+  {
+    g_autoptr (CboxPlan) plan = run (f, TRUE, "qemu", CBOX_FEATURE_BIND | CBOX_FEATURE_DATA);
+
+    g_assert_null (cbox_plan_find_mount (plan, "/etc/resolv.conf"));
+    g_assert_true (plan_has_note (plan, "/etc/resolv.conf on the host leads to "
+                                        "/run/systemd/resolve/stub-resolv.conf, which is not a "
+                                        "regular file"));
+  }
+}
+
+/* systemd-resolved's upstream list is a fifo: passed over, the stub is
+ * bound with the loopback note. */
+static void
+test_resolv_conf_upstream_fifo (Fixture *f, gconstpointer data)
+{
+  g_autoptr (CboxPlan) plan = NULL;
+  g_autofree char *upstream = g_build_filename (f->root, HOSTCONF_RESOLVED_UPSTREAM, NULL);
+  g_autofree char *stub = NULL;
+
+  write_file (f, "run/systemd/resolve/stub-resolv.conf", "nameserver 127.0.0.53\n");
+  make_link (f, "run/systemd/resolve/stub-resolv.conf", "etc/resolv.conf");
+  g_assert_cmpint (mkfifo (upstream, 0644), ==, 0);
+  stub = real_path_of (f, "run/systemd/resolve/stub-resolv.conf");
+
+  plan = run (f, TRUE, "qemu", CBOX_FEATURE_BIND | CBOX_FEATURE_DATA);
+  g_assert_cmpstr (cbox_plan_find_mount (plan, "/etc/resolv.conf")->src, ==, stub);
+  g_assert_true (plan_has_note (plan, "names only loopback servers"));
+}
+
+/* A resolv.conf over the size limit is not read: like an unreadable one it
+ * counts as not loopback-only and is bound as it is. */
+static void
+test_resolv_conf_too_large (Fixture *f, gconstpointer data)
+{
+  g_autoptr (CboxPlan) plan = NULL;
+  g_autoptr (GString) large = g_string_new ("nameserver 127.0.0.53\n");
+  g_autofree char *stub = NULL;
+
+  while (large->len <= HOSTCONF_RESOLV_MAX_SIZE)
+    g_string_append (large, "# padding padding padding padding padding padding padding\n");
+  write_file (f, "run/systemd/resolve/stub-resolv.conf", large->str);
+  write_file (f, "run/systemd/resolve/resolv.conf", "nameserver 192.0.2.1\n");
+  make_link (f, "run/systemd/resolve/stub-resolv.conf", "etc/resolv.conf");
+  stub = real_path_of (f, "run/systemd/resolve/stub-resolv.conf");
+
+  plan = run (f, TRUE, "qemu", CBOX_FEATURE_BIND | CBOX_FEATURE_DATA);
+  g_assert_cmpstr (cbox_plan_find_mount (plan, "/etc/resolv.conf")->src, ==, stub);
+  g_assert_false (plan_has_note (plan, "loopback"));
 }
 
 int
@@ -239,6 +345,12 @@ main (int argc, char **argv)
               fixture_teardown);
   g_test_add ("/hostconf/resolv/upstream", Fixture, NULL, fixture_setup, test_resolv_conf_upstream,
               fixture_teardown);
+  g_test_add ("/hostconf/resolv/not-regular", Fixture, NULL, fixture_setup,
+              test_resolv_conf_not_regular, fixture_teardown);
+  g_test_add ("/hostconf/resolv/upstream-fifo", Fixture, NULL, fixture_setup,
+              test_resolv_conf_upstream_fifo, fixture_teardown);
+  g_test_add ("/hostconf/resolv/too-large", Fixture, NULL, fixture_setup,
+              test_resolv_conf_too_large, fixture_teardown);
   g_test_add ("/hostconf/network-off", Fixture, NULL, fixture_setup, test_network_off,
               fixture_teardown);
   g_test_add ("/hostconf/tls-fonts", Fixture, NULL, fixture_setup, test_tls_fonts,
