@@ -13,6 +13,11 @@
 /* git itself stops at this include depth (MAX_INCLUDE_DEPTH). */
 #define GIT_MAX_INCLUDE_DEPTH 10
 
+/* The largest configuration file whose includes are followed. Real ones
+ * are a few KiB; this only bounds what a mistake (or /dev/zero behind a
+ * symlink that was a file a moment before) can make cbox read. */
+#define GIT_MAX_CONFIG_SIZE (1024 * 1024)
+
 /* Variables a user sets to sign commits with another identity. */
 static const char *const git_identity_vars[] = {
   "GIT_AUTHOR_NAME",
@@ -25,6 +30,7 @@ typedef enum
 {
   GIT_ITEM_BIND,    /* bind src at dest read-only */
   GIT_ITEM_OUTSIDE, /* an include that leaves the home: not forwarded */
+  GIT_ITEM_SPECIAL, /* a fifo, device, socket or directory: not forwarded */
 } GitItemKind;
 
 typedef struct
@@ -190,6 +196,7 @@ typedef struct
   CboxProbeResult *result;
   GHashTable *seen; /* logical paths already handled */
   GString *not_forwarded;
+  GString *includes_not_read;
 } GitScan;
 
 static void
@@ -286,16 +293,37 @@ static void
 git_scan_file (GitScan *scan, const char *logical, guint depth)
 {
   g_autofree char *resolved = cbox_host_resolve (scan->host, logical);
+  g_autoptr (GBytes) bytes = NULL;
   g_autofree char *contents = NULL;
   g_autoptr (GPtrArray) includes = NULL;
   gboolean covered;
+  GStatBuf st;
+  const char *data;
+  gsize size;
 
-  if (depth > GIT_MAX_INCLUDE_DEPTH || !g_file_test (resolved, G_FILE_TEST_IS_REGULAR))
-    return;
+  if (depth > GIT_MAX_INCLUDE_DEPTH || g_stat (resolved, &st) < 0)
+    return; /* git ignores a missing file; so does the sandbox */
   g_hash_table_add (scan->seen, g_strdup (logical));
 
   /* Files in the configuration directory come with its bind. */
   covered = scan->config_dir != NULL && git_path_is_under (logical, scan->config_dir);
+  if (!S_ISREG (st.st_mode))
+    {
+      /* A fifo, a device or a directory where git expects a file: git
+       * would block on a fifo nobody writes to and read a device without
+       * end, so it is neither bound nor read, and the user is told. Inside
+       * the configuration directory it comes with the directory's bind
+       * anyway, as it is on the host; it is only not read. */
+      if (!covered)
+        {
+          GitItem *item = g_new0 (GitItem, 1);
+          item->kind = GIT_ITEM_SPECIAL;
+          item->dest = g_strdup (logical);
+          g_ptr_array_add (scan->data->items, item);
+          git_scan_not_forwarded (scan, logical, "not a regular file");
+        }
+      return;
+    }
   if (!covered)
     {
       GitItem *item = g_new0 (GitItem, 1);
@@ -305,8 +333,22 @@ git_scan_file (GitScan *scan, const char *logical, guint depth)
       g_ptr_array_add (scan->data->items, item);
     }
 
-  if (!g_file_get_contents (resolved, &contents, NULL, NULL))
-    return;
+  /* Read through cbox_host_read_file(), not g_file_get_contents(): the
+   * file can have become a fifo or a device since the look above, and it
+   * must not block the probe or flood it. A file that cannot be read this
+   * way is bound all the same (git inside meets what git outside does),
+   * but its includes are not followed: say so. */
+  bytes = cbox_host_read_file (scan->host, logical, GIT_MAX_CONFIG_SIZE, NULL);
+  if (bytes == NULL)
+    {
+      g_string_append_printf (scan->includes_not_read, "%s%s (%s)",
+                              scan->includes_not_read->len > 0 ? ", " : "", logical,
+                              (guint64)st.st_size > GIT_MAX_CONFIG_SIZE ? "larger than 1 MiB"
+                                                                        : "cannot be read");
+      return;
+    }
+  data = g_bytes_get_data (bytes, &size);
+  contents = size > 0 ? g_strndup (data, size) : g_strdup ("");
   includes = git_parse_include_paths (contents);
   for (guint i = 0; i < includes->len; i++)
     git_scan_include (scan, logical, g_ptr_array_index (includes, i), depth);
@@ -326,8 +368,10 @@ git_probe (CboxContext *ctx, CboxProbeResult *result, GError **error)
   g_autofree char *gitconfig = NULL;
   g_autoptr (GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_autoptr (GString) not_forwarded = g_string_new (NULL);
+  g_autoptr (GString) includes_not_read = g_string_new (NULL);
   GitScan scan = { 0 };
   GitData *data;
+  gboolean any_bound = FALSE;
 
   data = g_new0 (GitData, 1);
   data->items = g_ptr_array_new_with_free_func ((GDestroyNotify)git_item_free);
@@ -369,6 +413,7 @@ git_probe (CboxContext *ctx, CboxProbeResult *result, GError **error)
   scan.result = result;
   scan.seen = seen;
   scan.not_forwarded = not_forwarded;
+  scan.includes_not_read = includes_not_read;
 
   if (g_file_test (config_dir_resolved, G_FILE_TEST_IS_DIR))
     {
@@ -404,8 +449,12 @@ git_probe (CboxContext *ctx, CboxProbeResult *result, GError **error)
   git_scan_file (&scan, gitconfig, 0);
   if (not_forwarded->len > 0)
     cbox_probe_result_add_detail (result, "not-forwarded", "%s", not_forwarded->str);
+  if (includes_not_read->len > 0)
+    cbox_probe_result_add_detail (result, "includes-not-read", "%s", includes_not_read->str);
 
-  if (data->items->len == 0)
+  for (guint i = 0; i < data->items->len; i++)
+    any_bound |= ((GitItem *)g_ptr_array_index (data->items, i))->kind == GIT_ITEM_BIND;
+  if (!any_bound)
     cbox_probe_result_set_status (result, CBOX_PROBE_DEGRADED,
                                   "no git configuration (%s, %s): nothing to forward", gitconfig,
                                   config_dir);
@@ -440,6 +489,11 @@ git_contribute (CboxContext *ctx, CboxPlan *plan, GError **error)
       if (item->kind == GIT_ITEM_OUTSIDE)
         {
           cbox_plan_add_note (plan, "include %s is outside the home: not forwarded", item->dest);
+          continue;
+        }
+      if (item->kind == GIT_ITEM_SPECIAL)
+        {
+          cbox_plan_add_note (plan, "%s is not a regular file: not forwarded", item->dest);
           continue;
         }
       if (item->config_dir)

@@ -107,8 +107,10 @@ find_ro (CboxPlan *plan, const char *dest)
   return mount;
 }
 
+/* Probes and contributes; @ret_detail gets the probe's @key detail (or
+ * NULL) when @key is not NULL. */
 static CboxPlan *
-probe_and_contribute (Fixture *f, CboxProbeStatus expected)
+probe_with_detail (Fixture *f, CboxProbeStatus expected, const char *key, char **ret_detail)
 {
   g_autoptr (CboxContext) ctx = cbox_context_new (f->host, f->config, "git");
   g_autoptr (CboxProbeResult) result = cbox_probe_result_new ();
@@ -120,9 +122,17 @@ probe_and_contribute (Fixture *f, CboxProbeStatus expected)
   g_assert_true (git_probe (ctx, result, &error));
   g_assert_no_error (error);
   g_assert_cmpint (cbox_probe_result_get_status (result), ==, expected);
+  if (key != NULL)
+    *ret_detail = g_strdup (cbox_probe_result_get_detail (result, key));
   g_assert_true (git_contribute (ctx, plan, &error));
   g_assert_no_error (error);
   return g_steal_pointer (&plan);
+}
+
+static CboxPlan *
+probe_and_contribute (Fixture *f, CboxProbeStatus expected)
+{
+  return probe_with_detail (f, expected, NULL, NULL);
 }
 
 static gboolean
@@ -253,6 +263,88 @@ test_include_loop (Fixture *f, gconstpointer data)
   g_assert_cmpuint (cbox_plan_get_n_mounts (plan), ==, 3);
 }
 
+static void
+make_fifo (Fixture *f, const char *path)
+{
+  g_autofree char *full = g_build_filename (f->root, path, NULL);
+  g_autofree char *dir = g_path_get_dirname (full);
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
+  g_assert_cmpint (mkfifo (full, 0600), ==, 0);
+}
+
+static gboolean
+plan_has_note (CboxPlan *plan, const char *text)
+{
+  for (guint i = 0; i < cbox_plan_get_n_notes (plan); i++)
+    if (g_str_equal (cbox_plan_get_note (plan, i, NULL), text))
+      return TRUE;
+  return FALSE;
+}
+
+/* Include targets that are a fifo nobody writes to or a directory are
+ * neither bound nor read (git would block on the fifo; so would the probe
+ * if it read it): they are named as not forwarded, and the rest of the
+ * configuration is forwarded as usual. */
+static void
+test_not_regular (Fixture *f, gconstpointer data)
+{
+  g_autoptr (CboxPlan) plan = NULL;
+  g_autofree char *not_forwarded = NULL;
+  g_autofree char *dir = g_build_filename (f->root, "home/u/dir.inc", NULL);
+
+  write_file (f, "home/u/.gitconfig",
+              "[include]\n\tpath = fifo.inc\n\tpath = dir.inc\n\tpath = ok.inc\n");
+  make_fifo (f, "home/u/fifo.inc");
+  g_assert_cmpint (g_mkdir (dir, 0755), ==, 0);
+  write_file (f, "home/u/ok.inc", "[user]\n\tname = Ok\n");
+
+  plan = probe_with_detail (f, CBOX_PROBE_AVAILABLE, "not-forwarded", &not_forwarded);
+  g_assert_cmpstr (not_forwarded, ==,
+                   "/home/u/fifo.inc (not a regular file), /home/u/dir.inc (not a regular file)");
+  find_ro (plan, "/home/u/.gitconfig");
+  find_ro (plan, "/home/u/ok.inc");
+  g_assert_null (cbox_plan_find_mount (plan, "/home/u/fifo.inc"));
+  g_assert_null (cbox_plan_find_mount (plan, "/home/u/dir.inc"));
+  g_assert_cmpuint (cbox_plan_get_n_mounts (plan), ==, 2);
+  g_assert_true (plan_has_note (plan, "/home/u/fifo.inc is not a regular file: not forwarded"));
+  g_assert_true (plan_has_note (plan, "/home/u/dir.inc is not a regular file: not forwarded"));
+}
+
+/* ~/.gitconfig itself a fifo: nothing to forward, and said so. */
+static void
+test_gitconfig_fifo (Fixture *f, gconstpointer data)
+{
+  g_autoptr (CboxPlan) plan = NULL;
+  g_autofree char *not_forwarded = NULL;
+
+  make_fifo (f, "home/u/.gitconfig");
+  plan = probe_with_detail (f, CBOX_PROBE_DEGRADED, "not-forwarded", &not_forwarded);
+  g_assert_cmpstr (not_forwarded, ==, "/home/u/.gitconfig (not a regular file)");
+  g_assert_cmpuint (cbox_plan_get_n_mounts (plan), ==, 0);
+  g_assert_true (plan_has_note (plan, "/home/u/.gitconfig is not a regular file: not forwarded"));
+}
+
+/* A configuration file over the size limit is forwarded, but not read:
+ * its includes are not followed, and the probe says so. */
+static void
+test_too_large (Fixture *f, gconstpointer data)
+{
+  g_autoptr (CboxPlan) plan = NULL;
+  g_autofree char *not_read = NULL;
+  g_autoptr (GString) large = g_string_new ("[include]\n\tpath = ~/inc\n");
+
+  while (large->len <= GIT_MAX_CONFIG_SIZE)
+    g_string_append (large, "# padding padding padding padding padding padding padding\n");
+  write_file (f, "home/u/.gitconfig", large->str);
+  write_file (f, "home/u/inc", "[user]\n\tname = Inc\n");
+
+  plan = probe_with_detail (f, CBOX_PROBE_AVAILABLE, "includes-not-read", &not_read);
+  g_assert_cmpstr (not_read, ==, "/home/u/.gitconfig (larger than 1 MiB)");
+  find_ro (plan, "/home/u/.gitconfig");
+  g_assert_null (cbox_plan_find_mount (plan, "/home/u/inc"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -268,6 +360,12 @@ main (int argc, char **argv)
               fixture_teardown);
   g_test_add ("/git/probe/nothing", Fixture, NULL, fixture_setup, test_nothing, fixture_teardown);
   g_test_add ("/git/probe/include-loop", Fixture, NULL, fixture_setup, test_include_loop,
+              fixture_teardown);
+  g_test_add ("/git/probe/not-regular", Fixture, NULL, fixture_setup, test_not_regular,
+              fixture_teardown);
+  g_test_add ("/git/probe/gitconfig-fifo", Fixture, NULL, fixture_setup, test_gitconfig_fifo,
+              fixture_teardown);
+  g_test_add ("/git/probe/too-large", Fixture, NULL, fixture_setup, test_too_large,
               fixture_teardown);
   return g_test_run ();
 }
