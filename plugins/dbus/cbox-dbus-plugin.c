@@ -29,6 +29,8 @@
 
 #define DBUS_SYSTEM_SOCKET "/run/dbus/system_bus_socket"
 #define DBUS_RUN_DIR_PREFIX "cbox-dbus-"
+/* A rule set is a few dozen lines; anything larger is not one. */
+#define DBUS_RULE_SET_MAX_SIZE (1024 * 1024)
 
 static const char *const dbus_policy_keys[] = { "talk", "own", "see", "call", "broadcast", NULL };
 
@@ -210,14 +212,35 @@ dbus_load_rule_set (CboxDbusState *state, const CboxHost *host, const char *name
       g_autofree char *path = g_build_filename (g_ptr_array_index (dirs, i), file_name, NULL);
       g_autoptr (GKeyFile) keyfile = g_key_file_new ();
       g_autoptr (GError) local_error = NULL;
+      g_autoptr (GBytes) bytes = NULL;
       g_auto (GStrv) groups = NULL;
 
       g_string_append_printf (searched, "%s%s", searched->len > 0 ? ", " : "",
                               (const char *)g_ptr_array_index (dirs, i));
-      if (!g_key_file_load_from_file (keyfile, path, G_KEY_FILE_NONE, &local_error))
+      if (!g_path_is_absolute (path))
+        continue; /* a home that is not an absolute path has no rule sets */
+      /* The user's rule sets are in $XDG_CONFIG_HOME, wherever that
+       * points: read through cbox_host_read_file(), which refuses a fifo
+       * (g_key_file_load_from_file() would block on it for good) or a
+       * device without reading it, as the core reads configuration files.
+       * Like those, rule sets are cbox's own files, not host files under a
+       * test's root prefix: the host given is the real "/". A rule set
+       * that exists but cannot be read is an error, as it always was. */
+      {
+        g_autoptr (CboxHost) real_root = cbox_host_new ();
+        bytes = cbox_host_read_file (real_root, path, DBUS_RULE_SET_MAX_SIZE, &local_error);
+      }
+      if (bytes == NULL)
         {
           if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
             continue;
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG, "D-Bus rule set '%s': %s", name,
+                       local_error->message);
+          return FALSE;
+        }
+      if (!g_key_file_load_from_data (keyfile, g_bytes_get_data (bytes, NULL),
+                                      g_bytes_get_size (bytes), G_KEY_FILE_NONE, &local_error))
+        {
           g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG, "D-Bus rule set %s: %s", path,
                        local_error->message);
           return FALSE;

@@ -410,6 +410,43 @@ test_user_rule_set (Fixture *fx, gconstpointer data)
   g_assert_null (strstr (argv, "Notifications"));
 }
 
+/* A user's rule set that is a fifo nobody writes to, or a directory, is
+ * refused at once with an error that names it, like an unreadable one;
+ * read with g_key_file_load_from_file(), the fifo would block the probe
+ * for good (the test would hang). */
+static void
+test_user_rule_set_not_regular (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *config_home = cbox_test_make_dir ("config home");
+  g_autofree char *dir = g_build_filename (config_home, "cbox", "dbus-rules", NULL);
+  g_autofree char *fifo = g_build_filename (dir, "notifications.conf", NULL);
+  g_autofree char *subdir = g_build_filename (dir, "portals.conf", NULL);
+  const char *const names[] = { "notifications", "portals" };
+  const char *const paths[] = { fifo, subdir };
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  g_assert_cmpint (g_mkdir (subdir, 0700), ==, 0);
+  cbox_host_setenv (fx->host, "XDG_CONFIG_HOME", config_home);
+  make_socket_file (fx->root, "/run/user/1000/bus");
+
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      g_autoptr (CboxContext) ctx = NULL;
+      g_autoptr (CboxProbeResult) result = cbox_probe_result_new ();
+      g_autoptr (GError) error = NULL;
+      g_autofree char *expected = g_strdup_printf ("%s is not a regular file", paths[i]);
+
+      g_key_file_set_string (fx->config, "dbus", "rules", names[i]);
+      ctx = cbox_context_new (fx->host, fx->config, "dbus");
+      g_assert_false (cbox_plugin_describe ()->forwarder->probe (ctx, result, &error));
+      g_assert_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG);
+      g_test_message ("%s", error->message);
+      g_assert_true (g_str_has_prefix (error->message, "dbus: "));
+      g_assert_nonnull (strstr (error->message, expected));
+    }
+}
+
 static void
 test_full (Fixture *fx, gconstpointer data)
 {
@@ -633,6 +670,7 @@ main (int argc, char **argv)
   ADD ("/dbus/filtered/setpriv", test_filtered_setpriv);
   ADD ("/dbus/filtered/shipped-rule-sets", test_shipped_rule_sets);
   ADD ("/dbus/filtered/user-rule-set", test_user_rule_set);
+  ADD ("/dbus/filtered/user-rule-set-not-regular", test_user_rule_set_not_regular);
   ADD ("/dbus/full/session", test_full);
   ADD ("/dbus/full/system", test_full_system);
   ADD ("/dbus/none", test_none);
