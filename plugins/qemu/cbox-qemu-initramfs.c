@@ -4,9 +4,11 @@
 #include "cbox-qemu-initramfs.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <gio/gio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #ifdef HAVE_LZMA
 #include <lzma.h>
@@ -35,20 +37,61 @@ cbox_qemu_kernel_free (CboxQemuKernel *kernel)
 
 /* ---- kernel discovery ---------------------------------------------------- */
 
+/* Reads @len bytes at @offset, fewer only at the end of the file. */
+static gboolean
+cbox_qemu_pread_all (int fd, const char *path, void *buf, gsize len, off_t offset, gsize *ret_n,
+                     GError **error)
+{
+  gsize done = 0;
+
+  while (done < len)
+    {
+      ssize_t n = pread (fd, (guint8 *)buf + done, len - done, offset + (off_t)done);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          int saved_errno = errno;
+          g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
+                       "cannot read %s: %s", path, g_strerror (saved_errno));
+          return FALSE;
+        }
+      if (n == 0)
+        break;
+      done += (gsize)n;
+    }
+  *ret_n = done;
+  return TRUE;
+}
+
 char *
 cbox_qemu_kernel_image_release (const char *image, GError **error)
 {
-  g_autoptr (GFile) file = g_file_new_for_path (image);
-  g_autoptr (GFileInputStream) in = NULL;
+  cbox_autofd int fd = -1;
+  struct stat st;
   guint8 header[0x400];
   gsize n = 0;
   guint16 offset;
   char version[256];
 
-  in = g_file_read (file, NULL, error);
-  if (in == NULL)
-    return NULL;
-  if (!g_input_stream_read_all (G_INPUT_STREAM (in), header, sizeof header, &n, NULL, error))
+  /* [qemu] kernel= is the user's to set: opened with O_NONBLOCK and
+   * checked through the same fd, a fifo there is refused at once instead
+   * of blocking cbox until somebody writes to it, and a device is no
+   * kernel either. */
+  fd = open (image, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0 || fstat (fd, &st) < 0)
+    {
+      int saved_errno = errno;
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno), "cannot open %s: %s",
+                   image, g_strerror (saved_errno));
+      return NULL;
+    }
+  if (!S_ISREG (st.st_mode))
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE, "%s is not a regular file", image);
+      return NULL;
+    }
+  if (!cbox_qemu_pread_all (fd, image, header, sizeof header, 0, &n, error))
     return NULL;
   /* The x86 boot protocol: "HdrS" at 0x202, and at 0x20e the offset (from
    * 0x200) of a NUL-terminated version string. */
@@ -59,9 +102,8 @@ cbox_qemu_kernel_image_release (const char *image, GError **error)
       return NULL;
     }
   offset = (guint16)(header[0x20e] | (header[0x20f] << 8));
-  if (!g_seekable_seek (G_SEEKABLE (in), 0x200 + offset, G_SEEK_SET, NULL, error)
-      || !g_input_stream_read_all (G_INPUT_STREAM (in), version, sizeof version - 1, &n, NULL,
-                                   error))
+  if (!cbox_qemu_pread_all (fd, image, version, sizeof version - 1, 0x200 + (off_t)offset, &n,
+                            error))
     return NULL;
   version[n] = '\0';
   version[strcspn (version, " ")] = '\0';
@@ -108,6 +150,7 @@ cbox_qemu_kernel_fill (const CboxHost *host, const char *image, const char *how,
   g_autofree char *resolved = cbox_host_resolve (host, image);
   g_autoptr (GError) local_error = NULL;
   const char *base = strrchr (image, '/') + 1;
+  struct stat st;
 
   if (access (resolved, R_OK) < 0)
     {
@@ -121,6 +164,14 @@ cbox_qemu_kernel_fill (const CboxHost *host, const char *image, const char *how,
       else
         g_set_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE, "kernel %s (%s): %s", image, how,
                      g_strerror (saved_errno));
+      return FALSE;
+    }
+  /* A fifo or a device is no kernel: without this, one named vmlinuz-*
+   * would pass on its name alone and QEMU would block on it. */
+  if (stat (resolved, &st) == 0 && !S_ISREG (st.st_mode))
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE,
+                   "kernel %s (%s) is not a regular file", image, how);
       return FALSE;
     }
   kernel->image = g_steal_pointer (&resolved);

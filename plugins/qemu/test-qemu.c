@@ -308,6 +308,67 @@ test_kernel_find (void)
   g_assert_nonnull (strstr (kernel->modules_dir, "kernel-modules"));
 }
 
+/* A kernel image that is a fifo nobody writes to, or a directory, is
+ * refused at once, even when its name alone would give a release; opened
+ * without O_NONBLOCK, the fifo would block cbox for good (the test would
+ * hang). */
+static void
+test_kernel_not_regular (void)
+{
+  g_autofree char *root = cbox_test_make_dir ("fake root");
+  g_autofree char *fifo = g_build_filename (root, "boot", "vmlinuz-6.1.0-fifo", NULL);
+  g_autofree char *dir = g_build_filename (root, "boot", "vmlinuz-6.1.0-dir", NULL);
+  g_autoptr (CboxHost) host = cbox_host_new ();
+  g_autoptr (CboxQemuKernel) kernel = NULL;
+  g_autoptr (GError) error = NULL;
+
+  cbox_host_set_root (host, root);
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+
+  g_assert_null (cbox_qemu_kernel_image_release (fifo, &error));
+  g_assert_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE);
+  g_assert_nonnull (strstr (error->message, "not a regular file"));
+  g_clear_error (&error);
+
+  g_assert_false (cbox_qemu_find_kernel (host, "/boot/vmlinuz-6.1.0-fifo", NULL, &kernel, &error));
+  g_assert_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE);
+  g_assert_cmpstr (error->message, ==,
+                   "kernel /boot/vmlinuz-6.1.0-fifo ([qemu] kernel) is not a regular file");
+  g_assert_null (kernel);
+  g_clear_error (&error);
+
+  g_assert_false (cbox_qemu_find_kernel (host, "/boot/vmlinuz-6.1.0-dir", NULL, &kernel, &error));
+  g_assert_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE);
+  g_assert_nonnull (strstr (error->message, "is not a regular file"));
+  g_assert_null (kernel);
+}
+
+/* The cached KVM verdict: what cbox wrote is read back; a fifo nobody
+ * writes to, a directory or a missing file in its place is no verdict,
+ * and is found so at once (g_file_get_contents() would block on the
+ * fifo for good). */
+static void
+test_kvm_verdict (void)
+{
+  g_autofree char *dir = cbox_test_make_dir ("cache");
+  g_autofree char *path = g_build_filename (dir, "cbox", "qemu", "kvm-verdict", NULL);
+  g_autoptr (GError) error = NULL;
+
+  g_assert_false (cbox_qemu_kvm_verdict_is_broken (path));
+  g_assert_true (cbox_qemu_kvm_verdict_write_broken (path, &error));
+  g_assert_no_error (error);
+  g_assert_true (cbox_qemu_kvm_verdict_is_broken (path));
+
+  g_assert_cmpint (g_unlink (path), ==, 0);
+  g_assert_cmpint (mkfifo (path, 0600), ==, 0);
+  g_assert_false (cbox_qemu_kvm_verdict_is_broken (path));
+
+  g_assert_cmpint (g_unlink (path), ==, 0);
+  g_assert_cmpint (g_mkdir (path, 0700), ==, 0);
+  g_assert_false (cbox_qemu_kvm_verdict_is_broken (path));
+}
+
 static void
 test_memory_parse (void)
 {
@@ -545,6 +606,8 @@ main (int argc, char **argv)
   g_test_add_func ("/qemu/modules/xz", test_modules_xz);
   g_test_add_func ("/qemu/modules/zstd", test_modules_zstd);
   g_test_add_func ("/qemu/kernel/find", test_kernel_find);
+  g_test_add_func ("/qemu/kernel/not-regular", test_kernel_not_regular);
+  g_test_add_func ("/qemu/kvm-verdict", test_kvm_verdict);
   g_test_add_func ("/qemu/config/memory", test_memory_parse);
   g_test_add_func ("/qemu/descriptor/features", test_descriptor_features);
   g_test_add ("/qemu/realize/shares", Fixture, NULL, fixture_set_up, test_realize_shares,
