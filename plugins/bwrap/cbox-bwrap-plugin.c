@@ -56,10 +56,21 @@ cbox_bwrap_info_free (CboxBwrapInfo *info)
 char *
 cbox_bwrap_version_from_binary (const char *path)
 {
-  g_autoptr (GMappedFile) map = g_mapped_file_new (path, FALSE, NULL);
   static const char needle[] = "\0bubblewrap ";
+  g_autoptr (GMappedFile) map = NULL;
   const char *data, *end, *p;
+  struct stat st;
+  int fd;
 
+  /* O_NONBLOCK and a regular file only: `[bwrap] path` naming a fifo must
+   * not hang the probe (the version then comes from `bwrap --version`,
+   * which fails and says so). */
+  fd = open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0)
+    return NULL;
+  if (fstat (fd, &st) == 0 && S_ISREG (st.st_mode))
+    map = g_mapped_file_new_from_fd (fd, FALSE, NULL);
+  close (fd);
   if (map == NULL)
     return NULL;
   data = g_mapped_file_get_contents (map);

@@ -10,6 +10,7 @@
 #include <glib/gstdio.h>
 
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include "cbox-bwrap-private.h"
 #include "cbox-bwrap-seccomp.h"
@@ -269,6 +270,13 @@ test_version_from_binary (void)
   found = cbox_bwrap_version_from_binary (fake);
   g_assert_cmpstr (found, ==, "1.2.3");
   g_assert_true (g_file_set_contents (fake, "#!/bin/sh\nexec bwrap \"$@\"\n", -1, NULL));
+  none = cbox_bwrap_version_from_binary (fake);
+  g_assert_null (none);
+  g_unlink (fake);
+  /* A fifo named as the binary (`[bwrap] path`) is no version, at once:
+   * opening it to read would wait for a writer that never comes. */
+  g_assert_cmpint (mkfifo (fake, 0755), ==, 0);
+  g_clear_pointer (&none, g_free);
   none = cbox_bwrap_version_from_binary (fake);
   g_assert_null (none);
   g_unlink (fake);

@@ -856,7 +856,8 @@ dbus_sweep_stale (const char *base, uid_t uid)
           || (st.st_uid != geteuid () && st.st_uid != uid))
         continue;
       lock = g_build_filename (dir, ".lock", NULL);
-      fd = open (lock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+      /* O_NONBLOCK: a fifo put there must not hang the sweep. */
+      fd = open (lock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
       if (fd < 0)
         continue; /* being created right now, or not ours */
       if (flock (fd, LOCK_EX | LOCK_NB) == 0)

@@ -327,7 +327,8 @@ wayland_sweep_stale (const char *base)
       if (lstat (path, &st) < 0 || !S_ISDIR (st.st_mode) || st.st_uid != geteuid ())
         continue;
       lock_path = g_build_filename (path, WAYLAND_CONTEXT_LOCK, NULL);
-      lock_fd = open (lock_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+      /* O_NONBLOCK: a fifo put there must not hang the sweep. */
+      lock_fd = open (lock_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
       if (lock_fd < 0 || flock (lock_fd, LOCK_EX | LOCK_NB) < 0)
         continue;
       wayland_remove_private_dir (path);
