@@ -810,6 +810,16 @@ cbox_planner_add_user_items (CboxPlanner *planner, GError **error)
         case CBOX_BIND_COPY:
           if (!cbox_plan_add_copy (planner->plan, bind->src, bind->dest, flags, error))
             {
+              /* A copy is of one file; a folder is what --ro-bind is for. */
+              if (error != NULL && *error != NULL && g_file_test (bind->src, G_FILE_TEST_IS_DIR))
+                {
+                  g_autofree char *message = g_strdup ((*error)->message);
+                  g_clear_error (error);
+                  g_set_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT,
+                               "%s; --copy takes a file: for a folder use --ro-bind=%s (read-only) "
+                               "or --bind=%s",
+                               message, bind->src, bind->src);
+                }
               g_prefix_error (error, "--copy (from %s): ", bind->origin);
               if (error != NULL && *error != NULL && (*error)->domain != CBOX_ERROR)
                 {

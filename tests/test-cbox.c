@@ -223,6 +223,18 @@ test_exit_125 (void)
   cbox_test_run (ARGS (config_arg, "plan"), NULL, NULL, NULL, &result);
   cbox_test_assert_status (&result, 125);
   g_assert_nonnull (strstr (result.err, expected));
+
+  /* --copy of a folder: refused, and the message says what to use instead. */
+  {
+    g_autofree char *copy_arg = g_strconcat ("--copy=", dir, NULL);
+    g_autofree char *hint = g_strconcat ("for a folder use --ro-bind=", dir, NULL);
+
+    cbox_test_run (ARGS ("--backend=test", "--forward=none", "plan", copy_arg, "--", "true"), NULL,
+                   NULL, NULL, &result);
+    cbox_test_assert_status (&result, 125);
+    g_assert_nonnull (strstr (result.err, "is not a regular file"));
+    g_assert_nonnull (strstr (result.err, hint));
+  }
 }
 
 /* With the real bwrap backend: what the command line asks for is what the
