@@ -320,42 +320,55 @@ test_load_default (void)
                   CBOX_PLUGIN_ERROR_DUPLICATE_NAME);
 }
 
-/* A setuid cbox ignores CBOX_PLUGIN_PATH: the helper prints the search path,
- * once as it is and once setuid to nobody (AT_SECURE). Needs root to make a
- * setuid file of another user. */
-static void
-test_secure (void)
+/* A copy of test-loader-secure-helper at @copy, mode 0755, which the
+ * caller then makes setuid. FALSE (the test skipped) where that cannot
+ * work: not root, or a nosuid temporary folder. */
+static gboolean
+copy_secure_helper (const char *dir, const char *copy)
 {
   g_autofree char *helper = g_test_build_filename (G_TEST_BUILT, "test-loader-secure-helper", NULL);
-  g_autofree char *dir = cbox_test_make_dir ("secure");
-  g_autofree char *copy = g_build_filename (dir, "helper", NULL);
   g_autofree char *contents = NULL;
-  g_autofree char *out = NULL;
-  g_autofree char *out_secure = NULL;
-  const char *argv[] = { copy, NULL };
-  g_auto (GStrv) envp
-      = g_environ_setenv (g_get_environ (), "CBOX_PLUGIN_PATH", "/evil/plugins", TRUE);
   g_autoptr (GError) error = NULL;
   struct statvfs vfs;
   gsize len;
-  int status;
 
   if (!cbox_test_is_root ())
     {
       g_test_skip ("making a setuid helper of another user needs root");
-      return;
+      return FALSE;
     }
   g_assert_cmpint (statvfs (dir, &vfs), ==, 0);
   if (vfs.f_flag & ST_NOSUID)
     {
       g_test_skip ("the temporary folder is mounted nosuid");
-      return;
+      return FALSE;
     }
   g_file_get_contents (helper, &contents, &len, &error);
   g_assert_no_error (error);
   g_file_set_contents (copy, contents, (gssize)len, &error);
   g_assert_no_error (error);
   g_assert_cmpint (g_chmod (copy, 0755), ==, 0);
+  return TRUE;
+}
+
+/* A setuid cbox ignores CBOX_PLUGIN_PATH: the helper prints the search path,
+ * once as it is and once setuid to nobody (AT_SECURE). Needs root to make a
+ * setuid file of another user. */
+static void
+test_secure (void)
+{
+  g_autofree char *dir = cbox_test_make_dir ("secure");
+  g_autofree char *copy = g_build_filename (dir, "helper", NULL);
+  g_autofree char *out = NULL;
+  g_autofree char *out_secure = NULL;
+  const char *argv[] = { copy, NULL };
+  g_auto (GStrv) envp
+      = g_environ_setenv (g_get_environ (), "CBOX_PLUGIN_PATH", "/evil/plugins", TRUE);
+  g_autoptr (GError) error = NULL;
+  int status;
+
+  if (!copy_secure_helper (dir, copy))
+    return;
 
   g_spawn_sync (NULL, (char **)argv, envp, G_SPAWN_DEFAULT, NULL, NULL, &out, NULL, &status,
                 &error);
@@ -379,40 +392,22 @@ test_secure (void)
 static void
 test_secure_cache (void)
 {
-  g_autofree char *helper = g_test_build_filename (G_TEST_BUILT, "test-loader-secure-helper", NULL);
   g_autofree char *dir = cbox_test_make_dir ("secure-cache");
   g_autofree char *copy = g_build_filename (dir, "helper", NULL);
   g_autofree char *root_dir = g_build_filename (dir, "root-cache", NULL);
   g_autofree char *root_cache = g_build_filename (root_dir, "plugins.cache", NULL);
   g_autofree char *nobody_dir = g_build_filename (dir, "nobody-cache", NULL);
   g_autofree char *nobody_cache = g_build_filename (nobody_dir, "plugins.cache", NULL);
-  g_autofree char *contents = NULL;
   g_autoptr (GError) error = NULL;
-  struct statvfs vfs;
-  gsize len;
   int status;
 
-  if (!cbox_test_is_root ())
-    {
-      g_test_skip ("making a setuid helper of another user needs root");
-      return;
-    }
-  g_assert_cmpint (statvfs (dir, &vfs), ==, 0);
-  if (vfs.f_flag & ST_NOSUID)
-    {
-      g_test_skip ("the temporary folder is mounted nosuid");
-      return;
-    }
-  g_file_get_contents (helper, &contents, &len, &error);
-  g_assert_no_error (error);
-  g_file_set_contents (copy, contents, (gssize)len, &error);
-  g_assert_no_error (error);
+  if (!copy_secure_helper (dir, copy))
+    return;
   g_assert_cmpint (g_mkdir (root_dir, 0700), ==, 0);
   g_assert_cmpint (g_mkdir (nobody_dir, 0700), ==, 0);
   g_assert_cmpint (chown (nobody_dir, 65534, 65534), ==, 0);
 
   /* As root, the helper writes root's cache. */
-  g_assert_cmpint (g_chmod (copy, 0755), ==, 0);
   g_spawn_sync (NULL, (char *[]){ copy, (char *)"--cache", root_cache, NULL }, NULL,
                 G_SPAWN_DEFAULT, NULL, NULL, NULL, NULL, &status, &error);
   g_assert_no_error (error);
