@@ -21,6 +21,8 @@ struct _CboxContext
   pid_t sandbox_pid;
   CboxContextSandboxPidFunc sandbox_pid_func;
   gpointer sandbox_pid_data;
+  CboxContextStartedFunc started_func;
+  gpointer started_data;
 };
 
 G_DEFINE_QUARK (cbox - error - quark, cbox_error)
@@ -264,6 +266,26 @@ cbox_context_get_sandbox_pid (CboxContext *ctx)
 {
   g_return_val_if_fail (ctx != NULL, 0);
   return ctx->sandbox_pid;
+}
+
+void
+cbox_context_notify_tool_started (CboxContext *ctx)
+{
+  CboxContextStartedFunc func;
+
+  g_return_if_fail (ctx != NULL);
+  func = ctx->started_func;
+  ctx->started_func = NULL;
+  if (func != NULL)
+    func (ctx->started_data);
+}
+
+void
+cbox_context_set_started_func (CboxContext *ctx, CboxContextStartedFunc func, gpointer user_data)
+{
+  g_return_if_fail (ctx != NULL);
+  ctx->started_func = func;
+  ctx->started_data = user_data;
 }
 
 void

@@ -170,6 +170,7 @@ struct _CboxPlanner
   GHashTable *alias_reasons;
   /* This run's entry for `cbox ps`, made once the tool was spawned. */
   CboxInstance *instance;
+  gboolean registered;
 };
 
 static void
@@ -1083,8 +1084,10 @@ cbox_planner_sandbox_pid_changed (CboxContext *ctx, pid_t pid, gpointer user_dat
  * backend spawned its tool, so the files are written while the tool sets
  * the sandbox up rather than before it starts (about 0.3 ms of every run
  * on this project's machine). A run killed before that leaves nothing to
- * sweep (the tool dies with cbox). Without an entry the sandbox still
- * works, so a registry that cannot be written is only a warning. */
+ * sweep (the tool dies with cbox). A backend that starts its tool itself
+ * announces it (cbox_context_notify_tool_started()). Without an entry the
+ * sandbox still works, so a registry that cannot be written is only a
+ * warning. */
 static void
 cbox_planner_register (gpointer user_data)
 {
@@ -1092,6 +1095,11 @@ cbox_planner_register (gpointer user_data)
   g_autoptr (GError) error = NULL;
   pid_t pid;
 
+  /* Through the generic run's spawn or the backend's own announcement,
+   * whichever comes first. */
+  if (planner->registered)
+    return;
+  planner->registered = TRUE;
   planner->instance
       = cbox_instance_register (planner->host, planner->request->project_dir, planner->instance_id,
                                 planner->backend_desc->name, planner->request->profile,
@@ -1126,6 +1134,7 @@ cbox_planner_run (CboxPlanner *planner, int *ret_status, GError **error)
     if (!cbox_planner_make_dir (planner->host, planner->request->mkdirs[i], error))
       return FALSE;
   cbox_plan_set_spawned_func (planner->plan, cbox_planner_register, planner);
+  cbox_context_set_started_func (planner->backend_ctx, cbox_planner_register, planner);
   cbox_planner_caught_signal = 0;
   cbox_planner_hold_signals (old_actions);
   ok = TRUE;
@@ -1160,6 +1169,7 @@ cbox_planner_run (CboxPlanner *planner, int *ret_status, GError **error)
     }
   cbox_context_set_sandbox_pid_func (planner->backend_ctx, NULL, NULL);
   cbox_plan_set_spawned_func (planner->plan, NULL, NULL);
+  cbox_context_set_started_func (planner->backend_ctx, NULL, NULL);
 
   cbox_planner_hold_signals (old_actions);
   cbox_planner_cleanup_forwarders (planner, n_prepared);

@@ -26,6 +26,11 @@ void cbox_context_set_libexec_dir (CboxContext *ctx, const char *libexec_dir);
 typedef void (*CboxContextSandboxPidFunc) (CboxContext *ctx, pid_t pid, gpointer user_data);
 void cbox_context_set_sandbox_pid_func (CboxContext *ctx, CboxContextSandboxPidFunc func,
                                         gpointer user_data);
+/* Called once by cbox_context_notify_tool_started() (the core registers
+ * the run for `cbox ps` there). */
+typedef void (*CboxContextStartedFunc) (gpointer user_data);
+void cbox_context_set_started_func (CboxContext *ctx, CboxContextStartedFunc func,
+                                    gpointer user_data);
 
 G_END_DECLS
 

@@ -189,6 +189,41 @@ test_run_test_backend (void)
   cbox_test_assert_status (&result, 42);
 }
 
+/* A backend that starts its tool itself is listed by `cbox ps` once it
+ * announces the start (the qemu backend does), and only then: the test
+ * backend runs `cbox ps --json` from inside its run. */
+static void
+test_run_announced (void)
+{
+  g_autofree char *dir = cbox_test_make_dir ("announce");
+  g_autofree char *ps_file = g_build_filename (dir, "ps.json", NULL);
+  g_autofree char *ps_arg = g_strconcat ("--set=test.ps-output=", ps_file, NULL);
+  g_autofree char *plan_file = g_build_filename (dir, "plan.json", NULL);
+  g_autofree char *out_env = g_strconcat ("CBOX_TEST_OUTPUT=", plan_file, NULL);
+  g_auto (GStrv) env = cbox_test_environ (ARGS (out_env));
+  g_auto (CboxTestResult) result = { 0 };
+  g_autofree char *contents = NULL;
+
+  cbox_test_run (ARGS ("--backend=test", "--set=test.announce=true", ps_arg, "run", "--", "true"),
+                 dir, (const char *const *)env, NULL, &result);
+  cbox_test_assert_status (&result, 0);
+  g_assert_true (g_file_get_contents (ps_file, &contents, NULL, NULL));
+  g_assert_nonnull (strstr (contents, "\"backend\": \"test\""));
+  g_assert_nonnull (strstr (contents, "\"command\": [\"true\"]"));
+  g_clear_pointer (&contents, g_free);
+
+  cbox_test_run (ARGS ("--backend=test", ps_arg, "run", "--", "true"), dir,
+                 (const char *const *)env, NULL, &result);
+  cbox_test_assert_status (&result, 0);
+  g_assert_true (g_file_get_contents (ps_file, &contents, NULL, NULL));
+  g_assert_null (strstr (contents, "\"backend\""));
+
+  /* Nothing is left once the run is over. */
+  cbox_test_run (ARGS ("ps", "--json"), dir, (const char *const *)env, NULL, &result);
+  cbox_test_assert_status (&result, 0);
+  g_assert_null (strstr (result.out, "\"backend\""));
+}
+
 static void
 test_exit_125 (void)
 {
@@ -332,6 +367,7 @@ main (int argc, char **argv)
   g_test_add_func ("/core/cbox/plan-json", test_plan_json);
   g_test_add_func ("/core/cbox/plan-weird-project", test_plan_weird_project);
   g_test_add_func ("/core/cbox/run-test-backend", test_run_test_backend);
+  g_test_add_func ("/core/cbox/run-announced", test_run_announced);
   g_test_add_func ("/core/cbox/exit-125", test_exit_125);
   g_test_add_func ("/core/cbox/bwrap/bind-copy-env", test_bwrap_bind_copy_env);
   return g_test_run ();

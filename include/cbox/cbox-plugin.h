@@ -42,7 +42,8 @@ typedef enum
   CBOX_PLUGIN_ERROR_MISSING_FIELD,   /* no name, bad kind, bad name characters */
   CBOX_PLUGIN_ERROR_MISSING_VTABLE,  /* no vtable (or required vfunc) for its kind */
   CBOX_PLUGIN_ERROR_DUPLICATE_NAME,  /* a plugin of that name was found earlier */
-  CBOX_PLUGIN_ERROR_CHANGED,         /* the file changed since the plugin cache described it */
+  CBOX_PLUGIN_ERROR_CHANGED,         /* ABI 1.1: the file changed since the plugin cache
+                                        described it */
 } CboxPluginError;
 
 /* Exit statuses of cbox itself, as env(1) and container runtimes use them. */
@@ -94,6 +95,12 @@ const char *cbox_context_get_libexec_dir (CboxContext *ctx);
  * for `cbox ps`, `cbox enter` and `cbox stop`. 0 until then. */
 void cbox_context_set_sandbox_pid (CboxContext *ctx, pid_t pid);
 pid_t cbox_context_get_sandbox_pid (CboxContext *ctx);
+/* ABI 1.1. Backends whose run() starts its tool itself, not through
+ * cbox_launch_run() or cbox_launch_run_full() (which do it for them): call
+ * it once the tool is about to start or has started. The core registers
+ * the run for `cbox ps`, `cbox enter` and `cbox stop` then; a run never
+ * announced is not listed. Later calls do nothing. */
+void cbox_context_notify_tool_started (CboxContext *ctx);
 /* Plugin-private data, kept from probe to contribute and freed with the context. */
 void cbox_context_set_data (CboxContext *ctx, gpointer data, GDestroyNotify destroy);
 gpointer cbox_context_get_data (CboxContext *ctx);

@@ -908,6 +908,9 @@ cbox_qemu_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_st
   argv = g_strdupv ((char **)cbox_launch_get_argv (launch));
   accel = g_strv_contains ((const char *const *)argv, "kvm") ? CBOX_QEMU_ACCEL_KVM
                                                              : CBOX_QEMU_ACCEL_TCG;
+  /* QEMU is started here, not by the generic run: the core registers the
+   * run for `cbox ps` on this word. */
+  cbox_context_notify_tool_started (ctx);
   result = cbox_qemu_boot (state, argv, accel, &terminal_raw, &saved_termios, &status, error);
   if (result == CBOX_QEMU_BOOT_NO_LIFE)
     {

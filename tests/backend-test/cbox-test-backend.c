@@ -7,12 +7,16 @@
  * (default 0). Planner and forwarder tests use it to check plans without
  * a sandbox. `[test] available=false` (with `[test] reason=`) makes its
  * probe say unavailable; `[test] fail-run=true` makes its run fail as a
- * backend whose tool broke would. */
+ * backend whose tool broke would. `[test] announce=true` makes its run
+ * announce itself as started (cbox_context_notify_tool_started()), as a
+ * backend that starts its own tool does, and `[test] ps-output=FILE` makes
+ * it write what `$CBOX ps --json` says while it runs to FILE. */
 
 #include "config.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cbox-json.h"
 
@@ -54,8 +58,10 @@ test_backend_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret
   g_autofree char *output = cbox_context_get_string (ctx, "output");
   g_autofree char *status_text = cbox_context_get_string (ctx, "exit-status");
   g_autofree char *text = NULL;
+  g_autofree char *ps_output = cbox_context_get_string (ctx, "ps-output");
   guint64 status = 0;
   CboxJsonFuncs json;
+  gboolean announce;
   gboolean fail;
 
   if (!cbox_context_get_boolean (ctx, "fail-run", FALSE, &fail, error))
@@ -64,6 +70,34 @@ test_backend_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret
     {
       g_set_error (error, CBOX_ERROR, CBOX_ERROR_BACKEND, "failed as [test] fail-run asked");
       return FALSE;
+    }
+
+  if (!cbox_context_get_boolean (ctx, "announce", FALSE, &announce, error))
+    return FALSE;
+  if (announce)
+    cbox_context_notify_tool_started (ctx);
+  if (ps_output != NULL)
+    {
+      const char *cbox = cbox_host_getenv (cbox_context_get_host (ctx), "CBOX");
+      g_autofree char *ps = NULL;
+      struct stat st;
+      int wait_status = 0;
+
+      if (stat (ps_output, &st) == 0 && !S_ISREG (st.st_mode))
+        {
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
+                       "[test] ps-output %s is not a regular file; name a file", ps_output);
+          return FALSE;
+        }
+      if (cbox == NULL
+          || !g_spawn_sync (NULL, (char *[]){ (char *)cbox, (char *)"ps", (char *)"--json", NULL },
+                            NULL, G_SPAWN_DEFAULT, NULL, NULL, &ps, NULL, &wait_status, error)
+          || !g_file_set_contents (ps_output, ps, -1, error))
+        {
+          if (error != NULL && *error == NULL)
+            g_set_error (error, CBOX_ERROR, CBOX_ERROR_BACKEND, "[test] ps-output needs $CBOX");
+          return FALSE;
+        }
     }
 
   if (output == NULL && cbox_host_getenv (cbox_context_get_host (ctx), "CBOX_TEST_OUTPUT") != NULL)
@@ -81,6 +115,17 @@ test_backend_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret
   text = json.plan (plan, ctx, launch, CBOX_JSON_DATA);
   if (output != NULL)
     {
+      /* g_file_set_contents() renames a new file over the old one: named
+       * /dev/null or /dev/stdout, it would replace the device node. Only a
+       * regular file (or none yet) is written that way. */
+      struct stat st;
+
+      if (stat (output, &st) == 0 && !S_ISREG (st.st_mode))
+        {
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
+                       "[test] output %s is not a regular file; name a file", output);
+          return FALSE;
+        }
       if (!g_file_set_contents (output, text, -1, error))
         return FALSE;
     }
