@@ -672,10 +672,11 @@ cbox_planner_probe_forwarders (CboxPlanner *planner, GError **error)
       CboxChosen *chosen = g_ptr_array_index (planner->chosen, i);
       g_autoptr (GError) local_error = NULL;
       CboxProbeStatus status;
-
       /* Chosen by what the descriptor says; loaded only now, so a run opens
        * just the plugins it uses (the rest stay described by the cache). */
-      if (cbox_plugin_info_get_desc (chosen->info) == NULL)
+      const CboxPluginDesc *desc = cbox_plugin_info_get_desc (chosen->info);
+
+      if (desc == NULL)
         {
           g_set_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE,
                        "Forwarder '%s' cannot be used: %s",
@@ -683,7 +684,7 @@ cbox_planner_probe_forwarders (CboxPlanner *planner, GError **error)
                        cbox_plugin_info_get_error (chosen->info)->message);
           return FALSE;
         }
-      chosen->desc = cbox_plugin_info_get_desc (chosen->info);
+      chosen->desc = desc;
       chosen->ctx = cbox_planner_make_context (planner, chosen->desc->name,
                                                cbox_chosen_is_requested (chosen));
       chosen->probe = cbox_probe_result_new ();

@@ -3,14 +3,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <glib/gstdio.h>
-
 #include "cbox-plugin-cache.h"
+#include "cbox-private.h"
 
 /* Bump when the layout below changes; a cache of another format, cbox
  * version or ABI is ignored and rewritten. */
@@ -514,13 +512,11 @@ cbox_plugin_cache_save (CboxPluginCache *cache)
   g_autofree char *first = cache_first_line ();
   GString *out;
   g_autofree char *dir = NULL;
-  g_autofree char *tmp_path = NULL;
   g_autofree char *data = NULL;
+  g_autoptr (GError) error = NULL;
   GHashTableIter iter;
   gpointer key, value;
   gsize len = 0;
-  gsize done = 0;
-  int fd;
 
   g_return_if_fail (cache != NULL);
 
@@ -573,29 +569,11 @@ cbox_plugin_cache_save (CboxPluginCache *cache)
       g_debug ("plugin cache: %s is not a folder of this user; not written", dir);
       return;
     }
-  /* A temporary file renamed over the old one: a reader sees one whole
-   * cache or the other. No fsync: a cache lost or torn in a crash fails to
-   * parse or to match and is rebuilt. */
-  tmp_path = g_strconcat (cache->path, ".XXXXXX", NULL);
-  fd = g_mkstemp_full (tmp_path, O_RDWR | O_CLOEXEC, 0600);
-  if (fd < 0)
+  /* A reader sees one whole cache or the other; one lost or torn in a
+   * crash fails to parse or to match and is rebuilt. */
+  if (!cbox_write_file_atomic (cache->path, data, len, 0600, &error))
     {
-      g_debug ("plugin cache: %s: %s", tmp_path, g_strerror (errno));
-      return;
-    }
-  while (done < len)
-    {
-      ssize_t n = write (fd, data + done, len - done);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        break;
-      done += (gsize)n;
-    }
-  if (close (fd) != 0 || done < len || rename (tmp_path, cache->path) != 0)
-    {
-      g_debug ("plugin cache: cannot write %s: %s", cache->path, g_strerror (errno));
-      g_unlink (tmp_path);
+      g_debug ("plugin cache: %s", error->message);
       return;
     }
   cache->dirty = FALSE;

@@ -439,53 +439,6 @@ struct _CboxInstance
   GKeyFile *key_file;
 };
 
-/* Writes @path whole or not at all (a temporary file renamed over it), so
- * `cbox ps` never reads half an entry. No fsync: an entry describes a
- * running process and means nothing after a crash (the next run sweeps it,
- * its lock being gone), while two fsyncs of file and folder cost every run
- * about 1 to 2 ms on this project's machines (docs/benchmarks.md). */
-static gboolean
-cbox_instance_write_atomic (const char *path, const char *data, gsize len, GError **error)
-{
-  g_autofree char *tmp_path = g_strdup_printf ("%s.XXXXXX", path);
-  gsize done = 0;
-  int saved_errno;
-  int fd;
-
-  fd = g_mkstemp_full (tmp_path, O_RDWR | O_CLOEXEC, 0600);
-  if (fd < 0)
-    goto fail;
-  while (done < len)
-    {
-      ssize_t n = write (fd, data + done, len - done);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        {
-          saved_errno = n < 0 ? errno : EIO;
-          close (fd);
-          unlink (tmp_path);
-          errno = saved_errno;
-          goto fail;
-        }
-      done += (gsize)n;
-    }
-  if (close (fd) < 0 || rename (tmp_path, path) < 0)
-    {
-      saved_errno = errno;
-      unlink (tmp_path);
-      errno = saved_errno;
-      goto fail;
-    }
-  return TRUE;
-
-fail:
-  saved_errno = errno;
-  g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno), "Failed to write %s: %s",
-               path, g_strerror (saved_errno));
-  return FALSE;
-}
-
 static gboolean
 cbox_instance_write (CboxInstance *instance, GError **error)
 {
@@ -496,7 +449,8 @@ cbox_instance_write (CboxInstance *instance, GError **error)
 
   data = g_key_file_to_data (instance->key_file, &len, NULL);
   cbox_fs_user_enter (instance->for_user, instance->uid, instance->gid, &fs_user);
-  ok = cbox_instance_write_atomic (instance->entry_path, data, len, error);
+  /* Whole or not at all: `cbox ps` never reads half an entry. */
+  ok = cbox_write_file_atomic (instance->entry_path, data, len, 0600, error);
   cbox_fs_user_leave (&fs_user);
   return ok;
 }
@@ -600,8 +554,6 @@ cbox_instance_set_sandbox_pid (CboxInstance *instance, pid_t pid)
   if (instance->lock_fd < 0 || instance->pid_written)
     return;
   start_time = cbox_proc_get_start_time (pid);
-  g_key_file_set_int64 (instance->key_file, CBOX_ENTRY_GROUP, "sandbox-pid", pid);
-  g_key_file_set_uint64 (instance->key_file, CBOX_ENTRY_GROUP, "sandbox-start-time", start_time);
   line = g_strdup_printf ("sandbox-pid=%d\nsandbox-start-time=%" G_GUINT64_FORMAT "\n", (int)pid,
                           start_time);
   len = strlen (line);
