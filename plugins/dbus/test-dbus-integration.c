@@ -20,34 +20,6 @@
 #define PING(dest)                                                                                 \
   "dbus-send --session --dest=" dest " --print-reply / org.freedesktop.DBus.Peer.Ping"
 
-/* TRUE when @backend can run here; skips the test otherwise. A backend
- * whose plugin was not built (its option disabled, or not landed) is a
- * skip, not a failure, even under CI: that is the build's choice. */
-static gboolean
-backend_usable (const char *backend)
-{
-  const char *path = g_getenv ("CBOX_PLUGIN_PATH");
-  g_auto (GStrv) dirs = g_strsplit (path != NULL ? path : "", ":", -1);
-  g_autofree char *file_name = g_strdup_printf ("libcbox-%s.so", backend);
-
-  if (g_str_equal (backend, "nspawn") && !cbox_test_is_root ())
-    {
-      g_test_skip ("the nspawn backend needs root");
-      return FALSE;
-    }
-  for (guint i = 0; dirs[i] != NULL; i++)
-    {
-      g_autofree char *file = g_build_filename (dirs[i], file_name, NULL);
-      if (g_file_test (file, G_FILE_TEST_IS_REGULAR))
-        return TRUE;
-    }
-  {
-    g_autofree char *reason = g_strdup_printf ("backend %s was not built", backend);
-    g_test_skip (reason);
-  }
-  return FALSE;
-}
-
 typedef struct
 {
   TestBus bus;
@@ -66,7 +38,8 @@ fixture_start (Fixture *fx, const char *backend)
   g_autofree char *proxy = NULL;
   g_autofree char *dbus_send = NULL;
 
-  if (!backend_usable (backend) || (proxy = cbox_test_require_program ("xdg-dbus-proxy")) == NULL
+  if (!cbox_test_require_backend (backend, NULL)
+      || (proxy = cbox_test_require_program ("xdg-dbus-proxy")) == NULL
       || (dbus_send = cbox_test_require_program ("dbus-send")) == NULL)
     return FALSE;
   test_bus_start (&fx->bus);

@@ -13,30 +13,6 @@
 #include "cbox-test-util.h"
 
 static gboolean
-backend_usable (const char *backend)
-{
-  const char *path = g_getenv ("CBOX_PLUGIN_PATH");
-  g_auto (GStrv) dirs = g_strsplit (path != NULL ? path : "", ":", -1);
-  g_autofree char *file_name = g_strdup_printf ("libcbox-%s.so", backend);
-  g_autofree char *reason = NULL;
-
-  if (g_str_equal (backend, "nspawn") && !cbox_test_is_root ())
-    {
-      g_test_skip ("the nspawn backend needs root");
-      return FALSE;
-    }
-  for (guint i = 0; dirs[i] != NULL; i++)
-    {
-      g_autofree char *file = g_build_filename (dirs[i], file_name, NULL);
-      if (g_file_test (file, G_FILE_TEST_IS_REGULAR))
-        return TRUE;
-    }
-  reason = g_strdup_printf ("backend %s was not built", backend);
-  g_test_skip (reason);
-  return FALSE;
-}
-
-static gboolean
 host_has_gpu (void)
 {
   return g_file_test ("/dev/dri", G_FILE_TEST_IS_DIR)
@@ -52,7 +28,7 @@ test_gpu (gconstpointer data)
   g_autofree char *project = NULL;
   g_auto (CboxTestResult) result = { 0 };
 
-  if (!backend_usable (backend))
+  if (!cbox_test_require_backend (backend, NULL))
     return;
   project = cbox_test_make_dir ("project");
 

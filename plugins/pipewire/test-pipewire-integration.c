@@ -14,32 +14,6 @@
 
 #include "cbox-test-util.h"
 
-static gboolean
-backend_usable (const char *backend)
-{
-  const char *path = g_getenv ("CBOX_PLUGIN_PATH");
-  g_auto (GStrv) dirs = g_strsplit (path != NULL ? path : "", ":", -1);
-  g_autofree char *file_name = g_strdup_printf ("libcbox-%s.so", backend);
-  g_autofree char *reason = NULL;
-
-  if (g_str_equal (backend, "nspawn") && !cbox_test_is_root ())
-    {
-      g_test_skip ("the nspawn backend needs root");
-      return FALSE;
-    }
-  for (guint i = 0; dirs[i] != NULL; i++)
-    {
-      g_autofree char *file = g_build_filename (dirs[i], file_name, NULL);
-      if (g_file_test (file, G_FILE_TEST_IS_REGULAR))
-        return TRUE;
-    }
-  /* Not built (option disabled, or not there yet): the build's choice,
-   * so a skip even under CI. */
-  reason = g_strdup_printf ("backend %s was not built", backend);
-  g_test_skip (reason);
-  return FALSE;
-}
-
 typedef struct
 {
   char *runtime_dir;
@@ -85,7 +59,7 @@ fixture_start (Fixture *fx, const char *backend)
   g_autofree char *pipewire_pulse = NULL;
   g_autofree char *runtime_env = NULL;
 
-  if (!backend_usable (backend))
+  if (!cbox_test_require_backend (backend, NULL))
     return FALSE;
   for (guint i = 0; i < G_N_ELEMENTS (programs); i++)
     {
