@@ -21,7 +21,7 @@ CBOX_PLUGIN_PATH=$(printf '%s:' "$build"/plugins/*)
 export CBOX_PLUGIN_PATH CBOX_LIBEXEC_DIR=$build/core CBOX_DATA_DIR=$PWD/data
 
 work=$(mktemp -d /tmp/cbox-bench.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 project=$work/project
 mkdir "$project"
 cd "$project"

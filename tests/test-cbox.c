@@ -272,6 +272,29 @@ test_exit_125 (void)
   }
 }
 
+/* cbox loads the locale only when it prints (cbox_cli_defer_locale()): a
+ * message is still converted to the terminal's character set, UTF-8 kept
+ * under a UTF-8 locale (without the locale, GLib would print '?' for it)
+ * and replaced under "C". */
+static void
+test_message_charset (void)
+{
+  g_auto (GStrv) utf8_env = cbox_test_environ (ARGS ("LC_ALL=C.UTF-8"));
+  g_auto (GStrv) c_env = cbox_test_environ (ARGS ("LC_ALL=C"));
+  g_auto (CboxTestResult) result = { 0 };
+  const char *const *args = ARGS (
+      "--backend=test", "--set=test.fail-message=caf\xc3\xa9 ferm\xc3\xa9", "run", "--", "true");
+
+  cbox_test_run (args, NULL, (const char *const *)utf8_env, NULL, &result);
+  cbox_test_assert_status (&result, 125);
+  g_assert_nonnull (strstr (result.err, "caf\xc3\xa9 ferm\xc3\xa9"));
+
+  cbox_test_run (args, NULL, (const char *const *)c_env, NULL, &result);
+  cbox_test_assert_status (&result, 125);
+  g_assert_nonnull (strstr (result.err, "caf? ferm?"));
+  g_assert_null (strstr (result.err, "\xc3"));
+}
+
 /* With the real bwrap backend: what the command line asks for is what the
  * command gets, and nothing else. */
 static gboolean
@@ -369,6 +392,7 @@ main (int argc, char **argv)
   g_test_add_func ("/core/cbox/run-test-backend", test_run_test_backend);
   g_test_add_func ("/core/cbox/run-announced", test_run_announced);
   g_test_add_func ("/core/cbox/exit-125", test_exit_125);
+  g_test_add_func ("/core/cbox/message-charset", test_message_charset);
   g_test_add_func ("/core/cbox/bwrap/bind-copy-env", test_bwrap_bind_copy_env);
   return g_test_run ();
 }

@@ -7,7 +7,8 @@
  * (default 0). Planner and forwarder tests use it to check plans without
  * a sandbox. `[test] available=false` (with `[test] reason=`) makes its
  * probe say unavailable; `[test] fail-run=true` makes its run fail as a
- * backend whose tool broke would. `[test] announce=true` makes its run
+ * backend whose tool broke would, `[test] fail-message=TEXT` with TEXT as
+ * the message. `[test] announce=true` makes its run
  * announce itself as started (cbox_context_notify_tool_started()), as a
  * backend that starts its own tool does, and `[test] ps-output=FILE` makes
  * it write what `$CBOX ps --json` says while it runs to FILE. */
@@ -59,6 +60,7 @@ test_backend_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret
   g_autofree char *status_text = cbox_context_get_string (ctx, "exit-status");
   g_autofree char *text = NULL;
   g_autofree char *ps_output = cbox_context_get_string (ctx, "ps-output");
+  g_autofree char *fail_message = cbox_context_get_string (ctx, "fail-message");
   guint64 status = 0;
   CboxJsonFuncs json;
   gboolean announce;
@@ -69,6 +71,11 @@ test_backend_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret
   if (fail)
     {
       g_set_error (error, CBOX_ERROR, CBOX_ERROR_BACKEND, "failed as [test] fail-run asked");
+      return FALSE;
+    }
+  if (fail_message != NULL)
+    {
+      g_set_error_literal (error, CBOX_ERROR, CBOX_ERROR_BACKEND, fail_message);
       return FALSE;
     }
 
