@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cbox-private.h"
@@ -52,6 +53,7 @@ struct _CboxPlan
   GArray *cleanups;      /* CboxCleanup */
   CboxPlanSpawnedFunc spawned_func;
   gpointer spawned_data;
+  pid_t tool_to_reap; /* 0: none */
 };
 
 static void
@@ -129,6 +131,7 @@ cbox_plan_free (CboxPlan *plan)
   if (plan == NULL)
     return;
   cbox_plan_run_cleanups (plan);
+  cbox_plan_reap_tool (plan);
   cbox_plan_close_fds (plan);
   g_ptr_array_unref (plan->mounts);
   g_ptr_array_unref (plan->env);
@@ -805,6 +808,27 @@ cbox_plan_notify_spawned (CboxPlan *plan)
   plan->spawned_func = NULL;
   if (func != NULL)
     func (plan->spawned_data);
+}
+
+void
+cbox_plan_set_tool_to_reap (CboxPlan *plan, pid_t pid)
+{
+  g_return_if_fail (plan != NULL);
+  g_return_if_fail (plan->tool_to_reap == 0);
+  plan->tool_to_reap = pid;
+}
+
+void
+cbox_plan_reap_tool (CboxPlan *plan)
+{
+  g_return_if_fail (plan != NULL);
+  if (plan->tool_to_reap <= 0)
+    return;
+  /* The command inside ended already: this is the tool's own last bit of
+   * exit, not a wait on the sandbox. */
+  while (waitpid (plan->tool_to_reap, NULL, 0) < 0 && errno == EINTR)
+    ;
+  plan->tool_to_reap = 0;
 }
 
 /* ---- features -------------------------------------------------------------- */

@@ -1177,6 +1177,9 @@ cbox_planner_run (CboxPlanner *planner, int *ret_status, GError **error)
   cbox_plan_run_cleanups (planner->plan);
   /* The entry goes once everything it describes is gone. */
   g_clear_pointer (&planner->instance, cbox_instance_free);
+  /* A tool still finishing its own exit (CboxLaunchRunOptions.ended) is
+   * waited for last: cbox never returns before it is gone. */
+  cbox_plan_reap_tool (planner->plan);
   cbox_planner_release_signals (old_actions);
 
   caught = cbox_planner_caught_signal;

@@ -61,6 +61,11 @@ const int *cbox_launch_get_fds (CboxLaunch *launch, guint *ret_n_fds);
 typedef void (*CboxPlanSpawnedFunc) (gpointer user_data);
 void cbox_plan_set_spawned_func (CboxPlan *plan, CboxPlanSpawnedFunc func, gpointer user_data);
 void cbox_plan_notify_spawned (CboxPlan *plan);
+/* A tool whose command ended and whose own exit the run did not wait for
+ * (CboxLaunchRunOptions.ended): reaped by cbox_plan_reap_tool(), which
+ * the planner calls after its cleanup, else by cbox_plan_free(). */
+void cbox_plan_set_tool_to_reap (CboxPlan *plan, pid_t pid);
+void cbox_plan_reap_tool (CboxPlan *plan);
 G_END_DECLS
 
 G_BEGIN_DECLS

@@ -80,7 +80,10 @@ test_vtables (void)
   assert_offset (CboxLaunchRunOptions, run_as_uid, 32);
   assert_offset (CboxLaunchRunOptions, run_as_gid, 36);
   assert_offset (CboxLaunchRunOptions, started, 40);
-  assert_size (CboxLaunchRunOptions, 48);
+  /* ABI 1.2 */
+  assert_offset (CboxLaunchRunOptions, ended_fd, 48);
+  assert_offset (CboxLaunchRunOptions, ended, 56);
+  assert_size (CboxLaunchRunOptions, 64);
 }
 
 static void

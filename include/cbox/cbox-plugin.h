@@ -174,6 +174,16 @@ typedef struct
    * are held until it returns): where a backend learns its sandbox's pid
    * (cbox_context_set_sandbox_pid()). Keep it short and bounded. */
   void (*started) (pid_t tool_pid, gpointer user_data);
+  /* ABI 1.2, optional. @ended_fd becomes readable when the command inside
+   * has ended, and @ended (called then, and once after @started) says
+   * whether it has, with its exit status as cbox returns it (bwrap: its
+   * --json-status-fd and "exit-code"). The generic run then returns at
+   * once: the tool's own exit (taking down its namespaces) goes on while
+   * cbox cleans up, and cbox reaps the tool after its cleanup, before it
+   * exits. Until @ended says so, the run waits for the tool as usual.
+   * @ended_fd is used only when @ended is set. */
+  int ended_fd;
+  gboolean (*ended) (gpointer user_data, int *ret_status);
 } CboxLaunchRunOptions;
 
 /* cbox_launch_run() with @options (nullable). */

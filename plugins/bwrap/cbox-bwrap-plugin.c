@@ -615,6 +615,23 @@ cbox_bwrap_started (pid_t tool_pid, gpointer user_data)
     cbox_context_set_sandbox_pid (run->ctx, run->child_pid);
 }
 
+/* bwrap writes "exit-code" once the command (cbox-exec, pid 1 inside) has
+ * been reaped: every process of the sandbox is gone then, and what is left
+ * is bwrap's own exit. */
+static gboolean
+cbox_bwrap_ended (gpointer user_data, int *ret_status)
+{
+  CboxBwrapRun *run = user_data;
+  gint64 exit_code;
+
+  cbox_bwrap_run_read_status (run, 0);
+  exit_code = cbox_bwrap_status_get (run->status->str, "exit-code");
+  if (exit_code < 0 || strchr (strstr (run->status->str, "\"exit-code\""), '\n') == NULL)
+    return FALSE;
+  *ret_status = (int)exit_code;
+  return TRUE;
+}
+
 char *
 cbox_bwrap_args_blob (const char *const *argv, gsize *ret_len)
 {
@@ -642,6 +659,7 @@ cbox_bwrap_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_s
     .run_as_uid = cbox_bwrap_run_as (plan),
     .run_as_gid = cbox_plan_get_gid (plan),
     .started = cbox_bwrap_started,
+    .ended = cbox_bwrap_ended,
   };
   g_autoptr (GPtrArray) args = g_ptr_array_new ();
   g_autofree char *blob = NULL;
@@ -715,6 +733,7 @@ cbox_bwrap_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_s
 
   run.status_fd = status_pipe[0];
   run.status = g_string_new (NULL);
+  options.ended_fd = run.status_fd;
   ok = cbox_launch_run_full (launch, plan, &options, &status, error);
   cbox_bwrap_run_read_status (&run, 0);
   exit_code = cbox_bwrap_status_get (run.status->str, "exit-code");

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -148,6 +149,91 @@ signal_when_ready (const char *ready_path, int sig)
       _exit (0);
     }
   return pid;
+}
+
+typedef struct
+{
+  int ended_fd;
+  pid_t tool;
+} EndedData;
+
+static void
+ended_started (pid_t pid, gpointer user_data)
+{
+  ((EndedData *)user_data)->tool = pid;
+}
+
+/* The tool's "ended N" line: its command ended with status N. */
+static gboolean
+ended_read (gpointer user_data, int *ret_status)
+{
+  EndedData *d = user_data;
+  char buf[64];
+  ssize_t n = read (d->ended_fd, buf, sizeof buf - 1);
+
+  if (n <= 0)
+    return FALSE;
+  buf[n] = '\0';
+  return sscanf (buf, "ended %d", ret_status) == 1;
+}
+
+/* CboxLaunchRunOptions.ended: the run returns once the tool says its
+ * command ended, with that status, while the tool itself still runs; the
+ * plan reaps it afterwards. Without the line, the run waits for the tool
+ * as usual. */
+static void
+test_ended (void)
+{
+  g_autoptr (CboxPlan) plan = cbox_plan_new ();
+  g_autoptr (GError) error = NULL;
+  EndedData d = { -1, 0 };
+  CboxLaunchRunOptions options = {
+    .struct_size = sizeof (CboxLaunchRunOptions),
+    .user_data = &d,
+    .started = ended_started,
+    .ended = ended_read,
+  };
+  int ended_pipe[2], hold_pipe[2];
+  int status = -1;
+
+  g_assert_no_errno (pipe2 (ended_pipe, O_CLOEXEC));
+  g_assert_no_errno (pipe2 (hold_pipe, O_CLOEXEC));
+  g_assert_no_errno (fcntl (ended_pipe[0], F_SETFL, O_NONBLOCK));
+  d.ended_fd = options.ended_fd = ended_pipe[0];
+
+  {
+    g_autoptr (CboxLaunch) launch = cbox_launch_new ();
+    g_autofree char *script
+        = g_strdup_printf ("echo 'ended 7' >&%d; read x <&%d; exit 0", ended_pipe[1], hold_pipe[0]);
+
+    cbox_launch_take_fd (launch, ended_pipe[1]);
+    cbox_launch_take_fd (launch, hold_pipe[0]);
+    cbox_launch_add_args (launch, "/bin/sh", "-c", script, NULL);
+    g_assert_true (cbox_launch_run_full (launch, plan, &options, &status, &error));
+    g_assert_no_error (error);
+  }
+  g_assert_cmpint (status, ==, 7);
+  g_assert_cmpint (d.tool, >, 0);
+  /* Returned while the tool waits for the test: not reaped, still there. */
+  g_assert_cmpint (waitpid (d.tool, NULL, WNOHANG), ==, 0);
+  close (hold_pipe[1]);
+  cbox_plan_reap_tool (plan);
+  g_assert_cmpint (waitpid (d.tool, NULL, WNOHANG), ==, -1);
+  g_assert_cmpint (errno, ==, ECHILD);
+
+  /* No line: the tool's own exit status, nothing left to reap. */
+  {
+    g_autoptr (CboxLaunch) launch = cbox_launch_new ();
+
+    cbox_launch_add_args (launch, "/bin/sh", "-c", "exit 4", NULL);
+    d.tool = 0;
+    g_assert_true (cbox_launch_run_full (launch, plan, &options, &status, &error));
+    g_assert_no_error (error);
+    g_assert_cmpint (status, ==, 4);
+    g_assert_cmpint (waitpid (d.tool, NULL, WNOHANG), ==, -1);
+    g_assert_cmpint (errno, ==, ECHILD);
+  }
+  close (ended_pipe[0]);
 }
 
 static void
@@ -313,6 +399,7 @@ main (int argc, char **argv)
   g_test_add_func ("/run/tool-missing", test_tool_missing);
   g_test_add_func ("/run/environ-and-fds", test_environ_and_fds);
   g_test_add_func ("/run/cleanups", test_cleanups);
+  g_test_add_func ("/run/ended", test_ended);
   g_test_add_func ("/run/stray-fd-closed", test_stray_fd_closed);
   g_test_add_data_func ("/run/signal/int", GINT_TO_POINTER (SIGINT), test_signal_forwarded);
   g_test_add_data_func ("/run/signal/term", GINT_TO_POINTER (SIGTERM), test_signal_forwarded);
