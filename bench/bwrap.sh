@@ -16,18 +16,44 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$PWD
 build=$(realpath "${1:-build}")
-cbox=$build/core/cbox
-CBOX_PLUGIN_PATH=$(printf '%s:' "$build"/plugins/*)
-export CBOX_PLUGIN_PATH CBOX_LIBEXEC_DIR=$build/core CBOX_DATA_DIR=$PWD/data
 
 work=$(mktemp -d /tmp/cbox-bench.XXXXXX)
 trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+
+# What users run is an installed cbox, so that is what is timed: the build
+# is installed into $work/dest and run from there, pointed at that folder
+# by its variables. (The build tree keeps every plugin in a folder of its
+# own, 13 of them through CBOX_PLUGIN_PATH, which costs about 0.4 ms a run
+# that no installed cbox pays.) LD_LIBRARY_PATH, for libcbox, reaches cbox
+# alone (through fd-exec): plain bwrap and firejail do not search it.
+dest=$work/dest
+meson install -C "$build" --destdir "$dest" --quiet >/dev/null
+dir_option() {
+    local d
+    d=$(meson introspect "$build" --buildoptions |
+        python3 -c 'import json, sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == sys.argv[1]))' "$1")
+    case $d in
+    /*) echo "$dest$d" ;;
+    *) echo "$dest$(meson introspect "$build" --buildoptions |
+        python3 -c 'import json, sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == "prefix"))')/$d" ;;
+    esac
+}
+cbox=$(dir_option bindir)/cbox
+libdir=$(dir_option libdir)
+CBOX_PLUGIN_PATH=$libdir/cbox/plugins-1
+CBOX_LIBEXEC_DIR=$(dir_option libexecdir)/cbox
+CBOX_DATA_DIR=$(dir_option datadir)/cbox
+# Its own plugin cache and project state, gone with $work.
+export CBOX_PLUGIN_PATH CBOX_LIBEXEC_DIR CBOX_DATA_DIR XDG_CACHE_HOME=$work/cache \
+    XDG_STATE_HOME=$work/state
+cbox() { LD_LIBRARY_PATH=$libdir "$cbox" "$@"; }
+
 project=$work/project
 mkdir "$project"
 cd "$project"
 
 opts=(--backend=bwrap --network=on --project="$project")
-LD_LIBRARY_PATH=$build/core python3 - "$build/plugins/bwrap/libcbox-bwrap.so" "$work/bpf" <<'PY'
+LD_LIBRARY_PATH=$libdir python3 - "$CBOX_PLUGIN_PATH/libcbox-bwrap.so" "$work/bpf" <<'PY'
 import ctypes, os, sys
 fd = ctypes.CDLL(sys.argv[1]).cbox_bwrap_seccomp_fd_new(None)
 assert fd >= 0
@@ -37,12 +63,12 @@ with open(sys.argv[2], "wb") as out:
         out.write(chunk)
 PY
 
-line=$("$cbox" plan "${opts[@]}" --print-command -- true)
+line=$(cbox plan "${opts[@]}" --print-command -- true)
 redirs=$(printf '%s\n' "$line" | sed -nE 's/.*--seccomp ([0-9]+) .*/\1/p' | sed "s|\$|<$work/bpf|")
 i=0
-while read -r fd dest; do
+while read -r fd file; do
     i=$((i + 1))
-    "$cbox" run "${opts[@]}" -- cat "$dest" >"$work/data$i"
+    cbox run "${opts[@]}" -- cat "$file" >"$work/data$i"
     redirs="$redirs $fd<$work/data$i"
 done < <(printf '%s\n' "$line" | grep -oE -- '--(ro-bind-data|file) [0-9]+ [^ ]+' | cut -d' ' -f2-)
 plain="$line $redirs"
@@ -58,7 +84,7 @@ echo "machine: $(uname -srm), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuin
 echo "bwrap: $(bwrap --version), firejail: $(firejail --version | head -1)"
 echo "plain bwrap: $plain"
 hyperfine -N --warmup 20 --runs "${RUNS:-200}" --export-json "$work/result.json" \
-    -n 'cbox run -- true' "$work/fd-exec -- $cbox run ${opts[*]} -- true" \
+    -n 'cbox run -- true' "$work/fd-exec LD_LIBRARY_PATH=$libdir -- $cbox run ${opts[*]} -- true" \
     -n 'plain bwrap' "$work/fd-exec $fdargs -- $line" \
     -n 'firejail --noprofile true' "$work/fd-exec -- firejail --quiet --noprofile true"
 
@@ -80,12 +106,14 @@ PY
 # medians swings either way. Pairs run back to back (order alternating) see
 # the same load; both commands are started the same way (fork and exec from
 # Python, the plain line's descriptors opened in the child).
-python3 - "$cbox" "$line" "$redirs" "${PAIRS:-200}" "${opts[@]}" <<'PY'
+python3 - "$cbox" "$libdir" "$line" "$redirs" "${PAIRS:-200}" "${opts[@]}" <<'PY'
 import os, shlex, statistics, subprocess, sys, time
-cbox, line, redirs, pairs, opts = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5:]
+cbox, libdir, line, redirs, pairs = sys.argv[1:6]
+pairs, opts = int(pairs), sys.argv[6:]
+cbox_env = dict(os.environ, LD_LIBRARY_PATH=libdir)
 plain = shlex.split(line)
 fds = [(int(r.split("<", 1)[0]), r.split("<", 1)[1]) for r in redirs.split()]
-def once(argv, with_fds):
+def once(argv, with_fds, env):
     # bwrap reads each descriptor to its end: fresh ones for every run,
     # opened before the clock starts, inherited at their numbers.
     for fd, path in fds if with_fds else []:
@@ -94,22 +122,22 @@ def once(argv, with_fds):
         os.close(f)
     start = time.perf_counter()
     subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, close_fds=False,
-                   check=True)
+                   env=env, check=True)
     took = time.perf_counter() - start
     for fd, _ in fds if with_fds else []:
         os.close(fd)
     return took
 a, b = [], []
 for i in range(pairs):
-    pair = [(a, [cbox, "run", *opts, "--", "true"], False), (b, plain, True)]
-    for out, argv, with_fds in (pair if i % 2 == 0 else pair[::-1]):
-        out.append(once(argv, with_fds))
+    pair = [(a, [cbox, "run", *opts, "--", "true"], False, cbox_env), (b, plain, True, None)]
+    for out, argv, with_fds, env in (pair if i % 2 == 0 else pair[::-1]):
+        out.append(once(argv, with_fds, env))
 ratios = [x / y for x, y in zip(a, b)]
 print(f"paired, {pairs} pairs: cbox median {statistics.median(a) * 1e3:.1f} ms, "
       f"plain bwrap median {statistics.median(b) * 1e3:.1f} ms, "
       f"median of ratios {statistics.median(ratios):.2f}x (goal: 1.3x)")
 PY
 
-rss=$(/usr/bin/time -v "$cbox" run "${opts[@]}" -- true 2>&1 >/dev/null |
+rss=$(LD_LIBRARY_PATH=$libdir /usr/bin/time -v "$cbox" run "${opts[@]}" -- true 2>&1 >/dev/null |
     sed -n 's/.*Maximum resident set size (kbytes): //p')
 echo "cbox peak RSS: $rss KiB"

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* fd-exec N=PATH ... -- COMMAND [ARG...]: opens each PATH read-only as fd N,
- * then execs COMMAND. bench/bwrap.sh starts every command it times through
- * it, so that plain bwrap gets its descriptors without a shell (bash forks
- * before a command with redirections, which cbox does not pay) and every
- * command pays the same small exec. */
+/* fd-exec N=PATH ... NAME=VALUE ... -- COMMAND [ARG...]: opens each PATH
+ * read-only as fd N, sets each variable NAME, then execs COMMAND.
+ * bench/bwrap.sh starts every command it times through it, so that plain
+ * bwrap gets its descriptors without a shell (bash forks before a command
+ * with redirections, which cbox does not pay), cbox alone its variables,
+ * and every command pays the same small exec. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,12 @@ main (int argc, char **argv)
       if (eq == NULL)
         return 125;
       *eq = '\0';
+      if (argv[i][0] < '0' || argv[i][0] > '9')
+        {
+          if (setenv (argv[i], eq + 1, 1) < 0)
+            return 125;
+          continue;
+        }
       want = atoi (argv[i]);
       fd = open (eq + 1, O_RDONLY);
       if (fd < 0 || dup2 (fd, want) < 0)
