@@ -192,16 +192,6 @@ cbox_loader_load_file (const char *path)
         "not a regular file (a %s named like a plugin); remove it from the plugin folder",
         S_ISDIR (st.st_mode) ? "directory" : "special file");
 
-  /* Only to say the right thing: dlopen would fail on it too. With the
-   * effective ids, as dlopen opens it (a setuid cbox). */
-  if (faccessat (AT_FDCWD, path, R_OK, AT_EACCESS) != 0)
-    {
-      int saved_errno = errno;
-      return reject (&info, CBOX_PLUGIN_ERROR_OPEN,
-                     "cannot read it: %s; make it readable (chmod a+r) or remove it",
-                     g_strerror (saved_errno));
-    }
-
   /* BIND_LOCAL: one plugin's symbols never resolve another's. No
    * BIND_LAZY: a plugin with an unresolved symbol fails here, with a
    * message, instead of crashing cbox when the symbol is first used. */
@@ -209,6 +199,16 @@ cbox_loader_load_file (const char *path)
   if (info->module == NULL)
     {
       const char *why = local_error->message;
+
+      /* Only to say the right thing, so asked only after dlopen failed.
+       * With the effective ids, as dlopen opened it (a setuid cbox). */
+      if (faccessat (AT_FDCWD, path, R_OK, AT_EACCESS) != 0)
+        {
+          int saved_errno = errno;
+          return reject (&info, CBOX_PLUGIN_ERROR_OPEN,
+                         "cannot read it: %s; make it readable (chmod a+r) or remove it",
+                         g_strerror (saved_errno));
+        }
       /* dlerror() usually starts with the path we print anyway. */
       if (g_str_has_prefix (why, path) && g_str_has_prefix (why + strlen (path), ": "))
         why += strlen (path) + 2;

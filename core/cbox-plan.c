@@ -299,9 +299,10 @@ cbox_memfd_new_sealed (const char *name, const void *data, gsize len, GError **e
                    "Cannot create memfd '%s': %s", name, g_strerror (saved_errno));
       return -1;
     }
+  /* pwrite() keeps the offset at 0, where the reader starts. */
   while (done < len)
     {
-      ssize_t n = write (fd, (const char *)data + done, len - done);
+      ssize_t n = pwrite (fd, (const char *)data + done, len - done, (off_t)done);
       if (n < 0 && errno == EINTR)
         continue;
       if (n < 0)
@@ -320,13 +321,6 @@ cbox_memfd_new_sealed (const char *name, const void *data, gsize len, GError **e
       int saved_errno = errno;
       g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
                    "Cannot seal memfd '%s': %s", name, g_strerror (saved_errno));
-      return -1;
-    }
-  if (lseek (fd, 0, SEEK_SET) < 0)
-    {
-      int saved_errno = errno;
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
-                   "Cannot rewind memfd '%s': %s", name, g_strerror (saved_errno));
       return -1;
     }
   return cbox_steal_fd (&fd);
