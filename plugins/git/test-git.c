@@ -16,18 +16,6 @@ typedef struct
 } Fixture;
 
 static void
-write_file (Fixture *f, const char *path, const char *content)
-{
-  g_autofree char *full = g_build_filename (f->root, path, NULL);
-  g_autofree char *dir = g_path_get_dirname (full);
-  g_autoptr (GError) error = NULL;
-
-  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
-  g_file_set_contents (full, content, -1, &error);
-  g_assert_no_error (error);
-}
-
-static void
 fixture_setup (Fixture *f, gconstpointer data)
 {
   g_autofree char *home = NULL;
@@ -156,20 +144,20 @@ test_includes (Fixture *f, gconstpointer data)
   g_autofree char *outside = g_build_filename (f->root, "outside/secret", NULL);
   gboolean noted = FALSE;
 
-  write_file (f, "home/u/.gitconfig",
-              "[user]\n\temail = u@example.org\n"
-              "[include]\n\tpath = ~/.gitconfig.d/work\n"
-              "[includeIf \"gitdir:~/oss/\"]\n\tpath = oss.inc\n"
-              "[include]\n\tpath = /etc/team.gitconfig\n"
-              "\tpath = .gitconfig.d/escape\n"
-              "\tpath = ~/missing\n"
-              "\tpath = ~/.gitconfig\n"
-              "\tpath = ~root/.gitconfig\n");
-  write_file (f, "home/u/.gitconfig.d/work", "[include]\n\tpath = nested\n");
-  write_file (f, "home/u/.gitconfig.d/nested", "[user]\n\tname = Nested\n");
-  write_file (f, "home/u/oss.inc", "[user]\n\tname = Oss\n");
-  write_file (f, "etc/team.gitconfig", "[user]\n\tname = Team\n");
-  write_file (f, "outside/secret", "[user]\n\tname = Secret\n");
+  cbox_test_write_file (f->root, "home/u/.gitconfig",
+                        "[user]\n\temail = u@example.org\n"
+                        "[include]\n\tpath = ~/.gitconfig.d/work\n"
+                        "[includeIf \"gitdir:~/oss/\"]\n\tpath = oss.inc\n"
+                        "[include]\n\tpath = /etc/team.gitconfig\n"
+                        "\tpath = .gitconfig.d/escape\n"
+                        "\tpath = ~/missing\n"
+                        "\tpath = ~/.gitconfig\n"
+                        "\tpath = ~root/.gitconfig\n");
+  cbox_test_write_file (f->root, "home/u/.gitconfig.d/work", "[include]\n\tpath = nested\n");
+  cbox_test_write_file (f->root, "home/u/.gitconfig.d/nested", "[user]\n\tname = Nested\n");
+  cbox_test_write_file (f->root, "home/u/oss.inc", "[user]\n\tname = Oss\n");
+  cbox_test_write_file (f->root, "etc/team.gitconfig", "[user]\n\tname = Team\n");
+  cbox_test_write_file (f->root, "outside/secret", "[user]\n\tname = Secret\n");
   g_assert_cmpint (symlink (outside, escape), ==, 0);
 
   plan = probe_and_contribute (f, CBOX_PROBE_AVAILABLE);
@@ -196,9 +184,9 @@ test_config_dir_and_credentials (Fixture *f, gconstpointer data)
   g_autofree char *dir = g_build_filename (f->root, "home/u/.config/git", NULL);
   const CboxMount *mount;
 
-  write_file (f, "home/u/.config/git/config", "[include]\n\tpath = local\n");
-  write_file (f, "home/u/.config/git/local", "[user]\n\tname = L\n");
-  write_file (f, "home/u/.config/git/credentials", "https://u:token@example.org\n");
+  cbox_test_write_file (f->root, "home/u/.config/git/config", "[include]\n\tpath = local\n");
+  cbox_test_write_file (f->root, "home/u/.config/git/local", "[user]\n\tname = L\n");
+  cbox_test_write_file (f->root, "home/u/.config/git/credentials", "https://u:token@example.org\n");
 
   plan = probe_and_contribute (f, CBOX_PROBE_AVAILABLE);
   mount = find_ro (plan, "/home/u/.config/git");
@@ -216,7 +204,7 @@ test_credentials_forwarded (Fixture *f, gconstpointer data)
 {
   g_autoptr (CboxPlan) plan = NULL;
 
-  write_file (f, "home/u/.config/git/credentials", "https://u:token@example.org\n");
+  cbox_test_write_file (f->root, "home/u/.config/git/credentials", "https://u:token@example.org\n");
   g_key_file_set_boolean (f->config, "git", "credentials", TRUE);
   plan = probe_and_contribute (f, CBOX_PROBE_AVAILABLE);
   g_assert_null (cbox_plan_find_mount (plan, "/home/u/.config/git/credentials"));
@@ -229,8 +217,9 @@ test_xdg_config_home (Fixture *f, gconstpointer data)
   g_autoptr (CboxPlan) plan = NULL;
 
   /* The host's configuration directory lands where git looks inside. */
-  write_file (f, "home/u/cfg/git/config", "[user]\n\tname = X\n[include]\n\tpath = extra\n");
-  write_file (f, "home/u/cfg/git/extra", "[user]\n\temail = x@example.org\n");
+  cbox_test_write_file (f->root, "home/u/cfg/git/config",
+                        "[user]\n\tname = X\n[include]\n\tpath = extra\n");
+  cbox_test_write_file (f->root, "home/u/cfg/git/extra", "[user]\n\temail = x@example.org\n");
   cbox_host_setenv (f->host, "XDG_CONFIG_HOME", "/home/u/cfg");
   cbox_host_setenv (f->host, "GIT_AUTHOR_EMAIL", "a@example.org");
   cbox_host_setenv (f->host, "GIT_COMMITTER_EMAIL", "");
@@ -256,9 +245,9 @@ test_include_loop (Fixture *f, gconstpointer data)
 {
   g_autoptr (CboxPlan) plan = NULL;
 
-  write_file (f, "home/u/.gitconfig", "[include]\n\tpath = a\n");
-  write_file (f, "home/u/a", "[include]\n\tpath = b\n");
-  write_file (f, "home/u/b", "[include]\n\tpath = a\n\tpath = .gitconfig\n");
+  cbox_test_write_file (f->root, "home/u/.gitconfig", "[include]\n\tpath = a\n");
+  cbox_test_write_file (f->root, "home/u/a", "[include]\n\tpath = b\n");
+  cbox_test_write_file (f->root, "home/u/b", "[include]\n\tpath = a\n\tpath = .gitconfig\n");
   plan = probe_and_contribute (f, CBOX_PROBE_AVAILABLE);
   g_assert_cmpuint (cbox_plan_get_n_mounts (plan), ==, 3);
 }
@@ -293,11 +282,11 @@ test_not_regular (Fixture *f, gconstpointer data)
   g_autofree char *not_forwarded = NULL;
   g_autofree char *dir = g_build_filename (f->root, "home/u/dir.inc", NULL);
 
-  write_file (f, "home/u/.gitconfig",
-              "[include]\n\tpath = fifo.inc\n\tpath = dir.inc\n\tpath = ok.inc\n");
+  cbox_test_write_file (f->root, "home/u/.gitconfig",
+                        "[include]\n\tpath = fifo.inc\n\tpath = dir.inc\n\tpath = ok.inc\n");
   make_fifo (f, "home/u/fifo.inc");
   g_assert_cmpint (g_mkdir (dir, 0755), ==, 0);
-  write_file (f, "home/u/ok.inc", "[user]\n\tname = Ok\n");
+  cbox_test_write_file (f->root, "home/u/ok.inc", "[user]\n\tname = Ok\n");
 
   plan = probe_with_detail (f, CBOX_PROBE_AVAILABLE, "not-forwarded", &not_forwarded);
   g_assert_cmpstr (not_forwarded, ==,
@@ -336,8 +325,8 @@ test_too_large (Fixture *f, gconstpointer data)
 
   while (large->len <= GIT_MAX_CONFIG_SIZE)
     g_string_append (large, "# padding padding padding padding padding padding padding\n");
-  write_file (f, "home/u/.gitconfig", large->str);
-  write_file (f, "home/u/inc", "[user]\n\tname = Inc\n");
+  cbox_test_write_file (f->root, "home/u/.gitconfig", large->str);
+  cbox_test_write_file (f->root, "home/u/inc", "[user]\n\tname = Inc\n");
 
   plan = probe_with_detail (f, CBOX_PROBE_AVAILABLE, "includes-not-read", &not_read);
   g_assert_cmpstr (not_read, ==, "/home/u/.gitconfig (larger than 1 MiB)");

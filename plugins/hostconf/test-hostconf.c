@@ -29,18 +29,6 @@ fixture_teardown (Fixture *f, gconstpointer data)
   cbox_host_unref (f->host);
 }
 
-static void
-write_file (Fixture *f, const char *path, const char *content)
-{
-  g_autofree char *full = g_build_filename (f->root, path, NULL);
-  g_autofree char *dir = g_path_get_dirname (full);
-  g_autoptr (GError) error = NULL;
-
-  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
-  g_file_set_contents (full, content, -1, &error);
-  g_assert_no_error (error);
-}
-
 /* A symlink at @path (under the root) to @target (under the root too, as
  * a host would have it). */
 static void
@@ -87,9 +75,9 @@ test_resolv_conf_symlink (Fixture *f, gconstpointer data)
   g_autofree char *stub = NULL;
   const CboxMount *mount;
 
-  write_file (f, "run/systemd/resolve/stub-resolv.conf", "nameserver 127.0.0.53\n");
+  cbox_test_write_file (f->root, "run/systemd/resolve/stub-resolv.conf", "nameserver 127.0.0.53\n");
   make_link (f, "run/systemd/resolve/stub-resolv.conf", "etc/resolv.conf");
-  write_file (f, "etc/hosts", "127.0.0.1 localhost\n");
+  cbox_test_write_file (f->root, "etc/hosts", "127.0.0.1 localhost\n");
   stub = real_path_of (f, "run/systemd/resolve/stub-resolv.conf");
 
   /* bwrap shares the host's network: the stub is reachable, keep it. */
@@ -108,8 +96,8 @@ test_resolv_conf_upstream (Fixture *f, gconstpointer data)
   g_autoptr (CboxPlan) plan = NULL;
   g_autofree char *upstream = NULL;
 
-  write_file (f, "run/systemd/resolve/stub-resolv.conf", "nameserver 127.0.0.53\n");
-  write_file (f, "run/systemd/resolve/resolv.conf", "nameserver 192.0.2.1\n");
+  cbox_test_write_file (f->root, "run/systemd/resolve/stub-resolv.conf", "nameserver 127.0.0.53\n");
+  cbox_test_write_file (f->root, "run/systemd/resolve/resolv.conf", "nameserver 192.0.2.1\n");
   make_link (f, "run/systemd/resolve/stub-resolv.conf", "etc/resolv.conf");
   upstream = g_build_filename (f->root, HOSTCONF_RESOLVED_UPSTREAM, NULL);
 
@@ -124,10 +112,10 @@ test_network_off (Fixture *f, gconstpointer data)
   g_autoptr (CboxPlan) plan = NULL;
   const CboxMount *mount;
 
-  write_file (f, "etc/resolv.conf", "nameserver 192.0.2.1\n");
-  write_file (f, "etc/hosts", "10.0.0.7 build-server.internal\n");
-  write_file (f, "etc/nsswitch.conf", "hosts: files dns\n");
-  write_file (f, "etc/ssl/certs/ca.pem", "");
+  cbox_test_write_file (f->root, "etc/resolv.conf", "nameserver 192.0.2.1\n");
+  cbox_test_write_file (f->root, "etc/hosts", "10.0.0.7 build-server.internal\n");
+  cbox_test_write_file (f->root, "etc/nsswitch.conf", "hosts: files dns\n");
+  cbox_test_write_file (f->root, "etc/ssl/certs/ca.pem", "");
 
   plan = run (f, FALSE, "bwrap", CBOX_FEATURE_ALL);
   g_assert_null (cbox_plan_find_mount (plan, "/etc/resolv.conf"));
@@ -146,7 +134,7 @@ test_tls_fonts (Fixture *f, gconstpointer data)
   g_autofree char *private_dir = g_build_filename (f->root, "etc/ssl/private", NULL);
   const CboxMount *mount;
 
-  write_file (f, "etc/ssl/certs/ca-certificates.crt", "");
+  cbox_test_write_file (f->root, "etc/ssl/certs/ca-certificates.crt", "");
   g_assert_cmpint (g_mkdir_with_parents (private_dir, 0700), ==, 0);
   plan = run (f, TRUE, "bwrap", CBOX_FEATURE_ALL);
   for (gsize i = 0; i < G_N_ELEMENTS (hostconf_dirs); i++)
@@ -167,7 +155,7 @@ test_localtime_in_usr (Fixture *f, gconstpointer data)
   g_autoptr (CboxPlan) plan = NULL;
   const CboxMount *mount;
 
-  write_file (f, "usr/share/zoneinfo/Europe/Berlin", "TZif");
+  cbox_test_write_file (f->root, "usr/share/zoneinfo/Europe/Berlin", "TZif");
   make_link (f, "usr/share/zoneinfo/Europe/Berlin", "etc/localtime");
   cbox_host_setenv (f->host, "TZ", "Asia/Tokyo");
   plan = run (f, TRUE, "bwrap", CBOX_FEATURE_ALL);
@@ -186,7 +174,7 @@ test_localtime_outside_usr (Fixture *f, gconstpointer data)
   g_autofree char *zoneinfo = NULL;
   const CboxMount *mount;
 
-  write_file (f, "etc/tzdata/zoneinfo/Europe/Berlin", "TZif");
+  cbox_test_write_file (f->root, "etc/tzdata/zoneinfo/Europe/Berlin", "TZif");
   make_link (f, "etc/tzdata/zoneinfo/Europe/Berlin", "etc/localtime");
   zoneinfo = real_path_of (f, "etc/tzdata/zoneinfo");
   plan = run (f, TRUE, "bwrap", CBOX_FEATURE_ALL);
@@ -205,7 +193,7 @@ test_localtime_no_symlinks (Fixture *f, gconstpointer data)
   g_autoptr (CboxPlan) plan = NULL;
   const CboxMount *mount;
 
-  write_file (f, "usr/share/zoneinfo/UTC", "TZif");
+  cbox_test_write_file (f->root, "usr/share/zoneinfo/UTC", "TZif");
   make_link (f, "usr/share/zoneinfo/UTC", "etc/localtime");
   plan = run (f, TRUE, "qemu", CBOX_FEATURE_BIND);
   mount = cbox_plan_find_mount (plan, "/etc/localtime");
@@ -267,7 +255,7 @@ test_resolv_conf_not_regular (Fixture *f, gconstpointer data)
   g_autofree char *resolv = g_build_filename (f->root, "etc/resolv.conf", NULL);
   g_autofree char *stub = g_build_filename (f->root, "run/systemd/resolve/stub-resolv.conf", NULL);
 
-  write_file (f, "etc/hosts", "127.0.0.1 localhost\n");
+  cbox_test_write_file (f->root, "etc/hosts", "127.0.0.1 localhost\n");
   g_assert_cmpint (mkfifo (resolv, 0644), ==, 0);
   {
     /* With and without the host's network. */
@@ -305,7 +293,7 @@ test_resolv_conf_upstream_fifo (Fixture *f, gconstpointer data)
   g_autofree char *upstream = g_build_filename (f->root, HOSTCONF_RESOLVED_UPSTREAM, NULL);
   g_autofree char *stub = NULL;
 
-  write_file (f, "run/systemd/resolve/stub-resolv.conf", "nameserver 127.0.0.53\n");
+  cbox_test_write_file (f->root, "run/systemd/resolve/stub-resolv.conf", "nameserver 127.0.0.53\n");
   make_link (f, "run/systemd/resolve/stub-resolv.conf", "etc/resolv.conf");
   g_assert_cmpint (mkfifo (upstream, 0644), ==, 0);
   stub = real_path_of (f, "run/systemd/resolve/stub-resolv.conf");
@@ -326,8 +314,8 @@ test_resolv_conf_too_large (Fixture *f, gconstpointer data)
 
   while (large->len <= HOSTCONF_RESOLV_MAX_SIZE)
     g_string_append (large, "# padding padding padding padding padding padding padding\n");
-  write_file (f, "run/systemd/resolve/stub-resolv.conf", large->str);
-  write_file (f, "run/systemd/resolve/resolv.conf", "nameserver 192.0.2.1\n");
+  cbox_test_write_file (f->root, "run/systemd/resolve/stub-resolv.conf", large->str);
+  cbox_test_write_file (f->root, "run/systemd/resolve/resolv.conf", "nameserver 192.0.2.1\n");
   make_link (f, "run/systemd/resolve/stub-resolv.conf", "etc/resolv.conf");
   stub = real_path_of (f, "run/systemd/resolve/stub-resolv.conf");
 

@@ -9,18 +9,6 @@
 #include "cbox-private.h"
 #include "cbox-test-util.h"
 
-static void
-write_file (const char *root, const char *path, const char *content)
-{
-  g_autofree char *full = g_build_filename (root, path, NULL);
-  g_autofree char *dir = g_path_get_dirname (full);
-  g_autoptr (GError) error = NULL;
-
-  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
-  g_file_set_contents (full, content, -1, &error);
-  g_assert_no_error (error);
-}
-
 static CboxPlan *
 run (CboxHost *host)
 {
@@ -77,8 +65,8 @@ test_files_and_archive (void)
   g_autofree char *conf = g_build_filename (root, "etc/locale.conf", NULL);
   const CboxMount *mount;
 
-  write_file (root, "etc/locale.conf", "LANG=C.UTF-8\n");
-  write_file (root, "opt/locales/locale-archive", "");
+  cbox_test_write_file (root, "etc/locale.conf", "LANG=C.UTF-8\n");
+  cbox_test_write_file (root, "opt/locales/locale-archive", "");
   cbox_host_set_root (host, root);
   cbox_host_setenv (host, "LOCALE_ARCHIVE", "/opt/locales/locale-archive");
   cbox_host_setenv (host, "LOCPATH", "/usr/lib/locale:/opt/../opt/more");

@@ -17,19 +17,6 @@ typedef struct
 } Fixture;
 
 static void
-write_file (Fixture *f, const char *path, const char *content, int mode)
-{
-  g_autofree char *full = g_build_filename (f->root, path, NULL);
-  g_autofree char *dir = g_path_get_dirname (full);
-  g_autoptr (GError) error = NULL;
-
-  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
-  g_file_set_contents (full, content, -1, &error);
-  g_assert_no_error (error);
-  g_assert_cmpint (g_chmod (full, mode), ==, 0);
-}
-
-static void
 fixture_setup (Fixture *f, gconstpointer data)
 {
   g_autofree char *home = NULL;
@@ -194,8 +181,10 @@ test_available_and_contribute (Fixture *f, gconstpointer data)
   const CboxMount *mount;
 
   /* nix from the installer's default profile, and a user profile. */
-  write_file (f, "nix/var/nix/profiles/default/bin/nix-store", "#!/bin/sh\n", 0755);
-  write_file (f, "nix/store/abc-profile/bin/nix-store", "#!/bin/sh\n", 0755);
+  cbox_test_write_file_mode (f->root, "nix/var/nix/profiles/default/bin/nix-store", "#!/bin/sh\n",
+                             0755, 0755);
+  cbox_test_write_file_mode (f->root, "nix/store/abc-profile/bin/nix-store", "#!/bin/sh\n", 0755,
+                             0755);
   g_assert_cmpint (symlink (store_path, link), ==, 0);
   cbox_host_setenv (f->host, "NIX_DAEMON_SOCKET_PATH", "/srv/nix.sock");
   cbox_host_setenv (f->host, "NIX_PATH", "nixpkgs=/nix/var/nix/profiles/per-user/root/channels");

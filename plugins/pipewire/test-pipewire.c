@@ -39,16 +39,6 @@ make_socket_file (const char *root, const char *path)
 }
 
 static void
-write_file (const char *root, const char *path, const char *contents)
-{
-  g_autofree char *full = g_build_filename (root, path, NULL);
-  g_autofree char *dir = g_path_get_dirname (full);
-
-  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
-  g_assert_true (g_file_set_contents (full, contents, -1, NULL));
-}
-
-static void
 fixture_setup (Fixture *fx, gconstpointer data)
 {
   fx->root = cbox_test_make_dir ("fake root");
@@ -222,9 +212,10 @@ test_client_conf (Fixture *fx, gconstpointer data)
 
   make_socket_file (fx->root, "/srv/pulse/first");
   make_socket_file (fx->root, "/srv/pulse/second");
-  write_file (fx->root, "/etc/pulse/client.conf", "; system\ndefault-server = /srv/pulse/none\n");
-  write_file (fx->root, "/home/alice/.config/pulse/client.conf",
-              "# mine\n  default-server = unix:/srv/pulse/first  \nautospawn = yes\n");
+  cbox_test_write_file (fx->root, "/etc/pulse/client.conf",
+                        "; system\ndefault-server = /srv/pulse/none\n");
+  cbox_test_write_file (fx->root, "/home/alice/.config/pulse/client.conf",
+                        "# mine\n  default-server = unix:/srv/pulse/first  \nautospawn = yes\n");
   run_plugin (fx->host, fx->config, TRUE, &run);
   g_assert_cmpstr (
       cbox_probe_result_get_detail (run.result, "pulse-socket"), ==,
@@ -232,10 +223,10 @@ test_client_conf (Fixture *fx, gconstpointer data)
   run_clear (&run);
 
   /* client.conf.d files override, in name order. */
-  write_file (fx->root, "/home/alice/.config/pulse/client.conf.d/10-a.conf",
-              "default-server = /srv/pulse/none\n");
-  write_file (fx->root, "/home/alice/.config/pulse/client.conf.d/20-b.conf",
-              "default-server = /srv/pulse/second\n");
+  cbox_test_write_file (fx->root, "/home/alice/.config/pulse/client.conf.d/10-a.conf",
+                        "default-server = /srv/pulse/none\n");
+  cbox_test_write_file (fx->root, "/home/alice/.config/pulse/client.conf.d/20-b.conf",
+                        "default-server = /srv/pulse/second\n");
   run_plugin (fx->host, fx->config, TRUE, &run);
   g_assert_cmpstr (cbox_probe_result_get_detail (run.result, "pulse-socket"), ==,
                    "/srv/pulse/second (from default-server in "
@@ -283,8 +274,8 @@ test_client_conf_not_regular (Fixture *fx, gconstpointer data)
         = g_build_filename (fx->root, "/home/alice/pulse.fifo.d/15-dir.conf", NULL);
     g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
   }
-  write_file (fx->root, "/home/alice/pulse.fifo.d/20-b.conf",
-              "default-server = /srv/pulse/second\n");
+  cbox_test_write_file (fx->root, "/home/alice/pulse.fifo.d/20-b.conf",
+                        "default-server = /srv/pulse/second\n");
   run_plugin (fx->host, fx->config, TRUE, &run);
   g_assert_cmpstr (cbox_probe_result_get_detail (run.result, "pulse-socket"), ==,
                    "/srv/pulse/second (from default-server in /home/alice/pulse.fifo.d/20-b.conf)");
@@ -315,7 +306,7 @@ test_alsa (Fixture *fx, gconstpointer data)
     g_assert_cmpint (cbox_probe_result_get_status (run.result), ==, CBOX_PROBE_DEGRADED);
     g_assert_null (cbox_plan_find_mount (run.plan, "/dev/snd"));
   }
-  write_file (fx->root, "/dev/snd/controlC0", "");
+  cbox_test_write_file (fx->root, "/dev/snd/controlC0", "");
   {
     g_auto (Run) run = { 0 };
     const CboxMount *mount;

@@ -48,18 +48,6 @@ fixture_teardown (Fixture *f, gconstpointer data)
   g_key_file_unref (f->config);
 }
 
-static void
-write_file (Fixture *f, const char *path, const char *content)
-{
-  g_autofree char *full = g_build_filename (f->root, path, NULL);
-  g_autofree char *dir = g_path_get_dirname (full);
-  g_autoptr (GError) error = NULL;
-
-  g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
-  g_file_set_contents (full, content, -1, &error);
-  g_assert_no_error (error);
-}
-
 /* A listening socket under the fake root at @path. With @answer, a thread
  * accepts one client and answers its identities request with 2 keys;
  * without, nobody ever accepts (a hung agent). */
@@ -193,7 +181,7 @@ test_probe_stale_socket (Fixture *f, gconstpointer data)
   g_autoptr (CboxProbeResult) result = cbox_probe_result_new ();
 
   /* A leftover file where the agent was: ECONNREFUSED, not a hang. */
-  write_file (f, "agent.sock", "");
+  cbox_test_write_file_mode (f->root, "agent.sock", "", 0700, -1);
   cbox_host_setenv (f->host, "SSH_AUTH_SOCK", "/agent.sock");
   g_key_file_set_boolean (f->config, "ssh", "keys", FALSE);
   ctx = cbox_context_new (f->host, f->config, "ssh");
@@ -224,11 +212,13 @@ probe_and_contribute (Fixture *f, gboolean keys, const char *backend, CboxFeatur
   g_autoptr (CboxProbeResult) result = cbox_probe_result_new ();
   g_autoptr (CboxPlan) plan = new_plan ();
 
-  write_file (f, "home/u/.ssh/id_ed25519", "PRIVATE");
-  write_file (f, "home/u/.ssh/id_ed25519.pub", "ssh-ed25519 AAAA u@h");
-  write_file (f, "home/u/.ssh/known_hosts", "host ssh-ed25519 AAAA\n");
-  write_file (f, "home/u/.ssh/config", "Host *\n");
-  write_file (f, "home/u/.ssh/config.d/work", "Host work\n");
+  cbox_test_write_file_mode (f->root, "home/u/.ssh/id_ed25519", "PRIVATE", 0700, -1);
+  cbox_test_write_file_mode (f->root, "home/u/.ssh/id_ed25519.pub", "ssh-ed25519 AAAA u@h", 0700,
+                             -1);
+  cbox_test_write_file_mode (f->root, "home/u/.ssh/known_hosts", "host ssh-ed25519 AAAA\n", 0700,
+                             -1);
+  cbox_test_write_file_mode (f->root, "home/u/.ssh/config", "Host *\n", 0700, -1);
+  cbox_test_write_file_mode (f->root, "home/u/.ssh/config.d/work", "Host work\n", 0700, -1);
   fake_agent_stop (fake_agent_start (f, "home/u/.ssh/cm-socket", FALSE));
   cbox_host_setenv (f->host, "SSH_AUTH_SOCK", "/agent.sock");
   g_key_file_set_boolean (f->config, "ssh", "keys", keys);

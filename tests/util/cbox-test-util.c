@@ -274,15 +274,24 @@ cbox_test_backend_is_built (const char *backend)
 }
 
 void
-cbox_test_write_file (const char *root, const char *path, const char *content)
+cbox_test_write_file_mode (const char *root, const char *path, const char *content, int dir_mode,
+                           int file_mode)
 {
   g_autofree char *full = g_build_filename (root, path, NULL);
   g_autofree char *dir = g_path_get_dirname (full);
   g_autoptr (GError) error = NULL;
 
-  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
+  g_assert_cmpint (g_mkdir_with_parents (dir, dir_mode), ==, 0);
   g_file_set_contents (full, content, -1, &error);
   g_assert_no_error (error);
+  if (file_mode != -1)
+    g_assert_cmpint (g_chmod (full, file_mode), ==, 0);
+}
+
+void
+cbox_test_write_file (const char *root, const char *path, const char *content)
+{
+  cbox_test_write_file_mode (root, path, content, 0755, -1);
 }
 
 int

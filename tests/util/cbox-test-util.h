@@ -72,8 +72,12 @@ gboolean cbox_test_require_backend (const char *backend, const char *only);
 GSubprocessLauncher *cbox_test_server_launcher_new (GSubprocessFlags flags);
 
 /* Writes @content at @path under @root (a fake host tree), making the
- * folders on the way. */
+ * folders on the way (mode 0755). */
 void cbox_test_write_file (const char *root, const char *path, const char *content);
+/* The same, making the folders with @dir_mode, and the file with
+ * @file_mode unless that is -1. */
+void cbox_test_write_file_mode (const char *root, const char *path, const char *content,
+                                int dir_mode, int file_mode);
 
 /* A listening unix stream socket (close-on-exec) at @path, for probes that
  * look for a server there; the caller closes it. */
