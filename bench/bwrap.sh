@@ -28,14 +28,18 @@ trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 # alone (through fd-exec): plain bwrap and firejail do not search it.
 dest=$work/dest
 meson install -C "$build" --destdir "$dest" --quiet >/dev/null
+build_options=$(meson introspect "$build" --buildoptions)
+option() {
+    python3 -c 'import json, sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == sys.argv[1]))' \
+        "$1" <<<"$build_options"
+}
+# A folder option of the build, as installed under $dest.
 dir_option() {
     local d
-    d=$(meson introspect "$build" --buildoptions |
-        python3 -c 'import json, sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == sys.argv[1]))' "$1")
+    d=$(option "$1")
     case $d in
     /*) echo "$dest$d" ;;
-    *) echo "$dest$(meson introspect "$build" --buildoptions |
-        python3 -c 'import json, sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == "prefix"))')/$d" ;;
+    *) echo "$dest$(option prefix)/$d" ;;
     esac
 }
 cbox=$(dir_option bindir)/cbox

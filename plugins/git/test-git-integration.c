@@ -18,17 +18,6 @@ typedef struct
 } Fixture;
 
 static void
-write_file (const char *path, const char *content)
-{
-  g_autofree char *dir = g_path_get_dirname (path);
-  g_autoptr (GError) error = NULL;
-
-  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
-  g_file_set_contents (path, content, -1, &error);
-  g_assert_no_error (error);
-}
-
-static void
 fixture_setup (Fixture *f, gconstpointer data)
 {
   g_autofree char *gitconfig = NULL;
@@ -44,7 +33,7 @@ fixture_setup (Fixture *f, gconstpointer data)
   f->project = cbox_test_make_dir ("project with space");
   outside_dir = cbox_test_make_dir ("outside");
   f->outside = g_build_filename (outside_dir, "team.gitconfig", NULL);
-  write_file (f->outside, "[user]\n\tname = Outside The Home\n");
+  cbox_test_write_file ("/", f->outside, "[user]\n\tname = Outside The Home\n");
 
   gitconfig = g_build_filename (f->home, ".gitconfig", NULL);
   included = g_build_filename (f->home, ".config", "git", "work.inc", NULL);
@@ -58,10 +47,10 @@ fixture_setup (Fixture *f, gconstpointer data)
                              "[init]\n"
                              "\tdefaultBranch = main\n",
                              f->outside);
-  write_file (gitconfig, content);
+  cbox_test_write_file ("/", gitconfig, content);
   {
     g_autofree char *extra = g_build_filename (f->home, ".gitconfig.d", "extra", NULL);
-    write_file (extra, "[cbox]\n\tmarker = from-the-home\n");
+    cbox_test_write_file ("/", extra, "[cbox]\n\tmarker = from-the-home\n");
   }
   (void)included;
 
