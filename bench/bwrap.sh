@@ -17,47 +17,90 @@ cd "$(dirname "$0")/.."
 src=$PWD
 build=$(realpath "${1:-build}")
 
-work=$(mktemp -d /tmp/cbox-bench.XXXXXX)
-trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+# What users run is an installed cbox, so that is what is timed.
+#
+# As root (the usual case on a CI machine), the bench re-runs itself in a
+# mount namespace of its own (unshare), lays a tmpfs overlay over the
+# build's prefix there, installs the build into it with `meson install` and
+# adds it to a private copy of the dynamic loader's cache: cbox then runs
+# exactly as installed, finds libcbox through ld.so.cache and its plugins,
+# cbox-exec and data at their built-in paths, with no variable pointing
+# anywhere. All of it is gone when the bench ends; nothing of the host's
+# prefix or /etc/ld.so.cache is written. Plain bwrap and firejail run in the
+# same namespace (their /usr is the host's, with the overlay on the prefix).
+#
+# Otherwise (not root, no unshare, or CBOX_BENCH_DESTDIR=1) the build is
+# installed into the work folder (`meson install --destdir`) and cbox is
+# pointed at it by its variables, LD_LIBRARY_PATH included (given to cbox
+# alone, through fd-exec). That costs cbox about 0.15 to 0.3 ms a run that
+# no installed cbox pays (docs/benchmarks.md).
+if [ "$(id -u)" = 0 ] && [ -z "${CBOX_BENCH_DESTDIR:-}" ] && [ -z "${CBOX_BENCH_IN_NS:-}" ] &&
+    command -v unshare >/dev/null; then
+    CBOX_BENCH_IN_NS=1 exec unshare --mount --propagation private -- "$0" "$@"
+fi
 
-# What users run is an installed cbox, so that is what is timed: the build
-# is installed into $work/dest and run from there, pointed at that folder
-# by its variables. (The build tree keeps every plugin in a folder of its
-# own, 13 of them through CBOX_PLUGIN_PATH, which costs about 0.4 ms a run
-# that no installed cbox pays.) LD_LIBRARY_PATH, for libcbox, reaches cbox
-# alone (through fd-exec): plain bwrap and firejail do not search it.
-dest=$work/dest
-meson install -C "$build" --destdir "$dest" --quiet >/dev/null
+work=$(mktemp -d /tmp/cbox-bench.XXXXXX)
+cleanup() {
+    # The namespace's mounts first (they would go with it, but the work
+    # folder is removed before that).
+    if [ -n "${CBOX_BENCH_IN_NS:-}" ]; then
+        umount /etc/ld.so.cache "${prefix:-}" "$work/overlay" 2>/dev/null || true
+    fi
+    [ -n "${KEEP:-}" ] || rm -rf "$work"
+}
+trap cleanup EXIT
+
 build_options=$(meson introspect "$build" --buildoptions)
 option() {
     python3 -c 'import json, sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == sys.argv[1]))' \
         "$1" <<<"$build_options"
 }
-# A folder option of the build, as installed under $dest.
+prefix=$(option prefix)
+# A folder option of the build, under $2 (the install root).
 dir_option() {
     local d
     d=$(option "$1")
     case $d in
-    /*) echo "$dest$d" ;;
-    *) echo "$dest$(option prefix)/$d" ;;
+    /*) echo "$2$d" ;;
+    *) echo "$2$prefix/$d" ;;
     esac
 }
-cbox=$(dir_option bindir)/cbox
-libdir=$(dir_option libdir)
-CBOX_PLUGIN_PATH=$libdir/cbox/plugins-1
-CBOX_LIBEXEC_DIR=$(dir_option libexecdir)/cbox
-CBOX_DATA_DIR=$(dir_option datadir)/cbox
+
+if [ -n "${CBOX_BENCH_IN_NS:-}" ]; then
+    mkdir "$work/overlay"
+    mount -t tmpfs cbox-bench "$work/overlay"
+    mkdir "$work/overlay/upper" "$work/overlay/work"
+    mkdir -p "$prefix"
+    mount -t overlay cbox-bench -o "lowerdir=$prefix,upperdir=$work/overlay/upper,workdir=$work/overlay/work" "$prefix"
+    meson install -C "$build" --quiet >/dev/null
+    ldconfig -C "$work/ld.so.cache"
+    mount --bind "$work/ld.so.cache" /etc/ld.so.cache
+    cbox=$(dir_option bindir "")
+    cbox=$cbox/cbox
+    cbox_env=()
+    install_mode="installed into $prefix (tmpfs overlay, private mount namespace)"
+else
+    dest=$work/dest
+    meson install -C "$build" --destdir "$dest" --quiet >/dev/null
+    cbox=$(dir_option bindir "$dest")/cbox
+    libdir=$(dir_option libdir "$dest")
+    export CBOX_PLUGIN_PATH=$libdir/cbox/plugins-1
+    export CBOX_LIBEXEC_DIR=$(dir_option libexecdir "$dest")/cbox
+    export CBOX_DATA_DIR=$(dir_option datadir "$dest")/cbox
+    cbox_env=("LD_LIBRARY_PATH=$libdir")
+    install_mode="installed with --destdir into $dest, LD_LIBRARY_PATH for cbox"
+fi
+libdir=$(dir_option libdir "${dest:-}")
 # Its own plugin cache and project state, gone with $work.
-export CBOX_PLUGIN_PATH CBOX_LIBEXEC_DIR CBOX_DATA_DIR XDG_CACHE_HOME=$work/cache \
-    XDG_STATE_HOME=$work/state
-cbox() { LD_LIBRARY_PATH=$libdir "$cbox" "$@"; }
+export XDG_CACHE_HOME=$work/cache XDG_STATE_HOME=$work/state
+cbox() { env "${cbox_env[@]}" "$cbox" "$@"; }
 
 project=$work/project
 mkdir "$project"
 cd "$project"
 
 opts=(--backend=bwrap --network=on --project="$project")
-LD_LIBRARY_PATH=$libdir python3 - "$CBOX_PLUGIN_PATH/libcbox-bwrap.so" "$work/bpf" <<'PY'
+env "${cbox_env[@]}" python3 - "$libdir/cbox/plugins-1/libcbox-bwrap.so" "$work/bpf" <<'PY'
 import ctypes, os, sys
 fd = ctypes.CDLL(sys.argv[1]).cbox_bwrap_seccomp_fd_new(None)
 assert fd >= 0
@@ -85,10 +128,11 @@ cc -O2 -o "$work/fd-exec" "$src/bench/fd-exec.c"
 fdargs=$(printf '%s\n' $redirs | sed 's/</=/' | tr '\n' ' ')
 
 echo "machine: $(uname -srm), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "cbox: $install_mode"
 echo "bwrap: $(bwrap --version), firejail: $(firejail --version | head -1)"
 echo "plain bwrap: $plain"
 hyperfine -N --warmup 20 --runs "${RUNS:-200}" --export-json "$work/result.json" \
-    -n 'cbox run -- true' "$work/fd-exec LD_LIBRARY_PATH=$libdir -- $cbox run ${opts[*]} -- true" \
+    -n 'cbox run -- true' "$work/fd-exec ${cbox_env[*]} -- $cbox run ${opts[*]} -- true" \
     -n 'plain bwrap' "$work/fd-exec $fdargs -- $line" \
     -n 'firejail --noprofile true' "$work/fd-exec -- firejail --quiet --noprofile true"
 
@@ -110,11 +154,11 @@ PY
 # medians swings either way. Pairs run back to back (order alternating) see
 # the same load; both commands are started the same way (fork and exec from
 # Python, the plain line's descriptors opened in the child).
-python3 - "$cbox" "$libdir" "$line" "$redirs" "${PAIRS:-200}" "${opts[@]}" <<'PY'
+python3 - "$cbox" "${cbox_env[*]}" "$line" "$redirs" "${PAIRS:-200}" "${opts[@]}" <<'PY'
 import os, shlex, statistics, subprocess, sys, time
-cbox, libdir, line, redirs, pairs = sys.argv[1:6]
+cbox, cbox_vars, line, redirs, pairs = sys.argv[1:6]
 pairs, opts = int(pairs), sys.argv[6:]
-cbox_env = dict(os.environ, LD_LIBRARY_PATH=libdir)
+cbox_env = dict(os.environ, **dict(v.split("=", 1) for v in cbox_vars.split()))
 plain = shlex.split(line)
 fds = [(int(r.split("<", 1)[0]), r.split("<", 1)[1]) for r in redirs.split()]
 def once(argv, with_fds, env):
@@ -142,6 +186,6 @@ print(f"paired, {pairs} pairs: cbox median {statistics.median(a) * 1e3:.1f} ms, 
       f"median of ratios {statistics.median(ratios):.2f}x (goal: 1.3x)")
 PY
 
-rss=$(LD_LIBRARY_PATH=$libdir /usr/bin/time -v "$cbox" run "${opts[@]}" -- true 2>&1 >/dev/null |
+rss=$(env "${cbox_env[@]}" /usr/bin/time -v "$cbox" run "${opts[@]}" -- true 2>&1 >/dev/null |
     sed -n 's/.*Maximum resident set size (kbytes): //p')
 echo "cbox peak RSS: $rss KiB"
