@@ -1508,6 +1508,7 @@ cbox_cli_main (int argc, char **argv)
   cwd = g_get_current_dir ();
   if (!cbox_cli_make_request (options, host, cwd, &request, &error))
     return cbox_cli_fail (error);
+  request->will_run = options->command == CBOX_CLI_COMMAND_RUN;
 
   registry = cbox_registry_new ();
   {

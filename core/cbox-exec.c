@@ -22,7 +22,9 @@
  *         way, as bubblewrap takes at most 9000 arguments of its own.
  *
  * The forwarded signals are reset to their default action for COMMAND:
- * the backend starts its tool with them ignored (see cbox-run.c).
+ * the backend starts its tool with them ignored (see cbox-run.c). COMMAND
+ * gets stdin, stdout and stderr and no other descriptor: everything above
+ * is marked close-on-exec first.
  *
  * Plain libc, no GLib, linked statically where possible: the sandbox's
  * /usr may not be the host's.
@@ -33,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -128,6 +131,12 @@ exec_command (char **argv)
 {
   int saved;
 
+  /* The command gets stdin, stdout and stderr, nothing else: a descriptor
+   * the backend's tool was handed and did not use (bwrap started early
+   * gets a few spare memfds) must not reach it. */
+  if (close_range (3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+    for (int fd = 3; fd < 1024; fd++)
+      fcntl (fd, F_SETFD, FD_CLOEXEC);
   execvp (argv[0], argv);
   saved = errno;
   if (saved == ENOENT || saved == ENOTDIR)

@@ -72,6 +72,9 @@ typedef struct
   /* FALSE when no configuration file has a `forward` key: the forwarders
    * whose descriptor says default_enabled are the defaults then. */
   gboolean has_default_forwards;
+  /* TRUE for `cbox run`: the backend may start its tool early
+   * (CboxBackendVTable.prestart). */
+  gboolean will_run;
 } CboxRequest;
 
 CboxRequest *cbox_request_new (void);

@@ -51,7 +51,6 @@ G_END_DECLS
 
 G_BEGIN_DECLS
 /* ---- launches (cbox-launch.c) -------------------------------------------- */
-const int *cbox_launch_get_fds (CboxLaunch *launch, guint *ret_n_fds);
 
 /* ---- the plan's spawn hook (cbox-plan.c) ---------------------------------- */
 /* Called once by cbox_launch_run_full() right after it spawned the tool,

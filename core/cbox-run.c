@@ -470,6 +470,70 @@ cbox_run_start_helper (const CboxHelper *helper, const sigset_t *child_mask,
   return TRUE;
 }
 
+/* The launch's argv as the tool, with @options' credentials and signals. */
+static pid_t
+cbox_run_spawn_launch (CboxLaunch *launch, const CboxLaunchRunOptions *options,
+                       const sigset_t *child_mask, GError **error)
+{
+  const char *const *argv = cbox_launch_get_argv (launch);
+  g_autofree char *path = NULL;
+  const int *fds;
+  guint n_fds = 0;
+  CboxRunCredentials creds = { 0, 0, NULL, 0 };
+  pid_t pid;
+
+  path = cbox_run_find_program (argv[0], argv[0], error);
+  if (path == NULL)
+    return -1;
+  if (options->run_as_uid != 0)
+    {
+      struct passwd *pw = getpwuid (options->run_as_uid);
+      int n = 64;
+
+      creds.uid = options->run_as_uid;
+      creds.gid = options->run_as_gid;
+      creds.groups = g_new (gid_t, n);
+      if (pw == NULL)
+        {
+          creds.groups[0] = creds.gid;
+          n = 1;
+        }
+      else if (getgrouplist (pw->pw_name, creds.gid, creds.groups, &n) < 0)
+        {
+          creds.groups = g_renew (gid_t, creds.groups, n);
+          if (getgrouplist (pw->pw_name, creds.gid, creds.groups, &n) < 0)
+            n = 0;
+        }
+      creds.n_groups = n;
+    }
+  fds = cbox_launch_get_fds (launch, &n_fds);
+  pid = cbox_run_spawn (argv[0], path, argv, cbox_launch_get_environ (launch), fds, n_fds, FALSE,
+                        child_mask, options->tool_ignores_signals, &creds, error);
+  g_free (creds.groups);
+  return pid;
+}
+
+pid_t
+cbox_launch_spawn (CboxLaunch *launch, const CboxLaunchRunOptions *options, GError **error)
+{
+  static const CboxLaunchRunOptions no_options = { sizeof (CboxLaunchRunOptions) };
+  CboxLaunchRunOptions opts = no_options;
+  const char *const *argv;
+  sigset_t mask;
+
+  g_return_val_if_fail (launch != NULL, -1);
+  g_return_val_if_fail (error == NULL || *error == NULL, -1);
+  argv = cbox_launch_get_argv (launch);
+  g_return_val_if_fail (argv != NULL && argv[0] != NULL, -1);
+
+  if (options != NULL)
+    memcpy (&opts, options, MIN (options->struct_size, sizeof opts));
+  /* The child starts with the mask cbox has now, as it would get it from
+   * cbox_launch_run_full(). */
+  sigprocmask (SIG_SETMASK, NULL, &mask);
+  return cbox_run_spawn_launch (launch, &opts, &mask, error);
+}
+
 static int
 cbox_run_status_from_wait (int wstatus)
 {
@@ -521,10 +585,6 @@ cbox_run_main (CboxLaunch *launch, CboxPlan *plan, const CboxLaunchRunOptions *o
                int *ret_status, GError **error)
 {
   const char *const *argv = cbox_launch_get_argv (launch);
-  g_autofree char *path = NULL;
-  const int *fds;
-  guint n_fds = 0;
-  CboxRunCredentials creds = { 0, 0, NULL, 0 };
   gint64 deadline;
   pid_t pid;
   int wstatus = 0;
@@ -533,7 +593,7 @@ cbox_run_main (CboxLaunch *launch, CboxPlan *plan, const CboxLaunchRunOptions *o
   int ended_fd = -1;
   int sfd = -1;
 
-  g_return_val_if_fail (argv != NULL && argv[0] != NULL, FALSE);
+  g_return_val_if_fail (options->tool_pid > 0 || (argv != NULL && argv[0] != NULL), FALSE);
 
   for (guint i = 0; i < cbox_plan_get_n_helpers (plan); i++)
     {
@@ -549,36 +609,26 @@ cbox_run_main (CboxLaunch *launch, CboxPlan *plan, const CboxLaunchRunOptions *o
                                      error))
       return FALSE;
 
-  path = cbox_run_find_program (argv[0], argv[0], error);
-  if (path == NULL)
-    return FALSE;
-  if (options->run_as_uid != 0)
+  if (options->tool_pid > 0)
     {
-      struct passwd *pw = getpwuid (options->run_as_uid);
-      int n = 64;
-
-      creds.uid = options->run_as_uid;
-      creds.gid = options->run_as_gid;
-      creds.groups = g_new (gid_t, n);
-      if (pw == NULL)
+      /* Started early (cbox_launch_spawn()) and waiting: let it go on. It
+       * may have ended meanwhile, its SIGCHLD lost while it was not yet
+       * blocked: look once before waiting for it. */
+      pid = options->tool_pid;
+      if (options->release != NULL)
+        options->release (options->user_data);
+      if (cbox_run_reap (pid, &wstatus))
         {
-          creds.groups[0] = creds.gid;
-          n = 1;
+          *ret_status = cbox_run_status_from_wait (wstatus);
+          return TRUE;
         }
-      else if (getgrouplist (pw->pw_name, creds.gid, creds.groups, &n) < 0)
-        {
-          creds.groups = g_renew (gid_t, creds.groups, n);
-          if (getgrouplist (pw->pw_name, creds.gid, creds.groups, &n) < 0)
-            n = 0;
-        }
-      creds.n_groups = n;
     }
-  fds = cbox_launch_get_fds (launch, &n_fds);
-  pid = cbox_run_spawn (argv[0], path, argv, cbox_launch_get_environ (launch), fds, n_fds, FALSE,
-                        child_mask, options->tool_ignores_signals, &creds, error);
-  g_free (creds.groups);
-  if (pid < 0)
-    return FALSE;
+  else
+    {
+      pid = cbox_run_spawn_launch (launch, options, child_mask, error);
+      if (pid < 0)
+        return FALSE;
+    }
   cbox_plan_notify_spawned (plan);
   if (options->started != NULL)
     options->started (pid, options->user_data);

@@ -71,7 +71,8 @@ test_vtables (void)
   assert_offset (CboxBackendVTable, probe, 8);
   assert_offset (CboxBackendVTable, realize, 16);
   assert_offset (CboxBackendVTable, run, 24);
-  assert_size (CboxBackendVTable, 32);
+  assert_offset (CboxBackendVTable, prestart, 32);
+  assert_size (CboxBackendVTable, 40);
 
   assert_offset (CboxLaunchRunOptions, struct_size, 0);
   assert_offset (CboxLaunchRunOptions, tool_ignores_signals, 8);
@@ -83,7 +84,10 @@ test_vtables (void)
   /* ABI 1.2 */
   assert_offset (CboxLaunchRunOptions, ended_fd, 48);
   assert_offset (CboxLaunchRunOptions, ended, 56);
-  assert_size (CboxLaunchRunOptions, 64);
+  /* ABI 1.3 */
+  assert_offset (CboxLaunchRunOptions, tool_pid, 64);
+  assert_offset (CboxLaunchRunOptions, release, 72);
+  assert_size (CboxLaunchRunOptions, 80);
 }
 
 static void

@@ -130,6 +130,8 @@ void cbox_launch_take_argv (CboxLaunch *launch, char **argv);
 /* The launched tool inherits @fd at the same number; the launch owns it.
  * Returns @fd. */
 int cbox_launch_take_fd (CboxLaunch *launch, int fd);
+/* ABI 1.3. The fds taken so far, in order; @ret_n_fds gets their number. */
+const int *cbox_launch_get_fds (CboxLaunch *launch, guint *ret_n_fds);
 void cbox_launch_set_environ (CboxLaunch *launch, const char *const *envp);
 const char *const *cbox_launch_get_environ (CboxLaunch *launch);
 /* The argv as one line a POSIX shell reads back as the same words. */
@@ -184,12 +186,29 @@ typedef struct
    * @ended_fd is used only when @ended is set. */
   int ended_fd;
   gboolean (*ended) (gpointer user_data, int *ret_status);
+  /* ABI 1.3. When not 0: the tool is already running (started early with
+   * cbox_launch_spawn(), and waiting for something the backend gives it in
+   * @release); the run adopts it instead of spawning the launch's argv. */
+  pid_t tool_pid;
+  /* ABI 1.3. With @tool_pid: called once the plan's helpers are ready,
+   * before @started: hand the waiting tool what it waits for (bwrap: its
+   * arguments). */
+  void (*release) (gpointer user_data);
 } CboxLaunchRunOptions;
 
 /* cbox_launch_run() with @options (nullable). */
 gboolean cbox_launch_run_full (CboxLaunch *launch, CboxPlan *plan,
                                const CboxLaunchRunOptions *options, int *ret_status,
                                GError **error);
+
+/* ABI 1.3. Starts the launch's argv now, with its fds and environment and
+ * the child state cbox_launch_run_full() gives a tool (@options: signals
+ * ignored or not, the user to run as; nullable), and returns its pid
+ * without waiting; -1 with @error set when it cannot be started. For a
+ * backend's prestart(): the run adopts the process through
+ * CboxLaunchRunOptions.tool_pid. The process dies with cbox (parent-death
+ * signal); until it is adopted, killing and reaping it is the caller's. */
+pid_t cbox_launch_spawn (CboxLaunch *launch, const CboxLaunchRunOptions *options, GError **error);
 
 /* ---- the plugin ABI ------------------------------------------------------- */
 
@@ -227,6 +246,14 @@ typedef struct
   /* Optional. Runs the realized launch; NULL means cbox_launch_run(). */
   gboolean (*run) (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_status,
                    GError **error);
+  /* Optional, ABI 1.3. Called for `cbox run` only (never for `cbox plan`
+   * or `cbox doctor`), right after an available probe and before the
+   * forwarders are probed: start now what takes time and needs nothing of
+   * the plan, so that it overlaps with planning (bwrap starts bwrap, which
+   * waits for its arguments on a pipe). Keep what it started in the
+   * context's data; the data's destroy function must stop it when the run
+   * never comes (a forwarder unavailable, an error, a signal). */
+  gboolean (*prestart) (CboxContext *ctx, GError **error);
 } CboxBackendVTable;
 
 typedef struct

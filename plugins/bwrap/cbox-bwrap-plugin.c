@@ -13,7 +13,9 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cbox/cbox-plugin.h>
@@ -27,6 +29,28 @@
 /* Where cbox-exec is bound inside; /run is the sandbox's own tmpfs. */
 #define CBOX_BWRAP_EXEC_DEST "/run/cbox-exec"
 
+/* Spare memfds a bwrap started early gets for the files the plan generates
+ * (passwd, group, copies): a run that needs more starts bwrap late. */
+#define CBOX_BWRAP_PRE_POOL 8
+
+/* bwrap started before the plan exists (prestart), waiting for its
+ * arguments on a pipe. Every descriptor it needs is made now: the
+ * arguments' pipe, the status pipe, the seccomp filter, the command's
+ * memfd and a pool for generated files, filled in by run. */
+typedef struct
+{
+  pid_t pid;
+  uid_t uid;          /* who it runs as (0: cbox's own user) */
+  CboxLaunch *launch; /* owns the descriptors bwrap has, at the same numbers */
+  int args_w;         /* cbox's end of the arguments' pipe */
+  int status_r;       /* cbox's end of --json-status-fd, non-blocking */
+  int status_w;
+  int seccomp_fd;
+  int command_fd;
+  int pool[CBOX_BWRAP_PRE_POOL];
+  guint pool_used;
+} CboxBwrapEarly;
+
 typedef struct
 {
   char *path;    /* the bwrap binary */
@@ -35,13 +59,37 @@ typedef struct
   /* Set by realize: where the command part ("--", cbox-exec, ...) of the
    * argv begins, for run to keep it out of the --args memfd. */
   guint command_index;
+  CboxBwrapEarly *early; /* NULL unless started early and not yet run */
 } CboxBwrapInfo;
+
+/* Stops a bwrap started early that will not run (planning failed, a
+ * signal, or run found the pool too small): it is still waiting for its
+ * arguments, so nothing of a sandbox exists yet. */
+static void
+cbox_bwrap_early_free (CboxBwrapEarly *early)
+{
+  if (early == NULL)
+    return;
+  if (early->pid > 0)
+    {
+      kill (early->pid, SIGKILL);
+      while (waitpid (early->pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    }
+  if (early->args_w >= 0)
+    close (early->args_w);
+  if (early->status_r >= 0)
+    close (early->status_r);
+  cbox_launch_free (early->launch);
+  g_free (early);
+}
 
 static void
 cbox_bwrap_info_free (CboxBwrapInfo *info)
 {
   if (info == NULL)
     return;
+  cbox_bwrap_early_free (info->early);
   g_free (info->path);
   g_free (info->version);
   g_free (info);
@@ -236,6 +284,112 @@ cbox_bwrap_probe (CboxContext *ctx, CboxProbeResult *result, GError **error)
       return TRUE;
     }
   cbox_probe_result_set_status (result, CBOX_PROBE_AVAILABLE, NULL);
+  return TRUE;
+}
+
+/* ---- prestart -------------------------------------------------------------- */
+
+static int
+cbox_bwrap_memfd (const char *name, GError **error)
+{
+  int fd = memfd_create (name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+  if (fd < 0)
+    {
+      int saved_errno = errno;
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "bwrap: memfd_create: %s",
+                   g_strerror (saved_errno));
+    }
+  return fd;
+}
+
+/* Starts bwrap before the plan exists: `bwrap --args FD -- cbox-exec
+ * --init --args-fd FD2`, blocked reading its arguments from a socket that
+ * run fills in. bwrap's own start (exec, libraries, about 1 ms) then
+ * overlaps with the rest of the planning instead of following it. The
+ * sandbox is made only once the arguments came: until then a bwrap that
+ * is killed (planning failed) leaves nothing behind. */
+static gboolean
+cbox_bwrap_prestart (CboxContext *ctx, GError **error)
+{
+  CboxBwrapInfo *info = cbox_context_get_data (ctx);
+  const CboxHost *host = cbox_context_get_host (ctx);
+  CboxLaunchRunOptions options = {
+    .struct_size = sizeof (CboxLaunchRunOptions),
+    .tool_ignores_signals = TRUE,
+  };
+  CboxBwrapEarly *early;
+  int args_pair[2];
+  int status_pipe[2];
+  int fd;
+
+  if (info == NULL || info->early != NULL)
+    return TRUE;
+  early = g_new0 (CboxBwrapEarly, 1);
+  early->args_w = early->status_r = early->status_w = -1;
+  early->seccomp_fd = early->command_fd = -1;
+  early->launch = cbox_launch_new ();
+
+  /* A socket, not a pipe: run writes with MSG_NOSIGNAL, so a bwrap that
+   * died meanwhile is an error, not a SIGPIPE that kills cbox. */
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, args_pair) < 0
+      || pipe2 (status_pipe, O_CLOEXEC) < 0)
+    {
+      int saved_errno = errno;
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "bwrap: %s", g_strerror (saved_errno));
+      cbox_bwrap_early_free (early);
+      return FALSE;
+    }
+  early->args_w = args_pair[1];
+  cbox_launch_take_fd (early->launch, args_pair[0]);
+  early->status_r = status_pipe[0];
+  fcntl (early->status_r, F_SETFL, O_NONBLOCK);
+  early->status_w = cbox_launch_take_fd (early->launch, status_pipe[1]);
+  if ((fd = cbox_bwrap_seccomp_fd_new (error)) < 0)
+    {
+      cbox_bwrap_early_free (early);
+      return FALSE;
+    }
+  early->seccomp_fd = cbox_launch_take_fd (early->launch, fd);
+  if ((fd = cbox_bwrap_memfd ("cbox-command", error)) < 0)
+    {
+      cbox_bwrap_early_free (early);
+      return FALSE;
+    }
+  early->command_fd = cbox_launch_take_fd (early->launch, fd);
+  for (guint i = 0; i < CBOX_BWRAP_PRE_POOL; i++)
+    {
+      if ((fd = cbox_bwrap_memfd ("cbox-data", error)) < 0)
+        {
+          cbox_bwrap_early_free (early);
+          return FALSE;
+        }
+      early->pool[i] = cbox_launch_take_fd (early->launch, fd);
+    }
+
+  cbox_launch_add_args (early->launch, info->path, "--args", NULL);
+  cbox_launch_add_argf (early->launch, "%d", args_pair[0]);
+  cbox_launch_add_args (early->launch, "--", CBOX_BWRAP_EXEC_DEST, "--init", "--args-fd", NULL);
+  cbox_launch_add_argf (early->launch, "%d", early->command_fd);
+  /* bwrap's own environment: nothing (the sandbox's comes with
+   * --clearenv and --setenv in the arguments, as in a late start). */
+  cbox_launch_set_environ (early->launch, (const char *const[]){ NULL });
+  /* As root on somebody's behalf, the user's bwrap (see
+   * cbox_bwrap_run_as()); run checks the plan agrees. */
+  if (getuid () == 0 && cbox_host_get_uid (host) != 0)
+    {
+      early->uid = cbox_host_get_uid (host);
+      options.run_as_uid = early->uid;
+      options.run_as_gid = cbox_host_get_gid (host);
+    }
+  early->pid = cbox_launch_spawn (early->launch, &options, error);
+  if (early->pid < 0)
+    {
+      early->pid = 0;
+      cbox_bwrap_early_free (early);
+      return FALSE;
+    }
+  info->early = early;
   return TRUE;
 }
 
@@ -504,6 +658,9 @@ typedef struct
   GString *status;
   pid_t child_pid; /* cbox-exec, pid 1 inside; 0 until bwrap said */
   CboxContext *ctx;
+  /* A bwrap started early: its arguments, given in release. */
+  int args_w;
+  GBytes *args;
 } CboxBwrapRun;
 
 static void
@@ -643,6 +800,215 @@ cbox_bwrap_args_blob (const char *const *argv, gsize *ret_len)
   return g_string_free (blob, FALSE);
 }
 
+/* Writes @len bytes at offset 0 of the early bwrap's memfd @fd and seals
+ * it: bwrap shares the descriptor (and its offset, which pwrite leaves at
+ * 0). */
+static gboolean
+cbox_bwrap_early_put (int fd, const void *data, gsize len, GError **error)
+{
+  gsize done = 0;
+
+  while (done < len)
+    {
+      ssize_t n = pwrite (fd, (const char *)data + done, len - done, (off_t)done);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          int saved_errno = n < 0 ? errno : EIO;
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "bwrap: writing a memfd: %s",
+                       g_strerror (saved_errno));
+          return FALSE;
+        }
+      done += (gsize)n;
+    }
+  if (fcntl (fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
+    {
+      int saved_errno = errno;
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "bwrap: sealing a memfd: %s",
+                   g_strerror (saved_errno));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* The whole content of the realized launch's data memfd @fd. */
+static GBytes *
+cbox_bwrap_read_fd (int fd, GError **error)
+{
+  GByteArray *bytes = g_byte_array_new ();
+  guint8 buf[16384];
+
+  for (;;)
+    {
+      ssize_t n = pread (fd, buf, sizeof buf, (off_t)bytes->len);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          int saved_errno = errno;
+          g_byte_array_unref (bytes);
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "bwrap: reading a memfd: %s",
+                       g_strerror (saved_errno));
+          return NULL;
+        }
+      if (n == 0)
+        return g_byte_array_free_to_bytes (bytes);
+      g_byte_array_append (bytes, buf, (guint)n);
+    }
+}
+
+/* The early bwrap's arguments from the realized @argv: the same options,
+ * with its own descriptors for the filter and the generated files (their
+ * content copied into its pool), and the command in its command memfd.
+ * FALSE with no error when the pool is too small: run starts bwrap late. */
+static gboolean
+cbox_bwrap_early_fill (CboxBwrapEarly *early, const char *const *argv, guint command_index,
+                       guint n_launch_fds, GPtrArray *args, GError **error)
+{
+  g_autofree char *blob = NULL;
+  guint n_fds_used = 0;
+  gsize blob_len;
+
+  g_ptr_array_add (args, g_strdup ("--json-status-fd"));
+  g_ptr_array_add (args, g_strdup_printf ("%d", early->status_w));
+  for (guint i = 1; i < command_index; i++)
+    {
+      const char *arg = argv[i];
+
+      if (g_str_equal (arg, "--seccomp") && i + 1 < command_index)
+        {
+          g_ptr_array_add (args, g_strdup (arg));
+          g_ptr_array_add (args, g_strdup_printf ("%d", early->seccomp_fd));
+          n_fds_used++;
+          i++;
+        }
+      else if ((g_str_equal (arg, "--ro-bind-data") || g_str_equal (arg, "--file"))
+               && i + 2 < command_index)
+        {
+          g_autoptr (GBytes) content = NULL;
+          int fd;
+
+          if (early->pool_used == CBOX_BWRAP_PRE_POOL)
+            return FALSE;
+          content = cbox_bwrap_read_fd ((int)g_ascii_strtoll (argv[i + 1], NULL, 10), error);
+          if (content == NULL)
+            return FALSE;
+          fd = early->pool[early->pool_used++];
+          if (!cbox_bwrap_early_put (fd, g_bytes_get_data (content, NULL),
+                                     g_bytes_get_size (content), error))
+            return FALSE;
+          g_ptr_array_add (args, g_strdup (arg));
+          g_ptr_array_add (args, g_strdup_printf ("%d", fd));
+          g_ptr_array_add (args, g_strdup (argv[i + 2]));
+          n_fds_used++;
+          i += 2;
+        }
+      else
+        g_ptr_array_add (args, g_strdup (arg));
+    }
+  g_ptr_array_add (args, NULL);
+  /* Every descriptor the realized launch hands bwrap must have its
+   * counterpart in the early one; one it does not know (a later option)
+   * means starting late. */
+  if (n_fds_used != n_launch_fds)
+    return FALSE;
+
+  /* argv ends with "--", cbox-exec, "--init", "--", COMMAND... */
+  blob = cbox_bwrap_args_blob (argv + command_index + 4, &blob_len);
+  return cbox_bwrap_early_put (early->command_fd, blob, blob_len, error);
+}
+
+/* The early bwrap gets its arguments, once the plan's helpers are ready. */
+static void
+cbox_bwrap_early_release (gpointer user_data)
+{
+  CboxBwrapRun *run = user_data;
+  gsize len = 0;
+  const char *data = g_bytes_get_data (run->args, &len);
+  gsize done = 0;
+
+  while (done < len)
+    {
+      ssize_t n = send (run->args_w, data + done, len - done, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR)
+        continue;
+      /* bwrap is gone: its exit status tells the rest. */
+      if (n <= 0)
+        break;
+      done += (gsize)n;
+    }
+  close (run->args_w);
+  run->args_w = -1;
+}
+
+/* Runs the bwrap started early with the realized @argv. FALSE with no
+ * error when it does not fit (the caller starts bwrap late). */
+static gboolean
+cbox_bwrap_run_early (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, CboxBwrapInfo *info,
+                      int *ret_status, gboolean *ret_ran, GError **error)
+{
+  const char *const *argv = cbox_launch_get_argv (launch);
+  CboxBwrapEarly *early = info->early;
+  CboxBwrapRun run = { early->status_r, NULL, 0, ctx, early->args_w, NULL };
+  CboxLaunchRunOptions options = {
+    .struct_size = sizeof (CboxLaunchRunOptions),
+    .tool_ignores_signals = TRUE,
+    .get_signal_target = cbox_bwrap_signal_target,
+    .user_data = &run,
+    .started = cbox_bwrap_started,
+    .ended_fd = early->status_r,
+    .ended = cbox_bwrap_ended,
+    .tool_pid = early->pid,
+    .release = cbox_bwrap_early_release,
+  };
+  g_autoptr (GPtrArray) args = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *blob = NULL;
+  guint n_launch_fds = 0;
+  gsize blob_len;
+  int status = CBOX_EXIT_FAILURE;
+  gint64 exit_code;
+  gboolean ok;
+
+  *ret_ran = FALSE;
+  /* Started as the user the plan names, or not at all. */
+  if (cbox_bwrap_run_as (plan) != early->uid)
+    return FALSE;
+  cbox_launch_get_fds (launch, &n_launch_fds);
+  if (!cbox_bwrap_early_fill (early, argv, info->command_index, n_launch_fds, args, error))
+    return FALSE;
+  blob = cbox_bwrap_args_blob ((const char *const *)args->pdata, &blob_len);
+  run.args = g_bytes_new_take (g_steal_pointer (&blob), blob_len);
+
+  *ret_ran = TRUE;
+  if (cbox_context_get_verbose (ctx))
+    g_printerr ("cbox: bwrap: the early bwrap gets its arguments\n");
+  /* The run adopts the process: from here on it is reaped there. */
+  early->pid = 0;
+  early->args_w = -1;
+  run.status = g_string_new (NULL);
+  ok = cbox_launch_run_full (launch, plan, &options, &status, error);
+  if (run.args_w >= 0)
+    close (run.args_w);
+  g_bytes_unref (run.args);
+  cbox_bwrap_run_read_status (&run, 0);
+  exit_code = cbox_bwrap_status_get (run.status->str, "exit-code");
+  g_string_free (run.status, TRUE);
+  g_clear_pointer (&info->early, cbox_bwrap_early_free);
+  if (!ok)
+    return FALSE;
+  if (exit_code < 0 && status < 128)
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_BACKEND,
+                   "bwrap failed before the command started (exit status %d); "
+                   "its message is above",
+                   status);
+      return FALSE;
+    }
+  *ret_status = exit_code >= 0 ? (int)exit_code : status;
+  return TRUE;
+}
+
 static gboolean
 cbox_bwrap_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_status,
                 GError **error)
@@ -678,6 +1044,25 @@ cbox_bwrap_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_s
     {
       g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "bwrap: run without realize");
       return FALSE;
+    }
+  if (info->early != NULL)
+    {
+      gboolean ran = FALSE;
+      g_autoptr (GError) local_error = NULL;
+      gboolean ok = cbox_bwrap_run_early (ctx, plan, launch, info, ret_status, &ran, &local_error);
+
+      if (ran || local_error != NULL)
+        {
+          g_clear_pointer (&info->early, cbox_bwrap_early_free);
+          if (!ok)
+            g_propagate_error (error, g_steal_pointer (&local_error));
+          return ok;
+        }
+      /* It does not fit (more generated files than its pool, another
+       * user): stop it, start bwrap late as below. */
+      if (cbox_context_get_verbose (ctx))
+        g_printerr ("cbox: bwrap: the early bwrap does not fit this plan; starting it again\n");
+      g_clear_pointer (&info->early, cbox_bwrap_early_free);
     }
   if (pipe2 (status_pipe, O_CLOEXEC) < 0)
     {
@@ -762,6 +1147,7 @@ static const CboxBackendVTable cbox_bwrap_vtable = {
   .probe = cbox_bwrap_probe,
   .realize = cbox_bwrap_realize,
   .run = cbox_bwrap_run,
+  .prestart = cbox_bwrap_prestart,
 };
 
 CBOX_PLUGIN_DEFINE (.kind = CBOX_PLUGIN_KIND_BACKEND, .name = "bwrap",

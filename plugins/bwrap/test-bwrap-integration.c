@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -328,6 +329,154 @@ test_status (gconstpointer data)
 static const StatusCase status_0 = { STRV ("true"), 0, NULL };
 static const StatusCase status_3 = { STRV ("sh", "-c", "exit 3"), 3, NULL };
 /* /etc/passwd exists inside (generated, mode 0644) but is not executable. */
+/* bwrap starts before the forwarders are planned (prestart) and waits for
+ * its arguments; the run hands them over. The command still sees only its
+ * stdin, stdout and stderr: none of the spare descriptors the early bwrap
+ * was given. */
+static void
+test_early_used (void)
+{
+  g_auto (CboxTestResult) r = { 0 };
+  g_autofree char *project = cbox_test_make_dir ("project");
+  g_autoptr (GPtrArray) args = NULL;
+  g_auto (GStrv) env = cbox_test_environ (NULL);
+
+  if (!setup ())
+    return;
+  args = run_args (
+      project, FALSE,
+      (const char *const[]){ "sh", "-c", "ls /proc/self/fd | sort -n | tr '\\n' ' '", NULL });
+  g_ptr_array_insert (args, 1, g_strdup ("--verbose"));
+  g_assert_true (cbox_test_run ((const char *const *)args->pdata, project, (const char *const *)env,
+                                NULL, &r));
+  cbox_test_assert_status (&r, 0);
+  g_assert_nonnull (strstr (r.err, "backend bwrap: started early"));
+  g_assert_nonnull (strstr (r.err, "the early bwrap gets its arguments"));
+  g_assert_null (strstr (r.err, "does not fit"));
+  /* 0-2, and 3: ls's own handle on /proc/self/fd. */
+  g_assert_cmpstr (r.out, ==, "0 1 2 3 ");
+}
+
+/* More generated files than the early bwrap has spare descriptors for:
+ * the run stops it and starts bwrap as usual, and every file is there. */
+static void
+test_early_fallback (void)
+{
+  g_auto (CboxTestResult) r = { 0 };
+  g_autofree char *project = cbox_test_make_dir ("project");
+  g_autoptr (GPtrArray) args = NULL;
+  g_auto (GStrv) env = cbox_test_environ (NULL);
+  g_autoptr (GString) script = g_string_new ("cat");
+
+  if (!setup ())
+    return;
+  args = run_args (project, FALSE, (const char *const[]){ "sh", "-c", "", NULL });
+  g_ptr_array_insert (args, 1, g_strdup ("--verbose"));
+  for (guint i = 0; i < 12; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("f%u", i);
+      g_autofree char *path = g_build_filename (project, name, NULL);
+      g_autofree char *content = g_strdup_printf ("%u\n", i);
+
+      g_assert_true (g_file_set_contents (path, content, -1, NULL));
+      g_ptr_array_insert (args, 1, g_strdup_printf ("--copy=%s:/run/copies/%s", path, name));
+      g_string_append_printf (script, " /run/copies/%s", name);
+    }
+  g_string_append (script, " | tr '\\n' ' '");
+  /* The script is the word after "-c". */
+  for (guint i = 0; i < args->len; i++)
+    if (g_strcmp0 (g_ptr_array_index (args, i), "-c") == 0)
+      {
+        g_free (g_ptr_array_index (args, i + 1));
+        g_ptr_array_index (args, i + 1) = g_strdup (script->str);
+        break;
+      }
+  g_assert_true (cbox_test_run ((const char *const *)args->pdata, project, (const char *const *)env,
+                                NULL, &r));
+  cbox_test_assert_status (&r, 0);
+  g_assert_nonnull (strstr (r.err, "does not fit"));
+  g_assert_null (strstr (r.err, "the early bwrap gets its arguments"));
+  g_assert_cmpstr (r.out, ==, "0 1 2 3 4 5 6 7 8 9 10 11 ");
+}
+
+/* Planning fails after bwrap was started early (a forwarder that is not
+ * available): cbox stops and reaps that bwrap itself. The test is the
+ * subreaper of everything cbox starts, so a bwrap left to the parent-death
+ * signal would come back to it as a child; none may, and bwrap may not
+ * have complained about arguments it never got. */
+static void
+test_early_planning_fails (void)
+{
+  g_auto (CboxTestResult) r = { 0 };
+  g_autofree char *project = cbox_test_make_dir ("project");
+  g_autoptr (GPtrArray) args = NULL;
+  const char *const env_extra[] = { "DISPLAY=", "WAYLAND_DISPLAY=", NULL };
+  g_auto (GStrv) env = cbox_test_environ (env_extra);
+  int wstatus;
+
+  if (!setup ())
+    return;
+  g_assert_cmpint (prctl (PR_SET_CHILD_SUBREAPER, 1), ==, 0);
+  args = run_args (project, FALSE, (const char *const[]){ "true", NULL });
+  g_ptr_array_insert (args, 1, g_strdup ("--verbose"));
+  for (guint i = 0; i < args->len; i++)
+    if (g_strcmp0 (g_ptr_array_index (args, i), "--forward=none") == 0)
+      {
+        g_free (g_ptr_array_index (args, i));
+        g_ptr_array_index (args, i) = g_strdup ("--forward=x11");
+      }
+  g_assert_true (cbox_test_run ((const char *const *)args->pdata, project, (const char *const *)env,
+                                NULL, &r));
+  g_assert_cmpint (prctl (PR_SET_CHILD_SUBREAPER, 0), ==, 0);
+  cbox_test_assert_status (&r, 125);
+  g_assert_nonnull (strstr (r.err, "backend bwrap: started early"));
+  /* bwrap's own messages start "bwrap:", cbox's about bwrap "cbox: bwrap:". */
+  g_assert_null (strstr (r.err, "\nbwrap:"));
+  g_assert_false (g_str_has_prefix (r.err, "bwrap:"));
+  g_assert_cmpint (waitpid (-1, &wstatus, WNOHANG), <=, 0);
+}
+
+/* `cbox plan` shows what a run would do and starts nothing: bwrap is not
+ * started early for it. The fake bwrap leaves a mark when it runs; a real
+ * run (the control) leaves it, a plan must not. */
+static void
+test_early_not_for_plan (void)
+{
+  g_auto (CboxTestResult) r = { 0 };
+  g_autofree char *dir = cbox_test_make_dir ("fake-bwrap");
+  g_autofree char *fake = g_build_filename (dir, "bwrap", NULL);
+  g_autofree char *mark = g_build_filename (dir, "ran", NULL);
+  g_autofree char *config = g_build_filename (dir, "cbox.conf", NULL);
+  g_autofree char *script = NULL;
+  g_autofree char *config_text = NULL;
+  g_autofree char *config_opt = NULL;
+  g_autofree char *project = cbox_test_make_dir ("project");
+
+  if (!setup ())
+    return;
+  script = g_strdup_printf ("#!/bin/sh\n"
+                            "[ \"$1\" = --version ] && { echo bubblewrap 0.8.0; exit 0; }\n"
+                            "touch '%s'\n"
+                            "exit 1\n",
+                            mark);
+  g_assert_true (g_file_set_contents (fake, script, -1, NULL));
+  g_assert_cmpint (g_chmod (fake, 0755), ==, 0);
+  config_text = g_strdup_printf ("[bwrap]\npath=%s\n", fake);
+  g_assert_true (g_file_set_contents (config, config_text, -1, NULL));
+  config_opt = g_strconcat ("--config=", config, NULL);
+
+  g_assert_true (cbox_test_runv (&r, config_opt, "plan", "--backend=bwrap", "--forward=none",
+                                 "--print-command", "--", "true", NULL));
+  cbox_test_assert_status (&r, 0);
+  g_assert_false (g_file_test (mark, G_FILE_TEST_EXISTS));
+
+  cbox_test_result_clear (&r);
+  g_assert_true (cbox_test_runv (&r, config_opt, "run", "--backend=bwrap", "--forward=none", "--",
+                                 "true", NULL));
+  cbox_test_assert_status (&r, 125);
+  g_assert_true (g_file_test (mark, G_FILE_TEST_EXISTS));
+}
+
 static const StatusCase status_126 = { STRV ("/etc/passwd"), 126, "/etc/passwd" };
 static const StatusCase status_127
     = { STRV ("cbox-no-such-command"), 127, "cbox: cbox-no-such-command: not found" };
@@ -772,5 +921,9 @@ main (int argc, char **argv)
   g_test_add_func ("/bwrap/status/125-bwrap-failed", test_bwrap_failure);
   g_test_add_data_func ("/bwrap/status/1-not-bwrap", &status_1, test_status);
   g_test_add_func ("/bwrap/sudo/runs-as-the-user", test_sudo_drops_root);
+  g_test_add_func ("/bwrap/early/used", test_early_used);
+  g_test_add_func ("/bwrap/early/fallback-many-files", test_early_fallback);
+  g_test_add_func ("/bwrap/early/planning-fails-nothing-left", test_early_planning_fails);
+  g_test_add_func ("/bwrap/early/not-for-plan", test_early_not_for_plan);
   return g_test_run ();
 }
