@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <glib/gstdio.h>
 
@@ -1394,6 +1395,25 @@ cbox_cli_defer_locale (void)
   g_set_printerr_handler (cbox_cli_printerr_first);
 }
 
+/* A run has ended: the sandbox and everything cbox started for it are
+ * gone, and cbox_planner_run() has run every cleanup, reaped the tool and
+ * removed the registry entry. What is left is freeing memory (the planner,
+ * plugins' data, the registry) and the exit handlers, which the kernel's
+ * own teardown makes moot: exiting now saves about 0.2 ms of every run
+ * (docs/benchmarks.md). Sanitizer builds take the long way, so that their
+ * leak check still sees every allocation freed. */
+static void
+cbox_cli_exit_after_run (int status)
+{
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+  fflush (stdout);
+  fflush (stderr);
+  _exit (status);
+#else
+  (void)status;
+#endif
+}
+
 int
 cbox_cli_main (int argc, char **argv)
 {
@@ -1586,6 +1606,7 @@ cbox_cli_main (int argc, char **argv)
     int status = CBOX_EXIT_FAILURE;
     if (!cbox_planner_run (planner, &status, &error))
       return cbox_cli_fail (error);
+    cbox_cli_exit_after_run (status);
     return status;
   }
 }
