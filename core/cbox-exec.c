@@ -2,8 +2,8 @@
 /*
  * cbox-exec: the command wrapper that runs inside a sandbox.
  *
- *   cbox-exec [--init] [--] COMMAND [ARG...]
- *   cbox-exec [--init] --args-fd FD
+ *   cbox-exec [--init] [--status-fd FD] [--] COMMAND [ARG...]
+ *   cbox-exec [--init] [--status-fd FD] --args-fd FD
  *
  * Without options it execs COMMAND (looked up in the PATH of its own
  * environment, which is the sandbox's) and turns a failure into the
@@ -16,6 +16,13 @@
  *         with COMMAND's status (128+N after signal N) as soon as COMMAND
  *         ends. Meant to be pid 1 of the sandbox's pid namespace (bwrap
  *         --as-pid-1); elsewhere it makes itself a child subreaper.
+ *
+ * --status-fd FD  With --init: once COMMAND has ended, write its status
+ *         (as cbox-exec exits with it) to FD as one line,
+ *         `{ "cbox-exec-status": N }`, right before exiting. The bwrap
+ *         backend learns from it that the command has ended as soon as
+ *         it has, while the sandbox is still being taken down, rather than
+ *         from bwrap once that is done. COMMAND never has FD.
  *
  * --args-fd FD  Read COMMAND and its arguments from FD instead, each ended
  *         by a NUL byte, and close FD: the bwrap backend passes them this
@@ -48,8 +55,8 @@ static const int forwarded_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUS
 #define N_FORWARDED (sizeof forwarded_signals / sizeof forwarded_signals[0])
 
 #define USAGE                                                                                      \
-  "usage: cbox-exec [--init] [--] COMMAND [ARG...]\n"                                              \
-  "       cbox-exec [--init] --args-fd FD\n"
+  "usage: cbox-exec [--init] [--status-fd FD] [--] COMMAND [ARG...]\n"                             \
+  "       cbox-exec [--init] [--status-fd FD] --args-fd FD\n"
 
 static void
 usage (void)
@@ -229,7 +236,9 @@ main (int argc, char **argv)
   sigset_t orig_mask;
   char **command;
   int args_fd = -1;
+  int status_fd = -1;
   int init = 0;
+  int status;
   int i;
 
   for (i = 1; i < argc; i++)
@@ -243,6 +252,8 @@ main (int argc, char **argv)
         }
       else if (strcmp (argv[i], "--args-fd") == 0 && i + 1 < argc)
         args_fd = atoi (argv[++i]);
+      else if (strcmp (argv[i], "--status-fd") == 0 && i + 1 < argc)
+        status_fd = atoi (argv[++i]);
       else if (strcmp (argv[i], "--help") == 0)
         {
           fputs (USAGE, stdout);
@@ -268,5 +279,17 @@ main (int argc, char **argv)
       reset_signals (&orig_mask);
       exec_command (command);
     }
-  return run_init (command, &orig_mask);
+  status = run_init (command, &orig_mask);
+  if (status_fd >= 0)
+    {
+      char line[64];
+      int len = snprintf (line, sizeof line, "{ \"cbox-exec-status\": %d }\n", status);
+
+      /* One write below PIPE_BUF: atomic among bwrap's own status lines
+       * on the same pipe. Nobody reading is no reason to fail. */
+      signal (SIGPIPE, SIG_IGN);
+      if (write (status_fd, line, (size_t)len) < 0)
+        (void)0;
+    }
+  return status;
 }

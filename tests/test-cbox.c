@@ -6,7 +6,9 @@
 
 #include "config.h"
 
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <json-glib/json-glib.h>
 
@@ -380,6 +382,41 @@ test_bwrap_bind_copy_env (void)
   cbox_test_assert_status (&result, 7);
 }
 
+/* cbox-exec --init --status-fd FD: once the command has ended, one line
+ * with its status on FD (the bwrap backend learns from it that the command
+ * has ended before bwrap does), and the command itself never has FD. */
+static void
+test_exec_status_fd (void)
+{
+  const char *dir = g_getenv ("CBOX_LIBEXEC_DIR");
+  g_autofree char *exec_path = NULL;
+  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_autoptr (GSubprocess) proc = NULL;
+  g_autoptr (GError) error = NULL;
+  char buf[256];
+  ssize_t n;
+  int fds[2];
+
+  g_assert_nonnull (dir);
+  exec_path = g_build_filename (dir, "cbox-exec", NULL);
+  g_assert_cmpint (pipe2 (fds, O_CLOEXEC), ==, 0);
+  g_subprocess_launcher_take_fd (launcher, fds[1], 7);
+  proc
+      = g_subprocess_launcher_spawn (launcher, &error, exec_path, "--init", "--status-fd", "7",
+                                     "--", "sh", "-c", "test ! -e /proc/self/fd/7 && exit 3", NULL);
+  g_assert_no_error (error);
+  g_clear_object (&launcher);
+  g_assert_true (g_subprocess_wait (proc, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (proc));
+  g_assert_cmpint (g_subprocess_get_exit_status (proc), ==, 3);
+  n = read (fds[0], buf, sizeof buf - 1);
+  g_assert_cmpint (n, >, 0);
+  buf[n] = '\0';
+  g_assert_cmpstr (buf, ==, "{ \"cbox-exec-status\": 3 }\n");
+  close (fds[0]);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -394,5 +431,6 @@ main (int argc, char **argv)
   g_test_add_func ("/core/cbox/exit-125", test_exit_125);
   g_test_add_func ("/core/cbox/message-charset", test_message_charset);
   g_test_add_func ("/core/cbox/bwrap/bind-copy-env", test_bwrap_bind_copy_env);
+  g_test_add_func ("/core/cbox-exec/status-fd", test_exec_status_fd);
   return g_test_run ();
 }

@@ -45,6 +45,7 @@ typedef struct
   int args_w;         /* cbox's end of the arguments' pipe */
   int status_r;       /* cbox's end of --json-status-fd, non-blocking */
   int status_w;
+  int exec_status_w; /* the same pipe, for cbox-exec --status-fd */
   int seccomp_fd;
   int command_fd;
   int pool[CBOX_BWRAP_PRE_POOL];
@@ -303,6 +304,24 @@ cbox_bwrap_memfd (const char *name, GError **error)
   return fd;
 }
 
+/* A second descriptor for the status pipe's write end @fd, for cbox-exec
+ * (--status-fd): bwrap closes its own --json-status-fd in the sandbox, but
+ * leaves one it does not know about to pid 1. Close-on-exec in cbox; the
+ * launch hands it on. */
+static int
+cbox_bwrap_dup_fd (int fd, GError **error)
+{
+  int dup_fd = fcntl (fd, F_DUPFD_CLOEXEC, 3);
+
+  if (dup_fd < 0)
+    {
+      int saved_errno = errno;
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "bwrap: dup: %s",
+                   g_strerror (saved_errno));
+    }
+  return dup_fd;
+}
+
 /* Starts bwrap before the plan exists: `bwrap --args FD -- cbox-exec
  * --init --args-fd FD2`, blocked reading its arguments from a socket that
  * run fills in. bwrap's own start (exec, libraries, about 1 ms) then
@@ -326,7 +345,7 @@ cbox_bwrap_prestart (CboxContext *ctx, GError **error)
   if (info == NULL || info->early != NULL)
     return TRUE;
   early = g_new0 (CboxBwrapEarly, 1);
-  early->args_w = early->status_r = early->status_w = -1;
+  early->args_w = early->status_r = early->status_w = early->exec_status_w = -1;
   early->seccomp_fd = early->command_fd = -1;
   early->launch = cbox_launch_new ();
 
@@ -345,6 +364,12 @@ cbox_bwrap_prestart (CboxContext *ctx, GError **error)
   early->status_r = status_pipe[0];
   fcntl (early->status_r, F_SETFL, O_NONBLOCK);
   early->status_w = cbox_launch_take_fd (early->launch, status_pipe[1]);
+  if ((fd = cbox_bwrap_dup_fd (status_pipe[1], error)) < 0)
+    {
+      cbox_bwrap_early_free (early);
+      return FALSE;
+    }
+  early->exec_status_w = cbox_launch_take_fd (early->launch, fd);
   if ((fd = cbox_bwrap_seccomp_fd_new (error)) < 0)
     {
       cbox_bwrap_early_free (early);
@@ -369,7 +394,9 @@ cbox_bwrap_prestart (CboxContext *ctx, GError **error)
 
   cbox_launch_add_args (early->launch, info->path, "--args", NULL);
   cbox_launch_add_argf (early->launch, "%d", args_pair[0]);
-  cbox_launch_add_args (early->launch, "--", CBOX_BWRAP_EXEC_DEST, "--init", "--args-fd", NULL);
+  cbox_launch_add_args (early->launch, "--", CBOX_BWRAP_EXEC_DEST, "--init", "--status-fd", NULL);
+  cbox_launch_add_argf (early->launch, "%d", early->exec_status_w);
+  cbox_launch_add_arg (early->launch, "--args-fd");
   cbox_launch_add_argf (early->launch, "%d", early->command_fd);
   /* bwrap's own environment: nothing (the sandbox's comes with
    * --clearenv and --setenv in the arguments, as in a late start). */
@@ -775,6 +802,31 @@ cbox_bwrap_started (pid_t tool_pid, gpointer user_data)
 /* bwrap writes "exit-code" once the command (cbox-exec, pid 1 inside) has
  * been reaped: every process of the sandbox is gone then, and what is left
  * is bwrap's own exit. */
+/* The value of "key" in @status if its line is complete, or -1. */
+static gint64
+cbox_bwrap_status_get_line (const char *status, const char *key)
+{
+  g_autofree char *quoted = g_strdup_printf ("\"%s\"", key);
+  const char *p = strstr (status, quoted);
+
+  if (p == NULL || strchr (p, '\n') == NULL)
+    return -1;
+  return cbox_bwrap_status_get (p, key);
+}
+
+/* The command's exit status from the status pipe, or -1 while it runs.
+ * cbox-exec (pid 1 inside, --status-fd) writes it the moment the command
+ * has ended, before the kernel takes the sandbox's namespaces down; bwrap
+ * writes the same as "exit-code" once that is done (and alone when pid 1
+ * never got to write, killed from outside). */
+static gint64
+cbox_bwrap_command_status (const char *status)
+{
+  gint64 code = cbox_bwrap_status_get_line (status, "cbox-exec-status");
+
+  return code >= 0 ? code : cbox_bwrap_status_get_line (status, "exit-code");
+}
+
 static gboolean
 cbox_bwrap_ended (gpointer user_data, int *ret_status)
 {
@@ -782,8 +834,8 @@ cbox_bwrap_ended (gpointer user_data, int *ret_status)
   gint64 exit_code;
 
   cbox_bwrap_run_read_status (run, 0);
-  exit_code = cbox_bwrap_status_get (run->status->str, "exit-code");
-  if (exit_code < 0 || strchr (strstr (run->status->str, "\"exit-code\""), '\n') == NULL)
+  exit_code = cbox_bwrap_command_status (run->status->str);
+  if (exit_code < 0)
     return FALSE;
   *ret_status = (int)exit_code;
   return TRUE;
@@ -992,7 +1044,7 @@ cbox_bwrap_run_early (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, Cbox
     close (run.args_w);
   g_bytes_unref (run.args);
   cbox_bwrap_run_read_status (&run, 0);
-  exit_code = cbox_bwrap_status_get (run.status->str, "exit-code");
+  exit_code = cbox_bwrap_command_status (run.status->str);
   g_string_free (run.status, TRUE);
   g_clear_pointer (&info->early, cbox_bwrap_early_free);
   if (!ok)
@@ -1037,6 +1089,7 @@ cbox_bwrap_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_s
   int status = CBOX_EXIT_FAILURE;
   gint64 exit_code;
   int command_fd;
+  int exec_status_fd;
   gboolean ok;
 
   if (info == NULL || info->command_index == 0 || info->command_index + 4 >= argc
@@ -1074,6 +1127,13 @@ cbox_bwrap_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_s
   fcntl (status_pipe[0], F_SETFL, O_NONBLOCK);
   cbox_launch_take_fd (launch, status_pipe[1]);
   status_fd_str = g_strdup_printf ("%d", status_pipe[1]);
+  exec_status_fd = cbox_bwrap_dup_fd (status_pipe[1], error);
+  if (exec_status_fd < 0)
+    {
+      close (status_pipe[0]);
+      return FALSE;
+    }
+  cbox_launch_take_fd (launch, exec_status_fd);
 
   /* Every argument through sealed memfds: nothing of the sandbox's
    * description (paths, variables) in /proc/PID/cmdline, and no limit but
@@ -1105,15 +1165,17 @@ cbox_bwrap_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_s
     }
   cbox_launch_take_fd (launch, command_fd);
 
-  new_argv = g_new0 (char *, 9);
+  new_argv = g_new0 (char *, 11);
   new_argv[0] = g_strdup (argv[0]);
   new_argv[1] = g_strdup ("--args");
   new_argv[2] = g_strdup_printf ("%d", args_fd);
   new_argv[3] = g_strdup ("--");
   new_argv[4] = g_strdup (CBOX_BWRAP_EXEC_DEST);
   new_argv[5] = g_strdup ("--init");
-  new_argv[6] = g_strdup ("--args-fd");
-  new_argv[7] = g_strdup_printf ("%d", command_fd);
+  new_argv[6] = g_strdup ("--status-fd");
+  new_argv[7] = g_strdup_printf ("%d", exec_status_fd);
+  new_argv[8] = g_strdup ("--args-fd");
+  new_argv[9] = g_strdup_printf ("%d", command_fd);
   cbox_launch_take_argv (launch, new_argv);
 
   run.status_fd = status_pipe[0];
@@ -1121,7 +1183,7 @@ cbox_bwrap_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_s
   options.ended_fd = run.status_fd;
   ok = cbox_launch_run_full (launch, plan, &options, &status, error);
   cbox_bwrap_run_read_status (&run, 0);
-  exit_code = cbox_bwrap_status_get (run.status->str, "exit-code");
+  exit_code = cbox_bwrap_command_status (run.status->str);
   close (run.status_fd);
   g_string_free (run.status, TRUE);
   if (!ok)
