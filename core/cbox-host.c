@@ -387,8 +387,12 @@ cbox_read_regular_file (const char *path, gsize max_size, struct stat *ret_st, G
   if (fd < 0)
     {
       int saved_errno = errno;
+      /* A missing file is the common case (configuration files that may
+       * exist) and its error is mostly dropped: it gets its message without
+       * g_strerror(), whose first call loads the locale's charset tables. */
       g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno), "cannot open %s: %s",
-                   path, g_strerror (saved_errno));
+                   path,
+                   saved_errno == ENOENT ? "No such file or directory" : g_strerror (saved_errno));
       return NULL;
     }
   if (fstat (fd, &st) < 0)

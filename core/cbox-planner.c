@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <fcntl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -184,8 +185,11 @@ cbox_planner_new_instance_id (void)
 {
   guint8 bytes[8];
 
-  for (gsize i = 0; i < sizeof bytes; i++)
-    bytes[i] = (guint8)g_random_int_range (0, 256);
+  /* One getrandom(); GLib's generator would open /dev/urandom and seed
+   * itself first. */
+  if (getrandom (bytes, sizeof bytes, GRND_NONBLOCK) != (ssize_t)sizeof bytes)
+    for (gsize i = 0; i < sizeof bytes; i++)
+      bytes[i] = (guint8)g_random_int_range (0, 256);
   return g_strdup_printf ("%02x%02x%02x%02x%02x%02x%02x%02x", bytes[0], bytes[1], bytes[2],
                           bytes[3], bytes[4], bytes[5], bytes[6], bytes[7]);
 }
