@@ -131,29 +131,49 @@ echo "machine: $(uname -srm), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuin
 echo "cbox: $install_mode"
 echo "bwrap: $(bwrap --version), firejail: $(firejail --version | head -1)"
 echo "plain bwrap: $plain"
-hyperfine -N --warmup 20 --runs "${RUNS:-200}" --export-json "$work/result.json" \
-    -n 'cbox run -- true' "$work/fd-exec ${cbox_env[*]} -- $cbox run ${opts[*]} -- true" \
-    -n 'plain bwrap' "$work/fd-exec $fdargs -- $line" \
-    -n 'firejail --noprofile true' "$work/fd-exec -- firejail --quiet --noprofile true"
+# hyperfine runs one command's runs, then the next one's: when the machine
+# changes speed meanwhile (other builds, CI neighbours, plain bwrap's two
+# modes on this VM, docs/benchmarks.md), a single round's ratio of medians
+# swings either way (0.96 to 1.31 in four runs of one tree). So the runs
+# are split into ROUNDS rounds, the order of the commands alternating from
+# round to round, and the figures are taken over all rounds' runs together.
+rounds=${ROUNDS:-8}
+runs=$(((${RUNS:-200} + rounds - 1) / rounds))
+cmds=(-n 'cbox run -- true' "$work/fd-exec ${cbox_env[*]} -- $cbox run ${opts[*]} -- true"
+    -n 'plain bwrap' "$work/fd-exec $fdargs -- $line"
+    -n 'firejail --noprofile true' "$work/fd-exec -- firejail --quiet --noprofile true")
+rev=("${cmds[@]:6:3}" "${cmds[@]:3:3}" "${cmds[@]:0:3}")
+for r in $(seq "$rounds"); do
+    if [ $((r % 2)) = 1 ]; then set -- "${cmds[@]}"; else set -- "${rev[@]}"; fi
+    hyperfine -N --style none --warmup 5 --runs "$runs" --export-json "$work/round$r.json" "$@" \
+        >/dev/null 2>"$work/round$r.err" || { cat "$work/round$r.err" >&2; exit 1; }
+done
 
 # Medians (the goal is stated on them) and CPU time, which a busy machine
 # disturbs less than wall time.
-python3 - "$work/result.json" <<'PY'
-import json, sys
-rs = json.load(open(sys.argv[1]))["results"]
-base = next(r for r in rs if r["command"] == "plain bwrap")["median"]
+python3 - "$work"/round*.json <<'PY'
+import json, statistics, sys
+times, cpu, names = {}, {}, []
+for f in sys.argv[1:]:
+    for r in json.load(open(f))["results"]:
+        if r["command"] not in names:
+            names.append(r["command"])
+        times.setdefault(r["command"], []).extend(r["times"])
+        cpu.setdefault(r["command"], []).append(r["user"] + r["system"])
+base = statistics.median(times["plain bwrap"])
+print("hyperfine, %d rounds, %d runs per command:" % (len(sys.argv) - 1, len(times["plain bwrap"])))
 print("| command | median ms | mean ms | min ms | user+sys ms | median / plain bwrap |")
 print("|---|---:|---:|---:|---:|---:|")
-for r in rs:
-    print("| %s | %.1f | %.1f | %.1f | %.1f | %.2f |" % (r["command"], r["median"] * 1e3,
-          r["mean"] * 1e3, r["min"] * 1e3, (r["user"] + r["system"]) * 1e3, r["median"] / base))
+for n in names:
+    t = times[n]
+    print("| %s | %.1f | %.1f | %.1f | %.1f | %.2f |" % (n, statistics.median(t) * 1e3,
+          statistics.mean(t) * 1e3, min(t) * 1e3, statistics.mean(cpu[n]) * 1e3,
+          statistics.median(t) / base))
 PY
 
-# hyperfine runs one command's runs, then the next one's: when the load of
-# the machine changes meanwhile (other builds, CI neighbours), the ratio of
-# medians swings either way. Pairs run back to back (order alternating) see
-# the same load; both commands are started the same way (fork and exec from
-# Python, the plain line's descriptors opened in the child).
+# Pairs run back to back (order alternating) see the same load, run for
+# run; both commands are started the same way (fork and exec from Python,
+# the plain line's descriptors opened in the child).
 python3 - "$cbox" "${cbox_env[*]}" "$line" "$redirs" "${PAIRS:-200}" "${opts[@]}" <<'PY'
 import os, shlex, statistics, subprocess, sys, time
 cbox, cbox_vars, line, redirs, pairs = sys.argv[1:6]
