@@ -34,15 +34,15 @@
 #define CBOX_BWRAP_PRE_POOL 8
 
 /* bwrap started before the plan exists (prestart), waiting for its
- * arguments on a pipe. Every descriptor it needs is made now: the
- * arguments' pipe, the status pipe, the seccomp filter, the command's
+ * arguments on a socket. Every descriptor it needs is made now: the
+ * arguments' socket, the status pipe, the seccomp filter, the command's
  * memfd and a pool for generated files, filled in by run. */
 typedef struct
 {
   pid_t pid;
   uid_t uid;          /* who it runs as (0: cbox's own user) */
   CboxLaunch *launch; /* owns the descriptors bwrap has, at the same numbers */
-  int args_w;         /* cbox's end of the arguments' pipe */
+  int args_w;         /* cbox's end of the arguments' socket */
   int status_r;       /* cbox's end of --json-status-fd, non-blocking */
   int status_w;
   int exec_status_w; /* the same pipe, for cbox-exec --status-fd */
@@ -290,18 +290,24 @@ cbox_bwrap_probe (CboxContext *ctx, CboxProbeResult *result, GError **error)
 
 /* ---- prestart -------------------------------------------------------------- */
 
+/* @fd, or -1 with @error set from errno when @what failed. */
 static int
-cbox_bwrap_memfd (const char *name, GError **error)
+cbox_bwrap_fd_or_error (int fd, const char *what, GError **error)
 {
-  int fd = memfd_create (name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
-
   if (fd < 0)
     {
       int saved_errno = errno;
-      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "bwrap: memfd_create: %s",
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "bwrap: %s: %s", what,
                    g_strerror (saved_errno));
     }
   return fd;
+}
+
+static int
+cbox_bwrap_memfd (const char *name, GError **error)
+{
+  return cbox_bwrap_fd_or_error (memfd_create (name, MFD_CLOEXEC | MFD_ALLOW_SEALING),
+                                 "memfd_create", error);
 }
 
 /* A second descriptor for the status pipe's write end @fd, for cbox-exec
@@ -311,15 +317,7 @@ cbox_bwrap_memfd (const char *name, GError **error)
 static int
 cbox_bwrap_dup_fd (int fd, GError **error)
 {
-  int dup_fd = fcntl (fd, F_DUPFD_CLOEXEC, 3);
-
-  if (dup_fd < 0)
-    {
-      int saved_errno = errno;
-      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "bwrap: dup: %s",
-                   g_strerror (saved_errno));
-    }
-  return dup_fd;
+  return cbox_bwrap_fd_or_error (fcntl (fd, F_DUPFD_CLOEXEC, 3), "dup", error);
 }
 
 /* Starts bwrap before the plan exists: `bwrap --args FD -- cbox-exec
@@ -852,6 +850,34 @@ cbox_bwrap_args_blob (const char *const *argv, gsize *ret_len)
   return g_string_free (blob, FALSE);
 }
 
+/* The run's outcome once cbox_launch_run_full() returned @ok and @status:
+ * the command's own status from the status pipe, or bwrap's failure. */
+static gboolean
+cbox_bwrap_run_result (CboxBwrapRun *run, gboolean ok, int status, int *ret_status, GError **error)
+{
+  gint64 exit_code;
+
+  cbox_bwrap_run_read_status (run, 0);
+  exit_code = cbox_bwrap_command_status (run->status->str);
+  g_string_free (g_steal_pointer (&run->status), TRUE);
+  if (!ok)
+    return FALSE;
+
+  /* The status comes only once the command ran; without it, bwrap itself
+   * failed (a missing mount source, no user namespaces) and printed why. A
+   * bwrap killed by a signal still gets its 128+N. */
+  if (exit_code < 0 && status < 128)
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_BACKEND,
+                   "bwrap failed before the command started (exit status %d); "
+                   "its message is above",
+                   status);
+      return FALSE;
+    }
+  *ret_status = exit_code >= 0 ? (int)exit_code : status;
+  return TRUE;
+}
+
 /* Writes @len bytes at offset 0 of the early bwrap's memfd @fd and seals
  * it: bwrap shares the descriptor (and its offset, which pwrite leaves at
  * 0). */
@@ -1019,7 +1045,6 @@ cbox_bwrap_run_early (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, Cbox
   guint n_launch_fds = 0;
   gsize blob_len;
   int status = CBOX_EXIT_FAILURE;
-  gint64 exit_code;
   gboolean ok;
 
   *ret_ran = FALSE;
@@ -1043,22 +1068,9 @@ cbox_bwrap_run_early (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, Cbox
   if (run.args_w >= 0)
     close (run.args_w);
   g_bytes_unref (run.args);
-  cbox_bwrap_run_read_status (&run, 0);
-  exit_code = cbox_bwrap_command_status (run.status->str);
-  g_string_free (run.status, TRUE);
+  ok = cbox_bwrap_run_result (&run, ok, status, ret_status, error);
   g_clear_pointer (&info->early, cbox_bwrap_early_free);
-  if (!ok)
-    return FALSE;
-  if (exit_code < 0 && status < 128)
-    {
-      g_set_error (error, CBOX_ERROR, CBOX_ERROR_BACKEND,
-                   "bwrap failed before the command started (exit status %d); "
-                   "its message is above",
-                   status);
-      return FALSE;
-    }
-  *ret_status = exit_code >= 0 ? (int)exit_code : status;
-  return TRUE;
+  return ok;
 }
 
 static gboolean
@@ -1087,7 +1099,6 @@ cbox_bwrap_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_s
   int status_pipe[2];
   int args_fd;
   int status = CBOX_EXIT_FAILURE;
-  gint64 exit_code;
   int command_fd;
   int exec_status_fd;
   gboolean ok;
@@ -1182,26 +1193,9 @@ cbox_bwrap_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_s
   run.status = g_string_new (NULL);
   options.ended_fd = run.status_fd;
   ok = cbox_launch_run_full (launch, plan, &options, &status, error);
-  cbox_bwrap_run_read_status (&run, 0);
-  exit_code = cbox_bwrap_command_status (run.status->str);
+  ok = cbox_bwrap_run_result (&run, ok, status, ret_status, error);
   close (run.status_fd);
-  g_string_free (run.status, TRUE);
-  if (!ok)
-    return FALSE;
-
-  /* bwrap reports "exit-code" only once the command ran; without it, bwrap
-   * itself failed (a missing mount source, no user namespaces) and printed
-   * why. A bwrap killed by a signal still gets its 128+N. */
-  if (exit_code < 0 && status < 128)
-    {
-      g_set_error (error, CBOX_ERROR, CBOX_ERROR_BACKEND,
-                   "bwrap failed before the command started (exit status %d); "
-                   "its message is above",
-                   status);
-      return FALSE;
-    }
-  *ret_status = exit_code >= 0 ? (int)exit_code : status;
-  return TRUE;
+  return ok;
 }
 
 static const CboxBackendVTable cbox_bwrap_vtable = {
