@@ -280,6 +280,12 @@ main (int argc, char **argv)
       exec_command (command);
     }
   status = run_init (command, &orig_mask);
+  /* The words read from --args-fd live in one buffer, the first word's. */
+  if (args_fd >= 0)
+    {
+      free (command[0]);
+      free (command);
+    }
   if (status_fd >= 0)
     {
       char line[64];
