@@ -30,11 +30,13 @@ typedef struct
 static void
 fixture_setup (Fixture *fx, gconstpointer data)
 {
+  g_autofree char *bwrap = g_find_program_in_path ("bwrap");
+
   fx->host = cbox_host_new ();
   cbox_host_set_user (fx->host, getuid (), getgid (), "user", "/home/user", "/bin/sh");
   fx->config = g_key_file_new ();
   /* The bwrap of this machine, or a stand-in: realize only names it. */
-  if (g_find_program_in_path ("bwrap") == NULL)
+  if (bwrap == NULL)
     g_key_file_set_string (fx->config, "bwrap", "path", "/bin/true");
   fx->ctx = cbox_context_new (fx->host, fx->config, "bwrap");
   cbox_context_set_libexec_dir (fx->ctx, g_getenv ("CBOX_LIBEXEC_DIR"));
