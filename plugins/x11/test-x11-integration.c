@@ -270,6 +270,8 @@ main (int argc, char **argv)
 {
   static const char *const backends[] = { "bwrap", "nspawn" };
   g_autofree char *server_auth = NULL;
+  g_autofree char *xauth_path = NULL;
+  g_autofree char *xdpyinfo_path = NULL;
   int status;
 
   g_test_init (&argc, &argv, NULL);
@@ -282,7 +284,9 @@ main (int argc, char **argv)
   xauth_dir = g_dir_make_tmp ("cbox-x11-test-XXXXXX", NULL);
   g_assert_nonnull (xauth_dir);
   g_chmod (xauth_dir, 0755);
-  if (g_find_program_in_path ("xauth") != NULL && g_find_program_in_path ("xdpyinfo") != NULL)
+  xauth_path = g_find_program_in_path ("xauth");
+  xdpyinfo_path = g_find_program_in_path ("xdpyinfo");
+  if (xauth_path != NULL && xdpyinfo_path != NULL)
     {
       /* The server's own auth file: one cookie, nothing else. */
       const char *argv_add[]
