@@ -24,9 +24,12 @@
  *         it has, while the sandbox is still being taken down, rather than
  *         from bwrap once that is done. COMMAND never has FD.
  *
- * --args-fd FD  Read COMMAND and its arguments from FD instead, each ended
- *         by a NUL byte, and close FD: the bwrap backend passes them this
- *         way, as bubblewrap takes at most 9000 arguments of its own.
+ * --args-fd FD  Read COMMAND and its arguments from FD instead, and close
+ *         FD: the number of words in decimal, then the words, each ended
+ *         by a NUL byte. The bwrap backend passes them this way, as
+ *         bubblewrap takes at most 9000 arguments of its own. FD may be a
+ *         socket the backend writes while cbox-exec reads: a command that
+ *         ends early (the writer died) is refused, never run cut short.
  *
  * The forwarded signals are reset to their default action for COMMAND:
  * the backend starts its tool with them ignored (see cbox-run.c). COMMAND
@@ -72,13 +75,16 @@ fail (const char *what)
   exit (EXIT_USAGE);
 }
 
-/* The NUL-separated words in @fd as a NULL-terminated argv. */
+/* The words in @fd (their number, then the NUL-ended words) as a
+ * NULL-terminated argv; @ret_buf gets the buffer they live in. */
 static char **
-read_args (int fd)
+read_args (int fd, char **ret_buf)
 {
   size_t size = 0, cap = 65536, n = 0;
   char *buf = malloc (cap);
   char **args;
+  char *end;
+  unsigned long count;
 
   if (buf == NULL)
     fail ("malloc");
@@ -110,12 +116,23 @@ read_args (int fd)
     }
   for (size_t k = 0; k < size; k++)
     n += buf[k] == '\0';
-  args = calloc (n + 1, sizeof (char *));
+  /* The count first: a command cut short at a word's end would otherwise
+   * run as another, shorter one. */
+  errno = 0;
+  count = strtoul (buf, &end, 10);
+  if (errno != 0 || end == buf || *end != '\0' || count == 0 || count != n - 1)
+    {
+      fprintf (stderr, "cbox-exec: --args-fd: incomplete command (%zu words, not %s)\n",
+               n > 0 ? n - 1 : 0, buf);
+      exit (EXIT_USAGE);
+    }
+  args = calloc (n, sizeof (char *));
   if (args == NULL)
     fail ("calloc");
   n = 0;
-  for (size_t k = 0; k < size; k += strlen (buf + k) + 1)
+  for (size_t k = strlen (buf) + 1; k < size; k += strlen (buf + k) + 1)
     args[n++] = buf + k;
+  *ret_buf = buf;
   return args;
 }
 
@@ -237,6 +254,7 @@ main (int argc, char **argv)
   char **command;
   int args_fd = -1;
   int status_fd = -1;
+  char *args_buf = NULL;
   int init = 0;
   int status;
   int i;
@@ -265,7 +283,7 @@ main (int argc, char **argv)
         break;
     }
   if (args_fd >= 0)
-    command = read_args (args_fd);
+    command = read_args (args_fd, &args_buf);
   else if (i < argc)
     command = argv + i;
   else
@@ -280,10 +298,10 @@ main (int argc, char **argv)
       exec_command (command);
     }
   status = run_init (command, &orig_mask);
-  /* The words read from --args-fd live in one buffer, the first word's. */
+  /* The words read from --args-fd live in one buffer. */
   if (args_fd >= 0)
     {
-      free (command[0]);
+      free (args_buf);
       free (command);
     }
   if (status_fd >= 0)

@@ -417,6 +417,54 @@ test_exec_status_fd (void)
   close (fds[0]);
 }
 
+/* Runs `cbox-exec --init --args-fd 7` with @blob on fd 7; its exit status. */
+static int
+run_exec_with_args (const char *blob, gsize len)
+{
+  const char *dir = g_getenv ("CBOX_LIBEXEC_DIR");
+  g_autofree char *exec_path = g_build_filename (dir, "cbox-exec", NULL);
+  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_autoptr (GSubprocess) proc = NULL;
+  g_autoptr (GError) error = NULL;
+  int fds[2];
+
+  g_assert_cmpint (pipe2 (fds, O_CLOEXEC), ==, 0);
+  g_assert_cmpint (write (fds[1], blob, len), ==, (gssize)len);
+  close (fds[1]);
+  g_subprocess_launcher_take_fd (launcher, fds[0], 7);
+  proc
+      = g_subprocess_launcher_spawn (launcher, &error, exec_path, "--init", "--args-fd", "7", NULL);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_wait (proc, NULL, &error));
+  g_assert_true (g_subprocess_get_if_exited (proc));
+  return g_subprocess_get_exit_status (proc);
+}
+
+/* cbox-exec --args-fd: the word count comes first, so a command cut short
+ * (its writer died: the bwrap backend writes it through a socket while
+ * cbox-exec reads) is refused with 125, never run as a shorter one. */
+static void
+test_exec_args_fd_count (void)
+{
+  g_autofree char *dir = cbox_test_make_dir ("exec-args");
+  g_autofree char *mark = g_build_filename (dir, "ran", NULL);
+  g_autofree char *script = g_strdup_printf ("touch '%s'", mark);
+  g_autoptr (GString) whole = g_string_new (NULL);
+  g_autoptr (GString) cut = NULL;
+
+  g_string_append_len (whole, "4\0sh\0-c\0", 8);
+  cut = g_string_new_len (whole->str, (gssize)whole->len);
+  g_string_append_len (whole, script, (gssize)strlen (script) + 1);
+  g_string_append_len (whole, "x", 2);
+
+  /* The word "touch ..." missing: "sh -c" would run an empty script. */
+  g_assert_cmpint (run_exec_with_args (cut->str, cut->len), ==, 125);
+  g_assert_false (g_file_test (mark, G_FILE_TEST_EXISTS));
+  g_assert_cmpint (run_exec_with_args ("", 0), ==, 125);
+  g_assert_cmpint (run_exec_with_args (whole->str, whole->len), ==, 0);
+  g_assert_true (g_file_test (mark, G_FILE_TEST_EXISTS));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -432,5 +480,6 @@ main (int argc, char **argv)
   g_test_add_func ("/core/cbox/message-charset", test_message_charset);
   g_test_add_func ("/core/cbox/bwrap/bind-copy-env", test_bwrap_bind_copy_env);
   g_test_add_func ("/core/cbox-exec/status-fd", test_exec_status_fd);
+  g_test_add_func ("/core/cbox-exec/args-fd-count", test_exec_args_fd_count);
   return g_test_run ();
 }

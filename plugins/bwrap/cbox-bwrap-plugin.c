@@ -36,7 +36,7 @@
 /* bwrap started before the plan exists (prestart), waiting for its
  * arguments on a socket. Every descriptor it needs is made now: the
  * arguments' socket, the status pipe, the seccomp filter, the command's
- * memfd and a pool for generated files, filled in by run. */
+ * socket and a pool for generated files, filled in by run. */
 typedef struct
 {
   pid_t pid;
@@ -47,7 +47,12 @@ typedef struct
   int status_w;
   int exec_status_w; /* the same pipe, for cbox-exec --status-fd */
   int seccomp_fd;
-  int command_fd;
+  /* The command for cbox-exec (--args-fd), a socket too: it is written
+   * only after every option, so a bwrap that got part of its options (cbox
+   * killed while writing them) runs no command: cbox-exec reads an empty
+   * command and exits. */
+  int command_r;
+  int command_w;
   int pool[CBOX_BWRAP_PRE_POOL];
   guint pool_used;
 } CboxBwrapEarly;
@@ -79,6 +84,8 @@ cbox_bwrap_early_free (CboxBwrapEarly *early)
     }
   if (early->args_w >= 0)
     close (early->args_w);
+  if (early->command_w >= 0)
+    close (early->command_w);
   if (early->status_r >= 0)
     close (early->status_r);
   cbox_launch_free (early->launch);
@@ -337,6 +344,7 @@ cbox_bwrap_prestart (CboxContext *ctx, GError **error)
   };
   CboxBwrapEarly *early;
   int args_pair[2];
+  int command_pair[2];
   int status_pipe[2];
   int fd;
 
@@ -344,21 +352,28 @@ cbox_bwrap_prestart (CboxContext *ctx, GError **error)
     return TRUE;
   early = g_new0 (CboxBwrapEarly, 1);
   early->args_w = early->status_r = early->status_w = early->exec_status_w = -1;
-  early->seccomp_fd = early->command_fd = -1;
+  early->seccomp_fd = early->command_r = early->command_w = -1;
   early->launch = cbox_launch_new ();
 
-  /* A socket, not a pipe: run writes with MSG_NOSIGNAL, so a bwrap that
+  /* Sockets, not pipes: run writes with MSG_NOSIGNAL, so a bwrap that
    * died meanwhile is an error, not a SIGPIPE that kills cbox. */
-  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, args_pair) < 0
-      || pipe2 (status_pipe, O_CLOEXEC) < 0)
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, args_pair) < 0)
     {
-      int saved_errno = errno;
-      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "bwrap: %s", g_strerror (saved_errno));
+      cbox_bwrap_fd_or_error (-1, "socketpair", error);
       cbox_bwrap_early_free (early);
       return FALSE;
     }
   early->args_w = args_pair[1];
   cbox_launch_take_fd (early->launch, args_pair[0]);
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, command_pair) < 0
+      || pipe2 (status_pipe, O_CLOEXEC) < 0)
+    {
+      cbox_bwrap_fd_or_error (-1, "socketpair", error);
+      cbox_bwrap_early_free (early);
+      return FALSE;
+    }
+  early->command_w = command_pair[1];
+  early->command_r = cbox_launch_take_fd (early->launch, command_pair[0]);
   early->status_r = status_pipe[0];
   fcntl (early->status_r, F_SETFL, O_NONBLOCK);
   early->status_w = cbox_launch_take_fd (early->launch, status_pipe[1]);
@@ -374,12 +389,6 @@ cbox_bwrap_prestart (CboxContext *ctx, GError **error)
       return FALSE;
     }
   early->seccomp_fd = cbox_launch_take_fd (early->launch, fd);
-  if ((fd = cbox_bwrap_memfd ("cbox-command", error)) < 0)
-    {
-      cbox_bwrap_early_free (early);
-      return FALSE;
-    }
-  early->command_fd = cbox_launch_take_fd (early->launch, fd);
   for (guint i = 0; i < CBOX_BWRAP_PRE_POOL; i++)
     {
       if ((fd = cbox_bwrap_memfd ("cbox-data", error)) < 0)
@@ -395,7 +404,7 @@ cbox_bwrap_prestart (CboxContext *ctx, GError **error)
   cbox_launch_add_args (early->launch, "--", CBOX_BWRAP_EXEC_DEST, "--init", "--status-fd", NULL);
   cbox_launch_add_argf (early->launch, "%d", early->exec_status_w);
   cbox_launch_add_arg (early->launch, "--args-fd");
-  cbox_launch_add_argf (early->launch, "%d", early->command_fd);
+  cbox_launch_add_argf (early->launch, "%d", early->command_r);
   /* bwrap's own environment: nothing (the sandbox's comes with
    * --clearenv and --setenv in the arguments, as in a late start). */
   cbox_launch_set_environ (early->launch, (const char *const[]){ NULL });
@@ -683,9 +692,12 @@ typedef struct
   GString *status;
   pid_t child_pid; /* cbox-exec, pid 1 inside; 0 until bwrap said */
   CboxContext *ctx;
-  /* A bwrap started early: its arguments, given in release. */
+  /* A bwrap started early: its options and cbox-exec's command, given in
+   * release. */
   int args_w;
   GBytes *args;
+  int command_w;
+  GBytes *command;
 } CboxBwrapRun;
 
 static void
@@ -850,6 +862,22 @@ cbox_bwrap_args_blob (const char *const *argv, gsize *ret_len)
   return g_string_free (blob, FALSE);
 }
 
+/* cbox-exec's --args-fd content: the number of words, then the words. */
+static char *
+cbox_bwrap_command_blob (const char *const *argv, gsize *ret_len)
+{
+  g_autofree char *words = NULL;
+  g_autofree char *count = g_strdup_printf ("%u", g_strv_length ((char **)argv));
+  gsize words_len;
+  GString *blob;
+
+  words = cbox_bwrap_args_blob (argv, &words_len);
+  blob = g_string_new_len (count, (gssize)strlen (count) + 1);
+  g_string_append_len (blob, words, (gssize)words_len);
+  *ret_len = blob->len;
+  return g_string_free (blob, FALSE);
+}
+
 /* The run's outcome once cbox_launch_run_full() returned @ok and @status:
  * the command's own status from the status pipe, or bwrap's failure. */
 static gboolean
@@ -938,11 +966,12 @@ cbox_bwrap_read_fd (int fd, GError **error)
 
 /* The early bwrap's arguments from the realized @argv: the same options,
  * with its own descriptors for the filter and the generated files (their
- * content copied into its pool), and the command in its command memfd.
- * FALSE with no error when the pool is too small: run starts bwrap late. */
+ * content copied into its pool), and in @ret_command the command for
+ * cbox-exec. FALSE with no error when the pool is too small: run starts
+ * bwrap late. */
 static gboolean
 cbox_bwrap_early_fill (CboxBwrapEarly *early, const char *const *argv, guint command_index,
-                       guint n_launch_fds, GPtrArray *args, GError **error)
+                       guint n_launch_fds, GPtrArray *args, GBytes **ret_command, GError **error)
 {
   g_autofree char *blob = NULL;
   guint n_fds_used = 0;
@@ -993,31 +1022,43 @@ cbox_bwrap_early_fill (CboxBwrapEarly *early, const char *const *argv, guint com
     return FALSE;
 
   /* argv ends with "--", cbox-exec, "--init", "--", COMMAND... */
-  blob = cbox_bwrap_args_blob (argv + command_index + 4, &blob_len);
-  return cbox_bwrap_early_put (early->command_fd, blob, blob_len, error);
+  blob = cbox_bwrap_command_blob (argv + command_index + 4, &blob_len);
+  *ret_command = g_bytes_new_take (g_steal_pointer (&blob), blob_len);
+  return TRUE;
 }
 
-/* The early bwrap gets its arguments, once the plan's helpers are ready. */
+/* All of @bytes into the socket @fd, then closes it (and sets it to -1).
+ * A reader that is gone (bwrap died) ends it early: bwrap's exit status
+ * tells the rest. */
 static void
-cbox_bwrap_early_release (gpointer user_data)
+cbox_bwrap_send_and_close (int *fd, GBytes *bytes)
 {
-  CboxBwrapRun *run = user_data;
   gsize len = 0;
-  const char *data = g_bytes_get_data (run->args, &len);
+  const char *data = g_bytes_get_data (bytes, &len);
   gsize done = 0;
 
   while (done < len)
     {
-      ssize_t n = send (run->args_w, data + done, len - done, MSG_NOSIGNAL);
+      ssize_t n = send (*fd, data + done, len - done, MSG_NOSIGNAL);
       if (n < 0 && errno == EINTR)
         continue;
-      /* bwrap is gone: its exit status tells the rest. */
       if (n <= 0)
         break;
       done += (gsize)n;
     }
-  close (run->args_w);
-  run->args_w = -1;
+  close (*fd);
+  *fd = -1;
+}
+
+/* The early bwrap gets its options, once the plan's helpers are ready,
+ * and cbox-exec its command, only after every option is written. */
+static void
+cbox_bwrap_early_release (gpointer user_data)
+{
+  CboxBwrapRun *run = user_data;
+
+  cbox_bwrap_send_and_close (&run->args_w, run->args);
+  cbox_bwrap_send_and_close (&run->command_w, run->command);
 }
 
 /* Runs the bwrap started early with the realized @argv. FALSE with no
@@ -1028,7 +1069,7 @@ cbox_bwrap_run_early (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, Cbox
 {
   const char *const *argv = cbox_launch_get_argv (launch);
   CboxBwrapEarly *early = info->early;
-  CboxBwrapRun run = { early->status_r, NULL, 0, ctx, early->args_w, NULL };
+  CboxBwrapRun run = { early->status_r, NULL, 0, ctx, early->args_w, NULL, early->command_w, NULL };
   CboxLaunchRunOptions options = {
     .struct_size = sizeof (CboxLaunchRunOptions),
     .tool_ignores_signals = TRUE,
@@ -1052,7 +1093,8 @@ cbox_bwrap_run_early (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, Cbox
   if (cbox_bwrap_run_as (plan) != early->uid)
     return FALSE;
   cbox_launch_get_fds (launch, &n_launch_fds);
-  if (!cbox_bwrap_early_fill (early, argv, info->command_index, n_launch_fds, args, error))
+  if (!cbox_bwrap_early_fill (early, argv, info->command_index, n_launch_fds, args, &run.command,
+                              error))
     return FALSE;
   blob = cbox_bwrap_args_blob ((const char *const *)args->pdata, &blob_len);
   run.args = g_bytes_new_take (g_steal_pointer (&blob), blob_len);
@@ -1062,12 +1104,15 @@ cbox_bwrap_run_early (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, Cbox
     g_printerr ("cbox: bwrap: the early bwrap gets its arguments\n");
   /* The run adopts the process: from here on it is reaped there. */
   early->pid = 0;
-  early->args_w = -1;
+  early->args_w = early->command_w = -1;
   run.status = g_string_new (NULL);
   ok = cbox_launch_run_full (launch, plan, &options, &status, error);
   if (run.args_w >= 0)
     close (run.args_w);
+  if (run.command_w >= 0)
+    close (run.command_w);
   g_bytes_unref (run.args);
+  g_bytes_unref (run.command);
   ok = cbox_bwrap_run_result (&run, ok, status, ret_status, error);
   g_clear_pointer (&info->early, cbox_bwrap_early_free);
   return ok;
@@ -1167,7 +1212,7 @@ cbox_bwrap_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_s
 
   /* argv ends with "--", cbox-exec, "--init", "--", COMMAND... */
   g_free (blob);
-  blob = cbox_bwrap_args_blob (argv + info->command_index + 4, &blob_len);
+  blob = cbox_bwrap_command_blob (argv + info->command_index + 4, &blob_len);
   command_fd = cbox_memfd_new_sealed ("cbox-command", blob, blob_len, error);
   if (command_fd < 0)
     {
