@@ -465,6 +465,29 @@ test_exec_args_fd_count (void)
   g_assert_true (g_file_test (mark, G_FILE_TEST_EXISTS));
 }
 
+/* The backend's prestart runs for `cbox run` only, and one that fails
+ * leaves the run to start the tool as usual. */
+static void
+test_prestart (void)
+{
+  g_auto (CboxTestResult) result = { 0 };
+
+  cbox_test_runv (&result, "--backend=test", "--verbose", "run", "--", "true", NULL);
+  cbox_test_assert_status (&result, 0);
+  g_assert_nonnull (strstr (result.err, "backend test: started early"));
+
+  cbox_test_result_clear (&result);
+  cbox_test_runv (&result, "--backend=test", "--verbose", "--set=test.fail-prestart=true", "run",
+                  "--", "true", NULL);
+  cbox_test_assert_status (&result, 0);
+  g_assert_nonnull (strstr (result.err, "backend test: not started early: test: prestart failed"));
+
+  cbox_test_result_clear (&result);
+  cbox_test_runv (&result, "--backend=test", "--verbose", "plan", "--", "true", NULL);
+  cbox_test_assert_status (&result, 0);
+  g_assert_null (strstr (result.err, "started early"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -478,6 +501,7 @@ main (int argc, char **argv)
   g_test_add_func ("/core/cbox/run-announced", test_run_announced);
   g_test_add_func ("/core/cbox/exit-125", test_exit_125);
   g_test_add_func ("/core/cbox/message-charset", test_message_charset);
+  g_test_add_func ("/core/cbox/prestart", test_prestart);
   g_test_add_func ("/core/cbox/bwrap/bind-copy-env", test_bwrap_bind_copy_env);
   g_test_add_func ("/core/cbox-exec/status-fd", test_exec_status_fd);
   g_test_add_func ("/core/cbox-exec/args-fd-count", test_exec_args_fd_count);

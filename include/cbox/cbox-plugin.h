@@ -250,9 +250,11 @@ typedef struct
    * or `cbox doctor`), right after an available probe and before the
    * forwarders are probed: start now what takes time and needs nothing of
    * the plan, so that it overlaps with planning (bwrap starts bwrap, which
-   * waits for its arguments on a pipe). Keep what it started in the
+   * waits for its arguments on a socket). Keep what it started in the
    * context's data; the data's destroy function must stop it when the run
-   * never comes (a forwarder unavailable, an error, a signal). */
+   * never comes (a forwarder unavailable, an error, a signal). FALSE with
+   * @error set is not fatal: the run goes on and run() starts the tool as
+   * usual. */
   gboolean (*prestart) (CboxContext *ctx, GError **error);
 } CboxBackendVTable;
 

@@ -11,7 +11,9 @@
  * the message. `[test] announce=true` makes its run
  * announce itself as started (cbox_context_notify_tool_started()), as a
  * backend that starts its own tool does, and `[test] ps-output=FILE` makes
- * it write what `$CBOX ps --json` says while it runs to FILE. */
+ * it write what `$CBOX ps --json` says while it runs to FILE. It has a
+ * prestart that starts nothing; `[test] fail-prestart=true` makes it fail,
+ * which a run must survive. */
 
 #include "config.h"
 
@@ -146,11 +148,28 @@ test_backend_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret
   return TRUE;
 }
 
+static gboolean
+test_backend_prestart (CboxContext *ctx, GError **error)
+{
+  gboolean fail;
+
+  if (!cbox_context_get_boolean (ctx, "fail-prestart", FALSE, &fail, error))
+    return FALSE;
+  if (fail)
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED,
+                   "test: prestart failed, as [test] fail-prestart asks");
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static const CboxBackendVTable test_backend_vtable = {
   .struct_size = sizeof (CboxBackendVTable),
   .probe = test_backend_probe,
   .realize = test_backend_realize,
   .run = test_backend_run,
+  .prestart = test_backend_prestart,
 };
 
 CBOX_PLUGIN_DEFINE (.kind = CBOX_PLUGIN_KIND_BACKEND, .name = "test", .version = "1.0",
