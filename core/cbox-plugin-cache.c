@@ -78,8 +78,8 @@ cache_header (void)
  * write there. So every folder on the way, links followed, must belong to
  * root or to the effective user and be writable by nobody else, unless it
  * is sticky (as /tmp): there nobody else may rename what is ours. */
-static gboolean
-cache_path_is_safe (const char *dir)
+gboolean
+cbox_plugin_cache_path_is_safe (const char *dir)
 {
   g_autofree char *path = g_strdup (dir);
 
@@ -110,11 +110,11 @@ cache_dir_is_ours (const char *dir)
   struct stat st;
 
   return lstat (dir, &st) == 0 && S_ISDIR (st.st_mode) && st.st_uid == geteuid ()
-         && (st.st_mode & (S_IWGRP | S_IWOTH)) == 0 && cache_path_is_safe (parent);
+         && (st.st_mode & (S_IWGRP | S_IWOTH)) == 0 && cbox_plugin_cache_path_is_safe (parent);
 }
 
 /* Makes @dir (mode 0700) where missing, only below a folder that
- * cache_path_is_safe() accepts: as root, below a folder of root's. */
+ * cbox_plugin_cache_path_is_safe() accepts: as root, below a folder of root's. */
 static gboolean
 cache_dir_make (const char *dir)
 {
@@ -138,7 +138,7 @@ cache_dir_make (const char *dir)
       g_free (ancestor);
       ancestor = parent;
     }
-  if (!cache_path_is_safe (ancestor))
+  if (!cbox_plugin_cache_path_is_safe (ancestor))
     return FALSE;
   if (g_mkdir_with_parents (dir, 0700) != 0)
     return FALSE;

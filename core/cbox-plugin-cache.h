@@ -16,6 +16,10 @@ typedef struct _CboxPluginCache CboxPluginCache;
  * effective user, written by nobody else, in a folder of that user). A
  * missing, foreign or unreadable cache reads as empty; nothing fails. */
 CboxPluginCache *cbox_plugin_cache_new (const char *path);
+/* TRUE when @dir and every folder above it (links followed) belong to root
+ * or to the effective user and nobody else may write them, unless sticky:
+ * the rule a cache folder must pass (see cbox-plugin-cache.c). */
+gboolean cbox_plugin_cache_path_is_safe (const char *dir);
 void cbox_plugin_cache_free (CboxPluginCache *cache);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CboxPluginCache, cbox_plugin_cache_free)
 

@@ -17,6 +17,7 @@
 
 #include <cbox/cbox-plugin.h>
 
+#include "cbox-plugin-cache.h"
 #include "cbox-test-util.h"
 
 #define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
@@ -997,33 +998,6 @@ test_relative_folder (Fixture *f, gconstpointer user_data)
     }
 }
 
-/* The rule of core/cbox-plugin-cache.c for the folders above a cache: each
- * belongs to root or to the effective user, and nobody else may write it
- * unless it is sticky. The tests' homes are below the temporary folder. */
-static gboolean
-folders_are_safe (const char *dir)
-{
-  g_autofree char *path = g_strdup (dir);
-
-  for (;;)
-    {
-      struct stat st;
-      char *parent;
-
-      if (stat (path, &st) != 0 || (st.st_uid != 0 && st.st_uid != geteuid ())
-          || ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st.st_mode & S_ISVTX) == 0))
-        return FALSE;
-      parent = g_path_get_dirname (path);
-      if (g_str_equal (parent, path))
-        {
-          g_free (parent);
-          return TRUE;
-        }
-      g_free (path);
-      path = parent;
-    }
-}
-
 static void
 test_unsafe_tmp (void)
 {
@@ -1039,7 +1013,9 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
-  if (!folders_are_safe (g_get_tmp_dir ()))
+  /* The tests' homes are below the temporary folder: where cbox would
+   * not trust a cache there, only that refusal can be tested. */
+  if (!cbox_plugin_cache_path_is_safe (g_get_tmp_dir ()))
     {
       g_test_add_func ("/plugin-cache/unsafe-tmp", test_unsafe_tmp);
       return g_test_run ();
