@@ -40,20 +40,11 @@
 
 #ifdef HAVE_LIBSECCOMP
 #include <seccomp.h>
+#endif
 
-#if defined(__SANITIZE_ADDRESS__)
-/* Address-sanitizer builds only: LeakSanitizer's check at exit stops the
- * world with a tracer process, which spins for ever in a process that has
- * entered another pid namespace, as this one has (seen in nspawn's enter
- * test). Leaks of this short-lived helper are not worth that. */
-const char *__asan_default_options (void);
-const char *
-__asan_default_options (void)
-{
-  return "detect_leaks=0";
-}
-#endif
-#endif
+/* This helper enters another pid namespace: no leak check (seen spinning
+ * in nspawn's enter test). */
+#include "cbox-no-leak-check.h"
 
 #define EXIT_OWN 125
 

@@ -15,16 +15,8 @@
 
 G_DEFINE_QUARK (cbox - plugin - error - quark, cbox_plugin_error)
 
-#if defined(__SANITIZE_ADDRESS__)
-/* Address-sanitizer builds only: LeakSanitizer refuses to run in a setuid
- * process and fails it ("does not work under ptrace"). */
-const char *__asan_default_options (void);
-const char *
-__asan_default_options (void)
-{
-  return "detect_leaks=0";
-}
-#endif
+/* Run setuid: no leak check ("does not work under ptrace"). */
+#include "cbox-no-leak-check.h"
 
 int
 main (int argc, char **argv)
