@@ -108,27 +108,6 @@ cbox_json_finish (JsonBuilder *builder)
   return g_strconcat (text, "\n", NULL);
 }
 
-/* The content of a sealed memfd, read without moving its offset. */
-static GBytes *
-cbox_json_read_fd (int fd)
-{
-  g_autoptr (GByteArray) bytes = g_byte_array_new ();
-  guint8 buffer[8192];
-  off_t offset = 0;
-
-  for (;;)
-    {
-      ssize_t n = pread (fd, buffer, sizeof buffer, offset);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        break;
-      g_byte_array_append (bytes, buffer, (guint)n);
-      offset += n;
-    }
-  return g_byte_array_free_to_bytes (g_steal_pointer (&bytes));
-}
-
 static void
 cbox_json_add_mount (JsonBuilder *builder, const CboxMount *mount, CboxJsonFlags flags)
 {
@@ -152,8 +131,12 @@ cbox_json_add_mount (JsonBuilder *builder, const CboxMount *mount, CboxJsonFlags
   json_builder_end_array (builder);
   if (mount->kind == CBOX_MOUNT_DATA && mount->fd >= 0)
     {
-      g_autoptr (GBytes) content = cbox_json_read_fd (mount->fd);
+      g_autoptr (GBytes) content = cbox_memfd_read (mount->fd, NULL);
       gsize len;
+
+      /* Unreadable (it never is, being the plan's own memfd): shown empty. */
+      if (content == NULL)
+        content = g_bytes_new (NULL, 0);
       const char *data = g_bytes_get_data (content, &len);
 
       json_builder_set_member_name (builder, "size");

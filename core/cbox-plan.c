@@ -282,11 +282,45 @@ cbox_plan_add_symlink (CboxPlan *plan, const char *target, const char *dest)
   cbox_plan_add_mount (plan, CBOX_MOUNT_SYMLINK, target, dest, CBOX_MOUNT_FLAG_NONE, 0, -1);
 }
 
+gboolean
+cbox_memfd_fill_sealed (int fd, const char *name, const void *data, gsize len, GError **error)
+{
+  gsize done = 0;
+
+  g_return_val_if_fail (fd >= 0 && name != NULL, FALSE);
+  g_return_val_if_fail (data != NULL || len == 0, FALSE);
+
+  /* pwrite() keeps the offset at 0, where the reader starts. */
+  while (done < len)
+    {
+      ssize_t n = pwrite (fd, (const char *)data + done, len - done, (off_t)done);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          int saved_errno = n < 0 ? errno : EIO;
+          g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
+                       "Cannot write memfd '%s': %s", name, g_strerror (saved_errno));
+          return FALSE;
+        }
+      done += (gsize)n;
+    }
+  /* Sealed, so that whoever reads it (bwrap, a backend writing it into a
+   * root) sees exactly what the plan showed, however long it keeps it. */
+  if (fcntl (fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+    {
+      int saved_errno = errno;
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
+                   "Cannot seal memfd '%s': %s", name, g_strerror (saved_errno));
+      return FALSE;
+    }
+  return TRUE;
+}
+
 int
 cbox_memfd_new_sealed (const char *name, const void *data, gsize len, GError **error)
 {
   cbox_autofd int fd = -1;
-  gsize done = 0;
 
   g_return_val_if_fail (name != NULL, -1);
   g_return_val_if_fail (data != NULL || len == 0, -1);
@@ -299,31 +333,35 @@ cbox_memfd_new_sealed (const char *name, const void *data, gsize len, GError **e
                    "Cannot create memfd '%s': %s", name, g_strerror (saved_errno));
       return -1;
     }
-  /* pwrite() keeps the offset at 0, where the reader starts. */
-  while (done < len)
+  if (!cbox_memfd_fill_sealed (fd, name, data, len, error))
+    return -1;
+  return cbox_steal_fd (&fd);
+}
+
+GBytes *
+cbox_memfd_read (int fd, GError **error)
+{
+  g_autoptr (GByteArray) bytes = g_byte_array_new ();
+  guint8 buffer[16384];
+
+  g_return_val_if_fail (fd >= 0, NULL);
+
+  for (;;)
     {
-      ssize_t n = pwrite (fd, (const char *)data + done, len - done, (off_t)done);
+      ssize_t n = pread (fd, buffer, sizeof buffer, (off_t)bytes->len);
       if (n < 0 && errno == EINTR)
         continue;
       if (n < 0)
         {
           int saved_errno = errno;
           g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
-                       "Cannot write memfd '%s': %s", name, g_strerror (saved_errno));
-          return -1;
+                       "Cannot read memfd: %s", g_strerror (saved_errno));
+          return NULL;
         }
-      done += (gsize)n;
+      if (n == 0)
+        return g_byte_array_free_to_bytes (g_steal_pointer (&bytes));
+      g_byte_array_append (bytes, buffer, (guint)n);
     }
-  /* Sealed, so that whoever reads it (bwrap, a backend writing it into a
-   * root) sees exactly what the plan showed, however long it keeps it. */
-  if (fcntl (fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
-    {
-      int saved_errno = errno;
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
-                   "Cannot seal memfd '%s': %s", name, g_strerror (saved_errno));
-      return -1;
-    }
-  return cbox_steal_fd (&fd);
 }
 
 gboolean

@@ -232,5 +232,14 @@ void cbox_plan_run_cleanups (CboxPlan *plan);
 /* ---- sealed memfds ------------------------------------------------------ */
 /* A memfd holding @data, sealed against any change; O_CLOEXEC. */
 int cbox_memfd_new_sealed (const char *name, const void *data, gsize len, GError **error);
+/* ABI 1.3. Writes @data at offset 0 of the empty memfd @fd (made with
+ * MFD_ALLOW_SEALING; @name for messages) and seals it as
+ * cbox_memfd_new_sealed() does: for a memfd handed out before its content
+ * was known. The offset stays at 0. */
+gboolean cbox_memfd_fill_sealed (int fd, const char *name, const void *data, gsize len,
+                                 GError **error);
+/* ABI 1.3. The whole content of the memfd (or regular file) @fd, read
+ * without moving its offset; NULL with @error set when it cannot be read. */
+GBytes *cbox_memfd_read (int fd, GError **error);
 
 G_END_DECLS

@@ -906,64 +906,6 @@ cbox_bwrap_run_result (CboxBwrapRun *run, gboolean ok, int status, int *ret_stat
   return TRUE;
 }
 
-/* Writes @len bytes at offset 0 of the early bwrap's memfd @fd and seals
- * it: bwrap shares the descriptor (and its offset, which pwrite leaves at
- * 0). */
-static gboolean
-cbox_bwrap_early_put (int fd, const void *data, gsize len, GError **error)
-{
-  gsize done = 0;
-
-  while (done < len)
-    {
-      ssize_t n = pwrite (fd, (const char *)data + done, len - done, (off_t)done);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        {
-          int saved_errno = n < 0 ? errno : EIO;
-          g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "bwrap: writing a memfd: %s",
-                       g_strerror (saved_errno));
-          return FALSE;
-        }
-      done += (gsize)n;
-    }
-  if (fcntl (fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
-    {
-      int saved_errno = errno;
-      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "bwrap: sealing a memfd: %s",
-                   g_strerror (saved_errno));
-      return FALSE;
-    }
-  return TRUE;
-}
-
-/* The whole content of the realized launch's data memfd @fd. */
-static GBytes *
-cbox_bwrap_read_fd (int fd, GError **error)
-{
-  GByteArray *bytes = g_byte_array_new ();
-  guint8 buf[16384];
-
-  for (;;)
-    {
-      ssize_t n = pread (fd, buf, sizeof buf, (off_t)bytes->len);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        {
-          int saved_errno = errno;
-          g_byte_array_unref (bytes);
-          g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "bwrap: reading a memfd: %s",
-                       g_strerror (saved_errno));
-          return NULL;
-        }
-      if (n == 0)
-        return g_byte_array_free_to_bytes (bytes);
-      g_byte_array_append (bytes, buf, (guint)n);
-    }
-}
-
 /* The early bwrap's arguments from the realized @argv: the same options,
  * with its own descriptors for the filter and the generated files (their
  * content copied into its pool), and in @ret_command the command for
@@ -998,12 +940,13 @@ cbox_bwrap_early_fill (CboxBwrapEarly *early, const char *const *argv, guint com
 
           if (early->pool_used == CBOX_BWRAP_PRE_POOL)
             return FALSE;
-          content = cbox_bwrap_read_fd ((int)g_ascii_strtoll (argv[i + 1], NULL, 10), error);
+          content = cbox_memfd_read ((int)g_ascii_strtoll (argv[i + 1], NULL, 10), error);
           if (content == NULL)
             return FALSE;
+          /* bwrap shares the descriptor, and its offset, which stays at 0. */
           fd = early->pool[early->pool_used++];
-          if (!cbox_bwrap_early_put (fd, g_bytes_get_data (content, NULL),
-                                     g_bytes_get_size (content), error))
+          if (!cbox_memfd_fill_sealed (fd, argv[i + 2], g_bytes_get_data (content, NULL),
+                                       g_bytes_get_size (content), error))
             return FALSE;
           g_ptr_array_add (args, g_strdup (arg));
           g_ptr_array_add (args, g_strdup_printf ("%d", fd));
