@@ -366,12 +366,11 @@ test_early_fallback (void)
   g_autofree char *project = cbox_test_make_dir ("project");
   g_autoptr (GPtrArray) args = NULL;
   g_auto (GStrv) env = cbox_test_environ (NULL);
+  g_autoptr (GPtrArray) copies = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GString) script = g_string_new ("cat");
 
   if (!setup ())
     return;
-  args = run_args (project, FALSE, (const char *const[]){ "sh", "-c", "", NULL });
-  g_ptr_array_insert (args, 1, g_strdup ("--verbose"));
   for (guint i = 0; i < 12; i++)
     {
       g_autofree char *name = g_strdup_printf ("f%u", i);
@@ -379,18 +378,14 @@ test_early_fallback (void)
       g_autofree char *content = g_strdup_printf ("%u\n", i);
 
       g_assert_true (g_file_set_contents (path, content, -1, NULL));
-      g_ptr_array_insert (args, 1, g_strdup_printf ("--copy=%s:/run/copies/%s", path, name));
+      g_ptr_array_add (copies, g_strdup_printf ("--copy=%s:/run/copies/%s", path, name));
       g_string_append_printf (script, " /run/copies/%s", name);
     }
   g_string_append (script, " | tr '\\n' ' '");
-  /* The script is the word after "-c". */
-  for (guint i = 0; i < args->len; i++)
-    if (g_strcmp0 (g_ptr_array_index (args, i), "-c") == 0)
-      {
-        g_free (g_ptr_array_index (args, i + 1));
-        g_ptr_array_index (args, i + 1) = g_strdup (script->str);
-        break;
-      }
+  args = run_args (project, FALSE, (const char *const[]){ "sh", "-c", script->str, NULL });
+  g_ptr_array_insert (args, 1, g_strdup ("--verbose"));
+  for (guint i = 0; i < copies->len; i++)
+    g_ptr_array_insert (args, 1, g_strdup (g_ptr_array_index (copies, i)));
   g_assert_true (cbox_test_run ((const char *const *)args->pdata, project, (const char *const *)env,
                                 NULL, &r));
   cbox_test_assert_status (&r, 0);
@@ -418,13 +413,10 @@ test_early_planning_fails (void)
     return;
   g_assert_cmpint (prctl (PR_SET_CHILD_SUBREAPER, 1), ==, 0);
   args = run_args (project, FALSE, (const char *const[]){ "true", NULL });
+  /* After run_args()'s --forward=none, which would clear it. */
+  g_assert_cmpstr (g_ptr_array_index (args, 2), ==, "--forward=none");
+  g_ptr_array_insert (args, 3, g_strdup ("--forward=x11"));
   g_ptr_array_insert (args, 1, g_strdup ("--verbose"));
-  for (guint i = 0; i < args->len; i++)
-    if (g_strcmp0 (g_ptr_array_index (args, i), "--forward=none") == 0)
-      {
-        g_free (g_ptr_array_index (args, i));
-        g_ptr_array_index (args, i) = g_strdup ("--forward=x11");
-      }
   g_assert_true (cbox_test_run ((const char *const *)args->pdata, project, (const char *const *)env,
                                 NULL, &r));
   g_assert_cmpint (prctl (PR_SET_CHILD_SUBREAPER, 0), ==, 0);
