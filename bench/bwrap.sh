@@ -16,6 +16,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$PWD
 build=$(realpath "${1:-build}")
+rounds=${ROUNDS:-8}
+case $rounds in
+'' | *[!0-9]* | 0) echo "bench/bwrap.sh: ROUNDS must be a whole number of at least 1, not '$rounds'" >&2; exit 125 ;;
+esac
 
 # What users run is an installed cbox, so that is what is timed.
 #
@@ -137,7 +141,6 @@ echo "plain bwrap: $plain"
 # swings either way (0.96 to 1.31 in four runs of one tree). So the runs
 # are split into ROUNDS rounds, the order of the commands alternating from
 # round to round, and the figures are taken over all rounds' runs together.
-rounds=${ROUNDS:-8}
 runs=$(((${RUNS:-200} + rounds - 1) / rounds))
 cmds=(-n 'cbox run -- true' "$work/fd-exec ${cbox_env[*]} -- $cbox run ${opts[*]} -- true"
     -n 'plain bwrap' "$work/fd-exec $fdargs -- $line"
