@@ -91,6 +91,7 @@ typedef enum
   OPT_NO_PERSIST,
   OPT_ALL,
   OPT_INSTANCE,
+  OPT_ALLOW_PROJECT,
 } CboxCliOptionId;
 
 typedef struct
@@ -127,6 +128,7 @@ static const CboxCliOptionDef cbox_cli_option_defs[] = {
   { "no-persist", 0, FALSE, OPT_NO_PERSIST },
   { "all", 0, FALSE, OPT_ALL },
   { "instance", 0, TRUE, OPT_INSTANCE },
+  { "allow-project", 0, TRUE, OPT_ALLOW_PROJECT },
 };
 
 static const struct
@@ -267,6 +269,11 @@ cbox_cli_apply_option (CboxCliOptions *options, const CboxCliOptionDef *def, con
         return cbox_cli_bad_value (error, def->name, value, "a directory");
       g_free (options->project);
       options->project = g_strdup (value);
+      return TRUE;
+    case OPT_ALLOW_PROJECT:
+      if (value[0] == '\0')
+        return cbox_cli_bad_value (error, def->name, value, "a directory");
+      cbox_request_add_path (options->cli->allow_projects, value, FALSE, "cli");
       return TRUE;
     case OPT_BIND:
     case OPT_RO_BIND:
@@ -697,7 +704,35 @@ cbox_cli_add_bind (CboxRequest *request, CboxHost *host, CboxBindKind kind, cons
           return FALSE;
         }
     }
-  cbox_request_add_bind (request, kind, src, dest, !from_cli, origin);
+  /* The source is resolved here, once: the plan shows (and the backend
+   * binds) the folder that is really given, not a link whose target the
+   * plan would hide, and the rules below see the real path. A link
+   * planted by an earlier sandbox (`proj/data -> ~`) must not turn a
+   * harmless-looking --bind into the home. */
+  {
+    g_autofree char *real = realpath (src, NULL);
+    gboolean can_allow;
+    const char *rule = real != NULL ? cbox_project_refusal (host, real, &can_allow) : NULL;
+
+    if (rule != NULL)
+      {
+        g_autofree char *quoted = cbox_cli_quote (src);
+        g_autofree char *quoted_real = cbox_cli_quote (real);
+        g_set_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT,
+                     "--%s (from %s): refusing '%s'%s%s%s: it is %s, which cbox does not bind "
+                     "whole (bind the folder inside it that the command needs)",
+                     option, origin, quoted, g_str_equal (src, real) ? "" : " (a link to '",
+                     g_str_equal (src, real) ? "" : quoted_real,
+                     g_str_equal (src, real) ? "" : "')", rule);
+        return FALSE;
+      }
+    cbox_request_add_bind (request, kind, real != NULL ? real : src, dest, !from_cli, origin);
+    if (real != NULL && !g_str_equal (real, src))
+      {
+        CboxBindRequest *bind = g_ptr_array_index (request->binds, request->binds->len - 1);
+        bind->link = g_strdup (src);
+      }
+  }
   return TRUE;
 }
 
@@ -724,6 +759,26 @@ cbox_cli_add_layer_binds (CboxRequest *request, CboxHost *host, GKeyFile *layer_
             return FALSE;
         }
     }
+  return TRUE;
+}
+
+/* An allow-project path, resolved as the project is (a link to the home
+ * is the home). One that does not resolve allows nothing. */
+static gboolean
+cbox_cli_add_allow_project (CboxRequest *request, CboxHost *host, const char *path, const char *cwd,
+                            const char *origin, GError **error)
+{
+  g_autofree char *absolute = cbox_cli_absolute_path (host, path, cwd, error);
+  g_autofree char *real = NULL;
+
+  if (absolute == NULL)
+    {
+      g_prefix_error (error, "allow-project: ");
+      return FALSE;
+    }
+  real = realpath (absolute, NULL);
+  if (real != NULL)
+    cbox_request_add_path (request->allow_projects, real, FALSE, origin);
   return TRUE;
 }
 
@@ -796,6 +851,12 @@ cbox_cli_make_request (CboxCliOptions *options, CboxHost *host, const char *cwd,
       g_auto (GStrv) env = g_key_file_get_string_list (layer_file, "cbox", "env", NULL, NULL);
       g_auto (GStrv) dirs_to_make
           = g_key_file_get_string_list (layer_file, "cbox", "mkdir", NULL, NULL);
+      g_auto (GStrv) allow_projects
+          = g_key_file_get_string_list (layer_file, "cbox", "allow-project", NULL, NULL);
+      g_auto (GStrv) protect
+          = g_key_file_get_string_list (layer_file, "cbox", "protect", NULL, NULL);
+      g_auto (GStrv) unprotect
+          = g_key_file_get_string_list (layer_file, "cbox", "unprotect", NULL, NULL);
 
       if (layer == CBOX_CONFIG_LAYER_FILES && forward != NULL)
         request->has_default_forwards = TRUE;
@@ -829,6 +890,21 @@ cbox_cli_make_request (CboxCliOptions *options, CboxHost *host, const char *cwd,
             return FALSE;
           g_ptr_array_add (mkdirs, dir);
         }
+      for (guint i = 0; allow_projects != NULL && allow_projects[i] != NULL; i++)
+        if (!cbox_cli_add_allow_project (request, host, allow_projects[i], cwd, origin, error))
+          return FALSE;
+      /* Each layer adds its own entries and removes what an earlier one
+       * added, as forward / no-forward do. */
+      for (guint i = 0; protect != NULL && protect[i] != NULL; i++)
+        cbox_request_add_path (request->protect_ops, protect[i], FALSE, origin);
+      for (guint i = 0; unprotect != NULL && unprotect[i] != NULL; i++)
+        cbox_request_add_path (request->protect_ops, unprotect[i], TRUE, origin);
+    }
+  for (guint i = 0; i < options->cli->allow_projects->len; i++)
+    {
+      CboxPathRequest *allow = g_ptr_array_index (options->cli->allow_projects, i);
+      if (!cbox_cli_add_allow_project (request, host, allow->path, cwd, "cli", error))
+        return FALSE;
     }
   for (guint i = 0; i < options->cli->forward_ops->len; i++)
     {
@@ -923,6 +999,8 @@ static const char cbox_cli_options_help[]
       "  --persist=LIST         keep the sandbox's ~/.local (local) and /tmp (tmp) per project,\n"
       "                         separated by ',' (default: local; see docs/projects.md)\n"
       "  --no-persist           keep nothing: ~/.local and /tmp start empty\n"
+      "  --allow-project=DIR    let DIR be the project although it is the home, a folder above\n"
+      "                         it or a system folder (refused otherwise; docs/security.md)\n"
       "  --accel=kvm|tcg|auto, --memory=SIZE, --cpus=N   qemu settings\n"
       "  -v, --verbose          say what cbox does, on stderr\n"
       "  -h, --help             this help\n";

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cbox-config.h"
+#include "cbox-protect.h"
 #include "cbox-private.h"
 
 struct _CboxConfig
@@ -27,6 +28,8 @@ typedef enum
   CBOX_KEY_PATH_LIST,
   CBOX_KEY_BIND_LIST, /* SRC[:DEST] */
   CBOX_KEY_ENV_LIST,  /* NAME[=VALUE] */
+  /* Paths relative to a writable bind (".git/hooks"), or "~/..." */
+  CBOX_KEY_PROTECT_LIST,
 } CboxKeyType;
 
 typedef struct
@@ -50,6 +53,10 @@ static const CboxCoreKey cbox_core_keys[] = {
   { "ro-bind", CBOX_KEY_BIND_LIST, FALSE },
   { "copy", CBOX_KEY_BIND_LIST, FALSE },
   { "mkdir", CBOX_KEY_PATH_LIST, FALSE },
+  /* Not in a profile: a profile must not widen what a project may be. */
+  { "allow-project", CBOX_KEY_PATH_LIST, TRUE },
+  { "protect", CBOX_KEY_PROTECT_LIST, FALSE },
+  { "unprotect", CBOX_KEY_PROTECT_LIST, FALSE },
   { "persist", CBOX_KEY_NAME_LIST, FALSE },
   { "env", CBOX_KEY_ENV_LIST, FALSE },
   { "usr", CBOX_KEY_PATH, FALSE },
@@ -321,6 +328,7 @@ cbox_config_check_core_key (GKeyFile *key_file, const char *key, CboxConfigLayer
     case CBOX_KEY_PATH_LIST:
     case CBOX_KEY_BIND_LIST:
     case CBOX_KEY_ENV_LIST:
+    case CBOX_KEY_PROTECT_LIST:
       list = g_key_file_get_string_list (key_file, "cbox", key, NULL, &local_error);
       break;
     default:
@@ -423,6 +431,17 @@ cbox_config_check_core_key (GKeyFile *key_file, const char *key, CboxConfigLayer
               return FALSE;
             }
         }
+      return TRUE;
+    case CBOX_KEY_PROTECT_LIST:
+      for (guint i = 0; list[i] != NULL; i++)
+        if (!cbox_protect_entry_is_valid (list[i]))
+          {
+            g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
+                         "'%s' is not a protected path: give a path relative to the project "
+                         "(.git/hooks) or one under the home (~/.bashrc), without '.' or '..'",
+                         list[i]);
+            return FALSE;
+          }
       return TRUE;
     default:
       g_assert_not_reached ();

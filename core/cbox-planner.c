@@ -32,6 +32,7 @@ cbox_bind_request_free (CboxBindRequest *bind)
   g_free (bind->src);
   g_free (bind->dest);
   g_free (bind->origin);
+  g_free (bind->link);
   g_free (bind);
 }
 
@@ -44,6 +45,25 @@ cbox_env_request_free (CboxEnvRequest *env)
   g_free (env);
 }
 
+static void
+cbox_path_request_free (CboxPathRequest *path)
+{
+  g_free (path->path);
+  g_free (path->origin);
+  g_free (path);
+}
+
+void
+cbox_request_add_path (GPtrArray *list, const char *path, gboolean remove, const char *origin)
+{
+  CboxPathRequest *item = g_new0 (CboxPathRequest, 1);
+
+  item->path = g_strdup (path);
+  item->remove = remove;
+  item->origin = g_strdup (origin);
+  g_ptr_array_add (list, item);
+}
+
 CboxRequest *
 cbox_request_new (void)
 {
@@ -52,6 +72,8 @@ cbox_request_new (void)
   request->forward_ops = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_forward_op_free);
   request->binds = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_bind_request_free);
   request->env = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_env_request_free);
+  request->allow_projects = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_path_request_free);
+  request->protect_ops = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_path_request_free);
   request->network = TRUE;
   request->config = g_key_file_new ();
   return request;
@@ -69,6 +91,8 @@ cbox_request_free (CboxRequest *request)
   g_ptr_array_unref (request->binds);
   g_ptr_array_unref (request->env);
   g_strfreev (request->mkdirs);
+  g_ptr_array_unref (request->allow_projects);
+  g_ptr_array_unref (request->protect_ops);
   g_free (request->usr_dir);
   g_free (request->profile);
   g_key_file_unref (request->config);
@@ -826,6 +850,16 @@ cbox_planner_add_user_items (CboxPlanner *planner, GError **error)
           = bind->allow_missing ? CBOX_MOUNT_FLAG_ALLOW_MISSING : CBOX_MOUNT_FLAG_NONE;
 
       cbox_plan_set_origin (planner->plan, bind->origin);
+      if (bind->link != NULL)
+        {
+          g_autofree char *link = g_strescape (bind->link, NULL);
+          g_autofree char *target = g_strescape (bind->src, NULL);
+          cbox_plan_add_note (planner->plan, "%s: %s is a symbolic link to %s, which is bound",
+                              bind->kind == CBOX_BIND_RO   ? "ro-bind"
+                              : bind->kind == CBOX_BIND_RW ? "bind"
+                                                           : "copy",
+                              link, target);
+        }
       switch (bind->kind)
         {
         case CBOX_BIND_RO:
@@ -920,6 +954,11 @@ cbox_planner_build (CboxPlanner *planner, GError **error)
   g_return_val_if_fail (planner != NULL && !planner->built, FALSE);
   g_return_val_if_fail (request->command != NULL && request->project_dir != NULL, FALSE);
 
+  /* Before anything starts: a refused project stops here. */
+  cbox_plan_set_origin (planner->plan, "core");
+  if (!cbox_project_check_allowed (planner->host, request->project_dir, request->allow_projects,
+                                   planner->plan, error))
+    return FALSE;
   if (!cbox_planner_select_backend (planner, error))
     return FALSE;
   cbox_planner_prestart (planner);
@@ -960,6 +999,8 @@ cbox_planner_build (CboxPlanner *planner, GError **error)
     return FALSE;
   cbox_plan_set_origin (planner->plan, "core");
   if (!cbox_base_plan_add_project (planner->plan, planner->host, request->project_dir, error))
+    return FALSE;
+  if (!cbox_project_check_persisted (planner->plan, error))
     return FALSE;
   if (!cbox_planner_check_plan (planner, error))
     return FALSE;

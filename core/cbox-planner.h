@@ -40,6 +40,7 @@ typedef struct
   char *dest; /* absolute, normalized path inside */
   gboolean allow_missing;
   char *origin;
+  char *link; /* the path as given, when it led to @src through symlinks */
 } CboxBindRequest;
 
 typedef struct
@@ -48,6 +49,14 @@ typedef struct
   char *value; /* NULL: pass the host's value, when set and not empty */
   char *origin;
 } CboxEnvRequest;
+
+/* An --allow-project path, or a protect / unprotect entry. */
+typedef struct
+{
+  char *path;
+  gboolean remove; /* unprotect */
+  char *origin;
+} CboxPathRequest;
 
 /**
  * CboxRequest:
@@ -65,8 +74,13 @@ typedef struct
   GPtrArray *binds;  /* CboxBindRequest */
   GPtrArray *env;    /* CboxEnvRequest */
   char **mkdirs;     /* host directories made before a run (~/.claude) */
-  char *usr_dir;     /* [cbox] usr, or NULL */
-  char *profile;     /* or NULL */
+  /* CboxPathRequest: real paths a project may be although the rule of
+   * cbox_project_refusal() refuses them (--allow-project). */
+  GPtrArray *allow_projects;
+  /* CboxPathRequest: [cbox] protect / unprotect entries, in order. */
+  GPtrArray *protect_ops;
+  char *usr_dir; /* [cbox] usr, or NULL */
+  char *profile; /* or NULL */
   gboolean verbose;
   GKeyFile *config; /* merged, what plugins see */
   /* FALSE when no configuration file has a `forward` key: the forwarders
@@ -86,6 +100,7 @@ void cbox_request_add_bind (CboxRequest *request, CboxBindKind kind, const char 
                             const char *dest, gboolean allow_missing, const char *origin);
 void cbox_request_add_env (CboxRequest *request, const char *name, const char *value,
                            const char *origin);
+void cbox_request_add_path (GPtrArray *list, const char *path, gboolean remove, const char *origin);
 
 typedef struct _CboxPlanner CboxPlanner;
 

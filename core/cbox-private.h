@@ -47,6 +47,13 @@ GBytes *cbox_read_regular_file (const char *path, gsize max_size, struct stat *r
  * of file and folder cost every run 1 to 2 ms (docs/benchmarks.md). */
 gboolean cbox_write_file_atomic (const char *path, const void *data, gsize len, int mode,
                                  GError **error);
+/* (cbox-file.c) openat(@dir_fd, @path, @flags) that follows no symlink on
+ * the way, the last component included, and never leaves @dir_fd (no "..",
+ * no absolute path): openat2() with RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH,
+ * or one O_NOFOLLOW component at a time without openat2. A link on the
+ * way fails with ELOOP (a last one: ELOOP, or an O_PATH fd of the link
+ * with O_PATH). O_CLOEXEC always. */
+int cbox_open_beneath (int dir_fd, const char *path, int flags);
 G_END_DECLS
 
 G_BEGIN_DECLS

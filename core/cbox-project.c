@@ -143,6 +143,91 @@ cbox_project_resolve_dir (const char *given, const char *cwd, GError **error)
   return real;
 }
 
+/* A project is bound read-write whole, so a project folder that holds far
+ * more than a project hands the sandbox all of it: the home (every
+ * dotfile the host later runs: .bashrc, .gitconfig, ~/.config/autostart),
+ * a folder above the home, or a system folder. A sandbox can plant
+ * `proj/x -> ~` and wait for the user to `cd proj/x && cbox run`, so the
+ * decision is made on the real path (links resolved), never on the path
+ * as given. Only `/` cannot be allowed at all. */
+static const char *const cbox_project_system_dirs[] = {
+  "/etc",  "/usr", "/var", "/boot", "/home",    "/root", "/run",
+  "/proc", "/sys", "/dev", "/tmp",  "/var/tmp", "/opt",  "/srv",
+};
+
+static gboolean
+cbox_project_same_dir (const char *real, const char *path)
+{
+  g_autofree char *resolved = NULL;
+
+  if (g_str_equal (real, path))
+    return TRUE;
+  resolved = realpath (path, NULL);
+  return resolved != NULL && g_str_equal (real, resolved);
+}
+
+const char *
+cbox_project_refusal (const CboxHost *host, const char *real, gboolean *ret_can_allow)
+{
+  const char *home = cbox_host_get_home_dir (host);
+  g_autofree char *real_home = home != NULL ? realpath (home, NULL) : NULL;
+
+  if (ret_can_allow != NULL)
+    *ret_can_allow = TRUE;
+  if (g_str_equal (real, "/"))
+    {
+      if (ret_can_allow != NULL)
+        *ret_can_allow = FALSE;
+      return "the root of the file system";
+    }
+  if (real_home != NULL && g_str_equal (real, real_home))
+    return "your home folder";
+  if (real_home != NULL && g_str_has_prefix (real_home, real) && real_home[strlen (real)] == '/')
+    return "a folder that holds your home folder";
+  for (gsize i = 0; i < G_N_ELEMENTS (cbox_project_system_dirs); i++)
+    if (cbox_project_same_dir (real, cbox_project_system_dirs[i]))
+      return "a system folder";
+  return NULL;
+}
+
+gboolean
+cbox_project_check_allowed (const CboxHost *host, const char *real, GPtrArray *allow_projects,
+                            CboxPlan *plan, GError **error)
+{
+  gboolean can_allow = TRUE;
+  const char *rule = cbox_project_refusal (host, real, &can_allow);
+  g_autofree char *quoted = NULL;
+
+  if (rule == NULL)
+    return TRUE;
+  quoted = g_strescape (real, NULL);
+  for (guint i = 0; can_allow && allow_projects != NULL && i < allow_projects->len; i++)
+    {
+      CboxPathRequest *allow = g_ptr_array_index (allow_projects, i);
+      if (g_str_equal (allow->path, real))
+        {
+          if (plan != NULL)
+            cbox_plan_add_note (plan,
+                                "warning: the project %s is %s, bound read-write whole; "
+                                "allowed by allow-project (from %s)",
+                                quoted, rule, allow->origin);
+          return TRUE;
+        }
+    }
+  if (!can_allow)
+    g_set_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT,
+                 "The project directory cannot be / (the root of the file system; the sandbox "
+                 "would get the whole host read-write): give a project folder with --project=DIR");
+  else
+    g_set_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT,
+                 "Refusing the project directory '%s': it is %s, and the sandbox would get all of "
+                 "it read-write (run cbox in a project folder or give one with --project=DIR; to "
+                 "allow this folder anyway: --allow-project=%s, or allow-project=%s in [cbox] of "
+                 "your cbox.conf)",
+                 quoted, rule, quoted, quoted);
+  return FALSE;
+}
+
 gboolean
 cbox_project_get_persist (GKeyFile *config, CboxPersist *ret_persist, GError **error)
 {
@@ -219,6 +304,108 @@ cbox_project_add_to_plan (CboxPlan *plan, const CboxHost *host, GKeyFile *config
     {
       g_autofree char *src = g_build_filename (state_dir, "tmp", NULL);
       cbox_plan_add_bind_rw (plan, src, "/tmp", cbox_project_source_flags (src));
+    }
+  return TRUE;
+}
+
+/* A mount whose destination is a folder that later items go into. */
+static gboolean
+cbox_project_mount_is_container (const CboxMount *mount)
+{
+  return mount->kind == CBOX_MOUNT_RO || mount->kind == CBOX_MOUNT_RW
+         || mount->kind == CBOX_MOUNT_TMPFS || mount->kind == CBOX_MOUNT_DEV;
+}
+
+static gboolean
+cbox_project_is_below (const char *path, const char *dir)
+{
+  gsize len = strlen (dir);
+
+  if (g_str_equal (dir, "/"))
+    return path[0] == '/' && path[1] != '\0';
+  return strncmp (path, dir, len) == 0 && path[len] == '/';
+}
+
+gboolean
+cbox_project_check_persisted (const CboxPlan *plan, GError **error)
+{
+  guint n_mounts = cbox_plan_get_n_mounts (plan);
+
+  /* The persisted folders are written by the sandbox and read again by the
+   * backend of the next run, which makes the mount points of later plan
+   * items (--dir ~/.local/share, a ro-bind of ~/.local/bin/claude) inside
+   * them. A backend follows links while it does (mount(2) does), so a
+   * link planted by an earlier run (~/.local/share -> the project's .git)
+   * would make the backend create folders and files wherever it points:
+   * flatpak's CVE-2024-42472. Every path a later item needs inside a
+   * persisted folder is therefore looked up without following any link
+   * (openat2 RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH), before any backend
+   * runs; a link on the way stops the run. Done in the core on the plan,
+   * so it holds for every backend. */
+  for (guint i = 0; i < n_mounts; i++)
+    {
+      const CboxMount *persisted = cbox_plan_get_mount (plan, i);
+      cbox_autofd int root_fd = -1;
+
+      if (persisted->kind != CBOX_MOUNT_RW || g_strcmp0 (persisted->origin, "project") != 0)
+        continue;
+      root_fd = open (persisted->src, O_PATH | O_DIRECTORY | O_CLOEXEC);
+      if (root_fd < 0)
+        continue; /* not made yet: the backend skips it (allow-missing) */
+      for (guint j = i + 1; j < n_mounts; j++)
+        {
+          const CboxMount *item = cbox_plan_get_mount (plan, j);
+          const char *rel;
+          gboolean covered = FALSE;
+          cbox_autofd int fd = -1;
+          struct stat st;
+
+          if (!cbox_project_is_below (item->dest, persisted->dest))
+            continue;
+          for (guint k = i + 1; k < j && !covered; k++)
+            {
+              const CboxMount *other = cbox_plan_get_mount (plan, k);
+              covered = cbox_project_mount_is_container (other)
+                        && (g_str_equal (other->dest, item->dest)
+                            || cbox_project_is_below (item->dest, other->dest));
+            }
+          if (covered)
+            continue;
+          rel = item->dest + strlen (persisted->dest)
+                + (g_str_equal (persisted->dest, "/") ? 0 : 1);
+          fd = cbox_open_beneath (root_fd, rel, O_PATH);
+          if (fd >= 0 && (fstat (fd, &st) < 0 || !S_ISLNK (st.st_mode)))
+            continue;
+          if (fd < 0 && errno != ELOOP && errno != EXDEV)
+            continue; /* missing (the backend makes it, in the folder) */
+          {
+            g_auto (GStrv) parts = g_strsplit (rel, "/", -1);
+            g_autoptr (GString) prefix = g_string_new (NULL);
+            g_autofree char *link = NULL;
+            g_autofree char *quoted = NULL;
+            g_autofree char *inside = g_strescape (persisted->dest, NULL);
+
+            /* Name the first link on the way: every folder before it is
+             * a real one, so fstatat() follows none. */
+            for (guint p = 0; parts[p] != NULL; p++)
+              {
+                g_string_append_printf (prefix, "%s%s", p > 0 ? "/" : "", parts[p]);
+                if (fstatat (root_fd, prefix->str, &st, AT_SYMLINK_NOFOLLOW) == 0
+                    && S_ISLNK (st.st_mode))
+                  break;
+              }
+            link = g_build_filename (persisted->src, prefix->str, NULL);
+            quoted = g_strescape (link, NULL);
+            g_set_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT,
+                         "The persisted folder behind the sandbox's %s holds a symbolic link, "
+                         "'%s', that an earlier run made: cbox follows no link in a persisted "
+                         "folder (the backend would make %s through it, outside the folder; "
+                         "flatpak's CVE-2024-42472). Remove the link (rm '%s') or run with "
+                         "--no-persist",
+                         inside, quoted, item->dest, quoted);
+            return FALSE;
+          }
+        }
     }
   return TRUE;
 }

@@ -9,6 +9,7 @@
  * `running/` holds one entry per `cbox run` of the project, for `cbox ps`,
  * `cbox enter` and `cbox stop`. */
 
+#include "cbox-planner.h"
 #include "cbox-private.h"
 
 G_BEGIN_DECLS
@@ -33,6 +34,18 @@ char *cbox_project_state_dir (const CboxHost *host, const char *project_dir);
  * canonical and real, as `cbox run` finds it. */
 char *cbox_project_resolve_dir (const char *given, const char *cwd, GError **error);
 
+/* The rule that refuses @real (a real path) as a project, or NULL when it
+ * may be one: the root, the home, a folder above the home, a system
+ * folder. @ret_can_allow (nullable): FALSE when no allow-project can
+ * override it (the root). */
+const char *cbox_project_refusal (const CboxHost *host, const char *real, gboolean *ret_can_allow);
+/* TRUE when @real may be the project: not refused, or allowed by an entry
+ * of @allow_projects (CboxPathRequest, real paths), which then adds a
+ * warning note to @plan (nullable). Else CBOX_ERROR_INVALID_ARGUMENT with
+ * the rule and the override. */
+gboolean cbox_project_check_allowed (const CboxHost *host, const char *real,
+                                     GPtrArray *allow_projects, CboxPlan *plan, GError **error);
+
 /* @dir, or the nearest folder above it, that has a running sandbox; NULL
  * when none has (`cbox enter` from a subfolder of the project). */
 char *cbox_project_find_running (const CboxHost *host, const char *dir);
@@ -45,6 +58,9 @@ gboolean cbox_project_get_persist (GKeyFile *config, CboxPersist *ret_persist, G
  * effects: cbox_project_prepare() makes the folders. */
 gboolean cbox_project_add_to_plan (CboxPlan *plan, const CboxHost *host, GKeyFile *config,
                                    const char *project_dir, GError **error);
+/* Refuses a plan whose items would be made through a symlink inside a
+ * persisted folder (one an earlier run planted): see the comment inside. */
+gboolean cbox_project_check_persisted (const CboxPlan *plan, GError **error);
 /* Makes the state folders a run needs (0700, owned by the target user).
  * `cbox run` calls it before planning; when it fails the run goes on
  * without them (with a warning). */
