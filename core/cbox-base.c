@@ -3,7 +3,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <glib/gstdio.h>
 
@@ -68,6 +70,166 @@ cbox_base_add_system (CboxPlan *plan, const CboxHost *host, const char *usr_dir,
   return TRUE;
 }
 
+/* ---- the host's /etc ------------------------------------------------------
+ *
+ * Programs from the host's /usr expect the host's /etc: Debian's /usr/bin
+ * links go through /etc/alternatives (awk, which, cc, vi, pager, nc, java),
+ * /usr/bin/chromium sources /etc/chromium.d, java reads /etc/java-N, ld.so
+ * reads /etc/ld.so.cache, and every distribution adds its own. An allowlist
+ * that keeps up with what Debian, Fedora, Arch and NixOS packages read is a
+ * list nobody can finish, and each gap is a program that fails inside. So
+ * the sandbox gets the host's /etc, read-only (the sandbox can change
+ * nothing there), with cbox's generated files over it (passwd, group,
+ * machine-id, the offline hosts) and the secrets below hidden.
+ *
+ * What hides a secret: for a user's sandbox, the host's permissions still
+ * apply inside (bwrap maps the user to itself, nspawn drops to the user), so
+ * root-only files stay unreadable; a sandbox run by root is the case to
+ * defend. Hidden are (1) every top-level entry of /etc that others may not
+ * read (shadow, gshadow, sudoers, sudoers.d, wireguard, credstore, ...):
+ * whatever root keeps private there stays private, named here or not; and
+ * (2) the list below, deeper in /etc or readable by all but still secret
+ * (a world-readable pip.conf or apt auth file can hold a token, NixOS'
+ * configuration.nix hashed passwords). A file is hidden under an empty,
+ * unreadable one (/dev/null bound on a nodev mount), a folder under an empty
+ * tmpfs. Deeper root-only entries that are not listed stay visible as
+ * entries, and readable by a root sandbox: that gap is why the list names
+ * every common one; docs/security.md says so. */
+static const char *const cbox_etc_secrets[] = {
+  "shadow",
+  "shadow-",
+  "gshadow",
+  "gshadow-",
+  "sudoers",
+  "sudoers.d",
+  "security/opasswd",
+  /* TLS and VPN keys, Wi-Fi and network passwords. */
+  "ssl/private",
+  "pki/tls/private",
+  "pki/CA/private",
+  "letsencrypt",
+  "NetworkManager/system-connections",
+  "wpa_supplicant",
+  "iwd",
+  "wireguard",
+  "openvpn",
+  "ipsec.secrets",
+  "ipsec.d/private",
+  "swanctl/private",
+  "ppp/chap-secrets",
+  "ppp/pap-secrets",
+  "tinc",
+  /* Kerberos, directory services, systemd credentials, disk keys. */
+  "krb5.keytab",
+  "sssd",
+  "credstore",
+  "credstore.encrypted",
+  "cryptsetup-keys.d",
+  "crypttab",
+  "samba/smbpasswd",
+  "libvirt/secrets",
+  /* Tokens in world-readable configuration. */
+  "apt/auth.conf",
+  "apt/auth.conf.d",
+  "pip.conf",
+  "npmrc",
+  "docker/key.json",
+  "containers/auth.json",
+  "kubernetes",
+  "rancher",
+  "gitlab-runner",
+  "mysql/debian.cnf",
+  /* NixOS: configuration.nix may hold password hashes and secrets. */
+  "nixos",
+  /* The host's SSH identity. */
+  "ssh/ssh_host_dsa_key",
+  "ssh/ssh_host_ecdsa_key",
+  "ssh/ssh_host_ed25519_key",
+  "ssh/ssh_host_rsa_key",
+};
+
+static void
+cbox_base_hide (CboxPlan *plan, const char *dest, gboolean is_dir)
+{
+  if (cbox_plan_find_mount (plan, dest) != NULL)
+    return;
+  if (is_dir)
+    cbox_plan_add_tmpfs (plan, dest, 0700);
+  else
+    cbox_plan_add_bind_ro (plan, "/dev/null", dest, CBOX_MOUNT_FLAG_NONE);
+}
+
+/* TRUE when the host has a /etc folder (below the root prefix), bound. */
+static gboolean
+cbox_base_add_etc (CboxPlan *plan, const CboxHost *host)
+{
+  g_autofree char *etc = cbox_host_resolve (host, "/etc");
+  g_autoptr (GDir) dir = NULL;
+  int etc_fd;
+  const char *name;
+  GStatBuf st;
+
+  if (g_stat (etc, &st) < 0 || !S_ISDIR (st.st_mode))
+    {
+      cbox_plan_add_dir (plan, "/etc", 0755);
+      return FALSE;
+    }
+  cbox_plan_add_bind_ro (plan, etc, "/etc", CBOX_MOUNT_FLAG_NONE);
+
+  etc_fd = open (etc, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  dir = g_dir_open (etc, 0, NULL);
+  while (etc_fd >= 0 && dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      struct stat entry;
+      gboolean is_dir;
+      g_autofree char *dest = NULL;
+
+      if (fstatat (etc_fd, name, &entry, AT_SYMLINK_NOFOLLOW) < 0 || S_ISLNK (entry.st_mode))
+        continue;
+      is_dir = S_ISDIR (entry.st_mode);
+      /* Readable by others (and, for a folder, searchable): public. */
+      if ((entry.st_mode & S_IROTH) && (!is_dir || (entry.st_mode & S_IXOTH)))
+        continue;
+      dest = g_strconcat ("/etc/", name, NULL);
+      cbox_base_hide (plan, dest, is_dir);
+    }
+  for (gsize i = 0; etc_fd >= 0 && i < G_N_ELEMENTS (cbox_etc_secrets); i++)
+    {
+      struct stat entry;
+      g_autofree char *dest = NULL;
+
+      /* Followed: a link to a secret hides what it leads to. */
+      if (fstatat (etc_fd, cbox_etc_secrets[i], &entry, 0) < 0)
+        continue;
+      dest = g_strconcat ("/etc/", cbox_etc_secrets[i], NULL);
+      cbox_base_hide (plan, dest, S_ISDIR (entry.st_mode));
+    }
+  if (etc_fd >= 0)
+    close (etc_fd);
+  return TRUE;
+}
+
+/* Generated /etc/@name over the host's read-only /etc: a bind needs a file
+ * to go over, so when the host has none there, the item is left out with a
+ * note (nothing can be created in a read-only bind). */
+static gboolean
+cbox_base_add_etc_data (CboxPlan *plan, const CboxHost *host, gboolean etc_bound, const char *name,
+                        const char *content, gsize len, GError **error)
+{
+  g_autofree char *dest = g_strconcat ("/etc/", name, NULL);
+
+  if (etc_bound)
+    {
+      g_autofree char *path = cbox_host_resolve (host, dest);
+      if (!g_file_test (path, G_FILE_TEST_IS_REGULAR))
+        {
+          cbox_plan_add_note (plan, "the host has no file %s: the sandbox has none either", dest);
+          return TRUE;
+        }
+    }
+  return cbox_plan_add_data (plan, dest, content, len, 0644, CBOX_MOUNT_FLAG_NONE, error);
+}
+
 /* A field of passwd(5) or group(5) cannot hold ':' or a newline; a name or
  * path that does would forge extra fields or lines. */
 static gboolean
@@ -77,7 +239,8 @@ cbox_base_field_is_safe (const char *field)
 }
 
 static gboolean
-cbox_base_add_identity_files (CboxPlan *plan, const CboxHost *host, GError **error)
+cbox_base_add_identity_files (CboxPlan *plan, const CboxHost *host, gboolean etc_bound,
+                              GError **error)
 {
   uid_t uid = cbox_host_get_uid (host);
   gid_t gid = cbox_host_get_gid (host);
@@ -97,7 +260,6 @@ cbox_base_add_identity_files (CboxPlan *plan, const CboxHost *host, GError **err
       return FALSE;
     }
 
-  cbox_plan_add_dir (plan, "/etc", 0755);
   /* Only root and the user: the sandbox has no use for the host's other
    * accounts, and listing them would tell it who else uses this machine. */
   if (uid != 0)
@@ -111,10 +273,8 @@ cbox_base_add_identity_files (CboxPlan *plan, const CboxHost *host, GError **err
                           uid == 0 ? "" : user);
   g_string_append (group, "nogroup:x:65534:\n");
 
-  if (!cbox_plan_add_data (plan, "/etc/passwd", passwd->str, passwd->len, 0644,
-                           CBOX_MOUNT_FLAG_NONE, error)
-      || !cbox_plan_add_data (plan, "/etc/group", group->str, group->len, 0644,
-                              CBOX_MOUNT_FLAG_NONE, error))
+  if (!cbox_base_add_etc_data (plan, host, etc_bound, "passwd", passwd->str, passwd->len, error)
+      || !cbox_base_add_etc_data (plan, host, etc_bound, "group", group->str, group->len, error))
     return FALSE;
   return TRUE;
 }
@@ -155,7 +315,7 @@ cbox_base_plan_fill_system (CboxPlan *plan, const CboxHost *host, const char *us
 
   if (!cbox_base_add_system (plan, host, usr_dir, error))
     return FALSE;
-  if (!cbox_base_add_identity_files (plan, host, error))
+  if (!cbox_base_add_identity_files (plan, host, cbox_base_add_etc (plan, host), error))
     return FALSE;
 
   /* The user's real home path, empty: programs find their dot-directories
@@ -186,6 +346,52 @@ cbox_base_plan_fill_system (CboxPlan *plan, const CboxHost *host, const char *us
     cbox_plan_set_env (plan, "TERM", term);
   cbox_plan_set_env (plan, "XDG_RUNTIME_DIR", cbox_plan_get_runtime_dir (plan));
   return TRUE;
+}
+
+/* The sandbox's /etc/machine-id: its own, stable for the project (a
+ * program that keys its state by machine, like D-Bus or a browser profile,
+ * sees the same machine on each run of the project), and never the
+ * host's, which would tie the sandbox's reports to this host. Derived as
+ * systemd's sd_id128_get_machine_app_specific() does: an HMAC-SHA256 keyed
+ * with the host's id, so it cannot be turned back into the host's id, and
+ * two projects (or two users) get unrelated ids. */
+static gboolean
+cbox_base_add_machine_id (CboxPlan *plan, const CboxHost *host, const char *project, GError **error)
+{
+  const CboxMount *etc = cbox_plan_find_mount (plan, "/etc");
+  g_autoptr (GBytes) host_id = cbox_host_read_file (host, "/etc/machine-id", 4096, NULL);
+  g_autoptr (GHmac) hmac = NULL;
+  g_autofree char *uid = g_strdup_printf ("%u", (unsigned)cbox_plan_get_uid (plan));
+  guint8 digest[32];
+  gsize digest_len = sizeof digest;
+  char text[34];
+  static const char hex[] = "0123456789abcdef";
+
+  if (etc == NULL || etc->kind != CBOX_MOUNT_RO)
+    return TRUE;
+  if (host_id == NULL)
+    {
+      cbox_plan_add_note (plan, "the host has no readable /etc/machine-id: the sandbox has none");
+      return TRUE;
+    }
+  hmac = g_hmac_new (G_CHECKSUM_SHA256, g_bytes_get_data (host_id, NULL),
+                     g_bytes_get_size (host_id));
+  g_hmac_update (hmac, (const guchar *)"cbox project machine-id", -1);
+  g_hmac_update (hmac, (const guchar *)"", 1);
+  g_hmac_update (hmac, (const guchar *)uid, strlen (uid) + 1);
+  g_hmac_update (hmac, (const guchar *)project, strlen (project));
+  g_hmac_get_digest (hmac, digest, &digest_len);
+  /* A version 4 UUID, as systemd makes them. */
+  digest[6] = (digest[6] & 0x0f) | 0x40;
+  digest[8] = (digest[8] & 0x3f) | 0x80;
+  for (gsize i = 0; i < 16; i++)
+    {
+      text[2 * i] = hex[digest[i] >> 4];
+      text[2 * i + 1] = hex[digest[i] & 0x0f];
+    }
+  text[32] = '\n';
+  text[33] = '\0';
+  return cbox_plan_add_data (plan, "/etc/machine-id", text, 33, 0444, CBOX_MOUNT_FLAG_NONE, error);
 }
 
 gboolean
@@ -224,6 +430,8 @@ cbox_base_plan_add_project (CboxPlan *plan, const CboxHost *host, const char *pr
     }
 
   cbox_plan_set_origin (plan, "core");
+  if (!cbox_base_add_machine_id (plan, host, real, error))
+    return FALSE;
   cbox_plan_add_bind_rw (plan, real, real, CBOX_MOUNT_FLAG_NONE);
   cbox_plan_set_cwd (plan, real);
   return TRUE;

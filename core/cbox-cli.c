@@ -1627,6 +1627,7 @@ cbox_cli_main (int argc, char **argv)
      * descriptor cache (docs/architecture.md). `cbox plugins` above opens
      * every file, as a diagnosis should. */
     cbox_registry_set_cache_file (registry, cache_file);
+    cbox_registry_set_cache_read_only (registry, options->command != CBOX_CLI_COMMAND_RUN);
     cbox_registry_load_default (registry);
     for (guint i = 0; i < cbox_registry_get_n_plugins (registry); i++)
       if (!cbox_plugin_info_is_accepted (cbox_registry_get_plugin (registry, i)))

@@ -948,3 +948,44 @@ cbox_mount_kind_to_string (CboxMountKind kind)
       return "unknown";
     }
 }
+
+void
+cbox_plan_mark (CboxPlan *plan, CboxPlanMark *ret_mark)
+{
+  g_return_if_fail (plan != NULL && ret_mark != NULL);
+
+  ret_mark->n_mounts = plan->mounts->len;
+  ret_mark->n_helpers = plan->helpers->len;
+  ret_mark->n_notes = plan->notes->len;
+  ret_mark->env = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_env_var_free);
+  for (guint i = 0; i < plan->env->len; i++)
+    {
+      const CboxEnvVar *var = g_ptr_array_index (plan->env, i);
+      CboxEnvVar *copy = g_new0 (CboxEnvVar, 1);
+
+      copy->name = g_strdup (var->name);
+      copy->value = g_strdup (var->value);
+      copy->origin = var->origin;
+      g_ptr_array_add (ret_mark->env, copy);
+    }
+}
+
+void
+cbox_plan_rollback (CboxPlan *plan, CboxPlanMark *mark)
+{
+  g_return_if_fail (plan != NULL && mark != NULL && mark->env != NULL);
+  g_return_if_fail (mark->n_mounts <= plan->mounts->len);
+
+  g_ptr_array_set_size (plan->mounts, mark->n_mounts);
+  g_ptr_array_set_size (plan->helpers, mark->n_helpers);
+  g_ptr_array_set_size (plan->notes, mark->n_notes);
+  g_ptr_array_unref (plan->env);
+  plan->env = g_steal_pointer (&mark->env);
+}
+
+void
+cbox_plan_mark_clear (CboxPlanMark *mark)
+{
+  if (mark != NULL)
+    g_clear_pointer (&mark->env, g_ptr_array_unref);
+}

@@ -909,38 +909,48 @@ cbox_planner_add_user_items (CboxPlanner *planner, GError **error)
   return TRUE;
 }
 
-/* Every item of the finished plan once more against what the backend can
- * realize: a forwarder may add more than it declared. */
-static gboolean
-cbox_planner_check_plan (CboxPlanner *planner, GError **error)
+/* The first item from mount @first_mount and helper @first_helper on that
+ * the backend cannot realize, as a reason ("ssh needs unix-socket binds
+ * (socket /run/user/1000/ssh-agent); backend qemu cannot provide them"),
+ * or NULL. */
+static char *
+cbox_planner_check_items (CboxPlanner *planner, guint first_mount, guint first_helper)
 {
   CboxFeatures offered = planner->backend_desc->features;
 
-  for (guint i = 0; i < cbox_plan_get_n_mounts (planner->plan); i++)
+  for (guint i = first_mount; i < cbox_plan_get_n_mounts (planner->plan); i++)
     {
       const CboxMount *mount = cbox_plan_get_mount (planner->plan, i);
       CboxFeatures needed = cbox_mount_kind_feature (mount->kind);
 
       if ((needed & ~offered) != 0)
-        {
-          g_set_error (error, CBOX_ERROR, CBOX_ERROR_NOT_SUPPORTED,
-                       "%s needs %s (%s %s); backend %s cannot provide them", mount->origin,
-                       cbox_feature_describe (needed), cbox_mount_kind_to_string (mount->kind),
-                       mount->dest, planner->backend_desc->name);
-          return FALSE;
-        }
+        return g_strdup_printf ("%s needs %s (%s %s); backend %s cannot provide them",
+                                mount->origin, cbox_feature_describe (needed),
+                                cbox_mount_kind_to_string (mount->kind), mount->dest,
+                                planner->backend_desc->name);
     }
-  for (guint i = 0; i < cbox_plan_get_n_helpers (planner->plan); i++)
+  for (guint i = first_helper; i < cbox_plan_get_n_helpers (planner->plan); i++)
     {
       const CboxHelper *helper = cbox_plan_get_helper (planner->plan, i);
       if (!(offered & CBOX_FEATURE_HELPER))
-        {
-          g_set_error (error, CBOX_ERROR, CBOX_ERROR_NOT_SUPPORTED,
-                       "%s needs %s (%s); backend %s cannot provide them", helper->origin,
-                       cbox_feature_describe (CBOX_FEATURE_HELPER), helper->name,
-                       planner->backend_desc->name);
-          return FALSE;
-        }
+        return g_strdup_printf ("%s needs %s (%s); backend %s cannot provide them", helper->origin,
+                                cbox_feature_describe (CBOX_FEATURE_HELPER), helper->name,
+                                planner->backend_desc->name);
+    }
+  return NULL;
+}
+
+/* Every item of the finished plan once more against what the backend can
+ * realize: a forwarder may add more than it declared. */
+static gboolean
+cbox_planner_check_plan (CboxPlanner *planner, GError **error)
+{
+  g_autofree char *cannot = cbox_planner_check_items (planner, 0, 0);
+
+  if (cannot != NULL)
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_NOT_SUPPORTED, "%s", cannot);
+      return FALSE;
     }
   return TRUE;
 }
@@ -984,7 +994,10 @@ cbox_planner_build (CboxPlanner *planner, GError **error)
   for (guint i = 0; i < planner->chosen->len; i++)
     {
       CboxChosen *chosen = g_ptr_array_index (planner->chosen, i);
+      g_auto (CboxPlanMark) mark = { 0 };
+      g_autofree char *cannot = NULL;
 
+      cbox_plan_mark (planner->plan, &mark);
       cbox_plan_set_origin (planner->plan, chosen->desc->name);
       if (!chosen->desc->forwarder->contribute (chosen->ctx, planner->plan, &local_error))
         {
@@ -992,8 +1005,24 @@ cbox_planner_build (CboxPlanner *planner, GError **error)
                                       "Forwarder '%s': ", chosen->desc->name);
           return FALSE;
         }
+      /* Optional means optional: a forwarder that was not asked for (a
+       * default, forward-optional) and added what the backend cannot
+       * carry (the ssh agent's socket, for qemu) is left out with the
+       * reason, as an unavailable one is, whatever its declared features
+       * promised. One that was asked for fails in cbox_planner_check_plan()
+       * below with the same sentence. */
+      cannot = cbox_planner_check_items (planner, mark.n_mounts, mark.n_helpers);
+      if (cannot != NULL && !chosen->requested)
+        {
+          cbox_plan_rollback (planner->plan, &mark);
+          cbox_planner_drop (planner, chosen, cannot);
+          continue;
+        }
       cbox_plan_add_forwarder (planner->plan, chosen->desc->name);
     }
+  if (!cbox_planner_check_aliases (planner, CBOX_ERROR_NOT_SUPPORTED, error))
+    return FALSE;
+  cbox_planner_remove_dropped (planner);
 
   if (!cbox_planner_add_user_items (planner, error))
     return FALSE;

@@ -72,6 +72,22 @@ void cbox_plan_notify_spawned (CboxPlan *plan);
  * the planner calls after its cleanup, else by cbox_plan_free(). */
 void cbox_plan_set_tool_to_reap (CboxPlan *plan, pid_t pid);
 void cbox_plan_reap_tool (CboxPlan *plan);
+/* What a plan held at one moment: cbox_plan_rollback() takes back the
+ * mounts, helpers, notes and environment added since (the fds, cleanups
+ * and skipped entries stay: a cleanup must still run). For a forwarder
+ * whose contribution the backend cannot carry and that was not asked for:
+ * it is left out as if unavailable. */
+typedef struct
+{
+  guint n_mounts;
+  guint n_helpers;
+  guint n_notes;
+  GPtrArray *env; /* a copy of the environment */
+} CboxPlanMark;
+void cbox_plan_mark (CboxPlan *plan, CboxPlanMark *ret_mark);
+void cbox_plan_rollback (CboxPlan *plan, CboxPlanMark *mark);
+void cbox_plan_mark_clear (CboxPlanMark *mark);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CboxPlanMark, cbox_plan_mark_clear)
 G_END_DECLS
 
 G_BEGIN_DECLS

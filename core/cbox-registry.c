@@ -16,6 +16,7 @@ struct _CboxRegistry
   char *cache_file;       /* NULL: no descriptor cache */
   CboxPluginCache *cache; /* while loading */
   guint n_cached;
+  gboolean cache_read_only; /* read the cache, never write it */
 };
 
 CboxRegistry *
@@ -53,6 +54,13 @@ cbox_registry_set_cache_file (CboxRegistry *registry, const char *path)
    * cache included (as it ignores CBOX_PLUGIN_PATH). */
   if (path != NULL && getauxval (AT_SECURE) == 0)
     registry->cache_file = g_strdup (path);
+}
+
+void
+cbox_registry_set_cache_read_only (CboxRegistry *registry, gboolean read_only)
+{
+  g_return_if_fail (registry != NULL);
+  registry->cache_read_only = read_only;
 }
 
 guint
@@ -215,7 +223,9 @@ cbox_registry_load_default (CboxRegistry *registry)
     cbox_registry_load_dir (registry, dirs[i]);
   if (registry->cache != NULL)
     {
-      cbox_plugin_cache_save (registry->cache);
+      /* `cbox plan` and `cbox doctor` look; they create nothing on disk. */
+      if (!registry->cache_read_only)
+        cbox_plugin_cache_save (registry->cache);
       g_clear_pointer (&registry->cache, cbox_plugin_cache_free);
     }
 }

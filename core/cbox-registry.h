@@ -21,6 +21,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (CboxRegistry, cbox_registry_free)
  * are loaded and added, and the cache is written back at the end of
  * cbox_registry_load_default(). Ignored in a setuid (AT_SECURE) process. */
 void cbox_registry_set_cache_file (CboxRegistry *registry, const char *path);
+/* The cache is read but never written (nor its folder made): for `cbox plan`
+ * and `cbox doctor`, which create nothing on disk. */
+void cbox_registry_set_cache_read_only (CboxRegistry *registry, gboolean read_only);
 /* How many plugins the cache described without opening them (for
  * `cbox -v`). */
 guint cbox_registry_get_n_cached (CboxRegistry *registry);

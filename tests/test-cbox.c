@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
 #include "cbox-test-util.h"
@@ -159,6 +160,56 @@ test_plan_weird_project (void)
   root = parse_json (result.out, parser);
   decoded = g_base64_decode (json_object_get_string_member (root, "cwd_base64"), &len);
   g_assert_cmpmem (decoded, len, real, strlen (real));
+}
+
+/* `cbox plan` and `cbox doctor` look and create nothing on disk: no plugin
+ * cache, no state folder, no folder a profile asks run to make; a home that
+ * does not exist stays that way. `cbox run` does write the cache with the
+ * same environment, which shows the check can fail. */
+static void
+test_plan_doctor_create_nothing (void)
+{
+  g_autofree char *top = cbox_test_make_dir ("nothing");
+  g_autofree char *home = g_build_filename (top, "home", NULL);
+  g_autofree char *home_env = g_strconcat ("HOME=", home, NULL);
+  g_autofree char *cache = g_build_filename (home, ".cache", "cbox", "plugins.cache", NULL);
+  g_autofree char *project = cbox_test_make_dir ("nothing-project");
+  g_autofree char *project_arg = g_strconcat ("--project=", project, NULL);
+  g_auto (GStrv) env
+      = cbox_test_environ (ARGS (home_env, "XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"));
+  const char *const *commands[] = {
+    ARGS ("plan", project_arg, "--", "true"),
+    ARGS ("plan", "--json", project_arg, "--", "true"),
+    ARGS ("--profile=claude", "plan", project_arg),
+    ARGS ("--backend=test", "plan", project_arg, "--", "true"),
+    ARGS ("doctor"),
+    ARGS ("doctor", "--json"),
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
+    {
+      g_auto (CboxTestResult) result = { 0 };
+      g_autoptr (GDir) dir = NULL;
+
+      cbox_test_run (commands[i], project, (const char *const *)env, NULL, &result);
+      g_assert_true (result.status == 0 || result.status == 125);
+      g_assert_false (g_file_test (home, G_FILE_TEST_EXISTS));
+      dir = g_dir_open (top, 0, NULL);
+      g_assert_nonnull (dir);
+      g_assert_null (g_dir_read_name (dir));
+      dir = g_dir_open (project, 0, NULL);
+      g_assert_null (g_dir_read_name (dir));
+    }
+
+  /* The same environment, a run: the cache is written. */
+  g_assert_cmpint (g_mkdir (home, 0700), ==, 0);
+  {
+    g_auto (CboxTestResult) result = { 0 };
+    cbox_test_run (ARGS ("--backend=test", "run", project_arg, "--", "true"), project,
+                   (const char *const *)env, NULL, &result);
+    cbox_test_assert_status (&result, 0);
+    g_assert_true (g_file_test (cache, G_FILE_TEST_IS_REGULAR));
+  }
 }
 
 static void
@@ -498,6 +549,7 @@ main (int argc, char **argv)
   g_test_add_func ("/core/cbox/plan-json", test_plan_json);
   g_test_add_func ("/core/cbox/plan-weird-project", test_plan_weird_project);
   g_test_add_func ("/core/cbox/run-test-backend", test_run_test_backend);
+  g_test_add_func ("/core/cbox/plan-doctor-create-nothing", test_plan_doctor_create_nothing);
   g_test_add_func ("/core/cbox/run-announced", test_run_announced);
   g_test_add_func ("/core/cbox/exit-125", test_exit_125);
   g_test_add_func ("/core/cbox/message-charset", test_message_charset);

@@ -667,6 +667,176 @@ test_base_plan_project (void)
   g_assert_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT);
 }
 
+/* The host's /etc, read-only, with the generated files over it and the
+ * secrets hidden: root-only top-level entries by their mode, the listed
+ * ones wherever they are and whatever their mode. */
+static void
+test_base_plan_etc_policy (void)
+{
+  g_autofree char *root = cbox_test_make_dir ("root");
+  g_autoptr (CboxHost) host = make_fake_host (root, TRUE);
+  g_autoptr (CboxPlan) plan = cbox_plan_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *etc = g_build_filename (root, "etc", NULL);
+  g_autofree char *sudoers_d = g_build_filename (root, "etc", "sudoers.d", NULL);
+  g_autofree char *private_dir = g_build_filename (root, "etc", "ssl", "private", NULL);
+  g_autofree char *alternatives = g_build_filename (root, "etc", "alternatives", NULL);
+  g_autofree char *awk = g_build_filename (alternatives, "awk", NULL);
+  const CboxMount *mount;
+
+  cbox_test_write_file (root, "etc/passwd", "root:x:0:0::/root:/bin/sh\nbob:x:1001:1001::/:/\n");
+  cbox_test_write_file (root, "etc/group", "root:x:0:\n");
+  cbox_test_write_file_mode (root, "etc/shadow", "root:$6$secret:1::::::\n", 0755, 0640);
+  cbox_test_write_file_mode (root, "etc/sudoers.d/admins", "bob ALL=(ALL) ALL\n", 0755, 0440);
+  g_assert_cmpint (g_chmod (sudoers_d, 0750), ==, 0);
+  cbox_test_write_file_mode (root, "etc/ssl/private/server.key", "KEY", 0755, 0600);
+  g_assert_cmpint (g_chmod (private_dir, 0710), ==, 0);
+  cbox_test_write_file (root, "etc/ssl/certs/ca.pem", "CERT");
+  cbox_test_write_file_mode (root, "etc/ssh/ssh_host_ed25519_key", "KEY", 0755, 0600);
+  cbox_test_write_file (root, "etc/ssh/ssh_host_ed25519_key.pub", "PUB");
+  /* World-readable, still secret. */
+  cbox_test_write_file (root, "etc/pip.conf", "[global]\nindex-url = https://u:token@x/\n");
+  cbox_test_write_file (root, "etc/nixos/configuration.nix", "hashedPassword = \"$6$x\";\n");
+  cbox_test_write_file (root, "etc/NetworkManager/system-connections/wifi", "psk=secret\n");
+  /* Public, and needed: Debian's /usr/bin links go through it. */
+  g_assert_cmpint (g_mkdir_with_parents (alternatives, 0755), ==, 0);
+  g_assert_cmpint (symlink ("/usr/bin/mawk", awk), ==, 0);
+
+  g_assert_true (cbox_base_plan_fill_system (plan, host, NULL, &error));
+  g_assert_no_error (error);
+
+  mount = cbox_plan_find_mount (plan, "/etc");
+  g_assert_cmpint (mount->kind, ==, CBOX_MOUNT_RO);
+  g_assert_cmpstr (mount->src, ==, etc);
+  /* Root-only at the top: hidden by its mode. */
+  mount = cbox_plan_find_mount (plan, "/etc/shadow");
+  g_assert_cmpint (mount->kind, ==, CBOX_MOUNT_RO);
+  g_assert_cmpstr (mount->src, ==, "/dev/null");
+  mount = cbox_plan_find_mount (plan, "/etc/sudoers.d");
+  g_assert_cmpint (mount->kind, ==, CBOX_MOUNT_TMPFS);
+  /* Listed, deeper or readable by all. */
+  g_assert_cmpint (cbox_plan_find_mount (plan, "/etc/ssl/private")->kind, ==, CBOX_MOUNT_TMPFS);
+  g_assert_cmpstr (cbox_plan_find_mount (plan, "/etc/ssh/ssh_host_ed25519_key")->src, ==,
+                   "/dev/null");
+  g_assert_cmpstr (cbox_plan_find_mount (plan, "/etc/pip.conf")->src, ==, "/dev/null");
+  g_assert_cmpint (cbox_plan_find_mount (plan, "/etc/nixos")->kind, ==, CBOX_MOUNT_TMPFS);
+  g_assert_cmpint (cbox_plan_find_mount (plan, "/etc/NetworkManager/system-connections")->kind, ==,
+                   CBOX_MOUNT_TMPFS);
+  /* Public entries come through /etc itself, unchanged. */
+  g_assert_null (cbox_plan_find_mount (plan, "/etc/alternatives"));
+  g_assert_null (cbox_plan_find_mount (plan, "/etc/ssl/certs"));
+  g_assert_null (cbox_plan_find_mount (plan, "/etc/ssh/ssh_host_ed25519_key.pub"));
+  g_assert_null (cbox_plan_find_mount (plan, "/etc/ssh"));
+  /* The generated files go over the host's, after /etc. */
+  g_assert_cmpint (cbox_plan_find_mount (plan, "/etc/passwd")->kind, ==, CBOX_MOUNT_DATA);
+  g_assert_cmpint (cbox_plan_find_mount (plan, "/etc/group")->kind, ==, CBOX_MOUNT_DATA);
+  {
+    guint etc_index = G_MAXUINT, passwd_index = G_MAXUINT;
+    for (guint i = 0; i < cbox_plan_get_n_mounts (plan); i++)
+      {
+        const char *dest = cbox_plan_get_mount (plan, i)->dest;
+        if (g_str_equal (dest, "/etc"))
+          etc_index = i;
+        else if (g_str_equal (dest, "/etc/passwd"))
+          passwd_index = i;
+      }
+    g_assert_cmpuint (etc_index, <, passwd_index);
+  }
+}
+
+/* A generated file needs a host file to go over (nothing can be made in
+ * the read-only /etc): without one it is left out, with a note. Without
+ * a host /etc at all, /etc is a folder of cbox's with its files. */
+static void
+test_base_plan_etc_missing (void)
+{
+  g_autofree char *root = cbox_test_make_dir ("root");
+  g_autofree char *bare = cbox_test_make_dir ("bare");
+  g_autoptr (CboxHost) host = make_fake_host (root, TRUE);
+  g_autoptr (CboxHost) bare_host = make_fake_host (bare, TRUE);
+  g_autoptr (CboxPlan) plan = cbox_plan_new ();
+  g_autoptr (CboxPlan) bare_plan = cbox_plan_new ();
+  g_autoptr (GError) error = NULL;
+  gboolean noted = FALSE;
+
+  cbox_test_write_file (root, "etc/passwd", "root:x:0:0::/root:/bin/sh\n");
+  g_assert_true (cbox_base_plan_fill_system (plan, host, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (cbox_plan_find_mount (plan, "/etc/passwd")->kind, ==, CBOX_MOUNT_DATA);
+  g_assert_null (cbox_plan_find_mount (plan, "/etc/group"));
+  for (guint i = 0; i < cbox_plan_get_n_notes (plan); i++)
+    noted = noted || strstr (cbox_plan_get_note (plan, i, NULL), "/etc/group") != NULL;
+  g_assert_true (noted);
+
+  g_assert_true (cbox_base_plan_fill_system (bare_plan, bare_host, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (cbox_plan_find_mount (bare_plan, "/etc")->kind, ==, CBOX_MOUNT_DIR);
+  g_assert_cmpint (cbox_plan_find_mount (bare_plan, "/etc/passwd")->kind, ==, CBOX_MOUNT_DATA);
+  g_assert_cmpint (cbox_plan_find_mount (bare_plan, "/etc/group")->kind, ==, CBOX_MOUNT_DATA);
+}
+
+static char *
+machine_id_of (CboxHost *host, const char *project, uid_t uid)
+{
+  g_autoptr (CboxPlan) plan = cbox_plan_new ();
+  g_autoptr (GError) error = NULL;
+  const CboxMount *mount;
+
+  cbox_host_set_user (host, uid, uid, "alice", "/home/alice", "/bin/sh");
+  g_assert_true (cbox_base_plan_fill_system (plan, host, NULL, &error));
+  g_assert_true (cbox_base_plan_add_project (plan, host, project, &error));
+  g_assert_no_error (error);
+  mount = cbox_plan_find_mount (plan, "/etc/machine-id");
+  if (mount == NULL)
+    return NULL;
+  g_assert_cmpint (mount->kind, ==, CBOX_MOUNT_DATA);
+  return read_fd (mount->fd);
+}
+
+/* /etc/machine-id: the project's own, stable from run to run, different
+ * for another project or user, never the host's. */
+static void
+test_base_plan_machine_id (void)
+{
+  static const char host_id[] = "0123456789abcdef0123456789abcdef\n";
+  g_autofree char *root = cbox_test_make_dir ("root");
+  g_autofree char *none = cbox_test_make_dir ("no-machine-id");
+  g_autofree char *one = cbox_test_make_dir ("project-one");
+  g_autofree char *two = cbox_test_make_dir ("project-two");
+  g_autofree char *id = NULL;
+  g_autofree char *again = NULL;
+  g_autofree char *other = NULL;
+  g_autofree char *other_user = NULL;
+  g_autofree char *missing = NULL;
+  g_autoptr (CboxHost) host = NULL;
+  g_autoptr (CboxHost) none_host = NULL;
+
+  cbox_test_write_file (root, "etc/passwd", "root:x:0:0::/root:/bin/sh\n");
+  cbox_test_write_file (root, "etc/group", "root:x:0:\n");
+  cbox_test_write_file (root, "etc/machine-id", host_id);
+  cbox_test_write_file (none, "etc/passwd", "root:x:0:0::/root:/bin/sh\n");
+  host = make_fake_host (root, TRUE);
+  none_host = make_fake_host (none, TRUE);
+
+  id = machine_id_of (host, one, 1000);
+  g_assert_nonnull (id);
+  g_assert_cmpuint (strlen (id), ==, 33);
+  g_assert_cmpint (id[32], ==, '\n');
+  for (guint i = 0; i < 32; i++)
+    g_assert_true (g_ascii_isxdigit (id[i]) && !g_ascii_isupper (id[i]));
+  g_assert_cmpint (id[12], ==, '4'); /* a version 4 UUID */
+  g_assert_cmpstr (id, !=, host_id);
+  again = machine_id_of (host, one, 1000);
+  g_assert_cmpstr (again, ==, id);
+  other = machine_id_of (host, two, 1000);
+  g_assert_cmpstr (other, !=, id);
+  other_user = machine_id_of (host, one, 1001);
+  g_assert_cmpstr (other_user, !=, id);
+  /* No host file to go over: none inside. */
+  missing = machine_id_of (none_host, one, 1000);
+  g_assert_null (missing);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -695,5 +865,8 @@ main (int argc, char **argv)
   g_test_add_func ("/base/split-usr", test_base_plan_split_usr);
   g_test_add_func ("/base/bad-identity", test_base_plan_bad_identity);
   g_test_add_func ("/base/project", test_base_plan_project);
+  g_test_add_func ("/base/etc/policy", test_base_plan_etc_policy);
+  g_test_add_func ("/base/etc/missing", test_base_plan_etc_missing);
+  g_test_add_func ("/base/etc/machine-id", test_base_plan_machine_id);
   return g_test_run ();
 }

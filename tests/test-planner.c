@@ -288,6 +288,50 @@ test_feature_dynamic (Fixture *f, gconstpointer user_data)
   g_assert_nonnull (strstr (error->message, "backend limited cannot provide them"));
 }
 
+/* Optional means optional: the same forwarder from a default (or
+ * forward-optional) is left out with the reason, and nothing it added
+ * stays in the plan; through an alias, the alias fails only when no
+ * member is left. */
+static void
+test_feature_dynamic_optional (Fixture *f, gconstpointer user_data)
+{
+  g_free (f->request->backend);
+  f->request->backend = g_strdup ("limited");
+  g_key_file_set_string (f->request->config, "fsock", "socket", "true");
+  {
+    g_autoptr (CboxPlanner) planner = NULL;
+    CboxPlan *plan;
+    const char *reason;
+
+    add (f, "fa", FALSE);
+    add (f, "fsock", FALSE);
+    add (f, "fb", FALSE);
+    planner = build_ok (f);
+    assert_forwarders (planner, NAMES ("fb", "fa"));
+    plan = cbox_planner_get_plan (planner);
+    /* fsock's variables and its socket are gone; the others' stay. */
+    g_assert_cmpstr (cbox_plan_get_env (plan, "FAKE_ORDER"), ==, "fb,fa");
+    g_assert_null (cbox_plan_get_env (plan, "FAKE_FSOCK"));
+    g_assert_cmpstr (cbox_plan_get_env (plan, "FAKE_FB"), ==, "1");
+    for (guint i = 0; i < cbox_plan_get_n_mounts (plan); i++)
+      g_assert_cmpint (cbox_plan_get_mount (plan, i)->kind, !=, CBOX_MOUNT_SOCKET);
+    reason = skipped_reason (plan, "fsock");
+    g_assert_nonnull (reason);
+    g_assert_true (g_str_has_prefix (reason, "fsock needs unix-socket binds (socket "));
+    g_assert_true (g_str_has_suffix (reason, "; backend limited cannot provide them"));
+  }
+  /* Through "mixed" (fdev and fsock), with neither left: an error. */
+  {
+    g_autoptr (GError) error = NULL;
+    g_ptr_array_set_size (f->request->forward_ops, 0);
+    add (f, "mixed", TRUE);
+    error = build_error (f);
+    g_assert_error (error, CBOX_ERROR, CBOX_ERROR_NOT_SUPPORTED);
+    g_assert_nonnull (strstr (error->message, "Forwarder 'mixed' cannot be used"));
+    g_assert_nonnull (strstr (error->message, "fsock: fsock needs unix-socket binds"));
+  }
+}
+
 static void
 test_unavailable_requested_vs_default (Fixture *f, gconstpointer user_data)
 {
@@ -721,6 +765,7 @@ main (int argc, char **argv)
   ADD ("/core/planner/features/requested", test_feature_mismatch_requested);
   ADD ("/core/planner/features/default", test_feature_mismatch_default);
   ADD ("/core/planner/features/dynamic", test_feature_dynamic);
+  ADD ("/core/planner/features/dynamic-optional", test_feature_dynamic_optional);
   ADD ("/core/planner/features/alias", test_feature_mismatch_alias);
   ADD ("/core/planner/unavailable/requested-vs-default", test_unavailable_requested_vs_default);
   ADD ("/core/planner/unavailable/unknown", test_unknown_requested_vs_default);

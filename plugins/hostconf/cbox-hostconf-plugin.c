@@ -70,6 +70,18 @@ hostconf_has_feature (CboxContext *ctx, CboxFeatures feature)
   return (cbox_context_get_backend_features (ctx) & feature) != 0;
 }
 
+/* TRUE when the base plan gives the sandbox the host's /etc, read-only
+ * (core/cbox-base.c): then everything in it is there already, a generated
+ * file can only go over one the host has, and nothing can be created in
+ * it. Without it (a test's plan, a host without /etc) the files are bound
+ * one by one. */
+static gboolean
+hostconf_etc_is_bound (CboxPlan *plan)
+{
+  const CboxMount *etc = cbox_plan_find_mount (plan, "/etc");
+  return etc != NULL && etc->kind == CBOX_MOUNT_RO;
+}
+
 /* A resolv.conf lists a few servers and options; anything larger is not
  * one. */
 #define HOSTCONF_RESOLV_MAX_SIZE (1024 * 1024)
@@ -145,11 +157,34 @@ hostconf_probe (CboxContext *ctx, CboxProbeResult *result, GError **error)
 /* /etc/resolv.conf, resolved to its real file: a symlink to
  * /run/systemd/resolve/stub-resolv.conf would dangle inside, where /run is
  * private. */
+static gboolean hostconf_is_visible (CboxPlan *plan, const char *path);
+
+/* Where the resolver's file goes inside: /etc/resolv.conf itself, or,
+ * when the host's /etc is bound and its resolv.conf is a link that leads
+ * out of what the sandbox sees (systemd-resolved's
+ * /run/systemd/resolve/stub-resolv.conf, NetworkManager's
+ * /run/NetworkManager/resolv.conf: /run is private inside), the place the
+ * link leads to, so that the link works inside. NULL when nothing needs to
+ * be bound: the host's file is visible through /etc as it is. */
+static char *
+hostconf_resolv_dest (CboxPlan *plan, const CboxHost *host, const char *real)
+{
+  const char *inside;
+
+  if (!hostconf_etc_is_bound (plan))
+    return g_strdup ("/etc/resolv.conf");
+  inside = hostconf_strip_root (host, real);
+  if (hostconf_is_visible (plan, inside))
+    return NULL;
+  return g_strdup (inside);
+}
+
 static void
 hostconf_add_resolv_conf (CboxContext *ctx, CboxPlan *plan, const CboxHost *host)
 {
   g_autofree char *resolv = cbox_host_resolve (host, "/etc/resolv.conf");
   g_autofree char *real = hostconf_realpath (resolv);
+  g_autofree char *dest = NULL;
 
   if (real == NULL)
     {
@@ -181,7 +216,10 @@ hostconf_add_resolv_conf (CboxContext *ctx, CboxPlan *plan, const CboxHost *host
       if (g_file_test (upstream, G_FILE_TEST_IS_REGULAR)
           && !hostconf_resolv_is_loopback_only (host, HOSTCONF_RESOLVED_UPSTREAM))
         {
-          cbox_plan_add_bind_ro (plan, upstream, "/etc/resolv.conf", CBOX_MOUNT_FLAG_NONE);
+          /* Over the host's file, or at the place its link leads to. */
+          dest = hostconf_resolv_dest (plan, host, real);
+          cbox_plan_add_bind_ro (plan, upstream, dest != NULL ? dest : "/etc/resolv.conf",
+                                 CBOX_MOUNT_FLAG_NONE);
           cbox_plan_add_note (plan,
                               "/etc/resolv.conf from %s: the host's stub resolver on "
                               "the loopback is out of reach of backend '%s'",
@@ -193,7 +231,9 @@ hostconf_add_resolv_conf (CboxContext *ctx, CboxPlan *plan, const CboxHost *host
                           "'%s' may not reach",
                           cbox_context_get_backend (ctx));
     }
-  cbox_plan_add_bind_ro (plan, real, "/etc/resolv.conf", CBOX_MOUNT_FLAG_NONE);
+  dest = hostconf_resolv_dest (plan, host, real);
+  if (dest != NULL)
+    cbox_plan_add_bind_ro (plan, real, dest, CBOX_MOUNT_FLAG_NONE);
 }
 
 /* TRUE when the sandbox sees @path (canonical, inside) through the system
@@ -203,6 +243,8 @@ hostconf_is_visible (CboxPlan *plan, const char *path)
 {
   if (g_str_has_prefix (path, "/usr/"))
     return TRUE;
+  if (g_str_has_prefix (path, "/etc/"))
+    return hostconf_etc_is_bound (plan);
   if (g_str_has_prefix (path, "/nix/store/"))
     return cbox_plan_find_mount (plan, "/nix/store") != NULL;
   return FALSE;
@@ -234,6 +276,23 @@ hostconf_add_time (CboxContext *ctx, CboxPlan *plan, const CboxHost *host)
 
   if (real == NULL || g_lstat (localtime, &st) < 0)
     return;
+  if (hostconf_etc_is_bound (plan))
+    {
+      /* The host's /etc/localtime is there as it is; only the zone
+       * database it leads to may be missing. */
+      inside = hostconf_strip_root (host, real);
+      zoneinfo = strstr (inside, "/zoneinfo/");
+      if (!hostconf_is_visible (plan, inside))
+        {
+          g_autofree char *dir = zoneinfo != NULL
+                                     ? g_strndup (inside, zoneinfo - inside + strlen ("/zoneinfo"))
+                                     : g_strdup (inside);
+          g_autofree char *src = cbox_host_resolve (host, dir);
+          if (cbox_plan_find_mount (plan, dir) == NULL)
+            cbox_plan_add_bind_ro (plan, src, dir, CBOX_MOUNT_FLAG_NONE);
+        }
+      return;
+    }
   if (!S_ISLNK (st.st_mode) || !hostconf_has_feature (ctx, CBOX_FEATURE_SYMLINK))
     {
       cbox_plan_add_bind_ro (plan, real, "/etc/localtime", CBOX_MOUNT_FLAG_NONE);
@@ -274,6 +333,25 @@ hostconf_add_offline_hosts (CboxContext *ctx, CboxPlan *plan, GError **error)
                               "::1\tlocalhost ip6-localhost ip6-loopback\n";
 
   cbox_plan_add_note (plan, "network off: no /etc/resolv.conf, /etc/hosts has the loopback only");
+  if (hostconf_etc_is_bound (plan))
+    {
+      const CboxHost *host = cbox_context_get_host (ctx);
+      g_autofree char *resolv = cbox_host_resolve (host, "/etc/resolv.conf");
+      g_autofree char *real = hostconf_realpath (resolv);
+      g_autofree char *hosts_path = cbox_host_resolve (host, "/etc/hosts");
+
+      /* The host's resolv.conf hidden under an empty, unreadable file
+       * (resolvers then fail at once); a link that leads out of the
+       * sandbox's view dangles inside already. */
+      if (real != NULL && hostconf_is_visible (plan, hostconf_strip_root (host, real)))
+        cbox_plan_add_bind_ro (plan, "/dev/null", "/etc/resolv.conf", CBOX_MOUNT_FLAG_NONE);
+      /* A generated file can only go over one the host has. */
+      if (!g_file_test (hosts_path, G_FILE_TEST_IS_REGULAR))
+        {
+          cbox_plan_add_note (plan, "the host has no /etc/hosts: the sandbox has none either");
+          return TRUE;
+        }
+    }
   if (!hostconf_has_feature (ctx, CBOX_FEATURE_DATA))
     return TRUE;
   if (!cbox_plan_add_data (plan, "/etc/hosts", hosts, strlen (hosts), 0644, CBOX_MOUNT_FLAG_NONE,
@@ -294,7 +372,9 @@ hostconf_contribute (CboxContext *ctx, CboxPlan *plan, GError **error)
   /* NixOS' /etc entries are symlinks through /etc/static into the store;
    * binding one follows the first link, but files inside a bound directory
    * (/etc/ssl/certs/ca-certificates.crt) still point at /etc/static. */
-  if (cbox_host_is_nixos (host) && cbox_plan_find_mount (plan, "/etc/static") == NULL)
+  gboolean etc_bound = hostconf_etc_is_bound (plan);
+
+  if (cbox_host_is_nixos (host) && !etc_bound && cbox_plan_find_mount (plan, "/etc/static") == NULL)
     {
       g_autofree char *src = cbox_host_resolve (host, "/etc/static");
       cbox_plan_add_bind_ro (plan, src, "/etc/static", CBOX_MOUNT_FLAG_ALLOW_MISSING);
@@ -303,7 +383,7 @@ hostconf_contribute (CboxContext *ctx, CboxPlan *plan, GError **error)
   if (network)
     {
       hostconf_add_resolv_conf (ctx, plan, host);
-      for (gsize i = 0; i < G_N_ELEMENTS (hostconf_name_files); i++)
+      for (gsize i = 0; i < G_N_ELEMENTS (hostconf_name_files) && !etc_bound; i++)
         {
           g_autofree char *src = cbox_host_resolve (host, hostconf_name_files[i]);
           cbox_plan_add_bind_ro (plan, src, hostconf_name_files[i], CBOX_MOUNT_FLAG_ALLOW_MISSING);
@@ -312,6 +392,13 @@ hostconf_contribute (CboxContext *ctx, CboxPlan *plan, GError **error)
   else if (!hostconf_add_offline_hosts (ctx, plan, error))
     return FALSE;
 
+  if (etc_bound)
+    {
+      /* TLS roots, fonts, the time zone files are in the host's /etc;
+       * /etc/ssl/private is among what the base plan hides. */
+      hostconf_add_time (ctx, plan, host);
+      return TRUE;
+    }
   for (gsize i = 0; i < G_N_ELEMENTS (hostconf_dirs); i++)
     {
       g_autofree char *src = cbox_host_resolve (host, hostconf_dirs[i]);

@@ -68,7 +68,9 @@ test_network_off (Fixture *f, gconstpointer data)
   if (!devtools_test_require_backend (backend, FALSE))
     return;
   devtools_test_sh (&result, backend, args, f->project, f->env,
-                    "set -e; test ! -e /etc/resolv.conf; "
+                    /* No name server can be read: the host's
+                     * resolv.conf is hidden (or a link that dangles). */
+                    "set -e; ! grep -qs nameserver /etc/resolv.conf; "
                     "getent hosts localhost; "
                     "test -r /etc/ssl/certs/ca-certificates.crt; "
                     "echo OFFLINE-OK");
@@ -85,16 +87,15 @@ test_without_forwarders (Fixture *f, gconstpointer data)
 
   if (!devtools_test_require_backend (backend, FALSE))
     return;
-  /* What the two forwarders bring is absent without them. */
+  /* What locale brings is absent without it; the host's /etc (TLS roots
+   * included) comes from the base plan, not from hostconf. */
   devtools_test_sh (&result, backend, args, f->project, f->env,
                     "echo \"LANG=${LANG-unset}\"; "
                     "test -e /etc/ssl/certs && echo HAS-CERTS; "
-                    "test -e /etc/resolv.conf && echo HAS-RESOLV; "
                     "true");
   cbox_test_assert_status (&result, 0);
   devtools_test_assert_contains (result.out, "LANG=unset");
-  g_assert_false (devtools_test_contains (result.out, "HAS-CERTS"));
-  g_assert_false (devtools_test_contains (result.out, "HAS-RESOLV"));
+  g_assert_true (devtools_test_contains (result.out, "HAS-CERTS"));
 }
 
 int

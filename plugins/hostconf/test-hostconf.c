@@ -324,11 +324,168 @@ test_resolv_conf_too_large (Fixture *f, gconstpointer data)
   g_assert_false (plan_has_note (plan, "loopback"));
 }
 
+/* As run(), over a plan that has the host's /etc read-only already, as the
+ * base plan gives it (core/cbox-base.c). */
+static CboxPlan *
+run_etc_bound (Fixture *f, gboolean network, const char *backend, CboxFeatures features)
+{
+  g_autoptr (CboxContext) ctx = cbox_context_new (f->host, NULL, "hostconf");
+  g_autoptr (CboxProbeResult) result = cbox_probe_result_new ();
+  g_autoptr (CboxPlan) plan = cbox_plan_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *etc = g_build_filename (f->root, "etc", NULL);
+
+  cbox_context_set_network (ctx, network);
+  cbox_context_set_backend (ctx, backend, features);
+  cbox_plan_set_user (plan, 1000, 1000, "u", "/home/u");
+  g_assert_cmpint (g_mkdir_with_parents (etc, 0755), ==, 0);
+  cbox_plan_add_bind_ro (plan, etc, "/etc", CBOX_MOUNT_FLAG_NONE);
+  g_assert_true (hostconf_probe (ctx, result, &error));
+  g_assert_true (hostconf_contribute (ctx, plan, &error));
+  g_assert_no_error (error);
+  return g_steal_pointer (&plan);
+}
+
+/* Nothing under /etc is bound again: it is all there. The only items are
+ * those that change what the sandbox sees. */
+static void
+assert_no_etc_binds (CboxPlan *plan)
+{
+  for (guint i = 0; i < cbox_plan_get_n_mounts (plan); i++)
+    {
+      const CboxMount *mount = cbox_plan_get_mount (plan, i);
+      if (g_str_has_prefix (mount->dest, "/etc/") && mount->kind == CBOX_MOUNT_RO)
+        g_assert_cmpstr (mount->src, ==, "/dev/null");
+    }
+}
+
+/* resolv.conf a link into /run (private inside): its target is bound
+ * where the link leads, so the host's link works inside. */
+static void
+test_etc_bound_resolv_symlink (Fixture *f, gconstpointer data)
+{
+  g_autoptr (CboxPlan) plan = NULL;
+  g_autoptr (CboxPlan) qemu_plan = NULL;
+  g_autofree char *stub = NULL;
+  g_autofree char *upstream = NULL;
+  const CboxMount *mount;
+
+  cbox_test_write_file (f->root, "run/systemd/resolve/stub-resolv.conf", "nameserver 127.0.0.53\n");
+  cbox_test_write_file (f->root, "run/systemd/resolve/resolv.conf", "nameserver 192.0.2.1\n");
+  make_link (f, "run/systemd/resolve/stub-resolv.conf", "etc/resolv.conf");
+  cbox_test_write_file (f->root, "etc/hosts", "10.0.0.7 build\n");
+  cbox_test_write_file (f->root, "etc/ssl/certs/ca.pem", "");
+  stub = real_path_of (f, "run/systemd/resolve/stub-resolv.conf");
+  upstream = real_path_of (f, "run/systemd/resolve/resolv.conf");
+
+  plan = run_etc_bound (f, TRUE, "bwrap", CBOX_FEATURE_ALL);
+  g_assert_null (cbox_plan_find_mount (plan, "/etc/resolv.conf"));
+  mount = cbox_plan_find_mount (plan, "/run/systemd/resolve/stub-resolv.conf");
+  g_assert_nonnull (mount);
+  g_assert_cmpint (mount->kind, ==, CBOX_MOUNT_RO);
+  g_assert_cmpstr (mount->src, ==, stub);
+  g_assert_null (cbox_plan_find_mount (plan, "/etc/hosts"));
+  g_assert_null (cbox_plan_find_mount (plan, "/etc/ssl"));
+  assert_no_etc_binds (plan);
+
+  /* The stub is out of qemu's reach: the upstream list at the same place. */
+  qemu_plan = run_etc_bound (f, TRUE, "qemu", CBOX_FEATURE_BIND | CBOX_FEATURE_DATA);
+  mount = cbox_plan_find_mount (qemu_plan, "/run/systemd/resolve/stub-resolv.conf");
+  g_assert_nonnull (mount);
+  g_assert_cmpstr (mount->src, ==, upstream);
+}
+
+/* A regular resolv.conf is seen through /etc as it is; on the loopback
+ * only and for a backend without the host's network, the upstream list
+ * goes over it. */
+static void
+test_etc_bound_resolv_regular (Fixture *f, gconstpointer data)
+{
+  g_autoptr (CboxPlan) plan = NULL;
+  g_autoptr (CboxPlan) qemu_plan = NULL;
+  g_autofree char *upstream = NULL;
+
+  cbox_test_write_file (f->root, "etc/resolv.conf", "nameserver 127.0.0.53\n");
+  cbox_test_write_file (f->root, "run/systemd/resolve/resolv.conf", "nameserver 192.0.2.1\n");
+  upstream = real_path_of (f, "run/systemd/resolve/resolv.conf");
+
+  plan = run_etc_bound (f, TRUE, "bwrap", CBOX_FEATURE_ALL);
+  g_assert_null (cbox_plan_find_mount (plan, "/etc/resolv.conf"));
+  qemu_plan = run_etc_bound (f, TRUE, "qemu", CBOX_FEATURE_BIND | CBOX_FEATURE_DATA);
+  g_assert_cmpstr (cbox_plan_find_mount (qemu_plan, "/etc/resolv.conf")->src, ==, upstream);
+}
+
+/* Network off: the host's resolv.conf is hidden (a link into /run dangles
+ * inside already), /etc/hosts has the loopback only. */
+static void
+test_etc_bound_network_off (Fixture *f, gconstpointer data)
+{
+  g_autoptr (CboxPlan) plan = NULL;
+  g_autoptr (CboxPlan) link_plan = NULL;
+  g_autofree char *hosts = NULL;
+  const CboxMount *mount;
+
+  cbox_test_write_file (f->root, "etc/resolv.conf", "nameserver 192.0.2.1\n");
+  cbox_test_write_file (f->root, "etc/hosts", "10.0.0.7 build-server.internal\n");
+  plan = run_etc_bound (f, FALSE, "bwrap", CBOX_FEATURE_ALL);
+  mount = cbox_plan_find_mount (plan, "/etc/resolv.conf");
+  g_assert_nonnull (mount);
+  g_assert_cmpstr (mount->src, ==, "/dev/null");
+  mount = cbox_plan_find_mount (plan, "/etc/hosts");
+  g_assert_cmpint (mount->kind, ==, CBOX_MOUNT_DATA);
+  {
+    g_autoptr (GBytes) bytes = cbox_memfd_read (mount->fd, NULL);
+    g_assert_nonnull (bytes);
+    hosts = g_strndup (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
+  }
+  g_assert_null (strstr (hosts, "build-server"));
+  g_assert_nonnull (strstr (hosts, "localhost"));
+
+  g_assert_cmpint (g_unlink (g_build_filename (f->root, "etc/resolv.conf", NULL)), ==, 0);
+  cbox_test_write_file (f->root, "run/systemd/resolve/stub-resolv.conf", "nameserver 127.0.0.53\n");
+  make_link (f, "run/systemd/resolve/stub-resolv.conf", "etc/resolv.conf");
+  link_plan = run_etc_bound (f, FALSE, "bwrap", CBOX_FEATURE_ALL);
+  g_assert_null (cbox_plan_find_mount (link_plan, "/etc/resolv.conf"));
+  g_assert_null (cbox_plan_find_mount (link_plan, "/run/systemd/resolve/stub-resolv.conf"));
+}
+
+/* /etc/localtime is the host's, link or file: nothing over it; a zone
+ * database outside /usr and /etc is bound. */
+static void
+test_etc_bound_localtime (Fixture *f, gconstpointer data)
+{
+  g_autoptr (CboxPlan) plan = NULL;
+  g_autoptr (CboxPlan) outside_plan = NULL;
+  g_autofree char *zoneinfo = NULL;
+
+  cbox_test_write_file (f->root, "usr/share/zoneinfo/Europe/Berlin", "TZif");
+  make_link (f, "usr/share/zoneinfo/Europe/Berlin", "etc/localtime");
+  plan = run_etc_bound (f, TRUE, "bwrap", CBOX_FEATURE_ALL);
+  g_assert_null (cbox_plan_find_mount (plan, "/etc/localtime"));
+  g_assert_null (cbox_plan_find_mount (plan, "/usr/share/zoneinfo"));
+
+  g_assert_cmpint (g_unlink (g_build_filename (f->root, "etc/localtime", NULL)), ==, 0);
+  cbox_test_write_file (f->root, "opt/tz/zoneinfo/Europe/Berlin", "TZif");
+  make_link (f, "opt/tz/zoneinfo/Europe/Berlin", "etc/localtime");
+  zoneinfo = real_path_of (f, "opt/tz/zoneinfo");
+  outside_plan = run_etc_bound (f, TRUE, "bwrap", CBOX_FEATURE_ALL);
+  g_assert_null (cbox_plan_find_mount (outside_plan, "/etc/localtime"));
+  g_assert_cmpstr (cbox_plan_find_mount (outside_plan, "/opt/tz/zoneinfo")->src, ==, zoneinfo);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/hostconf/resolv/loopback-detection", test_loopback_detection);
+  g_test_add ("/hostconf/etc-bound/resolv-symlink", Fixture, NULL, fixture_setup,
+              test_etc_bound_resolv_symlink, fixture_teardown);
+  g_test_add ("/hostconf/etc-bound/resolv-regular", Fixture, NULL, fixture_setup,
+              test_etc_bound_resolv_regular, fixture_teardown);
+  g_test_add ("/hostconf/etc-bound/network-off", Fixture, NULL, fixture_setup,
+              test_etc_bound_network_off, fixture_teardown);
+  g_test_add ("/hostconf/etc-bound/localtime", Fixture, NULL, fixture_setup,
+              test_etc_bound_localtime, fixture_teardown);
   g_test_add ("/hostconf/resolv/symlink", Fixture, NULL, fixture_setup, test_resolv_conf_symlink,
               fixture_teardown);
   g_test_add ("/hostconf/resolv/upstream", Fixture, NULL, fixture_setup, test_resolv_conf_upstream,

@@ -571,11 +571,34 @@ apply_data (const Plan *plan, const char *file, const char *dest, mode_t mode, i
     fail ("cannot read %s: %s", source, strerror (errno));
   unlink (target);
   fd = open (target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
-  if (fd < 0)
+  if (fd < 0 && errno == EROFS)
     {
-      /* Over a read-only share, or a file bound in: put a tmpfs copy on top. */
-      fail ("cannot write %s: %s", dest, strerror (errno));
+      /* Over a file of a read-only share (the host's /etc): a copy in the
+       * init's own memory, with the plan's mode, bound over it. */
+      char copy[PATH_MAX];
+
+      if (mkdir_p ("/cbox-data", 0755, (uid_t)-1, 0) < 0)
+        fail ("cannot create /cbox-data: %s", strerror (errno));
+      snprintf (copy, sizeof copy, "/cbox-data/%s", file);
+      fd = open (copy, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+      if (fd < 0)
+        fail ("cannot write %s: %s", copy, strerror (errno));
+      write_all (fd, content, len);
+      if (fchmod (fd, mode) < 0 || (writable && fchown (fd, plan->uid, plan->gid) < 0))
+        fail ("cannot set mode of %s: %s", dest, strerror (errno));
+      close (fd);
+      if (mount (copy, target, NULL, MS_BIND, NULL) < 0)
+        fail ("cannot bind %s over the shared file: %s", dest, strerror (errno));
+      if (!writable
+          && mount (NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV,
+                    NULL)
+                 < 0)
+        fail ("cannot make %s read-only: %s", dest, strerror (errno));
+      free (content);
+      return;
     }
+  if (fd < 0)
+    fail ("cannot write %s: %s", dest, strerror (errno));
   write_all (fd, content, len);
   if (fchmod (fd, mode) < 0 || (writable && fchown (fd, plan->uid, plan->gid) < 0))
     fail ("cannot set mode of %s: %s", dest, strerror (errno));

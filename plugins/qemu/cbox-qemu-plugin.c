@@ -497,13 +497,19 @@ cbox_qemu_realize_mount (CboxQemuState *state, const CboxMount *mount, GError **
                                  share->virtiofs ? "virtiofs" : "9p", mount->dest, ro ? "1" : "0",
                                  "", NULL);
           }
-        else if (ro && S_ISREG (st.st_mode) && st.st_size <= 16 * 1024 * 1024)
+        else if (ro
+                 && ((S_ISREG (st.st_mode) && st.st_size <= 16 * 1024 * 1024)
+                     || (S_ISCHR (st.st_mode) && g_str_equal (real, "/dev/null"))))
           {
             /* A read-only file travels as a copy in the metadata share:
              * sharing its directory instead would hand the guest kernel
              * every sibling (all of /etc for /etc/resolv.conf). */
             CboxQemuData *data = g_new0 (CboxQemuData, 1);
-            g_autofree char *mode = g_strdup_printf ("%o", st.st_mode & 0777);
+            /* /dev/null hides a file (core/cbox-base.c): an empty file that
+             * nobody but root may read, as the host's device would be on
+             * the sandbox's nodev mounts. */
+            g_autofree char *mode
+                = g_strdup_printf ("%o", S_ISCHR (st.st_mode) ? 0 : st.st_mode & 0777);
             data->fd = -1;
             data->path = g_strdup (real);
             data->name = g_strdup_printf ("file%u", state->data->len);
