@@ -25,9 +25,11 @@
 /* Every fake copied into the folder, as the load log names them. */
 #define ALL_FAKES "fa fb fc fdev fsock limited"
 
-/* A plan with the `limited` fake backend and the two forwarders of the
- * alias "pair" (fa goes after fb); nothing configured is added. */
-#define PAIR_PLAN "--backend=limited", "--forward=none,pair", "plan", "--", "true"
+/* A run with the `limited` fake backend and the two forwarders of the
+ * alias "pair" (fa goes after fb); nothing configured is added. A run, not
+ * `cbox plan`, since only a run writes the cache; the fake backend prints
+ * the lines of the plan the tests look at. */
+#define PAIR_PLAN "--backend=limited", "--forward=none,pair", "run", "--", "true"
 
 typedef struct
 {
@@ -183,7 +185,8 @@ verbose_counts (Fixture *f, const CboxTestResult *result)
   return counts;
 }
 
-/* The plan of PAIR_PLAN, as it must be whatever the cache holds. */
+/* The plan of PAIR_PLAN, as it must be whatever the cache holds (as the
+ * `limited` backend prints it). */
 static void
 assert_pair_plan (const CboxTestResult *result)
 {
@@ -376,8 +379,8 @@ test_warm (Fixture *f, gconstpointer user_data)
   g_assert_true (cache_is_marked (f));
 
   /* Another plan from the same cache opens its own forwarder only. */
-  assert_loaded (f, ARGS ("--backend=limited", "--forward=none,fsock", "plan", "--", "true"),
-                 &other, "fsock limited");
+  assert_loaded (f, ARGS ("--backend=limited", "--forward=none,fsock", "run", "--", "true"), &other,
+                 "fsock limited");
   cbox_test_assert_status (&other, 0);
   g_assert_nonnull (strstr (other.out, "FAKE_FSOCK=1"));
   g_assert_null (strstr (other.out, "FAKE_FA"));
@@ -412,7 +415,7 @@ test_replaced (Fixture *f, gconstpointer user_data)
   g_assert_cmpint (g_rename (fc, fb), ==, 0);
 
   /* The new file is opened to be described, and fb is known no more. */
-  assert_loaded (f, ARGS ("-v", "--backend=limited", "--forward=none,fb", "plan", "--", "true"),
+  assert_loaded (f, ARGS ("-v", "--backend=limited", "--forward=none,fb", "run", "--", "true"),
                  &old_name, "fc limited");
   cbox_test_assert_status (&old_name, CBOX_EXIT_FAILURE);
   g_assert_nonnull (strstr (old_name.err, "Forwarder 'fb' (from cli) cannot be used: no "
@@ -421,7 +424,7 @@ test_replaced (Fixture *f, gconstpointer user_data)
   g_assert_cmpuint (counts.cached, ==, counts.found - 1);
 
   /* fc works, from its new file, itself described by the cache now. */
-  assert_loaded (f, ARGS ("-v", "--backend=limited", "--forward=none,fc", "plan", "--", "true"),
+  assert_loaded (f, ARGS ("-v", "--backend=limited", "--forward=none,fc", "run", "--", "true"),
                  &new_name, "fc limited");
   cbox_test_assert_status (&new_name, 0);
   g_assert_nonnull (strstr (new_name.out, "FAKE_FC=1"));
@@ -459,7 +462,7 @@ test_tampered (Fixture *f, gconstpointer user_data)
   assert_pair_plan (&cold);
   tamper_cache (f, "fsock", FIELD_ALIASES, "mixed,evil");
 
-  assert_loaded (f, ARGS ("--backend=limited", "--forward=none,evil", "plan", "--", "true"),
+  assert_loaded (f, ARGS ("--backend=limited", "--forward=none,evil", "run", "--", "true"),
                  &tampered, "fsock limited");
   cbox_test_assert_status (&tampered, CBOX_EXIT_FAILURE);
   expected = g_strdup_printf ("Forwarder 'fsock' cannot be used: %s: the plugin changed since "
@@ -470,14 +473,14 @@ test_tampered (Fixture *f, gconstpointer user_data)
   g_assert_false (g_file_test (f->cache, G_FILE_TEST_EXISTS));
 
   /* Every file described anew: the alias is unknown. */
-  assert_loaded (f, ARGS ("--backend=limited", "--forward=none,evil", "plan", "--", "true"), &again,
+  assert_loaded (f, ARGS ("--backend=limited", "--forward=none,evil", "run", "--", "true"), &again,
                  ALL_FAKES);
   cbox_test_assert_status (&again, CBOX_EXIT_FAILURE);
   g_assert_nonnull (strstr (again.err, "Forwarder 'evil' (from cli) cannot be used: no "
                                        "forwarder or alias of that name was found"));
   g_assert_true (g_file_test (f->cache, G_FILE_TEST_IS_REGULAR));
 
-  assert_loaded (f, ARGS ("--backend=limited", "--forward=none,fsock", "plan", "--", "true"), &real,
+  assert_loaded (f, ARGS ("--backend=limited", "--forward=none,fsock", "run", "--", "true"), &real,
                  "fsock limited");
   cbox_test_assert_status (&real, 0);
   g_assert_nonnull (strstr (real.out, "FAKE_FSOCK=1"));
@@ -569,7 +572,7 @@ test_cached_file_rejected (Fixture *f, gconstpointer user_data)
     write_cache (f, with_junk);
   }
 
-  assert_loaded (f, ARGS ("--backend=limited", "--forward=none,junk", "plan", "--", "true"),
+  assert_loaded (f, ARGS ("--backend=limited", "--forward=none,junk", "run", "--", "true"),
                  &claimed, "limited");
   cbox_test_assert_status (&claimed, CBOX_EXIT_FAILURE);
   g_assert_nonnull (strstr (claimed.err, "Forwarder 'junk' cannot be used: "));
@@ -577,7 +580,7 @@ test_cached_file_rejected (Fixture *f, gconstpointer user_data)
   g_assert_false (g_file_test (f->cache, G_FILE_TEST_EXISTS));
 
   /* Described anew, the file is what it is: a rejected plugin. */
-  assert_loaded (f, ARGS ("--backend=limited", "--forward=none,junk", "plan", "--", "true"), &again,
+  assert_loaded (f, ARGS ("--backend=limited", "--forward=none,junk", "run", "--", "true"), &again,
                  ALL_FAKES);
   cbox_test_assert_status (&again, CBOX_EXIT_FAILURE);
   g_assert_nonnull (strstr (again.err, "Forwarder 'junk' (from cli) cannot be used: its plugin "

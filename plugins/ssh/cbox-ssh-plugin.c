@@ -96,6 +96,16 @@ ssh_agent_ping (const char *path, guint32 *ret_n_keys, GError **error)
   return TRUE;
 }
 
+/* The features of the backend of this run; all of them when none is known
+ * yet (a plan computed without a backend). */
+static CboxFeatures
+ssh_backend_features (CboxContext *ctx)
+{
+  if (cbox_context_get_backend (ctx) == NULL)
+    return CBOX_FEATURE_ALL;
+  return cbox_context_get_backend_features (ctx);
+}
+
 static gboolean
 ssh_probe (CboxContext *ctx, CboxProbeResult *result, GError **error)
 {
@@ -153,7 +163,16 @@ ssh_probe (CboxContext *ctx, CboxProbeResult *result, GError **error)
       keys_problem = g_strdup_printf ("no directory %s", ssh_dir != NULL ? ssh_dir : "~/.ssh");
   }
 
-  if (!data->want_keys && !data->want_agent)
+  if (!data->want_keys && data->want_agent && !(ssh_backend_features (ctx) & CBOX_FEATURE_SOCKET))
+    /* Agent only on a backend that cannot bind the agent's socket would
+     * forward nothing: unavailable, so a profile's forward-optional
+     * skips it with this reason and --forward=ssh fails with it. */
+    cbox_probe_result_set_status (result, CBOX_PROBE_UNAVAILABLE,
+                                  "agent only ([ssh] keys=false) needs unix-socket binds, which "
+                                  "backend '%s' cannot do; use the bwrap or nspawn backend, or "
+                                  "set [ssh] keys=true to forward ~/.ssh read-only instead",
+                                  cbox_context_get_backend (ctx));
+  else if (!data->want_keys && !data->want_agent)
     cbox_probe_result_set_status (result, CBOX_PROBE_UNAVAILABLE,
                                   "both the agent and the keys are turned off ([ssh] agent=false "
                                   "and keys=false)");
@@ -171,16 +190,6 @@ ssh_probe (CboxContext *ctx, CboxProbeResult *result, GError **error)
   else
     cbox_probe_result_set_status (result, CBOX_PROBE_AVAILABLE, NULL);
   return TRUE;
-}
-
-/* The features of the backend of this run; all of them when none is known
- * yet (a plan computed without a backend). */
-static CboxFeatures
-ssh_backend_features (CboxContext *ctx)
-{
-  if (cbox_context_get_backend (ctx) == NULL)
-    return CBOX_FEATURE_ALL;
-  return cbox_context_get_backend_features (ctx);
 }
 
 static gboolean

@@ -70,10 +70,24 @@ fake_backend_probe (CboxContext *ctx, CboxProbeResult *result, GError **error)
   return TRUE;
 }
 
+/* Run on the host: prints what a test of the plugin cache checks, in the
+ * words `cbox plan` uses (only `cbox run` writes the cache). */
 static gboolean
 fake_backend_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GError **error)
 {
-  cbox_launch_add_arg (launch, "true");
+  const char *const *forwarders = cbox_plan_get_forwarders (plan);
+  g_autofree char *joined = forwarders != NULL ? g_strjoinv (" ", (char **)forwarders) : NULL;
+  g_autoptr (GString) text = g_string_new (NULL);
+
+  g_string_append_printf (text, "backend:     %s\nforwarders:  %s\n", FAKE_NAME,
+                          joined != NULL ? joined : "");
+  for (guint i = 0; i < cbox_plan_get_n_env (plan); i++)
+    {
+      const CboxEnvVar *var = cbox_plan_get_env_var (plan, i);
+      if (g_str_has_prefix (var->name, "FAKE_") && var->value != NULL)
+        g_string_append_printf (text, "%s=%s \n", var->name, var->value);
+    }
+  cbox_launch_add_args (launch, "printf", "%s", text->str, NULL);
   return TRUE;
 }
 
