@@ -19,5 +19,9 @@ fi
 home=$(mktemp -d /tmp/cbox-user-home.XXXXXX)
 chown "$user:" "$home"
 trap 'rm -rf "$home"' EXIT
+# The XDG base folders follow the home (tests/util/isolated-home.sh pointed
+# them at root's scratch home, which this user cannot write).
 HOME=$home USER=$user LOGNAME=$user TMPDIR=/tmp \
+    XDG_CONFIG_HOME=$home/.config XDG_DATA_HOME=$home/.local/share \
+    XDG_STATE_HOME=$home/.local/state XDG_CACHE_HOME=$home/.cache \
     setpriv --reuid="$user" --regid="$user" --init-groups -- "$@"
