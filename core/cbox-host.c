@@ -348,6 +348,21 @@ cbox_host_is_nixos (const CboxHost *host)
   return g_file_test (marker, G_FILE_TEST_EXISTS) || g_file_test (system, G_FILE_TEST_IS_DIR);
 }
 
+gboolean
+cbox_host_is_socket (const CboxHost *host, const char *path)
+{
+  g_autofree char *resolved = NULL;
+  struct stat st;
+
+  g_return_val_if_fail (host != NULL, FALSE);
+  g_return_val_if_fail (path != NULL && path[0] == '/', FALSE);
+  resolved = cbox_host_resolve (host, path);
+  /* stat, not lstat: a display or bus socket is often reached through a
+   * link (/tmp/.X11-unix/X0 on some hosts, $XDG_RUNTIME_DIR/bus), and the
+   * plan binds what the link points at. */
+  return stat (resolved, &st) == 0 && S_ISSOCK (st.st_mode);
+}
+
 char *
 cbox_host_expand_path (const CboxHost *host, const char *path, GError **error)
 {

@@ -5,7 +5,10 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <glib/gstdio.h>
 
@@ -356,6 +359,46 @@ test_host_read_file (void)
   g_clear_error (&error);
   g_assert_null (cbox_host_read_file (host, "/etc", 0, &error));
   g_assert_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT);
+}
+
+/* cbox_host_is_socket(): a listening socket (also through a link) under the
+ * root prefix is one; a regular file, a folder, a fifo, a missing path and
+ * the same socket outside the root prefix are not. */
+static void
+test_host_is_socket (void)
+{
+  g_autofree char *root = cbox_test_make_dir ("socket root");
+  g_autofree char *run = g_build_filename (root, "run", NULL);
+  g_autofree char *sock_path = g_build_filename (run, "server.sock", NULL);
+  g_autofree char *link_path = g_build_filename (run, "link.sock", NULL);
+  g_autofree char *fifo = g_build_filename (run, "fifo", NULL);
+  g_autoptr (CboxHost) host = cbox_host_new ();
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  cbox_autofd int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  cbox_host_set_root (host, root);
+  g_assert_cmpint (g_mkdir_with_parents (run, 0700), ==, 0);
+  g_assert_cmpuint (strlen (sock_path), <, sizeof addr.sun_path);
+  strcpy (addr.sun_path, sock_path);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_no_errno (bind (fd, (struct sockaddr *)&addr, sizeof addr));
+  g_assert_no_errno (symlink (sock_path, link_path));
+  g_assert_no_errno (mkfifo (fifo, 0600));
+  cbox_test_write_file (root, "run/plain", "not a socket");
+
+  g_assert_true (cbox_host_is_socket (host, "/run/server.sock"));
+  g_assert_true (cbox_host_is_socket (host, "/run/link.sock"));
+  g_assert_false (cbox_host_is_socket (host, "/run/plain"));
+  g_assert_false (cbox_host_is_socket (host, "/run"));
+  g_assert_false (cbox_host_is_socket (host, "/run/fifo"));
+  g_assert_false (cbox_host_is_socket (host, "/run/missing.sock"));
+  /* The path is the host's, under the root prefix: the socket's real path
+   * is not found under it. */
+  g_assert_false (cbox_host_is_socket (host, sock_path));
+
+  g_unlink (link_path);
+  g_unlink (sock_path);
+  g_unlink (fifo);
 }
 
 static void
@@ -856,6 +899,7 @@ main (int argc, char **argv)
   g_test_add_func ("/host/resolve-and-expand", test_host_resolve_and_expand);
   g_test_add_func ("/host/getenv-nonempty", test_host_getenv_nonempty);
   g_test_add_func ("/host/read-file", test_host_read_file);
+  g_test_add_func ("/host/is-socket", test_host_is_socket);
   g_test_add_func ("/host/from-system-under-sudo", test_host_from_system_under_sudo);
   g_test_add_func ("/base/merged-usr", test_base_plan_merged_usr);
   g_test_add_func ("/base/identity-files", test_base_plan_identity_files);

@@ -62,6 +62,13 @@ const char *cbox_host_get_root (const CboxHost *host);
  * under the root). */
 gboolean cbox_host_is_nixos (const CboxHost *host);
 
+/* TRUE when host path @path (resolved under the root prefix, symbolic links
+ * followed) is a unix socket; FALSE when it is missing, unreadable or
+ * anything else. The check a probe makes before forwarding a server's
+ * socket: it looks at the file only, so it neither connects nor blocks
+ * (cbox-socket.h talks to the server, when a probe must). ABI 1.4. */
+gboolean cbox_host_is_socket (const CboxHost *host, const char *path);
+
 /* The path at which host path @path is found under the root prefix:
  * "/dev/dri" stays "/dev/dri" on a real host and becomes
  * "/tmp/fake/dev/dri" when the root is "/tmp/fake". Probes must look at

@@ -343,12 +343,9 @@ dbus_load_config (CboxContext *ctx, CboxDbusState *state, GError **error)
 static gboolean
 dbus_path_is_socket (const CboxHost *host, const char *path, char **ret_resolved)
 {
-  g_autofree char *resolved = cbox_host_resolve (host, path);
-  struct stat st;
-
-  if (stat (resolved, &st) != 0 || !S_ISSOCK (st.st_mode))
+  if (!cbox_host_is_socket (host, path))
     return FALSE;
-  *ret_resolved = g_steal_pointer (&resolved);
+  *ret_resolved = cbox_host_resolve (host, path);
   return TRUE;
 }
 

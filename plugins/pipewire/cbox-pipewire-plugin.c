@@ -56,10 +56,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PipewireState, pipewire_state_free)
 static gboolean
 pipewire_is_socket (const CboxHost *host, const char *path)
 {
-  g_autofree char *resolved = cbox_host_resolve (host, path);
-  struct stat st;
-
-  return stat (resolved, &st) == 0 && S_ISSOCK (st.st_mode);
+  return cbox_host_is_socket (host, path);
 }
 
 /* ---- PipeWire ----------------------------------------------------------- */

@@ -183,7 +183,6 @@ wayland_inspect (CboxContext *ctx, GError **error)
   g_autofree char *resolved = NULL;
   g_autofree char *globals = NULL;
   gboolean require_context = FALSE;
-  struct stat st;
 
   state->listen_fd = -1;
   if (!cbox_context_get_boolean (ctx, "require-security-context", FALSE, &require_context, error))
@@ -205,14 +204,14 @@ wayland_inspect (CboxContext *ctx, GError **error)
     }
   state->inside_name = cbox_wayland_display_inside_name (state->display_env);
 
-  resolved = cbox_host_resolve (host, state->socket_path);
-  if (stat (resolved, &st) < 0 || !S_ISSOCK (st.st_mode))
+  if (!cbox_host_is_socket (host, state->socket_path))
     {
       g_set_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE,
                    "no socket at %s (is a Wayland compositor running on WAYLAND_DISPLAY=%s?)",
                    state->socket_path, state->display_env);
       return NULL;
     }
+  resolved = cbox_host_resolve (host, state->socket_path);
 
   /* Whether the compositor offers security contexts decides what is bound,
    * so it is asked, not guessed. A compositor that cannot be asked is not

@@ -95,11 +95,10 @@ x11_inspect (CboxContext *ctx, GError **error)
   if (state->display->local)
     {
       g_autofree char *resolved = NULL;
-      struct stat st;
 
       state->socket_path = cbox_x11_display_get_socket_path (state->display);
       resolved = cbox_host_resolve (host, state->socket_path);
-      if (stat (resolved, &st) < 0)
+      if (!g_file_test (resolved, G_FILE_TEST_EXISTS))
         {
           /* Without the socket file only the abstract socket or TCP could
            * reach the server, both through the host's network namespace;
@@ -109,7 +108,7 @@ x11_inspect (CboxContext *ctx, GError **error)
                        state->socket_path, state->display_env);
           return NULL;
         }
-      if (!S_ISSOCK (st.st_mode))
+      if (!cbox_host_is_socket (host, state->socket_path))
         {
           g_set_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE, "%s is not a socket (DISPLAY=%s)",
                        state->socket_path, state->display_env);
