@@ -134,6 +134,23 @@ test_meson_uninstalled (void)
     run_ok (compile, (const char *const *)envp, NULL);
   }
   assert_hello_works (builddir);
+
+  /* The example's own `meson test`: this build's cbox (first on PATH) with
+   * the test backend from testpluginsdir of the uninstalled .pc. */
+  {
+    g_autofree char *core = g_build_filename (root, "core", NULL);
+    g_autofree char *path = g_strconcat (core, ":", g_environ_getenv (envp, "PATH"), NULL);
+    g_autofree char *list = NULL;
+    const char *setup[] = { meson, "setup", "--reconfigure", builddir, src, NULL };
+    const char *list_tests[] = { meson, "test", "-C", builddir, "--list", NULL };
+    const char *test[] = { meson, "test", "-C", builddir, "--print-errorlogs", NULL };
+
+    envp = g_environ_setenv (envp, "PATH", path, TRUE);
+    run_ok (setup, (const char *const *)envp, NULL);
+    run_ok (list_tests, (const char *const *)envp, &list);
+    g_assert_nonnull (strstr (list, "hello"));
+    run_ok (test, (const char *const *)envp, NULL);
+  }
 }
 
 /* The smallest build a plugin can have: one cc line. */
