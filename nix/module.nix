@@ -5,6 +5,7 @@
 #     network = false;                      # [cbox] network=off by default
 #     backends.qemu.enable = true;          # build and install the qemu backend
 #     extraPackages = [ pkgs.ripgrep ];     # on PATH inside the sandbox
+#     extraPlugins = [ cbox-gpg ];          # third-party plugin packages
 #     settings.x11.trusted = false;         # any other key of /etc/cbox/cbox.conf
 #   };
 #
@@ -46,6 +47,13 @@ let
   sandboxPath = lib.makeBinPath cfg.extraPackages + ":/run/current-system/sw/bin";
 
   userCbox = cfg.settings.cbox or { };
+  sysctl = config.boot.kernel.sysctl or { };
+  # How a sysctl that turns something off can be written.
+  off = [
+    0
+    false
+    "0"
+  ];
 
   settings = cfg.settings // {
     cbox =
@@ -112,6 +120,21 @@ in
       '';
     };
 
+    extraPlugins = lib.mkOption {
+      type = types.listOf types.package;
+      default = [ ];
+      example = lib.literalExpression "[ cbox-gpg ]";
+      description = ''
+        Packages with third-party cbox plugins, each installing
+        `libcbox-NAME.so` into {file}`lib/cbox/plugins-1` (a meson plugin
+        built against this cbox does so when built with
+        `PKG_CONFIG_CBOX_PLUGIN_PLUGINSDIR=$out/lib/cbox/plugins-1`, see
+        docs/nix.md). The installed cbox searches their folders after
+        `CBOX_PLUGIN_PATH` and before its own plugins, so a plugin here
+        with the name of a built-in one replaces it.
+      '';
+    };
+
     settings = lib.mkOption {
       type = types.attrsOf (
         types.attrsOf (
@@ -159,6 +182,18 @@ in
         message = "programs.cbox.backend is \"${cfg.backend}\", but programs.cbox.backends.${cfg.backend}.enable is false.";
       }
       {
+        # bwrap makes its namespaces as the user: with unprivileged user
+        # namespaces off, every run would fail at its first step.
+        assertion =
+          !cfg.backends.bwrap.enable
+          || (
+            (config.security.allowUserNamespaces or true)
+            && !(builtins.elem (sysctl."user.max_user_namespaces" or 1) off)
+            && !(builtins.elem (sysctl."kernel.unprivileged_userns_clone" or 1) off)
+          );
+        message = "programs.cbox: the bwrap backend needs unprivileged user namespaces, which this configuration turns off (security.allowUserNamespaces = false, or the sysctl user.max_user_namespaces = 0 or kernel.unprivileged_userns_clone = 0; a hardened kernel also needs security.unprivilegedUsernsClone = true). Turn them on, or set programs.cbox.backends.bwrap.enable = false and pick another programs.cbox.backend.";
+      }
+      {
         assertion = !(userCbox ? backend) && !(userCbox ? network);
         message = "programs.cbox.settings.cbox: set backend and network with programs.cbox.backend and programs.cbox.network.";
       }
@@ -166,6 +201,7 @@ in
 
     programs.cbox.finalPackage = cfg.package.override {
       plugins = enabledBackends ++ forwarderNames;
+      inherit (cfg) extraPlugins;
     };
 
     environment.systemPackages = [ cfg.finalPackage ];

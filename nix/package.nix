@@ -2,6 +2,7 @@
 #
 #   pkgs.callPackage ./nix/package.nix { }
 #   cbox.override { plugins = [ "bwrap" "x11" "wayland" ]; }
+#   cbox.override { extraPlugins = [ cbox-gpg ]; }   # third-party plugins
 #
 # Every plugin of nix/plugins.nix is built with -DNAME=enabled (or disabled
 # when it is not in `plugins`), so a missing library fails this build
@@ -10,6 +11,18 @@
 # xdg-dbus-proxy) are found on PATH by the plugins; the wrapper appends
 # this package's own versions to PATH, so a tool the system provides (the
 # running systemd's nspawn, for one) wins and ours is the fallback.
+#
+# cbox-exec, the program that starts the command inside the sandbox, is
+# linked statically (meson refuses to build it otherwise), so glibc.static
+# is always an input: on a host that is not NixOS the sandbox sees the
+# host's /usr, not the store, and a dynamic cbox-exec would name a loader
+# under /nix/store that is not there. The static program needs no store
+# path at run time, so the same package works on NixOS and elsewhere.
+#
+# Third-party plugins (extraPlugins) are packages that install
+# libcbox-NAME.so into $out/lib/cbox/plugins-1; the wrapper appends their
+# folders to CBOX_PLUGIN_PATH (a folder the user names there still comes
+# first; cbox ignores the variable when it runs setuid).
 #
 # The check phase runs the test suite without the `integration` suite:
 # those tests start sandboxes (user namespaces, systemd-nspawn, QEMU),
@@ -35,6 +48,8 @@
   plugins ? builtins.filter (name: name != "qemu" || stdenv.hostPlatform.isx86_64) (
     builtins.attrNames (import ./plugins.nix)
   ),
+  # Packages with third-party plugins in lib/cbox/plugins-1.
+  extraPlugins ? [ ],
   meson,
   ninja,
   pkg-config,
@@ -76,6 +91,7 @@ let
       ;
   };
   runtimeTools = builtins.concatMap (name: map (tool: tools.${tool}) known.${name}.runtime) plugins;
+  extraPluginPath = lib.concatStringsSep ":" (map (p: "${p}/lib/cbox/plugins-1") extraPlugins);
 
   # meson.build is the one place the version is written (project()'s
   # version, not its meson_version).
@@ -108,6 +124,8 @@ stdenv.mkDerivation {
     [
       glib
       json-glib
+      # cbox-exec (and the qemu backend's init) link statically.
+      glibc.static
     ]
     ++ lib.optionals (has "bwrap") [ libseccomp ]
     ++ lib.optionals (has "pipewire") [ pipewire ]
@@ -116,10 +134,8 @@ stdenv.mkDerivation {
       wayland
       wayland-protocols
     ]
-    # The VM's init links statically; compressed kernel modules are unpacked
-    # with liblzma and libzstd.
+    # Compressed kernel modules are unpacked with liblzma and libzstd.
     ++ lib.optionals (has "qemu") [
-      glibc.static
       xz
       zstd
     ];
@@ -141,12 +157,15 @@ stdenv.mkDerivation {
     runHook postCheck
   '';
 
-  postInstall = lib.optionalString (runtimeTools != [ ]) ''
-    wrapProgram $out/bin/cbox --suffix PATH : ${lib.makeBinPath runtimeTools}
-  '';
+  postInstall = lib.optionalString (runtimeTools != [ ] || extraPlugins != [ ]) (
+    "wrapProgram $out/bin/cbox"
+    + lib.optionalString (runtimeTools != [ ]) " --suffix PATH : ${lib.makeBinPath runtimeTools}"
+    + lib.optionalString (extraPlugins != [ ]) " --suffix CBOX_PLUGIN_PATH : ${extraPluginPath}"
+    + "\n"
+  );
 
   passthru = {
-    inherit plugins;
+    inherit plugins extraPlugins;
   };
 
   meta = {

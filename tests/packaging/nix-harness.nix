@@ -11,9 +11,12 @@
 #
 # `values` may also be a function of the stand-in pkgs:
 #   --arg values 'pkgs: { extraPackages = [ pkgs.hello ]; }'
+# `system` is the rest of the NixOS configuration the module reads:
+#   --arg system '{ security.allowUserNamespaces = false; }'
 {
   root,
   values ? { },
+  system ? { },
 }:
 
 let
@@ -50,7 +53,7 @@ let
   module = import (root + "/nix/module.nix");
   evaluated = module {
     inherit lib pkgs;
-    config = {
+    config = system // {
       programs.cbox = recursiveUpdate (recursiveUpdate (defaultsOf evaluated.options.programs.cbox) userValues) {
         finalPackage = evaluated.config.programs.cbox.finalPackage;
       };

@@ -55,10 +55,11 @@ nix_environ (void)
 }
 
 /* Evaluates tests/packaging/@harness_name, with the module option values
- * @values (a Nix expression; NULL: none), and returns its JSON. */
+ * @values (a Nix expression; NULL: none) and the rest of the system's
+ * configuration @system (NULL: none), and returns its JSON. */
 static JsonObject *
-eval_json (const char *nix_instantiate, const char *harness_name, const char *values,
-           JsonParser *parser)
+eval_json_system (const char *nix_instantiate, const char *harness_name, const char *values,
+                  const char *system, JsonParser *parser)
 {
   g_autofree char *root = cbox_packaging_source_root ();
   g_autofree char *harness = g_build_filename (root, "tests", "packaging", harness_name, NULL);
@@ -68,11 +69,11 @@ eval_json (const char *nix_instantiate, const char *harness_name, const char *va
   g_autoptr (GError) error = NULL;
   int status;
 
-  status = cbox_packaging_run ((const char *const[]){ nix_instantiate, "--eval", "--strict",
-                                                      "--json", harness, "--argstr", "root", root,
-                                                      values != NULL ? "--arg" : NULL, "values",
-                                                      values, NULL },
-                               (const char *const *)env, &out, &err);
+  status = cbox_packaging_run (
+      (const char *const[]){ nix_instantiate, "--eval", "--strict", "--json", harness, "--argstr",
+                             "root", root, values != NULL ? "--arg" : NULL, "values", values,
+                             system != NULL ? "--arg" : NULL, "system", system, NULL },
+      (const char *const *)env, &out, &err);
   if (status != 0)
     g_error ("nix-instantiate exited %d evaluating %s with %s:\n%s", status, harness,
              values != NULL ? values : "no values", err);
@@ -80,6 +81,13 @@ eval_json (const char *nix_instantiate, const char *harness_name, const char *va
   g_assert_no_error (error);
   g_assert_true (JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)));
   return json_node_get_object (json_parser_get_root (parser));
+}
+
+static JsonObject *
+eval_json (const char *nix_instantiate, const char *harness_name, const char *values,
+           JsonParser *parser)
+{
+  return eval_json_system (nix_instantiate, harness_name, values, NULL, parser);
 }
 
 /* nix-harness.nix: package.nix and module.nix with module option @values. */
@@ -242,9 +250,54 @@ test_module_backends (void)
     g_assert_nonnull (strstr (wrapper, FAKE_STORE "bubblewrap/bin"));
     g_assert_nonnull (strstr (wrapper, FAKE_STORE "xdg-dbus-proxy/bin"));
     g_assert_null (strstr (wrapper, "qemu"));
-    g_assert_false (
+    g_assert_null (strstr (wrapper, "CBOX_PLUGIN_PATH"));
+    /* cbox-exec links statically, whichever backends are built. */
+    g_assert_true (
         array_has_string (json_object_get_array_member (final, "buildInputs"), "glibc-static"));
   }
+  {
+    /* Third-party plugins: their folders on the wrapper's CBOX_PLUGIN_PATH. */
+    g_autoptr (JsonParser) parser = json_parser_new ();
+    JsonObject *eval = harness_eval (
+        nix_instantiate, "pkgs: { enable = true; extraPlugins = [ pkgs.hello pkgs.ripgrep ]; }",
+        parser);
+    JsonObject *final = json_object_get_object_member (eval, "final");
+    const char *wrapper = json_object_get_string_member (final, "postInstall");
+
+    g_assert_cmpuint (
+        json_array_get_length (json_object_get_array_member (eval, "failedAssertions")), ==, 0);
+    g_assert_nonnull (strstr (wrapper,
+                              "--suffix CBOX_PLUGIN_PATH : " FAKE_STORE
+                              "hello/lib/cbox/plugins-1:" FAKE_STORE "ripgrep/lib/cbox/plugins-1"));
+  }
+  /* Unprivileged user namespaces turned off: bwrap refused, in each way
+   * NixOS can say it; another backend alone is fine. */
+  for (const char *const *system
+       = (const char
+              *const[]){ "{ security.allowUserNamespaces = false; }",
+                         "{ boot.kernel.sysctl.\"user.max_user_namespaces\" = 0; }",
+                         "{ boot.kernel.sysctl.\"kernel.unprivileged_userns_clone\" = false; }",
+                         NULL };
+       *system != NULL; system++)
+    {
+      g_autoptr (JsonParser) parser = json_parser_new ();
+      g_autoptr (JsonParser) other_parser = json_parser_new ();
+      JsonObject *eval = eval_json_system (nix_instantiate, "nix-harness.nix", "{ enable = true; }",
+                                           *system, parser);
+      JsonArray *failed = json_object_get_array_member (eval, "failedAssertions");
+      JsonObject *other = eval_json_system (
+          nix_instantiate, "nix-harness.nix",
+          "{ enable = true; backend = \"nspawn\"; backends = { bwrap.enable = false; "
+          "nspawn.enable = true; }; }",
+          *system, other_parser);
+
+      g_test_message ("system %s", *system);
+      g_assert_cmpuint (json_array_get_length (failed), ==, 1);
+      g_assert_nonnull (
+          strstr (json_array_get_string_element (failed, 0), "unprivileged user namespaces"));
+      g_assert_cmpuint (
+          json_array_get_length (json_object_get_array_member (other, "failedAssertions")), ==, 0);
+    }
   {
     g_autoptr (JsonParser) parser = json_parser_new ();
     JsonObject *eval
