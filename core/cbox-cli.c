@@ -1380,9 +1380,11 @@ gboolean
 cbox_json_load (CboxJsonFuncs *ret_funcs, GError **error)
 {
   /* Which code runs is security-relevant: under AT_SECURE the environment
-   * cannot point at another library. */
+   * cannot point at another library. Installed, it is in $libdir/cbox; a
+   * build tree (CBOX_LIBEXEC_DIR, as for cbox-exec) has it beside the
+   * programs. */
   const char *dir = secure_getenv ("CBOX_LIBEXEC_DIR");
-  g_autofree char *path = g_build_filename (dir != NULL && dir[0] == '/' ? dir : CBOX_LIBEXEC_DIR,
+  g_autofree char *path = g_build_filename (dir != NULL && dir[0] == '/' ? dir : CBOX_PKGLIB_DIR,
                                             "libcbox-json.so", NULL);
   GModule *module = g_module_open_full (path, G_MODULE_BIND_LOCAL, NULL);
   gpointer plan, plugins, doctor;
