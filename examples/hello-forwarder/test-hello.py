@@ -24,16 +24,22 @@ def run_cbox(scratch, config_text):
     with open(os.path.join(config_home, "cbox", "cbox.conf"), "w") as f:
         f.write(config_text)
     output = os.path.join(scratch, "plan.json")
+    # A home and a project folder of its own (cbox refuses the home itself
+    # as a project).
+    home = os.path.join(scratch, "home")
+    project = os.path.join(scratch, "project")
+    os.makedirs(home, exist_ok=True)
+    os.makedirs(project, exist_ok=True)
     env = dict(os.environ)
     env.update(
         CBOX_PLUGIN_PATH=plugin_dir + ":" + test_plugins_dir,
         CBOX_TEST_OUTPUT=output,
         XDG_CONFIG_HOME=config_home,
-        HOME=scratch,
+        HOME=home,
     )
     proc = subprocess.run(
         [cbox, "--backend=test", "--forward=hello", "run", "--", "true"],
-        env=env, cwd=scratch, capture_output=True, text=True)
+        env=env, cwd=project, capture_output=True, text=True)
     plan = None
     if os.path.exists(output):
         with open(output) as f:
