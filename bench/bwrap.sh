@@ -6,11 +6,10 @@
 #   3. firejail --noprofile true                (for comparison)
 # then cbox's peak RSS (/usr/bin/time -v). Usage: bench/bwrap.sh [BUILDDIR]
 #
-# The plain bwrap line is cbox's own, word for word. Its file descriptors
-# (generated files such as /etc/passwd, and the seccomp filter: memfds in
-# cbox) are opened from files with the same content: each file as the
-# sandbox shows it, the filter from the plugin's own function (through
-# python3 ctypes). Each command is started by the same small exec wrapper
+# The plain bwrap line is cbox's own, word for word (cbox-exec in it loads
+# the seccomp filter, as in cbox's run). Its file descriptors (generated
+# files such as /etc/passwd: memfds in cbox) are opened from files with the
+# same content, each file as the sandbox shows it. Each command is started by the same small exec wrapper
 # (bench/fd-exec.c), which opens those descriptors for plain bwrap.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -104,18 +103,8 @@ mkdir "$project"
 cd "$project"
 
 opts=(--backend=bwrap --network=on --project="$project")
-env "${cbox_env[@]}" python3 - "$libdir/cbox/plugins-1/libcbox-bwrap.so" "$work/bpf" <<'PY'
-import ctypes, os, sys
-fd = ctypes.CDLL(sys.argv[1]).cbox_bwrap_seccomp_fd_new(None)
-assert fd >= 0
-os.lseek(fd, 0, 0)
-with open(sys.argv[2], "wb") as out:
-    while chunk := os.read(fd, 65536):
-        out.write(chunk)
-PY
-
 line=$(cbox plan "${opts[@]}" --print-command -- true)
-redirs=$(printf '%s\n' "$line" | sed -nE 's/.*--seccomp ([0-9]+) .*/\1/p' | sed "s|\$|<$work/bpf|")
+redirs=
 i=0
 while read -r fd file; do
     i=$((i + 1))

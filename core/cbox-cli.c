@@ -831,6 +831,14 @@ cbox_cli_make_request (CboxCliOptions *options, CboxHost *host, const char *cwd,
   value = cbox_config_get_core_string (config, "network");
   request->network = value == NULL || !cbox_config_parse_boolean (value, &flag) || flag;
   g_clear_pointer (&value, g_free);
+  /* New user namespaces: refused unless a profile or file asks (see
+   * docs/security.md, "seccomp"). `[bwrap] allow-userns` is the older
+   * spelling, from when only bwrap could refuse them; it still counts. */
+  value = cbox_config_get_core_string (config, "allow-userns");
+  request->allow_userns = value != NULL && cbox_config_parse_boolean (value, &flag) && flag;
+  g_clear_pointer (&value, g_free);
+  if (!request->allow_userns && g_key_file_has_key (request->config, "bwrap", "allow-userns", NULL))
+    request->allow_userns = g_key_file_get_boolean (request->config, "bwrap", "allow-userns", NULL);
   value = cbox_config_get_core_string (config, "verbose");
   request->verbose
       = options->verbose || (value != NULL && cbox_config_parse_boolean (value, &flag) && flag);
@@ -1177,6 +1185,13 @@ cbox_cli_format_plan (CboxPlan *plan, CboxContext *backend_ctx)
                               ? cbox_context_get_profile (backend_ctx)
                               : "(none)");
   g_string_append_printf (out, "network:     %s\n", cbox_plan_get_network (plan) ? "on" : "off");
+  /* Every backend's command runs under the same filter (cbox-exec, or the
+   * qemu guest's init, loads it): say which, and what the plan lets
+   * through of it. */
+  g_string_append_printf (out, "seccomp:     %s (refuses %s)\n", CBOX_SECCOMP_FILTER_NAME,
+                          CBOX_SECCOMP_FILTER_SUMMARY);
+  for (const char *const *e = cbox_plan_get_seccomp_exceptions (plan); *e != NULL; e++)
+    g_string_append_printf (out, "  except:    %s\n", *e);
   g_string_append (out, "command:    ");
   if (command != NULL)
     {

@@ -44,6 +44,7 @@ static const CboxCoreKey cbox_core_keys[] = {
   { "backend", CBOX_KEY_NAME, FALSE },
   { "profile", CBOX_KEY_PROFILE, TRUE },
   { "network", CBOX_KEY_BOOLEAN, FALSE },
+  { "allow-userns", CBOX_KEY_BOOLEAN, FALSE },
   { "forward", CBOX_KEY_NAME_LIST, FALSE },
   { "forward-optional", CBOX_KEY_NAME_LIST, FALSE },
   { "no-forward", CBOX_KEY_NAME_LIST, FALSE },

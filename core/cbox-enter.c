@@ -10,13 +10,13 @@
  * that differ from its own), takes its root, goes to CWD, and runs
  * COMMAND (default: the sandbox's $SHELL, else /bin/sh) as UID:GID with
  * the sandbox's environment, no capabilities, no_new_privs and the same
- * terminal-injection seccomp filter as the bwrap backend's. It waits for
+ * seccomp filter as every backend's command. It waits for
  * the command, passes signals sent to it on, and exits with its status
  * (128+N after signal N; 126 not executable, 127 not found; 125 for its
  * own errors).
  *
  * Its own program, not part of cbox: setns() into a user namespace needs
- * a single-threaded process, and only this program links libseccomp.
+ * a single-threaded process.
  * Plain libc. */
 
 #include "config.h"
@@ -38,9 +38,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#ifdef HAVE_LIBSECCOMP
-#include <seccomp.h>
-#endif
+#include "cbox-confine.h"
 
 /* This helper enters another pid namespace: no leak check (seen spinning
  * in nspawn's enter test). */
@@ -167,48 +165,25 @@ env_get (char **env, const char *name)
   return NULL;
 }
 
-/* The bwrap backend's filter (plugins/bwrap: cbox_bwrap_seccomp_fd_new()):
- * TIOCSTI and TIOCLINUX fail with EPERM, on the low 32 bits of the
- * request, for the native and the 32-bit x86 ABIs. Without it, a command
- * run by `cbox enter` could type into the terminal of the shell that ran
- * `cbox enter`. */
+/* What every backend does last for its command (core/cbox-confine.c): a
+ * fresh session keyring (not the caller's), no capability, no_new_privs,
+ * the seccomp filter (core/cbox-seccomp.c, embedded at build time): what
+ * runs through `cbox enter` is refused what the sandbox's own command is
+ * (TIOCSTI into the terminal of the shell that ran `cbox enter`, keyrings,
+ * mounts, ...). Always the default
+ * variant: a command entered later gets no new user namespaces even where
+ * the sandbox's profile allows them to its own command. */
 static void
 apply_seccomp (void)
 {
-#ifdef HAVE_LIBSECCOMP
-  scmp_filter_ctx filter = seccomp_init (SCMP_ACT_ALLOW);
-  int r;
+  const char *what = NULL;
+  int r = cbox_confine (CBOX_SECCOMP_DEFAULT, &what);
 
-  if (filter == NULL)
-    {
-      fprintf (stderr, "cbox enter: seccomp_init failed\n");
-      exit (EXIT_OWN);
-    }
-  if (seccomp_arch_native () == SCMP_ARCH_X86_64)
-    {
-      r = seccomp_arch_add (filter, SCMP_ARCH_X86);
-      if (r == 0 || r == -EEXIST)
-        r = seccomp_arch_add (filter, SCMP_ARCH_X32);
-      if (r < 0 && r != -EEXIST)
-        {
-          fprintf (stderr, "cbox enter: seccomp_arch_add: %s\n", strerror (-r));
-          exit (EXIT_OWN);
-        }
-    }
-  r = seccomp_rule_add (filter, SCMP_ACT_ERRNO (EPERM), SCMP_SYS (ioctl), 1,
-                        SCMP_A1 (SCMP_CMP_MASKED_EQ, 0xffffffffu, (scmp_datum_t)TIOCSTI));
-  if (r == 0)
-    r = seccomp_rule_add (filter, SCMP_ACT_ERRNO (EPERM), SCMP_SYS (ioctl), 1,
-                          SCMP_A1 (SCMP_CMP_MASKED_EQ, 0xffffffffu, (scmp_datum_t)TIOCLINUX));
-  if (r == 0)
-    r = seccomp_load (filter);
-  seccomp_release (filter);
   if (r < 0)
     {
-      fprintf (stderr, "cbox enter: cannot install the seccomp filter: %s\n", strerror (-r));
+      fprintf (stderr, "cbox enter: %s: %s\n", what, strerror (-r));
       exit (EXIT_OWN);
     }
-#endif
 }
 
 /* In the child, after the namespaces: the identity and the limits of the

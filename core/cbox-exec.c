@@ -2,8 +2,8 @@
 /*
  * cbox-exec: the command wrapper that runs inside a sandbox.
  *
- *   cbox-exec [--init] [--status-fd FD] [--] COMMAND [ARG...]
- *   cbox-exec [--init] [--status-fd FD] --args-fd FD
+ *   cbox-exec [--init] [--allow-userns] [--status-fd FD] [--] COMMAND [ARG...]
+ *   cbox-exec [--init] [--allow-userns] [--status-fd FD] --args-fd FD
  *
  * Without options it execs COMMAND (looked up in the PATH of its own
  * environment, which is the sandbox's) and turns a failure into the
@@ -31,6 +31,15 @@
  *         socket the backend writes while cbox-exec reads: a command that
  *         ends early (the writer died) is refused, never run cut short.
  *
+ * --allow-userns  Load the variant of the seccomp filter that lets the
+ *         command make new user namespaces (the plan's allow-userns, for
+ *         programs that sandbox themselves).
+ *
+ * Right before it execs COMMAND, cbox-exec confines it as every backend's
+ * sandbox does (cbox-confine.c): a fresh session keyring, no capability,
+ * no_new_privs and cbox's seccomp filter (cbox-seccomp.c). If any of it
+ * fails, COMMAND does not run and cbox-exec exits 125.
+ *
  * The forwarded signals are reset to their default action for COMMAND:
  * the backend starts its tool with them ignored (see cbox-run.c). COMMAND
  * gets stdin, stdout and stderr and no other descriptor: everything above
@@ -50,6 +59,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cbox-confine.h"
+
 #define EXIT_CANNOT_EXECUTE 126
 #define EXIT_NOT_FOUND 127
 #define EXIT_USAGE 125
@@ -58,8 +69,8 @@ static const int forwarded_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUS
 #define N_FORWARDED (sizeof forwarded_signals / sizeof forwarded_signals[0])
 
 #define USAGE                                                                                      \
-  "usage: cbox-exec [--init] [--status-fd FD] [--] COMMAND [ARG...]\n"                             \
-  "       cbox-exec [--init] [--status-fd FD] --args-fd FD\n"
+  "usage: cbox-exec [--init] [--allow-userns] [--status-fd FD] [--] COMMAND [ARG...]\n"            \
+  "       cbox-exec [--init] [--allow-userns] [--status-fd FD] --args-fd FD\n"
 
 static void
 usage (void)
@@ -151,9 +162,11 @@ reset_signals (const sigset_t *mask)
 
 /* Never returns: COMMAND runs, or the reason it cannot is printed. */
 static void
-exec_command (char **argv)
+exec_command (char **argv, CboxSeccompVariant variant)
 {
+  const char *what = NULL;
   int saved;
+  int r;
 
   /* The command gets stdin, stdout and stderr, nothing else: a descriptor
    * the backend's tool was handed and did not use (bwrap started early
@@ -161,6 +174,13 @@ exec_command (char **argv)
   if (close_range (3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
     for (int fd = 3; fd < 1024; fd++)
       fcntl (fd, F_SETFD, FD_CLOEXEC);
+  /* Last, so nothing above needs what it takes away. */
+  r = cbox_confine (variant, &what);
+  if (r < 0)
+    {
+      fprintf (stderr, "cbox-exec: %s: %s\n", what, strerror (-r));
+      _exit (EXIT_USAGE);
+    }
   execvp (argv[0], argv);
   saved = errno;
   if (saved == ENOENT || saved == ENOTDIR)
@@ -179,7 +199,7 @@ ignore_signal (int sig)
 }
 
 static int
-run_init (char **argv, const sigset_t *orig_mask)
+run_init (char **argv, const sigset_t *orig_mask, CboxSeccompVariant variant)
 {
   sigset_t set;
   struct sigaction sa;
@@ -210,7 +230,7 @@ run_init (char **argv, const sigset_t *orig_mask)
   if (child == 0)
     {
       reset_signals (orig_mask);
-      exec_command (argv);
+      exec_command (argv, variant);
     }
 
   for (;;)
@@ -255,6 +275,7 @@ main (int argc, char **argv)
   int args_fd = -1;
   int status_fd = -1;
   char *args_buf = NULL;
+  CboxSeccompVariant variant = CBOX_SECCOMP_DEFAULT;
   int init = 0;
   int status;
   int i;
@@ -263,6 +284,8 @@ main (int argc, char **argv)
     {
       if (strcmp (argv[i], "--init") == 0)
         init = 1;
+      else if (strcmp (argv[i], "--allow-userns") == 0)
+        variant = CBOX_SECCOMP_ALLOW_USERNS;
       else if (strcmp (argv[i], "--") == 0)
         {
           i++;
@@ -295,9 +318,9 @@ main (int argc, char **argv)
   if (!init)
     {
       reset_signals (&orig_mask);
-      exec_command (command);
+      exec_command (command, variant);
     }
-  status = run_init (command, &orig_mask);
+  status = run_init (command, &orig_mask, variant);
   /* The words read from --args-fd live in one buffer. */
   if (args_fd >= 0)
     {

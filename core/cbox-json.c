@@ -201,6 +201,14 @@ cbox_json_plan (CboxPlan *plan, CboxContext *backend_ctx, CboxLaunch *launch, Cb
                         backend_ctx != NULL ? cbox_context_get_instance_id (backend_ctx) : NULL);
   json_builder_set_member_name (builder, "network");
   json_builder_add_boolean_value (builder, cbox_plan_get_network (plan));
+  json_builder_set_member_name (builder, "seccomp");
+  json_builder_begin_object (builder);
+  cbox_json_add_string (builder, "filter", CBOX_SECCOMP_FILTER_NAME);
+  cbox_json_add_string (builder, "refuses", CBOX_SECCOMP_FILTER_SUMMARY);
+  json_builder_set_member_name (builder, "allow_userns");
+  json_builder_add_boolean_value (builder, cbox_plan_get_allow_userns (plan));
+  cbox_json_add_strv (builder, "exceptions", cbox_plan_get_seccomp_exceptions (plan));
+  json_builder_end_object (builder);
   cbox_json_add_strv (builder, "command", cbox_plan_get_command (plan));
   cbox_json_add_string (builder, "cwd", cbox_plan_get_cwd (plan));
   cbox_json_add_string (builder, "hostname", cbox_plan_get_hostname (plan));

@@ -41,6 +41,7 @@ struct _CboxPlan
   char **command;
   char *cwd;
   gboolean network;
+  gboolean allow_userns;
   uid_t uid;
   gid_t gid;
   char *user_name;
@@ -645,6 +646,32 @@ cbox_plan_get_network (const CboxPlan *plan)
 {
   g_return_val_if_fail (plan != NULL, FALSE);
   return plan->network;
+}
+
+const char *const *
+cbox_plan_get_seccomp_exceptions (const CboxPlan *plan)
+{
+  static const char *const none[] = { NULL };
+  static const char *const userns[]
+      = { "new user namespaces, and the mount and namespace calls used in them (allow-userns)",
+          NULL };
+
+  g_return_val_if_fail (plan != NULL, none);
+  return plan->allow_userns ? userns : none;
+}
+
+void
+cbox_plan_set_allow_userns (CboxPlan *plan, gboolean allow)
+{
+  g_return_if_fail (plan != NULL);
+  plan->allow_userns = !!allow;
+}
+
+gboolean
+cbox_plan_get_allow_userns (const CboxPlan *plan)
+{
+  g_return_val_if_fail (plan != NULL, FALSE);
+  return plan->allow_userns;
 }
 
 void

@@ -982,6 +982,7 @@ cbox_planner_build (CboxPlanner *planner, GError **error)
   cbox_plan_set_origin (planner->plan, "core");
   cbox_plan_set_command (planner->plan, (const char *const *)request->command);
   cbox_plan_set_network (planner->plan, request->network);
+  cbox_plan_set_allow_userns (planner->plan, request->allow_userns);
   if (!cbox_base_plan_fill_system (planner->plan, planner->host, request->usr_dir, error))
     return FALSE;
   /* The project's persisted folders: over the base plan, under what

@@ -69,6 +69,8 @@ typedef struct
   char *backend;
   GPtrArray *forward_ops; /* CboxForwardOp, in the order given */
   gboolean network;
+  /* [cbox] allow-userns (or the older [bwrap] one) */
+  gboolean allow_userns;
   char **command;    /* the command; never NULL when planning */
   char *project_dir; /* canonical, real */
   GPtrArray *binds;  /* CboxBindRequest */

@@ -32,6 +32,16 @@ typedef void (*CboxContextStartedFunc) (gpointer user_data);
 void cbox_context_set_started_func (CboxContext *ctx, CboxContextStartedFunc func,
                                     gpointer user_data);
 
+/* ---- the seccomp filter, as `cbox plan` names it (cbox-plan.c) --------- */
+/* The filter every backend's command runs under (core/cbox-seccomp.c) and
+ * what it refuses, in a few words. */
+#define CBOX_SECCOMP_FILTER_NAME "cbox-default"
+#define CBOX_SECCOMP_FILTER_SUMMARY                                                                \
+  "keyrings, TIOCSTI/TIOCLINUX, ptrace, perf, bpf, kernel log, modules, personality "              \
+  "flags, uncommon socket families, mount and namespace calls, new user namespaces"
+/* The exceptions the plan asks for (NULL-terminated, static strings). */
+const char *const *cbox_plan_get_seccomp_exceptions (const CboxPlan *plan);
+
 G_END_DECLS
 
 G_BEGIN_DECLS

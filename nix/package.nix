@@ -127,7 +127,8 @@ stdenv.mkDerivation {
       # cbox-exec (and the qemu backend's init) link statically.
       glibc.static
     ]
-    ++ lib.optionals (has "bwrap") [ libseccomp ]
+    # cbox-exec embeds the seccomp filter every backend uses.
+    ++ [ libseccomp ]
     ++ lib.optionals (has "pipewire") [ pipewire ]
     ++ lib.optionals (has "dri") [ libdrm ]
     ++ lib.optionals (has "wayland") [

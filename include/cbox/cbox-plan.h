@@ -194,6 +194,13 @@ void cbox_plan_set_cwd (CboxPlan *plan, const char *cwd);
 const char *cbox_plan_get_cwd (const CboxPlan *plan);
 void cbox_plan_set_network (CboxPlan *plan, gboolean enabled);
 gboolean cbox_plan_get_network (const CboxPlan *plan);
+/* ABI 1.4. Whether the command may make new user namespaces (`[cbox]
+ * allow-userns`, for programs that sandbox themselves: browsers, Claude
+ * Code). Every backend honours it: cbox's seccomp filter (loaded by
+ * cbox-exec, or the qemu guest's init) refuses them otherwise, and bwrap
+ * adds --disable-userns. Default FALSE. */
+void cbox_plan_set_allow_userns (CboxPlan *plan, gboolean allow);
+gboolean cbox_plan_get_allow_userns (const CboxPlan *plan);
 /* The uid/gid/home the command runs with inside (the host's target user). */
 void cbox_plan_set_user (CboxPlan *plan, uid_t uid, gid_t gid, const char *user_name,
                          const char *home_dir);

@@ -21,10 +21,6 @@
 #include <cbox/cbox-plugin.h>
 
 #include "cbox-bwrap-private.h"
-#include "cbox-bwrap-seccomp.h"
-#ifdef CBOX_BWRAP_SECCOMP_BUILTIN
-#include "cbox-bwrap-seccomp-filter.h"
-#endif
 
 /* Where cbox-exec is bound inside; /run is the sandbox's own tmpfs. */
 #define CBOX_BWRAP_EXEC_DEST "/run/cbox-exec"
@@ -35,8 +31,7 @@
 
 /* bwrap started before the plan exists (prestart), waiting for its
  * arguments on a socket. Every descriptor it needs is made now: the
- * arguments' socket, the status pipe, the seccomp filter, the command's
- * socket and a pool for generated files, filled in by run. */
+ * arguments' socket, the status pipe, the command's socket and a pool for generated files, filled in by run. */
 typedef struct
 {
   pid_t pid;
@@ -46,7 +41,8 @@ typedef struct
   int status_r;       /* cbox's end of --json-status-fd, non-blocking */
   int status_w;
   int exec_status_w; /* the same pipe, for cbox-exec --status-fd */
-  int seccomp_fd;
+  /* cbox-exec was given --allow-userns: the plan must say the same. */
+  gboolean allow_userns;
   /* The command for cbox-exec (--args-fd), a socket too: it is written
    * only after every option, so a bwrap that got part of its options (cbox
    * killed while writing them) runs no command: cbox-exec reads an empty
@@ -63,8 +59,11 @@ typedef struct
   char *version; /* "0.8.0", NULL when unknown */
   gboolean setuid;
   /* Set by realize: where the command part ("--", cbox-exec, ...) of the
-   * argv begins, for run to keep it out of the --args memfd. */
+   * argv begins, for run to keep it out of the --args memfd, and where
+   * the command itself begins (after cbox-exec's options and "--"). */
   guint command_index;
+  guint exec_command_index;
+  gboolean allow_userns; /* the plan's: cbox-exec --allow-userns */
   CboxBwrapEarly *early; /* NULL unless started early and not yet run */
 } CboxBwrapInfo;
 
@@ -327,6 +326,20 @@ cbox_bwrap_dup_fd (int fd, GError **error)
   return cbox_bwrap_fd_or_error (fcntl (fd, F_DUPFD_CLOEXEC, 3), "dup", error);
 }
 
+/* What the plan's allow-userns will be, from the configuration (as
+ * cbox-cli.c reads it: [cbox] allow-userns, or the older [bwrap] one). */
+static gboolean
+cbox_bwrap_config_allows_userns (CboxContext *ctx)
+{
+  GKeyFile *config = cbox_context_get_config (ctx);
+  static const char *const groups[] = { "cbox", "bwrap" };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (groups); i++)
+    if (config != NULL && g_key_file_get_boolean (config, groups[i], "allow-userns", NULL))
+      return TRUE;
+  return FALSE;
+}
+
 /* Starts bwrap before the plan exists: `bwrap --args FD -- cbox-exec
  * --init --args-fd FD2`, blocked reading its arguments from a socket that
  * run fills in. bwrap's own start (exec, libraries, about 1 ms) then
@@ -352,7 +365,7 @@ cbox_bwrap_prestart (CboxContext *ctx, GError **error)
     return TRUE;
   early = g_new0 (CboxBwrapEarly, 1);
   early->args_w = early->status_r = early->status_w = early->exec_status_w = -1;
-  early->seccomp_fd = early->command_r = early->command_w = -1;
+  early->command_r = early->command_w = -1;
   early->launch = cbox_launch_new ();
 
   /* Sockets, not pipes: run writes with MSG_NOSIGNAL, so a bwrap that
@@ -383,12 +396,6 @@ cbox_bwrap_prestart (CboxContext *ctx, GError **error)
       return FALSE;
     }
   early->exec_status_w = cbox_launch_take_fd (early->launch, fd);
-  if ((fd = cbox_bwrap_seccomp_fd_new (error)) < 0)
-    {
-      cbox_bwrap_early_free (early);
-      return FALSE;
-    }
-  early->seccomp_fd = cbox_launch_take_fd (early->launch, fd);
   for (guint i = 0; i < CBOX_BWRAP_PRE_POOL; i++)
     {
       if ((fd = cbox_bwrap_memfd ("cbox-data", error)) < 0)
@@ -403,6 +410,11 @@ cbox_bwrap_prestart (CboxContext *ctx, GError **error)
   cbox_launch_add_argf (early->launch, "%d", args_pair[0]);
   cbox_launch_add_args (early->launch, "--", CBOX_BWRAP_EXEC_DEST, "--init", "--status-fd", NULL);
   cbox_launch_add_argf (early->launch, "%d", early->exec_status_w);
+  /* The plan does not exist yet: what the configuration says now is what
+   * it will say (run starts bwrap late if not). */
+  early->allow_userns = cbox_bwrap_config_allows_userns (ctx);
+  if (early->allow_userns)
+    cbox_launch_add_arg (early->launch, "--allow-userns");
   cbox_launch_add_arg (early->launch, "--args-fd");
   cbox_launch_add_argf (early->launch, "%d", early->command_r);
   /* bwrap's own environment: nothing (the sandbox's comes with
@@ -437,41 +449,6 @@ static uid_t
 cbox_bwrap_run_as (CboxPlan *plan)
 {
   return getuid () == 0 && cbox_plan_get_uid (plan) != 0 ? cbox_plan_get_uid (plan) : 0;
-}
-
-/* The terminal-injection filter (see cbox-bwrap-seccomp.c for what it
- * blocks and why), as classic BPF for `bwrap --seccomp FD`, in a sealed
- * memfd: embedded at build time where meson could run the generator, else
- * made by libseccomp now. */
-int
-cbox_bwrap_seccomp_fd_new (GError **error)
-{
-#ifdef CBOX_BWRAP_SECCOMP_BUILTIN
-  return cbox_memfd_new_sealed ("cbox-seccomp", cbox_bwrap_seccomp_filter,
-                                sizeof cbox_bwrap_seccomp_filter, error);
-#else
-  const char *what = NULL;
-  int fd = memfd_create ("cbox-seccomp", MFD_CLOEXEC);
-  int r;
-
-  if (fd < 0)
-    {
-      int saved_errno = errno;
-      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "bwrap: memfd_create: %s",
-                   g_strerror (saved_errno));
-      return -1;
-    }
-  r = cbox_bwrap_seccomp_export (fd, &what);
-  if (r < 0 || lseek (fd, 0, SEEK_SET) < 0)
-    {
-      close (fd);
-      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED,
-                   "bwrap: cannot make the seccomp filter: %s: %s", r < 0 ? what : "lseek",
-                   g_strerror (r < 0 ? -r : errno));
-      return -1;
-    }
-  return fd;
-#endif
 }
 
 /* A new fd at offset 0 for the launch to own, reading the content of the
@@ -568,7 +545,6 @@ cbox_bwrap_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GError
   g_autofree char *exec_path = NULL;
   g_auto (GStrv) env = NULL;
   gboolean allow_userns = FALSE;
-  int seccomp_fd;
 
   if (command == NULL || command[0] == NULL)
     {
@@ -576,8 +552,11 @@ cbox_bwrap_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GError
                    "bwrap: the plan has no command");
       return FALSE;
     }
+  /* The plan's setting; [bwrap] allow-userns is its older spelling (the
+   * core counts it too), still checked here for a bad value. */
   if (!cbox_context_get_boolean (ctx, "allow-userns", FALSE, &allow_userns, error))
     return FALSE;
+  allow_userns = allow_userns || cbox_plan_get_allow_userns (plan);
 
   if (info == NULL)
     {
@@ -603,7 +582,8 @@ cbox_bwrap_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GError
    * --as-pid-1: cbox-exec is the pid namespace's init, so cbox can signal
    * it (bwrap's own init would not pass signals on). --die-with-parent:
    * the sandbox ends when bwrap does, bwrap when cbox does. No
-   * --new-session, see cbox_bwrap_seccomp_fd_new(). */
+   * --new-session: cbox's seccomp filter refuses TIOCSTI instead (see
+   * core/cbox-seccomp.c). */
   cbox_launch_add_args (launch, "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
                         "--unshare-cgroup-try", NULL);
   if (!cbox_plan_get_network (plan))
@@ -615,11 +595,13 @@ cbox_bwrap_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GError
    * new mount namespace: forbid them unless the configuration says the
    * program sandboxes itself (Chromium, Firefox need them for their own
    * sandbox). See docs/security.md, "bwrap". */
-  if (allow_userns)
-    cbox_plan_add_note (plan, "nested user namespaces allowed ([bwrap] allow-userns=true)");
-  else if (info->version != NULL && !cbox_bwrap_version_at_least (info->version, 0, 8, 0))
-    cbox_plan_add_note (plan, "bubblewrap %s cannot forbid nested user namespaces", info->version);
-  else
+  if (!allow_userns && info->version != NULL
+      && !cbox_bwrap_version_at_least (info->version, 0, 8, 0))
+    cbox_plan_add_note (plan,
+                        "bubblewrap %s has no --disable-userns: only the seccomp filter "
+                        "refuses nested user namespaces",
+                        info->version);
+  else if (!allow_userns)
     cbox_launch_add_args (launch, "--disable-userns", "--assert-userns-disabled", NULL);
 
   if (cbox_bwrap_run_as (plan) != 0)
@@ -637,16 +619,43 @@ cbox_bwrap_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GError
   if (cbox_plan_get_hostname (plan) != NULL)
     cbox_launch_add_args (launch, "--hostname", cbox_plan_get_hostname (plan), NULL);
 
-  seccomp_fd = cbox_bwrap_seccomp_fd_new (error);
-  if (seccomp_fd < 0)
-    return FALSE;
-  cbox_launch_take_fd (launch, seccomp_fd);
-  cbox_launch_add_arg (launch, "--seccomp");
-  cbox_launch_add_argf (launch, "%d", seccomp_fd);
+  /* No capability, whoever runs bwrap. bwrap keeps every capability of
+   * the sandbox's user namespace for a command whose uid inside is 0, and
+   * when root runs bwrap that uid 0 is the host's: its capabilities over
+   * the sandbox's own mounts let it remount /proc/sys or a read-only bind
+   * writable, and then write /proc/sys/kernel/core_pattern (a helper the
+   * host's kernel runs as root) or the host's /usr, with the DAC override
+   * root has over files of the host's uids. Dropped here, and again by
+   * cbox-exec (core/cbox-confine.c) for every backend. Files the command
+   * makes still belong to the uid it runs as (root's, for root). The
+   * seccomp filter is cbox-exec's too (no --seccomp): one filter for
+   * every backend. */
+  cbox_launch_add_args (launch, "--cap-drop", "ALL", NULL);
 
   /* bwrap's own mechanics first, so the plan can put things under them
    * (/dev/dri). */
   cbox_launch_add_args (launch, "--proc", "/proc", "--dev", "/dev", NULL);
+  /* What bwrap's /proc leaves writable to the host's root. The kernel lets
+   * a writer whose uid is the host's 0 write /proc/sys (core_pattern: a
+   * program the host's kernel runs as root at the next crash) and
+   * /proc/sysrq-trigger (reboot, crash the host) with no capability at
+   * all, and bwrap covers them only where its own access() check says
+   * they are writable, which it does not for root in a user namespace.
+   * So: /proc/sys read-only (the host's tree, bound from outside: the
+   * same values, but no writes), the trigger under /dev/null's read-only
+   * bind. /proc/keys and /proc/key-users list every key (and keyring
+   * user) the caller may view, the host's included: empty inside. Bound
+   * for every caller, not only root: it costs four mounts, and the
+   * sandbox is the same whoever starts it. */
+  cbox_launch_add_args (launch, "--ro-bind", "/proc/sys", "/proc/sys", NULL);
+  {
+    /* Each only where this kernel has it (no CONFIG_MAGIC_SYSRQ, no
+     * CONFIG_KEYS): the sandbox's /proc is the same kernel's. */
+    static const char *const covered[] = { "/proc/sysrq-trigger", "/proc/keys", "/proc/key-users" };
+    for (gsize i = 0; i < G_N_ELEMENTS (covered); i++)
+      if (access (covered[i], F_OK) == 0)
+        cbox_launch_add_args (launch, "--ro-bind", "/dev/null", covered[i], NULL);
+  }
 
   /* The plan in its order: later items go over earlier ones. */
   for (guint i = 0; i < cbox_plan_get_n_mounts (plan); i++)
@@ -678,7 +687,12 @@ cbox_bwrap_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GError
   for (info->command_index = 0; cbox_launch_get_argv (launch)[info->command_index] != NULL;
        info->command_index++)
     ;
-  cbox_launch_add_args (launch, "--", CBOX_BWRAP_EXEC_DEST, "--init", "--", NULL);
+  cbox_launch_add_args (launch, "--", CBOX_BWRAP_EXEC_DEST, "--init", NULL);
+  info->allow_userns = allow_userns;
+  if (allow_userns)
+    cbox_launch_add_arg (launch, "--allow-userns");
+  cbox_launch_add_arg (launch, "--");
+  info->exec_command_index = info->command_index + (allow_userns ? 5 : 4);
   for (guint i = 0; command[i] != NULL; i++)
     cbox_launch_add_arg (launch, command[i]);
   return TRUE;
@@ -913,7 +927,8 @@ cbox_bwrap_run_result (CboxBwrapRun *run, gboolean ok, int status, int *ret_stat
  * bwrap late. */
 static gboolean
 cbox_bwrap_early_fill (CboxBwrapEarly *early, const char *const *argv, guint command_index,
-                       guint n_launch_fds, GPtrArray *args, GBytes **ret_command, GError **error)
+                       guint exec_command_index, guint n_launch_fds, GPtrArray *args,
+                       GBytes **ret_command, GError **error)
 {
   g_autofree char *blob = NULL;
   guint n_fds_used = 0;
@@ -925,15 +940,8 @@ cbox_bwrap_early_fill (CboxBwrapEarly *early, const char *const *argv, guint com
     {
       const char *arg = argv[i];
 
-      if (g_str_equal (arg, "--seccomp") && i + 1 < command_index)
-        {
-          g_ptr_array_add (args, g_strdup (arg));
-          g_ptr_array_add (args, g_strdup_printf ("%d", early->seccomp_fd));
-          n_fds_used++;
-          i++;
-        }
-      else if ((g_str_equal (arg, "--ro-bind-data") || g_str_equal (arg, "--file"))
-               && i + 2 < command_index)
+      if ((g_str_equal (arg, "--ro-bind-data") || g_str_equal (arg, "--file"))
+          && i + 2 < command_index)
         {
           g_autoptr (GBytes) content = NULL;
           int fd;
@@ -964,8 +972,8 @@ cbox_bwrap_early_fill (CboxBwrapEarly *early, const char *const *argv, guint com
   if (n_fds_used != n_launch_fds)
     return FALSE;
 
-  /* argv ends with "--", cbox-exec, "--init", "--", COMMAND... */
-  blob = cbox_bwrap_command_blob (argv + command_index + 4, &blob_len);
+  /* argv ends with "--", cbox-exec, its options, "--", COMMAND... */
+  blob = cbox_bwrap_command_blob (argv + exec_command_index, &blob_len);
   *ret_command = g_bytes_new_take (g_steal_pointer (&blob), blob_len);
   return TRUE;
 }
@@ -1033,11 +1041,11 @@ cbox_bwrap_run_early (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, Cbox
 
   *ret_ran = FALSE;
   /* Started as the user the plan names, or not at all. */
-  if (cbox_bwrap_run_as (plan) != early->uid)
+  if (cbox_bwrap_run_as (plan) != early->uid || info->allow_userns != early->allow_userns)
     return FALSE;
   cbox_launch_get_fds (launch, &n_launch_fds);
-  if (!cbox_bwrap_early_fill (early, argv, info->command_index, n_launch_fds, args, &run.command,
-                              error))
+  if (!cbox_bwrap_early_fill (early, argv, info->command_index, info->exec_command_index,
+                              n_launch_fds, args, &run.command, error))
     return FALSE;
   blob = cbox_bwrap_args_blob ((const char *const *)args->pdata, &blob_len);
   run.args = g_bytes_new_take (g_steal_pointer (&blob), blob_len);
@@ -1091,7 +1099,7 @@ cbox_bwrap_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_s
   int exec_status_fd;
   gboolean ok;
 
-  if (info == NULL || info->command_index == 0 || info->command_index + 4 >= argc
+  if (info == NULL || info->command_index == 0 || info->exec_command_index >= argc
       || strcmp (argv[info->command_index], "--") != 0)
     {
       g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "bwrap: run without realize");
@@ -1153,9 +1161,9 @@ cbox_bwrap_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_s
     }
   cbox_launch_take_fd (launch, args_fd);
 
-  /* argv ends with "--", cbox-exec, "--init", "--", COMMAND... */
+  /* argv ends with "--", cbox-exec, its options, "--", COMMAND... */
   g_free (blob);
-  blob = cbox_bwrap_command_blob (argv + info->command_index + 4, &blob_len);
+  blob = cbox_bwrap_command_blob (argv + info->exec_command_index, &blob_len);
   command_fd = cbox_memfd_new_sealed ("cbox-command", blob, blob_len, error);
   if (command_fd < 0)
     {
@@ -1164,7 +1172,7 @@ cbox_bwrap_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_s
     }
   cbox_launch_take_fd (launch, command_fd);
 
-  new_argv = g_new0 (char *, 11);
+  new_argv = g_new0 (char *, 12);
   new_argv[0] = g_strdup (argv[0]);
   new_argv[1] = g_strdup ("--args");
   new_argv[2] = g_strdup_printf ("%d", args_fd);
@@ -1175,6 +1183,8 @@ cbox_bwrap_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_s
   new_argv[7] = g_strdup_printf ("%d", exec_status_fd);
   new_argv[8] = g_strdup ("--args-fd");
   new_argv[9] = g_strdup_printf ("%d", command_fd);
+  if (info->allow_userns)
+    new_argv[10] = g_strdup ("--allow-userns");
   cbox_launch_take_argv (launch, new_argv);
 
   run.status_fd = status_pipe[0];

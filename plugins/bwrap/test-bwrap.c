@@ -13,7 +13,6 @@
 #include <sys/stat.h>
 
 #include "cbox-bwrap-private.h"
-#include "cbox-bwrap-seccomp.h"
 #include "cbox-private.h"
 
 extern const CboxPluginDesc *cbox_plugin_describe (void);
@@ -135,7 +134,10 @@ test_realize_plan_order (Fixture *fx, gconstpointer data)
   g_assert_cmpint (find_seq (fx->launch, "--die-with-parent", "--as-pid-1", NULL), >, 0);
   g_assert_cmpint (find_seq (fx->launch, "--disable-userns", "--assert-userns-disabled", NULL), >,
                    0);
-  g_assert_cmpint (find_seq (fx->launch, "--seccomp", "*", NULL), >, 0);
+  /* No filter of bwrap's own: cbox-exec loads cbox's; no capability,
+   * whoever runs bwrap (root would keep them for uid 0 inside). */
+  g_assert_cmpint (find_seq (fx->launch, "--seccomp", NULL), ==, -1);
+  g_assert_cmpint (find_seq (fx->launch, "--cap-drop", "ALL", NULL), >, 0);
   g_assert_cmpint (find_seq (fx->launch, "--new-session", NULL), ==, -1);
   g_assert_cmpint (find_seq (fx->launch, "--clearenv", NULL), >, 0);
   g_assert_cmpint (find_seq (fx->launch, "--setenv", "HOME", "/home/user", NULL), >,
@@ -150,6 +152,7 @@ test_realize_plan_order (Fixture *fx, gconstpointer data)
   g_assert_cmpstr (argv[n - 3], ==, "--");
   g_assert_cmpstr (argv[n - 4], ==, "--init");
   g_assert_cmpstr (argv[n - 5], ==, "/run/cbox-exec");
+  g_assert_cmpint (find_seq (fx->launch, "--allow-userns", NULL), ==, -1);
   /* bwrap itself gets only the plan's environment. */
   g_assert_cmpstr (cbox_launch_get_environ (fx->launch)[0], ==, "HOME=/home/user");
   g_assert_null (cbox_launch_get_environ (fx->launch)[1]);
@@ -175,7 +178,23 @@ test_realize_allow_userns (Fixture *fx, gconstpointer data)
   g_assert_true (cbox_bwrap_realize (fx->ctx, fx->plan, fx->launch, &error));
   g_assert_no_error (error);
   g_assert_cmpint (find_seq (fx->launch, "--disable-userns", NULL), ==, -1);
-  g_assert_cmpuint (cbox_plan_get_n_notes (fx->plan), ==, 1);
+  /* cbox-exec loads the filter's variant that allows them. */
+  g_assert_cmpint (find_seq (fx->launch, "/run/cbox-exec", "--init", "--allow-userns", "--", NULL),
+                   >, 0);
+}
+
+/* The plan's setting ([cbox] allow-userns, from a profile) is what counts. */
+static void
+test_realize_plan_allow_userns (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+
+  cbox_plan_set_allow_userns (fx->plan, TRUE);
+  g_assert_true (cbox_bwrap_realize (fx->ctx, fx->plan, fx->launch, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (find_seq (fx->launch, "--disable-userns", NULL), ==, -1);
+  g_assert_cmpint (find_seq (fx->launch, "/run/cbox-exec", "--init", "--allow-userns", "--", NULL),
+                   >, 0);
 }
 
 static void
@@ -317,49 +336,6 @@ test_args_blob (void)
   g_assert_cmpmem (blob, len, "a\0\0b c\0", 7);
 }
 
-static GBytes *
-read_whole_fd (int fd)
-{
-  GByteArray *bytes = g_byte_array_new ();
-  guint8 buf[4096];
-  ssize_t n;
-
-  while ((n = pread (fd, buf, sizeof buf, (off_t)bytes->len)) > 0)
-    g_byte_array_append (bytes, buf, (guint)n);
-  g_assert_cmpint (n, ==, 0);
-  return g_byte_array_free_to_bytes (bytes);
-}
-
-/* The filter a run hands bwrap (embedded at build time) is, byte for byte,
- * what libseccomp makes from cbox-bwrap-seccomp.c now: the two cannot
- * drift apart. (That the filter works, test-bwrap-integration's TIOCSTI
- * case shows with a real sandbox.) */
-static void
-test_seccomp_builtin (void)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GBytes) used = NULL;
-  g_autoptr (GBytes) made = NULL;
-  const char *what = NULL;
-  int fd = cbox_bwrap_seccomp_fd_new (&error);
-  int fresh = memfd_create ("fresh", MFD_CLOEXEC);
-
-  g_assert_no_error (error);
-  g_assert_cmpint (fd, >=, 0);
-  g_assert_cmpint (fresh, >=, 0);
-  g_assert_cmpint (cbox_bwrap_seccomp_export (fresh, &what), ==, 0);
-  used = read_whole_fd (fd);
-  made = read_whole_fd (fresh);
-  /* Classic BPF: 8 bytes an instruction, and a filter that does something. */
-  g_assert_cmpuint (g_bytes_get_size (made) % 8, ==, 0);
-  g_assert_cmpuint (g_bytes_get_size (made), >, 8 * 4);
-  g_assert_true (g_bytes_equal (used, made));
-  /* Sealed: what bwrap reads cannot be changed behind cbox's back. */
-  g_assert_cmpint (write (fd, "x", 1), <, 0);
-  close (fd);
-  close (fresh);
-}
-
 int
 main (int argc, char **argv)
 {
@@ -368,6 +344,7 @@ main (int argc, char **argv)
   ADD ("/bwrap/realize/plan-order", test_realize_plan_order);
   ADD ("/bwrap/realize/network-on", test_realize_network_on);
   ADD ("/bwrap/realize/allow-userns", test_realize_allow_userns);
+  ADD ("/bwrap/realize/plan-allow-userns", test_realize_plan_allow_userns);
   ADD ("/bwrap/realize/bad-config", test_realize_bad_config);
   ADD ("/bwrap/probe/missing-bwrap", test_probe_missing);
   g_test_add_func ("/bwrap/probe/userns-problem", test_userns_problem);
@@ -375,6 +352,5 @@ main (int argc, char **argv)
   g_test_add_func ("/bwrap/version-from-binary", test_version_from_binary);
   g_test_add_func ("/bwrap/json-status", test_status_parse);
   g_test_add_func ("/bwrap/args-blob", test_args_blob);
-  g_test_add_func ("/bwrap/seccomp-builtin", test_seccomp_builtin);
   return g_test_run ();
 }

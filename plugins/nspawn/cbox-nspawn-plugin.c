@@ -13,6 +13,8 @@
  * own /run tmpfs. */
 #define CBOX_NSPAWN_EXEC_PATH "/run/cbox/cbox-exec"
 
+static const char *const cbox_nspawn_hidden_proc[] = { "/proc/keys", "/proc/key-users" };
+
 /* What probe() found, kept for realize() and run() of the same run. */
 typedef struct
 {
@@ -238,6 +240,19 @@ cbox_nspawn_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GErro
       g_set_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT, "nspawn: no command to run");
       return FALSE;
     }
+  /* cbox-exec is what confines the command (core/cbox-confine.c): no
+   * capability, no_new_privs, a fresh keyring, the seccomp filter. nspawn
+   * run by root gives a root command CAP_SYS_ADMIN, CAP_MKNOD and the rest
+   * of its default set, over mounts that hold the host's /usr: without
+   * cbox-exec there is no run. */
+  if (state->exec_helper == NULL)
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE,
+                   "nspawn: cbox-exec is missing from %s (is cbox installed completely?)",
+                   cbox_context_get_libexec_dir (ctx) != NULL ? cbox_context_get_libexec_dir (ctx)
+                                                              : "the helper folder");
+      return FALSE;
+    }
 
   if (cbox_context_get_instance_id (ctx) != NULL)
     instance = g_ascii_strdown (cbox_context_get_instance_id (ctx), -1);
@@ -279,6 +294,15 @@ cbox_nspawn_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GErro
    * SIGTERM or SIGINT, nspawn asks the stub init to end the command. */
   cbox_launch_add_args (launch, "--resolv-conf=off", "--timezone=off", "--link-journal=no",
                         "--no-new-privileges=yes", "--kill-signal=SIGRTMIN+3", NULL);
+  /* /proc/keys and /proc/key-users list every key (and keyring user) the
+   * reader may view, the host's included (keyrings are not namespaced):
+   * nothing of them inside. nspawn already makes /proc/sys and
+   * /proc/sysrq-trigger read-only. */
+  for (gsize i = 0; i < G_N_ELEMENTS (cbox_nspawn_hidden_proc); i++)
+    if (access (cbox_nspawn_hidden_proc[i], F_OK) == 0)
+      /* Not --inaccessible=: it needs /run/systemd/inaccessible, which
+       * only a host booted with systemd has. */
+      cbox_launch_add_argf (launch, "--bind-ro=/dev/null:%s", cbox_nspawn_hidden_proc[i]);
   /* Privileges are dropped by nspawn itself: it looks the user up in the
    * container's /etc/passwd and /etc/group (which the plan wrote) and
    * changes uid, gid and groups before the command starts; no PAM, so no
@@ -340,8 +364,7 @@ cbox_nspawn_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GErro
         }
     }
 
-  if (state->exec_helper != NULL)
-    cbox_nspawn_add_path_pair (launch, "--bind-ro", state->exec_helper, CBOX_NSPAWN_EXEC_PATH);
+  cbox_nspawn_add_path_pair (launch, "--bind-ro", state->exec_helper, CBOX_NSPAWN_EXEC_PATH);
 
   cbox_launch_add_arg (launch, "--");
   /* The environment: nspawn sets its own (container=, container_uuid=,
@@ -352,15 +375,15 @@ cbox_nspawn_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GErro
   environ = cbox_plan_get_environ (plan);
   for (guint i = 0; environ[i] != NULL; i++)
     cbox_launch_add_arg (launch, environ[i]);
-  if (state->exec_helper != NULL)
-    /* cbox-exec stays the command's parent: nspawn's stub init reports a
-     * command killed by a signal as 255, cbox-exec as 128+N; it also takes
-     * the signals cbox forwards (see cbox_nspawn_signal_target()). It
-     * reports 126 and 127 as env(1) does. */
-    cbox_launch_add_args (launch, CBOX_NSPAWN_EXEC_PATH, "--init", "--", NULL);
-  else if (strchr (command[0], '=') != NULL)
-    /* env(1) would take it for one more variable. */
-    cbox_launch_add_args (launch, "/bin/sh", "-c", "exec \"$@\"", "sh", NULL);
+  /* cbox-exec stays the command's parent: nspawn's stub init reports a
+   * command killed by a signal as 255, cbox-exec as 128+N; it also takes
+   * the signals cbox forwards (see cbox_nspawn_signal_target()). It
+   * reports 126 and 127 as env(1) does, and confines the command last
+   * (the plan's allow-userns picks the seccomp filter's variant). */
+  cbox_launch_add_args (launch, CBOX_NSPAWN_EXEC_PATH, "--init", NULL);
+  if (cbox_plan_get_allow_userns (plan))
+    cbox_launch_add_arg (launch, "--allow-userns");
+  cbox_launch_add_arg (launch, "--");
   for (guint i = 0; command[i] != NULL; i++)
     cbox_launch_add_arg (launch, command[i]);
   return TRUE;

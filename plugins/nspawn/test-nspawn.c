@@ -198,6 +198,7 @@ test_realize (void)
   cbox_host_set_hostname (host, "hosty");
   ctx = cbox_context_new (host, NULL, "nspawn");
   cbox_context_set_instance_id (ctx, "0123abcd");
+  cbox_context_set_libexec_dir (ctx, g_getenv ("CBOX_LIBEXEC_DIR"));
   cbox_plan_set_user (plan, 1000, 1000, "user", "/home/user");
   cbox_plan_add_bind_rw (plan, project, project, CBOX_MOUNT_FLAG_NONE);
   cbox_plan_set_cwd (plan, project);
@@ -236,9 +237,42 @@ test_realize (void)
   g_assert_true (strv_has (argv + separator, "ODD=not-utf8-\xff"));
   g_assert_true (strv_has (argv + separator, "HOME=/home/user"));
   g_assert_cmpuint (g_strv_length ((char **)argv), >=, 2);
+  /* cbox-exec confines the command; the default filter (no --allow-userns). */
+  g_assert_cmpstr (argv[g_strv_length ((char **)argv) - 5], ==, "/run/cbox/cbox-exec");
+  g_assert_cmpstr (argv[g_strv_length ((char **)argv) - 4], ==, "--init");
+  g_assert_cmpstr (argv[g_strv_length ((char **)argv) - 3], ==, "--");
   g_assert_cmpstr (argv[g_strv_length ((char **)argv) - 2], ==, "my-command");
   g_assert_cmpstr (argv[g_strv_length ((char **)argv) - 1], ==, "arg with space");
   g_rmdir (project);
+}
+
+/* Without cbox-exec nothing would drop the capabilities nspawn gives a
+ * root command, or load the seccomp filter: no run at all. */
+static void
+test_realize_needs_cbox_exec (void)
+{
+  g_autoptr (CboxHost) host = cbox_host_new ();
+  g_autoptr (CboxContext) ctx = NULL;
+  g_autoptr (CboxPlan) plan = cbox_plan_new ();
+  g_autoptr (CboxLaunch) launch = cbox_launch_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *nspawn = g_find_program_in_path ("systemd-nspawn");
+  const CboxBackendVTable *vtable = cbox_plugin_describe ()->backend;
+  const char *const command[] = { "true", NULL };
+
+  if (nspawn == NULL)
+    {
+      g_test_skip ("systemd-nspawn is not installed");
+      return;
+    }
+  cbox_host_set_user (host, 1000, 1000, "user", "/home/user", "/bin/sh");
+  ctx = cbox_context_new (host, NULL, "nspawn");
+  cbox_context_set_libexec_dir (ctx, "/nonexistent/libexec");
+  cbox_plan_set_user (plan, 1000, 1000, "user", "/home/user");
+  cbox_plan_set_command (plan, command);
+  g_assert_false (vtable->realize (ctx, plan, launch, &error));
+  g_assert_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE);
+  g_assert_nonnull (strstr (error->message, "cbox-exec"));
 }
 
 static void
@@ -277,6 +311,7 @@ main (int argc, char **argv)
   g_test_add_func ("/nspawn/layout/ops", test_layout);
   g_test_add_func ("/nspawn/layout/errors", test_layout_errors);
   g_test_add_func ("/nspawn/realize", test_realize);
+  g_test_add_func ("/nspawn/realize/needs-cbox-exec", test_realize_needs_cbox_exec);
   g_test_add_func ("/nspawn/sudo-argv", test_sudo_argv);
   return g_test_run ();
 }

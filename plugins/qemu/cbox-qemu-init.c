@@ -49,6 +49,8 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
+#include "cbox-confine.h"
+
 #define NEWROOT "/newroot"
 #define META "/cbox-meta"
 #define SHARES "/cbox-shares"
@@ -376,6 +378,7 @@ typedef struct
   char *cwd;
   char *hostname;
   int network;
+  int allow_userns; /* the seccomp filter lets the command make user namespaces */
   int tty;
   unsigned short rows, cols;
   char **argv;
@@ -635,6 +638,8 @@ read_plan (Plan *plan)
         plan->hostname = need_field (&r, keyword);
       else if (strcmp (keyword, "network") == 0)
         plan->network = atoi (need_field (&r, keyword));
+      else if (strcmp (keyword, "userns") == 0)
+        plan->allow_userns = atoi (need_field (&r, keyword));
       else if (strcmp (keyword, "tty") == 0)
         {
           plan->tty = atoi (need_field (&r, keyword));
@@ -810,6 +815,23 @@ mount_api_filesystems (const Plan *plan)
     fail ("cannot create /proc, /sys, /dev: %s", strerror (errno));
   if (mount ("proc", NEWROOT "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
     fail ("cannot mount /proc: %s", strerror (errno));
+  /* The kernel lets uid 0 write /proc/sys (core_pattern: a program the
+   * guest's kernel runs with every capability at the next crash) and
+   * /proc/sysrq-trigger with no capability at all: read-only for a root
+   * command, whose capabilities the confinement takes. */
+  {
+    static const char *const read_only[] = { NEWROOT "/proc/sys", NEWROOT "/proc/sysrq-trigger" };
+    for (size_t i = 0; i < sizeof read_only / sizeof read_only[0]; i++)
+      {
+        if (access (read_only[i], F_OK) < 0)
+          continue;
+        if (mount (read_only[i], read_only[i], NULL, MS_BIND, NULL) < 0
+            || mount (NULL, read_only[i], NULL,
+                      MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL)
+                   < 0)
+          fail ("cannot make %s read-only: %s", read_only[i] + strlen (NEWROOT), strerror (errno));
+      }
+  }
   if (mount ("sysfs", NEWROOT "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, NULL)
       < 0)
     fail ("cannot mount /sys: %s", strerror (errno));
@@ -885,6 +907,20 @@ spawn_command (const Plan *plan, int in_fd, int out_fd, int err_fd, int *ret_exe
           dprintf (2, "cbox: cannot change to %s: %s\n", plan->cwd, strerror (errno));
           _exit (125);
         }
+      /* Confined as every backend's command is (core/cbox-confine.c):
+       * a root command (cbox run by root) keeps no capability over the
+       * guest's mounts (the covers over hidden paths) and devices; the
+       * same seccomp filter as bwrap's and nspawn's; a fresh keyring. */
+      {
+        const char *what = NULL;
+        int r = cbox_confine (plan->allow_userns ? CBOX_SECCOMP_ALLOW_USERNS : CBOX_SECCOMP_DEFAULT,
+                              &what);
+        if (r < 0)
+          {
+            dprintf (2, "cbox: %s: %s\n", what, strerror (-r));
+            _exit (125);
+          }
+      }
       environ = plan->envp;
       execvp (plan->argv[0], plan->argv);
       err = errno;

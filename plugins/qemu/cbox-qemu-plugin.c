@@ -786,6 +786,7 @@ cbox_qemu_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GError 
       cbox_plan_get_home_dir (plan) != NULL ? cbox_plan_get_home_dir (plan) : "",
       cbox_plan_get_runtime_dir (plan) != NULL ? cbox_plan_get_runtime_dir (plan) : "", NULL);
   cbox_qemu_meta_addv (state->meta, "network", state->network ? "1" : "0", NULL);
+  cbox_qemu_meta_addv (state->meta, "userns", cbox_plan_get_allow_userns (plan) ? "1" : "0", NULL);
   g_snprintf (number[0], sizeof number[0], "%u", (unsigned)ws.ws_row);
   g_snprintf (number[1], sizeof number[1], "%u", (unsigned)ws.ws_col);
   cbox_qemu_meta_addv (state->meta, "tty", state->tty ? "1" : "0", number[0], number[1], NULL);

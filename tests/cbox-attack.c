@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * cbox-attack: what a hostile command inside a sandbox would try against
+ * the host's kernel, one attempt per argument, for test-kernel-surface.
+ * Prints one `NAME=RESULT` line per attempt: "ok" when the attempt worked
+ * (the sandbox failed), otherwise the errno's name. Never changes the
+ * host when an attempt works: core_pattern gets back the value it has,
+ * the mount attempts target the sandbox's own mounts, a device node is
+ * made only in the folder the test names and is the harmless null device.
+ *
+ * Linked statically: it runs in every backend, the qemu guest included.
+ *
+ *   keyctl                 read the session keyring's id (keyctl)
+ *   add-key                add a key to the session keyring
+ *   proc-keys:TEXT         "visible" if /proc/keys lists TEXT, else "hidden"
+ *   userns                 unshare(CLONE_NEWUSER)
+ *   clone-userns           clone(CLONE_NEWUSER)
+ *   mount                  mount a tmpfs on /tmp
+ *   fsopen, open-tree      the new mount API
+ *   remount:PATH           make the mount at PATH writable
+ *   umount:PATH            detach the mount at PATH (a cover)
+ *   mknod:PATH             make a character device (1:3, null) at PATH
+ *   core-pattern           write /proc/sys/kernel/core_pattern (its own value)
+ *   tiocsti:FD             TIOCSTI on FD, then TIOCSTI with high bits, TIOCLINUX
+ *   ptrace                 PTRACE_ATTACH to pid 1 of the sandbox
+ *   perf                   perf_event_open
+ *   socket-packet, socket-alg, socket-unix
+ *   personality            personality(ADDR_NO_RANDOMIZE)
+ *   caps                   "none" when no capability is left (else CapEff)
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/keyctl.h>
+#include <linux/perf_event.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/personality.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef SYS_fsopen
+#define SYS_fsopen 430
+#endif
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+
+static void
+report (const char *name, long r)
+{
+  printf ("%s=%s\n", name, r >= 0 ? "ok" : strerrorname_np (errno));
+}
+
+static char *
+read_all (const char *path)
+{
+  static char buf[1 << 16];
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  ssize_t n, len = 0;
+
+  if (fd < 0)
+    return NULL;
+  while ((n = read (fd, buf + len, sizeof buf - 1 - (size_t)len)) > 0)
+    len += n;
+  close (fd);
+  buf[len] = '\0';
+  return buf;
+}
+
+static long
+try_core_pattern (void)
+{
+  char *value = read_all ("/proc/sys/kernel/core_pattern");
+  char copy[4096];
+  int fd;
+  long r;
+
+  if (value == NULL)
+    return -1;
+  /* The value already there, so the host is unchanged even if this
+   * works (the test then fails). */
+  snprintf (copy, sizeof copy, "%s", value);
+  fd = open ("/proc/sys/kernel/core_pattern", O_WRONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  r = write (fd, copy, strlen (copy));
+  close (fd);
+  return r;
+}
+
+static long
+try_clone_userns (void)
+{
+  long pid = syscall (SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, NULL);
+
+  if (pid == 0)
+    _exit (0);
+  if (pid > 0)
+    waitpid ((pid_t)pid, NULL, 0);
+  return pid;
+}
+
+static void
+try_tiocsti (const char *arg)
+{
+  int fd = atoi (arg);
+  char c = '#';
+  char linux_arg[2] = { 3, 0 }; /* TIOCL_PASTESEL */
+  unsigned long high = 0x100000000ul | TIOCSTI;
+
+  report ("tiocsti", ioctl (fd, TIOCSTI, &c));
+  report ("tiocsti-high", ioctl (fd, high, &c));
+  report ("tioclinux", ioctl (fd, TIOCLINUX, linux_arg));
+}
+
+static void
+report_caps (void)
+{
+  char *status = read_all ("/proc/self/status");
+  char *eff = status != NULL ? strstr (status, "CapEff:\t") : NULL;
+  char *prm = status != NULL ? strstr (status, "CapPrm:\t") : NULL;
+
+  if (eff == NULL || prm == NULL)
+    {
+      printf ("caps=unknown\n");
+      return;
+    }
+  eff += strlen ("CapEff:\t");
+  prm += strlen ("CapPrm:\t");
+  if (strncmp (eff, "0000000000000000", 16) == 0 && strncmp (prm, "0000000000000000", 16) == 0)
+    printf ("caps=none\n");
+  else
+    printf ("caps=%.16s\n", eff);
+}
+
+int
+main (int argc, char **argv)
+{
+  for (int i = 1; i < argc; i++)
+    {
+      const char *a = argv[i];
+      const char *colon = strchr (a, ':');
+      const char *param = colon != NULL ? colon + 1 : "";
+
+      errno = 0;
+      if (strcmp (a, "keyctl") == 0)
+        report (a, syscall (SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0));
+      else if (strcmp (a, "add-key") == 0)
+        report (a, syscall (SYS_add_key, "user", "cbox-attack", "x", 1, KEY_SPEC_SESSION_KEYRING));
+      else if (strncmp (a, "proc-keys:", 10) == 0)
+        {
+          char *keys = read_all ("/proc/keys");
+          printf ("proc-keys=%s\n", keys != NULL && strstr (keys, param) ? "visible" : "hidden");
+        }
+      else if (strcmp (a, "userns") == 0)
+        report (a, unshare (CLONE_NEWUSER));
+      else if (strcmp (a, "clone-userns") == 0)
+        report (a, try_clone_userns ());
+      else if (strcmp (a, "mount") == 0)
+        report (a, mount ("none", "/tmp", "tmpfs", 0, NULL));
+      else if (strcmp (a, "fsopen") == 0)
+        report (a, syscall (SYS_fsopen, "tmpfs", 0));
+      else if (strcmp (a, "open-tree") == 0)
+        report (a, syscall (SYS_open_tree, AT_FDCWD, "/usr", 1 /* OPEN_TREE_CLONE */));
+      else if (strncmp (a, "remount:", 8) == 0)
+        report ("remount", mount (NULL, param, NULL, MS_REMOUNT | MS_BIND, NULL));
+      else if (strncmp (a, "umount:", 7) == 0)
+        report ("umount", umount2 (param, MNT_DETACH));
+      else if (strncmp (a, "mknod:", 6) == 0)
+        report ("mknod", mknod (param, S_IFCHR | 0600, makedev (1, 3)));
+      else if (strcmp (a, "core-pattern") == 0)
+        report (a, try_core_pattern ());
+      else if (strncmp (a, "tiocsti:", 8) == 0)
+        try_tiocsti (param);
+      else if (strcmp (a, "ptrace") == 0)
+        report (a, ptrace (PTRACE_ATTACH, 1, NULL, NULL));
+      else if (strcmp (a, "perf") == 0)
+        {
+          struct perf_event_attr attr;
+          memset (&attr, 0, sizeof attr);
+          attr.size = sizeof attr;
+          attr.type = PERF_TYPE_SOFTWARE;
+          attr.config = PERF_COUNT_SW_CPU_CLOCK;
+          attr.exclude_kernel = 1;
+          report (a, syscall (SYS_perf_event_open, &attr, 0, -1, -1, 0));
+        }
+      else if (strcmp (a, "socket-packet") == 0)
+        report (a, socket (AF_PACKET, SOCK_RAW, 0));
+      else if (strcmp (a, "socket-alg") == 0)
+        report (a, socket (AF_ALG, SOCK_SEQPACKET, 0));
+      else if (strcmp (a, "socket-unix") == 0)
+        report (a, socket (AF_UNIX, SOCK_STREAM, 0));
+      else if (strcmp (a, "personality") == 0)
+        report (a, personality (ADDR_NO_RANDOMIZE));
+      else if (strcmp (a, "caps") == 0)
+        report_caps ();
+      else
+        {
+          fprintf (stderr, "cbox-attack: unknown attempt %s\n", a);
+          return 2;
+        }
+      fflush (stdout);
+    }
+  return 0;
+}
