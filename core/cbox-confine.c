@@ -31,6 +31,7 @@
  */
 #include <errno.h>
 #include <stddef.h>
+#include <string.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/keyctl.h>
@@ -66,18 +67,23 @@ drop_capabilities (void)
   struct __user_cap_header_struct header = { _LINUX_CAPABILITY_VERSION_3, 0 };
   struct __user_cap_data_struct data[2] = { { 0, 0, 0 }, { 0, 0, 0 } };
 
-  for (int cap = 0; cap <= 63; cap++)
-    {
-      int r = prctl (PR_CAPBSET_READ, cap, 0, 0, 0);
+  if (syscall (SYS_capget, &header, data) < 0)
+    return -errno;
+  /* Without CAP_SETPCAP (an unprivileged user, or a uid already changed)
+   * the bounding set cannot shrink; with no permitted capability and
+   * no_new_privs it can give nothing back either, so the loop (some 100
+   * system calls) is only for those who can. */
+  if (data[CAP_SETPCAP / 32].effective & (1u << (CAP_SETPCAP % 32)))
+    for (int cap = 0; cap <= 63; cap++)
+      {
+        int r = prctl (PR_CAPBSET_READ, cap, 0, 0, 0);
 
-      if (r < 0)
-        break; /* past the kernel's last capability */
-      /* Without CAP_SETPCAP (an unprivileged user, or a uid already
-       * changed) the bounding set cannot shrink; with no permitted
-       * capability and no_new_privs it can give nothing back either. */
-      if (r == 1 && prctl (PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EPERM)
-        return -errno;
-    }
+        if (r < 0)
+          break; /* past the kernel's last capability */
+        if (r == 1 && prctl (PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
+          return -errno;
+      }
+  memset (data, 0, sizeof data);
   if (prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
     return -errno;
   if (syscall (SYS_capset, &header, data) < 0)

@@ -12,8 +12,10 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <termios.h>
@@ -41,6 +43,9 @@ cbox_qemu_state_free (CboxQemuState *state)
   g_free (state->initramfs);
   g_clear_pointer (&state->shares, g_ptr_array_unref);
   g_clear_pointer (&state->data, g_ptr_array_unref);
+  g_strfreev (state->hidden);
+  g_free (state->hidden_is_dir);
+  g_free (state->empty_file);
   if (state->meta != NULL)
     g_string_free (state->meta, TRUE);
   g_free (state);
@@ -459,6 +464,87 @@ cbox_qemu_add_share (CboxQemuState *state, const char *path, gboolean ro)
   return share;
 }
 
+/* The host paths @plan covers inside a folder it shares (see
+ * CboxQemuState.hidden). A tmpfs or a /dev/null bind over a path inside a
+ * 9p or virtiofs share hides it from the guest's processes only: the
+ * share still reaches it, and QEMU (root when root runs cbox) reads it for
+ * the guest's kernel, which the guest's root or a kernel exploit commands.
+ * So the covered host paths are hidden from QEMU and virtiofsd
+ * themselves. */
+static void
+cbox_qemu_find_covered (CboxQemuState *state, CboxPlan *plan)
+{
+  g_autoptr (GStrvBuilder) paths = g_strv_builder_new ();
+  g_autoptr (GArray) is_dir = g_array_new (FALSE, FALSE, sizeof (gboolean));
+
+  for (guint j = 0; j < cbox_plan_get_n_mounts (plan); j++)
+    {
+      const CboxMount *cover = cbox_plan_get_mount (plan, j);
+      gboolean covers = cover->kind == CBOX_MOUNT_TMPFS
+                        || (cover->kind == CBOX_MOUNT_RO && cover->src != NULL
+                            && g_str_equal (cover->src, "/dev/null"));
+
+      if (!covers)
+        continue;
+      /* The last folder shared before it that holds it. */
+      for (guint i = j; i-- > 0;)
+        {
+          const CboxMount *shared = cbox_plan_get_mount (plan, i);
+          gsize len = strlen (shared->dest);
+          g_autofree char *real = NULL;
+          g_autofree char *host = NULL;
+          struct stat st;
+
+          if ((shared->kind != CBOX_MOUNT_RO && shared->kind != CBOX_MOUNT_RW)
+              || shared->src == NULL || len < 2 || strncmp (cover->dest, shared->dest, len) != 0
+              || cover->dest[len] != '/')
+            continue;
+          real = realpath (shared->src, NULL);
+          if (real == NULL || stat (real, &st) < 0 || !S_ISDIR (st.st_mode))
+            break;
+          host = g_build_filename (real, cover->dest + len, NULL);
+          if (lstat (host, &st) == 0 && (S_ISDIR (st.st_mode) || S_ISREG (st.st_mode)))
+            {
+              gboolean dir = S_ISDIR (st.st_mode);
+              g_strv_builder_add (paths, host);
+              g_array_append_val (is_dir, dir);
+            }
+          break;
+        }
+    }
+  g_strfreev (state->hidden);
+  g_free (state->hidden_is_dir);
+  state->hidden = g_strv_builder_end (paths);
+  state->hidden_is_dir = (gboolean *)(void *)g_array_free (g_steal_pointer (&is_dir), FALSE);
+  g_free (state->empty_file);
+  state->empty_file = g_build_filename (state->run_dir, "empty", NULL);
+}
+
+int
+cbox_qemu_hide_covered (const CboxQemuState *state)
+{
+  if (geteuid () != 0 || state->hidden == NULL || state->hidden[0] == NULL)
+    return 0;
+  if (unshare (CLONE_NEWNS) < 0 || mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+    return -errno;
+  for (guint i = 0; state->hidden[i] != NULL; i++)
+    {
+      const char *path = state->hidden[i];
+
+      if (state->hidden_is_dir[i])
+        {
+          if (mount ("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                     "mode=000,size=4k")
+              < 0)
+            return -errno;
+        }
+      else if (mount (state->empty_file, path, NULL, MS_BIND, NULL) < 0
+               || mount (NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
+        return -errno;
+    }
+  return 0;
+}
+
 static gboolean
 cbox_qemu_realize_mount (CboxQemuState *state, const CboxMount *mount, GError **error)
 {
@@ -795,6 +881,7 @@ cbox_qemu_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GError 
   for (guint i = 0; i < cbox_plan_get_n_mounts (plan); i++)
     if (!cbox_qemu_realize_mount (state, cbox_plan_get_mount (plan, i), error))
       return FALSE;
+  cbox_qemu_find_covered (state, plan);
 
   cbox_qemu_meta_addv (state->meta, "cwd", cwd != NULL ? cwd : "/", NULL);
   for (guint i = 0; command[i] != NULL; i++)

@@ -207,6 +207,15 @@ cbox_qemu_run_dir_create (CboxQemuState *state, int *ret_lock_fd, GError **error
           return FALSE;
         }
     }
+  /* What QEMU sees in place of a covered host file (cbox_qemu_hide_covered()). */
+  if (state->empty_file != NULL
+      && !g_file_set_contents_full (state->empty_file, "", 0, G_FILE_SET_CONTENTS_NONE, 0400,
+                                    error))
+    {
+      g_prefix_error (error, "qemu: ");
+      cbox_qemu_run_dir_remove (state->run_dir);
+      return FALSE;
+    }
   plan_path = g_build_filename (meta_dir, "plan", NULL);
   if (!g_file_set_contents_full (plan_path, state->meta->str, (gssize)state->meta->len,
                                  G_FILE_SET_CONTENTS_NONE, 0600, error))
@@ -283,8 +292,23 @@ cbox_qemu_child_setup (gpointer user_data)
   /* The VM and its daemons die with cbox, even with `kill -9`. Their own
    * process group keeps a terminal's ^C for cbox, which passes it on to
    * the command inside. */
+  const CboxQemuState *state = user_data;
+  int r;
+
   prctl (PR_SET_PDEATHSIG, SIGKILL);
   setpgid (0, 0);
+  /* Run by root, QEMU and virtiofsd read the shares as root: what the plan
+   * covers inside a shared folder is covered for them too, or the guest's
+   * kernel could read it through the share. A child that cannot do it
+   * does not start. */
+  r = state != NULL ? cbox_qemu_hide_covered (state) : 0;
+  if (r < 0)
+    {
+      static const char message[] = "cbox: qemu: cannot hide covered host paths from QEMU\n";
+      if (write (STDERR_FILENO, message, sizeof message - 1) < 0)
+        (void)0;
+      _exit (125);
+    }
 }
 
 static void
@@ -396,7 +420,7 @@ cbox_qemu_start_virtiofsd (CboxQemuState *state, CboxQemuDaemons *daemons, GErro
           gboolean ok = g_spawn_async_with_pipes_and_fds (
               NULL, argv, envp,
               G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL | G_SPAWN_STDOUT_TO_DEV_NULL,
-              cbox_qemu_child_setup, NULL, -1, -1, -1, source_fds, target_fds, 1, &pid, NULL, NULL,
+              cbox_qemu_child_setup, state, -1, -1, -1, source_fds, target_fds, 1, &pid, NULL, NULL,
               NULL, error);
           if (devnull != STDERR_FILENO)
             close (devnull);
@@ -564,7 +588,7 @@ cbox_qemu_boot (CboxQemuState *state, char **argv, CboxQemuAccel accel, gboolean
   if (!g_spawn_async_with_pipes_and_fds (
           NULL, (const char *const *)argv, envp,
           G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL | G_SPAWN_STDOUT_TO_DEV_NULL,
-          cbox_qemu_child_setup, NULL, -1, -1, -1, sources, targets, (gsize)n_pairs, &vm.pid, NULL,
+          cbox_qemu_child_setup, state, -1, -1, -1, sources, targets, (gsize)n_pairs, &vm.pid, NULL,
           NULL, &vm.qemu_stderr, error))
     {
       g_prefix_error (error, "qemu: cannot start %s: ", argv[0]);

@@ -71,9 +71,22 @@ typedef struct
   GPtrArray *shares; /* CboxQemuShare */
   GPtrArray *data;   /* CboxQemuData */
   GString *meta;     /* the plan file of the metadata share */
+  /* Host paths the plan covers inside a shared folder (a tmpfs over
+   * /etc/ssl/private, /dev/null over /etc/shadow), NULL-terminated, and
+   * for each whether it is a folder: QEMU and virtiofsd run with them
+   * hidden (cbox_qemu_hide_covered()). Set by realize. */
+  char **hidden;
+  gboolean *hidden_is_dir;
+  char *empty_file; /* run_dir/empty, bound over hidden files */
 } CboxQemuState;
 
 void cbox_qemu_state_free (CboxQemuState *state);
+/* In a child about to exec QEMU or virtiofsd, as root: a mount namespace
+ * of its own in which every path of @state->hidden is covered (an empty
+ * read-only tmpfs, or @state->empty_file), so no share reaches what the
+ * plan hides. Async-signal-safe (system calls only). 0, or a negative
+ * errno; 0 with nothing done when not root or nothing is hidden. */
+int cbox_qemu_hide_covered (const CboxQemuState *state);
 
 /* The qemu argv for @state with @accel (KVM or TCG). */
 char **cbox_qemu_build_argv (CboxQemuState *state, CboxQemuAccel accel);

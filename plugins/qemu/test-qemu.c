@@ -13,6 +13,7 @@
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cbox-private.h"
@@ -503,6 +504,82 @@ test_realize_shares (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (state->meta->str, "5:tmpfs,4:/tmp,4:1777,"));
 }
 
+/* What the plan covers inside a shared folder (a tmpfs over a folder,
+ * /dev/null over a file) is found, with its host path; and QEMU's child
+ * (as root) sees it empty, while the host keeps it. */
+static void
+test_realize_covered_hidden (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) argv = NULL;
+  g_autofree char *ssl = g_build_filename (f->root, "ssl", NULL);
+  g_autofree char *private_dir = g_build_filename (ssl, "private", NULL);
+  g_autofree char *shadow = g_build_filename (ssl, "shadow", NULL);
+  g_autofree char *key = g_build_filename (private_dir, "server.key", NULL);
+  g_autofree char *content = NULL;
+  CboxQemuState *state;
+  pid_t pid;
+  int status = 0;
+
+  write_file (ssl, "certs/ca.pem", "ca", -1);
+  write_file (ssl, "private/server.key", "secret", -1);
+  write_file (ssl, "shadow", "hash", -1);
+  cbox_plan_add_bind_ro (f->plan, ssl, "/etc/ssl", CBOX_MOUNT_FLAG_NONE);
+  cbox_plan_add_tmpfs (f->plan, "/etc/ssl/private", 0700);
+  cbox_plan_add_bind_ro (f->plan, "/dev/null", "/etc/ssl/shadow", CBOX_MOUNT_FLAG_NONE);
+  /* A tmpfs not inside any share hides nothing of the host. */
+  cbox_plan_add_tmpfs (f->plan, "/tmp", 01777);
+  cbox_plan_set_network (f->plan, FALSE);
+
+  argv = realize_argv (f, &error);
+  g_assert_no_error (error);
+  state = cbox_context_get_data (f->ctx);
+  g_assert_nonnull (state->hidden);
+  g_assert_cmpuint (g_strv_length (state->hidden), ==, 2);
+  g_assert_cmpstr (state->hidden[0], ==, private_dir);
+  g_assert_true (state->hidden_is_dir[0]);
+  g_assert_cmpstr (state->hidden[1], ==, shadow);
+  g_assert_false (state->hidden_is_dir[1]);
+
+  if (geteuid () != 0)
+    {
+      g_test_message ("not root: QEMU's own view is not changed (the host's permissions apply)");
+      return;
+    }
+  /* The empty file the run directory would hold. */
+  g_free (state->empty_file);
+  state->empty_file = g_build_filename (f->root, "empty", NULL);
+  write_file (f->root, "empty", "", 0);
+  pid = fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    {
+      g_autofree char *seen = NULL;
+      gsize len = 99;
+      GDir *dir;
+
+      if (cbox_qemu_hide_covered (state) < 0)
+        _exit (10);
+      dir = g_dir_open (private_dir, 0, NULL);
+      /* Mode 0: root may still list it, and it is empty. */
+      if (dir == NULL || g_dir_read_name (dir) != NULL)
+        _exit (11);
+      g_dir_close (dir);
+      if (!g_file_get_contents (shadow, &seen, &len, NULL) || len != 0)
+        _exit (12);
+      _exit (0);
+    }
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  g_assert_true (WIFEXITED (status));
+  g_assert_cmpint (WEXITSTATUS (status), ==, 0);
+  /* The host's view is unchanged. */
+  g_assert_true (g_file_get_contents (key, &content, NULL, NULL));
+  g_assert_cmpstr (content, ==, "secret");
+  g_clear_pointer (&content, g_free);
+  g_assert_true (g_file_get_contents (shadow, &content, NULL, NULL));
+  g_assert_cmpstr (content, ==, "hash");
+}
+
 static void
 test_realize_network_on (Fixture *f, gconstpointer data)
 {
@@ -612,6 +689,8 @@ main (int argc, char **argv)
   g_test_add_func ("/qemu/descriptor/features", test_descriptor_features);
   g_test_add ("/qemu/realize/shares", Fixture, NULL, fixture_set_up, test_realize_shares,
               fixture_tear_down);
+  g_test_add ("/qemu/realize/covered-hidden-from-qemu", Fixture, NULL, fixture_set_up,
+              test_realize_covered_hidden, fixture_tear_down);
   g_test_add ("/qemu/realize/network-on", Fixture, NULL, fixture_set_up, test_realize_network_on,
               fixture_tear_down);
   g_test_add ("/qemu/realize/refuses-socket", Fixture, NULL, fixture_set_up,
