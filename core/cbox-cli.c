@@ -250,10 +250,10 @@ cbox_cli_apply_option (CboxCliOptions *options, const CboxCliOptionDef *def, con
       return cbox_cli_parse_forward_list (options, def->name, value, TRUE, error);
     case OPT_NETWORK:
       {
-        gboolean on;
-        if (!cbox_config_parse_boolean (value, &on))
-          return cbox_cli_bad_value (error, def->name, value, "use on or off");
-        cbox_cli_add_setting (options, "cbox", "network", on ? "on" : "off");
+        CboxNetworkMode mode;
+        if (!cbox_network_mode_from_string (value, &mode))
+          return cbox_cli_bad_value (error, def->name, value, "use on, off or host");
+        cbox_cli_add_setting (options, "cbox", "network", cbox_network_mode_to_string (mode));
         return TRUE;
       }
     case OPT_PROFILE:
@@ -829,7 +829,11 @@ cbox_cli_make_request (CboxCliOptions *options, CboxHost *host, const char *cwd,
 
   request->backend = cbox_config_get_core_string (config, "backend");
   value = cbox_config_get_core_string (config, "network");
-  request->network = value == NULL || !cbox_config_parse_boolean (value, &flag) || flag;
+  /* The configuration was checked when it was read; a value that does not
+   * parse here cannot come, and would mean the default, never the host's
+   * network. */
+  if (value == NULL || !cbox_network_mode_from_string (value, &request->network))
+    request->network = CBOX_NETWORK_OWN;
   g_clear_pointer (&value, g_free);
   /* New user namespaces: refused unless a profile or file asks (see
    * docs/security.md, "seccomp"). `[bwrap] allow-userns` is the older
@@ -992,7 +996,9 @@ static const char cbox_cli_options_help[]
       "  --forward=LIST         forwarders or aliases to add, separated by ',' (x11,gpu,audio);\n"
       "                         'none' drops the configured ones first\n"
       "  --no-forward=LIST      forwarders or aliases to leave out\n"
-      "  --network=on|off       network access (default on)\n"
+      "  --network=on|off|host  on (default): a network of its own, outbound only, the host's\n"
+      "                         localhost unreachable; host: the host's network, localhost\n"
+      "                         and abstract sockets included; off: none\n"
       "  --profile=NAME         use profiles/NAME.conf ('none': no profile)\n"
       "  --project=DIR          project directory, read-write at its real path and the working\n"
       "                         directory (default: the current directory)\n"
@@ -1184,7 +1190,9 @@ cbox_cli_format_plan (CboxPlan *plan, CboxContext *backend_ctx)
                           cbox_context_get_profile (backend_ctx) != NULL
                               ? cbox_context_get_profile (backend_ctx)
                               : "(none)");
-  g_string_append_printf (out, "network:     %s\n", cbox_plan_get_network (plan) ? "on" : "off");
+  g_string_append_printf (out, "network:     %s: %s\n",
+                          cbox_network_mode_to_string (cbox_plan_get_network_mode (plan)),
+                          cbox_network_mode_describe (cbox_plan_get_network_mode (plan)));
   /* Every backend's command runs under the same filter (cbox-exec, or the
    * qemu guest's init, loads it): say which, and what the plan lets
    * through of it. */

@@ -21,6 +21,7 @@ typedef enum
   CBOX_KEY_NAME,      /* a plugin name */
   CBOX_KEY_PROFILE,   /* a profile name */
   CBOX_KEY_BOOLEAN,   /* on/off */
+  CBOX_KEY_NETWORK,   /* on/off/host */
   CBOX_KEY_NAME_LIST, /* plugin names or aliases */
   CBOX_KEY_WORDS,     /* a command line split like a shell does, never run by one */
   CBOX_KEY_STRING,
@@ -43,7 +44,7 @@ typedef struct
 static const CboxCoreKey cbox_core_keys[] = {
   { "backend", CBOX_KEY_NAME, FALSE },
   { "profile", CBOX_KEY_PROFILE, TRUE },
-  { "network", CBOX_KEY_BOOLEAN, FALSE },
+  { "network", CBOX_KEY_NETWORK, FALSE },
   { "allow-userns", CBOX_KEY_BOOLEAN, FALSE },
   { "forward", CBOX_KEY_NAME_LIST, FALSE },
   { "forward-optional", CBOX_KEY_NAME_LIST, FALSE },
@@ -369,6 +370,17 @@ cbox_config_check_core_key (GKeyFile *key_file, const char *key, CboxConfigLayer
           {
             g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
                          "'%s' is not a boolean (use on or off)", value);
+            return FALSE;
+          }
+        return TRUE;
+      }
+    case CBOX_KEY_NETWORK:
+      {
+        CboxNetworkMode unused;
+        if (!cbox_network_mode_from_string (value, &unused))
+          {
+            g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
+                         "'%s' is not a network mode (use on, off or host)", value);
             return FALSE;
           }
         return TRUE;

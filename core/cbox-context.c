@@ -12,7 +12,7 @@ struct _CboxContext
   char *instance_id;
   char *backend;
   CboxFeatures backend_features;
-  gboolean network;
+  CboxNetworkMode network;
   gboolean verbose;
   gboolean requested;
   char *libexec_dir;
@@ -40,7 +40,7 @@ cbox_context_new (CboxHost *host, GKeyFile *config, const char *plugin_name)
   ctx->host = cbox_host_ref (host);
   ctx->config = config != NULL ? g_key_file_ref (config) : g_key_file_new ();
   ctx->plugin_name = g_strdup (plugin_name);
-  ctx->network = TRUE;
+  ctx->network = CBOX_NETWORK_OWN;
   ctx->libexec_dir = g_strdup (CBOX_LIBEXEC_DIR);
   return ctx;
 }
@@ -88,10 +88,10 @@ cbox_context_set_backend (CboxContext *ctx, const char *backend, CboxFeatures fe
 }
 
 void
-cbox_context_set_network (CboxContext *ctx, gboolean network)
+cbox_context_set_network (CboxContext *ctx, CboxNetworkMode network)
 {
   g_return_if_fail (ctx != NULL);
-  ctx->network = !!network;
+  ctx->network = network;
 }
 
 void
@@ -209,6 +209,13 @@ gboolean
 cbox_context_get_network (CboxContext *ctx)
 {
   g_return_val_if_fail (ctx != NULL, FALSE);
+  return ctx->network != CBOX_NETWORK_OFF;
+}
+
+CboxNetworkMode
+cbox_context_get_network_mode (CboxContext *ctx)
+{
+  g_return_val_if_fail (ctx != NULL, CBOX_NETWORK_OFF);
   return ctx->network;
 }
 

@@ -120,7 +120,11 @@ read_args (int fd, char **ret_buf)
       size += (size_t)r;
     }
   close (fd);
-  if (size == 0 || buf[size - 1] != '\0')
+  /* Nothing at all: cbox stopped the run before the command could start
+   * (its network helper failed, say) and says why itself. */
+  if (size == 0)
+    exit (EXIT_USAGE);
+  if (buf[size - 1] != '\0')
     {
       fputs ("cbox-exec: --args-fd: no command, or not NUL-terminated\n", stderr);
       exit (EXIT_USAGE);

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cbox-config.h"
 #include "cbox-private.h"
 
 typedef struct
@@ -40,7 +41,7 @@ struct _CboxPlan
   GPtrArray *helpers; /* CboxHelper* */
   char **command;
   char *cwd;
-  gboolean network;
+  CboxNetworkMode network_mode;
   gboolean allow_userns;
   uid_t uid;
   gid_t gid;
@@ -120,7 +121,7 @@ cbox_plan_new (void)
   plan->forwarders = g_ptr_array_new_with_free_func (g_free);
   g_ptr_array_add (plan->forwarders, NULL);
   plan->cleanups = g_array_new (FALSE, FALSE, sizeof (CboxCleanup));
-  plan->network = TRUE;
+  plan->network_mode = CBOX_NETWORK_OWN;
   plan->uid = (uid_t)-1;
   plan->gid = (gid_t)-1;
   return plan;
@@ -638,14 +639,82 @@ void
 cbox_plan_set_network (CboxPlan *plan, gboolean enabled)
 {
   g_return_if_fail (plan != NULL);
-  plan->network = !!enabled;
+  plan->network_mode = enabled ? CBOX_NETWORK_OWN : CBOX_NETWORK_OFF;
 }
 
 gboolean
 cbox_plan_get_network (const CboxPlan *plan)
 {
   g_return_val_if_fail (plan != NULL, FALSE);
-  return plan->network;
+  return plan->network_mode != CBOX_NETWORK_OFF;
+}
+
+void
+cbox_plan_set_network_mode (CboxPlan *plan, CboxNetworkMode mode)
+{
+  g_return_if_fail (plan != NULL);
+  g_return_if_fail (cbox_network_mode_to_string (mode) != NULL);
+  plan->network_mode = mode;
+}
+
+CboxNetworkMode
+cbox_plan_get_network_mode (const CboxPlan *plan)
+{
+  g_return_val_if_fail (plan != NULL, CBOX_NETWORK_OFF);
+  return plan->network_mode;
+}
+
+static const struct
+{
+  CboxNetworkMode mode;
+  const char *name;
+  const char *description;
+} cbox_network_modes[] = {
+  { CBOX_NETWORK_OFF, "off", "no network: only a loopback of the sandbox's own" },
+  { CBOX_NETWORK_OWN, "on",
+    "a network namespace of the sandbox's own with user-mode networking: outbound TCP, UDP "
+    "and DNS; the host's localhost (127.0.0.1, ::1) and its abstract unix sockets are out of "
+    "reach" },
+  { CBOX_NETWORK_HOST, "host",
+    "the host's network namespace, shared: the host's localhost services (127.0.0.1, ::1) and "
+    "its abstract unix sockets (X11, D-Bus) are reachable" },
+};
+
+const char *
+cbox_network_mode_to_string (CboxNetworkMode mode)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (cbox_network_modes); i++)
+    if (cbox_network_modes[i].mode == mode)
+      return cbox_network_modes[i].name;
+  return NULL;
+}
+
+const char *
+cbox_network_mode_describe (CboxNetworkMode mode)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (cbox_network_modes); i++)
+    if (cbox_network_modes[i].mode == mode)
+      return cbox_network_modes[i].description;
+  return NULL;
+}
+
+gboolean
+cbox_network_mode_from_string (const char *text, CboxNetworkMode *ret_mode)
+{
+  gboolean flag;
+
+  g_return_val_if_fail (ret_mode != NULL, FALSE);
+  if (text == NULL)
+    return FALSE;
+  if (g_ascii_strcasecmp (text, "host") == 0)
+    {
+      *ret_mode = CBOX_NETWORK_HOST;
+      return TRUE;
+    }
+  if (!cbox_config_parse_boolean (text, &flag))
+    return FALSE;
+  *ret_mode = flag ? CBOX_NETWORK_OWN : CBOX_NETWORK_OFF;
+  return TRUE;
 }
 
 const char *const *

@@ -74,7 +74,7 @@ cbox_request_new (void)
   request->env = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_env_request_free);
   request->allow_projects = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_path_request_free);
   request->protect_ops = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_path_request_free);
-  request->network = TRUE;
+  request->network = CBOX_NETWORK_OWN;
   request->config = g_key_file_new ();
   return request;
 }
@@ -981,7 +981,7 @@ cbox_planner_build (CboxPlanner *planner, GError **error)
 
   cbox_plan_set_origin (planner->plan, "core");
   cbox_plan_set_command (planner->plan, (const char *const *)request->command);
-  cbox_plan_set_network (planner->plan, request->network);
+  cbox_plan_set_network_mode (planner->plan, request->network);
   cbox_plan_set_allow_userns (planner->plan, request->allow_userns);
   if (!cbox_base_plan_fill_system (planner->plan, planner->host, request->usr_dir, error))
     return FALSE;

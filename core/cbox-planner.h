@@ -68,7 +68,7 @@ typedef struct
 {
   char *backend;
   GPtrArray *forward_ops; /* CboxForwardOp, in the order given */
-  gboolean network;
+  CboxNetworkMode network;
   /* [cbox] allow-userns (or the older [bwrap] one) */
   gboolean allow_userns;
   char **command;    /* the command; never NULL when planning */

@@ -17,7 +17,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (CboxContext, cbox_context_free)
 void cbox_context_set_profile (CboxContext *ctx, const char *profile);
 void cbox_context_set_instance_id (CboxContext *ctx, const char *instance_id);
 void cbox_context_set_backend (CboxContext *ctx, const char *backend, CboxFeatures features);
-void cbox_context_set_network (CboxContext *ctx, gboolean network);
+void cbox_context_set_network (CboxContext *ctx, CboxNetworkMode network);
 void cbox_context_set_verbose (CboxContext *ctx, gboolean verbose);
 void cbox_context_set_requested (CboxContext *ctx, gboolean requested);
 void cbox_context_set_libexec_dir (CboxContext *ctx, const char *libexec_dir);
@@ -67,6 +67,16 @@ int cbox_open_beneath (int dir_fd, const char *path, int flags);
 G_END_DECLS
 
 G_BEGIN_DECLS
+/* ---- helper processes (cbox-run.c) ---------------------------------------- */
+/* Starts @argv (argv[0] looked up in PATH) as a host helper: empty
+ * environment, stdin from /dev/null, stdout and stderr to @output_fd
+ * (when >= 0), only @keep_fds inherited, the forwarded signals ignored,
+ * dying with cbox; as @uid/@gid when @uid is not 0. Reaping it is the
+ * caller's. */
+pid_t cbox_run_spawn_helper (const char *what, const char *const *argv, const int *keep_fds,
+                             guint n_keep_fds, uid_t uid, gid_t gid, int output_fd,
+                             GError **error);
+
 /* ---- launches (cbox-launch.c) -------------------------------------------- */
 
 /* ---- the plan's spawn hook (cbox-plan.c) ---------------------------------- */

@@ -139,6 +139,7 @@ typedef struct
   const sigset_t *child_mask;
   gboolean ignore_forwarded;
   const CboxRunCredentials *creds;
+  int output_fd; /* stdout and stderr go there when >= 0 */
   pid_t parent;
   /* Written by the child when it cannot exec; read once clone() returned. */
   int child_errno;
@@ -165,6 +166,9 @@ cbox_run_child (void *data)
       if (null_fd < 0 || dup2 (null_fd, STDIN_FILENO) < 0)
         goto fail;
     }
+  if (spawn->output_fd >= 0
+      && (dup2 (spawn->output_fd, STDOUT_FILENO) < 0 || dup2 (spawn->output_fd, STDERR_FILENO) < 0))
+    goto fail;
   execve (spawn->path, (char *const *)spawn->argv, (char *const *)spawn->envp);
 fail:
   spawn->child_errno = errno != 0 ? errno : EINVAL;
@@ -184,11 +188,11 @@ static pid_t
 cbox_run_spawn (const char *what, const char *path, const char *const *argv,
                 const char *const *envp, const int *keep_fds, guint n_keep_fds, gboolean null_stdin,
                 const sigset_t *child_mask, gboolean ignore_forwarded,
-                const CboxRunCredentials *creds, GError **error)
+                const CboxRunCredentials *creds, int output_fd, GError **error)
 {
   CboxRunSpawn spawn
-      = { path,  argv,      envp, keep_fds, n_keep_fds, null_stdin, child_mask, ignore_forwarded,
-          creds, getpid (), 0 };
+      = { path,  argv, envp,      keep_fds, n_keep_fds, null_stdin, child_mask, ignore_forwarded,
+          creds, output_fd, getpid (), 0 };
   sigset_t all, old_mask;
   void *stack;
   pid_t pid;
@@ -455,7 +459,7 @@ cbox_run_start_helper (const CboxHelper *helper, const sigset_t *child_mask,
    * is /dev/null so they never read the user's terminal. */
   pid = cbox_run_spawn (what, path, (const char *const *)argv->pdata, (const char *const *)environ,
                         sync_pipe[1] >= 0 ? &sync_pipe[1] : NULL, sync_pipe[1] >= 0 ? 1 : 0, TRUE,
-                        child_mask, FALSE, NULL, error);
+                        child_mask, FALSE, NULL, -1, error);
   if (sync_pipe[1] >= 0)
     close (sync_pipe[1]);
   if (pid < 0)
@@ -468,6 +472,56 @@ cbox_run_start_helper (const CboxHelper *helper, const sigset_t *child_mask,
   ret_running->pid = pid;
   ret_running->sync_fd = sync_pipe[0];
   return TRUE;
+}
+
+/* The credentials of user @uid (0: no change) with the supplementary
+ * groups the group database gives them; free @creds->groups. */
+static void
+cbox_run_credentials_init (CboxRunCredentials *creds, uid_t uid, gid_t gid)
+{
+  struct passwd *pw;
+  int n = 64;
+
+  if (uid == 0)
+    return;
+  pw = getpwuid (uid);
+  creds->uid = uid;
+  creds->gid = gid;
+  creds->groups = g_new (gid_t, n);
+  if (pw == NULL)
+    {
+      creds->groups[0] = creds->gid;
+      n = 1;
+    }
+  else if (getgrouplist (pw->pw_name, creds->gid, creds->groups, &n) < 0)
+    {
+      creds->groups = g_renew (gid_t, creds->groups, n);
+      if (getgrouplist (pw->pw_name, creds->gid, creds->groups, &n) < 0)
+        n = 0;
+    }
+  creds->n_groups = n;
+}
+
+pid_t
+cbox_run_spawn_helper (const char *what, const char *const *argv, const int *keep_fds,
+                       guint n_keep_fds, uid_t uid, gid_t gid, int output_fd, GError **error)
+{
+  CboxRunCredentials creds = { 0, 0, NULL, 0 };
+  g_autofree char *path = NULL;
+  sigset_t mask;
+  pid_t pid;
+
+  path = cbox_run_find_program (what, argv[0], error);
+  if (path == NULL)
+    return -1;
+  cbox_run_credentials_init (&creds, uid, gid);
+  sigprocmask (SIG_SETMASK, NULL, &mask);
+  /* The forwarded signals ignored, as for the tool: a terminal's ^C is the
+   * command's to handle, not a reason for its network to go. */
+  pid = cbox_run_spawn (what, path, argv, (const char *const[]){ NULL }, keep_fds, n_keep_fds,
+                        TRUE, &mask, TRUE, &creds, output_fd, error);
+  g_free (creds.groups);
+  return pid;
 }
 
 /* The launch's argv as the tool, with @options' credentials and signals. */
@@ -485,30 +539,10 @@ cbox_run_spawn_launch (CboxLaunch *launch, const CboxLaunchRunOptions *options,
   path = cbox_run_find_program (argv[0], argv[0], error);
   if (path == NULL)
     return -1;
-  if (options->run_as_uid != 0)
-    {
-      struct passwd *pw = getpwuid (options->run_as_uid);
-      int n = 64;
-
-      creds.uid = options->run_as_uid;
-      creds.gid = options->run_as_gid;
-      creds.groups = g_new (gid_t, n);
-      if (pw == NULL)
-        {
-          creds.groups[0] = creds.gid;
-          n = 1;
-        }
-      else if (getgrouplist (pw->pw_name, creds.gid, creds.groups, &n) < 0)
-        {
-          creds.groups = g_renew (gid_t, creds.groups, n);
-          if (getgrouplist (pw->pw_name, creds.gid, creds.groups, &n) < 0)
-            n = 0;
-        }
-      creds.n_groups = n;
-    }
+  cbox_run_credentials_init (&creds, options->run_as_uid, options->run_as_gid);
   fds = cbox_launch_get_fds (launch, &n_fds);
   pid = cbox_run_spawn (argv[0], path, argv, cbox_launch_get_environ (launch), fds, n_fds, FALSE,
-                        child_mask, options->tool_ignores_signals, &creds, error);
+                        child_mask, options->tool_ignores_signals, &creds, -1, error);
   g_free (creds.groups);
   return pid;
 }

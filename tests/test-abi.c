@@ -156,6 +156,12 @@ test_enums (void)
   g_assert_cmpint (CBOX_FEATURE_SYMLINK, ==, 64);
   g_assert_cmpint (CBOX_FEATURE_HOST_NET, ==, 128);
 
+  /* ABI 1.4 */
+  assert_size (CboxNetworkMode, 4);
+  g_assert_cmpint (CBOX_NETWORK_OFF, ==, 0);
+  g_assert_cmpint (CBOX_NETWORK_OWN, ==, 1);
+  g_assert_cmpint (CBOX_NETWORK_HOST, ==, 2);
+
   assert_size (CboxMountKind, 4);
   g_assert_cmpint (CBOX_MOUNT_RO, ==, 1);
   g_assert_cmpint (CBOX_MOUNT_RW, ==, 2);

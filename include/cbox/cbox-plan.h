@@ -26,7 +26,9 @@ typedef enum
   CBOX_FEATURE_HELPER = 1 << 4,   /* host helper processes running beside the sandbox */
   CBOX_FEATURE_TMPFS = 1 << 5,    /* private tmpfs mounts */
   CBOX_FEATURE_SYMLINK = 1 << 6,  /* symlinks */
-  CBOX_FEATURE_HOST_NET = 1 << 7, /* with network on, the host's loopback is reachable */
+  /* Can share the host's network namespace (--network=host): the host's
+   * loopback and abstract unix sockets are then reachable. */
+  CBOX_FEATURE_HOST_NET = 1 << 7,
 } CboxFeatures;
 
 #define CBOX_FEATURE_ALL ((CboxFeatures)0xff)
@@ -35,6 +37,37 @@ typedef enum
 const char *cbox_feature_to_string (CboxFeatures feature);
 /* A sentence fragment for messages: "unix-socket binds", "device binds". */
 const char *cbox_feature_describe (CboxFeatures feature);
+
+/**
+ * CboxNetworkMode:
+ *
+ * ABI 1.4. The sandbox's network, a plan item every backend realizes the
+ * same way. New modes (an allowlist through a host-side proxy) may be
+ * added at the end: a backend refuses a mode it does not know.
+ */
+typedef enum
+{
+  /* Only a loopback of its own: no route anywhere. */
+  CBOX_NETWORK_OFF = 0,
+  /* A network namespace of its own with user-mode networking (the host
+   * helper cbox_net_helper_start() gives it): outbound TCP, UDP and DNS
+   * as the host has them, but never the host's loopback (127.0.0.0/8,
+   * ::1) nor its abstract unix sockets. The default. */
+  CBOX_NETWORK_OWN = 1,
+  /* The host's network namespace, shared: everything the host reaches,
+   * its loopback services and abstract unix sockets (X11, D-Bus)
+   * included. Only on explicit request. */
+  CBOX_NETWORK_HOST = 2,
+} CboxNetworkMode;
+
+/* ABI 1.4. "off", "on", "host" (the words of --network); NULL for an
+ * unknown mode. */
+const char *cbox_network_mode_to_string (CboxNetworkMode mode);
+/* ABI 1.4. FALSE when @text names no mode. Accepts on/off, the boolean
+ * words of the configuration (true, yes, 1, ...) and host. */
+gboolean cbox_network_mode_from_string (const char *text, CboxNetworkMode *ret_mode);
+/* ABI 1.4. A sentence: what the mode lets through. */
+const char *cbox_network_mode_describe (CboxNetworkMode mode);
 
 typedef enum
 {
@@ -192,6 +225,8 @@ void cbox_plan_set_command (CboxPlan *plan, const char *const *argv);
 const char *const *cbox_plan_get_command (const CboxPlan *plan);
 void cbox_plan_set_cwd (CboxPlan *plan, const char *cwd);
 const char *cbox_plan_get_cwd (const CboxPlan *plan);
+/* TRUE for any mode with a network (own or host), FALSE for off. Setting
+ * TRUE gives CBOX_NETWORK_OWN. */
 void cbox_plan_set_network (CboxPlan *plan, gboolean enabled);
 gboolean cbox_plan_get_network (const CboxPlan *plan);
 /* ABI 1.4. Whether the command may make new user namespaces (`[cbox]
@@ -201,6 +236,9 @@ gboolean cbox_plan_get_network (const CboxPlan *plan);
  * adds --disable-userns. Default FALSE. */
 void cbox_plan_set_allow_userns (CboxPlan *plan, gboolean allow);
 gboolean cbox_plan_get_allow_userns (const CboxPlan *plan);
+/* ABI 1.4. What the sandbox's network is; see CboxNetworkMode. */
+void cbox_plan_set_network_mode (CboxPlan *plan, CboxNetworkMode mode);
+CboxNetworkMode cbox_plan_get_network_mode (const CboxPlan *plan);
 /* The uid/gid/home the command runs with inside (the host's target user). */
 void cbox_plan_set_user (CboxPlan *plan, uid_t uid, gid_t gid, const char *user_name,
                          const char *home_dir);

@@ -82,7 +82,11 @@ const char *cbox_context_get_instance_id (CboxContext *ctx);
 /* The backend this run uses, and the plan features it offers. */
 const char *cbox_context_get_backend (CboxContext *ctx);
 CboxFeatures cbox_context_get_backend_features (CboxContext *ctx);
+/* TRUE when the sandbox has a network (own or host). */
 gboolean cbox_context_get_network (CboxContext *ctx);
+/* ABI 1.4. Which network: off, its own namespace, or the host's. Only
+ * CBOX_NETWORK_HOST reaches the host's loopback and abstract sockets. */
+CboxNetworkMode cbox_context_get_network_mode (CboxContext *ctx);
 gboolean cbox_context_get_verbose (CboxContext *ctx);
 /* TRUE when the user asked for this forwarder (option, profile or config),
  * FALSE when it is only a default. */
@@ -209,6 +213,40 @@ gboolean cbox_launch_run_full (CboxLaunch *launch, CboxPlan *plan,
  * CboxLaunchRunOptions.tool_pid. The process dies with cbox (parent-death
  * signal); until it is adopted, killing and reaping it is the caller's. */
 pid_t cbox_launch_spawn (CboxLaunch *launch, const CboxLaunchRunOptions *options, GError **error);
+
+/* ---- the network helper (ABI 1.4) ------------------------------------------ */
+
+/**
+ * CboxNetHelper:
+ *
+ * The host helper that gives a network namespace of the sandbox's own
+ * (CBOX_NETWORK_OWN) its user-mode network: outbound TCP, UDP and DNS,
+ * never the host's loopback. Shared by every backend that makes such a
+ * namespace. Owned by the plan it was started for: the plan's cleanups
+ * stop it (after the sandbox, also on error paths), and it dies with cbox.
+ */
+typedef struct _CboxNetHelper CboxNetHelper;
+
+/* Where the helper answers DNS inside the namespace (forwarding to the
+ * host's resolvers), for a resolv.conf when the host's lists only
+ * loopback servers. */
+#define CBOX_NET_DNS_ADDRESS "10.0.2.3"
+
+/* Is the helper installed? FALSE with @error naming the package and the
+ * two alternatives (--network=off, --network=host): a backend calls it
+ * before it starts anything, and fails closed. */
+gboolean cbox_net_helper_check (GError **error);
+/* Starts the helper for the network namespace @netns_fd (an open
+ * /proc/PID/ns/net of the sandbox; the helper inherits it), as @uid/@gid
+ * when @uid is not 0 (cbox as root on a user's behalf). Returns at once:
+ * the helper configures the namespace while the sandbox is set up. The
+ * plan owns the result. */
+CboxNetHelper *cbox_net_helper_start (CboxPlan *plan, int netns_fd, uid_t uid, gid_t gid,
+                                      GError **error);
+/* Waits (bounded) until the namespace has its network. FALSE with @error
+ * (the helper's own message in it) when it failed: the command must not
+ * start. */
+gboolean cbox_net_helper_wait_ready (CboxNetHelper *helper, GError **error);
 
 /* ---- the plugin ABI ------------------------------------------------------- */
 

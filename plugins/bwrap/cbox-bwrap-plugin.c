@@ -586,8 +586,32 @@ cbox_bwrap_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GError
    * core/cbox-seccomp.c). */
   cbox_launch_add_args (launch, "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
                         "--unshare-cgroup-try", NULL);
-  if (!cbox_plan_get_network (plan))
-    cbox_launch_add_arg (launch, "--unshare-net");
+  /* The network: a namespace of the sandbox's own unless the host's was
+   * asked for by name. With the mode on, the namespace is made here, by
+   * bwrap, and given its network by the helper run attaches to it: if the
+   * helper is missing or fails, the command does not start, and if
+   * anything went wrong in between the sandbox would have no network at
+   * all, never the host's (docs/security.md, "Network"). */
+  switch (cbox_plan_get_network_mode (plan))
+    {
+    case CBOX_NETWORK_OFF:
+      cbox_launch_add_arg (launch, "--unshare-net");
+      break;
+    case CBOX_NETWORK_OWN:
+      cbox_launch_add_arg (launch, "--unshare-net");
+      cbox_plan_add_note (plan, "network of its own: outbound through slirp4netns, the host's "
+                                "localhost and abstract sockets out of reach");
+      break;
+    case CBOX_NETWORK_HOST:
+      cbox_plan_add_note (plan, "the host's network namespace: its localhost services and "
+                                "abstract unix sockets are reachable");
+      break;
+    default:
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_NOT_SUPPORTED,
+                   "bwrap: network mode %d is not supported",
+                   (int)cbox_plan_get_network_mode (plan));
+      return FALSE;
+    }
   cbox_launch_add_args (launch, "--die-with-parent", "--as-pid-1", NULL);
 
   /* Nested user namespaces are the kernel's widest attack surface an
@@ -712,6 +736,13 @@ typedef struct
   GBytes *args;
   int command_w;
   GBytes *command;
+  /* Network of its own: the command is written only once the network
+   * helper said the namespace is ready (both starts). */
+  CboxPlan *plan;
+  gboolean own_net;
+  uid_t net_uid;
+  gid_t net_gid;
+  GError *net_error;
 } CboxBwrapRun;
 
 static void
@@ -787,6 +818,8 @@ cbox_bwrap_child_is_ready (pid_t pid)
   return !g_str_equal (g_strchomp (comm), "bwrap");
 }
 
+static void cbox_bwrap_send_and_close (int *fd, GBytes *bytes);
+
 /* Tells the core the sandbox's pid 1 (for `cbox ps`, `cbox enter`), which
  * bwrap writes right after clone(), once the sandbox is set up (before,
  * its user namespace may have no uid map yet and its root be the host's).
@@ -797,6 +830,7 @@ cbox_bwrap_started (pid_t tool_pid, gpointer user_data)
   CboxBwrapRun *run = user_data;
   gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
   cbox_autofd int tool_fd = (int)syscall (SYS_pidfd_open, tool_pid, 0);
+  CboxNetHelper *net = NULL;
 
   while (run->child_pid <= 0 && g_get_monotonic_time () < deadline)
     {
@@ -810,6 +844,26 @@ cbox_bwrap_started (pid_t tool_pid, gpointer user_data)
       if (run->child_pid <= 0 && (pfds[1].revents & POLLIN))
         break;
     }
+  /* The sandbox's network namespace exists from bwrap's clone() on: the
+   * helper attaches to it now and sets it up while bwrap makes the rest
+   * of the sandbox; only the command waits for it. */
+  if (run->own_net && run->child_pid > 0)
+    {
+      g_autofree char *ns_path = g_strdup_printf ("/proc/%d/ns/net", (int)run->child_pid);
+      cbox_autofd int netns_fd = open (ns_path, O_RDONLY | O_CLOEXEC);
+
+      if (netns_fd < 0)
+        {
+          int saved_errno = errno;
+          g_set_error (&run->net_error, CBOX_ERROR, CBOX_ERROR_BACKEND,
+                       "bwrap: the sandbox's network namespace (%s): %s; the command did not "
+                       "start",
+                       ns_path, g_strerror (saved_errno));
+        }
+      else
+        net = cbox_net_helper_start (run->plan, netns_fd, run->net_uid, run->net_gid,
+                                     &run->net_error);
+    }
   while (run->child_pid > 0 && !cbox_bwrap_child_is_ready (run->child_pid)
          && g_get_monotonic_time () < deadline)
     {
@@ -821,6 +875,16 @@ cbox_bwrap_started (pid_t tool_pid, gpointer user_data)
     }
   if (run->child_pid > 0 && cbox_bwrap_child_is_ready (run->child_pid))
     cbox_context_set_sandbox_pid (run->ctx, run->child_pid);
+  if (net != NULL && run->net_error == NULL
+      && cbox_net_helper_wait_ready (net, &run->net_error))
+    cbox_bwrap_send_and_close (&run->command_w, run->command);
+  /* Without a ready network the command socket closes empty: cbox-exec
+   * exits without running anything, and run reports why. */
+  if (run->own_net && run->command_w >= 0)
+    {
+      close (run->command_w);
+      run->command_w = -1;
+    }
 }
 
 /* bwrap writes "exit-code" once the command (cbox-exec, pid 1 inside) has
@@ -903,7 +967,17 @@ cbox_bwrap_run_result (CboxBwrapRun *run, gboolean ok, int status, int *ret_stat
   exit_code = cbox_bwrap_command_status (run->status->str);
   g_string_free (g_steal_pointer (&run->status), TRUE);
   if (!ok)
-    return FALSE;
+    {
+      g_clear_error (&run->net_error);
+      return FALSE;
+    }
+  /* The network helper failed: the command never ran (cbox-exec got no
+   * command), and that is the run's outcome, not cbox-exec's 125. */
+  if (run->net_error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&run->net_error));
+      return FALSE;
+    }
 
   /* The status comes only once the command ran; without it, bwrap itself
    * failed (a missing mount source, no user namespaces) and printed why. A
@@ -1009,7 +1083,10 @@ cbox_bwrap_early_release (gpointer user_data)
   CboxBwrapRun *run = user_data;
 
   cbox_bwrap_send_and_close (&run->args_w, run->args);
-  cbox_bwrap_send_and_close (&run->command_w, run->command);
+  /* With a network of its own, the command waits for the network
+   * (cbox_bwrap_started()). */
+  if (!run->own_net)
+    cbox_bwrap_send_and_close (&run->command_w, run->command);
 }
 
 /* Runs the bwrap started early with the realized @argv. FALSE with no
@@ -1020,7 +1097,19 @@ cbox_bwrap_run_early (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, Cbox
 {
   const char *const *argv = cbox_launch_get_argv (launch);
   CboxBwrapEarly *early = info->early;
-  CboxBwrapRun run = { early->status_r, NULL, 0, ctx, early->args_w, NULL, early->command_w, NULL };
+  CboxBwrapRun run = { early->status_r,
+                       NULL,
+                       0,
+                       ctx,
+                       early->args_w,
+                       NULL,
+                       early->command_w,
+                       NULL,
+                       plan,
+                       cbox_plan_get_network_mode (plan) == CBOX_NETWORK_OWN,
+                       early->uid,
+                       early->uid != 0 ? cbox_plan_get_gid (plan) : 0,
+                       NULL };
   CboxLaunchRunOptions options = {
     .struct_size = sizeof (CboxLaunchRunOptions),
     .tool_ignores_signals = TRUE,
@@ -1076,7 +1165,19 @@ cbox_bwrap_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_s
   const char *const *argv = cbox_launch_get_argv (launch);
   CboxBwrapInfo *info = cbox_context_get_data (ctx);
   guint argc = g_strv_length ((char **)argv);
-  CboxBwrapRun run = { -1, NULL, 0, ctx };
+  CboxBwrapRun run = { -1,
+                       NULL,
+                       0,
+                       ctx,
+                       -1,
+                       NULL,
+                       -1,
+                       NULL,
+                       plan,
+                       cbox_plan_get_network_mode (plan) == CBOX_NETWORK_OWN,
+                       cbox_bwrap_run_as (plan),
+                       cbox_bwrap_run_as (plan) != 0 ? cbox_plan_get_gid (plan) : 0,
+                       NULL };
   CboxLaunchRunOptions options = {
     .struct_size = sizeof (CboxLaunchRunOptions),
     .tool_ignores_signals = TRUE,
@@ -1105,6 +1206,10 @@ cbox_bwrap_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_s
       g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "bwrap: run without realize");
       return FALSE;
     }
+  /* Fail closed, before anything starts: no helper, no run (and never the
+   * host's network instead). */
+  if (run.own_net && !cbox_net_helper_check (error))
+    return FALSE;
   if (info->early != NULL)
     {
       gboolean ran = FALSE;
@@ -1164,7 +1269,25 @@ cbox_bwrap_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_s
   /* argv ends with "--", cbox-exec, its options, "--", COMMAND... */
   g_free (blob);
   blob = cbox_bwrap_command_blob (argv + info->exec_command_index, &blob_len);
-  command_fd = cbox_memfd_new_sealed ("cbox-command", blob, blob_len, error);
+  if (run.own_net)
+    {
+      /* A socket written once the network is ready, as in an early start. */
+      int command_pair[2];
+
+      if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, command_pair) < 0)
+        {
+          int saved_errno = errno;
+          close (status_pipe[0]);
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "bwrap: socketpair: %s",
+                       g_strerror (saved_errno));
+          return FALSE;
+        }
+      command_fd = command_pair[0];
+      run.command_w = command_pair[1];
+      run.command = g_bytes_new_take (g_steal_pointer (&blob), blob_len);
+    }
+  else
+    command_fd = cbox_memfd_new_sealed ("cbox-command", blob, blob_len, error);
   if (command_fd < 0)
     {
       close (status_pipe[0]);
@@ -1191,6 +1314,9 @@ cbox_bwrap_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_s
   run.status = g_string_new (NULL);
   options.ended_fd = run.status_fd;
   ok = cbox_launch_run_full (launch, plan, &options, &status, error);
+  if (run.command_w >= 0)
+    close (run.command_w);
+  g_clear_pointer (&run.command, g_bytes_unref);
   ok = cbox_bwrap_run_result (&run, ok, status, ret_status, error);
   close (run.status_fd);
   return ok;

@@ -1,0 +1,291 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The network helper: gives a network namespace of the sandbox's own
+ * (CBOX_NETWORK_OWN) its user-mode network, for every backend that makes
+ * such a namespace (bwrap, nspawn). One host process per run,
+ * slirp4netns, attached to the namespace once it exists, ended with the
+ * plan's cleanups.
+ *
+ * Why a namespace of its own: sharing the host's (what --network=on did
+ * before, and what flatpak's --share=network does) puts every service on
+ * the host's loopback and every abstract unix socket within reach of the
+ * command: an X server that trusts local users, a session bus on an
+ * abstract address (which bypasses the D-Bus filter), dev servers,
+ * databases, a Docker API. A namespace of its own has neither: abstract
+ * sockets belong to the network namespace, and the helper is told never
+ * to map an address inside to the host's loopback.
+ *
+ * Why slirp4netns and not pasta: pasta (Debian 12's 2023-03 snapshot),
+ * started as root, switches to nobody before it opens the namespace and
+ * then cannot enter it (podman attaches it to a namespace mounted under
+ * /run/netns, which cbox would have to create and clean up); slirp4netns
+ * runs as the user who owns the sandbox, root included, and reports
+ * readiness and stops on descriptors. Measured in docs/benchmarks.md.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/nsfs.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cbox-private.h"
+
+/* How long the helper may take to configure the namespace. */
+#define CBOX_NET_READY_TIMEOUT_MS 10000
+/* How long it gets to stop after its exit descriptor closed. */
+#define CBOX_NET_STOP_TIMEOUT_MS 1000
+
+#define CBOX_NET_HELPER "slirp4netns"
+
+struct _CboxNetHelper
+{
+  pid_t pid;
+  int ready_r; /* the helper writes "1" once the namespace has its network */
+  int exit_w;  /* closed by cbox: the helper's signal to stop */
+  int log_fd;  /* a memfd with the helper's stdout and stderr */
+  gboolean ready;
+};
+
+gboolean
+cbox_net_helper_check (GError **error)
+{
+  g_autofree char *path = g_find_program_in_path (CBOX_NET_HELPER);
+
+  if (path != NULL)
+    return TRUE;
+  /* Fail closed: never fall back to the host's network namespace. */
+  g_set_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE,
+               "--network=on gives the sandbox a network of its own through " CBOX_NET_HELPER
+               ", which is not installed (apt install " CBOX_NET_HELPER "); or run with "
+               "--network=off (no network) or --network=host (the host's network, its "
+               "localhost services and abstract sockets included)");
+  return FALSE;
+}
+
+/* The helper's messages, for an error. */
+static char *
+cbox_net_helper_log (CboxNetHelper *helper)
+{
+  g_autoptr (GBytes) bytes = NULL;
+  const char *data;
+  gsize len;
+
+  if (helper->log_fd < 0 || (bytes = cbox_memfd_read (helper->log_fd, NULL)) == NULL)
+    return g_strdup ("");
+  data = g_bytes_get_data (bytes, &len);
+  /* The last lines say what failed. */
+  if (len > 1000)
+    {
+      data += len - 1000;
+      len = 1000;
+    }
+  return g_strstrip (g_strndup (data, len));
+}
+
+static void
+cbox_net_helper_stop (CboxNetHelper *helper)
+{
+  if (helper == NULL)
+    return;
+  if (helper->exit_w >= 0)
+    {
+      close (helper->exit_w);
+      helper->exit_w = -1;
+    }
+  if (helper->pid > 0)
+    {
+      int pidfd = (int)syscall (SYS_pidfd_open, helper->pid, 0);
+      struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+
+      /* It watches its exit descriptor; a helper that does not go in time
+       * is killed. Either way it is reaped here: nothing left behind. */
+      if (pidfd < 0 || poll (&pfd, 1, CBOX_NET_STOP_TIMEOUT_MS) <= 0)
+        kill (helper->pid, SIGKILL);
+      if (pidfd >= 0)
+        close (pidfd);
+      while (waitpid (helper->pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+      helper->pid = 0;
+    }
+}
+
+static void
+cbox_net_helper_free (CboxNetHelper *helper)
+{
+  if (helper == NULL)
+    return;
+  cbox_net_helper_stop (helper);
+  if (helper->ready_r >= 0)
+    close (helper->ready_r);
+  if (helper->log_fd >= 0)
+    close (helper->log_fd);
+  g_free (helper);
+}
+
+static gboolean
+cbox_net_errno (const char *what, GError **error)
+{
+  int saved_errno = errno;
+
+  g_set_error (error, CBOX_ERROR, CBOX_ERROR_BACKEND, "network helper: %s: %s", what,
+               g_strerror (saved_errno));
+  return FALSE;
+}
+
+/* TRUE when @ns_fd is the user namespace cbox itself is in. */
+static gboolean
+cbox_net_is_own_userns (int ns_fd)
+{
+  struct stat ours, theirs;
+
+  return stat ("/proc/self/ns/user", &ours) == 0 && fstat (ns_fd, &theirs) == 0
+         && ours.st_dev == theirs.st_dev && ours.st_ino == theirs.st_ino;
+}
+
+CboxNetHelper *
+cbox_net_helper_start (CboxPlan *plan, int netns_fd, uid_t uid, gid_t gid, GError **error)
+{
+  CboxNetHelper *helper;
+  g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  cbox_autofd int userns_fd = -1;
+  int ready_pipe[2], exit_pipe[2];
+  int keep[4];
+  guint n_keep = 0;
+
+  g_return_val_if_fail (plan != NULL, NULL);
+  g_return_val_if_fail (netns_fd >= 0, NULL);
+
+  helper = g_new0 (CboxNetHelper, 1);
+  helper->ready_r = helper->exit_w = helper->log_fd = -1;
+  /* Owned by the plan from here on: its cleanups stop the helper after the
+   * sandbox, on every path. */
+  cbox_plan_add_cleanup (plan, (CboxCleanupFunc)cbox_net_helper_stop, helper,
+                         (GDestroyNotify)cbox_net_helper_free);
+
+  /* The user namespace that owns the network namespace: entering the
+   * network namespace needs its privileges. bwrap may have made a second
+   * user namespace inside it (--disable-userns), so the sandbox's own
+   * /proc/PID/ns/user would be the wrong one. */
+  userns_fd = ioctl (netns_fd, NS_GET_USERNS);
+  if (userns_fd < 0 && errno != EPERM)
+    {
+      cbox_net_errno ("the network namespace's owner", error);
+      return NULL;
+    }
+  if (userns_fd >= 0 && cbox_net_is_own_userns (userns_fd))
+    {
+      close (userns_fd);
+      userns_fd = -1;
+    }
+  if (fcntl (netns_fd, F_GETFD) < 0)
+    {
+      cbox_net_errno ("the network namespace", error);
+      return NULL;
+    }
+
+  if (pipe2 (ready_pipe, O_CLOEXEC) < 0)
+    {
+      cbox_net_errno ("pipe", error);
+      return NULL;
+    }
+  helper->ready_r = ready_pipe[0];
+  if (pipe2 (exit_pipe, O_CLOEXEC) < 0)
+    {
+      close (ready_pipe[1]);
+      cbox_net_errno ("pipe", error);
+      return NULL;
+    }
+  helper->exit_w = exit_pipe[1];
+  helper->log_fd = memfd_create ("cbox-net-log", MFD_CLOEXEC);
+
+  g_ptr_array_add (argv, g_strdup (CBOX_NET_HELPER));
+  /* --disable-host-loopback: 10.0.2.2 (the gateway) is never the host's
+   * 127.0.0.1. No --enable-ipv6: with it the helper would need the same
+   * promise for ::1, which this version does not make in writing; IPv6
+   * stays off inside. DNS goes to CBOX_NET_DNS_ADDRESS, which the helper
+   * forwards to the host's resolver (that one may be on the host's
+   * loopback: only port 53 of the resolvers the host lists, not a way to
+   * the rest). */
+  g_ptr_array_add (argv, g_strdup ("--configure"));
+  g_ptr_array_add (argv, g_strdup ("--mtu=65520"));
+  g_ptr_array_add (argv, g_strdup ("--disable-host-loopback"));
+  g_ptr_array_add (argv, g_strdup_printf ("--ready-fd=%d", ready_pipe[1]));
+  g_ptr_array_add (argv, g_strdup_printf ("--exit-fd=%d", exit_pipe[0]));
+  g_ptr_array_add (argv, g_strdup ("--netns-type=path"));
+  keep[n_keep++] = ready_pipe[1];
+  keep[n_keep++] = exit_pipe[0];
+  keep[n_keep++] = netns_fd;
+  if (userns_fd >= 0)
+    {
+      g_ptr_array_add (argv, g_strdup_printf ("--userns-path=/proc/self/fd/%d", userns_fd));
+      keep[n_keep++] = userns_fd;
+    }
+  g_ptr_array_add (argv, g_strdup_printf ("/proc/self/fd/%d", netns_fd));
+  g_ptr_array_add (argv, g_strdup ("tap0"));
+  g_ptr_array_add (argv, NULL);
+
+  helper->pid = cbox_run_spawn_helper ("network helper " CBOX_NET_HELPER,
+                                       (const char *const *)argv->pdata, keep, n_keep, uid, gid,
+                                       helper->log_fd, error);
+  close (ready_pipe[1]);
+  close (exit_pipe[0]);
+  if (helper->pid < 0)
+    {
+      helper->pid = 0;
+      return NULL;
+    }
+  return helper;
+}
+
+gboolean
+cbox_net_helper_wait_ready (CboxNetHelper *helper, GError **error)
+{
+  g_autofree char *log = NULL;
+  gint64 deadline;
+  char byte = 0;
+  ssize_t n = -1;
+
+  g_return_val_if_fail (helper != NULL, FALSE);
+  if (helper->ready)
+    return TRUE;
+  deadline = g_get_monotonic_time () / 1000 + CBOX_NET_READY_TIMEOUT_MS;
+  for (;;)
+    {
+      struct pollfd pfd = { .fd = helper->ready_r, .events = POLLIN };
+      gint64 left = deadline - g_get_monotonic_time () / 1000;
+      int r;
+
+      if (left <= 0)
+        break;
+      r = poll (&pfd, 1, (int)left);
+      if (r < 0 && errno == EINTR)
+        continue;
+      if (r <= 0)
+        break;
+      do
+        n = read (helper->ready_r, &byte, 1);
+      while (n < 0 && errno == EINTR);
+      break;
+    }
+  if (n == 1 && byte == '1')
+    {
+      helper->ready = TRUE;
+      return TRUE;
+    }
+  cbox_net_helper_stop (helper);
+  log = cbox_net_helper_log (helper);
+  g_set_error (error, CBOX_ERROR, CBOX_ERROR_BACKEND,
+               "the network helper " CBOX_NET_HELPER " %s%s%s; the command did not start "
+               "(--network=off runs without network, --network=host shares the host's)",
+               n < 0 ? "was not ready in time" : "failed", log[0] != '\0' ? ": " : "", log);
+  return FALSE;
+}
