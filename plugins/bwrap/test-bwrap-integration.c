@@ -25,16 +25,19 @@
 
 static char *bwrap_path;
 
-/* cbox run --backend=bwrap --forward=none --network=NET --project=DIR -- ARGV */
+/* cbox run --backend=bwrap --forward=none --network=NET --project=DIR -- ARGV,
+ * NET off (0), on (1) or host (2). */
 static GPtrArray *
-run_args (const char *project, gboolean network, const char *const *command)
+run_args (const char *project, int network, const char *const *command)
 {
   GPtrArray *args = g_ptr_array_new_with_free_func (g_free);
 
   g_ptr_array_add (args, g_strdup ("run"));
   g_ptr_array_add (args, g_strdup ("--backend=bwrap"));
   g_ptr_array_add (args, g_strdup ("--forward=none"));
-  g_ptr_array_add (args, g_strdup (network ? "--network=on" : "--network=off"));
+  g_ptr_array_add (args, g_strdup (network == 2   ? "--network=host"
+                                   : network == 1 ? "--network=on"
+                                                  : "--network=off"));
   if (project != NULL)
     g_ptr_array_add (args, g_strconcat ("--project=", project, NULL));
   g_ptr_array_add (args, g_strdup ("--"));
@@ -54,7 +57,7 @@ setup (void)
 
 /* Runs `sh -c SCRIPT` in a sandbox on a fresh project; returns the project. */
 static char *
-run_sh (CboxTestResult *result, gboolean network, const char *const *extra_env, const char *script)
+run_sh (CboxTestResult *result, int network, const char *const *extra_env, const char *script)
 {
   char *project = cbox_test_make_dir ("project");
   const char *command[] = { "sh", "-c", script, NULL };
@@ -258,10 +261,12 @@ test_host_processes_invisible (void)
   g_assert_cmpint (atoi (r.out), <=, 5);
 }
 
+/* Off: only a loopback. On: a network namespace of its own, with the
+ * helper's interface and never the host's loopback. Host: the host's. */
 static void
 test_network (gconstpointer data)
 {
-  gboolean network = GPOINTER_TO_INT (data);
+  int network = GPOINTER_TO_INT (data);
   g_autoptr (GSocketListener) listener = g_socket_listener_new ();
   g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
   g_autoptr (GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
@@ -292,9 +297,14 @@ test_network (gconstpointer data)
       port);
   project = run_sh (&r, network, NULL, script);
   cbox_test_assert_status (&r, 0);
-  if (network)
+  if (network == 2)
     {
       g_assert_nonnull (strstr (r.out, "connected"));
+    }
+  else if (network == 1)
+    {
+      g_assert_true (g_str_has_prefix (r.out, "lo tap0 \n"));
+      g_assert_nonnull (strstr (r.out, "refused"));
     }
   else
     {
@@ -894,8 +904,9 @@ main (int argc, char **argv)
   g_test_add_func ("/bwrap/fs/write-outside-project-fails", test_write_outside_fails);
   g_test_add_func ("/bwrap/fs/weird-project-path", test_weird_project_path);
   g_test_add_func ("/bwrap/pid/host-processes-invisible", test_host_processes_invisible);
-  g_test_add_data_func ("/bwrap/net/off", GINT_TO_POINTER (FALSE), test_network);
-  g_test_add_data_func ("/bwrap/net/on", GINT_TO_POINTER (TRUE), test_network);
+  g_test_add_data_func ("/bwrap/net/off", GINT_TO_POINTER (0), test_network);
+  g_test_add_data_func ("/bwrap/net/on", GINT_TO_POINTER (1), test_network);
+  g_test_add_data_func ("/bwrap/net/host", GINT_TO_POINTER (2), test_network);
   g_test_add_data_func ("/bwrap/status/0", &status_0, test_status);
   g_test_add_data_func ("/bwrap/status/3", &status_3, test_status);
   g_test_add_data_func ("/bwrap/status/126-not-executable", &status_126, test_status);

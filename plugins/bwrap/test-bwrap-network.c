@@ -1,0 +1,358 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The sandbox's network on bwrap, tried as an attacker inside would: real
+ * host services on the host's loopback and on abstract unix sockets (an
+ * Xvfb, a dbus-daemon on an abstract address, HTTP on 127.0.0.1 and ::1,
+ * a UDP echo on 127.0.0.1), none of them forwarded. With the default
+ * network (a namespace of the sandbox's own) none is reachable, not even
+ * through the helper's gateway address; with --network=host all are (so
+ * the probe can tell). The run fails closed when the network helper is
+ * missing or fails. Runs as root and, through run-as-user.sh, as an
+ * unprivileged user. */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+
+#include "cbox-test-util.h"
+
+typedef struct
+{
+  GSubprocess *services; /* net-services.py */
+  guint http4, http6, udp;
+  GSubprocess *xvfb;
+  guint display;
+  GSubprocess *dbus;
+  char *dbus_abstract; /* the path of the bus's abstract socket */
+} HostServices;
+
+static HostServices host;
+
+static gboolean
+have_programs (void)
+{
+  static const char *const programs[] = { "bwrap", "python3", "Xvfb", "dbus-daemon", "slirp4netns" };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (programs); i++)
+    {
+      g_autofree char *path = cbox_test_require_program (programs[i]);
+      if (path == NULL)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static guint
+read_port (GDataInputStream *in, const char *name)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *line = g_data_input_stream_read_line (in, NULL, NULL, &error);
+  g_autofree char *prefix = g_strconcat (name, " ", NULL);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (line);
+  g_assert_true (g_str_has_prefix (line, prefix));
+  return (guint)g_ascii_strtoull (line + strlen (prefix), NULL, 10);
+}
+
+static void
+start_services (void)
+{
+  g_autofree char *script = g_test_build_filename (G_TEST_DIST, "net", "net-services.py", NULL);
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
+  g_autoptr (GDataInputStream) in = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *ready = NULL;
+  g_autofree char *number = NULL;
+  g_autofree char *address = NULL;
+  int fds[2];
+  char c;
+  GString *text;
+
+  /* HTTP on 127.0.0.1 and ::1, UDP echo on 127.0.0.1. */
+  launcher = cbox_test_server_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE
+                                            | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  host.services = g_subprocess_launcher_spawn (launcher, &error, "python3", script, NULL);
+  g_assert_no_error (error);
+  in = g_data_input_stream_new (g_subprocess_get_stdout_pipe (host.services));
+  host.http4 = read_port (in, "http4");
+  host.http6 = read_port (in, "http6");
+  host.udp = read_port (in, "udp");
+  ready = g_data_input_stream_read_line (in, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (ready, ==, "ready");
+  g_clear_object (&launcher);
+
+  /* An X server on its path socket and its abstract one
+   * (@/tmp/.X11-unix/XN, which X servers on Linux open as well); the
+   * display number is the server's pick, so parallel tests never meet. */
+  g_assert_cmpint (pipe2 (fds, O_CLOEXEC), ==, 0);
+  launcher = cbox_test_server_launcher_new (G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+  g_subprocess_launcher_take_fd (launcher, fds[1], 3);
+  host.xvfb = g_subprocess_launcher_spawn (launcher, &error, "Xvfb", "-displayfd", "3",
+                                           "-nolisten", "tcp", NULL);
+  g_assert_no_error (error);
+  g_clear_object (&launcher);
+  text = g_string_new (NULL);
+  while (read (fds[0], &c, 1) == 1 && c != '\n')
+    g_string_append_c (text, c);
+  close (fds[0]);
+  number = g_string_free (text, FALSE);
+  g_assert_cmpuint (strlen (number), >, 0);
+  host.display = (guint)g_ascii_strtoull (number, NULL, 10);
+
+  /* A session bus that listens on an abstract address only. */
+  host.dbus_abstract = g_strdup_printf ("/tmp/cbox-test-net-bus-%d-%u", (int)getpid (),
+                                        g_random_int ());
+  address = g_strdup_printf ("--address=unix:abstract=%s", host.dbus_abstract);
+  launcher = cbox_test_server_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  host.dbus = g_subprocess_launcher_spawn (launcher, &error, "dbus-daemon", "--session",
+                                           "--nofork", "--print-address=1", address, NULL);
+  g_assert_no_error (error);
+  g_clear_object (&in);
+  in = g_data_input_stream_new (g_subprocess_get_stdout_pipe (host.dbus));
+  {
+    g_autofree char *line = g_data_input_stream_read_line (in, NULL, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_nonnull (line);
+    /* Listening once it printed its address. */
+    g_assert_true (g_str_has_prefix (line, "unix:abstract="));
+  }
+}
+
+/* The probe's targets; @gateway adds the helper's gateway address, which
+ * slirp4netns would map to the host's loopback without
+ * --disable-host-loopback. */
+static GPtrArray *
+probe_targets (gboolean gateway)
+{
+  GPtrArray *t = g_ptr_array_new_with_free_func (g_free);
+
+  g_ptr_array_add (t, g_strdup_printf ("http:http4:127.0.0.1:%u", host.http4));
+  g_ptr_array_add (t, g_strdup_printf ("http:http6:::1:%u", host.http6));
+  g_ptr_array_add (t, g_strdup_printf ("udp:udp4:127.0.0.1:%u", host.udp));
+  g_ptr_array_add (t, g_strdup_printf ("abstract:x11:/tmp/.X11-unix/X%u", host.display));
+  g_ptr_array_add (t, g_strdup_printf ("abstract:dbus:%s", host.dbus_abstract));
+  if (gateway)
+    {
+      g_ptr_array_add (t, g_strdup_printf ("http:gw-http4:10.0.2.2:%u", host.http4));
+      g_ptr_array_add (t, g_strdup_printf ("udp:gw-udp4:10.0.2.2:%u", host.udp));
+    }
+  return t;
+}
+
+/* Runs the probe inside with @network ("on", "host", or NULL for the
+ * default); returns its output. */
+static char *
+run_probe (const char *network, GPtrArray *targets)
+{
+  g_autofree char *probe_src = g_test_build_filename (G_TEST_DIST, "net", "net-probe.py", NULL);
+  g_autofree char *project = cbox_test_make_dir ("project");
+  g_autofree char *probe = g_build_filename (project, "net-probe.py", NULL);
+  g_autofree char *content = NULL;
+  g_autoptr (GPtrArray) args = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GError) error = NULL;
+  g_auto (CboxTestResult) r = { 0 };
+
+  g_assert_true (g_file_get_contents (probe_src, &content, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_set_contents (probe, content, -1, &error));
+  g_assert_no_error (error);
+  g_ptr_array_add (args, g_strdup ("run"));
+  g_ptr_array_add (args, g_strdup ("--backend=bwrap"));
+  g_ptr_array_add (args, g_strdup ("--forward=none"));
+  if (network != NULL)
+    g_ptr_array_add (args, g_strconcat ("--network=", network, NULL));
+  g_ptr_array_add (args, g_strconcat ("--project=", project, NULL));
+  g_ptr_array_add (args, g_strdup ("--"));
+  g_ptr_array_add (args, g_strdup ("python3"));
+  g_ptr_array_add (args, g_strdup ("net-probe.py"));
+  for (guint i = 0; i < targets->len; i++)
+    g_ptr_array_add (args, g_strdup (g_ptr_array_index (targets, i)));
+  g_ptr_array_add (args, NULL);
+  g_assert_true (cbox_test_run ((const char *const *)args->pdata, project, NULL, NULL, &r));
+  cbox_test_assert_status (&r, 0);
+  g_test_message ("probe (--network=%s):\n%s", network != NULL ? network : "(default)", r.out);
+  return g_strdup (r.out);
+}
+
+static gboolean
+line_is (const char *out, const char *name, const char *verdict)
+{
+  g_autofree char *line = g_strdup_printf ("%s %s", name, verdict);
+  g_auto (GStrv) lines = g_strsplit (out, "\n", -1);
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (g_str_has_prefix (lines[i], line))
+      return TRUE;
+  return FALSE;
+}
+
+static const char *const probe_names[] = { "http4", "http6", "udp4", "x11", "dbus" };
+
+/* The default network: nothing of the host's loopback or abstract
+ * sockets, not even through the gateway. */
+static void
+test_default_isolated (gconstpointer data)
+{
+  const char *network = data;
+  g_autoptr (GPtrArray) targets = NULL;
+  g_autofree char *out = NULL;
+
+  if (!have_programs ())
+    return;
+  targets = probe_targets (TRUE);
+  out = run_probe (network, targets);
+  for (gsize i = 0; i < G_N_ELEMENTS (probe_names); i++)
+    if (!line_is (out, probe_names[i], "unreachable"))
+      g_error ("%s is reachable from inside with --network=%s:\n%s", probe_names[i],
+               network != NULL ? network : "(default)", out);
+  g_assert_true (line_is (out, "gw-http4", "unreachable"));
+  g_assert_true (line_is (out, "gw-udp4", "unreachable"));
+}
+
+/* --network=host: the same services are all reached (the probe works). */
+static void
+test_host_shares (void)
+{
+  g_autoptr (GPtrArray) targets = NULL;
+  g_autofree char *out = NULL;
+
+  if (!have_programs ())
+    return;
+  targets = probe_targets (FALSE);
+  out = run_probe ("host", targets);
+  for (gsize i = 0; i < G_N_ELEMENTS (probe_names); i++)
+    if (!line_is (out, probe_names[i], "reached"))
+      g_error ("%s is not reached with --network=host:\n%s", probe_names[i], out);
+}
+
+/* Runs `touch ran` in a sandbox with the default network and @path_env as
+ * PATH; the result in @r, the project returned. */
+static char *
+run_marker (const char *path_env, CboxTestResult *r)
+{
+  char *project = cbox_test_make_dir ("project");
+  g_autofree char *project_arg = g_strconcat ("--project=", project, NULL);
+  g_autofree char *path_var = g_strconcat ("PATH=", path_env, NULL);
+  g_auto (GStrv) env = cbox_test_environ ((const char *const[]){ path_var, NULL });
+  const char *args[] = { "run",  "--backend=bwrap", "--forward=none", project_arg,
+                         "--",   "/bin/sh",         "-c",             "touch ran",
+                         NULL };
+
+  g_assert_true (cbox_test_run (args, project, (const char *const *)env, NULL, r));
+  return project;
+}
+
+/* No slirp4netns: exit 125 naming the package and both alternatives, and
+ * the command never ran (no fallback to the host's network). */
+static void
+test_helper_missing (void)
+{
+  g_autofree char *bwrap = NULL;
+  g_autofree char *bin = NULL;
+  g_autofree char *link = NULL;
+  g_autofree char *project = NULL;
+  g_autofree char *marker = NULL;
+  g_auto (CboxTestResult) r = { 0 };
+
+  if (!have_programs ())
+    return;
+  bwrap = g_find_program_in_path ("bwrap");
+  bin = cbox_test_make_dir ("bin");
+  link = g_build_filename (bin, "bwrap", NULL);
+  g_assert_cmpint (symlink (bwrap, link), ==, 0);
+  project = run_marker (bin, &r);
+  cbox_test_assert_status (&r, 125);
+  g_assert_nonnull (strstr (r.err, "slirp4netns"));
+  g_assert_nonnull (strstr (r.err, "--network=off"));
+  g_assert_nonnull (strstr (r.err, "--network=host"));
+  marker = g_build_filename (project, "ran", NULL);
+  g_assert_false (g_file_test (marker, G_FILE_TEST_EXISTS));
+}
+
+/* A helper that fails (a stand-in slirp4netns that exits at once, the
+ * only way to make the real one fail on purpose): exit 125, its message
+ * shown, the command never ran. */
+static void
+test_helper_fails (void)
+{
+  g_autofree char *bin = NULL;
+  g_autofree char *fake = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *project = NULL;
+  g_autofree char *marker = NULL;
+  g_autoptr (GError) error = NULL;
+  g_auto (CboxTestResult) r = { 0 };
+
+  if (!have_programs ())
+    return;
+  bin = cbox_test_make_dir ("bin");
+  fake = g_build_filename (bin, "slirp4netns", NULL);
+  g_assert_true (g_file_set_contents (
+      fake, "#!/bin/sh\necho 'stand-in helper: refusing' >&2\nexit 1\n", -1, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (g_chmod (fake, 0755), ==, 0);
+  path = g_strconcat (bin, ":", g_getenv ("PATH"), NULL);
+  project = run_marker (path, &r);
+  cbox_test_assert_status (&r, 125);
+  g_assert_nonnull (strstr (r.err, "slirp4netns failed"));
+  g_assert_nonnull (strstr (r.err, "stand-in helper: refusing"));
+  marker = g_build_filename (project, "ran", NULL);
+  g_assert_false (g_file_test (marker, G_FILE_TEST_EXISTS));
+}
+
+/* `cbox plan` says in words what each mode lets through. */
+static void
+test_plan_words (void)
+{
+  g_auto (CboxTestResult) on = { 0 };
+  g_auto (CboxTestResult) shared = { 0 };
+
+  if (!have_programs ())
+    return;
+  g_assert_true (cbox_test_runv (&on, "plan", "--backend=bwrap", "--forward=none", "--", "true",
+                                 NULL));
+  cbox_test_assert_status (&on, 0);
+  g_assert_nonnull (strstr (on.out, "network:     on: "));
+  g_assert_nonnull (strstr (on.out, "localhost (127.0.0.1, ::1) and its abstract unix sockets "
+                                    "are out of reach"));
+  g_assert_true (cbox_test_runv (&shared, "plan", "--backend=bwrap", "--forward=none",
+                                 "--network=host", "--", "true", NULL));
+  cbox_test_assert_status (&shared, 0);
+  g_assert_nonnull (strstr (shared.out, "network:     host: "));
+  g_assert_nonnull (strstr (shared.out, "abstract unix sockets (X11, D-Bus) are reachable"));
+}
+
+int
+main (int argc, char **argv)
+{
+  int status;
+
+  g_test_init (&argc, &argv, NULL);
+  {
+    g_autofree char *xvfb = g_find_program_in_path ("Xvfb");
+    g_autofree char *dbus = g_find_program_in_path ("dbus-daemon");
+    g_autofree char *python = g_find_program_in_path ("python3");
+
+    /* Without them every test skips (or fails under CI) in have_programs(). */
+    if (xvfb != NULL && dbus != NULL && python != NULL)
+      start_services ();
+  }
+  g_test_add_data_func ("/bwrap/network/default/host-services-unreachable", NULL,
+                        test_default_isolated);
+  g_test_add_data_func ("/bwrap/network/on/host-services-unreachable", "on",
+                        test_default_isolated);
+  g_test_add_func ("/bwrap/network/host/host-services-reachable", test_host_shares);
+  g_test_add_func ("/bwrap/network/on/helper-missing-fails-closed", test_helper_missing);
+  g_test_add_func ("/bwrap/network/on/helper-fails-closed", test_helper_fails);
+  g_test_add_func ("/bwrap/network/plan-says-what-passes", test_plan_words);
+  status = g_test_run ();
+  g_clear_object (&host.services);
+  g_clear_object (&host.xvfb);
+  g_clear_object (&host.dbus);
+  g_free (host.dbus_abstract);
+  return status;
+}
