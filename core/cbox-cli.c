@@ -1362,8 +1362,13 @@ cbox_cli_format_doctor (CboxDoctorReport *report, const CboxHost *host)
       cbox_host_get_home_dir (host),
       cbox_host_get_runtime_dir (host) != NULL ? cbox_host_get_runtime_dir (host) : "(none)",
       cbox_host_is_nixos (host) ? "; NixOS" : "");
-  g_string_append_printf (out, "backend in use: %s; profile: %s\n\n", report->backend,
+  g_string_append_printf (out, "backend in use: %s; profile: %s\n", report->backend,
                           report->profile != NULL ? report->profile : "(none)");
+  g_string_append_printf (out, "network: %s: %s\n", cbox_network_mode_to_string (report->network),
+                          cbox_network_mode_describe (report->network));
+  if (report->network_problem != NULL)
+    g_string_append_printf (out, "  unavailable: %s\n", report->network_problem);
+  g_string_append_c (out, '\n');
   for (guint pass = 0; pass < 3; pass++)
     {
       CboxPluginKind kind = pass == 0 ? CBOX_PLUGIN_KIND_BACKEND : CBOX_PLUGIN_KIND_FORWARDER;
@@ -1716,6 +1721,11 @@ cbox_cli_main (int argc, char **argv)
 
   {
     int status = CBOX_EXIT_FAILURE;
+    CboxNetworkMode mode = cbox_plan_get_network_mode (cbox_planner_get_plan (planner));
+
+    if (request->verbose)
+      g_printerr ("cbox: network %s: %s\n", cbox_network_mode_to_string (mode),
+                  cbox_network_mode_describe (mode));
     if (!cbox_planner_run (planner, &status, &error))
       return cbox_cli_fail (error);
     cbox_cli_exit_after_run (status);

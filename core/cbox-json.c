@@ -201,6 +201,9 @@ cbox_json_plan (CboxPlan *plan, CboxContext *backend_ctx, CboxLaunch *launch, Cb
                         backend_ctx != NULL ? cbox_context_get_instance_id (backend_ctx) : NULL);
   json_builder_set_member_name (builder, "network");
   json_builder_add_boolean_value (builder, cbox_plan_get_network (plan));
+  json_builder_set_member_name (builder, "network_mode");
+  json_builder_add_string_value (builder,
+                                 cbox_network_mode_to_string (cbox_plan_get_network_mode (plan)));
   json_builder_set_member_name (builder, "seccomp");
   json_builder_begin_object (builder);
   cbox_json_add_string (builder, "filter", CBOX_SECCOMP_FILTER_NAME);
@@ -376,6 +379,8 @@ cbox_json_doctor (CboxDoctorReport *report, const CboxHost *host)
 
   cbox_json_add_string (builder, "backend", report->backend);
   cbox_json_add_string (builder, "profile", report->profile);
+  cbox_json_add_string (builder, "network", cbox_network_mode_to_string (report->network));
+  cbox_json_add_string (builder, "network_problem", report->network_problem);
 
   json_builder_set_member_name (builder, "plugins");
   json_builder_begin_array (builder);

@@ -233,9 +233,9 @@ cbox_net_helper_start (CboxPlan *plan, int netns_fd, uid_t uid, gid_t gid, GErro
   g_ptr_array_add (argv, g_strdup ("tap0"));
   g_ptr_array_add (argv, NULL);
 
-  helper->pid = cbox_run_spawn_helper ("network helper " CBOX_NET_HELPER,
-                                       (const char *const *)argv->pdata, keep, n_keep, uid, gid,
-                                       helper->log_fd, error);
+  helper->pid
+      = cbox_run_spawn_helper ("network helper " CBOX_NET_HELPER, (const char *const *)argv->pdata,
+                               keep, n_keep, uid, gid, helper->log_fd, error);
   close (ready_pipe[1]);
   close (exit_pipe[0]);
   if (helper->pid < 0)

@@ -945,8 +945,20 @@ cbox_planner_check_items (CboxPlanner *planner, guint first_mount, guint first_h
 static gboolean
 cbox_planner_check_plan (CboxPlanner *planner, GError **error)
 {
-  g_autofree char *cannot = cbox_planner_check_items (planner, 0, 0);
+  g_autofree char *cannot = NULL;
 
+  /* --network=host only where the backend can share the host's network
+   * namespace; never a quiet change to another mode. */
+  if (cbox_plan_get_network_mode (planner->plan) == CBOX_NETWORK_HOST
+      && !(planner->backend_desc->features & CBOX_FEATURE_HOST_NET))
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_NOT_SUPPORTED,
+                   "--network=host: backend %s cannot share the host's network namespace; use "
+                   "--network=on or --network=off",
+                   planner->backend_desc->name);
+      return FALSE;
+    }
+  cannot = cbox_planner_check_items (planner, 0, 0);
   if (cannot != NULL)
     {
       g_set_error (error, CBOX_ERROR, CBOX_ERROR_NOT_SUPPORTED, "%s", cannot);
@@ -1332,6 +1344,7 @@ cbox_doctor_report_free (CboxDoctorReport *report)
     return;
   g_free (report->backend);
   g_free (report->profile);
+  g_free (report->network_problem);
   g_ptr_array_unref (report->entries);
   g_free (report);
 }
@@ -1346,6 +1359,16 @@ cbox_planner_doctor (CboxRegistry *registry, CboxHost *host, CboxRequest *reques
 
   report->backend = g_strdup (backend_name);
   report->profile = g_strdup (request->profile);
+  report->network = request->network;
+  /* The network helper of the default mode, on the backends that use it
+   * (qemu has its own user-mode network). */
+  if (request->network == CBOX_NETWORK_OWN && backend_name != NULL
+      && g_str_equal (backend_name, "bwrap"))
+    {
+      g_autoptr (GError) net_error = NULL;
+      if (!cbox_net_helper_check (&net_error))
+        report->network_problem = g_strdup (net_error->message);
+    }
   report->entries = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_doctor_entry_free);
   /* NULL when a backend known from the plugin cache fails to load (it
    * changed): the loop below reports it as rejected. */

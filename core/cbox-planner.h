@@ -144,6 +144,8 @@ typedef struct
   char *backend;
   char *profile;
   GPtrArray *entries; /* CboxDoctorEntry, in registry order */
+  CboxNetworkMode network;
+  char *network_problem; /* why the network mode cannot work here, or NULL */
 } CboxDoctorReport;
 
 void cbox_doctor_report_free (CboxDoctorReport *report);

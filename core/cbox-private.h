@@ -74,8 +74,7 @@ G_BEGIN_DECLS
  * dying with cbox; as @uid/@gid when @uid is not 0. Reaping it is the
  * caller's. */
 pid_t cbox_run_spawn_helper (const char *what, const char *const *argv, const int *keep_fds,
-                             guint n_keep_fds, uid_t uid, gid_t gid, int output_fd,
-                             GError **error);
+                             guint n_keep_fds, uid_t uid, gid_t gid, int output_fd, GError **error);
 
 /* ---- launches (cbox-launch.c) -------------------------------------------- */
 

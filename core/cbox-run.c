@@ -190,9 +190,9 @@ cbox_run_spawn (const char *what, const char *path, const char *const *argv,
                 const sigset_t *child_mask, gboolean ignore_forwarded,
                 const CboxRunCredentials *creds, int output_fd, GError **error)
 {
-  CboxRunSpawn spawn
-      = { path,  argv, envp,      keep_fds, n_keep_fds, null_stdin, child_mask, ignore_forwarded,
-          creds, output_fd, getpid (), 0 };
+  CboxRunSpawn spawn = { path,       argv,       envp,       keep_fds,
+                         n_keep_fds, null_stdin, child_mask, ignore_forwarded,
+                         creds,      output_fd,  getpid (),  0 };
   sigset_t all, old_mask;
   void *stack;
   pid_t pid;
@@ -518,8 +518,8 @@ cbox_run_spawn_helper (const char *what, const char *const *argv, const int *kee
   sigprocmask (SIG_SETMASK, NULL, &mask);
   /* The forwarded signals ignored, as for the tool: a terminal's ^C is the
    * command's to handle, not a reason for its network to go. */
-  pid = cbox_run_spawn (what, path, argv, (const char *const[]){ NULL }, keep_fds, n_keep_fds,
-                        TRUE, &mask, TRUE, &creds, output_fd, error);
+  pid = cbox_run_spawn (what, path, argv, (const char *const[]){ NULL }, keep_fds, n_keep_fds, TRUE,
+                        &mask, TRUE, &creds, output_fd, error);
   g_free (creds.groups);
   return pid;
 }

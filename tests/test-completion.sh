@@ -49,6 +49,7 @@ check run cbox ""
 check doctor cbox --verbose ""
 check --network= cbox --netw
 check off cbox run --network ""
+check host cbox run --network ""
 check claude cbox --profile ""
 check profiles cbox help ""
 check none cbox run --forward ""

@@ -19,13 +19,13 @@ G_BEGIN_DECLS
 typedef enum
 {
   CBOX_FEATURE_NONE = 0,
-  CBOX_FEATURE_BIND = 1 << 0,     /* ro/rw binds of host files and directories */
-  CBOX_FEATURE_SOCKET = 1 << 1,   /* binds of host unix sockets that stay connectable */
-  CBOX_FEATURE_DEVICE = 1 << 2,   /* host device nodes (and their /sys entries) */
-  CBOX_FEATURE_DATA = 1 << 3,     /* generated files (memfd content) */
-  CBOX_FEATURE_HELPER = 1 << 4,   /* host helper processes running beside the sandbox */
-  CBOX_FEATURE_TMPFS = 1 << 5,    /* private tmpfs mounts */
-  CBOX_FEATURE_SYMLINK = 1 << 6,  /* symlinks */
+  CBOX_FEATURE_BIND = 1 << 0,    /* ro/rw binds of host files and directories */
+  CBOX_FEATURE_SOCKET = 1 << 1,  /* binds of host unix sockets that stay connectable */
+  CBOX_FEATURE_DEVICE = 1 << 2,  /* host device nodes (and their /sys entries) */
+  CBOX_FEATURE_DATA = 1 << 3,    /* generated files (memfd content) */
+  CBOX_FEATURE_HELPER = 1 << 4,  /* host helper processes running beside the sandbox */
+  CBOX_FEATURE_TMPFS = 1 << 5,   /* private tmpfs mounts */
+  CBOX_FEATURE_SYMLINK = 1 << 6, /* symlinks */
   /* Can share the host's network namespace (--network=host): the host's
    * loopback and abstract unix sockets are then reachable. */
   CBOX_FEATURE_HOST_NET = 1 << 7,

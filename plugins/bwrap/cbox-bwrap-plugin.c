@@ -875,8 +875,7 @@ cbox_bwrap_started (pid_t tool_pid, gpointer user_data)
     }
   if (run->child_pid > 0 && cbox_bwrap_child_is_ready (run->child_pid))
     cbox_context_set_sandbox_pid (run->ctx, run->child_pid);
-  if (net != NULL && run->net_error == NULL
-      && cbox_net_helper_wait_ready (net, &run->net_error))
+  if (net != NULL && run->net_error == NULL && cbox_net_helper_wait_ready (net, &run->net_error))
     cbox_bwrap_send_and_close (&run->command_w, run->command);
   /* Without a ready network the command socket closes empty: cbox-exec
    * exits without running anything, and run reports why. */

@@ -33,7 +33,8 @@ static HostServices host;
 static gboolean
 have_programs (void)
 {
-  static const char *const programs[] = { "bwrap", "python3", "Xvfb", "dbus-daemon", "slirp4netns" };
+  static const char *const programs[]
+      = { "bwrap", "python3", "Xvfb", "dbus-daemon", "slirp4netns" };
 
   for (gsize i = 0; i < G_N_ELEMENTS (programs); i++)
     {
@@ -91,8 +92,8 @@ start_services (void)
   g_assert_cmpint (pipe2 (fds, O_CLOEXEC), ==, 0);
   launcher = cbox_test_server_launcher_new (G_SUBPROCESS_FLAGS_STDERR_SILENCE);
   g_subprocess_launcher_take_fd (launcher, fds[1], 3);
-  host.xvfb = g_subprocess_launcher_spawn (launcher, &error, "Xvfb", "-displayfd", "3",
-                                           "-nolisten", "tcp", NULL);
+  host.xvfb = g_subprocess_launcher_spawn (launcher, &error, "Xvfb", "-displayfd", "3", "-nolisten",
+                                           "tcp", NULL);
   g_assert_no_error (error);
   g_clear_object (&launcher);
   text = g_string_new (NULL);
@@ -104,12 +105,12 @@ start_services (void)
   host.display = (guint)g_ascii_strtoull (number, NULL, 10);
 
   /* A session bus that listens on an abstract address only. */
-  host.dbus_abstract = g_strdup_printf ("/tmp/cbox-test-net-bus-%d-%u", (int)getpid (),
-                                        g_random_int ());
+  host.dbus_abstract
+      = g_strdup_printf ("/tmp/cbox-test-net-bus-%d-%u", (int)getpid (), g_random_int ());
   address = g_strdup_printf ("--address=unix:abstract=%s", host.dbus_abstract);
   launcher = cbox_test_server_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
-  host.dbus = g_subprocess_launcher_spawn (launcher, &error, "dbus-daemon", "--session",
-                                           "--nofork", "--print-address=1", address, NULL);
+  host.dbus = g_subprocess_launcher_spawn (launcher, &error, "dbus-daemon", "--session", "--nofork",
+                                           "--print-address=1", address, NULL);
   g_assert_no_error (error);
   g_clear_object (&in);
   in = g_data_input_stream_new (g_subprocess_get_stdout_pipe (host.dbus));
@@ -238,9 +239,10 @@ run_marker (const char *path_env, CboxTestResult *r)
   g_autofree char *project_arg = g_strconcat ("--project=", project, NULL);
   g_autofree char *path_var = g_strconcat ("PATH=", path_env, NULL);
   g_auto (GStrv) env = cbox_test_environ ((const char *const[]){ path_var, NULL });
-  const char *args[] = { "run",  "--backend=bwrap", "--forward=none", project_arg,
-                         "--",   "/bin/sh",         "-c",             "touch ran",
-                         NULL };
+  const char *args[] = {
+    "run", "--backend=bwrap", "--forward=none", project_arg, "--", "/bin/sh", "-c", "touch ran",
+    NULL
+  };
 
   g_assert_true (cbox_test_run (args, project, (const char *const *)env, NULL, r));
   return project;
@@ -313,8 +315,8 @@ test_plan_words (void)
 
   if (!have_programs ())
     return;
-  g_assert_true (cbox_test_runv (&on, "plan", "--backend=bwrap", "--forward=none", "--", "true",
-                                 NULL));
+  g_assert_true (
+      cbox_test_runv (&on, "plan", "--backend=bwrap", "--forward=none", "--", "true", NULL));
   cbox_test_assert_status (&on, 0);
   g_assert_nonnull (strstr (on.out, "network:     on: "));
   g_assert_nonnull (strstr (on.out, "localhost (127.0.0.1, ::1) and its abstract unix sockets "
@@ -343,8 +345,7 @@ main (int argc, char **argv)
   }
   g_test_add_data_func ("/bwrap/network/default/host-services-unreachable", NULL,
                         test_default_isolated);
-  g_test_add_data_func ("/bwrap/network/on/host-services-unreachable", "on",
-                        test_default_isolated);
+  g_test_add_data_func ("/bwrap/network/on/host-services-unreachable", "on", test_default_isolated);
   g_test_add_func ("/bwrap/network/host/host-services-reachable", test_host_shares);
   g_test_add_func ("/bwrap/network/on/helper-missing-fails-closed", test_helper_missing);
   g_test_add_func ("/bwrap/network/on/helper-fails-closed", test_helper_fails);

@@ -456,12 +456,14 @@ dbus_discover (CboxContext *ctx, CboxDbusState *state)
 
 /* An abstract socket lives in the network namespace, not the file system:
  * nothing can be bound, and a sandbox reaches it only when it shares the
- * host's network namespace. */
+ * host's network namespace (--network=host). The default network is a
+ * namespace of the sandbox's own, where the host's abstract sockets do
+ * not exist. */
 static gboolean
 dbus_abstract_reachable (CboxContext *ctx)
 {
   return (cbox_context_get_backend_features (ctx) & CBOX_FEATURE_HOST_NET) != 0
-         && cbox_context_get_network (ctx);
+         && cbox_context_get_network_mode (ctx) == CBOX_NETWORK_HOST;
 }
 
 static CboxDbusState *
@@ -552,7 +554,7 @@ dbus_probe (CboxContext *ctx, CboxProbeResult *result, GError **error)
           result, CBOX_PROBE_UNAVAILABLE,
           "the session bus listens on an abstract socket (%s), which cannot be bound into a "
           "sandbox and is reachable only with the host's network namespace; use [dbus] "
-          "mode=filtered (xdg-dbus-proxy gives the sandbox a socket file) or --network",
+          "mode=filtered (xdg-dbus-proxy gives the sandbox a socket file) or --network=host",
           state->session_address);
       return TRUE;
     }

@@ -194,7 +194,7 @@ run_clear (Run *run)
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Run, run_clear)
 
 static void
-run_plugin (Fixture *fx, CboxFeatures backend_features, gboolean network, Run *run)
+run_plugin (Fixture *fx, CboxFeatures backend_features, CboxNetworkMode network, Run *run)
 {
   const CboxPluginDesc *desc = cbox_plugin_describe ();
   g_autoptr (GError) error = NULL;
@@ -546,11 +546,20 @@ test_abstract (Fixture *fx, gconstpointer data)
     g_assert_nonnull (strstr (cbox_probe_result_get_reason (run.result), "abstract socket"));
     g_assert_nonnull (strstr (cbox_probe_result_get_reason (run.result), "mode=filtered"));
   }
-  /* Full, host network shared: reachable as it is. */
+  /* Full, the default network (a namespace of the sandbox's own): the
+   * host's abstract socket does not exist there. */
   {
     g_auto (Run) run = { 0 };
 
-    run_plugin (fx, CBOX_FEATURE_ALL, TRUE, &run);
+    run_plugin (fx, CBOX_FEATURE_ALL, CBOX_NETWORK_OWN, &run);
+    g_assert_cmpint (cbox_probe_result_get_status (run.result), ==, CBOX_PROBE_UNAVAILABLE);
+    g_assert_nonnull (strstr (cbox_probe_result_get_reason (run.result), "--network=host"));
+  }
+  /* Full, host network shared (--network=host): reachable as it is. */
+  {
+    g_auto (Run) run = { 0 };
+
+    run_plugin (fx, CBOX_FEATURE_ALL, CBOX_NETWORK_HOST, &run);
     g_assert_no_error (run.error);
     g_assert_cmpint (cbox_probe_result_get_status (run.result), ==, CBOX_PROBE_AVAILABLE);
     g_assert_cmpuint (cbox_plan_get_n_mounts (run.plan), ==, 0);

@@ -206,10 +206,12 @@ hostconf_add_resolv_conf (CboxContext *ctx, CboxPlan *plan, const CboxHost *host
                             target);
       return;
     }
-  /* A stub resolver on the host's loopback is reachable only by a backend
-   * that shares the host's network namespace. Otherwise use the upstream
-   * servers systemd-resolved lists, when it does. */
-  if (!hostconf_has_feature (ctx, CBOX_FEATURE_HOST_NET)
+  /* A stub resolver on the host's loopback is reachable only with the
+   * host's network namespace (--network=host, on a backend that can share
+   * it). Otherwise use the upstream servers systemd-resolved lists, when
+   * it does, or the network helper's DNS forwarder. */
+  if ((!hostconf_has_feature (ctx, CBOX_FEATURE_HOST_NET)
+       || cbox_context_get_network_mode (ctx) != CBOX_NETWORK_HOST)
       && hostconf_resolv_is_loopback_only (host, "/etc/resolv.conf"))
     {
       g_autofree char *upstream = cbox_host_resolve (host, HOSTCONF_RESOLVED_UPSTREAM);
@@ -225,6 +227,22 @@ hostconf_add_resolv_conf (CboxContext *ctx, CboxPlan *plan, const CboxHost *host
                               "the loopback is out of reach of backend '%s'",
                               HOSTCONF_RESOLVED_UPSTREAM, cbox_context_get_backend (ctx));
           return;
+        }
+      if (cbox_context_get_network_mode (ctx) == CBOX_NETWORK_OWN)
+        {
+          /* The user-mode network (slirp4netns, QEMU's slirp) answers DNS
+           * at this address and asks the host's resolver. */
+          static const char forwarder[] = "# cbox: the host's resolver, through the sandbox's "
+                                          "network helper\nnameserver " CBOX_NET_DNS_ADDRESS "\n";
+          g_autoptr (GError) local_error = NULL;
+
+          if (cbox_plan_add_data (plan, "/etc/resolv.conf", forwarder, sizeof forwarder - 1, 0644,
+                                  CBOX_MOUNT_FLAG_NONE, &local_error))
+            {
+              cbox_plan_add_note (plan, "/etc/resolv.conf names only loopback servers: DNS through "
+                                        "the network helper at " CBOX_NET_DNS_ADDRESS);
+              return;
+            }
         }
       cbox_plan_add_note (plan,
                           "/etc/resolv.conf names only loopback servers, which backend "

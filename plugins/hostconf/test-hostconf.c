@@ -43,7 +43,7 @@ make_link (Fixture *f, const char *target, const char *path)
 }
 
 static CboxPlan *
-run (Fixture *f, gboolean network, const char *backend, CboxFeatures features)
+run (Fixture *f, CboxNetworkMode network, const char *backend, CboxFeatures features)
 {
   g_autoptr (CboxContext) ctx = cbox_context_new (f->host, NULL, "hostconf");
   g_autoptr (CboxProbeResult) result = cbox_probe_result_new ();
@@ -80,14 +80,29 @@ test_resolv_conf_symlink (Fixture *f, gconstpointer data)
   cbox_test_write_file (f->root, "etc/hosts", "127.0.0.1 localhost\n");
   stub = real_path_of (f, "run/systemd/resolve/stub-resolv.conf");
 
-  /* bwrap shares the host's network: the stub is reachable, keep it. */
-  plan = run (f, TRUE, "bwrap", CBOX_FEATURE_ALL);
+  /* --network=host: the stub is reachable, keep it. */
+  plan = run (f, CBOX_NETWORK_HOST, "bwrap", CBOX_FEATURE_ALL);
   mount = cbox_plan_find_mount (plan, "/etc/resolv.conf");
   g_assert_nonnull (mount);
   g_assert_cmpint (mount->kind, ==, CBOX_MOUNT_RO);
   g_assert_cmpstr (mount->src, ==, stub);
   g_assert_cmpint (cbox_plan_find_mount (plan, "/etc/hosts")->kind, ==, CBOX_MOUNT_RO);
   g_assert_nonnull (cbox_plan_find_mount (plan, "/etc/nsswitch.conf"));
+  g_clear_pointer (&plan, cbox_plan_free);
+
+  /* The default network, a namespace of the sandbox's own: the stub is
+   * out of reach and there is no upstream list, so DNS goes to the
+   * network helper's forwarder. */
+  plan = run (f, CBOX_NETWORK_OWN, "bwrap", CBOX_FEATURE_ALL);
+  mount = cbox_plan_find_mount (plan, "/etc/resolv.conf");
+  g_assert_nonnull (mount);
+  g_assert_cmpint (mount->kind, ==, CBOX_MOUNT_DATA);
+  {
+    g_autoptr (GBytes) content = cbox_memfd_read (mount->fd, NULL);
+    g_autofree char *text
+        = g_strndup (g_bytes_get_data (content, NULL), g_bytes_get_size (content));
+    g_assert_nonnull (strstr (text, "\nnameserver 10.0.2.3\n"));
+  }
 }
 
 static void
@@ -284,8 +299,9 @@ test_resolv_conf_not_regular (Fixture *f, gconstpointer data)
   }
 }
 
-/* systemd-resolved's upstream list is a fifo: passed over, the stub is
- * bound with the loopback note. */
+/* systemd-resolved's upstream list is a fifo: passed over; with the
+ * network on (a user-mode network of its own) DNS goes to its forwarder,
+ * otherwise the stub is bound with the loopback note. */
 static void
 test_resolv_conf_upstream_fifo (Fixture *f, gconstpointer data)
 {
@@ -298,7 +314,12 @@ test_resolv_conf_upstream_fifo (Fixture *f, gconstpointer data)
   g_assert_cmpint (mkfifo (upstream, 0644), ==, 0);
   stub = real_path_of (f, "run/systemd/resolve/stub-resolv.conf");
 
-  plan = run (f, TRUE, "qemu", CBOX_FEATURE_BIND | CBOX_FEATURE_DATA);
+  plan = run (f, CBOX_NETWORK_OWN, "qemu", CBOX_FEATURE_BIND | CBOX_FEATURE_DATA);
+  g_assert_cmpint (cbox_plan_find_mount (plan, "/etc/resolv.conf")->kind, ==, CBOX_MOUNT_DATA);
+  g_assert_true (plan_has_note (plan, "DNS through the network helper at 10.0.2.3"));
+  g_clear_pointer (&plan, cbox_plan_free);
+
+  plan = run (f, CBOX_NETWORK_HOST, "qemu", CBOX_FEATURE_BIND | CBOX_FEATURE_DATA);
   g_assert_cmpstr (cbox_plan_find_mount (plan, "/etc/resolv.conf")->src, ==, stub);
   g_assert_true (plan_has_note (plan, "names only loopback servers"));
 }

@@ -287,8 +287,25 @@ cbox_nspawn_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GErro
    * into SIGTERM+SIGHUP for the command. */
   cbox_launch_add_arg (launch, "--as-pid2");
   cbox_launch_add_arg (launch, isatty (STDIN_FILENO) ? "--console=interactive" : "--console=pipe");
-  if (!cbox_plan_get_network (plan))
-    cbox_launch_add_arg (launch, "--private-network");
+  /* The network: the host's only when asked for by name. The default (a
+   * namespace of its own) is a private network here too, but its
+   * user-mode network is not wired up on nspawn yet: fail closed, no
+   * network rather than the host's (docs/security.md, "Network"). */
+  switch (cbox_plan_get_network_mode (plan))
+    {
+    case CBOX_NETWORK_HOST:
+      cbox_plan_add_note (plan, "the host's network namespace: its localhost services and "
+                                "abstract unix sockets are reachable");
+      break;
+    case CBOX_NETWORK_OWN:
+      cbox_plan_add_note (plan, "network of its own without outbound access on nspawn yet "
+                                "(--network=host shares the host's)");
+      cbox_launch_add_arg (launch, "--private-network");
+      break;
+    default:
+      cbox_launch_add_arg (launch, "--private-network");
+      break;
+    }
   /* Nothing of the host enters unless the plan says so: no resolv.conf, no
    * time zone, no journal link. No setuid binary may raise privileges. On
    * SIGTERM or SIGINT, nspawn asks the stub init to end the command. */

@@ -101,8 +101,9 @@ x11_inspect (CboxContext *ctx, GError **error)
       if (!g_file_test (resolved, G_FILE_TEST_EXISTS))
         {
           /* Without the socket file only the abstract socket or TCP could
-           * reach the server, both through the host's network namespace;
-           * cbox does not guess, it asks for a display it can bind. */
+           * reach the server, both through the host's network namespace,
+           * which the sandbox does not share by default; cbox does not
+           * relay them, it asks for a display it can bind. */
           g_set_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE,
                        "no socket at %s (is an X server running on DISPLAY=%s?)",
                        state->socket_path, state->display_env);
@@ -125,12 +126,24 @@ x11_inspect (CboxContext *ctx, GError **error)
                        "DISPLAY=%s is a TCP display; it needs the network on", state->display_env);
           return NULL;
         }
+      /* The host's loopback is reached only through the host's network
+       * namespace, which the sandbox shares only with --network=host. */
       if (cbox_x11_display_is_loopback (state->display) && cbox_context_get_backend (ctx) != NULL
           && (cbox_context_get_backend_features (ctx) & CBOX_FEATURE_HOST_NET) == 0)
         {
           g_set_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE,
                        "DISPLAY=%s is on the host's loopback, which backend '%s' does not reach",
                        state->display_env, cbox_context_get_backend (ctx));
+          return NULL;
+        }
+      if (cbox_x11_display_is_loopback (state->display)
+          && cbox_context_get_network_mode (ctx) != CBOX_NETWORK_HOST)
+        {
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE,
+                       "DISPLAY=%s is on the host's loopback, which the sandbox's own network "
+                       "does not reach (--network=host shares the host's network, localhost "
+                       "and abstract sockets included)",
+                       state->display_env);
           return NULL;
         }
     }
@@ -259,8 +272,9 @@ x11_contribute (CboxContext *ctx, CboxPlan *plan, GError **error)
 
       /* A private, empty /tmp/.X11-unix with only this display's socket:
        * the command cannot reach another X server of the host through the
-       * file system (abstract sockets are the network namespace's business,
-       * see docs/security.md). */
+       * file system. Its abstract socket (@/tmp/.X11-unix/XN) lives in the
+       * host's network namespace, out of reach unless --network=host (see
+       * docs/security.md, "Network"). */
       cbox_plan_add_tmpfs (plan, "/tmp/.X11-unix", 01777);
       cbox_plan_add_bind_socket (plan, state->socket_path, state->socket_path,
                                  CBOX_MOUNT_FLAG_NONE);

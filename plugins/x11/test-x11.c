@@ -488,7 +488,21 @@ test_plugin_tcp_loopback (Fixture *fx, gconstpointer data)
   g_assert_cmpint (cbox_probe_result_get_status (result), ==, CBOX_PROBE_UNAVAILABLE);
   g_assert_nonnull (strstr (cbox_probe_result_get_reason (result), "host's loopback"));
 
+  /* A backend that can share the host's network, with the default
+   * network (its own namespace): not reachable either. */
+  {
+    g_autoptr (CboxContext) ctx3 = cbox_context_new (fx->host, NULL, "x11");
+    g_autoptr (CboxProbeResult) result3 = cbox_probe_result_new ();
+
+    cbox_context_set_backend (ctx3, "ns", CBOX_FEATURE_ALL);
+    cbox_context_set_network (ctx3, CBOX_NETWORK_OWN);
+    g_assert_true (x11_vtable ()->probe (ctx3, result3, &error));
+    g_assert_cmpint (cbox_probe_result_get_status (result3), ==, CBOX_PROBE_UNAVAILABLE);
+    g_assert_nonnull (strstr (cbox_probe_result_get_reason (result3), "--network=host"));
+  }
+
   cbox_context_set_backend (ctx2, "ns", CBOX_FEATURE_ALL);
+  cbox_context_set_network (ctx2, CBOX_NETWORK_HOST);
   g_assert_true (x11_vtable ()->probe (ctx2, result2, &error));
   g_assert_cmpint (cbox_probe_result_get_status (result2), ==, CBOX_PROBE_AVAILABLE);
   cbox_plan_set_user (plan, 1000, 1000, "me", "/home/me");
