@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Start-up cost of the bwrap backend, in one hyperfine run:
 #   1. cbox run -- true                         (the whole of cbox, default
-#                                                forwarders and all)
-#   2. the same sandbox by plain bwrap          (from `cbox plan --print-command`)
-#   3. firejail --noprofile true                (for comparison)
+#                                                forwarders and all; the
+#                                                default network: its own)
+#   2. the same with --network=off, and with --network=host
+#   3. the same sandbox by plain bwrap          (from `cbox plan --print-command`:
+#                                                a network namespace, no helper)
+#   4. firejail --noprofile true                (for comparison)
 # then cbox's peak RSS (/usr/bin/time -v). Usage: bench/bwrap.sh [BUILDDIR]
 #
 # The plain bwrap line is cbox's own, word for word (cbox-exec in it loads
@@ -131,10 +134,16 @@ echo "plain bwrap: $plain"
 # are split into ROUNDS rounds, the order of the commands alternating from
 # round to round, and the figures are taken over all rounds' runs together.
 runs=$(((${RUNS:-200} + rounds - 1) / rounds))
+# The network modes (docs/security.md, "Network"): on (the default: a
+# namespace of its own, slirp4netns attached), off, and host (the host's
+# namespace, what `on` was before).
 cmds=(-n 'cbox run -- true' "$work/fd-exec ${cbox_env[*]} -- $cbox run ${opts[*]} -- true"
+    -n 'cbox run --network=off -- true' "$work/fd-exec ${cbox_env[*]} -- $cbox run ${opts[*]} --network=off -- true"
+    -n 'cbox run --network=host -- true' "$work/fd-exec ${cbox_env[*]} -- $cbox run ${opts[*]} --network=host -- true"
     -n 'plain bwrap' "$work/fd-exec $fdargs -- $line"
     -n 'firejail --noprofile true' "$work/fd-exec -- firejail --quiet --noprofile true")
-rev=("${cmds[@]:6:3}" "${cmds[@]:3:3}" "${cmds[@]:0:3}")
+rev=()
+for ((k = ${#cmds[@]} - 3; k >= 0; k -= 3)); do rev+=("${cmds[@]:k:3}"); done
 for r in $(seq "$rounds"); do
     if [ $((r % 2)) = 1 ]; then set -- "${cmds[@]}"; else set -- "${rev[@]}"; fi
     hyperfine -N --style none --warmup 5 --runs "$runs" --export-json "$work/round$r.json" "$@" \

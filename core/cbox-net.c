@@ -26,14 +26,17 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <linux/nsfs.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -41,8 +44,6 @@
 
 /* How long the helper may take to configure the namespace. */
 #define CBOX_NET_READY_TIMEOUT_MS 10000
-/* How long it gets to stop after its exit descriptor closed. */
-#define CBOX_NET_STOP_TIMEOUT_MS 1000
 
 #define CBOX_NET_HELPER "slirp4netns"
 
@@ -103,15 +104,11 @@ cbox_net_helper_stop (CboxNetHelper *helper)
     }
   if (helper->pid > 0)
     {
-      int pidfd = (int)syscall (SYS_pidfd_open, helper->pid, 0);
-      struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
-
-      /* It watches its exit descriptor; a helper that does not go in time
-       * is killed. Either way it is reaped here: nothing left behind. */
-      if (pidfd < 0 || poll (&pfd, 1, CBOX_NET_STOP_TIMEOUT_MS) <= 0)
-        kill (helper->pid, SIGKILL);
-      if (pidfd >= 0)
-        close (pidfd);
+      /* The sandbox has ended: the helper has nothing left to do or save,
+       * and a SIGKILL ends it at once, where waiting for it to notice its
+       * exit descriptor would hold up cbox's exit. Reaped here: nothing
+       * left behind. (The exit descriptor is for cbox's own death.) */
+      kill (helper->pid, SIGKILL);
       while (waitpid (helper->pid, NULL, 0) < 0 && errno == EINTR)
         ;
       helper->pid = 0;
@@ -288,4 +285,121 @@ cbox_net_helper_wait_ready (CboxNetHelper *helper, GError **error)
                "(--network=off runs without network, --network=host shares the host's)",
                n < 0 ? "was not ready in time" : "failed", log[0] != '\0' ? ": " : "", log);
   return FALSE;
+}
+
+/* ---- a namespace made on the host, for backends that join one ---------- */
+
+/* The process that holds the namespace: it made it and only waits. */
+typedef struct
+{
+  pid_t pid;
+  char *path; /* /proc/PID/ns/net */
+} CboxNetHolder;
+
+static void
+cbox_net_holder_stop (CboxNetHolder *holder)
+{
+  if (holder->pid > 0)
+    {
+      kill (holder->pid, SIGKILL);
+      while (waitpid (holder->pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+      holder->pid = 0;
+    }
+}
+
+static void
+cbox_net_holder_free (CboxNetHolder *holder)
+{
+  cbox_net_holder_stop (holder);
+  g_free (holder->path);
+  g_free (holder);
+}
+
+/* In the forked child: only async-signal-safe calls. Makes the network
+ * namespace, brings its loopback up, says so on @ready_w and waits to be
+ * killed (by cbox, or by the kernel when cbox dies). */
+G_GNUC_NORETURN static void
+cbox_net_holder_child (int ready_w, pid_t parent)
+{
+  struct ifreq ifr;
+  int sock;
+  char ok = '1';
+
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid () != parent || unshare (CLONE_NEWNET) < 0)
+    _exit (1);
+  sock = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  memset (&ifr, 0, sizeof ifr);
+  memcpy (ifr.ifr_name, "lo", 3);
+  if (sock < 0 || ioctl (sock, SIOCGIFFLAGS, &ifr) < 0)
+    _exit (1);
+  ifr.ifr_flags |= IFF_UP;
+  if (ioctl (sock, SIOCSIFFLAGS, &ifr) < 0)
+    _exit (1);
+  close (sock);
+  if (write (ready_w, &ok, 1) != 1)
+    _exit (1);
+  close (ready_w);
+  for (;;)
+    pause ();
+}
+
+char *
+cbox_net_namespace_prepare (CboxPlan *plan, GError **error)
+{
+  CboxNetHolder *holder;
+  CboxNetHelper *helper;
+  cbox_autofd int netns_fd = -1;
+  int ready_pipe[2];
+  pid_t parent = getpid ();
+  char byte = 0;
+  ssize_t n;
+
+  g_return_val_if_fail (plan != NULL, NULL);
+  if (!cbox_net_helper_check (error))
+    return NULL;
+  if (pipe2 (ready_pipe, O_CLOEXEC) < 0)
+    {
+      cbox_net_errno ("pipe", error);
+      return NULL;
+    }
+  holder = g_new0 (CboxNetHolder, 1);
+  /* Added first, so the plan's cleanups (last in, first out) stop the
+   * helper before the namespace goes. */
+  cbox_plan_add_cleanup (plan, (CboxCleanupFunc)cbox_net_holder_stop, holder,
+                         (GDestroyNotify)cbox_net_holder_free);
+  holder->pid = fork ();
+  if (holder->pid == 0)
+    cbox_net_holder_child (ready_pipe[1], parent);
+  close (ready_pipe[1]);
+  if (holder->pid < 0)
+    {
+      holder->pid = 0;
+      close (ready_pipe[0]);
+      cbox_net_errno ("fork", error);
+      return NULL;
+    }
+  do
+    n = read (ready_pipe[0], &byte, 1);
+  while (n < 0 && errno == EINTR);
+  close (ready_pipe[0]);
+  if (n != 1 || byte != '1')
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_BACKEND,
+                   "network helper: cannot make a network namespace (are you root?); the "
+                   "command did not start");
+      return NULL;
+    }
+  holder->path = g_strdup_printf ("/proc/%d/ns/net", (int)holder->pid);
+  netns_fd = open (holder->path, O_RDONLY | O_CLOEXEC);
+  if (netns_fd < 0)
+    {
+      cbox_net_errno (holder->path, error);
+      return NULL;
+    }
+  helper = cbox_net_helper_start (plan, netns_fd, 0, 0, error);
+  if (helper == NULL || !cbox_net_helper_wait_ready (helper, error))
+    return NULL;
+  return g_strdup (holder->path);
 }

@@ -247,6 +247,13 @@ CboxNetHelper *cbox_net_helper_start (CboxPlan *plan, int netns_fd, uid_t uid, g
  * (the helper's own message in it) when it failed: the command must not
  * start. */
 gboolean cbox_net_helper_wait_ready (CboxNetHelper *helper, GError **error);
+/* For a backend that joins a namespace instead of making one (nspawn's
+ * --network-namespace-path=): makes a network namespace on the host
+ * (needs CAP_SYS_ADMIN: root), gives it its network and waits until it is
+ * ready. Returns its path (/proc/PID/ns/net of the process holding it,
+ * valid while the plan runs; free it), or NULL with @error: then the
+ * sandbox must not start. The plan's cleanups end both processes. */
+char *cbox_net_namespace_prepare (CboxPlan *plan, GError **error);
 
 /* ---- the plugin ABI ------------------------------------------------------- */
 

@@ -158,12 +158,27 @@ test_realize_plan_order (Fixture *fx, gconstpointer data)
   g_assert_null (cbox_launch_get_environ (fx->launch)[1]);
 }
 
+/* On (the default) is a network namespace of the sandbox's own: bwrap
+ * unshares it, and the helper attaches to it at run time. */
 static void
 test_realize_network_on (Fixture *fx, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
 
   cbox_plan_set_network (fx->plan, TRUE);
+  g_assert_cmpint (cbox_plan_get_network_mode (fx->plan), ==, CBOX_NETWORK_OWN);
+  g_assert_true (cbox_bwrap_realize (fx->ctx, fx->plan, fx->launch, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (find_seq (fx->launch, "--unshare-net", NULL), >=, 0);
+}
+
+/* Only --network=host shares the host's network namespace. */
+static void
+test_realize_network_host (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+
+  cbox_plan_set_network_mode (fx->plan, CBOX_NETWORK_HOST);
   g_assert_true (cbox_bwrap_realize (fx->ctx, fx->plan, fx->launch, &error));
   g_assert_no_error (error);
   g_assert_cmpint (find_seq (fx->launch, "--unshare-net", NULL), ==, -1);
@@ -343,6 +358,7 @@ main (int argc, char **argv)
 #define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
   ADD ("/bwrap/realize/plan-order", test_realize_plan_order);
   ADD ("/bwrap/realize/network-on", test_realize_network_on);
+  ADD ("/bwrap/realize/network-host", test_realize_network_host);
   ADD ("/bwrap/realize/allow-userns", test_realize_allow_userns);
   ADD ("/bwrap/realize/plan-allow-userns", test_realize_plan_allow_userns);
   ADD ("/bwrap/realize/bad-config", test_realize_bad_config);

@@ -287,10 +287,11 @@ cbox_nspawn_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GErro
    * into SIGTERM+SIGHUP for the command. */
   cbox_launch_add_arg (launch, "--as-pid2");
   cbox_launch_add_arg (launch, isatty (STDIN_FILENO) ? "--console=interactive" : "--console=pipe");
-  /* The network: the host's only when asked for by name. The default (a
-   * namespace of its own) is a private network here too, but its
-   * user-mode network is not wired up on nspawn yet: fail closed, no
-   * network rather than the host's (docs/security.md, "Network"). */
+  /* The network: the host's only when asked for by name. The default is a
+   * namespace of its own that cbox makes and gives its network before
+   * nspawn starts (run() puts --network-namespace-path= in place of
+   * --private-network): nspawn joins it ready, and if it cannot be made,
+   * nspawn never starts (docs/security.md, "Network"). */
   switch (cbox_plan_get_network_mode (plan))
     {
     case CBOX_NETWORK_HOST:
@@ -298,13 +299,18 @@ cbox_nspawn_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GErro
                                 "abstract unix sockets are reachable");
       break;
     case CBOX_NETWORK_OWN:
-      cbox_plan_add_note (plan, "network of its own without outbound access on nspawn yet "
-                                "(--network=host shares the host's)");
+      cbox_plan_add_note (plan, "network of its own: outbound through slirp4netns, the host's "
+                                "localhost and abstract sockets out of reach");
+      cbox_launch_add_arg (launch, "--private-network");
+      break;
+    case CBOX_NETWORK_OFF:
       cbox_launch_add_arg (launch, "--private-network");
       break;
     default:
-      cbox_launch_add_arg (launch, "--private-network");
-      break;
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_NOT_SUPPORTED,
+                   "nspawn: network mode %d is not supported",
+                   (int)cbox_plan_get_network_mode (plan));
+      return FALSE;
     }
   /* Nothing of the host enters unless the plan says so: no resolv.conf, no
    * time zone, no journal link. No setuid binary may raise privileges. On
@@ -634,6 +640,37 @@ cbox_nspawn_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_
     {
       g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "nspawn: run before realize");
       return FALSE;
+    }
+
+  /* The sandbox's own network, ready before nspawn starts; nothing starts
+   * without it. */
+  if (cbox_plan_get_network_mode (plan) == CBOX_NETWORK_OWN)
+    {
+      g_autofree char *netns = cbox_net_namespace_prepare (plan, error);
+      const char *const *argv = cbox_launch_get_argv (launch);
+      GPtrArray *new_argv;
+      gboolean replaced = FALSE;
+
+      if (netns == NULL)
+        return FALSE;
+      new_argv = g_ptr_array_new ();
+      for (guint i = 0; argv[i] != NULL; i++)
+        if (!replaced && g_str_equal (argv[i], "--private-network"))
+          {
+            g_ptr_array_add (new_argv, g_strconcat ("--network-namespace-path=", netns, NULL));
+            replaced = TRUE;
+          }
+        else
+          g_ptr_array_add (new_argv, g_strdup (argv[i]));
+      g_ptr_array_add (new_argv, NULL);
+      if (!replaced)
+        {
+          g_strfreev ((char **)g_ptr_array_free (new_argv, FALSE));
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED,
+                       "nspawn: no --private-network in the realized command");
+          return FALSE;
+        }
+      cbox_launch_take_argv (launch, (char **)g_ptr_array_free (new_argv, FALSE));
     }
 
   if (!cbox_nspawn_root_create (state->layout, plan, error))

@@ -248,6 +248,61 @@ test_network_off (void)
   g_assert_cmpstr (result.out, ==, "lo\n");
 }
 
+/* The default network is a namespace of the container's own with the
+ * helper's interface: a service on the host's loopback is out of reach,
+ * also through the helper's gateway; --network=host reaches it (so the
+ * probe can tell). */
+static void
+test_network_modes (gconstpointer data)
+{
+  gboolean host = GPOINTER_TO_INT (data);
+  g_autoptr (GSocketListener) listener = g_socket_listener_new ();
+  g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
+  g_autoptr (GSocketAddress) bound = NULL;
+  g_autoptr (GError) error = NULL;
+  g_auto (CboxTestResult) result = { 0 };
+  g_auto (GStrv) env = NULL;
+  g_autofree char *project = NULL;
+  g_autofree char *script = NULL;
+  g_autofree char *python = NULL;
+  guint16 port;
+
+  if (!require_nspawn ())
+    return;
+  python = cbox_test_require_program ("python3");
+  if (python == NULL)
+    return;
+  g_assert_true (g_socket_listener_add_address (listener, address, G_SOCKET_TYPE_STREAM,
+                                                G_SOCKET_PROTOCOL_TCP, NULL, &bound, &error));
+  g_assert_no_error (error);
+  port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  /* The interfaces (from /proc/net/dev: nspawn's /sys shows the host's
+   * when it joins a namespace), then whether 127.0.0.1:PORT and
+   * 10.0.2.2:PORT answer (the listener's backlog accepts without a main
+   * loop). */
+  script = g_strdup_printf (
+      "sed -n 's/^ *\\([^:]*\\):.*/\\1/p' /proc/net/dev | tr '\\n' ' '; echo; "
+      "python3 -c 'import socket\n"
+      "for h in (\"127.0.0.1\", \"10.0.2.2\"):\n"
+      " try:\n  socket.create_connection((h, %u), timeout=5); print(h, \"connected\")\n"
+      " except OSError as e: print(h, \"refused\", e)'",
+      port);
+  env = sudo_environ (NULL);
+  project = make_project ("net");
+  run_script (&result, env, project, host ? "--network=host" : "--network=on", script, NULL);
+  cbox_test_assert_status (&result, 0);
+  g_test_message ("%s", result.out);
+  if (host)
+    g_assert_nonnull (strstr (result.out, "127.0.0.1 connected"));
+  else
+    {
+      g_assert_true (g_str_has_prefix (result.out, "lo tap0 \n"));
+      g_assert_nonnull (strstr (result.out, "127.0.0.1 refused"));
+      g_assert_nonnull (strstr (result.out, "10.0.2.2 refused"));
+    }
+}
+
 static void
 test_exit_status (void)
 {
@@ -827,6 +882,10 @@ main (int argc, char **argv)
   g_test_add_func ("/nspawn/identity", test_identity);
   g_test_add_func ("/nspawn/host-home-and-tmp-absent", test_host_home_and_tmp_absent);
   g_test_add_func ("/nspawn/network-off", test_network_off);
+  g_test_add_data_func ("/nspawn/network-on/host-loopback-unreachable", GINT_TO_POINTER (FALSE),
+                        test_network_modes);
+  g_test_add_data_func ("/nspawn/network-host/host-loopback-reachable", GINT_TO_POINTER (TRUE),
+                        test_network_modes);
   g_test_add_func ("/nspawn/exit-status", test_exit_status);
   g_test_add_func ("/nspawn/awkward-paths", test_awkward_paths);
   g_test_add_func ("/nspawn/stdin-pipe", test_stdin_pipe);
