@@ -831,6 +831,7 @@ cbox_bwrap_started (pid_t tool_pid, gpointer user_data)
   gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
   cbox_autofd int tool_fd = (int)syscall (SYS_pidfd_open, tool_pid, 0);
   CboxNetHelper *net = NULL;
+  gint64 net_started = 0;
 
   while (run->child_pid <= 0 && g_get_monotonic_time () < deadline)
     {
@@ -863,6 +864,7 @@ cbox_bwrap_started (pid_t tool_pid, gpointer user_data)
       else
         net = cbox_net_helper_start (run->plan, netns_fd, run->net_uid, run->net_gid,
                                      &run->net_error);
+      net_started = g_get_monotonic_time ();
     }
   while (run->child_pid > 0 && !cbox_bwrap_child_is_ready (run->child_pid)
          && g_get_monotonic_time () < deadline)
@@ -875,8 +877,22 @@ cbox_bwrap_started (pid_t tool_pid, gpointer user_data)
     }
   if (run->child_pid > 0 && cbox_bwrap_child_is_ready (run->child_pid))
     cbox_context_set_sandbox_pid (run->ctx, run->child_pid);
-  if (net != NULL && run->net_error == NULL && cbox_net_helper_wait_ready (net, &run->net_error))
-    cbox_bwrap_send_and_close (&run->command_w, run->command);
+  if (net != NULL && run->net_error == NULL)
+    {
+      gint64 sandbox_ready = g_get_monotonic_time ();
+
+      if (cbox_net_helper_wait_ready (net, &run->net_error))
+        {
+          cbox_bwrap_send_and_close (&run->command_w, run->command);
+          /* What the network costs a run: the part of the helper's start
+           * the sandbox's own set-up did not hide. */
+          if (cbox_context_get_verbose (run->ctx))
+            g_printerr ("cbox: bwrap: network helper ready %.1f ms after it started; the "
+                        "command waited %.1f ms for it\n",
+                        (g_get_monotonic_time () - net_started) / 1000.0,
+                        (g_get_monotonic_time () - sandbox_ready) / 1000.0);
+        }
+    }
   /* Without a ready network the command socket closes empty: cbox-exec
    * exits without running anything, and run reports why. */
   if (run->own_net && run->command_w >= 0)

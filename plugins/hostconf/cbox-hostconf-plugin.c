@@ -236,8 +236,10 @@ hostconf_add_resolv_conf (CboxContext *ctx, CboxPlan *plan, const CboxHost *host
                                           "network helper\nnameserver " CBOX_NET_DNS_ADDRESS "\n";
           g_autoptr (GError) local_error = NULL;
 
-          if (cbox_plan_add_data (plan, "/etc/resolv.conf", forwarder, sizeof forwarder - 1, 0644,
-                                  CBOX_MOUNT_FLAG_NONE, &local_error))
+          /* Over the host's file, or at the place its link leads to. */
+          dest = hostconf_resolv_dest (plan, host, real);
+          if (cbox_plan_add_data (plan, dest != NULL ? dest : "/etc/resolv.conf", forwarder,
+                                  sizeof forwarder - 1, 0644, CBOX_MOUNT_FLAG_NONE, &local_error))
             {
               cbox_plan_add_note (plan, "/etc/resolv.conf names only loopback servers: DNS through "
                                         "the network helper at " CBOX_NET_DNS_ADDRESS);

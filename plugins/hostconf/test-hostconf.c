@@ -348,7 +348,7 @@ test_resolv_conf_too_large (Fixture *f, gconstpointer data)
 /* As run(), over a plan that has the host's /etc read-only already, as the
  * base plan gives it (core/cbox-base.c). */
 static CboxPlan *
-run_etc_bound (Fixture *f, gboolean network, const char *backend, CboxFeatures features)
+run_etc_bound (Fixture *f, CboxNetworkMode network, const char *backend, CboxFeatures features)
 {
   g_autoptr (CboxContext) ctx = cbox_context_new (f->host, NULL, "hostconf");
   g_autoptr (CboxProbeResult) result = cbox_probe_result_new ();
@@ -399,7 +399,8 @@ test_etc_bound_resolv_symlink (Fixture *f, gconstpointer data)
   stub = real_path_of (f, "run/systemd/resolve/stub-resolv.conf");
   upstream = real_path_of (f, "run/systemd/resolve/resolv.conf");
 
-  plan = run_etc_bound (f, TRUE, "bwrap", CBOX_FEATURE_ALL);
+  /* --network=host: the stub is reachable, at the place the link leads. */
+  plan = run_etc_bound (f, CBOX_NETWORK_HOST, "bwrap", CBOX_FEATURE_ALL);
   g_assert_null (cbox_plan_find_mount (plan, "/etc/resolv.conf"));
   mount = cbox_plan_find_mount (plan, "/run/systemd/resolve/stub-resolv.conf");
   g_assert_nonnull (mount);
@@ -409,9 +410,15 @@ test_etc_bound_resolv_symlink (Fixture *f, gconstpointer data)
   g_assert_null (cbox_plan_find_mount (plan, "/etc/ssl"));
   assert_no_etc_binds (plan);
 
-  /* The stub is out of qemu's reach: the upstream list at the same place. */
-  qemu_plan = run_etc_bound (f, TRUE, "qemu", CBOX_FEATURE_BIND | CBOX_FEATURE_DATA);
+  /* The stub is out of qemu's reach, and of bwrap's own network: the
+   * upstream list at the same place. */
+  qemu_plan = run_etc_bound (f, CBOX_NETWORK_OWN, "qemu", CBOX_FEATURE_BIND | CBOX_FEATURE_DATA);
   mount = cbox_plan_find_mount (qemu_plan, "/run/systemd/resolve/stub-resolv.conf");
+  g_assert_nonnull (mount);
+  g_assert_cmpstr (mount->src, ==, upstream);
+  g_clear_pointer (&plan, cbox_plan_free);
+  plan = run_etc_bound (f, CBOX_NETWORK_OWN, "bwrap", CBOX_FEATURE_ALL);
+  mount = cbox_plan_find_mount (plan, "/run/systemd/resolve/stub-resolv.conf");
   g_assert_nonnull (mount);
   g_assert_cmpstr (mount->src, ==, upstream);
 }
@@ -430,10 +437,14 @@ test_etc_bound_resolv_regular (Fixture *f, gconstpointer data)
   cbox_test_write_file (f->root, "run/systemd/resolve/resolv.conf", "nameserver 192.0.2.1\n");
   upstream = real_path_of (f, "run/systemd/resolve/resolv.conf");
 
-  plan = run_etc_bound (f, TRUE, "bwrap", CBOX_FEATURE_ALL);
+  plan = run_etc_bound (f, CBOX_NETWORK_HOST, "bwrap", CBOX_FEATURE_ALL);
   g_assert_null (cbox_plan_find_mount (plan, "/etc/resolv.conf"));
-  qemu_plan = run_etc_bound (f, TRUE, "qemu", CBOX_FEATURE_BIND | CBOX_FEATURE_DATA);
+  qemu_plan = run_etc_bound (f, CBOX_NETWORK_OWN, "qemu", CBOX_FEATURE_BIND | CBOX_FEATURE_DATA);
   g_assert_cmpstr (cbox_plan_find_mount (qemu_plan, "/etc/resolv.conf")->src, ==, upstream);
+  g_clear_pointer (&plan, cbox_plan_free);
+  /* bwrap's own network does not reach the stub either. */
+  plan = run_etc_bound (f, CBOX_NETWORK_OWN, "bwrap", CBOX_FEATURE_ALL);
+  g_assert_cmpstr (cbox_plan_find_mount (plan, "/etc/resolv.conf")->src, ==, upstream);
 }
 
 /* Network off: the host's resolv.conf is hidden (a link into /run dangles
@@ -448,7 +459,7 @@ test_etc_bound_network_off (Fixture *f, gconstpointer data)
 
   cbox_test_write_file (f->root, "etc/resolv.conf", "nameserver 192.0.2.1\n");
   cbox_test_write_file (f->root, "etc/hosts", "10.0.0.7 build-server.internal\n");
-  plan = run_etc_bound (f, FALSE, "bwrap", CBOX_FEATURE_ALL);
+  plan = run_etc_bound (f, CBOX_NETWORK_OFF, "bwrap", CBOX_FEATURE_ALL);
   mount = cbox_plan_find_mount (plan, "/etc/resolv.conf");
   g_assert_nonnull (mount);
   g_assert_cmpstr (mount->src, ==, "/dev/null");
@@ -465,7 +476,7 @@ test_etc_bound_network_off (Fixture *f, gconstpointer data)
   g_assert_cmpint (g_unlink (g_build_filename (f->root, "etc/resolv.conf", NULL)), ==, 0);
   cbox_test_write_file (f->root, "run/systemd/resolve/stub-resolv.conf", "nameserver 127.0.0.53\n");
   make_link (f, "run/systemd/resolve/stub-resolv.conf", "etc/resolv.conf");
-  link_plan = run_etc_bound (f, FALSE, "bwrap", CBOX_FEATURE_ALL);
+  link_plan = run_etc_bound (f, CBOX_NETWORK_OFF, "bwrap", CBOX_FEATURE_ALL);
   g_assert_null (cbox_plan_find_mount (link_plan, "/etc/resolv.conf"));
   g_assert_null (cbox_plan_find_mount (link_plan, "/run/systemd/resolve/stub-resolv.conf"));
 }
@@ -481,7 +492,7 @@ test_etc_bound_localtime (Fixture *f, gconstpointer data)
 
   cbox_test_write_file (f->root, "usr/share/zoneinfo/Europe/Berlin", "TZif");
   make_link (f, "usr/share/zoneinfo/Europe/Berlin", "etc/localtime");
-  plan = run_etc_bound (f, TRUE, "bwrap", CBOX_FEATURE_ALL);
+  plan = run_etc_bound (f, CBOX_NETWORK_OWN, "bwrap", CBOX_FEATURE_ALL);
   g_assert_null (cbox_plan_find_mount (plan, "/etc/localtime"));
   g_assert_null (cbox_plan_find_mount (plan, "/usr/share/zoneinfo"));
 
@@ -489,7 +500,7 @@ test_etc_bound_localtime (Fixture *f, gconstpointer data)
   cbox_test_write_file (f->root, "opt/tz/zoneinfo/Europe/Berlin", "TZif");
   make_link (f, "opt/tz/zoneinfo/Europe/Berlin", "etc/localtime");
   zoneinfo = real_path_of (f, "opt/tz/zoneinfo");
-  outside_plan = run_etc_bound (f, TRUE, "bwrap", CBOX_FEATURE_ALL);
+  outside_plan = run_etc_bound (f, CBOX_NETWORK_OWN, "bwrap", CBOX_FEATURE_ALL);
   g_assert_null (cbox_plan_find_mount (outside_plan, "/etc/localtime"));
   g_assert_cmpstr (cbox_plan_find_mount (outside_plan, "/opt/tz/zoneinfo")->src, ==, zoneinfo);
 }
