@@ -69,8 +69,13 @@ read -r ready <"$work/peer-out"
 printf 'nameserver 10.203.0.2\n' >"$work/resolv.conf"
 mount --bind "$work/resolv.conf" /etc/resolv.conf
 
+# The page's body, or "unreachable" when name or server cannot be reached
+# (so a sandbox that failed to start at all never passes for "no network").
 fetch='import urllib.request
-print(urllib.request.urlopen("http://cbox-outbound.test/", timeout=10).read().decode().strip())'
+try:
+    print(urllib.request.urlopen("http://cbox-outbound.test/", timeout=10).read().decode().strip())
+except OSError:
+    print("unreachable")'
 
 failures=0
 check() { # NAME EXPECTED COMMAND...
@@ -93,7 +98,9 @@ run_root() { # NETWORK
         "--network=$1" -- python3 -c "$fetch")
 }
 run_user() { # NETWORK
-    (cd "$work/user-project" && HOME=$work/user-home USER=$user LOGNAME=$user \
+    # The user's own home and state: the suite's XDG folders are root's.
+    (cd "$work/user-project" && env -u XDG_STATE_HOME -u XDG_CACHE_HOME -u XDG_CONFIG_HOME \
+        -u XDG_RUNTIME_DIR HOME=$work/user-home USER=$user LOGNAME=$user \
         setpriv --reuid="$user" --regid="$user" --init-groups -- \
         "$cbox" run --backend=bwrap --forward=hostconf "--network=$1" -- python3 -c "$fetch")
 }
@@ -102,6 +109,6 @@ run_user() { # NETWORK
 check "plumbing: this namespace reaches the peer's server" cbox-outbound-ok python3 -c "$fetch"
 check "root: --network=on resolves and fetches" cbox-outbound-ok run_root on
 check "user: --network=on resolves and fetches" cbox-outbound-ok run_user on
-check "root: --network=off does not" "" run_root off
-check "user: --network=off does not" "" run_user off
+check "root: --network=off does not" unreachable run_root off
+check "user: --network=off does not" unreachable run_user off
 [ "$failures" -eq 0 ]
