@@ -60,20 +60,24 @@ static int console_fd = -1; /* /dev/console: the kernel log, seen with --verbose
 
 /* ---- reporting ----------------------------------------------------------- */
 
-static int kmsg_fd = -1;
-
-/* A line in the kernel log at info level, with the kernel's timestamp:
- * shown with --verbose (where boot messages are shown), hidden otherwise. */
+/* A mark on the serial console (the host's log of the boot), with the
+ * time since boot: the host shows it as progress on a terminal, keeps it
+ * for the reason of a failed start ("last init mark") and shows it all with
+ * --verbose. The console is written directly, so a quiet kernel log does
+ * not hide it. */
 static void
 stage (const char *what)
 {
-  char line[128];
+  char line[160];
+  struct timespec ts = { 0 };
   int n;
 
-  if (kmsg_fd < 0)
+  if (console_fd < 0)
     return;
-  n = snprintf (line, sizeof line, "<6>cbox-qemu-init: %s\n", what);
-  if (n > 0 && write (kmsg_fd, line, (size_t)n) < 0)
+  clock_gettime (CLOCK_BOOTTIME, &ts);
+  n = snprintf (line, sizeof line, "[%5ld.%06ld] cbox-qemu-init: %s\n", (long)ts.tv_sec,
+                ts.tv_nsec / 1000, what);
+  if (n > 0 && (size_t)n < sizeof line && write (console_fd, line, (size_t)n) < 0)
     {
       /* The log is best effort. */
     }
@@ -380,6 +384,7 @@ typedef struct
   int network;
   int allow_userns; /* the seccomp filter lets the command make user namespaces */
   int tty;
+  char stdio[3]; /* 'c'losed, 'n'ull, 't'ty, 'p'ort */
   unsigned short rows, cols;
   char **argv;
   size_t argc;
@@ -622,6 +627,7 @@ read_plan (Plan *plan)
   plan->gid = 0;
   plan->cwd = "/";
   plan->hostname = "cbox";
+  memset (plan->stdio, 'p', sizeof plan->stdio);
 
   while ((keyword = next_field (&r)) != NULL)
     {
@@ -646,6 +652,16 @@ read_plan (Plan *plan)
           plan->rows = (unsigned short)atoi (need_field (&r, keyword));
           plan->cols = (unsigned short)atoi (need_field (&r, keyword));
         }
+      else if (strcmp (keyword, "stdio") == 0)
+        for (int i = 0; i < 3; i++)
+          {
+            const char *kind = need_field (&r, keyword);
+            if (strcmp (kind, "closed") == 0 || strcmp (kind, "null") == 0
+                || strcmp (kind, "tty") == 0 || strcmp (kind, "port") == 0)
+              plan->stdio[i] = kind[0];
+            else
+              fail ("unknown stdio kind %s", kind);
+          }
       else if (strcmp (keyword, "arg") == 0)
         strv_push (&plan->argv, &plan->argc, need_field (&r, keyword));
       else if (strcmp (keyword, "env") == 0)
@@ -867,8 +883,9 @@ exit_status_of (int status)
   return 125;
 }
 
+/* @fds: what the command gets as 0, 1, 2; -1 for a closed one. */
 static pid_t
-spawn_command (const Plan *plan, int in_fd, int out_fd, int err_fd, int *ret_exec_pipe)
+spawn_command (const Plan *plan, const int fds[3], int *ret_exec_pipe)
 {
   int pipefd[2];
   pid_t pid;
@@ -886,13 +903,33 @@ spawn_command (const Plan *plan, int in_fd, int out_fd, int err_fd, int *ret_exe
 
       sigemptyset (&none);
       sigprocmask (SIG_SETMASK, &none, NULL);
+      int moved[3];
+
       setsid ();
-      if (dup2 (in_fd, 0) < 0 || dup2 (out_fd, 1) < 0 || dup2 (err_fd, 2) < 0)
-        _exit (125);
+      /* PID 1 started without stdio (no /dev/console in the initramfs), so
+       * the ports it opened may sit at 0, 1 or 2 themselves: move the
+       * sources out of the way first, then place or close each number. A
+       * stream closed on the host is closed here, never another file. */
+      for (int i = 0; i < 3; i++)
+        {
+          moved[i] = fds[i] >= 0 ? fcntl (fds[i], F_DUPFD_CLOEXEC, 10) : -1;
+          if (fds[i] >= 0 && moved[i] < 0)
+            _exit (125);
+        }
+      for (int i = 0; i < 3; i++)
+        {
+          if (moved[i] >= 0 ? dup2 (moved[i], i) < 0 : (close (i), 0))
+            _exit (125);
+        }
       if (plan->tty)
         {
-          ioctl (0, TIOCSCTTY, 0);
-          tcsetpgrp (0, getpid ());
+          for (int i = 0; i < 3; i++)
+            if (plan->stdio[i] == 't')
+              {
+                ioctl (i, TIOCSCTTY, 0);
+                tcsetpgrp (i, getpid ());
+                break;
+              }
         }
       if (setgroups (0, NULL) < 0 || setresgid (plan->gid, plan->gid, plan->gid) < 0
           || setresuid (plan->uid, plan->uid, plan->uid) < 0)
@@ -973,7 +1010,7 @@ main (int argc, char **argv)
 {
   Plan plan = { 0 };
   sigset_t mask;
-  int sfd, in_fd, out_fd, err_fd, tty_fd = -1, exec_pipe, status = 125;
+  int sfd, fds[3] = { -1, -1, -1 }, tty_fd = -1, exec_pipe, status = 125;
   pid_t child;
   char cbuf[1024];
   size_t clen = 0;
@@ -993,13 +1030,13 @@ main (int argc, char **argv)
   mount ("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
   mount ("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, NULL);
   console_fd = open ("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
-  kmsg_fd = open ("/dev/kmsg", O_WRONLY | O_CLOEXEC);
   stage ("started");
 
   load_modules ();
+  stage ("modules loaded");
   control_fd = open_port ("cbox.control", O_RDWR);
   control_say ("alive\n");
-  stage ("modules loaded, alive");
+  stage ("alive, mounting shares");
 
   if (mkdir_p (META, 0700, (uid_t)-1, 0) < 0)
     fail ("cannot create " META ": %s", strerror (errno));
@@ -1016,9 +1053,10 @@ main (int argc, char **argv)
     fail ("sethostname: %s", strerror (errno));
   mount_api_filesystems (&plan);
 
-  /* The command's stdio: the console (a real tty inside) when the user's
-   * terminal is the console, else one port per stream so that pipes keep
-   * their end of file and stderr stays apart. */
+  /* The command's stdio, each stream what it is on the host: a terminal is
+   * the console (a real tty inside), /dev/null is /dev/null, a closed
+   * stream stays closed, anything else is its own port (pipes keep their
+   * end of file, stderr stays apart). */
   if (plan.tty)
     {
       struct winsize ws = { .ws_row = plan.rows, .ws_col = plan.cols };
@@ -1031,13 +1069,31 @@ main (int argc, char **argv)
         fail ("cannot chown /dev/hvc0: %s", strerror (errno));
       if (plan.rows && plan.cols)
         ioctl (tty_fd, TIOCSWINSZ, &ws);
-      in_fd = out_fd = err_fd = tty_fd;
     }
-  else
+  for (int i = 0; i < 3; i++)
     {
-      in_fd = open_port ("cbox.stdin", O_RDONLY);
-      out_fd = open_port ("cbox.stdout", O_WRONLY);
-      err_fd = open_port ("cbox.stderr", O_WRONLY);
+      static const char *const ports[] = { "cbox.stdin", "cbox.stdout", "cbox.stderr" };
+      int flags = i == 0 ? O_RDONLY : O_WRONLY;
+
+      switch (plan.stdio[i])
+        {
+        case 't':
+          if (tty_fd < 0)
+            fail ("stdio %d is a terminal but the plan has no console", i);
+          fds[i] = tty_fd;
+          break;
+        case 'n':
+          fds[i] = open ("/dev/null", flags | O_CLOEXEC);
+          if (fds[i] < 0)
+            fail ("cannot open /dev/null: %s", strerror (errno));
+          break;
+        case 'p':
+          fds[i] = open_port (ports[i], flags);
+          break;
+        default:
+          fds[i] = -1;
+          break;
+        }
     }
 
   if (chdir (NEWROOT) < 0 || mount (NEWROOT, "/", NULL, MS_MOVE, NULL) < 0 || chroot (".") < 0
@@ -1055,13 +1111,11 @@ main (int argc, char **argv)
    * of file) sent before the port is open would be lost. */
   control_say ("ready\n");
   stage ("ready, running the command");
-  child = spawn_command (&plan, in_fd, out_fd, err_fd, &exec_pipe);
-  if (!plan.tty)
-    {
-      close (in_fd);
-      close (out_fd);
-      close (err_fd);
-    }
+  child = spawn_command (&plan, fds, &exec_pipe);
+  /* Only the command holds the ports now: its end of a stream is the end. */
+  for (int i = 0; i < 3; i++)
+    if (fds[i] >= 0 && fds[i] != tty_fd)
+      close (fds[i]);
   close (exec_pipe);
 
   for (;;)

@@ -57,7 +57,17 @@ cbox_qemu_share_free (CboxQemuShare *share)
   g_free (share->tag);
   g_free (share->path);
   g_free (share->socket);
+  g_clear_pointer (&share->staged, g_ptr_array_unref);
   g_free (share);
+}
+
+static void
+cbox_qemu_staged_free (CboxQemuStaged *staged)
+{
+  g_free (staged->source);
+  g_free (staged->name);
+  g_free (staged->target);
+  g_free (staged);
 }
 
 static void
@@ -436,16 +446,49 @@ cbox_qemu_escape (const char *value)
   return g_string_free (g_steal_pointer (&out), FALSE);
 }
 
+/* Past this many devices, q35's PCI slots run out (QEMU stops at the 28th
+ * share); without staging (not root) a plan needing more is refused. */
+#define CBOX_QEMU_MAX_SHARES 20
+
+/* Without staging: one device per host directory. A directory inside one
+ * already shared (same access) travels in it as a subpath, which widens
+ * nothing. @ret_subpath: where the path is inside the share ("" for its
+ * top). NULL (error set) when the devices would run out. */
 static CboxQemuShare *
-cbox_qemu_add_share (CboxQemuState *state, const char *path, gboolean ro)
+cbox_qemu_add_share (CboxQemuState *state, const char *path, gboolean ro, char **ret_subpath,
+                     GError **error)
 {
   CboxQemuShare *share;
 
   for (guint i = 0; i < state->shares->len; i++)
     {
+      const char *rest;
       share = g_ptr_array_index (state->shares, i);
-      if (share->ro == ro && g_str_equal (share->path, path))
-        return share;
+      if (share->ro != ro)
+        continue;
+      if (g_str_equal (share->path, path))
+        {
+          *ret_subpath = g_strdup ("");
+          return share;
+        }
+      rest = g_str_has_prefix (path, share->path) ? path + strlen (share->path) : NULL;
+      if (g_str_equal (share->path, "/") && rest != NULL)
+        rest = path;
+      if (rest != NULL && rest[0] == '/')
+        {
+          *ret_subpath = g_strdup (rest + 1);
+          return share;
+        }
+    }
+  if (state->shares->len >= CBOX_QEMU_MAX_SHARES)
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_NOT_SUPPORTED,
+                   "qemu: the plan binds more than %d separate host folders (%s is one too "
+                   "many): without root each is a device of the VM, and their number is "
+                   "bounded. Run as root (binds then travel over two shares), or bind a "
+                   "common parent folder instead",
+                   CBOX_QEMU_MAX_SHARES, path);
+      return NULL;
     }
   share = g_new0 (CboxQemuShare, 1);
   /* 9p mount tags are at most 31 bytes: a counter, never the path. */
@@ -461,6 +504,7 @@ cbox_qemu_add_share (CboxQemuState *state, const char *path, gboolean ro)
   if (share->virtiofs)
     share->socket = g_strdup_printf ("%s/%s.sock", state->run_dir, share->tag);
   g_ptr_array_add (state->shares, share);
+  *ret_subpath = g_strdup ("");
   return share;
 }
 
@@ -545,6 +589,55 @@ cbox_qemu_hide_covered (const CboxQemuState *state)
   return 0;
 }
 
+/* As root, every bind travels over one of two exports, whatever the plan
+ * holds: "cbox-ro" (9p, readonly=on) and "cbox-rw" (virtiofs, else 9p).
+ * Each is an empty staging directory in the run directory; QEMU and
+ * virtiofsd start in a mount namespace of their own where each bind
+ * source is bind-mounted on its numbered mount point there, by the host
+ * kernel (cbox_qemu_enter_staging). So the guest's exports hold exactly
+ * the plan's sources (a single file is bound alone, not its folder), two
+ * devices and at most one virtiofsd serve any number of binds, and the
+ * host's own view never changes: the mounts die with those processes.
+ * Returns the name of @source inside the export. */
+static const char *
+cbox_qemu_stage (CboxQemuState *state, const char *source, gboolean is_dir, gboolean ro,
+                 CboxQemuShare **ret_share)
+{
+  const char *tag = ro ? "cbox-ro" : "cbox-rw";
+  CboxQemuShare *share = NULL;
+  CboxQemuStaged *staged;
+
+  for (guint i = 0; i < state->shares->len && share == NULL; i++)
+    if (g_str_equal (((CboxQemuShare *)g_ptr_array_index (state->shares, i))->tag, tag))
+      share = g_ptr_array_index (state->shares, i);
+  if (share == NULL)
+    {
+      share = g_new0 (CboxQemuShare, 1);
+      share->tag = g_strdup (tag);
+      share->path = g_build_filename (state->run_dir, ro ? "ro" : "rw", NULL);
+      share->ro = ro;
+      share->virtiofs = !ro && state->virtiofsd != NULL;
+      if (share->virtiofs)
+        share->socket = g_strdup_printf ("%s/%s.sock", state->run_dir, share->tag);
+      share->staged = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_qemu_staged_free);
+      g_ptr_array_add (state->shares, share);
+    }
+  *ret_share = share;
+  for (guint i = 0; i < share->staged->len; i++)
+    {
+      staged = g_ptr_array_index (share->staged, i);
+      if (g_str_equal (staged->source, source))
+        return staged->name;
+    }
+  staged = g_new0 (CboxQemuStaged, 1);
+  staged->source = g_strdup (source);
+  staged->name = g_strdup_printf ("%u", share->staged->len);
+  staged->target = g_build_filename (share->path, staged->name, NULL);
+  staged->is_dir = is_dir;
+  g_ptr_array_add (share->staged, staged);
+  return staged->name;
+}
+
 static gboolean
 cbox_qemu_realize_mount (CboxQemuState *state, const CboxMount *mount, GError **error)
 {
@@ -576,12 +669,16 @@ cbox_qemu_realize_mount (CboxQemuState *state, const CboxMount *mount, GError **
                          mount->src, g_strerror (saved_errno));
             return FALSE;
           }
-        if (S_ISDIR (st.st_mode))
+        if (S_ISDIR (st.st_mode) || (state->staging && !ro))
           {
-            share = cbox_qemu_add_share (state, real, ro);
+            g_autofree char *subpath = NULL;
+            if (state->staging)
+              subpath = g_strdup (cbox_qemu_stage (state, real, S_ISDIR (st.st_mode), ro, &share));
+            else if ((share = cbox_qemu_add_share (state, real, ro, &subpath, error)) == NULL)
+              return FALSE;
             cbox_qemu_meta_addv (state->meta, "share", share->tag,
                                  share->virtiofs ? "virtiofs" : "9p", mount->dest, ro ? "1" : "0",
-                                 "", NULL);
+                                 subpath, NULL);
           }
         else if (ro
                  && ((S_ISREG (st.st_mode) && st.st_size <= 16 * 1024 * 1024)
@@ -609,10 +706,23 @@ cbox_qemu_realize_mount (CboxQemuState *state, const CboxMount *mount, GError **
              * with only the file bound into place. */
             g_autofree char *dir = g_path_get_dirname (real);
             g_autofree char *base = g_path_get_basename (real);
-            share = cbox_qemu_add_share (state, dir, ro);
+            g_autofree char *subpath = NULL;
+            g_autofree char *file = NULL;
+            if (state->staging)
+              {
+                subpath = g_strdup (cbox_qemu_stage (state, real, FALSE, ro, &share));
+                file = g_steal_pointer (&subpath);
+              }
+            else
+              {
+                if ((share = cbox_qemu_add_share (state, dir, ro, &subpath, error)) == NULL)
+                  return FALSE;
+                file
+                    = subpath[0] != '\0' ? g_build_filename (subpath, base, NULL) : g_strdup (base);
+              }
             cbox_qemu_meta_addv (state->meta, "share", share->tag,
                                  share->virtiofs ? "virtiofs" : "9p", mount->dest, ro ? "1" : "0",
-                                 base, NULL);
+                                 file, NULL);
           }
         return TRUE;
       }
@@ -730,32 +840,34 @@ cbox_qemu_build_argv (CboxQemuState *state, CboxQemuAccel accel)
   g_ptr_array_add (argv, g_strdup_printf ("socket,id=ctl,fd=%d", CBOX_QEMU_FD_CONTROL));
   cbox_qemu_add_args (argv, "-device", "virtserialport,bus=vser.0,chardev=ctl,name=cbox.control",
                       NULL);
+  /* The console only when a stream is a terminal: a virtconsole the guest
+   * never opens is still a hvc device the kernel sets up. */
   if (state->tty)
     {
       g_ptr_array_add (argv, g_strdup ("-chardev"));
       g_ptr_array_add (argv, g_strdup_printf ("socket,id=con,fd=%d", CBOX_QEMU_FD_CONSOLE));
       cbox_qemu_add_args (argv, "-device", "virtconsole,bus=vser.0,chardev=con", NULL);
     }
-  else
+  {
+    static const struct
     {
-      static const struct
+      const char *id;
+      int fd;
+    } streams[] = { { "stdin", CBOX_QEMU_FD_STDIN },
+                    { "stdout", CBOX_QEMU_FD_STDOUT },
+                    { "stderr", CBOX_QEMU_FD_STDERR } };
+    for (gsize i = 0; i < G_N_ELEMENTS (streams); i++)
       {
-        const char *id;
-        int fd;
-      } streams[] = { { "stdin", CBOX_QEMU_FD_CONSOLE },
-                      { "stdout", CBOX_QEMU_FD_STDOUT },
-                      { "stderr", CBOX_QEMU_FD_STDERR } };
-      for (gsize i = 0; i < G_N_ELEMENTS (streams); i++)
-        {
-          g_ptr_array_add (argv, g_strdup ("-chardev"));
-          g_ptr_array_add (argv,
-                           g_strdup_printf ("socket,id=%s,fd=%d", streams[i].id, streams[i].fd));
-          g_ptr_array_add (argv, g_strdup ("-device"));
-          g_ptr_array_add (argv,
-                           g_strdup_printf ("virtserialport,bus=vser.0,chardev=%s,name=cbox.%s",
-                                            streams[i].id, streams[i].id));
-        }
-    }
+        if (state->stdio[i] != CBOX_QEMU_STDIO_PORT)
+          continue;
+        g_ptr_array_add (argv, g_strdup ("-chardev"));
+        g_ptr_array_add (argv,
+                         g_strdup_printf ("socket,id=%s,fd=%d", streams[i].id, streams[i].fd));
+        g_ptr_array_add (argv, g_strdup ("-device"));
+        g_ptr_array_add (argv, g_strdup_printf ("virtserialport,bus=vser.0,chardev=%s,name=cbox.%s",
+                                                streams[i].id, streams[i].id));
+      }
+  }
 
   g_ptr_array_add (argv, g_strdup ("-fsdev"));
   g_ptr_array_add (argv, g_strdup_printf ("local,id=meta,path=%s,security_model=none,readonly=on",
@@ -798,6 +910,45 @@ cbox_qemu_build_argv (CboxQemuState *state, CboxQemuAccel accel)
     }
   g_ptr_array_add (argv, NULL);
   return (char **)g_ptr_array_free (g_steal_pointer (&argv), FALSE);
+}
+
+/* cbox's own descriptors are all close-on-exec; one inherited across
+ * execve() never is (exec would have closed it). So a stdio number that is
+ * not open, or holds a close-on-exec descriptor, was closed when cbox
+ * started, and cbox has since reused the number for a file of its own (the
+ * plan's /etc/passwd, say): the command must see it closed, not that file.
+ * This is exactly what a program exec'd by cbox would see at that number. */
+CboxQemuStdio
+cbox_qemu_stdio_kind (int fd)
+{
+  int flags = fcntl (fd, F_GETFD);
+  struct stat st, null_st;
+
+  if (flags < 0 || (flags & FD_CLOEXEC) != 0)
+    return CBOX_QEMU_STDIO_CLOSED;
+  if (isatty (fd))
+    return CBOX_QEMU_STDIO_TTY;
+  if (fstat (fd, &st) == 0 && S_ISCHR (st.st_mode) && stat ("/dev/null", &null_st) == 0
+      && S_ISCHR (null_st.st_mode) && st.st_rdev == null_st.st_rdev)
+    return CBOX_QEMU_STDIO_NULL;
+  return CBOX_QEMU_STDIO_PORT;
+}
+
+const char *
+cbox_qemu_stdio_to_string (CboxQemuStdio kind)
+{
+  switch (kind)
+    {
+    case CBOX_QEMU_STDIO_CLOSED:
+      return "closed";
+    case CBOX_QEMU_STDIO_NULL:
+      return "null";
+    case CBOX_QEMU_STDIO_TTY:
+      return "tty";
+    case CBOX_QEMU_STDIO_PORT:
+    default:
+      return "port";
+    }
 }
 
 static char *
@@ -846,6 +997,7 @@ cbox_qemu_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GError 
   if (state->meta != NULL)
     g_string_free (state->meta, TRUE);
   state->shares = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_qemu_share_free);
+  state->staging = geteuid () == 0;
   state->data = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_qemu_data_free);
   state->meta = g_string_new (NULL);
   g_free (state->run_base);
@@ -858,12 +1010,21 @@ cbox_qemu_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GError 
   if (state->initramfs == NULL)
     return FALSE;
   state->network = cbox_plan_get_network (plan);
-  /* The user's terminal is the VM's console only when both ends are a
-   * terminal; otherwise each stream gets its own port, so a pipe keeps
-   * its end of file and stderr stays apart from stdout. */
-  state->tty = isatty (STDIN_FILENO) && isatty (STDOUT_FILENO);
-  if (state->tty)
-    ioctl (STDOUT_FILENO, TIOCGWINSZ, &ws);
+  /* Each stream inside is what it is on the host: a terminal is the
+   * console hvc0 (a tty inside), /dev/null the guest's /dev/null, a closed
+   * stream closed, anything else its own port (a pipe keeps its end of file
+   * and stderr stays apart from stdout). */
+  state->tty = FALSE;
+  for (int i = 0; i < 3; i++)
+    {
+      state->stdio[i] = cbox_qemu_stdio_kind (i);
+      if (state->stdio[i] == CBOX_QEMU_STDIO_TTY)
+        {
+          if (!state->tty)
+            ioctl (i, TIOCGWINSZ, &ws);
+          state->tty = TRUE;
+        }
+    }
 
   g_snprintf (number[0], sizeof number[0], "%u", (unsigned)cbox_plan_get_uid (plan));
   g_snprintf (number[1], sizeof number[1], "%u", (unsigned)cbox_plan_get_gid (plan));
@@ -876,6 +1037,9 @@ cbox_qemu_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GError 
   g_snprintf (number[0], sizeof number[0], "%u", (unsigned)ws.ws_row);
   g_snprintf (number[1], sizeof number[1], "%u", (unsigned)ws.ws_col);
   cbox_qemu_meta_addv (state->meta, "tty", state->tty ? "1" : "0", number[0], number[1], NULL);
+  cbox_qemu_meta_addv (state->meta, "stdio", cbox_qemu_stdio_to_string (state->stdio[0]),
+                       cbox_qemu_stdio_to_string (state->stdio[1]),
+                       cbox_qemu_stdio_to_string (state->stdio[2]), NULL);
   cbox_qemu_meta_addv (state->meta, "hostname", hostname != NULL ? hostname : "cbox", NULL);
 
   for (guint i = 0; i < cbox_plan_get_n_mounts (plan); i++)

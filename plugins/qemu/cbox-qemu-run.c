@@ -13,9 +13,12 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -143,8 +146,22 @@ cbox_qemu_run_dir_create (CboxQemuState *state, int *ret_lock_fd, GError **error
   g_autofree char *plan_path = NULL;
   cbox_autofd int lock_fd = -1;
 
+  cbox_autofd int base_fd = -1;
+
   if (!cbox_qemu_mkdir_private (state->run_base, error))
     return FALSE;
+  /* The sweep and the birth of a run directory (mkdir, then its lock file,
+   * then the flock) happen under an exclusive lock on the base directory:
+   * otherwise a concurrent run's sweep could find a newborn run's lock file
+   * before it is locked, take it, and remove the directory under it. */
+  base_fd = open (state->run_base, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+  if (base_fd < 0 || flock (base_fd, LOCK_EX) < 0)
+    {
+      int saved_errno = errno;
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
+                   "qemu: cannot lock %s: %s", state->run_base, g_strerror (saved_errno));
+      return FALSE;
+    }
   cbox_qemu_sweep_stale (state->run_base);
   if (mkdir (state->run_dir, 0700) < 0)
     {
@@ -163,6 +180,8 @@ cbox_qemu_run_dir_create (CboxQemuState *state, int *ret_lock_fd, GError **error
       cbox_qemu_run_dir_remove (state->run_dir);
       return FALSE;
     }
+  /* Born locked: other runs may sweep again. */
+  flock (base_fd, LOCK_UN);
   if (mkdir (meta_dir, 0700) < 0)
     {
       int saved_errno = errno;
@@ -170,6 +189,33 @@ cbox_qemu_run_dir_create (CboxQemuState *state, int *ret_lock_fd, GError **error
                    "qemu: cannot create %s: %s", meta_dir, g_strerror (saved_errno));
       cbox_qemu_run_dir_remove (state->run_dir);
       return FALSE;
+    }
+  /* The staging exports' mount points, empty here (and after the run: the
+   * binds live only in QEMU's and virtiofsd's mount namespace). */
+  for (guint i = 0; i < state->shares->len; i++)
+    {
+      CboxQemuShare *share = g_ptr_array_index (state->shares, i);
+      gboolean ok = share->staged == NULL || mkdir (share->path, 0700) == 0;
+      for (guint j = 0; ok && share->staged != NULL && j < share->staged->len; j++)
+        {
+          CboxQemuStaged *staged = g_ptr_array_index (share->staged, j);
+          int fd;
+          if (staged->is_dir)
+            ok = mkdir (staged->target, 0700) == 0;
+          else if ((fd = open (staged->target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) >= 0)
+            close (fd);
+          else
+            ok = FALSE;
+        }
+      if (!ok)
+        {
+          int saved_errno = errno;
+          g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
+                       "qemu: cannot create the staging directory %s: %s", share->path,
+                       g_strerror (saved_errno));
+          cbox_qemu_run_dir_remove (state->run_dir);
+          return FALSE;
+        }
     }
   /* Data files leave their sealed memfds only into this private
    * directory, which the guest sees read-only and which goes with the run. */
@@ -287,6 +333,44 @@ cbox_qemu_signals_restore (CboxQemuSignals *saved)
 /* ---- helpers: spawning ------------------------------------------------------------ */
 
 static void
+cbox_qemu_child_die (const char *what, const char *path)
+{
+  /* Between fork and exec: write(2) only. QEMU's stderr is cbox's log,
+   * shown with the failure. */
+  const char *parts[] = { "cbox: qemu: staging: ", what, " ", path, "\n" };
+  for (gsize i = 0; i < G_N_ELEMENTS (parts); i++)
+    if (write (STDERR_FILENO, parts[i], strlen (parts[i])) < 0)
+      break;
+  _exit (125);
+}
+
+void
+cbox_qemu_enter_staging (const CboxQemuState *state)
+{
+  if (!state->staging)
+    return;
+  /* A mount namespace of this process's own, private, so nothing bound
+   * here propagates back to the host's view (nor the host's later mounts
+   * into the exports: they hold what was bound at start). */
+  if (unshare (CLONE_NEWNS) < 0)
+    cbox_qemu_child_die ("unshare(CLONE_NEWNS) failed", "");
+  if (mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+    cbox_qemu_child_die ("cannot make the mounts private", "/");
+  for (guint i = 0; i < state->shares->len; i++)
+    {
+      const CboxQemuShare *share = g_ptr_array_index (state->shares, i);
+      for (guint j = 0; share->staged != NULL && j < share->staged->len; j++)
+        {
+          const CboxQemuStaged *staged = g_ptr_array_index (share->staged, j);
+          /* MS_REC: what is mounted below a source is shared with it, as a
+           * 9p share of the folder itself would. */
+          if (mount (staged->source, staged->target, NULL, MS_BIND | MS_REC, NULL) < 0)
+            cbox_qemu_child_die ("cannot bind", staged->source);
+        }
+    }
+}
+
+static void
 cbox_qemu_child_setup (gpointer user_data)
 {
   /* The VM and its daemons die with cbox, even with `kill -9`. Their own
@@ -309,6 +393,9 @@ cbox_qemu_child_setup (gpointer user_data)
         (void)0;
       _exit (125);
     }
+  /* Then the binds of the staging exports (as root): after the covers, so
+   * that a folder staged with its submounts carries them. */
+  cbox_qemu_enter_staging (state);
 }
 
 static void
@@ -384,6 +471,32 @@ cbox_qemu_daemons_stop (CboxQemuDaemons *daemons)
   g_clear_pointer (&daemons->pids, g_array_unref);
 }
 
+/* A listening unix socket at @path, for a virtiofsd to accept on. */
+static int
+cbox_qemu_listen_at (const char *path, GError **error)
+{
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  cbox_autofd int fd = -1;
+
+  if (strlen (path) >= sizeof addr.sun_path)
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED,
+                   "qemu: socket path %s is too long (set XDG_RUNTIME_DIR to a shorter directory)",
+                   path);
+      return -1;
+    }
+  strcpy (addr.sun_path, path);
+  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || bind (fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen (fd, 1) < 0)
+    {
+      int saved_errno = errno;
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
+                   "qemu: cannot listen on %s: %s", path, g_strerror (saved_errno));
+      return -1;
+    }
+  return cbox_steal_fd (&fd);
+}
+
 static gboolean
 cbox_qemu_start_virtiofsd (CboxQemuState *state, CboxQemuDaemons *daemons, GError **error)
 {
@@ -391,16 +504,23 @@ cbox_qemu_start_virtiofsd (CboxQemuState *state, CboxQemuDaemons *daemons, GErro
   for (guint i = 0; i < state->shares->len; i++)
     {
       CboxQemuShare *share = g_ptr_array_index (state->shares, i);
-      g_autofree char *socket_arg = NULL;
       g_autofree char *source_arg = NULL;
       const char *envp[] = { NULL };
+      cbox_autofd int listen_fd = -1;
       GPid pid;
       int devnull;
 
       if (!share->virtiofs)
         continue;
       unlink (share->socket);
-      socket_arg = g_strdup_printf ("--socket-path=%s", share->socket);
+      /* cbox listens and virtiofsd accepts on the inherited socket (--fd):
+       * the socket is ready before QEMU starts, with no wait, and virtiofsd
+       * writes no pid file (with --socket-path it leaves one per run in
+       * /run/virtiofsd, never removed). The socket lives in the run
+       * directory, whose name is the run's own. */
+      listen_fd = cbox_qemu_listen_at (share->socket, error);
+      if (listen_fd < 0)
+        return FALSE;
       /* virtiofsd parses -o lists at commas: a path holding one is passed
        * escaped as its option parser (fuse_opt) expects. */
       {
@@ -411,16 +531,16 @@ cbox_qemu_start_virtiofsd (CboxQemuState *state, CboxQemuDaemons *daemons, GErro
       }
       {
         const char *argv[]
-            = { state->virtiofsd, socket_arg, "-o", source_arg, "-o", "cache=auto", "-o",
+            = { state->virtiofsd, "--fd=3", "-o", source_arg, "-o", "cache=auto", "-o",
                 "log_level=err",  NULL };
         devnull = state->verbose ? STDERR_FILENO : open ("/dev/null", O_WRONLY | O_CLOEXEC);
         {
-          int source_fds[] = { devnull };
-          int target_fds[] = { STDERR_FILENO };
+          int source_fds[] = { devnull, listen_fd };
+          int target_fds[] = { STDERR_FILENO, 3 };
           gboolean ok = g_spawn_async_with_pipes_and_fds (
               NULL, argv, envp,
               G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL | G_SPAWN_STDOUT_TO_DEV_NULL,
-              cbox_qemu_child_setup, state, -1, -1, -1, source_fds, target_fds, 1, &pid, NULL, NULL,
+              cbox_qemu_child_setup, state, -1, -1, -1, source_fds, target_fds, 2, &pid, NULL, NULL,
               NULL, error);
           if (devnull != STDERR_FILENO)
             close (devnull);
@@ -432,30 +552,6 @@ cbox_qemu_start_virtiofsd (CboxQemuState *state, CboxQemuDaemons *daemons, GErro
         }
       }
       g_array_append_val (daemons->pids, pid);
-      /* Ready when its socket is there; a daemon that dies says why. */
-      for (int waited = 0;; waited += 10)
-        {
-          int status;
-          if (g_file_test (share->socket, G_FILE_TEST_EXISTS))
-            break;
-          if (waitpid (pid, &status, WNOHANG) == pid)
-            {
-              g_array_remove_index (daemons->pids, daemons->pids->len - 1);
-              g_set_error (error, CBOX_ERROR, CBOX_ERROR_BACKEND,
-                           "qemu: virtiofsd for %s exited before it was ready (run with "
-                           "--verbose to see why)",
-                           share->path);
-              return FALSE;
-            }
-          if (waited > 10000)
-            {
-              g_set_error (error, CBOX_ERROR, CBOX_ERROR_BACKEND,
-                           "qemu: virtiofsd for %s did not create %s within 10 s", share->path,
-                           share->socket);
-              return FALSE;
-            }
-          g_usleep (10000);
-        }
     }
   return TRUE;
 }
@@ -489,6 +585,111 @@ cbox_qemu_send_control (int control_fd, const char *format, ...)
   cbox_qemu_write_all (control_fd, line, strlen (line));
 }
 
+/* ---- progress ---------------------------------------------------------------- */
+
+/* One line on stderr, rewritten in place, while the VM boots: only when
+ * stderr is a terminal and --verbose is off (which shows the whole log
+ * instead); erased before the command's first byte can reach the terminal. */
+typedef struct
+{
+  gboolean on;
+  gboolean shown;
+  gint64 start;
+  const char *accel;
+  char *stage;
+  int drawn_s; /* the seconds last shown */
+} CboxQemuProgress;
+
+static void
+cbox_qemu_progress_draw (CboxQemuProgress *progress)
+{
+  g_autofree char *line = NULL;
+  int seconds = (int)((g_get_monotonic_time () - progress->start) / G_USEC_PER_SEC);
+
+  if (!progress->on || progress->stage == NULL)
+    return;
+  progress->drawn_s = seconds;
+  line = g_strdup_printf ("\r\033[Kcbox: qemu: %s (%s, %d s)", progress->stage,
+                          progress->accel != NULL ? progress->accel : "?", seconds);
+  cbox_qemu_write_all (STDERR_FILENO, line, strlen (line));
+  progress->shown = TRUE;
+}
+
+static void
+cbox_qemu_progress_set (CboxQemuProgress *progress, const char *stage)
+{
+  if (!progress->on || g_strcmp0 (progress->stage, stage) == 0)
+    return;
+  g_free (progress->stage);
+  progress->stage = g_strdup (stage);
+  cbox_qemu_progress_draw (progress);
+}
+
+static void
+cbox_qemu_progress_clear (CboxQemuProgress *progress)
+{
+  if (progress->shown)
+    cbox_qemu_write_all (STDERR_FILENO, "\r\033[K", 4);
+  progress->shown = FALSE;
+  g_clear_pointer (&progress->stage, g_free);
+}
+
+/* What the user typed during the boot, while the terminal was still in
+ * canonical mode: complete lines, and end-of-file marks. Switched to raw
+ * mode as it is, the line discipline would hand each ^D typed as a NUL
+ * byte (its internal end-of-file marker), which the guest's tty echoes as
+ * a stray "^@". Read in canonical mode first, a ^D is a read of 0 bytes and
+ * goes in as the ^D it was; an unfinished line stays for raw mode. */
+static void
+cbox_qemu_take_cooked_input (GByteArray *pending)
+{
+  for (int i = 0; i < 256; i++)
+    {
+      struct pollfd pfd = { STDIN_FILENO, POLLIN, 0 };
+      char buf[4096];
+      ssize_t got;
+
+      if (poll (&pfd, 1, 0) <= 0 || !(pfd.revents & POLLIN))
+        return;
+      got = read (STDIN_FILENO, buf, sizeof buf);
+      if (got > 0)
+        g_byte_array_append (pending, (const guint8 *)buf, (guint)got);
+      else if (got == 0)
+        g_byte_array_append (pending, (const guint8 *)"\004", 1);
+      else
+        return;
+    }
+}
+
+/* The last complete "cbox-qemu-init: WHAT" mark in the serial log, or NULL:
+ * how far the guest got. */
+static char *
+cbox_qemu_last_mark (GString *log)
+{
+  static const char prefix[] = "cbox-qemu-init: ";
+  const char *found = NULL;
+
+  for (const char *p = log->str; (p = strstr (p, prefix)) != NULL; p += sizeof prefix - 1)
+    if (strchr (p, '\n') != NULL)
+      found = p + sizeof prefix - 1;
+  if (found == NULL)
+    return NULL;
+  return g_strndup (found, strcspn (found, "\r\n"));
+}
+
+/* The init's marks, as the progress line says them. */
+static const char *
+cbox_qemu_mark_to_stage (const char *mark)
+{
+  if (g_str_equal (mark, "started"))
+    return "loading kernel modules";
+  if (g_str_has_prefix (mark, "modules loaded") || g_str_has_prefix (mark, "alive"))
+    return "mounting shares";
+  if (g_str_equal (mark, "plan applied"))
+    return "starting the command";
+  return NULL;
+}
+
 /* The reason a VM ended without an exit status, from its kernel log. */
 static char *
 cbox_qemu_failure_reason (GString *log)
@@ -516,11 +717,58 @@ cbox_qemu_failure_reason (GString *log)
   return g_string_free (g_steal_pointer (&tail), FALSE);
 }
 
+/* The channels between cbox and QEMU, socket pairs whose other end QEMU
+ * inherits at the CBOX_QEMU_FD_* numbers. */
+enum
+{
+  CBOX_QEMU_CH_CONTROL,
+  CBOX_QEMU_CH_LOG,
+  CBOX_QEMU_CH_CONSOLE,
+  CBOX_QEMU_CH_STDIN,
+  CBOX_QEMU_CH_STDOUT,
+  CBOX_QEMU_CH_STDERR,
+};
+
+/* What arrives from QEMU on channel @channel (not control). */
+static void
+cbox_qemu_channel_output (CboxQemuState *state, GString *log, CboxQemuProgress *progress,
+                          int channel, int console_out, const char *buf, gsize len)
+{
+  switch (channel)
+    {
+    case CBOX_QEMU_CH_LOG:
+      cbox_qemu_log_append (log, buf, len);
+      if (state->verbose)
+        cbox_qemu_write_all (STDERR_FILENO, buf, len);
+      else if (progress != NULL && progress->on
+               && g_strstr_len (buf, (gssize)len, "cbox-qemu-init: "))
+        {
+          g_autofree char *mark = cbox_qemu_last_mark (log);
+          const char *stage = mark != NULL ? cbox_qemu_mark_to_stage (mark) : NULL;
+          if (stage != NULL)
+            cbox_qemu_progress_set (progress, stage);
+        }
+      break;
+    case CBOX_QEMU_CH_CONSOLE:
+      if (console_out >= 0)
+        cbox_qemu_write_all (console_out, buf, len);
+      break;
+    case CBOX_QEMU_CH_STDOUT:
+      cbox_qemu_write_all (STDOUT_FILENO, buf, len);
+      break;
+    case CBOX_QEMU_CH_STDERR:
+      cbox_qemu_write_all (STDERR_FILENO, buf, len);
+      break;
+    default:
+      break;
+    }
+}
+
 /* What one boot holds; cleared (QEMU killed, daemons stopped, sockets
  * closed) however the boot ends. */
 typedef struct
 {
-  int pairs[5][2];
+  int pairs[CBOX_QEMU_N_CHANNELS][2];
   GPid pid;
   int qemu_stderr;
   CboxQemuDaemons daemons;
@@ -531,7 +779,7 @@ cbox_qemu_vm_clear (CboxQemuVm *vm)
 {
   cbox_qemu_kill_wait (vm->pid);
   vm->pid = 0;
-  for (int i = 0; i < 5; i++)
+  for (int i = 0; i < CBOX_QEMU_N_CHANNELS; i++)
     {
       cbox_qemu_close_fd (&vm->pairs[i][0]);
       cbox_qemu_close_fd (&vm->pairs[i][1]);
@@ -542,15 +790,35 @@ cbox_qemu_vm_clear (CboxQemuVm *vm)
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CboxQemuVm, cbox_qemu_vm_clear)
 
 static CboxQemuBootResult
-cbox_qemu_boot (CboxQemuState *state, char **argv, CboxQemuAccel accel, gboolean *terminal_raw,
-                struct termios *saved_termios, int *ret_status, GError **error)
+cbox_qemu_boot (CboxQemuState *state, char **argv, CboxQemuAccel accel, CboxQemuProgress *progress,
+                gboolean *terminal_raw, struct termios *saved_termios, int *ret_status,
+                GError **error)
 {
-  g_auto (CboxQemuVm) vm
-      = { { { -1, -1 }, { -1, -1 }, { -1, -1 }, { -1, -1 }, { -1, -1 } }, 0, -1, { NULL } };
-  int targets[5] = { CBOX_QEMU_FD_CONTROL, CBOX_QEMU_FD_LOG, CBOX_QEMU_FD_CONSOLE,
-                     CBOX_QEMU_FD_STDOUT, CBOX_QEMU_FD_STDERR };
-  int n_pairs = state->tty ? 3 : 5;
-  int sources[5];
+  g_auto (CboxQemuVm) vm = {
+    { { -1, -1 }, { -1, -1 }, { -1, -1 }, { -1, -1 }, { -1, -1 }, { -1, -1 } }, 0, -1, { NULL }
+  };
+  static const int channel_fds[CBOX_QEMU_N_CHANNELS]
+      = { CBOX_QEMU_FD_CONTROL, CBOX_QEMU_FD_LOG,    CBOX_QEMU_FD_CONSOLE,
+          CBOX_QEMU_FD_STDIN,   CBOX_QEMU_FD_STDOUT, CBOX_QEMU_FD_STDERR };
+  gboolean wanted[CBOX_QEMU_N_CHANNELS] = { TRUE,
+                                            TRUE,
+                                            state->tty,
+                                            state->stdio[0] == CBOX_QEMU_STDIO_PORT,
+                                            state->stdio[1] == CBOX_QEMU_STDIO_PORT,
+                                            state->stdio[2] == CBOX_QEMU_STDIO_PORT };
+  /* Where the user's input goes (a terminal: the console; else its port),
+   * and where the console's output goes: the first stream that is a
+   * terminal (stdout, else stderr, else stdin's terminal itself, so that
+   * what is typed is echoed). */
+  int input_channel = state->stdio[0] == CBOX_QEMU_STDIO_TTY    ? CBOX_QEMU_CH_CONSOLE
+                      : state->stdio[0] == CBOX_QEMU_STDIO_PORT ? CBOX_QEMU_CH_STDIN
+                                                                : -1;
+  int console_out = state->stdio[1] == CBOX_QEMU_STDIO_TTY   ? STDOUT_FILENO
+                    : state->stdio[2] == CBOX_QEMU_STDIO_TTY ? STDERR_FILENO
+                    : state->stdio[0] == CBOX_QEMU_STDIO_TTY ? STDIN_FILENO
+                                                             : -1;
+  int sources[CBOX_QEMU_N_CHANNELS], targets[CBOX_QEMU_N_CHANNELS];
+  int n_pairs = 0;
   const char *envp[] = { "PATH=/usr/local/bin:/usr/bin:/bin", NULL };
   g_autoptr (GString) log = g_string_new (NULL);
   g_autoptr (GString) control_in = g_string_new (NULL);
@@ -572,8 +840,10 @@ cbox_qemu_boot (CboxQemuState *state, char **argv, CboxQemuAccel accel, gboolean
   if (!cbox_qemu_start_virtiofsd (state, &vm.daemons, error))
     return CBOX_QEMU_BOOT_FAILED;
 
-  for (int i = 0; i < n_pairs; i++)
+  for (int i = 0; i < CBOX_QEMU_N_CHANNELS; i++)
     {
+      if (!wanted[i])
+        continue;
       if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, vm.pairs[i]) < 0)
         {
           int saved_errno = errno;
@@ -581,7 +851,8 @@ cbox_qemu_boot (CboxQemuState *state, char **argv, CboxQemuAccel accel, gboolean
                        "qemu: socketpair: %s", g_strerror (saved_errno));
           return CBOX_QEMU_BOOT_FAILED;
         }
-      sources[i] = vm.pairs[i][1];
+      sources[n_pairs] = vm.pairs[i][1];
+      targets[n_pairs++] = channel_fds[i];
       g_unix_set_fd_nonblocking (vm.pairs[i][0], TRUE, NULL);
     }
 
@@ -594,15 +865,16 @@ cbox_qemu_boot (CboxQemuState *state, char **argv, CboxQemuAccel accel, gboolean
       g_prefix_error (error, "qemu: cannot start %s: ", argv[0]);
       return CBOX_QEMU_BOOT_FAILED;
     }
-  for (int i = 0; i < n_pairs; i++)
+  for (int i = 0; i < CBOX_QEMU_N_CHANNELS; i++)
     cbox_qemu_close_fd (&vm.pairs[i][1]);
+  cbox_qemu_progress_set (progress, "booting the kernel");
   g_unix_set_fd_nonblocking (vm.qemu_stderr, TRUE, NULL);
 
   for (;;)
     {
-      struct pollfd pfd[9];
+      struct pollfd pfd[CBOX_QEMU_N_CHANNELS + 4];
       int n = 0, idx_sig, idx_stderr = -1, idx_stdin = -1, idx_pending = -1;
-      int idx_pair[5] = { -1, -1, -1, -1, -1 };
+      int idx_pair[CBOX_QEMU_N_CHANNELS] = { -1, -1, -1, -1, -1, -1 };
       int timeout = -1;
       gint64 now = g_get_monotonic_time ();
 
@@ -623,11 +895,19 @@ cbox_qemu_boot (CboxQemuState *state, char **argv, CboxQemuAccel accel, gboolean
               if (!alive)
                 {
                   g_autofree char *reason = cbox_qemu_failure_reason (log);
+                  g_autofree char *mark = cbox_qemu_last_mark (log);
+                  /* What was asked, what was used, how far the guest got,
+                   * and its last words: enough to tell a slow host (TCG,
+                   * loaded) from a kernel that never reached the init. */
                   g_set_error (
                       error, CBOX_ERROR, CBOX_ERROR_BACKEND,
-                      "qemu: no sign of life from the VM within %u s under %s%s%s",
+                      "qemu: no sign of life from the VM within %u s under %s (last init mark: "
+                      "%s); serial log: %s. Under TCG on a loaded host raise [qemu] "
+                      "boot-timeout; --verbose shows the whole boot",
                       accel == CBOX_QEMU_ACCEL_KVM ? state->kvm_timeout_s : state->boot_timeout_s,
-                      accel == CBOX_QEMU_ACCEL_KVM ? "KVM" : "TCG", reason[0] ? ": " : "", reason);
+                      accel == CBOX_QEMU_ACCEL_KVM ? "KVM" : "TCG",
+                      mark != NULL ? mark : "none, the kernel did not start the init",
+                      reason[0] ? reason : "(empty)");
                   return CBOX_QEMU_BOOT_FAILED;
                 }
               /* The command ended (or was signalled) and QEMU lingers. */
@@ -637,6 +917,12 @@ cbox_qemu_boot (CboxQemuState *state, char **argv, CboxQemuAccel accel, gboolean
           else
             timeout = (int)((deadline - now) / 1000) + 1;
         }
+      /* The progress line counts seconds. */
+      if (progress->on && !ready && (timeout < 0 || timeout > 1000))
+        timeout = 1000;
+      if (progress->on && !ready
+          && (g_get_monotonic_time () - progress->start) / G_USEC_PER_SEC != progress->drawn_s)
+        cbox_qemu_progress_draw (progress);
 
       idx_sig = n;
       pfd[n++] = (struct pollfd){ cbox_qemu_signal_pipe[0], POLLIN, 0 };
@@ -645,10 +931,10 @@ cbox_qemu_boot (CboxQemuState *state, char **argv, CboxQemuAccel accel, gboolean
           idx_stderr = n;
           pfd[n++] = (struct pollfd){ vm.qemu_stderr, POLLIN, 0 };
         }
-      for (int i = 0; i < n_pairs; i++)
+      for (int i = 0; i < CBOX_QEMU_N_CHANNELS; i++)
         {
-          /* The stdin port (stream mode) only ever receives. */
-          if (vm.pairs[i][0] < 0 || (!state->tty && i == 2))
+          /* The stdin port only ever receives. */
+          if (vm.pairs[i][0] < 0 || i == CBOX_QEMU_CH_STDIN)
             continue;
           idx_pair[i] = n;
           pfd[n++] = (struct pollfd){ vm.pairs[i][0], POLLIN, 0 };
@@ -656,12 +942,12 @@ cbox_qemu_boot (CboxQemuState *state, char **argv, CboxQemuAccel accel, gboolean
       /* The user's input goes in only once the command's ports are open:
        * a VM given up under KVM must not have eaten any of it, and what
        * reaches a port nobody opened yet is lost. */
-      if (ready && stdin_open)
+      if (ready && stdin_open && input_channel >= 0 && vm.pairs[input_channel][0] >= 0)
         {
           if (stdin_pending->len > 0)
             {
               idx_pending = n;
-              pfd[n++] = (struct pollfd){ vm.pairs[2][0], POLLOUT, 0 };
+              pfd[n++] = (struct pollfd){ vm.pairs[input_channel][0], POLLOUT, 0 };
             }
           else
             {
@@ -693,7 +979,7 @@ cbox_qemu_boot (CboxQemuState *state, char **argv, CboxQemuAccel accel, gboolean
               else if (signum == SIGWINCH)
                 {
                   struct winsize ws;
-                  if (alive && state->tty && ioctl (STDOUT_FILENO, TIOCGWINSZ, &ws) == 0)
+                  if (alive && console_out >= 0 && ioctl (console_out, TIOCGWINSZ, &ws) == 0)
                     cbox_qemu_send_control (vm.pairs[0][0], "winch %u %u\n", ws.ws_row, ws.ws_col);
                 }
               else if (signum == SIGPIPE)
@@ -736,7 +1022,7 @@ cbox_qemu_boot (CboxQemuState *state, char **argv, CboxQemuAccel accel, gboolean
             cbox_qemu_close_fd (&vm.qemu_stderr);
         }
 
-      for (int i = 0; i < n_pairs; i++)
+      for (int i = 0; i < CBOX_QEMU_N_CHANNELS; i++)
         {
           char buf[65536];
           ssize_t got;
@@ -762,11 +1048,17 @@ cbox_qemu_boot (CboxQemuState *state, char **argv, CboxQemuAccel accel, gboolean
                     {
                       alive = TRUE;
                       deadline = 0;
+                      cbox_qemu_progress_set (progress, "mounting shares");
                     }
                   else if (g_str_equal (control_in->str, "ready"))
                     {
                       ready = TRUE;
-                      if (state->tty && !*terminal_raw
+                      cbox_qemu_progress_clear (progress);
+                      if (state->stdio[0] == CBOX_QEMU_STDIO_TTY)
+                        cbox_qemu_take_cooked_input (stdin_pending);
+                      /* Raw only when the user types into the console: a
+                       * terminal that is merely stdout keeps its ^C for cbox. */
+                      if (state->stdio[0] == CBOX_QEMU_STDIO_TTY && !*terminal_raw
                           && tcgetattr (STDIN_FILENO, saved_termios) == 0)
                         {
                           struct termios raw = *saved_termios;
@@ -790,19 +1082,13 @@ cbox_qemu_boot (CboxQemuState *state, char **argv, CboxQemuAccel accel, gboolean
                   g_string_erase (control_in, 0, (nl - control_in->str) + 1);
                 }
             }
-          else if (i == 1) /* the kernel's console */
-            {
-              cbox_qemu_log_append (log, buf, (gsize)got);
-              if (state->verbose)
-                cbox_qemu_write_all (STDERR_FILENO, buf, (gsize)got);
-            }
           else
-            cbox_qemu_write_all (i == 4 ? STDERR_FILENO : STDOUT_FILENO, buf, (gsize)got);
+            cbox_qemu_channel_output (state, log, progress, i, console_out, buf, (gsize)got);
         }
 
       if (idx_pending >= 0 && (pfd[idx_pending].revents & (POLLOUT | POLLERR | POLLHUP)))
         {
-          ssize_t put = write (vm.pairs[2][0], stdin_pending->data, stdin_pending->len);
+          ssize_t put = write (vm.pairs[input_channel][0], stdin_pending->data, stdin_pending->len);
           if (put > 0)
             g_byte_array_remove_range (stdin_pending, 0, (guint)put);
           else if (put < 0 && errno != EAGAIN && errno != EINTR)
@@ -819,30 +1105,21 @@ cbox_qemu_boot (CboxQemuState *state, char **argv, CboxQemuAccel accel, gboolean
               stdin_open = FALSE;
               /* End of file reaches the command: QEMU sees this socket close
                * and the guest's port reads end. */
-              if (!state->tty)
-                cbox_qemu_close_fd (&vm.pairs[2][0]);
+              if (input_channel == CBOX_QEMU_CH_STDIN)
+                cbox_qemu_close_fd (&vm.pairs[CBOX_QEMU_CH_STDIN][0]);
             }
         }
     }
 
   /* QEMU is gone: what its ports wrote is in our sockets; take the rest. */
-  for (int i = 1; i < n_pairs; i++)
+  for (int i = CBOX_QEMU_CH_LOG; i < CBOX_QEMU_N_CHANNELS; i++)
     {
       char buf[65536];
       ssize_t got;
-      if (vm.pairs[i][0] < 0 || (!state->tty && i == 2))
+      if (vm.pairs[i][0] < 0 || i == CBOX_QEMU_CH_STDIN)
         continue;
       while ((got = read (vm.pairs[i][0], buf, sizeof buf)) > 0)
-        {
-          if (i == 1)
-            {
-              cbox_qemu_log_append (log, buf, (gsize)got);
-              if (state->verbose)
-                cbox_qemu_write_all (STDERR_FILENO, buf, (gsize)got);
-            }
-          else
-            cbox_qemu_write_all (i == 4 ? STDERR_FILENO : STDOUT_FILENO, buf, (gsize)got);
-        }
+        cbox_qemu_channel_output (state, log, progress, i, console_out, buf, (gsize)got);
     }
   if (vm.qemu_stderr >= 0)
     {
@@ -908,11 +1185,17 @@ cbox_qemu_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_st
   CboxQemuAccel accel;
   CboxQemuBootResult result;
   int status = CBOX_EXIT_FAILURE;
+  CboxQemuProgress progress = { 0 };
 
   g_return_val_if_fail (state != NULL && state->run_dir != NULL, FALSE);
 
+  progress.on = !state->verbose && state->stdio[2] == CBOX_QEMU_STDIO_TTY;
+  progress.start = g_get_monotonic_time ();
+  if (!g_file_test (state->initramfs, G_FILE_TEST_IS_REGULAR))
+    cbox_qemu_progress_set (&progress, "building the initramfs (once per kernel)");
   if (!cbox_qemu_initramfs_ensure (state->kernel, state->init_path, state->initramfs, error))
     {
+      cbox_qemu_progress_clear (&progress);
       g_prefix_error (error, "qemu: ");
       cbox_plan_run_cleanups (plan);
       return FALSE;
@@ -935,13 +1218,17 @@ cbox_qemu_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_st
   /* QEMU is started here, not by the generic run: the core registers the
    * run for `cbox ps` on this word. */
   cbox_context_notify_tool_started (ctx);
-  result = cbox_qemu_boot (state, argv, accel, &terminal_raw, &saved_termios, &status, error);
+  progress.accel = accel == CBOX_QEMU_ACCEL_KVM ? "KVM" : "TCG";
+  cbox_qemu_progress_set (&progress, "starting QEMU");
+  result = cbox_qemu_boot (state, argv, accel, &progress, &terminal_raw, &saved_termios, &status,
+                           error);
   if (result == CBOX_QEMU_BOOT_NO_LIFE)
     {
       g_autoptr (GError) local_error = NULL;
       /* /dev/kvm opened, yet the guest never reached its init: nested
        * virtualization that hangs Linux early in boot does exactly this.
        * Remember it, so the next run goes straight to TCG. */
+      cbox_qemu_progress_clear (&progress);
       g_printerr ("cbox: qemu: the VM did not come up under KVM (%s); falling back to TCG "
                   "(slow). This host is now marked so in %s (delete it to try KVM again).\n",
                   state->kvm_failure, state->kvm_verdict_path);
@@ -950,9 +1237,12 @@ cbox_qemu_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_st
       state->kvm_broken = TRUE;
       g_strfreev (argv);
       argv = cbox_qemu_build_argv (state, CBOX_QEMU_ACCEL_TCG);
-      result = cbox_qemu_boot (state, argv, CBOX_QEMU_ACCEL_TCG, &terminal_raw, &saved_termios,
-                               &status, error);
+      progress.accel = "TCG";
+      cbox_qemu_progress_set (&progress, "starting QEMU");
+      result = cbox_qemu_boot (state, argv, CBOX_QEMU_ACCEL_TCG, &progress, &terminal_raw,
+                               &saved_termios, &status, error);
     }
+  cbox_qemu_progress_clear (&progress);
   if (terminal_raw)
     tcsetattr (STDIN_FILENO, TCSADRAIN, &saved_termios);
 

@@ -11,10 +11,25 @@ G_BEGIN_DECLS
 
 /* The fds QEMU inherits, at these numbers (its -chardev socket,fd=N). */
 #define CBOX_QEMU_FD_CONTROL 3 /* virtio-serial "cbox.control": alive, exit N, fail MSG */
-#define CBOX_QEMU_FD_LOG 4     /* the serial port ttyS0: kernel messages */
-#define CBOX_QEMU_FD_CONSOLE 5 /* tty mode: hvc0; stream mode: "cbox.stdin" */
-#define CBOX_QEMU_FD_STDOUT 6  /* stream mode: "cbox.stdout" */
-#define CBOX_QEMU_FD_STDERR 7  /* stream mode: "cbox.stderr" */
+#define CBOX_QEMU_FD_LOG 4     /* the serial port ttyS0: kernel messages, init marks */
+#define CBOX_QEMU_FD_CONSOLE 5 /* hvc0: the streams that are a terminal on the host */
+#define CBOX_QEMU_FD_STDIN 6   /* "cbox.stdin", when stdin is a pipe or file */
+#define CBOX_QEMU_FD_STDOUT 7  /* "cbox.stdout", likewise */
+#define CBOX_QEMU_FD_STDERR 8  /* "cbox.stderr", likewise */
+#define CBOX_QEMU_N_CHANNELS 6 /* control, log, console, stdin, stdout, stderr */
+
+/* What each of cbox's stdin, stdout and stderr is, and so what the command's
+ * is inside: the same kind of thing, never another file. */
+typedef enum
+{
+  CBOX_QEMU_STDIO_CLOSED, /* closed: closed inside too (EBADF) */
+  CBOX_QEMU_STDIO_NULL,   /* /dev/null: the guest's own /dev/null */
+  CBOX_QEMU_STDIO_TTY,    /* a terminal: the console hvc0, a tty inside */
+  CBOX_QEMU_STDIO_PORT,   /* anything else (pipe, file, socket): a virtio-serial port */
+} CboxQemuStdio;
+
+CboxQemuStdio cbox_qemu_stdio_kind (int fd);
+const char *cbox_qemu_stdio_to_string (CboxQemuStdio kind);
 
 typedef enum
 {
@@ -23,15 +38,33 @@ typedef enum
   CBOX_QEMU_ACCEL_TCG,
 } CboxQemuAccel;
 
+typedef struct _CboxQemuState CboxQemuState;
+
 /* A host directory given to the guest as one 9p or virtiofs device. */
 typedef struct
 {
-  char *tag;  /* "cbox3" */
+  char *tag;  /* "cbox3", or "cbox-ro" / "cbox-rw" for a staging export */
   char *path; /* host directory */
   gboolean ro;
   gboolean virtiofs;
-  char *socket; /* virtiofs: the vhost-user socket in the run directory */
+  char *socket;      /* virtiofs: the vhost-user socket in the run directory */
+  GPtrArray *staged; /* a staging export (as root): CboxQemuStaged, else NULL */
 } CboxQemuShare;
+
+/* One bind source inside a staging export: bound (in QEMU's and
+ * virtiofsd's own mount namespace only) on PATH/NAME of its share. */
+typedef struct
+{
+  char *source; /* host path, resolved */
+  char *name;   /* "3" */
+  char *target; /* PATH/NAME of its share */
+  gboolean is_dir;
+} CboxQemuStaged;
+
+/* Enters a mount namespace of its own and binds every staged source of
+ * @state into place: the child setup of QEMU and virtiofsd. Async-signal
+ * safe: runs between fork and exec. */
+void cbox_qemu_enter_staging (const CboxQemuState *state);
 
 /* A DATA item of the plan, copied into the metadata share at launch. */
 typedef struct
@@ -41,7 +74,7 @@ typedef struct
   char *name; /* file name in the metadata share: "data3" */
 } CboxQemuData;
 
-typedef struct
+struct _CboxQemuState
 {
   /* probe */
   CboxQemuKernel *kernel;
@@ -65,9 +98,11 @@ typedef struct
   char *run_base; /* $XDG_RUNTIME_DIR/cbox-qemu */
   char *run_dir;  /* run_base/INSTANCE */
   char *initramfs;
-  gboolean tty;
+  gboolean tty;           /* one of the streams is a terminal: hvc0 exists */
+  CboxQemuStdio stdio[3]; /* stdin, stdout, stderr */
   gboolean verbose;
   gboolean network;
+  gboolean staging;  /* root: all binds travel over at most two exports */
   GPtrArray *shares; /* CboxQemuShare */
   GPtrArray *data;   /* CboxQemuData */
   GString *meta;     /* the plan file of the metadata share */
@@ -78,7 +113,7 @@ typedef struct
   char **hidden;
   gboolean *hidden_is_dir;
   char *empty_file; /* run_dir/empty, bound over hidden files */
-} CboxQemuState;
+};
 
 void cbox_qemu_state_free (CboxQemuState *state);
 /* In a child about to exec QEMU or virtiofsd, as root: a mount namespace

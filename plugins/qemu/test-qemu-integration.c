@@ -43,6 +43,36 @@ has_line (const char *text, const char *line)
   return g_strv_contains ((const char *const *)lines, line);
 }
 
+/* Runs cbox with @args through sh, with the shell redirections
+ * @redirections applied to cbox itself ("<&- >&-", "</dev/null"); what
+ * cbox writes to the streams left as pipes is captured. */
+static void
+run_redirected (const char *redirections, const char *const *args, const char *cwd,
+                const char *const *envp, CboxTestResult *result)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autofree char *script = g_strdup_printf ("exec \"$@\" %s", redirections);
+  g_autoptr (GError) error = NULL;
+  int status;
+
+  cbox_test_result_clear (result);
+  g_ptr_array_add (argv, (gpointer) "/bin/sh");
+  g_ptr_array_add (argv, (gpointer) "-c");
+  g_ptr_array_add (argv, script);
+  g_ptr_array_add (argv, (gpointer) "sh");
+  g_ptr_array_add (argv, (gpointer)cbox_test_cbox_path ());
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer)args[i]);
+  g_ptr_array_add (argv, NULL);
+  g_spawn_sync (cwd, (char **)argv->pdata, (char **)envp, G_SPAWN_DEFAULT, NULL, NULL, &result->out,
+                &result->err, &status, &error);
+  g_assert_no_error (error);
+  result->out_len = strlen (result->out);
+  result->status = WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status);
+  g_test_message ("cbox exited %d\n--- stdout\n%s--- stderr\n%s", result->status, result->out,
+                  result->err);
+}
+
 /* Output, exit status 7, isolation (home, environment, network) and a
  * SQLite database in WAL mode in the project, in one boot. */
 static void
@@ -64,6 +94,8 @@ test_run_isolated (void)
         "'INSERT INTO t VALUES (42);' 'SELECT x FROM t;'\n"
         "echo written > from-vm.txt\n"
         "echo to-stderr >&2\n"
+        "cat; echo cat-rc=$?\n"
+        "echo stdin=$(readlink /proc/self/fd/0)\n"
         "exit 7\n";
 
   if (!require_qemu () || sqlite == NULL)
@@ -74,11 +106,18 @@ test_run_isolated (void)
   g_assert_no_error (error);
   project = cbox_test_make_dir ("project with space");
 
-  g_assert_true (
-      cbox_test_run ((const char *const[]){ "run", "--backend=qemu", "--accel=tcg", "--network=off",
-                                            "--", "sh", "-c", script, NULL },
-                     project, (const char *const *)envp, NULL, &result));
+  /* stdin is the host's /dev/null: the guest's /dev/null, end of file at
+   * once (not a port that waits). */
+  run_redirected ("</dev/null",
+                  (const char *const[]){ "run", "--backend=qemu", "--accel=tcg", "--network=off",
+                                         "--", "sh", "-c", script, NULL },
+                  project, (const char *const *)envp, &result);
   cbox_test_assert_status (&result, 7);
+  g_assert_true (has_line (result.out, "cat-rc=0"));
+  g_assert_true (has_line (result.out, "stdin=/dev/null"));
+  /* stderr is not a terminal: no progress line. */
+  g_assert_null (strstr (result.err, "cbox: qemu:"));
+  g_assert_null (strstr (result.err, "\033[K"));
   g_assert_true (has_line (result.out, "hello-from-vm"));
   g_assert_true (has_line (result.out, "secret=unset"));
   g_assert_true (has_line (result.out, "home-hidden"));
@@ -106,6 +145,110 @@ test_run_isolated (void)
                   &error);
     g_assert_no_error (error);
     g_assert_cmpstr (out, ==, "42\n");
+  }
+}
+
+/* cbox started with stdin and stdout closed: the command's are closed too
+ * (EBADF), never one of cbox's own files reused at that number (it used to
+ * read the generated /etc/passwd as its input). */
+static void
+test_stdio_closed (void)
+{
+  g_auto (CboxTestResult) result = { 0 };
+  g_autofree char *project = NULL;
+  g_auto (GStrv) envp = NULL;
+  const char *script
+      = "cat >&2; echo cat-in=$? >&2\n"
+        "cat /proc/version; echo cat-out=$? >&2\n"
+        "if test -e /proc/self/fd/0; then echo fd0-open; else echo fd0-closed; fi >&2\n"
+        "if test -e /proc/self/fd/1; then echo fd1-open >&2; else echo fd1-closed >&2; fi\n"
+        "exit 4\n";
+
+  if (!require_qemu ())
+    return;
+  envp = cbox_test_environ (NULL);
+  project = cbox_test_make_dir ("project");
+  run_redirected ("<&- >&-",
+                  (const char *const[]){ "run", "--backend=qemu", "--accel=tcg", "--network=off",
+                                         "--", "sh", "-c", script, NULL },
+                  project, (const char *const *)envp, &result);
+  cbox_test_assert_status (&result, 4);
+  g_assert_true (has_line (result.err, "cat: -: Bad file descriptor"));
+  g_assert_true (has_line (result.err, "cat: standard output: Bad file descriptor"));
+  g_assert_true (has_line (result.err, "cat-in=1"));
+  g_assert_true (has_line (result.err, "cat-out=1"));
+  g_assert_true (has_line (result.err, "fd0-closed"));
+  g_assert_true (has_line (result.err, "fd1-closed"));
+  g_assert_null (strstr (result.err, "root:"));
+}
+
+/* 200 binds of separate folders, half read-only, and one writable single
+ * file: all in place inside, writes reach the host where allowed, and the
+ * guest has a bounded number of devices (serial ports, metadata, one
+ * read-only and one read-write export). As root, where binds are staged. */
+static void
+test_many_binds (void)
+{
+  g_auto (CboxTestResult) result = { 0 };
+  g_autofree char *project = NULL;
+  g_autofree char *sources = NULL;
+  g_autofree char *single = NULL;
+  g_autofree char *written = NULL;
+  g_autoptr (GPtrArray) args = g_ptr_array_new_with_free_func (g_free);
+  g_auto (GStrv) envp = NULL;
+  g_autoptr (GError) error = NULL;
+  const char *script = "cat /b/d0/f /b/d199/f /b/single\n"
+                       "echo from-vm > /b/d1/new\n"
+                       "if echo x 2>/dev/null > /b/d0/new; then echo ro-writable; fi\n"
+                       "echo binds=$(ls /b | wc -l)\n"
+                       "echo devices=$(ls /sys/bus/virtio/devices | wc -l)\n";
+
+  if (!require_qemu ())
+    return;
+  if (!cbox_test_is_root ())
+    {
+      cbox_test_skip_or_fail ("binds are staged over two exports as root only");
+      return;
+    }
+  envp = cbox_test_environ (NULL);
+  project = cbox_test_make_dir ("project");
+  sources = cbox_test_make_dir ("sources");
+  g_ptr_array_add (args, g_strdup ("run"));
+  g_ptr_array_add (args, g_strdup ("--backend=qemu"));
+  g_ptr_array_add (args, g_strdup ("--accel=tcg"));
+  g_ptr_array_add (args, g_strdup ("--network=off"));
+  for (guint i = 0; i < 200; i++)
+    {
+      g_autofree char *dir = g_strdup_printf ("%s/d%u", sources, i);
+      g_autofree char *file = g_build_filename (dir, "f", NULL);
+      g_autofree char *content = g_strdup_printf ("%u\n", i);
+      g_assert_cmpint (g_mkdir (dir, 0755), ==, 0);
+      g_file_set_contents (file, content, -1, &error);
+      g_assert_no_error (error);
+      g_ptr_array_add (args,
+                       g_strdup_printf ("--%s=%s:/b/d%u", i % 2 ? "bind" : "ro-bind", dir, i));
+    }
+  single = g_build_filename (sources, "single", NULL);
+  g_file_set_contents (single, "single\n", -1, &error);
+  g_assert_no_error (error);
+  g_ptr_array_add (args, g_strdup_printf ("--bind=%s:/b/single", single));
+  g_ptr_array_add (args, g_strdup ("--"));
+  g_ptr_array_add (args, g_strdup ("sh"));
+  g_ptr_array_add (args, g_strdup ("-c"));
+  g_ptr_array_add (args, g_strdup (script));
+  g_ptr_array_add (args, NULL);
+
+  run_redirected ("</dev/null", (const char *const *)args->pdata, project,
+                  (const char *const *)envp, &result);
+  cbox_test_assert_status (&result, 0);
+  g_assert_cmpstr (result.out, ==, "0\n199\nsingle\nbinds=201\ndevices=4\n");
+  {
+    g_autofree char *path = g_build_filename (sources, "d1", "new", NULL);
+    g_autofree char *ro_path = g_build_filename (sources, "d0", "new", NULL);
+    g_file_get_contents (path, &written, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (written, ==, "from-vm\n");
+    g_assert_false (g_file_test (ro_path, G_FILE_TEST_EXISTS));
   }
 }
 
@@ -265,6 +408,105 @@ test_signal_and_cleanup (void)
   g_assert_null (g_dir_read_name (dir));
 }
 
+/* The entries of @path whose name holds @part (all with NULL). */
+static guint
+count_entries (const char *path, const char *part)
+{
+  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+  guint n = 0;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    if (part == NULL || strstr (name, part) != NULL)
+      n++;
+  return n;
+}
+
+/* A run killed with SIGKILL (its VM goes with it; its directory stays until
+ * the next run sweeps it), then four runs at once in the same project: all
+ * exit 0 with their own output, the killed run's directory is swept, and
+ * nothing is left in the runtime directory nor, as root (virtiofs for the
+ * project), in /run/virtiofsd. */
+static void
+test_concurrent_and_killed (void)
+{
+  g_autofree char *project = NULL;
+  g_autofree char *runtime = NULL;
+  g_autofree char *run_base = NULL;
+  g_autofree char *started = NULL;
+  g_auto (GStrv) envp = NULL;
+  g_autoptr (GError) error = NULL;
+  GPid pid;
+  const char *killed_argv[]
+      = { cbox_test_cbox_path (),     "run", "--backend=qemu", "--accel=tcg", "--", "sh", "-c",
+          "touch started; sleep 600", NULL };
+  GSubprocess *runs[4];
+
+  if (!require_qemu ())
+    return;
+  runtime = cbox_test_make_dir ("runtime");
+  g_assert_cmpint (g_chmod (runtime, 0700), ==, 0);
+  {
+    g_autofree char *runtime_env = g_strconcat ("XDG_RUNTIME_DIR=", runtime, NULL);
+    envp = cbox_test_environ ((const char *const[]){ runtime_env, NULL });
+  }
+  project = cbox_test_make_dir ("project");
+  run_base = g_build_filename (runtime, "cbox-qemu", NULL);
+  started = g_build_filename (project, "started", NULL);
+
+  g_spawn_async (project, (char **)killed_argv, envp,
+                 G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL, NULL, NULL, &pid, &error);
+  g_assert_no_error (error);
+  while (!g_file_test (started, G_FILE_TEST_EXISTS))
+    {
+      int status;
+      if (waitpid (pid, &status, WNOHANG) == pid)
+        g_error ("cbox ended (status %d) before the command started", status);
+      g_usleep (50 * 1000);
+    }
+  kill (pid, SIGKILL);
+  g_assert_cmpint (waitpid (pid, NULL, 0), ==, pid);
+  g_assert_cmpuint (count_entries (run_base, NULL), ==, 1);
+
+  for (guint i = 0; i < G_N_ELEMENTS (runs); i++)
+    {
+      g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (
+          G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+      g_autofree char *command
+          = g_strdup_printf ("echo run-%u; echo stdin=$(readlink /proc/self/fd/0)", i);
+
+      g_subprocess_launcher_set_environ (launcher, envp);
+      g_subprocess_launcher_set_cwd (launcher, project);
+      g_subprocess_launcher_set_stdin_file_path (launcher, "/dev/null");
+      runs[i] = g_subprocess_launcher_spawn (launcher, &error, cbox_test_cbox_path (), "run",
+                                             "--backend=qemu", "--accel=tcg", "--", "sh", "-c",
+                                             command, NULL);
+      g_assert_no_error (error);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (runs); i++)
+    {
+      g_autofree char *out = NULL;
+      g_autofree char *err = NULL;
+      g_autofree char *expected = g_strdup_printf ("run-%u\nstdin=/dev/null\n", i);
+
+      g_subprocess_communicate_utf8 (runs[i], NULL, NULL, &out, &err, &error);
+      g_assert_no_error (error);
+      g_test_message ("run %u said: %s", i, err);
+      g_assert_true (g_subprocess_get_if_exited (runs[i]));
+      g_assert_cmpint (g_subprocess_get_exit_status (runs[i]), ==, 0);
+      g_assert_cmpstr (out, ==, expected);
+      g_object_unref (runs[i]);
+    }
+  g_assert_cmpuint (count_entries (run_base, NULL), ==, 0);
+  /* virtiofsd names its pid files after its socket's path, '/' written
+   * '.'; other suites' runs may leave theirs there meanwhile. */
+  {
+    g_autofree char *escaped = g_strdup (runtime);
+    g_strdelimit (escaped, "/", '.');
+    g_assert_cmpuint (count_entries ("/run/virtiofsd", escaped), ==, 0);
+  }
+}
+
 /* The user's terminal is the VM's console: inside, the command's stdio is a
  * real tty (hvc0) of the terminal's size, and the status comes back. The
  * terminal is a pty from script(1). */
@@ -288,17 +530,19 @@ test_terminal (void)
   line = g_strdup_printf ("stty rows 21 cols 77; %s run --backend=qemu --accel=tcg -- sh -c "
                           "'echo tty=$(tty); echo size=$(stty size); exit 3'",
                           cbox_quoted);
-  /* script(1) turns the end of its stdin into a byte for the terminal,
-   * so its stdin stays open (a pipe) until it has finished. */
+  /* script(1) turns the end of its stdin (/dev/null: at once, during the
+   * boot) into a ^D typed on the terminal: the line discipline keeps it as
+   * a NUL marker, which used to reach the guest as a stray "^@". */
   {
-    g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (
-        G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+    g_autoptr (GSubprocessLauncher) launcher
+        = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
     g_autoptr (GSubprocess) proc = NULL;
     g_autoptr (GBytes) stdout_bytes = NULL;
     g_autoptr (GOutputStream) memory = g_memory_output_stream_new_resizable ();
 
     g_subprocess_launcher_set_environ (launcher, envp);
     g_subprocess_launcher_set_cwd (launcher, project);
+    g_subprocess_launcher_set_stdin_file_path (launcher, "/dev/null");
     proc = g_subprocess_launcher_spawn (launcher, &error, script, "-qec", line, "/dev/null", NULL);
     g_assert_no_error (error);
     g_output_stream_splice (memory, g_subprocess_get_stdout_pipe (proc),
@@ -307,18 +551,29 @@ test_terminal (void)
     g_subprocess_wait (proc, NULL, &error);
     g_assert_no_error (error);
     status = g_subprocess_get_status (proc);
-    g_output_stream_close (g_subprocess_get_stdin_pipe (proc), NULL, NULL);
     g_output_stream_write (memory, "", 1, NULL, NULL);
     g_output_stream_close (memory, NULL, NULL);
     stdout_bytes = g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (memory));
     out = g_strdup (g_bytes_get_data (stdout_bytes, NULL));
+    /* No NUL byte came through. */
+    g_assert_cmpuint (strlen (out), ==, g_bytes_get_size (stdout_bytes) - 1);
   }
   g_assert_true (WIFEXITED (status));
   g_assert_cmpint (WEXITSTATUS (status), ==, 3);
-  /* Through a pty: lines end in CR LF, and nothing precedes. */
+  /* Through a pty: lines end in CR LF. stderr is the terminal too, so the
+   * boot showed its progress line, erased before the command's first
+   * byte; nothing else precedes. */
   g_assert_nonnull (strstr (out, "tty=/dev/hvc0\r\n"));
   g_assert_nonnull (strstr (out, "size=21 77\r\n"));
-  g_assert_true (g_str_has_prefix (out, "tty="));
+  g_assert_null (strstr (out, "^@"));
+  g_assert_true (g_str_has_prefix (out, "\r\033[Kcbox: qemu: "));
+  {
+    const char *command_output = strstr (out, "tty=");
+    g_assert_nonnull (command_output);
+    g_assert_true (command_output - out >= 4);
+    g_assert_cmpmem (command_output - 4, 4, "\r\033[K", 4);
+    g_assert_null (strstr (command_output, "cbox: qemu:"));
+  }
 }
 
 /* No boot: a forwarder that needs unix sockets is refused with a sentence. */
@@ -345,10 +600,13 @@ main (int argc, char **argv)
   panic_init_path = argc > 1 ? argv[1] : "";
   g_test_add_func ("/qemu/integration/plan-refuses-x11", test_plan_refuses_x11);
   g_test_add_func ("/qemu/integration/isolated", test_run_isolated);
+  g_test_add_func ("/qemu/integration/stdio-closed", test_stdio_closed);
+  g_test_add_func ("/qemu/integration/many-binds", test_many_binds);
   g_test_add_func ("/qemu/integration/as-user-with-pipe", test_run_as_user_with_pipe);
   g_test_add_func ("/qemu/integration/accel-auto", test_accel_auto);
   g_test_add_func ("/qemu/integration/kernel-panic", test_kernel_panic);
   g_test_add_func ("/qemu/integration/signal-and-cleanup", test_signal_and_cleanup);
   g_test_add_func ("/qemu/integration/terminal", test_terminal);
+  g_test_add_func ("/qemu/integration/concurrent-and-killed", test_concurrent_and_killed);
   return g_test_run ();
 }

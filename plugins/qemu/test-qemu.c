@@ -484,20 +484,37 @@ test_realize_shares (Fixture *f, gconstpointer data)
   argv = realize_argv (f, &error);
   g_assert_no_error (error);
   g_assert_nonnull (argv);
-  /* A comma in a path is doubled, QEMU's escape. */
-  g_assert_true (argv_has (argv, "ro,,dir,security_model="));
-  g_assert_true (argv_has (argv, ",readonly=on,multidevs=remap"));
-  g_assert_true (argv_has (argv, "mount_tag=cbox0"));
-  g_assert_true (argv_has (argv, "mount_tag=cbox1"));
-  /* The missing optional source left no share behind. */
-  g_assert_false (argv_has (argv, "mount_tag=cbox2"));
+  state = cbox_context_get_data (f->ctx);
+  if (geteuid () == 0)
+    {
+      /* As root the binds travel over the staging exports of the run
+       * directory, one per access mode. */
+      g_assert_true (state->staging);
+      g_assert_true (argv_has (argv, "/test-instance/ro,security_model="));
+      g_assert_true (argv_has (argv, ",readonly=on,multidevs=remap"));
+      g_assert_true (argv_has (argv, "mount_tag=cbox-ro"));
+      g_assert_true (argv_has (argv, "mount_tag=cbox-rw"));
+      g_assert_cmpuint (state->shares->len, ==, 2);
+      g_assert_nonnull (strstr (state->meta->str, "5:share,7:cbox-ro,2:9p,4:/usr,1:1,1:0,"));
+      g_assert_nonnull (strstr (state->meta->str, "5:share,7:cbox-rw,2:9p,8:/project,1:0,1:0,"));
+    }
+  else
+    {
+      g_assert_false (state->staging);
+      /* A comma in a path is doubled, QEMU's escape. */
+      g_assert_true (argv_has (argv, "ro,,dir,security_model="));
+      g_assert_true (argv_has (argv, ",readonly=on,multidevs=remap"));
+      g_assert_true (argv_has (argv, "mount_tag=cbox0"));
+      g_assert_true (argv_has (argv, "mount_tag=cbox1"));
+      /* The missing optional source left no share behind. */
+      g_assert_false (argv_has (argv, "mount_tag=cbox2"));
+      g_assert_cmpuint (state->shares->len, ==, 2);
+    }
   /* Network off: no card at all. */
   g_assert_false (argv_has (argv, "-netdev"));
   g_assert_false (argv_has (argv, "virtio-net"));
   g_assert_true (argv_has (argv, "-accel"));
 
-  state = cbox_context_get_data (f->ctx);
-  g_assert_cmpuint (state->shares->len, ==, 2);
   g_assert_cmpuint (state->data->len, ==, 1);
   g_assert_true (g_str_has_suffix (state->run_dir, "/test-instance"));
   g_assert_nonnull (strstr (state->meta->str, "7:symlink,7:usr/bin,4:/bin,"));
@@ -578,6 +595,56 @@ test_realize_covered_hidden (Fixture *f, gconstpointer data)
   g_clear_pointer (&content, g_free);
   g_assert_true (g_file_get_contents (shadow, &content, NULL, NULL));
   g_assert_cmpstr (content, ==, "hash");
+}
+
+/* 200 binds of separate folders: a bounded number of devices. As root they
+ * all travel over the staging exports; otherwise folders inside an already
+ * shared one travel in it, and a plan that would still need more devices
+ * than the machine has slots is refused with a sentence. */
+static void
+test_realize_many_binds (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) argv = NULL;
+  g_autofree char *parent = g_build_filename (f->root, "many", NULL);
+  CboxQemuState *state;
+  guint devices = 0;
+
+  g_assert_cmpint (g_mkdir (parent, 0755), ==, 0);
+  if (geteuid () != 0)
+    cbox_plan_add_bind_rw (f->plan, parent, "/many", CBOX_MOUNT_FLAG_NONE);
+  for (guint i = 0; i < 200; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("d%u", i);
+      g_autofree char *dir = g_build_filename (parent, name, NULL);
+      g_autofree char *dest = g_strdup_printf ("/binds/%s", name);
+      g_assert_cmpint (g_mkdir (dir, 0755), ==, 0);
+      if (i % 2 == 0)
+        cbox_plan_add_bind_ro (f->plan, dir, dest, CBOX_MOUNT_FLAG_NONE);
+      else
+        cbox_plan_add_bind_rw (f->plan, dir, dest, CBOX_MOUNT_FLAG_NONE);
+    }
+  argv = realize_argv (f, &error);
+  if (geteuid () != 0)
+    {
+      /* The read-write children travel in the parent; the read-only ones
+       * are each a device, and the plan is refused at the 21st. */
+      g_assert_null (argv);
+      g_assert_error (error, CBOX_ERROR, CBOX_ERROR_NOT_SUPPORTED);
+      g_assert_nonnull (strstr (error->message, "separate host folders"));
+      return;
+    }
+  g_assert_no_error (error);
+  state = cbox_context_get_data (f->ctx);
+  for (guint i = 0; argv[i] != NULL; i++)
+    if (g_str_has_prefix (argv[i], "virtio-9p") || g_str_has_prefix (argv[i], "vhost-user-fs"))
+      devices++;
+  /* The metadata share and the two exports. */
+  g_assert_cmpuint (state->shares->len, ==, 2);
+  g_assert_cmpuint (devices, ==, 3);
+  g_assert_nonnull (strstr (state->meta->str, "5:share,7:cbox-rw,2:9p,9:/binds/d1,1:0,1:0,"));
+  g_assert_nonnull (strstr (state->meta->str, "5:share,7:cbox-rw,2:9p,11:/binds/d199,1:0,2:99,"));
+  g_assert_nonnull (strstr (state->meta->str, "5:share,7:cbox-ro,2:9p,11:/binds/d198,1:1,2:99,"));
 }
 
 static void
@@ -687,6 +754,8 @@ main (int argc, char **argv)
   g_test_add_func ("/qemu/kvm-verdict", test_kvm_verdict);
   g_test_add_func ("/qemu/config/memory", test_memory_parse);
   g_test_add_func ("/qemu/descriptor/features", test_descriptor_features);
+  g_test_add ("/qemu/realize/many-binds", Fixture, NULL, fixture_set_up, test_realize_many_binds,
+              fixture_tear_down);
   g_test_add ("/qemu/realize/shares", Fixture, NULL, fixture_set_up, test_realize_shares,
               fixture_tear_down);
   g_test_add ("/qemu/realize/covered-hidden-from-qemu", Fixture, NULL, fixture_set_up,
