@@ -32,6 +32,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
@@ -390,6 +392,8 @@ typedef struct
   size_t argc;
   char **envp;
   size_t envc;
+  char **sockets; /* destinations of the relayed unix sockets, in order */
+  size_t nsockets;
 } Plan;
 
 static void
@@ -662,6 +666,8 @@ read_plan (Plan *plan)
             else
               fail ("unknown stdio kind %s", kind);
           }
+      else if (strcmp (keyword, "socket") == 0)
+        strv_push (&plan->sockets, &plan->nsockets, need_field (&r, keyword));
       else if (strcmp (keyword, "arg") == 0)
         strv_push (&plan->argv, &plan->argc, need_field (&r, keyword));
       else if (strcmp (keyword, "env") == 0)
@@ -704,6 +710,195 @@ read_plan (Plan *plan)
     fail ("the plan has no command");
   if (plan->envp == NULL)
     strv_push (&plan->envp, &plan->envc, "PATH=/usr/bin:/bin");
+}
+
+/* ---- relayed unix sockets -------------------------------------------------- */
+
+/* A host unix socket cannot cross into this kernel: for each one the plan
+ * binds, the init listens at its destination and relays every connection
+ * over the virtio-serial port "cbox.sock.N", where cbox opens a connection
+ * of its own to the host socket. Frames on the port: a header of two
+ * native 32-bit words, connection id and length, then the bytes; length 0
+ * closes the connection, CBOX_FRAME_OPEN opens it. Bytes only: descriptors
+ * passed with SCM_RIGHTS do not cross. The same framing is in
+ * cbox-qemu-run.c. */
+#define CBOX_FRAME_OPEN 0xffffffffu
+#define CBOX_FRAME_MAX 65536
+#define RELAY_MAX_CONNS 64
+
+typedef struct
+{
+  int fd;
+  uint32_t id;
+  size_t sock;
+} RelayConn;
+
+static int
+port_write_frame (int port, uint32_t id, uint32_t len, const char *data)
+{
+  uint32_t header[2] = { id, len };
+  write_all (port, (const char *)header, sizeof header);
+  if (len != CBOX_FRAME_OPEN && len > 0)
+    write_all (port, data, len);
+  return 0;
+}
+
+static void
+relay_loop (const Plan *plan, int *listeners, int *ports)
+{
+  RelayConn conns[RELAY_MAX_CONNS];
+  size_t nconns = 0;
+  uint32_t next_id = 1;
+  char **inbuf = calloc (plan->nsockets, sizeof (char *));
+  size_t *inlen = calloc (plan->nsockets, sizeof (size_t));
+  struct pollfd *pfd = calloc (plan->nsockets * 2 + RELAY_MAX_CONNS, sizeof (struct pollfd));
+  static char buf[CBOX_FRAME_MAX];
+
+  for (size_t i = 0; i < plan->nsockets; i++)
+    inbuf[i] = malloc (CBOX_FRAME_MAX + 8);
+  for (;;)
+    {
+      size_t n = 0;
+
+      for (size_t i = 0; i < plan->nsockets; i++)
+        {
+          pfd[n++] = (struct pollfd){ nconns < RELAY_MAX_CONNS ? listeners[i] : -1, POLLIN, 0 };
+          pfd[n++] = (struct pollfd){ ports[i], POLLIN, 0 };
+        }
+      for (size_t c = 0; c < nconns; c++)
+        pfd[n++] = (struct pollfd){ conns[c].fd, POLLIN, 0 };
+      if (poll (pfd, n, -1) < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          _exit (1);
+        }
+      /* Connections first, from the last: one that ends takes the last
+       * one's place, which was already seen this round; then the ports
+       * (which may close connections), then new connections. */
+      for (size_t c = nconns; c-- > 0;)
+        {
+          ssize_t got;
+          if (!(pfd[plan->nsockets * 2 + c].revents & (POLLIN | POLLHUP | POLLERR)))
+            continue;
+          got = read (conns[c].fd, buf, sizeof buf);
+          if (got > 0)
+            port_write_frame (ports[conns[c].sock], conns[c].id, (uint32_t)got, buf);
+          else if (got == 0 || (errno != EINTR && errno != EAGAIN))
+            {
+              port_write_frame (ports[conns[c].sock], conns[c].id, 0, NULL);
+              close (conns[c].fd);
+              conns[c] = conns[--nconns];
+            }
+        }
+      for (size_t i = 0; i < plan->nsockets; i++)
+        {
+          ssize_t got;
+          if (!(pfd[2 * i + 1].revents & (POLLIN | POLLHUP)))
+            continue;
+          got = read (ports[i], inbuf[i] + inlen[i], CBOX_FRAME_MAX + 8 - inlen[i]);
+          if (got <= 0)
+            continue;
+          inlen[i] += (size_t)got;
+          for (;;)
+            {
+              uint32_t header[2];
+              size_t need;
+              if (inlen[i] < sizeof header)
+                break;
+              memcpy (header, inbuf[i], sizeof header);
+              if (header[1] > CBOX_FRAME_MAX && header[1] != CBOX_FRAME_OPEN)
+                _exit (1); /* the host never sends that */
+              need = sizeof header + (header[1] == CBOX_FRAME_OPEN ? 0 : header[1]);
+              if (inlen[i] < need)
+                break;
+              for (size_t c = 0; c < nconns; c++)
+                {
+                  if (conns[c].id != header[0] || conns[c].sock != i)
+                    continue;
+                  if (header[1] == 0)
+                    {
+                      close (conns[c].fd);
+                      conns[c] = conns[--nconns];
+                    }
+                  else if (header[1] != CBOX_FRAME_OPEN)
+                    write_all (conns[c].fd, inbuf[i] + sizeof header, header[1]);
+                  break;
+                }
+              memmove (inbuf[i], inbuf[i] + need, inlen[i] - need);
+              inlen[i] -= need;
+            }
+        }
+      for (size_t i = 0; i < plan->nsockets; i++)
+        {
+          int fd;
+          if (!(pfd[2 * i].revents & POLLIN) || nconns >= RELAY_MAX_CONNS)
+            continue;
+          fd = accept4 (listeners[i], NULL, NULL, SOCK_CLOEXEC);
+          if (fd < 0)
+            continue;
+          conns[nconns++] = (RelayConn){ fd, next_id, i };
+          port_write_frame (ports[i], next_id++, CBOX_FRAME_OPEN, NULL);
+        }
+    }
+}
+
+/* Listens at each relayed socket's destination (before the switch to the
+ * new root, so the path is under NEWROOT) and starts the relay process. */
+static void
+start_socket_relay (const Plan *plan)
+{
+  int *listeners, *ports;
+  pid_t pid;
+
+  if (plan->nsockets == 0)
+    return;
+  listeners = calloc (plan->nsockets, sizeof (int));
+  ports = calloc (plan->nsockets, sizeof (int));
+  for (size_t i = 0; i < plan->nsockets; i++)
+    {
+      struct sockaddr_un addr = { .sun_family = AF_UNIX };
+      char target[PATH_MAX], port_name[32];
+
+      target_path (target, sizeof target, plan->sockets[i]);
+      make_parent (plan, target, plan->sockets[i]);
+      if (strlen (target) >= sizeof addr.sun_path)
+        fail ("socket path %s is too long", plan->sockets[i]);
+      strcpy (addr.sun_path, target);
+      unlink (target);
+      listeners[i] = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      if (listeners[i] < 0 || bind (listeners[i], (struct sockaddr *)&addr, sizeof addr) < 0
+          || listen (listeners[i], 16) < 0)
+        fail ("cannot listen at %s: %s", plan->sockets[i], strerror (errno));
+      /* The command's user connects to it, as to the host socket. */
+      if (chown (target, plan->uid, plan->gid) < 0 || chmod (target, 0600) < 0)
+        fail ("cannot hand %s to the user: %s", plan->sockets[i], strerror (errno));
+      snprintf (port_name, sizeof port_name, "cbox.sock.%zu", i);
+      ports[i] = open_port (port_name, O_RDWR);
+    }
+  pid = fork ();
+  if (pid < 0)
+    fail ("fork: %s", strerror (errno));
+  if (pid == 0)
+    {
+      sigset_t none;
+      sigemptyset (&none);
+      sigprocmask (SIG_SETMASK, &none, NULL);
+      signal (SIGPIPE, SIG_IGN);
+      /* Bytes only: it needs no privilege. */
+      if (setgroups (0, NULL) < 0 || setresgid (plan->gid, plan->gid, plan->gid) < 0
+          || setresuid (plan->uid, plan->uid, plan->uid) < 0)
+        _exit (1);
+      relay_loop (plan, listeners, ports);
+      _exit (0);
+    }
+  for (size_t i = 0; i < plan->nsockets; i++)
+    {
+      close (listeners[i]);
+      close (ports[i]);
+    }
+  free (listeners);
+  free (ports);
 }
 
 /* ---- network ------------------------------------------------------------- */
@@ -1045,6 +1240,7 @@ main (int argc, char **argv)
       || mount ("tmpfs", NEWROOT, "tmpfs", MS_NOSUID, "mode=0755") < 0)
     fail ("cannot mount the new root: %s", strerror (errno));
   read_plan (&plan);
+  start_socket_relay (&plan);
   stage ("plan applied");
   setup_network (&plan);
   if (plan.network)

@@ -46,6 +46,7 @@ cbox_qemu_state_free (CboxQemuState *state)
   g_strfreev (state->hidden);
   g_free (state->hidden_is_dir);
   g_free (state->empty_file);
+  g_clear_pointer (&state->sockets, g_ptr_array_unref);
   if (state->meta != NULL)
     g_string_free (state->meta, TRUE);
   g_free (state);
@@ -749,11 +750,29 @@ cbox_qemu_realize_mount (CboxQemuState *state, const CboxMount *mount, GError **
         return TRUE;
       }
     case CBOX_MOUNT_SOCKET:
+      {
+        /* A host socket cannot cross into another kernel: the init listens
+         * at the destination and cbox relays each connection to the host
+         * socket over a port of its own (cbox-qemu-run.c). What the plan
+         * binds is what is relayed: a filtering relay a forwarder puts in
+         * front of the real socket applies as on bwrap. */
+        g_autofree char *index = g_strdup_printf ("%u", state->sockets->len);
+        if (state->sockets->len >= CBOX_QEMU_MAX_SOCKETS)
+          {
+            g_set_error (error, CBOX_ERROR, CBOX_ERROR_NOT_SUPPORTED,
+                         "qemu: more than %d unix sockets to relay (%s, from %s)",
+                         CBOX_QEMU_MAX_SOCKETS, mount->src, mount->origin);
+            return FALSE;
+          }
+        g_ptr_array_add (state->sockets, g_strdup (mount->src));
+        cbox_qemu_meta_addv (state->meta, "socket", mount->dest, NULL);
+        return TRUE;
+      }
     case CBOX_MOUNT_DEV:
     default:
       /* The planner refuses forwarders that need these; this guards a plan
-       * that reached the backend anyway. A host socket or device node
-       * cannot cross into another kernel. */
+       * that reached the backend anyway. A device node cannot cross into
+       * another kernel. */
       g_set_error (error, CBOX_ERROR, CBOX_ERROR_NOT_SUPPORTED,
                    "qemu: cannot pass %s %s (from %s) into a virtual machine: it needs %s",
                    cbox_mount_kind_to_string (mount->kind),
@@ -868,6 +887,17 @@ cbox_qemu_build_argv (CboxQemuState *state, CboxQemuAccel accel)
                                                 streams[i].id, streams[i].id));
       }
   }
+
+  for (guint i = 0; state->sockets != NULL && i < state->sockets->len; i++)
+    {
+      g_ptr_array_add (argv, g_strdup ("-chardev"));
+      g_ptr_array_add (argv,
+                       g_strdup_printf ("socket,id=sock%u,fd=%u", i, CBOX_QEMU_FD_SOCKET0 + i));
+      g_ptr_array_add (argv, g_strdup ("-device"));
+      g_ptr_array_add (
+          argv,
+          g_strdup_printf ("virtserialport,bus=vser.0,chardev=sock%u,name=cbox.sock.%u", i, i));
+    }
 
   g_ptr_array_add (argv, g_strdup ("-fsdev"));
   g_ptr_array_add (argv, g_strdup_printf ("local,id=meta,path=%s,security_model=none,readonly=on",
@@ -994,8 +1024,10 @@ cbox_qemu_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GError 
 
   g_clear_pointer (&state->shares, g_ptr_array_unref);
   g_clear_pointer (&state->data, g_ptr_array_unref);
+  g_clear_pointer (&state->sockets, g_ptr_array_unref);
   if (state->meta != NULL)
     g_string_free (state->meta, TRUE);
+  state->sockets = g_ptr_array_new_with_free_func (g_free);
   state->shares = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_qemu_share_free);
   state->staging = geteuid () == 0;
   state->data = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_qemu_data_free);
@@ -1010,6 +1042,8 @@ cbox_qemu_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GError 
   if (state->initramfs == NULL)
     return FALSE;
   state->network = cbox_plan_get_network (plan);
+  state->uid = cbox_plan_get_uid (plan);
+  state->gid = cbox_plan_get_gid (plan);
   /* Each stream inside is what it is on the host: a terminal is the
    * console hvc0 (a tty inside), /dev/null the guest's /dev/null, a closed
    * stream closed, anything else its own port (a pipe keeps its end of file
@@ -1072,12 +1106,13 @@ static const CboxBackendVTable cbox_qemu_vtable = {
   .run = cbox_qemu_run,
 };
 
-/* BIND: shares; DATA, TMPFS, SYMLINK: made by the init. No SOCKET, DEVICE or
- * HELPER: a host unix socket or device node cannot cross into another
- * kernel, so forwarders needing them (x11, wayland, dbus, pipewire, dri,
- * the ssh agent) are refused by the planner with that reason. */
+/* BIND: shares; DATA, TMPFS, SYMLINK: made by the init; SOCKET: relayed
+ * connection by connection over a port (bytes only: no descriptor
+ * passing). No DEVICE or HELPER: a device node cannot cross into another
+ * kernel, so forwarders needing one (dri) are refused by the planner with
+ * that reason. */
 CBOX_PLUGIN_DEFINE (.kind = CBOX_PLUGIN_KIND_BACKEND, .name = "qemu", .version = CBOX_QEMU_VERSION,
                     .description = "a QEMU virtual machine booting the host's kernel",
-                    .features = CBOX_FEATURE_BIND | CBOX_FEATURE_DATA | CBOX_FEATURE_TMPFS
-                                | CBOX_FEATURE_SYMLINK,
+                    .features = CBOX_FEATURE_BIND | CBOX_FEATURE_SOCKET | CBOX_FEATURE_DATA
+                                | CBOX_FEATURE_TMPFS | CBOX_FEATURE_SYMLINK,
                     .backend = &cbox_qemu_vtable)

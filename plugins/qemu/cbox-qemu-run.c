@@ -764,6 +764,182 @@ cbox_qemu_channel_output (CboxQemuState *state, GString *log, CboxQemuProgress *
     }
 }
 
+/* ---- relayed unix sockets ----------------------------------------------------- */
+
+/* One relayed socket: the guest's init listens at its destination and
+ * sends each connection's bytes in frames over the port "cbox.sock.N";
+ * cbox opens a connection of its own to the host socket for each, as the
+ * command's process would on bwrap, and frames the replies back. */
+#define CBOX_QEMU_RELAY_MAX_CONNS 64
+
+typedef struct
+{
+  guint32 id;
+  int fd;
+} CboxQemuRelayConn;
+
+typedef struct
+{
+  const CboxQemuState *state;
+  const char *path; /* the host socket */
+  int port;         /* our end of the port's socket pair, -1 once it closed */
+  int qemu_end;     /* QEMU's end until it started */
+  GByteArray *in;
+  GArray *conns; /* CboxQemuRelayConn */
+} CboxQemuRelay;
+
+static void
+cbox_qemu_relay_free (CboxQemuRelay *relay)
+{
+  for (guint i = 0; i < relay->conns->len; i++)
+    close (g_array_index (relay->conns, CboxQemuRelayConn, i).fd);
+  g_array_unref (relay->conns);
+  g_byte_array_unref (relay->in);
+  cbox_qemu_close_fd (&relay->port);
+  cbox_qemu_close_fd (&relay->qemu_end);
+  g_free (relay);
+}
+
+static void
+cbox_qemu_relay_frame (CboxQemuRelay *relay, guint32 id, guint32 len, const char *data)
+{
+  guint32 header[2] = { id, len };
+
+  if (relay->port < 0)
+    return;
+  cbox_qemu_write_all (relay->port, (const char *)header, sizeof header);
+  if (len > 0 && len != CBOX_QEMU_FRAME_OPEN)
+    cbox_qemu_write_all (relay->port, data, len);
+}
+
+static void
+cbox_qemu_relay_drop (CboxQemuRelay *relay, guint index)
+{
+  close (g_array_index (relay->conns, CboxQemuRelayConn, index).fd);
+  g_array_remove_index_fast (relay->conns, index);
+}
+
+/* A connection of cbox's own to the host socket, made as the command's
+ * process would make it on bwrap: as the plan's user. The server decides
+ * by the peer's credentials (nix-daemon's trusted-users, ssh-agent's uid
+ * check), which the kernel takes from the effective ids at connect(); cbox
+ * running as root for a user (sudo) must not lend root's to the guest. The
+ * socket file's permissions are checked against the same ids. */
+static int
+cbox_qemu_relay_connect (const CboxQemuState *state, const char *path)
+{
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  gboolean switch_ids = geteuid () == 0 && state->uid != 0;
+  int fd, r, saved_errno;
+
+  if (strlen (path) >= sizeof addr.sun_path)
+    return -1;
+  strcpy (addr.sun_path, path);
+  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return -1;
+  if (switch_ids && (setegid (state->gid) < 0 || seteuid (state->uid) < 0))
+    {
+      if (setegid (0) < 0)
+        g_error ("qemu: cannot take back gid 0");
+      close (fd);
+      return -1;
+    }
+  r = connect (fd, (struct sockaddr *)&addr, sizeof addr);
+  saved_errno = errno;
+  if (switch_ids && (seteuid (0) < 0 || setegid (0) < 0))
+    g_error ("qemu: cannot take back uid 0 after connecting to %s", path); /* never half root */
+  if (r < 0)
+    {
+      close (fd);
+      errno = saved_errno;
+      return -1;
+    }
+  return fd;
+}
+
+/* Bytes from the guest: whole frames are acted on. */
+static void
+cbox_qemu_relay_port_input (CboxQemuRelay *relay)
+{
+  char buf[65536];
+  ssize_t got = read (relay->port, buf, sizeof buf);
+
+  if (got < 0 && (errno == EAGAIN || errno == EINTR))
+    return;
+  if (got <= 0)
+    {
+      cbox_qemu_close_fd (&relay->port);
+      while (relay->conns->len > 0)
+        cbox_qemu_relay_drop (relay, 0);
+      return;
+    }
+  g_byte_array_append (relay->in, (const guint8 *)buf, (guint)got);
+  while (relay->in->len >= 8)
+    {
+      guint32 header[2];
+      gsize need;
+
+      memcpy (header, relay->in->data, sizeof header);
+      if (header[1] > CBOX_QEMU_FRAME_MAX && header[1] != CBOX_QEMU_FRAME_OPEN)
+        {
+          /* Not what the init sends: the guest is not to be trusted with
+           * more than bytes, so the relay stops. */
+          cbox_qemu_close_fd (&relay->port);
+          while (relay->conns->len > 0)
+            cbox_qemu_relay_drop (relay, 0);
+          return;
+        }
+      need = sizeof header + (header[1] == CBOX_QEMU_FRAME_OPEN ? 0 : header[1]);
+      if (relay->in->len < need)
+        return;
+      if (header[1] == CBOX_QEMU_FRAME_OPEN)
+        {
+          int fd = relay->conns->len < CBOX_QEMU_RELAY_MAX_CONNS
+                       ? cbox_qemu_relay_connect (relay->state, relay->path)
+                       : -1;
+          if (fd < 0)
+            cbox_qemu_relay_frame (relay, header[0], 0, NULL); /* refused: closed at once */
+          else
+            {
+              CboxQemuRelayConn conn = { header[0], fd };
+              g_array_append_val (relay->conns, conn);
+            }
+        }
+      else
+        for (guint i = 0; i < relay->conns->len; i++)
+          {
+            CboxQemuRelayConn *conn = &g_array_index (relay->conns, CboxQemuRelayConn, i);
+            if (conn->id != header[0])
+              continue;
+            if (header[1] == 0)
+              cbox_qemu_relay_drop (relay, i);
+            else
+              cbox_qemu_write_all (conn->fd, (const char *)relay->in->data + sizeof header,
+                                   header[1]);
+            break;
+          }
+      g_byte_array_remove_range (relay->in, 0, (guint)need);
+    }
+}
+
+/* Bytes from the host socket of connection @index. */
+static void
+cbox_qemu_relay_conn_input (CboxQemuRelay *relay, guint index)
+{
+  CboxQemuRelayConn *conn = &g_array_index (relay->conns, CboxQemuRelayConn, index);
+  char buf[CBOX_QEMU_FRAME_MAX];
+  ssize_t got = read (conn->fd, buf, sizeof buf);
+
+  if (got > 0)
+    cbox_qemu_relay_frame (relay, conn->id, (guint32)got, buf);
+  else if (got == 0 || (errno != EAGAIN && errno != EINTR))
+    {
+      cbox_qemu_relay_frame (relay, conn->id, 0, NULL);
+      cbox_qemu_relay_drop (relay, index);
+    }
+}
+
 /* What one boot holds; cleared (QEMU killed, daemons stopped, sockets
  * closed) however the boot ends. */
 typedef struct
@@ -772,6 +948,7 @@ typedef struct
   GPid pid;
   int qemu_stderr;
   CboxQemuDaemons daemons;
+  GPtrArray *relays; /* CboxQemuRelay */
 } CboxQemuVm;
 
 static void
@@ -786,6 +963,7 @@ cbox_qemu_vm_clear (CboxQemuVm *vm)
     }
   cbox_qemu_close_fd (&vm->qemu_stderr);
   cbox_qemu_daemons_stop (&vm->daemons);
+  g_clear_pointer (&vm->relays, g_ptr_array_unref);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CboxQemuVm, cbox_qemu_vm_clear)
 
@@ -794,9 +972,12 @@ cbox_qemu_boot (CboxQemuState *state, char **argv, CboxQemuAccel accel, CboxQemu
                 gboolean *terminal_raw, struct termios *saved_termios, int *ret_status,
                 GError **error)
 {
-  g_auto (CboxQemuVm) vm = {
-    { { -1, -1 }, { -1, -1 }, { -1, -1 }, { -1, -1 }, { -1, -1 }, { -1, -1 } }, 0, -1, { NULL }
-  };
+  g_auto (CboxQemuVm) vm
+      = { { { -1, -1 }, { -1, -1 }, { -1, -1 }, { -1, -1 }, { -1, -1 }, { -1, -1 } },
+          0,
+          -1,
+          { NULL },
+          NULL };
   static const int channel_fds[CBOX_QEMU_N_CHANNELS]
       = { CBOX_QEMU_FD_CONTROL, CBOX_QEMU_FD_LOG,    CBOX_QEMU_FD_CONSOLE,
           CBOX_QEMU_FD_STDIN,   CBOX_QEMU_FD_STDOUT, CBOX_QEMU_FD_STDERR };
@@ -817,7 +998,8 @@ cbox_qemu_boot (CboxQemuState *state, char **argv, CboxQemuAccel accel, CboxQemu
                     : state->stdio[2] == CBOX_QEMU_STDIO_TTY ? STDERR_FILENO
                     : state->stdio[0] == CBOX_QEMU_STDIO_TTY ? STDIN_FILENO
                                                              : -1;
-  int sources[CBOX_QEMU_N_CHANNELS], targets[CBOX_QEMU_N_CHANNELS];
+  int sources[CBOX_QEMU_N_CHANNELS + CBOX_QEMU_MAX_SOCKETS];
+  int targets[CBOX_QEMU_N_CHANNELS + CBOX_QEMU_MAX_SOCKETS];
   int n_pairs = 0;
   const char *envp[] = { "PATH=/usr/local/bin:/usr/bin:/bin", NULL };
   g_autoptr (GString) log = g_string_new (NULL);
@@ -856,6 +1038,32 @@ cbox_qemu_boot (CboxQemuState *state, char **argv, CboxQemuAccel accel, CboxQemu
       g_unix_set_fd_nonblocking (vm.pairs[i][0], TRUE, NULL);
     }
 
+  vm.relays = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_qemu_relay_free);
+  for (guint i = 0; state->sockets != NULL && i < state->sockets->len; i++)
+    {
+      CboxQemuRelay *relay = g_new0 (CboxQemuRelay, 1);
+      int pair[2];
+
+      relay->state = state;
+      relay->path = g_ptr_array_index (state->sockets, i);
+      relay->port = relay->qemu_end = -1;
+      relay->in = g_byte_array_new ();
+      relay->conns = g_array_new (FALSE, FALSE, sizeof (CboxQemuRelayConn));
+      g_ptr_array_add (vm.relays, relay);
+      if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
+        {
+          int saved_errno = errno;
+          g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
+                       "qemu: socketpair: %s", g_strerror (saved_errno));
+          return CBOX_QEMU_BOOT_FAILED;
+        }
+      relay->port = pair[0];
+      relay->qemu_end = pair[1];
+      g_unix_set_fd_nonblocking (relay->port, TRUE, NULL);
+      sources[n_pairs] = relay->qemu_end;
+      targets[n_pairs++] = CBOX_QEMU_FD_SOCKET0 + (int)i;
+    }
+
   if (!g_spawn_async_with_pipes_and_fds (
           NULL, (const char *const *)argv, envp,
           G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL | G_SPAWN_STDOUT_TO_DEV_NULL,
@@ -867,12 +1075,17 @@ cbox_qemu_boot (CboxQemuState *state, char **argv, CboxQemuAccel accel, CboxQemu
     }
   for (int i = 0; i < CBOX_QEMU_N_CHANNELS; i++)
     cbox_qemu_close_fd (&vm.pairs[i][1]);
+  for (guint i = 0; i < vm.relays->len; i++)
+    cbox_qemu_close_fd (&((CboxQemuRelay *)g_ptr_array_index (vm.relays, i))->qemu_end);
   cbox_qemu_progress_set (progress, "booting the kernel");
   g_unix_set_fd_nonblocking (vm.qemu_stderr, TRUE, NULL);
 
   for (;;)
     {
-      struct pollfd pfd[CBOX_QEMU_N_CHANNELS + 4];
+      struct pollfd
+          pfd[CBOX_QEMU_N_CHANNELS + 4 + CBOX_QEMU_MAX_SOCKETS * (1 + CBOX_QEMU_RELAY_MAX_CONNS)];
+      int relay_base[CBOX_QEMU_MAX_SOCKETS];
+      guint relay_conns[CBOX_QEMU_MAX_SOCKETS];
       int n = 0, idx_sig, idx_stderr = -1, idx_stdin = -1, idx_pending = -1;
       int idx_pair[CBOX_QEMU_N_CHANNELS] = { -1, -1, -1, -1, -1, -1 };
       int timeout = -1;
@@ -954,6 +1167,17 @@ cbox_qemu_boot (CboxQemuState *state, char **argv, CboxQemuAccel accel, CboxQemu
               idx_stdin = n;
               pfd[n++] = (struct pollfd){ STDIN_FILENO, POLLIN, 0 };
             }
+        }
+
+      for (guint r = 0; r < vm.relays->len; r++)
+        {
+          CboxQemuRelay *relay = g_ptr_array_index (vm.relays, r);
+          relay_base[r] = n;
+          relay_conns[r] = relay->conns->len;
+          pfd[n++] = (struct pollfd){ relay->port, POLLIN, 0 };
+          for (guint c = 0; c < relay->conns->len; c++)
+            pfd[n++] = (struct pollfd){ g_array_index (relay->conns, CboxQemuRelayConn, c).fd,
+                                        POLLIN, 0 };
         }
 
       if (poll (pfd, (nfds_t)n, timeout) < 0)
@@ -1084,6 +1308,19 @@ cbox_qemu_boot (CboxQemuState *state, char **argv, CboxQemuAccel accel, CboxQemu
             }
           else
             cbox_qemu_channel_output (state, log, progress, i, console_out, buf, (gsize)got);
+        }
+
+      /* Each relay: its host connections first, from the last (one that
+       * ends takes the last one's place, already seen), then the port,
+       * which may open or close connections. */
+      for (guint r = 0; r < vm.relays->len; r++)
+        {
+          CboxQemuRelay *relay = g_ptr_array_index (vm.relays, r);
+          for (guint c = relay_conns[r]; c-- > 0;)
+            if (pfd[relay_base[r] + 1 + (int)c].revents & (POLLIN | POLLHUP | POLLERR))
+              cbox_qemu_relay_conn_input (relay, c);
+          if (pfd[relay_base[r]].revents & (POLLIN | POLLHUP | POLLERR))
+            cbox_qemu_relay_port_input (relay);
         }
 
       if (idx_pending >= 0 && (pfd[idx_pending].revents & (POLLOUT | POLLERR | POLLHUP)))

@@ -17,6 +17,14 @@ G_BEGIN_DECLS
 #define CBOX_QEMU_FD_STDOUT 7  /* "cbox.stdout", likewise */
 #define CBOX_QEMU_FD_STDERR 8  /* "cbox.stderr", likewise */
 #define CBOX_QEMU_N_CHANNELS 6 /* control, log, console, stdin, stdout, stderr */
+#define CBOX_QEMU_FD_SOCKET0 9 /* "cbox.sock.N" at 9 + N: the relay of socket N */
+#define CBOX_QEMU_MAX_SOCKETS 16
+
+/* The relay frames on a "cbox.sock.N" port: two native 32-bit words,
+ * connection id and length, then the bytes; length 0 closes the
+ * connection, CBOX_QEMU_FRAME_OPEN opens it (the guest's init has the same). */
+#define CBOX_QEMU_FRAME_OPEN 0xffffffffu
+#define CBOX_QEMU_FRAME_MAX 65536
 
 /* What each of cbox's stdin, stdout and stderr is, and so what the command's
  * is inside: the same kind of thing, never another file. */
@@ -102,10 +110,13 @@ struct _CboxQemuState
   CboxQemuStdio stdio[3]; /* stdin, stdout, stderr */
   gboolean verbose;
   gboolean network;
-  gboolean staging;  /* root: all binds travel over at most two exports */
-  GPtrArray *shares; /* CboxQemuShare */
-  GPtrArray *data;   /* CboxQemuData */
-  GString *meta;     /* the plan file of the metadata share */
+  gboolean staging;   /* root: all binds travel over at most two exports */
+  GPtrArray *shares;  /* CboxQemuShare */
+  GPtrArray *data;    /* CboxQemuData */
+  GPtrArray *sockets; /* host unix sockets relayed to the guest (char *) */
+  uid_t uid;          /* the plan's user: the relay connects as this user */
+  gid_t gid;
+  GString *meta; /* the plan file of the metadata share */
   /* Host paths the plan covers inside a shared folder (a tmpfs over
    * /etc/ssl/private, /dev/null over /etc/shadow), NULL-terminated, and
    * for each whether it is a folder: QEMU and virtiofsd run with them

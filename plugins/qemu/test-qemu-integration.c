@@ -576,20 +576,154 @@ test_terminal (void)
   }
 }
 
-/* No boot: a forwarder that needs unix sockets is refused with a sentence. */
+/* Starts @argv (a daemon) and waits until it made @path; fails when it
+ * ends first. */
+static GSubprocess *
+start_daemon (const char *const *argv, char **envp, const char *path)
+{
+  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (
+      G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+  g_autoptr (GError) error = NULL;
+  GSubprocess *proc;
+
+  g_subprocess_launcher_set_environ (launcher, envp);
+  proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  g_assert_no_error (error);
+  while (!g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      if (g_subprocess_get_identifier (proc) == NULL)
+        g_error ("%s ended before it made %s", argv[0], path);
+      g_usleep (20 * 1000);
+    }
+  return proc;
+}
+
 static void
-test_plan_refuses_x11 (void)
+stop_daemon (GSubprocess *proc)
+{
+  if (proc == NULL)
+    return;
+  g_subprocess_force_exit (proc);
+  g_subprocess_wait (proc, NULL, NULL);
+  g_object_unref (proc);
+}
+
+/* Unix-socket binds over the relay, in one boot: a real ssh-agent holding
+ * a key made by ssh-keygen (ssh-add -l inside lists it) and a real
+ * nix-daemon on a scratch store (nix store ping inside reaches it, and the
+ * daemon logs the connection). */
+static void
+test_sockets (void)
+{
+  g_autofree char *keygen = cbox_test_require_program ("ssh-keygen");
+  g_autofree char *agent = keygen != NULL ? cbox_test_require_program ("ssh-agent") : NULL;
+  g_autofree char *add = agent != NULL ? cbox_test_require_program ("ssh-add") : NULL;
+  g_autofree char *nix_daemon = add != NULL ? cbox_test_require_program ("nix-daemon") : NULL;
+  g_autofree char *dir = NULL;
+  g_autofree char *key = NULL;
+  g_autofree char *agent_sock = NULL;
+  g_autofree char *nix_sock = NULL;
+  g_autofree char *conf_dir = NULL;
+  g_autofree char *fingerprint = NULL;
+  g_autofree char *project = NULL;
+  g_auto (GStrv) envp = NULL;
+  g_auto (GStrv) daemon_env = NULL;
+  g_auto (CboxTestResult) result = { 0 };
+  g_autoptr (GError) error = NULL;
+  GSubprocess *agent_proc, *nix_proc;
+
+  if (nix_daemon == NULL || !require_qemu ())
+    return;
+  dir = cbox_test_make_dir ("sockets");
+  project = cbox_test_make_dir ("project");
+  key = g_build_filename (dir, "id_test", NULL);
+  {
+    const char *argv[]
+        = { keygen, "-q", "-t", "ed25519", "-N", "", "-C", "cbox-qemu-test", "-f", key, NULL };
+    g_spawn_sync (NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, NULL, NULL, &error);
+    g_assert_no_error (error);
+  }
+  {
+    g_autofree char *pub = g_strconcat (key, ".pub", NULL);
+    g_autofree char *out = NULL;
+    g_auto (GStrv) words = NULL;
+    const char *argv[] = { keygen, "-l", "-f", pub, NULL };
+    g_spawn_sync (NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, NULL, NULL, &error);
+    g_assert_no_error (error);
+    words = g_strsplit (out, " ", -1);
+    fingerprint = g_strdup (words[1]);
+    g_assert_true (g_str_has_prefix (fingerprint, "SHA256:"));
+  }
+  agent_sock = g_build_filename (dir, "agent.sock", NULL);
+  envp = cbox_test_environ (NULL);
+  agent_proc = start_daemon ((const char *const[]){ agent, "-D", "-a", agent_sock, NULL }, envp,
+                             agent_sock);
+  envp = g_environ_setenv (envp, "SSH_AUTH_SOCK", agent_sock, TRUE);
+  {
+    const char *argv[] = { add, "-q", key, NULL };
+    int status;
+    g_spawn_sync (NULL, (char **)argv, envp, G_SPAWN_DEFAULT, NULL, NULL, NULL, NULL, &status,
+                  &error);
+    g_assert_no_error (error);
+    g_assert_true (g_spawn_check_wait_status (status, NULL));
+  }
+
+  /* nix-daemon on a scratch store, as in the nix forwarder's own test. */
+  nix_sock = g_build_filename (dir, "nix.sock", NULL);
+  conf_dir = g_build_filename (dir, "etc", NULL);
+  g_assert_cmpint (g_mkdir_with_parents (conf_dir, 0755), ==, 0);
+  {
+    g_autofree char *conf = g_build_filename (conf_dir, "nix.conf", NULL);
+    g_autofree char *store = g_build_filename (dir, "store", NULL);
+    g_autofree char *state = g_build_filename (dir, "var", NULL);
+    g_autofree char *logs = g_build_filename (dir, "log", NULL);
+    g_file_set_contents (conf,
+                         "build-users-group =\nsandbox = false\n"
+                         "experimental-features = nix-command\n",
+                         -1, &error);
+    g_assert_no_error (error);
+    daemon_env = g_get_environ ();
+    daemon_env = g_environ_setenv (daemon_env, "NIX_STORE_DIR", store, TRUE);
+    daemon_env = g_environ_setenv (daemon_env, "NIX_STATE_DIR", state, TRUE);
+    daemon_env = g_environ_setenv (daemon_env, "NIX_LOG_DIR", logs, TRUE);
+    daemon_env = g_environ_setenv (daemon_env, "NIX_CONF_DIR", conf_dir, TRUE);
+    daemon_env = g_environ_setenv (daemon_env, "NIX_DAEMON_SOCKET_PATH", nix_sock, TRUE);
+  }
+  nix_proc = start_daemon ((const char *const[]){ nix_daemon, NULL }, daemon_env, nix_sock);
+  envp = g_environ_setenv (envp, "NIX_DAEMON_SOCKET_PATH", nix_sock, TRUE);
+
+  run_redirected ("</dev/null",
+                  (const char *const[]){ "run", "--backend=qemu", "--accel=tcg", "--network=off",
+                                         "--forward=ssh", "--set=ssh.keys=false", "--forward=nix",
+                                         "--", "sh", "-c",
+                                         "ssh-add -l; echo ssh-add=$?; "
+                                         "nix --extra-experimental-features nix-command store "
+                                         "ping 2>&1; echo ping=$?",
+                                         NULL },
+                  project, (const char *const *)envp, &result);
+  stop_daemon (agent_proc);
+  stop_daemon (nix_proc);
+  cbox_test_assert_status (&result, 0);
+  g_assert_nonnull (strstr (result.out, fingerprint));
+  g_assert_nonnull (strstr (result.out, "cbox-qemu-test"));
+  g_assert_true (has_line (result.out, "ssh-add=0"));
+  g_assert_nonnull (strstr (result.out, "daemon"));
+  g_assert_true (has_line (result.out, "ping=0"));
+}
+
+/* No boot: a forwarder that needs device nodes is refused with a sentence
+ * (unix sockets are relayed; a device cannot cross into another kernel). */
+static void
+test_plan_refuses_dri (void)
 {
   g_auto (CboxTestResult) result = { 0 };
   g_autofree char *project = cbox_test_make_dir ("project");
-  g_auto (GStrv) envp = cbox_test_environ ((const char *const[]){ "DISPLAY=:0", NULL });
 
   g_assert_true (
-      cbox_test_run ((const char *const[]){ "plan", "--backend=qemu", "--forward=x11", NULL },
-                     project, (const char *const *)envp, NULL, &result));
+      cbox_test_run ((const char *const[]){ "plan", "--backend=qemu", "--forward=dri", NULL },
+                     project, NULL, NULL, &result));
   cbox_test_assert_status (&result, 125);
-  g_assert_nonnull (strstr (result.err, "x11"));
-  g_assert_nonnull (strstr (result.err, "unix-socket"));
+  g_assert_nonnull (strstr (result.err, "dri"));
   g_assert_nonnull (strstr (result.err, "qemu"));
 }
 
@@ -598,9 +732,10 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   panic_init_path = argc > 1 ? argv[1] : "";
-  g_test_add_func ("/qemu/integration/plan-refuses-x11", test_plan_refuses_x11);
+  g_test_add_func ("/qemu/integration/plan-refuses-dri", test_plan_refuses_dri);
   g_test_add_func ("/qemu/integration/isolated", test_run_isolated);
   g_test_add_func ("/qemu/integration/stdio-closed", test_stdio_closed);
+  g_test_add_func ("/qemu/integration/sockets", test_sockets);
   g_test_add_func ("/qemu/integration/many-binds", test_many_binds);
   g_test_add_func ("/qemu/integration/as-user-with-pipe", test_run_as_user_with_pipe);
   g_test_add_func ("/qemu/integration/accel-auto", test_accel_auto);

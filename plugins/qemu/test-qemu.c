@@ -660,17 +660,32 @@ test_realize_network_on (Fixture *f, gconstpointer data)
   g_assert_true (argv_has (argv, "virtio-net-pci"));
 }
 
+/* A unix-socket bind is relayed: a port of its own, the destination in the
+ * guest's plan, the host path kept for cbox's side; a device is refused. */
 static void
-test_realize_refuses_socket (Fixture *f, gconstpointer data)
+test_realize_socket_relay (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_auto (GStrv) argv = NULL;
+  CboxQemuState *state;
 
   cbox_plan_add_bind_socket (f->plan, "/run/user/1000/bus", "/run/user/1000/bus", 0);
+  cbox_plan_add_bind_socket (f->plan, "/tmp/agent.sock", "/run/user/1000/ssh-agent.socket", 0);
+  argv = realize_argv (f, &error);
+  g_assert_no_error (error);
+  g_assert_true (argv_has (argv, "socket,id=sock0,fd=9"));
+  g_assert_true (argv_has (argv, "chardev=sock1,name=cbox.sock.1"));
+  state = cbox_context_get_data (f->ctx);
+  g_assert_cmpuint (state->sockets->len, ==, 2);
+  g_assert_cmpstr (g_ptr_array_index (state->sockets, 1), ==, "/tmp/agent.sock");
+  g_assert_nonnull (strstr (state->meta->str, "6:socket,31:/run/user/1000/ssh-agent.socket,"));
+  g_clear_pointer (&argv, g_strfreev);
+
+  cbox_plan_add_bind_dev (f->plan, "/dev/dri", "/dev/dri", 0);
   argv = realize_argv (f, &error);
   g_assert_null (argv);
   g_assert_error (error, CBOX_ERROR, CBOX_ERROR_NOT_SUPPORTED);
-  g_assert_nonnull (strstr (error->message, "/run/user/1000/bus"));
+  g_assert_nonnull (strstr (error->message, "/dev/dri"));
 }
 
 static void
@@ -693,7 +708,7 @@ test_descriptor_features (void)
   g_assert_cmpint (desc->kind, ==, CBOX_PLUGIN_KIND_BACKEND);
   g_assert_true (desc->features & CBOX_FEATURE_BIND);
   g_assert_true (desc->features & CBOX_FEATURE_DATA);
-  g_assert_false (desc->features & CBOX_FEATURE_SOCKET);
+  g_assert_true (desc->features & CBOX_FEATURE_SOCKET);
   g_assert_false (desc->features & CBOX_FEATURE_DEVICE);
   g_assert_false (desc->features & CBOX_FEATURE_HELPER);
 }
@@ -762,8 +777,8 @@ main (int argc, char **argv)
               test_realize_covered_hidden, fixture_tear_down);
   g_test_add ("/qemu/realize/network-on", Fixture, NULL, fixture_set_up, test_realize_network_on,
               fixture_tear_down);
-  g_test_add ("/qemu/realize/refuses-socket", Fixture, NULL, fixture_set_up,
-              test_realize_refuses_socket, fixture_tear_down);
+  g_test_add ("/qemu/realize/socket-relay", Fixture, NULL, fixture_set_up,
+              test_realize_socket_relay, fixture_tear_down);
   g_test_add ("/qemu/realize/bad-config", Fixture, NULL, fixture_set_up, test_realize_bad_config,
               fixture_tear_down);
   g_test_add_func ("/qemu/run-dir/sweep-stale", test_sweep_stale);

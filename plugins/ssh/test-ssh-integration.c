@@ -162,19 +162,6 @@ test_agent_only (Fixture *f, gconstpointer data)
   devtools_test_assert_contains (result.out, "AGENT-ONLY-OK");
 }
 
-static void
-test_agent_only_refused_without_sockets (Fixture *f, gconstpointer data)
-{
-  const char *forward[] = { "--forward=ssh", "--set=ssh.keys=false", NULL };
-  g_auto (CboxTestResult) result = { 0 };
-
-  if (f->env == NULL || !devtools_test_require_backend ("qemu", TRUE))
-    return;
-  devtools_test_sh (&result, "qemu", forward, f->project, f->env, "true");
-  cbox_test_assert_status (&result, 125);
-  devtools_test_assert_contains (result.err, "keys=false");
-}
-
 int
 main (int argc, char **argv)
 {
@@ -193,7 +180,5 @@ main (int argc, char **argv)
     }
   g_test_add ("/ssh/integration/qemu/keys-read-only", Fixture, "qemu", fixture_setup,
               test_keys_read_only, fixture_teardown);
-  g_test_add ("/ssh/integration/qemu/agent-only-refused", Fixture, NULL, fixture_setup,
-              test_agent_only_refused_without_sockets, fixture_teardown);
   return g_test_run ();
 }
