@@ -359,6 +359,38 @@ test_kernel_panic (void)
   g_assert_nonnull (strstr (result.err, "the guest kernel panicked: Attempted to kill init"));
 }
 
+/* A VM that does not come up in time (boot-timeout=1: under TCG no kernel
+ * reaches the init in a second) is 125 with why: the accelerator, how far
+ * the init got, the serial log's tail. */
+static void
+test_no_sign_of_life (void)
+{
+  g_auto (CboxTestResult) result = { 0 };
+  g_autofree char *project = NULL;
+  g_autofree char *config = NULL;
+  g_autofree char *config_arg = NULL;
+  g_auto (GStrv) envp = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (!require_qemu ())
+    return;
+  envp = cbox_test_environ (NULL);
+  project = cbox_test_make_dir ("project");
+  config = g_build_filename (project, "..", "qemu-timeout.conf", NULL);
+  g_file_set_contents (config, "[qemu]\nboot-timeout=1\n", -1, &error);
+  g_assert_no_error (error);
+  config_arg = g_strconcat ("--config=", config, NULL);
+  g_assert_true (cbox_test_run ((const char *const[]){ "run", config_arg, "--backend=qemu",
+                                                       "--accel=tcg", "--", "true", NULL },
+                                project, (const char *const *)envp, NULL, &result));
+  g_test_message ("cbox said: %s", result.err);
+  cbox_test_assert_status (&result, 125);
+  g_assert_nonnull (strstr (result.err, "no sign of life from the VM within 1 s under TCG"));
+  g_assert_nonnull (strstr (result.err, "last init mark: "));
+  g_assert_nonnull (strstr (result.err, "serial log: "));
+  g_assert_nonnull (strstr (result.err, "boot-timeout"));
+}
+
 /* SIGTERM to cbox reaches the command inside (128+15 comes back), and the
  * run leaves nothing in its runtime directory. */
 static void
@@ -740,6 +772,7 @@ main (int argc, char **argv)
   g_test_add_func ("/qemu/integration/as-user-with-pipe", test_run_as_user_with_pipe);
   g_test_add_func ("/qemu/integration/accel-auto", test_accel_auto);
   g_test_add_func ("/qemu/integration/kernel-panic", test_kernel_panic);
+  g_test_add_func ("/qemu/integration/no-sign-of-life", test_no_sign_of_life);
   g_test_add_func ("/qemu/integration/signal-and-cleanup", test_signal_and_cleanup);
   g_test_add_func ("/qemu/integration/terminal", test_terminal);
   g_test_add_func ("/qemu/integration/concurrent-and-killed", test_concurrent_and_killed);
