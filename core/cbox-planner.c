@@ -15,6 +15,7 @@
 
 #include "cbox-planner.h"
 #include "cbox-project.h"
+#include "cbox-protect.h"
 
 /* ---- requests ------------------------------------------------------------ */
 
@@ -180,6 +181,7 @@ struct _CboxPlanner
   CboxHost *host;
   CboxRequest *request;
   char *instance_id;
+  CboxProtect *protect; /* the protected paths' snapshot, for after the run */
   char *libexec_dir;
   const CboxPluginDesc *backend_desc;
   CboxContext *backend_ctx;
@@ -264,6 +266,7 @@ cbox_planner_free (CboxPlanner *planner)
   cbox_probe_result_free (planner->backend_probe);
   cbox_host_unref (planner->host);
   g_free (planner->instance_id);
+  cbox_protect_free (planner->protect);
   g_free (planner->libexec_dir);
   g_free (planner);
 }
@@ -1042,6 +1045,11 @@ cbox_planner_build (CboxPlanner *planner, GError **error)
   cbox_plan_set_origin (planner->plan, "core");
   if (!cbox_base_plan_add_project (planner->plan, planner->host, request->project_dir, error))
     return FALSE;
+  /* Last: what host tools run from the writable binds stays read-only
+   * over them (docs/security.md, "Protected paths"). */
+  planner->protect = cbox_protect_apply (planner->plan, planner->host, request->protect_ops, error);
+  if (planner->protect == NULL)
+    return FALSE;
   if (!cbox_project_check_persisted (planner->plan, error))
     return FALSE;
   if (!cbox_planner_check_plan (planner, error))
@@ -1290,6 +1298,15 @@ cbox_planner_run (CboxPlanner *planner, int *ret_status, GError **error)
   /* A tool still finishing its own exit (CboxLaunchRunOptions.ended) is
    * waited for last: cbox never returns before it is gone. */
   cbox_plan_reap_tool (planner->plan);
+  /* Every process of the sandbox is gone: what it left at a protected
+   * path that could not be bound read-only is moved aside now, before
+   * any host tool can run it. */
+  {
+    guint n_moved = cbox_protect_check (planner->protect, planner->instance_id);
+    if (n_moved > 0)
+      g_printerr ("cbox: the run ended (status %d); %u protected path%s moved aside, see above\n",
+                  status, n_moved, n_moved == 1 ? " was" : "s were");
+  }
   cbox_planner_release_signals (old_actions);
 
   caught = cbox_planner_caught_signal;
