@@ -18,6 +18,7 @@
 
 #include <glib/gstdio.h>
 
+#include "cbox-planner.h"
 #include "cbox-project.h"
 #include "cbox-test-util.h"
 
@@ -631,6 +632,118 @@ test_protect_bind_inside (void)
   fixture_clear (&f);
 }
 
+/* ---- item 3: the claude profile's ~/.claude and ~/.claude.json ----------- */
+
+/* What the host's claude obeys stays as it was; the login is writable;
+ * only this project's transcripts are there; ~/.claude.json is kept per
+ * project and never written back. The command stands in for claude: it
+ * writes ~/.claude.json the way claude does (a temporary file beside the
+ * file the link leads to, renamed over it). */
+static void
+test_claude_home (void)
+{
+  g_auto (CboxTestResult) first = { 0 };
+  g_auto (CboxTestResult) second = { 0 };
+  g_auto (CboxTestResult) other = { 0 };
+  g_autofree char *claude = NULL;
+  g_autofree char *settings = NULL;
+  g_autofree char *settings_before = NULL;
+  g_autofree char *settings_after = NULL;
+  g_autofree char *json = NULL;
+  g_autofree char *json_after = NULL;
+  g_autofree char *other_project = NULL;
+  g_autofree char *other_option = NULL;
+  g_autofree char *own_name = NULL;
+  g_autofree char *listing = NULL;
+  Fixture f;
+
+  if (!require_bwrap ())
+    return;
+  fixture_init (&f, "my_proj.x");
+  claude = g_build_filename (f.home, ".claude", NULL);
+  cbox_test_write_file (claude, "settings.json", "{\"model\":\"opus\"}\n");
+  cbox_test_write_file (claude, "projects/-elsewhere-secret/t.jsonl", "other project\n");
+  cbox_test_write_file (f.home, ".claude.json", "{\"numStartups\":1}\n");
+  settings = g_build_filename (claude, "settings.json", NULL);
+  json = g_build_filename (f.home, ".claude.json", NULL);
+  settings_before = read_file (settings);
+
+  run_cbox (
+      &f, &first, "--profile=claude", "run", "--", "sh", "-c",
+      "ls ~/.claude/projects; "
+      "echo '{\"hooks\":{\"SessionStart\":[{\"hooks\":[{\"type\":\"command\",\"command\":\"touch "
+      "/tmp/x\"}]}]}}' > ~/.claude/settings.json || echo settings-refused; "
+      "echo evil > ~/.claude/commands/x.md || echo commands-refused; "
+      "mkdir ~/.claude/hooks/x || echo hooks-refused; "
+      "echo login > ~/.claude/.credentials.json && echo login-written; "
+      "echo mine > ~/.claude/CLAUDE.md; "
+      "cat ~/.claude.json; target=$(readlink -f ~/.claude.json); "
+      "echo '{\"numStartups\":2,\"projects\":{\"trusted\":true}}' > \"$target.tmp.1\" "
+      "&& mv \"$target.tmp.1\" \"$target\" && echo saved",
+      NULL);
+  cbox_test_assert_status (&first, 0);
+  own_name = cbox_planner_project_folder_name (f.project);
+  g_assert_nonnull (own_name);
+  {
+    /* Only this project's folder of projects/. */
+    g_autofree char *expected = g_strdup_printf ("%s\n", own_name);
+    g_assert_true (g_str_has_prefix (first.out, expected));
+  }
+  assert_in (first.out, "settings-refused");
+  assert_in (first.out, "commands-refused");
+  assert_in (first.out, "hooks-refused");
+  assert_in (first.out, "login-written");
+  assert_in (first.out, "{\"numStartups\":1}\nsaved");
+  assert_in (first.err, "CLAUDE.md appeared during the run");
+
+  /* The host's settings are byte-identical; the login went through;
+   * the other project's transcripts were never shown (their folder is
+   * there, untouched), this project's folder was made. */
+  settings_after = read_file (settings);
+  g_assert_cmpstr (settings_after, ==, settings_before);
+  {
+    g_autofree char *creds = g_build_filename (claude, ".credentials.json", NULL);
+    g_autofree char *creds_text = read_file (creds);
+    g_autofree char *commands = g_build_filename (claude, "commands", NULL);
+    g_autofree char *commands_listing = list_dir (commands);
+    g_autofree char *projects = g_build_filename (claude, "projects", NULL);
+    g_assert_cmpstr (creds_text, ==, "login\n");
+    g_assert_cmpstr (commands_listing, ==, "");
+    listing = list_dir (projects);
+    g_assert_nonnull (strstr (listing, own_name));
+    g_assert_nonnull (strstr (listing, "-elsewhere-secret"));
+  }
+  /* ~/.claude.json: the host's is untouched ... */
+  json_after = read_file (json);
+  g_assert_cmpstr (json_after, ==, "{\"numStartups\":1}\n");
+  /* ... the next run of the same project has what the first saved ... */
+  run_cbox (&f, &second, "--profile=claude", "run", "--", "cat", json, NULL);
+  cbox_test_assert_status (&second, 0);
+  g_assert_cmpstr (second.out, ==, "{\"numStartups\":2,\"projects\":{\"trusted\":true}}\n");
+  /* ... and another project starts from the host's. */
+  other_project = g_build_filename (f.home, "other", NULL);
+  g_assert_cmpint (g_mkdir (other_project, 0755), ==, 0);
+  other_option = g_strdup_printf ("--project=%s", other_project);
+  run_cbox (&f, &other, other_option, "--profile=claude", "run", "--", "cat", json, NULL);
+  cbox_test_assert_status (&other, 0);
+  g_assert_cmpstr (other.out, ==, "{\"numStartups\":1}\n");
+  fixture_clear (&f);
+}
+
+static void
+test_claude_folder_name (void)
+{
+  g_autofree char *plain = cbox_planner_project_folder_name ("/home/ada/my_proj.v2");
+  g_autofree char *wide = cbox_planner_project_folder_name ("/h/\xc3\xa9\xf0\x9f\x98\x80");
+  g_autofree char *longer = g_strnfill (201, 'a');
+  g_autofree char *too_long = cbox_planner_project_folder_name (longer);
+
+  g_assert_cmpstr (plain, ==, "-home-ada-my-proj-v2");
+  /* One '-' per UTF-16 unit: é is one, an emoji two. */
+  g_assert_cmpstr (wide, ==, "-h----");
+  g_assert_null (too_long);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -652,5 +765,7 @@ main (int argc, char **argv)
   g_test_add_func ("/writes/protect/redirect", test_protect_redirect);
   g_test_add_func ("/writes/protect/config", test_protect_config);
   g_test_add_func ("/writes/protect/bind-inside-refused", test_protect_bind_inside);
+  g_test_add_func ("/writes/claude/home", test_claude_home);
+  g_test_add_func ("/writes/claude/folder-name", test_claude_folder_name);
   return g_test_run ();
 }
