@@ -97,7 +97,13 @@ typedef struct
   char *entry;
   const char *origin;
   GArray *before; /* CboxProtectId, one per part, up to the first missing */
+  /* The path itself when it was a regular file of at most
+   * CBOX_PROTECT_COPY_MAX bytes: its content, to put back. */
+  GBytes *content;
+  struct stat st;
 } CboxProtectWatch;
+
+#define CBOX_PROTECT_COPY_MAX (1024 * 1024)
 
 struct _CboxProtect
 {
@@ -111,6 +117,7 @@ cbox_protect_watch_free (CboxProtectWatch *watch)
   g_strfreev (watch->parts);
   g_free (watch->entry);
   g_array_unref (watch->before);
+  g_clear_pointer (&watch->content, g_bytes_unref);
   g_free (watch);
 }
 
@@ -147,12 +154,14 @@ cbox_protect_id_equal (const CboxProtectId *a, const CboxProtectId *b)
 /* The identity of each component of @parts below @root_fd, walking real
  * folders only (no link is followed): up to the first that is missing or
  * is not a folder. */
-static GArray *
-cbox_protect_snapshot (int root_fd, char **parts)
+static void
+cbox_protect_snapshot (int root_fd, CboxProtectWatch *watch)
 {
+  char **parts = watch->parts;
   GArray *ids = g_array_new (FALSE, TRUE, sizeof (CboxProtectId));
   cbox_autofd int dir_fd = fcntl (root_fd, F_DUPFD_CLOEXEC, 3);
 
+  watch->before = ids;
   for (guint i = 0; dir_fd >= 0 && parts[i] != NULL; i++)
     {
       CboxProtectId id = cbox_protect_id_at (dir_fd, parts[i]);
@@ -161,13 +170,27 @@ cbox_protect_snapshot (int root_fd, char **parts)
       if (id.type == 0)
         break;
       g_array_append_val (ids, id);
+      if (id.type == S_IFREG && parts[i + 1] == NULL)
+        {
+          /* Kept to put it back should it be replaced all the same
+           * (a backend whose read-only bind did not hold). */
+          cbox_autofd int fd
+              = openat (dir_fd, parts[i], O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+          if (fd >= 0 && fstat (fd, &watch->st) == 0 && S_ISREG (watch->st.st_mode)
+              && watch->st.st_size <= CBOX_PROTECT_COPY_MAX)
+            {
+              g_autofree char *data = g_malloc (watch->st.st_size + 1);
+              ssize_t n = pread (fd, data, watch->st.st_size + 1, 0);
+              if (n == watch->st.st_size)
+                watch->content = g_bytes_new (data, (gsize)n);
+            }
+        }
       if (id.type != S_IFDIR || parts[i + 1] == NULL)
         break;
       next = openat (dir_fd, parts[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       close (dir_fd);
       dir_fd = next;
     }
-  return ids;
 }
 
 /* ---- planning ----------------------------------------------------------------- */
@@ -507,7 +530,7 @@ cbox_protect_apply (CboxPlan *plan, const CboxHost *host, GPtrArray *ops, GError
           watch->parts = g_strsplit (item->rel, "/", -1);
           watch->entry = g_strdup (item->entry->entry);
           watch->origin = g_intern_string (item->entry->origin);
-          watch->before = cbox_protect_snapshot (root_fd, watch->parts);
+          cbox_protect_snapshot (root_fd, watch);
           g_ptr_array_add (protect->watches, watch);
         }
     }
@@ -516,6 +539,34 @@ cbox_protect_apply (CboxPlan *plan, const CboxHost *host, GPtrArray *ops, GError
 }
 
 /* ---- after the run ------------------------------------------------------------- */
+
+/* Puts the snapshot's content back at @name (just moved aside), made anew
+ * without following anything, with the old owner and mode. */
+static gboolean
+cbox_protect_restore (CboxProtectWatch *watch, int dir_fd, const char *name)
+{
+  gsize len;
+  const guint8 *data = g_bytes_get_data (watch->content, &len);
+  gsize done = 0;
+  cbox_autofd int fd = openat (dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                               watch->st.st_mode & 07777);
+
+  if (fd < 0)
+    return FALSE;
+  while (done < len)
+    {
+      ssize_t n = write (fd, data + done, len - done);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return FALSE;
+      done += (gsize)n;
+    }
+  /* Root acting for a user: the file stays the user's. */
+  if (geteuid () == 0 && fchown (fd, watch->st.st_uid, watch->st.st_gid) < 0)
+    return FALSE;
+  return fchmod (fd, watch->st.st_mode & 07777) == 0;
+}
 
 static void
 cbox_protect_quarantine (CboxProtectWatch *watch, int dir_fd, guint index, const char *why,
@@ -545,6 +596,14 @@ cbox_protect_quarantine (CboxProtectWatch *watch, int dir_fd, guint index, const
               "so no host tool runs it. Look at it, and move it back only if you trust it\n",
               quoted, why, watch->entry, watch->origin, quoted_aside);
   (*n_moved)++;
+  if (watch->content != NULL && watch->parts[index + 1] == NULL)
+    {
+      if (cbox_protect_restore (watch, dir_fd, watch->parts[index]))
+        g_printerr ("cbox: %s is back as it was before the run\n", quoted);
+      else
+        g_printerr ("cbox: %s could not be put back as it was before the run: %s\n", quoted,
+                    g_strerror (errno));
+    }
 }
 
 guint

@@ -760,6 +760,8 @@ main (int argc, char **argv)
                         test_persisted_planted_link);
   g_test_add_data_func ("/writes/protect/git/bwrap", "bwrap", test_protect_git);
   g_test_add_data_func ("/writes/protect/git/nspawn", "nspawn", test_protect_git);
+  /* Under TCG a VM takes a while: one test for qemu. */
+  g_test_add_data_func ("/writes/protect/git/qemu", "qemu", test_protect_git);
   g_test_add_data_func ("/writes/protect/created/bwrap", "bwrap", test_protect_created);
   g_test_add_data_func ("/writes/protect/created/nspawn", "nspawn", test_protect_created);
   g_test_add_func ("/writes/protect/redirect", test_protect_redirect);
