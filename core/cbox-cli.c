@@ -1275,19 +1275,35 @@ cbox_cli_format_plan (CboxPlan *plan, CboxContext *backend_ctx)
 
   if (cbox_plan_get_n_protected_paths (plan) > 0)
     {
+      guint n_default_checked = 0;
+
       g_string_append (out, "\nprotected paths (host tools run them: read-only inside; a missing "
                             "one that appears is moved aside after the run):\n");
       for (guint i = 0; i < cbox_plan_get_n_protected_paths (plan); i++)
         {
           const CboxProtectedPath *item = cbox_plan_get_protected_path (plan, i);
-          g_autofree char *path = cbox_cli_printable (item->path);
-          g_autofree char *line
-              = g_strdup_printf ("  %-9s %s%s%s%s", cbox_protected_how_to_string (item->how), path,
-                                 g_str_equal (item->path, item->host_path) ? "" : " <- ",
-                                 g_str_equal (item->path, item->host_path) ? "" : item->host_path,
-                                 item->how == CBOX_PROTECTED_CHECKED ? " (missing)" : "");
+          g_autofree char *path = NULL;
+          g_autofree char *line = NULL;
+
+          /* The built-in entries that are missing are many and alike:
+           * counted here, listed by --json. */
+          if (item->how == CBOX_PROTECTED_CHECKED && g_str_equal (item->origin, "default"))
+            {
+              n_default_checked++;
+              continue;
+            }
+          path = cbox_cli_printable (item->path);
+          line = g_strdup_printf ("  %-9s %s%s%s%s", cbox_protected_how_to_string (item->how), path,
+                                  g_str_equal (item->path, item->host_path) ? "" : " <- ",
+                                  g_str_equal (item->path, item->host_path) ? "" : item->host_path,
+                                  item->how == CBOX_PROTECTED_CHECKED ? " (missing)" : "");
           g_string_append_printf (out, "%-64s [%s: %s]\n", line, item->origin, item->entry);
         }
+      if (n_default_checked > 0)
+        g_string_append_printf (out,
+                                "  checked   %u more of the built-in list, missing (cbox plan "
+                                "--json lists them)\n",
+                                n_default_checked);
     }
 
   g_string_append (out, "\nenvironment (nothing else of the host's):\n");
