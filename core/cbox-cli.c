@@ -869,6 +869,8 @@ cbox_cli_make_request (CboxCliOptions *options, CboxHost *host, const char *cwd,
           = g_key_file_get_string_list (layer_file, "cbox", "protect", NULL, NULL);
       g_auto (GStrv) unprotect
           = g_key_file_get_string_list (layer_file, "cbox", "unprotect", NULL, NULL);
+      g_auto (GStrv) project_folders
+          = g_key_file_get_string_list (layer_file, "cbox", "project-folder", NULL, NULL);
 
       if (layer == CBOX_CONFIG_LAYER_FILES && forward != NULL)
         request->has_default_forwards = TRUE;
@@ -911,6 +913,13 @@ cbox_cli_make_request (CboxCliOptions *options, CboxHost *host, const char *cwd,
         cbox_request_add_path (request->protect_ops, protect[i], FALSE, origin);
       for (guint i = 0; unprotect != NULL && unprotect[i] != NULL; i++)
         cbox_request_add_path (request->protect_ops, unprotect[i], TRUE, origin);
+      for (guint i = 0; project_folders != NULL && project_folders[i] != NULL; i++)
+        {
+          g_autofree char *dir = cbox_cli_absolute_path (host, project_folders[i], "/", error);
+          if (dir == NULL)
+            return FALSE;
+          cbox_request_add_path (request->project_folders, dir, FALSE, origin);
+        }
     }
   for (guint i = 0; i < options->cli->allow_projects->len; i++)
     {
@@ -1262,6 +1271,39 @@ cbox_cli_format_plan (CboxPlan *plan, CboxContext *backend_ctx)
       if (mount->flags & CBOX_MOUNT_FLAG_ALLOW_MISSING)
         g_string_append (line, " (if present)");
       g_string_append_printf (out, "%-64s [%s]\n", line->str, mount->origin);
+    }
+
+  if (cbox_plan_get_n_protected_paths (plan) > 0)
+    {
+      guint n_default_checked = 0;
+
+      g_string_append (out, "\nprotected paths (host tools run them: read-only inside; a missing "
+                            "one that appears is moved aside after the run):\n");
+      for (guint i = 0; i < cbox_plan_get_n_protected_paths (plan); i++)
+        {
+          const CboxProtectedPath *item = cbox_plan_get_protected_path (plan, i);
+          g_autofree char *path = NULL;
+          g_autofree char *line = NULL;
+
+          /* The built-in entries that are missing are many and alike:
+           * counted here, listed by --json. */
+          if (item->how == CBOX_PROTECTED_CHECKED && g_str_equal (item->origin, "default"))
+            {
+              n_default_checked++;
+              continue;
+            }
+          path = cbox_cli_printable (item->path);
+          line = g_strdup_printf ("  %-9s %s%s%s%s", cbox_protected_how_to_string (item->how), path,
+                                  g_str_equal (item->path, item->host_path) ? "" : " <- ",
+                                  g_str_equal (item->path, item->host_path) ? "" : item->host_path,
+                                  item->how == CBOX_PROTECTED_CHECKED ? " (missing)" : "");
+          g_string_append_printf (out, "%-64s [%s: %s]\n", line, item->origin, item->entry);
+        }
+      if (n_default_checked > 0)
+        g_string_append_printf (out,
+                                "  checked   %u more of the built-in list, missing (cbox plan "
+                                "--json lists them)\n",
+                                n_default_checked);
     }
 
   g_string_append (out, "\nenvironment (nothing else of the host's):\n");

@@ -60,6 +60,8 @@ static const CboxCoreKey cbox_core_keys[] = {
   { "protect", CBOX_KEY_PROTECT_LIST, FALSE },
   { "unprotect", CBOX_KEY_PROTECT_LIST, FALSE },
   { "persist", CBOX_KEY_NAME_LIST, FALSE },
+  { "persist-file", CBOX_KEY_PATH_LIST, FALSE },
+  { "project-folder", CBOX_KEY_PATH_LIST, FALSE },
   { "env", CBOX_KEY_ENV_LIST, FALSE },
   { "usr", CBOX_KEY_PATH, FALSE },
   { "verbose", CBOX_KEY_BOOLEAN, FALSE },

@@ -138,3 +138,14 @@ cbox_open_beneath (int dir_fd, const char *path, int flags)
   current = -1;
   return fd;
 }
+
+int
+cbox_open_resolve_beneath (int dir_fd, const char *path, int flags)
+{
+  struct open_how how = {
+    .flags = (guint64)(flags | O_CLOEXEC),
+    .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+  };
+
+  return (int)syscall (SYS_openat2, dir_fd, path, &how, sizeof how);
+}

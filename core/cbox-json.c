@@ -248,6 +248,21 @@ cbox_json_plan (CboxPlan *plan, CboxContext *backend_ctx, CboxLaunch *launch, Cb
     cbox_json_add_mount (builder, cbox_plan_get_mount (plan, i), flags);
   json_builder_end_array (builder);
 
+  json_builder_set_member_name (builder, "protected");
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < cbox_plan_get_n_protected_paths (plan); i++)
+    {
+      const CboxProtectedPath *item = cbox_plan_get_protected_path (plan, i);
+      json_builder_begin_object (builder);
+      cbox_json_add_string (builder, "path", item->path);
+      cbox_json_add_string (builder, "host_path", item->host_path);
+      cbox_json_add_string (builder, "entry", item->entry);
+      cbox_json_add_string (builder, "how", cbox_protected_how_to_string (item->how));
+      cbox_json_add_string (builder, "origin", item->origin);
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
+
   json_builder_set_member_name (builder, "environment");
   json_builder_begin_array (builder);
   for (guint i = 0; i < cbox_plan_get_n_env (plan); i++)

@@ -49,10 +49,11 @@ struct _CboxPlan
   char *home_dir;
   char *runtime_dir;
   char *hostname;
-  GPtrArray *notes;      /* CboxNote* */
-  GPtrArray *skipped;    /* CboxSkipped* */
-  GPtrArray *forwarders; /* char*, NULL-terminated */
-  GArray *cleanups;      /* CboxCleanup */
+  GPtrArray *notes;           /* CboxNote* */
+  GPtrArray *skipped;         /* CboxSkipped* */
+  GPtrArray *forwarders;      /* char*, NULL-terminated */
+  GArray *cleanups;           /* CboxCleanup */
+  GPtrArray *protected_paths; /* CboxProtectedPath* */
   CboxPlanSpawnedFunc spawned_func;
   gpointer spawned_data;
   pid_t tool_to_reap; /* 0: none */
@@ -68,6 +69,15 @@ cbox_mount_free (CboxMount *mount)
   if (mount->fd >= 0)
     close (mount->fd);
   g_free (mount);
+}
+
+static void
+cbox_protected_path_free (CboxProtectedPath *item)
+{
+  g_free (item->path);
+  g_free (item->host_path);
+  g_free (item->entry);
+  g_free (item);
 }
 
 static void
@@ -120,6 +130,7 @@ cbox_plan_new (void)
   plan->skipped = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_skipped_free);
   plan->forwarders = g_ptr_array_new_with_free_func (g_free);
   g_ptr_array_add (plan->forwarders, NULL);
+  plan->protected_paths = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_protected_path_free);
   plan->cleanups = g_array_new (FALSE, FALSE, sizeof (CboxCleanup));
   plan->network_mode = CBOX_NETWORK_OWN;
   plan->uid = (uid_t)-1;
@@ -136,6 +147,7 @@ cbox_plan_free (CboxPlan *plan)
   cbox_plan_reap_tool (plan);
   cbox_plan_close_fds (plan);
   g_ptr_array_unref (plan->mounts);
+  g_ptr_array_unref (plan->protected_paths);
   g_ptr_array_unref (plan->env);
   g_array_unref (plan->fds);
   g_ptr_array_unref (plan->helpers);
@@ -1084,4 +1096,52 @@ cbox_plan_mark_clear (CboxPlanMark *mark)
 {
   if (mark != NULL)
     g_clear_pointer (&mark->env, g_ptr_array_unref);
+}
+
+/* ---- protected paths ---------------------------------------------------- */
+
+const char *
+cbox_protected_how_to_string (CboxProtectedHow how)
+{
+  switch (how)
+    {
+    case CBOX_PROTECTED_READ_ONLY:
+      return "read-only";
+    case CBOX_PROTECTED_PINNED:
+      return "pinned";
+    case CBOX_PROTECTED_CHECKED:
+      return "checked";
+    default:
+      return NULL;
+    }
+}
+
+void
+cbox_plan_add_protected_path (CboxPlan *plan, const char *path, const char *host_path,
+                              const char *entry, CboxProtectedHow how)
+{
+  CboxProtectedPath *item;
+
+  g_return_if_fail (plan != NULL && path != NULL && host_path != NULL && entry != NULL);
+  item = g_new0 (CboxProtectedPath, 1);
+  item->path = g_strdup (path);
+  item->host_path = g_strdup (host_path);
+  item->entry = g_strdup (entry);
+  item->how = how;
+  item->origin = plan->origin;
+  g_ptr_array_add (plan->protected_paths, item);
+}
+
+guint
+cbox_plan_get_n_protected_paths (const CboxPlan *plan)
+{
+  g_return_val_if_fail (plan != NULL, 0);
+  return plan->protected_paths->len;
+}
+
+const CboxProtectedPath *
+cbox_plan_get_protected_path (const CboxPlan *plan, guint index)
+{
+  g_return_val_if_fail (plan != NULL && index < plan->protected_paths->len, NULL);
+  return g_ptr_array_index (plan->protected_paths, index);
 }

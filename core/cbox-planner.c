@@ -15,6 +15,7 @@
 
 #include "cbox-planner.h"
 #include "cbox-project.h"
+#include "cbox-protect.h"
 
 /* ---- requests ------------------------------------------------------------ */
 
@@ -64,6 +65,31 @@ cbox_request_add_path (GPtrArray *list, const char *path, gboolean remove, const
   g_ptr_array_add (list, item);
 }
 
+char *
+cbox_planner_project_folder_name (const char *project_dir)
+{
+  GString *name = g_string_new (NULL);
+
+  if (g_utf8_validate (project_dir, -1, NULL))
+    for (const char *p = project_dir; *p != '\0'; p = g_utf8_next_char (p))
+      {
+        gunichar c = g_utf8_get_char (p);
+        if (c < 0x80 && g_ascii_isalnum ((char)c))
+          g_string_append_c (name, (char)c);
+        else
+          g_string_append (name, c > 0xffff ? "--" : "-");
+      }
+  else
+    for (const char *p = project_dir; *p != '\0'; p++)
+      g_string_append_c (name, g_ascii_isalnum (*p) ? *p : '-');
+  if (name->len > 200)
+    {
+      g_string_free (name, TRUE);
+      return NULL;
+    }
+  return g_string_free (name, FALSE);
+}
+
 CboxRequest *
 cbox_request_new (void)
 {
@@ -74,6 +100,8 @@ cbox_request_new (void)
   request->env = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_env_request_free);
   request->allow_projects = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_path_request_free);
   request->protect_ops = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_path_request_free);
+  request->project_folders
+      = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_path_request_free);
   request->network = CBOX_NETWORK_OWN;
   request->config = g_key_file_new ();
   return request;
@@ -93,6 +121,7 @@ cbox_request_free (CboxRequest *request)
   g_strfreev (request->mkdirs);
   g_ptr_array_unref (request->allow_projects);
   g_ptr_array_unref (request->protect_ops);
+  g_ptr_array_unref (request->project_folders);
   g_free (request->usr_dir);
   g_free (request->profile);
   g_key_file_unref (request->config);
@@ -180,6 +209,7 @@ struct _CboxPlanner
   CboxHost *host;
   CboxRequest *request;
   char *instance_id;
+  CboxProtect *protect; /* the protected paths' snapshot, for after the run */
   char *libexec_dir;
   const CboxPluginDesc *backend_desc;
   CboxContext *backend_ctx;
@@ -264,6 +294,7 @@ cbox_planner_free (CboxPlanner *planner)
   cbox_probe_result_free (planner->backend_probe);
   cbox_host_unref (planner->host);
   g_free (planner->instance_id);
+  cbox_protect_free (planner->protect);
   g_free (planner->libexec_dir);
   g_free (planner);
 }
@@ -895,6 +926,28 @@ cbox_planner_add_user_items (CboxPlanner *planner, GError **error)
         }
     }
 
+  /* A folder of which the sandbox sees only this project's entry: the
+   * transcripts of the user's other projects under ~/.claude/projects
+   * stay out of reach (and out of an injected prompt's reach). */
+  for (guint i = 0; i < request->project_folders->len; i++)
+    {
+      CboxPathRequest *folder = g_ptr_array_index (request->project_folders, i);
+      g_autofree char *name = cbox_planner_project_folder_name (request->project_dir);
+
+      cbox_plan_set_origin (planner->plan, folder->origin);
+      cbox_plan_add_tmpfs (planner->plan, folder->path, 0700);
+      if (name != NULL)
+        {
+          g_autofree char *own = g_build_filename (folder->path, name, NULL);
+          cbox_plan_add_bind_rw (planner->plan, own, own, CBOX_MOUNT_FLAG_ALLOW_MISSING);
+        }
+      else
+        cbox_plan_add_note (planner->plan,
+                            "%s: this project's name there would be over 200 characters; "
+                            "nothing of it is kept",
+                            folder->path);
+    }
+
   for (guint i = 0; i < request->env->len; i++)
     {
       CboxEnvRequest *env = g_ptr_array_index (request->env, i);
@@ -966,6 +1019,8 @@ cbox_planner_check_plan (CboxPlanner *planner, GError **error)
     }
   return TRUE;
 }
+
+static gboolean cbox_planner_make_dirs (CboxPlanner *planner, GError **error);
 
 gboolean
 cbox_planner_build (CboxPlanner *planner, GError **error)
@@ -1041,6 +1096,13 @@ cbox_planner_build (CboxPlanner *planner, GError **error)
     return FALSE;
   cbox_plan_set_origin (planner->plan, "core");
   if (!cbox_base_plan_add_project (planner->plan, planner->host, request->project_dir, error))
+    return FALSE;
+  /* Last: what host tools run from the writable binds stays read-only
+   * over them (docs/security.md, "Protected paths"). */
+  if (request->will_run && !cbox_planner_make_dirs (planner, error))
+    return FALSE;
+  planner->protect = cbox_protect_apply (planner->plan, planner->host, request->protect_ops, error);
+  if (planner->protect == NULL)
     return FALSE;
   if (!cbox_project_check_persisted (planner->plan, error))
     return FALSE;
@@ -1153,6 +1215,29 @@ cbox_planner_make_dir (const CboxHost *host, const char *path, GError **error)
   return TRUE;
 }
 
+/* The [cbox] mkdir folders and this project's entry of each
+ * project-folder, made for `cbox run` before the plan is finished: the
+ * protected paths are decided on what exists, so a folder made later
+ * would look as if the sandbox had made it. */
+static gboolean
+cbox_planner_make_dirs (CboxPlanner *planner, GError **error)
+{
+  CboxRequest *request = planner->request;
+  g_autofree char *name = cbox_planner_project_folder_name (request->project_dir);
+
+  for (guint i = 0; request->mkdirs != NULL && request->mkdirs[i] != NULL; i++)
+    if (!cbox_planner_make_dir (planner->host, request->mkdirs[i], error))
+      return FALSE;
+  for (guint i = 0; name != NULL && i < request->project_folders->len; i++)
+    {
+      CboxPathRequest *folder = g_ptr_array_index (request->project_folders, i);
+      g_autofree char *own = g_build_filename (folder->path, name, NULL);
+      if (!cbox_planner_make_dir (planner->host, own, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
 /* Before the command runs (prepare) and after it ended (cleanup), a
  * SIGINT, SIGTERM or SIGHUP to cbox must not kill it halfway: the
  * forwarders' host state would be left behind. It is noted instead; the
@@ -1241,9 +1326,8 @@ cbox_planner_run (CboxPlanner *planner, int *ret_status, GError **error)
 
   g_return_val_if_fail (planner != NULL && planner->built, FALSE);
 
-  for (guint i = 0; planner->request->mkdirs != NULL && planner->request->mkdirs[i] != NULL; i++)
-    if (!cbox_planner_make_dir (planner->host, planner->request->mkdirs[i], error))
-      return FALSE;
+  if (!planner->request->will_run && !cbox_planner_make_dirs (planner, error))
+    return FALSE;
   cbox_plan_set_spawned_func (planner->plan, cbox_planner_register, planner);
   cbox_context_set_started_func (planner->backend_ctx, cbox_planner_register, planner);
   cbox_planner_caught_signal = 0;
@@ -1290,6 +1374,15 @@ cbox_planner_run (CboxPlanner *planner, int *ret_status, GError **error)
   /* A tool still finishing its own exit (CboxLaunchRunOptions.ended) is
    * waited for last: cbox never returns before it is gone. */
   cbox_plan_reap_tool (planner->plan);
+  /* Every process of the sandbox is gone: what it left at a protected
+   * path that could not be bound read-only is moved aside now, before
+   * any host tool can run it. */
+  {
+    guint n_moved = cbox_protect_check (planner->protect, planner->instance_id);
+    if (n_moved > 0)
+      g_printerr ("cbox: the run ended (status %d); %u protected path%s moved aside, see above\n",
+                  status, n_moved, n_moved == 1 ? " was" : "s were");
+  }
   cbox_planner_release_signals (old_actions);
 
   caught = cbox_planner_caught_signal;

@@ -81,6 +81,9 @@ typedef struct
   GPtrArray *allow_projects;
   /* CboxPathRequest: [cbox] protect / unprotect entries, in order. */
   GPtrArray *protect_ops;
+  /* CboxPathRequest: [cbox] project-folder, absolute host folders of
+   * which only this project's entry is shown (~/.claude/projects). */
+  GPtrArray *project_folders;
   char *usr_dir; /* [cbox] usr, or NULL */
   char *profile; /* or NULL */
   gboolean verbose;
@@ -105,6 +108,12 @@ void cbox_request_add_env (CboxRequest *request, const char *name, const char *v
 void cbox_request_add_path (GPtrArray *list, const char *path, gboolean remove, const char *origin);
 
 typedef struct _CboxPlanner CboxPlanner;
+
+/* The name Claude Code gives the folder of @project_dir under
+ * ~/.claude/projects: every character but A-Z a-z 0-9 becomes '-' (one per
+ * UTF-16 unit, as JavaScript counts). NULL when that is over 200
+ * characters (Claude then cuts it and adds a hash cbox cannot compute). */
+char *cbox_planner_project_folder_name (const char *project_dir);
 
 CboxPlanner *cbox_planner_new (CboxRegistry *registry, CboxHost *host, CboxRequest *request);
 void cbox_planner_free (CboxPlanner *planner);

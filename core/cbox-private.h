@@ -64,6 +64,9 @@ gboolean cbox_write_file_atomic (const char *path, const void *data, gsize len, 
  * way fails with ELOOP (a last one: ELOOP, or an O_PATH fd of the link
  * with O_PATH). O_CLOEXEC always. */
 int cbox_open_beneath (int dir_fd, const char *path, int flags);
+/* (cbox-file.c) The same, following links as long as they stay below
+ * @dir_fd (openat2 RESOLVE_BENEATH); -1 with ENOSYS without openat2. */
+int cbox_open_resolve_beneath (int dir_fd, const char *path, int flags);
 G_END_DECLS
 
 G_BEGIN_DECLS

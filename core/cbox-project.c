@@ -274,6 +274,173 @@ cbox_project_source_flags (const char *src)
                                                : CBOX_MOUNT_FLAG_ALLOW_MISSING;
 }
 
+static gboolean cbox_project_mkdir (const CboxHost *host, const char *path, GError **error);
+
+/* ---- files kept per project: [cbox] persist-file ------------------------- */
+
+#define CBOX_PROJECT_FILES_INSIDE "/run/cbox-files"
+/* A seed larger than this is not copied (~/.claude.json is kilobytes). */
+#define CBOX_PROJECT_FILE_MAX (16 * 1024 * 1024)
+
+/* The host paths of [cbox] persist-file, expanded; NULL-terminated. */
+static char **
+cbox_project_get_files (const CboxHost *host, GKeyFile *config, GError **error)
+{
+  g_auto (GStrv) items = g_key_file_get_string_list (config, "cbox", "persist-file", NULL, NULL);
+  g_autoptr (GPtrArray) files = g_ptr_array_new_with_free_func (g_free);
+
+  for (guint i = 0; items != NULL && items[i] != NULL; i++)
+    {
+      g_autofree char *expanded = cbox_host_expand_path (host, items[i], error);
+      g_autofree char *path = NULL;
+      g_autofree char *name = NULL;
+
+      if (expanded == NULL)
+        return NULL;
+      path = g_canonicalize_filename (expanded, "/");
+      name = g_path_get_basename (path);
+      if (g_str_equal (path, "/") || g_str_equal (name, ".") || g_str_equal (name, ".."))
+        {
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
+                       "[cbox] persist-file: '%s' is not a file path", items[i]);
+          return NULL;
+        }
+      for (guint j = 0; j < files->len; j++)
+        {
+          g_autofree char *other = g_path_get_basename (g_ptr_array_index (files, j));
+          if (g_str_equal (other, name))
+            {
+              g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
+                           "[cbox] persist-file: two files named '%s' (each is kept under its "
+                           "name)",
+                           name);
+              return NULL;
+            }
+        }
+      g_ptr_array_add (files, g_steal_pointer (&path));
+    }
+  g_ptr_array_add (files, NULL);
+  return (char **)g_ptr_array_free (g_steal_pointer (&files), FALSE);
+}
+
+/* A file the command rewrites and that should be remembered per project,
+ * never written back to the host's (Claude Code's ~/.claude.json: the
+ * trust dialog, the API-key answer, `claude mcp add`). It lives in
+ * state/files/NAME, seeded from the host's file on the first run
+ * (cbox_project_prepare()). Claude rewrites it by writing a temporary file
+ * beside it and renaming it over it, which a bind of the single file
+ * cannot take (the rename fails on a mount point). So the state folder
+ * `files` is bound at /run/cbox-files and the path is a symlink to it:
+ * Claude writes through one level of link, so its temporary file and the
+ * rename land in the bound folder. Were a save to replace the link
+ * instead, that save would stay in the run's private home and be lost, the
+ * host's file untouched either way. Without persistence (persist=none) it
+ * is a copy, as before. */
+static gboolean
+cbox_project_add_files (CboxPlan *plan, const CboxHost *host, GKeyFile *config,
+                        const char *project_dir, CboxPersist persist, GError **error)
+{
+  g_auto (GStrv) files = cbox_project_get_files (host, config, error);
+  g_autofree char *state_dir = NULL;
+  g_autofree char *src = NULL;
+
+  if (files == NULL)
+    return FALSE;
+  if (files[0] == NULL)
+    return TRUE;
+  if (persist == CBOX_PERSIST_NONE)
+    {
+      for (guint i = 0; files[i] != NULL; i++)
+        if (!cbox_plan_add_copy (plan, files[i], files[i], CBOX_MOUNT_FLAG_ALLOW_MISSING, error))
+          return FALSE;
+      return TRUE;
+    }
+  state_dir = cbox_project_state_dir (host, project_dir);
+  src = g_build_filename (state_dir, "files", NULL);
+  cbox_plan_add_bind_rw (plan, src, CBOX_PROJECT_FILES_INSIDE, cbox_project_source_flags (src));
+  for (guint i = 0; files[i] != NULL; i++)
+    {
+      g_autofree char *name = g_path_get_basename (files[i]);
+      g_autofree char *target = g_build_filename (CBOX_PROJECT_FILES_INSIDE, name, NULL);
+      cbox_plan_add_symlink (plan, target, files[i]);
+    }
+  return TRUE;
+}
+
+/* Seeds state/files/NAME from the host's file once. The folder is written
+ * by the sandbox, so nothing in it is followed: the file is made with
+ * O_CREAT | O_EXCL | O_NOFOLLOW through the folder's descriptor (a link
+ * the sandbox left there stays as it is, pointing nowhere on the host). */
+static gboolean
+cbox_project_seed_files (const CboxHost *host, GKeyFile *config, const char *state_dir,
+                         GError **error)
+{
+  g_auto (GStrv) files = cbox_project_get_files (host, config, error);
+  g_autofree char *dir = NULL;
+  cbox_autofd int dir_fd = -1;
+
+  if (files == NULL)
+    return FALSE;
+  if (files[0] == NULL)
+    return TRUE;
+  dir = g_build_filename (state_dir, "files", NULL);
+  if (!cbox_project_mkdir (host, dir, error))
+    return FALSE;
+  dir_fd = open (dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dir_fd < 0)
+    {
+      int saved_errno = errno;
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "Cannot open %s: %s", dir,
+                   g_strerror (saved_errno));
+      return FALSE;
+    }
+  for (guint i = 0; files[i] != NULL; i++)
+    {
+      g_autofree char *name = g_path_get_basename (files[i]);
+      g_autoptr (GBytes) content = NULL;
+      g_autoptr (GError) local_error = NULL;
+      cbox_autofd int fd = -1;
+      struct stat st;
+      CboxFsUser fs_user;
+      const guint8 *data;
+      gsize len;
+      gsize done = 0;
+
+      if (fstatat (dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        continue; /* kept from an earlier run */
+      content = cbox_host_read_file (host, files[i], CBOX_PROJECT_FILE_MAX, &local_error);
+      if (content == NULL)
+        continue; /* none on the host: the command makes it inside */
+      cbox_fs_user_enter (cbox_project_acts_for_user (host), cbox_host_get_uid (host),
+                          cbox_host_get_gid (host), &fs_user);
+      fd = openat (dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+      cbox_fs_user_leave (&fs_user);
+      if (fd < 0)
+        {
+          int saved_errno = errno;
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "Cannot create %s/%s: %s", dir, name,
+                       g_strerror (saved_errno));
+          return FALSE;
+        }
+      data = g_bytes_get_data (content, &len);
+      while (done < len)
+        {
+          ssize_t n = write (fd, data + done, len - done);
+          if (n < 0 && errno == EINTR)
+            continue;
+          if (n <= 0)
+            {
+              int saved_errno = n < 0 ? errno : EIO;
+              g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "Cannot write %s/%s: %s", dir,
+                           name, g_strerror (saved_errno));
+              return FALSE;
+            }
+          done += (gsize)n;
+        }
+    }
+  return TRUE;
+}
+
 gboolean
 cbox_project_add_to_plan (CboxPlan *plan, const CboxHost *host, GKeyFile *config,
                           const char *project_dir, GError **error)
@@ -282,6 +449,8 @@ cbox_project_add_to_plan (CboxPlan *plan, const CboxHost *host, GKeyFile *config
   CboxPersist persist;
 
   if (!cbox_project_get_persist (config, &persist, error))
+    return FALSE;
+  if (!cbox_project_add_files (plan, host, config, project_dir, persist, error))
     return FALSE;
   if (persist == CBOX_PERSIST_NONE)
     return TRUE;
@@ -451,6 +620,8 @@ cbox_project_prepare (const CboxHost *host, GKeyFile *config, const char *projec
       if (!cbox_project_mkdir (host, dir, error))
         return FALSE;
     }
+  if (persist != CBOX_PERSIST_NONE && !cbox_project_seed_files (host, config, state_dir, error))
+    return FALSE;
   return TRUE;
 }
 

@@ -2,9 +2,65 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cbox-protect.h"
+
+/* What host tools run from a folder they trust: git (hooks, config with
+ * core.fsmonitor / core.hooksPath / filters, info/attributes, a commondir
+ * or config.worktree that redirects the config, submodule URLs), direnv,
+ * editors' tasks and settings, Claude Code's settings, hooks, commands,
+ * agents and MCP servers, dev containers, husky, and shell start-up files
+ * (relative: where a writable bind is a home-like folder). At least what
+ * Claude Code's own sandbox denies, and what it calls dangerous. */
+static const char *const cbox_protect_defaults[] = {
+  ".git/hooks",
+  ".git/config",
+  ".git/info",
+  ".git/commondir",
+  ".git/config.worktree",
+  ".gitmodules",
+  ".envrc",
+  ".vscode",
+  ".idea",
+  ".mcp.json",
+  ".claude/settings.json",
+  ".claude/settings.local.json",
+  ".claude/commands",
+  ".claude/agents",
+  ".claude/hooks",
+  ".devcontainer",
+  ".husky",
+  ".bashrc",
+  ".bash_profile",
+  ".bash_login",
+  ".bash_logout",
+  ".profile",
+  ".zshrc",
+  ".zprofile",
+  ".zshenv",
+  ".zlogin",
+  ".zlogout",
+  ".gitconfig",
+  ".ripgreprc",
+  "~/.config/git",
+  "~/.config/fish",
+  "~/.config/autostart",
+  "~/.config/systemd",
+  "~/.config/environment.d",
+  "~/.ssh",
+  NULL,
+};
+
+const char *const *
+cbox_protect_get_defaults (void)
+{
+  return cbox_protect_defaults;
+}
 
 gboolean
 cbox_protect_entry_is_valid (const char *entry)
@@ -22,4 +78,585 @@ cbox_protect_entry_is_valid (const char *entry)
     if (parts[i][0] == '\0' || g_str_equal (parts[i], ".") || g_str_equal (parts[i], ".."))
       return FALSE;
   return TRUE;
+}
+
+/* ---- the snapshot ---------------------------------------------------------- */
+
+typedef struct
+{
+  mode_t type; /* S_IFMT bits; 0: missing */
+  dev_t dev;
+  ino_t ino;
+} CboxProtectId;
+
+/* One path watched after the run: @rel below the host folder @root. */
+typedef struct
+{
+  char *root;
+  char **parts; /* @rel split */
+  char *entry;
+  const char *origin;
+  GArray *before; /* CboxProtectId, one per part, up to the first missing */
+  /* The path itself when it was a regular file of at most
+   * CBOX_PROTECT_COPY_MAX bytes: its content, to put back. */
+  GBytes *content;
+  struct stat st;
+} CboxProtectWatch;
+
+#define CBOX_PROTECT_COPY_MAX (1024 * 1024)
+
+struct _CboxProtect
+{
+  GPtrArray *watches; /* CboxProtectWatch* */
+};
+
+static void
+cbox_protect_watch_free (CboxProtectWatch *watch)
+{
+  g_free (watch->root);
+  g_strfreev (watch->parts);
+  g_free (watch->entry);
+  g_array_unref (watch->before);
+  g_clear_pointer (&watch->content, g_bytes_unref);
+  g_free (watch);
+}
+
+void
+cbox_protect_free (CboxProtect *protect)
+{
+  if (protect == NULL)
+    return;
+  g_ptr_array_unref (protect->watches);
+  g_free (protect);
+}
+
+static CboxProtectId
+cbox_protect_id_at (int dir_fd, const char *name)
+{
+  CboxProtectId id = { 0 };
+  struct stat st;
+
+  if (fstatat (dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+    {
+      id.type = st.st_mode & S_IFMT;
+      id.dev = st.st_dev;
+      id.ino = st.st_ino;
+    }
+  return id;
+}
+
+static gboolean
+cbox_protect_id_equal (const CboxProtectId *a, const CboxProtectId *b)
+{
+  return a->type == b->type && a->dev == b->dev && a->ino == b->ino;
+}
+
+/* The identity of each component of @parts below @root_fd, walking real
+ * folders only (no link is followed): up to the first that is missing or
+ * is not a folder. */
+static void
+cbox_protect_snapshot (int root_fd, CboxProtectWatch *watch)
+{
+  char **parts = watch->parts;
+  GArray *ids = g_array_new (FALSE, TRUE, sizeof (CboxProtectId));
+  cbox_autofd int dir_fd = fcntl (root_fd, F_DUPFD_CLOEXEC, 3);
+
+  watch->before = ids;
+  for (guint i = 0; dir_fd >= 0 && parts[i] != NULL; i++)
+    {
+      CboxProtectId id = cbox_protect_id_at (dir_fd, parts[i]);
+      int next;
+
+      if (id.type == 0)
+        break;
+      g_array_append_val (ids, id);
+      if (id.type == S_IFREG && parts[i + 1] == NULL)
+        {
+          /* Kept to put it back should it be replaced all the same
+           * (a backend whose read-only bind did not hold). */
+          cbox_autofd int fd
+              = openat (dir_fd, parts[i], O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+          if (fd >= 0 && fstat (fd, &watch->st) == 0 && S_ISREG (watch->st.st_mode)
+              && watch->st.st_size <= CBOX_PROTECT_COPY_MAX)
+            {
+              g_autofree char *data = g_malloc (watch->st.st_size + 1);
+              ssize_t n = pread (fd, data, watch->st.st_size + 1, 0);
+              if (n == watch->st.st_size)
+                watch->content = g_bytes_new (data, (gsize)n);
+            }
+        }
+      if (id.type != S_IFDIR || parts[i + 1] == NULL)
+        break;
+      next = openat (dir_fd, parts[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      close (dir_fd);
+      dir_fd = next;
+    }
+}
+
+/* ---- planning ----------------------------------------------------------------- */
+
+typedef struct
+{
+  char *entry;
+  char *origin;
+} CboxProtectEntry;
+
+static void
+cbox_protect_entry_free (CboxProtectEntry *entry)
+{
+  g_free (entry->entry);
+  g_free (entry->origin);
+  g_free (entry);
+}
+
+static GPtrArray *
+cbox_protect_collect_entries (GPtrArray *ops)
+{
+  GPtrArray *entries = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_protect_entry_free);
+
+  for (guint i = 0; cbox_protect_defaults[i] != NULL; i++)
+    {
+      CboxProtectEntry *entry = g_new0 (CboxProtectEntry, 1);
+      entry->entry = g_strdup (cbox_protect_defaults[i]);
+      entry->origin = g_strdup ("default");
+      g_ptr_array_add (entries, entry);
+    }
+  for (guint i = 0; ops != NULL && i < ops->len; i++)
+    {
+      CboxPathRequest *op = g_ptr_array_index (ops, i);
+      gboolean found = FALSE;
+
+      for (guint j = entries->len; j > 0; j--)
+        {
+          CboxProtectEntry *entry = g_ptr_array_index (entries, j - 1);
+          if (!g_str_equal (entry->entry, op->path))
+            continue;
+          found = TRUE;
+          if (op->remove)
+            g_ptr_array_remove_index (entries, j - 1);
+        }
+      if (!op->remove && !found)
+        {
+          CboxProtectEntry *entry = g_new0 (CboxProtectEntry, 1);
+          entry->entry = g_strdup (op->path);
+          entry->origin = g_strdup (op->origin);
+          g_ptr_array_add (entries, entry);
+        }
+    }
+  return entries;
+}
+
+/* What one entry protects under one writable bind. */
+typedef struct
+{
+  char *rel; /* below the bind's root */
+  CboxProtectedHow how;
+  const CboxProtectEntry *entry;
+} CboxProtectFound;
+
+static void
+cbox_protect_found_free (CboxProtectFound *found)
+{
+  g_free (found->rel);
+  g_free (found);
+}
+
+static void
+cbox_protect_add_found (GPtrArray *found, const char *rel, CboxProtectedHow how,
+                        const CboxProtectEntry *entry)
+{
+  CboxProtectFound *item;
+
+  for (guint i = 0; i < found->len; i++)
+    {
+      item = g_ptr_array_index (found, i);
+      if (g_str_equal (item->rel, rel))
+        {
+          /* A folder on the way of one entry may be protected by another
+           * (.claude pinned, .claude itself listed): read-only wins. */
+          if (how == CBOX_PROTECTED_READ_ONLY && item->how == CBOX_PROTECTED_PINNED)
+            {
+              item->how = how;
+              item->entry = entry;
+            }
+          return;
+        }
+    }
+  item = g_new0 (CboxProtectFound, 1);
+  item->rel = g_strdup (rel);
+  item->how = how;
+  item->entry = entry;
+  g_ptr_array_add (found, item);
+}
+
+/* The real path of the O_PATH @fd, for a link resolved beneath a root. */
+static char *
+cbox_protect_fd_path (int fd)
+{
+  g_autofree char *proc = g_strdup_printf ("/proc/self/fd/%d", fd);
+  return g_file_read_link (proc, NULL);
+}
+
+/* Walks @rel below @root (no link followed) and records what it finds in
+ * @found: the folders on the way (pinned), a file on the way (a `.git`
+ * file that names the git folder elsewhere: read-only), the path itself
+ * (read-only) or, missing, a path to check after the run. A link on the
+ * way is protected where it leads when that is inside @root too (the link
+ * itself is watched after the run). */
+static void
+cbox_protect_resolve (const char *root, int root_fd, const char *rel, const CboxProtectEntry *entry,
+                      GPtrArray *found, guint depth)
+{
+  g_auto (GStrv) parts = g_strsplit (rel, "/", -1);
+  g_autoptr (GString) prefix = g_string_new (NULL);
+  cbox_autofd int dir_fd = fcntl (root_fd, F_DUPFD_CLOEXEC, 3);
+
+  for (guint i = 0; dir_fd >= 0 && parts[i] != NULL; i++)
+    {
+      gboolean last = parts[i + 1] == NULL;
+      CboxProtectId id = cbox_protect_id_at (dir_fd, parts[i]);
+      int next;
+
+      g_string_append_printf (prefix, "%s%s", i > 0 ? "/" : "", parts[i]);
+      if (id.type == 0)
+        {
+          cbox_protect_add_found (found, rel, CBOX_PROTECTED_CHECKED, entry);
+          return;
+        }
+      if (id.type == S_IFLNK)
+        {
+          cbox_autofd int target_fd = -1;
+          g_autofree char *target = NULL;
+
+          cbox_protect_add_found (found, rel, CBOX_PROTECTED_CHECKED, entry);
+          if (depth >= 8)
+            return;
+          /* Where it leads, if that stays inside the writable bind. */
+          target_fd = cbox_open_resolve_beneath (root_fd, prefix->str, O_PATH);
+          if (target_fd < 0)
+            return;
+          target = cbox_protect_fd_path (target_fd);
+          if (target != NULL && g_str_has_prefix (target, root) && target[strlen (root)] == '/')
+            {
+              g_autoptr (GString) rest = g_string_new (target + strlen (root) + 1);
+              for (guint j = i + 1; parts[j] != NULL; j++)
+                g_string_append_printf (rest, "/%s", parts[j]);
+              cbox_protect_resolve (root, root_fd, rest->str, entry, found, depth + 1);
+            }
+          return;
+        }
+      if (last)
+        {
+          cbox_protect_add_found (found, rel, CBOX_PROTECTED_READ_ONLY, entry);
+          return;
+        }
+      if (id.type != S_IFDIR)
+        {
+          /* `.git` as a file: "gitdir: PATH" says where the repository
+           * is; rewritten, it would send the host's git to a config the
+           * sandbox wrote. */
+          cbox_protect_add_found (found, prefix->str, CBOX_PROTECTED_READ_ONLY, entry);
+          return;
+        }
+      cbox_protect_add_found (found, prefix->str, CBOX_PROTECTED_PINNED, entry);
+      next = openat (dir_fd, parts[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      close (dir_fd);
+      dir_fd = next;
+    }
+}
+
+static gboolean
+cbox_protect_path_is_at_or_below (const char *path, const char *dir)
+{
+  gsize len = strlen (dir);
+  return strncmp (path, dir, len) == 0 && (path[len] == '\0' || path[len] == '/');
+}
+
+static int
+cbox_protect_found_compare (gconstpointer a, gconstpointer b)
+{
+  const CboxProtectFound *fa = *(const CboxProtectFound *const *)a;
+  const CboxProtectFound *fb = *(const CboxProtectFound *const *)b;
+
+  /* Folders first (shorter paths), so a pinned folder's bind does not
+   * cover the read-only binds inside it. */
+  return strcmp (fa->rel, fb->rel);
+}
+
+/* The relative paths @entry protects under the writable bind @src (for
+ * "~/x": x below the home, when it is under @src; for a relative entry:
+ * at the root of the bind, and its rest when the bind is itself a leading
+ * part of it: a bind of some project's `.git` protects its `hooks`).
+ * FALSE with @error when @src is at or inside the protected path. */
+static gboolean
+cbox_protect_entry_rels (const CboxProtectEntry *entry, const char *src, const char *home,
+                         const char *mount_origin, GPtrArray *rels, GError **error)
+{
+  if (g_str_has_prefix (entry->entry, "~/"))
+    {
+      g_autofree char *absolute = NULL;
+
+      if (home == NULL)
+        return TRUE;
+      absolute = g_build_filename (home, entry->entry + 2, NULL);
+      if (cbox_protect_path_is_at_or_below (src, absolute))
+        goto inside;
+      if (cbox_protect_path_is_at_or_below (absolute, src))
+        g_ptr_array_add (rels, g_strdup (absolute + strlen (src) + 1));
+      return TRUE;
+    }
+  else
+    {
+      g_auto (GStrv) e = g_strsplit (entry->entry, "/", -1);
+      g_auto (GStrv) s = g_strsplit (src, "/", -1);
+      guint n_e = g_strv_length (e);
+      guint n_s = g_strv_length (s);
+
+      /* @src holds the entry as consecutive components: inside it. */
+      for (guint j = 0; j + n_e <= n_s; j++)
+        {
+          gboolean match = TRUE;
+          for (guint k = 0; k < n_e && match; k++)
+            match = g_str_equal (s[j + k], e[k]);
+          if (match)
+            goto inside;
+        }
+      g_ptr_array_add (rels, g_strdup (entry->entry));
+      for (guint k = 1; k < n_e && k <= n_s; k++)
+        {
+          gboolean match = TRUE;
+          for (guint m = 0; m < k && match; m++)
+            match = g_str_equal (s[n_s - k + m], e[m]);
+          if (match)
+            g_ptr_array_add (rels, g_strjoinv ("/", e + k));
+        }
+      return TRUE;
+    }
+
+inside:
+  {
+    g_autofree char *quoted = g_strescape (src, NULL);
+    g_set_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT,
+                 "Refusing the writable bind of '%s' (from %s): it is at or inside the protected "
+                 "path %s (from %s), which stays read-only in the sandbox because the host runs "
+                 "what is there. Bind it read-only, or, if you mean it, take the entry out with "
+                 "unprotect=%s in [cbox] (docs/security.md)",
+                 quoted, mount_origin, entry->entry, entry->origin, entry->entry);
+    return FALSE;
+  }
+}
+
+CboxProtect *
+cbox_protect_apply (CboxPlan *plan, const CboxHost *host, GPtrArray *ops, GError **error)
+{
+  g_autoptr (GPtrArray) entries = cbox_protect_collect_entries (ops);
+  g_autoptr (CboxProtect) protect = g_new0 (CboxProtect, 1);
+  const char *home = cbox_host_get_home_dir (host);
+  g_autofree char *real_home = home != NULL ? realpath (home, NULL) : NULL;
+  guint n_mounts = cbox_plan_get_n_mounts (plan);
+  g_autoptr (GPtrArray) binds = g_ptr_array_new ();
+  const char *saved_origin = cbox_plan_get_origin (plan);
+
+  protect->watches = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_protect_watch_free);
+
+  for (guint i = 0; i < n_mounts; i++)
+    {
+      const CboxMount *mount = cbox_plan_get_mount (plan, i);
+      gboolean seen = FALSE;
+
+      /* The persisted folders are the sandbox's own state, never read by
+       * a host tool. */
+      if (mount->kind != CBOX_MOUNT_RW || mount->src == NULL
+          || g_strcmp0 (mount->origin, "project") == 0)
+        continue;
+      for (guint j = 0; j < binds->len && !seen; j++)
+        {
+          const CboxMount *other = g_ptr_array_index (binds, j);
+          seen = g_str_equal (other->src, mount->src) && g_str_equal (other->dest, mount->dest);
+        }
+      if (!seen)
+        g_ptr_array_add (binds, (gpointer)mount);
+    }
+
+  for (guint b = 0; b < binds->len; b++)
+    {
+      const CboxMount *bind = g_ptr_array_index (binds, b);
+      g_autoptr (GPtrArray) found
+          = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_protect_found_free);
+      cbox_autofd int root_fd = -1;
+      g_autofree char *dest_copy = g_strdup (bind->dest);
+      g_autofree char *src_copy = g_strdup (bind->src);
+      g_autofree char *origin_copy = g_strdup (bind->origin);
+
+      for (guint e = 0; e < entries->len; e++)
+        {
+          const CboxProtectEntry *entry = g_ptr_array_index (entries, e);
+          g_autoptr (GPtrArray) rels = g_ptr_array_new_with_free_func (g_free);
+
+          /* "~/x" is compared with the real home: binds are real paths. */
+          if (!cbox_protect_entry_rels (entry, src_copy, real_home != NULL ? real_home : home,
+                                        origin_copy, rels, error))
+            return NULL;
+          if (rels->len == 0)
+            continue;
+          if (root_fd < 0)
+            root_fd = open (src_copy, O_PATH | O_DIRECTORY | O_CLOEXEC);
+          if (root_fd < 0)
+            break; /* a missing or single-file bind: nothing below it */
+          for (guint r = 0; r < rels->len; r++)
+            cbox_protect_resolve (src_copy, root_fd, g_ptr_array_index (rels, r), entry, found, 0);
+        }
+      if (root_fd < 0)
+        continue;
+      g_ptr_array_sort (found, cbox_protect_found_compare);
+      for (guint f = 0; f < found->len; f++)
+        {
+          CboxProtectFound *item = g_ptr_array_index (found, f);
+          g_autofree char *host_path = g_build_filename (src_copy, item->rel, NULL);
+          g_autofree char *inside = g_build_filename (dest_copy, item->rel, NULL);
+          CboxProtectWatch *watch;
+
+          cbox_plan_set_origin (plan, item->entry->origin);
+          cbox_plan_add_protected_path (plan, inside, host_path, item->entry->entry, item->how);
+          cbox_plan_set_origin (plan, "protect");
+          if (item->how == CBOX_PROTECTED_READ_ONLY)
+            cbox_plan_add_bind_ro (plan, host_path, inside, CBOX_MOUNT_FLAG_NONE);
+          else if (item->how == CBOX_PROTECTED_PINNED)
+            cbox_plan_add_bind_rw (plan, host_path, inside, CBOX_MOUNT_FLAG_NONE);
+          if (item->how == CBOX_PROTECTED_PINNED)
+            continue;
+          watch = g_new0 (CboxProtectWatch, 1);
+          watch->root = g_strdup (src_copy);
+          watch->parts = g_strsplit (item->rel, "/", -1);
+          watch->entry = g_strdup (item->entry->entry);
+          watch->origin = g_intern_string (item->entry->origin);
+          cbox_protect_snapshot (root_fd, watch);
+          g_ptr_array_add (protect->watches, watch);
+        }
+    }
+  cbox_plan_set_origin (plan, saved_origin);
+  return g_steal_pointer (&protect);
+}
+
+/* ---- after the run ------------------------------------------------------------- */
+
+/* Puts the snapshot's content back at @name (just moved aside), made anew
+ * without following anything, with the old owner and mode. */
+static gboolean
+cbox_protect_restore (CboxProtectWatch *watch, int dir_fd, const char *name)
+{
+  gsize len;
+  const guint8 *data = g_bytes_get_data (watch->content, &len);
+  gsize done = 0;
+  cbox_autofd int fd = openat (dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                               watch->st.st_mode & 07777);
+
+  if (fd < 0)
+    return FALSE;
+  while (done < len)
+    {
+      ssize_t n = write (fd, data + done, len - done);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return FALSE;
+      done += (gsize)n;
+    }
+  /* Root acting for a user: the file stays the user's. */
+  if (geteuid () == 0 && fchown (fd, watch->st.st_uid, watch->st.st_gid) < 0)
+    return FALSE;
+  return fchmod (fd, watch->st.st_mode & 07777) == 0;
+}
+
+static void
+cbox_protect_quarantine (CboxProtectWatch *watch, int dir_fd, guint index, const char *why,
+                         const char *run_id, guint *n_moved)
+{
+  g_autofree char *aside = g_strdup_printf ("%s.cbox-quarantine-%s", watch->parts[index], run_id);
+  g_autofree char *rel = g_strjoinv ("/", watch->parts);
+  g_autoptr (GString) path = g_string_new (watch->root);
+  g_autofree char *quoted = NULL;
+  g_autofree char *quoted_aside = NULL;
+
+  for (guint i = 0; i <= index; i++)
+    g_string_append_printf (path, "/%s", watch->parts[i]);
+  quoted = g_strescape (path->str, NULL);
+  if (renameat2 (dir_fd, watch->parts[index], dir_fd, aside, RENAME_NOREPLACE) < 0)
+    {
+      int saved_errno = errno;
+      g_printerr ("cbox: protected path %s %s during the run, and could not be moved aside: %s. "
+                  "Remove it before a host tool (git, your editor, direnv) runs it\n",
+                  quoted, why, g_strerror (saved_errno));
+      return;
+    }
+  g_string_append (path, ".cbox-quarantine-");
+  g_string_append (path, run_id);
+  quoted_aside = g_strescape (path->str, NULL);
+  g_printerr ("cbox: protected path %s %s during the run (entry %s, from %s); moved aside to %s, "
+              "so no host tool runs it. Look at it, and move it back only if you trust it\n",
+              quoted, why, watch->entry, watch->origin, quoted_aside);
+  (*n_moved)++;
+  if (watch->content != NULL && watch->parts[index + 1] == NULL)
+    {
+      if (cbox_protect_restore (watch, dir_fd, watch->parts[index]))
+        g_printerr ("cbox: %s is back as it was before the run\n", quoted);
+      else
+        g_printerr ("cbox: %s could not be put back as it was before the run: %s\n", quoted,
+                    g_strerror (errno));
+    }
+}
+
+guint
+cbox_protect_check (CboxProtect *protect, const char *run_id)
+{
+  guint n_moved = 0;
+
+  if (protect == NULL)
+    return 0;
+  for (guint w = 0; w < protect->watches->len; w++)
+    {
+      CboxProtectWatch *watch = g_ptr_array_index (protect->watches, w);
+      cbox_autofd int dir_fd = open (watch->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+      for (guint i = 0; dir_fd >= 0 && watch->parts[i] != NULL; i++)
+        {
+          gboolean last = watch->parts[i + 1] == NULL;
+          CboxProtectId now = cbox_protect_id_at (dir_fd, watch->parts[i]);
+          int next;
+
+          if (now.type == 0)
+            break; /* gone, or still missing: nothing runs from nothing */
+          if (i < watch->before->len)
+            {
+              const CboxProtectId *before = &g_array_index (watch->before, CboxProtectId, i);
+              if (!cbox_protect_id_equal (before, &now))
+                {
+                  cbox_protect_quarantine (watch, dir_fd, i, "was replaced", run_id, &n_moved);
+                  break;
+                }
+              if (now.type != S_IFDIR)
+                break; /* the same link or file as before */
+            }
+          else if (last)
+            {
+              cbox_protect_quarantine (watch, dir_fd, i, "appeared", run_id, &n_moved);
+              break;
+            }
+          else if (now.type != S_IFDIR)
+            {
+              /* A link or file on the way that was not there: it would
+               * lead host tools elsewhere (.claude -> a folder of
+               * settings, .git as a "gitdir:" file). */
+              cbox_protect_quarantine (watch, dir_fd, i, "appeared on the way to it", run_id,
+                                       &n_moved);
+              break;
+            }
+          if (last)
+            break;
+          next = openat (dir_fd, watch->parts[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+          close (dir_fd);
+          dir_fd = next;
+        }
+    }
+  return n_moved;
 }

@@ -115,6 +115,17 @@ test_plan_structs (void)
   assert_offset (CboxHelper, ready_path, 24);
   assert_offset (CboxHelper, origin, 32);
   assert_size (CboxHelper, 40);
+
+  /* ABI 1.4 */
+  assert_offset (CboxProtectedPath, path, 0);
+  assert_offset (CboxProtectedPath, host_path, 8);
+  assert_offset (CboxProtectedPath, entry, 16);
+  assert_offset (CboxProtectedPath, how, 24);
+  assert_offset (CboxProtectedPath, origin, 32);
+  assert_size (CboxProtectedPath, 40);
+  g_assert_cmpint (CBOX_PROTECTED_READ_ONLY, ==, 1);
+  g_assert_cmpint (CBOX_PROTECTED_PINNED, ==, 2);
+  g_assert_cmpint (CBOX_PROTECTED_CHECKED, ==, 3);
 }
 
 /* Enum values are ABI too: plugins compile them in as numbers. New values

@@ -13,10 +13,12 @@
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
 
+#include "cbox-planner.h"
 #include "cbox-project.h"
 #include "cbox-test-util.h"
 
@@ -298,6 +300,454 @@ test_persisted_planted_link (gconstpointer data)
   fixture_clear (&f);
 }
 
+/* ---- items 1 and 2: protected paths ----------------------------------------- */
+
+/* Runs host git in @dir with a scratch environment (the fixture's home, no
+ * system config); returns its exit status. */
+static int host_git (Fixture *f, const char *dir, const char *first, ...) G_GNUC_NULL_TERMINATED;
+
+static int
+host_git (Fixture *f, const char *dir, const char *first, ...)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_auto (GStrv) env = g_strdupv (f->env);
+  g_autofree char *parent = g_path_get_dirname (f->project);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  int wait_status = 0;
+  va_list ap;
+
+  g_ptr_array_add (argv, (gpointer) "git");
+  va_start (ap, first);
+  for (const char *arg = first; arg != NULL; arg = va_arg (ap, const char *))
+    g_ptr_array_add (argv, (gpointer)arg);
+  va_end (ap);
+  g_ptr_array_add (argv, NULL);
+  env = g_environ_setenv (env, "GIT_CONFIG_NOSYSTEM", "1", TRUE);
+  env = g_environ_setenv (env, "GIT_CEILING_DIRECTORIES", parent, TRUE);
+  env = g_environ_setenv (env, "GIT_AUTHOR_NAME", "t", TRUE);
+  env = g_environ_setenv (env, "GIT_AUTHOR_EMAIL", "t@example.invalid", TRUE);
+  env = g_environ_setenv (env, "GIT_COMMITTER_NAME", "t", TRUE);
+  env = g_environ_setenv (env, "GIT_COMMITTER_EMAIL", "t@example.invalid", TRUE);
+  g_assert_true (g_spawn_sync (dir, (char **)argv->pdata, env, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                               &out, &err, &wait_status, &error));
+  g_test_message ("host git %s: %s%s", first, out, err);
+  return WIFEXITED (wait_status) ? WEXITSTATUS (wait_status) : 128;
+}
+
+static char *
+read_file (const char *path)
+{
+  char *content = NULL;
+  g_assert_true (g_file_get_contents (path, &content, NULL, NULL));
+  return content;
+}
+
+static int
+compare_names (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The names in @dir, sorted, one per line. */
+static char *
+list_dir (const char *dir)
+{
+  g_autoptr (GDir) handle = g_dir_open (dir, 0, NULL);
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  const char *name;
+
+  g_assert_nonnull (handle);
+  while ((name = g_dir_read_name (handle)) != NULL)
+    g_ptr_array_add (names, g_strdup (name));
+  g_ptr_array_sort (names, compare_names);
+  g_ptr_array_add (names, NULL);
+  return g_strjoinv ("\n", (char **)names->pdata);
+}
+
+static void
+assert_in (const char *haystack, const char *needle)
+{
+  if (strstr (haystack, needle) == NULL)
+    g_error ("expected '%s' in:\n%s", needle, haystack);
+}
+
+/* Every git payload of the issue, tried inside a real repository; normal
+ * git work must keep working, and afterwards the host's git runs nothing
+ * new. */
+static void
+test_protect_git (gconstpointer data)
+{
+  const char *backend = data;
+  g_auto (CboxTestResult) result = { 0 };
+  g_autofree char *backend_option = g_strdup_printf ("--backend=%s", backend);
+  g_autofree char *marker = NULL;
+  g_autofree char *config = NULL;
+  g_autofree char *config_before = NULL;
+  g_autofree char *config_after = NULL;
+  g_autofree char *hooks = NULL;
+  g_autofree char *hooks_before = NULL;
+  g_autofree char *hooks_after = NULL;
+  g_autofree char *info_before = NULL;
+  g_autofree char *info_after = NULL;
+  g_autofree char *info = NULL;
+  g_autofree char *script = NULL;
+  g_autofree char *git = NULL;
+  Fixture f;
+
+  if (!cbox_test_require_backend (backend, NULL)
+      || (g_str_equal (backend, "bwrap") && !require_bwrap ()))
+    return;
+  git = cbox_test_require_program ("git");
+  if (git == NULL)
+    return;
+  fixture_init (&f, "repo");
+  marker = g_build_filename (f.home, "PWNED", NULL);
+  g_assert_cmpint (host_git (&f, f.project, "init", "-q", "-b", "main", ".", NULL), ==, 0);
+  cbox_test_write_file (f.project, "file", "one\n");
+  g_assert_cmpint (host_git (&f, f.project, "add", "file", NULL), ==, 0);
+  g_assert_cmpint (host_git (&f, f.project, "commit", "-q", "-m", "one", NULL), ==, 0);
+  config = g_build_filename (f.project, ".git", "config", NULL);
+  hooks = g_build_filename (f.project, ".git", "hooks", NULL);
+  info = g_build_filename (f.project, ".git", "info", NULL);
+  config_before = read_file (config);
+  hooks_before = list_dir (hooks);
+  info_before = list_dir (info);
+
+  /* Each line an attack; `|| true` so that one refused does not stop the
+   * next. Then the work an agent does with git, which must succeed. */
+  script = g_strdup_printf (
+      "export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.invalid GIT_COMMITTER_NAME=t "
+      "GIT_COMMITTER_EMAIL=t@example.invalid\n"
+      "echo two >> file && git commit -q -am two && git branch side && git checkout -q side "
+      "&& git checkout -q main && git log --oneline | wc -l && git diff HEAD~1 --stat | tail -1 "
+      "|| exit 9\n"
+      "git config core.fsmonitor 'touch %s' || true\n"
+      "git config core.hooksPath .evil-hooks || true\n"
+      "printf '#!/bin/sh\\ntouch %s\\n' > .git/hooks/post-checkout || true\n"
+      "chmod +x .git/hooks/post-checkout || true\n"
+      "echo '* filter=evil' > .git/info/attributes || true\n"
+      "rm -rf .git/hooks || true\n"
+      "mv .git .git-moved || true\n"
+      "mv .git/hooks .git/hooks-moved || true\n"
+      "mkdir -p .evil && printf '[core]\\n\\tfsmonitor = touch %s\\n' > .evil/config\n"
+      "echo ../.evil > .git/commondir || true\n"
+      "echo '[submodule \"x\"] path = x url = ext::sh' > .gitmodules || true\n",
+      marker, marker, marker);
+  run_cbox (&f, &result, backend_option, "--profile=none", "run", "--", "sh", "-c", script, NULL);
+  cbox_test_assert_status (&result, 0);
+  /* Normal work went through. */
+  assert_in (result.out, "2\n");
+  assert_in (result.out, "1 file changed");
+  /* git's own message for the refused configuration write. */
+  assert_in (result.err, "could not write config file .git/config");
+  /* What could not be refused inside was moved aside after. */
+  assert_in (result.err, ".git/commondir appeared during the run");
+  assert_in (result.err, ".gitmodules appeared during the run");
+  assert_in (result.err, "protected paths were moved aside");
+
+  /* On the host: the same configuration, the same hooks, no redirection. */
+  config_after = read_file (config);
+  g_assert_cmpstr (config_after, ==, config_before);
+  hooks_after = list_dir (hooks);
+  g_assert_cmpstr (hooks_after, ==, hooks_before);
+  info_after = list_dir (info);
+  g_assert_cmpstr (info_after, ==, info_before);
+  {
+    g_autofree char *commondir = g_build_filename (f.project, ".git", "commondir", NULL);
+    g_autofree char *gitmodules = g_build_filename (f.project, ".gitmodules", NULL);
+    g_autofree char *moved = g_build_filename (f.project, ".git-moved", NULL);
+    g_assert_false (g_file_test (commondir, G_FILE_TEST_EXISTS));
+    g_assert_false (g_file_test (gitmodules, G_FILE_TEST_EXISTS));
+    g_assert_false (g_file_test (moved, G_FILE_TEST_EXISTS));
+  }
+  /* The host's git runs nothing new: status (fsmonitor), checkout (the
+   * post-checkout hook), and the hook path itself. */
+  g_assert_cmpint (host_git (&f, f.project, "status", "--short", NULL), ==, 0);
+  g_assert_cmpint (host_git (&f, f.project, "checkout", "-q", "side", NULL), ==, 0);
+  g_assert_cmpint (host_git (&f, f.project, "checkout", "-q", "main", NULL), ==, 0);
+  {
+    g_autofree char *hook = g_build_filename (hooks, "post-checkout", NULL);
+    g_assert_false (g_file_test (hook, G_FILE_TEST_EXISTS));
+  }
+  g_assert_false (g_file_test (marker, G_FILE_TEST_EXISTS));
+  fixture_clear (&f);
+}
+
+/* Files that do not exist yet: made inside, gone from their names after,
+ * and the user told. */
+static void
+test_protect_created (gconstpointer data)
+{
+  const char *backend = data;
+  static const char *const paths[]
+      = { ".envrc", ".vscode", ".mcp.json", ".claude/settings.json", ".idea", ".husky" };
+  g_auto (CboxTestResult) result = { 0 };
+  g_autofree char *backend_option = g_strdup_printf ("--backend=%s", backend);
+  Fixture f;
+
+  if (!cbox_test_require_backend (backend, NULL)
+      || (g_str_equal (backend, "bwrap") && !require_bwrap ()))
+    return;
+  fixture_init (&f, "proj");
+  run_cbox (&f, &result, backend_option, "--profile=none", "run", "--", "sh", "-c",
+            "echo 'touch $HOME/PWNED' > .envrc && mkdir -p .vscode .claude .idea .husky "
+            "&& echo '{}' > .vscode/settings.json && echo '{}' > .mcp.json "
+            "&& echo '{\"hooks\":{}}' > .claude/settings.json && echo ok > kept && exit 3",
+            NULL);
+  /* The command's status stays the run's. */
+  cbox_test_assert_status (&result, 3);
+  assert_in (result.err, "the run ended (status 3); 6 protected paths were moved aside");
+  for (gsize i = 0; i < G_N_ELEMENTS (paths); i++)
+    {
+      g_autofree char *path = g_build_filename (f.project, paths[i], NULL);
+      g_autofree char *message = g_strdup_printf ("%s appeared during the run", path);
+      g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+      assert_in (result.err, message);
+    }
+  {
+    /* Moved aside, not deleted: the user can look; other files stay. */
+    g_autofree char *listing = list_dir (f.project);
+    g_autofree char *claude = g_build_filename (f.project, ".claude", NULL);
+    g_autofree char *claude_listing = list_dir (claude);
+    assert_in (listing, ".envrc.cbox-quarantine-");
+    assert_in (listing, ".vscode.cbox-quarantine-");
+    assert_in (listing, "kept");
+    assert_in (claude_listing, "settings.json.cbox-quarantine-");
+  }
+  fixture_clear (&f);
+}
+
+/* A link or file put on the way: `.claude -> folder with settings`, `.git`
+ * as a "gitdir:" file pointing at a configuration the sandbox wrote. */
+static void
+test_protect_redirect (void)
+{
+  g_auto (CboxTestResult) result = { 0 };
+  g_autofree char *marker = NULL;
+  g_autofree char *script = NULL;
+  g_autofree char *git = NULL;
+  Fixture f;
+
+  if (!require_bwrap ())
+    return;
+  git = cbox_test_require_program ("git");
+  if (git == NULL)
+    return;
+  fixture_init (&f, "proj");
+  marker = g_build_filename (f.home, "PWNED", NULL);
+  script = g_strdup_printf (
+      "mkdir -p evil/hooks evil/objects evil/refs && echo 'ref: refs/heads/main' > evil/HEAD "
+      "&& printf '[core]\\n\\trepositoryformatversion = 0\\n\\tfsmonitor = touch %s\\n' > "
+      "evil/config && echo 'gitdir: evil' > .git "
+      "&& mkdir -p settings && echo '{}' > settings/settings.json && ln -s settings .claude",
+      marker);
+  run_cbox (&f, &result, "--profile=none", "run", "--", "sh", "-c", script, NULL);
+  cbox_test_assert_status (&result, 0);
+  assert_in (result.err, "/.git appeared on the way to it");
+  assert_in (result.err, "/.claude appeared on the way to it");
+  {
+    g_autofree char *dot_git = g_build_filename (f.project, ".git", NULL);
+    g_autofree char *dot_claude = g_build_filename (f.project, ".claude", NULL);
+    g_assert_false (g_file_test (dot_git, G_FILE_TEST_EXISTS));
+    g_assert_false (g_file_test (dot_claude, G_FILE_TEST_EXISTS));
+  }
+  /* Not a repository any more: the host's git finds nothing to run. */
+  g_assert_cmpint (host_git (&f, f.project, "status", NULL), !=, 0);
+  g_assert_false (g_file_test (marker, G_FILE_TEST_EXISTS));
+  fixture_clear (&f);
+}
+
+/* protect= and unprotect= from files and profiles; the plan shows who. */
+static void
+test_protect_config (void)
+{
+  g_auto (CboxTestResult) plan = { 0 };
+  g_auto (CboxTestResult) json = { 0 };
+  g_autofree char *conf = NULL;
+  g_autofree char *profiles = NULL;
+  g_autofree char *line = NULL;
+  Fixture f;
+
+  fixture_init (&f, "proj");
+  cbox_test_write_file (f.project, "secret-tool.sh", "true\n");
+  conf = g_build_filename (g_environ_getenv (f.env, "XDG_CONFIG_HOME"), "cbox", NULL);
+  cbox_test_write_file (conf, "cbox.conf", "[cbox]\nprotect=secret-tool.sh\nunprotect=.idea\n");
+  profiles = g_build_filename (conf, "profiles", NULL);
+  cbox_test_write_file (profiles, "p.conf", "[cbox]\nprotect=Makefile\nunprotect=.envrc\n");
+  run_cbox (&f, &plan, "--profile=p", "plan", NULL);
+  cbox_test_assert_status (&plan, 0);
+  line = g_strdup_printf ("read-only %s/secret-tool.sh", f.project);
+  assert_in (plan.out, line);
+  assert_in (plan.out, "[config: secret-tool.sh]");
+  assert_in (plan.out, "[profile: Makefile]");
+  /* Missing built-in entries are counted in the text, listed in JSON. */
+  assert_in (plan.out, "more of the built-in list, missing");
+
+  run_cbox (&f, &json, "--profile=p", "plan", "--json", NULL);
+  cbox_test_assert_status (&json, 0);
+  assert_in (json.out, "\"protected\"");
+  assert_in (json.out, "\"entry\" : \"secret-tool.sh\"");
+  assert_in (json.out, "\"how\" : \"read-only\"");
+  assert_in (json.out, "\"how\" : \"checked\"");
+  assert_in (json.out, "\"origin\" : \"config\"");
+  assert_in (json.out, "\"entry\" : \".vscode\"");
+  assert_in (json.out, "\"entry\" : \"Makefile\"");
+  /* Taken out by unprotect, in a file and in a profile. */
+  g_assert_null (strstr (json.out, "\"entry\" : \".idea\""));
+  g_assert_null (strstr (json.out, "\"entry\" : \".envrc\""));
+
+  {
+    g_auto (CboxTestResult) bad = { 0 };
+    cbox_test_write_file (conf, "cbox.conf", "[cbox]\nprotect=../outside\n");
+    run_cbox (&f, &bad, "plan", NULL);
+    cbox_test_assert_status (&bad, 125);
+    assert_in (bad.err, "is not a protected path");
+  }
+  fixture_clear (&f);
+}
+
+/* A writable bind at or inside a protected path would undo it. */
+static void
+test_protect_bind_inside (void)
+{
+  g_autofree char *hooks = NULL;
+  g_autofree char *other = NULL;
+  Fixture f;
+
+  fixture_init (&f, "proj");
+  hooks = g_build_filename (f.project, ".git", "hooks", NULL);
+  g_assert_cmpint (g_mkdir_with_parents (hooks, 0755), ==, 0);
+  other = g_strdup_printf ("--bind=%s:/elsewhere", hooks);
+  {
+    g_auto (CboxTestResult) result = { 0 };
+    run_cbox (&f, &result, other, "plan", NULL);
+    assert_refused (&result, "inside the protected path .git/hooks (from default)",
+                    "unprotect=.git/hooks");
+  }
+  {
+    /* Read-only, it is harmless. */
+    g_auto (CboxTestResult) result = { 0 };
+    g_autofree char *ro = g_strdup_printf ("--ro-bind=%s:/elsewhere", hooks);
+    run_cbox (&f, &result, ro, "plan", NULL);
+    cbox_test_assert_status (&result, 0);
+  }
+  fixture_clear (&f);
+}
+
+/* ---- item 3: the claude profile's ~/.claude and ~/.claude.json ----------- */
+
+/* What the host's claude obeys stays as it was; the login is writable;
+ * only this project's transcripts are there; ~/.claude.json is kept per
+ * project and never written back. The command stands in for claude: it
+ * writes ~/.claude.json the way claude does (a temporary file beside the
+ * file the link leads to, renamed over it). */
+static void
+test_claude_home (void)
+{
+  g_auto (CboxTestResult) first = { 0 };
+  g_auto (CboxTestResult) second = { 0 };
+  g_auto (CboxTestResult) other = { 0 };
+  g_autofree char *claude = NULL;
+  g_autofree char *settings = NULL;
+  g_autofree char *settings_before = NULL;
+  g_autofree char *settings_after = NULL;
+  g_autofree char *json = NULL;
+  g_autofree char *json_after = NULL;
+  g_autofree char *other_project = NULL;
+  g_autofree char *other_option = NULL;
+  g_autofree char *own_name = NULL;
+  g_autofree char *listing = NULL;
+  Fixture f;
+
+  if (!require_bwrap ())
+    return;
+  fixture_init (&f, "my_proj.x");
+  claude = g_build_filename (f.home, ".claude", NULL);
+  cbox_test_write_file (claude, "settings.json", "{\"model\":\"opus\"}\n");
+  cbox_test_write_file (claude, "projects/-elsewhere-secret/t.jsonl", "other project\n");
+  cbox_test_write_file (f.home, ".claude.json", "{\"numStartups\":1}\n");
+  settings = g_build_filename (claude, "settings.json", NULL);
+  json = g_build_filename (f.home, ".claude.json", NULL);
+  settings_before = read_file (settings);
+
+  run_cbox (
+      &f, &first, "--profile=claude", "run", "--", "sh", "-c",
+      "ls ~/.claude/projects; "
+      "echo '{\"hooks\":{\"SessionStart\":[{\"hooks\":[{\"type\":\"command\",\"command\":\"touch "
+      "/tmp/x\"}]}]}}' > ~/.claude/settings.json || echo settings-refused; "
+      "echo evil > ~/.claude/commands/x.md || echo commands-refused; "
+      "mkdir ~/.claude/hooks/x || echo hooks-refused; "
+      "echo login > ~/.claude/.credentials.json && echo login-written; "
+      "echo mine > ~/.claude/CLAUDE.md; "
+      "cat ~/.claude.json; target=$(readlink -f ~/.claude.json); "
+      "echo '{\"numStartups\":2,\"projects\":{\"trusted\":true}}' > \"$target.tmp.1\" "
+      "&& mv \"$target.tmp.1\" \"$target\" && echo saved",
+      NULL);
+  cbox_test_assert_status (&first, 0);
+  own_name = cbox_planner_project_folder_name (f.project);
+  g_assert_nonnull (own_name);
+  {
+    /* Only this project's folder of projects/. */
+    g_autofree char *expected = g_strdup_printf ("%s\n", own_name);
+    g_assert_true (g_str_has_prefix (first.out, expected));
+  }
+  assert_in (first.out, "settings-refused");
+  assert_in (first.out, "commands-refused");
+  assert_in (first.out, "hooks-refused");
+  assert_in (first.out, "login-written");
+  assert_in (first.out, "{\"numStartups\":1}\nsaved");
+  assert_in (first.err, "CLAUDE.md appeared during the run");
+
+  /* The host's settings are byte-identical; the login went through;
+   * the other project's transcripts were never shown (their folder is
+   * there, untouched), this project's folder was made. */
+  settings_after = read_file (settings);
+  g_assert_cmpstr (settings_after, ==, settings_before);
+  {
+    g_autofree char *creds = g_build_filename (claude, ".credentials.json", NULL);
+    g_autofree char *creds_text = read_file (creds);
+    g_autofree char *commands = g_build_filename (claude, "commands", NULL);
+    g_autofree char *commands_listing = list_dir (commands);
+    g_autofree char *projects = g_build_filename (claude, "projects", NULL);
+    g_assert_cmpstr (creds_text, ==, "login\n");
+    g_assert_cmpstr (commands_listing, ==, "");
+    listing = list_dir (projects);
+    g_assert_nonnull (strstr (listing, own_name));
+    g_assert_nonnull (strstr (listing, "-elsewhere-secret"));
+  }
+  /* ~/.claude.json: the host's is untouched ... */
+  json_after = read_file (json);
+  g_assert_cmpstr (json_after, ==, "{\"numStartups\":1}\n");
+  /* ... the next run of the same project has what the first saved ... */
+  run_cbox (&f, &second, "--profile=claude", "run", "--", "cat", json, NULL);
+  cbox_test_assert_status (&second, 0);
+  g_assert_cmpstr (second.out, ==, "{\"numStartups\":2,\"projects\":{\"trusted\":true}}\n");
+  /* ... and another project starts from the host's. */
+  other_project = g_build_filename (f.home, "other", NULL);
+  g_assert_cmpint (g_mkdir (other_project, 0755), ==, 0);
+  other_option = g_strdup_printf ("--project=%s", other_project);
+  run_cbox (&f, &other, other_option, "--profile=claude", "run", "--", "cat", json, NULL);
+  cbox_test_assert_status (&other, 0);
+  g_assert_cmpstr (other.out, ==, "{\"numStartups\":1}\n");
+  fixture_clear (&f);
+}
+
+static void
+test_claude_folder_name (void)
+{
+  g_autofree char *plain = cbox_planner_project_folder_name ("/home/ada/my_proj.v2");
+  g_autofree char *wide = cbox_planner_project_folder_name ("/h/\xc3\xa9\xf0\x9f\x98\x80");
+  g_autofree char *longer = g_strnfill (201, 'a');
+  g_autofree char *too_long = cbox_planner_project_folder_name (longer);
+
+  g_assert_cmpstr (plain, ==, "-home-ada-my-proj-v2");
+  /* One '-' per UTF-16 unit: é is one, an emoji two. */
+  g_assert_cmpstr (wide, ==, "-h----");
+  g_assert_null (too_long);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -312,5 +762,16 @@ main (int argc, char **argv)
                         test_persisted_planted_link);
   g_test_add_data_func ("/writes/persisted/planted-link/nspawn", "nspawn",
                         test_persisted_planted_link);
+  g_test_add_data_func ("/writes/protect/git/bwrap", "bwrap", test_protect_git);
+  g_test_add_data_func ("/writes/protect/git/nspawn", "nspawn", test_protect_git);
+  /* Under TCG a VM takes a while: one test for qemu. */
+  g_test_add_data_func ("/writes/protect/git/qemu", "qemu", test_protect_git);
+  g_test_add_data_func ("/writes/protect/created/bwrap", "bwrap", test_protect_created);
+  g_test_add_data_func ("/writes/protect/created/nspawn", "nspawn", test_protect_created);
+  g_test_add_func ("/writes/protect/redirect", test_protect_redirect);
+  g_test_add_func ("/writes/protect/config", test_protect_config);
+  g_test_add_func ("/writes/protect/bind-inside-refused", test_protect_bind_inside);
+  g_test_add_func ("/writes/claude/home", test_claude_home);
+  g_test_add_func ("/writes/claude/folder-name", test_claude_folder_name);
   return g_test_run ();
 }

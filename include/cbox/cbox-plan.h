@@ -274,6 +274,46 @@ void cbox_plan_add_cleanup (CboxPlan *plan, CboxCleanupFunc func, gpointer user_
                             GDestroyNotify destroy);
 void cbox_plan_run_cleanups (CboxPlan *plan);
 
+/* ---- protected paths (ABI 1.4) -------------------------------------------- */
+
+typedef enum
+{
+  /* It exists: bound read-only over itself, after the writable bind. */
+  CBOX_PROTECTED_READ_ONLY = 1,
+  /* A folder on the way to a protected path (.git): bound over itself,
+   * still writable, so it cannot be renamed away or replaced. */
+  CBOX_PROTECTED_PINNED,
+  /* It does not exist yet: it cannot be bound without making it on the
+   * host, so the core looks after the run and moves aside whatever
+   * appeared there. */
+  CBOX_PROTECTED_CHECKED,
+} CboxProtectedHow;
+
+/* "read-only", "pinned", "checked". */
+const char *cbox_protected_how_to_string (CboxProtectedHow how);
+
+/**
+ * CboxProtectedPath:
+ *
+ * A path inside a writable bind that host tools trust and run (.git/hooks,
+ * .envrc, .vscode): the core adds one per entry of [cbox] protect and
+ * writable bind, and realizes READ_ONLY and PINNED ones as plain mounts of
+ * the plan (origin "protect"), so every backend applies them the same way.
+ */
+typedef struct
+{
+  char *path;      /* inside the sandbox */
+  char *host_path; /* the same on the host */
+  char *entry;     /* the list entry it comes from: ".git/hooks", "~/.bashrc" */
+  CboxProtectedHow how;
+  const char *origin; /* who listed the entry: "default", "config", "profile", "cli" */
+} CboxProtectedPath;
+
+void cbox_plan_add_protected_path (CboxPlan *plan, const char *path, const char *host_path,
+                                   const char *entry, CboxProtectedHow how);
+guint cbox_plan_get_n_protected_paths (const CboxPlan *plan);
+const CboxProtectedPath *cbox_plan_get_protected_path (const CboxPlan *plan, guint index);
+
 /* ---- sealed memfds ------------------------------------------------------ */
 /* A memfd holding @data, sealed against any change; O_CLOEXEC. */
 int cbox_memfd_new_sealed (const char *name, const void *data, gsize len, GError **error);

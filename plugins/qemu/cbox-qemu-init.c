@@ -581,8 +581,23 @@ apply_data (const Plan *plan, const char *file, const char *dest, mode_t mode, i
   content = read_file (source, &len);
   if (content == NULL)
     fail ("cannot read %s: %s", source, strerror (errno));
-  unlink (target);
-  fd = open (target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+  /* A read-only file over one that is already there is always a bound
+   * copy, never written in place: in place on a writable share it would
+   * replace the host's file (a protected .git/config inside the project)
+   * with a new, writable one. */
+  {
+    struct stat st;
+    if (!writable && lstat (target, &st) == 0 && S_ISREG (st.st_mode))
+      {
+        fd = -1;
+        errno = EROFS;
+      }
+    else
+      {
+        unlink (target);
+        fd = open (target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+      }
+  }
   if (fd < 0 && errno == EROFS)
     {
       /* Over a file of a read-only share (the host's /etc): a copy in the
