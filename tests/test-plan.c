@@ -426,8 +426,33 @@ test_host_from_system_under_sudo (void)
 
   if (g_test_subprocess ())
     {
+      g_autofree char *runtime = cbox_test_make_dir ("sudo-runtime");
+      g_autofree char *others = cbox_test_make_dir ("sudo-runtime-root");
+
       g_setenv ("SUDO_UID", "65534", TRUE);
       g_setenv ("SUDO_GID", "65534", TRUE);
+      if (getuid () == 0)
+        {
+          /* The user's runtime folder from the environment sudo kept: used
+           * when it is a folder of that user's that only they may write. */
+          g_assert_cmpint (chown (runtime, 65534, 65534), ==, 0);
+          g_assert_cmpint (g_chmod (runtime, 0700), ==, 0);
+          g_setenv ("XDG_RUNTIME_DIR", runtime, TRUE);
+          host = cbox_host_new_from_system (&error);
+          g_assert_no_error (error);
+          g_assert_cmpstr (cbox_host_get_runtime_dir (host), ==, runtime);
+          g_clear_pointer (&host, cbox_host_unref);
+          /* Root's own folder, or the user's open to others: not used. */
+          g_setenv ("XDG_RUNTIME_DIR", others, TRUE);
+          host = cbox_host_new_from_system (&error);
+          g_assert_cmpstr (cbox_host_get_runtime_dir (host), !=, others);
+          g_clear_pointer (&host, cbox_host_unref);
+          g_assert_cmpint (g_chmod (runtime, 0722), ==, 0);
+          g_setenv ("XDG_RUNTIME_DIR", runtime, TRUE);
+          host = cbox_host_new_from_system (&error);
+          g_assert_cmpstr (cbox_host_get_runtime_dir (host), !=, runtime);
+          g_clear_pointer (&host, cbox_host_unref);
+        }
       host = cbox_host_new_from_system (&error);
       g_assert_no_error (error);
       if (getuid () == 0)
