@@ -770,6 +770,24 @@ test_base_plan_etc_policy (void)
   g_assert_cmpint (g_mkdir_with_parents (alternatives, 0755), ==, 0);
   g_assert_cmpint (symlink ("/usr/bin/mawk", awk), ==, 0);
 
+  /* Root-only and named nowhere: hidden by its mode, for root. */
+  cbox_test_write_file_mode (root, "etc/site-secret", "token\n", 0755, 0600);
+  {
+    g_autoptr (CboxPlan) root_plan = cbox_plan_new ();
+    g_autoptr (CboxPlan) user_plan = cbox_plan_new ();
+
+    cbox_host_set_user (host, 0, 0, "root", "/root", "/bin/sh");
+    g_assert_true (cbox_base_plan_fill_system (root_plan, host, NULL, &error));
+    g_assert_no_error (error);
+    g_assert_cmpstr (cbox_plan_find_mount (root_plan, "/etc/site-secret")->src, ==, "/dev/null");
+    /* Another user cannot read it inside either: no scan, no item. */
+    cbox_host_set_user (host, 1000, 100, "alice", "/home/alice", "/bin/bash");
+    g_assert_true (cbox_base_plan_fill_system (user_plan, host, NULL, &error));
+    g_assert_no_error (error);
+    g_assert_null (cbox_plan_find_mount (user_plan, "/etc/site-secret"));
+  }
+  cbox_host_set_user (host, 0, 0, "root", "/root", "/bin/sh");
+
   g_assert_true (cbox_base_plan_fill_system (plan, host, NULL, &error));
   g_assert_no_error (error);
 

@@ -84,6 +84,17 @@ backend_usable (Fixture *f)
   return cbox_test_require_backend (f->backend, NULL);
 }
 
+/* Each QEMU boot takes tens of seconds under TCG: the browsers, the
+ * shells and Claude Code run on bwrap and nspawn only. */
+static gboolean
+skip_qemu (Fixture *f)
+{
+  if (!g_str_equal (f->backend, "qemu"))
+    return FALSE;
+  g_test_skip ("left out on qemu (a boot per run under TCG; the basic programs run there)");
+  return TRUE;
+}
+
 /* Runs `cbox [@options] run -- sh -c @script` in the project. */
 static void
 run_sh (Fixture *f, CboxTestResult *result, const char *const *options, const char *script)
@@ -171,7 +182,7 @@ test_chromium (Fixture *f, gconstpointer data)
   g_auto (CboxTestResult) result = { 0 };
   const char *options[] = { "--profile=browser", NULL };
 
-  if (!backend_usable (f) || g_str_equal (f->backend, "qemu"))
+  if (!backend_usable (f) || skip_qemu (f))
     return;
   if (chromium == NULL)
     {
@@ -196,7 +207,7 @@ test_firefox (Fixture *f, gconstpointer data)
   g_auto (CboxTestResult) result = { 0 };
   const char *options[] = { "--profile=browser", NULL };
 
-  if (!backend_usable (f) || g_str_equal (f->backend, "qemu"))
+  if (!backend_usable (f) || skip_qemu (f))
     return;
   if (firefox == NULL)
     {
@@ -213,10 +224,13 @@ test_firefox (Fixture *f, gconstpointer data)
 
 /* ---- interactive shells ------------------------------------------------- */
 
+/* @shell: the shell and its options before -i ("zsh -f": without a
+ * .zshrc zsh would start its new-user menu, which reads the input). */
 static void
 test_interactive (Fixture *f, const char *shell)
 {
-  g_autofree char *path = g_find_program_in_path (shell);
+  g_autofree char *program = g_strndup (shell, strcspn (shell, " "));
+  g_autofree char *path = g_find_program_in_path (program);
   g_autofree char *script = g_find_program_in_path ("script");
   g_autofree char *cbox = g_shell_quote (g_getenv ("CBOX"));
   g_autofree char *project = g_shell_quote (f->project);
@@ -228,7 +242,7 @@ test_interactive (Fixture *f, const char *shell)
   int wstatus = 0;
   const char *argv[] = { "sh", "-c", NULL, NULL };
 
-  if (!backend_usable (f) || g_str_equal (f->backend, "qemu"))
+  if (!backend_usable (f) || skip_qemu (f))
     return;
   if (path == NULL || script == NULL)
     {
@@ -266,6 +280,12 @@ static void
 test_bash (Fixture *f, gconstpointer data)
 {
   test_interactive (f, "bash");
+}
+
+static void
+test_zsh (Fixture *f, gconstpointer data)
+{
+  test_interactive (f, "zsh -f");
 }
 
 /* ---- Claude Code ---------------------------------------------------------- */
@@ -351,6 +371,16 @@ claude_round_trip (Fixture *f, const char *path_dir, const char *what)
   if (plan.status != 0 || strstr (plan.out, "claude: ") == NULL)
     g_error ("%s: cbox plan does not name the install (status %d)\n%s\n%s", what, plan.status,
              plan.out, plan.err);
+  /* The claude the host would run is the one that runs inside, not
+   * another copy found later on PATH. */
+  {
+    g_auto (CboxTestResult) which = { 0 };
+    g_autofree char *expected = g_build_filename (path_dir, "claude", NULL);
+    const char *args[] = { "--profile=claude",  backend_arg, "run", project_arg, "--", "sh", "-c",
+                           "command -v claude", NULL };
+    cbox_test_run (args, f->project, (const char *const *)env, NULL, &which);
+    assert_output (&which, what, expected);
+  }
   {
     const char *args[] = { "--profile=claude", backend_arg, "run", project_arg, "--",
                            "claude",           "--version", NULL };
@@ -377,7 +407,7 @@ claude_round_trip (Fixture *f, const char *path_dir, const char *what)
 static void
 test_claude_usr (Fixture *f, gconstpointer data)
 {
-  if (!backend_usable (f) || g_str_equal (f->backend, "qemu"))
+  if (!backend_usable (f) || skip_qemu (f))
     return;
   if (!g_file_test ("/usr/bin/claude", G_FILE_TEST_IS_EXECUTABLE)
       || !g_file_test ("/usr/bin/python3", G_FILE_TEST_IS_EXECUTABLE))
@@ -406,7 +436,7 @@ test_claude_home_prefix (Fixture *f, gconstpointer data)
   g_autoptr (GError) error = NULL;
   int wstatus = 0;
 
-  if (!backend_usable (f) || g_str_equal (f->backend, "qemu"))
+  if (!backend_usable (f) || skip_qemu (f))
     return;
   if (!g_file_test ("/usr/lib/node_modules/@anthropic-ai/claude-code", G_FILE_TEST_IS_DIR))
     {
@@ -438,13 +468,10 @@ main (int argc, char **argv)
     const char *name;
     void (*func) (Fixture *, gconstpointer);
   } tests[] = {
-    { "basic", test_basic },
-    { "chromium", test_chromium },
-    { "firefox", test_firefox },
-    { "interactive-dash", test_dash },
-    { "interactive-bash", test_bash },
-    { "claude/usr", test_claude_usr },
-    { "claude/home-prefix", test_claude_home_prefix },
+    { "basic", test_basic },           { "chromium", test_chromium },
+    { "firefox", test_firefox },       { "interactive-dash", test_dash },
+    { "interactive-bash", test_bash }, { "interactive-zsh", test_zsh },
+    { "claude/usr", test_claude_usr }, { "claude/home-prefix", test_claude_home_prefix },
   };
 
   g_test_init (&argc, &argv, NULL);
