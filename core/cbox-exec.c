@@ -75,9 +75,9 @@ static const int forwarded_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUS
 #define N_FORWARDED (sizeof forwarded_signals / sizeof forwarded_signals[0])
 
 #define USAGE                                                                                      \
-  "usage: cbox-exec [--init] [--allow-userns] [--status-fd FD | --status-file PATH] [--] "        \
+  "usage: cbox-exec [--init] [--allow-userns] [--status-fd FD | --status-file PATH] [--] "         \
   "COMMAND [ARG...]\n"                                                                             \
-  "       cbox-exec [--init] [--allow-userns] [--status-fd FD | --status-file PATH] --args-fd "     \
+  "       cbox-exec [--init] [--allow-userns] [--status-fd FD | --status-file PATH] --args-fd "    \
   "FD\n"
 
 static void
