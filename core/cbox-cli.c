@@ -1587,6 +1587,9 @@ cbox_cli_main (int argc, char **argv)
 
   if (!cbox_cli_parse (argc, argv, &options, &error))
     return cbox_cli_fail (error);
+  /* A run records a stop and cleans up (core/cbox-run.c); every other
+   * command has nothing to clean up and ends by the default action. */
+  cbox_signals_catch_stops (options->command == CBOX_CLI_COMMAND_RUN);
 
   if (options->help || options->command == CBOX_CLI_COMMAND_HELP)
     {
@@ -1735,7 +1738,16 @@ cbox_cli_main (int argc, char **argv)
     }
   planner = cbox_planner_new (registry, host, request);
   if (!cbox_planner_build (planner, &error))
-    return cbox_cli_fail (error);
+    {
+      /* Stopped while planning: what was made is undone by the planner's
+       * free, and the status is the signal's. */
+      if (cbox_signals_get_stop () != 0)
+        {
+          g_clear_pointer (&planner, cbox_planner_free);
+          return 128 + cbox_signals_get_stop ();
+        }
+      return cbox_cli_fail (error);
+    }
 
   if (options->command == CBOX_CLI_COMMAND_PLAN)
     {

@@ -24,6 +24,12 @@
  *         it has, while the sandbox is still being taken down, rather than
  *         from bwrap once that is done. COMMAND never has FD.
  *
+ * --status-file PATH  As --status-fd, to the file PATH, which cbox-exec
+ *         creates (or empties) before it starts COMMAND: its existence says
+ *         that COMMAND was started, its line how COMMAND ended. The nspawn
+ *         backend reads it after systemd-nspawn has exited, to tell the
+ *         command's status from nspawn's own failures.
+ *
  * --args-fd FD  Read COMMAND and its arguments from FD instead, and close
  *         FD: the number of words in decimal, then the words, each ended
  *         by a NUL byte. The bwrap backend passes them this way, as
@@ -69,8 +75,10 @@ static const int forwarded_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUS
 #define N_FORWARDED (sizeof forwarded_signals / sizeof forwarded_signals[0])
 
 #define USAGE                                                                                      \
-  "usage: cbox-exec [--init] [--allow-userns] [--status-fd FD] [--] COMMAND [ARG...]\n"            \
-  "       cbox-exec [--init] [--allow-userns] [--status-fd FD] --args-fd FD\n"
+  "usage: cbox-exec [--init] [--allow-userns] [--status-fd FD | --status-file PATH] [--] "         \
+  "COMMAND [ARG...]\n"                                                                             \
+  "       cbox-exec [--init] [--allow-userns] [--status-fd FD | --status-file PATH] --args-fd "    \
+  "FD\n"
 
 static void
 usage (void)
@@ -213,6 +221,27 @@ run_init (char **argv, const sigset_t *orig_mask, CboxSeccompVariant variant)
   if (getpid () != 1)
     prctl (PR_SET_CHILD_SUBREAPER, 1);
 
+  /* On a terminal, in its foreground: COMMAND gets a foreground process
+   * group that exists in the sandbox. The one cbox runs in belongs to
+   * the host's pid namespace, where the sandbox sees it as 0, and an
+   * interactive shell that saves the terminal's group at start and gives
+   * it back at exit (dash) then fails with "Cannot set tty process group
+   * (No such process)" and the wrong status. The group is cbox-exec's own
+   * (COMMAND inherits it); cbox gives the terminal back to its group when
+   * the run ends (core/cbox-run.c). */
+  if (isatty (STDIN_FILENO) && tcgetpgrp (STDIN_FILENO) == getpgrp () && getpgrp () != getpid ()
+      && setpgid (0, 0) == 0)
+    {
+      struct sigaction ignore, old;
+
+      memset (&ignore, 0, sizeof ignore);
+      ignore.sa_handler = SIG_IGN;
+      sigaction (SIGTTOU, &ignore, &old);
+      if (tcsetpgrp (STDIN_FILENO, getpgrp ()) < 0)
+        (void)0; /* then as before: the command runs in the background group */
+      sigaction (SIGTTOU, &old, NULL);
+    }
+
   sigemptyset (&set);
   sigaddset (&set, SIGCHLD);
   for (size_t i = 0; i < N_FORWARDED; i++)
@@ -299,6 +328,12 @@ main (int argc, char **argv)
         args_fd = atoi (argv[++i]);
       else if (strcmp (argv[i], "--status-fd") == 0 && i + 1 < argc)
         status_fd = atoi (argv[++i]);
+      else if (strcmp (argv[i], "--status-file") == 0 && i + 1 < argc)
+        {
+          status_fd = open (argv[++i], O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+          if (status_fd < 0)
+            fail ("--status-file");
+        }
       else if (strcmp (argv[i], "--help") == 0)
         {
           fputs (USAGE, stdout);

@@ -6,6 +6,7 @@
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cbox-private.h"
@@ -154,7 +155,17 @@ cbox_host_new_from_system (GError **error)
 
   {
     const char *runtime_dir = g_environ_getenv (host->environ, "XDG_RUNTIME_DIR");
+    struct stat st;
+
     if (uid == getuid () && runtime_dir != NULL && runtime_dir[0] == '/')
+      host->runtime_dir = g_strdup (runtime_dir);
+    /* Root acting for a user (sudo keeps XDG_RUNTIME_DIR for the nspawn
+     * backend): the user's own runtime folder, wherever their session put
+     * it, when it is a real folder of that user that nobody else may
+     * write. The sockets forwarders then find there are the user's, as
+     * in /run/user/UID, which the user owns as much. */
+    else if (runtime_dir != NULL && runtime_dir[0] == '/' && lstat (runtime_dir, &st) == 0
+             && S_ISDIR (st.st_mode) && st.st_uid == uid && (st.st_mode & 022) == 0)
       host->runtime_dir = g_strdup (runtime_dir);
     else
       {

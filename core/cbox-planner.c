@@ -1244,12 +1244,13 @@ cbox_planner_make_dirs (CboxPlanner *planner, GError **error)
  * command is not started then, and cbox exits 128+N after cleaning up.
  * While the command runs, cbox_launch_run() forwards these signals. */
 static const int cbox_planner_signals[] = { SIGINT, SIGTERM, SIGHUP };
-static volatile sig_atomic_t cbox_planner_caught_signal;
 
+/* Recorded where every stop is (cbox_signals_get_stop()): one caught while
+ * the run was planned counts here too. */
 static void
 cbox_planner_on_signal (int signum)
 {
-  cbox_planner_caught_signal = signum;
+  cbox_signals_note_stop (signum);
 }
 
 static void
@@ -1330,10 +1331,9 @@ cbox_planner_run (CboxPlanner *planner, int *ret_status, GError **error)
     return FALSE;
   cbox_plan_set_spawned_func (planner->plan, cbox_planner_register, planner);
   cbox_context_set_started_func (planner->backend_ctx, cbox_planner_register, planner);
-  cbox_planner_caught_signal = 0;
   cbox_planner_hold_signals (old_actions);
   ok = TRUE;
-  for (guint i = 0; ok && i < planner->chosen->len && cbox_planner_caught_signal == 0; i++)
+  for (guint i = 0; ok && i < planner->chosen->len && cbox_signals_get_stop () == 0; i++)
     {
       CboxChosen *chosen = g_ptr_array_index (planner->chosen, i);
       const CboxForwarderVTable *vtable = chosen->desc->forwarder;
@@ -1350,7 +1350,7 @@ cbox_planner_run (CboxPlanner *planner, int *ret_status, GError **error)
     }
   cbox_planner_release_signals (old_actions);
 
-  if (ok && cbox_planner_caught_signal == 0)
+  if (ok && cbox_signals_get_stop () == 0)
     {
       backend = planner->backend_desc->backend;
       cbox_planner_log (planner, "running with %s", planner->backend_desc->name);
@@ -1385,11 +1385,13 @@ cbox_planner_run (CboxPlanner *planner, int *ret_status, GError **error)
   }
   cbox_planner_release_signals (old_actions);
 
-  caught = cbox_planner_caught_signal;
-  if (caught != 0 && status == CBOX_EXIT_FAILURE)
+  caught = cbox_signals_get_stop ();
+  if (caught != 0 && (!ok || status == CBOX_EXIT_FAILURE))
     {
-      /* Stopped before the command ran (or while cleaning up after a
-       * failure): as if cbox had died of the signal, cleanly. */
+      /* Stopped before the command ran, or the backend failed once it was
+       * stopped (nspawn shut down before the command had a status), or
+       * while cleaning up after a failure: as if cbox had died of the
+       * signal, cleanly. */
       cbox_planner_log (planner, "stopped by signal %d", caught);
       *ret_status = 128 + caught;
       return TRUE;

@@ -94,6 +94,15 @@ void cbox_plan_notify_spawned (CboxPlan *plan);
  * the planner calls after its cleanup, else by cbox_plan_free(). */
 void cbox_plan_set_tool_to_reap (CboxPlan *plan, pid_t pid);
 void cbox_plan_reap_tool (CboxPlan *plan);
+/* Stop signals (SIGINT, SIGTERM, SIGHUP), cbox-run.c. main() blocks them
+ * first thing; cbox_signals_catch_stops (TRUE) then puts a handler in
+ * place that records them (for `cbox run`), FALSE leaves their default
+ * action; either way they are unblocked. cbox_signals_get_stop() is the
+ * last one recorded, 0 for none. */
+void cbox_signals_block_stops (void);
+void cbox_signals_catch_stops (gboolean catch_them);
+int cbox_signals_get_stop (void);
+void cbox_signals_note_stop (int signum);
 /* What a plan held at one moment: cbox_plan_rollback() takes back the
  * mounts, helpers, notes and environment added since (the fds, cleanups
  * and skipped entries stay: a cleanup must still run). For a forwarder

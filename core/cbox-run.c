@@ -43,6 +43,71 @@ cbox_run_wait_ended (pid_t pid)
 
 static const int cbox_forwarded_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
 
+/* ---- stop signals: SIGINT, SIGTERM, SIGHUP from the first instruction ----
+ *
+ * main() blocks them before anything else; for `cbox run` the handler
+ * below is put in place and they are let through, so a stop that comes
+ * while the run is being planned or started is kept (not the default
+ * action, which would leave the early bwrap's state, helper folders or a
+ * registry entry behind) and ends the run at the next point that checks
+ * it, with 128+N and the whole clean-up. During the run's wait they are
+ * blocked again and taken with sigwaitinfo(), as before. */
+static const int cbox_stop_signals[] = { SIGINT, SIGTERM, SIGHUP };
+static volatile sig_atomic_t cbox_stop_signal;
+/* Whether cbox's main() handed the stops to this file (a program using
+ * libcbox for several runs, a test, does not): only then does a stop
+ * recorded before a run mean that the run must not start. */
+static gboolean cbox_stops_caught;
+
+static void
+cbox_on_stop_signal (int signum)
+{
+  cbox_stop_signal = signum;
+}
+
+void
+cbox_signals_block_stops (void)
+{
+  sigset_t set;
+
+  sigemptyset (&set);
+  for (guint i = 0; i < G_N_ELEMENTS (cbox_stop_signals); i++)
+    sigaddset (&set, cbox_stop_signals[i]);
+  sigprocmask (SIG_BLOCK, &set, NULL);
+}
+
+void
+cbox_signals_catch_stops (gboolean catch_them)
+{
+  struct sigaction sa = { .sa_handler = cbox_on_stop_signal, .sa_flags = SA_RESTART };
+  sigset_t set;
+
+  sigemptyset (&sa.sa_mask);
+  sigemptyset (&set);
+  cbox_stops_caught = catch_them;
+  for (guint i = 0; i < G_N_ELEMENTS (cbox_stop_signals); i++)
+    {
+      if (catch_them)
+        sigaction (cbox_stop_signals[i], &sa, NULL);
+      sigaddset (&set, cbox_stop_signals[i]);
+    }
+  /* A signal that came while they were blocked is delivered now: to the
+   * handler, or (not catching) with its default action. */
+  sigprocmask (SIG_UNBLOCK, &set, NULL);
+}
+
+int
+cbox_signals_get_stop (void)
+{
+  return cbox_stop_signal;
+}
+
+void
+cbox_signals_note_stop (int signum)
+{
+  cbox_stop_signal = signum;
+}
+
 typedef struct
 {
   const CboxHelper *helper;
@@ -87,15 +152,23 @@ cbox_run_child_reset (const sigset_t *mask, gboolean ignore_forwarded,
           && old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN)
         sigaction (sig, &sa, NULL);
     }
+  /* A tool that must not act on the forwarded signals gets them blocked,
+   * not ignored: an ignored signal is thrown away, also when it is sent
+   * to the sandbox's pid 1 before cbox-exec runs there (a stop in the
+   * first milliseconds), while a blocked one stays pending across exec
+   * until cbox-exec, which blocks and waits for them, takes it. */
+  sigset_t child_mask = *mask;
   for (guint i = 0; i < G_N_ELEMENTS (cbox_forwarded_signals); i++)
     {
-      sa.sa_handler = ignore_forwarded ? SIG_IGN : SIG_DFL;
       sigaction (cbox_forwarded_signals[i], &sa, NULL);
+      if (ignore_forwarded)
+        sigaddset (&child_mask, cbox_forwarded_signals[i]);
+      else
+        sigdelset (&child_mask, cbox_forwarded_signals[i]);
     }
-  sa.sa_handler = SIG_DFL;
   sigaction (SIGCHLD, &sa, NULL);
   sigaction (SIGPIPE, &sa, NULL);
-  sigprocmask (SIG_SETMASK, mask, NULL);
+  sigprocmask (SIG_SETMASK, &child_mask, NULL);
   /* Groups, then gid, then uid: each step needs the privileges the next
    * one drops. */
   if (creds != NULL && creds->uid != 0
@@ -613,6 +686,36 @@ cbox_run_wait_signal_or_fd (int sfd, int *ended_fd, int *ret_code)
     }
 }
 
+/* TRUE when a stop signal came before the tool was let go (caught during
+ * planning, or pending now, blocked): the prestarted tool is killed, the
+ * command never starts, and the run's status is 128+N. */
+static gboolean
+cbox_run_stop_pending (const CboxLaunchRunOptions *options, int *ret_status)
+{
+  int sig = cbox_stops_caught ? cbox_signals_get_stop () : 0;
+
+  if (sig == 0)
+    {
+      sigset_t set;
+      struct timespec zero = { 0, 0 };
+
+      sigemptyset (&set);
+      for (guint i = 0; i < G_N_ELEMENTS (cbox_stop_signals); i++)
+        sigaddset (&set, cbox_stop_signals[i]);
+      sig = sigtimedwait (&set, NULL, &zero);
+      if (sig <= 0)
+        return FALSE;
+      cbox_signals_note_stop (sig);
+    }
+  if (options->tool_pid > 0)
+    {
+      kill (options->tool_pid, SIGKILL);
+      cbox_run_wait_ended (options->tool_pid);
+    }
+  *ret_status = 128 + sig;
+  return TRUE;
+}
+
 static gboolean
 cbox_run_main (CboxLaunch *launch, CboxPlan *plan, const CboxLaunchRunOptions *options,
                const sigset_t *wait_set, const sigset_t *child_mask, GArray *running,
@@ -629,6 +732,8 @@ cbox_run_main (CboxLaunch *launch, CboxPlan *plan, const CboxLaunchRunOptions *o
 
   g_return_val_if_fail (options->tool_pid > 0 || (argv != NULL && argv[0] != NULL), FALSE);
 
+  if (cbox_run_stop_pending (options, ret_status))
+    return TRUE;
   for (guint i = 0; i < cbox_plan_get_n_helpers (plan); i++)
     {
       CboxRunningHelper h = { NULL, 0, -1 };
@@ -642,6 +747,9 @@ cbox_run_main (CboxLaunch *launch, CboxPlan *plan, const CboxLaunchRunOptions *o
     if (!cbox_run_wait_helper_ready (&g_array_index (running, CboxRunningHelper, i), deadline,
                                      error))
       return FALSE;
+  /* A stop that came while the helpers started: the command never starts. */
+  if (cbox_run_stop_pending (options, ret_status))
+    return TRUE;
 
   if (options->tool_pid > 0)
     {
@@ -726,16 +834,27 @@ cbox_run_main (CboxLaunch *launch, CboxPlan *plan, const CboxLaunchRunOptions *o
             }
           continue;
         }
-      /* Kernel-sent signals (a terminal's ^C, ^\, hangup) reached the
-       * whole foreground process group already, the command included;
-       * passing them on would deliver them twice. */
-      if (code > 0)
-        continue;
       {
         pid_t target = options->get_signal_target != NULL
                            ? options->get_signal_target (options->user_data)
                            : 0;
-        kill (target > 0 ? target : pid, sig);
+
+        if (target <= 0)
+          target = pid;
+        /* Kernel-sent signals (a terminal's ^C, ^\, hangup) reached the
+         * whole foreground process group already, the command included;
+         * passing them on would deliver them twice. Not so when the
+         * target is in another process group (nspawn's container runs in
+         * a session of its own): it missed them. */
+        if (code > 0 && getpgid (target) == getpgrp ())
+          continue;
+        /* A stop passed on is a stop of the run: should the backend then
+         * fail (its tool ended before the command had a status), the run
+         * ends with 128+N all the same (cbox_planner_run()). */
+        for (guint i = 0; i < G_N_ELEMENTS (cbox_stop_signals); i++)
+          if (sig == cbox_stop_signals[i])
+            cbox_signals_note_stop (sig);
+        kill (target, sig);
       }
     }
   if (sfd >= 0)
@@ -764,6 +883,7 @@ cbox_launch_run_full (CboxLaunch *launch, CboxPlan *plan, const CboxLaunchRunOpt
   struct sigaction sa_chld = { .sa_handler = SIG_DFL }, old_sa_chld;
   sigset_t wait_set, old_mask;
   gboolean ok;
+  gboolean foreground;
   int status = CBOX_EXIT_FAILURE;
 
   g_return_val_if_fail (launch != NULL, FALSE);
@@ -783,7 +903,19 @@ cbox_launch_run_full (CboxLaunch *launch, CboxPlan *plan, const CboxLaunchRunOpt
   /* SIGCHLD ignored would reap our children behind our back. */
   sigaction (SIGCHLD, &sa_chld, &old_sa_chld);
 
+  /* Whether cbox's group has the terminal: cbox-exec may give it to the
+   * command's own group inside (core/cbox-exec.c), and it comes back. */
+  foreground = isatty (STDIN_FILENO) && tcgetpgrp (STDIN_FILENO) == getpgrp ();
   ok = cbox_run_main (launch, plan, &opts, &wait_set, &old_mask, running, &status, error);
+  if (foreground && tcgetpgrp (STDIN_FILENO) != getpgrp ())
+    {
+      /* From a group that is not in the foreground: SIGTTOU must not stop
+       * cbox for it. */
+      struct sigaction ignore = { .sa_handler = SIG_IGN }, old;
+      sigaction (SIGTTOU, &ignore, &old);
+      tcsetpgrp (STDIN_FILENO, getpgrp ());
+      sigaction (SIGTTOU, &old, NULL);
+    }
 
   cbox_run_stop_helpers (running, &wait_set);
   cbox_plan_run_cleanups (plan);

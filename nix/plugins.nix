@@ -59,4 +59,8 @@
     kind = "forwarder";
     runtime = [ ];
   };
+  claude = {
+    kind = "forwarder";
+    runtime = [ ];
+  };
 }

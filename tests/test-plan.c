@@ -426,8 +426,33 @@ test_host_from_system_under_sudo (void)
 
   if (g_test_subprocess ())
     {
+      g_autofree char *runtime = cbox_test_make_dir ("sudo-runtime");
+      g_autofree char *others = cbox_test_make_dir ("sudo-runtime-root");
+
       g_setenv ("SUDO_UID", "65534", TRUE);
       g_setenv ("SUDO_GID", "65534", TRUE);
+      if (getuid () == 0)
+        {
+          /* The user's runtime folder from the environment sudo kept: used
+           * when it is a folder of that user's that only they may write. */
+          g_assert_cmpint (chown (runtime, 65534, 65534), ==, 0);
+          g_assert_cmpint (g_chmod (runtime, 0700), ==, 0);
+          g_setenv ("XDG_RUNTIME_DIR", runtime, TRUE);
+          host = cbox_host_new_from_system (&error);
+          g_assert_no_error (error);
+          g_assert_cmpstr (cbox_host_get_runtime_dir (host), ==, runtime);
+          g_clear_pointer (&host, cbox_host_unref);
+          /* Root's own folder, or the user's open to others: not used. */
+          g_setenv ("XDG_RUNTIME_DIR", others, TRUE);
+          host = cbox_host_new_from_system (&error);
+          g_assert_cmpstr (cbox_host_get_runtime_dir (host), !=, others);
+          g_clear_pointer (&host, cbox_host_unref);
+          g_assert_cmpint (g_chmod (runtime, 0722), ==, 0);
+          g_setenv ("XDG_RUNTIME_DIR", runtime, TRUE);
+          host = cbox_host_new_from_system (&error);
+          g_assert_cmpstr (cbox_host_get_runtime_dir (host), !=, runtime);
+          g_clear_pointer (&host, cbox_host_unref);
+        }
       host = cbox_host_new_from_system (&error);
       g_assert_no_error (error);
       if (getuid () == 0)
@@ -744,6 +769,24 @@ test_base_plan_etc_policy (void)
   /* Public, and needed: Debian's /usr/bin links go through it. */
   g_assert_cmpint (g_mkdir_with_parents (alternatives, 0755), ==, 0);
   g_assert_cmpint (symlink ("/usr/bin/mawk", awk), ==, 0);
+
+  /* Root-only and named nowhere: hidden by its mode, for root. */
+  cbox_test_write_file_mode (root, "etc/site-secret", "token\n", 0755, 0600);
+  {
+    g_autoptr (CboxPlan) root_plan = cbox_plan_new ();
+    g_autoptr (CboxPlan) user_plan = cbox_plan_new ();
+
+    cbox_host_set_user (host, 0, 0, "root", "/root", "/bin/sh");
+    g_assert_true (cbox_base_plan_fill_system (root_plan, host, NULL, &error));
+    g_assert_no_error (error);
+    g_assert_cmpstr (cbox_plan_find_mount (root_plan, "/etc/site-secret")->src, ==, "/dev/null");
+    /* Another user cannot read it inside either: no scan, no item. */
+    cbox_host_set_user (host, 1000, 100, "alice", "/home/alice", "/bin/bash");
+    g_assert_true (cbox_base_plan_fill_system (user_plan, host, NULL, &error));
+    g_assert_no_error (error);
+    g_assert_null (cbox_plan_find_mount (user_plan, "/etc/site-secret"));
+  }
+  cbox_host_set_user (host, 0, 0, "root", "/root", "/bin/sh");
 
   g_assert_true (cbox_base_plan_fill_system (plan, host, NULL, &error));
   g_assert_no_error (error);

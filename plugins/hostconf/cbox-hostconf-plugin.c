@@ -383,6 +383,18 @@ hostconf_add_offline_hosts (CboxContext *ctx, CboxPlan *plan, GError **error)
   return TRUE;
 }
 
+/* The proxy variables, as curl, Node, Python, git and Go read them (both
+ * spellings: curl reads http_proxy in lowercase only, Go both). Behind a
+ * corporate proxy nothing reaches the network without them. A proxy URL
+ * may hold a user name and password (http://user:pass@proxy:3128): the
+ * sandbox then has them, as every program of the user's has; leave
+ * hostconf out (--no-forward=hostconf) or unset them for the run where
+ * that matters. Only with the network on: without it they are no use. */
+static const char *const hostconf_proxy_variables[] = {
+  "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY",
+  "http_proxy", "https_proxy", "no_proxy", "all_proxy",
+};
+
 static gboolean
 hostconf_contribute (CboxContext *ctx, CboxPlan *plan, GError **error)
 {
@@ -402,6 +414,12 @@ hostconf_contribute (CboxContext *ctx, CboxPlan *plan, GError **error)
 
   if (network)
     {
+      for (gsize i = 0; i < G_N_ELEMENTS (hostconf_proxy_variables); i++)
+        {
+          const char *value = cbox_host_getenv_nonempty (host, hostconf_proxy_variables[i]);
+          if (value != NULL)
+            cbox_plan_set_env (plan, hostconf_proxy_variables[i], value);
+        }
       hostconf_add_resolv_conf (ctx, plan, host);
       for (gsize i = 0; i < G_N_ELEMENTS (hostconf_name_files) && !etc_bound; i++)
         {

@@ -505,11 +505,39 @@ test_etc_bound_localtime (Fixture *f, gconstpointer data)
   g_assert_cmpstr (cbox_plan_find_mount (outside_plan, "/opt/tz/zoneinfo")->src, ==, zoneinfo);
 }
 
+/* The proxy variables pass, both spellings, with the network on only;
+ * nothing else of the environment. */
+static void
+test_proxy_variables (Fixture *f, gconstpointer data)
+{
+  const char *env[] = { "HTTPS_PROXY=http://proxy.example:3128",
+                        "http_proxy=http://proxy.example:3128",
+                        "NO_PROXY=localhost,.internal",
+                        "ALL_PROXY=",
+                        "SECRET_TOKEN=x",
+                        NULL };
+  g_autoptr (CboxPlan) plan = NULL;
+  g_autoptr (CboxPlan) offline = NULL;
+
+  cbox_host_set_environ (f->host, env);
+  plan = run (f, TRUE, "bwrap", CBOX_FEATURE_ALL);
+  g_assert_cmpstr (cbox_plan_get_env (plan, "HTTPS_PROXY"), ==, "http://proxy.example:3128");
+  g_assert_cmpstr (cbox_plan_get_env (plan, "http_proxy"), ==, "http://proxy.example:3128");
+  g_assert_cmpstr (cbox_plan_get_env (plan, "NO_PROXY"), ==, "localhost,.internal");
+  g_assert_null (cbox_plan_get_env (plan, "ALL_PROXY"));
+  g_assert_null (cbox_plan_get_env (plan, "HTTP_PROXY"));
+  g_assert_null (cbox_plan_get_env (plan, "SECRET_TOKEN"));
+  offline = run (f, FALSE, "bwrap", CBOX_FEATURE_ALL);
+  g_assert_null (cbox_plan_get_env (offline, "HTTPS_PROXY"));
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/hostconf/resolv/loopback-detection", test_loopback_detection);
+  g_test_add ("/hostconf/proxy-variables", Fixture, NULL, fixture_setup, test_proxy_variables,
+              fixture_teardown);
   g_test_add ("/hostconf/etc-bound/resolv-symlink", Fixture, NULL, fixture_setup,
               test_etc_bound_resolv_symlink, fixture_teardown);
   g_test_add ("/hostconf/etc-bound/resolv-regular", Fixture, NULL, fixture_setup,

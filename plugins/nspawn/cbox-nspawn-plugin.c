@@ -4,6 +4,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <string.h>
+#include <linux/magic.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -12,6 +15,10 @@
 /* Where cbox-exec is bound inside: nspawn makes the mount point in its
  * own /run tmpfs. */
 #define CBOX_NSPAWN_EXEC_PATH "/run/cbox/cbox-exec"
+/* Where the run's status folder is bound inside, and the file cbox-exec
+ * writes the command's status to (--status-file). */
+#define CBOX_NSPAWN_STATUS_DIR "/run/cbox/status"
+#define CBOX_NSPAWN_STATUS_FILE CBOX_NSPAWN_STATUS_DIR "/exit"
 
 static const char *const cbox_nspawn_hidden_proc[] = { "/proc/keys", "/proc/key-users" };
 
@@ -20,6 +27,7 @@ typedef struct
 {
   char *nspawn;              /* absolute path of systemd-nspawn */
   char *setpriv;             /* absolute path of setpriv, or NULL */
+  char *setsid;              /* absolute path of setsid, or NULL */
   char *sudo;                /* absolute path of sudo, or NULL */
   char *exec_helper;         /* cbox-exec on the host, or NULL */
   gboolean root;             /* running as root */
@@ -37,6 +45,7 @@ cbox_nspawn_state_free (gpointer data)
     return;
   g_free (state->nspawn);
   g_free (state->setpriv);
+  g_free (state->setsid);
   g_free (state->sudo);
   g_free (state->exec_helper);
   cbox_nspawn_layout_free (state->layout);
@@ -112,6 +121,7 @@ cbox_nspawn_get_state (CboxContext *ctx, GError **error)
   state = g_new0 (CboxNspawnState, 1);
   state->nspawn = g_find_program_in_path ("systemd-nspawn");
   state->setpriv = g_find_program_in_path ("setpriv");
+  state->setsid = g_find_program_in_path ("setsid");
   state->sudo = g_find_program_in_path ("sudo");
   {
     const char *libexec = cbox_context_get_libexec_dir (ctx);
@@ -269,6 +279,16 @@ cbox_nspawn_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GErro
   cbox_nspawn_layout_free (state->layout);
   state->layout = layout;
 
+  /* Without a terminal, nspawn runs in a session of its own: a Ctrl-C or
+   * a SIGTERM to cbox's process group would otherwise reach nspawn too,
+   * which shuts the container down (the command gets SIGTERM, whatever
+   * the signal was, and nspawn reports 0). This way only cbox gets them
+   * and passes each on to cbox-exec, which gives it to the command: the
+   * run ends with 128+N of the signal sent. With a terminal nspawn must
+   * stay in the foreground to read it, and ^C is a character on the
+   * container's pty. */
+  if (state->setsid != NULL && !isatty (STDIN_FILENO))
+    cbox_launch_add_args (launch, state->setsid, "--", NULL);
   /* If cbox dies (even of SIGKILL), nspawn gets SIGTERM and shuts the
    * container down in order, instead of running on unwatched. */
   if (state->setpriv != NULL)
@@ -388,6 +408,7 @@ cbox_nspawn_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GErro
     }
 
   cbox_nspawn_add_path_pair (launch, "--bind-ro", state->exec_helper, CBOX_NSPAWN_EXEC_PATH);
+  cbox_nspawn_add_path_pair (launch, "--bind", layout->status_dir, CBOX_NSPAWN_STATUS_DIR);
 
   cbox_launch_add_arg (launch, "--");
   /* The environment: nspawn sets its own (container=, container_uuid=,
@@ -402,8 +423,11 @@ cbox_nspawn_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GErro
    * command killed by a signal as 255, cbox-exec as 128+N; it also takes
    * the signals cbox forwards (see cbox_nspawn_signal_target()). It
    * reports 126 and 127 as env(1) does, and confines the command last
-   * (the plan's allow-userns picks the seccomp filter's variant). */
-  cbox_launch_add_args (launch, CBOX_NSPAWN_EXEC_PATH, "--init", NULL);
+   * (the plan's allow-userns picks the seccomp filter's variant). It
+   * writes the command's status to the run's status file
+   * (cbox_nspawn_run_result()). */
+  cbox_launch_add_args (launch, CBOX_NSPAWN_EXEC_PATH, "--init", "--status-file",
+                        CBOX_NSPAWN_STATUS_FILE, NULL);
   if (cbox_plan_get_allow_userns (plan))
     cbox_launch_add_arg (launch, "--allow-userns");
   cbox_launch_add_arg (launch, "--");
@@ -500,6 +524,33 @@ cbox_nspawn_exec_sudo (CboxNspawnState *state, CboxPlan *plan, GError **error)
     g_ptr_array_add (args, cmdline + at);
   g_ptr_array_add (args, NULL);
 
+  /* Without a terminal sudo cannot ask for a password: it would print "a
+   * password is required" and exit 1, which reads as the command's own
+   * status. Ask first whether it would need one. */
+  {
+    int tty = open ("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+
+    if (tty >= 0)
+      close (tty);
+    else
+      {
+        const char *check[] = { state->sudo, "-n", "-l", "--", exe, NULL };
+        int wait_status = 0;
+
+        if (!g_spawn_sync (NULL, (char **)check, NULL,
+                           G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL,
+                           NULL, NULL, &wait_status, NULL)
+            || !g_spawn_check_wait_status (wait_status, NULL))
+          {
+            g_set_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE,
+                         "backend nspawn needs root, and sudo needs a password to run %s but "
+                         "there is no terminal to ask for it: run cbox from a terminal, or let "
+                         "sudo run it without a password",
+                         exe);
+            return FALSE;
+          }
+      }
+  }
   argv = cbox_nspawn_sudo_argv (state->sudo, exe, (const char *const *)args->pdata,
                                 (const char *const *)environ);
   /* What this process set up for the run is undone first: the new cbox
@@ -617,12 +668,105 @@ cbox_nspawn_signal_target (gpointer user_data)
   return run->leader;
 }
 
+/* The run's status from what cbox-exec wrote (core/cbox-exec.c,
+ * --status-file) and systemd-nspawn's own @status: cbox-exec's line is the
+ * command's status, whatever nspawn makes of it (255 for a command it saw
+ * killed, 0 after a shutdown it was asked for). Without the file the
+ * command never started, so a status below 128 is nspawn's own failure
+ * (too few descriptors for its console, a bind it refused), printed by
+ * nspawn above: 125 with that said. A signal's 128+N stays (cbox stopped
+ * nspawn). */
+static gboolean
+cbox_nspawn_run_result (CboxNspawnState *state, int status, int *ret_status, GError **error)
+{
+  g_autofree char *path = NULL;
+  g_autofree char *contents = NULL;
+  const char *number;
+
+  if (state->exec_helper == NULL)
+    {
+      *ret_status = status;
+      return TRUE;
+    }
+  path = g_build_filename (state->layout->status_dir, "exit", NULL);
+  if (!g_file_get_contents (path, &contents, NULL, NULL))
+    {
+      /* 255: nspawn's own "the container failed", also when it was
+       * stopped while starting (cbox then makes it 128+N). */
+      if (status >= 128 && status != 255)
+        {
+          *ret_status = status;
+          return TRUE;
+        }
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_BACKEND,
+                   "systemd-nspawn failed before the command started (exit status %d); its "
+                   "message is above",
+                   status);
+      return FALSE;
+    }
+  number = strstr (contents, "\"cbox-exec-status\":");
+  if (number != NULL)
+    {
+      guint64 value;
+      g_autofree char *digits = g_strstrip (g_strdup (number + strlen ("\"cbox-exec-status\":")));
+      char *end = strchr (digits, ' ');
+
+      if (end != NULL)
+        *end = '\0';
+      if (g_ascii_string_to_unsigned (digits, 10, 0, 255, &value, NULL))
+        {
+          *ret_status = (int)value;
+          return TRUE;
+        }
+    }
+  /* cbox-exec started the command but never said how it ended: it was
+   * killed with the container. A signal's status is what there is;
+   * anything else would pass for the command's. */
+  if (status >= 128 && status != 255)
+    {
+      *ret_status = status;
+      return TRUE;
+    }
+  g_set_error (error, CBOX_ERROR, CBOX_ERROR_BACKEND,
+               "the container ended before the command's status was known (systemd-nspawn exit "
+               "status %d)",
+               status);
+  return FALSE;
+}
+
+/* systemd-nspawn makes /run/systemd/nspawn/propagate/MACHINE for
+ * `machinectl bind` and removes it at exit, but only from a tmpfs: where
+ * /run is a disk (a container host without systemd), every run printed
+ * "Attempted to remove disk file system under ..., and we can't allow
+ * that" and left the folder. There the path is a link, made before nspawn
+ * starts, to a folder in the run's own tmpfs: nspawn finds a tmpfs behind
+ * it and removes the link itself; cbox removes a link that is left (and
+ * the sweep, after a kill -9, those of runs that are gone). Returns the
+ * link made, or NULL. */
+static char *
+cbox_nspawn_propagate_link (const CboxNspawnLayout *layout)
+{
+  g_autofree char *link = g_build_filename (CBOX_NSPAWN_PROPAGATE_DIR, layout->machine, NULL);
+  g_autofree char *target = g_build_filename (layout->fs_dir, "propagate", NULL);
+  struct statfs sf;
+
+  if (g_mkdir_with_parents (CBOX_NSPAWN_PROPAGATE_DIR, 0755) < 0
+      || statfs (CBOX_NSPAWN_PROPAGATE_DIR, &sf) < 0 || sf.f_type == TMPFS_MAGIC
+      || sf.f_type == RAMFS_MAGIC)
+    return NULL;
+  if (mkdir (target, 0700) < 0 || symlink (target, link) < 0)
+    return NULL;
+  return g_steal_pointer (&link);
+}
+
 static gboolean
 cbox_nspawn_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_status,
                  GError **error)
 {
   CboxNspawnState *state = cbox_nspawn_get_state (ctx, error);
+  g_autofree char *propagate_link = NULL;
   gboolean ok;
+  int status = CBOX_EXIT_FAILURE;
   int lock_fd;
 
   if (state == NULL)
@@ -678,6 +822,17 @@ cbox_nspawn_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_
       cbox_nspawn_root_destroy (state->layout);
       return FALSE;
     }
+  /* The folder cbox-exec writes the command's status to, the user's
+   * (cbox-exec runs as the user), inside the run's own tmpfs. */
+  if (mkdir (state->layout->status_dir, 0700) < 0
+      || chown (state->layout->status_dir, state->layout->uid, state->layout->gid) < 0)
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_BACKEND, "nspawn: cannot create %s: %s",
+                   state->layout->status_dir, g_strerror (errno));
+      cbox_nspawn_root_destroy (state->layout);
+      return FALSE;
+    }
+  propagate_link = cbox_nspawn_propagate_link (state->layout);
   /* systemd-nspawn inherits the run's lock, so the root counts as in use
    * for as long as nspawn lives, even if cbox itself was killed. */
   lock_fd = fcntl (state->layout->lock_fd, F_DUPFD_CLOEXEC, 3);
@@ -692,8 +847,16 @@ cbox_nspawn_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_
       .user_data = &run,
       .started = cbox_nspawn_started,
     };
-    ok = cbox_launch_run_full (launch, plan, &options, ret_status, error);
+    ok = cbox_launch_run_full (launch, plan, &options, &status, error);
   }
+  if (ok)
+    ok = cbox_nspawn_run_result (state, status, ret_status, error);
+  if (propagate_link != NULL)
+    {
+      struct stat st;
+      if (lstat (propagate_link, &st) == 0 && S_ISLNK (st.st_mode))
+        unlink (propagate_link);
+    }
   cbox_nspawn_root_destroy (state->layout);
   return ok;
 }

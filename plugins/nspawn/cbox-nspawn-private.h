@@ -21,6 +21,8 @@ cbox_nspawn_close_fd (int *fd)
 
 /* Where each run keeps its ephemeral root: private to root (0700). */
 #define CBOX_NSPAWN_STATE_DIR "/run/cbox/nspawn"
+/* Where systemd-nspawn keeps each machine's folder for `machinectl bind`. */
+#define CBOX_NSPAWN_PROPAGATE_DIR "/run/systemd/nspawn/propagate"
 
 /* What the backend does with one mount of the plan. */
 typedef enum
@@ -56,14 +58,15 @@ typedef struct
  */
 typedef struct
 {
-  char *state_dir; /* CBOX_NSPAWN_STATE_DIR, or another for tests */
-  char *instance;  /* unique per run */
-  char *machine;   /* "cbox-" + instance, a valid machine name */
-  char *lock_path; /* STATE/INSTANCE.lock, held by the live run */
-  char *entry_dir; /* STATE/INSTANCE */
-  char *fs_dir;    /* STATE/INSTANCE/fs: a tmpfs while the run lives, holding: */
-  char *root_dir;  /* fs/root: the container's root directory */
-  char *stage_dir; /* fs/stage: generated files bound inside bind mounts */
+  char *state_dir;  /* CBOX_NSPAWN_STATE_DIR, or another for tests */
+  char *instance;   /* unique per run */
+  char *machine;    /* "cbox-" + instance, a valid machine name */
+  char *lock_path;  /* STATE/INSTANCE.lock, held by the live run */
+  char *entry_dir;  /* STATE/INSTANCE */
+  char *fs_dir;     /* STATE/INSTANCE/fs: a tmpfs while the run lives, holding: */
+  char *root_dir;   /* fs/root: the container's root directory */
+  char *stage_dir;  /* fs/stage: generated files bound inside bind mounts */
+  char *status_dir; /* fs/status: the user's; cbox-exec writes the command's status there */
   uid_t uid;
   gid_t gid;
   char *home_dir;    /* the user's home inside */

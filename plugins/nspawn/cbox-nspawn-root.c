@@ -97,6 +97,7 @@ cbox_nspawn_layout_free (CboxNspawnLayout *layout)
   g_free (layout->fs_dir);
   g_free (layout->root_dir);
   g_free (layout->stage_dir);
+  g_free (layout->status_dir);
   g_free (layout->home_dir);
   g_free (layout->runtime_dir);
   if (layout->ops != NULL)
@@ -136,6 +137,7 @@ cbox_nspawn_layout_new (CboxPlan *plan, const char *state_dir, const char *insta
   layout->fs_dir = g_build_filename (layout->entry_dir, "fs", NULL);
   layout->root_dir = g_build_filename (layout->fs_dir, "root", NULL);
   layout->stage_dir = g_build_filename (layout->fs_dir, "stage", NULL);
+  layout->status_dir = g_build_filename (layout->fs_dir, "status", NULL);
   layout->uid = cbox_plan_get_uid (plan);
   layout->gid = cbox_plan_get_gid (plan);
   layout->home_dir = g_strdup (home);
@@ -741,6 +743,16 @@ cbox_nspawn_sweep (const char *state_dir)
         continue;
       entry_dir = g_build_filename (state_dir, instance, NULL);
       cbox_nspawn_remove_entry (entry_dir, lock_path);
+      /* The propagation link of that run (cbox-nspawn-plugin.c), which
+       * pointed into the tmpfs just removed. */
+      if (g_str_equal (state_dir, CBOX_NSPAWN_STATE_DIR))
+        {
+          g_autofree char *machine = g_strdup_printf ("cbox-%.59s", instance);
+          g_autofree char *link = g_build_filename (CBOX_NSPAWN_PROPAGATE_DIR, machine, NULL);
+          struct stat st;
+          if (lstat (link, &st) == 0 && S_ISLNK (st.st_mode))
+            unlink (link);
+        }
       removed++;
     }
   return removed;

@@ -24,6 +24,10 @@
 #include "cbox-test-util.h"
 
 #define TEST_USER "cboxtest"
+/* Enough descriptors for cbox, too few for systemd-nspawn's socket pairs
+ * (measured with systemd 252: at 8 cbox itself fails, at 12 to 20 nspawn
+ * does, from 24 on the run works). */
+#define NSPAWN_TOO_FEW_FDS "16"
 #define STATE_DIR "/run/cbox/nspawn"
 
 static int wait_status (GPid pid);
@@ -874,6 +878,138 @@ test_not_root (void)
   g_assert_nonnull (strstr (err, "backend nspawn needs root: run it with sudo"));
 }
 
+static void
+new_process_group (gpointer user_data)
+{
+  setpgid (0, 0);
+}
+
+/* A Ctrl-C (SIGINT) or a SIGTERM to the whole process group of a run
+ * whose stdin is not a terminal: the command gets that very signal (130,
+ * 143), not a shutdown of the container that nspawn reported as 0. */
+static void
+test_process_group_signals (void)
+{
+  g_auto (GStrv) env = NULL;
+  g_autofree char *project = NULL;
+  g_autofree char *ready = NULL;
+  static const int signals[] = { SIGINT, SIGTERM };
+
+  if (!require_nspawn () || !require_exec_helper ())
+    return;
+  env = sudo_environ (NULL);
+  project = make_project ("group-signals");
+  ready = g_build_filename (project, "ready", NULL);
+  for (gsize i = 0; i < G_N_ELEMENTS (signals); i++)
+    {
+      g_autofree char *project_arg = g_strconcat ("--project=", project, NULL);
+      const char *argv[] = {
+        cbox_test_cbox_path (),         "run", "--backend=nspawn", project_arg, "--", "sh", "-c",
+        "touch ready; exec sleep 1000", NULL
+      };
+      g_autoptr (GError) error = NULL;
+      GPid pid = 0;
+      int in_fd = -1;
+      int out_fd = -1;
+
+      g_unlink (ready);
+      g_assert_true (g_spawn_async_with_pipes (project, (char **)argv, env,
+                                               G_SPAWN_DO_NOT_REAP_CHILD, new_process_group, NULL,
+                                               &pid, &in_fd, &out_fd, NULL, &error));
+      g_assert_no_error (error);
+      close (in_fd);
+      g_assert_true (cbox_test_wait_for_path (ready, 60));
+      g_usleep (300 * 1000);
+      g_assert_no_errno (kill (-pid, signals[i]));
+      g_assert_cmpint (wait_status (pid), ==, 128 + signals[i]);
+      close (out_fd);
+    }
+}
+
+/* A failure of systemd-nspawn itself (here: too few descriptors for its
+ * console and sockets) is cbox's 125 with nspawn's message, not a status
+ * passed off as the command's. */
+static void
+test_nspawn_own_failure (void)
+{
+  g_auto (GStrv) env = NULL;
+  g_autofree char *project = NULL;
+  g_autofree char *project_arg = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr (GError) error = NULL;
+  int status = -1;
+
+  if (!require_nspawn () || !require_exec_helper ())
+    return;
+  env = sudo_environ (NULL);
+  project = make_project ("own-failure");
+  project_arg = g_strconcat ("--project=", project, NULL);
+  {
+    const char *argv[] = { "prlimit",   "--nofile=" NSPAWN_TOO_FEW_FDS,
+                           "--",        cbox_test_cbox_path (),
+                           "run",       "--backend=nspawn",
+                           project_arg, "--",
+                           "true",      NULL };
+    g_assert_true (g_spawn_sync (project, (char **)argv, env, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL,
+                                 &err, &status, &error));
+    g_assert_no_error (error);
+  }
+  g_assert_true (WIFEXITED (status));
+  if (WEXITSTATUS (status) != 125
+      || strstr (err, "systemd-nspawn failed before the command") == NULL)
+    g_error ("expected 125 and nspawn's failure, got %d:\n%s", WEXITSTATUS (status), err);
+}
+
+/* [nspawn] sudo=true with no terminal for sudo to ask a password on: a
+ * clear 125, not sudo's "a password is required" and exit 1. The test user
+ * has no sudo rule (and so would need a password). */
+static void
+test_sudo_no_terminal (void)
+{
+  g_auto (GStrv) env = NULL;
+  g_autofree char *project = NULL;
+  g_autofree char *uid = NULL;
+  g_autofree char *gid = NULL;
+  g_autofree char *err = NULL;
+  int status = -1;
+
+  if (!require_nspawn ())
+    return;
+  if (!g_file_test ("/usr/bin/sudo", G_FILE_TEST_IS_EXECUTABLE))
+    {
+      cbox_test_skip_or_fail ("sudo is not installed");
+      return;
+    }
+  env = cbox_test_environ ((const char *const[]){ "SUDO_UID", "SUDO_GID", "SUDO_USER", NULL });
+  project = make_project ("sudo-no-terminal");
+  uid = g_strdup_printf ("--reuid=%u", (unsigned)test_uid);
+  gid = g_strdup_printf ("--regid=%u", (unsigned)test_gid);
+  {
+    g_autofree char *project_arg = g_strconcat ("--project=", project, NULL);
+    const char *argv[] = { "setsid",
+                           "setpriv",
+                           uid,
+                           gid,
+                           "--clear-groups",
+                           "--",
+                           cbox_test_cbox_path (),
+                           "--set=nspawn.sudo=true",
+                           "run",
+                           "--backend=nspawn",
+                           project_arg,
+                           "--",
+                           "true",
+                           NULL };
+    g_autoptr (GError) error = NULL;
+    g_assert_true (g_spawn_sync (project, (char **)argv, env, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL,
+                                 &err, &status, &error));
+    g_assert_no_error (error);
+  }
+  g_assert_true (WIFEXITED (status));
+  if (WEXITSTATUS (status) != 125 || strstr (err, "no terminal to ask for it") == NULL)
+    g_error ("expected 125 and the reason, got %d:\n%s", WEXITSTATUS (status), err);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -895,5 +1031,8 @@ main (int argc, char **argv)
   g_test_add_func ("/nspawn/kill9-swept", test_kill9_swept);
   g_test_add_func ("/nspawn/enter", test_enter);
   g_test_add_func ("/nspawn/not-root", test_not_root);
+  g_test_add_func ("/nspawn/process-group-signals", test_process_group_signals);
+  g_test_add_func ("/nspawn/own-failure", test_nspawn_own_failure);
+  g_test_add_func ("/nspawn/sudo-no-terminal", test_sudo_no_terminal);
   return g_test_run ();
 }
