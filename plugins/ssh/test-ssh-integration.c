@@ -10,8 +10,10 @@
  * runs again as an unprivileged user (bwrap). */
 #include "config.h"
 
+#include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <glib/gstdio.h>
 
@@ -488,6 +490,190 @@ test_kill_9 (Fixture *f, gconstpointer data)
   assert_agent_intact (f);
 }
 
+/* The pid of this fixture's relay, or 0. */
+static int
+find_relay (const char *agent_sock, char **ret_cmdline)
+{
+  g_autofree char *needle = g_strdup_printf ("cbox-ssh-agent-filter --agent=%s", agent_sock);
+  g_autoptr (GDir) proc = g_dir_open ("/proc", 0, NULL);
+  const char *name;
+
+  while (proc != NULL && (name = g_dir_read_name (proc)) != NULL)
+    {
+      g_autofree char *path = NULL;
+      g_autofree char *cmdline = NULL;
+      gsize len;
+
+      if (!g_ascii_isdigit (name[0]))
+        continue;
+      path = g_strdup_printf ("/proc/%s/cmdline", name);
+      if (!g_file_get_contents (path, &cmdline, &len, NULL) || len == 0)
+        continue;
+      for (gsize i = 0; i + 1 < len; i++)
+        if (cmdline[i] == '\0')
+          cmdline[i] = ' ';
+      if (strstr (cmdline, needle) != NULL)
+        {
+          *ret_cmdline = g_steal_pointer (&cmdline);
+          return atoi (name);
+        }
+    }
+  return 0;
+}
+
+/* Runs @argv as @pw's user (setpriv), with SSH_AUTH_SOCK=@sock. */
+static char *
+run_as (const struct passwd *pw, const char *sock, const char *const *argv)
+{
+  g_autoptr (GPtrArray) full = g_ptr_array_new_with_free_func (g_free);
+  g_auto (GStrv) env = g_get_environ ();
+
+  g_ptr_array_add (full, g_strdup ("setpriv"));
+  g_ptr_array_add (full, g_strdup_printf ("--reuid=%u", (unsigned)pw->pw_uid));
+  g_ptr_array_add (full, g_strdup_printf ("--regid=%u", (unsigned)pw->pw_gid));
+  g_ptr_array_add (full, g_strdup ("--clear-groups"));
+  g_ptr_array_add (full, g_strdup ("--"));
+  for (guint i = 0; argv[i] != NULL; i++)
+    g_ptr_array_add (full, g_strdup (argv[i]));
+  g_ptr_array_add (full, NULL);
+  env = g_environ_setenv (env, "SSH_AUTH_SOCK", sock, TRUE);
+  env = g_environ_setenv (env, "HOME", "/nonexistent", TRUE);
+  return devtools_test_host (env, "/", (const char *const *)full->pdata);
+}
+
+/* cbox run as root for cboxtest (SUDO_UID, as sudo sets it): the relay runs
+ * as cboxtest, reaches cboxtest's agent, and still goes when cbox is
+ * killed with SIGKILL, although the change of user cleared the
+ * parent-death signal cbox gave it: it watches its sync pipe. The folder
+ * is swept by the next run. */
+static void
+test_sudo_kill_9 (Fixture *f, gconstpointer data)
+{
+  const char *backend = data;
+  const char *user = g_getenv ("CBOX_TEST_USER") != NULL ? g_getenv ("CBOX_TEST_USER") : "cboxtest";
+  struct passwd *pw = getpwnam (user);
+  g_autofree char *dir = NULL;
+  g_autofree char *sock = NULL;
+  g_autofree char *key = NULL;
+  g_autofree char *project = NULL;
+  g_autofree char *started = NULL;
+  g_autofree char *listed = NULL;
+  g_autofree char *listed_text = NULL;
+  g_autofree char *cmdline = NULL;
+  g_autofree char *status_path = NULL;
+  g_autofree char *status = NULL;
+  g_autofree char *uid_line = NULL;
+  g_autofree char *run_dir = NULL;
+  g_autofree char *backend_arg = g_strconcat ("--backend=", backend, NULL);
+  g_autofree char *project_arg = NULL;
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
+  g_autoptr (GSubprocess) agent = NULL;
+  g_autoptr (GSubprocess) cbox = NULL;
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) env = NULL;
+  int pid;
+
+  if (f->env == NULL)
+    return;
+  if (!cbox_test_is_root ())
+    {
+      g_test_skip ("running cbox as root for another user needs root");
+      return;
+    }
+  if (pw == NULL)
+    {
+      cbox_test_skip_or_fail ("no test user (tools/install-deps makes cboxtest)");
+      return;
+    }
+  if (!devtools_test_require_backend (backend, FALSE))
+    return;
+
+  /* The user's own agent, key and project. */
+  dir = cbox_test_make_dir ("sudo-agent");
+  g_assert_no_errno (chown (dir, pw->pw_uid, pw->pw_gid));
+  sock = g_build_filename (dir, "agent.sock", NULL);
+  key = g_build_filename (dir, "id_user", NULL);
+  {
+    const char *argv[]
+        = { "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "user", "-f", key, NULL };
+    g_free (run_as (pw, sock, argv));
+  }
+  {
+    g_autofree char *uid_arg = g_strdup_printf ("--reuid=%u", (unsigned)pw->pw_uid);
+    g_autofree char *gid_arg = g_strdup_printf ("--regid=%u", (unsigned)pw->pw_gid);
+    const char *argv[] = { "setpriv", uid_arg, gid_arg, "--clear-groups", "--", "ssh-agent", "-D",
+                           "-a",      sock,    NULL };
+    agent = devtools_test_spawn (f->env, NULL, argv);
+  }
+  g_assert_true (cbox_test_wait_for_path (sock, 10));
+  {
+    const char *argv[] = { "ssh-add", "-q", key, NULL };
+    g_free (run_as (pw, sock, argv));
+  }
+  project = cbox_test_make_dir ("sudo-project");
+  g_assert_no_errno (chown (project, pw->pw_uid, pw->pw_gid));
+  project_arg = g_strconcat ("--project=", project, NULL);
+  started = g_build_filename (project, "started", NULL);
+  listed = g_build_filename (project, "listed", NULL);
+
+  {
+    g_autofree char *uid = g_strdup_printf ("SUDO_UID=%u", (unsigned)pw->pw_uid);
+    g_autofree char *gid = g_strdup_printf ("SUDO_GID=%u", (unsigned)pw->pw_gid);
+    g_autofree char *name = g_strdup_printf ("SUDO_USER=%s", user);
+    g_autofree char *auth = g_strdup_printf ("SSH_AUTH_SOCK=%s", sock);
+    env = cbox_test_environ ((const char *const[]){
+        uid, gid, name, auth, "XDG_RUNTIME_DIR",
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", NULL });
+  }
+  launcher = cbox_test_server_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+  g_subprocess_launcher_set_environ (launcher, env);
+  g_subprocess_launcher_set_cwd (launcher, project);
+  cbox = g_subprocess_launcher_spawnv (
+      launcher,
+      (const char *const[]){ cbox_test_cbox_path (), backend_arg, project_arg, "--forward=ssh",
+                             "run", "--", "sh", "-c",
+                             "ssh-add -l > listed; touch started; exec sleep 300", NULL },
+      &error);
+  g_assert_no_error (error);
+  g_assert_true (cbox_test_wait_for_path (started, 120));
+  g_assert_true (g_file_get_contents (listed, &listed_text, NULL, NULL));
+  devtools_test_assert_contains (listed_text, "user (ED25519)");
+
+  /* The relay runs as the user, every uid of it. */
+  pid = find_relay (sock, &cmdline);
+  g_assert_cmpint (pid, >, 0);
+  status_path = g_strdup_printf ("/proc/%d/status", pid);
+  g_assert_true (g_file_get_contents (status_path, &status, NULL, NULL));
+  uid_line = g_strdup_printf ("\nUid:\t%u\t%u\t%u\t%u\n", (unsigned)pw->pw_uid,
+                              (unsigned)pw->pw_uid, (unsigned)pw->pw_uid, (unsigned)pw->pw_uid);
+  devtools_test_assert_contains (status, uid_line);
+  {
+    const char *listen = strstr (cmdline, "--listen=");
+    g_autofree char *path = NULL;
+    g_assert_nonnull (listen);
+    path = g_strndup (listen + strlen ("--listen="), strcspn (listen + strlen ("--listen="), " "));
+    run_dir = g_path_get_dirname (path);
+  }
+  g_assert_true (g_file_test (run_dir, G_FILE_TEST_IS_DIR));
+
+  g_subprocess_send_signal (cbox, SIGKILL);
+  g_subprocess_wait (cbox, NULL, NULL);
+  for (guint i = 0; i < 200 && find_relay (sock, &cmdline) != 0; i++)
+    g_usleep (50000);
+  g_assert_cmpint (find_relay (sock, &cmdline), ==, 0);
+  g_assert_true (g_file_test (run_dir, G_FILE_TEST_IS_DIR));
+
+  /* The next run sweeps the folder. */
+  {
+    g_auto (CboxTestResult) result = { 0 };
+    const char *args[] = { backend_arg, project_arg, "--forward=ssh", "run", "--", "true", NULL };
+    cbox_test_run (args, project, (const char *const *)env, NULL, &result);
+    cbox_test_assert_status (&result, 0);
+  }
+  g_assert_false (g_file_test (run_dir, G_FILE_TEST_EXISTS));
+  devtools_test_stop (g_steal_pointer (&agent));
+}
+
 static void
 test_agent_only_refused_without_sockets (Fixture *f, gconstpointer data)
 {
@@ -529,6 +715,7 @@ main (int argc, char **argv)
       add_test (backends[i], "allowlist", test_allowlist);
       add_test (backends[i], "malformed", test_malformed);
       add_test (backends[i], "kill-9", test_kill_9);
+      add_test (backends[i], "sudo-kill-9", test_sudo_kill_9);
     }
   g_test_add ("/ssh/integration/qemu/keys-read-only", Fixture, "qemu", fixture_setup,
               test_keys_read_only, fixture_teardown);
