@@ -81,12 +81,31 @@ ssh_agent_key_fingerprint (const CboxHost *host, const char *entry, GError **err
                                   ? g_strdup (entry)
                                   : g_build_filename (home, entry + 2, NULL);
       g_autoptr (GError) local_error = NULL;
-      /* Read without blocking: a fifo named here must not hang cbox. */
-      g_autoptr (GBytes) bytes
-          = cbox_host_read_file (host, path, SSH_PUBLIC_KEY_MAX_SIZE, &local_error);
+      g_autoptr (GBytes) bytes = NULL;
       g_autofree char *text = NULL;
       char *newline;
+      uid_t uid = cbox_host_get_uid (host);
 
+      /* Root acting for a user (sudo) reads only what that user could:
+       * a file of the user's or one everybody may read. Otherwise the
+       * user's configuration could have root read, say, the first line
+       * of a root-only file and answer whether it is a key. */
+      if (cbox_host_get_caller_uid (host) == 0 && uid != 0)
+        {
+          g_autofree char *resolved = cbox_host_resolve (host, path);
+          struct stat st;
+
+          if (stat (resolved, &st) != 0
+              || !((st.st_uid == uid && (st.st_mode & S_IRUSR)) || (st.st_mode & S_IROTH)))
+            {
+              g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
+                           "[ssh] agent-keys: %s: not a file user %u may read", entry,
+                           (unsigned)uid);
+              return NULL;
+            }
+        }
+      /* Read without blocking: a fifo named here must not hang cbox. */
+      bytes = cbox_host_read_file (host, path, SSH_PUBLIC_KEY_MAX_SIZE, &local_error);
       if (bytes == NULL)
         {
           g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG, "[ssh] agent-keys: %s: %s", entry,

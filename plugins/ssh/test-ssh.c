@@ -234,6 +234,28 @@ test_probe_agent_keys (Fixture *f, gconstpointer data)
   g_assert_cmpstr (cbox_probe_result_get_detail (result, "agent-keys"), ==,
                    "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU, " FINGERPRINT_11);
 
+  /* Root for user 1000 (sudo): a file only root may read is refused
+   * without being read; the user's own file is fine. */
+  {
+    g_autoptr (CboxContext) sudo_ctx = NULL;
+    g_autoptr (CboxProbeResult) sudo_result = cbox_probe_result_new ();
+    g_autofree char *secret = g_build_filename (f->root, "secret.pub", NULL);
+
+    g_assert_true (g_file_set_contents (secret, line, -1, NULL));
+    g_assert_cmpint (g_chmod (secret, 0600), ==, 0);
+    cbox_host_set_caller_uid (f->host, 0);
+    g_key_file_set_string (f->config, "ssh", "agent-keys", "/secret.pub");
+    sudo_ctx = cbox_context_new (f->host, f->config, "ssh");
+    /* The file belongs to whoever runs the test: root only when root. */
+    if (geteuid () == 0)
+      {
+        g_assert_false (ssh_vtable ()->probe (sudo_ctx, sudo_result, &error));
+        g_assert_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG);
+        g_assert_nonnull (strstr (error->message, "not a file user 1000 may read"));
+      }
+    cbox_host_set_caller_uid (f->host, 1000);
+  }
+
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
     {
       g_autoptr (CboxContext) bad_ctx = NULL;
