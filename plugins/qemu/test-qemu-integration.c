@@ -640,65 +640,31 @@ stop_daemon (GSubprocess *proc)
   g_object_unref (proc);
 }
 
-/* Unix-socket binds over the relay, in one boot: a real ssh-agent holding
- * a key made by ssh-keygen (ssh-add -l inside lists it) and a real
- * nix-daemon on a scratch store (nix store ping inside reaches it, and the
- * daemon logs the connection). */
+/* Unix-socket binds over the relay, in one boot: a real nix-daemon on a
+ * scratch store (nix store ping inside reaches it, and the daemon logs the
+ * connection). The SSH agent is not among them: the ssh forwarder gives the
+ * sandbox only its filtering relay, a host helper, and the qemu backend runs
+ * no plan helpers yet, so ssh is refused on qemu
+ * (/ssh/integration/qemu/agent-only-refused). */
 static void
 test_sockets (void)
 {
-  g_autofree char *keygen = cbox_test_require_program ("ssh-keygen");
-  g_autofree char *agent = keygen != NULL ? cbox_test_require_program ("ssh-agent") : NULL;
-  g_autofree char *add = agent != NULL ? cbox_test_require_program ("ssh-add") : NULL;
-  g_autofree char *nix_daemon = add != NULL ? cbox_test_require_program ("nix-daemon") : NULL;
+  g_autofree char *nix_daemon = cbox_test_require_program ("nix-daemon");
   g_autofree char *dir = NULL;
-  g_autofree char *key = NULL;
-  g_autofree char *agent_sock = NULL;
   g_autofree char *nix_sock = NULL;
   g_autofree char *conf_dir = NULL;
-  g_autofree char *fingerprint = NULL;
   g_autofree char *project = NULL;
   g_auto (GStrv) envp = NULL;
   g_auto (GStrv) daemon_env = NULL;
   g_auto (CboxTestResult) result = { 0 };
   g_autoptr (GError) error = NULL;
-  GSubprocess *agent_proc, *nix_proc;
+  GSubprocess *nix_proc;
 
   if (nix_daemon == NULL || !require_qemu ())
     return;
   dir = cbox_test_make_dir ("sockets");
   project = cbox_test_make_dir ("project");
-  key = g_build_filename (dir, "id_test", NULL);
-  {
-    const char *argv[]
-        = { keygen, "-q", "-t", "ed25519", "-N", "", "-C", "cbox-qemu-test", "-f", key, NULL };
-    g_spawn_sync (NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, NULL, NULL, &error);
-    g_assert_no_error (error);
-  }
-  {
-    g_autofree char *pub = g_strconcat (key, ".pub", NULL);
-    g_autofree char *out = NULL;
-    g_auto (GStrv) words = NULL;
-    const char *argv[] = { keygen, "-l", "-f", pub, NULL };
-    g_spawn_sync (NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, NULL, NULL, &error);
-    g_assert_no_error (error);
-    words = g_strsplit (out, " ", -1);
-    fingerprint = g_strdup (words[1]);
-    g_assert_true (g_str_has_prefix (fingerprint, "SHA256:"));
-  }
-  agent_sock = g_build_filename (dir, "agent.sock", NULL);
   envp = cbox_test_environ (NULL);
-  agent_proc = start_daemon ((const char *const[]){ agent, "-D", "-a", agent_sock, NULL }, envp,
-                             agent_sock);
-  envp = g_environ_setenv (envp, "SSH_AUTH_SOCK", agent_sock, TRUE);
-  {
-    const char *argv[] = { add, "-q", key, NULL };
-    int status;
-    g_spawn_sync (NULL, (char **)argv, envp, G_SPAWN_DEFAULT, NULL, NULL, NULL, NULL, &status,
-                  &error);
-    g_assert_no_error (error);
-    g_assert_true (g_spawn_check_wait_status (status, NULL));
-  }
 
   /* nix-daemon on a scratch store, as in the nix forwarder's own test. */
   nix_sock = g_build_filename (dir, "nix.sock", NULL);
@@ -726,19 +692,13 @@ test_sockets (void)
 
   run_redirected ("</dev/null",
                   (const char *const[]){ "run", "--backend=qemu", "--accel=tcg", "--network=off",
-                                         "--forward=ssh", "--set=ssh.keys=false", "--forward=nix",
-                                         "--", "sh", "-c",
-                                         "ssh-add -l; echo ssh-add=$?; "
+                                         "--forward=nix", "--", "sh", "-c",
                                          "nix --extra-experimental-features nix-command store "
                                          "ping 2>&1; echo ping=$?",
                                          NULL },
                   project, (const char *const *)envp, &result);
-  stop_daemon (agent_proc);
   stop_daemon (nix_proc);
   cbox_test_assert_status (&result, 0);
-  g_assert_nonnull (strstr (result.out, fingerprint));
-  g_assert_nonnull (strstr (result.out, "cbox-qemu-test"));
-  g_assert_true (has_line (result.out, "ssh-add=0"));
   g_assert_nonnull (strstr (result.out, "daemon"));
   g_assert_true (has_line (result.out, "ping=0"));
 }

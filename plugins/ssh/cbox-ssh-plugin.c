@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Forwarder "ssh": the SSH agent and, unless agent-only was chosen, the
- * keys directory ~/.ssh (read-only). See README.md for the configuration. */
+/* Forwarder "ssh": the SSH agent, through cbox-ssh-agent-filter (list and
+ * sign only), and the public files of ~/.ssh; the private key files only
+ * when [ssh] keys=true. See README.md for the configuration. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/stat.h>
@@ -15,6 +18,8 @@
 
 #include <cbox/cbox-plugin.h>
 
+#include "cbox-ssh-agent-msg.h"
+
 /* How long the probe waits for the agent, in total. An agent that does not
  * answer within this is treated as absent rather than hanging cbox. */
 #define SSH_AGENT_TIMEOUT_MS 1000
@@ -23,12 +28,20 @@
 #define SSH_AGENTC_REQUEST_IDENTITIES 11
 #define SSH_AGENT_IDENTITIES_ANSWER 12
 
+#define SSH_FILTER_NAME "cbox-ssh-agent-filter"
+#define SSH_RUN_DIR_PREFIX "cbox-ssh-"
+/* A .pub file is one line; anything larger is not one. */
+#define SSH_PUBLIC_KEY_MAX_SIZE (64 * 1024)
+
 typedef struct
 {
   gboolean want_agent;
   gboolean want_keys;
-  char *agent_socket; /* host path (under the root prefix) when answering */
-  char *ssh_dir;      /* host path of ~/.ssh when it is a directory */
+  GPtrArray *agent_keys; /* SHA256 fingerprints of [ssh] agent-keys, or NULL: all */
+  char *filter;          /* cbox-ssh-agent-filter, or NULL when not found */
+  char *agent_socket;    /* host path (under the root prefix) when answering */
+  char *ssh_dir;         /* host path of ~/.ssh when it is a directory */
+  char *run_dir;         /* the relay's private folder, once planned */
 } SshData;
 
 static void
@@ -36,21 +49,161 @@ ssh_data_free (SshData *data)
 {
   if (data == NULL)
     return;
+  g_clear_pointer (&data->agent_keys, g_ptr_array_unref);
+  g_free (data->filter);
   g_free (data->agent_socket);
   g_free (data->ssh_dir);
+  g_free (data->run_dir);
   g_free (data);
 }
 
-static gboolean
-ssh_read_config (CboxContext *ctx, gboolean *ret_agent, gboolean *ret_keys, GError **error)
+/* One [ssh] agent-keys entry as a fingerprint: "SHA256:..." as it is, a
+ * public key line ("ssh-ed25519 AAAA... comment"), or the path of a .pub
+ * file (absolute, or ~/ for the home). */
+static char *
+ssh_agent_key_fingerprint (const CboxHost *host, const char *entry, GError **error)
 {
-  if (!cbox_context_get_boolean (ctx, "agent", TRUE, ret_agent, error)
-      || !cbox_context_get_boolean (ctx, "keys", TRUE, ret_keys, error))
+  const char *problem = NULL;
+  g_autoptr (GBytes) blob = NULL;
+
+  if (g_str_has_prefix (entry, "SHA256:"))
+    {
+      if (cbox_ssh_agent_fingerprint_is_valid (entry))
+        return g_strdup (entry);
+      problem = "not a SHA256 fingerprint as ssh-add -l prints it";
+    }
+  else if (g_str_has_prefix (entry, "MD5:"))
+    problem = "MD5 fingerprints are not accepted; use the SHA256 one (ssh-add -l)";
+  else if (entry[0] == '/' || g_str_has_prefix (entry, "~/"))
+    {
+      const char *home = cbox_host_get_home_dir (host);
+      g_autofree char *path = entry[0] == '/' || home == NULL
+                                  ? g_strdup (entry)
+                                  : g_build_filename (home, entry + 2, NULL);
+      g_autoptr (GError) local_error = NULL;
+      g_autoptr (GBytes) bytes = NULL;
+      g_autofree char *text = NULL;
+      char *newline;
+      uid_t uid = cbox_host_get_uid (host);
+
+      /* Root acting for a user (sudo) reads only what that user could:
+       * a file of the user's or one everybody may read. Otherwise the
+       * user's configuration could have root read, say, the first line
+       * of a root-only file and answer whether it is a key. */
+      if (cbox_host_get_caller_uid (host) == 0 && uid != 0)
+        {
+          g_autofree char *resolved = cbox_host_resolve (host, path);
+          struct stat st;
+
+          if (stat (resolved, &st) != 0
+              || !((st.st_uid == uid && (st.st_mode & S_IRUSR)) || (st.st_mode & S_IROTH)))
+            {
+              g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
+                           "[ssh] agent-keys: %s: not a file user %u may read", entry,
+                           (unsigned)uid);
+              return NULL;
+            }
+        }
+      /* Read without blocking: a fifo named here must not hang cbox. */
+      bytes = cbox_host_read_file (host, path, SSH_PUBLIC_KEY_MAX_SIZE, &local_error);
+      if (bytes == NULL)
+        {
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG, "[ssh] agent-keys: %s: %s", entry,
+                       local_error->message);
+          return NULL;
+        }
+      text = g_strndup (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
+      newline = strchr (text, '\n');
+      if (newline != NULL)
+        *newline = '\0';
+      blob = cbox_ssh_agent_parse_public_key (g_strstrip (text), &problem);
+    }
+  else
+    blob = cbox_ssh_agent_parse_public_key (entry, &problem);
+
+  if (blob == NULL)
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
+                   "[ssh] agent-keys: '%s': %s (give a SHA256 fingerprint, a public key line "
+                   "or the path of a .pub file)",
+                   entry, problem != NULL ? problem : "not a key");
+      return NULL;
+    }
+  return cbox_ssh_agent_fingerprint (g_bytes_get_data (blob, NULL), g_bytes_get_size (blob));
+}
+
+static gboolean
+ssh_read_config (CboxContext *ctx, SshData *data, GError **error)
+{
+  g_auto (GStrv) keys = NULL;
+
+  /* keys=false by default: a private key file inside can be copied out
+   * and used anywhere, for ever; through the agent the sandbox can only
+   * ask for signatures while it runs. */
+  if (!cbox_context_get_boolean (ctx, "agent", TRUE, &data->want_agent, error)
+      || !cbox_context_get_boolean (ctx, "keys", FALSE, &data->want_keys, error))
     {
       g_prefix_error (error, "ssh: ");
       return FALSE;
     }
+  keys = cbox_context_get_string_list (ctx, "agent-keys");
+  for (guint i = 0; keys != NULL && keys[i] != NULL; i++)
+    {
+      g_autofree char *fingerprint = NULL;
+
+      g_strstrip (keys[i]);
+      if (keys[i][0] == '\0')
+        continue;
+      fingerprint = ssh_agent_key_fingerprint (cbox_context_get_host (ctx), keys[i], error);
+      if (fingerprint == NULL)
+        {
+          g_prefix_error (error, "ssh: ");
+          return FALSE;
+        }
+      if (data->agent_keys == NULL)
+        data->agent_keys = g_ptr_array_new_with_free_func (g_free);
+      if (!g_ptr_array_find_with_equal_func (data->agent_keys, fingerprint, g_str_equal, NULL))
+        g_ptr_array_add (data->agent_keys, g_steal_pointer (&fingerprint));
+    }
   return TRUE;
+}
+
+/* The allowed keys, for messages: "SHA256:a, SHA256:b". */
+static char *
+ssh_agent_keys_summary (const SshData *data)
+{
+  g_autoptr (GString) list = g_string_new (NULL);
+
+  for (guint i = 0; data->agent_keys != NULL && i < data->agent_keys->len; i++)
+    g_string_append_printf (list, "%s%s", i > 0 ? ", " : "",
+                            (const char *)g_ptr_array_index (data->agent_keys, i));
+  return g_string_free (g_steal_pointer (&list), FALSE);
+}
+
+/* The relay: in cbox's libexec dir when installed, beside this plugin in
+ * the build tree. NULL when it is in neither. */
+static char *
+ssh_find_filter (CboxContext *ctx)
+{
+  const char *libexec_dir = cbox_context_get_libexec_dir (ctx);
+  Dl_info info;
+
+  if (libexec_dir != NULL)
+    {
+      g_autofree char *path = g_build_filename (libexec_dir, SSH_FILTER_NAME, NULL);
+      if (g_file_test (path, G_FILE_TEST_IS_EXECUTABLE))
+        return g_steal_pointer (&path);
+    }
+  if (dladdr ((void *)ssh_find_filter, &info) != 0 && info.dli_fname != NULL)
+    {
+      /* Absolute: the helper's argv[0] is looked up in PATH otherwise. */
+      g_autofree char *file = g_canonicalize_filename (info.dli_fname, NULL);
+      g_autofree char *dir = g_path_get_dirname (file);
+      g_autofree char *path = g_build_filename (dir, SSH_FILTER_NAME, NULL);
+      if (g_file_test (path, G_FILE_TEST_IS_EXECUTABLE))
+        return g_steal_pointer (&path);
+    }
+  return NULL;
 }
 
 /* Connects to the agent at @path, asks for its identities and reads the
@@ -106,6 +259,15 @@ ssh_backend_features (CboxContext *ctx)
   return cbox_context_get_backend_features (ctx);
 }
 
+/* The agent needs the filter's socket bound in and the filter running
+ * beside the sandbox. */
+static gboolean
+ssh_backend_can_agent (CboxContext *ctx)
+{
+  CboxFeatures features = ssh_backend_features (ctx);
+  return (features & CBOX_FEATURE_SOCKET) && (features & CBOX_FEATURE_HELPER);
+}
+
 static gboolean
 ssh_probe (CboxContext *ctx, CboxProbeResult *result, GError **error)
 {
@@ -120,14 +282,26 @@ ssh_probe (CboxContext *ctx, CboxProbeResult *result, GError **error)
 
   data = g_new0 (SshData, 1);
   cbox_context_set_data (ctx, data, (GDestroyNotify)ssh_data_free);
-  if (!ssh_read_config (ctx, &data->want_agent, &data->want_keys, error))
+  if (!ssh_read_config (ctx, data, error))
     return FALSE;
   cbox_probe_result_add_detail (result, "mode", "%s",
                                 data->want_keys ? "agent and keys" : "agent only");
+  if (data->agent_keys != NULL)
+    {
+      g_autofree char *list = ssh_agent_keys_summary (data);
+      cbox_probe_result_add_detail (result, "agent-keys", "%s", list);
+    }
 
   sock = cbox_host_getenv_nonempty (host, "SSH_AUTH_SOCK");
+  if (data->want_agent)
+    data->filter = ssh_find_filter (ctx);
   if (!data->want_agent)
     cbox_probe_result_add_detail (result, "agent", "off ([ssh] agent=false)");
+  else if (data->filter == NULL)
+    /* Never the agent's own socket instead: that would give the sandbox
+     * ssh-add -D, -x and the rest. */
+    agent_problem = g_strdup_printf ("%s not found in %s (is cbox installed completely?)",
+                                     SSH_FILTER_NAME, cbox_context_get_libexec_dir (ctx));
   else if (sock == NULL || !g_path_is_absolute (sock))
     agent_problem = g_strdup ("SSH_AUTH_SOCK is not set to a socket path (start ssh-agent and "
                               "add your keys with ssh-add)");
@@ -163,14 +337,15 @@ ssh_probe (CboxContext *ctx, CboxProbeResult *result, GError **error)
       keys_problem = g_strdup_printf ("no directory %s", ssh_dir != NULL ? ssh_dir : "~/.ssh");
   }
 
-  if (!data->want_keys && data->want_agent && !(ssh_backend_features (ctx) & CBOX_FEATURE_SOCKET))
-    /* Agent only on a backend that cannot bind the agent's socket would
+  if (!data->want_keys && data->want_agent && !ssh_backend_can_agent (ctx))
+    /* Agent only on a backend that cannot bind the filter's socket would
      * forward nothing: unavailable, so a profile's forward-optional
      * skips it with this reason and --forward=ssh fails with it. */
     cbox_probe_result_set_status (result, CBOX_PROBE_UNAVAILABLE,
-                                  "agent only ([ssh] keys=false) needs unix-socket binds, which "
-                                  "backend '%s' cannot do; use the bwrap or nspawn backend, or "
-                                  "set [ssh] keys=true to forward ~/.ssh read-only instead",
+                                  "agent only ([ssh] keys=false, the default) needs unix-socket "
+                                  "binds and a host helper, which backend '%s' cannot do; use the "
+                                  "bwrap or nspawn backend, or set [ssh] keys=true to forward "
+                                  "~/.ssh read-only, private keys included",
                                   cbox_context_get_backend (ctx));
   else if (!data->want_keys && !data->want_agent)
     cbox_probe_result_set_status (result, CBOX_PROBE_UNAVAILABLE,
@@ -192,21 +367,46 @@ ssh_probe (CboxContext *ctx, CboxProbeResult *result, GError **error)
   return TRUE;
 }
 
+/* Where the relay's private folder goes: the user's runtime directory,
+ * else the temporary directory. */
+static char *
+ssh_run_dir_base (const CboxHost *host)
+{
+  const char *runtime_dir = cbox_host_get_runtime_dir (host);
+
+  if (runtime_dir != NULL)
+    {
+      g_autofree char *resolved = cbox_host_resolve (host, runtime_dir);
+      if (g_file_test (resolved, G_FILE_TEST_IS_DIR))
+        return g_steal_pointer (&resolved);
+    }
+  return g_strdup (g_get_tmp_dir ());
+}
+
 static gboolean
 ssh_contribute_agent (CboxContext *ctx, CboxPlan *plan, SshData *data, GError **error)
 {
+  const CboxHost *host = cbox_context_get_host (ctx);
   g_autofree char *dest = NULL;
+  g_autofree char *base = NULL;
+  g_autofree char *socket = NULL;
+  g_autofree char *keys = NULL;
+  g_autoptr (GPtrArray) argv = NULL;
+  const char *instance = cbox_context_get_instance_id (ctx);
+  uid_t uid = cbox_host_get_uid (host);
+  gid_t gid = cbox_host_get_gid (host);
 
-  if (!(ssh_backend_features (ctx) & CBOX_FEATURE_SOCKET))
+  if (!ssh_backend_can_agent (ctx))
     {
       /* Without the agent, agent-only mode would forward nothing at all:
        * refuse instead of starting a sandbox the user believes can push. */
       if (!data->want_keys)
         {
           g_set_error (error, CBOX_ERROR, CBOX_ERROR_NOT_SUPPORTED,
-                       "ssh: agent only ([ssh] keys=false) needs unix-socket binds, which backend "
-                       "'%s' cannot do; use the bwrap or nspawn backend, or set [ssh] keys=true "
-                       "to forward ~/.ssh read-only instead",
+                       "ssh: the agent needs unix-socket binds and a host helper, which backend "
+                       "'%s' cannot do, and [ssh] keys=false (the default) forwards no key "
+                       "file; use the bwrap or nspawn backend, or set [ssh] keys=true to forward "
+                       "~/.ssh read-only, private keys included",
                        cbox_context_get_backend (ctx));
           return FALSE;
         }
@@ -215,13 +415,58 @@ ssh_contribute_agent (CboxContext *ctx, CboxPlan *plan, SshData *data, GError **
       return TRUE;
     }
 
-  /* A fixed private name under the sandbox's own runtime directory: the
-   * host path (often /tmp/ssh-XXXX/agent.PID) says nothing useful inside
-   * and would need its parent directories recreated. */
+  /* The agent's own socket never enters the sandbox: with it, the sandbox
+   * could remove the user's keys (ssh-add -D), add its own, or lock the
+   * agent with a password of its choosing. cbox-ssh-agent-filter runs on
+   * the host beside the sandbox and lets only listing and signing through,
+   * with the keys of [ssh] agent-keys when that is set. Its socket is in a
+   * private folder (0700, made in prepare) bound at a fixed path inside;
+   * the host path (often /tmp/ssh-XXXX/agent.PID) says nothing useful
+   * inside and would need its parent directories recreated. */
+  base = ssh_run_dir_base (host);
+  g_free (data->run_dir);
+  data->run_dir = g_strdup_printf ("%s/" SSH_RUN_DIR_PREFIX "%u-%s", base, (unsigned)uid,
+                                   instance != NULL ? instance : "plan");
+  socket = g_build_filename (data->run_dir, "agent", NULL);
   dest = g_build_filename (cbox_plan_get_runtime_dir (plan), "ssh-agent.socket", NULL);
-  cbox_plan_add_bind_socket (plan, data->agent_socket, dest, CBOX_MOUNT_FLAG_NONE);
+
+  argv = g_ptr_array_new_with_free_func (g_free);
+  /* cbox runs as root for somebody else (sudo, the nspawn backend): the
+   * relay runs as that user, as the D-Bus proxy does, so the agent sees
+   * the user it serves (ssh-agent refuses peers of another uid) and root's
+   * privileges never stand behind the sandbox's socket. */
+  if (cbox_host_get_caller_uid (host) == 0 && uid != 0 && uid != (uid_t)-1)
+    {
+      g_ptr_array_add (argv, g_strdup ("setpriv"));
+      g_ptr_array_add (argv, g_strdup_printf ("--reuid=%u", (unsigned)uid));
+      g_ptr_array_add (argv, g_strdup_printf ("--regid=%u", (unsigned)gid));
+      g_ptr_array_add (argv, g_strdup ("--clear-groups"));
+      g_ptr_array_add (argv, g_strdup ("--"));
+    }
+  g_ptr_array_add (argv, g_strdup (data->filter));
+  g_ptr_array_add (argv, g_strdup_printf ("--agent=%s", data->agent_socket));
+  g_ptr_array_add (argv, g_strdup_printf ("--listen=%s", socket));
+  /* Readiness and lifetime: the relay writes a byte once it listens, and
+   * exits when cbox's end of this pipe closes, also when cbox is killed. */
+  g_ptr_array_add (argv, g_strdup ("--sync-fd={sync-fd}"));
+  for (guint i = 0; data->agent_keys != NULL && i < data->agent_keys->len; i++)
+    g_ptr_array_add (argv, g_strdup_printf ("--allow=%s",
+                                            (const char *)g_ptr_array_index (data->agent_keys, i)));
+  if (cbox_context_get_verbose (ctx))
+    g_ptr_array_add (argv, g_strdup ("--verbose"));
+  g_ptr_array_add (argv, NULL);
+  cbox_plan_take_helper (plan, SSH_FILTER_NAME,
+                         (char **)g_ptr_array_free (g_steal_pointer (&argv), FALSE),
+                         CBOX_HELPER_READY_SYNC_FD, NULL);
+
+  cbox_plan_add_bind_socket (plan, socket, dest, CBOX_MOUNT_FLAG_NONE);
   cbox_plan_set_env (plan, "SSH_AUTH_SOCK", dest);
-  cbox_plan_add_note (plan, "agent: SSH_AUTH_SOCK=%s", dest);
+  keys = ssh_agent_keys_summary (data);
+  cbox_plan_add_note (plan,
+                      "agent: SSH_AUTH_SOCK=%s, filtered by %s: list and sign only (never add, "
+                      "remove, lock or unlock), keys: %s",
+                      dest, SSH_FILTER_NAME,
+                      data->agent_keys != NULL ? keys : "all of the agent's");
   return TRUE;
 }
 
@@ -298,9 +543,14 @@ ssh_contribute_keys_dir (CboxContext *ctx, CboxPlan *plan, SshData *data, GError
                         "known_hosts is read-only inside: backend '%s' cannot add "
                         "generated files",
                         cbox_context_get_backend (ctx));
-  cbox_plan_add_note (plan, "%s",
-                      data->want_keys ? "~/.ssh entries read-only (private keys readable)"
-                                      : "agent only: no private keys inside");
+  if (data->want_keys)
+    cbox_plan_add_note (plan, "warning: private key files of ~/.ssh are readable inside ([ssh] "
+                              "keys=true): the command can copy them and use them anywhere, for "
+                              "ever; the agent alone (keys=false, the default) keeps them on the "
+                              "host");
+  else
+    cbox_plan_add_note (plan, "agent only: no private key file inside (~/.ssh: config, *.pub, "
+                              "known_hosts)");
   return TRUE;
 }
 
@@ -319,15 +569,156 @@ ssh_contribute (CboxContext *ctx, CboxPlan *plan, GError **error)
   return TRUE;
 }
 
+/* ---- the relay's private folder -------------------------------------------- */
+
+typedef struct
+{
+  char *dir;
+  int lock_fd;
+} SshRunDir;
+
+static void
+ssh_run_dir_free (gpointer user_data)
+{
+  SshRunDir *run_dir = user_data;
+
+  if (run_dir->lock_fd >= 0)
+    close (run_dir->lock_fd);
+  g_free (run_dir->dir);
+  g_free (run_dir);
+}
+
+/* Removes the socket and the lock in @dir, then @dir. Never recurses and
+ * never follows a link: only what cbox itself puts there goes. */
+static void
+ssh_remove_run_dir (const char *dir)
+{
+  g_autoptr (GDir) listing = g_dir_open (dir, 0, NULL);
+  const char *name;
+
+  while (listing != NULL && (name = g_dir_read_name (listing)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+      struct stat st;
+
+      if (lstat (path, &st) == 0 && (S_ISSOCK (st.st_mode) || S_ISREG (st.st_mode)))
+        (void)unlink (path);
+    }
+  (void)rmdir (dir);
+}
+
+static void
+ssh_run_dir_cleanup (gpointer user_data)
+{
+  SshRunDir *run_dir = user_data;
+  ssh_remove_run_dir (run_dir->dir);
+}
+
+/* A run killed with SIGKILL cannot remove its folder; the relay is gone
+ * (it watched the sync fd) but its socket stays. The lock held by a live
+ * run says which folders are still in use; the others are swept. */
+static void
+ssh_sweep_stale (const char *base, uid_t uid)
+{
+  g_autoptr (GDir) listing = g_dir_open (base, 0, NULL);
+  const char *name;
+
+  while (listing != NULL && (name = g_dir_read_name (listing)) != NULL)
+    {
+      g_autofree char *dir = NULL;
+      g_autofree char *lock = NULL;
+      struct stat st;
+      int fd;
+
+      if (!g_str_has_prefix (name, SSH_RUN_DIR_PREFIX))
+        continue;
+      dir = g_build_filename (base, name, NULL);
+      /* Only our own folders: /tmp is shared with other users. */
+      if (lstat (dir, &st) != 0 || !S_ISDIR (st.st_mode)
+          || (st.st_uid != geteuid () && st.st_uid != uid))
+        continue;
+      lock = g_build_filename (dir, ".lock", NULL);
+      /* O_NONBLOCK: a fifo put there must not hang the sweep. */
+      fd = open (lock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+      if (fd < 0)
+        continue; /* being created right now, or not ours */
+      if (flock (fd, LOCK_EX | LOCK_NB) == 0)
+        ssh_remove_run_dir (dir);
+      close (fd);
+    }
+}
+
+static gboolean
+ssh_prepare (CboxContext *ctx, CboxPlan *plan, GError **error)
+{
+  const CboxHost *host = cbox_context_get_host (ctx);
+  SshData *data = cbox_context_get_data (ctx);
+  g_autofree char *base = NULL;
+  g_autofree char *lock = NULL;
+  g_autofree char *lock_new = NULL;
+  SshRunDir *run_dir;
+  uid_t uid = cbox_host_get_uid (host);
+  gid_t gid = cbox_host_get_gid (host);
+
+  if (data == NULL || data->run_dir == NULL)
+    return TRUE;
+
+  base = g_path_get_dirname (data->run_dir);
+  ssh_sweep_stale (base, uid);
+
+  /* Private to the user: nobody else may connect to the relay, nor put a
+   * socket of their own where the sandbox's will be bound from. mkdir()
+   * fails if the name is taken, so a folder planted in /tmp is never
+   * used. */
+  if (mkdir (data->run_dir, 0700) != 0)
+    {
+      int saved_errno = errno;
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "ssh: cannot create %s: %s", data->run_dir,
+                   g_strerror (saved_errno));
+      return FALSE;
+    }
+  run_dir = g_new0 (SshRunDir, 1);
+  run_dir->dir = g_strdup (data->run_dir);
+  run_dir->lock_fd = -1;
+  cbox_plan_add_cleanup (plan, ssh_run_dir_cleanup, run_dir, ssh_run_dir_free);
+
+  /* Locked under a temporary name, then renamed: a concurrent run's sweep
+   * never sees an unlocked ".lock" of a live folder. */
+  lock = g_build_filename (data->run_dir, ".lock", NULL);
+  lock_new = g_build_filename (data->run_dir, ".lock.new", NULL);
+  run_dir->lock_fd = open (lock_new, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (run_dir->lock_fd < 0 || flock (run_dir->lock_fd, LOCK_EX) != 0
+      || rename (lock_new, lock) != 0)
+    {
+      int saved_errno = errno;
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "ssh: cannot lock %s: %s", lock,
+                   g_strerror (saved_errno));
+      return FALSE;
+    }
+  /* The relay runs as the user (see ssh_contribute_agent()) and makes its
+   * socket here. */
+  if (geteuid () == 0 && uid != 0 && uid != (uid_t)-1 && chown (data->run_dir, uid, gid) != 0)
+    {
+      int saved_errno = errno;
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "ssh: cannot give %s to uid %u: %s",
+                   data->run_dir, (unsigned)uid, g_strerror (saved_errno));
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static const CboxForwarderVTable ssh_vtable = {
   .struct_size = sizeof (CboxForwarderVTable),
   .probe = ssh_probe,
   .contribute = ssh_contribute,
+  .prepare = ssh_prepare,
 };
 
-/* Needs only binds: the socket is optional (a backend without it gets the
- * keys directory only), so the planner does not refuse ssh on qemu. */
-CBOX_PLUGIN_DEFINE (.kind = CBOX_PLUGIN_KIND_FORWARDER, .name = "ssh", .version = "1.0",
-                    .description = "SSH agent and keys (~/.ssh read-only, or agent only)",
+/* Needs only binds: the socket and the helper are optional (a backend
+ * without them gets the keys directory only, with keys=true), so the
+ * planner does not refuse ssh on qemu before the plugin can say why. */
+CBOX_PLUGIN_DEFINE (.kind = CBOX_PLUGIN_KIND_FORWARDER, .name = "ssh", .version = "1.1",
+                    .description = "SSH agent, filtered (list and sign only), and ~/.ssh's "
+                                   "public files (private keys with keys=true)",
                     .features = CBOX_FEATURE_BIND, .forwarder = &ssh_vtable,
                     .default_enabled = FALSE)

@@ -110,6 +110,18 @@ ssh_vtable (void)
   return desc->forwarder;
 }
 
+/* The fingerprint of the ed25519 key whose 32 bytes are all 0x11. */
+#define FINGERPRINT_11 "SHA256:SQfC+vTbLURn9cTkVxIS8fGQ3FKNAJWeB0o139+gV4M"
+
+static gboolean
+plan_has_note (CboxPlan *plan, const char *needle)
+{
+  for (guint i = 0; i < cbox_plan_get_n_notes (plan); i++)
+    if (strstr (cbox_plan_get_note (plan, i, NULL), needle) != NULL)
+      return TRUE;
+  return FALSE;
+}
+
 static CboxProbeStatus
 probe (CboxContext *ctx, CboxProbeResult *result)
 {
@@ -161,17 +173,101 @@ test_probe_agent_answers (Fixture *f, gconstpointer data)
 static void
 test_probe_agent_hangs (Fixture *f, gconstpointer data)
 {
-  /* Listening but never accepting: the probe must give up (bounded) and
-   * fall back to the keys. */
+  /* Listening but never accepting: the probe must give up (bounded) and,
+   * with keys=true, fall back to the keys. */
+  FakeAgent *agent = fake_agent_start (f, "agent.sock", FALSE);
+  g_autoptr (CboxContext) ctx = NULL;
+  g_autoptr (CboxProbeResult) result = cbox_probe_result_new ();
+
+  cbox_host_setenv (f->host, "SSH_AUTH_SOCK", "/agent.sock");
+  g_key_file_set_boolean (f->config, "ssh", "keys", TRUE);
+  ctx = cbox_context_new (f->host, f->config, "ssh");
+  g_assert_cmpint (probe (ctx, result), ==, CBOX_PROBE_DEGRADED);
+  g_assert_nonnull (strstr (cbox_probe_result_get_reason (result), "did not answer"));
+  fake_agent_stop (agent);
+}
+
+static void
+test_probe_default_agent_only (Fixture *f, gconstpointer data)
+{
+  /* keys=false is the default: without an agent there is nothing to
+   * forward, and the key files are no fallback. */
   FakeAgent *agent = fake_agent_start (f, "agent.sock", FALSE);
   g_autoptr (CboxContext) ctx = NULL;
   g_autoptr (CboxProbeResult) result = cbox_probe_result_new ();
 
   cbox_host_setenv (f->host, "SSH_AUTH_SOCK", "/agent.sock");
   ctx = cbox_context_new (f->host, f->config, "ssh");
-  g_assert_cmpint (probe (ctx, result), ==, CBOX_PROBE_DEGRADED);
-  g_assert_nonnull (strstr (cbox_probe_result_get_reason (result), "did not answer"));
+  g_assert_cmpint (probe (ctx, result), ==, CBOX_PROBE_UNAVAILABLE);
+  g_assert_cmpstr (cbox_probe_result_get_detail (result, "mode"), ==, "agent only");
+  g_assert_nonnull (strstr (cbox_probe_result_get_reason (result), "agent only"));
   fake_agent_stop (agent);
+}
+
+static void
+test_probe_agent_keys (Fixture *f, gconstpointer data)
+{
+  g_autoptr (CboxContext) ctx = NULL;
+  g_autoptr (CboxProbeResult) result = cbox_probe_result_new ();
+  g_autoptr (GError) error = NULL;
+  static const char line[]
+      = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBERERERERERERERERERERERERERERERERERERERERER c";
+  const char *good[]
+      = { "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU", line, "~/.ssh/work.pub", NULL };
+  static const char *const bad[] = {
+    "SHA256:short",
+    "MD5:12:34",
+    "ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAIBERERERERERERERERERERERERERERERERERERERERER",
+    "~/.ssh/missing.pub",
+  };
+
+  cbox_test_write_file_mode (f->root, "home/u/.ssh/work.pub", "  ", 0700, -1);
+  {
+    g_autofree char *path = g_build_filename (f->root, "home/u/.ssh/work.pub", NULL);
+    g_autofree char *text = g_strconcat (line, "\n", NULL);
+    g_assert_true (g_file_set_contents (path, text, -1, NULL));
+  }
+  g_key_file_set_string_list (f->config, "ssh", "agent-keys", good, 3);
+  ctx = cbox_context_new (f->host, f->config, "ssh");
+  probe (ctx, result);
+  /* The line and the file are the same key: two fingerprints. */
+  g_assert_cmpstr (cbox_probe_result_get_detail (result, "agent-keys"), ==,
+                   "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU, " FINGERPRINT_11);
+
+  /* Root for user 1000 (sudo): a file only root may read is refused
+   * without being read; the user's own file is fine. */
+  {
+    g_autoptr (CboxContext) sudo_ctx = NULL;
+    g_autoptr (CboxProbeResult) sudo_result = cbox_probe_result_new ();
+    g_autofree char *secret = g_build_filename (f->root, "secret.pub", NULL);
+
+    g_assert_true (g_file_set_contents (secret, line, -1, NULL));
+    g_assert_cmpint (g_chmod (secret, 0600), ==, 0);
+    cbox_host_set_caller_uid (f->host, 0);
+    g_key_file_set_string (f->config, "ssh", "agent-keys", "/secret.pub");
+    sudo_ctx = cbox_context_new (f->host, f->config, "ssh");
+    /* The file belongs to whoever runs the test: root only when root. */
+    if (geteuid () == 0)
+      {
+        g_assert_false (ssh_vtable ()->probe (sudo_ctx, sudo_result, &error));
+        g_assert_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG);
+        g_assert_nonnull (strstr (error->message, "not a file user 1000 may read"));
+      }
+    cbox_host_set_caller_uid (f->host, 1000);
+  }
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr (CboxContext) bad_ctx = NULL;
+      g_autoptr (CboxProbeResult) bad_result = cbox_probe_result_new ();
+
+      g_clear_error (&error);
+      g_key_file_set_string (f->config, "ssh", "agent-keys", bad[i]);
+      bad_ctx = cbox_context_new (f->host, f->config, "ssh");
+      g_assert_false (ssh_vtable ()->probe (bad_ctx, bad_result, &error));
+      g_assert_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG);
+      g_assert_nonnull (strstr (error->message, "agent-keys"));
+    }
 }
 
 static void
@@ -224,11 +320,54 @@ probe_and_contribute (Fixture *f, gboolean keys, const char *backend, CboxFeatur
   g_key_file_set_boolean (f->config, "ssh", "keys", keys);
   ctx = cbox_context_new (f->host, f->config, "ssh");
   cbox_context_set_backend (ctx, backend, features);
+  cbox_context_set_instance_id (ctx, "0123abcd");
   g_assert_cmpint (probe (ctx, result), ==, CBOX_PROBE_AVAILABLE);
   fake_agent_stop (agent);
   if (!ssh_vtable ()->contribute (ctx, plan, error))
     return NULL;
   return g_steal_pointer (&plan);
+}
+
+static const CboxHelper *
+find_filter_helper (CboxPlan *plan)
+{
+  for (guint i = 0; i < cbox_plan_get_n_helpers (plan); i++)
+    if (g_str_equal (cbox_plan_get_helper (plan, i)->name, "cbox-ssh-agent-filter"))
+      return cbox_plan_get_helper (plan, i);
+  return NULL;
+}
+
+static gboolean
+argv_has (const CboxHelper *helper, const char *arg)
+{
+  return g_strv_contains ((const char *const *)helper->argv, arg);
+}
+
+/* The agent's socket itself is never in the plan: the relay's is. */
+static void
+assert_agent_filtered (Fixture *f, CboxPlan *plan)
+{
+  g_autofree char *sock = g_build_filename (f->root, "agent.sock", NULL);
+  g_autofree char *agent_arg = g_strconcat ("--agent=", sock, NULL);
+  const CboxHelper *helper = find_filter_helper (plan);
+  const CboxMount *mount = cbox_plan_find_mount (plan, "/run/user/1000/ssh-agent.socket");
+  g_autofree char *listen_arg = NULL;
+
+  g_assert_nonnull (helper);
+  g_assert_cmpint (helper->ready, ==, CBOX_HELPER_READY_SYNC_FD);
+  g_assert_true (g_str_has_suffix (helper->argv[0], "/cbox-ssh-agent-filter"));
+  g_assert_true (argv_has (helper, agent_arg));
+  g_assert_true (argv_has (helper, "--sync-fd={sync-fd}"));
+  g_assert_nonnull (mount);
+  g_assert_cmpint (mount->kind, ==, CBOX_MOUNT_SOCKET);
+  g_assert_cmpstr (mount->src, !=, sock);
+  g_assert_true (g_str_has_suffix (mount->src, "/cbox-ssh-1000-0123abcd/agent"));
+  listen_arg = g_strconcat ("--listen=", mount->src, NULL);
+  g_assert_true (argv_has (helper, listen_arg));
+  for (guint i = 0; i < cbox_plan_get_n_mounts (plan); i++)
+    g_assert_cmpstr (cbox_plan_get_mount (plan, i)->src, !=, sock);
+  g_assert_cmpstr (cbox_plan_get_env (plan, "SSH_AUTH_SOCK"), ==,
+                   "/run/user/1000/ssh-agent.socket");
 }
 
 static void
@@ -237,16 +376,12 @@ test_contribute_keys (Fixture *f, gconstpointer data)
   g_autoptr (GError) error = NULL;
   g_autoptr (CboxPlan) plan = probe_and_contribute (f, TRUE, "bwrap", CBOX_FEATURE_ALL, &error);
   g_autofree char *ssh = g_build_filename (f->root, "home/u/.ssh", NULL);
-  g_autofree char *sock = g_build_filename (f->root, "agent.sock", NULL);
   const CboxMount *mount;
 
   g_assert_no_error (error);
-  mount = cbox_plan_find_mount (plan, "/run/user/1000/ssh-agent.socket");
-  g_assert_nonnull (mount);
-  g_assert_cmpint (mount->kind, ==, CBOX_MOUNT_SOCKET);
-  g_assert_cmpstr (mount->src, ==, sock);
-  g_assert_cmpstr (cbox_plan_get_env (plan, "SSH_AUTH_SOCK"), ==,
-                   "/run/user/1000/ssh-agent.socket");
+  assert_agent_filtered (f, plan);
+  /* keys=true is a choice with a warning in `cbox plan`. */
+  g_assert_true (plan_has_note (plan, "warning: private key files"));
 
   /* A private directory with the host's entries bound in read-only. */
   mount = cbox_plan_find_mount (plan, "/home/u/.ssh");
@@ -270,11 +405,22 @@ static void
 test_contribute_agent_only (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (CboxPlan) plan = probe_and_contribute (f, FALSE, "bwrap", CBOX_FEATURE_ALL, &error);
+  g_autoptr (CboxPlan) plan = NULL;
   const CboxMount *mount;
 
+  cbox_host_set_caller_uid (f->host, 1000);
+  plan = probe_and_contribute (f, FALSE, "bwrap", CBOX_FEATURE_ALL, &error);
+
   g_assert_no_error (error);
-  g_assert_nonnull (cbox_plan_find_mount (plan, "/run/user/1000/ssh-agent.socket"));
+  assert_agent_filtered (f, plan);
+  g_assert_false (plan_has_note (plan, "warning"));
+  /* No sudo: the relay runs as cbox does, and with every key. */
+  {
+    const CboxHelper *helper = find_filter_helper (plan);
+    for (guint i = 0; helper->argv[i] != NULL; i++)
+      g_assert_false (g_str_has_prefix (helper->argv[i], "--allow"));
+    g_assert_true (g_path_is_absolute (helper->argv[0]));
+  }
   mount = cbox_plan_find_mount (plan, "/home/u/.ssh");
   g_assert_nonnull (mount);
   g_assert_cmpint (mount->kind, ==, CBOX_MOUNT_DIR);
@@ -295,6 +441,42 @@ test_contribute_agent_only (Fixture *f, gconstpointer data)
 }
 
 static void
+test_contribute_agent_keys (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (CboxPlan) plan = NULL;
+  const char *keys[] = { FINGERPRINT_11, NULL };
+  const CboxHelper *helper;
+
+  g_key_file_set_string_list (f->config, "ssh", "agent-keys", keys, 1);
+  plan = probe_and_contribute (f, FALSE, "bwrap", CBOX_FEATURE_ALL, &error);
+  g_assert_no_error (error);
+  helper = find_filter_helper (plan);
+  g_assert_nonnull (helper);
+  g_assert_true (argv_has (helper, "--allow=" FINGERPRINT_11));
+  g_assert_true (plan_has_note (plan, "keys: " FINGERPRINT_11));
+}
+
+static void
+test_contribute_sudo (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (CboxPlan) plan = NULL;
+  const CboxHelper *helper;
+
+  /* Root acting for uid 1000: the relay becomes that user first. */
+  cbox_host_set_caller_uid (f->host, 0);
+  plan = probe_and_contribute (f, FALSE, "nspawn", CBOX_FEATURE_ALL, &error);
+  g_assert_no_error (error);
+  helper = find_filter_helper (plan);
+  g_assert_nonnull (helper);
+  g_assert_cmpstr (helper->argv[0], ==, "setpriv");
+  g_assert_true (argv_has (helper, "--reuid=1000"));
+  g_assert_true (argv_has (helper, "--regid=1000"));
+  g_assert_true (argv_has (helper, "--clear-groups"));
+}
+
+static void
 test_contribute_no_socket_keys (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
@@ -305,6 +487,7 @@ test_contribute_no_socket_keys (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
   g_assert_null (cbox_plan_find_mount (plan, "/run/user/1000/ssh-agent.socket"));
   g_assert_null (cbox_plan_get_env (plan, "SSH_AUTH_SOCK"));
+  g_assert_null (find_filter_helper (plan));
   g_assert_cmpint (cbox_plan_find_mount (plan, "/home/u/.ssh/id_ed25519")->kind, ==, CBOX_MOUNT_RO);
   for (guint i = 0; i < cbox_plan_get_n_notes (plan); i++)
     noted |= strstr (cbox_plan_get_note (plan, i, NULL), "cannot bind unix sockets") != NULL;
@@ -344,6 +527,10 @@ main (int argc, char **argv)
               fixture_teardown);
   g_test_add ("/ssh/probe/agent-hangs", Fixture, NULL, fixture_setup, test_probe_agent_hangs,
               fixture_teardown);
+  g_test_add ("/ssh/probe/default-agent-only", Fixture, NULL, fixture_setup,
+              test_probe_default_agent_only, fixture_teardown);
+  g_test_add ("/ssh/probe/agent-keys", Fixture, NULL, fixture_setup, test_probe_agent_keys,
+              fixture_teardown);
   g_test_add ("/ssh/probe/stale-socket", Fixture, NULL, fixture_setup, test_probe_stale_socket,
               fixture_teardown);
   g_test_add ("/ssh/probe/bad-config", Fixture, NULL, fixture_setup, test_probe_bad_config,
@@ -352,6 +539,10 @@ main (int argc, char **argv)
               fixture_teardown);
   g_test_add ("/ssh/contribute/agent-only", Fixture, NULL, fixture_setup,
               test_contribute_agent_only, fixture_teardown);
+  g_test_add ("/ssh/contribute/agent-keys", Fixture, NULL, fixture_setup,
+              test_contribute_agent_keys, fixture_teardown);
+  g_test_add ("/ssh/contribute/sudo", Fixture, NULL, fixture_setup, test_contribute_sudo,
+              fixture_teardown);
   g_test_add ("/ssh/contribute/no-socket-keys", Fixture, NULL, fixture_setup,
               test_contribute_no_socket_keys, fixture_teardown);
   g_test_add ("/ssh/contribute/no-socket-agent-only", Fixture, NULL, fixture_setup,
