@@ -845,10 +845,22 @@ cbox_bwrap_started (pid_t tool_pid, gpointer user_data)
       if (run->child_pid <= 0 && (pfds[1].revents & POLLIN))
         break;
     }
-  /* The sandbox's network namespace exists from bwrap's clone() on: the
-   * helper attaches to it now and sets it up while bwrap makes the rest
-   * of the sandbox; only the command waits for it. */
-  if (run->own_net && run->child_pid > 0)
+  while (run->child_pid > 0 && !cbox_bwrap_child_is_ready (run->child_pid)
+         && g_get_monotonic_time () < deadline)
+    {
+      struct pollfd pfd = { .fd = tool_fd, .events = POLLIN };
+      if (tool_fd >= 0 && poll (&pfd, 1, 2) > 0)
+        return;
+      if (tool_fd < 0)
+        g_usleep (2000);
+    }
+  /* The helper attaches to the sandbox's network namespace only once
+   * bwrap's child has exec'd cbox-exec, that is after bwrap configured the
+   * namespace's loopback itself: attached earlier (right after clone()),
+   * slirp4netns configured the same namespace at the same time and bwrap's
+   * loopback set-up failed now and then ("loopback: Failed RTM_NEWADDR"),
+   * failing the run. Only the command waits for the helper. */
+  if (run->own_net && run->child_pid > 0 && cbox_bwrap_child_is_ready (run->child_pid))
     {
       g_autofree char *ns_path = g_strdup_printf ("/proc/%d/ns/net", (int)run->child_pid);
       cbox_autofd int netns_fd = open (ns_path, O_RDONLY | O_CLOEXEC);
@@ -866,15 +878,10 @@ cbox_bwrap_started (pid_t tool_pid, gpointer user_data)
                                      &run->net_error);
       net_started = g_get_monotonic_time ();
     }
-  while (run->child_pid > 0 && !cbox_bwrap_child_is_ready (run->child_pid)
-         && g_get_monotonic_time () < deadline)
-    {
-      struct pollfd pfd = { .fd = tool_fd, .events = POLLIN };
-      if (tool_fd >= 0 && poll (&pfd, 1, 2) > 0)
-        return;
-      if (tool_fd < 0)
-        g_usleep (2000);
-    }
+  else if (run->own_net && run->child_pid > 0)
+    g_set_error (&run->net_error, CBOX_ERROR, CBOX_ERROR_BACKEND,
+                 "bwrap: the sandbox was not set up within 5 s, so its network was not "
+                 "started; the command did not start");
   if (run->child_pid > 0 && cbox_bwrap_child_is_ready (run->child_pid))
     cbox_context_set_sandbox_pid (run->ctx, run->child_pid);
   if (net != NULL && run->net_error == NULL)
