@@ -397,30 +397,6 @@ cbox_cli_apply_option (CboxCliOptions *options, const CboxCliOptionDef *def, con
     }
 }
 
-/* Edit distance, for "did you mean". */
-static guint
-cbox_cli_distance (const char *a, const char *b)
-{
-  gsize la = strlen (a), lb = strlen (b);
-  g_autofree guint *row = g_new (guint, lb + 1);
-
-  for (gsize j = 0; j <= lb; j++)
-    row[j] = (guint)j;
-  for (gsize i = 1; i <= la; i++)
-    {
-      guint diagonal = row[0];
-      row[0] = (guint)i;
-      for (gsize j = 1; j <= lb; j++)
-        {
-          guint above = row[j];
-          guint best = MIN (row[j] + 1, row[j - 1] + 1);
-          row[j] = MIN (best, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1));
-          diagonal = above;
-        }
-    }
-  return row[lb];
-}
-
 /* " (did you mean --network?)" for a near miss, else "". */
 static char *
 cbox_cli_suggest_option (const char *arg)
@@ -435,7 +411,7 @@ cbox_cli_suggest_option (const char *arg)
   bare = g_strndup (name, strcspn (name, "="));
   for (gsize i = 0; i < G_N_ELEMENTS (cbox_cli_option_defs); i++)
     {
-      guint distance = cbox_cli_distance (bare, cbox_cli_option_defs[i].name);
+      guint distance = cbox_config_distance (bare, cbox_cli_option_defs[i].name);
       if (distance < best_distance)
         {
           best_distance = distance;

@@ -14,7 +14,20 @@ struct _CboxConfig
   GKeyFile *layers[CBOX_CONFIG_N_LAYERS];
   char *profile;
   GKeyFile *merged;
+  /* Every key of a plugin group, as it was read, in order: checked once
+   * the plugins are known (cbox_config_check_plugin_keys()). */
+  GPtrArray *plugin_keys; /* CboxConfigKeyOrigin */
 };
+
+static void
+cbox_config_key_origin_free (CboxConfigKeyOrigin *origin)
+{
+  g_free (origin->group);
+  g_free (origin->key);
+  g_free (origin->value);
+  g_free (origin->where);
+  g_free (origin);
+}
 
 typedef enum
 {
@@ -73,6 +86,8 @@ cbox_config_new (void)
 
   for (guint i = 0; i < CBOX_CONFIG_N_LAYERS; i++)
     config->layers[i] = g_key_file_new ();
+  config->plugin_keys
+      = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_config_key_origin_free);
   return config;
 }
 
@@ -84,6 +99,7 @@ cbox_config_free (CboxConfig *config)
   for (guint i = 0; i < CBOX_CONFIG_N_LAYERS; i++)
     g_key_file_unref (config->layers[i]);
   g_clear_pointer (&config->merged, g_key_file_unref);
+  g_clear_pointer (&config->plugin_keys, g_ptr_array_unref);
   g_free (config->profile);
   g_free (config);
 }
@@ -246,6 +262,28 @@ cbox_config_find_line (const char *contents, const char *group, const char *key)
   return found;
 }
 
+/* The 1-based line of the last [@group] header; 0 when not found. */
+static guint
+cbox_config_find_group_line (const char *contents, const char *group)
+{
+  g_auto (GStrv) lines = g_strsplit (contents, "\n", -1);
+  guint found = 0;
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      const char *line = lines[i];
+      const char *end;
+
+      while (*line == ' ' || *line == '\t')
+        line++;
+      end = *line == '[' ? strchr (line, ']') : NULL;
+      if (end != NULL && (gsize)(end - line - 1) == strlen (group)
+          && strncmp (line + 1, group, strlen (group)) == 0)
+        found = i + 1;
+    }
+  return found;
+}
+
 /* GKeyFile says a line is bad but not which: find the first line that is
  * neither blank, a comment, a group header nor a key=value pair. */
 static guint
@@ -311,10 +349,22 @@ cbox_config_check_core_key (GKeyFile *key_file, const char *key, CboxConfigLayer
   if (core_key == NULL)
     {
       g_autoptr (GString) known = g_string_new (NULL);
+      const char *names[G_N_ELEMENTS (cbox_core_keys) + 1];
+      const char *nearest;
+
       for (gsize i = 0; i < G_N_ELEMENTS (cbox_core_keys); i++)
-        g_string_append_printf (known, "%s%s", i > 0 ? ", " : "", cbox_core_keys[i].key);
-      g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG, "unknown key (known keys: %s)",
-                   known->str);
+        {
+          g_string_append_printf (known, "%s%s", i > 0 ? ", " : "", cbox_core_keys[i].key);
+          names[i] = cbox_core_keys[i].key;
+        }
+      names[G_N_ELEMENTS (cbox_core_keys)] = NULL;
+      nearest = cbox_config_nearest (key, names);
+      if (nearest != NULL)
+        g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
+                     "unknown key; did you mean '%s'? (known keys: %s)", nearest, known->str);
+      else
+        g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG, "unknown key (known keys: %s)",
+                     known->str);
       return FALSE;
     }
   if (core_key->files_only && layer == CBOX_CONFIG_LAYER_PROFILE)
@@ -482,36 +532,109 @@ cbox_config_overlay (GKeyFile *dest, GKeyFile *src)
  * by mistake is an error, not a memory hog. */
 #define CBOX_CONFIG_MAX_SIZE (1024 * 1024)
 
+/* Security: GKeyFile reads a file as a C string, so a NUL byte silently
+ * ends it (a `network=off` after one would be dropped and the sandbox get
+ * the network), and bytes that are not UTF-8 or a byte order mark give
+ * messages that show nothing a user can see. A configuration file is
+ * UTF-8 text: anything else is refused here, before GKeyFile sees it, with
+ * the line, the column and the byte written out. */
 gboolean
-cbox_config_load_file (CboxConfig *config, CboxConfigLayer layer, const char *path,
-                       gboolean allow_missing, GError **error)
+cbox_config_check_bytes (const char *path, const char *data, gsize len, GError **error)
+{
+  const char *bad = NULL;
+  const char *line_start = data;
+  guint line = 1;
+
+  if (len >= 3 && memcmp (data, "\xef\xbb\xbf", 3) == 0)
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
+                   "%s:1: the file starts with a byte order mark (bytes EF BB BF, U+FEFF); save "
+                   "it as UTF-8 without a BOM",
+                   path);
+      return FALSE;
+    }
+  if (len == 0 || g_utf8_validate_len (data, len, &bad))
+    return TRUE;
+
+  for (const char *p = data; p < bad; p++)
+    if (*p == '\n')
+      {
+        line++;
+        line_start = p + 1;
+      }
+  if (*bad == '\0')
+    g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
+                 "%s:%u: a NUL byte (0x00) at column %u; a configuration file is text: remove it",
+                 path, line, (guint)(bad - line_start) + 1);
+  else
+    {
+      g_autoptr (GString) bytes = g_string_new (NULL);
+      const char *end = data + len;
+
+      /* The byte and what follows it on the line, at most 4, so the
+       * sequence can be recognised (a Latin-1 "é" is E9). */
+      for (const char *p = bad; p < end && p < bad + 4 && *p != '\n'; p++)
+        g_string_append_printf (bytes, "%s%02X", p > bad ? " " : "", (guint)(guchar)*p);
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
+                   "%s:%u: byte 0x%02X at column %u is not UTF-8 (bytes %s); save the file as "
+                   "UTF-8",
+                   path, line, (guint)(guchar)*bad, (guint)(bad - line_start) + 1, bytes->str);
+    }
+  return FALSE;
+}
+
+static void
+cbox_config_record_plugin_keys (CboxConfig *config, GKeyFile *key_file, const char *contents,
+                                const char *path, CboxConfigLayer layer)
+{
+  g_auto (GStrv) groups = g_key_file_get_groups (key_file, NULL);
+
+  for (guint i = 0; groups[i] != NULL; i++)
+    {
+      g_auto (GStrv) keys = NULL;
+
+      if (g_str_equal (groups[i], "cbox"))
+        continue;
+      keys = g_key_file_get_keys (key_file, groups[i], NULL, NULL);
+      /* A group with no keys still names a plugin: a typo there counts. */
+      if (keys == NULL || keys[0] == NULL)
+        {
+          CboxConfigKeyOrigin *origin = g_new0 (CboxConfigKeyOrigin, 1);
+          origin->group = g_strdup (groups[i]);
+          origin->where
+              = g_strdup_printf ("%s:%u", path, cbox_config_find_group_line (contents, groups[i]));
+          origin->layer = layer;
+          g_ptr_array_add (config->plugin_keys, origin);
+        }
+      for (guint j = 0; keys != NULL && keys[j] != NULL; j++)
+        {
+          CboxConfigKeyOrigin *origin = g_new0 (CboxConfigKeyOrigin, 1);
+          origin->group = g_strdup (groups[i]);
+          origin->key = g_strdup (keys[j]);
+          origin->value = g_key_file_get_value (key_file, groups[i], keys[j], NULL);
+          origin->where = g_strdup_printf ("%s:%u", path,
+                                           cbox_config_find_line (contents, groups[i], keys[j]));
+          origin->layer = layer;
+          g_ptr_array_add (config->plugin_keys, origin);
+        }
+    }
+}
+
+gboolean
+cbox_config_load_data (CboxConfig *config, CboxConfigLayer layer, const char *path,
+                       const char *data, gsize len, GError **error)
 {
   g_autoptr (GError) local_error = NULL;
   g_autoptr (GKeyFile) key_file = g_key_file_new ();
   g_autofree char *contents = NULL;
   g_auto (GStrv) keys = NULL;
-  gsize len;
 
-  g_return_val_if_fail (config != NULL && path != NULL, FALSE);
+  g_return_val_if_fail (config != NULL && path != NULL && (data != NULL || len == 0), FALSE);
   g_return_val_if_fail (layer < CBOX_CONFIG_N_LAYERS, FALSE);
 
-  {
-    /* Read through cbox_host_read_file(): a fifo or a device given as
-     * --config must be refused at once, not read forever. */
-    g_autoptr (CboxHost) root = cbox_host_new ();
-    g_autoptr (GBytes) bytes = cbox_host_read_file (root, path, CBOX_CONFIG_MAX_SIZE, &local_error);
-    if (bytes == NULL)
-      {
-        if (allow_missing && g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-          return TRUE;
-        g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
-                     "Cannot read configuration file: %s (give a regular file)",
-                     local_error->message);
-        return FALSE;
-      }
-    len = g_bytes_get_size (bytes);
-    contents = g_strndup (len > 0 ? g_bytes_get_data (bytes, NULL) : "", len);
-  }
+  if (!cbox_config_check_bytes (path, data, len, error))
+    return FALSE;
+  contents = g_strndup (len > 0 ? data : "", len);
   if (!g_key_file_load_from_data (key_file, contents, len, G_KEY_FILE_NONE, &local_error))
     {
       guint line = cbox_config_find_bad_line (contents);
@@ -536,9 +659,37 @@ cbox_config_load_file (CboxConfig *config, CboxConfigLayer layer, const char *pa
         }
     }
 
+  cbox_config_record_plugin_keys (config, key_file, contents, path, layer);
   cbox_config_overlay (config->layers[layer], key_file);
   g_clear_pointer (&config->merged, g_key_file_unref);
   return TRUE;
+}
+
+gboolean
+cbox_config_load_file (CboxConfig *config, CboxConfigLayer layer, const char *path,
+                       gboolean allow_missing, GError **error)
+{
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (CboxHost) root = cbox_host_new ();
+  g_autoptr (GBytes) bytes = NULL;
+
+  g_return_val_if_fail (config != NULL && path != NULL, FALSE);
+  g_return_val_if_fail (layer < CBOX_CONFIG_N_LAYERS, FALSE);
+
+  /* Read through cbox_host_read_file(): a fifo or a device given as
+   * --config must be refused at once, not read forever. */
+  bytes = cbox_host_read_file (root, path, CBOX_CONFIG_MAX_SIZE, &local_error);
+  if (bytes == NULL)
+    {
+      if (allow_missing && g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        return TRUE;
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
+                   "Cannot read configuration file: %s (give a regular file)",
+                   local_error->message);
+      return FALSE;
+    }
+  return cbox_config_load_data (config, layer, path, g_bytes_get_data (bytes, NULL),
+                                g_bytes_get_size (bytes), error);
 }
 
 gboolean
@@ -623,9 +774,72 @@ cbox_config_set (CboxConfig *config, const char *group, const char *key, const c
                    local_error->message);
       return FALSE;
     }
+  if (!g_str_equal (group, "cbox"))
+    {
+      CboxConfigKeyOrigin *origin = g_new0 (CboxConfigKeyOrigin, 1);
+      origin->group = g_strdup (group);
+      origin->key = g_strdup (key);
+      origin->value = g_key_file_get_value (key_file, group, key, NULL);
+      origin->where = g_strdup_printf ("--set=%s.%s", group, key);
+      origin->layer = CBOX_CONFIG_LAYER_CLI;
+      g_ptr_array_add (config->plugin_keys, origin);
+    }
   cbox_config_overlay (config->layers[CBOX_CONFIG_LAYER_CLI], key_file);
   g_clear_pointer (&config->merged, g_key_file_unref);
   return TRUE;
+}
+
+const GPtrArray *
+cbox_config_get_plugin_keys (CboxConfig *config)
+{
+  g_return_val_if_fail (config != NULL, NULL);
+  return config->plugin_keys;
+}
+
+guint
+cbox_config_distance (const char *a, const char *b)
+{
+  /* Optimal string alignment: insertions, deletions, substitutions and
+   * swaps of two neighbours ("gti" is one edit from "git") each count 1. */
+  gsize la = strlen (a), lb = strlen (b);
+  g_autofree guint *d = g_new (guint, (la + 1) * (lb + 1));
+#define D(i, j) d[(i) * (lb + 1) + (j)]
+
+  for (gsize i = 0; i <= la; i++)
+    D (i, 0) = (guint)i;
+  for (gsize j = 0; j <= lb; j++)
+    D (0, j) = (guint)j;
+  for (gsize i = 1; i <= la; i++)
+    for (gsize j = 1; j <= lb; j++)
+      {
+        guint cost = a[i - 1] == b[j - 1] ? 0 : 1;
+        guint best = MIN (MIN (D (i - 1, j) + 1, D (i, j - 1) + 1), D (i - 1, j - 1) + cost);
+        if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+          best = MIN (best, D (i - 2, j - 2) + 1);
+        D (i, j) = best;
+      }
+  return D (la, lb);
+#undef D
+}
+
+const char *
+cbox_config_nearest (const char *word, const char *const *candidates)
+{
+  const char *best = NULL;
+  /* At most two edits, and fewer than half the word's letters: "kyes"
+   * finds "keys", "gti" finds "git", "x" finds nothing. */
+  guint best_distance = MIN (3, ((guint)strlen (word) + 1) / 2);
+
+  for (guint i = 0; candidates != NULL && candidates[i] != NULL; i++)
+    {
+      guint distance = cbox_config_distance (word, candidates[i]);
+      if (distance < best_distance)
+        {
+          best_distance = distance;
+          best = candidates[i];
+        }
+    }
+  return best;
 }
 
 GKeyFile *

@@ -29,6 +29,32 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (CboxConfig, cbox_config_free)
  * when the process has AT_SECURE. */
 char **cbox_config_get_search_dirs (const CboxHost *host);
 
+/* Where a key of a plugin group was set, for messages: "FILE:LINE" or
+ * "--set=GROUP.KEY". @key is NULL for a group without keys. */
+typedef struct
+{
+  char *group;
+  char *key;
+  char *value; /* as written, escapes and all */
+  char *where;
+  CboxConfigLayer layer;
+} CboxConfigKeyOrigin;
+
+/* NUL bytes, bytes that are not UTF-8, a byte order mark: an error naming
+ * @path, the line, the column and the bytes. */
+gboolean cbox_config_check_bytes (const char *path, const char *data, gsize len, GError **error);
+/* cbox_config_load_file() with the file's contents already read (@path
+ * only names it in messages); what the fuzz target calls. */
+gboolean cbox_config_load_data (CboxConfig *config, CboxConfigLayer layer, const char *path,
+                                const char *data, gsize len, GError **error);
+/* Every key of a plugin group read so far (files, profile, --set), in the
+ * order read. */
+const GPtrArray *cbox_config_get_plugin_keys (CboxConfig *config);
+/* Edit distance (Levenshtein), and the candidate nearest to @word when it
+ * is near enough to be a typo of it; NULL when none is. */
+guint cbox_config_distance (const char *a, const char *b);
+const char *cbox_config_nearest (const char *word, const char *const *candidates);
+
 /* Loads one file into @layer, key by key over what is there. A missing file
  * is an error unless @allow_missing. Errors name the file, the line and the
  * key (CBOX_ERROR_CONFIG). */

@@ -13,6 +13,7 @@
 
 #include <glib/gstdio.h>
 
+#include "cbox-config.h"
 #include "cbox-planner.h"
 #include "cbox-project.h"
 
@@ -509,6 +510,29 @@ cbox_planner_resolve_forwarders (CboxPlanner *planner, GError **error)
         {
           g_ptr_array_set_size (planner->chosen, 0);
           continue;
+        }
+      /* Security: a name no plugin answers to is a typo (--no-forward=gti
+       * would otherwise leave git in, forward-optional=nosuch do nothing),
+       * wherever it is. A plugin of cbox this machine lacks is no typo: it
+       * is skipped below, or an error when asked for. */
+      if (!cbox_registry_name_is_known (planner->registry, op->name))
+        {
+          g_auto (GStrv) known
+              = cbox_registry_get_known_names (planner->registry, CBOX_PLUGIN_KIND_FORWARDER);
+          const char *nearest = cbox_config_nearest (op->name, (const char *const *)known);
+          g_autofree char *list = g_strjoinv (", ", known);
+          g_autofree char *hint
+              = nearest != NULL ? g_strdup_printf ("did you mean '%s'? ", nearest) : g_strdup ("");
+
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
+                       "Unknown forwarder '%s' (%s, from %s): no plugin has that name or alias; "
+                       "%sknown: %s ('cbox plugins' lists them)",
+                       op->name,
+                       op->kind == CBOX_FORWARD_OP_REMOVE ? "to leave out"
+                       : op->requested                    ? "asked for"
+                                                          : "optional or default",
+                       op->origin, hint, list);
+          return FALSE;
         }
       members = cbox_registry_resolve (planner->registry, op->name, CBOX_PLUGIN_KIND_FORWARDER);
       if (op->kind == CBOX_FORWARD_OP_REMOVE)

@@ -288,6 +288,64 @@ cbox_registry_resolve (CboxRegistry *registry, const char *name_or_alias, CboxPl
   return found;
 }
 
+/* The plugins shipped with cbox and their aliases. A name in a
+ * configuration file or a forwarder list that no plugin found here
+ * answers to is an error (a typo must not silently leave a forwarder or a
+ * setting out), unless it is one of these: a plugin of cbox that this
+ * build or this machine does not have (-Dqemu=disabled), which the shipped
+ * profiles may name. /failclosed/names/shipped checks the list against
+ * the built plugins. */
+static const char *const cbox_registry_shipped_names[] = {
+  "bwrap",    "nspawn", "qemu", "x11", "wayland", "display", "dbus",     "dri", "gpu",
+  "pipewire", "audio",  "ssh",  "git", "nix",     "locale",  "hostconf", NULL,
+};
+
+const char *const *
+cbox_registry_get_shipped_names (void)
+{
+  return cbox_registry_shipped_names;
+}
+
+gboolean
+cbox_registry_name_is_known (CboxRegistry *registry, const char *name)
+{
+  g_return_val_if_fail (registry != NULL && name != NULL, FALSE);
+
+  if (g_strv_contains (cbox_registry_shipped_names, name))
+    return TRUE;
+  for (guint i = 0; i < registry->plugins->len; i++)
+    {
+      CboxPluginInfo *info = g_ptr_array_index (registry->plugins, i);
+      if (g_str_equal (info->name, name) || (info->accepted && plugin_answers_to (info, name)))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+char **
+cbox_registry_get_known_names (CboxRegistry *registry, CboxPluginKind kind)
+{
+  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+  g_autoptr (GPtrArray) names = g_ptr_array_new ();
+
+  g_return_val_if_fail (registry != NULL, NULL);
+  for (guint i = 0; i < registry->plugins->len; i++)
+    {
+      CboxPluginInfo *info = g_ptr_array_index (registry->plugins, i);
+
+      if (!info->accepted || (kind != 0 && info->desc.kind != kind))
+        continue;
+      g_ptr_array_add (names, info->name);
+      for (guint j = 0; info->desc.aliases != NULL && info->desc.aliases[j] != NULL; j++)
+        g_ptr_array_add (names, (gpointer)info->desc.aliases[j]);
+    }
+  g_ptr_array_sort (names, compare_strings);
+  for (guint i = 0; i < names->len; i++)
+    if (i == 0 || strcmp (g_ptr_array_index (names, i), g_ptr_array_index (names, i - 1)) != 0)
+      g_strv_builder_add (builder, g_ptr_array_index (names, i));
+  return g_strv_builder_end (builder);
+}
+
 const char *
 cbox_plugin_info_get_path (CboxPluginInfo *info)
 {

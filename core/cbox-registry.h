@@ -51,6 +51,16 @@ CboxPluginInfo *cbox_registry_lookup (CboxRegistry *registry, const char *name);
 GPtrArray *cbox_registry_resolve (CboxRegistry *registry, const char *name_or_alias,
                                   CboxPluginKind kind);
 
+/* TRUE when a plugin found (accepted or rejected) is called @name, an
+ * accepted one has it as an alias, or it is a name or alias of a plugin
+ * shipped with cbox (which this build or machine may lack). */
+gboolean cbox_registry_name_is_known (CboxRegistry *registry, const char *name);
+/* The names and aliases of the accepted plugins of @kind (0: any), for
+ * "did you mean". */
+char **cbox_registry_get_known_names (CboxRegistry *registry, CboxPluginKind kind);
+/* The names and aliases of the plugins shipped with cbox. */
+const char *const *cbox_registry_get_shipped_names (void);
+
 /* The path of the file. */
 const char *cbox_plugin_info_get_path (CboxPluginInfo *info);
 /* The plugin's name; for a rejected plugin whose descriptor could not be
