@@ -8,6 +8,7 @@
 #include "cbox-config.h"
 #include "cbox-protect.h"
 #include "cbox-private.h"
+#include "cbox-registry.h"
 
 struct _CboxConfig
 {
@@ -880,4 +881,230 @@ cbox_config_get_core_string (CboxConfig *config, const char *key)
         return value;
     }
   return NULL;
+}
+
+/* Reads @value as @key's type, as the plugin will (GKeyFile's readers,
+ * which cbox_context_get_*() use): what passes here, the plugin can read. */
+static gboolean
+cbox_config_check_plugin_value (const CboxPluginKey *key, const char *value, GError **error)
+{
+  g_autoptr (GKeyFile) key_file = g_key_file_new ();
+  g_autoptr (GError) local_error = NULL;
+  g_autofree char *text = NULL;
+  g_auto (GStrv) list = NULL;
+
+  g_key_file_set_value (key_file, "g", "k", value);
+  switch (key->type)
+    {
+    case CBOX_PLUGIN_KEY_BOOLEAN:
+      g_key_file_get_boolean (key_file, "g", "k", &local_error);
+      if (local_error != NULL)
+        {
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
+                       "'%s' is not a boolean (write true or false)", value);
+          return FALSE;
+        }
+      return TRUE;
+    case CBOX_PLUGIN_KEY_STRING_LIST:
+      list = g_key_file_get_string_list (key_file, "g", "k", NULL, &local_error);
+      break;
+    default:
+      text = g_key_file_get_string (key_file, "g", "k", &local_error);
+      break;
+    }
+  if (local_error != NULL)
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
+                   "the value cannot be read (a bad escape: write a backslash as '\\\\')");
+      return FALSE;
+    }
+  if (key->type == CBOX_PLUGIN_KEY_CHOICE)
+    {
+      g_autofree char *choices = g_strjoinv (", ", (char **)key->choices);
+      g_strstrip (text);
+      if (!g_strv_contains (key->choices, text))
+        {
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG, "'%s' is not one of %s", text,
+                       choices);
+          return FALSE;
+        }
+    }
+  if (key->type == CBOX_PLUGIN_KEY_INTEGER)
+    {
+      gint64 number;
+      g_strstrip (text);
+      if (!g_ascii_string_to_signed (text, 10, key->min, key->max, &number, NULL))
+        {
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
+                       "'%s' is not a whole number from %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT,
+                       text, key->min, key->max);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+/* Why a group of the configuration is not one plugin's: NULL when it is
+ * (*ret_desc set, or NULL when its keys cannot be checked). */
+static char *
+cbox_config_check_group (CboxRegistry *registry, const char *group, const CboxPluginDesc **ret_desc)
+{
+  CboxPluginInfo *info = cbox_registry_lookup (registry, group);
+  g_autoptr (GPtrArray) owners = NULL;
+
+  *ret_desc = NULL;
+  if (info != NULL)
+    {
+      /* A plugin the descriptor cache described is opened now (the keys
+       * are not cached): only a plugin whose group the configuration
+       * has, usually one the run uses anyway. A plugin that turns out
+       * broken is the planner's to report, if the run needs it. */
+      const CboxPluginDesc *desc = cbox_plugin_info_get_desc (info);
+      if (desc != NULL && desc->abi_minor >= 4)
+        *ret_desc = desc;
+      return NULL;
+    }
+  owners = cbox_registry_resolve (registry, group, 0);
+  if (owners->len > 0)
+    return g_strdup_printf ("[%s] is an alias; a plugin reads the group of its own name ([%s])",
+                            group, cbox_plugin_info_get_name (g_ptr_array_index (owners, 0)));
+  /* A rejected plugin's group, or one of a plugin shipped with cbox that
+   * this build or machine lacks (a profile may set it): nothing reads it
+   * here, and nothing can check it. */
+  if (cbox_registry_name_is_known (registry, group))
+    return NULL;
+  {
+    g_auto (GStrv) known = cbox_registry_get_known_names (registry, 0);
+    g_autoptr (GStrvBuilder) names = g_strv_builder_new ();
+    g_auto (GStrv) plugin_names = NULL;
+    const char *nearest;
+
+    for (guint i = 0; known[i] != NULL; i++)
+      if (cbox_registry_lookup (registry, known[i]) != NULL)
+        g_strv_builder_add (names, known[i]);
+    plugin_names = g_strv_builder_end (names);
+    nearest = cbox_config_nearest (group, (const char *const *)plugin_names);
+    if (nearest != NULL)
+      return g_strdup_printf ("unknown group [%s]: no plugin of that name; did you mean [%s]?",
+                              group, nearest);
+    return g_strdup_printf ("unknown group [%s]: no plugin of that name ('cbox plugins' lists "
+                            "them; [cbox] is cbox's own)",
+                            group);
+  }
+}
+
+gboolean
+cbox_config_check_plugin_keys (const GPtrArray *origins, CboxRegistry *registry, GError **error)
+{
+  g_return_val_if_fail (origins != NULL && registry != NULL, FALSE);
+
+  for (guint i = 0; i < origins->len; i++)
+    {
+      const CboxConfigKeyOrigin *origin = g_ptr_array_index (origins, i);
+      const CboxPluginDesc *desc = NULL;
+      const CboxPluginKey *key = NULL;
+      g_autofree char *why = cbox_config_check_group (registry, origin->group, &desc);
+      g_autoptr (GError) local_error = NULL;
+
+      if (why != NULL)
+        {
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG, "%s: %s", origin->where, why);
+          return FALSE;
+        }
+      if (desc == NULL || origin->key == NULL)
+        continue;
+      for (guint k = 0; desc->keys != NULL && desc->keys[k].name != NULL; k++)
+        if (g_str_equal (desc->keys[k].name, origin->key))
+          key = &desc->keys[k];
+      if (key == NULL)
+        {
+          g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+          g_auto (GStrv) names = NULL;
+          g_autofree char *list = NULL;
+          const char *nearest;
+
+          for (guint k = 0; desc->keys != NULL && desc->keys[k].name != NULL; k++)
+            g_strv_builder_add (builder, desc->keys[k].name);
+          names = g_strv_builder_end (builder);
+          nearest = cbox_config_nearest (origin->key, (const char *const *)names);
+          list = g_strjoinv (", ", names);
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
+                       "%s: key '%s' in [%s]: unknown key; %s%s%s(known keys of %s: %s; 'cbox help "
+                       "%s' describes them)",
+                       origin->where, origin->key, origin->group,
+                       nearest != NULL ? "did you mean '" : "", nearest != NULL ? nearest : "",
+                       nearest != NULL ? "'? " : "", desc->name, names[0] != NULL ? list : "none",
+                       desc->name);
+          return FALSE;
+        }
+      if (!cbox_config_check_plugin_value (key, origin->value, &local_error))
+        {
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG, "%s: key '%s' in [%s]: %s",
+                       origin->where, origin->key, origin->group, local_error->message);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+/* What a value of @key looks like, for help (@markdown FALSE) and for
+ * docs/config.md (TRUE: names in backticks). */
+static char *
+cbox_config_describe_key_value (const CboxPluginKey *key, gboolean markdown)
+{
+  const char *quote = markdown ? "`" : "";
+
+  switch (key->type)
+    {
+    case CBOX_PLUGIN_KEY_BOOLEAN:
+      return g_strdup_printf ("%strue%s or %sfalse%s", quote, quote, quote, quote);
+    case CBOX_PLUGIN_KEY_STRING_LIST:
+      return g_strdup_printf ("list (%s;%s-separated)", quote, quote);
+    case CBOX_PLUGIN_KEY_INTEGER:
+      return g_strdup_printf ("whole number, %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT, key->min,
+                              key->max);
+    case CBOX_PLUGIN_KEY_CHOICE:
+      {
+        g_autoptr (GString) out = g_string_new (NULL);
+        for (guint i = 0; key->choices[i] != NULL; i++)
+          g_string_append_printf (out, "%s%s%s%s", i > 0 ? ", " : "", quote, key->choices[i],
+                                  quote);
+        return g_string_free (g_steal_pointer (&out), FALSE);
+      }
+    default:
+      return g_strdup ("text");
+    }
+}
+
+char *
+cbox_config_format_plugin_keys (const CboxPluginDesc *desc, gboolean markdown)
+{
+  g_autoptr (GString) out = g_string_new (NULL);
+
+  g_return_val_if_fail (desc != NULL, NULL);
+
+  if (markdown)
+    g_string_append_printf (out,
+                            "### `[%s]`\n\n"
+                            "| key | value | default | meaning |\n"
+                            "|---|---|---|---|\n",
+                            desc->name);
+  for (guint i = 0; desc->keys != NULL && desc->keys[i].name != NULL; i++)
+    {
+      const CboxPluginKey *key = &desc->keys[i];
+      g_autofree char *value = cbox_config_describe_key_value (key, markdown);
+
+      if (markdown)
+        g_string_append_printf (out, "| `%s` | %s | %s%s%s | %s |\n", key->name, value,
+                                key->default_value != NULL ? "`" : "",
+                                key->default_value != NULL ? key->default_value : "none",
+                                key->default_value != NULL ? "`" : "", key->description);
+      else
+        g_string_append_printf (out, "  %-24s %s\n  %-24s %s; default: %s\n", key->name,
+                                key->description, "", value,
+                                key->default_value != NULL ? key->default_value : "none");
+    }
+  if (desc->keys == NULL || desc->keys[0].name == NULL)
+    g_string_append (out, markdown ? "No keys.\n" : "  (no keys)\n");
+  return g_string_free (g_steal_pointer (&out), FALSE);
 }

@@ -8,6 +8,8 @@
 
 G_BEGIN_DECLS
 
+typedef struct _CboxRegistry CboxRegistry;
+
 typedef enum
 {
   CBOX_CONFIG_LAYER_FILES = 0, /* shipped defaults, /etc, user, --config: per key, later wins */
@@ -50,6 +52,17 @@ gboolean cbox_config_load_data (CboxConfig *config, CboxConfigLayer layer, const
 /* Every key of a plugin group read so far (files, profile, --set), in the
  * order read. */
 const GPtrArray *cbox_config_get_plugin_keys (CboxConfig *config);
+/* Every key of @origins against the keys the plugin of its group declares
+ * (ABI 1.4): an unknown group, an unknown key or a value that does not fit
+ * the key's type is an error naming where it was set, the group and the
+ * key, with the nearest known name. Groups of rejected plugins and of
+ * shipped plugins this machine lacks, and plugins built before ABI 1.4,
+ * are not checked. */
+gboolean cbox_config_check_plugin_keys (const GPtrArray *origins, CboxRegistry *registry,
+                                        GError **error);
+/* The keys @desc declares: for `cbox help NAME` (@markdown FALSE), or as
+ * the table of docs/config.md (TRUE), which a test compares with it. */
+char *cbox_config_format_plugin_keys (const CboxPluginDesc *desc, gboolean markdown);
 /* Edit distance (Levenshtein), and the candidate nearest to @word when it
  * is near enough to be a typo of it; NULL when none is. */
 guint cbox_config_distance (const char *a, const char *b);

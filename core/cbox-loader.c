@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cbox-loader.h"
+#include "cbox-private.h"
 
 /* The smallest descriptor and vtables a plugin of this ABI major may have:
  * everything ABI 1.0 defined. Members added by later minors go after these,
@@ -37,6 +38,22 @@ cbox_loader_name_is_valid (const char *name)
         return FALSE;
     }
   return len > 0;
+}
+
+/* What ran out, and what to do, for EMFILE, ENFILE and ENOMEM (as
+ * GFileError codes): not the plugin's fault. */
+const char *
+cbox_loader_describe_resource_error (int file_error_code)
+{
+  switch (file_error_code)
+    {
+    case G_FILE_ERROR_MFILE:
+      return "too many open files in cbox; raise the limit with ulimit -n";
+    case G_FILE_ERROR_NFILE:
+      return "too many open files on the system; close some programs and try again";
+    default:
+      return "out of memory; close some programs or raise ulimit -v, and try again";
+    }
 }
 
 /* "libcbox-x11.so" -> "x11": what `cbox plugins` calls a file whose
@@ -119,6 +136,18 @@ cbox_plugin_info_reject (CboxPluginInfo *info, GError *error)
   g_clear_pointer (&info->module, g_module_close);
 }
 
+CboxPluginInfo *
+cbox_loader_new_rejected (const char *path, CboxPluginError code, const char *message)
+{
+  CboxPluginInfo *info = g_new0 (CboxPluginInfo, 1);
+
+  info->path = g_strdup (path);
+  info->name = name_from_path (path);
+  info->has_stamp = cbox_plugin_stamp_get (path, &info->stamp, NULL);
+  info->error = g_error_new (CBOX_PLUGIN_ERROR, code, "%s: %s", path, message);
+  return info;
+}
+
 /* Rejects *@infop and hands it back, stolen, for the caller to return. */
 static CboxPluginInfo *reject (CboxPluginInfo **infop, CboxPluginError code, const char *format,
                                ...) G_GNUC_PRINTF (3, 4);
@@ -148,6 +177,78 @@ strv_names_are_valid (const char *const *names, const char **ret_bad)
       if (!cbox_loader_name_is_valid (names[i]))
         {
           *ret_bad = names[i];
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+/* Far more keys than any plugin has: a bound, so an array without its
+ * NULL-named end is refused instead of read past. */
+#define CBOX_PLUGIN_KEYS_MAX 128
+
+/* ABI 1.4: the keys a plugin declares are shown by `cbox help` and decide
+ * what the core accepts in its group: each needs a name as typed in a
+ * file, a known type, a one-line description, and for a choice the
+ * choices. */
+static gboolean
+keys_are_valid (const CboxPluginKey *keys, char **ret_why)
+{
+  for (guint i = 0; keys != NULL; i++)
+    {
+      const CboxPluginKey *key = &keys[i];
+
+      if (i >= CBOX_PLUGIN_KEYS_MAX)
+        {
+          *ret_why = g_strdup_printf ("more than %d keys (is the array's { NULL } end missing? "
+                                      "declare them with CBOX_KEYS)",
+                                      CBOX_PLUGIN_KEYS_MAX);
+          return FALSE;
+        }
+      if (key->name == NULL)
+        return TRUE;
+      if (!cbox_loader_name_is_valid (key->name))
+        {
+          *ret_why = g_strdup_printf ("key %u has a name that is not 1 to %d characters of a-z, "
+                                      "0-9, '_' and '-'",
+                                      i + 1, CBOX_PLUGIN_NAME_MAX);
+          return FALSE;
+        }
+      for (guint j = 0; j < i; j++)
+        if (g_str_equal (keys[j].name, key->name))
+          {
+            *ret_why = g_strdup_printf ("key '%s' is declared twice", key->name);
+            return FALSE;
+          }
+      if (key->type < CBOX_PLUGIN_KEY_STRING || key->type > CBOX_PLUGIN_KEY_INTEGER)
+        {
+          *ret_why = g_strdup_printf ("key '%s' has type %d, not a CBOX_PLUGIN_KEY_* type",
+                                      key->name, (int)key->type);
+          return FALSE;
+        }
+      if (key->description == NULL || !g_utf8_validate (key->description, -1, NULL)
+          || (key->default_value != NULL && !g_utf8_validate (key->default_value, -1, NULL)))
+        {
+          *ret_why = g_strdup_printf ("key '%s' has no description, or one (or a default) that "
+                                      "is not UTF-8",
+                                      key->name);
+          return FALSE;
+        }
+      if (key->type == CBOX_PLUGIN_KEY_CHOICE)
+        {
+          guint n = 0;
+          for (; key->choices != NULL && key->choices[n] != NULL && n <= CBOX_PLUGIN_KEYS_MAX; n++)
+            if (!g_utf8_validate (key->choices[n], -1, NULL))
+              break;
+          if (n == 0 || n > CBOX_PLUGIN_KEYS_MAX || key->choices[n] != NULL)
+            {
+              *ret_why = g_strdup_printf ("key '%s' is a choice without valid .choices", key->name);
+              return FALSE;
+            }
+        }
+      if (key->type == CBOX_PLUGIN_KEY_INTEGER && key->min > key->max)
+        {
+          *ret_why = g_strdup_printf ("key '%s' has .min above .max", key->name);
           return FALSE;
         }
     }
@@ -192,10 +293,32 @@ cbox_loader_load_file (const char *path)
         "not a regular file (a %s named like a plugin); remove it from the plugin folder",
         S_ISDIR (st.st_mode) ? "directory" : "special file");
 
+  /* What dlopen would map must be in the file: a plugin cut short is
+   * SIGBUS inside the dynamic loader otherwise (cbox-elf.c). */
+  if (!cbox_elf_check_file (path, &local_error))
+    {
+      if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_ACCES))
+        return reject (&info, CBOX_PLUGIN_ERROR_OPEN,
+                       "cannot read it: %s; make it readable (chmod a+r) or remove it",
+                       local_error->message);
+      if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_MFILE)
+          || g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NFILE)
+          || g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOMEM))
+        return reject (&info, CBOX_PLUGIN_ERROR_OPEN, "cannot open it: %s",
+                       cbox_loader_describe_resource_error (local_error->code));
+      return reject (&info, CBOX_PLUGIN_ERROR_BAD_ELF,
+                     "not a plugin this cbox can load: %s; rebuild or reinstall it, or remove it",
+                     local_error->message);
+    }
+
   /* BIND_LOCAL: one plugin's symbols never resolve another's. No
    * BIND_LAZY: a plugin with an unresolved symbol fails here, with a
    * message, instead of crashing cbox when the symbol is first used. */
+  /* From dlopen (the file's constructors) to the end of describe(), a
+   * crash or hang is this plugin's: the guard names it (cbox-guard.c). */
+  cbox_plugin_guard_enter (info->name, "loading (its constructors)", CBOX_PLUGIN_GUARD_TIMEOUT_S);
   info->module = g_module_open_full (path, G_MODULE_BIND_LOCAL, &local_error);
+  cbox_plugin_guard_leave ();
   if (info->module == NULL)
     {
       const char *why = local_error->message;
@@ -212,6 +335,15 @@ cbox_loader_load_file (const char *path)
       /* dlerror() usually starts with the path we print anyway. */
       if (g_str_has_prefix (why, path) && g_str_has_prefix (why + strlen (path), ": "))
         why += strlen (path) + 2;
+      /* dlopen's own errors carry no errno, only its text: a resource that
+       * ran out is no reason to rebuild anything. */
+      if (strstr (why, g_strerror (EMFILE)) != NULL || strstr (why, g_strerror (ENFILE)) != NULL
+          || strstr (why, g_strerror (ENOMEM)) != NULL)
+        return reject (&info, CBOX_PLUGIN_ERROR_OPEN, "cannot load: %s (%s)", why,
+                       cbox_loader_describe_resource_error (
+                           strstr (why, g_strerror (EMFILE)) != NULL   ? G_FILE_ERROR_MFILE
+                           : strstr (why, g_strerror (ENFILE)) != NULL ? G_FILE_ERROR_NFILE
+                                                                       : G_FILE_ERROR_NOMEM));
       return reject (
           &info, CBOX_PLUGIN_ERROR_OPEN,
           "cannot load: %s; is it a cbox plugin built for this system? Rebuild or remove it", why);
@@ -228,7 +360,9 @@ cbox_loader_load_file (const char *path)
    * so); it is the only plugin function the loader calls. (dlopen already
    * ran the file's ELF constructors, if it has any: loading a plugin trusts
    * it, which is why a setuid cbox ignores CBOX_PLUGIN_PATH.) */
+  cbox_plugin_guard_enter (info->name, "its describe()", CBOX_PLUGIN_GUARD_TIMEOUT_S);
   desc = describe ();
+  cbox_plugin_guard_leave ();
   if (desc == NULL)
     return reject (&info, CBOX_PLUGIN_ERROR_NULL_DESCRIPTOR,
                    "%s() returned no descriptor; the plugin is broken, rebuild "
@@ -287,6 +421,18 @@ cbox_loader_load_file (const char *path)
                    "plugin '%s' has a version or description that is not "
                    "UTF-8; fix it",
                    info->name);
+
+  /* A plugin built for an older minor has no keys member: the copy above
+   * left it NULL (and a 1.3 descriptor claiming more is not trusted). */
+  if (info->desc.abi_minor < 4)
+    info->desc.keys = NULL;
+  {
+    g_autofree char *why = NULL;
+    if (!keys_are_valid (info->desc.keys, &why))
+      return reject (&info, CBOX_PLUGIN_ERROR_MISSING_FIELD,
+                     "plugin '%s' declares its configuration keys wrongly: %s; fix .keys",
+                     info->name, why);
+  }
 
   if (info->desc.kind == CBOX_PLUGIN_KIND_FORWARDER)
     {

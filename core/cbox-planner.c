@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
@@ -97,6 +98,7 @@ cbox_request_free (CboxRequest *request)
   g_free (request->usr_dir);
   g_free (request->profile);
   g_key_file_unref (request->config);
+  g_clear_pointer (&request->config_keys, g_ptr_array_unref);
   g_free (request);
 }
 
@@ -304,6 +306,78 @@ cbox_planner_log (CboxPlanner *planner, const char *format, ...)
               message);
 }
 
+/* ---- calls into plugin code ----------------------------------------------- */
+
+/* The first critical message logged while plugin code ran: how GLib and
+ * the plan API report a broken contract (a relative destination, a NULL
+ * where a value is required). */
+static char *cbox_planner_breach;
+static GLogFunc cbox_planner_old_log_func;
+static gpointer cbox_planner_old_log_data;
+static GLogLevelFlags cbox_planner_old_fatal;
+
+static void
+cbox_planner_log_handler (const char *domain, GLogLevelFlags level, const char *message,
+                          gpointer user_data)
+{
+  if ((level & G_LOG_LEVEL_CRITICAL) != 0 && cbox_planner_breach == NULL)
+    cbox_planner_breach = g_strdup (message);
+  g_log_default_handler (domain, level, message, user_data);
+}
+
+/* Around every call into a plugin: the guard (a crash or hang ends cbox
+ * with 125, naming the plugin), and criticals caught as contract breaches
+ * instead of aborting under G_DEBUG=fatal-criticals or passing unseen. */
+static void
+cbox_planner_enter_plugin (const char *plugin, const char *what, guint timeout_s)
+{
+  g_clear_pointer (&cbox_planner_breach, g_free);
+  cbox_planner_old_log_func = g_log_set_default_handler (cbox_planner_log_handler, NULL);
+  (void)cbox_planner_old_log_data;
+  cbox_planner_old_fatal = g_log_set_always_fatal (G_LOG_LEVEL_ERROR);
+  cbox_plugin_guard_enter (plugin, what, timeout_s);
+}
+
+/* Security: a plugin that breaks the ABI's contract is refused, never
+ * half-trusted: FALSE without an error (GLib would abort on it, naming
+ * nobody), TRUE with one, or a critical (the plan API refusing what it was
+ * given: the item is missing from the plan, and the plugin does not know).
+ * Returns @ok, or FALSE with @error set naming @plugin and @what (and the
+ * plugin's own error prefixed with "@kind '@plugin': ", unless @kind is
+ * NULL). */
+static gboolean
+cbox_planner_leave_plugin (const char *kind, const char *plugin, const char *what, gboolean ok,
+                           GError **local_error, GError **error)
+{
+  g_autofree char *breach = NULL;
+
+  cbox_plugin_guard_leave ();
+  g_log_set_always_fatal (cbox_planner_old_fatal);
+  g_log_set_default_handler (cbox_planner_old_log_func, NULL);
+  breach = g_steal_pointer (&cbox_planner_breach);
+
+  if (breach == NULL && ok && *local_error == NULL)
+    return TRUE;
+  if (breach == NULL && !ok && *local_error != NULL)
+    {
+      if (kind != NULL)
+        g_propagate_prefixed_error (error, g_steal_pointer (local_error), "%s '%s': ", kind,
+                                    plugin);
+      else
+        g_propagate_error (error, g_steal_pointer (local_error));
+      return FALSE;
+    }
+  g_clear_error (local_error);
+  g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED,
+               "%s '%s' broke the plugin contract in %s: %s; cbox refuses what it gave (fix or "
+               "remove the plugin, or leave it out with --no-forward)",
+               kind != NULL ? kind : "Plugin", plugin, what,
+               breach != NULL ? breach
+               : ok           ? "it returned TRUE and set an error"
+                              : "it returned FALSE without setting an error");
+  return FALSE;
+}
+
 static CboxContext *
 cbox_planner_make_context (CboxPlanner *planner, const char *name, gboolean requested)
 {
@@ -392,12 +466,14 @@ cbox_planner_select_backend (CboxPlanner *planner, GError **error)
     }
   planner->backend_ctx = cbox_planner_make_context (planner, name, TRUE);
   planner->backend_probe = cbox_probe_result_new ();
-  if (!planner->backend_desc->backend->probe (planner->backend_ctx, planner->backend_probe,
-                                              &local_error))
-    {
-      g_propagate_prefixed_error (error, g_steal_pointer (&local_error), "Backend '%s': ", name);
+  {
+    gboolean ok;
+    cbox_planner_enter_plugin (name, "its probe", CBOX_PLUGIN_GUARD_TIMEOUT_S);
+    ok = planner->backend_desc->backend->probe (planner->backend_ctx, planner->backend_probe,
+                                                &local_error);
+    if (!cbox_planner_leave_plugin ("Backend", name, "its probe", ok, &local_error, error))
       return FALSE;
-    }
+  }
   switch (cbox_probe_result_get_status (planner->backend_probe))
     {
     case CBOX_PROBE_AVAILABLE:
@@ -433,13 +509,18 @@ cbox_planner_prestart (CboxPlanner *planner)
 {
   const CboxBackendVTable *backend = planner->backend_desc->backend;
   g_autoptr (GError) local_error = NULL;
+  gboolean ok;
 
   if (!planner->request->will_run || !CBOX_VTABLE_HAS (backend, CboxBackendVTable, prestart)
       || backend->prestart == NULL)
     return;
-  if (!backend->prestart (planner->backend_ctx, &local_error))
+  cbox_plugin_guard_enter (planner->backend_desc->name, "its prestart",
+                           CBOX_PLUGIN_GUARD_TIMEOUT_S);
+  ok = backend->prestart (planner->backend_ctx, &local_error);
+  cbox_plugin_guard_leave ();
+  if (!ok)
     cbox_planner_log (planner, "backend %s: not started early: %s", planner->backend_desc->name,
-                      local_error->message);
+                      local_error != NULL ? local_error->message : "(no reason given)");
   else
     cbox_planner_log (planner, "backend %s: started early", planner->backend_desc->name);
 }
@@ -761,12 +842,14 @@ cbox_planner_probe_forwarders (CboxPlanner *planner, GError **error)
       chosen->ctx = cbox_planner_make_context (planner, chosen->desc->name,
                                                cbox_chosen_is_requested (chosen));
       chosen->probe = cbox_probe_result_new ();
-      if (!chosen->desc->forwarder->probe (chosen->ctx, chosen->probe, &local_error))
-        {
-          g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
-                                      "Forwarder '%s': ", chosen->desc->name);
+      {
+        gboolean ok;
+        cbox_planner_enter_plugin (chosen->desc->name, "its probe", CBOX_PLUGIN_GUARD_TIMEOUT_S);
+        ok = chosen->desc->forwarder->probe (chosen->ctx, chosen->probe, &local_error);
+        if (!cbox_planner_leave_plugin ("Forwarder", chosen->desc->name, "its probe", ok,
+                                        &local_error, error))
           return FALSE;
-        }
+      }
       status = cbox_probe_result_get_status (chosen->probe);
       chosen->available = status == CBOX_PROBE_AVAILABLE || status == CBOX_PROBE_DEGRADED;
       cbox_planner_log (planner, "forwarder %s: %s%s%s", chosen->desc->name,
@@ -1036,12 +1119,18 @@ cbox_planner_build (CboxPlanner *planner, GError **error)
 
       cbox_plan_mark (planner->plan, &mark);
       cbox_plan_set_origin (planner->plan, chosen->desc->name);
-      if (!chosen->desc->forwarder->contribute (chosen->ctx, planner->plan, &local_error))
-        {
-          g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
-                                      "Forwarder '%s': ", chosen->desc->name);
+      {
+        gboolean ok;
+        cbox_planner_enter_plugin (chosen->desc->name, "its contribute",
+                                   CBOX_PLUGIN_GUARD_TIMEOUT_S);
+        ok = chosen->desc->forwarder->contribute (chosen->ctx, planner->plan, &local_error);
+        /* A contribute that broke the contract stops the plan, asked for
+         * or not: the plan API refused part of what it gave, so what is
+         * left is not what the plugin meant, and the plugin is broken. */
+        if (!cbox_planner_leave_plugin ("Forwarder", chosen->desc->name, "its contribute", ok,
+                                        &local_error, error))
           return FALSE;
-        }
+      }
       /* Optional means optional: a forwarder that was not asked for (a
        * default, forward-optional) and added what the backend cannot
        * carry (the ssh agent's socket, for qemu) is left out with the
@@ -1072,13 +1161,16 @@ cbox_planner_build (CboxPlanner *planner, GError **error)
     return FALSE;
 
   cbox_plan_set_origin (planner->plan, planner->backend_desc->name);
-  if (!planner->backend_desc->backend->realize (planner->backend_ctx, planner->plan,
-                                                planner->launch, &local_error))
-    {
-      g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
-                                  "Backend '%s': ", planner->backend_desc->name);
+  {
+    gboolean ok;
+    cbox_planner_enter_plugin (planner->backend_desc->name, "its realize",
+                               CBOX_PLUGIN_GUARD_TIMEOUT_S);
+    ok = planner->backend_desc->backend->realize (planner->backend_ctx, planner->plan,
+                                                  planner->launch, &local_error);
+    if (!cbox_planner_leave_plugin ("Backend", planner->backend_desc->name, "its realize", ok,
+                                    &local_error, error))
       return FALSE;
-    }
+  }
   planner->built = TRUE;
   cbox_planner_log (planner, "plan ready: %u mounts, %u variables, %u helpers",
                     cbox_plan_get_n_mounts (planner->plan), cbox_plan_get_n_env (planner->plan),
@@ -1282,11 +1374,17 @@ cbox_planner_run (CboxPlanner *planner, int *ret_status, GError **error)
       if (!CBOX_VTABLE_HAS (vtable, CboxForwarderVTable, prepare))
         continue;
       cbox_plan_set_origin (planner->plan, chosen->desc->name);
+      cbox_plugin_guard_enter (chosen->desc->name, "its prepare", 0);
       if (!vtable->prepare (chosen->ctx, planner->plan, &local_error))
         {
+          if (local_error == NULL)
+            g_set_error (&local_error, CBOX_ERROR, CBOX_ERROR_FAILED,
+                         "broke the plugin contract in its prepare: it returned FALSE without "
+                         "setting an error");
           g_prefix_error (&local_error, "Forwarder '%s': ", chosen->desc->name);
           ok = FALSE;
         }
+      cbox_plugin_guard_leave ();
     }
   cbox_planner_release_signals (old_actions);
 
@@ -1375,6 +1473,118 @@ cbox_doctor_report_free (CboxDoctorReport *report)
   g_free (report);
 }
 
+typedef struct
+{
+  const CboxPluginDesc *desc;
+  CboxContext *ctx;
+} DoctorProbe;
+
+/* In the child: the probe, and what it found written to @fd as the status
+ * byte ('E' for an error), the reason, then the details, each ended by a
+ * NUL. */
+static void
+cbox_planner_doctor_probe_in_child (gpointer data, int fd)
+{
+  DoctorProbe *probe = data;
+  g_autoptr (CboxProbeResult) result = cbox_probe_result_new ();
+  g_autoptr (GError) probe_error = NULL;
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (GByteArray) out = g_byte_array_new ();
+  const char *const *details;
+  const char *reason;
+  gboolean ok;
+  guint8 status;
+
+  cbox_planner_enter_plugin (probe->desc->name, "its probe", 0);
+  if (probe->desc->kind == CBOX_PLUGIN_KIND_BACKEND)
+    ok = probe->desc->backend->probe (probe->ctx, result, &probe_error);
+  else
+    ok = probe->desc->forwarder->probe (probe->ctx, result, &probe_error);
+  /* doctor's reason is the probe's own message, without a prefix. */
+  ok = cbox_planner_leave_plugin (NULL, probe->desc->name, "its probe", ok, &probe_error,
+                                  &local_error);
+  status = ok ? (guint8)('0' + cbox_probe_result_get_status (result)) : 'E';
+  reason = ok ? cbox_probe_result_get_reason (result) : local_error->message;
+  g_byte_array_append (out, &status, 1);
+  g_byte_array_append (out, (const guint8 *)(reason != NULL ? reason : ""),
+                       (guint)strlen (reason != NULL ? reason : "") + 1);
+  details = ok ? cbox_probe_result_get_details (result) : NULL;
+  for (guint i = 0; details != NULL && details[i] != NULL; i++)
+    g_byte_array_append (out, (const guint8 *)details[i], (guint)strlen (details[i]) + 1);
+  for (guint done = 0; done < out->len;)
+    {
+      ssize_t n = write (fd, out->data + done, out->len - done);
+      if (n <= 0)
+        _exit (1);
+      done += (guint)n;
+    }
+}
+
+/* `cbox doctor` probes each plugin in a child of its own (cbox-guard.c):
+ * a probe that crashes or hangs is reported as that plugin's, and the
+ * diagnosis goes on. */
+static gboolean
+cbox_planner_doctor_probe (const CboxPluginDesc *desc, CboxContext *ctx, CboxProbeResult *result,
+                           GError **error)
+{
+  DoctorProbe probe = { desc, ctx };
+  g_autoptr (GByteArray) out = g_byte_array_new ();
+  guint timeout_s = cbox_plugin_guard_get_timeout ();
+  int wait_status;
+  gboolean timed_out;
+  const char *end;
+  const char *p;
+
+  if (!cbox_plugin_run_isolated (cbox_planner_doctor_probe_in_child, &probe, timeout_s, out,
+                                 &wait_status, &timed_out))
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "cannot start a process to probe it: %s",
+                   g_strerror (errno));
+      return FALSE;
+    }
+  if (timed_out)
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_TIMED_OUT,
+                   "broken: it hangs: its probe did not return within %u s", timeout_s);
+      return FALSE;
+    }
+  if (WIFSIGNALED (wait_status))
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED,
+                   "broken: it crashed in its probe: signal %d, %s", WTERMSIG (wait_status),
+                   cbox_plugin_guard_signal_name (WTERMSIG (wait_status)));
+      return FALSE;
+    }
+  if (out->len < 2 || out->data[out->len - 1] != '\0')
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED,
+                   "broken: its probe ended the process (exit status %d)",
+                   WIFEXITED (wait_status) ? WEXITSTATUS (wait_status) : -1);
+      return FALSE;
+    }
+  p = (const char *)out->data + 1;
+  end = (const char *)out->data + out->len;
+  if (out->data[0] == 'E')
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "%s", p);
+      return FALSE;
+    }
+  if (p[0] != '\0')
+    cbox_probe_result_set_status (result, (CboxProbeStatus)(out->data[0] - '0'), "%s", p);
+  else
+    cbox_probe_result_set_status (result, (CboxProbeStatus)(out->data[0] - '0'), NULL);
+  for (p += strlen (p) + 1; p < end;)
+    {
+      const char *key = p;
+      const char *value = key + strlen (key) + 1;
+      if (value >= end)
+        break;
+      cbox_probe_result_add_detail (result, key, "%s", value);
+      p = value + strlen (value) + 1;
+    }
+  return TRUE;
+}
+
 CboxDoctorReport *
 cbox_planner_doctor (CboxRegistry *registry, CboxHost *host, CboxRequest *request)
 {
@@ -1434,10 +1644,7 @@ cbox_planner_doctor (CboxRegistry *registry, CboxHost *host, CboxRequest *reques
         }
       ctx = cbox_planner_make_context (planner, desc->name, FALSE);
       result = cbox_probe_result_new ();
-      if (desc->kind == CBOX_PLUGIN_KIND_BACKEND)
-        ok = desc->backend->probe (ctx, result, &local_error);
-      else
-        ok = desc->forwarder->probe (ctx, result, &local_error);
+      ok = cbox_planner_doctor_probe (desc, ctx, result, &local_error);
 
       entry = g_new0 (CboxDoctorEntry, 1);
       entry->name = g_strdup (desc->name);

@@ -5,8 +5,11 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cbox-plugin-cache.h"
+#include "cbox-private.h"
 
 struct _CboxRegistry
 {
@@ -17,6 +20,7 @@ struct _CboxRegistry
   CboxPluginCache *cache; /* while loading */
   guint n_cached;
   gboolean cache_read_only; /* read the cache, never write it */
+  gboolean isolated;        /* load each file in a child first (cbox plugins, doctor) */
 };
 
 CboxRegistry *
@@ -70,6 +74,55 @@ cbox_registry_get_n_cached (CboxRegistry *registry)
   return registry->n_cached;
 }
 
+void
+cbox_registry_set_isolated (CboxRegistry *registry, gboolean isolated)
+{
+  g_return_if_fail (registry != NULL);
+  registry->isolated = isolated;
+}
+
+static void
+registry_load_in_child (gpointer data, int fd)
+{
+  g_autoptr (CboxPluginInfo) info = cbox_loader_load_file (data);
+  char verdict = info->accepted ? 'A' : 'R';
+
+  if (write (fd, &verdict, 1) != 1)
+    _exit (1);
+}
+
+/* NULL when the file loads (or is refused) without harm in a child, so the
+ * parent may load it; else the rejected info, saying what the child died
+ * of. */
+static CboxPluginInfo *
+registry_try_in_child (const char *path)
+{
+  g_autoptr (GByteArray) output = g_byte_array_new ();
+  guint timeout_s = cbox_plugin_guard_get_timeout ();
+  int wait_status;
+  gboolean timed_out;
+  g_autofree char *why = NULL;
+
+  if (!cbox_plugin_run_isolated (registry_load_in_child, (gpointer)path, timeout_s, output,
+                                 &wait_status, &timed_out))
+    return NULL; /* no child: load it here, as a run does */
+  if (timed_out)
+    why = g_strdup_printf ("it hangs: loading it (its constructors and describe()) did not end "
+                           "within %u s",
+                           timeout_s);
+  else if (WIFSIGNALED (wait_status))
+    why = g_strdup_printf ("it crashed while loaded (its constructors or describe()): signal %d, "
+                           "%s",
+                           WTERMSIG (wait_status),
+                           cbox_plugin_guard_signal_name (WTERMSIG (wait_status)));
+  else if (output->len != 1)
+    why = g_strdup_printf ("loading it ended its process (exit status %d)",
+                           WIFEXITED (wait_status) ? WEXITSTATUS (wait_status) : -1);
+  if (why == NULL)
+    return NULL;
+  return cbox_loader_new_rejected (path, CBOX_PLUGIN_ERROR_CRASHED, why);
+}
+
 static void
 registry_add_file (CboxRegistry *registry, const char *path)
 {
@@ -85,6 +138,8 @@ registry_add_file (CboxRegistry *registry, const char *path)
       if (info != NULL)
         registry->n_cached++;
     }
+  if (info == NULL && registry->isolated)
+    info = registry_try_in_child (path);
   if (info == NULL)
     {
       info = cbox_loader_load_file (path);
@@ -417,6 +472,14 @@ cbox_plugin_error_code_to_string (int code)
       return "duplicate-name";
     case CBOX_PLUGIN_ERROR_CHANGED:
       return "changed";
+    case CBOX_PLUGIN_ERROR_BAD_ELF:
+      return "bad-elf";
+    case CBOX_PLUGIN_ERROR_UNSAFE:
+      return "unsafe";
+    case CBOX_PLUGIN_ERROR_BAD_FILE_NAME:
+      return "bad-file-name";
+    case CBOX_PLUGIN_ERROR_CRASHED:
+      return "crashed";
     default:
       return "unknown";
     }

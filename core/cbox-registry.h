@@ -28,6 +28,11 @@ void cbox_registry_set_cache_read_only (CboxRegistry *registry, gboolean read_on
  * `cbox -v`). */
 guint cbox_registry_get_n_cached (CboxRegistry *registry);
 
+/* Load every file in a child process first, with a time bound, so that
+ * one that crashes or hangs while loaded is rejected (CRASHED) instead of
+ * taking the caller down: for `cbox plugins` and `cbox doctor`. */
+void cbox_registry_set_isolated (CboxRegistry *registry, gboolean isolated);
+
 /* The search path: CBOX_PLUGIN_PATH (colon-separated; ignored when the
  * process is setuid or has AT_SECURE), then the installed plugin folder.
  * The first file with a given name wins. Never fails: every file that
@@ -84,7 +89,8 @@ gboolean cbox_plugin_info_is_accepted (CboxPluginInfo *info);
 /* A stable word for a CBOX_PLUGIN_ERROR code, for JSON and scripts:
  * "not-regular-file", "open", "no-entry-point", "null-descriptor",
  * "abi-major", "abi-minor", "struct-size", "missing-field",
- * "missing-vtable", "duplicate-name", "changed"; "unknown" for anything else. */
+ * "missing-vtable", "duplicate-name", "changed", "bad-elf", "unsafe",
+ * "bad-file-name", "crashed"; "unknown" for anything else. */
 const char *cbox_plugin_error_code_to_string (int code);
 
 G_END_DECLS

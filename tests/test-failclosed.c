@@ -13,6 +13,7 @@
 
 #include <glib/gstdio.h>
 
+#include "cbox-config.h"
 #include "cbox-registry.h"
 #include "cbox-test-util.h"
 
@@ -269,6 +270,415 @@ test_shipped_names (void)
   g_assert_cmpuint (n_checked, >, 0);
 }
 
+/* Every plugin built in plugins/ (and the test backend), accepted, with
+ * its descriptor. */
+static GPtrArray *
+load_shipped_plugins (CboxRegistry *registry)
+{
+  GPtrArray *descs = g_ptr_array_new ();
+
+  cbox_registry_load_default (registry);
+  for (guint i = 0; i < cbox_registry_get_n_plugins (registry); i++)
+    {
+      CboxPluginInfo *info = cbox_registry_get_plugin (registry, i);
+      const CboxPluginDesc *desc = cbox_plugin_info_get_desc (info);
+
+      g_assert_nonnull (desc);
+      g_ptr_array_add (descs, (gpointer)desc);
+    }
+  g_assert_cmpuint (descs->len, >, 1);
+  return descs;
+}
+
+/* "keys" -> "kyes": two different neighbours swapped, one edit away. */
+static char *
+typo_of (const char *name)
+{
+  char *typo = g_strdup (name);
+  gsize len = strlen (typo);
+
+  for (gsize i = len > 3 ? 1 : 0; i + 1 < len; i++)
+    if (typo[i] != typo[i + 1])
+      {
+        char c = typo[i];
+        typo[i] = typo[i + 1];
+        typo[i + 1] = c;
+        return typo;
+      }
+  g_free (typo);
+  return g_strconcat (name, "x", NULL);
+}
+
+/* A typo of every key of every plugin, by --set and in a file: exit 125,
+ * the place, group and key, and the key meant; no sandbox. */
+static void
+test_keys_typos (void)
+{
+  g_autoptr (CboxRegistry) registry = cbox_registry_new ();
+  g_autoptr (GPtrArray) descs = load_shipped_plugins (registry);
+  Fixture f;
+  guint n_keys = 0;
+
+  fixture_init (&f);
+  for (guint i = 0; i < descs->len; i++)
+    {
+      const CboxPluginDesc *desc = g_ptr_array_index (descs, i);
+
+      /* A plugin that reads no key: any key in its group is refused. */
+      if (desc->keys == NULL)
+        {
+          g_autofree char *set = g_strdup_printf ("--set=%s.trusted=false", desc->name);
+          g_autofree char *expected = g_strdup_printf ("(known keys of %s: none;", desc->name);
+          assert_refused (&f, ARGS (set), expected);
+          continue;
+        }
+      for (guint k = 0; desc->keys[k].name != NULL; k++)
+        {
+          const char *key = desc->keys[k].name;
+          g_autofree char *typo = typo_of (key);
+          g_autofree char *set = g_strdup_printf ("--set=%s.%s=true", desc->name, typo);
+          g_autofree char *expected
+              = g_strdup_printf ("--set=%s.%s: key '%s' in [%s]: unknown key; did you mean '%s'?",
+                                 desc->name, typo, typo, desc->name, key);
+          g_autofree char *contents
+              = g_strdup_printf ("[cbox]\n# a comment\n[%s]\n%s=true\n", desc->name, typo);
+          g_autofree char *path = write_conf (&f, "typo.conf", contents, -1);
+          g_autofree char *config = g_strconcat ("--config=", path, NULL);
+          g_autofree char *in_file
+              = g_strdup_printf ("%s:4: key '%s' in [%s]: unknown key; did you mean '%s'?", path,
+                                 typo, desc->name, key);
+
+          assert_refused (&f, ARGS (set), expected);
+          assert_refused (&f, ARGS (config), in_file);
+          n_keys++;
+        }
+    }
+  /* Every shipped plugin reads a key but hostconf, locale and x11. */
+  g_assert_cmpuint (n_keys, >=, 30);
+  /* The case of the issue, and the key itself is accepted. */
+  assert_refused (&f, ARGS ("--set=ssh.kyes=false"), "did you mean 'keys'?");
+  assert_runs (&f, ARGS ("--set=ssh.keys=false"));
+  fixture_clear (&f);
+}
+
+/* Values that do not fit the declared type; the same key with a value that
+ * does runs. */
+static void
+test_keys_values (void)
+{
+  Fixture f;
+  g_autofree char *path = NULL;
+  g_autofree char *arg = NULL;
+  g_autofree char *expected = NULL;
+
+  fixture_init (&f);
+  assert_refused (&f, ARGS ("--set=ssh.keys=flase"),
+                  "--set=ssh.keys: key 'keys' in [ssh]: 'flase' is not a boolean");
+  assert_refused (&f, ARGS ("--set=qemu.cpus=999"), "'999' is not a whole number from 1 to 256");
+  assert_refused (&f, ARGS ("--cpus=0"), "Bad value for --cpus: '0'");
+  assert_refused (&f, ARGS ("--set=dbus.mode=ful"), "'ful' is not one of filtered, full, none");
+  assert_runs (&f, ARGS ("--set=ssh.keys=false", "--set=qemu.cpus=256", "--set=dbus.mode= full ",
+                         "--set=pipewire.connect-timeout-ms=5"));
+
+  /* In a profile's way: a file, with the line. */
+  path = write_conf (&f, "values.conf", "[dbus]\ntalk=org.a;org.b\n\n[ssh]\nagent=maybe\n", -1);
+  arg = g_strconcat ("--config=", path, NULL);
+  expected = g_strconcat (path, ":5: key 'agent' in [ssh]: 'maybe' is not a boolean", NULL);
+  assert_refused (&f, ARGS (arg), expected);
+  g_free (path);
+  g_free (expected);
+  path = write_conf (&f, "values.conf", "[nix]\nsocket=/run/\\q\n", -1);
+  expected = g_strconcat (path, ":2: key 'socket' in [nix]: the value cannot be read", NULL);
+  assert_refused (&f, ARGS (arg), expected);
+  fixture_clear (&f);
+}
+
+/* A group no plugin reads: a typo of a plugin's name, or an alias. A group
+ * of a shipped plugin this build may lack is accepted. */
+static void
+test_keys_groups (void)
+{
+  Fixture f;
+  g_autofree char *path = NULL;
+  g_autofree char *arg = NULL;
+  g_autofree char *expected = NULL;
+
+  fixture_init (&f);
+  path = write_conf (&f, "group.conf", "[cbox]\n[shh]\nkeys=false\n", -1);
+  arg = g_strconcat ("--config=", path, NULL);
+  expected = g_strconcat (
+      path, ":3: unknown group [shh]: no plugin of that name; did you mean [ssh]?", NULL);
+  assert_refused (&f, ARGS (arg), expected);
+  g_free (path);
+  path = write_conf (&f, "group.conf", "[cbox]\n[ssh]\n[frobnicator]\n", -1);
+  g_free (expected);
+  expected = g_strconcat (path, ":3: unknown group [frobnicator]", NULL);
+  assert_refused (&f, ARGS (arg), expected);
+  assert_refused (&f, ARGS ("--set=gpu.card-nodes=false"),
+                  "[gpu] is an alias; a plugin reads the group of its own name ([dri])");
+  assert_refused (&f, ARGS ("--set=dri.card-nodes=false", "--profile=nosuch"), "No profile");
+  assert_runs (&f, ARGS ("--set=dri.card-nodes=false"));
+  fixture_clear (&f);
+}
+
+/* docs/config.md's tables of plugin keys are the declarations' own: each
+ * built plugin's table is in it, as cbox_config_format_plugin_keys()
+ * writes it from the descriptor. */
+static void
+test_keys_docs (void)
+{
+  g_autoptr (CboxRegistry) registry = cbox_registry_new ();
+  g_autoptr (GPtrArray) descs = load_shipped_plugins (registry);
+  g_autofree char *doc_path
+      = g_build_filename (g_getenv ("G_TEST_SRCDIR"), "..", "docs", "config.md", NULL);
+  g_autofree char *doc = NULL;
+  g_autoptr (GError) error = NULL;
+
+  g_file_get_contents (doc_path, &doc, NULL, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < descs->len; i++)
+    {
+      const CboxPluginDesc *desc = g_ptr_array_index (descs, i);
+      g_autofree char *table = NULL;
+
+      if (g_str_equal (desc->name, "test"))
+        continue;
+      table = cbox_config_format_plugin_keys (desc, TRUE);
+      /* To write the tables anew: CBOX_PRINT_KEY_TABLES=1 meson test -C build
+       * core-failclosed --test-args='-p /failclosed/keys/docs' -v */
+      if (g_getenv ("CBOX_PRINT_KEY_TABLES") != NULL)
+        {
+          g_print ("%s\n", table);
+          continue;
+        }
+      if (strstr (doc, table) == NULL)
+        g_error ("docs/config.md lacks this table of [%s], or has another (write it from the "
+                 "declarations, as here):\n%s",
+                 desc->name, table);
+    }
+}
+
+/* `cbox help NAME` and `cbox help plugins` list the keys. */
+static void
+test_keys_help (void)
+{
+  g_auto (CboxTestResult) result = { 0 };
+
+  cbox_test_run (ARGS ("help", "ssh"), NULL, NULL, NULL, &result);
+  cbox_test_assert_status (&result, 0);
+  g_assert_nonnull (strstr (result.out, "Keys of [ssh]"));
+  g_assert_nonnull (strstr (result.out, "  keys  "));
+  g_assert_nonnull (strstr (result.out, "  agent  "));
+  cbox_test_run (ARGS ("help", "gpu"), NULL, NULL, NULL, &result);
+  cbox_test_assert_status (&result, 0);
+  g_assert_nonnull (strstr (result.out, "card-nodes"));
+  cbox_test_run (ARGS ("help", "plugins"), NULL, NULL, NULL, &result);
+  cbox_test_assert_status (&result, 0);
+  g_assert_nonnull (strstr (result.out, "Usage: cbox plugins"));
+  g_assert_nonnull (strstr (result.out, "Keys of [qemu]"));
+  g_assert_nonnull (strstr (result.out, "whole number, 1 to 256"));
+  cbox_test_run (ARGS ("help", "nosuch"), NULL, NULL, NULL, &result);
+  cbox_test_assert_status (&result, 125);
+}
+
+/* ---- plugins that crash, hang or break the contract ------------------------ */
+
+/* A folder holding only the crashing plugin @name (a copy), first on the
+ * plugin path, and the environment that puts it there. */
+static char **
+crashing_env (Fixture *f, const char *name, const char *const *extra)
+{
+  g_autofree char *source_dir
+      = g_test_build_filename (G_TEST_BUILT, "broken-plugins", "crashing", NULL);
+  g_autofree char *file = g_strdup_printf ("libcbox-%s.so", name);
+  g_autofree char *source = g_build_filename (source_dir, file, NULL);
+  g_autofree char *dir = g_build_filename (f->dir, name, NULL);
+  g_autofree char *copy = g_build_filename (dir, file, NULL);
+  g_autofree char *contents = NULL;
+  g_autofree char *path_env = NULL;
+  g_autoptr (GError) error = NULL;
+  gsize len;
+  char **env;
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
+  g_file_get_contents (source, &contents, &len, &error);
+  g_assert_no_error (error);
+  g_file_set_contents (copy, contents, (gssize)len, &error);
+  g_assert_no_error (error);
+  env = g_strdupv (f->env);
+  for (guint i = 0; env[i] != NULL; i++)
+    if (g_str_has_prefix (env[i], "CBOX_PLUGIN_PATH="))
+      {
+        char *old = env[i];
+        env[i]
+            = g_strdup_printf ("CBOX_PLUGIN_PATH=%s:%s", dir, old + strlen ("CBOX_PLUGIN_PATH="));
+        g_free (old);
+      }
+  for (guint i = 0; extra != NULL && extra[i] != NULL; i++)
+    env = g_environ_setenv (env, "CBOX_PLUGIN_TIMEOUT_S", strchr (extra[i], '=') + 1, TRUE);
+  return env;
+}
+
+typedef struct
+{
+  const char *name;
+  const char *run_message;     /* what `cbox run` says */
+  const char *plugins_message; /* what `cbox plugins` says of it, or NULL: accepted */
+  const char *doctor_message;  /* what `cbox doctor` says of it */
+} CrashCase;
+
+static const CrashCase crash_cases[] = {
+  { "crash-constructor",
+    "plugin 'crash-constructor' crashed in loading (its constructors) (signal 11, SIGSEGV",
+    "it crashed while loaded (its constructors or describe()): signal 11, SIGSEGV",
+    "it crashed while loaded" },
+  { "crash-describe", "plugin 'crash-describe' crashed in its describe() (signal 11, SIGSEGV",
+    "it crashed while loaded (its constructors or describe()): signal 11",
+    "it crashed while loaded" },
+  { "crash-probe", "plugin 'crash-probe' crashed in its probe (signal 11, SIGSEGV", NULL,
+    "crashed in its probe: signal 11, SIGSEGV" },
+  { "hang-probe", "plugin 'hang-probe' did not return from its probe within 1 s (it hangs)", NULL,
+    "hangs: its probe did not return within 1 s" },
+  { "probe-false",
+    "Forwarder 'probe-false' broke the plugin contract in its probe: it returned FALSE without "
+    "setting an error",
+    NULL, "broke the plugin contract in its probe: it returned FALSE without setting an error" },
+  { "crash-contribute", "plugin 'crash-contribute' crashed in its contribute (signal 11, SIGSEGV",
+    NULL, "available" },
+  { "gerror-contribute", "plugin 'gerror-contribute' crashed in its contribute (signal 5, SIGTRAP",
+    NULL, "available" },
+  { "relative-dest",
+    "Forwarder 'relative-dest' broke the plugin contract in its contribute: "
+    "cbox_plan_add_bind_ro: destination 'etc/hostname' is not an absolute normalized path",
+    NULL, "available" },
+};
+
+/* Each broken plugin, asked for: `cbox run` stops with 125 naming it and
+ * what it did, never 134, 135 or 139 or a hang, and no sandbox ran; `cbox
+ * plugins` and `cbox doctor` survive it and say what is wrong with it. */
+static void
+test_plugins_crash (void)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (crash_cases); i++)
+    {
+      const CrashCase *c = &crash_cases[i];
+      Fixture f;
+      g_auto (GStrv) env = NULL;
+      g_autofree char *forward = g_strconcat ("--forward=", c->name, NULL);
+      g_auto (CboxTestResult) result = { 0 };
+
+      fixture_init (&f);
+      env = crashing_env (&f, c->name, ARGS ("CBOX_PLUGIN_TIMEOUT_S=1"));
+      g_test_message ("case %s", c->name);
+
+      for (guint plan = 0; plan < 2; plan++)
+        {
+          cbox_test_run (plan ? ARGS ("--backend=test", forward, "plan")
+                              : ARGS ("--backend=test", forward, "run", "--", "true"),
+                         f.dir, (const char *const *)env, NULL, &result);
+          g_test_message ("%s", result.err);
+          cbox_test_assert_status (&result, 125);
+          if (strstr (result.err, c->run_message) == NULL)
+            g_error ("expected '%s' in '%s'", c->run_message, result.err);
+          g_assert_false (g_file_test (f.output, G_FILE_TEST_EXISTS));
+        }
+
+      cbox_test_run (ARGS ("plugins"), f.dir, (const char *const *)env, NULL, &result);
+      cbox_test_assert_status (&result, 0);
+      g_assert_nonnull (strstr (result.out, "hostconf"));
+      if (c->plugins_message != NULL && strstr (result.out, c->plugins_message) == NULL)
+        g_error ("expected '%s' in 'cbox plugins': %s", c->plugins_message, result.out);
+
+      cbox_test_run (ARGS ("--backend=test", "doctor"), f.dir, (const char *const *)env, NULL,
+                     &result);
+      cbox_test_assert_status (&result, 0);
+      g_assert_nonnull (strstr (result.out, "hostconf"));
+      if (strstr (result.out, c->doctor_message) == NULL)
+        g_error ("expected '%s' in 'cbox doctor': %s", c->doctor_message, result.out);
+      fixture_clear (&f);
+    }
+}
+
+/* A broken plugin not asked for does not stop a run that does not use it,
+ * unless loading it is what crashes (every run loads every file the cache
+ * does not describe). */
+static void
+test_plugins_crash_unused (void)
+{
+  Fixture f;
+  g_auto (GStrv) env = NULL;
+  g_auto (CboxTestResult) result = { 0 };
+
+  fixture_init (&f);
+  env = crashing_env (&f, "crash-probe", NULL);
+  cbox_test_run (ARGS ("--backend=test", "run", "--", "true"), f.dir, (const char *const *)env,
+                 NULL, &result);
+  cbox_test_assert_status (&result, 0);
+  g_assert_true (g_file_test (f.output, G_FILE_TEST_EXISTS));
+  fixture_clear (&f);
+}
+
+/* A plugin cut short is refused with the reason, by every command, instead
+ * of SIGBUS inside dlopen. */
+static void
+test_plugins_truncated (void)
+{
+  Fixture f;
+  g_autofree char *dir = NULL;
+  g_autofree char *whole = NULL;
+  g_autofree char *git = NULL;
+  g_autofree char *path_env = NULL;
+  g_auto (GStrv) env = NULL;
+  g_autoptr (GError) error = NULL;
+  const char *paths = NULL;
+  gsize len;
+
+  fixture_init (&f);
+  paths = g_environ_getenv (f.env, "CBOX_PLUGIN_PATH");
+  {
+    g_auto (GStrv) dirs = g_strsplit (paths, ":", -1);
+    for (guint i = 0; dirs[i] != NULL && git == NULL; i++)
+      {
+        g_autofree char *candidate = g_build_filename (dirs[i], "libcbox-git.so", NULL);
+        if (g_file_test (candidate, G_FILE_TEST_EXISTS))
+          git = g_steal_pointer (&candidate);
+      }
+  }
+  if (git == NULL)
+    {
+      g_test_skip ("the git plugin is not built");
+      fixture_clear (&f);
+      return;
+    }
+  g_file_get_contents (git, &whole, &len, &error);
+  g_assert_no_error (error);
+  dir = g_build_filename (f.dir, "cut", NULL);
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
+  path_env = g_strdup_printf ("%s:%s", dir, paths);
+  env = g_environ_setenv (g_strdupv (f.env), "CBOX_PLUGIN_PATH", path_env, TRUE);
+  for (gsize cut = 1000; cut <= 16384; cut *= 4)
+    {
+      g_autofree char *file = g_strdup_printf ("%s/libcbox-cut.so", dir);
+      g_auto (CboxTestResult) result = { 0 };
+
+      g_assert_cmpuint (len, >, cut);
+      g_file_set_contents (file, whole, (gssize)cut, &error);
+      g_assert_no_error (error);
+      cbox_test_run (ARGS ("plugins"), f.dir, (const char *const *)env, NULL, &result);
+      cbox_test_assert_status (&result, 0);
+      g_assert_nonnull (strstr (result.out, "not a plugin this cbox can load"));
+      g_assert_nonnull (strstr (result.out, "cut short?"));
+      cbox_test_run (ARGS ("--backend=test", "run", "--", "true"), f.dir, (const char *const *)env,
+                     NULL, &result);
+      cbox_test_assert_status (&result, 0);
+      cbox_test_run (ARGS ("--backend=test", "--forward=cut", "run", "--", "true"), f.dir,
+                     (const char *const *)env, NULL, &result);
+      cbox_test_assert_status (&result, 125);
+      g_assert_nonnull (strstr (result.err, "cut short?"));
+    }
+  fixture_clear (&f);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -279,5 +689,13 @@ main (int argc, char **argv)
   g_test_add_func ("/failclosed/bytes/profile", test_bytes_profile);
   g_test_add_func ("/failclosed/names/unknown-forwarders", test_unknown_forwarders);
   g_test_add_func ("/failclosed/names/shipped", test_shipped_names);
+  g_test_add_func ("/failclosed/keys/typos", test_keys_typos);
+  g_test_add_func ("/failclosed/keys/values", test_keys_values);
+  g_test_add_func ("/failclosed/keys/groups", test_keys_groups);
+  g_test_add_func ("/failclosed/keys/docs", test_keys_docs);
+  g_test_add_func ("/failclosed/keys/help", test_keys_help);
+  g_test_add_func ("/failclosed/plugins/crash", test_plugins_crash);
+  g_test_add_func ("/failclosed/plugins/crash-unused", test_plugins_crash_unused);
+  g_test_add_func ("/failclosed/plugins/truncated", test_plugins_truncated);
   return g_test_run ();
 }

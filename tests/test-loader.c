@@ -433,9 +433,15 @@ test_error_code_strings (void)
   g_assert_cmpstr (cbox_plugin_error_code_to_string (CBOX_PLUGIN_ERROR_DUPLICATE_NAME), ==,
                    "duplicate-name");
   g_assert_cmpstr (cbox_plugin_error_code_to_string (CBOX_PLUGIN_ERROR_CHANGED), ==, "changed");
-  g_assert_cmpstr (cbox_plugin_error_code_to_string (CBOX_PLUGIN_ERROR_CHANGED + 1), ==, "unknown");
+  /* ABI 1.4 */
+  g_assert_cmpstr (cbox_plugin_error_code_to_string (CBOX_PLUGIN_ERROR_BAD_ELF), ==, "bad-elf");
+  g_assert_cmpstr (cbox_plugin_error_code_to_string (CBOX_PLUGIN_ERROR_UNSAFE), ==, "unsafe");
+  g_assert_cmpstr (cbox_plugin_error_code_to_string (CBOX_PLUGIN_ERROR_BAD_FILE_NAME), ==,
+                   "bad-file-name");
+  g_assert_cmpstr (cbox_plugin_error_code_to_string (CBOX_PLUGIN_ERROR_CRASHED), ==, "crashed");
+  g_assert_cmpstr (cbox_plugin_error_code_to_string (CBOX_PLUGIN_ERROR_CRASHED + 1), ==, "unknown");
   /* Every code has its own word. */
-  for (int i = CBOX_PLUGIN_ERROR_NOT_REGULAR_FILE; i <= CBOX_PLUGIN_ERROR_CHANGED; i++)
+  for (int i = CBOX_PLUGIN_ERROR_NOT_REGULAR_FILE; i <= CBOX_PLUGIN_ERROR_CRASHED; i++)
     for (int j = 0; j < i; j++)
       g_assert_cmpstr (cbox_plugin_error_code_to_string (i), !=,
                        cbox_plugin_error_code_to_string (j));

@@ -325,9 +325,22 @@ static const CboxForwarderVTable ssh_vtable = {
   .contribute = ssh_contribute,
 };
 
+/* Every key of [ssh] (docs/config.md lists them from here). */
+static const CboxPluginKey ssh_config_keys[] = {
+  { .name = "keys",
+    .type = CBOX_PLUGIN_KEY_BOOLEAN,
+    .description = "~/.ssh read-only, private keys included; false: agent only",
+    .default_value = "true" },
+  { .name = "agent",
+    .type = CBOX_PLUGIN_KEY_BOOLEAN,
+    .description = "forward the SSH agent",
+    .default_value = "true" },
+  { NULL },
+};
+
 /* Needs only binds: the socket is optional (a backend without it gets the
  * keys directory only), so the planner does not refuse ssh on qemu. */
 CBOX_PLUGIN_DEFINE (.kind = CBOX_PLUGIN_KIND_FORWARDER, .name = "ssh", .version = "1.0",
                     .description = "SSH agent and keys (~/.ssh read-only, or agent only)",
                     .features = CBOX_FEATURE_BIND, .forwarder = &ssh_vtable,
-                    .default_enabled = FALSE)
+                    .default_enabled = FALSE, .keys = ssh_config_keys)
