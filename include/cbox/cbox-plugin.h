@@ -44,13 +44,13 @@ typedef enum
   CBOX_PLUGIN_ERROR_DUPLICATE_NAME,  /* a plugin of that name was found earlier */
   CBOX_PLUGIN_ERROR_CHANGED,         /* ABI 1.1: the file changed since the plugin cache
                                         described it */
-  CBOX_PLUGIN_ERROR_BAD_ELF,  /* ABI 1.4: not an ELF shared object for this machine, or cut
+  CBOX_PLUGIN_ERROR_BAD_ELF,         /* ABI 1.4: not an ELF shared object for this machine, or cut
                                  short (checked before dlopen) */
-  CBOX_PLUGIN_ERROR_UNSAFE,   /* ABI 1.4: a privileged cbox refuses it: the file or a folder
+  CBOX_PLUGIN_ERROR_UNSAFE,          /* ABI 1.4: a privileged cbox refuses it: the file or a folder
                                  above it is not root's, or others may write it */
-  CBOX_PLUGIN_ERROR_BAD_FILE_NAME, /* ABI 1.4: the file is not named libcbox-NAME.so after its
+  CBOX_PLUGIN_ERROR_BAD_FILE_NAME,   /* ABI 1.4: the file is not named libcbox-NAME.so after its
                                       .name, or an alias is another plugin's name */
-  CBOX_PLUGIN_ERROR_CRASHED,       /* ABI 1.4: it crashed or hung while loaded or described
+  CBOX_PLUGIN_ERROR_CRASHED,         /* ABI 1.4: it crashed or hung while loaded or described
                                       (cbox plugins, cbox doctor) */
 } CboxPluginError;
 
