@@ -1313,6 +1313,15 @@ cbox_cli_format_plugins (CboxRegistry *registry)
                 out, "%-10s %-9s %-8s %s%s\n           %s\n", desc->name,
                 cbox_cli_kind_string (desc->kind), desc->version != NULL ? desc->version : "?",
                 desc->description != NULL ? desc->description : "", suffix, path);
+            if (cbox_plugin_info_get_overrides (info) != NULL)
+              {
+                g_autofree char *replaced
+                    = cbox_cli_printable (cbox_plugin_info_get_overrides (info));
+                g_string_append_printf (out,
+                                        "           note: replaces %s (found first, on "
+                                        "CBOX_PLUGIN_PATH)\n",
+                                        replaced);
+              }
           }
         else
           {
@@ -1726,11 +1735,22 @@ cbox_cli_main (int argc, char **argv)
       if (!cbox_plugin_info_is_accepted (cbox_registry_get_plugin (registry, i)))
         n_rejected++;
     if (request->verbose)
-      g_printerr ("cbox: %u plugins found (%u rejected, %u described by the cache %s) in %.1f "
-                  "ms\n",
-                  cbox_registry_get_n_plugins (registry), n_rejected,
-                  cbox_registry_get_n_cached (registry), cache_file,
-                  (g_get_monotonic_time () - start) / 1000.0);
+      {
+        g_printerr ("cbox: %u plugins found (%u rejected, %u described by the cache %s) in %.1f "
+                    "ms\n",
+                    cbox_registry_get_n_plugins (registry), n_rejected,
+                    cbox_registry_get_n_cached (registry), cache_file,
+                    (g_get_monotonic_time () - start) / 1000.0);
+        for (guint i = 0; i < cbox_registry_get_n_plugins (registry); i++)
+          {
+            CboxPluginInfo *info = cbox_registry_get_plugin (registry, i);
+            if (cbox_plugin_info_is_accepted (info)
+                && cbox_plugin_info_get_overrides (info) != NULL)
+              g_printerr ("cbox: note: plugin '%s' from %s replaces %s (CBOX_PLUGIN_PATH)\n",
+                          cbox_plugin_info_get_name (info), cbox_plugin_info_get_path (info),
+                          cbox_plugin_info_get_overrides (info));
+          }
+      }
   }
 
   /* The plugins' groups, now that the plugins are known: a typo there

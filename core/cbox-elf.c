@@ -87,6 +87,7 @@ cbox_elf_check_file (const char *path, GError **error)
 static gboolean
 cbox_elf_check_fd (int fd, GError **error)
 {
+  g_autofree ElfW (Phdr) *phdrs = NULL;
   ElfW (Ehdr) header;
   struct stat st;
   guint64 size;
@@ -139,15 +140,18 @@ cbox_elf_check_fd (int fd, GError **error)
                    header.e_phnum, (guint64)header.e_phoff, size);
       return FALSE;
     }
+  /* One read for the whole table (at most 256 entries, checked above):
+   * this runs for every plugin a run opens. */
+  phdrs = g_new (ElfW (Phdr), header.e_phnum);
+  if (!read_exactly (fd, phdrs, header.e_phnum * sizeof (ElfW (Phdr)), (off_t)header.e_phoff))
+    {
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_IO, "cannot read its program headers");
+      return FALSE;
+    }
   for (guint i = 0; i < header.e_phnum; i++)
     {
-      ElfW (Phdr) phdr;
+      const ElfW (Phdr) phdr = phdrs[i];
 
-      if (!read_exactly (fd, &phdr, sizeof phdr, (off_t)(header.e_phoff + i * sizeof phdr)))
-        {
-          g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_IO, "cannot read program header %u", i);
-          return FALSE;
-        }
       if (phdr.p_type != PT_LOAD && phdr.p_type != PT_DYNAMIC && phdr.p_type != PT_INTERP)
         continue;
       if ((guint64)phdr.p_offset > size || (guint64)phdr.p_filesz > size - (guint64)phdr.p_offset)

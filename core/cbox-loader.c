@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -90,6 +92,7 @@ cbox_plugin_info_free (CboxPluginInfo *info)
   g_strfreev (info->cached_after);
   g_strfreev (info->cached_conflicts);
   g_free (info->cache_file);
+  g_free (info->overrides);
   g_free (info);
 }
 
@@ -255,6 +258,65 @@ keys_are_valid (const CboxPluginKey *keys, char **ret_why)
   return TRUE;
 }
 
+gboolean
+cbox_loader_is_privileged (void)
+{
+  return geteuid () == 0 || getauxval (AT_SECURE) != 0;
+}
+
+/* Security: loading a plugin runs its code with cbox's privileges. Run as
+ * root (or setuid, or with file capabilities), cbox loads only what
+ * nobody but root could have written, as the dynamic loader does for a
+ * privileged program's libraries and systemd for its units: the file, and
+ * every folder from / down to it (links resolved first, so the folders
+ * checked are the ones the file really is in), must belong to root and not
+ * be writable by group or others. A world-writable folder with the sticky
+ * bit (/tmp) is accepted on the way, as for the plugin cache: there nobody
+ * else may rename or replace root's own entries. NULL when trusted, else
+ * why not. */
+static char *
+loader_check_privileged (const char *path)
+{
+  g_autofree char *real = realpath (path, NULL);
+  g_autofree char *dir = NULL;
+  struct stat st;
+
+  if (real == NULL || stat (real, &st) != 0)
+    return g_strdup_printf ("cannot resolve it: %s", g_strerror (errno));
+  if (st.st_uid != 0)
+    return g_strdup_printf ("it belongs to uid %u, not root, and cbox runs privileged: it loads "
+                            "only root's plugins (chown root it, or run cbox unprivileged)",
+                            (unsigned)st.st_uid);
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+    return g_strdup_printf ("others may write it (mode %04o), and cbox runs privileged: chmod "
+                            "go-w it",
+                            (unsigned)(st.st_mode & 07777));
+  dir = g_path_get_dirname (real);
+  for (;;)
+    {
+      char *parent;
+
+      if (stat (dir, &st) != 0)
+        return g_strdup_printf ("cannot check the folder %s: %s", dir, g_strerror (errno));
+      if (st.st_uid != 0)
+        return g_strdup_printf ("the folder %s belongs to uid %u, not root, and cbox runs "
+                                "privileged: whoever owns it can replace the plugin",
+                                dir, (unsigned)st.st_uid);
+      if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st.st_mode & S_ISVTX) == 0)
+        return g_strdup_printf ("others may write the folder %s (mode %04o), and cbox runs "
+                                "privileged: they can replace the plugin (chmod go-w it)",
+                                dir, (unsigned)(st.st_mode & 07777));
+      parent = g_path_get_dirname (dir);
+      if (g_str_equal (parent, dir))
+        {
+          g_free (parent);
+          return NULL;
+        }
+      g_free (dir);
+      dir = parent;
+    }
+}
+
 static const char *
 kind_to_string (CboxPluginKind kind)
 {
@@ -292,6 +354,13 @@ cbox_loader_load_file (const char *path)
         &info, CBOX_PLUGIN_ERROR_NOT_REGULAR_FILE,
         "not a regular file (a %s named like a plugin); remove it from the plugin folder",
         S_ISDIR (st.st_mode) ? "directory" : "special file");
+
+  if (cbox_loader_is_privileged ())
+    {
+      g_autofree char *why = loader_check_privileged (path);
+      if (why != NULL)
+        return reject (&info, CBOX_PLUGIN_ERROR_UNSAFE, "refused: %s", why);
+    }
 
   /* What dlopen would map must be in the file: a plugin cut short is
    * SIGBUS inside the dynamic loader otherwise (cbox-elf.c). */
@@ -399,6 +468,17 @@ cbox_loader_load_file (const char *path)
                    "plugin name is not 1 to %d characters of a-z, 0-9, '_' and '-'; fix .name in "
                    "CBOX_PLUGIN_DEFINE",
                    CBOX_PLUGIN_NAME_MAX);
+  /* Security: the file's name is the plugin's name, so that two files of
+   * one folder can never claim one name (file-name order used to decide
+   * which of them was x11), and what a folder listing shows is what runs. */
+  {
+    g_autofree char *base = g_path_get_basename (path);
+    g_autofree char *expected = g_strdup_printf ("libcbox-%s.so", info->desc.name);
+    if (!g_str_equal (base, expected))
+      return reject (&info, CBOX_PLUGIN_ERROR_BAD_FILE_NAME,
+                     "the file holds plugin '%s', whose file must be named %s; rename it",
+                     info->desc.name, expected);
+  }
   /* From here on, messages and `cbox plugins` use the plugin's own name. */
   g_free (info->name);
   info->name = g_strdup (info->desc.name);

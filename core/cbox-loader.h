@@ -51,6 +51,9 @@ struct _CboxPluginInfo
   CboxBackendVTable backend;
   gboolean accepted;
   GError *error;
+  /* The path of a plugin of the same name found later (the installed one)
+   * that this one replaces (CBOX_PLUGIN_PATH), or NULL. */
+  char *overrides;
 };
 
 /* Opens @path and checks it, in the order ARCHITECTURE.md gives: regular
@@ -83,6 +86,9 @@ gboolean cbox_elf_check_file (const char *path, GError **error);
 /* "too many open files in cbox; raise the limit with ulimit -n" for
  * G_FILE_ERROR_MFILE, and the like for NFILE and NOMEM. */
 const char *cbox_loader_describe_resource_error (int file_error_code);
+/* TRUE when cbox runs as root, setuid or with AT_SECURE: plugins and
+ * their folders must then be root's and written by nobody else. */
+gboolean cbox_loader_is_privileged (void);
 /* [a-z0-9_-]{1,64} */
 gboolean cbox_loader_name_is_valid (const char *name);
 

@@ -345,9 +345,22 @@ cbox_planner_enter_plugin (const char *plugin, const char *what, guint timeout_s
  * Returns @ok, or FALSE with @error set naming @plugin and @what (and the
  * plugin's own error prefixed with "@kind '@plugin': ", unless @kind is
  * NULL). */
+static gboolean cbox_planner_leave_plugin_full (const char *kind, const char *plugin,
+                                                const char *what, gboolean ok, GError **local_error,
+                                                gboolean *ret_breach, GError **error);
+
 static gboolean
 cbox_planner_leave_plugin (const char *kind, const char *plugin, const char *what, gboolean ok,
                            GError **local_error, GError **error)
+{
+  return cbox_planner_leave_plugin_full (kind, plugin, what, ok, local_error, NULL, error);
+}
+
+/* The same, and *@ret_breach says whether a FALSE is a contract breach
+ * (not the plugin's own error). */
+static gboolean
+cbox_planner_leave_plugin_full (const char *kind, const char *plugin, const char *what, gboolean ok,
+                                GError **local_error, gboolean *ret_breach, GError **error)
 {
   g_autofree char *breach = NULL;
 
@@ -368,6 +381,8 @@ cbox_planner_leave_plugin (const char *kind, const char *plugin, const char *wha
       return FALSE;
     }
   g_clear_error (local_error);
+  if (ret_breach != NULL)
+    *ret_breach = TRUE;
   g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED,
                "%s '%s' broke the plugin contract in %s: %s; cbox refuses what it gave (fix or "
                "remove the plugin, or leave it out with --no-forward)",
@@ -843,12 +858,25 @@ cbox_planner_probe_forwarders (CboxPlanner *planner, GError **error)
                                                cbox_chosen_is_requested (chosen));
       chosen->probe = cbox_probe_result_new ();
       {
+        g_autoptr (GError) breach_error = NULL;
+        gboolean breach = FALSE;
         gboolean ok;
+
         cbox_planner_enter_plugin (chosen->desc->name, "its probe", CBOX_PLUGIN_GUARD_TIMEOUT_S);
         ok = chosen->desc->forwarder->probe (chosen->ctx, chosen->probe, &local_error);
-        if (!cbox_planner_leave_plugin ("Forwarder", chosen->desc->name, "its probe", ok,
-                                        &local_error, error))
-          return FALSE;
+        if (!cbox_planner_leave_plugin_full ("Forwarder", chosen->desc->name, "its probe", ok,
+                                             &local_error, &breach, &breach_error))
+          {
+            if (!breach)
+              {
+                g_propagate_error (error, g_steal_pointer (&breach_error));
+                return FALSE;
+              }
+            /* A broken probe makes the forwarder unavailable: an error
+             * below when it was asked for, left out when a default. */
+            cbox_probe_result_set_status (chosen->probe, CBOX_PROBE_UNAVAILABLE, "%s",
+                                          breach_error->message);
+          }
       }
       status = cbox_probe_result_get_status (chosen->probe);
       chosen->available = status == CBOX_PROBE_AVAILABLE || status == CBOX_PROBE_DEGRADED;
@@ -1098,6 +1126,26 @@ cbox_planner_build (CboxPlanner *planner, GError **error)
     return FALSE;
   cbox_planner_order (planner);
 
+  /* A plugin of CBOX_PLUGIN_PATH that replaces an installed one is
+   * allowed (a developer's build), never silent. */
+  cbox_plan_set_origin (planner->plan, "core");
+  {
+    CboxPluginInfo *backend_info
+        = cbox_registry_lookup (planner->registry, planner->backend_desc->name);
+    if (backend_info != NULL && cbox_plugin_info_get_overrides (backend_info) != NULL)
+      cbox_plan_add_note (planner->plan, "backend '%s' comes from %s, in place of %s",
+                          planner->backend_desc->name, cbox_plugin_info_get_path (backend_info),
+                          cbox_plugin_info_get_overrides (backend_info));
+  }
+  for (guint i = 0; i < planner->chosen->len; i++)
+    {
+      CboxChosen *chosen = g_ptr_array_index (planner->chosen, i);
+      if (cbox_plugin_info_get_overrides (chosen->info) != NULL)
+        cbox_plan_add_note (planner->plan, "forwarder '%s' comes from %s, in place of %s",
+                            chosen->desc->name, cbox_plugin_info_get_path (chosen->info),
+                            cbox_plugin_info_get_overrides (chosen->info));
+    }
+
   cbox_plan_set_origin (planner->plan, "core");
   cbox_plan_set_command (planner->plan, (const char *const *)request->command);
   cbox_plan_set_network_mode (planner->plan, request->network);
@@ -1123,13 +1171,26 @@ cbox_planner_build (CboxPlanner *planner, GError **error)
         gboolean ok;
         cbox_planner_enter_plugin (chosen->desc->name, "its contribute",
                                    CBOX_PLUGIN_GUARD_TIMEOUT_S);
+        g_autoptr (GError) breach_error = NULL;
+        gboolean breach = FALSE;
+
         ok = chosen->desc->forwarder->contribute (chosen->ctx, planner->plan, &local_error);
-        /* A contribute that broke the contract stops the plan, asked for
-         * or not: the plan API refused part of what it gave, so what is
-         * left is not what the plugin meant, and the plugin is broken. */
-        if (!cbox_planner_leave_plugin ("Forwarder", chosen->desc->name, "its contribute", ok,
-                                        &local_error, error))
-          return FALSE;
+        /* A contribute that broke the contract (the plan API refused part
+         * of what it gave): what it added is taken back out, and it is
+         * left out as an unavailable forwarder is; asked for, the plan
+         * stops. */
+        if (!cbox_planner_leave_plugin_full ("Forwarder", chosen->desc->name, "its contribute", ok,
+                                             &local_error, &breach, &breach_error))
+          {
+            if (!breach || cbox_chosen_is_requested (chosen))
+              {
+                g_propagate_error (error, g_steal_pointer (&breach_error));
+                return FALSE;
+              }
+            cbox_plan_rollback (planner->plan, &mark);
+            cbox_planner_drop (planner, chosen, breach_error->message);
+            continue;
+          }
       }
       /* Optional means optional: a forwarder that was not asked for (a
        * default, forward-optional) and added what the backend cannot

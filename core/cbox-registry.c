@@ -163,6 +163,11 @@ registry_add_file (CboxRegistry *registry, const char *path)
                                  "%s: a plugin named '%s' was found first, in %s; this one is "
                                  "ignored (remove one of the two files)",
                                  path, info->name, first->path));
+          /* Allowed, but never silent: `cbox plugins`, `cbox plan` and -v
+           * say which file replaces which (file names equal the plugins'
+           * names, so the two are in different folders). */
+          if (first->overrides == NULL)
+            first->overrides = g_strdup (path);
         }
       else
         {
@@ -265,6 +270,36 @@ cbox_registry_get_default_path (void)
   return g_strv_builder_end (builder);
 }
 
+/* Security: an alias is what a user types for a plugin (--forward=gpu);
+ * one equal to another plugin's name would make that name mean two
+ * plugins (a plugin aliased "ssh" next to the real ssh). Such a plugin is
+ * rejected, whichever was found first. */
+static void
+registry_reject_alias_clashes (CboxRegistry *registry)
+{
+  for (guint i = 0; i < registry->plugins->len; i++)
+    {
+      CboxPluginInfo *info = g_ptr_array_index (registry->plugins, i);
+
+      for (guint j = 0;
+           info->accepted && info->desc.aliases != NULL && info->desc.aliases[j] != NULL; j++)
+        {
+          CboxPluginInfo *other = g_hash_table_lookup (registry->accepted, info->desc.aliases[j]);
+          g_autofree char *alias = NULL;
+
+          if (other == NULL || other == info)
+            continue;
+          alias = g_strdup (info->desc.aliases[j]);
+          g_hash_table_remove (registry->accepted, info->name);
+          cbox_plugin_info_reject (
+              info, g_error_new (CBOX_PLUGIN_ERROR, CBOX_PLUGIN_ERROR_BAD_FILE_NAME,
+                                 "%s: its alias '%s' is the name of another plugin (%s); fix "
+                                 ".aliases or remove one of them",
+                                 info->path, alias, other->path));
+        }
+    }
+}
+
 void
 cbox_registry_load_default (CboxRegistry *registry)
 {
@@ -276,6 +311,7 @@ cbox_registry_load_default (CboxRegistry *registry)
     registry->cache = cbox_plugin_cache_new (registry->cache_file);
   for (gsize i = 0; dirs[i] != NULL; i++)
     cbox_registry_load_dir (registry, dirs[i]);
+  registry_reject_alias_clashes (registry);
   if (registry->cache != NULL)
     {
       /* `cbox plan` and `cbox doctor` look; they create nothing on disk. */
@@ -429,6 +465,13 @@ cbox_plugin_info_get_meta (CboxPluginInfo *info)
 {
   g_return_val_if_fail (info != NULL, NULL);
   return info->accepted ? &info->desc : NULL;
+}
+
+const char *
+cbox_plugin_info_get_overrides (CboxPluginInfo *info)
+{
+  g_return_val_if_fail (info != NULL, NULL);
+  return info->overrides;
 }
 
 const GError *

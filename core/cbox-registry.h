@@ -81,6 +81,9 @@ const CboxPluginDesc *cbox_plugin_info_get_desc (CboxPluginInfo *info);
  * default_enabled. Its vtables are NULL until the plugin is loaded. NULL
  * when rejected. */
 const CboxPluginDesc *cbox_plugin_info_get_meta (CboxPluginInfo *info);
+/* The file of the same name found later on the path (the installed
+ * plugin) that this one replaces, or NULL. */
+const char *cbox_plugin_info_get_overrides (CboxPluginInfo *info);
 /* Why it was rejected (domain CBOX_PLUGIN_ERROR, message naming the file);
  * NULL when accepted. */
 const GError *cbox_plugin_info_get_error (CboxPluginInfo *info);

@@ -601,7 +601,8 @@ test_plugins_crash (void)
 
 /* A broken plugin not asked for does not stop a run that does not use it,
  * unless loading it is what crashes (every run loads every file the cache
- * does not describe). */
+ * does not describe); one that breaks the contract as a default is left
+ * out. */
 static void
 test_plugins_crash_unused (void)
 {
@@ -616,6 +617,32 @@ test_plugins_crash_unused (void)
   cbox_test_assert_status (&result, 0);
   g_assert_true (g_file_test (f.output, G_FILE_TEST_EXISTS));
   fixture_clear (&f);
+
+  /* Not asked for (forward-optional), a plugin that breaks the contract in
+   * its probe or contribute is left out with the reason, and nothing it
+   * added stays in the plan. */
+  for (guint i = 0; i < 2; i++)
+    {
+      const char *name = i == 0 ? "probe-false" : "relative-dest";
+      g_autofree char *optional = g_strconcat ("--set=cbox.forward-optional=", name, NULL);
+      g_autofree char *contents = NULL;
+
+      fixture_init (&f);
+      g_strfreev (env);
+      env = crashing_env (&f, name, NULL);
+      cbox_test_run (ARGS ("--backend=test", optional, "plan"), f.dir, (const char *const *)env,
+                     NULL, &result);
+      cbox_test_assert_status (&result, 0);
+      g_assert_nonnull (strstr (result.out, "broke the plugin contract"));
+      g_assert_null (strstr (result.out, "CBOX_CRASHING_PLUGIN"));
+      cbox_test_run (ARGS ("--backend=test", optional, "run", "--", "true"), f.dir,
+                     (const char *const *)env, NULL, &result);
+      cbox_test_assert_status (&result, 0);
+      g_assert_true (g_file_get_contents (f.output, &contents, NULL, NULL));
+      g_assert_null (strstr (contents, "CBOX_CRASHING_PLUGIN"));
+      g_assert_null (strstr (contents, "etc/hostname\""));
+      fixture_clear (&f);
+    }
 }
 
 /* A plugin cut short is refused with the reason, by every command, instead
@@ -679,6 +706,155 @@ test_plugins_truncated (void)
   fixture_clear (&f);
 }
 
+/* ---- privileged loading, names ------------------------------------------ */
+
+/* A copy of tests/broken-plugins' good forwarder as @dir/libcbox-good-forwarder.so
+ * (made with @dir_mode), the file with @file_mode. Returns the path. */
+static char *
+place_good_plugin (const char *dir, guint dir_mode, guint file_mode, const char *file_name)
+{
+  g_autofree char *source
+      = g_test_build_filename (G_TEST_BUILT, "broken-plugins", "libcbox-good-forwarder.so", NULL);
+  char *copy = g_build_filename (dir, file_name, NULL);
+  g_autofree char *contents = NULL;
+  g_autoptr (GError) error = NULL;
+  gsize len;
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
+  g_file_get_contents (source, &contents, &len, &error);
+  g_assert_no_error (error);
+  g_file_set_contents (copy, contents, (gssize)len, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_chmod (copy, file_mode), ==, 0);
+  g_assert_cmpint (g_chmod (dir, dir_mode), ==, 0);
+  return copy;
+}
+
+static void
+run_plugins_with_path (Fixture *f, const char *dir, CboxTestResult *result)
+{
+  g_auto (GStrv) env = g_environ_setenv (g_strdupv (f->env), "CBOX_PLUGIN_PATH", dir, TRUE);
+
+  cbox_test_run (ARGS ("plugins"), f->dir, (const char *const *)env, NULL, result);
+  cbox_test_assert_status (result, 0);
+}
+
+/* As root, a plugin in a world-writable folder, one others may write, or
+ * one that is not root's is refused with the reason (the folders are made
+ * here, under a temporary folder: no system folder is touched). As a user,
+ * the same files load: only a privileged cbox must refuse them. */
+static void
+test_privileged_loading (void)
+{
+  Fixture f;
+  gboolean root = geteuid () == 0;
+  const struct
+  {
+    const char *name;
+    guint dir_mode;
+    guint file_mode;
+    gboolean chown_nobody;
+    const char *why;
+  } cases[] = {
+    { "world-writable-folder", 0777, 0644, FALSE, "others may write the folder" },
+    { "group-writable-folder", 0775, 0644, FALSE, "others may write the folder" },
+    { "world-writable-file", 0755, 0666, FALSE, "others may write it (mode 0666)" },
+    { "group-writable-file", 0755, 0664, FALSE, "others may write it (mode 0664)" },
+    { "not-roots", 0755, 0644, TRUE, "belongs to uid 65534, not root" },
+    { "fine", 0755, 0644, FALSE, NULL },
+  };
+
+  fixture_init (&f);
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *dir = g_build_filename (f.dir, cases[i].name, NULL);
+      g_autofree char *plugin = place_good_plugin (dir, cases[i].dir_mode, cases[i].file_mode,
+                                                   "libcbox-good-forwarder.so");
+      g_auto (CboxTestResult) result = { 0 };
+      gboolean refused;
+
+      if (cases[i].chown_nobody)
+        {
+          if (!root)
+            continue;
+          g_assert_no_errno (chown (plugin, 65534, 65534));
+        }
+      run_plugins_with_path (&f, dir, &result);
+      g_test_message ("%s: %s", cases[i].name, result.out);
+      refused = strstr (result.out, "Rejected:") != NULL;
+      if (root && cases[i].why != NULL)
+        {
+          g_assert_true (refused);
+          g_assert_nonnull (strstr (result.out, "cbox runs privileged"));
+          g_assert_nonnull (strstr (result.out, cases[i].why));
+        }
+      else
+        g_assert_false (refused);
+    }
+  fixture_clear (&f);
+}
+
+/* A file must be named after the plugin it holds; a plugin of the plugin
+ * path that replaces another is shown as such. */
+static void
+test_names (void)
+{
+  Fixture f;
+  g_autofree char *misnamed_dir = NULL;
+  g_autofree char *first = NULL;
+  g_autofree char *second = NULL;
+  g_autofree char *path = NULL;
+  g_auto (CboxTestResult) result = { 0 };
+  g_auto (GStrv) env = NULL;
+
+  fixture_init (&f);
+  misnamed_dir = g_build_filename (f.dir, "misnamed", NULL);
+  g_free (place_good_plugin (misnamed_dir, 0755, 0644, "libcbox-x11.so"));
+  run_plugins_with_path (&f, misnamed_dir, &result);
+  g_assert_nonnull (strstr (result.out, "the file holds plugin 'good-forwarder', whose file must "
+                                        "be named libcbox-good-forwarder.so"));
+
+  /* Two folders with the same plugin: the first wins, visibly. */
+  first = g_build_filename (f.dir, "first", NULL);
+  second = g_build_filename (f.dir, "second", NULL);
+  g_free (place_good_plugin (first, 0755, 0644, "libcbox-good-forwarder.so"));
+  g_free (place_good_plugin (second, 0755, 0644, "libcbox-good-forwarder.so"));
+  path = g_strdup_printf ("%s:%s", first, second);
+  run_plugins_with_path (&f, path, &result);
+  g_assert_nonnull (strstr (result.out, "note: replaces "));
+  g_assert_nonnull (strstr (result.out, "second/libcbox-good-forwarder.so (found first, on "
+                                        "CBOX_PLUGIN_PATH)"));
+
+  env = g_environ_setenv (g_strdupv (f.env), "CBOX_PLUGIN_PATH",
+                          g_environ_getenv (f.env, "CBOX_PLUGIN_PATH"), TRUE);
+  {
+    g_autofree char *with
+        = g_strdup_printf ("%s:%s:%s", first, g_environ_getenv (f.env, "CBOX_PLUGIN_PATH"), second);
+    g_strfreev (env);
+    env = g_environ_setenv (g_strdupv (f.env), "CBOX_PLUGIN_PATH", with, TRUE);
+  }
+  /* An alias that is another plugin's name: that plugin is refused. */
+  {
+    g_auto (GStrv) clash_env = crashing_env (&f, "alias-clash", NULL);
+    g_auto (CboxTestResult) clash = { 0 };
+
+    cbox_test_run (ARGS ("plugins"), f.dir, (const char *const *)clash_env, NULL, &clash);
+    cbox_test_assert_status (&clash, 0);
+    g_assert_nonnull (strstr (clash.out, "its alias 'hostconf' is the name of another plugin"));
+    cbox_test_run (ARGS ("--backend=test", "--forward=hostconf", "plan"), f.dir,
+                   (const char *const *)clash_env, NULL, &clash);
+    cbox_test_assert_status (&clash, 0);
+    g_assert_nonnull (strstr (clash.out, "forwarders:  hostconf"));
+  }
+
+  cbox_test_run (ARGS ("-v", "--backend=test", "--forward=good-forwarder", "plan"), f.dir,
+                 (const char *const *)env, NULL, &result);
+  cbox_test_assert_status (&result, 0);
+  g_assert_nonnull (strstr (result.err, "cbox: note: plugin 'good-forwarder' from "));
+  g_assert_nonnull (strstr (result.out, "forwarder 'good-forwarder' comes from "));
+  fixture_clear (&f);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -697,5 +873,7 @@ main (int argc, char **argv)
   g_test_add_func ("/failclosed/plugins/crash", test_plugins_crash);
   g_test_add_func ("/failclosed/plugins/crash-unused", test_plugins_crash_unused);
   g_test_add_func ("/failclosed/plugins/truncated", test_plugins_truncated);
+  g_test_add_func ("/failclosed/plugins/privileged", test_privileged_loading);
+  g_test_add_func ("/failclosed/plugins/names", test_names);
   return g_test_run ();
 }

@@ -40,7 +40,10 @@ const BrokenPluginCase broken_plugin_cases[] = {
   { "libcbox-dangling.so", "dangling", CBOX_PLUGIN_ERROR_OPEN },
   { "libcbox-unreadable.so", "unreadable", CBOX_PLUGIN_ERROR_OPEN },
   /* In second/, searched last. */
-  { "libcbox-duplicate.so", "good-forwarder", CBOX_PLUGIN_ERROR_DUPLICATE_NAME },
+  /* Holds a plugin named good-forwarder: a file must be named after its
+   * plugin (two files in two folders with one name are the duplicates of
+   * /failclosed/plugins/names). */
+  { "libcbox-duplicate.so", "duplicate", CBOX_PLUGIN_ERROR_BAD_FILE_NAME },
 };
 const gsize broken_plugin_n_cases = G_N_ELEMENTS (broken_plugin_cases);
 

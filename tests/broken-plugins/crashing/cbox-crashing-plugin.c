@@ -2,7 +2,8 @@
 
 /* Forwarders that misbehave at run time, one way each (-DVARIANT_...):
  * they crash in their constructor, describe(), probe or contribute, hang
- * in their probe, call g_error(), or break the plugin contract. Each is a
+ * in their probe, call g_error(), break the plugin contract, or take
+ * another plugin's name as an alias. Each is a
  * real plugin built like any other; tests/test-failclosed.c copies one at a
  * time into a folder of its own and drives the built cbox with it. Never on
  * any other test's CBOX_PLUGIN_PATH: loading the crashing ones in-process
@@ -77,6 +78,10 @@ static const CboxPluginDesc crashing_desc = {
   .description = "a forwarder that misbehaves (tests only)",
   .features = CBOX_FEATURE_BIND,
   .forwarder = &crashing_vtable,
+#ifdef VARIANT_ALIAS_CLASH
+  /* Another plugin's name as an alias: "hostconf" would mean two plugins. */
+  .aliases = CBOX_STRV ("hostconf"),
+#endif
 };
 
 G_MODULE_EXPORT const CboxPluginDesc *cbox_plugin_describe (void);
