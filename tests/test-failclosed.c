@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
@@ -855,6 +856,44 @@ test_names (void)
   fixture_clear (&f);
 }
 
+/* A low soft limit of open files: cbox raises its own (every plugin
+ * loads, none is "broken"), and the command gets the limit it was started
+ * with. */
+static void
+test_nofile_limit (void)
+{
+  Fixture f;
+  struct rlimit old;
+  struct rlimit low;
+  g_auto (CboxTestResult) result = { 0 };
+
+  g_assert_no_errno (getrlimit (RLIMIT_NOFILE, &old));
+  if (old.rlim_max != RLIM_INFINITY && old.rlim_max < 1024)
+    {
+      g_test_skip ("the hard limit of open files is too low to raise anything");
+      return;
+    }
+  fixture_init (&f);
+  low = old;
+  low.rlim_cur = 20;
+  g_assert_no_errno (setrlimit (RLIMIT_NOFILE, &low));
+  cbox_test_run (ARGS ("plugins"), f.dir, (const char *const *)f.env, NULL, &result);
+  if (cbox_test_backend_is_built ("bwrap"))
+    {
+      g_auto (CboxTestResult) run = { 0 };
+      cbox_test_run (ARGS ("--forward=none", "run", "--", "sh", "-c", "ulimit -Sn"), f.dir,
+                     (const char *const *)f.env, NULL, &run);
+      g_assert_no_errno (setrlimit (RLIMIT_NOFILE, &old));
+      cbox_test_assert_status (&run, 0);
+      g_assert_cmpstr (run.out, ==, "20\n");
+    }
+  g_assert_no_errno (setrlimit (RLIMIT_NOFILE, &old));
+  cbox_test_assert_status (&result, 0);
+  g_assert_null (strstr (result.out, "Rejected:"));
+  g_assert_null (strstr (result.out, "Rebuild"));
+  fixture_clear (&f);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -875,5 +914,6 @@ main (int argc, char **argv)
   g_test_add_func ("/failclosed/plugins/truncated", test_plugins_truncated);
   g_test_add_func ("/failclosed/plugins/privileged", test_privileged_loading);
   g_test_add_func ("/failclosed/plugins/names", test_names);
+  g_test_add_func ("/failclosed/resources/nofile", test_nofile_limit);
   return g_test_run ();
 }
