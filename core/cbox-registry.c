@@ -387,8 +387,8 @@ cbox_registry_resolve (CboxRegistry *registry, const char *name_or_alias, CboxPl
  * profiles may name. /failclosed/names/shipped checks the list against
  * the built plugins. */
 static const char *const cbox_registry_shipped_names[] = {
-  "bwrap",    "nspawn", "qemu", "x11", "wayland", "display", "dbus",     "dri", "gpu",
-  "pipewire", "audio",  "ssh",  "git", "nix",     "locale",  "hostconf", NULL,
+  "bwrap",    "nspawn", "qemu", "x11", "wayland", "display", "dbus",     "dri",    "gpu",
+  "pipewire", "audio",  "ssh",  "git", "nix",     "locale",  "hostconf", "claude", NULL,
 };
 
 const char *const *
