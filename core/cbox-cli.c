@@ -397,30 +397,6 @@ cbox_cli_apply_option (CboxCliOptions *options, const CboxCliOptionDef *def, con
     }
 }
 
-/* Edit distance, for "did you mean". */
-static guint
-cbox_cli_distance (const char *a, const char *b)
-{
-  gsize la = strlen (a), lb = strlen (b);
-  g_autofree guint *row = g_new (guint, lb + 1);
-
-  for (gsize j = 0; j <= lb; j++)
-    row[j] = (guint)j;
-  for (gsize i = 1; i <= la; i++)
-    {
-      guint diagonal = row[0];
-      row[0] = (guint)i;
-      for (gsize j = 1; j <= lb; j++)
-        {
-          guint above = row[j];
-          guint best = MIN (row[j] + 1, row[j - 1] + 1);
-          row[j] = MIN (best, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1));
-          diagonal = above;
-        }
-    }
-  return row[lb];
-}
-
 /* " (did you mean --network?)" for a near miss, else "". */
 static char *
 cbox_cli_suggest_option (const char *arg)
@@ -435,7 +411,7 @@ cbox_cli_suggest_option (const char *arg)
   bare = g_strndup (name, strcspn (name, "="));
   for (gsize i = 0; i < G_N_ELEMENTS (cbox_cli_option_defs); i++)
     {
-      guint distance = cbox_cli_distance (bare, cbox_cli_option_defs[i].name);
+      guint distance = cbox_config_distance (bare, cbox_cli_option_defs[i].name);
       if (distance < best_distance)
         {
           best_distance = distance;
@@ -826,6 +802,7 @@ cbox_cli_make_request (CboxCliOptions *options, CboxHost *host, const char *cwd,
 
   g_key_file_unref (request->config);
   request->config = g_key_file_ref (cbox_config_get_merged (config));
+  request->config_keys = g_ptr_array_ref ((GPtrArray *)cbox_config_get_plugin_keys (config));
 
   request->backend = cbox_config_get_core_string (config, "backend");
   value = cbox_config_get_core_string (config, "network");
@@ -1050,7 +1027,9 @@ cbox_cli_get_help (const char *topic)
         "                             sandbox of this project\n"
         "  stop [--instance=ID|--all] stop this project's sandboxes (or one, or all)\n"
         "  version                    print the version\n"
-        "  help [COMMAND|profiles]    help on a command, or the profiles found\n"
+        "  help [COMMAND|profiles|PLUGIN]\n"
+        "                             help on a command, the profiles found, or a\n"
+        "                             plugin and its configuration keys\n"
         "\n",
         cbox_cli_options_help,
         "\n"
@@ -1089,7 +1068,8 @@ cbox_cli_get_help (const char *topic)
         "\n"
         "Lists every plugin file found on the plugin path (CBOX_PLUGIN_PATH, then the\n"
         "installed folder): name, kind, version, path, aliases; rejected files with\n"
-        "the reason.\n");
+        "the reason. 'cbox help plugins' adds each plugin's configuration keys,\n"
+        "'cbox help NAME' one plugin's.\n");
   if (g_str_equal (topic, "ps"))
     return g_strdup ("Usage: cbox [--project=DIR] ps [--all] [--json]\n"
                      "\n"
@@ -1119,7 +1099,7 @@ cbox_cli_get_help (const char *topic)
   if (g_str_equal (topic, "version"))
     return g_strdup ("Usage: cbox version\n\nPrints the version of cbox and of its plugin ABI.\n");
   if (g_str_equal (topic, "help"))
-    return g_strdup ("Usage: cbox help [COMMAND|profiles]\n");
+    return g_strdup ("Usage: cbox help [COMMAND|profiles|plugins|PLUGIN]\n");
   return NULL;
 }
 
@@ -1375,6 +1355,15 @@ cbox_cli_format_plugins (CboxRegistry *registry)
                 out, "%-10s %-9s %-8s %s%s\n           %s\n", desc->name,
                 cbox_cli_kind_string (desc->kind), desc->version != NULL ? desc->version : "?",
                 desc->description != NULL ? desc->description : "", suffix, path);
+            if (cbox_plugin_info_get_overrides (info) != NULL)
+              {
+                g_autofree char *replaced
+                    = cbox_cli_printable (cbox_plugin_info_get_overrides (info));
+                g_string_append_printf (out,
+                                        "           note: replaces %s (found first, on "
+                                        "CBOX_PLUGIN_PATH)\n",
+                                        replaced);
+              }
           }
         else
           {
@@ -1391,6 +1380,60 @@ cbox_cli_format_plugins (CboxRegistry *registry)
       g_string_append_printf (out, "\nRejected:\n%s", rejected->str);
     return g_string_free (g_steal_pointer (&out), FALSE);
   }
+}
+
+/* One plugin's help: what it is, where it is, its keys. */
+static void
+cbox_cli_append_plugin_help (GString *out, CboxPluginInfo *info, const CboxPluginDesc *desc)
+{
+  g_autofree char *path = cbox_cli_printable (cbox_plugin_info_get_path (info));
+  g_autofree char *keys = NULL;
+
+  g_string_append_printf (out, "%s (%s %s): %s\n  %s\n", desc->name,
+                          cbox_cli_kind_string (desc->kind),
+                          desc->version != NULL ? desc->version : "?",
+                          desc->description != NULL ? desc->description : "", path);
+  if (desc->aliases != NULL && desc->aliases[0] != NULL)
+    {
+      g_autofree char *aliases = g_strjoinv (", ", (char **)desc->aliases);
+      g_string_append_printf (out, "  aliases: %s\n", aliases);
+    }
+  if (desc->abi_minor < 4)
+    {
+      g_string_append_printf (out,
+                              "Keys of [%s]: not declared (built for plugin ABI %u.%u, before "
+                              "1.4; they are not checked)\n\n",
+                              desc->name, desc->abi_major, desc->abi_minor);
+      return;
+    }
+  keys = cbox_config_format_plugin_keys (desc, FALSE);
+  g_string_append_printf (out,
+                          "Keys of [%s] (in cbox.conf or a profile, or --set=%s.KEY=VALUE):\n%s\n",
+                          desc->name, desc->name, keys);
+}
+
+/* Help on every accepted plugin (@name NULL), or on the plugins that
+ * answer to @name; NULL when none does. */
+static char *
+cbox_cli_format_plugin_help (CboxRegistry *registry, const char *name)
+{
+  g_autoptr (GString) out = g_string_new (NULL);
+
+  for (guint i = 0; i < cbox_registry_get_n_plugins (registry); i++)
+    {
+      CboxPluginInfo *info = cbox_registry_get_plugin (registry, i);
+      const CboxPluginDesc *desc = cbox_plugin_info_get_desc (info);
+
+      if (desc == NULL)
+        continue;
+      if (name != NULL && !g_str_equal (desc->name, name)
+          && (desc->aliases == NULL || !g_strv_contains (desc->aliases, name)))
+        continue;
+      cbox_cli_append_plugin_help (out, info, desc);
+    }
+  if (out->len == 0)
+    return NULL;
+  return g_string_free (g_steal_pointer (&out), FALSE);
 }
 
 static char *
@@ -1584,6 +1627,7 @@ cbox_cli_main (int argc, char **argv)
   g_autofree char *cwd = NULL;
 
   cbox_cli_defer_locale ();
+  cbox_run_raise_nofile_limit ();
 
   if (!cbox_cli_parse (argc, argv, &options, &error))
     return cbox_cli_fail (error);
@@ -1608,11 +1652,29 @@ cbox_cli_main (int argc, char **argv)
         }
       else
         text = cbox_cli_get_help (topic);
+      /* `cbox help plugins` adds every plugin with its keys; `cbox help
+       * NAME` is one plugin's (an alias names all of its plugins). */
+      if (topic != NULL && !options->help
+          && (g_str_equal (topic, "plugins")
+              || (text == NULL && cbox_config_name_is_valid (topic))))
+        {
+          g_autofree char *plugins = NULL;
+          registry = cbox_registry_new ();
+          cbox_registry_load_default (registry);
+          plugins = cbox_cli_format_plugin_help (registry,
+                                                 g_str_equal (topic, "plugins") ? NULL : topic);
+          if (plugins != NULL)
+            {
+              g_autofree char *usage = g_steal_pointer (&text);
+              text = g_strconcat (usage != NULL ? usage : "", usage != NULL ? "\n" : "", plugins,
+                                  NULL);
+            }
+        }
       if (text == NULL)
         {
           g_autofree char *quoted = cbox_cli_quote (topic);
           g_printerr ("cbox: no help on '%s' (topics: run, plan, doctor, plugins, ps, enter, "
-                      "stop, version, profiles)\n",
+                      "stop, version, profiles, or a plugin's name)\n",
                       quoted);
           return CBOX_EXIT_FAILURE;
         }
@@ -1639,6 +1701,8 @@ cbox_cli_main (int argc, char **argv)
         if (options->json && !cbox_json_load (&json, &error))
           return cbox_cli_fail (error);
         registry = cbox_registry_new ();
+        /* A diagnosis survives the plugins it looks at (cbox-guard.c). */
+        cbox_registry_set_isolated (registry, TRUE);
         cbox_registry_load_default (registry);
         text = options->json ? json.plugins (registry) : cbox_cli_format_plugins (registry);
         cbox_cli_print (text);
@@ -1701,6 +1765,11 @@ cbox_cli_main (int argc, char **argv)
     /* A run opens only the plugins it uses; the others are known from the
      * descriptor cache (docs/architecture.md). `cbox plugins` above opens
      * every file, as a diagnosis should. */
+    /* doctor: what the cache does not describe is loaded in a child first
+     * (what it describes loaded fine before, and the guard names it should
+     * it crash now); its probes run in children (cbox-planner.c). */
+    if (options->command == CBOX_CLI_COMMAND_DOCTOR)
+      cbox_registry_set_isolated (registry, TRUE);
     cbox_registry_set_cache_file (registry, cache_file);
     cbox_registry_set_cache_read_only (registry, options->command != CBOX_CLI_COMMAND_RUN);
     cbox_registry_load_default (registry);
@@ -1708,12 +1777,28 @@ cbox_cli_main (int argc, char **argv)
       if (!cbox_plugin_info_is_accepted (cbox_registry_get_plugin (registry, i)))
         n_rejected++;
     if (request->verbose)
-      g_printerr ("cbox: %u plugins found (%u rejected, %u described by the cache %s) in %.1f "
-                  "ms\n",
-                  cbox_registry_get_n_plugins (registry), n_rejected,
-                  cbox_registry_get_n_cached (registry), cache_file,
-                  (g_get_monotonic_time () - start) / 1000.0);
+      {
+        g_printerr ("cbox: %u plugins found (%u rejected, %u described by the cache %s) in %.1f "
+                    "ms\n",
+                    cbox_registry_get_n_plugins (registry), n_rejected,
+                    cbox_registry_get_n_cached (registry), cache_file,
+                    (g_get_monotonic_time () - start) / 1000.0);
+        for (guint i = 0; i < cbox_registry_get_n_plugins (registry); i++)
+          {
+            CboxPluginInfo *info = cbox_registry_get_plugin (registry, i);
+            if (cbox_plugin_info_is_accepted (info)
+                && cbox_plugin_info_get_overrides (info) != NULL)
+              g_printerr ("cbox: note: plugin '%s' from %s replaces %s (CBOX_PLUGIN_PATH)\n",
+                          cbox_plugin_info_get_name (info), cbox_plugin_info_get_path (info),
+                          cbox_plugin_info_get_overrides (info));
+          }
+      }
   }
+
+  /* The plugins' groups, now that the plugins are known: a typo there
+   * (`[ssh] kyes=false`) must not leave the private keys in. */
+  if (!cbox_config_check_plugin_keys (request->config_keys, registry, &error))
+    return cbox_cli_fail (error);
 
   if (options->command == CBOX_CLI_COMMAND_DOCTOR)
     {

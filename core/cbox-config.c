@@ -8,13 +8,27 @@
 #include "cbox-config.h"
 #include "cbox-protect.h"
 #include "cbox-private.h"
+#include "cbox-registry.h"
 
 struct _CboxConfig
 {
   GKeyFile *layers[CBOX_CONFIG_N_LAYERS];
   char *profile;
   GKeyFile *merged;
+  /* Every key of a plugin group, as it was read, in order: checked once
+   * the plugins are known (cbox_config_check_plugin_keys()). */
+  GPtrArray *plugin_keys; /* CboxConfigKeyOrigin */
 };
+
+static void
+cbox_config_key_origin_free (CboxConfigKeyOrigin *origin)
+{
+  g_free (origin->group);
+  g_free (origin->key);
+  g_free (origin->value);
+  g_free (origin->where);
+  g_free (origin);
+}
 
 typedef enum
 {
@@ -75,6 +89,8 @@ cbox_config_new (void)
 
   for (guint i = 0; i < CBOX_CONFIG_N_LAYERS; i++)
     config->layers[i] = g_key_file_new ();
+  config->plugin_keys
+      = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_config_key_origin_free);
   return config;
 }
 
@@ -86,6 +102,7 @@ cbox_config_free (CboxConfig *config)
   for (guint i = 0; i < CBOX_CONFIG_N_LAYERS; i++)
     g_key_file_unref (config->layers[i]);
   g_clear_pointer (&config->merged, g_key_file_unref);
+  g_clear_pointer (&config->plugin_keys, g_ptr_array_unref);
   g_free (config->profile);
   g_free (config);
 }
@@ -248,6 +265,28 @@ cbox_config_find_line (const char *contents, const char *group, const char *key)
   return found;
 }
 
+/* The 1-based line of the last [@group] header; 0 when not found. */
+static guint
+cbox_config_find_group_line (const char *contents, const char *group)
+{
+  g_auto (GStrv) lines = g_strsplit (contents, "\n", -1);
+  guint found = 0;
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      const char *line = lines[i];
+      const char *end;
+
+      while (*line == ' ' || *line == '\t')
+        line++;
+      end = *line == '[' ? strchr (line, ']') : NULL;
+      if (end != NULL && (gsize)(end - line - 1) == strlen (group)
+          && strncmp (line + 1, group, strlen (group)) == 0)
+        found = i + 1;
+    }
+  return found;
+}
+
 /* GKeyFile says a line is bad but not which: find the first line that is
  * neither blank, a comment, a group header nor a key=value pair. */
 static guint
@@ -313,10 +352,22 @@ cbox_config_check_core_key (GKeyFile *key_file, const char *key, CboxConfigLayer
   if (core_key == NULL)
     {
       g_autoptr (GString) known = g_string_new (NULL);
+      const char *names[G_N_ELEMENTS (cbox_core_keys) + 1];
+      const char *nearest;
+
       for (gsize i = 0; i < G_N_ELEMENTS (cbox_core_keys); i++)
-        g_string_append_printf (known, "%s%s", i > 0 ? ", " : "", cbox_core_keys[i].key);
-      g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG, "unknown key (known keys: %s)",
-                   known->str);
+        {
+          g_string_append_printf (known, "%s%s", i > 0 ? ", " : "", cbox_core_keys[i].key);
+          names[i] = cbox_core_keys[i].key;
+        }
+      names[G_N_ELEMENTS (cbox_core_keys)] = NULL;
+      nearest = cbox_config_nearest (key, names);
+      if (nearest != NULL)
+        g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
+                     "unknown key; did you mean '%s'? (known keys: %s)", nearest, known->str);
+      else
+        g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG, "unknown key (known keys: %s)",
+                     known->str);
       return FALSE;
     }
   if (core_key->files_only && layer == CBOX_CONFIG_LAYER_PROFILE)
@@ -484,36 +535,109 @@ cbox_config_overlay (GKeyFile *dest, GKeyFile *src)
  * by mistake is an error, not a memory hog. */
 #define CBOX_CONFIG_MAX_SIZE (1024 * 1024)
 
+/* Security: GKeyFile reads a file as a C string, so a NUL byte silently
+ * ends it (a `network=off` after one would be dropped and the sandbox get
+ * the network), and bytes that are not UTF-8 or a byte order mark give
+ * messages that show nothing a user can see. A configuration file is
+ * UTF-8 text: anything else is refused here, before GKeyFile sees it, with
+ * the line, the column and the byte written out. */
 gboolean
-cbox_config_load_file (CboxConfig *config, CboxConfigLayer layer, const char *path,
-                       gboolean allow_missing, GError **error)
+cbox_config_check_bytes (const char *path, const char *data, gsize len, GError **error)
+{
+  const char *bad = NULL;
+  const char *line_start = data;
+  guint line = 1;
+
+  if (len >= 3 && memcmp (data, "\xef\xbb\xbf", 3) == 0)
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
+                   "%s:1: the file starts with a byte order mark (bytes EF BB BF, U+FEFF); save "
+                   "it as UTF-8 without a BOM",
+                   path);
+      return FALSE;
+    }
+  if (len == 0 || g_utf8_validate_len (data, len, &bad))
+    return TRUE;
+
+  for (const char *p = data; p < bad; p++)
+    if (*p == '\n')
+      {
+        line++;
+        line_start = p + 1;
+      }
+  if (*bad == '\0')
+    g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
+                 "%s:%u: a NUL byte (0x00) at column %u; a configuration file is text: remove it",
+                 path, line, (guint)(bad - line_start) + 1);
+  else
+    {
+      g_autoptr (GString) bytes = g_string_new (NULL);
+      const char *end = data + len;
+
+      /* The byte and what follows it on the line, at most 4, so the
+       * sequence can be recognised (a Latin-1 "é" is E9). */
+      for (const char *p = bad; p < end && p < bad + 4 && *p != '\n'; p++)
+        g_string_append_printf (bytes, "%s%02X", p > bad ? " " : "", (guint)(guchar)*p);
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
+                   "%s:%u: byte 0x%02X at column %u is not UTF-8 (bytes %s); save the file as "
+                   "UTF-8",
+                   path, line, (guint)(guchar)*bad, (guint)(bad - line_start) + 1, bytes->str);
+    }
+  return FALSE;
+}
+
+static void
+cbox_config_record_plugin_keys (CboxConfig *config, GKeyFile *key_file, const char *contents,
+                                const char *path, CboxConfigLayer layer)
+{
+  g_auto (GStrv) groups = g_key_file_get_groups (key_file, NULL);
+
+  for (guint i = 0; groups[i] != NULL; i++)
+    {
+      g_auto (GStrv) keys = NULL;
+
+      if (g_str_equal (groups[i], "cbox"))
+        continue;
+      keys = g_key_file_get_keys (key_file, groups[i], NULL, NULL);
+      /* A group with no keys still names a plugin: a typo there counts. */
+      if (keys == NULL || keys[0] == NULL)
+        {
+          CboxConfigKeyOrigin *origin = g_new0 (CboxConfigKeyOrigin, 1);
+          origin->group = g_strdup (groups[i]);
+          origin->where
+              = g_strdup_printf ("%s:%u", path, cbox_config_find_group_line (contents, groups[i]));
+          origin->layer = layer;
+          g_ptr_array_add (config->plugin_keys, origin);
+        }
+      for (guint j = 0; keys != NULL && keys[j] != NULL; j++)
+        {
+          CboxConfigKeyOrigin *origin = g_new0 (CboxConfigKeyOrigin, 1);
+          origin->group = g_strdup (groups[i]);
+          origin->key = g_strdup (keys[j]);
+          origin->value = g_key_file_get_value (key_file, groups[i], keys[j], NULL);
+          origin->where = g_strdup_printf ("%s:%u", path,
+                                           cbox_config_find_line (contents, groups[i], keys[j]));
+          origin->layer = layer;
+          g_ptr_array_add (config->plugin_keys, origin);
+        }
+    }
+}
+
+gboolean
+cbox_config_load_data (CboxConfig *config, CboxConfigLayer layer, const char *path,
+                       const char *data, gsize len, GError **error)
 {
   g_autoptr (GError) local_error = NULL;
   g_autoptr (GKeyFile) key_file = g_key_file_new ();
   g_autofree char *contents = NULL;
   g_auto (GStrv) keys = NULL;
-  gsize len;
 
-  g_return_val_if_fail (config != NULL && path != NULL, FALSE);
+  g_return_val_if_fail (config != NULL && path != NULL && (data != NULL || len == 0), FALSE);
   g_return_val_if_fail (layer < CBOX_CONFIG_N_LAYERS, FALSE);
 
-  {
-    /* Read through cbox_host_read_file(): a fifo or a device given as
-     * --config must be refused at once, not read forever. */
-    g_autoptr (CboxHost) root = cbox_host_new ();
-    g_autoptr (GBytes) bytes = cbox_host_read_file (root, path, CBOX_CONFIG_MAX_SIZE, &local_error);
-    if (bytes == NULL)
-      {
-        if (allow_missing && g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-          return TRUE;
-        g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
-                     "Cannot read configuration file: %s (give a regular file)",
-                     local_error->message);
-        return FALSE;
-      }
-    len = g_bytes_get_size (bytes);
-    contents = g_strndup (len > 0 ? g_bytes_get_data (bytes, NULL) : "", len);
-  }
+  if (!cbox_config_check_bytes (path, data, len, error))
+    return FALSE;
+  contents = g_strndup (len > 0 ? data : "", len);
   if (!g_key_file_load_from_data (key_file, contents, len, G_KEY_FILE_NONE, &local_error))
     {
       guint line = cbox_config_find_bad_line (contents);
@@ -538,9 +662,37 @@ cbox_config_load_file (CboxConfig *config, CboxConfigLayer layer, const char *pa
         }
     }
 
+  cbox_config_record_plugin_keys (config, key_file, contents, path, layer);
   cbox_config_overlay (config->layers[layer], key_file);
   g_clear_pointer (&config->merged, g_key_file_unref);
   return TRUE;
+}
+
+gboolean
+cbox_config_load_file (CboxConfig *config, CboxConfigLayer layer, const char *path,
+                       gboolean allow_missing, GError **error)
+{
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (CboxHost) root = cbox_host_new ();
+  g_autoptr (GBytes) bytes = NULL;
+
+  g_return_val_if_fail (config != NULL && path != NULL, FALSE);
+  g_return_val_if_fail (layer < CBOX_CONFIG_N_LAYERS, FALSE);
+
+  /* Read through cbox_host_read_file(): a fifo or a device given as
+   * --config must be refused at once, not read forever. */
+  bytes = cbox_host_read_file (root, path, CBOX_CONFIG_MAX_SIZE, &local_error);
+  if (bytes == NULL)
+    {
+      if (allow_missing && g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        return TRUE;
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
+                   "Cannot read configuration file: %s (give a regular file)",
+                   local_error->message);
+      return FALSE;
+    }
+  return cbox_config_load_data (config, layer, path, g_bytes_get_data (bytes, NULL),
+                                g_bytes_get_size (bytes), error);
 }
 
 gboolean
@@ -625,9 +777,72 @@ cbox_config_set (CboxConfig *config, const char *group, const char *key, const c
                    local_error->message);
       return FALSE;
     }
+  if (!g_str_equal (group, "cbox"))
+    {
+      CboxConfigKeyOrigin *origin = g_new0 (CboxConfigKeyOrigin, 1);
+      origin->group = g_strdup (group);
+      origin->key = g_strdup (key);
+      origin->value = g_key_file_get_value (key_file, group, key, NULL);
+      origin->where = g_strdup_printf ("--set=%s.%s", group, key);
+      origin->layer = CBOX_CONFIG_LAYER_CLI;
+      g_ptr_array_add (config->plugin_keys, origin);
+    }
   cbox_config_overlay (config->layers[CBOX_CONFIG_LAYER_CLI], key_file);
   g_clear_pointer (&config->merged, g_key_file_unref);
   return TRUE;
+}
+
+const GPtrArray *
+cbox_config_get_plugin_keys (CboxConfig *config)
+{
+  g_return_val_if_fail (config != NULL, NULL);
+  return config->plugin_keys;
+}
+
+guint
+cbox_config_distance (const char *a, const char *b)
+{
+  /* Optimal string alignment: insertions, deletions, substitutions and
+   * swaps of two neighbours ("gti" is one edit from "git") each count 1. */
+  gsize la = strlen (a), lb = strlen (b);
+  g_autofree guint *d = g_new (guint, (la + 1) * (lb + 1));
+#define D(i, j) d[(i) * (lb + 1) + (j)]
+
+  for (gsize i = 0; i <= la; i++)
+    D (i, 0) = (guint)i;
+  for (gsize j = 0; j <= lb; j++)
+    D (0, j) = (guint)j;
+  for (gsize i = 1; i <= la; i++)
+    for (gsize j = 1; j <= lb; j++)
+      {
+        guint cost = a[i - 1] == b[j - 1] ? 0 : 1;
+        guint best = MIN (MIN (D (i - 1, j) + 1, D (i, j - 1) + 1), D (i - 1, j - 1) + cost);
+        if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+          best = MIN (best, D (i - 2, j - 2) + 1);
+        D (i, j) = best;
+      }
+  return D (la, lb);
+#undef D
+}
+
+const char *
+cbox_config_nearest (const char *word, const char *const *candidates)
+{
+  const char *best = NULL;
+  /* At most two edits, and fewer than half the word's letters: "kyes"
+   * finds "keys", "gti" finds "git", "x" finds nothing. */
+  guint best_distance = MIN (3, ((guint)strlen (word) + 1) / 2);
+
+  for (guint i = 0; candidates != NULL && candidates[i] != NULL; i++)
+    {
+      guint distance = cbox_config_distance (word, candidates[i]);
+      if (distance < best_distance)
+        {
+          best_distance = distance;
+          best = candidates[i];
+        }
+    }
+  return best;
 }
 
 GKeyFile *
@@ -668,4 +883,230 @@ cbox_config_get_core_string (CboxConfig *config, const char *key)
         return value;
     }
   return NULL;
+}
+
+/* Reads @value as @key's type, as the plugin will (GKeyFile's readers,
+ * which cbox_context_get_*() use): what passes here, the plugin can read. */
+static gboolean
+cbox_config_check_plugin_value (const CboxPluginKey *key, const char *value, GError **error)
+{
+  g_autoptr (GKeyFile) key_file = g_key_file_new ();
+  g_autoptr (GError) local_error = NULL;
+  g_autofree char *text = NULL;
+  g_auto (GStrv) list = NULL;
+
+  g_key_file_set_value (key_file, "g", "k", value);
+  switch (key->type)
+    {
+    case CBOX_PLUGIN_KEY_BOOLEAN:
+      g_key_file_get_boolean (key_file, "g", "k", &local_error);
+      if (local_error != NULL)
+        {
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
+                       "'%s' is not a boolean (write true or false)", value);
+          return FALSE;
+        }
+      return TRUE;
+    case CBOX_PLUGIN_KEY_STRING_LIST:
+      list = g_key_file_get_string_list (key_file, "g", "k", NULL, &local_error);
+      break;
+    default:
+      text = g_key_file_get_string (key_file, "g", "k", &local_error);
+      break;
+    }
+  if (local_error != NULL)
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
+                   "the value cannot be read (a bad escape: write a backslash as '\\\\')");
+      return FALSE;
+    }
+  if (key->type == CBOX_PLUGIN_KEY_CHOICE)
+    {
+      g_autofree char *choices = g_strjoinv (", ", (char **)key->choices);
+      g_strstrip (text);
+      if (!g_strv_contains (key->choices, text))
+        {
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG, "'%s' is not one of %s", text,
+                       choices);
+          return FALSE;
+        }
+    }
+  if (key->type == CBOX_PLUGIN_KEY_INTEGER)
+    {
+      gint64 number;
+      g_strstrip (text);
+      if (!g_ascii_string_to_signed (text, 10, key->min, key->max, &number, NULL))
+        {
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
+                       "'%s' is not a whole number from %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT,
+                       text, key->min, key->max);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+/* Why a group of the configuration is not one plugin's: NULL when it is
+ * (*ret_desc set, or NULL when its keys cannot be checked). */
+static char *
+cbox_config_check_group (CboxRegistry *registry, const char *group, const CboxPluginDesc **ret_desc)
+{
+  CboxPluginInfo *info = cbox_registry_lookup (registry, group);
+  g_autoptr (GPtrArray) owners = NULL;
+
+  *ret_desc = NULL;
+  if (info != NULL)
+    {
+      /* A plugin the descriptor cache described is opened now (the keys
+       * are not cached): only a plugin whose group the configuration
+       * has, usually one the run uses anyway. A plugin that turns out
+       * broken is the planner's to report, if the run needs it. */
+      const CboxPluginDesc *desc = cbox_plugin_info_get_desc (info);
+      if (desc != NULL && desc->abi_minor >= 4)
+        *ret_desc = desc;
+      return NULL;
+    }
+  owners = cbox_registry_resolve (registry, group, 0);
+  if (owners->len > 0)
+    return g_strdup_printf ("[%s] is an alias; a plugin reads the group of its own name ([%s])",
+                            group, cbox_plugin_info_get_name (g_ptr_array_index (owners, 0)));
+  /* A rejected plugin's group, or one of a plugin shipped with cbox that
+   * this build or machine lacks (a profile may set it): nothing reads it
+   * here, and nothing can check it. */
+  if (cbox_registry_name_is_known (registry, group))
+    return NULL;
+  {
+    g_auto (GStrv) known = cbox_registry_get_known_names (registry, 0);
+    g_autoptr (GStrvBuilder) names = g_strv_builder_new ();
+    g_auto (GStrv) plugin_names = NULL;
+    const char *nearest;
+
+    for (guint i = 0; known[i] != NULL; i++)
+      if (cbox_registry_lookup (registry, known[i]) != NULL)
+        g_strv_builder_add (names, known[i]);
+    plugin_names = g_strv_builder_end (names);
+    nearest = cbox_config_nearest (group, (const char *const *)plugin_names);
+    if (nearest != NULL)
+      return g_strdup_printf ("unknown group [%s]: no plugin of that name; did you mean [%s]?",
+                              group, nearest);
+    return g_strdup_printf ("unknown group [%s]: no plugin of that name ('cbox plugins' lists "
+                            "them; [cbox] is cbox's own)",
+                            group);
+  }
+}
+
+gboolean
+cbox_config_check_plugin_keys (const GPtrArray *origins, CboxRegistry *registry, GError **error)
+{
+  g_return_val_if_fail (origins != NULL && registry != NULL, FALSE);
+
+  for (guint i = 0; i < origins->len; i++)
+    {
+      const CboxConfigKeyOrigin *origin = g_ptr_array_index (origins, i);
+      const CboxPluginDesc *desc = NULL;
+      const CboxPluginKey *key = NULL;
+      g_autofree char *why = cbox_config_check_group (registry, origin->group, &desc);
+      g_autoptr (GError) local_error = NULL;
+
+      if (why != NULL)
+        {
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG, "%s: %s", origin->where, why);
+          return FALSE;
+        }
+      if (desc == NULL || origin->key == NULL)
+        continue;
+      for (guint k = 0; desc->keys != NULL && desc->keys[k].name != NULL; k++)
+        if (g_str_equal (desc->keys[k].name, origin->key))
+          key = &desc->keys[k];
+      if (key == NULL)
+        {
+          g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+          g_auto (GStrv) names = NULL;
+          g_autofree char *list = NULL;
+          const char *nearest;
+
+          for (guint k = 0; desc->keys != NULL && desc->keys[k].name != NULL; k++)
+            g_strv_builder_add (builder, desc->keys[k].name);
+          names = g_strv_builder_end (builder);
+          nearest = cbox_config_nearest (origin->key, (const char *const *)names);
+          list = g_strjoinv (", ", names);
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
+                       "%s: key '%s' in [%s]: unknown key; %s%s%s(known keys of %s: %s; 'cbox help "
+                       "%s' describes them)",
+                       origin->where, origin->key, origin->group,
+                       nearest != NULL ? "did you mean '" : "", nearest != NULL ? nearest : "",
+                       nearest != NULL ? "'? " : "", desc->name, names[0] != NULL ? list : "none",
+                       desc->name);
+          return FALSE;
+        }
+      if (!cbox_config_check_plugin_value (key, origin->value, &local_error))
+        {
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG, "%s: key '%s' in [%s]: %s",
+                       origin->where, origin->key, origin->group, local_error->message);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+/* What a value of @key looks like, for help (@markdown FALSE) and for
+ * docs/config.md (TRUE: names in backticks). */
+static char *
+cbox_config_describe_key_value (const CboxPluginKey *key, gboolean markdown)
+{
+  const char *quote = markdown ? "`" : "";
+
+  switch (key->type)
+    {
+    case CBOX_PLUGIN_KEY_BOOLEAN:
+      return g_strdup_printf ("%strue%s or %sfalse%s", quote, quote, quote, quote);
+    case CBOX_PLUGIN_KEY_STRING_LIST:
+      return g_strdup_printf ("list (%s;%s-separated)", quote, quote);
+    case CBOX_PLUGIN_KEY_INTEGER:
+      return g_strdup_printf ("whole number, %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT, key->min,
+                              key->max);
+    case CBOX_PLUGIN_KEY_CHOICE:
+      {
+        g_autoptr (GString) out = g_string_new (NULL);
+        for (guint i = 0; key->choices[i] != NULL; i++)
+          g_string_append_printf (out, "%s%s%s%s", i > 0 ? ", " : "", quote, key->choices[i],
+                                  quote);
+        return g_string_free (g_steal_pointer (&out), FALSE);
+      }
+    default:
+      return g_strdup ("text");
+    }
+}
+
+char *
+cbox_config_format_plugin_keys (const CboxPluginDesc *desc, gboolean markdown)
+{
+  g_autoptr (GString) out = g_string_new (NULL);
+
+  g_return_val_if_fail (desc != NULL, NULL);
+
+  if (markdown)
+    g_string_append_printf (out,
+                            "### `[%s]`\n\n"
+                            "| key | value | default | meaning |\n"
+                            "|---|---|---|---|\n",
+                            desc->name);
+  for (guint i = 0; desc->keys != NULL && desc->keys[i].name != NULL; i++)
+    {
+      const CboxPluginKey *key = &desc->keys[i];
+      g_autofree char *value = cbox_config_describe_key_value (key, markdown);
+
+      if (markdown)
+        g_string_append_printf (out, "| `%s` | %s | %s%s%s | %s |\n", key->name, value,
+                                key->default_value != NULL ? "`" : "",
+                                key->default_value != NULL ? key->default_value : "none",
+                                key->default_value != NULL ? "`" : "", key->description);
+      else
+        g_string_append_printf (out, "  %-24s %s\n  %-24s %s; default: %s\n", key->name,
+                                key->description, "", value,
+                                key->default_value != NULL ? key->default_value : "none");
+    }
+  if (desc->keys == NULL || desc->keys[0].name == NULL)
+    g_string_append (out, markdown ? "No keys.\n" : "  (no keys)\n");
+  return g_string_free (g_steal_pointer (&out), FALSE);
 }

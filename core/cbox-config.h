@@ -8,6 +8,8 @@
 
 G_BEGIN_DECLS
 
+typedef struct _CboxRegistry CboxRegistry;
+
 typedef enum
 {
   CBOX_CONFIG_LAYER_FILES = 0, /* shipped defaults, /etc, user, --config: per key, later wins */
@@ -28,6 +30,43 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (CboxConfig, cbox_config_free)
  * ($XDG_CONFIG_HOME/cbox, else ~/.config/cbox). The variables are ignored
  * when the process has AT_SECURE. */
 char **cbox_config_get_search_dirs (const CboxHost *host);
+
+/* Where a key of a plugin group was set, for messages: "FILE:LINE" or
+ * "--set=GROUP.KEY". @key is NULL for a group without keys. */
+typedef struct
+{
+  char *group;
+  char *key;
+  char *value; /* as written, escapes and all */
+  char *where;
+  CboxConfigLayer layer;
+} CboxConfigKeyOrigin;
+
+/* NUL bytes, bytes that are not UTF-8, a byte order mark: an error naming
+ * @path, the line, the column and the bytes. */
+gboolean cbox_config_check_bytes (const char *path, const char *data, gsize len, GError **error);
+/* cbox_config_load_file() with the file's contents already read (@path
+ * only names it in messages); what the fuzz target calls. */
+gboolean cbox_config_load_data (CboxConfig *config, CboxConfigLayer layer, const char *path,
+                                const char *data, gsize len, GError **error);
+/* Every key of a plugin group read so far (files, profile, --set), in the
+ * order read. */
+const GPtrArray *cbox_config_get_plugin_keys (CboxConfig *config);
+/* Every key of @origins against the keys the plugin of its group declares
+ * (ABI 1.4): an unknown group, an unknown key or a value that does not fit
+ * the key's type is an error naming where it was set, the group and the
+ * key, with the nearest known name. Groups of rejected plugins and of
+ * shipped plugins this machine lacks, and plugins built before ABI 1.4,
+ * are not checked. */
+gboolean cbox_config_check_plugin_keys (const GPtrArray *origins, CboxRegistry *registry,
+                                        GError **error);
+/* The keys @desc declares: for `cbox help NAME` (@markdown FALSE), or as
+ * the table of docs/config.md (TRUE), which a test compares with it. */
+char *cbox_config_format_plugin_keys (const CboxPluginDesc *desc, gboolean markdown);
+/* Edit distance (Levenshtein), and the candidate nearest to @word when it
+ * is near enough to be a typo of it; NULL when none is. */
+guint cbox_config_distance (const char *a, const char *b);
+const char *cbox_config_nearest (const char *word, const char *const *candidates);
 
 /* Loads one file into @layer, key by key over what is there. A missing file
  * is an error unless @allow_missing. Errors name the file, the line and the

@@ -4,11 +4,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cbox-loader.h"
+#include "cbox-private.h"
 
 /* The smallest descriptor and vtables a plugin of this ABI major may have:
  * everything ABI 1.0 defined. Members added by later minors go after these,
@@ -37,6 +40,22 @@ cbox_loader_name_is_valid (const char *name)
         return FALSE;
     }
   return len > 0;
+}
+
+/* What ran out, and what to do, for EMFILE, ENFILE and ENOMEM (as
+ * GFileError codes): not the plugin's fault. */
+const char *
+cbox_loader_describe_resource_error (int file_error_code)
+{
+  switch (file_error_code)
+    {
+    case G_FILE_ERROR_MFILE:
+      return "too many open files in cbox; raise the limit with ulimit -n";
+    case G_FILE_ERROR_NFILE:
+      return "too many open files on the system; close some programs and try again";
+    default:
+      return "out of memory; close some programs or raise ulimit -v, and try again";
+    }
 }
 
 /* "libcbox-x11.so" -> "x11": what `cbox plugins` calls a file whose
@@ -73,6 +92,7 @@ cbox_plugin_info_free (CboxPluginInfo *info)
   g_strfreev (info->cached_after);
   g_strfreev (info->cached_conflicts);
   g_free (info->cache_file);
+  g_free (info->overrides);
   g_free (info);
 }
 
@@ -119,6 +139,18 @@ cbox_plugin_info_reject (CboxPluginInfo *info, GError *error)
   g_clear_pointer (&info->module, g_module_close);
 }
 
+CboxPluginInfo *
+cbox_loader_new_rejected (const char *path, CboxPluginError code, const char *message)
+{
+  CboxPluginInfo *info = g_new0 (CboxPluginInfo, 1);
+
+  info->path = g_strdup (path);
+  info->name = name_from_path (path);
+  info->has_stamp = cbox_plugin_stamp_get (path, &info->stamp, NULL);
+  info->error = g_error_new (CBOX_PLUGIN_ERROR, code, "%s: %s", path, message);
+  return info;
+}
+
 /* Rejects *@infop and hands it back, stolen, for the caller to return. */
 static CboxPluginInfo *reject (CboxPluginInfo **infop, CboxPluginError code, const char *format,
                                ...) G_GNUC_PRINTF (3, 4);
@@ -152,6 +184,137 @@ strv_names_are_valid (const char *const *names, const char **ret_bad)
         }
     }
   return TRUE;
+}
+
+/* Far more keys than any plugin has: a bound, so an array without its
+ * NULL-named end is refused instead of read past. */
+#define CBOX_PLUGIN_KEYS_MAX 128
+
+/* ABI 1.4: the keys a plugin declares are shown by `cbox help` and decide
+ * what the core accepts in its group: each needs a name as typed in a
+ * file, a known type, a one-line description, and for a choice the
+ * choices. */
+static gboolean
+keys_are_valid (const CboxPluginKey *keys, char **ret_why)
+{
+  for (guint i = 0; keys != NULL; i++)
+    {
+      const CboxPluginKey *key = &keys[i];
+
+      if (i >= CBOX_PLUGIN_KEYS_MAX)
+        {
+          *ret_why = g_strdup_printf ("more than %d keys (is the array's { NULL } end missing? "
+                                      "declare them with CBOX_KEYS)",
+                                      CBOX_PLUGIN_KEYS_MAX);
+          return FALSE;
+        }
+      if (key->name == NULL)
+        return TRUE;
+      if (!cbox_loader_name_is_valid (key->name))
+        {
+          *ret_why = g_strdup_printf ("key %u has a name that is not 1 to %d characters of a-z, "
+                                      "0-9, '_' and '-'",
+                                      i + 1, CBOX_PLUGIN_NAME_MAX);
+          return FALSE;
+        }
+      for (guint j = 0; j < i; j++)
+        if (g_str_equal (keys[j].name, key->name))
+          {
+            *ret_why = g_strdup_printf ("key '%s' is declared twice", key->name);
+            return FALSE;
+          }
+      if (key->type < CBOX_PLUGIN_KEY_STRING || key->type > CBOX_PLUGIN_KEY_INTEGER)
+        {
+          *ret_why = g_strdup_printf ("key '%s' has type %d, not a CBOX_PLUGIN_KEY_* type",
+                                      key->name, (int)key->type);
+          return FALSE;
+        }
+      if (key->description == NULL || !g_utf8_validate (key->description, -1, NULL)
+          || (key->default_value != NULL && !g_utf8_validate (key->default_value, -1, NULL)))
+        {
+          *ret_why = g_strdup_printf ("key '%s' has no description, or one (or a default) that "
+                                      "is not UTF-8",
+                                      key->name);
+          return FALSE;
+        }
+      if (key->type == CBOX_PLUGIN_KEY_CHOICE)
+        {
+          guint n = 0;
+          for (; key->choices != NULL && key->choices[n] != NULL && n <= CBOX_PLUGIN_KEYS_MAX; n++)
+            if (!g_utf8_validate (key->choices[n], -1, NULL))
+              break;
+          if (n == 0 || n > CBOX_PLUGIN_KEYS_MAX || key->choices[n] != NULL)
+            {
+              *ret_why = g_strdup_printf ("key '%s' is a choice without valid .choices", key->name);
+              return FALSE;
+            }
+        }
+      if (key->type == CBOX_PLUGIN_KEY_INTEGER && key->min > key->max)
+        {
+          *ret_why = g_strdup_printf ("key '%s' has .min above .max", key->name);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+gboolean
+cbox_loader_is_privileged (void)
+{
+  return geteuid () == 0 || getauxval (AT_SECURE) != 0;
+}
+
+/* Security: loading a plugin runs its code with cbox's privileges. Run as
+ * root (or setuid, or with file capabilities), cbox loads only what
+ * nobody but root could have written, as the dynamic loader does for a
+ * privileged program's libraries and systemd for its units: the file, and
+ * every folder from / down to it (links resolved first, so the folders
+ * checked are the ones the file really is in), must belong to root and not
+ * be writable by group or others. A world-writable folder with the sticky
+ * bit (/tmp) is accepted on the way, as for the plugin cache: there nobody
+ * else may rename or replace root's own entries. NULL when trusted, else
+ * why not. */
+static char *
+loader_check_privileged (const char *path)
+{
+  g_autofree char *real = realpath (path, NULL);
+  g_autofree char *dir = NULL;
+  struct stat st;
+
+  if (real == NULL || stat (real, &st) != 0)
+    return g_strdup_printf ("cannot resolve it: %s", g_strerror (errno));
+  if (st.st_uid != 0)
+    return g_strdup_printf ("it belongs to uid %u, not root, and cbox runs privileged: it loads "
+                            "only root's plugins (chown root it, or run cbox unprivileged)",
+                            (unsigned)st.st_uid);
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+    return g_strdup_printf ("others may write it (mode %04o), and cbox runs privileged: chmod "
+                            "go-w it",
+                            (unsigned)(st.st_mode & 07777));
+  dir = g_path_get_dirname (real);
+  for (;;)
+    {
+      char *parent;
+
+      if (stat (dir, &st) != 0)
+        return g_strdup_printf ("cannot check the folder %s: %s", dir, g_strerror (errno));
+      if (st.st_uid != 0)
+        return g_strdup_printf ("the folder %s belongs to uid %u, not root, and cbox runs "
+                                "privileged: whoever owns it can replace the plugin",
+                                dir, (unsigned)st.st_uid);
+      if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st.st_mode & S_ISVTX) == 0)
+        return g_strdup_printf ("others may write the folder %s (mode %04o), and cbox runs "
+                                "privileged: they can replace the plugin (chmod go-w it)",
+                                dir, (unsigned)(st.st_mode & 07777));
+      parent = g_path_get_dirname (dir);
+      if (g_str_equal (parent, dir))
+        {
+          g_free (parent);
+          return NULL;
+        }
+      g_free (dir);
+      dir = parent;
+    }
 }
 
 static const char *
@@ -192,10 +355,39 @@ cbox_loader_load_file (const char *path)
         "not a regular file (a %s named like a plugin); remove it from the plugin folder",
         S_ISDIR (st.st_mode) ? "directory" : "special file");
 
+  if (cbox_loader_is_privileged ())
+    {
+      g_autofree char *why = loader_check_privileged (path);
+      if (why != NULL)
+        return reject (&info, CBOX_PLUGIN_ERROR_UNSAFE, "refused: %s", why);
+    }
+
+  /* What dlopen would map must be in the file: a plugin cut short is
+   * SIGBUS inside the dynamic loader otherwise (cbox-elf.c). */
+  if (!cbox_elf_check_file (path, &local_error))
+    {
+      if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_ACCES))
+        return reject (&info, CBOX_PLUGIN_ERROR_OPEN,
+                       "cannot read it: %s; make it readable (chmod a+r) or remove it",
+                       local_error->message);
+      if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_MFILE)
+          || g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NFILE)
+          || g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOMEM))
+        return reject (&info, CBOX_PLUGIN_ERROR_OPEN, "cannot open it: %s",
+                       cbox_loader_describe_resource_error (local_error->code));
+      return reject (&info, CBOX_PLUGIN_ERROR_BAD_ELF,
+                     "not a plugin this cbox can load: %s; rebuild or reinstall it, or remove it",
+                     local_error->message);
+    }
+
   /* BIND_LOCAL: one plugin's symbols never resolve another's. No
    * BIND_LAZY: a plugin with an unresolved symbol fails here, with a
    * message, instead of crashing cbox when the symbol is first used. */
+  /* From dlopen (the file's constructors) to the end of describe(), a
+   * crash or hang is this plugin's: the guard names it (cbox-guard.c). */
+  cbox_plugin_guard_enter (info->name, "loading (its constructors)", CBOX_PLUGIN_GUARD_TIMEOUT_S);
   info->module = g_module_open_full (path, G_MODULE_BIND_LOCAL, &local_error);
+  cbox_plugin_guard_leave ();
   if (info->module == NULL)
     {
       const char *why = local_error->message;
@@ -212,6 +404,15 @@ cbox_loader_load_file (const char *path)
       /* dlerror() usually starts with the path we print anyway. */
       if (g_str_has_prefix (why, path) && g_str_has_prefix (why + strlen (path), ": "))
         why += strlen (path) + 2;
+      /* dlopen's own errors carry no errno, only its text: a resource that
+       * ran out is no reason to rebuild anything. */
+      if (strstr (why, g_strerror (EMFILE)) != NULL || strstr (why, g_strerror (ENFILE)) != NULL
+          || strstr (why, g_strerror (ENOMEM)) != NULL)
+        return reject (&info, CBOX_PLUGIN_ERROR_OPEN, "cannot load: %s (%s)", why,
+                       cbox_loader_describe_resource_error (
+                           strstr (why, g_strerror (EMFILE)) != NULL   ? G_FILE_ERROR_MFILE
+                           : strstr (why, g_strerror (ENFILE)) != NULL ? G_FILE_ERROR_NFILE
+                                                                       : G_FILE_ERROR_NOMEM));
       return reject (
           &info, CBOX_PLUGIN_ERROR_OPEN,
           "cannot load: %s; is it a cbox plugin built for this system? Rebuild or remove it", why);
@@ -228,7 +429,9 @@ cbox_loader_load_file (const char *path)
    * so); it is the only plugin function the loader calls. (dlopen already
    * ran the file's ELF constructors, if it has any: loading a plugin trusts
    * it, which is why a setuid cbox ignores CBOX_PLUGIN_PATH.) */
+  cbox_plugin_guard_enter (info->name, "its describe()", CBOX_PLUGIN_GUARD_TIMEOUT_S);
   desc = describe ();
+  cbox_plugin_guard_leave ();
   if (desc == NULL)
     return reject (&info, CBOX_PLUGIN_ERROR_NULL_DESCRIPTOR,
                    "%s() returned no descriptor; the plugin is broken, rebuild "
@@ -265,6 +468,17 @@ cbox_loader_load_file (const char *path)
                    "plugin name is not 1 to %d characters of a-z, 0-9, '_' and '-'; fix .name in "
                    "CBOX_PLUGIN_DEFINE",
                    CBOX_PLUGIN_NAME_MAX);
+  /* Security: the file's name is the plugin's name, so that two files of
+   * one folder can never claim one name (file-name order used to decide
+   * which of them was x11), and what a folder listing shows is what runs. */
+  {
+    g_autofree char *base = g_path_get_basename (path);
+    g_autofree char *expected = g_strdup_printf ("libcbox-%s.so", info->desc.name);
+    if (!g_str_equal (base, expected))
+      return reject (&info, CBOX_PLUGIN_ERROR_BAD_FILE_NAME,
+                     "the file holds plugin '%s', whose file must be named %s; rename it",
+                     info->desc.name, expected);
+  }
   /* From here on, messages and `cbox plugins` use the plugin's own name. */
   g_free (info->name);
   info->name = g_strdup (info->desc.name);
@@ -287,6 +501,18 @@ cbox_loader_load_file (const char *path)
                    "plugin '%s' has a version or description that is not "
                    "UTF-8; fix it",
                    info->name);
+
+  /* A plugin built for an older minor has no keys member: the copy above
+   * left it NULL (and a 1.3 descriptor claiming more is not trusted). */
+  if (info->desc.abi_minor < 4)
+    info->desc.keys = NULL;
+  {
+    g_autofree char *why = NULL;
+    if (!keys_are_valid (info->desc.keys, &why))
+      return reject (&info, CBOX_PLUGIN_ERROR_MISSING_FIELD,
+                     "plugin '%s' declares its configuration keys wrongly: %s; fix .keys",
+                     info->name, why);
+  }
 
   if (info->desc.kind == CBOX_PLUGIN_KIND_FORWARDER)
     {

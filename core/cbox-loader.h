@@ -51,6 +51,9 @@ struct _CboxPluginInfo
   CboxBackendVTable backend;
   gboolean accepted;
   GError *error;
+  /* The path of a plugin of the same name found later (the installed one)
+   * that this one replaces (CBOX_PLUGIN_PATH), or NULL. */
+  char *overrides;
 };
 
 /* Opens @path and checks it, in the order ARCHITECTURE.md gives: regular
@@ -59,6 +62,9 @@ struct _CboxPluginInfo
  * duplicate-name check belongs to the registry. */
 CboxPluginInfo *cbox_loader_load_file (const char *path);
 void cbox_plugin_info_free (CboxPluginInfo *info);
+/* A rejected info for @path, never opened here: "@path: @message". */
+CboxPluginInfo *cbox_loader_new_rejected (const char *path, CboxPluginError code,
+                                          const char *message);
 /* An accepted info known from the descriptor cache, not loaded: @desc's
  * strings are copied, its vtables ignored. */
 CboxPluginInfo *cbox_plugin_info_new_cached (const char *path, const CboxPluginStamp *stamp,
@@ -73,6 +79,16 @@ gboolean cbox_plugin_stamp_get (const char *path, CboxPluginStamp *ret_stamp, st
 gboolean cbox_plugin_stamp_equal (const CboxPluginStamp *a, const CboxPluginStamp *b);
 /* Rejects an info that passed cbox_loader_load_file() (closes its module). */
 void cbox_plugin_info_reject (CboxPluginInfo *info, GError *error);
+/* Before dlopen: @path is an ELF shared object for this machine whose
+ * headers and loadable segments lie within the file (cbox-elf.c). The
+ * error says what is wrong (G_FILE_ERROR; ACCES when it cannot be read). */
+gboolean cbox_elf_check_file (const char *path, GError **error);
+/* "too many open files in cbox; raise the limit with ulimit -n" for
+ * G_FILE_ERROR_MFILE, and the like for NFILE and NOMEM. */
+const char *cbox_loader_describe_resource_error (int file_error_code);
+/* TRUE when cbox runs as root, setuid or with AT_SECURE: plugins and
+ * their folders must then be root's and written by nobody else. */
+gboolean cbox_loader_is_privileged (void);
 /* [a-z0-9_-]{1,64} */
 gboolean cbox_loader_name_is_valid (const char *name);
 

@@ -9,10 +9,12 @@
 #include <fcntl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
 
+#include "cbox-config.h"
 #include "cbox-planner.h"
 #include "cbox-project.h"
 #include "cbox-protect.h"
@@ -125,6 +127,7 @@ cbox_request_free (CboxRequest *request)
   g_free (request->usr_dir);
   g_free (request->profile);
   g_key_file_unref (request->config);
+  g_clear_pointer (&request->config_keys, g_ptr_array_unref);
   g_free (request);
 }
 
@@ -334,6 +337,93 @@ cbox_planner_log (CboxPlanner *planner, const char *format, ...)
               message);
 }
 
+/* ---- calls into plugin code ----------------------------------------------- */
+
+/* The first critical message logged while plugin code ran: how GLib and
+ * the plan API report a broken contract (a relative destination, a NULL
+ * where a value is required). */
+static char *cbox_planner_breach;
+static GLogFunc cbox_planner_old_log_func;
+static gpointer cbox_planner_old_log_data;
+static GLogLevelFlags cbox_planner_old_fatal;
+
+static void
+cbox_planner_log_handler (const char *domain, GLogLevelFlags level, const char *message,
+                          gpointer user_data)
+{
+  if ((level & G_LOG_LEVEL_CRITICAL) != 0 && cbox_planner_breach == NULL)
+    cbox_planner_breach = g_strdup (message);
+  g_log_default_handler (domain, level, message, user_data);
+}
+
+/* Around every call into a plugin: the guard (a crash or hang ends cbox
+ * with 125, naming the plugin), and criticals caught as contract breaches
+ * instead of aborting under G_DEBUG=fatal-criticals or passing unseen. */
+static void
+cbox_planner_enter_plugin (const char *plugin, const char *what, guint timeout_s)
+{
+  g_clear_pointer (&cbox_planner_breach, g_free);
+  cbox_planner_old_log_func = g_log_set_default_handler (cbox_planner_log_handler, NULL);
+  (void)cbox_planner_old_log_data;
+  cbox_planner_old_fatal = g_log_set_always_fatal (G_LOG_LEVEL_ERROR);
+  cbox_plugin_guard_enter (plugin, what, timeout_s);
+}
+
+/* Security: a plugin that breaks the ABI's contract is refused, never
+ * half-trusted: FALSE without an error (GLib would abort on it, naming
+ * nobody), TRUE with one, or a critical (the plan API refusing what it was
+ * given: the item is missing from the plan, and the plugin does not know).
+ * Returns @ok, or FALSE with @error set naming @plugin and @what (and the
+ * plugin's own error prefixed with "@kind '@plugin': ", unless @kind is
+ * NULL). */
+static gboolean cbox_planner_leave_plugin_full (const char *kind, const char *plugin,
+                                                const char *what, gboolean ok, GError **local_error,
+                                                gboolean *ret_breach, GError **error);
+
+static gboolean
+cbox_planner_leave_plugin (const char *kind, const char *plugin, const char *what, gboolean ok,
+                           GError **local_error, GError **error)
+{
+  return cbox_planner_leave_plugin_full (kind, plugin, what, ok, local_error, NULL, error);
+}
+
+/* The same, and *@ret_breach says whether a FALSE is a contract breach
+ * (not the plugin's own error). */
+static gboolean
+cbox_planner_leave_plugin_full (const char *kind, const char *plugin, const char *what, gboolean ok,
+                                GError **local_error, gboolean *ret_breach, GError **error)
+{
+  g_autofree char *breach = NULL;
+
+  cbox_plugin_guard_leave ();
+  g_log_set_always_fatal (cbox_planner_old_fatal);
+  g_log_set_default_handler (cbox_planner_old_log_func, NULL);
+  breach = g_steal_pointer (&cbox_planner_breach);
+
+  if (breach == NULL && ok && *local_error == NULL)
+    return TRUE;
+  if (breach == NULL && !ok && *local_error != NULL)
+    {
+      if (kind != NULL)
+        g_propagate_prefixed_error (error, g_steal_pointer (local_error), "%s '%s': ", kind,
+                                    plugin);
+      else
+        g_propagate_error (error, g_steal_pointer (local_error));
+      return FALSE;
+    }
+  g_clear_error (local_error);
+  if (ret_breach != NULL)
+    *ret_breach = TRUE;
+  g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED,
+               "%s '%s' broke the plugin contract in %s: %s; cbox refuses what it gave (fix or "
+               "remove the plugin, or leave it out with --no-forward)",
+               kind != NULL ? kind : "Plugin", plugin, what,
+               breach != NULL ? breach
+               : ok           ? "it returned TRUE and set an error"
+                              : "it returned FALSE without setting an error");
+  return FALSE;
+}
+
 static CboxContext *
 cbox_planner_make_context (CboxPlanner *planner, const char *name, gboolean requested)
 {
@@ -422,12 +512,14 @@ cbox_planner_select_backend (CboxPlanner *planner, GError **error)
     }
   planner->backend_ctx = cbox_planner_make_context (planner, name, TRUE);
   planner->backend_probe = cbox_probe_result_new ();
-  if (!planner->backend_desc->backend->probe (planner->backend_ctx, planner->backend_probe,
-                                              &local_error))
-    {
-      g_propagate_prefixed_error (error, g_steal_pointer (&local_error), "Backend '%s': ", name);
+  {
+    gboolean ok;
+    cbox_planner_enter_plugin (name, "its probe", CBOX_PLUGIN_GUARD_TIMEOUT_S);
+    ok = planner->backend_desc->backend->probe (planner->backend_ctx, planner->backend_probe,
+                                                &local_error);
+    if (!cbox_planner_leave_plugin ("Backend", name, "its probe", ok, &local_error, error))
       return FALSE;
-    }
+  }
   switch (cbox_probe_result_get_status (planner->backend_probe))
     {
     case CBOX_PROBE_AVAILABLE:
@@ -463,13 +555,18 @@ cbox_planner_prestart (CboxPlanner *planner)
 {
   const CboxBackendVTable *backend = planner->backend_desc->backend;
   g_autoptr (GError) local_error = NULL;
+  gboolean ok;
 
   if (!planner->request->will_run || !CBOX_VTABLE_HAS (backend, CboxBackendVTable, prestart)
       || backend->prestart == NULL)
     return;
-  if (!backend->prestart (planner->backend_ctx, &local_error))
+  cbox_plugin_guard_enter (planner->backend_desc->name, "its prestart",
+                           CBOX_PLUGIN_GUARD_TIMEOUT_S);
+  ok = backend->prestart (planner->backend_ctx, &local_error);
+  cbox_plugin_guard_leave ();
+  if (!ok)
     cbox_planner_log (planner, "backend %s: not started early: %s", planner->backend_desc->name,
-                      local_error->message);
+                      local_error != NULL ? local_error->message : "(no reason given)");
   else
     cbox_planner_log (planner, "backend %s: started early", planner->backend_desc->name);
 }
@@ -540,6 +637,29 @@ cbox_planner_resolve_forwarders (CboxPlanner *planner, GError **error)
         {
           g_ptr_array_set_size (planner->chosen, 0);
           continue;
+        }
+      /* Security: a name no plugin answers to is a typo (--no-forward=gti
+       * would otherwise leave git in, forward-optional=nosuch do nothing),
+       * wherever it is. A plugin of cbox this machine lacks is no typo: it
+       * is skipped below, or an error when asked for. */
+      if (!cbox_registry_name_is_known (planner->registry, op->name))
+        {
+          g_auto (GStrv) known
+              = cbox_registry_get_known_names (planner->registry, CBOX_PLUGIN_KIND_FORWARDER);
+          const char *nearest = cbox_config_nearest (op->name, (const char *const *)known);
+          g_autofree char *list = g_strjoinv (", ", known);
+          g_autofree char *hint
+              = nearest != NULL ? g_strdup_printf ("did you mean '%s'? ", nearest) : g_strdup ("");
+
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
+                       "Unknown forwarder '%s' (%s, from %s): no plugin has that name or alias; "
+                       "%sknown: %s ('cbox plugins' lists them)",
+                       op->name,
+                       op->kind == CBOX_FORWARD_OP_REMOVE ? "to leave out"
+                       : op->requested                    ? "asked for"
+                                                          : "optional or default",
+                       op->origin, hint, list);
+          return FALSE;
         }
       members = cbox_registry_resolve (planner->registry, op->name, CBOX_PLUGIN_KIND_FORWARDER);
       if (op->kind == CBOX_FORWARD_OP_REMOVE)
@@ -768,12 +888,27 @@ cbox_planner_probe_forwarders (CboxPlanner *planner, GError **error)
       chosen->ctx = cbox_planner_make_context (planner, chosen->desc->name,
                                                cbox_chosen_is_requested (chosen));
       chosen->probe = cbox_probe_result_new ();
-      if (!chosen->desc->forwarder->probe (chosen->ctx, chosen->probe, &local_error))
-        {
-          g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
-                                      "Forwarder '%s': ", chosen->desc->name);
-          return FALSE;
-        }
+      {
+        g_autoptr (GError) breach_error = NULL;
+        gboolean breach = FALSE;
+        gboolean ok;
+
+        cbox_planner_enter_plugin (chosen->desc->name, "its probe", CBOX_PLUGIN_GUARD_TIMEOUT_S);
+        ok = chosen->desc->forwarder->probe (chosen->ctx, chosen->probe, &local_error);
+        if (!cbox_planner_leave_plugin_full ("Forwarder", chosen->desc->name, "its probe", ok,
+                                             &local_error, &breach, &breach_error))
+          {
+            if (!breach)
+              {
+                g_propagate_error (error, g_steal_pointer (&breach_error));
+                return FALSE;
+              }
+            /* A broken probe makes the forwarder unavailable: an error
+             * below when it was asked for, left out when a default. */
+            cbox_probe_result_set_status (chosen->probe, CBOX_PROBE_UNAVAILABLE, "%s",
+                                          breach_error->message);
+          }
+      }
       status = cbox_probe_result_get_status (chosen->probe);
       chosen->available = status == CBOX_PROBE_AVAILABLE || status == CBOX_PROBE_DEGRADED;
       cbox_planner_log (planner, "forwarder %s: %s%s%s", chosen->desc->name,
@@ -1046,6 +1181,26 @@ cbox_planner_build (CboxPlanner *planner, GError **error)
     return FALSE;
   cbox_planner_order (planner);
 
+  /* A plugin of CBOX_PLUGIN_PATH that replaces an installed one is
+   * allowed (a developer's build), never silent. */
+  cbox_plan_set_origin (planner->plan, "core");
+  {
+    CboxPluginInfo *backend_info
+        = cbox_registry_lookup (planner->registry, planner->backend_desc->name);
+    if (backend_info != NULL && cbox_plugin_info_get_overrides (backend_info) != NULL)
+      cbox_plan_add_note (planner->plan, "backend '%s' comes from %s, in place of %s",
+                          planner->backend_desc->name, cbox_plugin_info_get_path (backend_info),
+                          cbox_plugin_info_get_overrides (backend_info));
+  }
+  for (guint i = 0; i < planner->chosen->len; i++)
+    {
+      CboxChosen *chosen = g_ptr_array_index (planner->chosen, i);
+      if (cbox_plugin_info_get_overrides (chosen->info) != NULL)
+        cbox_plan_add_note (planner->plan, "forwarder '%s' comes from %s, in place of %s",
+                            chosen->desc->name, cbox_plugin_info_get_path (chosen->info),
+                            cbox_plugin_info_get_overrides (chosen->info));
+    }
+
   cbox_plan_set_origin (planner->plan, "core");
   cbox_plan_set_command (planner->plan, (const char *const *)request->command);
   cbox_plan_set_network_mode (planner->plan, request->network);
@@ -1067,12 +1222,31 @@ cbox_planner_build (CboxPlanner *planner, GError **error)
 
       cbox_plan_mark (planner->plan, &mark);
       cbox_plan_set_origin (planner->plan, chosen->desc->name);
-      if (!chosen->desc->forwarder->contribute (chosen->ctx, planner->plan, &local_error))
-        {
-          g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
-                                      "Forwarder '%s': ", chosen->desc->name);
-          return FALSE;
-        }
+      {
+        gboolean ok;
+        cbox_planner_enter_plugin (chosen->desc->name, "its contribute",
+                                   CBOX_PLUGIN_GUARD_TIMEOUT_S);
+        g_autoptr (GError) breach_error = NULL;
+        gboolean breach = FALSE;
+
+        ok = chosen->desc->forwarder->contribute (chosen->ctx, planner->plan, &local_error);
+        /* A contribute that broke the contract (the plan API refused part
+         * of what it gave): what it added is taken back out, and it is
+         * left out as an unavailable forwarder is; asked for, the plan
+         * stops. */
+        if (!cbox_planner_leave_plugin_full ("Forwarder", chosen->desc->name, "its contribute", ok,
+                                             &local_error, &breach, &breach_error))
+          {
+            if (!breach || cbox_chosen_is_requested (chosen))
+              {
+                g_propagate_error (error, g_steal_pointer (&breach_error));
+                return FALSE;
+              }
+            cbox_plan_rollback (planner->plan, &mark);
+            cbox_planner_drop (planner, chosen, breach_error->message);
+            continue;
+          }
+      }
       /* Optional means optional: a forwarder that was not asked for (a
        * default, forward-optional) and added what the backend cannot
        * carry (the ssh agent's socket, for qemu) is left out with the
@@ -1110,13 +1284,16 @@ cbox_planner_build (CboxPlanner *planner, GError **error)
     return FALSE;
 
   cbox_plan_set_origin (planner->plan, planner->backend_desc->name);
-  if (!planner->backend_desc->backend->realize (planner->backend_ctx, planner->plan,
-                                                planner->launch, &local_error))
-    {
-      g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
-                                  "Backend '%s': ", planner->backend_desc->name);
+  {
+    gboolean ok;
+    cbox_planner_enter_plugin (planner->backend_desc->name, "its realize",
+                               CBOX_PLUGIN_GUARD_TIMEOUT_S);
+    ok = planner->backend_desc->backend->realize (planner->backend_ctx, planner->plan,
+                                                  planner->launch, &local_error);
+    if (!cbox_planner_leave_plugin ("Backend", planner->backend_desc->name, "its realize", ok,
+                                    &local_error, error))
       return FALSE;
-    }
+  }
   planner->built = TRUE;
   cbox_planner_log (planner, "plan ready: %u mounts, %u variables, %u helpers",
                     cbox_plan_get_n_mounts (planner->plan), cbox_plan_get_n_env (planner->plan),
@@ -1342,11 +1519,17 @@ cbox_planner_run (CboxPlanner *planner, int *ret_status, GError **error)
       if (!CBOX_VTABLE_HAS (vtable, CboxForwarderVTable, prepare))
         continue;
       cbox_plan_set_origin (planner->plan, chosen->desc->name);
+      cbox_plugin_guard_enter (chosen->desc->name, "its prepare", 0);
       if (!vtable->prepare (chosen->ctx, planner->plan, &local_error))
         {
+          if (local_error == NULL)
+            g_set_error (&local_error, CBOX_ERROR, CBOX_ERROR_FAILED,
+                         "broke the plugin contract in its prepare: it returned FALSE without "
+                         "setting an error");
           g_prefix_error (&local_error, "Forwarder '%s': ", chosen->desc->name);
           ok = FALSE;
         }
+      cbox_plugin_guard_leave ();
     }
   cbox_planner_release_signals (old_actions);
 
@@ -1444,6 +1627,118 @@ cbox_doctor_report_free (CboxDoctorReport *report)
   g_free (report);
 }
 
+typedef struct
+{
+  const CboxPluginDesc *desc;
+  CboxContext *ctx;
+} DoctorProbe;
+
+/* In the child: the probe, and what it found written to @fd as the status
+ * byte ('E' for an error), the reason, then the details, each ended by a
+ * NUL. */
+static void
+cbox_planner_doctor_probe_in_child (gpointer data, int fd)
+{
+  DoctorProbe *probe = data;
+  g_autoptr (CboxProbeResult) result = cbox_probe_result_new ();
+  g_autoptr (GError) probe_error = NULL;
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (GByteArray) out = g_byte_array_new ();
+  const char *const *details;
+  const char *reason;
+  gboolean ok;
+  guint8 status;
+
+  cbox_planner_enter_plugin (probe->desc->name, "its probe", 0);
+  if (probe->desc->kind == CBOX_PLUGIN_KIND_BACKEND)
+    ok = probe->desc->backend->probe (probe->ctx, result, &probe_error);
+  else
+    ok = probe->desc->forwarder->probe (probe->ctx, result, &probe_error);
+  /* doctor's reason is the probe's own message, without a prefix. */
+  ok = cbox_planner_leave_plugin (NULL, probe->desc->name, "its probe", ok, &probe_error,
+                                  &local_error);
+  status = ok ? (guint8)('0' + cbox_probe_result_get_status (result)) : 'E';
+  reason = ok ? cbox_probe_result_get_reason (result) : local_error->message;
+  g_byte_array_append (out, &status, 1);
+  g_byte_array_append (out, (const guint8 *)(reason != NULL ? reason : ""),
+                       (guint)strlen (reason != NULL ? reason : "") + 1);
+  details = ok ? cbox_probe_result_get_details (result) : NULL;
+  for (guint i = 0; details != NULL && details[i] != NULL; i++)
+    g_byte_array_append (out, (const guint8 *)details[i], (guint)strlen (details[i]) + 1);
+  for (guint done = 0; done < out->len;)
+    {
+      ssize_t n = write (fd, out->data + done, out->len - done);
+      if (n <= 0)
+        _exit (1);
+      done += (guint)n;
+    }
+}
+
+/* `cbox doctor` probes each plugin in a child of its own (cbox-guard.c):
+ * a probe that crashes or hangs is reported as that plugin's, and the
+ * diagnosis goes on. */
+static gboolean
+cbox_planner_doctor_probe (const CboxPluginDesc *desc, CboxContext *ctx, CboxProbeResult *result,
+                           GError **error)
+{
+  DoctorProbe probe = { desc, ctx };
+  g_autoptr (GByteArray) out = g_byte_array_new ();
+  guint timeout_s = cbox_plugin_guard_get_timeout ();
+  int wait_status;
+  gboolean timed_out;
+  const char *end;
+  const char *p;
+
+  if (!cbox_plugin_run_isolated (cbox_planner_doctor_probe_in_child, &probe, timeout_s, out,
+                                 &wait_status, &timed_out))
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "cannot start a process to probe it: %s",
+                   g_strerror (errno));
+      return FALSE;
+    }
+  if (timed_out)
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_TIMED_OUT,
+                   "broken: it hangs: its probe did not return within %u s", timeout_s);
+      return FALSE;
+    }
+  if (WIFSIGNALED (wait_status))
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED,
+                   "broken: it crashed in its probe: signal %d, %s", WTERMSIG (wait_status),
+                   cbox_plugin_guard_signal_name (WTERMSIG (wait_status)));
+      return FALSE;
+    }
+  if (out->len < 2 || out->data[out->len - 1] != '\0')
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED,
+                   "broken: its probe ended the process (exit status %d)",
+                   WIFEXITED (wait_status) ? WEXITSTATUS (wait_status) : -1);
+      return FALSE;
+    }
+  p = (const char *)out->data + 1;
+  end = (const char *)out->data + out->len;
+  if (out->data[0] == 'E')
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "%s", p);
+      return FALSE;
+    }
+  if (p[0] != '\0')
+    cbox_probe_result_set_status (result, (CboxProbeStatus)(out->data[0] - '0'), "%s", p);
+  else
+    cbox_probe_result_set_status (result, (CboxProbeStatus)(out->data[0] - '0'), NULL);
+  for (p += strlen (p) + 1; p < end;)
+    {
+      const char *key = p;
+      const char *value = key + strlen (key) + 1;
+      if (value >= end)
+        break;
+      cbox_probe_result_add_detail (result, key, "%s", value);
+      p = value + strlen (value) + 1;
+    }
+  return TRUE;
+}
+
 CboxDoctorReport *
 cbox_planner_doctor (CboxRegistry *registry, CboxHost *host, CboxRequest *request)
 {
@@ -1503,10 +1798,7 @@ cbox_planner_doctor (CboxRegistry *registry, CboxHost *host, CboxRequest *reques
         }
       ctx = cbox_planner_make_context (planner, desc->name, FALSE);
       result = cbox_probe_result_new ();
-      if (desc->kind == CBOX_PLUGIN_KIND_BACKEND)
-        ok = desc->backend->probe (ctx, result, &local_error);
-      else
-        ok = desc->forwarder->probe (ctx, result, &local_error);
+      ok = cbox_planner_doctor_probe (desc, ctx, result, &local_error);
 
       entry = g_new0 (CboxDoctorEntry, 1);
       entry->name = g_strdup (desc->name);

@@ -88,6 +88,9 @@ typedef struct
   char *profile; /* or NULL */
   gboolean verbose;
   GKeyFile *config; /* merged, what plugins see */
+  /* Where each key of a plugin group was set (CboxConfigKeyOrigin), for
+   * cbox_config_check_plugin_keys() once the plugins are known; or NULL. */
+  GPtrArray *config_keys;
   /* FALSE when no configuration file has a `forward` key: the forwarders
    * whose descriptor says default_enabled are the defaults then. */
   gboolean has_default_forwards;

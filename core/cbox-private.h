@@ -135,4 +135,35 @@ gboolean cbox_base_plan_fill_system (CboxPlan *plan, const CboxHost *host, const
  * clear message when @project_dir does not exist or is not a directory. */
 gboolean cbox_base_plan_add_project (CboxPlan *plan, const CboxHost *host, const char *project_dir,
                                      GError **error);
+/* ---- the generic run (cbox-run.c) --------------------------------------- */
+/* Raises cbox's own soft limit of open files (cbox-run.c says why); the
+ * programs cbox starts get the original back. */
+void cbox_run_raise_nofile_limit (void);
+
+/* ---- the plugin guard (cbox-guard.c) ------------------------------------ */
+/* How long a plugin's load, describe(), probe, contribute or realize may
+ * take before it counts as hung: far more than any does (pipewire's probe
+ * waits up to its connect-timeout-ms, at most 60 s). */
+#define CBOX_PLUGIN_GUARD_TIMEOUT_S 120
+/* Around each call into plugin code: a crash in it, or no return within
+ * @timeout_s (0: no bound), ends cbox with 125 and a line naming @plugin and
+ * @what ("its probe"). */
+void cbox_plugin_guard_enter (const char *plugin, const char *what, guint timeout_s);
+void cbox_plugin_guard_leave (void);
+/* CBOX_PLUGIN_GUARD_TIMEOUT_S, or $CBOX_PLUGIN_TIMEOUT_S (1-3600) when set
+ * and the process is not privileged. */
+guint cbox_plugin_guard_get_timeout (void);
+/* "SIGSEGV, a bad memory access": for messages. */
+const char *cbox_plugin_guard_signal_name (int sig);
+/* Runs @func in a child process (the guard off: it dies of a crash) that
+ * writes what it learnt to @fd, and collects that into @output, for at most
+ * @timeout_s seconds (then the child is killed: *@ret_timed_out). FALSE
+ * when no child could be started. */
+typedef void (*CboxIsolatedFunc) (gpointer data, int fd);
+gboolean cbox_plugin_run_isolated (CboxIsolatedFunc func, gpointer data, guint timeout_s,
+                                   GByteArray *output, int *ret_wait_status,
+                                   gboolean *ret_timed_out);
+/* Off in a child that reports a crash to its parent by dying of it. */
+void cbox_plugin_guard_set_enabled (gboolean enabled);
+
 G_END_DECLS

@@ -5,8 +5,11 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cbox-plugin-cache.h"
+#include "cbox-private.h"
 
 struct _CboxRegistry
 {
@@ -17,6 +20,7 @@ struct _CboxRegistry
   CboxPluginCache *cache; /* while loading */
   guint n_cached;
   gboolean cache_read_only; /* read the cache, never write it */
+  gboolean isolated;        /* load each file in a child first (cbox plugins, doctor) */
 };
 
 CboxRegistry *
@@ -70,6 +74,55 @@ cbox_registry_get_n_cached (CboxRegistry *registry)
   return registry->n_cached;
 }
 
+void
+cbox_registry_set_isolated (CboxRegistry *registry, gboolean isolated)
+{
+  g_return_if_fail (registry != NULL);
+  registry->isolated = isolated;
+}
+
+static void
+registry_load_in_child (gpointer data, int fd)
+{
+  g_autoptr (CboxPluginInfo) info = cbox_loader_load_file (data);
+  char verdict = info->accepted ? 'A' : 'R';
+
+  if (write (fd, &verdict, 1) != 1)
+    _exit (1);
+}
+
+/* NULL when the file loads (or is refused) without harm in a child, so the
+ * parent may load it; else the rejected info, saying what the child died
+ * of. */
+static CboxPluginInfo *
+registry_try_in_child (const char *path)
+{
+  g_autoptr (GByteArray) output = g_byte_array_new ();
+  guint timeout_s = cbox_plugin_guard_get_timeout ();
+  int wait_status;
+  gboolean timed_out;
+  g_autofree char *why = NULL;
+
+  if (!cbox_plugin_run_isolated (registry_load_in_child, (gpointer)path, timeout_s, output,
+                                 &wait_status, &timed_out))
+    return NULL; /* no child: load it here, as a run does */
+  if (timed_out)
+    why = g_strdup_printf ("it hangs: loading it (its constructors and describe()) did not end "
+                           "within %u s",
+                           timeout_s);
+  else if (WIFSIGNALED (wait_status))
+    why = g_strdup_printf ("it crashed while loaded (its constructors or describe()): signal %d, "
+                           "%s",
+                           WTERMSIG (wait_status),
+                           cbox_plugin_guard_signal_name (WTERMSIG (wait_status)));
+  else if (output->len != 1)
+    why = g_strdup_printf ("loading it ended its process (exit status %d)",
+                           WIFEXITED (wait_status) ? WEXITSTATUS (wait_status) : -1);
+  if (why == NULL)
+    return NULL;
+  return cbox_loader_new_rejected (path, CBOX_PLUGIN_ERROR_CRASHED, why);
+}
+
 static void
 registry_add_file (CboxRegistry *registry, const char *path)
 {
@@ -85,6 +138,8 @@ registry_add_file (CboxRegistry *registry, const char *path)
       if (info != NULL)
         registry->n_cached++;
     }
+  if (info == NULL && registry->isolated)
+    info = registry_try_in_child (path);
   if (info == NULL)
     {
       info = cbox_loader_load_file (path);
@@ -108,6 +163,11 @@ registry_add_file (CboxRegistry *registry, const char *path)
                                  "%s: a plugin named '%s' was found first, in %s; this one is "
                                  "ignored (remove one of the two files)",
                                  path, info->name, first->path));
+          /* Allowed, but never silent: `cbox plugins`, `cbox plan` and -v
+           * say which file replaces which (file names equal the plugins'
+           * names, so the two are in different folders). */
+          if (first->overrides == NULL)
+            first->overrides = g_strdup (path);
         }
       else
         {
@@ -210,6 +270,36 @@ cbox_registry_get_default_path (void)
   return g_strv_builder_end (builder);
 }
 
+/* Security: an alias is what a user types for a plugin (--forward=gpu);
+ * one equal to another plugin's name would make that name mean two
+ * plugins (a plugin aliased "ssh" next to the real ssh). Such a plugin is
+ * rejected, whichever was found first. */
+static void
+registry_reject_alias_clashes (CboxRegistry *registry)
+{
+  for (guint i = 0; i < registry->plugins->len; i++)
+    {
+      CboxPluginInfo *info = g_ptr_array_index (registry->plugins, i);
+
+      for (guint j = 0;
+           info->accepted && info->desc.aliases != NULL && info->desc.aliases[j] != NULL; j++)
+        {
+          CboxPluginInfo *other = g_hash_table_lookup (registry->accepted, info->desc.aliases[j]);
+          g_autofree char *alias = NULL;
+
+          if (other == NULL || other == info)
+            continue;
+          alias = g_strdup (info->desc.aliases[j]);
+          g_hash_table_remove (registry->accepted, info->name);
+          cbox_plugin_info_reject (
+              info, g_error_new (CBOX_PLUGIN_ERROR, CBOX_PLUGIN_ERROR_BAD_FILE_NAME,
+                                 "%s: its alias '%s' is the name of another plugin (%s); fix "
+                                 ".aliases or remove one of them",
+                                 info->path, alias, other->path));
+        }
+    }
+}
+
 void
 cbox_registry_load_default (CboxRegistry *registry)
 {
@@ -221,6 +311,7 @@ cbox_registry_load_default (CboxRegistry *registry)
     registry->cache = cbox_plugin_cache_new (registry->cache_file);
   for (gsize i = 0; dirs[i] != NULL; i++)
     cbox_registry_load_dir (registry, dirs[i]);
+  registry_reject_alias_clashes (registry);
   if (registry->cache != NULL)
     {
       /* `cbox plan` and `cbox doctor` look; they create nothing on disk. */
@@ -288,6 +379,64 @@ cbox_registry_resolve (CboxRegistry *registry, const char *name_or_alias, CboxPl
   return found;
 }
 
+/* The plugins shipped with cbox and their aliases. A name in a
+ * configuration file or a forwarder list that no plugin found here
+ * answers to is an error (a typo must not silently leave a forwarder or a
+ * setting out), unless it is one of these: a plugin of cbox that this
+ * build or this machine does not have (-Dqemu=disabled), which the shipped
+ * profiles may name. /failclosed/names/shipped checks the list against
+ * the built plugins. */
+static const char *const cbox_registry_shipped_names[] = {
+  "bwrap",    "nspawn", "qemu", "x11", "wayland", "display", "dbus",     "dri",    "gpu",
+  "pipewire", "audio",  "ssh",  "git", "nix",     "locale",  "hostconf", "claude", NULL,
+};
+
+const char *const *
+cbox_registry_get_shipped_names (void)
+{
+  return cbox_registry_shipped_names;
+}
+
+gboolean
+cbox_registry_name_is_known (CboxRegistry *registry, const char *name)
+{
+  g_return_val_if_fail (registry != NULL && name != NULL, FALSE);
+
+  if (g_strv_contains (cbox_registry_shipped_names, name))
+    return TRUE;
+  for (guint i = 0; i < registry->plugins->len; i++)
+    {
+      CboxPluginInfo *info = g_ptr_array_index (registry->plugins, i);
+      if (g_str_equal (info->name, name) || (info->accepted && plugin_answers_to (info, name)))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+char **
+cbox_registry_get_known_names (CboxRegistry *registry, CboxPluginKind kind)
+{
+  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+  g_autoptr (GPtrArray) names = g_ptr_array_new ();
+
+  g_return_val_if_fail (registry != NULL, NULL);
+  for (guint i = 0; i < registry->plugins->len; i++)
+    {
+      CboxPluginInfo *info = g_ptr_array_index (registry->plugins, i);
+
+      if (!info->accepted || (kind != 0 && info->desc.kind != kind))
+        continue;
+      g_ptr_array_add (names, info->name);
+      for (guint j = 0; info->desc.aliases != NULL && info->desc.aliases[j] != NULL; j++)
+        g_ptr_array_add (names, (gpointer)info->desc.aliases[j]);
+    }
+  g_ptr_array_sort (names, compare_strings);
+  for (guint i = 0; i < names->len; i++)
+    if (i == 0 || strcmp (g_ptr_array_index (names, i), g_ptr_array_index (names, i - 1)) != 0)
+      g_strv_builder_add (builder, g_ptr_array_index (names, i));
+  return g_strv_builder_end (builder);
+}
+
 const char *
 cbox_plugin_info_get_path (CboxPluginInfo *info)
 {
@@ -316,6 +465,13 @@ cbox_plugin_info_get_meta (CboxPluginInfo *info)
 {
   g_return_val_if_fail (info != NULL, NULL);
   return info->accepted ? &info->desc : NULL;
+}
+
+const char *
+cbox_plugin_info_get_overrides (CboxPluginInfo *info)
+{
+  g_return_val_if_fail (info != NULL, NULL);
+  return info->overrides;
 }
 
 const GError *
@@ -359,6 +515,14 @@ cbox_plugin_error_code_to_string (int code)
       return "duplicate-name";
     case CBOX_PLUGIN_ERROR_CHANGED:
       return "changed";
+    case CBOX_PLUGIN_ERROR_BAD_ELF:
+      return "bad-elf";
+    case CBOX_PLUGIN_ERROR_UNSAFE:
+      return "unsafe";
+    case CBOX_PLUGIN_ERROR_BAD_FILE_NAME:
+      return "bad-file-name";
+    case CBOX_PLUGIN_ERROR_CRASHED:
+      return "crashed";
     default:
       return "unknown";
     }

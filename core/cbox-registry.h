@@ -28,6 +28,11 @@ void cbox_registry_set_cache_read_only (CboxRegistry *registry, gboolean read_on
  * `cbox -v`). */
 guint cbox_registry_get_n_cached (CboxRegistry *registry);
 
+/* Load every file in a child process first, with a time bound, so that
+ * one that crashes or hangs while loaded is rejected (CRASHED) instead of
+ * taking the caller down: for `cbox plugins` and `cbox doctor`. */
+void cbox_registry_set_isolated (CboxRegistry *registry, gboolean isolated);
+
 /* The search path: CBOX_PLUGIN_PATH (colon-separated; ignored when the
  * process is setuid or has AT_SECURE), then the installed plugin folder.
  * The first file with a given name wins. Never fails: every file that
@@ -51,6 +56,16 @@ CboxPluginInfo *cbox_registry_lookup (CboxRegistry *registry, const char *name);
 GPtrArray *cbox_registry_resolve (CboxRegistry *registry, const char *name_or_alias,
                                   CboxPluginKind kind);
 
+/* TRUE when a plugin found (accepted or rejected) is called @name, an
+ * accepted one has it as an alias, or it is a name or alias of a plugin
+ * shipped with cbox (which this build or machine may lack). */
+gboolean cbox_registry_name_is_known (CboxRegistry *registry, const char *name);
+/* The names and aliases of the accepted plugins of @kind (0: any), for
+ * "did you mean". */
+char **cbox_registry_get_known_names (CboxRegistry *registry, CboxPluginKind kind);
+/* The names and aliases of the plugins shipped with cbox. */
+const char *const *cbox_registry_get_shipped_names (void);
+
 /* The path of the file. */
 const char *cbox_plugin_info_get_path (CboxPluginInfo *info);
 /* The plugin's name; for a rejected plugin whose descriptor could not be
@@ -66,6 +81,9 @@ const CboxPluginDesc *cbox_plugin_info_get_desc (CboxPluginInfo *info);
  * default_enabled. Its vtables are NULL until the plugin is loaded. NULL
  * when rejected. */
 const CboxPluginDesc *cbox_plugin_info_get_meta (CboxPluginInfo *info);
+/* The file of the same name found later on the path (the installed
+ * plugin) that this one replaces, or NULL. */
+const char *cbox_plugin_info_get_overrides (CboxPluginInfo *info);
 /* Why it was rejected (domain CBOX_PLUGIN_ERROR, message naming the file);
  * NULL when accepted. */
 const GError *cbox_plugin_info_get_error (CboxPluginInfo *info);
@@ -74,7 +92,8 @@ gboolean cbox_plugin_info_is_accepted (CboxPluginInfo *info);
 /* A stable word for a CBOX_PLUGIN_ERROR code, for JSON and scripts:
  * "not-regular-file", "open", "no-entry-point", "null-descriptor",
  * "abi-major", "abi-minor", "struct-size", "missing-field",
- * "missing-vtable", "duplicate-name", "changed"; "unknown" for anything else. */
+ * "missing-vtable", "duplicate-name", "changed", "bad-elf", "unsafe",
+ * "bad-file-name", "crashed"; "unknown" for anything else. */
 const char *cbox_plugin_error_code_to_string (int code);
 
 G_END_DECLS

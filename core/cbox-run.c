@@ -12,6 +12,7 @@
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -185,6 +186,35 @@ cbox_run_child_reset (const sigset_t *mask, gboolean ignore_forwarded,
   return TRUE;
 }
 
+/* The soft limit of open files cbox started with, given back to every
+ * program it starts (cbox_run_raise_nofile_limit()). */
+static struct rlimit cbox_run_nofile_original;
+static gboolean cbox_run_nofile_raised;
+
+/* A soft limit of open files far enough below what cbox needs (a plugin
+ * per file, its libraries, the plan's fds) turns into a dlopen() failure
+ * that reads like a broken plugin. As systemd does for itself, cbox raises
+ * its own soft limit towards the hard one (up to 65536, plenty, and a
+ * bound for the loops that go over every fd), and every program it starts
+ * gets the limit cbox was started with back: the command sees the limit
+ * its user set. */
+void
+cbox_run_raise_nofile_limit (void)
+{
+  struct rlimit limit;
+
+  if (getrlimit (RLIMIT_NOFILE, &limit) != 0)
+    return;
+  cbox_run_nofile_original = limit;
+  if (limit.rlim_cur == RLIM_INFINITY
+      || (limit.rlim_max != RLIM_INFINITY && limit.rlim_cur >= limit.rlim_max)
+      || limit.rlim_cur >= 65536)
+    return;
+  limit.rlim_cur = limit.rlim_max == RLIM_INFINITY ? 65536 : MIN (limit.rlim_max, 65536);
+  if (setrlimit (RLIMIT_NOFILE, &limit) == 0)
+    cbox_run_nofile_raised = TRUE;
+}
+
 /* Marks every fd from @lowest up close-on-exec. Async-signal-safe. */
 static void
 cbox_run_child_cloexec_from (int lowest)
@@ -241,6 +271,9 @@ cbox_run_child (void *data)
     }
   if (spawn->output_fd >= 0
       && (dup2 (spawn->output_fd, STDOUT_FILENO) < 0 || dup2 (spawn->output_fd, STDERR_FILENO) < 0))
+    goto fail;
+  /* Async-signal-safe: setrlimit() is a system call. */
+  if (cbox_run_nofile_raised && setrlimit (RLIMIT_NOFILE, &cbox_run_nofile_original) != 0)
     goto fail;
   execve (spawn->path, (char *const *)spawn->argv, (char *const *)spawn->envp);
 fail:

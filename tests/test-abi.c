@@ -52,7 +52,20 @@ test_plugin_desc (void)
   assert_offset (CboxPluginDesc, forwarder, 80);
   assert_offset (CboxPluginDesc, backend, 88);
   assert_offset (CboxPluginDesc, default_enabled, 96);
-  assert_size (CboxPluginDesc, 104);
+  /* ABI 1.4 */
+  assert_offset (CboxPluginDesc, keys, 104);
+  assert_size (CboxPluginDesc, 112);
+  assert_offset (CboxPluginKey, name, 0);
+  assert_offset (CboxPluginKey, type, 8);
+  assert_offset (CboxPluginKey, description, 16);
+  assert_offset (CboxPluginKey, default_value, 24);
+  assert_offset (CboxPluginKey, choices, 32);
+  assert_offset (CboxPluginKey, min, 40);
+  assert_offset (CboxPluginKey, max, 48);
+  assert_offset (CboxPluginKey, reserved, 56);
+  assert_size (CboxPluginKey, 72);
+  g_assert_cmpint (CBOX_PLUGIN_KEY_STRING, ==, 1);
+  g_assert_cmpint (CBOX_PLUGIN_KEY_INTEGER, ==, 5);
 }
 
 static void

@@ -252,17 +252,26 @@ test_broken_override (void)
 {
   g_autoptr (CboxRegistry) registry = cbox_registry_new ();
   g_autofree char *first = cbox_test_make_dir ("override");
-  g_autofree char *second = broken_plugins_second_dir ();
+  g_autofree char *second = cbox_test_make_dir ("override later");
+  g_autofree char *bdir = broken_plugins_dir ();
+  g_autofree char *good = g_build_filename (bdir, "libcbox-good-forwarder.so", NULL);
+  g_autofree char *contents = NULL;
+  g_autoptr (GError) error = NULL;
   CboxPluginInfo *info;
+  gsize len;
 
   broken_plugins_write_file (first, "libcbox-good-forwarder.so", "not a plugin\n", -1);
+  g_file_get_contents (good, &contents, &len, &error);
+  g_assert_no_error (error);
+  broken_plugins_write_file (second, "libcbox-good-forwarder.so", contents, (gssize)len);
   cbox_registry_load_dir (registry, first);
   cbox_registry_load_dir (registry, second);
   g_assert_cmpuint (cbox_registry_get_n_plugins (registry), ==, 2);
   g_assert_false (cbox_plugin_info_is_accepted (cbox_registry_get_plugin (registry, 0)));
   info = cbox_registry_lookup (registry, "good-forwarder");
   g_assert_nonnull (info);
-  g_assert_cmpstr (cbox_plugin_info_get_desc (info)->version, ==, "2.0");
+  g_assert_true (info == cbox_registry_get_plugin (registry, 1));
+  g_assert_cmpstr (cbox_plugin_info_get_desc (info)->version, ==, "1.0");
 }
 
 static void
@@ -304,20 +313,40 @@ test_load_default (void)
 {
   g_autoptr (CboxRegistry) registry = cbox_registry_new ();
   g_autofree char *bdir = broken_plugins_dir ();
-  g_autofree char *second = broken_plugins_second_dir ();
+  g_autofree char *second = cbox_test_make_dir ("first on the path");
   g_autofree char *env = g_strconcat (second, ":", bdir, NULL);
+  g_autofree char *good = g_build_filename (bdir, "libcbox-good-forwarder.so", NULL);
+  g_autofree char *contents = NULL;
+  g_autoptr (GError) error = NULL;
   CboxPluginInfo *info;
+  gsize len;
 
+  /* A copy of the good forwarder, in a folder named first. */
+  g_file_get_contents (good, &contents, &len, &error);
+  g_assert_no_error (error);
+  broken_plugins_write_file (second, "libcbox-good-forwarder.so", contents, (gssize)len);
   g_setenv ("CBOX_PLUGIN_PATH", env, TRUE);
   cbox_registry_load_default (registry);
   g_unsetenv ("CBOX_PLUGIN_PATH");
-  /* second/ comes first now, so its plugin is the good-forwarder. */
+  /* That folder comes first, so its copy is the good-forwarder. */
   info = cbox_registry_lookup (registry, "good-forwarder");
   g_assert_nonnull (info);
-  g_assert_cmpstr (cbox_plugin_info_get_desc (info)->version, ==, "2.0");
-  info = find_file (registry, "libcbox-good-forwarder.so");
+  g_assert_true (g_str_has_prefix (cbox_plugin_info_get_path (info), second));
+  info = NULL;
+  for (guint i = 0; i < cbox_registry_get_n_plugins (registry); i++)
+    {
+      CboxPluginInfo *other = cbox_registry_get_plugin (registry, i);
+      g_autofree char *dir = g_path_get_dirname (cbox_plugin_info_get_path (other));
+      if (g_str_equal (dir, bdir)
+          && g_str_has_suffix (cbox_plugin_info_get_path (other), "/libcbox-good-forwarder.so"))
+        info = other;
+    }
+  g_assert_nonnull (info);
   g_assert_error (cbox_plugin_info_get_error (info), CBOX_PLUGIN_ERROR,
                   CBOX_PLUGIN_ERROR_DUPLICATE_NAME);
+  /* Allowed, and said: the first one notes what it replaces. */
+  g_assert_nonnull (
+      cbox_plugin_info_get_overrides (cbox_registry_lookup (registry, "good-forwarder")));
 }
 
 /* A copy of test-loader-secure-helper at @copy, mode 0755, which the
@@ -433,9 +462,15 @@ test_error_code_strings (void)
   g_assert_cmpstr (cbox_plugin_error_code_to_string (CBOX_PLUGIN_ERROR_DUPLICATE_NAME), ==,
                    "duplicate-name");
   g_assert_cmpstr (cbox_plugin_error_code_to_string (CBOX_PLUGIN_ERROR_CHANGED), ==, "changed");
-  g_assert_cmpstr (cbox_plugin_error_code_to_string (CBOX_PLUGIN_ERROR_CHANGED + 1), ==, "unknown");
+  /* ABI 1.4 */
+  g_assert_cmpstr (cbox_plugin_error_code_to_string (CBOX_PLUGIN_ERROR_BAD_ELF), ==, "bad-elf");
+  g_assert_cmpstr (cbox_plugin_error_code_to_string (CBOX_PLUGIN_ERROR_UNSAFE), ==, "unsafe");
+  g_assert_cmpstr (cbox_plugin_error_code_to_string (CBOX_PLUGIN_ERROR_BAD_FILE_NAME), ==,
+                   "bad-file-name");
+  g_assert_cmpstr (cbox_plugin_error_code_to_string (CBOX_PLUGIN_ERROR_CRASHED), ==, "crashed");
+  g_assert_cmpstr (cbox_plugin_error_code_to_string (CBOX_PLUGIN_ERROR_CRASHED + 1), ==, "unknown");
   /* Every code has its own word. */
-  for (int i = CBOX_PLUGIN_ERROR_NOT_REGULAR_FILE; i <= CBOX_PLUGIN_ERROR_CHANGED; i++)
+  for (int i = CBOX_PLUGIN_ERROR_NOT_REGULAR_FILE; i <= CBOX_PLUGIN_ERROR_CRASHED; i++)
     for (int j = 0; j < i; j++)
       g_assert_cmpstr (cbox_plugin_error_code_to_string (i), !=,
                        cbox_plugin_error_code_to_string (j));

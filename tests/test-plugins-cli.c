@@ -114,7 +114,7 @@ test_text (void)
   g_assert_nonnull (strstr (result.out, "built for cbox plugin ABI 2"));
   g_assert_nonnull (strstr (result.out, "not a regular file"));
   g_assert_nonnull (strstr (result.out, "no cbox_plugin_describe symbol"));
-  g_assert_nonnull (strstr (result.out, "was found first"));
+  g_assert_nonnull (strstr (result.out, "whose file must be named libcbox-good-forwarder.so"));
 }
 
 /* The good plugins are used for real next to the broken ones: the good

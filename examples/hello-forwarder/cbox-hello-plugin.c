@@ -63,4 +63,9 @@ static const CboxForwarderVTable hello_vtable = {
 CBOX_PLUGIN_DEFINE (.kind = CBOX_PLUGIN_KIND_FORWARDER, .name = "hello", .version = "1.0",
                     .description = "a greeting in CBOX_HELLO and /etc/cbox-hello",
                     .aliases = CBOX_STRV ("greeting"), .features = CBOX_FEATURE_DATA,
-                    .forwarder = &hello_vtable)
+                    .forwarder = &hello_vtable,
+                    /* Every key of [hello]: cbox refuses any other there. */
+                    .keys = CBOX_KEYS ({ .name = "greeting",
+                                         .type = CBOX_PLUGIN_KEY_STRING,
+                                         .description = "the greeting",
+                                         .default_value = "hello" }))

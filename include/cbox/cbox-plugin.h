@@ -44,6 +44,14 @@ typedef enum
   CBOX_PLUGIN_ERROR_DUPLICATE_NAME,  /* a plugin of that name was found earlier */
   CBOX_PLUGIN_ERROR_CHANGED,         /* ABI 1.1: the file changed since the plugin cache
                                         described it */
+  CBOX_PLUGIN_ERROR_BAD_ELF,         /* ABI 1.4: not an ELF shared object for this machine, or cut
+                                 short (checked before dlopen) */
+  CBOX_PLUGIN_ERROR_UNSAFE,          /* ABI 1.4: a privileged cbox refuses it: the file or a folder
+                                 above it is not root's, or others may write it */
+  CBOX_PLUGIN_ERROR_BAD_FILE_NAME,   /* ABI 1.4: the file is not named libcbox-NAME.so after its
+                                      .name, or an alias is another plugin's name */
+  CBOX_PLUGIN_ERROR_CRASHED,         /* ABI 1.4: it crashed or hung while loaded or described
+                                      (cbox plugins, cbox doctor) */
 } CboxPluginError;
 
 /* Exit statuses of cbox itself, as env(1) and container runtimes use them. */
@@ -303,6 +311,39 @@ typedef struct
   gboolean (*prestart) (CboxContext *ctx, GError **error);
 } CboxBackendVTable;
 
+/* ABI 1.4. The type of a configuration key, which the core checks a value
+ * against before any plugin runs. */
+typedef enum
+{
+  CBOX_PLUGIN_KEY_STRING = 1,  /* any text (the plugin checks more itself) */
+  CBOX_PLUGIN_KEY_BOOLEAN,     /* true or false (also 1 or 0), as cbox_context_get_boolean() */
+  CBOX_PLUGIN_KEY_STRING_LIST, /* values separated by ';', as cbox_context_get_string_list() */
+  CBOX_PLUGIN_KEY_CHOICE,      /* one of .choices (spaces around it ignored) */
+  CBOX_PLUGIN_KEY_INTEGER,     /* a whole number from .min to .max */
+} CboxPluginKeyType;
+
+/**
+ * CboxPluginKey:
+ *
+ * ABI 1.4. One key of a plugin's configuration group ("[ssh] keys"): the
+ * core refuses a key the plugin does not declare, and a value that does not
+ * fit its type, in files, profiles and --set, naming file, line, group and
+ * key; `cbox help NAME` lists them. Arrays of it end with an entry whose
+ * name is NULL. Its layout is fixed for ABI major 1 (arrays have no
+ * struct_size): what a later minor needs goes into the reserved members.
+ */
+typedef struct
+{
+  const char *name; /* [a-z0-9_-]+ */
+  CboxPluginKeyType type;
+  const char *description;    /* one line */
+  const char *default_value;  /* as shown by help and docs; NULL: none */
+  const char *const *choices; /* CBOX_PLUGIN_KEY_CHOICE: NULL-terminated */
+  gint64 min;                 /* CBOX_PLUGIN_KEY_INTEGER */
+  gint64 max;
+  gpointer reserved[2];
+} CboxPluginKey;
+
 typedef struct
 {
   guint32 abi_major;
@@ -322,6 +363,10 @@ typedef struct
   /* Forwarder: TRUE to be on by default (when the configuration names no
    * default list). */
   gboolean default_enabled;
+  /* ABI 1.4. Every key the plugin reads from its group ([NAME]); NULL:
+   * none. Any other key there is an error. Not checked for a plugin built
+   * for an older minor, which cannot declare them. */
+  const CboxPluginKey *keys;
 } CboxPluginDesc;
 
 #define CBOX_PLUGIN_ENTRY_POINT "cbox_plugin_describe"
@@ -348,6 +393,9 @@ typedef const CboxPluginDesc *(*CboxPluginDescribeFunc) (void);
  *                       .forwarder = &x11_vtable)
  */
 #define CBOX_STRV(...) ((const char *const[]){ __VA_ARGS__, NULL })
+/* ABI 1.4. .keys = CBOX_KEYS ({ .name = "agent", .type = CBOX_PLUGIN_KEY_BOOLEAN,
+ *                              .description = "...", .default_value = "true" }, ...) */
+#define CBOX_KEYS(...) ((const CboxPluginKey[]){ __VA_ARGS__, { NULL } })
 
 #define CBOX_PLUGIN_DEFINE(...)                                                                    \
   static const CboxPluginDesc cbox_plugin_desc_ = { .abi_major = CBOX_ABI_MAJOR,                   \

@@ -1352,10 +1352,24 @@ static const CboxBackendVTable cbox_bwrap_vtable = {
   .prestart = cbox_bwrap_prestart,
 };
 
+/* Every key of [bwrap] (docs/config.md lists them from here). */
+static const CboxPluginKey bwrap_config_keys[] = {
+  { .name = "path",
+    .type = CBOX_PLUGIN_KEY_STRING,
+    .description = "the bubblewrap binary to use",
+    .default_value = "bwrap in PATH" },
+  { .name = "allow-userns",
+    .type = CBOX_PLUGIN_KEY_BOOLEAN,
+    .description
+    = "let the command create user namespaces of its own (Chromium, Firefox sandboxes)",
+    .default_value = "false" },
+  { NULL },
+};
+
 CBOX_PLUGIN_DEFINE (.kind = CBOX_PLUGIN_KIND_BACKEND, .name = "bwrap",
                     .version = CBOX_BWRAP_VERSION,
                     .description = "bubblewrap: unprivileged namespaces on the host kernel",
                     .features = CBOX_FEATURE_BIND | CBOX_FEATURE_SOCKET | CBOX_FEATURE_DEVICE
                                 | CBOX_FEATURE_DATA | CBOX_FEATURE_HELPER | CBOX_FEATURE_TMPFS
                                 | CBOX_FEATURE_SYMLINK | CBOX_FEATURE_HOST_NET,
-                    .backend = &cbox_bwrap_vtable)
+                    .backend = &cbox_bwrap_vtable, .keys = bwrap_config_keys)

@@ -690,9 +690,18 @@ static const CboxForwarderVTable dri_vtable = {
   .contribute = dri_contribute,
 };
 
+/* Every key of [dri] (docs/config.md lists them from here). */
+static const CboxPluginKey dri_config_keys[] = {
+  { .name = "card-nodes",
+    .type = CBOX_PLUGIN_KEY_BOOLEAN,
+    .description = "also forward /dev/dri/card* (not only the render nodes)",
+    .default_value = "true" },
+  { NULL },
+};
+
 CBOX_PLUGIN_DEFINE (.kind = CBOX_PLUGIN_KIND_FORWARDER, .name = "dri", .version = "1.0",
                     .description
                     = "GPU device nodes (DRM render/card, NVIDIA, AMD KFD) and their sysfs entries",
                     .aliases = CBOX_STRV ("gpu"),
                     .features = CBOX_FEATURE_DEVICE | CBOX_FEATURE_BIND | CBOX_FEATURE_SYMLINK,
-                    .forwarder = &dri_vtable)
+                    .forwarder = &dri_vtable, .keys = dri_config_keys)

@@ -552,7 +552,16 @@ static const CboxForwarderVTable git_vtable = {
   .contribute = git_contribute,
 };
 
+/* Every key of [git] (docs/config.md lists them from here). */
+static const CboxPluginKey git_config_keys[] = {
+  { .name = "credentials",
+    .type = CBOX_PLUGIN_KEY_BOOLEAN,
+    .description = "leave git-credential-store files visible (clear-text tokens)",
+    .default_value = "false" },
+  { NULL },
+};
+
 CBOX_PLUGIN_DEFINE (.kind = CBOX_PLUGIN_KIND_FORWARDER, .name = "git", .version = "1.0",
                     .description = "git configuration (~/.gitconfig, ~/.config/git) read-only",
                     .features = CBOX_FEATURE_BIND, .forwarder = &git_vtable,
-                    .default_enabled = FALSE)
+                    .default_enabled = FALSE, .keys = git_config_keys)

@@ -340,7 +340,16 @@ static const CboxForwarderVTable nix_vtable = {
   .contribute = nix_contribute,
 };
 
+/* Every key of [nix] (docs/config.md lists them from here). */
+static const CboxPluginKey nix_config_keys[] = {
+  { .name = "socket",
+    .type = CBOX_PLUGIN_KEY_STRING,
+    .description = "host path of the nix-daemon socket",
+    .default_value = "$NIX_DAEMON_SOCKET_PATH, else /nix/var/nix/daemon-socket/socket" },
+  { NULL },
+};
+
 CBOX_PLUGIN_DEFINE (.kind = CBOX_PLUGIN_KIND_FORWARDER, .name = "nix", .version = "1.0",
                     .description = "Nix store (read-only) and the nix-daemon socket",
                     .features = CBOX_FEATURE_BIND | CBOX_FEATURE_SOCKET | CBOX_FEATURE_SYMLINK,
-                    .forwarder = &nix_vtable, .default_enabled = FALSE)
+                    .forwarder = &nix_vtable, .default_enabled = FALSE, .keys = nix_config_keys)

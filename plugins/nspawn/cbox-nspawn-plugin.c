@@ -868,9 +868,22 @@ static const CboxBackendVTable cbox_nspawn_vtable = {
   .run = cbox_nspawn_run,
 };
 
+/* Every key of [nspawn] (docs/config.md lists them from here). */
+static const CboxPluginKey nspawn_config_keys[] = {
+  { .name = "sudo",
+    .type = CBOX_PLUGIN_KEY_BOOLEAN,
+    .description = "when not root, run cbox again through sudo",
+    .default_value = "false" },
+  { .name = "state-dir",
+    .type = CBOX_PLUGIN_KEY_STRING,
+    .description = "where each run's ephemeral root lives (root's, 0700)",
+    .default_value = "/run/cbox/nspawn" },
+  { NULL },
+};
+
 CBOX_PLUGIN_DEFINE (.kind = CBOX_PLUGIN_KIND_BACKEND, .name = "nspawn", .version = "1.0",
                     .description = "systemd-nspawn container (root) as the invoking user",
                     .features = CBOX_FEATURE_BIND | CBOX_FEATURE_SOCKET | CBOX_FEATURE_DEVICE
                                 | CBOX_FEATURE_DATA | CBOX_FEATURE_HELPER | CBOX_FEATURE_TMPFS
                                 | CBOX_FEATURE_SYMLINK | CBOX_FEATURE_HOST_NET,
-                    .backend = &cbox_nspawn_vtable)
+                    .backend = &cbox_nspawn_vtable, .keys = nspawn_config_keys)

@@ -515,6 +515,29 @@ static const CboxForwarderVTable pipewire_vtable = {
   .contribute = pipewire_contribute,
 };
 
+/* Every key of [pipewire] (docs/config.md lists them from here). */
+static const CboxPluginKey pipewire_config_keys[] = {
+  { .name = "pipewire",
+    .type = CBOX_PLUGIN_KEY_BOOLEAN,
+    .description = "forward the PipeWire socket",
+    .default_value = "true" },
+  { .name = "pulse",
+    .type = CBOX_PLUGIN_KEY_BOOLEAN,
+    .description = "forward the PulseAudio socket and write its client.conf",
+    .default_value = "true" },
+  { .name = "alsa",
+    .type = CBOX_PLUGIN_KEY_BOOLEAN,
+    .description = "also bind /dev/snd (raw ALSA devices)",
+    .default_value = "false" },
+  { .name = "connect-timeout-ms",
+    .type = CBOX_PLUGIN_KEY_INTEGER,
+    .description = "how long the probe waits for the daemon, in milliseconds",
+    .default_value = "1000",
+    .min = 1,
+    .max = 60000 },
+  { NULL },
+};
+
 CBOX_PLUGIN_DEFINE (.kind = CBOX_PLUGIN_KIND_FORWARDER, .name = "pipewire", .version = "1.0",
                     .description
                     = "audio: PipeWire and PulseAudio sockets (ALSA devices on request)",
@@ -522,4 +545,4 @@ CBOX_PLUGIN_DEFINE (.kind = CBOX_PLUGIN_KIND_FORWARDER, .name = "pipewire", .ver
                     /* Device binds only with alsa=true: the planner checks the
                      * finished plan against the backend once more. */
                     .features = CBOX_FEATURE_SOCKET | CBOX_FEATURE_DATA,
-                    .forwarder = &pipewire_vtable)
+                    .forwarder = &pipewire_vtable, .keys = pipewire_config_keys)

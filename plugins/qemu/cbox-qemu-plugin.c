@@ -1106,6 +1106,63 @@ static const CboxBackendVTable cbox_qemu_vtable = {
   .run = cbox_qemu_run,
 };
 
+/* Every key of [qemu] (docs/config.md lists them from here). */
+static const CboxPluginKey qemu_config_keys[] = {
+  { .name = "kernel",
+    .type = CBOX_PLUGIN_KEY_STRING,
+    .description = "path of the kernel image to boot",
+    .default_value = "discovered" },
+  { .name = "accel",
+    .type = CBOX_PLUGIN_KEY_CHOICE,
+    .description = "KVM, TCG (emulation) or KVM when it works (also --accel)",
+    .default_value = "auto",
+    .choices = CBOX_STRV ("auto", "kvm", "tcg") },
+  { .name = "memory",
+    .type = CBOX_PLUGIN_KEY_STRING,
+    .description = "guest memory: 2G, 2048M or 2048 (MiB) (also --memory)",
+    .default_value = "2G" },
+  { .name = "cpus",
+    .type = CBOX_PLUGIN_KEY_INTEGER,
+    .description = "virtual CPUs (also --cpus)",
+    .default_value = "2",
+    .min = 1,
+    .max = 256 },
+  { .name = "machine",
+    .type = CBOX_PLUGIN_KEY_CHOICE,
+    .description = "the machine type",
+    .default_value = "q35",
+    .choices = CBOX_STRV ("auto", "q35", "microvm") },
+  { .name = "cpu",
+    .type = CBOX_PLUGIN_KEY_STRING,
+    .description = "QEMU's -cpu model",
+    .default_value = "host (KVM), max (TCG)" },
+  { .name = "kvm-timeout",
+    .type = CBOX_PLUGIN_KEY_INTEGER,
+    .description = "seconds without a sign of life before KVM is given up",
+    .default_value = "20",
+    .min = 1,
+    .max = 3600 },
+  { .name = "boot-timeout",
+    .type = CBOX_PLUGIN_KEY_INTEGER,
+    .description = "seconds without a sign of life before the run fails",
+    .default_value = "300",
+    .min = 1,
+    .max = 36000 },
+  { .name = "qemu",
+    .type = CBOX_PLUGIN_KEY_STRING,
+    .description = "the QEMU binary",
+    .default_value = "qemu-system-x86_64 in PATH" },
+  { .name = "virtiofsd",
+    .type = CBOX_PLUGIN_KEY_STRING,
+    .description = "the virtiofsd binary; empty: never use virtiofs",
+    .default_value = "discovered" },
+  { .name = "init",
+    .type = CBOX_PLUGIN_KEY_STRING,
+    .description = "the guest init (for testing)",
+    .default_value = "cbox-qemu-init" },
+  { NULL },
+};
+
 /* BIND: shares; DATA, TMPFS, SYMLINK: made by the init; SOCKET: relayed
  * connection by connection over a port (bytes only: no descriptor
  * passing). No DEVICE or HELPER: a device node cannot cross into another
@@ -1115,4 +1172,4 @@ CBOX_PLUGIN_DEFINE (.kind = CBOX_PLUGIN_KIND_BACKEND, .name = "qemu", .version =
                     .description = "a QEMU virtual machine booting the host's kernel",
                     .features = CBOX_FEATURE_BIND | CBOX_FEATURE_SOCKET | CBOX_FEATURE_DATA
                                 | CBOX_FEATURE_TMPFS | CBOX_FEATURE_SYMLINK,
-                    .backend = &cbox_qemu_vtable)
+                    .backend = &cbox_qemu_vtable, .keys = qemu_config_keys)

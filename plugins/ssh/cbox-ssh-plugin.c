@@ -714,6 +714,24 @@ static const CboxForwarderVTable ssh_vtable = {
   .prepare = ssh_prepare,
 };
 
+/* Every key of [ssh] (docs/config.md lists them from here). */
+static const CboxPluginKey ssh_config_keys[] = {
+  { .name = "keys",
+    .type = CBOX_PLUGIN_KEY_BOOLEAN,
+    .description = "~/.ssh read-only, private keys included; false: the filtered agent only",
+    .default_value = "false" },
+  { .name = "agent",
+    .type = CBOX_PLUGIN_KEY_BOOLEAN,
+    .description = "forward the SSH agent (through the filter: list and sign only)",
+    .default_value = "true" },
+  { .name = "agent-keys",
+    .type = CBOX_PLUGIN_KEY_STRING_LIST,
+    .description = "only these keys are listed and may sign (SHA256 fingerprints, public key "
+                   "lines or .pub files)",
+    .default_value = NULL },
+  { NULL },
+};
+
 /* Needs only binds: the socket and the helper are optional (a backend
  * without them gets the keys directory only, with keys=true), so the
  * planner does not refuse ssh on qemu before the plugin can say why. */
@@ -721,4 +739,4 @@ CBOX_PLUGIN_DEFINE (.kind = CBOX_PLUGIN_KIND_FORWARDER, .name = "ssh", .version 
                     .description = "SSH agent, filtered (list and sign only), and ~/.ssh's "
                                    "public files (private keys with keys=true)",
                     .features = CBOX_FEATURE_BIND, .forwarder = &ssh_vtable,
-                    .default_enabled = FALSE)
+                    .default_enabled = FALSE, .keys = ssh_config_keys)

@@ -507,7 +507,17 @@ static const CboxForwarderVTable wayland_vtable = {
   .prepare = wayland_prepare,
 };
 
+/* Every key of [wayland] (docs/config.md lists them from here). */
+static const CboxPluginKey wayland_config_keys[] = {
+  { .name = "require-security-context",
+    .type = CBOX_PLUGIN_KEY_BOOLEAN,
+    .description = "refuse compositors without wp_security_context_manager_v1",
+    .default_value = "false" },
+  { NULL },
+};
+
 CBOX_PLUGIN_DEFINE (.kind = CBOX_PLUGIN_KIND_FORWARDER, .name = "wayland", .version = "1.0",
                     .description = "the Wayland display, through a security context when offered",
                     .aliases = CBOX_STRV ("display"), .features = CBOX_FEATURE_SOCKET,
-                    .forwarder = &wayland_vtable, .default_enabled = FALSE)
+                    .forwarder = &wayland_vtable, .default_enabled = FALSE,
+                    .keys = wayland_config_keys)

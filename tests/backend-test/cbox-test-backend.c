@@ -172,6 +172,43 @@ static const CboxBackendVTable test_backend_vtable = {
   .prestart = test_backend_prestart,
 };
 
+/* Every key of [test] (docs/config.md lists them from here). */
+static const CboxPluginKey test_config_keys[] = {
+  { .name = "output",
+    .type = CBOX_PLUGIN_KEY_STRING,
+    .description = "file the realized plan is written to as JSON",
+    .default_value = "$CBOX_TEST_OUTPUT, else stdout" },
+  { .name = "exit-status",
+    .type = CBOX_PLUGIN_KEY_STRING,
+    .description = "exit status of the run (0-255)",
+    .default_value = "0" },
+  { .name = "available",
+    .type = CBOX_PLUGIN_KEY_BOOLEAN,
+    .description = "what the probe says",
+    .default_value = "true" },
+  { .name = "reason", .type = CBOX_PLUGIN_KEY_STRING, .description = "the probe's reason" },
+  { .name = "fail-run",
+    .type = CBOX_PLUGIN_KEY_BOOLEAN,
+    .description = "run() fails",
+    .default_value = "false" },
+  { .name = "fail-message",
+    .type = CBOX_PLUGIN_KEY_STRING,
+    .description = "run()'s error message" },
+  { .name = "fail-prestart",
+    .type = CBOX_PLUGIN_KEY_BOOLEAN,
+    .description = "prestart() fails",
+    .default_value = "false" },
+  { .name = "announce",
+    .type = CBOX_PLUGIN_KEY_BOOLEAN,
+    .description = "run() announces its start itself",
+    .default_value = "false" },
+  { .name = "ps-output",
+    .type = CBOX_PLUGIN_KEY_STRING,
+    .description = "file the output of cbox ps --json is written to, from inside the run" },
+  { NULL },
+};
+
 CBOX_PLUGIN_DEFINE (.kind = CBOX_PLUGIN_KIND_BACKEND, .name = "test", .version = "1.0",
                     .description = "Test backend: writes the realized plan as JSON, runs nothing",
-                    .features = CBOX_FEATURE_ALL, .backend = &test_backend_vtable)
+                    .features = CBOX_FEATURE_ALL, .backend = &test_backend_vtable,
+                    .keys = test_config_keys)

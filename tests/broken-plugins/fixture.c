@@ -30,14 +30,20 @@ const BrokenPluginCase broken_plugin_cases[] = {
   { "libcbox-missing-vfunc.so", "missing-vfunc", CBOX_PLUGIN_ERROR_MISSING_VTABLE },
   { "libcbox-undefined-symbol.so", "undefined-symbol", CBOX_PLUGIN_ERROR_OPEN },
   /* Made by broken_plugins_make_odd_dir(). */
-  { "libcbox-x.so", "x", CBOX_PLUGIN_ERROR_OPEN },
-  { "libcbox-empty.so", "empty", CBOX_PLUGIN_ERROR_OPEN },
+  { "libcbox-x.so", "x", CBOX_PLUGIN_ERROR_BAD_ELF },
+  { "libcbox-empty.so", "empty", CBOX_PLUGIN_ERROR_BAD_ELF },
+  { "libcbox-cut-1000.so", "cut-1000", CBOX_PLUGIN_ERROR_BAD_ELF },
+  { "libcbox-cut-4096.so", "cut-4096", CBOX_PLUGIN_ERROR_BAD_ELF },
+  { "libcbox-cut-16384.so", "cut-16384", CBOX_PLUGIN_ERROR_BAD_ELF },
   { "libcbox-y.so", "y", CBOX_PLUGIN_ERROR_NOT_REGULAR_FILE },
   { "libcbox-fifo.so", "fifo", CBOX_PLUGIN_ERROR_NOT_REGULAR_FILE },
   { "libcbox-dangling.so", "dangling", CBOX_PLUGIN_ERROR_OPEN },
   { "libcbox-unreadable.so", "unreadable", CBOX_PLUGIN_ERROR_OPEN },
   /* In second/, searched last. */
-  { "libcbox-duplicate.so", "good-forwarder", CBOX_PLUGIN_ERROR_DUPLICATE_NAME },
+  /* Holds a plugin named good-forwarder: a file must be named after its
+   * plugin (two files in two folders with one name are the duplicates of
+   * /failclosed/plugins/names). */
+  { "libcbox-duplicate.so", "duplicate", CBOX_PLUGIN_ERROR_BAD_FILE_NAME },
 };
 const gsize broken_plugin_n_cases = G_N_ELEMENTS (broken_plugin_cases);
 
@@ -82,6 +88,20 @@ broken_plugins_make_odd_dir (void)
   g_autoptr (GError) error = NULL;
 
   broken_plugins_write_file (dir, "libcbox-x.so", "this is a text file, not a plugin\n", -1);
+  /* A good plugin cut short, as a failed copy leaves it: dlopen would map
+   * its segments past the end of the file (SIGBUS). */
+  {
+    g_autofree char *good = g_build_filename (bdir, "libcbox-good-forwarder.so", NULL);
+    g_autofree char *whole = NULL;
+    gsize whole_len;
+
+    g_file_get_contents (good, &whole, &whole_len, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (whole_len, >, 16384);
+    broken_plugins_write_file (dir, "libcbox-cut-1000.so", whole, 1000);
+    broken_plugins_write_file (dir, "libcbox-cut-4096.so", whole, 4096);
+    broken_plugins_write_file (dir, "libcbox-cut-16384.so", whole, 16384);
+  }
   broken_plugins_write_file (dir, "libcbox-empty.so", "", 0);
   /* Not named like a plugin: never looked at. */
   broken_plugins_write_file (dir, "libcbox-z.so.txt", "ignored\n", -1);

@@ -382,7 +382,7 @@ test_module_config_read_by_cbox (void)
                        "pkgs: { enable = true; network = false; extraPackages = [ pkgs.hello "
                        "pkgs.ripgrep ]; settings = { cbox.env = [ \"A=x;y\" \"B=back\\\\slash\" "
                        "]; cbox.forward-optional = [ \"display\" ]; ssh.keys = false; "
-                       "packaging-test.note = \" two\\nlines\"; }; }",
+                       "test.reason = \" two\\nlines\"; }; }",
                        parser);
   conf = json_object_get_string_member (eval, "conf");
   g_test_message ("cbox.conf:\n%s", conf);
@@ -390,7 +390,7 @@ test_module_config_read_by_cbox (void)
   g_assert_nonnull (strstr (conf, "\nnetwork=off\n"));
   g_assert_nonnull (strstr (conf, "\n[ssh]\nkeys=false\n"));
   /* A leading space and a newline, escaped as GKeyFile reads them back. */
-  g_assert_nonnull (strstr (conf, "\n[packaging-test]\nnote=\\stwo\\nlines\n"));
+  g_assert_nonnull (strstr (conf, "\n[test]\nreason=\\stwo\\nlines\n"));
 
   etc = cbox_test_make_dir ("etc cbox");
   conf_path = g_build_filename (etc, "cbox.conf", NULL);

@@ -99,7 +99,10 @@ static const CboxBackendVTable fake_backend_vtable = {
 
 CBOX_PLUGIN_DEFINE (.kind = CBOX_PLUGIN_KIND_BACKEND, .name = FAKE_NAME, .version = "1.0",
                     .description = "Fake backend for the planner's tests",
-                    .features = FAKE_FEATURES, .backend = &fake_backend_vtable)
+                    .features = FAKE_FEATURES, .backend = &fake_backend_vtable,
+                    .keys = CBOX_KEYS ({ .name = "unused",
+                                         .type = CBOX_PLUGIN_KEY_BOOLEAN,
+                                         .description = "read by nothing (a key to set)" }))
 
 #else
 
@@ -168,6 +171,14 @@ fake_cleanup (CboxContext *ctx)
   fake_trace (ctx, "cleanup");
 }
 
+static const CboxPluginKey fake_keys[] = {
+  { .name = "trace", .type = CBOX_PLUGIN_KEY_STRING, .description = "file each call is logged to" },
+  { .name = "available", .type = CBOX_PLUGIN_KEY_BOOLEAN, .description = "what the probe says" },
+  { .name = "socket", .type = CBOX_PLUGIN_KEY_BOOLEAN, .description = "contribute adds a socket" },
+  { .name = "raise", .type = CBOX_PLUGIN_KEY_STRING, .description = "signal prepare raises" },
+  { NULL },
+};
+
 static const CboxForwarderVTable fake_vtable = {
   .struct_size = sizeof (CboxForwarderVTable),
   .probe = fake_probe,
@@ -179,6 +190,6 @@ static const CboxForwarderVTable fake_vtable = {
 CBOX_PLUGIN_DEFINE (.kind = CBOX_PLUGIN_KIND_FORWARDER, .name = FAKE_NAME, .version = "1.0",
                     .description = "Fake forwarder for the planner's tests",
                     .aliases = FAKE_ALIASES, .after = FAKE_AFTER, .conflicts = FAKE_CONFLICTS,
-                    .features = FAKE_FEATURES, .forwarder = &fake_vtable)
+                    .features = FAKE_FEATURES, .forwarder = &fake_vtable, .keys = fake_keys)
 
 #endif

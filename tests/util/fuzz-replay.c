@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Runs the fuzz target over files given on the command line: the corpus
- * as a regression test, for compilers without libFuzzer. */
+/* Runs a fuzz target over the files (or folders of files) given on the
+ * command line: its corpus as a regression test, for compilers without
+ * libFuzzer. */
 #include <glib.h>
 
 int LLVMFuzzerTestOneInput (const guint8 *data, size_t size);
