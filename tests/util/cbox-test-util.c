@@ -323,9 +323,12 @@ cbox_test_require_backend (const char *backend, const char *only)
       g_test_skip (reason);
       return FALSE;
     }
+  /* systemd-nspawn runs only as root, so in the unprivileged-user run of a
+   * test this is not a missing prerequisite but a case that cannot apply:
+   * the root run of the same test covers nspawn. A skip, even under CI. */
   if (g_str_equal (backend, "nspawn") && !cbox_test_is_root ())
     {
-      cbox_test_skip_or_fail ("the nspawn backend needs root");
+      g_test_skip ("the nspawn backend needs root (this run is an unprivileged user's)");
       return FALSE;
     }
   return TRUE;
