@@ -70,6 +70,7 @@ typedef enum
   OPT_FORWARD,
   OPT_NO_FORWARD,
   OPT_NETWORK,
+  OPT_PUBLISH,
   OPT_PROFILE,
   OPT_PROJECT,
   OPT_BIND,
@@ -107,6 +108,7 @@ static const CboxCliOptionDef cbox_cli_option_defs[] = {
   { "forward", 0, TRUE, OPT_FORWARD },
   { "no-forward", 0, TRUE, OPT_NO_FORWARD },
   { "network", 0, TRUE, OPT_NETWORK },
+  { "publish", 0, TRUE, OPT_PUBLISH },
   { "profile", 0, TRUE, OPT_PROFILE },
   { "project", 0, TRUE, OPT_PROJECT },
   { "bind", 0, TRUE, OPT_BIND },
@@ -254,6 +256,16 @@ cbox_cli_apply_option (CboxCliOptions *options, const CboxCliOptionDef *def, con
         if (!cbox_network_mode_from_string (value, &mode))
           return cbox_cli_bad_value (error, def->name, value, "use on, off or host");
         cbox_cli_add_setting (options, "cbox", "network", cbox_network_mode_to_string (mode));
+        return TRUE;
+      }
+    case OPT_PUBLISH:
+      {
+        CboxPublishedPort port;
+        g_autoptr (GError) local_error = NULL;
+
+        if (!cbox_net_parse_publish (value, &port.host_port, &port.sandbox_port, &local_error))
+          return cbox_cli_bad_value (error, def->name, value, local_error->message);
+        g_array_append_val (options->cli->publish, port);
         return TRUE;
       }
     case OPT_PROFILE:
@@ -838,6 +850,8 @@ cbox_cli_make_request (CboxCliOptions *options, CboxHost *host, const char *cwd,
       g_auto (GStrv) no_forward
           = g_key_file_get_string_list (layer_file, "cbox", "no-forward", NULL, NULL);
       g_auto (GStrv) env = g_key_file_get_string_list (layer_file, "cbox", "env", NULL, NULL);
+      g_auto (GStrv) publish
+          = g_key_file_get_string_list (layer_file, "cbox", "publish", NULL, NULL);
       g_auto (GStrv) dirs_to_make
           = g_key_file_get_string_list (layer_file, "cbox", "mkdir", NULL, NULL);
       g_auto (GStrv) allow_projects
@@ -873,6 +887,14 @@ cbox_cli_make_request (CboxCliOptions *options, CboxHost *host, const char *cwd,
           g_autofree char *name
               = eq != NULL ? g_strndup (env[i], (gsize)(eq - env[i])) : g_strdup (env[i]);
           cbox_request_add_env (request, name, eq != NULL ? eq + 1 : NULL, origin);
+        }
+      /* Each layer adds its ports (checked when the file was read). */
+      for (guint i = 0; publish != NULL && publish[i] != NULL; i++)
+        {
+          CboxPublishedPort port;
+          if (!cbox_net_parse_publish (publish[i], &port.host_port, &port.sandbox_port, error))
+            return FALSE;
+          g_array_append_val (request->publish, port);
         }
       for (guint i = 0; dirs_to_make != NULL && dirs_to_make[i] != NULL; i++)
         {
@@ -920,6 +942,7 @@ cbox_cli_make_request (CboxCliOptions *options, CboxHost *host, const char *cwd,
       CboxEnvRequest *env = g_ptr_array_index (options->cli->env, i);
       cbox_request_add_env (request, env->name, env->value, "cli");
     }
+  g_array_append_vals (request->publish, options->cli->publish->data, options->cli->publish->len);
   g_ptr_array_add (mkdirs, NULL);
   request->mkdirs = (char **)g_ptr_array_free (g_steal_pointer (&mkdirs), FALSE);
 
@@ -985,6 +1008,8 @@ static const char cbox_cli_options_help[]
       "  --network=on|off|host  on (default): a network of its own, outbound only, the host's\n"
       "                         localhost unreachable; host: the host's network, localhost\n"
       "                         and abstract sockets included; off: none\n"
+      "  --publish=HOST[:PORT]  with --network=on, the host's 127.0.0.1:HOST reaches PORT\n"
+      "                         (default HOST) inside, TCP; repeatable\n"
       "  --profile=NAME         use profiles/NAME.conf ('none': no profile)\n"
       "  --project=DIR          project directory, read-write at its real path and the working\n"
       "                         directory (default: the current directory)\n"
@@ -1182,6 +1207,13 @@ cbox_cli_format_plan (CboxPlan *plan, CboxContext *backend_ctx)
   g_string_append_printf (out, "network:     %s: %s\n",
                           cbox_network_mode_to_string (cbox_plan_get_network_mode (plan)),
                           cbox_network_mode_describe (cbox_plan_get_network_mode (plan)));
+  {
+    guint n_ports = 0;
+    const CboxPublishedPort *ports = cbox_plan_get_published_ports (plan, &n_ports);
+    for (guint i = 0; i < n_ports; i++)
+      g_string_append_printf (out, "publish:     host 127.0.0.1:%u -> port %u inside (TCP)\n",
+                              ports[i].host_port, ports[i].sandbox_port);
+  }
   /* Every backend's command runs under the same filter (cbox-exec, or the
    * qemu guest's init, loads it): say which, and what the plan lets
    * through of it. */

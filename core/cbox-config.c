@@ -45,6 +45,7 @@ typedef enum
   CBOX_KEY_ENV_LIST,  /* NAME[=VALUE] */
   /* Paths relative to a writable bind (".git/hooks"), or "~/..." */
   CBOX_KEY_PROTECT_LIST,
+  CBOX_KEY_PUBLISH_LIST, /* HOSTPORT[:SANDBOXPORT] */
 } CboxKeyType;
 
 typedef struct
@@ -59,6 +60,7 @@ static const CboxCoreKey cbox_core_keys[] = {
   { "backend", CBOX_KEY_NAME, FALSE },
   { "profile", CBOX_KEY_PROFILE, TRUE },
   { "network", CBOX_KEY_NETWORK, FALSE },
+  { "publish", CBOX_KEY_PUBLISH_LIST, FALSE },
   { "allow-userns", CBOX_KEY_BOOLEAN, FALSE },
   { "forward", CBOX_KEY_NAME_LIST, FALSE },
   { "forward-optional", CBOX_KEY_NAME_LIST, FALSE },
@@ -384,6 +386,7 @@ cbox_config_check_core_key (GKeyFile *key_file, const char *key, CboxConfigLayer
     case CBOX_KEY_BIND_LIST:
     case CBOX_KEY_ENV_LIST:
     case CBOX_KEY_PROTECT_LIST:
+    case CBOX_KEY_PUBLISH_LIST:
       list = g_key_file_get_string_list (key_file, "cbox", key, NULL, &local_error);
       break;
     default:
@@ -508,6 +511,18 @@ cbox_config_check_core_key (GKeyFile *key_file, const char *key, CboxConfigLayer
                          list[i]);
             return FALSE;
           }
+      return TRUE;
+    case CBOX_KEY_PUBLISH_LIST:
+      for (guint i = 0; list[i] != NULL; i++)
+        {
+          guint16 host_port, sandbox_port;
+          if (!cbox_net_parse_publish (list[i], &host_port, &sandbox_port, error))
+            {
+              if (error != NULL && *error != NULL)
+                (*error)->code = CBOX_ERROR_CONFIG;
+              return FALSE;
+            }
+        }
       return TRUE;
     default:
       g_assert_not_reached ();

@@ -204,6 +204,24 @@ cbox_json_plan (CboxPlan *plan, CboxContext *backend_ctx, CboxLaunch *launch, Cb
   json_builder_set_member_name (builder, "network_mode");
   json_builder_add_string_value (builder,
                                  cbox_network_mode_to_string (cbox_plan_get_network_mode (plan)));
+  json_builder_set_member_name (builder, "publish");
+  json_builder_begin_array (builder);
+  {
+    guint n_ports = 0;
+    const CboxPublishedPort *ports = cbox_plan_get_published_ports (plan, &n_ports);
+    for (guint i = 0; i < n_ports; i++)
+      {
+        json_builder_begin_object (builder);
+        cbox_json_add_string (builder, "protocol", "tcp");
+        cbox_json_add_string (builder, "host_address", "127.0.0.1");
+        json_builder_set_member_name (builder, "host_port");
+        json_builder_add_int_value (builder, ports[i].host_port);
+        json_builder_set_member_name (builder, "sandbox_port");
+        json_builder_add_int_value (builder, ports[i].sandbox_port);
+        json_builder_end_object (builder);
+      }
+  }
+  json_builder_end_array (builder);
   json_builder_set_member_name (builder, "seccomp");
   json_builder_begin_object (builder);
   cbox_json_add_string (builder, "filter", CBOX_SECCOMP_FILTER_NAME);

@@ -34,8 +34,10 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/mman.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -55,7 +57,52 @@ struct _CboxNetHelper
   int exit_w;  /* closed by cbox: the helper's signal to stop */
   int log_fd;  /* a memfd with the helper's stdout and stderr */
   gboolean ready;
+  /* Published ports: the helper's API socket, in a folder of its own
+   * (mode 0700, the helper's user's), both removed once the ports are
+   * added, so nobody can ask the helper for more later. */
+  CboxPlan *plan;
+  char *api_dir;
+  char *api_socket;
 };
+
+gboolean
+cbox_net_parse_publish (const char *text, guint16 *ret_host_port, guint16 *ret_sandbox_port,
+                        GError **error)
+{
+  g_auto (GStrv) parts = g_strsplit (text, ":", -1);
+  guint n = g_strv_length (parts);
+  guint16 ports[2] = { 0, 0 };
+
+  for (guint i = 0; i < n && n <= 2; i++)
+    {
+      guint64 value = 0;
+
+      /* Decimal digits only: no sign, no space, no "0x", no address
+       * (the host side is always 127.0.0.1). */
+      if (parts[i][0] == '\0' || strspn (parts[i], "0123456789") != strlen (parts[i])
+          || strlen (parts[i]) > 5)
+        break;
+      value = g_ascii_strtoull (parts[i], NULL, 10);
+      if (value == 0 || value > 65535)
+        {
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT,
+                       "'%s': port %s is not a port (use 1 to 65535)", text, parts[i]);
+          return FALSE;
+        }
+      ports[i] = (guint16)value;
+    }
+  if (ports[0] == 0 || (n == 2 && ports[1] == 0) || n > 2)
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT,
+                   "'%s' is not a published port: write HOSTPORT or HOSTPORT:SANDBOXPORT, "
+                   "ports 1 to 65535 (8080 or 8080:3000); the host side is always 127.0.0.1",
+                   text);
+      return FALSE;
+    }
+  *ret_host_port = ports[0];
+  *ret_sandbox_port = n == 2 ? ports[1] : ports[0];
+  return TRUE;
+}
 
 gboolean
 cbox_net_helper_check (GError **error)
@@ -93,11 +140,61 @@ cbox_net_helper_log (CboxNetHelper *helper)
   return g_strstrip (g_strndup (data, len));
 }
 
+gboolean
+cbox_net_plan_publish (CboxPlan *plan, const CboxPublishedPort *ports, guint n_ports,
+                       GError **error)
+{
+  if (n_ports == 0)
+    return TRUE;
+  switch (cbox_plan_get_network_mode (plan))
+    {
+    case CBOX_NETWORK_OWN:
+      break;
+    case CBOX_NETWORK_HOST:
+      /* Refused, not ignored: with the host's network a server inside
+       * listens on the host itself, on the address it chose (often every
+       * address, where --publish promises 127.0.0.1 only). */
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT,
+                   "--publish=%u: with --network=host the sandbox shares the host's network, so "
+                   "a server inside already listens on the host itself (on the address it "
+                   "binds); drop --publish, or use --network=on to publish on 127.0.0.1 only",
+                   ports[0].host_port);
+      return FALSE;
+    default:
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT,
+                   "--publish=%u: the sandbox has no network with --network=%s, so nothing "
+                   "can be published; use --network=on",
+                   ports[0].host_port,
+                   cbox_network_mode_to_string (cbox_plan_get_network_mode (plan)));
+      return FALSE;
+    }
+  for (guint i = 0; i < n_ports; i++)
+    if (!cbox_plan_add_published_port (plan, ports[i].host_port, ports[i].sandbox_port, error))
+      return FALSE;
+  return TRUE;
+}
+
+static void
+cbox_net_helper_remove_api (CboxNetHelper *helper)
+{
+  if (helper->api_socket != NULL)
+    {
+      unlink (helper->api_socket);
+      g_clear_pointer (&helper->api_socket, g_free);
+    }
+  if (helper->api_dir != NULL)
+    {
+      rmdir (helper->api_dir);
+      g_clear_pointer (&helper->api_dir, g_free);
+    }
+}
+
 static void
 cbox_net_helper_stop (CboxNetHelper *helper)
 {
   if (helper == NULL)
     return;
+  cbox_net_helper_remove_api (helper);
   if (helper->exit_w >= 0)
     {
       close (helper->exit_w);
@@ -149,6 +246,146 @@ cbox_net_is_own_userns (int ns_fd)
          && ours.st_dev == theirs.st_dev && ours.st_ino == theirs.st_ino;
 }
 
+/* With published ports: the helper's API socket (--api-socket), in a
+ * fresh folder only the helper's user can enter. */
+static gboolean
+cbox_net_helper_add_api (CboxNetHelper *helper, GPtrArray *argv, uid_t uid, gid_t gid,
+                         GError **error)
+{
+  g_autoptr (GError) local_error = NULL;
+  g_autofree char *template = NULL;
+  guint n_ports = 0;
+
+  cbox_plan_get_published_ports (helper->plan, &n_ports);
+  if (n_ports == 0)
+    return TRUE;
+  template = g_build_filename (g_get_tmp_dir (), "cbox-net-XXXXXX", NULL);
+  helper->api_dir = g_mkdtemp_full (template, 0700);
+  if (helper->api_dir == NULL)
+    return cbox_net_errno (template, error);
+  g_steal_pointer (&template);
+  if (uid != 0 && chown (helper->api_dir, uid, gid) < 0)
+    return cbox_net_errno (helper->api_dir, error);
+  helper->api_socket = g_build_filename (helper->api_dir, "api.sock", NULL);
+  if (strlen (helper->api_socket) >= sizeof (((struct sockaddr_un *)NULL)->sun_path))
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_BACKEND,
+                   "network helper: the socket path %s is too long (set TMPDIR to a shorter "
+                   "folder)",
+                   helper->api_socket);
+      return FALSE;
+    }
+  g_ptr_array_add (argv, g_strconcat ("--api-socket=", helper->api_socket, NULL));
+  return TRUE;
+}
+
+/* One request to the helper's API (one connection each: it answers and
+ * closes); its answer, or NULL with @error. */
+static char *
+cbox_net_helper_request (CboxNetHelper *helper, const char *request, gint64 deadline_ms,
+                         GError **error)
+{
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  cbox_autofd int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  GString *reply = g_string_new (NULL);
+
+  g_strlcpy (addr.sun_path, helper->api_socket, sizeof addr.sun_path);
+  if (fd < 0 || connect (fd, (struct sockaddr *)&addr, sizeof addr) < 0)
+    {
+      g_string_free (reply, TRUE);
+      cbox_net_errno ("its API socket", error);
+      return NULL;
+    }
+  /* The helper reads a request in a single read(): one write. */
+  if (write (fd, request, strlen (request)) != (ssize_t)strlen (request))
+    {
+      g_string_free (reply, TRUE);
+      cbox_net_errno ("its API socket", error);
+      return NULL;
+    }
+  for (;;)
+    {
+      struct pollfd pfd = { .fd = fd, .events = POLLIN };
+      gint64 left = deadline_ms - g_get_monotonic_time () / 1000;
+      char buf[512];
+      ssize_t n;
+
+      if (left <= 0 || (poll (&pfd, 1, (int)left) < 0 && errno != EINTR))
+        {
+          g_string_free (reply, TRUE);
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_BACKEND,
+                       "network helper: no answer on its API socket in time");
+          return NULL;
+        }
+      n = read (fd, buf, sizeof buf);
+      if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        continue;
+      if (n <= 0 || reply->len > 4096)
+        break;
+      g_string_append_len (reply, buf, n);
+    }
+  return g_string_free (reply, FALSE);
+}
+
+/* Why the host's 127.0.0.1:@port cannot be bound, in words, when cbox
+ * can tell (it is in use, or below the unprivileged port start). */
+static char *
+cbox_net_port_problem (guint16 port)
+{
+  struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons (port) };
+  cbox_autofd int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  if (fd < 0)
+    return g_strdup ("");
+  if (bind (fd, (struct sockaddr *)&addr, sizeof addr) == 0)
+    return g_strdup ("");
+  if (errno == EADDRINUSE)
+    return g_strdup_printf (": port %u is already in use on the host (pick another host port: "
+                            "--publish=OTHER:%u)",
+                            port, port);
+  if (errno == EACCES)
+    return g_strdup_printf (": ports below 1024 need privileges on the host (pick a host port "
+                            "of 1024 or more)");
+  return g_strdup_printf (": %s", g_strerror (errno));
+}
+
+/* Asks the helper to publish the plan's ports on the host's 127.0.0.1,
+ * then removes its API socket. */
+static gboolean
+cbox_net_helper_publish (CboxNetHelper *helper, gint64 deadline_ms, GError **error)
+{
+  guint n_ports = 0;
+  const CboxPublishedPort *ports = cbox_plan_get_published_ports (helper->plan, &n_ports);
+
+  for (guint i = 0; i < n_ports; i++)
+    {
+      /* host_addr 127.0.0.1: the port is bound on the host's loopback
+       * only (the helper's default would be 0.0.0.0, every address the
+       * host has: the LAN). No guest_addr: the sandbox's own address. */
+      g_autofree char *request = g_strdup_printf (
+          "{\"execute\":\"add_hostfwd\",\"arguments\":{\"proto\":\"tcp\",\"host_addr\":"
+          "\"127.0.0.1\",\"host_port\":%u,\"guest_port\":%u}}",
+          ports[i].host_port, ports[i].sandbox_port);
+      g_autofree char *reply = cbox_net_helper_request (helper, request, deadline_ms, error);
+
+      if (reply == NULL)
+        return FALSE;
+      if (strstr (reply, "\"return\"") == NULL)
+        {
+          g_autofree char *problem = cbox_net_port_problem (ports[i].host_port);
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_BACKEND,
+                       "--publish=%u:%u: the host's 127.0.0.1:%u could not be published%s "
+                       "(the helper said: %s); the command did not start",
+                       ports[i].host_port, ports[i].sandbox_port, ports[i].host_port, problem,
+                       g_strstrip (reply));
+          return FALSE;
+        }
+    }
+  cbox_net_helper_remove_api (helper);
+  return TRUE;
+}
+
 CboxNetHelper *
 cbox_net_helper_start (CboxPlan *plan, int netns_fd, uid_t uid, gid_t gid, GError **error)
 {
@@ -164,6 +401,7 @@ cbox_net_helper_start (CboxPlan *plan, int netns_fd, uid_t uid, gid_t gid, GErro
 
   helper = g_new0 (CboxNetHelper, 1);
   helper->ready_r = helper->exit_w = helper->log_fd = -1;
+  helper->plan = plan;
   /* Owned by the plan from here on: its cleanups stop the helper after the
    * sandbox, on every path. */
   cbox_plan_add_cleanup (plan, (CboxCleanupFunc)cbox_net_helper_stop, helper,
@@ -219,6 +457,12 @@ cbox_net_helper_start (CboxPlan *plan, int netns_fd, uid_t uid, gid_t gid, GErro
   g_ptr_array_add (argv, g_strdup_printf ("--ready-fd=%d", ready_pipe[1]));
   g_ptr_array_add (argv, g_strdup_printf ("--exit-fd=%d", exit_pipe[0]));
   g_ptr_array_add (argv, g_strdup ("--netns-type=path"));
+  if (!cbox_net_helper_add_api (helper, argv, uid, gid, error))
+    {
+      close (ready_pipe[1]);
+      close (exit_pipe[0]);
+      return NULL;
+    }
   keep[n_keep++] = ready_pipe[1];
   keep[n_keep++] = exit_pipe[0];
   keep[n_keep++] = netns_fd;
@@ -276,6 +520,11 @@ cbox_net_helper_wait_ready (CboxNetHelper *helper, GError **error)
     }
   if (n == 1 && byte == '1')
     {
+      if (!cbox_net_helper_publish (helper, deadline, error))
+        {
+          cbox_net_helper_stop (helper);
+          return FALSE;
+        }
       helper->ready = TRUE;
       return TRUE;
     }

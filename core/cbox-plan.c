@@ -42,6 +42,7 @@ struct _CboxPlan
   char **command;
   char *cwd;
   CboxNetworkMode network_mode;
+  GArray *published; /* CboxPublishedPort, host ports unique */
   gboolean allow_userns;
   uid_t uid;
   gid_t gid;
@@ -133,6 +134,7 @@ cbox_plan_new (void)
   plan->protected_paths = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_protected_path_free);
   plan->cleanups = g_array_new (FALSE, FALSE, sizeof (CboxCleanup));
   plan->network_mode = CBOX_NETWORK_OWN;
+  plan->published = g_array_new (FALSE, FALSE, sizeof (CboxPublishedPort));
   plan->uid = (uid_t)-1;
   plan->gid = (gid_t)-1;
   return plan;
@@ -151,6 +153,7 @@ cbox_plan_free (CboxPlan *plan)
   g_ptr_array_unref (plan->env);
   g_array_unref (plan->fds);
   g_ptr_array_unref (plan->helpers);
+  g_array_unref (plan->published);
   g_strfreev (plan->command);
   g_free (plan->cwd);
   g_free (plan->user_name);
@@ -674,6 +677,47 @@ cbox_plan_get_network_mode (const CboxPlan *plan)
 {
   g_return_val_if_fail (plan != NULL, CBOX_NETWORK_OFF);
   return plan->network_mode;
+}
+
+gboolean
+cbox_plan_add_published_port (CboxPlan *plan, guint16 host_port, guint16 sandbox_port,
+                              GError **error)
+{
+  CboxPublishedPort port = { host_port, sandbox_port };
+
+  g_return_val_if_fail (plan != NULL, FALSE);
+  if (host_port == 0 || sandbox_port == 0)
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT,
+                   "--publish: port 0 is not a port (use 1 to 65535)");
+      return FALSE;
+    }
+  for (guint i = 0; i < plan->published->len; i++)
+    {
+      const CboxPublishedPort *other = &g_array_index (plan->published, CboxPublishedPort, i);
+
+      if (other->host_port != host_port)
+        continue;
+      /* The same pair twice (a profile and the command line): once. */
+      if (other->sandbox_port == sandbox_port)
+        return TRUE;
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT,
+                   "--publish: host port %u is published twice (to %u and to %u inside); "
+                   "one host port reaches one port inside",
+                   host_port, other->sandbox_port, sandbox_port);
+      return FALSE;
+    }
+  g_array_append_val (plan->published, port);
+  return TRUE;
+}
+
+const CboxPublishedPort *
+cbox_plan_get_published_ports (const CboxPlan *plan, guint *ret_n_ports)
+{
+  g_return_val_if_fail (plan != NULL, NULL);
+  g_return_val_if_fail (ret_n_ports != NULL, NULL);
+  *ret_n_ports = plan->published->len;
+  return (const CboxPublishedPort *)(gpointer)plan->published->data;
 }
 
 static const struct

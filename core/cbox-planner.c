@@ -105,6 +105,7 @@ cbox_request_new (void)
   request->project_folders
       = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_path_request_free);
   request->network = CBOX_NETWORK_OWN;
+  request->publish = g_array_new (FALSE, FALSE, sizeof (CboxPublishedPort));
   request->config = g_key_file_new ();
   return request;
 }
@@ -120,6 +121,7 @@ cbox_request_free (CboxRequest *request)
   g_free (request->project_dir);
   g_ptr_array_unref (request->binds);
   g_ptr_array_unref (request->env);
+  g_array_unref (request->publish);
   g_strfreev (request->mkdirs);
   g_ptr_array_unref (request->allow_projects);
   g_ptr_array_unref (request->protect_ops);
@@ -1204,6 +1206,10 @@ cbox_planner_build (CboxPlanner *planner, GError **error)
   cbox_plan_set_origin (planner->plan, "core");
   cbox_plan_set_command (planner->plan, (const char *const *)request->command);
   cbox_plan_set_network_mode (planner->plan, request->network);
+  if (!cbox_net_plan_publish (planner->plan,
+                              (const CboxPublishedPort *)(gpointer)request->publish->data,
+                              request->publish->len, error))
+    return FALSE;
   cbox_plan_set_allow_userns (planner->plan, request->allow_userns);
   if (!cbox_base_plan_fill_system (planner->plan, planner->host, request->usr_dir, error))
     return FALSE;

@@ -69,6 +69,7 @@ typedef struct
   char *backend;
   GPtrArray *forward_ops; /* CboxForwardOp, in the order given */
   CboxNetworkMode network;
+  GArray *publish; /* CboxPublishedPort: --publish, [cbox] publish, in order */
   /* [cbox] allow-userns (or the older [bwrap] one) */
   gboolean allow_userns;
   char **command;    /* the command; never NULL when planning */

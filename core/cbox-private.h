@@ -79,6 +79,17 @@ G_BEGIN_DECLS
 pid_t cbox_run_spawn_helper (const char *what, const char *const *argv, const int *keep_fds,
                              guint n_keep_fds, uid_t uid, gid_t gid, int output_fd, GError **error);
 
+/* ---- the network helper (cbox-net.c) ------------------------------------- */
+/* Parses a --publish / `[cbox] publish` entry: HOSTPORT or
+ * HOSTPORT:SANDBOXPORT, each 1 to 65535 in decimal. FALSE with a message
+ * saying what is wrong (CBOX_ERROR_INVALID_ARGUMENT). */
+gboolean cbox_net_parse_publish (const char *text, guint16 *ret_host_port,
+                                 guint16 *ret_sandbox_port, GError **error);
+/* Puts the requested published ports in @plan, whose network mode is
+ * set: refused (with the reason) unless the mode is CBOX_NETWORK_OWN. */
+gboolean cbox_net_plan_publish (CboxPlan *plan, const CboxPublishedPort *ports, guint n_ports,
+                                GError **error);
+
 /* ---- launches (cbox-launch.c) -------------------------------------------- */
 
 /* ---- the plan's spawn hook (cbox-plan.c) ---------------------------------- */

@@ -239,6 +239,29 @@ gboolean cbox_plan_get_allow_userns (const CboxPlan *plan);
 /* ABI 1.4. What the sandbox's network is; see CboxNetworkMode. */
 void cbox_plan_set_network_mode (CboxPlan *plan, CboxNetworkMode mode);
 CboxNetworkMode cbox_plan_get_network_mode (const CboxPlan *plan);
+
+/**
+ * CboxPublishedPort:
+ *
+ * ABI 1.4. A port of the sandbox's own network (CBOX_NETWORK_OWN)
+ * published on the host (--publish=HOST[:SANDBOX]): a connection to
+ * 127.0.0.1:host_port on the host reaches sandbox_port inside. Only the
+ * host's IPv4 loopback, never its other addresses.
+ */
+typedef struct
+{
+  guint16 host_port;
+  guint16 sandbox_port;
+} CboxPublishedPort;
+
+/* ABI 1.4. Adds a published port. The same pair twice counts once; a
+ * host port published to two different ports inside, or port 0, is an
+ * error (CBOX_ERROR_INVALID_ARGUMENT). */
+gboolean cbox_plan_add_published_port (CboxPlan *plan, guint16 host_port, guint16 sandbox_port,
+                                       GError **error);
+/* ABI 1.4. The published ports, in the order added; @ret_n_ports gets
+ * their number (the array is NULL or empty when there are none). */
+const CboxPublishedPort *cbox_plan_get_published_ports (const CboxPlan *plan, guint *ret_n_ports);
 /* The uid/gid/home the command runs with inside (the host's target user). */
 void cbox_plan_set_user (CboxPlan *plan, uid_t uid, gid_t gid, const char *user_name,
                          const char *home_dir);

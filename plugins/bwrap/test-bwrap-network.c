@@ -328,6 +328,187 @@ test_plan_words (void)
   g_assert_nonnull (strstr (shared.out, "abstract unix sockets (X11, D-Bus) are reachable"));
 }
 
+/* ---- --publish ------------------------------------------------------------ */
+
+typedef struct
+{
+  guint16 host_port;
+  char *ready_path;
+  char *report;
+} PublishProbe;
+
+static gpointer
+publish_probe_thread (gpointer data)
+{
+  PublishProbe *probe = data;
+
+  probe->report = cbox_test_publish_probe (probe->host_port, probe->ready_path);
+  return NULL;
+}
+
+/* Asserts what the host sees of a published port: one listening socket,
+ * on 127.0.0.1 only; nothing on the host's other address; the server
+ * inside answers on the host's 127.0.0.1. */
+static void
+assert_publish_report (const char *report)
+{
+  g_auto (GStrv) lines = g_strsplit (report, "\n", -1);
+  guint n_listen = 0;
+
+  g_test_message ("publish probe:\n%s", report);
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (g_str_has_prefix (lines[i], "listen "))
+      {
+        n_listen++;
+        /* 0100007F: 127.0.0.1 as /proc/net/tcp writes it. */
+        if (!g_str_equal (lines[i], "listen 0100007F"))
+          g_error ("the published port listens on another address than 127.0.0.1:\n%s", report);
+      }
+  g_assert_cmpuint (n_listen, ==, 1);
+  if (strstr (report, "other none") != NULL)
+    g_test_message ("the host has no other IPv4 address: only the listening address is checked");
+  else if (!g_regex_match_simple ("^other [0-9.]+ refused$", report, G_REGEX_MULTILINE, 0))
+    g_error ("the published port answers on the host's non-loopback address:\n%s", report);
+  g_assert_nonnull (strstr (report, "loopback cbox-published\n"));
+}
+
+/* A server inside on port 8000, published as a free host port: reached
+ * from the host's 127.0.0.1, not on the host's other address. */
+static void
+test_publish_reaches_server (void)
+{
+  g_autofree char *project = NULL;
+  g_autofree char *project_arg = NULL;
+  g_autofree char *publish_arg = NULL;
+  g_autofree char *server = NULL;
+  g_autoptr (GThread) thread = NULL;
+  g_auto (CboxTestResult) r = { 0 };
+  PublishProbe probe = { 0 };
+
+  if (!have_programs ())
+    return;
+  project = cbox_test_make_dir ("project");
+  project_arg = g_strconcat ("--project=", project, NULL);
+  probe.host_port = cbox_test_free_port ();
+  probe.ready_path = g_build_filename (project, "published-ready", NULL);
+  publish_arg = g_strdup_printf ("--publish=%u:8000", probe.host_port);
+  server = cbox_test_publish_server (8000);
+  thread = g_thread_new ("publish-probe", publish_probe_thread, &probe);
+  g_assert_true (
+      cbox_test_run ((const char *const[]){ "run", "--backend=bwrap", "--forward=none", project_arg,
+                                            publish_arg, "--", "sh", "-c", server, NULL },
+                     project, NULL, NULL, &r));
+  g_thread_join (g_steal_pointer (&thread));
+  cbox_test_assert_status (&r, 0);
+  assert_publish_report (probe.report);
+  g_free (probe.ready_path);
+  g_free (probe.report);
+}
+
+/* A host port already in use: exit 125 saying so, the command never ran. */
+static void
+test_publish_port_in_use (void)
+{
+  g_autoptr (GSocketListener) listener = g_socket_listener_new ();
+  g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
+  g_autoptr (GSocketAddress) bound = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *project = NULL;
+  g_autofree char *project_arg = NULL;
+  g_autofree char *publish_arg = NULL;
+  g_autofree char *marker = NULL;
+  g_auto (CboxTestResult) r = { 0 };
+  guint16 port;
+
+  if (!have_programs ())
+    return;
+  g_assert_true (g_socket_listener_add_address (listener, address, G_SOCKET_TYPE_STREAM,
+                                                G_SOCKET_PROTOCOL_TCP, NULL, &bound, &error));
+  g_assert_no_error (error);
+  port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  project = cbox_test_make_dir ("project");
+  project_arg = g_strconcat ("--project=", project, NULL);
+  publish_arg = g_strdup_printf ("--publish=%u", port);
+  g_assert_true (
+      cbox_test_run ((const char *const[]){ "run", "--backend=bwrap", "--forward=none", project_arg,
+                                            publish_arg, "--", "touch", "ran", NULL },
+                     project, NULL, NULL, &r));
+  cbox_test_assert_status (&r, 125);
+  g_assert_nonnull (strstr (r.err, "already in use on the host"));
+  marker = g_build_filename (project, "ran", NULL);
+  g_assert_false (g_file_test (marker, G_FILE_TEST_EXISTS));
+}
+
+/* Bad values and modes without a network of the sandbox's own: exit 125
+ * with the reason; `cbox plan` (text and JSON) lists the ports, from the
+ * configuration and the command line. */
+static void
+test_publish_plan (void)
+{
+  static const struct
+  {
+    const char *arg;
+    const char *message;
+  } bad[] = {
+    { "--publish=0", "port 0 is not a port" },
+    { "--publish=65536", "port 65536 is not a port" },
+    { "--publish=8080:0", "port 0 is not a port" },
+    { "--publish=http", "is not a published port" },
+    { "--publish=8080:", "is not a published port" },
+    { "--publish=127.0.0.1:8080:80", "is not a published port" },
+    { "--publish=-1", "is not a published port" },
+  };
+  g_autofree char *dir = cbox_test_make_dir ("config");
+  g_autofree char *config = g_build_filename (dir, "cbox.conf", NULL);
+  g_autofree char *config_arg = g_strconcat ("--config=", config, NULL);
+  g_autoptr (GError) error = NULL;
+  g_auto (CboxTestResult) r = { 0 };
+
+  if (!have_programs ())
+    return;
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_assert_true (cbox_test_runv (&r, "plan", "--backend=bwrap", "--forward=none", bad[i].arg,
+                                     "--", "true", NULL));
+      cbox_test_assert_status (&r, 125);
+      if (strstr (r.err, bad[i].message) == NULL)
+        g_error ("%s: expected '%s' in:\n%s", bad[i].arg, bad[i].message, r.err);
+    }
+  g_assert_true (cbox_test_runv (&r, "plan", "--backend=bwrap", "--forward=none",
+                                 "--publish=8080:1", "--publish=8080:2", "--", "true", NULL));
+  cbox_test_assert_status (&r, 125);
+  g_assert_nonnull (strstr (r.err, "host port 8080 is published twice"));
+  g_assert_true (cbox_test_runv (&r, "plan", "--backend=bwrap", "--forward=none", "--network=off",
+                                 "--publish=8080", "--", "true", NULL));
+  cbox_test_assert_status (&r, 125);
+  g_assert_nonnull (strstr (r.err, "no network with --network=off"));
+  g_assert_true (cbox_test_runv (&r, "plan", "--backend=bwrap", "--forward=none", "--network=host",
+                                 "--publish=8080", "--", "true", NULL));
+  cbox_test_assert_status (&r, 125);
+  g_assert_nonnull (strstr (r.err, "with --network=host the sandbox shares the host's network"));
+
+  g_assert_true (g_file_set_contents (config, "[cbox]\npublish=9001;9002:3000\n", -1, &error));
+  g_assert_no_error (error);
+  g_assert_true (cbox_test_runv (&r, "plan", config_arg, "--backend=bwrap", "--forward=none",
+                                 "--publish=9003", "--publish=9001", "--", "true", NULL));
+  cbox_test_assert_status (&r, 0);
+  g_assert_nonnull (strstr (r.out, "publish:     host 127.0.0.1:9001 -> port 9001 inside (TCP)\n"
+                                   "publish:     host 127.0.0.1:9002 -> port 3000 inside (TCP)\n"
+                                   "publish:     host 127.0.0.1:9003 -> port 9003 inside (TCP)\n"));
+  g_assert_true (cbox_test_runv (&r, "plan", "--json", config_arg, "--backend=bwrap",
+                                 "--forward=none", "--", "true", NULL));
+  cbox_test_assert_status (&r, 0);
+  g_assert_nonnull (strstr (r.out,
+                            "\"publish\" : [\n    {\n      \"protocol\" : \"tcp\",\n      "
+                            "\"host_address\" : \"127.0.0.1\",\n      \"host_port\" : 9001,"));
+  g_assert_true (g_file_set_contents (config, "[cbox]\npublish=9001;99999\n", -1, &error));
+  g_assert_no_error (error);
+  g_assert_true (cbox_test_runv (&r, "plan", config_arg, "--backend=bwrap", "--", "true", NULL));
+  cbox_test_assert_status (&r, 125);
+  g_assert_nonnull (strstr (r.err, "port 99999 is not a port"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -350,6 +531,9 @@ main (int argc, char **argv)
   g_test_add_func ("/bwrap/network/on/helper-missing-fails-closed", test_helper_missing);
   g_test_add_func ("/bwrap/network/on/helper-fails-closed", test_helper_fails);
   g_test_add_func ("/bwrap/network/plan-says-what-passes", test_plan_words);
+  g_test_add_func ("/bwrap/network/publish/reaches-server-inside", test_publish_reaches_server);
+  g_test_add_func ("/bwrap/network/publish/port-in-use-fails", test_publish_port_in_use);
+  g_test_add_func ("/bwrap/network/publish/plan-and-bad-values", test_publish_plan);
   status = g_test_run ();
   g_clear_object (&host.services);
   g_clear_object (&host.xvfb);

@@ -1042,6 +1042,19 @@ cbox_qemu_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GError 
   if (state->initramfs == NULL)
     return FALSE;
   state->network = cbox_plan_get_network (plan);
+  {
+    guint n_ports = 0;
+
+    /* Published ports come through the host helper of bwrap and nspawn;
+     * QEMU's user network has none of them: refused, never dropped. */
+    cbox_plan_get_published_ports (plan, &n_ports);
+    if (n_ports > 0)
+      {
+        g_set_error (error, CBOX_ERROR, CBOX_ERROR_NOT_SUPPORTED,
+                     "qemu: --publish is not supported by this backend (use bwrap or nspawn)");
+        return FALSE;
+      }
+  }
   state->uid = cbox_plan_get_uid (plan);
   state->gid = cbox_plan_get_gid (plan);
   /* Each stream inside is what it is on the host: a terminal is the

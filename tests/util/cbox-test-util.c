@@ -2,6 +2,10 @@
 #include "cbox-test-util.h"
 
 #include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <stdarg.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -347,4 +351,148 @@ cbox_test_server_launcher_new (GSubprocessFlags flags)
 
   g_subprocess_launcher_set_child_setup (launcher, cbox_test_die_with_parent, NULL, NULL);
   return launcher;
+}
+
+char *
+cbox_test_publish_server (guint16 sandbox_port)
+{
+  /* handle_request() with a bound: a forward that never comes must end
+   * the run (the test then fails on the probe's report), not hang it. */
+  return g_strdup_printf ("exec python3 -c '\n"
+                          "import http.server\n"
+                          "class H(http.server.BaseHTTPRequestHandler):\n"
+                          "    def do_GET(self):\n"
+                          "        body = b\"cbox-published\\n\"\n"
+                          "        self.send_response(200)\n"
+                          "        self.send_header(\"Content-Length\", str(len(body)))\n"
+                          "        self.end_headers()\n"
+                          "        self.wfile.write(body)\n"
+                          "    def log_message(self, *args):\n"
+                          "        pass\n"
+                          "server = http.server.HTTPServer((\"0.0.0.0\", %u), H)\n"
+                          "server.timeout = 600\n"
+                          "open(\"published-ready\", \"w\").close()\n"
+                          "server.handle_request()\n"
+                          "'",
+                          sandbox_port);
+}
+
+guint16
+cbox_test_free_port (void)
+{
+  struct sockaddr_in addr = { .sin_family = AF_INET };
+  socklen_t len = sizeof addr;
+  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_no_errno (bind (fd, (struct sockaddr *)&addr, sizeof addr));
+  g_assert_no_errno (getsockname (fd, (struct sockaddr *)&addr, &len));
+  close (fd);
+  return ntohs (addr.sin_port);
+}
+
+/* "refused", "connected" or the error of a TCP connection to @addr. */
+static char *
+cbox_test_try_connect (struct sockaddr_in *addr, char **ret_body)
+{
+  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  GString *body = g_string_new (NULL);
+  const char request[] = "GET / HTTP/1.0\r\nHost: x\r\n\r\n";
+  char buf[512];
+  ssize_t n;
+
+  if (connect (fd, (struct sockaddr *)addr, sizeof *addr) < 0)
+    {
+      int saved_errno = errno;
+      close (fd);
+      g_string_free (body, TRUE);
+      return g_strdup (saved_errno == ECONNREFUSED ? "refused" : g_strerror (saved_errno));
+    }
+  if (ret_body != NULL)
+    {
+      if (write (fd, request, sizeof request - 1) == (ssize_t)(sizeof request - 1))
+        while ((n = read (fd, buf, sizeof buf)) > 0)
+          g_string_append_len (body, buf, n);
+      /* The body only: after the blank line. */
+      {
+        const char *end = strstr (body->str, "\r\n\r\n");
+        *ret_body = g_strstrip (g_strdup (end != NULL ? end + 4 : body->str));
+      }
+    }
+  close (fd);
+  g_string_free (body, TRUE);
+  return g_strdup ("connected");
+}
+
+char *
+cbox_test_publish_probe (guint16 host_port, const char *ready_path)
+{
+  GString *report = g_string_new (NULL);
+  struct ifaddrs *ifaddrs = NULL;
+  struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons (host_port) };
+  gboolean other = FALSE;
+  g_autofree char *body = NULL;
+  g_autofree char *verdict = NULL;
+
+  if (!cbox_test_wait_for_path (ready_path, 600))
+    {
+      g_string_append (report, "never ready\n");
+      return g_string_free (report, FALSE);
+    }
+  /* The host's listening sockets on the port (state 0A: LISTEN). */
+  for (guint t = 0; t < 2; t++)
+    {
+      g_autofree char *table = NULL;
+      g_auto (GStrv) lines = NULL;
+
+      if (!g_file_get_contents (t == 0 ? "/proc/net/tcp" : "/proc/net/tcp6", &table, NULL, NULL))
+        continue;
+      lines = g_strsplit (table, "\n", -1);
+      for (guint i = 1; lines[i] != NULL; i++)
+        {
+          g_auto (GStrv) f = g_strsplit_set (g_strstrip (lines[i]), " ", -1);
+          g_autoptr (GPtrArray) fields = g_ptr_array_new ();
+
+          for (guint j = 0; f[j] != NULL; j++)
+            if (f[j][0] != '\0')
+              g_ptr_array_add (fields, f[j]);
+          if (fields->len > 3 && g_str_equal (g_ptr_array_index (fields, 3), "0A"))
+            {
+              const char *local = g_ptr_array_index (fields, 1);
+              const char *colon = strrchr (local, ':');
+              if (colon != NULL && g_ascii_strtoull (colon + 1, NULL, 16) == host_port)
+                g_string_append_printf (report, "listen %.*s\n", (int)(colon - local), local);
+            }
+        }
+    }
+  /* A non-loopback IPv4 address of the host: nothing may answer there. */
+  if (getifaddrs (&ifaddrs) == 0)
+    {
+      for (struct ifaddrs *ifa = ifaddrs; ifa != NULL && !other; ifa = ifa->ifa_next)
+        {
+          struct sockaddr_in other_addr = addr;
+          char text[INET_ADDRSTRLEN];
+          g_autofree char *result = NULL;
+
+          if (ifa->ifa_addr == NULL || ifa->ifa_addr->sa_family != AF_INET
+              || (ifa->ifa_flags & IFF_LOOPBACK) || !(ifa->ifa_flags & IFF_UP))
+            continue;
+          other_addr.sin_addr = ((struct sockaddr_in *)ifa->ifa_addr)->sin_addr;
+          inet_ntop (AF_INET, &other_addr.sin_addr, text, sizeof text);
+          result = cbox_test_try_connect (&other_addr, NULL);
+          g_string_append_printf (report, "other %s %s\n", text, result);
+          other = TRUE;
+        }
+      freeifaddrs (ifaddrs);
+    }
+  if (!other)
+    g_string_append (report, "other none\n");
+  addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  verdict = cbox_test_try_connect (&addr, &body);
+  if (body != NULL)
+    g_string_append_printf (report, "loopback %s\n", body);
+  else
+    g_string_append_printf (report, "loopback failed: %s\n", verdict);
+  return g_string_free (report, FALSE);
 }

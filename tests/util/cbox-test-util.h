@@ -87,6 +87,24 @@ int cbox_test_listen_unix (const char *path);
  * so that a broken server fails the test instead of hanging it). */
 gboolean cbox_test_wait_for_path (const char *path, guint timeout_seconds);
 
+/* --publish from the host's side. cbox_test_publish_server() is a shell
+ * command for inside: a Python HTTP server on @sandbox_port (every address
+ * of the sandbox) that creates the file "published-ready" in the current
+ * folder (the project) once it listens, answers one GET with
+ * "cbox-published" and exits. cbox_test_publish_probe() (in a thread while
+ * cbox runs it) waits for @ready_path, then reports one line each:
+ *   "listen ADDR" per listening TCP socket of the host on @host_port
+ *     (/proc/net/tcp and tcp6, the address as the kernel writes it:
+ *     0100007F is 127.0.0.1);
+ *   "other ADDR refused|connected|ERROR" for a non-loopback IPv4 address
+ *     of the host, if it has one ("other none" otherwise);
+ *   "loopback BODY" (or "loopback failed: WHY") for 127.0.0.1:@host_port,
+ *     last, which ends the server. */
+char *cbox_test_publish_server (guint16 sandbox_port);
+char *cbox_test_publish_probe (guint16 host_port, const char *ready_path);
+/* A TCP port free on the host's 127.0.0.1 right now. */
+guint16 cbox_test_free_port (void);
+
 /* Asserts a process result, printing stdout and stderr on mismatch. */
 #define cbox_test_assert_status(result, expected)                                                  \
   G_STMT_START                                                                                     \
