@@ -973,3 +973,62 @@ cbox_launch_run (CboxLaunch *launch, CboxPlan *plan, int *ret_status, GError **e
 {
   return cbox_launch_run_full (launch, plan, NULL, ret_status, error);
 }
+
+struct _CboxHelpers
+{
+  GArray *running; /* CboxRunningHelper */
+};
+
+/* The helpers' stop waits for SIGCHLD with sigtimedwait(), which needs it
+ * blocked; the caller's mask and handler are back when this returns. */
+void
+cbox_helpers_stop (CboxHelpers *helpers)
+{
+  sigset_t chld, old_mask;
+
+  if (helpers == NULL)
+    return;
+  sigemptyset (&chld);
+  sigaddset (&chld, SIGCHLD);
+  sigprocmask (SIG_BLOCK, &chld, &old_mask);
+  cbox_run_stop_helpers (helpers->running, &chld);
+  sigprocmask (SIG_SETMASK, &old_mask, NULL);
+  g_array_unref (helpers->running);
+  g_free (helpers);
+}
+
+CboxHelpers *
+cbox_plan_start_helpers (CboxPlan *plan, GError **error)
+{
+  CboxHelpers *helpers;
+  sigset_t mask;
+  gint64 deadline;
+
+  g_return_val_if_fail (plan != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  helpers = g_new0 (CboxHelpers, 1);
+  helpers->running = g_array_new (FALSE, TRUE, sizeof (CboxRunningHelper));
+  /* The helpers start with the mask cbox has now, as they would from
+   * cbox_launch_run_full() (which gives them the mask it found). */
+  sigprocmask (SIG_SETMASK, NULL, &mask);
+  for (guint i = 0; i < cbox_plan_get_n_helpers (plan); i++)
+    {
+      CboxRunningHelper h = { NULL, 0, -1 };
+      if (!cbox_run_start_helper (cbox_plan_get_helper (plan, i), &mask, &h, error))
+        {
+          cbox_helpers_stop (helpers);
+          return NULL;
+        }
+      g_array_append_val (helpers->running, h);
+    }
+  deadline = cbox_run_now_ms () + CBOX_HELPER_READY_TIMEOUT_MS;
+  for (guint i = 0; i < helpers->running->len; i++)
+    if (!cbox_run_wait_helper_ready (&g_array_index (helpers->running, CboxRunningHelper, i),
+                                     deadline, error))
+      {
+        cbox_helpers_stop (helpers);
+        return NULL;
+      }
+  return helpers;
+}

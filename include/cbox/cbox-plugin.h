@@ -222,6 +222,28 @@ gboolean cbox_launch_run_full (CboxLaunch *launch, CboxPlan *plan,
  * signal); until it is adopted, killing and reaping it is the caller's. */
 pid_t cbox_launch_spawn (CboxLaunch *launch, const CboxLaunchRunOptions *options, GError **error);
 
+/* ---- plan helpers, for a backend that runs its tool itself (ABI 1.4) -------- */
+
+/**
+ * CboxHelpers:
+ *
+ * The plan's host helper processes, running. cbox_launch_run() and
+ * cbox_launch_run_full() start and stop them for a backend; a backend
+ * whose run() starts its tool without them (qemu) uses these two, with
+ * the same child state, readiness wait and stop.
+ */
+typedef struct _CboxHelpers CboxHelpers;
+
+/* Starts every helper of @plan and waits (at most 10 s) until each is
+ * ready. NULL with @error naming the helper when one cannot be started or
+ * is not ready; those already started are stopped then. The command must
+ * not start before this returned. */
+CboxHelpers *cbox_plan_start_helpers (CboxPlan *plan, GError **error);
+/* Stops them (a sync pipe closed, then SIGTERM, SIGKILL after a second)
+ * and reaps them; frees @helpers. NULL does nothing. Before the plan's
+ * cleanups, which may remove what a helper still uses. */
+void cbox_helpers_stop (CboxHelpers *helpers);
+
 /* ---- the network helper (ABI 1.4) ------------------------------------------ */
 
 /**

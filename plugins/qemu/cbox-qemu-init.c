@@ -758,24 +758,26 @@ port_write_frame (int port, uint32_t id, uint32_t len, const char *data)
   return 0;
 }
 
+/* The relay of @nsockets sockets (one: each socket has a process of its
+ * own, see start_socket_relay()). */
 static void
-relay_loop (const Plan *plan, int *listeners, int *ports)
+relay_loop (size_t nsockets, int *listeners, int *ports)
 {
   RelayConn conns[RELAY_MAX_CONNS];
   size_t nconns = 0;
   uint32_t next_id = 1;
-  char **inbuf = calloc (plan->nsockets, sizeof (char *));
-  size_t *inlen = calloc (plan->nsockets, sizeof (size_t));
-  struct pollfd *pfd = calloc (plan->nsockets * 2 + RELAY_MAX_CONNS, sizeof (struct pollfd));
+  char **inbuf = calloc (nsockets, sizeof (char *));
+  size_t *inlen = calloc (nsockets, sizeof (size_t));
+  struct pollfd *pfd = calloc (nsockets * 2 + RELAY_MAX_CONNS, sizeof (struct pollfd));
   static char buf[CBOX_FRAME_MAX];
 
-  for (size_t i = 0; i < plan->nsockets; i++)
+  for (size_t i = 0; i < nsockets; i++)
     inbuf[i] = malloc (CBOX_FRAME_MAX + 8);
   for (;;)
     {
       size_t n = 0;
 
-      for (size_t i = 0; i < plan->nsockets; i++)
+      for (size_t i = 0; i < nsockets; i++)
         {
           pfd[n++] = (struct pollfd){ nconns < RELAY_MAX_CONNS ? listeners[i] : -1, POLLIN, 0 };
           pfd[n++] = (struct pollfd){ ports[i], POLLIN, 0 };
@@ -794,7 +796,7 @@ relay_loop (const Plan *plan, int *listeners, int *ports)
       for (size_t c = nconns; c-- > 0;)
         {
           ssize_t got;
-          if (!(pfd[plan->nsockets * 2 + c].revents & (POLLIN | POLLHUP | POLLERR)))
+          if (!(pfd[nsockets * 2 + c].revents & (POLLIN | POLLHUP | POLLERR)))
             continue;
           got = read (conns[c].fd, buf, sizeof buf);
           if (got > 0)
@@ -806,7 +808,7 @@ relay_loop (const Plan *plan, int *listeners, int *ports)
               conns[c] = conns[--nconns];
             }
         }
-      for (size_t i = 0; i < plan->nsockets; i++)
+      for (size_t i = 0; i < nsockets; i++)
         {
           ssize_t got;
           if (!(pfd[2 * i + 1].revents & (POLLIN | POLLHUP)))
@@ -844,7 +846,7 @@ relay_loop (const Plan *plan, int *listeners, int *ports)
               inlen[i] -= need;
             }
         }
-      for (size_t i = 0; i < plan->nsockets; i++)
+      for (size_t i = 0; i < nsockets; i++)
         {
           int fd;
           if (!(pfd[2 * i].revents & POLLIN) || nconns >= RELAY_MAX_CONNS)
@@ -859,12 +861,15 @@ relay_loop (const Plan *plan, int *listeners, int *ports)
 }
 
 /* Listens at each relayed socket's destination (before the switch to the
- * new root, so the path is under NEWROOT) and starts the relay process. */
+ * new root, so the path is under NEWROOT) and starts a relay process for
+ * each socket. One process per socket, not one for all: its writes block
+ * (on a guest client that does not read, or on the port when cbox holds
+ * it back because the host server does not read), and that must hold
+ * back only the socket concerned, never the others. */
 static void
 start_socket_relay (const Plan *plan)
 {
   int *listeners, *ports;
-  pid_t pid;
 
   if (plan->nsockets == 0)
     return;
@@ -891,21 +896,30 @@ start_socket_relay (const Plan *plan)
       snprintf (port_name, sizeof port_name, "cbox.sock.%zu", i);
       ports[i] = open_port (port_name, O_RDWR);
     }
-  pid = fork ();
-  if (pid < 0)
-    fail ("fork: %s", strerror (errno));
-  if (pid == 0)
+  for (size_t i = 0; i < plan->nsockets; i++)
     {
-      sigset_t none;
-      sigemptyset (&none);
-      sigprocmask (SIG_SETMASK, &none, NULL);
-      signal (SIGPIPE, SIG_IGN);
-      /* Bytes only: it needs no privilege. */
-      if (setgroups (0, NULL) < 0 || setresgid (plan->gid, plan->gid, plan->gid) < 0
-          || setresuid (plan->uid, plan->uid, plan->uid) < 0)
-        _exit (1);
-      relay_loop (plan, listeners, ports);
-      _exit (0);
+      pid_t pid = fork ();
+      if (pid < 0)
+        fail ("fork: %s", strerror (errno));
+      if (pid == 0)
+        {
+          sigset_t none;
+          sigemptyset (&none);
+          sigprocmask (SIG_SETMASK, &none, NULL);
+          signal (SIGPIPE, SIG_IGN);
+          /* Bytes only: it needs no privilege. */
+          if (setgroups (0, NULL) < 0 || setresgid (plan->gid, plan->gid, plan->gid) < 0
+              || setresuid (plan->uid, plan->uid, plan->uid) < 0)
+            _exit (1);
+          for (size_t j = 0; j < plan->nsockets; j++)
+            if (j != i)
+              {
+                close (listeners[j]);
+                close (ports[j]);
+              }
+          relay_loop (1, &listeners[i], &ports[i]);
+          _exit (0);
+        }
     }
   for (size_t i = 0; i < plan->nsockets; i++)
     {

@@ -1178,11 +1178,12 @@ static const CboxPluginKey qemu_config_keys[] = {
 
 /* BIND: shares; DATA, TMPFS, SYMLINK: made by the init; SOCKET: relayed
  * connection by connection over a port (bytes only: no descriptor
- * passing). No DEVICE or HELPER: a device node cannot cross into another
- * kernel, so forwarders needing one (dri) are refused by the planner with
- * that reason. */
+ * passing); HELPER: started beside the VM by cbox_qemu_run() through
+ * cbox_plan_start_helpers(), as the generic run does for bwrap. No
+ * DEVICE: a device node cannot cross into another kernel, so forwarders
+ * needing one (dri) are refused by the planner with that reason. */
 CBOX_PLUGIN_DEFINE (.kind = CBOX_PLUGIN_KIND_BACKEND, .name = "qemu", .version = CBOX_QEMU_VERSION,
                     .description = "a QEMU virtual machine booting the host's kernel",
                     .features = CBOX_FEATURE_BIND | CBOX_FEATURE_SOCKET | CBOX_FEATURE_DATA
-                                | CBOX_FEATURE_TMPFS | CBOX_FEATURE_SYMLINK,
+                                | CBOX_FEATURE_TMPFS | CBOX_FEATURE_SYMLINK | CBOX_FEATURE_HELPER,
                     .backend = &cbox_qemu_vtable, .keys = qemu_config_keys)

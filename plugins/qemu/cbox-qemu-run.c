@@ -769,13 +769,30 @@ cbox_qemu_channel_output (CboxQemuState *state, GString *log, CboxQemuProgress *
 /* One relayed socket: the guest's init listens at its destination and
  * sends each connection's bytes in frames over the port "cbox.sock.N";
  * cbox opens a connection of its own to the host socket for each, as the
- * command's process would on bwrap, and frames the replies back. */
+ * command's process would on bwrap, and frames the replies back.
+ *
+ * Nothing here blocks: this loop also carries the command's stdio, its
+ * exit status and the signals, and neither a host server that stops
+ * reading nor a guest that stops reading its port may freeze it. Every
+ * write is non-blocking, with what is left kept per direction (per
+ * connection towards the host, per port towards the guest), and a side
+ * whose buffer is full is not read from until it drains (backpressure):
+ * - a host connection's buffer past CBOX_QEMU_RELAY_BUFFER: this socket's
+ *   port is not read, so the guest's relay of this socket waits (other
+ *   connections of the same socket with it: they share the port; other
+ *   sockets have ports and guest processes of their own and go on);
+ * - a port's buffer past it: the host connections of this socket are not
+ *   read, so their servers wait.
+ * Memory stays bounded at about two buffers and a frame per direction. */
 #define CBOX_QEMU_RELAY_MAX_CONNS 64
+#define CBOX_QEMU_RELAY_BUFFER (256 * 1024)
 
 typedef struct
 {
   guint32 id;
   int fd;
+  GByteArray *out;  /* from the guest, not yet taken by the host server */
+  gboolean closing; /* the guest closed it: closed once @out is written */
 } CboxQemuRelayConn;
 
 typedef struct
@@ -784,20 +801,69 @@ typedef struct
   const char *path; /* the host socket */
   int port;         /* our end of the port's socket pair, -1 once it closed */
   int qemu_end;     /* QEMU's end until it started */
-  GByteArray *in;
-  GArray *conns; /* CboxQemuRelayConn */
+  GByteArray *in;   /* from the guest: frames not yet whole */
+  GByteArray *out;  /* to the guest: frames not yet taken by QEMU */
+  GArray *conns;    /* CboxQemuRelayConn */
 } CboxQemuRelay;
+
+static void
+cbox_qemu_relay_conn_clear (CboxQemuRelayConn *conn)
+{
+  cbox_qemu_close_fd (&conn->fd);
+  g_clear_pointer (&conn->out, g_byte_array_unref);
+}
 
 static void
 cbox_qemu_relay_free (CboxQemuRelay *relay)
 {
-  for (guint i = 0; i < relay->conns->len; i++)
-    close (g_array_index (relay->conns, CboxQemuRelayConn, i).fd);
   g_array_unref (relay->conns);
   g_byte_array_unref (relay->in);
+  g_byte_array_unref (relay->out);
   cbox_qemu_close_fd (&relay->port);
   cbox_qemu_close_fd (&relay->qemu_end);
   g_free (relay);
+}
+
+static void
+cbox_qemu_relay_drop (CboxQemuRelay *relay, guint index)
+{
+  g_array_remove_index_fast (relay->conns, index); /* clears it */
+}
+
+/* The guest is gone (or broke the protocol): no more relaying for it. */
+static void
+cbox_qemu_relay_stop (CboxQemuRelay *relay)
+{
+  cbox_qemu_close_fd (&relay->port);
+  g_byte_array_set_size (relay->out, 0);
+  while (relay->conns->len > 0)
+    cbox_qemu_relay_drop (relay, 0);
+}
+
+/* Writes what it can of @buf to @fd without blocking and removes it from
+ * @buf. FALSE when @fd is broken (not merely full). */
+static gboolean
+cbox_qemu_flush (int fd, GByteArray *buf)
+{
+  while (buf->len > 0)
+    {
+      ssize_t n = write (fd, buf->data, buf->len);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 && errno == EAGAIN)
+        return TRUE;
+      if (n <= 0)
+        return FALSE;
+      g_byte_array_remove_range (buf, 0, (guint)n);
+    }
+  return TRUE;
+}
+
+static void
+cbox_qemu_relay_flush (CboxQemuRelay *relay)
+{
+  if (relay->port >= 0 && !cbox_qemu_flush (relay->port, relay->out))
+    cbox_qemu_relay_stop (relay);
 }
 
 static void
@@ -807,16 +873,44 @@ cbox_qemu_relay_frame (CboxQemuRelay *relay, guint32 id, guint32 len, const char
 
   if (relay->port < 0)
     return;
-  cbox_qemu_write_all (relay->port, (const char *)header, sizeof header);
+  g_byte_array_append (relay->out, (const guint8 *)header, sizeof header);
   if (len > 0 && len != CBOX_QEMU_FRAME_OPEN)
-    cbox_qemu_write_all (relay->port, data, len);
+    g_byte_array_append (relay->out, (const guint8 *)data, len);
+  cbox_qemu_relay_flush (relay);
 }
 
-static void
-cbox_qemu_relay_drop (CboxQemuRelay *relay, guint index)
+/* Writes what connection @index has for its host server; FALSE when it
+ * was dropped (written out after the guest closed it, or broken). */
+static gboolean
+cbox_qemu_relay_conn_flush (CboxQemuRelay *relay, guint index)
 {
-  close (g_array_index (relay->conns, CboxQemuRelayConn, index).fd);
-  g_array_remove_index_fast (relay->conns, index);
+  CboxQemuRelayConn *conn = &g_array_index (relay->conns, CboxQemuRelayConn, index);
+
+  if (!cbox_qemu_flush (conn->fd, conn->out))
+    {
+      /* The server went away: the guest's connection ends too. */
+      if (!conn->closing)
+        cbox_qemu_relay_frame (relay, conn->id, 0, NULL);
+      cbox_qemu_relay_drop (relay, index);
+      return FALSE;
+    }
+  if (conn->closing && conn->out->len == 0)
+    {
+      cbox_qemu_relay_drop (relay, index);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Whether the guest's frames for this socket may be read: not while a
+ * host server has a full buffer waiting. */
+static gboolean
+cbox_qemu_relay_port_readable (const CboxQemuRelay *relay)
+{
+  for (guint i = 0; i < relay->conns->len; i++)
+    if (g_array_index (relay->conns, CboxQemuRelayConn, i).out->len >= CBOX_QEMU_RELAY_BUFFER)
+      return FALSE;
+  return TRUE;
 }
 
 /* A connection of cbox's own to the host socket, made as the command's
@@ -855,27 +949,17 @@ cbox_qemu_relay_connect (const CboxQemuState *state, const char *path)
       errno = saved_errno;
       return -1;
     }
+  /* Connected (blocking, as a client would); from now on nothing waits. */
+  g_unix_set_fd_nonblocking (fd, TRUE, NULL);
   return fd;
 }
 
-/* Bytes from the guest: whole frames are acted on. */
+/* The whole frames the guest sent are acted on, as long as no host
+ * server holds them back. */
 static void
-cbox_qemu_relay_port_input (CboxQemuRelay *relay)
+cbox_qemu_relay_process (CboxQemuRelay *relay)
 {
-  char buf[65536];
-  ssize_t got = read (relay->port, buf, sizeof buf);
-
-  if (got < 0 && (errno == EAGAIN || errno == EINTR))
-    return;
-  if (got <= 0)
-    {
-      cbox_qemu_close_fd (&relay->port);
-      while (relay->conns->len > 0)
-        cbox_qemu_relay_drop (relay, 0);
-      return;
-    }
-  g_byte_array_append (relay->in, (const guint8 *)buf, (guint)got);
-  while (relay->in->len >= 8)
+  while (relay->port >= 0 && relay->in->len >= 8 && cbox_qemu_relay_port_readable (relay))
     {
       guint32 header[2];
       gsize need;
@@ -885,9 +969,7 @@ cbox_qemu_relay_port_input (CboxQemuRelay *relay)
         {
           /* Not what the init sends: the guest is not to be trusted with
            * more than bytes, so the relay stops. */
-          cbox_qemu_close_fd (&relay->port);
-          while (relay->conns->len > 0)
-            cbox_qemu_relay_drop (relay, 0);
+          cbox_qemu_relay_stop (relay);
           return;
         }
       need = sizeof header + (header[1] == CBOX_QEMU_FRAME_OPEN ? 0 : header[1]);
@@ -902,7 +984,7 @@ cbox_qemu_relay_port_input (CboxQemuRelay *relay)
             cbox_qemu_relay_frame (relay, header[0], 0, NULL); /* refused: closed at once */
           else
             {
-              CboxQemuRelayConn conn = { header[0], fd };
+              CboxQemuRelayConn conn = { header[0], fd, g_byte_array_new (), FALSE };
               g_array_append_val (relay->conns, conn);
             }
         }
@@ -910,17 +992,35 @@ cbox_qemu_relay_port_input (CboxQemuRelay *relay)
         for (guint i = 0; i < relay->conns->len; i++)
           {
             CboxQemuRelayConn *conn = &g_array_index (relay->conns, CboxQemuRelayConn, i);
-            if (conn->id != header[0])
+            if (conn->id != header[0] || conn->closing)
               continue;
             if (header[1] == 0)
-              cbox_qemu_relay_drop (relay, i);
+              conn->closing = TRUE; /* after what it still has to write */
             else
-              cbox_qemu_write_all (conn->fd, (const char *)relay->in->data + sizeof header,
-                                   header[1]);
+              g_byte_array_append (conn->out, relay->in->data + sizeof header, header[1]);
+            cbox_qemu_relay_conn_flush (relay, i);
             break;
           }
       g_byte_array_remove_range (relay->in, 0, (guint)need);
     }
+}
+
+/* Bytes from the guest. */
+static void
+cbox_qemu_relay_port_input (CboxQemuRelay *relay)
+{
+  char buf[65536];
+  ssize_t got = read (relay->port, buf, sizeof buf);
+
+  if (got < 0 && (errno == EAGAIN || errno == EINTR))
+    return;
+  if (got <= 0)
+    {
+      cbox_qemu_relay_stop (relay);
+      return;
+    }
+  g_byte_array_append (relay->in, (const guint8 *)buf, (guint)got);
+  cbox_qemu_relay_process (relay);
 }
 
 /* Bytes from the host socket of connection @index. */
@@ -1048,7 +1148,9 @@ cbox_qemu_boot (CboxQemuState *state, char **argv, CboxQemuAccel accel, CboxQemu
       relay->path = g_ptr_array_index (state->sockets, i);
       relay->port = relay->qemu_end = -1;
       relay->in = g_byte_array_new ();
+      relay->out = g_byte_array_new ();
       relay->conns = g_array_new (FALSE, FALSE, sizeof (CboxQemuRelayConn));
+      g_array_set_clear_func (relay->conns, (GDestroyNotify)cbox_qemu_relay_conn_clear);
       g_ptr_array_add (vm.relays, relay);
       if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
         {
@@ -1169,15 +1271,28 @@ cbox_qemu_boot (CboxQemuState *state, char **argv, CboxQemuAccel accel, CboxQemu
             }
         }
 
+      /* Each side is read only while the other has room for what it
+       * sends (see CBOX_QEMU_RELAY_BUFFER), and watched for room while
+       * something waits for it. */
       for (guint r = 0; r < vm.relays->len; r++)
         {
           CboxQemuRelay *relay = g_ptr_array_index (vm.relays, r);
+          gboolean host_readable = relay->out->len < CBOX_QEMU_RELAY_BUFFER;
+
           relay_base[r] = n;
           relay_conns[r] = relay->conns->len;
-          pfd[n++] = (struct pollfd){ relay->port, POLLIN, 0 };
+          pfd[n++] = (struct pollfd){ relay->port,
+                                      (cbox_qemu_relay_port_readable (relay) ? POLLIN : 0)
+                                          | (relay->out->len > 0 ? POLLOUT : 0),
+                                      0 };
           for (guint c = 0; c < relay->conns->len; c++)
-            pfd[n++] = (struct pollfd){ g_array_index (relay->conns, CboxQemuRelayConn, c).fd,
-                                        POLLIN, 0 };
+            {
+              const CboxQemuRelayConn *conn = &g_array_index (relay->conns, CboxQemuRelayConn, c);
+              pfd[n++] = (struct pollfd){ conn->fd,
+                                          (host_readable && !conn->closing ? POLLIN : 0)
+                                              | (conn->out->len > 0 ? POLLOUT : 0),
+                                          0 };
+            }
         }
 
       if (poll (pfd, (nfds_t)n, timeout) < 0)
@@ -1316,11 +1431,25 @@ cbox_qemu_boot (CboxQemuState *state, char **argv, CboxQemuAccel accel, CboxQemu
       for (guint r = 0; r < vm.relays->len; r++)
         {
           CboxQemuRelay *relay = g_ptr_array_index (vm.relays, r);
+          short port_events = pfd[relay_base[r]].revents;
+
           for (guint c = relay_conns[r]; c-- > 0;)
-            if (pfd[relay_base[r] + 1 + (int)c].revents & (POLLIN | POLLHUP | POLLERR))
-              cbox_qemu_relay_conn_input (relay, c);
-          if (pfd[relay_base[r]].revents & (POLLIN | POLLHUP | POLLERR))
+            {
+              short events = pfd[relay_base[r] + 1 + (int)c].revents;
+              if ((events & (POLLOUT | POLLERR)) && !cbox_qemu_relay_conn_flush (relay, c))
+                continue;
+              if (events & (POLLIN | POLLHUP | POLLERR))
+                cbox_qemu_relay_conn_input (relay, c);
+            }
+          if (port_events & (POLLOUT | POLLERR))
+            cbox_qemu_relay_flush (relay);
+          if (relay->port >= 0 && (port_events & POLLIN))
             cbox_qemu_relay_port_input (relay);
+          else if (relay->port >= 0 && (port_events & (POLLHUP | POLLERR)))
+            cbox_qemu_relay_stop (relay); /* QEMU closed it: the VM is going */
+          else
+            /* Frames held back by a server that has caught up now. */
+            cbox_qemu_relay_process (relay);
         }
 
       if (idx_pending >= 0 && (pfd[idx_pending].revents & (POLLOUT | POLLERR | POLLHUP)))
@@ -1423,6 +1552,7 @@ cbox_qemu_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_st
   CboxQemuBootResult result;
   int status = CBOX_EXIT_FAILURE;
   CboxQemuProgress progress = { 0 };
+  CboxHelpers *helpers;
 
   g_return_val_if_fail (state != NULL && state->run_dir != NULL, FALSE);
 
@@ -1445,6 +1575,18 @@ cbox_qemu_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_st
   if (!cbox_qemu_run_dir_create (state, &lock_fd, error))
     {
       cbox_qemu_signals_restore (&signals);
+      cbox_plan_run_cleanups (plan);
+      return FALSE;
+    }
+  /* The plan's host helpers (the ssh agent's filtering relay) run beside
+   * the VM as beside bwrap: ready before QEMU starts, so a guest
+   * connection relayed to a helper's socket always finds it listening
+   * (they take milliseconds, the boot seconds). */
+  helpers = cbox_plan_start_helpers (plan, error);
+  if (helpers == NULL)
+    {
+      cbox_qemu_signals_restore (&signals);
+      cbox_qemu_run_dir_remove (state->run_dir);
       cbox_plan_run_cleanups (plan);
       return FALSE;
     }
@@ -1483,6 +1625,7 @@ cbox_qemu_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_st
   if (terminal_raw)
     tcsetattr (STDIN_FILENO, TCSADRAIN, &saved_termios);
 
+  cbox_helpers_stop (helpers);
   cbox_qemu_signals_restore (&signals);
   cbox_qemu_run_dir_remove (state->run_dir);
   cbox_plan_run_cleanups (plan);

@@ -8,7 +8,11 @@
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -642,10 +646,8 @@ stop_daemon (GSubprocess *proc)
 
 /* Unix-socket binds over the relay, in one boot: a real nix-daemon on a
  * scratch store (nix store ping inside reaches it, and the daemon logs the
- * connection). The SSH agent is not among them: the ssh forwarder gives the
- * sandbox only its filtering relay, a host helper, and the qemu backend runs
- * no plan helpers yet, so ssh is refused on qemu
- * (/ssh/integration/qemu/agent-only-refused). */
+ * connection). The SSH agent through its filter, a plan helper, is
+ * /ssh/integration/qemu/agent-filtered. */
 static void
 test_sockets (void)
 {
@@ -703,6 +705,206 @@ test_sockets (void)
   g_assert_true (has_line (result.out, "ping=0"));
 }
 
+/* ---- a host server that stops reading ---------------------------------------- */
+
+typedef struct
+{
+  int stalled_listener; /* never reads what it is sent */
+  int echo_listener;    /* answers one line, once the other is full */
+  GMutex lock;
+  GCond cond;
+  gboolean stalled;  /* the stalled server's queue is full and stays so */
+  gboolean finished; /* the test is over: the threads let go */
+  gsize queued;      /* what the stalled server holds unread */
+  gboolean echoed;
+} StallServers;
+
+static int
+listen_unix (const char *path)
+{
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpuint (strlen (path), <, sizeof addr.sun_path);
+  strcpy (addr.sun_path, path);
+  g_assert_cmpint (bind (fd, (struct sockaddr *)&addr, sizeof addr), ==, 0);
+  g_assert_cmpint (listen (fd, 8), ==, 0);
+  return fd;
+}
+
+/* Accepts every connection (the pipewire forwarder's probe makes one
+ * too) and never reads from any; says "stalled" once the guest's flood
+ * (the connection whose bytes start with FLOOD) has a queue that has
+ * stopped growing, which is when whoever writes to it (cbox's relay) can
+ * write no more. */
+static gpointer
+stalled_server (gpointer data)
+{
+  StallServers *servers = data;
+  g_autoptr (GArray) conns = g_array_new (FALSE, FALSE, sizeof (int));
+  int flood = -1;
+  int last = -1;
+  guint same = 0;
+
+  for (;;)
+    {
+      struct pollfd pfd = { servers->stalled_listener, POLLIN, 0 };
+      int queued = 0;
+
+      g_mutex_lock (&servers->lock);
+      if (servers->finished)
+        {
+          g_mutex_unlock (&servers->lock);
+          break;
+        }
+      g_mutex_unlock (&servers->lock);
+      if (poll (&pfd, 1, 10) > 0 && (pfd.revents & POLLIN))
+        {
+          int fd = accept4 (servers->stalled_listener, NULL, NULL, SOCK_CLOEXEC);
+          if (fd >= 0)
+            g_array_append_val (conns, fd);
+        }
+      for (guint i = 0; flood < 0 && i < conns->len; i++)
+        {
+          char head[5];
+          int fd = g_array_index (conns, int, i);
+          if (recv (fd, head, sizeof head, MSG_PEEK | MSG_DONTWAIT) == (ssize_t)sizeof head
+              && memcmp (head, "FLOOD", sizeof head) == 0)
+            flood = fd;
+        }
+      if (flood < 0)
+        continue;
+      g_assert_cmpint (ioctl (flood, FIONREAD, &queued), ==, 0);
+      same = queued == last ? same + 1 : 0;
+      last = queued;
+      /* Queued bytes that have not moved for a second, with 64 MiB still
+       * to come: the writer can write no more. (The kernel counts a unix
+       * socket's limit in buffer overhead too, so the count of bytes says
+       * little.) */
+      if (same >= 100)
+        {
+          g_mutex_lock (&servers->lock);
+          servers->stalled = TRUE;
+          servers->queued = (gsize)queued;
+          g_cond_broadcast (&servers->cond);
+          g_mutex_unlock (&servers->lock);
+        }
+    }
+  for (guint i = 0; i < conns->len; i++)
+    close (g_array_index (conns, int, i));
+  return NULL;
+}
+
+/* Reads one line, waits until the other server is stalled, answers. */
+static gpointer
+echo_server (gpointer data)
+{
+  StallServers *servers = data;
+  int fd = accept4 (servers->echo_listener, NULL, NULL, SOCK_CLOEXEC);
+  char line[256];
+  gsize len = 0;
+
+  if (fd < 0)
+    return NULL;
+  while (len < sizeof line - 1)
+    {
+      ssize_t got = read (fd, line + len, 1);
+      if (got <= 0)
+        break;
+      len++;
+      if (line[len - 1] == '\n')
+        break;
+    }
+  line[len] = '\0';
+  g_mutex_lock (&servers->lock);
+  while (!servers->stalled && !servers->finished)
+    g_cond_wait (&servers->cond, &servers->lock);
+  g_mutex_unlock (&servers->lock);
+  {
+    g_autofree char *answer = g_strdup_printf ("echo:%s", line);
+    g_assert_cmpint (write (fd, answer, strlen (answer)), ==, (gssize)strlen (answer));
+  }
+  g_mutex_lock (&servers->lock);
+  servers->echoed = TRUE;
+  g_mutex_unlock (&servers->lock);
+  close (fd);
+  return NULL;
+}
+
+/* A host server that stops reading stalls nothing but its own socket: in
+ * one boot, the guest floods one relayed socket (its server never reads:
+ * everything between them fills up) while a round trip on another relayed
+ * socket must still complete, and the run must still end with the
+ * command's status. The two sockets are the pipewire forwarder's
+ * (PIPEWIRE_REMOTE and PULSE_SERVER name any socket; their probes look
+ * for a socket, not for a server that talks). The echo server answers
+ * only once the stalled one's queue is full and stays so: a relay whose
+ * writes block is stuck by then and never carries the answer back. */
+static void
+test_relay_stall (void)
+{
+  g_autofree char *dir = NULL;
+  g_autofree char *stalled_path = NULL;
+  g_autofree char *echo_path = NULL;
+  g_autofree char *pulse = NULL;
+  g_autofree char *project = NULL;
+  g_auto (GStrv) envp = NULL;
+  g_auto (CboxTestResult) result = { 0 };
+  StallServers servers = { -1, -1 };
+  GThread *threads[2];
+
+  if (!require_qemu ())
+    return;
+  dir = cbox_test_make_dir ("stall");
+  project = cbox_test_make_dir ("project");
+  stalled_path = g_build_filename (dir, "stalled.sock", NULL);
+  echo_path = g_build_filename (dir, "echo.sock", NULL);
+  g_mutex_init (&servers.lock);
+  g_cond_init (&servers.cond);
+  servers.stalled_listener = listen_unix (stalled_path);
+  servers.echo_listener = listen_unix (echo_path);
+  threads[0] = g_thread_new ("stalled", stalled_server, &servers);
+  threads[1] = g_thread_new ("echo", echo_server, &servers);
+
+  pulse = g_strconcat ("unix:", echo_path, NULL);
+  envp = cbox_test_environ (NULL);
+  envp = g_environ_setenv (envp, "PIPEWIRE_REMOTE", stalled_path, TRUE);
+  envp = g_environ_setenv (envp, "PULSE_SERVER", pulse, TRUE);
+  run_redirected ("</dev/null",
+                  (const char *const[]){ "run", "--backend=qemu", "--accel=tcg", "--network=off",
+                                         "--forward=pipewire", "--", "sh", "-c",
+                                         "a=${PIPEWIRE_REMOTE:-$XDG_RUNTIME_DIR/pipewire-0}\n"
+                                         "b=${PULSE_SERVER#unix:}\n"
+                                         "python3 -c 'import socket, sys\n"
+                                         "s = socket.socket(socket.AF_UNIX)\n"
+                                         "s.connect(sys.argv[1])\n"
+                                         "s.sendall(b\"FLOOD\" + bytes(64 << 20))' \"$a\" &\n"
+                                         "echo ping | nc.openbsd -U \"$b\"; echo nc=$?\n"
+                                         "exit 7",
+                                         NULL },
+                  project, (const char *const *)envp, &result);
+
+  g_mutex_lock (&servers.lock);
+  servers.finished = TRUE;
+  g_cond_broadcast (&servers.cond);
+  g_mutex_unlock (&servers.lock);
+  /* The echo server may still wait in accept() when the run failed early. */
+  shutdown (servers.echo_listener, SHUT_RDWR);
+  shutdown (servers.stalled_listener, SHUT_RDWR);
+  g_thread_join (threads[0]);
+  g_thread_join (threads[1]);
+  close (servers.stalled_listener);
+  close (servers.echo_listener);
+
+  cbox_test_assert_status (&result, 7);
+  g_assert_true (has_line (result.out, "echo:ping"));
+  g_assert_true (has_line (result.out, "nc=0"));
+  g_assert_true (servers.stalled);
+  g_assert_true (servers.echoed);
+  g_test_message ("the stalled server held %zu bytes unread", servers.queued);
+}
+
 /* No boot: a forwarder that needs device nodes is refused with a sentence
  * (unix sockets are relayed; a device cannot cross into another kernel). */
 static void
@@ -728,6 +930,7 @@ main (int argc, char **argv)
   g_test_add_func ("/qemu/integration/isolated", test_run_isolated);
   g_test_add_func ("/qemu/integration/stdio-closed", test_stdio_closed);
   g_test_add_func ("/qemu/integration/sockets", test_sockets);
+  g_test_add_func ("/qemu/integration/relay-stall", test_relay_stall);
   g_test_add_func ("/qemu/integration/many-binds", test_many_binds);
   g_test_add_func ("/qemu/integration/as-user-with-pipe", test_run_as_user_with_pipe);
   g_test_add_func ("/qemu/integration/accel-auto", test_accel_auto);

@@ -710,7 +710,7 @@ test_descriptor_features (void)
   g_assert_true (desc->features & CBOX_FEATURE_DATA);
   g_assert_true (desc->features & CBOX_FEATURE_SOCKET);
   g_assert_false (desc->features & CBOX_FEATURE_DEVICE);
-  g_assert_false (desc->features & CBOX_FEATURE_HELPER);
+  g_assert_true (desc->features & CBOX_FEATURE_HELPER);
 }
 
 /* ---- run directories ------------------------------------------------------------ */
