@@ -85,7 +85,8 @@ backend_usable (Fixture *f)
 }
 
 /* Each QEMU boot takes tens of seconds under TCG: the browsers, the
- * shells and Claude Code run on bwrap and nspawn only. */
+ * shells and Claude Code's round trip run on bwrap and nspawn only (qemu
+ * has one boot of the claude profile, claude_qemu_one_boot()). */
 static gboolean
 skip_qemu (Fixture *f)
 {
@@ -410,16 +411,126 @@ claude_round_trip (Fixture *f, const char *path_dir, const char *what)
   assert_output (&reply, what, "cbox-mock-reply-7f3a");
 }
 
+/* Runs @argv on the host with @env; its stdout, or the test fails. */
+static char *
+host_output (char **env, const char *const *argv)
+{
+  g_autofree char *out = NULL;
+  g_autoptr (GError) error = NULL;
+  int wstatus = 0;
+
+  g_assert_true (g_spawn_sync (NULL, (char **)argv, env,
+                               G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &out,
+                               NULL, &wstatus, &error));
+  g_assert_no_error (error);
+  g_assert_true (WIFEXITED (wstatus));
+  g_assert_cmpint (WEXITSTATUS (wstatus), ==, 0);
+  return g_steal_pointer (&out);
+}
+
+/* The claude profile on qemu, in one boot (tens of seconds under TCG),
+ * with a real ssh-agent holding a key: the host's claude starts
+ * (--version), the agent answers through the ssh forwarder's filter (a
+ * plan helper beside the VM), git works in the project, and of
+ * ~/.claude/projects only this project's folder is there (another
+ * project's transcripts are not). The round trip with the mock API needs
+ * the host's loopback, which the VM never reaches: that part is bwrap's
+ * and nspawn's. */
+static void
+claude_qemu_one_boot (Fixture *f)
+{
+  g_autofree char *keygen = cbox_test_require_program ("ssh-keygen");
+  g_autofree char *agent = keygen != NULL ? cbox_test_require_program ("ssh-agent") : NULL;
+  g_autofree char *home = g_strdup (g_environ_getenv (f->env, "HOME"));
+  g_autofree char *dir = NULL;
+  g_autofree char *key = NULL;
+  g_autofree char *sock = NULL;
+  g_autofree char *fingerprint = NULL;
+  g_autofree char *other_project = NULL;
+  g_autofree char *project_arg = g_strconcat ("--project=", f->project, NULL);
+  g_auto (GStrv) env = g_strdupv (f->env);
+  g_auto (CboxTestResult) result = { 0 };
+  GPid agent_pid = 0;
+  g_autoptr (GError) error = NULL;
+
+  if (agent == NULL)
+    return;
+  dir = cbox_test_make_dir ("claude-agent");
+  key = g_build_filename (dir, "id", NULL);
+  sock = g_build_filename (dir, "agent.sock", NULL);
+  g_free (host_output (env, (const char *const[]){ keygen, "-q", "-t", "ed25519", "-N", "", "-C",
+                                                   "cbox-claude-qemu", "-f", key, NULL }));
+  {
+    g_autofree char *pub = g_strconcat (key, ".pub", NULL);
+    g_autofree char *line
+        = host_output (env, (const char *const[]){ keygen, "-l", "-f", pub, NULL });
+    g_auto (GStrv) words = g_strsplit (line, " ", -1);
+    g_assert_true (g_str_has_prefix (words[1], "SHA256:"));
+    fingerprint = g_strdup (words[1]);
+  }
+  g_assert_true (g_spawn_async (
+      NULL, (char *[]){ agent, (char *)"-D", (char *)"-a", sock, NULL }, env,
+      G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL, NULL,
+      NULL, &agent_pid, &error));
+  g_assert_no_error (error);
+  g_assert_true (cbox_test_wait_for_path (sock, 10));
+  env = g_environ_setenv (env, "SSH_AUTH_SOCK", sock, TRUE);
+  g_free (host_output (env, (const char *const[]){ "ssh-add", "-q", key, NULL }));
+  env = g_environ_setenv (env, "DISABLE_AUTOUPDATER", "1", TRUE);
+  cbox_test_write_file (home, ".gitconfig", "[user]\n\tname = cbox claude qemu\n");
+  /* Another project's transcripts, which must stay out of reach. */
+  other_project = g_build_filename (home, ".claude", "projects", "-other-project", NULL);
+  g_assert_cmpint (g_mkdir_with_parents (other_project, 0700), ==, 0);
+  cbox_test_write_file (other_project, "t.jsonl", "secret transcript\n");
+  g_free (host_output (env, (const char *const[]){ "git", "-C", f->project, "init", "-q", NULL }));
+
+  {
+    const char *args[] = { "--profile=claude",
+                           "--backend=qemu",
+                           "run",
+                           project_arg,
+                           "--",
+                           "sh",
+                           "-c",
+                           "command -v claude; claude --version; echo version=$?; "
+                           "ssh-add -l; echo agent=$?; "
+                           "git status --short >/dev/null; echo git=$?; git config user.name; "
+                           "ls -a ~/.claude/projects; "
+                           "test -e ~/.claude/projects/-other-project && echo OTHER-VISIBLE; "
+                           "cat ~/.claude/projects/-other-project/t.jsonl 2>/dev/null; echo done",
+                           NULL };
+    cbox_test_run (args, f->project, (const char *const *)env, NULL, &result);
+  }
+  kill (agent_pid, SIGTERM);
+  waitpid (agent_pid, NULL, 0);
+  g_spawn_close_pid (agent_pid);
+  assert_output (&result, "claude profile on qemu", "/usr/bin/claude");
+  assert_output (&result, "claude --version on qemu", "(Claude Code)");
+  assert_output (&result, "claude --version on qemu", "version=0");
+  assert_output (&result, "ssh-add -l on qemu", fingerprint);
+  assert_output (&result, "ssh-add -l on qemu", "agent=0");
+  assert_output (&result, "git on qemu", "git=0");
+  assert_output (&result, "git on qemu", "cbox claude qemu");
+  assert_output (&result, "done", "done");
+  g_assert_null (strstr (result.out, "OTHER-VISIBLE"));
+  g_assert_null (strstr (result.out, "secret transcript"));
+}
+
 static void
 test_claude_usr (Fixture *f, gconstpointer data)
 {
-  if (!backend_usable (f) || skip_qemu (f))
+  if (!backend_usable (f))
     return;
   if (!g_file_test ("/usr/bin/claude", G_FILE_TEST_IS_EXECUTABLE)
       || !g_file_test ("/usr/bin/python3", G_FILE_TEST_IS_EXECUTABLE))
     {
       cbox_test_skip_or_fail ("Claude Code is not installed under /usr (tools/install-deps: npm "
                               "install -g @anthropic-ai/claude-code)");
+      return;
+    }
+  if (g_str_equal (f->backend, "qemu"))
+    {
+      claude_qemu_one_boot (f);
       return;
     }
   claude_round_trip (f, "/usr/bin", "claude from /usr");

@@ -572,6 +572,14 @@ cbox_qemu_hide_covered (const CboxQemuState *state)
     return 0;
   if (unshare (CLONE_NEWNS) < 0 || mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
     return -errno;
+  return cbox_qemu_apply_covers (state);
+}
+
+int
+cbox_qemu_apply_covers (const CboxQemuState *state)
+{
+  if (state->hidden == NULL)
+    return 0;
   for (guint i = 0; state->hidden[i] != NULL; i++)
     {
       const char *path = state->hidden[i];
@@ -595,7 +603,7 @@ cbox_qemu_hide_covered (const CboxQemuState *state)
  * Each is an empty staging directory in the run directory; QEMU and
  * virtiofsd start in a mount namespace of their own where each bind
  * source is bind-mounted on its numbered mount point there, by the host
- * kernel (cbox_qemu_enter_staging). So the guest's exports hold exactly
+ * kernel (cbox_qemu_enter_mounts). So the guest's exports hold exactly
  * the plan's sources (a single file is bound alone, not its folder), two
  * devices and at most one virtiofsd serve any number of binds, and the
  * host's own view never changes: the mounts die with those processes.
@@ -635,6 +643,7 @@ cbox_qemu_stage (CboxQemuState *state, const char *source, gboolean is_dir, gboo
   staged->name = g_strdup_printf ("%u", share->staged->len);
   staged->target = g_build_filename (share->path, staged->name, NULL);
   staged->is_dir = is_dir;
+  staged->fd = -1;
   g_ptr_array_add (share->staged, staged);
   return staged->name;
 }

@@ -344,28 +344,76 @@ cbox_qemu_child_die (const char *what, const char *path)
   _exit (125);
 }
 
-void
-cbox_qemu_enter_staging (const CboxQemuState *state)
+/* Formats @n in @buf (at least 12 bytes) without the C library's stdio:
+ * between fork and exec. */
+static const char *
+cbox_qemu_child_itoa (int n, char *buf)
 {
-  if (!state->staging)
+  char *p = buf + 11;
+
+  *p = '\0';
+  do
+    {
+      *--p = (char)('0' + n % 10);
+      n /= 10;
+    }
+  while (n > 0 && p > buf);
+  return p;
+}
+
+void
+cbox_qemu_enter_mounts (const CboxQemuState *state)
+{
+  gboolean covers = state->hidden != NULL && state->hidden[0] != NULL;
+
+  if (geteuid () != 0 || (!state->staging && !covers))
     return;
   /* A mount namespace of this process's own, private, so nothing bound
-   * here propagates back to the host's view (nor the host's later mounts
-   * into the exports: they hold what was bound at start). */
+   * or covered here propagates back to the host's view (nor the host's
+   * later mounts into the exports: they hold what was bound at start). */
   if (unshare (CLONE_NEWNS) < 0)
     cbox_qemu_child_die ("unshare(CLONE_NEWNS) failed", "");
   if (mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
     cbox_qemu_child_die ("cannot make the mounts private", "/");
-  for (guint i = 0; i < state->shares->len; i++)
+  /* Each staged source is taken (O_PATH) before the covers go up: a bind
+   * that comes after a cover in the plan (this project's folder under
+   * the claude profile's tmpfs over ~/.claude/projects) has its source
+   * under that cover, and must still reach the guest, as on bwrap. The
+   * covers still apply inside a staged folder: its bind, made after them
+   * with MS_REC, carries the cover mounted below it. */
+  for (guint i = 0; state->staging && i < state->shares->len; i++)
     {
       const CboxQemuShare *share = g_ptr_array_index (state->shares, i);
       for (guint j = 0; share->staged != NULL && j < share->staged->len; j++)
         {
-          const CboxQemuStaged *staged = g_ptr_array_index (share->staged, j);
+          CboxQemuStaged *staged = g_ptr_array_index (share->staged, j);
+          staged->fd = open (staged->source, O_PATH | O_CLOEXEC);
+          if (staged->fd < 0)
+            cbox_qemu_child_die ("cannot open", staged->source);
+        }
+    }
+  /* Run by root, QEMU and virtiofsd read the shares as root: what the plan
+   * covers inside a shared folder is covered for them too, or the guest's
+   * kernel could read it through the share. */
+  if (cbox_qemu_apply_covers (state) < 0)
+    cbox_qemu_child_die ("cannot hide covered host paths from QEMU", "");
+  for (guint i = 0; state->staging && i < state->shares->len; i++)
+    {
+      const CboxQemuShare *share = g_ptr_array_index (state->shares, i);
+      for (guint j = 0; share->staged != NULL && j < share->staged->len; j++)
+        {
+          CboxQemuStaged *staged = g_ptr_array_index (share->staged, j);
+          char number[12];
+          char fd_path[32] = "/proc/self/fd/";
+          const char *digits = cbox_qemu_child_itoa (staged->fd, number);
+
+          memcpy (fd_path + strlen (fd_path), digits, strlen (digits) + 1);
           /* MS_REC: what is mounted below a source is shared with it, as a
            * 9p share of the folder itself would. */
-          if (mount (staged->source, staged->target, NULL, MS_BIND | MS_REC, NULL) < 0)
+          if (mount (fd_path, staged->target, NULL, MS_BIND | MS_REC, NULL) < 0)
             cbox_qemu_child_die ("cannot bind", staged->source);
+          close (staged->fd);
+          staged->fd = -1;
         }
     }
 }
@@ -377,25 +425,12 @@ cbox_qemu_child_setup (gpointer user_data)
    * process group keeps a terminal's ^C for cbox, which passes it on to
    * the command inside. */
   const CboxQemuState *state = user_data;
-  int r;
 
   prctl (PR_SET_PDEATHSIG, SIGKILL);
   setpgid (0, 0);
-  /* Run by root, QEMU and virtiofsd read the shares as root: what the plan
-   * covers inside a shared folder is covered for them too, or the guest's
-   * kernel could read it through the share. A child that cannot do it
-   * does not start. */
-  r = state != NULL ? cbox_qemu_hide_covered (state) : 0;
-  if (r < 0)
-    {
-      static const char message[] = "cbox: qemu: cannot hide covered host paths from QEMU\n";
-      if (write (STDERR_FILENO, message, sizeof message - 1) < 0)
-        (void)0;
-      _exit (125);
-    }
-  /* Then the binds of the staging exports (as root): after the covers, so
-   * that a folder staged with its submounts carries them. */
-  cbox_qemu_enter_staging (state);
+  /* A child that cannot set its mounts up does not start. */
+  if (state != NULL)
+    cbox_qemu_enter_mounts (state);
 }
 
 static void

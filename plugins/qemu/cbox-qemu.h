@@ -67,12 +67,14 @@ typedef struct
   char *name;   /* "3" */
   char *target; /* PATH/NAME of its share */
   gboolean is_dir;
+  int fd; /* in the child only: an O_PATH fd of @source, taken before the covers */
 } CboxQemuStaged;
 
-/* Enters a mount namespace of its own and binds every staged source of
- * @state into place: the child setup of QEMU and virtiofsd. Async-signal
- * safe: runs between fork and exec. */
-void cbox_qemu_enter_staging (const CboxQemuState *state);
+/* The child setup of QEMU and virtiofsd, as root: a mount namespace of
+ * their own in which the covered host paths are hidden and every staged
+ * source is bound into place. Async-signal safe: runs between fork and
+ * exec; exits the child (125, with a message) when it cannot. */
+void cbox_qemu_enter_mounts (const CboxQemuState *state);
 
 /* A DATA item of the plan, copied into the metadata share at launch. */
 typedef struct
@@ -133,6 +135,8 @@ void cbox_qemu_state_free (CboxQemuState *state);
  * plan hides. Async-signal-safe (system calls only). 0, or a negative
  * errno; 0 with nothing done when not root or nothing is hidden. */
 int cbox_qemu_hide_covered (const CboxQemuState *state);
+/* The same covers, in the mount namespace the caller already has. */
+int cbox_qemu_apply_covers (const CboxQemuState *state);
 
 /* The qemu argv for @state with @accel (KVM or TCG). */
 char **cbox_qemu_build_argv (CboxQemuState *state, CboxQemuAccel accel);
