@@ -18,6 +18,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -447,6 +448,27 @@ cbox_qemu_escape (const char *value)
   return g_string_free (g_steal_pointer (&out), FALSE);
 }
 
+/* Whether this user may make a user namespace with a mount namespace
+ * (Debian's kernel.unprivileged_userns_clone, a distribution's AppArmor
+ * rule, a container's seccomp may refuse it): tried once, in a child,
+ * since unshare(CLONE_NEWUSER) also needs a single-threaded caller. */
+static gboolean
+cbox_qemu_userns_works (void)
+{
+  static int works = -1;
+  pid_t pid;
+  int status = 0;
+
+  if (works >= 0)
+    return works;
+  pid = fork ();
+  if (pid == 0)
+    _exit (unshare (CLONE_NEWUSER | CLONE_NEWNS) == 0 ? 0 : 1);
+  works = pid > 0 && waitpid (pid, &status, 0) == pid && WIFEXITED (status)
+          && WEXITSTATUS (status) == 0;
+  return works;
+}
+
 /* Past this many devices, q35's PCI slots run out (QEMU stops at the 28th
  * share); without staging (not root) a plan needing more is refused. */
 #define CBOX_QEMU_MAX_SHARES 20
@@ -591,8 +613,12 @@ cbox_qemu_apply_covers (const CboxQemuState *state)
               < 0)
             return -errno;
         }
+      /* nosuid, nodev, noexec as well: in a user namespace (not root) a
+       * remount may not clear what the run directory's file system has. */
       else if (mount (state->empty_file, path, NULL, MS_BIND, NULL) < 0
-               || mount (NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
+               || mount (NULL, path, NULL,
+                         MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL)
+                      < 0)
         return -errno;
     }
   return 0;
@@ -625,7 +651,8 @@ cbox_qemu_stage (CboxQemuState *state, const char *source, gboolean is_dir, gboo
       share->tag = g_strdup (tag);
       share->path = g_build_filename (state->run_dir, ro ? "ro" : "rw", NULL);
       share->ro = ro;
-      share->virtiofs = !ro && state->virtiofsd != NULL;
+      /* virtiofsd needs root (see cbox_qemu_add_share()). */
+      share->virtiofs = !ro && state->virtiofsd != NULL && geteuid () == 0;
       if (share->virtiofs)
         share->socket = g_strdup_printf ("%s/%s.sock", state->run_dir, share->tag);
       share->staged = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_qemu_staged_free);
@@ -1038,7 +1065,9 @@ cbox_qemu_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GError 
     g_string_free (state->meta, TRUE);
   state->sockets = g_ptr_array_new_with_free_func (g_free);
   state->shares = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_qemu_share_free);
-  state->staging = geteuid () == 0;
+  /* Staging needs mounts: root's, or (not root) a user namespace's. */
+  state->userns = geteuid () != 0 && cbox_qemu_userns_works ();
+  state->staging = geteuid () == 0 || state->userns;
   state->data = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_qemu_data_free);
   state->meta = g_string_new (NULL);
   g_free (state->run_base);

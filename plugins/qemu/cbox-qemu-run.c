@@ -361,17 +361,69 @@ cbox_qemu_child_itoa (int n, char *buf)
   return p;
 }
 
+/* Writes @text to /proc/self/@file; between fork and exec. */
+static gboolean
+cbox_qemu_child_write_proc (const char *file, const char *text)
+{
+  char path[64] = "/proc/self/";
+  int fd;
+  gboolean ok;
+
+  memcpy (path + strlen (path), file, strlen (file) + 1);
+  fd = open (path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0)
+    return FALSE;
+  ok = write (fd, text, strlen (text)) == (ssize_t)strlen (text);
+  close (fd);
+  return ok;
+}
+
+/* "ID ID 1\n" in @buf (at least 40 bytes): a user namespace mapping the
+ * caller's own id to itself. */
+static const char *
+cbox_qemu_child_id_map (unsigned id, char *buf)
+{
+  char number[12];
+  const char *digits = cbox_qemu_child_itoa ((int)id, number);
+  gsize len = strlen (digits);
+
+  memcpy (buf, digits, len);
+  buf[len] = ' ';
+  memcpy (buf + len + 1, digits, len);
+  memcpy (buf + 2 * len + 1, " 1\n", 4);
+  return buf;
+}
+
 void
 cbox_qemu_enter_mounts (const CboxQemuState *state)
 {
   gboolean covers = state->hidden != NULL && state->hidden[0] != NULL;
 
-  if (geteuid () != 0 || (!state->staging && !covers))
+  if (state->userns)
+    {
+      /* Not root: a user namespace of its own, mapping only the user to
+       * itself, gives the capabilities to bind and cover in a mount
+       * namespace it owns; exec (the user is not root inside) drops them
+       * again, so QEMU runs with the user's rights and no more. Files of
+       * other users (root's /usr) look like the overflow id (nobody) in
+       * it, and so in the guest, as in an unprivileged bwrap sandbox. */
+      uid_t uid = getuid ();
+      gid_t gid = getgid ();
+      char map[40];
+
+      if (unshare (CLONE_NEWUSER | CLONE_NEWNS) < 0)
+        cbox_qemu_child_die ("unshare(CLONE_NEWUSER | CLONE_NEWNS) failed", "");
+      if (!cbox_qemu_child_write_proc ("setgroups", "deny")
+          || !cbox_qemu_child_write_proc ("uid_map", cbox_qemu_child_id_map (uid, map))
+          || !cbox_qemu_child_write_proc ("gid_map", cbox_qemu_child_id_map (gid, map)))
+        cbox_qemu_child_die ("cannot map the user in its namespace", "");
+    }
+  else if (geteuid () != 0 || (!state->staging && !covers))
     return;
   /* A mount namespace of this process's own, private, so nothing bound
    * or covered here propagates back to the host's view (nor the host's
    * later mounts into the exports: they hold what was bound at start). */
-  if (unshare (CLONE_NEWNS) < 0)
+  else if (unshare (CLONE_NEWNS) < 0)
     cbox_qemu_child_die ("unshare(CLONE_NEWNS) failed", "");
   if (mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
     cbox_qemu_child_die ("cannot make the mounts private", "/");

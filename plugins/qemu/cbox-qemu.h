@@ -112,7 +112,8 @@ struct _CboxQemuState
   CboxQemuStdio stdio[3]; /* stdin, stdout, stderr */
   gboolean verbose;
   gboolean network;
-  gboolean staging;   /* root: all binds travel over at most two exports */
+  gboolean staging;   /* all binds travel over at most two exports (root, or userns) */
+  gboolean userns;    /* not root: staging in a user namespace of QEMU's own */
   GPtrArray *shares;  /* CboxQemuShare */
   GPtrArray *data;    /* CboxQemuData */
   GPtrArray *sockets; /* host unix sockets relayed to the guest (char *) */
