@@ -58,7 +58,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (CboxCliOptions, cbox_cli_options_free)
 /* Parses argv (with argv[0]). Errors: CBOX_ERROR_INVALID_ARGUMENT. */
 gboolean cbox_cli_parse (int argc, char **argv, CboxCliOptions **ret_options, GError **error);
 
-/* Loads configuration and profile and makes the request: @cwd resolves
+/* Loads configuration and profile and makes the request (cbox-request.c): @cwd resolves
  * relative paths and is the default project. */
 gboolean cbox_cli_make_request (CboxCliOptions *options, CboxHost *host, const char *cwd,
                                 CboxRequest **ret_request, GError **error);
@@ -66,8 +66,12 @@ gboolean cbox_cli_make_request (CboxCliOptions *options, CboxHost *host, const c
 /* The help text of @topic (NULL: general); NULL for an unknown topic. */
 char *cbox_cli_get_help (const char *topic);
 
-/* The plan as text, with the origin of each item. */
-char *cbox_cli_format_plan (CboxPlan *plan, CboxContext *backend_ctx);
+/* A printable form of a user's argument for messages (it may hold any
+ * byte). */
+char *cbox_cli_quote (const char *text);
+/* @path from a file or option as an absolute, normalized host path
+ * (cbox-request.c). */
+char *cbox_cli_absolute_path (CboxHost *host, const char *path, const char *cwd, GError **error);
 
 /* The whole program; returns the exit status. */
 int cbox_cli_main (int argc, char **argv);

@@ -5,6 +5,7 @@
  * libcbox-json, that the cbox executable opens only for `--json` and
  * `doctor`: json-glib and GObject stay out of every `cbox run`. */
 
+#include "cbox-doctor.h"
 #include "cbox-planner.h"
 
 G_BEGIN_DECLS
