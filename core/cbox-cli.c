@@ -972,8 +972,7 @@ cbox_cli_main (int argc, char **argv)
           g_autofree char *plugins = NULL;
           registry = cbox_registry_new ();
           cbox_registry_load_default (registry);
-          plugins = cbox_cli_format_plugin_help (registry,
-                                                 g_str_equal (topic, "plugins") ? NULL : topic);
+          plugins = cbox_text_plugin_help (registry, g_str_equal (topic, "plugins") ? NULL : topic);
           if (plugins != NULL)
             {
               g_autofree char *usage = g_steal_pointer (&text);
@@ -1015,7 +1014,7 @@ cbox_cli_main (int argc, char **argv)
         /* A diagnosis survives the plugins it looks at (cbox-guard.c). */
         cbox_registry_set_isolated (registry, TRUE);
         cbox_registry_load_default (registry);
-        text = options->json ? json.plugins (registry) : cbox_cli_format_plugins (registry);
+        text = options->json ? json.plugins (registry) : cbox_text_plugins (registry);
         cbox_cli_print (text);
         return 0;
       }
@@ -1078,7 +1077,7 @@ cbox_cli_main (int argc, char **argv)
      * every file, as a diagnosis should. */
     /* doctor: what the cache does not describe is loaded in a child first
      * (what it describes loaded fine before, and the guard names it should
-     * it crash now); its probes run in children (cbox-planner.c). */
+     * it crash now); its probes run in children (cbox-doctor.c). */
     if (options->command == CBOX_CLI_COMMAND_DOCTOR)
       cbox_registry_set_isolated (registry, TRUE);
     cbox_registry_set_cache_file (registry, cache_file);
@@ -1120,7 +1119,7 @@ cbox_cli_main (int argc, char **argv)
       if (options->json && !cbox_json_load (&json, &error))
         return cbox_cli_fail (error);
       report = cbox_planner_doctor (registry, host, request);
-      text = options->json ? json.doctor (report, host) : cbox_cli_format_doctor (report, host);
+      text = options->json ? json.doctor (report, host) : cbox_text_doctor (report, host);
       cbox_cli_print (text);
       return 0;
     }
@@ -1163,8 +1162,8 @@ cbox_cli_main (int argc, char **argv)
                             cbox_planner_get_launch (planner), CBOX_JSON_NONE);
         }
       else
-        text = cbox_cli_format_plan (cbox_planner_get_plan (planner),
-                                     cbox_planner_get_backend_context (planner));
+        text = cbox_text_plan (cbox_planner_get_plan (planner),
+                               cbox_planner_get_backend_context (planner));
       cbox_cli_print (text);
       return 0;
     }

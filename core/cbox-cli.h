@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* The cbox command line: parsing, the request it makes together with the
- * configuration, and what each command prints. */
+/* The cbox command line: option parsing, help and the commands
+ * (cbox_cli_main()). The request it makes together with the configuration
+ * is built in cbox-request.c; what the commands print is made by
+ * cbox-text.c, or cbox-json.c for --json. */
 
 #include "cbox-config.h"
 #include "cbox-planner.h"

@@ -26,7 +26,7 @@
  * still shows it.
  *
  * Why not a child process per plugin, as `cbox plugins` and `cbox doctor`
- * use (cbox-registry.c, cbox-planner.c)? A run must not pay a fork per
+ * use (cbox-registry.c, cbox-doctor.c)? A run must not pay a fork per
  * plugin, and its plugins' probes keep state for contribute in the same
  * process. The guard cannot undo what the plugin did before it crashed,
  * so it does not try to go on: it names the culprit and exits. Nothing is

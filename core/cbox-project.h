@@ -9,7 +9,7 @@
  * `running/` holds one entry per `cbox run` of the project, for `cbox ps`,
  * `cbox enter` and `cbox stop`. */
 
-#include "cbox-planner.h"
+#include "cbox-request.h"
 #include "cbox-private.h"
 
 G_BEGIN_DECLS

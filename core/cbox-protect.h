@@ -9,7 +9,7 @@
  * looks at each path again and moves aside whatever appeared or was
  * replaced there. */
 
-#include "cbox-planner.h"
+#include "cbox-request.h"
 #include "cbox-private.h"
 
 G_BEGIN_DECLS

@@ -62,7 +62,7 @@ typedef struct
  * CboxRequest:
  *
  * What the user asked for, from configuration, profile and command line
- * together (built by cbox-cli.c).
+ * together (built by cbox_cli_make_request(), in cbox-request.c).
  */
 typedef struct
 {

@@ -9,7 +9,7 @@
 /* ---- output ------------------------------------------------------------------- */
 
 static char *
-cbox_cli_printable (const char *text)
+cbox_text_printable (const char *text)
 {
   if (text == NULL)
     return g_strdup ("(none)");
@@ -19,12 +19,12 @@ cbox_cli_printable (const char *text)
 }
 
 char *
-cbox_cli_format_plan (CboxPlan *plan, CboxContext *backend_ctx)
+cbox_text_plan (CboxPlan *plan, CboxContext *backend_ctx)
 {
   g_autoptr (GString) out = g_string_new (NULL);
   const char *const *command = cbox_plan_get_command (plan);
   const char *const *forwarders = cbox_plan_get_forwarders (plan);
-  g_autofree char *cwd = cbox_cli_printable (cbox_plan_get_cwd (plan));
+  g_autofree char *cwd = cbox_text_printable (cbox_plan_get_cwd (plan));
 
   g_string_append_printf (out, "backend:     %s\n", cbox_context_get_backend (backend_ctx));
   g_string_append_printf (out, "profile:     %s\n",
@@ -59,7 +59,7 @@ cbox_cli_format_plan (CboxPlan *plan, CboxContext *backend_ctx)
       for (guint i = 0; command[i] != NULL; i++)
         cbox_launch_add_arg (words, command[i]);
       line = cbox_launch_to_shell_string (words);
-      printable = cbox_cli_printable (line);
+      printable = cbox_text_printable (line);
       g_string_append_printf (out, " %s", printable);
     }
   g_string_append_printf (out, "\ncwd:         %s\n", cwd);
@@ -88,18 +88,18 @@ cbox_cli_format_plan (CboxPlan *plan, CboxContext *backend_ctx)
   for (guint i = 0; i < cbox_plan_get_n_mounts (plan); i++)
     {
       const CboxMount *mount = cbox_plan_get_mount (plan, i);
-      g_autofree char *dest = cbox_cli_printable (mount->dest);
+      g_autofree char *dest = cbox_text_printable (mount->dest);
       g_autoptr (GString) line = g_string_new (NULL);
 
       g_string_append_printf (line, "  %-7s %s", cbox_mount_kind_to_string (mount->kind), dest);
       if (mount->kind == CBOX_MOUNT_SYMLINK)
         {
-          g_autofree char *target = cbox_cli_printable (mount->src);
+          g_autofree char *target = cbox_text_printable (mount->src);
           g_string_append_printf (line, " -> %s", target);
         }
       else if (mount->src != NULL && g_strcmp0 (mount->src, mount->dest) != 0)
         {
-          g_autofree char *src = cbox_cli_printable (mount->src);
+          g_autofree char *src = cbox_text_printable (mount->src);
           g_string_append_printf (line, " <- %s", src);
         }
       if (mount->kind == CBOX_MOUNT_TMPFS || mount->kind == CBOX_MOUNT_DIR
@@ -131,7 +131,7 @@ cbox_cli_format_plan (CboxPlan *plan, CboxContext *backend_ctx)
               n_default_checked++;
               continue;
             }
-          path = cbox_cli_printable (item->path);
+          path = cbox_text_printable (item->path);
           line = g_strdup_printf ("  %-9s %s%s%s%s", cbox_protected_how_to_string (item->how), path,
                                   g_str_equal (item->path, item->host_path) ? "" : " <- ",
                                   g_str_equal (item->path, item->host_path) ? "" : item->host_path,
@@ -149,7 +149,7 @@ cbox_cli_format_plan (CboxPlan *plan, CboxContext *backend_ctx)
   for (guint i = 0; i < cbox_plan_get_n_env (plan); i++)
     {
       const CboxEnvVar *var = cbox_plan_get_env_var (plan, i);
-      g_autofree char *value = var->value != NULL ? cbox_cli_printable (var->value) : NULL;
+      g_autofree char *value = var->value != NULL ? cbox_text_printable (var->value) : NULL;
       g_autofree char *line = value != NULL ? g_strdup_printf ("  %s=%s", var->name, value)
                                             : g_strdup_printf ("  unset %s", var->name);
       g_string_append_printf (out, "%-64s [%s]\n", line, var->origin);
@@ -162,7 +162,7 @@ cbox_cli_format_plan (CboxPlan *plan, CboxContext *backend_ctx)
         {
           const CboxHelper *helper = cbox_plan_get_helper (plan, i);
           g_autofree char *argv = g_strjoinv (" ", helper->argv);
-          g_autofree char *printable = cbox_cli_printable (argv);
+          g_autofree char *printable = cbox_text_printable (argv);
           g_string_append_printf (out, "  %s: %s [%s]\n", helper->name, printable, helper->origin);
         }
     }
@@ -180,16 +180,8 @@ cbox_cli_format_plan (CboxPlan *plan, CboxContext *backend_ctx)
   return g_string_free (g_steal_pointer (&out), FALSE);
 }
 
-static const char *
-cbox_cli_kind_string (CboxPluginKind kind)
-{
-  return kind == CBOX_PLUGIN_KIND_BACKEND     ? "backend"
-         : kind == CBOX_PLUGIN_KIND_FORWARDER ? "forwarder"
-                                              : "unknown";
-}
-
 char *
-cbox_cli_format_plugins (CboxRegistry *registry)
+cbox_text_plugins (CboxRegistry *registry)
 {
   guint n = cbox_registry_get_n_plugins (registry);
 
@@ -201,7 +193,7 @@ cbox_cli_format_plugins (CboxRegistry *registry)
       {
         CboxPluginInfo *info = cbox_registry_get_plugin (registry, i);
         const CboxPluginDesc *desc = cbox_plugin_info_get_desc (info);
-        g_autofree char *path = cbox_cli_printable (cbox_plugin_info_get_path (info));
+        g_autofree char *path = cbox_text_printable (cbox_plugin_info_get_path (info));
 
         if (cbox_plugin_info_is_accepted (info) && desc != NULL)
           {
@@ -210,14 +202,15 @@ cbox_cli_format_plugins (CboxRegistry *registry)
                                            : NULL;
             g_autofree char *suffix
                 = aliases != NULL ? g_strdup_printf (" (aliases: %s)", aliases) : g_strdup ("");
-            g_string_append_printf (
-                out, "%-10s %-9s %-8s %s%s\n           %s\n", desc->name,
-                cbox_cli_kind_string (desc->kind), desc->version != NULL ? desc->version : "?",
-                desc->description != NULL ? desc->description : "", suffix, path);
+            g_string_append_printf (out, "%-10s %-9s %-8s %s%s\n           %s\n", desc->name,
+                                    cbox_plugin_kind_to_string (desc->kind),
+                                    desc->version != NULL ? desc->version : "?",
+                                    desc->description != NULL ? desc->description : "", suffix,
+                                    path);
             if (cbox_plugin_info_get_overrides (info) != NULL)
               {
                 g_autofree char *replaced
-                    = cbox_cli_printable (cbox_plugin_info_get_overrides (info));
+                    = cbox_text_printable (cbox_plugin_info_get_overrides (info));
                 g_string_append_printf (out,
                                         "           note: replaces %s (found first, on "
                                         "CBOX_PLUGIN_PATH)\n",
@@ -243,13 +236,13 @@ cbox_cli_format_plugins (CboxRegistry *registry)
 
 /* One plugin's help: what it is, where it is, its keys. */
 static void
-cbox_cli_append_plugin_help (GString *out, CboxPluginInfo *info, const CboxPluginDesc *desc)
+cbox_text_append_plugin_help (GString *out, CboxPluginInfo *info, const CboxPluginDesc *desc)
 {
-  g_autofree char *path = cbox_cli_printable (cbox_plugin_info_get_path (info));
+  g_autofree char *path = cbox_text_printable (cbox_plugin_info_get_path (info));
   g_autofree char *keys = NULL;
 
   g_string_append_printf (out, "%s (%s %s): %s\n  %s\n", desc->name,
-                          cbox_cli_kind_string (desc->kind),
+                          cbox_plugin_kind_to_string (desc->kind),
                           desc->version != NULL ? desc->version : "?",
                           desc->description != NULL ? desc->description : "", path);
   if (desc->aliases != NULL && desc->aliases[0] != NULL)
@@ -274,7 +267,7 @@ cbox_cli_append_plugin_help (GString *out, CboxPluginInfo *info, const CboxPlugi
 /* Help on every accepted plugin (@name NULL), or on the plugins that
  * answer to @name; NULL when none does. */
 char *
-cbox_cli_format_plugin_help (CboxRegistry *registry, const char *name)
+cbox_text_plugin_help (CboxRegistry *registry, const char *name)
 {
   g_autoptr (GString) out = g_string_new (NULL);
 
@@ -288,7 +281,7 @@ cbox_cli_format_plugin_help (CboxRegistry *registry, const char *name)
       if (name != NULL && !g_str_equal (desc->name, name)
           && (desc->aliases == NULL || !g_strv_contains (desc->aliases, name)))
         continue;
-      cbox_cli_append_plugin_help (out, info, desc);
+      cbox_text_append_plugin_help (out, info, desc);
     }
   if (out->len == 0)
     return NULL;
@@ -296,7 +289,7 @@ cbox_cli_format_plugin_help (CboxRegistry *registry, const char *name)
 }
 
 char *
-cbox_cli_format_doctor (CboxDoctorReport *report, const CboxHost *host)
+cbox_text_doctor (CboxDoctorReport *report, const CboxHost *host)
 {
   g_autoptr (GString) out = g_string_new (NULL);
 

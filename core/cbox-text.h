@@ -10,13 +10,13 @@
 G_BEGIN_DECLS
 
 /* The plan as text, with the origin of each item. */
-char *cbox_cli_format_plan (CboxPlan *plan, CboxContext *backend_ctx);
+char *cbox_text_plan (CboxPlan *plan, CboxContext *backend_ctx);
 /* Every plugin found, rejected ones with the reason. */
-char *cbox_cli_format_plugins (CboxRegistry *registry);
+char *cbox_text_plugins (CboxRegistry *registry);
 /* Help on every accepted plugin (@name NULL), or on the plugins that
  * answer to @name; NULL when none does. */
-char *cbox_cli_format_plugin_help (CboxRegistry *registry, const char *name);
+char *cbox_text_plugin_help (CboxRegistry *registry, const char *name);
 /* `cbox doctor`'s report. */
-char *cbox_cli_format_doctor (CboxDoctorReport *report, const CboxHost *host);
+char *cbox_text_doctor (CboxDoctorReport *report, const CboxHost *host);
 
 G_END_DECLS

@@ -327,7 +327,7 @@ cbox_bwrap_dup_fd (int fd, GError **error)
 }
 
 /* What the plan's allow-userns will be, from the configuration (as
- * cbox-cli.c reads it: [cbox] allow-userns, or the older [bwrap] one). */
+ * cbox-request.c reads it: [cbox] allow-userns, or the older [bwrap] one). */
 static gboolean
 cbox_bwrap_config_allows_userns (CboxContext *ctx)
 {
