@@ -38,7 +38,7 @@ cmdline=$("$build/plugins/qemu/cbox-qemu-tool" cmdline)
 if [ "$accel" = kvm ]; then cpu=host; else cpu=max; fi
 
 floor="qemu-system-x86_64 -machine q35 -accel $accel -cpu $cpu -m 2048 -smp 2 -nodefaults -no-user-config -display none -no-reboot -kernel $kernel -initrd $tmp/floor.cpio -append '$cmdline' -serial null"
-cbox="cd '$project' && '$build/core/cbox' run --backend=qemu --accel=$accel --network=off -- true </dev/null"
+cbox="cd '$project' && '$build/core/cbox' run --backend=qemu --set=qemu.accel=$accel --network=off -- true </dev/null"
 
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "kernel: $kernel, accelerator: $accel, qemu: $(qemu-system-x86_64 --version | head -1)"

@@ -33,6 +33,7 @@ cbox_cli_options_new (void)
   CboxCliOptions *options = g_new0 (CboxCliOptions, 1);
 
   options->settings = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_cli_setting_free);
+  options->warnings = g_ptr_array_new_with_free_func (g_free);
   options->cli = cbox_request_new ();
   return options;
 }
@@ -49,6 +50,7 @@ cbox_cli_options_free (CboxCliOptions *options)
   g_free (options->instance);
   g_strfreev (options->command_argv);
   g_ptr_array_unref (options->settings);
+  g_ptr_array_unref (options->warnings);
   cbox_request_free (options->cli);
   g_free (options);
 }
@@ -235,6 +237,26 @@ cbox_cli_parse_size (const char *value)
   return strtoull (value, NULL, 10) > 0;
 }
 
+/* --accel, --memory and --cpus were the core's options but set the qemu
+ * backend's keys, and meant nothing on the other backends: bwrap and
+ * nspawn limit neither memory nor CPUs (docs/config.md, "Backend
+ * settings"). They are the qemu backend's keys now; the old spellings still
+ * set them, for one release, with a warning saying what to write instead.
+ * Their values are still checked here, as before. */
+static void
+cbox_cli_add_deprecated_setting (CboxCliOptions *options, const char *option, const char *group,
+                                 const char *key, const char *value)
+{
+  g_autofree char *quoted = cbox_cli_quote (value);
+
+  g_ptr_array_add (options->warnings,
+                   g_strdup_printf ("--%s is deprecated and will be removed: it sets the %s "
+                                    "backend's key %s; write --set=%s.%s=%s (or %s=%s under [%s] "
+                                    "in cbox.conf)",
+                                    option, group, key, group, key, quoted, key, quoted, group));
+  cbox_cli_add_setting (options, group, key, value);
+}
+
 static gboolean
 cbox_cli_apply_option (CboxCliOptions *options, const CboxCliOptionDef *def, const char *value,
                        GError **error)
@@ -345,19 +367,19 @@ cbox_cli_apply_option (CboxCliOptions *options, const CboxCliOptionDef *def, con
       if (!g_str_equal (value, "kvm") && !g_str_equal (value, "tcg")
           && !g_str_equal (value, "auto"))
         return cbox_cli_bad_value (error, def->name, value, "use kvm, tcg or auto");
-      cbox_cli_add_setting (options, "qemu", "accel", value);
+      cbox_cli_add_deprecated_setting (options, def->name, "qemu", "accel", value);
       return TRUE;
     case OPT_MEMORY:
       if (!cbox_cli_parse_size (value))
         return cbox_cli_bad_value (error, def->name, value, "a size such as 4G or 2048M");
-      cbox_cli_add_setting (options, "qemu", "memory", value);
+      cbox_cli_add_deprecated_setting (options, def->name, "qemu", "memory", value);
       return TRUE;
     case OPT_CPUS:
       {
         guint64 n;
         if (!g_ascii_string_to_unsigned (value, 10, 1, 256, &n, NULL))
           return cbox_cli_bad_value (error, def->name, value, "a number of CPUs from 1 to 256");
-        cbox_cli_add_setting (options, "qemu", "cpus", value);
+        cbox_cli_add_deprecated_setting (options, def->name, "qemu", "cpus", value);
         return TRUE;
       }
     case OPT_SET:
@@ -645,7 +667,9 @@ static const char cbox_cli_options_help[]
       "  --no-persist           keep nothing: ~/.local and /tmp start empty\n"
       "  --allow-project=DIR    let DIR be the project although it is the home, a folder above\n"
       "                         it or a system folder (refused otherwise; docs/security.md)\n"
-      "  --accel=kvm|tcg|auto, --memory=SIZE, --cpus=N   qemu settings\n"
+      "  --accel=kvm|tcg|auto, --memory=SIZE, --cpus=N\n"
+      "                         deprecated: the qemu backend's keys, set them with\n"
+      "                         --set=qemu.accel=tcg, --set=qemu.memory=4G, ...\n"
       "  -v, --verbose          say what cbox does, on stderr\n"
       "  -h, --help             this help\n";
 
@@ -942,6 +966,8 @@ cbox_cli_main (int argc, char **argv)
 
   if (!cbox_cli_parse (argc, argv, &options, &error))
     return cbox_cli_fail (error);
+  for (guint i = 0; i < options->warnings->len; i++)
+    g_printerr ("cbox: warning: %s\n", (const char *)g_ptr_array_index (options->warnings, i));
   /* A run records a stop and cleans up (core/cbox-run.c); every other
    * command has nothing to clean up and ends by the default action. */
   cbox_signals_catch_stops (options->command == CBOX_CLI_COMMAND_RUN);

@@ -47,7 +47,10 @@ typedef struct
   char *project;       /* --project, as given */
   char *config_file;   /* --config */
   char **command_argv; /* after the command word or --; NULL when none */
-  GPtrArray *settings; /* CboxCliSetting: --backend, --network, --set, --accel, ... */
+  GPtrArray *settings; /* CboxCliSetting: --backend, --network, --set, ... */
+  /* Warnings about the options given (a deprecated spelling), printed by
+   * cbox_cli_main() before it does anything else. */
+  GPtrArray *warnings;
   /* Forward ops, binds (paths as given) and env of the command line, in
    * order. */
   CboxRequest *cli;

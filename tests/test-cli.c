@@ -196,6 +196,22 @@ test_command_words (void)
     setting = g_ptr_array_index (options->settings, 1);
     g_assert_cmpstr (setting->group, ==, "qemu");
     g_assert_cmpstr (setting->key, ==, "memory");
+    g_assert_cmpstr (setting->value, ==, "4G");
+    /* The qemu backend's keys: the old spellings each warn, naming the
+     * --set to write instead (docs/config.md). */
+    g_assert_cmpuint (options->warnings->len, ==, 3);
+    g_assert_nonnull (strstr (g_ptr_array_index (options->warnings, 0),
+                              "--accel is deprecated and will be removed"));
+    g_assert_nonnull (strstr (g_ptr_array_index (options->warnings, 0), "--set=qemu.accel=tcg"));
+    g_assert_nonnull (strstr (g_ptr_array_index (options->warnings, 1), "--set=qemu.memory=4G"));
+    g_assert_nonnull (strstr (g_ptr_array_index (options->warnings, 2), "--set=qemu.cpus=2"));
+  }
+  {
+    g_autoptr (CboxCliOptions) options = NULL;
+    g_assert_true (
+        parse (ARGS ("run", "--set=qemu.accel=tcg", "--set=qemu.cpus=2"), &options, &error));
+    g_assert_cmpuint (options->settings->len, ==, 2);
+    g_assert_cmpuint (options->warnings->len, ==, 0);
   }
   g_assert_no_error (error);
 }

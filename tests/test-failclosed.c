@@ -362,6 +362,44 @@ test_keys_typos (void)
   fixture_clear (&f);
 }
 
+/* --accel, --memory and --cpus are the qemu backend's keys
+ * (docs/config.md, "Backend settings are the backend's keys"): the old
+ * spellings still run, each with a warning naming the --set to write; the
+ * --set spelling runs without one; a bad value is still refused. */
+static void
+test_options_deprecated_qemu (void)
+{
+  Fixture f;
+  g_auto (CboxTestResult) result = { 0 };
+  g_auto (CboxTestResult) plain = { 0 };
+
+  fixture_init (&f);
+  cbox_test_run (
+      ARGS ("--backend=test", "--accel=tcg", "run", "--memory=4G", "--cpus=3", "--", "true"), f.dir,
+      (const char *const *)f.env, NULL, &result);
+  g_test_message ("%s", result.err);
+  cbox_test_assert_status (&result, 0);
+  g_assert_true (g_file_test (f.output, G_FILE_TEST_EXISTS));
+  g_assert_nonnull (strstr (result.err, "cbox: warning: --accel is deprecated and will be "
+                                        "removed: it sets the qemu backend's key accel; write "
+                                        "--set=qemu.accel=tcg"));
+  g_assert_nonnull (strstr (result.err, "cbox: warning: --memory is deprecated"));
+  g_assert_nonnull (strstr (result.err, "write --set=qemu.memory=4G"));
+  g_assert_nonnull (strstr (result.err, "cbox: warning: --cpus is deprecated"));
+  g_assert_nonnull (strstr (result.err, "write --set=qemu.cpus=3"));
+
+  g_unlink (f.output);
+  cbox_test_run (ARGS ("--backend=test", "--set=qemu.accel=tcg", "--set=qemu.memory=4G",
+                       "--set=qemu.cpus=3", "run", "--", "true"),
+                 f.dir, (const char *const *)f.env, NULL, &plain);
+  cbox_test_assert_status (&plain, 0);
+  g_assert_null (strstr (plain.err, "deprecated"));
+
+  assert_refused (&f, ARGS ("--accel=hvf"), "Bad value for --accel: 'hvf'");
+  assert_refused (&f, ARGS ("--set=qemu.accel=hvf"), "'hvf' is not one of auto, kvm, tcg");
+  fixture_clear (&f);
+}
+
 /* Values that do not fit the declared type; the same key with a value that
  * does runs. */
 static void
@@ -906,6 +944,7 @@ main (int argc, char **argv)
   g_test_add_func ("/failclosed/names/shipped", test_shipped_names);
   g_test_add_func ("/failclosed/keys/typos", test_keys_typos);
   g_test_add_func ("/failclosed/keys/values", test_keys_values);
+  g_test_add_func ("/failclosed/options/deprecated-qemu", test_options_deprecated_qemu);
   g_test_add_func ("/failclosed/keys/groups", test_keys_groups);
   g_test_add_func ("/failclosed/keys/docs", test_keys_docs);
   g_test_add_func ("/failclosed/keys/help", test_keys_help);

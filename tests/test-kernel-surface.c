@@ -121,7 +121,7 @@ run_script (const Case *c, const char *project, const char *config, const char *
     g_ptr_array_add (args, config_arg);
   g_ptr_array_add (args, backend);
   if (g_str_equal (c->backend, "qemu"))
-    g_ptr_array_add (args, (gpointer) "--accel=tcg");
+    g_ptr_array_add (args, (gpointer) "--set=qemu.accel=tcg");
   g_ptr_array_add (args, forward_arg);
   g_ptr_array_add (args, (gpointer) "--network=off");
   g_ptr_array_add (args, (gpointer) "--");
