@@ -145,9 +145,9 @@ probe_targets (gboolean gateway)
 }
 
 /* Runs the probe inside with @network ("on", "host", or NULL for the
- * default); returns its output. */
+ * default) on @backend; returns its output. */
 static char *
-run_probe (const char *network, GPtrArray *targets)
+run_probe_on (const char *backend, const char *network, GPtrArray *targets)
 {
   g_autofree char *probe_src = g_test_build_filename (G_TEST_DIST, "net", "net-probe.py", NULL);
   g_autofree char *project = cbox_test_make_dir ("project");
@@ -162,7 +162,9 @@ run_probe (const char *network, GPtrArray *targets)
   g_assert_true (g_file_set_contents (probe, content, -1, &error));
   g_assert_no_error (error);
   g_ptr_array_add (args, g_strdup ("run"));
-  g_ptr_array_add (args, g_strdup ("--backend=bwrap"));
+  g_ptr_array_add (args, g_strconcat ("--backend=", backend, NULL));
+  if (g_str_equal (backend, "qemu"))
+    g_ptr_array_add (args, g_strdup ("--accel=tcg"));
   g_ptr_array_add (args, g_strdup ("--forward=none"));
   if (network != NULL)
     g_ptr_array_add (args, g_strconcat ("--network=", network, NULL));
@@ -177,6 +179,12 @@ run_probe (const char *network, GPtrArray *targets)
   cbox_test_assert_status (&r, 0);
   g_test_message ("probe (--network=%s):\n%s", network != NULL ? network : "(default)", r.out);
   return g_strdup (r.out);
+}
+
+static char *
+run_probe (const char *network, GPtrArray *targets)
+{
+  return run_probe_on ("bwrap", network, targets);
 }
 
 static gboolean
@@ -326,6 +334,38 @@ test_plan_words (void)
   cbox_test_assert_status (&shared, 0);
   g_assert_nonnull (strstr (shared.out, "network:     host: "));
   g_assert_nonnull (strstr (shared.out, "abstract unix sockets (X11, D-Bus) are reachable"));
+}
+
+/* qemu: the guest's network is passt's (--no-map-gw), not QEMU's own
+ * user network, which maps the gateway 10.0.2.2 to the host's 127.0.0.1:
+ * the host's HTTP server and UDP echo on 127.0.0.1 are not reached
+ * through the gateway (nor on the guest's own 127.0.0.1 and abstract
+ * sockets, which are the guest kernel's). The probe checks the reply's
+ * body, so a machine whose network answers every address (a transparent
+ * proxy) does not count as a reach. --network=host is refused: a VM
+ * cannot share the host's namespace. Under TCG. */
+static void
+test_qemu_default_isolated (void)
+{
+  g_autoptr (GPtrArray) targets = NULL;
+  g_autofree char *out = NULL;
+  g_auto (CboxTestResult) r = { 0 };
+
+  if (!have_programs () || !cbox_test_require_backend ("qemu", NULL))
+    return;
+  if (!g_file_test ("/dev/kvm", G_FILE_TEST_EXISTS))
+    g_test_message ("no /dev/kvm: TCG");
+  targets = probe_targets (TRUE);
+  out = run_probe_on ("qemu", NULL, targets);
+  for (gsize i = 0; i < G_N_ELEMENTS (probe_names); i++)
+    if (!line_is (out, probe_names[i], "unreachable"))
+      g_error ("%s is reachable from the qemu guest:\n%s", probe_names[i], out);
+  if (!line_is (out, "gw-http4", "unreachable") || !line_is (out, "gw-udp4", "unreachable"))
+    g_error ("the host's loopback is reachable through the gateway from the qemu guest:\n%s", out);
+  g_assert_true (cbox_test_runv (&r, "plan", "--backend=qemu", "--forward=none", "--network=host",
+                                 "--", "true", NULL));
+  cbox_test_assert_status (&r, 125);
+  g_assert_nonnull (strstr (r.err, "cannot share the host's network namespace"));
 }
 
 /* ---- --publish ------------------------------------------------------------ */
@@ -531,6 +571,7 @@ main (int argc, char **argv)
   g_test_add_func ("/bwrap/network/on/helper-missing-fails-closed", test_helper_missing);
   g_test_add_func ("/bwrap/network/on/helper-fails-closed", test_helper_fails);
   g_test_add_func ("/bwrap/network/plan-says-what-passes", test_plan_words);
+  g_test_add_func ("/qemu/network/default/host-loopback-unreachable", test_qemu_default_isolated);
   g_test_add_func ("/bwrap/network/publish/reaches-server-inside", test_publish_reaches_server);
   g_test_add_func ("/bwrap/network/publish/port-in-use-fails", test_publish_port_in_use);
   g_test_add_func ("/bwrap/network/publish/plan-and-bad-values", test_publish_plan);
