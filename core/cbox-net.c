@@ -140,6 +140,15 @@ cbox_net_helper_log (CboxNetHelper *helper)
   return g_strstrip (g_strndup (data, len));
 }
 
+int
+cbox_net_landlock_abi (void)
+{
+  /* LANDLOCK_CREATE_RULESET_VERSION (1 << 0) */
+  long abi = syscall (SYS_landlock_create_ruleset, NULL, 0, 1u << 0);
+
+  return abi > 0 ? (int)abi : 0;
+}
+
 gboolean
 cbox_net_plan_publish (CboxPlan *plan, const CboxPublishedPort *ports, guint n_ports,
                        GError **error)

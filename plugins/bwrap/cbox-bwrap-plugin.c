@@ -43,6 +43,9 @@ typedef struct
   int exec_status_w; /* the same pipe, for cbox-exec --status-fd */
   /* cbox-exec was given --allow-userns: the plan must say the same. */
   gboolean allow_userns;
+  /* cbox-exec was given --scope-abstract (the network is not the host's):
+   * the plan must say the same. */
+  gboolean scope_abstract;
   /* The command for cbox-exec (--args-fd), a socket too: it is written
    * only after every option, so a bwrap that got part of its options (cbox
    * killed while writing them) runs no command: cbox-exec reads an empty
@@ -63,8 +66,9 @@ typedef struct
    * the command itself begins (after cbox-exec's options and "--"). */
   guint command_index;
   guint exec_command_index;
-  gboolean allow_userns; /* the plan's: cbox-exec --allow-userns */
-  CboxBwrapEarly *early; /* NULL unless started early and not yet run */
+  gboolean allow_userns;   /* the plan's: cbox-exec --allow-userns */
+  gboolean scope_abstract; /* network not the host's: cbox-exec --scope-abstract */
+  CboxBwrapEarly *early;   /* NULL unless started early and not yet run */
 } CboxBwrapInfo;
 
 /* Stops a bwrap started early that will not run (planning failed, a
@@ -340,6 +344,22 @@ cbox_bwrap_config_allows_userns (CboxContext *ctx)
   return FALSE;
 }
 
+/* What the plan's network mode will say about abstract sockets, from the
+ * configuration (--network is in it too): cbox-exec scopes them for every
+ * mode but host. */
+static gboolean
+cbox_bwrap_config_scopes_abstract (CboxContext *ctx)
+{
+  GKeyFile *config = cbox_context_get_config (ctx);
+  g_autofree char *value
+      = config != NULL ? g_key_file_get_string (config, "cbox", "network", NULL) : NULL;
+  CboxNetworkMode mode = CBOX_NETWORK_OWN;
+
+  if (value != NULL && !cbox_network_mode_from_string (value, &mode))
+    mode = CBOX_NETWORK_OWN;
+  return mode != CBOX_NETWORK_HOST;
+}
+
 /* Starts bwrap before the plan exists: `bwrap --args FD -- cbox-exec
  * --init --args-fd FD2`, blocked reading its arguments from a socket that
  * run fills in. bwrap's own start (exec, libraries, about 1 ms) then
@@ -415,6 +435,9 @@ cbox_bwrap_prestart (CboxContext *ctx, GError **error)
   early->allow_userns = cbox_bwrap_config_allows_userns (ctx);
   if (early->allow_userns)
     cbox_launch_add_arg (early->launch, "--allow-userns");
+  early->scope_abstract = cbox_bwrap_config_scopes_abstract (ctx);
+  if (early->scope_abstract)
+    cbox_launch_add_arg (early->launch, "--scope-abstract");
   cbox_launch_add_arg (early->launch, "--args-fd");
   cbox_launch_add_argf (early->launch, "%d", early->command_r);
   /* bwrap's own environment: nothing (the sandbox's comes with
@@ -715,8 +738,16 @@ cbox_bwrap_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GError
   info->allow_userns = allow_userns;
   if (allow_userns)
     cbox_launch_add_arg (launch, "--allow-userns");
+  /* A second layer behind the namespace of its own (core/cbox-confine.c):
+   * abstract unix sockets made outside the command's Landlock domain stay
+   * closed, except with the host's network, where they are meant to be
+   * reachable. */
+  info->scope_abstract = cbox_plan_get_network_mode (plan) != CBOX_NETWORK_HOST;
+  if (info->scope_abstract)
+    cbox_launch_add_arg (launch, "--scope-abstract");
   cbox_launch_add_arg (launch, "--");
-  info->exec_command_index = info->command_index + (allow_userns ? 5 : 4);
+  info->exec_command_index
+      = info->command_index + 4 + (allow_userns ? 1 : 0) + (info->scope_abstract ? 1 : 0);
   for (guint i = 0; command[i] != NULL; i++)
     cbox_launch_add_arg (launch, command[i]);
   return TRUE;
@@ -1152,7 +1183,8 @@ cbox_bwrap_run_early (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, Cbox
 
   *ret_ran = FALSE;
   /* Started as the user the plan names, or not at all. */
-  if (cbox_bwrap_run_as (plan) != early->uid || info->allow_userns != early->allow_userns)
+  if (cbox_bwrap_run_as (plan) != early->uid || info->allow_userns != early->allow_userns
+      || info->scope_abstract != early->scope_abstract)
     return FALSE;
   cbox_launch_get_fds (launch, &n_launch_fds);
   if (!cbox_bwrap_early_fill (early, argv, info->command_index, info->exec_command_index,
@@ -1317,7 +1349,7 @@ cbox_bwrap_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_s
     }
   cbox_launch_take_fd (launch, command_fd);
 
-  new_argv = g_new0 (char *, 12);
+  new_argv = g_new0 (char *, 13);
   new_argv[0] = g_strdup (argv[0]);
   new_argv[1] = g_strdup ("--args");
   new_argv[2] = g_strdup_printf ("%d", args_fd);
@@ -1328,8 +1360,13 @@ cbox_bwrap_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_s
   new_argv[7] = g_strdup_printf ("%d", exec_status_fd);
   new_argv[8] = g_strdup ("--args-fd");
   new_argv[9] = g_strdup_printf ("%d", command_fd);
-  if (info->allow_userns)
-    new_argv[10] = g_strdup ("--allow-userns");
+  {
+    guint n = 10;
+    if (info->allow_userns)
+      new_argv[n++] = g_strdup ("--allow-userns");
+    if (info->scope_abstract)
+      new_argv[n++] = g_strdup ("--scope-abstract");
+  }
   cbox_launch_take_argv (launch, new_argv);
 
   run.status_fd = status_pipe[0];

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
@@ -136,6 +137,7 @@ probe_targets (gboolean gateway)
   g_ptr_array_add (t, g_strdup_printf ("udp:udp4:127.0.0.1:%u", host.udp));
   g_ptr_array_add (t, g_strdup_printf ("abstract:x11:/tmp/.X11-unix/X%u", host.display));
   g_ptr_array_add (t, g_strdup_printf ("abstract:dbus:%s", host.dbus_abstract));
+  g_ptr_array_add (t, g_strdup_printf ("own:own:cbox-test-own-%d", (int)getpid ()));
   if (gateway)
     {
       g_ptr_array_add (t, g_strdup_printf ("http:gw-http4:10.0.2.2:%u", host.http4));
@@ -199,6 +201,14 @@ line_is (const char *out, const char *name, const char *verdict)
   return FALSE;
 }
 
+/* The kernel's Landlock ABI (0: none). */
+static int
+landlock_abi (void)
+{
+  long abi = syscall (SYS_landlock_create_ruleset, NULL, 0, 1u << 0);
+  return abi > 0 ? (int)abi : 0;
+}
+
 static const char *const probe_names[] = { "http4", "http6", "udp4", "x11", "dbus" };
 
 /* The default network: nothing of the host's loopback or abstract
@@ -220,6 +230,10 @@ test_default_isolated (gconstpointer data)
                network != NULL ? network : "(default)", out);
   g_assert_true (line_is (out, "gw-http4", "unreachable"));
   g_assert_true (line_is (out, "gw-udp4", "unreachable"));
+  /* The sandbox's own abstract sockets work (cbox-exec's Landlock scope
+   * lets the command's processes reach each other). */
+  if (!line_is (out, "own", "reached"))
+    g_error ("an abstract socket made inside is not reachable inside:\n%s", out);
 }
 
 /* --network=host: the same services are all reached (the probe works). */
@@ -366,6 +380,74 @@ test_qemu_default_isolated (void)
                                  "--", "true", NULL));
   cbox_test_assert_status (&r, 125);
   g_assert_nonnull (strstr (r.err, "cannot share the host's network namespace"));
+}
+
+/* The second layer alone (cbox-exec --scope-abstract, Landlock ABI 6):
+ * cbox-exec run directly on the host, in the host's network namespace,
+ * as a sandbox that shared it by mistake would be. The host's abstract X
+ * and D-Bus sockets are refused with the scope and reached without it
+ * (so the probe can tell); abstract sockets the command makes itself
+ * still work. Backends give the option for every mode but host (`cbox
+ * plan --print-command` shows it). */
+static void
+test_landlock_scope (void)
+{
+  g_autofree char *probe = g_test_build_filename (G_TEST_DIST, "net", "net-probe.py", NULL);
+  g_autofree char *exec = NULL;
+  g_autofree char *x11 = g_strdup_printf ("abstract:x11:/tmp/.X11-unix/X%u", host.display);
+  g_autofree char *dbus = g_strdup_printf ("abstract:dbus:%s", host.dbus_abstract);
+  g_autofree char *own = g_strdup_printf ("own:own:cbox-test-scope-%d", (int)getpid ());
+  g_auto (CboxTestResult) r = { 0 };
+  const char *libexec = g_getenv ("CBOX_LIBEXEC_DIR");
+
+  if (!have_programs ())
+    return;
+  g_assert_nonnull (libexec);
+  exec = g_build_filename (libexec, "cbox-exec", NULL);
+  for (guint scoped = 0; scoped < 2; scoped++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autofree char *out = NULL;
+      g_autofree char *err = NULL;
+      int status = 0;
+      const char *scoped_argv[]
+          = { exec, "--scope-abstract", "--", "python3", probe, x11, dbus, own, NULL };
+      const char *plain_argv[] = { exec, "--", "python3", probe, x11, dbus, own, NULL };
+      const char **argv = scoped ? scoped_argv : plain_argv;
+
+      g_assert_true (g_spawn_sync (NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out,
+                                   &err, &status, &error));
+      g_assert_no_error (error);
+      g_test_message ("cbox-exec %s:\n%s%s", scoped ? "--scope-abstract" : "(no scope)", out, err);
+      g_assert_true (g_spawn_check_wait_status (status, NULL));
+      g_assert_true (line_is (out, "own", "reached"));
+      if (!scoped)
+        {
+          g_assert_true (line_is (out, "x11", "reached"));
+          g_assert_true (line_is (out, "dbus", "reached"));
+        }
+      else if (landlock_abi () < 6)
+        g_test_message ("Landlock ABI %d < 6: the scope is not applied here (nothing to check)",
+                        landlock_abi ());
+      else
+        {
+          if (!line_is (out, "x11", "unreachable: [Errno 1]")
+              || !line_is (out, "dbus", "unreachable: [Errno 1]"))
+            g_error ("the host's abstract sockets are reachable under the Landlock scope:\n%s",
+                     out);
+        }
+    }
+  /* The backends ask for it in every mode but host. */
+  for (guint i = 0; i < 3; i++)
+    {
+      const char *mode
+          = (const char *const[]){ "--network=on", "--network=off", "--network=host" }[i];
+      g_assert_true (cbox_test_runv (&r, "plan", "--backend=bwrap", "--forward=none", mode,
+                                     "--print-command", "--", "true", NULL));
+      cbox_test_assert_status (&r, 0);
+      if ((strstr (r.out, " --scope-abstract ") != NULL) != (i < 2))
+        g_error ("%s: --scope-abstract %s in:\n%s", mode, i < 2 ? "missing" : "present", r.out);
+    }
 }
 
 /* ---- --publish ------------------------------------------------------------ */
@@ -571,6 +653,7 @@ main (int argc, char **argv)
   g_test_add_func ("/bwrap/network/on/helper-missing-fails-closed", test_helper_missing);
   g_test_add_func ("/bwrap/network/on/helper-fails-closed", test_helper_fails);
   g_test_add_func ("/bwrap/network/plan-says-what-passes", test_plan_words);
+  g_test_add_func ("/bwrap/network/landlock/abstract-scope", test_landlock_scope);
   g_test_add_func ("/qemu/network/default/host-loopback-unreachable", test_qemu_default_isolated);
   g_test_add_func ("/bwrap/network/publish/reaches-server-inside", test_publish_reaches_server);
   g_test_add_func ("/bwrap/network/publish/port-in-use-fails", test_publish_port_in_use);
