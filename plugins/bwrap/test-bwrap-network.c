@@ -328,6 +328,72 @@ test_helper_fails (void)
   g_assert_false (g_file_test (marker, G_FILE_TEST_EXISTS));
 }
 
+/* The helper parses what the sandbox sends: it runs under its own seccomp
+ * filter, and as root also in its sandbox (no capability but
+ * CAP_NET_BIND_SERVICE, a mount namespace of its own). Checked on the
+ * live helper of a run (the child of this cbox named slirp4netns). */
+static void
+test_helper_confined (void)
+{
+  g_autofree char *project = NULL;
+  g_autofree char *project_arg = NULL;
+  g_autofree char *started = NULL;
+  g_autofree char *stop = NULL;
+  g_autofree char *status = NULL;
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
+  g_autoptr (GSubprocess) proc = NULL;
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) env = NULL;
+  g_autoptr (GDir) dir = NULL;
+  const char *name;
+  pid_t helper = 0;
+
+  if (!have_programs ())
+    return;
+  project = cbox_test_make_dir ("project");
+  project_arg = g_strconcat ("--project=", project, NULL);
+  started = g_build_filename (project, "started", NULL);
+  stop = g_build_filename (project, "stop", NULL);
+  env = cbox_test_environ (NULL);
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_subprocess_launcher_set_environ (launcher, env);
+  g_subprocess_launcher_set_cwd (launcher, project);
+  proc = g_subprocess_launcher_spawn (
+      launcher, &error, cbox_test_cbox_path (), "run", "--backend=bwrap", "--forward=none",
+      project_arg, "--", "sh", "-c", "touch started; while [ ! -e stop ]; do sleep 0.05; done",
+      NULL);
+  g_assert_no_error (error);
+  g_assert_true (cbox_test_wait_for_path (started, 600));
+  dir = g_dir_open ("/proc", 0, NULL);
+  while (helper == 0 && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename ("/proc", name, "status", NULL);
+      g_autofree char *text = NULL;
+      g_autofree char *ppid = g_strdup_printf ("\nPPid:\t%s\n", g_subprocess_get_identifier (proc));
+
+      if (g_ascii_isdigit (name[0]) && g_file_get_contents (path, &text, NULL, NULL)
+          && g_str_has_prefix (text, "Name:\tslirp4netns\n") && strstr (text, ppid) != NULL)
+        {
+          helper = (pid_t)g_ascii_strtoll (name, NULL, 10);
+          status = g_steal_pointer (&text);
+        }
+    }
+  g_assert_true (g_file_set_contents (stop, "", 0, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_wait_check (proc, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (helper, >, 0);
+  g_test_message ("the helper's status:\n%s", status);
+  g_assert_nonnull (strstr (status, "\nSeccomp:\t2\n"));
+  if (geteuid () == 0)
+    {
+      /* Root's helper: sandboxed. (The helper of a run by a user is that
+       * user's process, without capabilities anyway.) */
+      g_assert_nonnull (strstr (status, "\nCapEff:\t0000000000000400\n"));
+      g_assert_nonnull (strstr (status, "\nCapBnd:\t0000000000000400\n"));
+    }
+}
+
 /* `cbox plan` says in words what each mode lets through. */
 static void
 test_plan_words (void)
@@ -652,6 +718,7 @@ main (int argc, char **argv)
   g_test_add_func ("/bwrap/network/host/host-services-reachable", test_host_shares);
   g_test_add_func ("/bwrap/network/on/helper-missing-fails-closed", test_helper_missing);
   g_test_add_func ("/bwrap/network/on/helper-fails-closed", test_helper_fails);
+  g_test_add_func ("/bwrap/network/on/helper-confined", test_helper_confined);
   g_test_add_func ("/bwrap/network/plan-says-what-passes", test_plan_words);
   g_test_add_func ("/bwrap/network/landlock/abstract-scope", test_landlock_scope);
   g_test_add_func ("/qemu/network/default/host-loopback-unreachable", test_qemu_default_isolated);
