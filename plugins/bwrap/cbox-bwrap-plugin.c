@@ -849,6 +849,29 @@ cbox_bwrap_child_is_ready (pid_t pid)
   return !g_str_equal (g_strchomp (comm), "bwrap");
 }
 
+/* TRUE once the loopback of @pid's network namespace is up: it has ::1,
+ * which the kernel gives lo when lo comes up (IPv6 on). */
+static gboolean
+cbox_bwrap_loopback_is_up (pid_t pid)
+{
+  char path[64];
+  char buf[1024];
+  cbox_autofd int fd = -1;
+  ssize_t n;
+
+  g_snprintf (path, sizeof path, "/proc/%d/net/if_inet6", (int)pid);
+  fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return FALSE;
+  n = read (fd, buf, sizeof buf - 1);
+  if (n <= 0)
+    return FALSE;
+  buf[n] = '\0';
+  /* "00000000000000000000000000000001 01 80 10 80       lo" */
+  return strstr (buf, "00000000000000000000000000000001 ") != NULL
+         && (strstr (buf, " lo\n") != NULL);
+}
+
 static void cbox_bwrap_send_and_close (int *fd, GBytes *bytes);
 
 /* Tells the core the sandbox's pid 1 (for `cbox ps`, `cbox enter`), which
@@ -876,22 +899,28 @@ cbox_bwrap_started (pid_t tool_pid, gpointer user_data)
       if (run->child_pid <= 0 && (pfds[1].revents & POLLIN))
         break;
     }
+  /* The helper attaches to the sandbox's network namespace once bwrap has
+   * configured the namespace's loopback itself: attached earlier (right
+   * after clone()), slirp4netns --configure brought lo up first (the
+   * kernel then gives it 127.0.0.1) and bwrap's own RTM_NEWADDR failed now
+   * and then ("loopback: Failed RTM_NEWADDR"), failing the run. bwrap
+   * adds the address, then brings lo up, and only then does ::1 appear on
+   * it, so ::1 on lo means bwrap is done with the network and is still
+   * setting the mounts up: the helper starts in parallel with that. Where
+   * IPv6 is off (no ::1 ever), it starts once bwrap's child has exec'd
+   * cbox-exec, as before. Only the command waits for the helper. */
   while (run->child_pid > 0 && !cbox_bwrap_child_is_ready (run->child_pid)
+         && !(run->own_net && cbox_bwrap_loopback_is_up (run->child_pid))
          && g_get_monotonic_time () < deadline)
     {
       struct pollfd pfd = { .fd = tool_fd, .events = POLLIN };
-      if (tool_fd >= 0 && poll (&pfd, 1, 2) > 0)
+      if (tool_fd >= 0 && poll (&pfd, 1, 1) > 0)
         return;
       if (tool_fd < 0)
-        g_usleep (2000);
+        g_usleep (1000);
     }
-  /* The helper attaches to the sandbox's network namespace only once
-   * bwrap's child has exec'd cbox-exec, that is after bwrap configured the
-   * namespace's loopback itself: attached earlier (right after clone()),
-   * slirp4netns configured the same namespace at the same time and bwrap's
-   * loopback set-up failed now and then ("loopback: Failed RTM_NEWADDR"),
-   * failing the run. Only the command waits for the helper. */
-  if (run->own_net && run->child_pid > 0 && cbox_bwrap_child_is_ready (run->child_pid))
+  if (run->own_net && run->child_pid > 0
+      && (cbox_bwrap_child_is_ready (run->child_pid) || cbox_bwrap_loopback_is_up (run->child_pid)))
     {
       g_autofree char *ns_path = g_strdup_printf ("/proc/%d/ns/net", (int)run->child_pid);
       cbox_autofd int netns_fd = open (ns_path, O_RDONLY | O_CLOEXEC);
@@ -913,6 +942,16 @@ cbox_bwrap_started (pid_t tool_pid, gpointer user_data)
     g_set_error (&run->net_error, CBOX_ERROR, CBOX_ERROR_BACKEND,
                  "bwrap: the sandbox was not set up within 5 s, so its network was not "
                  "started; the command did not start");
+  /* Then the rest of the sandbox's set-up. */
+  while (run->child_pid > 0 && !cbox_bwrap_child_is_ready (run->child_pid)
+         && g_get_monotonic_time () < deadline)
+    {
+      struct pollfd pfd = { .fd = tool_fd, .events = POLLIN };
+      if (tool_fd >= 0 && poll (&pfd, 1, 1) > 0)
+        return;
+      if (tool_fd < 0)
+        g_usleep (1000);
+    }
   if (run->child_pid > 0 && cbox_bwrap_child_is_ready (run->child_pid))
     cbox_context_set_sandbox_pid (run->ctx, run->child_pid);
   if (net != NULL && run->net_error == NULL)
