@@ -172,15 +172,16 @@ cbox_planner_doctor (CboxRegistry *registry, CboxHost *host, CboxRequest *reques
   report->backend = g_strdup (backend_name);
   report->profile = g_strdup (request->profile);
   report->network = request->network;
-  /* The network helper of the default mode, on the backends that use it
-   * (qemu has its own user-mode network). */
+  /* The network helper of the default mode: slirp4netns for bwrap and
+   * nspawn, passt for qemu (its own plugin says so in its details). */
   if (request->network == CBOX_NETWORK_OWN && backend_name != NULL
-      && g_str_equal (backend_name, "bwrap"))
+      && (g_str_equal (backend_name, "bwrap") || g_str_equal (backend_name, "nspawn")))
     {
       g_autoptr (GError) net_error = NULL;
       if (!cbox_net_helper_check (&net_error))
         report->network_problem = g_strdup (net_error->message);
     }
+  report->landlock_abi = cbox_net_landlock_abi ();
   report->entries = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_doctor_entry_free);
   /* NULL when a backend known from the plugin cache fails to load (it
    * changed): the loop below reports it as rejected. */

@@ -30,6 +30,7 @@ typedef struct
   GPtrArray *entries; /* CboxDoctorEntry, in registry order */
   CboxNetworkMode network;
   char *network_problem; /* why the network mode cannot work here, or NULL */
+  int landlock_abi;      /* the kernel's Landlock ABI, 0 without Landlock */
 } CboxDoctorReport;
 
 void cbox_doctor_report_free (CboxDoctorReport *report);

@@ -37,6 +37,12 @@
  *         socket the backend writes while cbox-exec reads: a command that
  *         ends early (the writer died) is refused, never run cut short.
  *
+ * --scope-abstract  Confine COMMAND to the abstract unix sockets made
+ *         inside its own Landlock domain (LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET,
+ *         where the kernel has Landlock ABI 6): a second layer behind the
+ *         sandbox's own network namespace, given by the backends for every
+ *         network mode but host (see cbox-confine.c).
+ *
  * --allow-userns  Load the variant of the seccomp filter that lets the
  *         command make new user namespaces (the plan's allow-userns, for
  *         programs that sandbox themselves).
@@ -71,14 +77,17 @@
 #define EXIT_NOT_FOUND 127
 #define EXIT_USAGE 125
 
+/* --scope-abstract: the Landlock scopes for COMMAND. */
+static unsigned int landlock_scopes;
+
 static const int forwarded_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
 #define N_FORWARDED (sizeof forwarded_signals / sizeof forwarded_signals[0])
 
 #define USAGE                                                                                      \
-  "usage: cbox-exec [--init] [--allow-userns] [--status-fd FD | --status-file PATH] [--] "         \
-  "COMMAND [ARG...]\n"                                                                             \
-  "       cbox-exec [--init] [--allow-userns] [--status-fd FD | --status-file PATH] --args-fd "    \
-  "FD\n"
+  "usage: cbox-exec [--init] [--allow-userns] [--scope-abstract] [--status-fd FD | "               \
+  "--status-file PATH] [--] COMMAND [ARG...]\n"                                                    \
+  "       cbox-exec [--init] [--allow-userns] [--scope-abstract] [--status-fd FD | --status-file " \
+  "PATH] --args-fd FD\n"
 
 static void
 usage (void)
@@ -187,7 +196,7 @@ exec_command (char **argv, CboxSeccompVariant variant)
     for (int fd = 3; fd < 1024; fd++)
       fcntl (fd, F_SETFD, FD_CLOEXEC);
   /* Last, so nothing above needs what it takes away. */
-  r = cbox_confine (variant, &what);
+  r = cbox_confine_scoped (variant, landlock_scopes, &what);
   if (r < 0)
     {
       fprintf (stderr, "cbox-exec: %s: %s\n", what, strerror (-r));
@@ -317,6 +326,8 @@ main (int argc, char **argv)
     {
       if (strcmp (argv[i], "--init") == 0)
         init = 1;
+      else if (strcmp (argv[i], "--scope-abstract") == 0)
+        landlock_scopes |= CBOX_LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET;
       else if (strcmp (argv[i], "--allow-userns") == 0)
         variant = CBOX_SECCOMP_ALLOW_USERNS;
       else if (strcmp (argv[i], "--") == 0)

@@ -414,6 +414,10 @@ cbox_json_doctor (CboxDoctorReport *report, const CboxHost *host)
   cbox_json_add_string (builder, "profile", report->profile);
   cbox_json_add_string (builder, "network", cbox_network_mode_to_string (report->network));
   cbox_json_add_string (builder, "network_problem", report->network_problem);
+  json_builder_set_member_name (builder, "landlock_abi");
+  json_builder_add_int_value (builder, report->landlock_abi);
+  json_builder_set_member_name (builder, "abstract_socket_scope");
+  json_builder_add_boolean_value (builder, report->landlock_abi >= 6);
 
   json_builder_set_member_name (builder, "plugins");
   json_builder_begin_array (builder);

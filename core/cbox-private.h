@@ -85,6 +85,9 @@ pid_t cbox_run_spawn_helper (const char *what, const char *const *argv, const in
  * saying what is wrong (CBOX_ERROR_INVALID_ARGUMENT). */
 gboolean cbox_net_parse_publish (const char *text, guint16 *ret_host_port,
                                  guint16 *ret_sandbox_port, GError **error);
+/* The kernel's Landlock ABI version (0: none), as cbox-confine.c asks it:
+ * 6 and later scope abstract unix sockets, cbox-exec's second layer. */
+int cbox_net_landlock_abi (void);
 /* Puts the requested published ports in @plan, whose network mode is
  * set: refused (with the reason) unless the mode is CBOX_NETWORK_OWN. */
 gboolean cbox_net_plan_publish (CboxPlan *plan, const CboxPublishedPort *ports, guint n_ports,

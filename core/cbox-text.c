@@ -305,6 +305,17 @@ cbox_text_doctor (CboxDoctorReport *report, const CboxHost *host)
                           cbox_network_mode_describe (report->network));
   if (report->network_problem != NULL)
     g_string_append_printf (out, "  unavailable: %s\n", report->network_problem);
+  if (report->landlock_abi >= 6)
+    g_string_append_printf (out,
+                            "  second layer: Landlock ABI %d: abstract unix sockets made outside "
+                            "the sandbox are refused (bwrap, nspawn; all modes but host)\n",
+                            report->landlock_abi);
+  else
+    g_string_append_printf (out,
+                            "  second layer: not available: the kernel's Landlock ABI is %d, "
+                            "scoping abstract unix sockets needs 6 (Linux 6.12); the network "
+                            "namespace of its own still keeps them out\n",
+                            report->landlock_abi);
   g_string_append_c (out, '\n');
   for (guint pass = 0; pass < 3; pass++)
     {

@@ -43,6 +43,9 @@ typedef struct
   int exec_status_w; /* the same pipe, for cbox-exec --status-fd */
   /* cbox-exec was given --allow-userns: the plan must say the same. */
   gboolean allow_userns;
+  /* cbox-exec was given --scope-abstract (the network is not the host's):
+   * the plan must say the same. */
+  gboolean scope_abstract;
   /* The command for cbox-exec (--args-fd), a socket too: it is written
    * only after every option, so a bwrap that got part of its options (cbox
    * killed while writing them) runs no command: cbox-exec reads an empty
@@ -63,8 +66,9 @@ typedef struct
    * the command itself begins (after cbox-exec's options and "--"). */
   guint command_index;
   guint exec_command_index;
-  gboolean allow_userns; /* the plan's: cbox-exec --allow-userns */
-  CboxBwrapEarly *early; /* NULL unless started early and not yet run */
+  gboolean allow_userns;   /* the plan's: cbox-exec --allow-userns */
+  gboolean scope_abstract; /* network not the host's: cbox-exec --scope-abstract */
+  CboxBwrapEarly *early;   /* NULL unless started early and not yet run */
 } CboxBwrapInfo;
 
 /* Stops a bwrap started early that will not run (planning failed, a
@@ -340,6 +344,22 @@ cbox_bwrap_config_allows_userns (CboxContext *ctx)
   return FALSE;
 }
 
+/* What the plan's network mode will say about abstract sockets, from the
+ * configuration (--network is in it too): cbox-exec scopes them for every
+ * mode but host. */
+static gboolean
+cbox_bwrap_config_scopes_abstract (CboxContext *ctx)
+{
+  GKeyFile *config = cbox_context_get_config (ctx);
+  g_autofree char *value
+      = config != NULL ? g_key_file_get_string (config, "cbox", "network", NULL) : NULL;
+  CboxNetworkMode mode = CBOX_NETWORK_OWN;
+
+  if (value != NULL && !cbox_network_mode_from_string (value, &mode))
+    mode = CBOX_NETWORK_OWN;
+  return mode != CBOX_NETWORK_HOST;
+}
+
 /* Starts bwrap before the plan exists: `bwrap --args FD -- cbox-exec
  * --init --args-fd FD2`, blocked reading its arguments from a socket that
  * run fills in. bwrap's own start (exec, libraries, about 1 ms) then
@@ -415,6 +435,9 @@ cbox_bwrap_prestart (CboxContext *ctx, GError **error)
   early->allow_userns = cbox_bwrap_config_allows_userns (ctx);
   if (early->allow_userns)
     cbox_launch_add_arg (early->launch, "--allow-userns");
+  early->scope_abstract = cbox_bwrap_config_scopes_abstract (ctx);
+  if (early->scope_abstract)
+    cbox_launch_add_arg (early->launch, "--scope-abstract");
   cbox_launch_add_arg (early->launch, "--args-fd");
   cbox_launch_add_argf (early->launch, "%d", early->command_r);
   /* bwrap's own environment: nothing (the sandbox's comes with
@@ -715,8 +738,16 @@ cbox_bwrap_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GError
   info->allow_userns = allow_userns;
   if (allow_userns)
     cbox_launch_add_arg (launch, "--allow-userns");
+  /* A second layer behind the namespace of its own (core/cbox-confine.c):
+   * abstract unix sockets made outside the command's Landlock domain stay
+   * closed, except with the host's network, where they are meant to be
+   * reachable. */
+  info->scope_abstract = cbox_plan_get_network_mode (plan) != CBOX_NETWORK_HOST;
+  if (info->scope_abstract)
+    cbox_launch_add_arg (launch, "--scope-abstract");
   cbox_launch_add_arg (launch, "--");
-  info->exec_command_index = info->command_index + (allow_userns ? 5 : 4);
+  info->exec_command_index
+      = info->command_index + 4 + (allow_userns ? 1 : 0) + (info->scope_abstract ? 1 : 0);
   for (guint i = 0; command[i] != NULL; i++)
     cbox_launch_add_arg (launch, command[i]);
   return TRUE;
@@ -818,6 +849,29 @@ cbox_bwrap_child_is_ready (pid_t pid)
   return !g_str_equal (g_strchomp (comm), "bwrap");
 }
 
+/* TRUE once the loopback of @pid's network namespace is up: it has ::1,
+ * which the kernel gives lo when lo comes up (IPv6 on). */
+static gboolean
+cbox_bwrap_loopback_is_up (pid_t pid)
+{
+  char path[64];
+  char buf[1024];
+  cbox_autofd int fd = -1;
+  ssize_t n;
+
+  g_snprintf (path, sizeof path, "/proc/%d/net/if_inet6", (int)pid);
+  fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return FALSE;
+  n = read (fd, buf, sizeof buf - 1);
+  if (n <= 0)
+    return FALSE;
+  buf[n] = '\0';
+  /* "00000000000000000000000000000001 01 80 10 80       lo" */
+  return strstr (buf, "00000000000000000000000000000001 ") != NULL
+         && (strstr (buf, " lo\n") != NULL);
+}
+
 static void cbox_bwrap_send_and_close (int *fd, GBytes *bytes);
 
 /* Tells the core the sandbox's pid 1 (for `cbox ps`, `cbox enter`), which
@@ -845,22 +899,28 @@ cbox_bwrap_started (pid_t tool_pid, gpointer user_data)
       if (run->child_pid <= 0 && (pfds[1].revents & POLLIN))
         break;
     }
+  /* The helper attaches to the sandbox's network namespace once bwrap has
+   * configured the namespace's loopback itself: attached earlier (right
+   * after clone()), slirp4netns --configure brought lo up first (the
+   * kernel then gives it 127.0.0.1) and bwrap's own RTM_NEWADDR failed now
+   * and then ("loopback: Failed RTM_NEWADDR"), failing the run. bwrap
+   * adds the address, then brings lo up, and only then does ::1 appear on
+   * it, so ::1 on lo means bwrap is done with the network and is still
+   * setting the mounts up: the helper starts in parallel with that. Where
+   * IPv6 is off (no ::1 ever), it starts once bwrap's child has exec'd
+   * cbox-exec, as before. Only the command waits for the helper. */
   while (run->child_pid > 0 && !cbox_bwrap_child_is_ready (run->child_pid)
+         && !(run->own_net && cbox_bwrap_loopback_is_up (run->child_pid))
          && g_get_monotonic_time () < deadline)
     {
       struct pollfd pfd = { .fd = tool_fd, .events = POLLIN };
-      if (tool_fd >= 0 && poll (&pfd, 1, 2) > 0)
+      if (tool_fd >= 0 && poll (&pfd, 1, 1) > 0)
         return;
       if (tool_fd < 0)
-        g_usleep (2000);
+        g_usleep (1000);
     }
-  /* The helper attaches to the sandbox's network namespace only once
-   * bwrap's child has exec'd cbox-exec, that is after bwrap configured the
-   * namespace's loopback itself: attached earlier (right after clone()),
-   * slirp4netns configured the same namespace at the same time and bwrap's
-   * loopback set-up failed now and then ("loopback: Failed RTM_NEWADDR"),
-   * failing the run. Only the command waits for the helper. */
-  if (run->own_net && run->child_pid > 0 && cbox_bwrap_child_is_ready (run->child_pid))
+  if (run->own_net && run->child_pid > 0
+      && (cbox_bwrap_child_is_ready (run->child_pid) || cbox_bwrap_loopback_is_up (run->child_pid)))
     {
       g_autofree char *ns_path = g_strdup_printf ("/proc/%d/ns/net", (int)run->child_pid);
       cbox_autofd int netns_fd = open (ns_path, O_RDONLY | O_CLOEXEC);
@@ -882,6 +942,16 @@ cbox_bwrap_started (pid_t tool_pid, gpointer user_data)
     g_set_error (&run->net_error, CBOX_ERROR, CBOX_ERROR_BACKEND,
                  "bwrap: the sandbox was not set up within 5 s, so its network was not "
                  "started; the command did not start");
+  /* Then the rest of the sandbox's set-up. */
+  while (run->child_pid > 0 && !cbox_bwrap_child_is_ready (run->child_pid)
+         && g_get_monotonic_time () < deadline)
+    {
+      struct pollfd pfd = { .fd = tool_fd, .events = POLLIN };
+      if (tool_fd >= 0 && poll (&pfd, 1, 1) > 0)
+        return;
+      if (tool_fd < 0)
+        g_usleep (1000);
+    }
   if (run->child_pid > 0 && cbox_bwrap_child_is_ready (run->child_pid))
     cbox_context_set_sandbox_pid (run->ctx, run->child_pid);
   if (net != NULL && run->net_error == NULL)
@@ -1152,7 +1222,8 @@ cbox_bwrap_run_early (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, Cbox
 
   *ret_ran = FALSE;
   /* Started as the user the plan names, or not at all. */
-  if (cbox_bwrap_run_as (plan) != early->uid || info->allow_userns != early->allow_userns)
+  if (cbox_bwrap_run_as (plan) != early->uid || info->allow_userns != early->allow_userns
+      || info->scope_abstract != early->scope_abstract)
     return FALSE;
   cbox_launch_get_fds (launch, &n_launch_fds);
   if (!cbox_bwrap_early_fill (early, argv, info->command_index, info->exec_command_index,
@@ -1317,7 +1388,7 @@ cbox_bwrap_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_s
     }
   cbox_launch_take_fd (launch, command_fd);
 
-  new_argv = g_new0 (char *, 12);
+  new_argv = g_new0 (char *, 13);
   new_argv[0] = g_strdup (argv[0]);
   new_argv[1] = g_strdup ("--args");
   new_argv[2] = g_strdup_printf ("%d", args_fd);
@@ -1328,8 +1399,13 @@ cbox_bwrap_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_s
   new_argv[7] = g_strdup_printf ("%d", exec_status_fd);
   new_argv[8] = g_strdup ("--args-fd");
   new_argv[9] = g_strdup_printf ("%d", command_fd);
-  if (info->allow_userns)
-    new_argv[10] = g_strdup ("--allow-userns");
+  {
+    guint n = 10;
+    if (info->allow_userns)
+      new_argv[n++] = g_strdup ("--allow-userns");
+    if (info->scope_abstract)
+      new_argv[n++] = g_strdup ("--scope-abstract");
+  }
   cbox_launch_take_argv (launch, new_argv);
 
   run.status_fd = status_pipe[0];

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
@@ -136,6 +137,7 @@ probe_targets (gboolean gateway)
   g_ptr_array_add (t, g_strdup_printf ("udp:udp4:127.0.0.1:%u", host.udp));
   g_ptr_array_add (t, g_strdup_printf ("abstract:x11:/tmp/.X11-unix/X%u", host.display));
   g_ptr_array_add (t, g_strdup_printf ("abstract:dbus:%s", host.dbus_abstract));
+  g_ptr_array_add (t, g_strdup_printf ("own:own:cbox-test-own-%d", (int)getpid ()));
   if (gateway)
     {
       g_ptr_array_add (t, g_strdup_printf ("http:gw-http4:10.0.2.2:%u", host.http4));
@@ -145,9 +147,9 @@ probe_targets (gboolean gateway)
 }
 
 /* Runs the probe inside with @network ("on", "host", or NULL for the
- * default); returns its output. */
+ * default) on @backend; returns its output. */
 static char *
-run_probe (const char *network, GPtrArray *targets)
+run_probe_on (const char *backend, const char *network, GPtrArray *targets)
 {
   g_autofree char *probe_src = g_test_build_filename (G_TEST_DIST, "net", "net-probe.py", NULL);
   g_autofree char *project = cbox_test_make_dir ("project");
@@ -162,7 +164,9 @@ run_probe (const char *network, GPtrArray *targets)
   g_assert_true (g_file_set_contents (probe, content, -1, &error));
   g_assert_no_error (error);
   g_ptr_array_add (args, g_strdup ("run"));
-  g_ptr_array_add (args, g_strdup ("--backend=bwrap"));
+  g_ptr_array_add (args, g_strconcat ("--backend=", backend, NULL));
+  if (g_str_equal (backend, "qemu"))
+    g_ptr_array_add (args, g_strdup ("--accel=tcg"));
   g_ptr_array_add (args, g_strdup ("--forward=none"));
   if (network != NULL)
     g_ptr_array_add (args, g_strconcat ("--network=", network, NULL));
@@ -179,6 +183,12 @@ run_probe (const char *network, GPtrArray *targets)
   return g_strdup (r.out);
 }
 
+static char *
+run_probe (const char *network, GPtrArray *targets)
+{
+  return run_probe_on ("bwrap", network, targets);
+}
+
 static gboolean
 line_is (const char *out, const char *name, const char *verdict)
 {
@@ -189,6 +199,14 @@ line_is (const char *out, const char *name, const char *verdict)
     if (g_str_has_prefix (lines[i], line))
       return TRUE;
   return FALSE;
+}
+
+/* The kernel's Landlock ABI (0: none). */
+static int
+landlock_abi (void)
+{
+  long abi = syscall (SYS_landlock_create_ruleset, NULL, 0, 1u << 0);
+  return abi > 0 ? (int)abi : 0;
 }
 
 static const char *const probe_names[] = { "http4", "http6", "udp4", "x11", "dbus" };
@@ -212,6 +230,10 @@ test_default_isolated (gconstpointer data)
                network != NULL ? network : "(default)", out);
   g_assert_true (line_is (out, "gw-http4", "unreachable"));
   g_assert_true (line_is (out, "gw-udp4", "unreachable"));
+  /* The sandbox's own abstract sockets work (cbox-exec's Landlock scope
+   * lets the command's processes reach each other). */
+  if (!line_is (out, "own", "reached"))
+    g_error ("an abstract socket made inside is not reachable inside:\n%s", out);
 }
 
 /* --network=host: the same services are all reached (the probe works). */
@@ -306,6 +328,72 @@ test_helper_fails (void)
   g_assert_false (g_file_test (marker, G_FILE_TEST_EXISTS));
 }
 
+/* The helper parses what the sandbox sends: it runs under its own seccomp
+ * filter, and as root also in its sandbox (no capability but
+ * CAP_NET_BIND_SERVICE, a mount namespace of its own). Checked on the
+ * live helper of a run (the child of this cbox named slirp4netns). */
+static void
+test_helper_confined (void)
+{
+  g_autofree char *project = NULL;
+  g_autofree char *project_arg = NULL;
+  g_autofree char *started = NULL;
+  g_autofree char *stop = NULL;
+  g_autofree char *status = NULL;
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
+  g_autoptr (GSubprocess) proc = NULL;
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) env = NULL;
+  g_autoptr (GDir) dir = NULL;
+  const char *name;
+  pid_t helper = 0;
+
+  if (!have_programs ())
+    return;
+  project = cbox_test_make_dir ("project");
+  project_arg = g_strconcat ("--project=", project, NULL);
+  started = g_build_filename (project, "started", NULL);
+  stop = g_build_filename (project, "stop", NULL);
+  env = cbox_test_environ (NULL);
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_subprocess_launcher_set_environ (launcher, env);
+  g_subprocess_launcher_set_cwd (launcher, project);
+  proc = g_subprocess_launcher_spawn (
+      launcher, &error, cbox_test_cbox_path (), "run", "--backend=bwrap", "--forward=none",
+      project_arg, "--", "sh", "-c", "touch started; while [ ! -e stop ]; do sleep 0.05; done",
+      NULL);
+  g_assert_no_error (error);
+  g_assert_true (cbox_test_wait_for_path (started, 600));
+  dir = g_dir_open ("/proc", 0, NULL);
+  while (helper == 0 && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename ("/proc", name, "status", NULL);
+      g_autofree char *text = NULL;
+      g_autofree char *ppid = g_strdup_printf ("\nPPid:\t%s\n", g_subprocess_get_identifier (proc));
+
+      if (g_ascii_isdigit (name[0]) && g_file_get_contents (path, &text, NULL, NULL)
+          && g_str_has_prefix (text, "Name:\tslirp4netns\n") && strstr (text, ppid) != NULL)
+        {
+          helper = (pid_t)g_ascii_strtoll (name, NULL, 10);
+          status = g_steal_pointer (&text);
+        }
+    }
+  g_assert_true (g_file_set_contents (stop, "", 0, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_wait_check (proc, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (helper, >, 0);
+  g_test_message ("the helper's status:\n%s", status);
+  g_assert_nonnull (strstr (status, "\nSeccomp:\t2\n"));
+  if (geteuid () == 0)
+    {
+      /* Root's helper: sandboxed. (The helper of a run by a user is that
+       * user's process, without capabilities anyway.) */
+      g_assert_nonnull (strstr (status, "\nCapEff:\t0000000000000400\n"));
+      g_assert_nonnull (strstr (status, "\nCapBnd:\t0000000000000400\n"));
+    }
+}
+
 /* `cbox plan` says in words what each mode lets through. */
 static void
 test_plan_words (void)
@@ -326,6 +414,106 @@ test_plan_words (void)
   cbox_test_assert_status (&shared, 0);
   g_assert_nonnull (strstr (shared.out, "network:     host: "));
   g_assert_nonnull (strstr (shared.out, "abstract unix sockets (X11, D-Bus) are reachable"));
+}
+
+/* qemu: the guest's network is passt's (--no-map-gw), not QEMU's own
+ * user network, which maps the gateway 10.0.2.2 to the host's 127.0.0.1:
+ * the host's HTTP server and UDP echo on 127.0.0.1 are not reached
+ * through the gateway (nor on the guest's own 127.0.0.1 and abstract
+ * sockets, which are the guest kernel's). The probe checks the reply's
+ * body, so a machine whose network answers every address (a transparent
+ * proxy) does not count as a reach. --network=host is refused: a VM
+ * cannot share the host's namespace. Under TCG. */
+static void
+test_qemu_default_isolated (void)
+{
+  g_autoptr (GPtrArray) targets = NULL;
+  g_autofree char *out = NULL;
+  g_auto (CboxTestResult) r = { 0 };
+
+  if (!have_programs () || !cbox_test_require_backend ("qemu", NULL))
+    return;
+  if (!g_file_test ("/dev/kvm", G_FILE_TEST_EXISTS))
+    g_test_message ("no /dev/kvm: TCG");
+  targets = probe_targets (TRUE);
+  out = run_probe_on ("qemu", NULL, targets);
+  for (gsize i = 0; i < G_N_ELEMENTS (probe_names); i++)
+    if (!line_is (out, probe_names[i], "unreachable"))
+      g_error ("%s is reachable from the qemu guest:\n%s", probe_names[i], out);
+  if (!line_is (out, "gw-http4", "unreachable") || !line_is (out, "gw-udp4", "unreachable"))
+    g_error ("the host's loopback is reachable through the gateway from the qemu guest:\n%s", out);
+  g_assert_true (cbox_test_runv (&r, "plan", "--backend=qemu", "--forward=none", "--network=host",
+                                 "--", "true", NULL));
+  cbox_test_assert_status (&r, 125);
+  g_assert_nonnull (strstr (r.err, "cannot share the host's network namespace"));
+}
+
+/* The second layer alone (cbox-exec --scope-abstract, Landlock ABI 6):
+ * cbox-exec run directly on the host, in the host's network namespace,
+ * as a sandbox that shared it by mistake would be. The host's abstract X
+ * and D-Bus sockets are refused with the scope and reached without it
+ * (so the probe can tell); abstract sockets the command makes itself
+ * still work. Backends give the option for every mode but host (`cbox
+ * plan --print-command` shows it). */
+static void
+test_landlock_scope (void)
+{
+  g_autofree char *probe = g_test_build_filename (G_TEST_DIST, "net", "net-probe.py", NULL);
+  g_autofree char *exec = NULL;
+  g_autofree char *x11 = g_strdup_printf ("abstract:x11:/tmp/.X11-unix/X%u", host.display);
+  g_autofree char *dbus = g_strdup_printf ("abstract:dbus:%s", host.dbus_abstract);
+  g_autofree char *own = g_strdup_printf ("own:own:cbox-test-scope-%d", (int)getpid ());
+  g_auto (CboxTestResult) r = { 0 };
+  const char *libexec = g_getenv ("CBOX_LIBEXEC_DIR");
+
+  if (!have_programs ())
+    return;
+  g_assert_nonnull (libexec);
+  exec = g_build_filename (libexec, "cbox-exec", NULL);
+  for (guint scoped = 0; scoped < 2; scoped++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autofree char *out = NULL;
+      g_autofree char *err = NULL;
+      int status = 0;
+      const char *scoped_argv[]
+          = { exec, "--scope-abstract", "--", "python3", probe, x11, dbus, own, NULL };
+      const char *plain_argv[] = { exec, "--", "python3", probe, x11, dbus, own, NULL };
+      const char **argv = scoped ? scoped_argv : plain_argv;
+
+      g_assert_true (g_spawn_sync (NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out,
+                                   &err, &status, &error));
+      g_assert_no_error (error);
+      g_test_message ("cbox-exec %s:\n%s%s", scoped ? "--scope-abstract" : "(no scope)", out, err);
+      g_assert_true (g_spawn_check_wait_status (status, NULL));
+      g_assert_true (line_is (out, "own", "reached"));
+      if (!scoped)
+        {
+          g_assert_true (line_is (out, "x11", "reached"));
+          g_assert_true (line_is (out, "dbus", "reached"));
+        }
+      else if (landlock_abi () < 6)
+        g_test_message ("Landlock ABI %d < 6: the scope is not applied here (nothing to check)",
+                        landlock_abi ());
+      else
+        {
+          if (!line_is (out, "x11", "unreachable: [Errno 1]")
+              || !line_is (out, "dbus", "unreachable: [Errno 1]"))
+            g_error ("the host's abstract sockets are reachable under the Landlock scope:\n%s",
+                     out);
+        }
+    }
+  /* The backends ask for it in every mode but host. */
+  for (guint i = 0; i < 3; i++)
+    {
+      const char *mode
+          = (const char *const[]){ "--network=on", "--network=off", "--network=host" }[i];
+      g_assert_true (cbox_test_runv (&r, "plan", "--backend=bwrap", "--forward=none", mode,
+                                     "--print-command", "--", "true", NULL));
+      cbox_test_assert_status (&r, 0);
+      if ((strstr (r.out, " --scope-abstract ") != NULL) != (i < 2))
+        g_error ("%s: --scope-abstract %s in:\n%s", mode, i < 2 ? "missing" : "present", r.out);
+    }
 }
 
 /* ---- --publish ------------------------------------------------------------ */
@@ -530,7 +718,10 @@ main (int argc, char **argv)
   g_test_add_func ("/bwrap/network/host/host-services-reachable", test_host_shares);
   g_test_add_func ("/bwrap/network/on/helper-missing-fails-closed", test_helper_missing);
   g_test_add_func ("/bwrap/network/on/helper-fails-closed", test_helper_fails);
+  g_test_add_func ("/bwrap/network/on/helper-confined", test_helper_confined);
   g_test_add_func ("/bwrap/network/plan-says-what-passes", test_plan_words);
+  g_test_add_func ("/bwrap/network/landlock/abstract-scope", test_landlock_scope);
+  g_test_add_func ("/qemu/network/default/host-loopback-unreachable", test_qemu_default_isolated);
   g_test_add_func ("/bwrap/network/publish/reaches-server-inside", test_publish_reaches_server);
   g_test_add_func ("/bwrap/network/publish/port-in-use-fails", test_publish_port_in_use);
   g_test_add_func ("/bwrap/network/publish/plan-and-bad-values", test_publish_plan);

@@ -150,8 +150,10 @@ test_realize_plan_order (Fixture *fx, gconstpointer data)
   g_assert_cmpstr (argv[n - 1], ==, "a b");
   g_assert_cmpstr (argv[n - 2], ==, "echo");
   g_assert_cmpstr (argv[n - 3], ==, "--");
-  g_assert_cmpstr (argv[n - 4], ==, "--init");
-  g_assert_cmpstr (argv[n - 5], ==, "/run/cbox-exec");
+  /* The network is not the host's: abstract sockets scoped (Landlock). */
+  g_assert_cmpstr (argv[n - 4], ==, "--scope-abstract");
+  g_assert_cmpstr (argv[n - 5], ==, "--init");
+  g_assert_cmpstr (argv[n - 6], ==, "/run/cbox-exec");
   g_assert_cmpint (find_seq (fx->launch, "--allow-userns", NULL), ==, -1);
   /* bwrap itself gets only the plan's environment. */
   g_assert_cmpstr (cbox_launch_get_environ (fx->launch)[0], ==, "HOME=/home/user");
@@ -194,7 +196,8 @@ test_realize_allow_userns (Fixture *fx, gconstpointer data)
   g_assert_no_error (error);
   g_assert_cmpint (find_seq (fx->launch, "--disable-userns", NULL), ==, -1);
   /* cbox-exec loads the filter's variant that allows them. */
-  g_assert_cmpint (find_seq (fx->launch, "/run/cbox-exec", "--init", "--allow-userns", "--", NULL),
+  g_assert_cmpint (find_seq (fx->launch, "/run/cbox-exec", "--init", "--allow-userns",
+                             "--scope-abstract", "--", NULL),
                    >, 0);
 }
 
@@ -208,7 +211,8 @@ test_realize_plan_allow_userns (Fixture *fx, gconstpointer data)
   g_assert_true (cbox_bwrap_realize (fx->ctx, fx->plan, fx->launch, &error));
   g_assert_no_error (error);
   g_assert_cmpint (find_seq (fx->launch, "--disable-userns", NULL), ==, -1);
-  g_assert_cmpint (find_seq (fx->launch, "/run/cbox-exec", "--init", "--allow-userns", "--", NULL),
+  g_assert_cmpint (find_seq (fx->launch, "/run/cbox-exec", "--init", "--allow-userns",
+                             "--scope-abstract", "--", NULL),
                    >, 0);
 }
 

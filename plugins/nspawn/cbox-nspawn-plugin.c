@@ -430,6 +430,10 @@ cbox_nspawn_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GErro
                         CBOX_NSPAWN_STATUS_FILE, NULL);
   if (cbox_plan_get_allow_userns (plan))
     cbox_launch_add_arg (launch, "--allow-userns");
+  /* Every network mode but host: abstract unix sockets outside the
+   * command's Landlock domain stay closed (core/cbox-confine.c). */
+  if (cbox_plan_get_network_mode (plan) != CBOX_NETWORK_HOST)
+    cbox_launch_add_arg (launch, "--scope-abstract");
   cbox_launch_add_arg (launch, "--");
   for (guint i = 0; command[i] != NULL; i++)
     cbox_launch_add_arg (launch, command[i]);

@@ -239,10 +239,12 @@ test_realize (void)
   g_assert_cmpuint (g_strv_length ((char **)argv), >=, 2);
   /* cbox-exec confines the command; the default filter (no --allow-userns);
    * it writes the command's status to the run's status file. */
-  g_assert_cmpstr (argv[g_strv_length ((char **)argv) - 7], ==, "/run/cbox/cbox-exec");
-  g_assert_cmpstr (argv[g_strv_length ((char **)argv) - 6], ==, "--init");
-  g_assert_cmpstr (argv[g_strv_length ((char **)argv) - 5], ==, "--status-file");
-  g_assert_cmpstr (argv[g_strv_length ((char **)argv) - 4], ==, "/run/cbox/status/exit");
+  g_assert_cmpstr (argv[g_strv_length ((char **)argv) - 8], ==, "/run/cbox/cbox-exec");
+  g_assert_cmpstr (argv[g_strv_length ((char **)argv) - 7], ==, "--init");
+  g_assert_cmpstr (argv[g_strv_length ((char **)argv) - 6], ==, "--status-file");
+  g_assert_cmpstr (argv[g_strv_length ((char **)argv) - 5], ==, "/run/cbox/status/exit");
+  /* The network is not the host's: abstract sockets scoped (Landlock). */
+  g_assert_cmpstr (argv[g_strv_length ((char **)argv) - 4], ==, "--scope-abstract");
   g_assert_cmpstr (argv[g_strv_length ((char **)argv) - 3], ==, "--");
   g_assert_cmpstr (argv[g_strv_length ((char **)argv) - 2], ==, "my-command");
   g_assert_cmpstr (argv[g_strv_length ((char **)argv) - 1], ==, "arg with space");

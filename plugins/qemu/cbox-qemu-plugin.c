@@ -34,6 +34,7 @@ cbox_qemu_state_free (CboxQemuState *state)
   g_free (state->qemu);
   g_free (state->init_path);
   g_free (state->virtiofsd);
+  g_free (state->passt);
   g_free (state->cache_dir);
   g_free (state->kvm_verdict_path);
   g_free (state->kvm_failure);
@@ -310,6 +311,7 @@ cbox_qemu_get_state (CboxContext *ctx, GError **error)
       = qemu != NULL ? g_steal_pointer (&qemu) : g_find_program_in_path ("qemu-system-x86_64");
   state->init_path = cbox_qemu_find_init (ctx);
   state->virtiofsd = cbox_qemu_find_virtiofsd (ctx);
+  state->passt = g_find_program_in_path ("passt");
   state->cache_dir = g_build_filename (g_get_user_cache_dir (), "cbox", "qemu", NULL);
   state->kvm_verdict_path = g_build_filename (state->cache_dir, "kvm-verdict", NULL);
 
@@ -393,6 +395,10 @@ cbox_qemu_probe (CboxContext *ctx, CboxProbeResult *result, GError **error)
                                 state->virtiofsd == NULL ? "none (writable shares use 9p)"
                                 : geteuid () != 0 ? "not used: needs root (writable shares use 9p)"
                                                   : state->virtiofsd);
+  cbox_probe_result_add_detail (result, "network helper", "%s",
+                                state->passt != NULL
+                                    ? state->passt
+                                    : "passt missing: --network=on fails (apt install passt)");
 
   accel = cbox_qemu_first_accel (state);
   cbox_probe_result_add_detail (result, "accelerator", "%s",
@@ -969,9 +975,14 @@ cbox_qemu_build_argv (CboxQemuState *state, CboxQemuAccel accel)
 
   if (state->network)
     {
-      /* User-mode networking (slirp): outgoing connections and DNS, nothing
-       * listening on the host side. Network off means no card at all. */
-      cbox_qemu_add_args (argv, "-netdev", "user,id=net0", NULL);
+      /* Not QEMU's own user network (slirp): it maps 10.0.2.2 to the
+       * host's 127.0.0.1, and QEMU 7.2 has no option to stop it. The card
+       * is a stream socket to passt instead (cbox-qemu-run.c), which is
+       * told not to map the gateway to the host (--no-map-gw). Network off
+       * means no card at all. */
+      cbox_qemu_add_args (argv, "-netdev", NULL);
+      g_ptr_array_add (argv, g_strdup_printf ("stream,id=net0,server=off,addr.type=fd,addr.str=%d",
+                                              CBOX_QEMU_FD_NET));
       cbox_qemu_add_device (argv, state, "virtio-net", "netdev=net0");
     }
   g_ptr_array_add (argv, NULL);

@@ -643,6 +643,82 @@ cbox_qemu_start_virtiofsd (CboxQemuState *state, CboxQemuDaemons *daemons, GErro
   return TRUE;
 }
 
+static void
+cbox_qemu_passt_child_setup (gpointer user_data)
+{
+  (void)user_data;
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  setpgid (0, 0);
+}
+
+/* The network of --network=on: passt on one end of a socket pair, QEMU's
+ * -netdev stream on the other (@ret_qemu_end, for CBOX_QEMU_FD_NET). No
+ * socket file, nothing to clean up but the process.
+ *
+ * Why passt and not QEMU's user network: libslirp maps the gateway
+ * (10.0.2.2) to the host's 127.0.0.1, and QEMU 7.2 cannot turn that off;
+ * every service on the host's loopback was reachable from the guest.
+ * passt --no-map-gw never maps the gateway to the host: 10.0.2.2 is just
+ * an address on the host's network. IPv4 only (-4: no ::1 question), no
+ * port forwarded in (-t none -u none), the guest's fixed addresses of
+ * cbox-qemu-init (10.0.2.15/24, gateway 10.0.2.2) and DNS at 10.0.2.3
+ * forwarded to the host's resolver. As root passt drops to nobody itself
+ * and sandboxes itself (namespaces, seccomp); it needs nothing of the
+ * host's files with -F. */
+static gboolean
+cbox_qemu_start_passt (CboxQemuState *state, CboxQemuDaemons *daemons, int *ret_qemu_end,
+                       GError **error)
+{
+  const char *argv[] = { state->passt,  "--foreground", "--quiet",   "--ipv4-only",
+                         "--no-map-gw", "-t",           "none",      "-u",
+                         "none",        "--address",    "10.0.2.15", "--netmask",
+                         "24",          "--gateway",    "10.0.2.2",  "--dns-forward",
+                         "10.0.2.3",    "--fd",         "3",         NULL };
+  const char *envp[] = { NULL };
+  int pair[2];
+  int devnull;
+  gboolean ok;
+  GPid pid;
+
+  if (state->passt == NULL)
+    {
+      /* Fail closed: never QEMU's own user network instead. */
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE,
+                   "qemu: --network=on gives the VM its network through passt, which is not "
+                   "installed (apt install passt); or run with --network=off (no network)");
+      return FALSE;
+    }
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
+    {
+      int saved_errno = errno;
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
+                   "qemu: socketpair: %s", g_strerror (saved_errno));
+      return FALSE;
+    }
+  devnull = state->verbose ? STDERR_FILENO : open ("/dev/null", O_WRONLY | O_CLOEXEC);
+  {
+    int source_fds[] = { devnull, pair[0] };
+    int target_fds[] = { STDERR_FILENO, 3 };
+    ok = g_spawn_async_with_pipes_and_fds (
+        NULL, argv, envp,
+        G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL | G_SPAWN_STDOUT_TO_DEV_NULL,
+        cbox_qemu_passt_child_setup, NULL, -1, -1, -1, source_fds, target_fds, 2, &pid, NULL, NULL,
+        NULL, error);
+  }
+  if (devnull != STDERR_FILENO)
+    close (devnull);
+  close (pair[0]);
+  if (!ok)
+    {
+      close (pair[1]);
+      g_prefix_error (error, "qemu: cannot start %s: ", state->passt);
+      return FALSE;
+    }
+  g_array_append_val (daemons->pids, pid);
+  *ret_qemu_end = pair[1];
+  return TRUE;
+}
+
 /* ---- one boot --------------------------------------------------------------------- */
 
 typedef enum
@@ -1185,8 +1261,9 @@ cbox_qemu_boot (CboxQemuState *state, char **argv, CboxQemuAccel accel, CboxQemu
                     : state->stdio[2] == CBOX_QEMU_STDIO_TTY ? STDERR_FILENO
                     : state->stdio[0] == CBOX_QEMU_STDIO_TTY ? STDIN_FILENO
                                                              : -1;
-  int sources[CBOX_QEMU_N_CHANNELS + CBOX_QEMU_MAX_SOCKETS];
-  int targets[CBOX_QEMU_N_CHANNELS + CBOX_QEMU_MAX_SOCKETS];
+  int sources[CBOX_QEMU_N_CHANNELS + CBOX_QEMU_MAX_SOCKETS + 1];
+  int targets[CBOX_QEMU_N_CHANNELS + CBOX_QEMU_MAX_SOCKETS + 1];
+  cbox_autofd int net_qemu_end = -1;
   int n_pairs = 0;
   const char *envp[] = { "PATH=/usr/local/bin:/usr/bin:/bin", NULL };
   g_autoptr (GString) log = g_string_new (NULL);
@@ -1208,6 +1285,13 @@ cbox_qemu_boot (CboxQemuState *state, char **argv, CboxQemuAccel accel, CboxQemu
 
   if (!cbox_qemu_start_virtiofsd (state, &vm.daemons, error))
     return CBOX_QEMU_BOOT_FAILED;
+  if (state->network && !cbox_qemu_start_passt (state, &vm.daemons, &net_qemu_end, error))
+    return CBOX_QEMU_BOOT_FAILED;
+  if (net_qemu_end >= 0)
+    {
+      sources[n_pairs] = net_qemu_end;
+      targets[n_pairs++] = CBOX_QEMU_FD_NET;
+    }
 
   for (int i = 0; i < CBOX_QEMU_N_CHANNELS; i++)
     {
@@ -1264,6 +1348,7 @@ cbox_qemu_boot (CboxQemuState *state, char **argv, CboxQemuAccel accel, CboxQemu
     }
   for (int i = 0; i < CBOX_QEMU_N_CHANNELS; i++)
     cbox_qemu_close_fd (&vm.pairs[i][1]);
+  cbox_qemu_close_fd (&net_qemu_end);
   for (guint i = 0; i < vm.relays->len; i++)
     cbox_qemu_close_fd (&((CboxQemuRelay *)g_ptr_array_index (vm.relays, i))->qemu_end);
   cbox_qemu_progress_set (progress, "booting the kernel");

@@ -19,6 +19,8 @@ G_BEGIN_DECLS
 #define CBOX_QEMU_N_CHANNELS 6 /* control, log, console, stdin, stdout, stderr */
 #define CBOX_QEMU_FD_SOCKET0 9 /* "cbox.sock.N" at 9 + N: the relay of socket N */
 #define CBOX_QEMU_MAX_SOCKETS 16
+/* The network (--network=on): a stream socket to passt (-netdev stream) */
+#define CBOX_QEMU_FD_NET (CBOX_QEMU_FD_SOCKET0 + CBOX_QEMU_MAX_SOCKETS)
 
 /* The relay frames on a "cbox.sock.N" port: two native 32-bit words,
  * connection id and length, then the bytes; length 0 closes the
@@ -127,6 +129,7 @@ struct _CboxQemuState
   char **hidden;
   gboolean *hidden_is_dir;
   char *empty_file; /* run_dir/empty, bound over hidden files */
+  char *passt;      /* the network helper of --network=on, or NULL */
 };
 
 void cbox_qemu_state_free (CboxQemuState *state);

@@ -656,7 +656,10 @@ test_realize_network_on (Fixture *f, gconstpointer data)
   cbox_plan_set_network (f->plan, TRUE);
   argv = realize_argv (f, &error);
   g_assert_no_error (error);
-  g_assert_true (argv_has (argv, "user,id=net0"));
+  /* passt on an inherited stream socket, never QEMU's own user network
+   * (which maps 10.0.2.2 to the host's 127.0.0.1). */
+  g_assert_true (argv_has (argv, "stream,id=net0,server=off,addr.type=fd,addr.str=25"));
+  g_assert_false (argv_has (argv, "user,id=net0"));
   g_assert_true (argv_has (argv, "virtio-net-pci"));
 }
 

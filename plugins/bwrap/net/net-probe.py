@@ -6,8 +6,13 @@ as an argument and prints one line per target, "NAME reached" or
   http:NAME:HOST:PORT    GET / and expect the body of net-services.py
   udp:NAME:HOST:PORT     a datagram to the UDP echo, and its echo back
   abstract:NAME:PATH     connect to the abstract unix socket @PATH
+  own:NAME:PATH          listen on the abstract socket @PATH here, and
+                         connect to it from a child process (the sandbox's
+                         own abstract sockets must keep working)
 """
+import os
 import socket
+import subprocess
 import sys
 
 BODY = b"cbox-host-service\n"
@@ -45,6 +50,20 @@ def abstract(path):
         s.connect("\0" + path)
 
 
+def own(path):
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+        server.bind("\0" + path)
+        server.listen(1)
+        child = subprocess.run(
+            [sys.executable, "-c",
+             "import socket, sys\n"
+             "s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n"
+             "s.connect('\\0' + sys.argv[1])\n", path],
+            stderr=subprocess.PIPE)
+        if child.returncode != 0:
+            raise OSError(child.stderr.decode().strip().splitlines()[-1])
+
+
 for target in sys.argv[1:]:
     kind, name, rest = target.split(":", 2)
     try:
@@ -54,6 +73,8 @@ for target in sys.argv[1:]:
         elif kind == "udp":
             host, port = rest.rsplit(":", 1)
             udp(host, port)
+        elif kind == "own":
+            own(rest)
         else:
             abstract(rest)
         print(name, "reached", flush=True)

@@ -93,16 +93,17 @@ check() { # NAME EXPECTED COMMAND...
 
 mkdir "$work/root-project" "$work/user-project" "$work/user-home"
 chown "$user:" "$work/user-project" "$work/user-home"
-run_root() { # NETWORK
-    (cd "$work/root-project" && HOME=$work "$cbox" run --backend=bwrap --forward=hostconf \
-        "--network=$1" -- python3 -c "$fetch")
+run_root() { # NETWORK [BACKEND]
+    (cd "$work/root-project" && HOME=$work "$cbox" run "--backend=${2:-bwrap}" ${2:+--accel=tcg} \
+        --forward=hostconf "--network=$1" -- python3 -c "$fetch")
 }
-run_user() { # NETWORK
+run_user() { # NETWORK [BACKEND]
     # The user's own home and state: the suite's XDG folders are root's.
     (cd "$work/user-project" && env -u XDG_STATE_HOME -u XDG_CACHE_HOME -u XDG_CONFIG_HOME \
         -u XDG_RUNTIME_DIR HOME=$work/user-home USER=$user LOGNAME=$user \
         setpriv --reuid="$user" --regid="$user" --init-groups -- \
-        "$cbox" run --backend=bwrap --forward=hostconf "--network=$1" -- python3 -c "$fetch")
+        "$cbox" run "--backend=${2:-bwrap}" ${2:+--accel=tcg} --forward=hostconf "--network=$1" -- \
+        python3 -c "$fetch")
 }
 
 # The namespace itself reaches the peer (the test's own plumbing works).
@@ -111,4 +112,17 @@ check "root: --network=on resolves and fetches" cbox-outbound-ok run_root on
 check "user: --network=on resolves and fetches" cbox-outbound-ok run_user on
 check "root: --network=off does not" unreachable run_root off
 check "user: --network=off does not" unreachable run_user off
+# qemu (TCG), when its plugin is built: the guest's network is passt's.
+for dir in $(echo "${CBOX_PLUGIN_PATH:-}" | tr ':' ' '); do
+    [ -e "$dir/libcbox-qemu.so" ] || continue
+    if ! command -v passt >/dev/null 2>&1; then
+        echo "not ok - passt is missing (tools/install-deps)"
+        failures=$((failures + 1))
+        break
+    fi
+    check "root: qemu --network=on resolves and fetches" cbox-outbound-ok run_root on qemu
+    check "user: qemu --network=on resolves and fetches" cbox-outbound-ok run_user on qemu
+    check "root: qemu --network=off does not" unreachable run_root off qemu
+    break
+done
 [ "$failures" -eq 0 ]
