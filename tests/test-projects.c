@@ -204,21 +204,41 @@ test_persist_bad_value (void)
 
 /* ---- a sandbox in the background ------------------------------------------- */
 
+/* cbox --project P --profile=none OPTIONS... run -- sh -c @script. */
 static GSubprocess *
-start_background_with (Fixture *f, const char *backend, const char *script)
+start_background_options (Fixture *f, const char *const *options, const char *script)
 {
+  /* Killed with the test (a failed assertion must not leave a sandbox
+   * that sleeps on, holding the test runner's output open). */
   g_autoptr (GSubprocessLauncher) launcher
-      = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+      = cbox_test_server_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
   g_autoptr (GError) error = NULL;
   GSubprocess *process;
 
+  g_ptr_array_add (argv, (gpointer)cbox_test_cbox_path ());
+  g_ptr_array_add (argv, (gpointer) "--project");
+  g_ptr_array_add (argv, f->project);
+  g_ptr_array_add (argv, (gpointer) "--profile=none");
+  for (guint i = 0; options[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer)options[i]);
+  g_ptr_array_add (argv, (gpointer) "run");
+  g_ptr_array_add (argv, (gpointer) "--");
+  g_ptr_array_add (argv, (gpointer) "sh");
+  g_ptr_array_add (argv, (gpointer) "-c");
+  g_ptr_array_add (argv, (gpointer)script);
+  g_ptr_array_add (argv, NULL);
   g_subprocess_launcher_set_environ (launcher, f->env);
   g_subprocess_launcher_set_cwd (launcher, "/");
-  process = g_subprocess_launcher_spawn (launcher, &error, cbox_test_cbox_path (), "--project",
-                                         f->project, "--profile=none", backend, "run", "--", "sh",
-                                         "-c", script, NULL);
+  process = g_subprocess_launcher_spawnv (launcher, (const char *const *)argv->pdata, &error);
   g_assert_no_error (error);
   return process;
+}
+
+static GSubprocess *
+start_background_with (Fixture *f, const char *backend, const char *script)
+{
+  return start_background_options (f, (const char *const[]){ backend, NULL }, script);
 }
 
 static GSubprocess *
@@ -227,12 +247,22 @@ start_background (Fixture *f, const char *script)
   return start_background_with (f, "--backend=bwrap", script);
 }
 
-/* The id of the project's running sandbox once it has a sandbox pid (or
- * any entry, when @need_pid is FALSE), for at most 30 s. */
-static char *
-wait_for_entry_full (Fixture *f, gboolean need_pid, pid_t *ret_cbox_pid)
+/* Whether the background run has ended (reaped or not). */
+static gboolean
+background_ended (GSubprocess *run)
 {
-  for (guint i = 0; i < 300; i++)
+  const char *id = g_subprocess_get_identifier (run);
+
+  return id == NULL || cbox_test_process_ended ((GPid)g_ascii_strtoll (id, NULL, 10));
+}
+
+/* The id of the project's running sandbox once it has a sandbox pid (or
+ * any entry, when @need_pid is FALSE), waiting while the background run
+ * @run lives: it runs until stopped, so its end fails the test. */
+static char *
+wait_for_entry_full (Fixture *f, GSubprocess *run, gboolean need_pid, pid_t *ret_cbox_pid)
+{
+  for (;;)
     {
       g_auto (CboxTestResult) ps = { 0 };
       const char *p;
@@ -248,16 +278,16 @@ wait_for_entry_full (Fixture *f, gboolean need_pid, pid_t *ret_cbox_pid)
             *ret_cbox_pid = (pid_t)g_ascii_strtoll (q + strlen ("\"cbox_pid\": "), NULL, 10);
           return g_strndup (p + strlen ("\"id\": \""), 16);
         }
+      if (background_ended (run))
+        g_error ("the background sandbox ended before 'cbox ps' listed it");
       g_usleep (100 * 1000);
     }
-  g_error ("no registry entry for the background sandbox after 30 s");
-  return NULL;
 }
 
 static char *
-wait_for_entry (Fixture *f, pid_t *ret_cbox_pid)
+wait_for_entry (Fixture *f, GSubprocess *run, pid_t *ret_cbox_pid)
 {
-  return wait_for_entry_full (f, TRUE, ret_cbox_pid);
+  return wait_for_entry_full (f, run, TRUE, ret_cbox_pid);
 }
 
 static void
@@ -277,7 +307,7 @@ test_ps_enter_stop (void)
     return;
   fixture_init (&f, "running project");
   run = start_background (&f, script);
-  id = wait_for_entry (&f, NULL);
+  id = wait_for_entry (&f, run, NULL);
 
   {
     g_auto (CboxTestResult) ps = { 0 };
@@ -301,7 +331,16 @@ test_ps_enter_stop (void)
     g_auto (CboxTestResult) where = { 0 };
     g_auto (CboxTestResult) tty = { 0 };
 
-    run_cbox (&f, &cat, "enter", "--", "cat", cat_marker, NULL);
+    /* The sandbox's pid is known once cbox-exec runs, a moment before
+     * the command wrote the marker: again while the run lives. */
+    for (;;)
+      {
+        cbox_test_result_clear (&cat);
+        run_cbox (&f, &cat, "enter", "--", "cat", cat_marker, NULL);
+        if (cat.status == 0 || background_ended (run))
+          break;
+        g_usleep (100 * 1000);
+      }
     cbox_test_assert_status (&cat, 0);
     g_assert_cmpstr (cat.out, ==, "inside\n");
     g_assert_false (g_file_test (host_marker, G_FILE_TEST_EXISTS));
@@ -386,15 +425,15 @@ test_nspawn_enter_stop (void)
     }
   run = start_background_with (&f, "--backend=nspawn",
                                "echo in-container > /tmp/marker && exec sleep 300");
-  id = wait_for_entry_full (&f, FALSE, NULL);
+  id = wait_for_entry_full (&f, run, FALSE, NULL);
   {
     g_auto (CboxTestResult) cat = { 0 };
-    /* The container may still be starting: retry a bounded while. */
-    for (guint i = 0; i < 100; i++)
+    /* The container may still be starting: retry while the run lives. */
+    for (;;)
       {
         cbox_test_result_clear (&cat);
         run_cbox (&f, &cat, "enter", "--", "cat", "/tmp/marker", NULL);
-        if (cat.status == 0)
+        if (cat.status == 0 || background_ended (run))
           break;
         g_usleep (200 * 1000);
       }
@@ -428,7 +467,7 @@ test_stale_entry (void)
     return;
   fixture_init (&f, "killed");
   run = start_background (&f, "exec sleep 300");
-  id = wait_for_entry (&f, &cbox_pid);
+  id = wait_for_entry (&f, run, &cbox_pid);
   g_assert_cmpint (cbox_pid, ==, atoi (g_subprocess_get_identifier (run)));
 
   name = cbox_project_state_name (f.project);
@@ -491,7 +530,7 @@ test_enter_qemu_refused (void)
   cbox_host_set_caller_uid (host, getuid ());
   real = realpath (f.project, NULL);
   instance = cbox_instance_register (host, real, "0123456789abcdef", "qemu", NULL,
-                                     CBOX_STRV ("sleep", "1"), &error);
+                                     CBOX_STRV ("sleep", "1"), FALSE, &error);
   g_assert_no_error (error);
   cbox_instance_set_sandbox_pid (instance, getpid ());
 
@@ -505,6 +544,50 @@ test_enter_qemu_refused (void)
   fixture_clear (&f);
 }
 
+/* What `cbox enter` runs gets the run's own seccomp filter: a new user
+ * namespace works in an entered shell when the run allows them
+ * (allow-userns: Claude Code's sandbox in a second shell), and is refused
+ * when it does not; for a command that is the host's root never (the
+ * backends give root none). It used to be the default filter always. */
+static void
+test_enter_filter_follows_run (void)
+{
+  if (!require_bwrap ())
+    return;
+  for (int allow = 0; allow <= 1; allow++)
+    {
+      g_autoptr (GSubprocess) run = NULL;
+      g_autoptr (GError) error = NULL;
+      g_autofree char *id = NULL;
+      g_autofree char *config = NULL;
+      g_autofree char *config_arg = NULL;
+      g_auto (CboxTestResult) own = { 0 };
+      g_auto (CboxTestResult) stop = { 0 };
+      const char *expected = allow && geteuid () != 0 ? "userns-ok" : "userns-refused";
+      Fixture f;
+
+      fixture_init (&f, allow ? "enter-userns" : "enter-default");
+      config = g_strconcat (f.project, ".conf", NULL);
+      g_assert_true (g_file_set_contents (
+          config, allow ? "[cbox]\nallow-userns=true\n" : "[cbox]\n", -1, NULL));
+      config_arg = g_strconcat ("--config=", config, NULL);
+      run = start_background_options (
+          &f, (const char *const[]){ "--backend=bwrap", config_arg, NULL }, "exec sleep 300");
+      id = wait_for_entry (&f, run, NULL);
+      run_cbox (&f, &own, "enter", "--", "sh", "-c",
+                "if unshare -U true 2>/dev/null; then echo userns-ok; else echo userns-refused; fi",
+                NULL);
+      cbox_test_assert_status (&own, 0);
+      g_assert_cmpstr (g_strstrip (own.out), ==, expected);
+      run_cbox (&f, &stop, "stop", "--instance", id, NULL);
+      cbox_test_assert_status (&stop, 0);
+      g_subprocess_wait (run, NULL, &error);
+      g_assert_no_error (error);
+      g_unlink (config);
+      fixture_clear (&f);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -515,6 +598,7 @@ main (int argc, char **argv)
   g_test_add_func ("/projects/enter/nothing-running", test_enter_nothing_running);
   g_test_add_func ("/projects/enter/qemu-refused", test_enter_qemu_refused);
   g_test_add_func ("/projects/ps-enter-stop", test_ps_enter_stop);
+  g_test_add_func ("/projects/enter/filter-follows-run", test_enter_filter_follows_run);
   g_test_add_func ("/projects/stale-entry", test_stale_entry);
   g_test_add_func ("/projects/nspawn/enter-stop", test_nspawn_enter_stop);
   return g_test_run ();
