@@ -364,7 +364,7 @@ static GStrv
 split_list (const char *list)
 {
   g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
-  g_auto (GStrv) parts = g_strsplit_set (list, ", \t\n", -1);
+  g_auto (GStrv) parts = g_strsplit_set (list, ",; \t\n", -1);
 
   for (guint i = 0; parts[i] != NULL; i++)
     if (parts[i][0] != '\0')

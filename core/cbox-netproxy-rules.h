@@ -61,7 +61,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (CboxNetRules, cbox_net_rules_free)
  * "192.0.2.7", "[2001:db8::1]:443", "*.example.com:8080". FALSE with
  * @error naming the rule and what is wrong with it. */
 gboolean cbox_net_rules_add (CboxNetRules *rules, gboolean allow, const char *rule, GError **error);
-/* Adds every rule of @list (separated by commas or white space). */
+/* Adds every rule of @list (separated by commas, semicolons or white
+ * space). */
 gboolean cbox_net_rules_add_list (CboxNetRules *rules, gboolean allow, const char *list,
                                   GError **error);
 /* The rules of @list, each checked, in a canonical spelling; NULL with

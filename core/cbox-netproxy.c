@@ -77,8 +77,17 @@ static const char *const proto_names[] = { "http", "connect", "socks5" };
 
 /* One line in the log file (every decision) and, for a denial, on
  * stderr, where the user sees it as it happens. */
+typedef enum
+{
+  VERDICT_ALLOWED,
+  VERDICT_DENIED,
+  VERDICT_FAILED, /* allowed, but the name does not resolve */
+} Verdict;
+
+static const char *const verdict_names[] = { "allowed", "denied", "failed" };
+
 static void
-log_decision (gboolean allowed, Proto proto, const CboxNetHost *host, guint16 port,
+log_decision (Verdict verdict, Proto proto, const CboxNetHost *host, guint16 port,
               const char *address, const char *rule)
 {
   g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
@@ -88,7 +97,7 @@ log_decision (gboolean allowed, Proto proto, const CboxNetHost *host, guint16 po
 
   target = host->kind == CBOX_NET_HOST_IPV6 ? g_strdup_printf ("[%s]:%u", host->name, port)
                                             : g_strdup_printf ("%s:%u", host->name, port);
-  line = g_strdup_printf ("%s %s %s %s%s%s (%s)\n", stamp, allowed ? "allowed" : "denied",
+  line = g_strdup_printf ("%s %s %s %s%s%s (%s)\n", stamp, verdict_names[verdict],
                           proto_names[proto], target, address != NULL ? " at " : "",
                           address != NULL ? address : "", rule != NULL ? rule : "allowed");
   g_mutex_lock (&log_lock);
@@ -96,10 +105,11 @@ log_decision (gboolean allowed, Proto proto, const CboxNetHost *host, guint16 po
     {
       /* The log is for the user; a full disk must not stop the run. */
     }
-  if (!allowed)
+  if (verdict != VERDICT_ALLOWED)
     {
       g_autofree char *message
-          = g_strdup_printf ("cbox: network: denied %s%s%s (%s)\n", target,
+          = g_strdup_printf ("cbox: network: %s %s%s%s (%s)\n",
+                             verdict == VERDICT_DENIED ? "denied" : "cannot resolve", target,
                              address != NULL ? " at " : "", address != NULL ? address : "", rule);
       if (write (STDERR_FILENO, message, strlen (message)) < 0)
         {
@@ -232,7 +242,7 @@ connect_upstream (Proto proto, const CboxNetHost *host, guint16 port, int *ret_f
 
   if (!cbox_net_rules_check_host (rules, host, port, &rule))
     {
-      log_decision (FALSE, proto, host, port, NULL, rule);
+      log_decision (VERDICT_DENIED, proto, host, port, NULL, rule);
       return OUTCOME_DENIED;
     }
   g_snprintf (port_text, sizeof port_text, "%u", port);
@@ -242,7 +252,7 @@ connect_upstream (Proto proto, const CboxNetHost *host, guint16 port, int *ret_f
   r = getaddrinfo (host->name, port_text, &hints, &results);
   if (r != 0)
     {
-      log_decision (FALSE, proto, host, port, NULL, gai_strerror (r));
+      log_decision (VERDICT_FAILED, proto, host, port, NULL, gai_strerror (r));
       return OUTCOME_UNRESOLVED;
     }
   for (struct addrinfo *ai = results; ai != NULL && fd < 0; ai = ai->ai_next)
@@ -265,10 +275,10 @@ connect_upstream (Proto proto, const CboxNetHost *host, guint16 port, int *ret_f
   freeaddrinfo (results);
   if (!any_allowed && denied_rule != NULL)
     {
-      log_decision (FALSE, proto, host, port, denied_address, denied_rule);
+      log_decision (VERDICT_DENIED, proto, host, port, denied_address, denied_rule);
       return OUTCOME_DENIED;
     }
-  log_decision (TRUE, proto, host, port, NULL, rule);
+  log_decision (VERDICT_ALLOWED, proto, host, port, NULL, rule);
   if (fd < 0)
     return OUTCOME_UNREACHABLE;
   *ret_fd = fd;

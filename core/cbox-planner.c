@@ -16,6 +16,7 @@
 
 #include "cbox-config.h"
 #include "cbox-planner.h"
+#include "cbox-net-plan.h"
 #include "cbox-project.h"
 #include "cbox-protect.h"
 
@@ -1210,6 +1211,9 @@ cbox_planner_build (CboxPlanner *planner, GError **error)
                               (const CboxPublishedPort *)(gpointer)request->publish->data,
                               request->publish->len, error))
     return FALSE;
+  if (!cbox_net_plan_fill (planner->plan, request->config, planner->host, request->project_dir,
+                           error))
+    return FALSE;
   cbox_plan_set_allow_userns (planner->plan, request->allow_userns);
   if (!cbox_base_plan_fill_system (planner->plan, planner->host, request->usr_dir, error))
     return FALSE;
@@ -1763,6 +1767,12 @@ cbox_planner_doctor (CboxRegistry *registry, CboxHost *host, CboxRequest *reques
     {
       g_autoptr (GError) net_error = NULL;
       if (!cbox_net_helper_check (&net_error))
+        report->network_problem = g_strdup (net_error->message);
+    }
+  if (cbox_network_mode_uses_proxy (request->network))
+    {
+      g_autoptr (GError) net_error = NULL;
+      if (!cbox_net_proxy_check (&net_error))
         report->network_problem = g_strdup (net_error->message);
     }
   report->landlock_abi = cbox_net_landlock_abi ();

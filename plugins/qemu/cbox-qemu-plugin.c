@@ -1090,6 +1090,16 @@ cbox_qemu_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GError 
       = cbox_qemu_initramfs_path (state->kernel, state->init_path, state->cache_dir, error);
   if (state->initramfs == NULL)
     return FALSE;
+  /* The allowlist's proxy has no path into the guest yet: refused, never
+   * the guest's full user-mode network instead (fail closed). */
+  if (cbox_network_mode_uses_proxy (cbox_plan_get_network_mode (plan)))
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_NOT_SUPPORTED,
+                   "qemu: --network=%s is not supported by this backend yet; use "
+                   "--backend=bwrap or --backend=nspawn, or --network=off",
+                   cbox_network_mode_to_string (cbox_plan_get_network_mode (plan)));
+      return FALSE;
+    }
   state->network = cbox_plan_get_network (plan);
   {
     guint n_ports = 0;
