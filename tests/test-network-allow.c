@@ -168,6 +168,31 @@ test_config_lists (void)
   g_assert_nonnull (strstr (result.err, "allow or deny"));
 }
 
+/* The claude profile ships an allowlist that one key turns on. */
+static void
+test_claude_profile (void)
+{
+  g_auto (CboxTestResult) result = { 0 };
+  static const char *const hosts[]
+      = { "api.anthropic.com", "statsig.anthropic.com", "github.com", "registry.npmjs.org",
+          "pypi.org",          "files.pythonhosted.org" };
+
+  plan (&result, NULL, (const char *const[]){ "--profile=claude", NULL });
+  g_assert_cmpint (result.status, ==, 0);
+  g_assert_nonnull (strstr (result.out, "network:     on:"));
+  g_assert_null (strstr (result.out, "  allow:     api.anthropic.com"));
+  cbox_test_result_clear (&result);
+
+  plan (&result, "[cbox]\nnetwork=allow\n", (const char *const[]){ "--profile=claude", NULL });
+  g_assert_cmpint (result.status, ==, 0);
+  g_assert_nonnull (strstr (result.out, "network:     allow:"));
+  for (gsize i = 0; i < G_N_ELEMENTS (hosts); i++)
+    {
+      g_autofree char *line = g_strdup_printf ("  allow:     %s\n", hosts[i]);
+      g_assert_nonnull (strstr (result.out, line));
+    }
+}
+
 static void
 test_json (void)
 {
@@ -204,6 +229,7 @@ main (int argc, char **argv)
   g_test_add_func ("/network-allow/cli/lists-in-plan", test_cli_lists);
   g_test_add_func ("/network-allow/cli/bad-lists-125", test_cli_bad_lists);
   g_test_add_func ("/network-allow/config/lists", test_config_lists);
+  g_test_add_func ("/network-allow/profile/claude-one-key", test_claude_profile);
   g_test_add_func ("/network-allow/plan/json", test_json);
   g_test_add_func ("/network-allow/qemu/refused", test_qemu_refuses);
   return g_test_run ();
