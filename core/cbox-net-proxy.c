@@ -274,12 +274,25 @@ cbox_net_proxy_open_log (CboxPlan *plan, uid_t uid, gid_t gid)
 CboxNetProxy *
 cbox_net_proxy_start (CboxPlan *plan, int netns_fd, uid_t uid, gid_t gid, GError **error)
 {
+  cbox_autofd int listen_fd = -1;
+
+  g_return_val_if_fail (plan != NULL, NULL);
+  g_return_val_if_fail (netns_fd >= 0, NULL);
+
+  listen_fd = cbox_net_proxy_listen_in (netns_fd, error);
+  if (listen_fd < 0)
+    return NULL;
+  return cbox_net_proxy_start_on (plan, listen_fd, uid, gid, error);
+}
+
+CboxNetProxy *
+cbox_net_proxy_start_on (CboxPlan *plan, int listen_fd, uid_t uid, gid_t gid, GError **error)
+{
   CboxNetProxy *proxy;
   g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
   g_autofree char *path = cbox_net_proxy_path ();
   g_autofree char *allow = NULL;
   g_autofree char *deny = NULL;
-  cbox_autofd int listen_fd = -1;
   cbox_autofd int log_fd = -1;
   CboxNetworkMode mode;
   int ready_pipe[2], exit_pipe[2];
@@ -287,7 +300,7 @@ cbox_net_proxy_start (CboxPlan *plan, int netns_fd, uid_t uid, gid_t gid, GError
   guint n_keep = 0;
 
   g_return_val_if_fail (plan != NULL, NULL);
-  g_return_val_if_fail (netns_fd >= 0, NULL);
+  g_return_val_if_fail (listen_fd >= 0, NULL);
   mode = cbox_plan_get_network_mode (plan);
   g_return_val_if_fail (cbox_network_mode_uses_proxy (mode), NULL);
 
@@ -298,9 +311,6 @@ cbox_net_proxy_start (CboxPlan *plan, int netns_fd, uid_t uid, gid_t gid, GError
   cbox_plan_add_cleanup (plan, (CboxCleanupFunc)cbox_net_proxy_stop, proxy,
                          (GDestroyNotify)cbox_net_proxy_free);
 
-  listen_fd = cbox_net_proxy_listen_in (netns_fd, error);
-  if (listen_fd < 0)
-    return NULL;
   log_fd = cbox_net_proxy_open_log (plan, uid, gid);
   if (pipe2 (ready_pipe, O_CLOEXEC) < 0)
     {

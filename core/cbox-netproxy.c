@@ -34,6 +34,13 @@
  * Usage: cbox-netproxy --mode=allow|deny --listen-fd=N [--listen-fd=N]
  *          [--allow=LIST]... [--deny=LIST]... [--ready-fd=N] [--exit-fd=N]
  *          [--log-fd=N]
+ *        cbox-netproxy --relay=PATH
+ *
+ * --relay=PATH is the other end for qemu: QEMU's user-mode network starts
+ * it for each guest connection to the proxy's address (guestfwd=...-cmd:)
+ * with the connection on its stdin and stdout, and it only copies bytes
+ * between them and the proxy's unix socket at PATH, where the decisions
+ * are made. It writes nothing else: its stderr is the connection too.
  */
 #include "config.h"
 
@@ -48,6 +55,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -344,7 +352,9 @@ relay (int client, int server)
             }
           if (d->start < d->end && (pfds[1 - i].revents & (POLLOUT | POLLERR | POLLHUP)) != 0)
             {
-              ssize_t n = send (d->to, d->buf + d->start, d->end - d->start, MSG_NOSIGNAL);
+              /* write(), not send(): in --relay mode one side is a pipe
+               * or socket QEMU gave (SIGPIPE is ignored). */
+              ssize_t n = write (d->to, d->buf + d->start, d->end - d->start);
 
               if (n > 0)
                 d->start += (gsize)n;
@@ -582,6 +592,23 @@ usage (const char *why)
   return 2;
 }
 
+/* --relay=PATH: stdin/stdout (one socket, as QEMU gives it) to PATH. */
+static int
+relay_to (const char *path)
+{
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  int fd;
+
+  if (strlen (path) >= sizeof addr.sun_path)
+    return 1;
+  strcpy (addr.sun_path, path);
+  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || connect (fd, (struct sockaddr *)&addr, sizeof addr) < 0)
+    return 1;
+  relay (STDIN_FILENO, fd);
+  return 0;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -591,9 +618,15 @@ main (int argc, char **argv)
   const char *mode = NULL;
   int ready_fd = -1, exit_fd = -1;
 
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
   prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
   signal (SIGPIPE, SIG_IGN);
+  /* No parent-death signal for a relay: QEMU starts it through GLib's
+   * double fork, whose intermediate process exits at once, which would
+   * kill the relay now and then (a connection reset in the guest). It
+   * ends with its connection. */
+  if (argc == 2 && g_str_has_prefix (argv[1], "--relay="))
+    return relay_to (argv[1] + strlen ("--relay="));
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
   for (int i = 1; i < argc; i++)
     {
       const char *arg = argv[i];

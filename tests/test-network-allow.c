@@ -204,10 +204,10 @@ test_json (void)
   g_assert_nonnull (strstr (result.out, "\"network_allow\" : [\n    \"a.test:443\"\n  ]"));
 }
 
-/* qemu has no path to the proxy yet: refused, not the guest's full
- * user-mode network. */
+/* qemu: the guest's network is QEMU's user network restricted to the one
+ * address forwarded to the proxy, never its full user-mode network. */
 static void
-test_qemu_refuses (void)
+test_qemu_restricted (void)
 {
   g_auto (CboxTestResult) result = { 0 };
 
@@ -216,10 +216,14 @@ test_qemu_refuses (void)
       g_test_skip ("the qemu backend is not built");
       return;
     }
-  g_assert_true (cbox_test_runv (&result, "run", "--backend=qemu", "--network=allow:a.test", "--",
-                                 "true", NULL));
-  g_assert_cmpint (result.status, !=, 0);
-  g_assert_nonnull (strstr (result.err, "--network=allow is not supported by this backend"));
+  g_assert_true (cbox_test_runv (&result, "plan", "--backend=qemu", "--print-command",
+                                 "--network=allow:a.test", "--", "true", NULL));
+  g_test_message ("%s%s", result.out, result.err);
+  g_assert_cmpint (result.status, ==, 0);
+  g_assert_nonnull (
+      strstr (result.out, "user,id=net0,restrict=on,guestfwd=tcp:10.0.2.100:3128-cmd:"));
+  g_assert_nonnull (strstr (result.out, "cbox-netproxy --relay="));
+  g_assert_null (strstr (result.out, "user,id=net0 "));
 }
 
 int
@@ -231,6 +235,6 @@ main (int argc, char **argv)
   g_test_add_func ("/network-allow/config/lists", test_config_lists);
   g_test_add_func ("/network-allow/profile/claude-one-key", test_claude_profile);
   g_test_add_func ("/network-allow/plan/json", test_json);
-  g_test_add_func ("/network-allow/qemu/refused", test_qemu_refuses);
+  g_test_add_func ("/network-allow/qemu/restricted-to-the-proxy", test_qemu_restricted);
   return g_test_run ();
 }

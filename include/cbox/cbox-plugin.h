@@ -312,6 +312,12 @@ gboolean cbox_net_proxy_check (GError **error);
  * is not 0. Returns at once; the plan owns the result. */
 CboxNetProxy *cbox_net_proxy_start (CboxPlan *plan, int netns_fd, uid_t uid, gid_t gid,
                                     GError **error);
+/* The same with a listening stream socket of the caller's (@listen_fd,
+ * still the caller's to close): a backend whose sandbox reaches the proxy
+ * another way (qemu: a unix socket QEMU's user-mode network forwards one
+ * address of the guest to, through `cbox-netproxy --relay=PATH`). */
+CboxNetProxy *cbox_net_proxy_start_on (CboxPlan *plan, int listen_fd, uid_t uid, gid_t gid,
+                                       GError **error);
 /* Waits (bounded) until the proxy accepts. FALSE with @error when it
  * failed: the command must not start. */
 gboolean cbox_net_proxy_wait_ready (CboxNetProxy *proxy, GError **error);

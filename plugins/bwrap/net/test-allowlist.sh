@@ -92,13 +92,16 @@ cat >"$work/probe.sh" <<'PROBE'
 cd "$(dirname "$0")"
 r() { printf '%s=%s\n' "$1" "$2"; }
 reached() { if "$@" >/dev/null 2>&1; then echo reached; else echo refused; fi; }
-r http "$(curl -s http://allowed.test/)"
-r https "$(curl -s --cacert ./cert.pem https://allowed.test/)"
-r socks5-curl "$(curl -s --proxy socks5h://127.0.0.1:3128 http://allowed.test/)"
-r socks5-nc "$(nc -X 5 -x 127.0.0.1:3128 allowed.test 22 </dev/null | tr -d '\r' | head -n 1)"
+# The proxy as the command is told of it (127.0.0.1:3128, or in a VM the
+# address QEMU forwards).
+socks=${ALL_PROXY:-socks5h://127.0.0.1:3128}
+r http "$(curl -sS http://allowed.test/)"
+r https "$(curl -sS --cacert ./cert.pem https://allowed.test/)"
+r socks5-curl "$(curl -sS --proxy "$socks" http://allowed.test/)"
+r socks5-nc "$(nc -X 5 -x "${socks#socks5h://}" allowed.test 22 </dev/null | tr -d '\r' | head -n 1)"
 r denied-http "$(curl -s -o /dev/null -w '%{http_code}' http://denied.test/)"
 r denied-https "$(reached curl -s --cacert ./cert.pem https://denied.test/)"
-r denied-socks5 "$(reached curl -s --proxy socks5h://127.0.0.1:3128 http://denied.test/)"
+r denied-socks5 "$(reached curl -s --proxy "$socks" http://denied.test/)"
 r address-proxied "$(curl -s -o /dev/null -w '%{http_code}' http://10.203.1.2/)"
 r address-direct "$(reached curl -s --noproxy '*' http://10.203.1.2/)"
 r dns "$(python3 -c 'import socket
