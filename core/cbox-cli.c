@@ -256,9 +256,11 @@ cbox_cli_apply_option (CboxCliOptions *options, const CboxCliOptionDef *def, con
         CboxNetworkMode mode;
         g_autofree char *list = NULL;
 
+        g_autoptr (GError) local_error = NULL;
+
         /* allow:HOSTS and deny:HOSTS set the mode and its list at once. */
-        if (!cbox_net_plan_parse_option (value, &mode, &list, error))
-          return FALSE;
+        if (!cbox_net_plan_parse_option (value, &mode, &list, &local_error))
+          return cbox_cli_bad_value (error, def->name, value, local_error->message);
         cbox_cli_add_setting (options, "cbox", "network", cbox_network_mode_to_string (mode));
         if (list != NULL)
           cbox_cli_add_setting (

@@ -41,7 +41,7 @@ cbox_net_plan_parse_option (const char *value, CboxNetworkMode *ret_mode, char *
       || (colon != NULL && !cbox_network_mode_uses_proxy (*ret_mode)))
     {
       g_set_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT,
-                   "--network=%s: use on, off, host, allow:HOSTS or deny:HOSTS", value);
+                   "use on, off, host, allow:HOSTS or deny:HOSTS");
       return FALSE;
     }
   if (colon == NULL)
@@ -50,9 +50,9 @@ cbox_net_plan_parse_option (const char *value, CboxNetworkMode *ret_mode, char *
   if (rules == NULL)
     {
       g_set_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT,
-                   "--network=%s: %s (a rule is a host name, '*.domain', an address, each with "
-                   "an optional ':port'; separate them with ',')",
-                   word, rule_error->message);
+                   "%s; a rule is a host name, '*.domain', an address, each with an optional "
+                   "':port', separated by ','",
+                   rule_error->message);
       return FALSE;
     }
   *ret_list = g_strjoinv (",", rules);

@@ -8,8 +8,8 @@
 G_BEGIN_DECLS
 
 /* Splits --network=allow:LIST and deny:LIST into the mode word and its
- * list (@ret_list NULL for a plain mode word). FALSE with @error, naming
- * the bad rule, when the list does not read. */
+ * list (@ret_list NULL for a plain mode word). FALSE with @error (a hint
+ * for the option's message, naming the bad rule) when it does not read. */
 gboolean cbox_net_plan_parse_option (const char *value, CboxNetworkMode *ret_mode, char **ret_list,
                                      GError **error);
 
