@@ -1315,7 +1315,9 @@ cbox_qemu_boot (CboxQemuState *state, char **argv, CboxQemuAccel accel, CboxQemu
 
   if (!cbox_qemu_start_virtiofsd (state, &vm.daemons, error))
     return CBOX_QEMU_BOOT_FAILED;
-  if (state->network && !cbox_qemu_start_passt (state, &vm.daemons, &net_qemu_end, error))
+  /* --network=allow/deny: QEMU's restricted user network, no passt. */
+  if (state->network && state->proxy_relay == NULL
+      && !cbox_qemu_start_passt (state, &vm.daemons, &net_qemu_end, error))
     return CBOX_QEMU_BOOT_FAILED;
   if (net_qemu_end >= 0)
     {
