@@ -13,6 +13,7 @@
 
 #include "cbox-cli.h"
 #include "cbox-json.h"
+#include "cbox-net-plan.h"
 #include "cbox-project.h"
 #include "cbox-text.h"
 
@@ -276,9 +277,17 @@ cbox_cli_apply_option (CboxCliOptions *options, const CboxCliOptionDef *def, con
     case OPT_NETWORK:
       {
         CboxNetworkMode mode;
-        if (!cbox_network_mode_from_string (value, &mode))
-          return cbox_cli_bad_value (error, def->name, value, "use on, off or host");
+        g_autofree char *list = NULL;
+
+        g_autoptr (GError) local_error = NULL;
+
+        /* allow:HOSTS and deny:HOSTS set the mode and its list at once. */
+        if (!cbox_net_plan_parse_option (value, &mode, &list, &local_error))
+          return cbox_cli_bad_value (error, def->name, value, local_error->message);
         cbox_cli_add_setting (options, "cbox", "network", cbox_network_mode_to_string (mode));
+        if (list != NULL)
+          cbox_cli_add_setting (
+              options, "cbox", mode == CBOX_NETWORK_ALLOW ? "network-allow" : "network-deny", list);
         return TRUE;
       }
     case OPT_PUBLISH:
@@ -649,6 +658,8 @@ static const char cbox_cli_options_help[]
       "  --network=on|off|host  on (default): a network of its own, outbound only, the host's\n"
       "                         localhost unreachable; host: the host's network, localhost\n"
       "                         and abstract sockets included; off: none\n"
+      "  --network=allow:HOSTS  only HOSTS (a,*.b.org,c:22), through a proxy on the host\n"
+      "  --network=deny:HOSTS   every host but HOSTS, through the proxy\n"
       "  --publish=HOST[:PORT]  with --network=on, the host's 127.0.0.1:HOST reaches PORT\n"
       "                         (default HOST) inside, TCP; repeatable\n"
       "  --profile=NAME         use profiles/NAME.conf ('none': no profile)\n"

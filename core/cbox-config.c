@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cbox-config.h"
+#include "cbox-netproxy-rules.h"
 #include "cbox-protect.h"
 #include "cbox-private.h"
 #include "cbox-registry.h"
@@ -32,10 +33,13 @@ cbox_config_key_origin_free (CboxConfigKeyOrigin *origin)
 
 typedef enum
 {
-  CBOX_KEY_NAME,      /* a plugin name */
-  CBOX_KEY_PROFILE,   /* a profile name */
-  CBOX_KEY_BOOLEAN,   /* on/off */
-  CBOX_KEY_NETWORK,   /* on/off/host */
+  CBOX_KEY_NAME,    /* a plugin name */
+  CBOX_KEY_PROFILE, /* a profile name */
+  CBOX_KEY_BOOLEAN, /* on/off */
+  CBOX_KEY_NETWORK, /* on/off/host/allow/deny */
+  /* Hosts of the network allowlist (cbox-netproxy-rules.c), separated by
+   * ';', ',' or spaces */
+  CBOX_KEY_HOST_LIST,
   CBOX_KEY_NAME_LIST, /* plugin names or aliases */
   CBOX_KEY_WORDS,     /* a command line split like a shell does, never run by one */
   CBOX_KEY_STRING,
@@ -61,6 +65,8 @@ static const CboxCoreKey cbox_core_keys[] = {
   { "profile", CBOX_KEY_PROFILE, TRUE },
   { "network", CBOX_KEY_NETWORK, FALSE },
   { "publish", CBOX_KEY_PUBLISH_LIST, FALSE },
+  { "network-allow", CBOX_KEY_HOST_LIST, FALSE },
+  { "network-deny", CBOX_KEY_HOST_LIST, FALSE },
   { "allow-userns", CBOX_KEY_BOOLEAN, FALSE },
   { "forward", CBOX_KEY_NAME_LIST, FALSE },
   { "forward-optional", CBOX_KEY_NAME_LIST, FALSE },
@@ -436,7 +442,22 @@ cbox_config_check_core_key (GKeyFile *key_file, const char *key, CboxConfigLayer
         if (!cbox_network_mode_from_string (value, &unused))
           {
             g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
-                         "'%s' is not a network mode (use on, off or host)", value);
+                         "'%s' is not a network mode (use on, off, host, allow or deny)", value);
+            return FALSE;
+          }
+        return TRUE;
+      }
+    case CBOX_KEY_HOST_LIST:
+      {
+        g_autoptr (GError) rule_error = NULL;
+        g_auto (GStrv) rules = cbox_net_rules_split (value, &rule_error);
+
+        if (rules == NULL)
+          {
+            g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
+                         "%s (a rule is a host name, '*.domain', an address, each with an "
+                         "optional ':port')",
+                         rule_error->message);
             return FALSE;
           }
         return TRUE;

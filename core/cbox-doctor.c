@@ -181,6 +181,12 @@ cbox_planner_doctor (CboxRegistry *registry, CboxHost *host, CboxRequest *reques
       if (!cbox_net_helper_check (&net_error))
         report->network_problem = g_strdup (net_error->message);
     }
+  if (cbox_network_mode_uses_proxy (request->network))
+    {
+      g_autoptr (GError) net_error = NULL;
+      if (!cbox_net_proxy_check (&net_error))
+        report->network_problem = g_strdup (net_error->message);
+    }
   report->landlock_abi = cbox_net_landlock_abi ();
   report->entries = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_doctor_entry_free);
   /* NULL when a backend known from the plugin cache fails to load (it

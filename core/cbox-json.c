@@ -222,6 +222,8 @@ cbox_json_plan (CboxPlan *plan, CboxContext *backend_ctx, CboxLaunch *launch, Cb
       }
   }
   json_builder_end_array (builder);
+  cbox_json_add_strv (builder, "network_allow", cbox_plan_get_network_allow (plan));
+  cbox_json_add_strv (builder, "network_deny", cbox_plan_get_network_deny (plan));
   json_builder_set_member_name (builder, "seccomp");
   json_builder_begin_object (builder);
   cbox_json_add_string (builder, "filter", CBOX_SECCOMP_FILTER_NAME);

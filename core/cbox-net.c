@@ -626,6 +626,7 @@ cbox_net_namespace_prepare (CboxPlan *plan, GError **error)
 {
   CboxNetHolder *holder;
   CboxNetHelper *helper;
+  gboolean use_proxy;
   cbox_autofd int netns_fd = -1;
   int ready_pipe[2];
   pid_t parent = getpid ();
@@ -633,7 +634,8 @@ cbox_net_namespace_prepare (CboxPlan *plan, GError **error)
   ssize_t n;
 
   g_return_val_if_fail (plan != NULL, NULL);
-  if (!cbox_net_helper_check (error))
+  use_proxy = cbox_network_mode_uses_proxy (cbox_plan_get_network_mode (plan));
+  if (use_proxy ? !cbox_net_proxy_check (error) : !cbox_net_helper_check (error))
     return NULL;
   if (pipe2 (ready_pipe, O_CLOEXEC) < 0)
     {
@@ -673,6 +675,16 @@ cbox_net_namespace_prepare (CboxPlan *plan, GError **error)
     {
       cbox_net_errno (holder->path, error);
       return NULL;
+    }
+  /* --network=allow/deny: only the proxy's socket in the namespace, no
+   * user-mode network (cbox-net-proxy.c). */
+  if (use_proxy)
+    {
+      CboxNetProxy *proxy = cbox_net_proxy_start (plan, netns_fd, 0, 0, error);
+
+      if (proxy == NULL || !cbox_net_proxy_wait_ready (proxy, error))
+        return NULL;
+      return g_strdup (holder->path);
     }
   helper = cbox_net_helper_start (plan, netns_fd, 0, 0, error);
   if (helper == NULL || !cbox_net_helper_wait_ready (helper, error))

@@ -44,7 +44,10 @@ struct _CboxPlan
   char **command;
   char *cwd;
   CboxNetworkMode network_mode;
-  GArray *published; /* CboxPublishedPort, host ports unique */
+  GArray *published;    /* CboxPublishedPort, host ports unique */
+  char **network_allow; /* never NULL */
+  char **network_deny;  /* never NULL */
+  char *network_log;
   gboolean allow_userns;
   uid_t uid;
   gid_t gid;
@@ -137,6 +140,8 @@ cbox_plan_new (void)
   plan->cleanups = g_array_new (FALSE, FALSE, sizeof (CboxCleanup));
   plan->network_mode = CBOX_NETWORK_OWN;
   plan->published = g_array_new (FALSE, FALSE, sizeof (CboxPublishedPort));
+  plan->network_allow = g_new0 (char *, 1);
+  plan->network_deny = g_new0 (char *, 1);
   plan->uid = (uid_t)-1;
   plan->gid = (gid_t)-1;
   return plan;
@@ -157,6 +162,9 @@ cbox_plan_free (CboxPlan *plan)
   g_ptr_array_unref (plan->helpers);
   g_array_unref (plan->published);
   g_strfreev (plan->command);
+  g_strfreev (plan->network_allow);
+  g_strfreev (plan->network_deny);
+  g_free (plan->network_log);
   g_free (plan->cwd);
   g_free (plan->user_name);
   g_free (plan->home_dir);
@@ -722,6 +730,53 @@ cbox_plan_get_published_ports (const CboxPlan *plan, guint *ret_n_ports)
   return (const CboxPublishedPort *)(gpointer)plan->published->data;
 }
 
+void
+cbox_plan_set_network_rules (CboxPlan *plan, const char *const *allow, const char *const *deny)
+{
+  static const char *const none[] = { NULL };
+
+  g_return_if_fail (plan != NULL);
+  g_strfreev (plan->network_allow);
+  g_strfreev (plan->network_deny);
+  plan->network_allow = g_strdupv ((char **)(allow != NULL ? allow : none));
+  plan->network_deny = g_strdupv ((char **)(deny != NULL ? deny : none));
+}
+
+const char *const *
+cbox_plan_get_network_allow (const CboxPlan *plan)
+{
+  g_return_val_if_fail (plan != NULL, NULL);
+  return (const char *const *)plan->network_allow;
+}
+
+const char *const *
+cbox_plan_get_network_deny (const CboxPlan *plan)
+{
+  g_return_val_if_fail (plan != NULL, NULL);
+  return (const char *const *)plan->network_deny;
+}
+
+void
+cbox_plan_set_network_log (CboxPlan *plan, const char *path)
+{
+  g_return_if_fail (plan != NULL);
+  g_free (plan->network_log);
+  plan->network_log = g_strdup (path);
+}
+
+const char *
+cbox_plan_get_network_log (const CboxPlan *plan)
+{
+  g_return_val_if_fail (plan != NULL, NULL);
+  return plan->network_log;
+}
+
+gboolean
+cbox_network_mode_uses_proxy (CboxNetworkMode mode)
+{
+  return mode == CBOX_NETWORK_ALLOW || mode == CBOX_NETWORK_DENY;
+}
+
 static const struct
 {
   CboxNetworkMode mode;
@@ -736,6 +791,14 @@ static const struct
   { CBOX_NETWORK_HOST, "host",
     "the host's network namespace, shared: the host's localhost services (127.0.0.1, ::1) and "
     "its abstract unix sockets (X11, D-Bus) are reachable" },
+  { CBOX_NETWORK_ALLOW, "allow",
+    "only the hosts the allowlist names, through a proxy on the host (HTTP, HTTPS through "
+    "CONNECT, SOCKS5 on 127.0.0.1:3128 inside); no other route, no DNS, the host's localhost "
+    "out of reach" },
+  { CBOX_NETWORK_DENY, "deny",
+    "every host but those the deny list names, through a proxy on the host (HTTP, HTTPS "
+    "through CONNECT, SOCKS5 on 127.0.0.1:3128 inside); no other route, no DNS, the host's "
+    "localhost out of reach" },
 };
 
 const char *
@@ -767,6 +830,16 @@ cbox_network_mode_from_string (const char *text, CboxNetworkMode *ret_mode)
   if (g_ascii_strcasecmp (text, "host") == 0)
     {
       *ret_mode = CBOX_NETWORK_HOST;
+      return TRUE;
+    }
+  if (g_ascii_strcasecmp (text, "allow") == 0)
+    {
+      *ret_mode = CBOX_NETWORK_ALLOW;
+      return TRUE;
+    }
+  if (g_ascii_strcasecmp (text, "deny") == 0)
+    {
+      *ret_mode = CBOX_NETWORK_DENY;
       return TRUE;
     }
   if (!cbox_config_parse_boolean (text, &flag))

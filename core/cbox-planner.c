@@ -17,6 +17,7 @@
 #include "cbox-config.h"
 #include "cbox-planner.h"
 #include "cbox-planner-private.h"
+#include "cbox-net-plan.h"
 #include "cbox-project.h"
 #include "cbox-protect.h"
 
@@ -1029,6 +1030,9 @@ cbox_planner_build (CboxPlanner *planner, GError **error)
   if (!cbox_net_plan_publish (planner->plan,
                               (const CboxPublishedPort *)(gpointer)request->publish->data,
                               request->publish->len, error))
+    return FALSE;
+  if (!cbox_net_plan_fill (planner->plan, request->config, planner->host, request->project_dir,
+                           error))
     return FALSE;
   cbox_plan_set_allow_userns (planner->plan, request->allow_userns);
   if (!cbox_base_plan_fill_system (planner->plan, planner->host, request->usr_dir, error))

@@ -41,6 +41,10 @@ void cbox_context_set_started_func (CboxContext *ctx, CboxContextStartedFunc fun
   "flags, uncommon socket families, mount and namespace calls, new user namespaces"
 /* The exceptions the plan asks for (NULL-terminated, static strings). */
 const char *const *cbox_plan_get_seccomp_exceptions (const CboxPlan *plan);
+/* The network allowlist's log in the project's state (the planner sets
+ * it; cbox_net_proxy_start() appends every decision to it). */
+void cbox_plan_set_network_log (CboxPlan *plan, const char *path);
+const char *cbox_plan_get_network_log (const CboxPlan *plan);
 
 G_END_DECLS
 

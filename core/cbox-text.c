@@ -34,6 +34,14 @@ cbox_text_plan (CboxPlan *plan, CboxContext *backend_ctx)
   g_string_append_printf (out, "network:     %s: %s\n",
                           cbox_network_mode_to_string (cbox_plan_get_network_mode (plan)),
                           cbox_network_mode_describe (cbox_plan_get_network_mode (plan)));
+  /* The allowlist, rule by rule: what the proxy will let through. */
+  if (cbox_network_mode_uses_proxy (cbox_plan_get_network_mode (plan)))
+    {
+      for (const char *const *r = cbox_plan_get_network_allow (plan); *r != NULL; r++)
+        g_string_append_printf (out, "  allow:     %s\n", *r);
+      for (const char *const *r = cbox_plan_get_network_deny (plan); *r != NULL; r++)
+        g_string_append_printf (out, "  deny:      %s\n", *r);
+    }
   {
     guint n_ports = 0;
     const CboxPublishedPort *ports = cbox_plan_get_published_ports (plan, &n_ports);

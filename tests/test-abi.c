@@ -185,6 +185,9 @@ test_enums (void)
   g_assert_cmpint (CBOX_NETWORK_OFF, ==, 0);
   g_assert_cmpint (CBOX_NETWORK_OWN, ==, 1);
   g_assert_cmpint (CBOX_NETWORK_HOST, ==, 2);
+  /* ABI 1.5 */
+  g_assert_cmpint (CBOX_NETWORK_ALLOW, ==, 3);
+  g_assert_cmpint (CBOX_NETWORK_DENY, ==, 4);
 
   assert_size (CboxMountKind, 4);
   g_assert_cmpint (CBOX_MOUNT_RO, ==, 1);

@@ -58,6 +58,15 @@ typedef enum
    * its loopback services and abstract unix sockets (X11, D-Bus)
    * included. Only on explicit request. */
   CBOX_NETWORK_HOST = 2,
+  /* ABI 1.5. --network=allow:LIST: a network namespace with only its
+   * loopback (no route, no DNS), where 127.0.0.1:CBOX_NET_PROXY_PORT is
+   * the host-side proxy (cbox_net_proxy_start()), which connects only to
+   * the hosts cbox_plan_get_network_allow() lists and
+   * cbox_plan_get_network_deny() does not. */
+  CBOX_NETWORK_ALLOW = 3,
+  /* ABI 1.5. --network=deny:LIST: the same, every host but those of
+   * cbox_plan_get_network_deny(). */
+  CBOX_NETWORK_DENY = 4,
 } CboxNetworkMode;
 
 /* ABI 1.4. "off", "on", "host" (the words of --network); NULL for an
@@ -68,6 +77,10 @@ const char *cbox_network_mode_to_string (CboxNetworkMode mode);
 gboolean cbox_network_mode_from_string (const char *text, CboxNetworkMode *ret_mode);
 /* ABI 1.4. A sentence: what the mode lets through. */
 const char *cbox_network_mode_describe (CboxNetworkMode mode);
+/* ABI 1.5. TRUE for the modes whose only way out is the proxy
+ * (CBOX_NETWORK_ALLOW, CBOX_NETWORK_DENY): a backend realizes both alike,
+ * a namespace with only its loopback and cbox_net_proxy_start(). */
+gboolean cbox_network_mode_uses_proxy (CboxNetworkMode mode);
 
 typedef enum
 {
@@ -262,6 +275,15 @@ gboolean cbox_plan_add_published_port (CboxPlan *plan, guint16 host_port, guint1
 /* ABI 1.4. The published ports, in the order added; @ret_n_ports gets
  * their number (the array is NULL or empty when there are none). */
 const CboxPublishedPort *cbox_plan_get_published_ports (const CboxPlan *plan, guint *ret_n_ports);
+/* ABI 1.5. The proxy's rules (CBOX_NETWORK_ALLOW, CBOX_NETWORK_DENY):
+ * host rules as --network=allow: takes them ("example.com",
+ * "*.example.com", "github.com:22", "192.0.2.7"), checked by the planner.
+ * Each list is copied; NULL is an empty list. The getters never return
+ * NULL. */
+void cbox_plan_set_network_rules (CboxPlan *plan, const char *const *allow,
+                                  const char *const *deny);
+const char *const *cbox_plan_get_network_allow (const CboxPlan *plan);
+const char *const *cbox_plan_get_network_deny (const CboxPlan *plan);
 /* The uid/gid/home the command runs with inside (the host's target user). */
 void cbox_plan_set_user (CboxPlan *plan, uid_t uid, gid_t gid, const char *user_name,
                          const char *home_dir);

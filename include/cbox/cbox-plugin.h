@@ -291,6 +291,43 @@ gboolean cbox_net_helper_wait_ready (CboxNetHelper *helper, GError **error);
  * sandbox must not start. The plan's cleanups end both processes. */
 char *cbox_net_namespace_prepare (CboxPlan *plan, GError **error);
 
+/* ---- the network allowlist's proxy (ABI 1.5) -------------------------------- */
+
+/**
+ * CboxNetProxy:
+ *
+ * The host-side proxy of CBOX_NETWORK_ALLOW and CBOX_NETWORK_DENY
+ * (cbox-netproxy): HTTP (CONNECT and forwarding) and SOCKS5 on
+ * 127.0.0.1:CBOX_NET_PROXY_PORT *inside* the sandbox's network namespace,
+ * connecting from the host's to the hosts the plan's rules allow. Owned
+ * by the plan it was started for: the plan's cleanups stop it, and it
+ * dies with cbox.
+ */
+typedef struct _CboxNetProxy CboxNetProxy;
+
+/* Where the proxy listens inside, for HTTP and SOCKS5 alike; the command
+ * gets http_proxy, https_proxy, all_proxy (both cases) pointing there. */
+#define CBOX_NET_PROXY_PORT 3128
+
+/* Is the proxy program installed? FALSE with @error: a backend calls it
+ * before it starts anything, and fails closed. */
+gboolean cbox_net_proxy_check (GError **error);
+/* Makes the listening socket inside the network namespace @netns_fd (an
+ * open /proc/PID/ns/net of the sandbox, whose loopback must be up) and
+ * starts the proxy with it and the plan's rules, as @uid/@gid when @uid
+ * is not 0. Returns at once; the plan owns the result. */
+CboxNetProxy *cbox_net_proxy_start (CboxPlan *plan, int netns_fd, uid_t uid, gid_t gid,
+                                    GError **error);
+/* The same with a listening stream socket of the caller's (@listen_fd,
+ * still the caller's to close): a backend whose sandbox reaches the proxy
+ * another way (qemu: a unix socket QEMU's user-mode network forwards one
+ * address of the guest to, through `cbox-netproxy --relay=PATH`). */
+CboxNetProxy *cbox_net_proxy_start_on (CboxPlan *plan, int listen_fd, uid_t uid, gid_t gid,
+                                       GError **error);
+/* Waits (bounded) until the proxy accepts. FALSE with @error when it
+ * failed: the command must not start. */
+gboolean cbox_net_proxy_wait_ready (CboxNetProxy *proxy, GError **error);
+
 /* ---- the plugin ABI ------------------------------------------------------- */
 
 typedef enum

@@ -656,6 +656,14 @@ cbox_bwrap_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GError
       cbox_plan_add_note (plan, "the host's network namespace: its localhost services and "
                                 "abstract unix sockets are reachable");
       break;
+    case CBOX_NETWORK_ALLOW:
+    case CBOX_NETWORK_DENY:
+      /* Only the loopback, where the proxy's socket is made once the
+       * namespace exists (cbox_bwrap_started()): no route, no DNS. */
+      cbox_launch_add_arg (launch, "--unshare-net");
+      cbox_plan_add_note (plan, "network through the allowlist's proxy only (127.0.0.1:3128 "
+                                "inside): no other route, no DNS");
+      break;
     default:
       g_set_error (error, CBOX_ERROR, CBOX_ERROR_NOT_SUPPORTED,
                    "bwrap: network mode %d is not supported",
@@ -936,6 +944,8 @@ cbox_bwrap_started (pid_t tool_pid, gpointer user_data)
   gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
   cbox_autofd int tool_fd = (int)syscall (SYS_pidfd_open, tool_pid, 0);
   CboxNetHelper *net = NULL;
+  CboxNetProxy *proxy = NULL;
+  gboolean use_proxy = cbox_network_mode_uses_proxy (cbox_plan_get_network_mode (run->plan));
   gint64 net_started = 0;
 
   while (run->child_pid <= 0 && g_get_monotonic_time () < deadline)
@@ -984,6 +994,9 @@ cbox_bwrap_started (pid_t tool_pid, gpointer user_data)
                        "start",
                        ns_path, g_strerror (saved_errno));
         }
+      else if (use_proxy)
+        proxy = cbox_net_proxy_start (run->plan, netns_fd, run->net_uid, run->net_gid,
+                                      &run->net_error);
       else
         net = cbox_net_helper_start (run->plan, netns_fd, run->net_uid, run->net_gid,
                                      &run->net_error);
@@ -1020,6 +1033,13 @@ cbox_bwrap_started (pid_t tool_pid, gpointer user_data)
                         (g_get_monotonic_time () - net_started) / 1000.0,
                         (g_get_monotonic_time () - sandbox_ready) / 1000.0);
         }
+    }
+  if (proxy != NULL && run->net_error == NULL && cbox_net_proxy_wait_ready (proxy, &run->net_error))
+    {
+      cbox_bwrap_send_and_close (&run->command_w, run->command);
+      if (cbox_context_get_verbose (run->ctx))
+        g_printerr ("cbox: bwrap: network proxy ready %.1f ms after it started\n",
+                    (g_get_monotonic_time () - net_started) / 1000.0);
     }
   /* Without a ready network the command socket closes empty: cbox-exec
    * exits without running anything, and run reports why. */
@@ -1249,7 +1269,8 @@ cbox_bwrap_run_early (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, Cbox
                        early->command_w,
                        NULL,
                        plan,
-                       cbox_plan_get_network_mode (plan) == CBOX_NETWORK_OWN,
+                       cbox_plan_get_network_mode (plan) == CBOX_NETWORK_OWN
+                           || cbox_network_mode_uses_proxy (cbox_plan_get_network_mode (plan)),
                        early->uid,
                        early->uid != 0 ? cbox_plan_get_gid (plan) : 0,
                        NULL };
@@ -1318,7 +1339,8 @@ cbox_bwrap_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_s
                        -1,
                        NULL,
                        plan,
-                       cbox_plan_get_network_mode (plan) == CBOX_NETWORK_OWN,
+                       cbox_plan_get_network_mode (plan) == CBOX_NETWORK_OWN
+                           || cbox_network_mode_uses_proxy (cbox_plan_get_network_mode (plan)),
                        cbox_bwrap_run_as (plan),
                        cbox_bwrap_run_as (plan) != 0 ? cbox_plan_get_gid (plan) : 0,
                        NULL };
@@ -1352,7 +1374,12 @@ cbox_bwrap_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_s
     }
   /* Fail closed, before anything starts: no helper, no run (and never the
    * host's network instead). */
-  if (run.own_net && !cbox_net_helper_check (error))
+  if (run.own_net && cbox_network_mode_uses_proxy (cbox_plan_get_network_mode (plan)))
+    {
+      if (!cbox_net_proxy_check (error))
+        return FALSE;
+    }
+  else if (run.own_net && !cbox_net_helper_check (error))
     return FALSE;
   if (info->early != NULL)
     {

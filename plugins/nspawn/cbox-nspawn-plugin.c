@@ -323,6 +323,14 @@ cbox_nspawn_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GErro
                                 "localhost and abstract sockets out of reach");
       cbox_launch_add_arg (launch, "--private-network");
       break;
+    case CBOX_NETWORK_ALLOW:
+    case CBOX_NETWORK_DENY:
+      /* A namespace with only its loopback and the proxy's socket in it,
+       * made before nspawn starts as for CBOX_NETWORK_OWN. */
+      cbox_plan_add_note (plan, "network through the allowlist's proxy only (127.0.0.1:3128 "
+                                "inside): no other route, no DNS");
+      cbox_launch_add_arg (launch, "--private-network");
+      break;
     case CBOX_NETWORK_OFF:
       cbox_launch_add_arg (launch, "--private-network");
       break;
@@ -808,7 +816,8 @@ cbox_nspawn_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_
 
   /* The sandbox's own network, ready before nspawn starts; nothing starts
    * without it. */
-  if (cbox_plan_get_network_mode (plan) == CBOX_NETWORK_OWN)
+  if (cbox_plan_get_network_mode (plan) == CBOX_NETWORK_OWN
+      || cbox_network_mode_uses_proxy (cbox_plan_get_network_mode (plan)))
     {
       g_autofree char *netns = cbox_net_namespace_prepare (plan, error);
       const char *const *argv = cbox_launch_get_argv (launch);

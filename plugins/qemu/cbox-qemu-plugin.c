@@ -42,6 +42,8 @@ cbox_qemu_state_free (CboxQemuState *state)
   g_free (state->cpu);
   g_free (state->run_base);
   g_free (state->run_dir);
+  g_free (state->proxy_relay);
+  g_free (state->proxy_socket);
   g_free (state->initramfs);
   g_clear_pointer (&state->shares, g_ptr_array_unref);
   g_clear_pointer (&state->data, g_ptr_array_unref);
@@ -972,7 +974,19 @@ cbox_qemu_build_argv (CboxQemuState *state, CboxQemuAccel accel)
         }
     }
 
-  if (state->network)
+  if (state->network && state->proxy_relay != NULL)
+    {
+      /* --network=allow/deny: restrict=on drops every packet of the guest
+       * but those to the guestfwd address (no DNS, no other TCP, no UDP,
+       * not the host), and each connection to that address starts
+       * `cbox-netproxy --relay` on it, which joins the run's proxy. */
+      g_autofree char *netdev = g_strdup_printf (
+          "user,id=net0,restrict=on,guestfwd=tcp:" CBOX_QEMU_PROXY_ADDRESS ":%d-cmd:%s",
+          CBOX_NET_PROXY_PORT, state->proxy_relay);
+      cbox_qemu_add_args (argv, "-netdev", netdev, NULL);
+      cbox_qemu_add_device (argv, state, "virtio-net", "netdev=net0");
+    }
+  else if (state->network)
     {
       /* Not QEMU's own user network (slirp): it maps 10.0.2.2 to the
        * host's 127.0.0.1, and QEMU 7.2 has no option to stop it. The card
@@ -1090,6 +1104,32 @@ cbox_qemu_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GError 
   if (state->initramfs == NULL)
     return FALSE;
   state->network = cbox_plan_get_network (plan);
+  g_clear_pointer (&state->proxy_relay, g_free);
+  g_clear_pointer (&state->proxy_socket, g_free);
+  if (cbox_network_mode_uses_proxy (cbox_plan_get_network_mode (plan)))
+    {
+      const char *libexec = cbox_context_get_libexec_dir (ctx);
+      g_autofree char *program
+          = g_build_filename (libexec != NULL ? libexec : "", "cbox-netproxy", NULL);
+
+      /* QEMU splits the command at spaces and the option at commas. */
+      state->proxy_socket = g_build_filename (state->run_dir, "netproxy.sock", NULL);
+      if (libexec == NULL || !g_file_test (program, G_FILE_TEST_IS_EXECUTABLE)
+          || strpbrk (program, " ,") != NULL || strpbrk (state->proxy_socket, " ,") != NULL)
+        {
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE,
+                       "qemu: --network=%s needs %s, with no space or comma in its path nor in "
+                       "%s",
+                       cbox_network_mode_to_string (cbox_plan_get_network_mode (plan)), program,
+                       state->proxy_socket);
+          return FALSE;
+        }
+      state->proxy_relay = g_strdup_printf ("%s --relay=%s", program, state->proxy_socket);
+      cbox_plan_add_note (plan,
+                          "network through the allowlist's proxy only (" CBOX_QEMU_PROXY_ADDRESS
+                          ":3128 in the guest, QEMU's user network restricted to it): no "
+                          "other route, no DNS");
+    }
   {
     guint n_ports = 0;
 
@@ -1147,7 +1187,22 @@ cbox_qemu_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GError 
     cbox_qemu_meta_addv (state->meta, "arg", command[i], NULL);
   envp = cbox_plan_get_environ (plan);
   for (guint i = 0; envp[i] != NULL; i++)
-    cbox_qemu_meta_addv (state->meta, "env", envp[i], NULL);
+    {
+      static const char *const proxy_names[]
+          = { "http_proxy=", "HTTP_PROXY=", "https_proxy=",    "HTTPS_PROXY=",
+              "all_proxy=",  "ALL_PROXY=",  "GIT_SSH_COMMAND=" };
+      g_autofree char *value = NULL;
+
+      /* The proxy is not on the guest's loopback but at the one address
+       * QEMU forwards to it. */
+      for (gsize j = 0; state->proxy_relay != NULL && j < G_N_ELEMENTS (proxy_names); j++)
+        if (g_str_has_prefix (envp[i], proxy_names[j]))
+          {
+            g_auto (GStrv) parts = g_strsplit (envp[i], "127.0.0.1:3128", -1);
+            value = g_strjoinv (CBOX_QEMU_PROXY_ADDRESS ":3128", parts);
+          }
+      cbox_qemu_meta_addv (state->meta, "env", value != NULL ? value : envp[i], NULL);
+    }
 
   cbox_launch_take_argv (launch, cbox_qemu_build_argv (state, cbox_qemu_first_accel (state)));
   for (guint i = 0; i < state->shares->len; i++)

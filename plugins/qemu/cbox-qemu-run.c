@@ -558,6 +558,36 @@ cbox_qemu_daemons_stop (CboxQemuDaemons *daemons)
   g_clear_pointer (&daemons->pids, g_array_unref);
 }
 
+/* The allowlist's proxy on a unix socket in the run directory, which
+ * QEMU's guestfwd reaches through `cbox-netproxy --relay` for each guest
+ * connection. Run as cbox (QEMU's user); the plan's cleanups end it. */
+static gboolean
+cbox_qemu_start_proxy (CboxQemuState *state, CboxPlan *plan, GError **error)
+{
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  cbox_autofd int fd = -1;
+  CboxNetProxy *proxy;
+
+  if (strlen (state->proxy_socket) >= sizeof addr.sun_path)
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED,
+                   "qemu: socket path %s is too long (set XDG_RUNTIME_DIR to a shorter directory)",
+                   state->proxy_socket);
+      return FALSE;
+    }
+  strcpy (addr.sun_path, state->proxy_socket);
+  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || bind (fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen (fd, 128) < 0)
+    {
+      int saved_errno = errno;
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "qemu: cannot listen on %s: %s",
+                   state->proxy_socket, g_strerror (saved_errno));
+      return FALSE;
+    }
+  proxy = cbox_net_proxy_start_on (plan, fd, 0, 0, error);
+  return proxy != NULL && cbox_net_proxy_wait_ready (proxy, error);
+}
+
 /* A listening unix socket at @path, for a virtiofsd to accept on. */
 static int
 cbox_qemu_listen_at (const char *path, GError **error)
@@ -1285,7 +1315,9 @@ cbox_qemu_boot (CboxQemuState *state, char **argv, CboxQemuAccel accel, CboxQemu
 
   if (!cbox_qemu_start_virtiofsd (state, &vm.daemons, error))
     return CBOX_QEMU_BOOT_FAILED;
-  if (state->network && !cbox_qemu_start_passt (state, &vm.daemons, &net_qemu_end, error))
+  /* --network=allow/deny: QEMU's restricted user network, no passt. */
+  if (state->network && state->proxy_relay == NULL
+      && !cbox_qemu_start_passt (state, &vm.daemons, &net_qemu_end, error))
     return CBOX_QEMU_BOOT_FAILED;
   if (net_qemu_end >= 0)
     {
@@ -1759,6 +1791,15 @@ cbox_qemu_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_st
     {
       cbox_qemu_signals_restore (&signals);
       cbox_qemu_run_dir_remove (state->run_dir);
+      cbox_plan_run_cleanups (plan);
+      return FALSE;
+    }
+
+  /* --network=allow/deny: the proxy listens before QEMU starts. */
+  if (state->proxy_socket != NULL && !cbox_qemu_start_proxy (state, plan, error))
+    {
+      cbox_qemu_run_dir_remove (state->run_dir);
+      cbox_qemu_signals_restore (&signals);
       cbox_plan_run_cleanups (plan);
       return FALSE;
     }

@@ -30,6 +30,10 @@ G_BEGIN_DECLS
 
 /* What each of cbox's stdin, stdout and stderr is, and so what the command's
  * is inside: the same kind of thing, never another file. */
+/* Where the guest reaches the allowlist's proxy (--network=allow/deny): an
+ * address of QEMU's user-mode network that only forwards to it. */
+#define CBOX_QEMU_PROXY_ADDRESS "10.0.2.100"
+
 typedef enum
 {
   CBOX_QEMU_STDIO_CLOSED, /* closed: closed inside too (EBADF) */
@@ -114,6 +118,10 @@ struct _CboxQemuState
   CboxQemuStdio stdio[3]; /* stdin, stdout, stderr */
   gboolean verbose;
   gboolean network;
+  /* --network=allow/deny: the guest's only way out is the proxy, reached
+   * at CBOX_QEMU_PROXY_ADDRESS:CBOX_NET_PROXY_PORT (cbox-qemu-run.c) */
+  char *proxy_relay;  /* "cbox-netproxy --relay=SOCKET" for QEMU's guestfwd, or NULL */
+  char *proxy_socket; /* run_dir/netproxy.sock */
   gboolean staging;   /* all binds travel over at most two exports (root, or userns) */
   gboolean userns;    /* not root: staging in a user namespace of QEMU's own */
   GPtrArray *shares;  /* CboxQemuShare */
