@@ -982,6 +982,8 @@ cbox_cli_main (int argc, char **argv)
   /* A run records a stop and cleans up (core/cbox-run.c); every other
    * command has nothing to clean up and ends by the default action. */
   cbox_signals_catch_stops (options->command == CBOX_CLI_COMMAND_RUN);
+  if (options->command == CBOX_CLI_COMMAND_RUN)
+    cbox_run_adopt_orphans ();
 
   if (options->help || options->command == CBOX_CLI_COMMAND_HELP)
     {

@@ -87,6 +87,11 @@ pid_t cbox_run_spawn_helper (const char *what, const char *const *argv, const in
  * children are listed, so none escapes by forking); reaping @pid is the
  * caller's. For a tool that may have started to make the sandbox. */
 void cbox_run_kill_tree (pid_t pid);
+/* `cbox run` adopts what its children leave behind (PR_SET_CHILD_SUBREAPER),
+ * and kills and reaps whatever of it is left once the run has cleaned up;
+ * returns how many it found. */
+void cbox_run_adopt_orphans (void);
+guint cbox_run_kill_leftovers (void);
 
 /* ---- the network helper (cbox-net.c) ------------------------------------- */
 /* Parses a --publish / `[cbox] publish` entry: HOSTPORT or

@@ -121,6 +121,34 @@ cbox_run_kill_tree (pid_t pid)
   kill (pid, SIGKILL);
 }
 
+/* cbox run is the subreaper of everything it starts. bwrap's parent, killed
+ * (or dying) between its clone() and the write that lets its child go on,
+ * leaves that child blocked for ever on an eventfd, with no parent-death
+ * signal yet (bwrap sets it later), holding whatever cbox's caller gave
+ * it: seen as a run whose output never ended. As the subreaper, cbox gets
+ * such an orphan as its own child, and cbox_run_kill_leftovers() ends it
+ * before cbox exits, whatever path killed its parent. One prctl(). */
+void
+cbox_run_adopt_orphans (void)
+{
+  prctl (PR_SET_CHILD_SUBREAPER, 1);
+}
+
+guint
+cbox_run_kill_leftovers (void)
+{
+  g_autoptr (GArray) children = cbox_run_children_of (getpid ());
+
+  for (guint i = 0; i < children->len; i++)
+    {
+      pid_t child = g_array_index (children, pid_t, i);
+
+      cbox_run_kill_tree (child);
+      cbox_run_wait_ended (child);
+    }
+  return children->len;
+}
+
 static const int cbox_forwarded_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
 
 /* ---- stop signals: SIGINT, SIGTERM, SIGHUP from the first instruction ----

@@ -274,6 +274,10 @@ cbox_planner_run (CboxPlanner *planner, int *ret_status, GError **error)
   /* A tool still finishing its own exit (CboxLaunchRunOptions.ended) is
    * waited for last: cbox never returns before it is gone. */
   cbox_plan_reap_tool (planner->plan);
+  /* What the tool left behind when it died abnormally came to cbox, the
+   * subreaper (cbox_run_adopt_orphans()): nothing of the run outlives it. */
+  if (cbox_run_kill_leftovers () > 0 && planner->request->verbose)
+    g_printerr ("cbox: killed what the run's tool left behind\n");
   /* Every process of the sandbox is gone: what it left at a protected
    * path that could not be bound read-only is moved aside now, before
    * any host tool can run it. */
