@@ -166,7 +166,7 @@ run_probe_on (const char *backend, const char *network, GPtrArray *targets)
   g_ptr_array_add (args, g_strdup ("run"));
   g_ptr_array_add (args, g_strconcat ("--backend=", backend, NULL));
   if (g_str_equal (backend, "qemu"))
-    g_ptr_array_add (args, g_strdup ("--accel=tcg"));
+    g_ptr_array_add (args, g_strdup ("--set=qemu.accel=tcg"));
   g_ptr_array_add (args, g_strdup ("--forward=none"));
   if (network != NULL)
     g_ptr_array_add (args, g_strconcat ("--network=", network, NULL));

@@ -113,8 +113,8 @@ test_run_isolated (void)
   /* stdin is the host's /dev/null: the guest's /dev/null, end of file at
    * once (not a port that waits). */
   run_redirected ("</dev/null",
-                  (const char *const[]){ "run", "--backend=qemu", "--accel=tcg", "--network=off",
-                                         "--", "sh", "-c", script, NULL },
+                  (const char *const[]){ "run", "--backend=qemu", "--set=qemu.accel=tcg",
+                                         "--network=off", "--", "sh", "-c", script, NULL },
                   project, (const char *const *)envp, &result);
   cbox_test_assert_status (&result, 7);
   g_assert_true (has_line (result.out, "cat-rc=0"));
@@ -173,8 +173,8 @@ test_stdio_closed (void)
   envp = cbox_test_environ (NULL);
   project = cbox_test_make_dir ("project");
   run_redirected ("<&- >&-",
-                  (const char *const[]){ "run", "--backend=qemu", "--accel=tcg", "--network=off",
-                                         "--", "sh", "-c", script, NULL },
+                  (const char *const[]){ "run", "--backend=qemu", "--set=qemu.accel=tcg",
+                                         "--network=off", "--", "sh", "-c", script, NULL },
                   project, (const char *const *)envp, &result);
   cbox_test_assert_status (&result, 4);
   g_assert_true (has_line (result.err, "cat: -: Bad file descriptor"));
@@ -217,7 +217,7 @@ test_many_binds (void)
 
   g_ptr_array_add (args, g_strdup ("run"));
   g_ptr_array_add (args, g_strdup ("--backend=qemu"));
-  g_ptr_array_add (args, g_strdup ("--accel=tcg"));
+  g_ptr_array_add (args, g_strdup ("--set=qemu.accel=tcg"));
   g_ptr_array_add (args, g_strdup ("--network=off"));
   for (guint i = 0; i < 200; i++)
     {
@@ -279,9 +279,10 @@ test_run_as_user_with_pipe (void)
   project = cbox_test_make_dir ("project");
   g_assert_cmpint (chown (project, 65534, 65534), ==, 0);
 
-  g_assert_true (cbox_test_run ((const char *const[]){ "run", "--backend=qemu", "--accel=tcg", "--",
-                                                       "sh", "-c", "cat; id -u > owned.txt", NULL },
-                                project, (const char *const *)envp, input, &result));
+  g_assert_true (
+      cbox_test_run ((const char *const[]){ "run", "--backend=qemu", "--set=qemu.accel=tcg", "--",
+                                            "sh", "-c", "cat; id -u > owned.txt", NULL },
+                     project, (const char *const *)envp, input, &result));
   cbox_test_assert_status (&result, 0);
   g_assert_cmpstr (result.out, ==, input);
   path = g_build_filename (project, "owned.txt", NULL);
@@ -354,7 +355,7 @@ test_kernel_panic (void)
   g_assert_no_error (error);
   config_arg = g_strconcat ("--config=", config, NULL);
   g_assert_true (cbox_test_run ((const char *const[]){ "run", config_arg, "--backend=qemu",
-                                                       "--accel=tcg", "--", "true", NULL },
+                                                       "--set=qemu.accel=tcg", "--", "true", NULL },
                                 project, (const char *const *)envp, NULL, &result));
   g_test_message ("cbox said: %s", result.err);
   cbox_test_assert_status (&result, 125);
@@ -383,7 +384,7 @@ test_no_sign_of_life (void)
   g_assert_no_error (error);
   config_arg = g_strconcat ("--config=", config, NULL);
   g_assert_true (cbox_test_run ((const char *const[]){ "run", config_arg, "--backend=qemu",
-                                                       "--accel=tcg", "--", "true", NULL },
+                                                       "--set=qemu.accel=tcg", "--", "true", NULL },
                                 project, (const char *const *)envp, NULL, &result));
   g_test_message ("cbox said: %s", result.err);
   cbox_test_assert_status (&result, 125);
@@ -407,9 +408,10 @@ test_signal_and_cleanup (void)
   g_autoptr (GDir) dir = NULL;
   GPid pid;
   int status;
-  const char *argv[]
-      = { cbox_test_cbox_path (),     "run", "--backend=qemu", "--accel=tcg", "--", "sh", "-c",
-          "touch started; sleep 600", NULL };
+  const char *argv[] = {
+    cbox_test_cbox_path (),     "run", "--backend=qemu", "--set=qemu.accel=tcg", "--", "sh", "-c",
+    "touch started; sleep 600", NULL
+  };
 
   if (!require_qemu ())
     return;
@@ -471,9 +473,10 @@ test_concurrent_and_killed (void)
   g_auto (GStrv) envp = NULL;
   g_autoptr (GError) error = NULL;
   GPid pid;
-  const char *killed_argv[]
-      = { cbox_test_cbox_path (),     "run", "--backend=qemu", "--accel=tcg", "--", "sh", "-c",
-          "touch started; sleep 600", NULL };
+  const char *killed_argv[] = {
+    cbox_test_cbox_path (),     "run", "--backend=qemu", "--set=qemu.accel=tcg", "--", "sh", "-c",
+    "touch started; sleep 600", NULL
+  };
   GSubprocess *runs[4];
 
   if (!require_qemu ())
@@ -513,8 +516,8 @@ test_concurrent_and_killed (void)
       g_subprocess_launcher_set_cwd (launcher, project);
       g_subprocess_launcher_set_stdin_file_path (launcher, "/dev/null");
       runs[i] = g_subprocess_launcher_spawn (launcher, &error, cbox_test_cbox_path (), "run",
-                                             "--backend=qemu", "--accel=tcg", "--", "sh", "-c",
-                                             command, NULL);
+                                             "--backend=qemu", "--set=qemu.accel=tcg", "--", "sh",
+                                             "-c", command, NULL);
       g_assert_no_error (error);
     }
   for (guint i = 0; i < G_N_ELEMENTS (runs); i++)
@@ -561,9 +564,10 @@ test_terminal (void)
   envp = cbox_test_environ (NULL);
   project = cbox_test_make_dir ("project");
   cbox_quoted = g_shell_quote (cbox_test_cbox_path ());
-  line = g_strdup_printf ("stty rows 21 cols 77; %s run --backend=qemu --accel=tcg -- sh -c "
-                          "'echo tty=$(tty); echo size=$(stty size); exit 3'",
-                          cbox_quoted);
+  line = g_strdup_printf (
+      "stty rows 21 cols 77; %s run --backend=qemu --set=qemu.accel=tcg -- sh -c "
+      "'echo tty=$(tty); echo size=$(stty size); exit 3'",
+      cbox_quoted);
   /* script(1) turns the end of its stdin (/dev/null: at once, during the
    * boot) into a ^D typed on the terminal: the line discipline keeps it as
    * a NUL marker, which used to reach the guest as a stray "^@". */
@@ -691,8 +695,8 @@ test_sockets (void)
   envp = g_environ_setenv (envp, "NIX_DAEMON_SOCKET_PATH", nix_sock, TRUE);
 
   run_redirected ("</dev/null",
-                  (const char *const[]){ "run", "--backend=qemu", "--accel=tcg", "--network=off",
-                                         "--forward=nix", "--", "sh", "-c",
+                  (const char *const[]){ "run", "--backend=qemu", "--set=qemu.accel=tcg",
+                                         "--network=off", "--forward=nix", "--", "sh", "-c",
                                          "nix --extra-experimental-features nix-command store "
                                          "ping 2>&1; echo ping=$?",
                                          NULL },
@@ -870,8 +874,8 @@ test_relay_stall (void)
   envp = g_environ_setenv (envp, "PIPEWIRE_REMOTE", stalled_path, TRUE);
   envp = g_environ_setenv (envp, "PULSE_SERVER", pulse, TRUE);
   run_redirected ("</dev/null",
-                  (const char *const[]){ "run", "--backend=qemu", "--accel=tcg", "--network=off",
-                                         "--forward=pipewire", "--", "sh", "-c",
+                  (const char *const[]){ "run", "--backend=qemu", "--set=qemu.accel=tcg",
+                                         "--network=off", "--forward=pipewire", "--", "sh", "-c",
                                          "a=${PIPEWIRE_REMOTE:-$XDG_RUNTIME_DIR/pipewire-0}\n"
                                          "b=${PULSE_SERVER#unix:}\n"
                                          "python3 -c 'import socket, sys\n"

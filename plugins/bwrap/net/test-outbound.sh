@@ -94,7 +94,7 @@ check() { # NAME EXPECTED COMMAND...
 mkdir "$work/root-project" "$work/user-project" "$work/user-home"
 chown "$user:" "$work/user-project" "$work/user-home"
 run_root() { # NETWORK [BACKEND]
-    (cd "$work/root-project" && HOME=$work "$cbox" run "--backend=${2:-bwrap}" ${2:+--accel=tcg} \
+    (cd "$work/root-project" && HOME=$work "$cbox" run "--backend=${2:-bwrap}" ${2:+--set=qemu.accel=tcg} \
         --forward=hostconf "--network=$1" -- python3 -c "$fetch")
 }
 run_user() { # NETWORK [BACKEND]
@@ -102,7 +102,7 @@ run_user() { # NETWORK [BACKEND]
     (cd "$work/user-project" && env -u XDG_STATE_HOME -u XDG_CACHE_HOME -u XDG_CONFIG_HOME \
         -u XDG_RUNTIME_DIR HOME=$work/user-home USER=$user LOGNAME=$user \
         setpriv --reuid="$user" --regid="$user" --init-groups -- \
-        "$cbox" run "--backend=${2:-bwrap}" ${2:+--accel=tcg} --forward=hostconf "--network=$1" -- \
+        "$cbox" run "--backend=${2:-bwrap}" ${2:+--set=qemu.accel=tcg} --forward=hostconf "--network=$1" -- \
         python3 -c "$fetch")
 }
 
