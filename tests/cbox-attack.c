@@ -21,6 +21,13 @@
  *   umount:PATH            detach the mount at PATH (a cover)
  *   mknod:PATH             make a character device (1:3, null) at PATH
  *   core-pattern           write /proc/sys/kernel/core_pattern (its own value)
+ *   fresh-proc             in new user, mount and pid namespaces (uid 0 mapped
+ *                          to the caller's when the kernel lets it), mount a
+ *                          proc of its own; where that works, the same
+ *                          through it: fresh-proc-core-pattern (its own
+ *                          value), fresh-proc-sysrq (opened for writing,
+ *                          never written), and fresh-proc-keys:TEXT as
+ *                          proc-keys (given before fresh-proc)
  *   tiocsti:FD             TIOCSTI on FD, then TIOCSTI with high bits, TIOCLINUX
  *   ptrace                 PTRACE_ATTACH to pid 1 of the sandbox
  *   perf                   perf_event_open
@@ -98,6 +105,94 @@ try_core_pattern (void)
   return r;
 }
 
+/* Writes @text to @path; -1 with errno on failure. */
+static long
+write_file (const char *path, const char *text)
+{
+  int fd = open (path, O_WRONLY | O_CLOEXEC);
+  long r;
+
+  if (fd < 0)
+    return -1;
+  r = write (fd, text, strlen (text));
+  close (fd);
+  return r;
+}
+
+/* What a nested sandbox does first: new namespaces, a proc of its own.
+ * The attempts on the host's kernel through that proc are made in a
+ * grandchild (pid 1 of the new pid namespace), which prints them. */
+static void
+try_fresh_proc (const char *keys_text)
+{
+  uid_t uid = getuid ();
+  gid_t gid = getgid ();
+  pid_t child;
+
+  fflush (stdout);
+  child = fork ();
+  if (child < 0)
+    {
+      report ("fresh-proc", -1);
+      return;
+    }
+  if (child == 0)
+    {
+      char map[64];
+      pid_t pid1;
+
+      if (unshare (CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID) < 0)
+        {
+          report ("fresh-proc", -1);
+          fflush (stdout);
+          _exit (0);
+        }
+      /* Root of the new namespace where the kernel allows it (for the
+       * host's root it does not: that takes CAP_SETFCAP); unmapped
+       * otherwise, which keeps the caller's own uid for every check. */
+      write_file ("/proc/self/setgroups", "deny");
+      snprintf (map, sizeof map, "0 %u 1", (unsigned)uid);
+      write_file ("/proc/self/uid_map", map);
+      snprintf (map, sizeof map, "0 %u 1", (unsigned)gid);
+      write_file ("/proc/self/gid_map", map);
+      pid1 = fork ();
+      if (pid1 == 0)
+        {
+          mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
+          errno = 0;
+          if (mount ("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+            {
+              report ("fresh-proc", -1);
+              fflush (stdout);
+              _exit (0);
+            }
+          report ("fresh-proc", 0);
+          report ("fresh-proc-core-pattern", try_core_pattern ());
+          {
+            int fd = open ("/proc/sysrq-trigger", O_WRONLY | O_CLOEXEC);
+            report ("fresh-proc-sysrq", fd);
+            if (fd >= 0)
+              close (fd);
+          }
+          if (keys_text != NULL)
+            {
+              char *keys = read_all ("/proc/keys");
+              printf ("fresh-proc-keys=%s\n",
+                      keys != NULL && strstr (keys, keys_text) ? "visible" : "hidden");
+            }
+          fflush (stdout);
+          _exit (0);
+        }
+      if (pid1 < 0)
+        report ("fresh-proc", -1);
+      else
+        waitpid (pid1, NULL, 0);
+      fflush (stdout);
+      _exit (0);
+    }
+  waitpid (child, NULL, 0);
+}
+
 static long
 try_clone_userns (void)
 {
@@ -146,6 +241,8 @@ report_caps (void)
 int
 main (int argc, char **argv)
 {
+  const char *fresh_keys = NULL;
+
   for (int i = 1; i < argc; i++)
     {
       const char *a = argv[i];
@@ -180,6 +277,10 @@ main (int argc, char **argv)
         report ("mknod", mknod (param, S_IFCHR | 0600, makedev (1, 3)));
       else if (strcmp (a, "core-pattern") == 0)
         report (a, try_core_pattern ());
+      else if (strncmp (a, "fresh-proc-keys:", 16) == 0)
+        fresh_keys = param;
+      else if (strcmp (a, "fresh-proc") == 0)
+        try_fresh_proc (fresh_keys);
       else if (strncmp (a, "tiocsti:", 8) == 0)
         try_tiocsti (param);
       else if (strcmp (a, "ptrace") == 0)

@@ -356,8 +356,60 @@ test_userns (gconstpointer data)
   g_assert_no_error (error);
   allowed
       = run_script (c, project, config, "none", "./cbox-attack userns; ./cbox-attack clone-userns");
-  assert_result (allowed, "userns", "ok");
-  assert_result (allowed, "clone-userns", "ok");
+  /* Except for a command that is the host's root: in a namespace of its
+   * own it would keep the host's uid 0 for sysctl writes (see
+   * /kernel-surface/.../nested-proc). */
+  assert_result (allowed, "userns", g_str_equal (c->mode, "root") ? "EPERM" : "ok");
+  assert_result (allowed, "clone-userns", g_str_equal (c->mode, "root") ? "EPERM" : "ok");
+}
+
+/* A nested sandbox under allow-userns (Claude Code's, bwrap's): it must
+ * be able to mount a proc of its own, except where the command is the
+ * host's root; and through that proc nothing the covers of the sandbox's
+ * /proc hold back is writable (core_pattern, sysrq-trigger). For bwrap,
+ * a real nested `bwrap --proc /proc` too. */
+static void
+test_nested_proc (gconstpointer data)
+{
+  const Case *c = data;
+  g_autofree char *project = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *config = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *mounted = NULL;
+  const char *script = "./cbox-attack fresh-proc; "
+                       "if command -v bwrap >/dev/null; then "
+                       "bwrap --proc /proc --dev /dev --ro-bind / / true 2>&1; echo nested=$?; "
+                       "else echo nested=absent; fi";
+
+  if (!setup (c))
+    return;
+  project = make_project (c);
+  config = g_build_filename (project, "..", "allow-userns.conf", NULL);
+  g_assert_true (g_file_set_contents (config, "[cbox]\nallow-userns=true\n", -1, &error));
+  g_assert_no_error (error);
+  out = run_script (c, project, config, "none", script);
+  g_test_message ("%s", out);
+  mounted = result_of (out, "fresh-proc");
+  if (g_str_equal (c->mode, "root"))
+    {
+      /* A user namespace keeps the host's uid 0 for sysctl writes: a
+       * fresh proc would be writable to it. */
+      g_assert_cmpstr (mounted, ==, "EPERM");
+      assert_result (out, "nested",
+                     g_str_equal (c->backend, "bwrap") ? "1" : result_of (out, "nested"));
+      return;
+    }
+  if (g_str_equal (c->backend, "bwrap"))
+    {
+      g_assert_cmpstr (mounted, ==, "ok");
+      assert_result (out, "nested", "0");
+    }
+  if (g_str_equal (mounted, "ok"))
+    {
+      assert_refused (out, "fresh-proc-core-pattern");
+      assert_refused (out, "fresh-proc-sysrq");
+    }
 }
 
 /* The mount family, old and new API (CVE-2021-41133: flatpak's filter
@@ -473,6 +525,7 @@ main (int argc, char **argv)
         ADD ("keyring", test_keyring);
         ADD ("userns", test_userns);
         ADD ("syscalls", test_syscalls);
+        ADD ("nested-proc", test_nested_proc);
       }
   {
     static const Case qemu_root = { "qemu", "root" };

@@ -360,6 +360,14 @@ cbox_bwrap_config_scopes_abstract (CboxContext *ctx)
   return mode != CBOX_NETWORK_HOST;
 }
 
+/* Whether the command's uid is the host's 0: root runs bwrap (no user
+ * namespace) for a command that runs as root. */
+static gboolean
+cbox_bwrap_command_is_host_root (CboxPlan *plan)
+{
+  return getuid () == 0 && cbox_plan_get_uid (plan) == 0;
+}
+
 /* Starts bwrap before the plan exists: `bwrap --args FD -- cbox-exec
  * --init --args-fd FD2`, blocked reading its arguments from a socket that
  * run fills in. bwrap's own start (exec, libraries, about 1 ms) then
@@ -431,8 +439,10 @@ cbox_bwrap_prestart (CboxContext *ctx, GError **error)
   cbox_launch_add_args (early->launch, "--", CBOX_BWRAP_EXEC_DEST, "--init", "--status-fd", NULL);
   cbox_launch_add_argf (early->launch, "%d", early->exec_status_w);
   /* The plan does not exist yet: what the configuration says now is what
-   * it will say (run starts bwrap late if not). */
-  early->allow_userns = cbox_bwrap_config_allows_userns (ctx);
+   * it will say (run starts bwrap late if not), as realize decides it (a
+   * root command gets no user namespace). */
+  early->allow_userns
+      = cbox_bwrap_config_allows_userns (ctx) && !(getuid () == 0 && cbox_host_get_uid (host) == 0);
   if (early->allow_userns)
     cbox_launch_add_arg (early->launch, "--allow-userns");
   early->scope_abstract = cbox_bwrap_config_scopes_abstract (ctx);
@@ -580,6 +590,22 @@ cbox_bwrap_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GError
   if (!cbox_context_get_boolean (ctx, "allow-userns", FALSE, &allow_userns, error))
     return FALSE;
   allow_userns = allow_userns || cbox_plan_get_allow_userns (plan);
+  /* Not for a command that is the host's root, as nspawn does (see
+   * there): in a user namespace of its own it keeps the host's uid 0 for
+   * the kernel's sysctl checks, so it is one fresh proc mount away from
+   * core_pattern, which only the covers below and bwrap's own hold back;
+   * and it gains nothing, since mapping uid 0 into a new user namespace
+   * takes CAP_SETFCAP: bwrap, Firefox's and Chromium's sandboxes fail for
+   * root anyway (Firefox falls back to its sandbox without namespaces when
+   * it cannot make one, and loops on crashing tabs when it can but then
+   * cannot map its uid). docs/security.md, "bwrap". */
+  if (allow_userns && cbox_bwrap_command_is_host_root (plan))
+    {
+      allow_userns = FALSE;
+      cbox_plan_add_note (plan, "allow-userns is not applied to a command that runs as root "
+                                "(the host's uid 0 in a user namespace of its own could write "
+                                "/proc/sys): new user namespaces stay refused");
+    }
 
   if (info == NULL)
     {
@@ -691,18 +717,42 @@ cbox_bwrap_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GError
    * So: /proc/sys read-only (the host's tree, bound from outside: the
    * same values, but no writes), the trigger under /dev/null's read-only
    * bind. /proc/keys and /proc/key-users list every key (and keyring
-   * user) the caller may view, the host's included: empty inside. Bound
-   * for every caller, not only root: it costs four mounts, and the
-   * sandbox is the same whoever starts it. */
-  cbox_launch_add_args (launch, "--ro-bind", "/proc/sys", "/proc/sys", NULL);
-  {
-    /* Each only where this kernel has it (no CONFIG_MAGIC_SYSRQ, no
-     * CONFIG_KEYS): the sandbox's /proc is the same kernel's. */
-    static const char *const covered[] = { "/proc/sysrq-trigger", "/proc/keys", "/proc/key-users" };
-    for (gsize i = 0; i < G_N_ELEMENTS (covered); i++)
-      if (access (covered[i], F_OK) == 0)
-        cbox_launch_add_args (launch, "--ro-bind", "/dev/null", covered[i], NULL);
-  }
+   * user) the caller may view, the host's included: empty inside.
+   *
+   * Those covers also stop a nested sandbox from mounting a /proc of its
+   * own: the kernel allows a new proc mount in a user namespace only
+   * where a proc already visible there has no locked mount over anything
+   * but an empty directory (fs/namespace.c, mount_too_revealing), and
+   * every mount of this sandbox is locked in a namespace the command
+   * makes. Where the command's uid is the host's 0 that refusal is what
+   * keeps core_pattern out of reach (a user namespace keeps the host's
+   * kuid 0 whatever its map), so root keeps the covers; it gets no
+   * allow-userns either (above).
+   *
+   * Anybody else who may make user namespaces (allow-userns: Claude
+   * Code's sandbox, bwrap or flatpak inside) gets /proc without covers,
+   * so the nested sandbox can mount its own. Nothing it held back is
+   * reachable then: /proc/sys and /proc/sysrq-trigger belong to the
+   * host's root, and a user namespace gives no capability over files
+   * whose owner it does not map (the sysctls check the writer's uid
+   * against the host's 0, not a capability). What shows is /proc/keys:
+   * the descriptions (never the payloads: keyctl is refused) of the
+   * caller's own keys that the key's owner may view, written down in
+   * docs/security.md, "bwrap". */
+  if (!allow_userns || cbox_bwrap_command_is_host_root (plan))
+    {
+      cbox_launch_add_args (launch, "--ro-bind", "/proc/sys", "/proc/sys", NULL);
+      /* Each only where this kernel has it (no CONFIG_MAGIC_SYSRQ, no
+       * CONFIG_KEYS): the sandbox's /proc is the same kernel's. */
+      static const char *const covered[]
+          = { "/proc/sysrq-trigger", "/proc/keys", "/proc/key-users" };
+      for (gsize i = 0; i < G_N_ELEMENTS (covered); i++)
+        if (access (covered[i], F_OK) == 0)
+          cbox_launch_add_args (launch, "--ro-bind", "/dev/null", covered[i], NULL);
+    }
+  else
+    cbox_plan_add_note (plan, "/proc without covers, so that a nested sandbox can mount its "
+                              "own (allow-userns, and the command is not the host's root)");
 
   /* The plan in its order: later items go over earlier ones. */
   for (guint i = 0; i < cbox_plan_get_n_mounts (plan); i++)

@@ -192,6 +192,9 @@ test_realize_allow_userns (Fixture *fx, gconstpointer data)
   g_autoptr (GError) error = NULL;
 
   g_key_file_set_boolean (fx->config, "bwrap", "allow-userns", TRUE);
+  /* Root's command gets none (/bwrap/realize/allow-userns-root). */
+  if (getuid () == 0)
+    cbox_plan_set_user (fx->plan, 1000, 1000, "user", "/home/user");
   g_assert_true (cbox_bwrap_realize (fx->ctx, fx->plan, fx->launch, &error));
   g_assert_no_error (error);
   g_assert_cmpint (find_seq (fx->launch, "--disable-userns", NULL), ==, -1);
@@ -208,12 +211,40 @@ test_realize_plan_allow_userns (Fixture *fx, gconstpointer data)
   g_autoptr (GError) error = NULL;
 
   cbox_plan_set_allow_userns (fx->plan, TRUE);
+  if (getuid () == 0)
+    cbox_plan_set_user (fx->plan, 1000, 1000, "user", "/home/user");
   g_assert_true (cbox_bwrap_realize (fx->ctx, fx->plan, fx->launch, &error));
   g_assert_no_error (error);
   g_assert_cmpint (find_seq (fx->launch, "--disable-userns", NULL), ==, -1);
   g_assert_cmpint (find_seq (fx->launch, "/run/cbox-exec", "--init", "--allow-userns",
                              "--scope-abstract", "--", NULL),
                    >, 0);
+  /* No covers over /proc, so a nested sandbox can mount its own. */
+  g_assert_cmpint (find_seq (fx->launch, "--ro-bind", "/proc/sys", "/proc/sys", NULL), ==, -1);
+}
+
+/* A command that is the host's root gets no new user namespace even with
+ * allow-userns (it would keep the host's uid 0 for sysctl writes in one),
+ * and keeps the covers over /proc. */
+static void
+test_realize_allow_userns_root (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (getuid () != 0)
+    {
+      g_test_skip ("only root runs a command as the host's root");
+      return;
+    }
+  cbox_plan_set_allow_userns (fx->plan, TRUE);
+  cbox_plan_set_user (fx->plan, 0, 0, "root", "/root");
+  g_assert_true (cbox_bwrap_realize (fx->ctx, fx->plan, fx->launch, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (find_seq (fx->launch, "/run/cbox-exec", "--init", "--allow-userns", NULL), ==,
+                   -1);
+  g_assert_cmpint (find_seq (fx->launch, "--ro-bind", "/proc/sys", "/proc/sys", NULL), >, 0);
+  if (find_seq (fx->launch, "--disable-userns", NULL) < 0)
+    g_assert_cmpint (find_seq (fx->launch, "/run/cbox-exec", "--init", "--", NULL), >, 0);
 }
 
 static void
@@ -365,6 +396,7 @@ main (int argc, char **argv)
   ADD ("/bwrap/realize/network-host", test_realize_network_host);
   ADD ("/bwrap/realize/allow-userns", test_realize_allow_userns);
   ADD ("/bwrap/realize/plan-allow-userns", test_realize_plan_allow_userns);
+  ADD ("/bwrap/realize/allow-userns-root", test_realize_allow_userns_root);
   ADD ("/bwrap/realize/bad-config", test_realize_bad_config);
   ADD ("/bwrap/probe/missing-bwrap", test_probe_missing);
   g_test_add_func ("/bwrap/probe/userns-problem", test_userns_problem);

@@ -428,7 +428,23 @@ cbox_nspawn_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GErro
    * (cbox_nspawn_run_result()). */
   cbox_launch_add_args (launch, CBOX_NSPAWN_EXEC_PATH, "--init", "--status-file",
                         CBOX_NSPAWN_STATUS_FILE, NULL);
-  if (cbox_plan_get_allow_userns (plan))
+  /* allow-userns, except for a command that is the host's root (nspawn
+   * maps no uids: root inside is root outside). In a user namespace of
+   * its own such a command keeps the host's uid 0, the one the kernel's
+   * sysctls check for writes, and gets every capability over a mount
+   * namespace that still holds the host's mounts below the container's
+   * (nspawn moves the container's tree over / and chroots): a fresh proc
+   * mount passes the kernel's mount_too_revealing check through the
+   * host's /proc, and its /proc/sys/kernel/core_pattern is writable (a
+   * program the host's kernel runs as root). Nothing is lost by refusing:
+   * mapping uid 0 into a new user namespace takes CAP_SETFCAP, which the
+   * command has not, so the sandboxes that want one (bwrap, Firefox's,
+   * Chromium's) fail for root anyway. docs/security.md, "nspawn". */
+  if (cbox_plan_get_allow_userns (plan) && cbox_plan_get_uid (plan) == 0)
+    cbox_plan_add_note (plan, "allow-userns is not applied to a command that runs as root "
+                              "(the host's uid 0 in a user namespace of its own could write "
+                              "/proc/sys): new user namespaces stay refused");
+  else if (cbox_plan_get_allow_userns (plan))
     cbox_launch_add_arg (launch, "--allow-userns");
   /* Every network mode but host: abstract unix sockets outside the
    * command's Landlock domain stay closed (core/cbox-confine.c). */
