@@ -2,8 +2,10 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -972,6 +974,147 @@ cbox_plan_run_cleanups (CboxPlan *plan)
       if (cleanup.destroy != NULL)
         cleanup.destroy (cleanup.user_data);
     }
+}
+
+/* ---- per-run folders ---------------------------------------------------- */
+
+typedef struct
+{
+  char *dir;
+  int lock_fd;
+} CboxRunDir;
+
+static void
+cbox_run_dir_free (gpointer user_data)
+{
+  CboxRunDir *run_dir = user_data;
+
+  if (run_dir->lock_fd >= 0)
+    close (run_dir->lock_fd);
+  g_free (run_dir->dir);
+  g_free (run_dir);
+}
+
+/* Removes the sockets and files in @dir (the lock among them), then @dir.
+ * Never recurses and never follows a link: only what a run puts there
+ * goes, and a folder with anything else in it stays. */
+static void
+cbox_run_dir_remove (const char *dir)
+{
+  g_autoptr (GDir) listing = g_dir_open (dir, 0, NULL);
+  const char *name;
+
+  while (listing != NULL && (name = g_dir_read_name (listing)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+      struct stat st;
+
+      if (lstat (path, &st) == 0 && (S_ISSOCK (st.st_mode) || S_ISREG (st.st_mode)))
+        (void)unlink (path);
+    }
+  (void)rmdir (dir);
+}
+
+static void
+cbox_run_dir_cleanup (gpointer user_data)
+{
+  CboxRunDir *run_dir = user_data;
+  cbox_run_dir_remove (run_dir->dir);
+}
+
+/* A run killed with SIGKILL cannot remove its folder (its helper is gone:
+ * it watched the sync fd, but the socket stays). The lock a live run
+ * holds says which folders are in use; the others are swept. */
+static void
+cbox_run_dir_sweep (const char *base, const char *prefix, uid_t uid)
+{
+  g_autoptr (GDir) listing = g_dir_open (base, 0, NULL);
+  const char *name;
+
+  while (listing != NULL && (name = g_dir_read_name (listing)) != NULL)
+    {
+      g_autofree char *dir = NULL;
+      g_autofree char *lock = NULL;
+      struct stat st;
+      int fd;
+
+      if (!g_str_has_prefix (name, prefix))
+        continue;
+      dir = g_build_filename (base, name, NULL);
+      /* Only our own folders: /tmp is shared with other users. */
+      if (lstat (dir, &st) != 0 || !S_ISDIR (st.st_mode)
+          || (st.st_uid != geteuid () && st.st_uid != uid))
+        continue;
+      lock = g_build_filename (dir, ".lock", NULL);
+      /* O_NONBLOCK: a fifo put there must not hang the sweep. */
+      fd = open (lock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+      if (fd < 0)
+        continue; /* being created right now, or not ours */
+      if (flock (fd, LOCK_EX | LOCK_NB) == 0)
+        cbox_run_dir_remove (dir);
+      close (fd);
+    }
+}
+
+gboolean
+cbox_plan_make_run_dir (CboxPlan *plan, const char *dir, const char *prefix, uid_t uid, gid_t gid,
+                        GError **error)
+{
+  g_autofree char *base = NULL;
+  g_autofree char *name = NULL;
+  g_autofree char *lock = NULL;
+  g_autofree char *lock_new = NULL;
+  CboxRunDir *run_dir;
+
+  g_return_val_if_fail (plan != NULL, FALSE);
+  g_return_val_if_fail (dir != NULL && g_path_is_absolute (dir), FALSE);
+  g_return_val_if_fail (prefix != NULL && *prefix != '\0', FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  base = g_path_get_dirname (dir);
+  name = g_path_get_basename (dir);
+  g_return_val_if_fail (g_str_has_prefix (name, prefix), FALSE);
+  cbox_run_dir_sweep (base, prefix, uid);
+
+  /* Private to the user: nobody else may connect to a socket in it, nor
+   * put one of their own where the sandbox's will be bound from. mkdir()
+   * fails if the name is taken, so a folder planted in /tmp is never
+   * used. */
+  if (mkdir (dir, 0700) != 0)
+    {
+      int saved_errno = errno;
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "cannot create %s: %s", dir,
+                   g_strerror (saved_errno));
+      return FALSE;
+    }
+  run_dir = g_new0 (CboxRunDir, 1);
+  run_dir->dir = g_strdup (dir);
+  run_dir->lock_fd = -1;
+  cbox_plan_add_cleanup (plan, cbox_run_dir_cleanup, run_dir, cbox_run_dir_free);
+
+  /* Locked under a temporary name, then renamed: a concurrent run's sweep
+   * never sees an unlocked ".lock" of a live folder. */
+  lock = g_build_filename (dir, ".lock", NULL);
+  lock_new = g_build_filename (dir, ".lock.new", NULL);
+  run_dir->lock_fd = open (lock_new, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (run_dir->lock_fd < 0 || flock (run_dir->lock_fd, LOCK_EX) != 0
+      || rename (lock_new, lock) != 0)
+    {
+      int saved_errno = errno;
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "cannot lock %s: %s", lock,
+                   g_strerror (saved_errno));
+      return FALSE;
+    }
+  /* Root planning for a user: the helpers that make sockets here run as
+   * that user. */
+  if (geteuid () == 0 && uid != 0 && uid != (uid_t)-1 && chown (dir, uid, gid) != 0)
+    {
+      int saved_errno = errno;
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "cannot give %s to uid %u: %s", dir,
+                   (unsigned)uid, g_strerror (saved_errno));
+      return FALSE;
+    }
+  return TRUE;
 }
 
 void

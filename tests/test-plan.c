@@ -243,6 +243,85 @@ test_plan_cleanups_lifo_once (void)
   g_assert_cmpint (cleanup_count, ==, 1);
 }
 
+/* cbox_plan_make_run_dir(): a private folder, removed by the plan's
+ * cleanups with the sockets and files in it; a taken name is refused;
+ * the sweep removes what a killed run left (no lock held) and keeps a
+ * live run's folder, and never follows a link. */
+static void
+test_plan_run_dir (void)
+{
+  g_autofree char *base = cbox_test_make_dir ("run-dirs");
+  g_autofree char *dir = g_build_filename (base, "cbox-test-1", NULL);
+  g_autofree char *stale = g_build_filename (base, "cbox-test-stale", NULL);
+  g_autofree char *stale_sock = g_build_filename (stale, "sock", NULL);
+  g_autofree char *stale_lock = g_build_filename (stale, ".lock", NULL);
+  g_autofree char *other = g_build_filename (base, "other-stale", NULL);
+  g_autofree char *victim = cbox_test_make_dir ("run-dir-victim");
+  g_autofree char *victim_file = g_build_filename (victim, "keep", NULL);
+  g_autofree char *link_dir = g_build_filename (base, "cbox-test-link", NULL);
+  g_autofree char *socket_path = g_build_filename (dir, "sock", NULL);
+  g_autofree char *live = g_build_filename (base, "cbox-test-2", NULL);
+  g_autoptr (GError) error = NULL;
+  CboxPlan *plan = cbox_plan_new ();
+  CboxPlan *live_plan = cbox_plan_new ();
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  GStatBuf st;
+  int fd;
+
+  /* A live run's folder (its lock held) and a killed run's (lock free). */
+  g_assert_true (
+      cbox_plan_make_run_dir (live_plan, live, "cbox-test-", getuid (), getgid (), &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (g_mkdir (stale, 0700), ==, 0);
+  g_assert_true (g_file_set_contents (stale_sock, "", 0, NULL));
+  g_assert_true (g_file_set_contents (stale_lock, "", 0, NULL));
+  /* Not of this prefix; a link named like one, to a folder with a file. */
+  g_assert_cmpint (g_mkdir (other, 0700), ==, 0);
+  g_assert_true (g_file_set_contents (victim_file, "x", -1, NULL));
+  g_assert_cmpint (symlink (victim, link_dir), ==, 0);
+
+  g_assert_true (cbox_plan_make_run_dir (plan, dir, "cbox-test-", getuid (), getgid (), &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (g_lstat (dir, &st), ==, 0);
+  g_assert_true (S_ISDIR (st.st_mode));
+  g_assert_cmpint (st.st_mode & 07777, ==, 0700);
+  g_assert_false (g_file_test (stale, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (live, G_FILE_TEST_IS_DIR));
+  g_assert_true (g_file_test (other, G_FILE_TEST_IS_DIR));
+  g_assert_true (g_file_test (victim_file, G_FILE_TEST_EXISTS));
+
+  /* A socket in it, as a helper would make. */
+  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  g_assert_cmpint (fd, >=, 0);
+  g_strlcpy (addr.sun_path, socket_path, sizeof addr.sun_path);
+  g_assert_cmpint (bind (fd, (struct sockaddr *)&addr, sizeof addr), ==, 0);
+  close (fd);
+
+  /* The name is taken now: refused, naming the path. */
+  {
+    CboxPlan *again = cbox_plan_new ();
+    g_assert_false (
+        cbox_plan_make_run_dir (again, dir, "cbox-test-", getuid (), getgid (), &error));
+    g_assert_error (error, CBOX_ERROR, CBOX_ERROR_FAILED);
+    g_assert_nonnull (strstr (error->message, dir));
+    g_clear_error (&error);
+    cbox_plan_free (again);
+  }
+  g_assert_true (g_file_test (socket_path, G_FILE_TEST_EXISTS));
+
+  cbox_plan_run_cleanups (plan);
+  g_assert_false (g_file_test (dir, G_FILE_TEST_EXISTS));
+  cbox_plan_free (plan);
+  cbox_plan_free (live_plan);
+  g_assert_false (g_file_test (live, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (victim_file, G_FILE_TEST_EXISTS));
+  g_unlink (link_dir);
+  g_unlink (victim_file);
+  g_rmdir (victim);
+  g_rmdir (other);
+  g_rmdir (base);
+}
+
 static void
 test_plan_fds_closed_on_free (void)
 {
@@ -937,6 +1016,7 @@ main (int argc, char **argv)
   g_test_add_func ("/plan/data/copy-mode-and-size", test_plan_copy_mode_and_size);
   g_test_add_func ("/plan/cleanups/lifo-once", test_plan_cleanups_lifo_once);
   g_test_add_func ("/plan/fds/closed-on-free", test_plan_fds_closed_on_free);
+  g_test_add_func ("/plan/run-dir/make-sweep-remove", test_plan_run_dir);
   g_test_add_func ("/plan/forwarders-and-skipped", test_plan_forwarders_and_skipped);
   g_test_add_func ("/launch/shell-string", test_launch_shell_string);
   g_test_add_func ("/host/resolve-and-expand", test_host_resolve_and_expand);

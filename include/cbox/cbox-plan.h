@@ -297,6 +297,20 @@ void cbox_plan_add_cleanup (CboxPlan *plan, CboxCleanupFunc func, gpointer user_
                             GDestroyNotify destroy);
 void cbox_plan_run_cleanups (CboxPlan *plan);
 
+/* ---- per-run folders (ABI 1.5) ---------------------------------------- */
+/* Makes @dir (absolute; its parent exists, its name starts with @prefix),
+ * mode 0700, for the sockets of this run's host helpers (a proxy, a
+ * relay), and removes it with what is in it by a cleanup of the plan.
+ * First sweeps the folders named @prefix... in the same parent that a run
+ * killed with SIGKILL left (owned by cbox's euid or @uid, no live run
+ * holding their lock). Fails if @dir exists (a planted folder is never
+ * used). Run as root for another @uid, gives it to @uid:@gid. Only
+ * sockets and regular files are ever removed, never through a link. The
+ * error says what failed on which path; prefix it with the plugin's
+ * name. */
+gboolean cbox_plan_make_run_dir (CboxPlan *plan, const char *dir, const char *prefix, uid_t uid,
+                                 gid_t gid, GError **error);
+
 /* ---- protected paths (ABI 1.4) -------------------------------------------- */
 
 typedef enum

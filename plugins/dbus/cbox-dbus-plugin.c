@@ -788,134 +788,19 @@ dbus_contribute (CboxContext *ctx, CboxPlan *plan, GError **error)
 
 /* ---- the per-run directory ------------------------------------------------ */
 
-typedef struct
-{
-  char *dir;
-  int lock_fd;
-} DbusRunDir;
-
-static void
-dbus_run_dir_free (gpointer data)
-{
-  DbusRunDir *run_dir = data;
-
-  if (run_dir->lock_fd >= 0)
-    close (run_dir->lock_fd);
-  g_free (run_dir->dir);
-  g_free (run_dir);
-}
-
-/* Removes the sockets and the lock in @dir, then @dir. Never recurses and
- * never follows a link: only what cbox itself puts there goes. */
-static void
-dbus_remove_run_dir (const char *dir)
-{
-  g_autoptr (GDir) listing = g_dir_open (dir, 0, NULL);
-  const char *name;
-
-  while (listing != NULL && (name = g_dir_read_name (listing)) != NULL)
-    {
-      g_autofree char *path = g_build_filename (dir, name, NULL);
-      struct stat st;
-
-      if (lstat (path, &st) == 0 && (S_ISSOCK (st.st_mode) || S_ISREG (st.st_mode)))
-        (void)unlink (path);
-    }
-  (void)rmdir (dir);
-}
-
-static void
-dbus_run_dir_cleanup (gpointer data)
-{
-  DbusRunDir *run_dir = data;
-  dbus_remove_run_dir (run_dir->dir);
-}
-
-/* A run killed with SIGKILL cannot remove its directory; the proxy is
- * gone (it watched the sync fd) but its socket stays. The lock held by a
- * live run says which directories are still in use; the others are swept. */
-static void
-dbus_sweep_stale (const char *base, uid_t uid)
-{
-  g_autoptr (GDir) listing = g_dir_open (base, 0, NULL);
-  const char *name;
-
-  while (listing != NULL && (name = g_dir_read_name (listing)) != NULL)
-    {
-      g_autofree char *dir = NULL;
-      g_autofree char *lock = NULL;
-      struct stat st;
-      int fd;
-
-      if (!g_str_has_prefix (name, DBUS_RUN_DIR_PREFIX))
-        continue;
-      dir = g_build_filename (base, name, NULL);
-      /* Only our own directories: /tmp is shared with other users. */
-      if (lstat (dir, &st) != 0 || !S_ISDIR (st.st_mode)
-          || (st.st_uid != geteuid () && st.st_uid != uid))
-        continue;
-      lock = g_build_filename (dir, ".lock", NULL);
-      /* O_NONBLOCK: a fifo put there must not hang the sweep. */
-      fd = open (lock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-      if (fd < 0)
-        continue; /* being created right now, or not ours */
-      if (flock (fd, LOCK_EX | LOCK_NB) == 0)
-        dbus_remove_run_dir (dir);
-      close (fd);
-    }
-}
-
 static gboolean
 dbus_prepare (CboxContext *ctx, CboxPlan *plan, GError **error)
 {
   const CboxHost *host = cbox_context_get_host (ctx);
   CboxDbusState *state = cbox_context_get_data (ctx);
-  g_autofree char *base = NULL;
-  g_autofree char *lock = NULL;
-  g_autofree char *lock_new = NULL;
-  DbusRunDir *run_dir;
-  uid_t uid = cbox_host_get_uid (host);
-  gid_t gid = cbox_host_get_gid (host);
 
   if (state == NULL || state->run_dir == NULL)
     return TRUE;
 
-  base = g_path_get_dirname (state->run_dir);
-  dbus_sweep_stale (base, uid);
-
-  /* Private to the user: nobody else may connect to the proxy, nor replace
-   * its socket before the sandbox binds it. mkdir() fails if the name is
-   * taken, so a directory planted in /tmp is never used. */
-  if (mkdir (state->run_dir, 0700) != 0)
+  if (!cbox_plan_make_run_dir (plan, state->run_dir, DBUS_RUN_DIR_PREFIX, cbox_host_get_uid (host),
+                               cbox_host_get_gid (host), error))
     {
-      int saved_errno = errno;
-      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "dbus: cannot create %s: %s",
-                   state->run_dir, g_strerror (saved_errno));
-      return FALSE;
-    }
-  run_dir = g_new0 (DbusRunDir, 1);
-  run_dir->dir = g_strdup (state->run_dir);
-  run_dir->lock_fd = -1;
-  cbox_plan_add_cleanup (plan, dbus_run_dir_cleanup, run_dir, dbus_run_dir_free);
-
-  /* Locked under a temporary name, then renamed: a concurrent run's sweep
-   * never sees an unlocked ".lock" of a live directory. */
-  lock = g_build_filename (state->run_dir, ".lock", NULL);
-  lock_new = g_build_filename (state->run_dir, ".lock.new", NULL);
-  run_dir->lock_fd = open (lock_new, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (run_dir->lock_fd < 0 || flock (run_dir->lock_fd, LOCK_EX) != 0
-      || rename (lock_new, lock) != 0)
-    {
-      int saved_errno = errno;
-      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "dbus: cannot lock %s: %s", lock,
-                   g_strerror (saved_errno));
-      return FALSE;
-    }
-  if (geteuid () == 0 && uid != 0 && uid != (uid_t)-1 && chown (state->run_dir, uid, gid) != 0)
-    {
-      int saved_errno = errno;
-      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "dbus: cannot give %s to uid %u: %s",
-                   state->run_dir, (unsigned)uid, g_strerror (saved_errno));
+      g_prefix_error (error, "dbus: ");
       return FALSE;
     }
   return TRUE;

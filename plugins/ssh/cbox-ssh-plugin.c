@@ -571,137 +571,21 @@ ssh_contribute (CboxContext *ctx, CboxPlan *plan, GError **error)
 
 /* ---- the relay's private folder -------------------------------------------- */
 
-typedef struct
-{
-  char *dir;
-  int lock_fd;
-} SshRunDir;
-
-static void
-ssh_run_dir_free (gpointer user_data)
-{
-  SshRunDir *run_dir = user_data;
-
-  if (run_dir->lock_fd >= 0)
-    close (run_dir->lock_fd);
-  g_free (run_dir->dir);
-  g_free (run_dir);
-}
-
-/* Removes the socket and the lock in @dir, then @dir. Never recurses and
- * never follows a link: only what cbox itself puts there goes. */
-static void
-ssh_remove_run_dir (const char *dir)
-{
-  g_autoptr (GDir) listing = g_dir_open (dir, 0, NULL);
-  const char *name;
-
-  while (listing != NULL && (name = g_dir_read_name (listing)) != NULL)
-    {
-      g_autofree char *path = g_build_filename (dir, name, NULL);
-      struct stat st;
-
-      if (lstat (path, &st) == 0 && (S_ISSOCK (st.st_mode) || S_ISREG (st.st_mode)))
-        (void)unlink (path);
-    }
-  (void)rmdir (dir);
-}
-
-static void
-ssh_run_dir_cleanup (gpointer user_data)
-{
-  SshRunDir *run_dir = user_data;
-  ssh_remove_run_dir (run_dir->dir);
-}
-
-/* A run killed with SIGKILL cannot remove its folder; the relay is gone
- * (it watched the sync fd) but its socket stays. The lock held by a live
- * run says which folders are still in use; the others are swept. */
-static void
-ssh_sweep_stale (const char *base, uid_t uid)
-{
-  g_autoptr (GDir) listing = g_dir_open (base, 0, NULL);
-  const char *name;
-
-  while (listing != NULL && (name = g_dir_read_name (listing)) != NULL)
-    {
-      g_autofree char *dir = NULL;
-      g_autofree char *lock = NULL;
-      struct stat st;
-      int fd;
-
-      if (!g_str_has_prefix (name, SSH_RUN_DIR_PREFIX))
-        continue;
-      dir = g_build_filename (base, name, NULL);
-      /* Only our own folders: /tmp is shared with other users. */
-      if (lstat (dir, &st) != 0 || !S_ISDIR (st.st_mode)
-          || (st.st_uid != geteuid () && st.st_uid != uid))
-        continue;
-      lock = g_build_filename (dir, ".lock", NULL);
-      /* O_NONBLOCK: a fifo put there must not hang the sweep. */
-      fd = open (lock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-      if (fd < 0)
-        continue; /* being created right now, or not ours */
-      if (flock (fd, LOCK_EX | LOCK_NB) == 0)
-        ssh_remove_run_dir (dir);
-      close (fd);
-    }
-}
-
 static gboolean
 ssh_prepare (CboxContext *ctx, CboxPlan *plan, GError **error)
 {
   const CboxHost *host = cbox_context_get_host (ctx);
   SshData *data = cbox_context_get_data (ctx);
-  g_autofree char *base = NULL;
-  g_autofree char *lock = NULL;
-  g_autofree char *lock_new = NULL;
-  SshRunDir *run_dir;
-  uid_t uid = cbox_host_get_uid (host);
-  gid_t gid = cbox_host_get_gid (host);
 
   if (data == NULL || data->run_dir == NULL)
     return TRUE;
 
-  base = g_path_get_dirname (data->run_dir);
-  ssh_sweep_stale (base, uid);
-
-  /* Private to the user: nobody else may connect to the relay, nor put a
-   * socket of their own where the sandbox's will be bound from. mkdir()
-   * fails if the name is taken, so a folder planted in /tmp is never
-   * used. */
-  if (mkdir (data->run_dir, 0700) != 0)
-    {
-      int saved_errno = errno;
-      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "ssh: cannot create %s: %s", data->run_dir,
-                   g_strerror (saved_errno));
-      return FALSE;
-    }
-  run_dir = g_new0 (SshRunDir, 1);
-  run_dir->dir = g_strdup (data->run_dir);
-  run_dir->lock_fd = -1;
-  cbox_plan_add_cleanup (plan, ssh_run_dir_cleanup, run_dir, ssh_run_dir_free);
-
-  /* Locked under a temporary name, then renamed: a concurrent run's sweep
-   * never sees an unlocked ".lock" of a live folder. */
-  lock = g_build_filename (data->run_dir, ".lock", NULL);
-  lock_new = g_build_filename (data->run_dir, ".lock.new", NULL);
-  run_dir->lock_fd = open (lock_new, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (run_dir->lock_fd < 0 || flock (run_dir->lock_fd, LOCK_EX) != 0
-      || rename (lock_new, lock) != 0)
-    {
-      int saved_errno = errno;
-      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "ssh: cannot lock %s: %s", lock,
-                   g_strerror (saved_errno));
-      return FALSE;
-    }
   /* The relay runs as the user (see ssh_contribute_agent()) and makes its
-   * socket here. */
-  if (geteuid () == 0 && uid != 0 && uid != (uid_t)-1 && chown (data->run_dir, uid, gid) != 0)
+   * socket here: the folder is theirs. */
+  if (!cbox_plan_make_run_dir (plan, data->run_dir, SSH_RUN_DIR_PREFIX, cbox_host_get_uid (host),
+                               cbox_host_get_gid (host), error))
     {
-      int saved_errno = errno;
-      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "ssh: cannot give %s to uid %u: %s",
-                   data->run_dir, (unsigned)uid, g_strerror (saved_errno));
+      g_prefix_error (error, "ssh: ");
       return FALSE;
     }
   return TRUE;
