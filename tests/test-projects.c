@@ -227,12 +227,22 @@ start_background (Fixture *f, const char *script)
   return start_background_with (f, "--backend=bwrap", script);
 }
 
-/* The id of the project's running sandbox once it has a sandbox pid (or
- * any entry, when @need_pid is FALSE), for at most 30 s. */
-static char *
-wait_for_entry_full (Fixture *f, gboolean need_pid, pid_t *ret_cbox_pid)
+/* Whether the background run has ended (reaped or not). */
+static gboolean
+background_ended (GSubprocess *run)
 {
-  for (guint i = 0; i < 300; i++)
+  const char *id = g_subprocess_get_identifier (run);
+
+  return id == NULL || cbox_test_process_ended ((GPid)g_ascii_strtoll (id, NULL, 10));
+}
+
+/* The id of the project's running sandbox once it has a sandbox pid (or
+ * any entry, when @need_pid is FALSE), waiting while the background run
+ * @run lives: it runs until stopped, so its end fails the test. */
+static char *
+wait_for_entry_full (Fixture *f, GSubprocess *run, gboolean need_pid, pid_t *ret_cbox_pid)
+{
+  for (;;)
     {
       g_auto (CboxTestResult) ps = { 0 };
       const char *p;
@@ -248,16 +258,16 @@ wait_for_entry_full (Fixture *f, gboolean need_pid, pid_t *ret_cbox_pid)
             *ret_cbox_pid = (pid_t)g_ascii_strtoll (q + strlen ("\"cbox_pid\": "), NULL, 10);
           return g_strndup (p + strlen ("\"id\": \""), 16);
         }
+      if (background_ended (run))
+        g_error ("the background sandbox ended before 'cbox ps' listed it");
       g_usleep (100 * 1000);
     }
-  g_error ("no registry entry for the background sandbox after 30 s");
-  return NULL;
 }
 
 static char *
-wait_for_entry (Fixture *f, pid_t *ret_cbox_pid)
+wait_for_entry (Fixture *f, GSubprocess *run, pid_t *ret_cbox_pid)
 {
-  return wait_for_entry_full (f, TRUE, ret_cbox_pid);
+  return wait_for_entry_full (f, run, TRUE, ret_cbox_pid);
 }
 
 static void
@@ -277,7 +287,7 @@ test_ps_enter_stop (void)
     return;
   fixture_init (&f, "running project");
   run = start_background (&f, script);
-  id = wait_for_entry (&f, NULL);
+  id = wait_for_entry (&f, run, NULL);
 
   {
     g_auto (CboxTestResult) ps = { 0 };
@@ -386,15 +396,15 @@ test_nspawn_enter_stop (void)
     }
   run = start_background_with (&f, "--backend=nspawn",
                                "echo in-container > /tmp/marker && exec sleep 300");
-  id = wait_for_entry_full (&f, FALSE, NULL);
+  id = wait_for_entry_full (&f, run, FALSE, NULL);
   {
     g_auto (CboxTestResult) cat = { 0 };
-    /* The container may still be starting: retry a bounded while. */
-    for (guint i = 0; i < 100; i++)
+    /* The container may still be starting: retry while the run lives. */
+    for (;;)
       {
         cbox_test_result_clear (&cat);
         run_cbox (&f, &cat, "enter", "--", "cat", "/tmp/marker", NULL);
-        if (cat.status == 0)
+        if (cat.status == 0 || background_ended (run))
           break;
         g_usleep (200 * 1000);
       }
@@ -428,7 +438,7 @@ test_stale_entry (void)
     return;
   fixture_init (&f, "killed");
   run = start_background (&f, "exec sleep 300");
-  id = wait_for_entry (&f, &cbox_pid);
+  id = wait_for_entry (&f, run, &cbox_pid);
   g_assert_cmpint (cbox_pid, ==, atoi (g_subprocess_get_identifier (run)));
 
   name = cbox_project_state_name (f.project);

@@ -473,31 +473,22 @@ test_stdin_pipe (void)
 }
 
 /* Reads @fd until EOF or error (a pty master reports EIO once the last
- * slave is closed), for at most @seconds: a leaked writer cannot hang the
- * test. */
+ * slave is closed). No clock: a leaked writer that keeps it open is the
+ * test runner's timeout to catch (and the test's failure). */
 static char *
-read_all (int fd, guint seconds)
+read_all (int fd)
 {
   g_autoptr (GString) out = g_string_new (NULL);
-  gint64 deadline = g_get_monotonic_time () + (gint64)seconds * G_USEC_PER_SEC;
 
   for (;;)
     {
       struct pollfd pfd = { .fd = fd, .events = POLLIN };
-      gint64 left_ms = (deadline - g_get_monotonic_time ()) / 1000;
       char buffer[4096];
       ssize_t got;
       int ready;
 
-      if (left_ms <= 0)
-        {
-          g_test_message ("read_all: still open after %u s", seconds);
-          break;
-        }
-      ready = poll (&pfd, 1, (int)MIN (left_ms, 1000));
+      ready = poll (&pfd, 1, -1);
       if (ready < 0 && errno == EINTR)
-        continue;
-      if (ready == 0)
         continue;
       if (ready < 0)
         break;
@@ -563,7 +554,7 @@ test_stdin_pty (void)
     }
   /* Typed ahead: the terminal keeps it until the command reads. */
   g_assert_cmpint (write (master, "typed\n", 6), ==, 6);
-  out = read_all (master, 120);
+  out = read_all (master);
   status = wait_status (pid);
   close (master);
   if (status != 0)
@@ -615,29 +606,24 @@ spawn_cbox (char **envp, const char *project, const char *script, int *ret_stdou
   return pid;
 }
 
-/* The exit status of @pid as a shell reports it; bounded: a run that does
- * not end within two minutes is killed and fails the test. */
+/* The exit status of @pid as a shell reports it. */
 static int
 wait_status (GPid pid)
 {
-  gint64 deadline = g_get_monotonic_time () + 120 * G_USEC_PER_SEC;
   int status = -1;
 
-  for (;;)
-    {
-      pid_t got = waitpid (pid, &status, WNOHANG);
-      g_assert_cmpint (got, >=, 0);
-      if (got == pid)
-        break;
-      if (g_get_monotonic_time () > deadline)
-        {
-          kill (pid, SIGKILL);
-          g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
-          g_error ("cbox (pid %d) did not end within 120 s", (int)pid);
-        }
-      g_usleep (20 * 1000);
-    }
+  while (waitpid (pid, &status, 0) < 0)
+    g_assert_cmpint (errno, ==, EINTR);
   return WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status);
+}
+
+/* Fails the test when one of the @n runs in @pids has ended already. */
+static void
+assert_all_running (const GPid *pids, guint n, const char *waiting_for)
+{
+  for (guint i = 0; i < n; i++)
+    if (cbox_test_process_ended (pids[i]))
+      g_error ("run %u (pid %d) ended while waiting for %s", i, (int)pids[i], waiting_for);
 }
 
 static void
@@ -655,7 +641,6 @@ test_concurrent (void)
   g_autoptr (GHashTable) ids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   GPid pids[N_RUNS];
   int outs[N_RUNS];
-  gint64 deadline;
   guint seen = 0;
 
   if (!require_nspawn ())
@@ -670,12 +655,17 @@ test_concurrent (void)
   for (guint i = 0; i < N_RUNS; i++)
     pids[i] = spawn_cbox (env, project, script, &outs[i]);
 
-  deadline = g_get_monotonic_time () + 120 * G_USEC_PER_SEC;
-  while (seen < N_RUNS && g_get_monotonic_time () < deadline)
+  /* Until all ten are up; each is waiting for "go", so one that ended
+   * failed. */
+  while (seen < N_RUNS)
     {
       g_autoptr (GHashTable) machines = running_machines ();
       seen = g_hash_table_size (machines);
-      g_usleep (100 * 1000);
+      if (seen < N_RUNS)
+        {
+          assert_all_running (pids, N_RUNS, "ten machines");
+          g_usleep (100 * 1000);
+        }
     }
   g_assert_true (g_file_set_contents (go, "", 0, NULL));
   /* Ten distinct machines were up at once (other suites run no nspawn). */
@@ -683,7 +673,7 @@ test_concurrent (void)
 
   for (guint i = 0; i < N_RUNS; i++)
     {
-      g_autofree char *out = read_all (outs[i], 120);
+      g_autofree char *out = read_all (outs[i]);
       close (outs[i]);
       g_auto (GStrv) lines = g_strsplit (out, "\n", -1);
 
@@ -713,13 +703,12 @@ state_entries (void)
   return entries;
 }
 
-/* The entry in @after that is not in @before, waiting for it to appear. */
+/* The entry that is not in @before, waiting for it to appear while the
+ * run @pid lives (NULL if it ended first). */
 static char *
-wait_new_entry (GHashTable *before, guint seconds)
+wait_new_entry (GHashTable *before, GPid pid)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64)seconds * G_USEC_PER_SEC;
-
-  while (g_get_monotonic_time () < deadline)
+  for (;;)
     {
       g_autoptr (GHashTable) now = state_entries ();
       GHashTableIter iter;
@@ -729,9 +718,10 @@ wait_new_entry (GHashTable *before, guint seconds)
       while (g_hash_table_iter_next (&iter, &key, NULL))
         if (!g_hash_table_contains (before, key))
           return g_strdup (key);
+      if (cbox_test_process_ended (pid))
+        return NULL;
       g_usleep (50 * 1000);
     }
-  return NULL;
 }
 
 static gboolean
@@ -767,32 +757,32 @@ test_kill9_swept (void)
   /* A live run that must survive the sweep... */
   before = state_entries ();
   live = spawn_cbox (env, project, WAIT_FOR_GO "; echo live-done", &live_out);
-  live_entry = wait_new_entry (before, 60);
+  live_entry = wait_new_entry (before, live);
   g_assert_nonnull (live_entry);
 
   /* ...and one whose cbox is killed outright. */
   g_hash_table_unref (before);
   before = state_entries ();
   killed = spawn_cbox (env, project, "sleep 300", &killed_out);
-  killed_entry = wait_new_entry (before, 60);
+  killed_entry = wait_new_entry (before, killed);
   g_assert_nonnull (killed_entry);
   g_usleep (500 * 1000);
   g_assert_no_errno (kill (killed, SIGKILL));
   g_assert_cmpint (wait_status (killed), ==, 128 + SIGKILL);
   /* The container goes with cbox: nspawn gets SIGTERM when cbox dies and
    * ends the command, which closes the output pipe. */
-  g_free (read_all (killed_out, 60));
+  g_free (read_all (killed_out));
   close (killed_out);
 
   /* The killed run's state is still there: nobody cleaned it yet. */
   killed_lock = g_strdup_printf (STATE_DIR "/%s.lock", killed_entry);
   g_assert_true (g_file_test (killed_lock, G_FILE_TEST_EXISTS));
   /* nspawn still holds the lock while it shuts down; wait until it is
-   * free (taken and at once released, as a sweep would). */
+   * free (taken and at once released, as a sweep would): nspawn ends
+   * once the command has (its output closed above). */
   {
-    gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
     gboolean free_now = FALSE;
-    while (!free_now && g_get_monotonic_time () < deadline)
+    while (!free_now)
       {
         int fd = open (killed_lock, O_RDWR | O_CLOEXEC);
         g_assert_cmpint (fd, >=, 0);
@@ -822,7 +812,7 @@ test_kill9_swept (void)
   g_assert_true (is_mounted (live_entry));
   g_assert_true (g_file_set_contents (go, "", 0, NULL));
   {
-    g_autofree char *out = read_all (live_out, 60);
+    g_autofree char *out = read_all (live_out);
     close (live_out);
     g_assert_cmpint (wait_status (live), ==, 0);
     g_assert_cmpstr (out, ==, "live-done\n");
@@ -852,7 +842,7 @@ test_signal_forwarded (void)
 
       g_unlink (ready);
       pid = spawn_cbox (env, project, "touch ready; exec sleep 1000", &out);
-      g_assert_true (cbox_test_wait_for_path (ready, 60));
+      g_assert_true (cbox_test_wait_for_path_while (ready, pid));
       /* The command execs sleep right after: let it. */
       g_usleep (300 * 1000);
       g_assert_no_errno (kill (pid, signals[i]));
@@ -870,7 +860,6 @@ test_enter (void)
   g_autofree char *project = NULL;
   g_autofree char *go = NULL;
   g_autofree char *project_arg = NULL;
-  gint64 deadline;
   gboolean listed = FALSE;
   GPid pid;
   int out;
@@ -884,8 +873,7 @@ test_enter (void)
   go = g_build_filename (project, "go", NULL);
   pid = spawn_cbox (env, project, "echo inside > /tmp/cbox-enter-marker; " WAIT_FOR_GO, &out);
 
-  deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
-  while (!listed && g_get_monotonic_time () < deadline)
+  while (!listed)
     {
       g_auto (CboxTestResult) result = { 0 };
       const char *args[] = { "ps", project_arg, NULL };
@@ -893,6 +881,8 @@ test_enter (void)
       /* A row with the backend and a pid, not "-". */
       listed = result.status == 0 && strstr (result.out, " nspawn ") != NULL
                && strstr (result.out, " nspawn  -") == NULL;
+      if (!listed && cbox_test_process_ended (pid))
+        g_error ("the run ended before 'cbox ps' listed it");
       if (!listed)
         g_usleep (100 * 1000);
     }
@@ -988,7 +978,7 @@ test_process_group_signals (void)
                                                &pid, &in_fd, &out_fd, NULL, &error));
       g_assert_no_error (error);
       close (in_fd);
-      g_assert_true (cbox_test_wait_for_path (ready, 60));
+      g_assert_true (cbox_test_wait_for_path_while (ready, pid));
       g_usleep (300 * 1000);
       g_assert_no_errno (kill (-pid, signals[i]));
       g_assert_cmpint (wait_status (pid), ==, 128 + signals[i]);

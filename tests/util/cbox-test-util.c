@@ -258,6 +258,29 @@ cbox_test_wait_for_path (const char *path, guint timeout_seconds)
 }
 
 gboolean
+cbox_test_process_ended (GPid pid)
+{
+  siginfo_t info = { 0 };
+
+  /* WNOWAIT: looked at, left for the caller's own wait. */
+  if (waitid (P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) < 0)
+    return errno == ECHILD;
+  return info.si_pid == pid;
+}
+
+gboolean
+cbox_test_wait_for_path_while (const char *path, GPid pid)
+{
+  while (!g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      if (cbox_test_process_ended (pid))
+        return g_file_test (path, G_FILE_TEST_EXISTS);
+      g_usleep (20 * 1000);
+    }
+  return TRUE;
+}
+
+gboolean
 cbox_test_backend_is_built (const char *backend)
 {
   g_auto (GStrv) dirs = g_strsplit (

@@ -105,6 +105,16 @@ char *cbox_test_publish_probe (guint16 host_port, const char *ready_path);
 /* A TCP port free on the host's 127.0.0.1 right now. */
 guint16 cbox_test_free_port (void);
 
+/* TRUE once process @pid (a child of this process) has ended; it is not
+ * reaped, so whoever waits for it still gets its status. */
+gboolean cbox_test_process_ended (GPid pid);
+
+/* Waits until @path exists while process @pid (a child) lives: TRUE when
+ * the path appeared, FALSE when the process ended first. No clock: a
+ * process that neither ends nor makes the path is the test runner's
+ * timeout to catch. */
+gboolean cbox_test_wait_for_path_while (const char *path, GPid pid);
+
 /* Asserts a process result, printing stdout and stderr on mismatch. */
 #define cbox_test_assert_status(result, expected)                                                  \
   G_STMT_START                                                                                     \
