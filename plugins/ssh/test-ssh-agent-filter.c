@@ -283,16 +283,7 @@ relay_setup (Relay *r)
       words = g_strsplit (out, " ", -1);
       r->fingerprints[i] = g_strdup (words[1]);
     }
-  {
-    g_autoptr (GSubprocessLauncher) launcher = cbox_test_server_launcher_new (
-        G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
-    g_autoptr (GError) error = NULL;
-
-    g_subprocess_launcher_set_environ (launcher, r->env);
-    r->agent = g_subprocess_launcher_spawnv (
-        launcher, (const char *const[]){ "ssh-agent", "-D", "-a", r->agent_sock, NULL }, &error);
-    g_assert_no_error (error);
-  }
+  r->agent = cbox_test_start_ssh_agent (r->env, NULL, r->agent_sock);
   g_assert_true (cbox_test_wait_for_path (r->agent_sock, 10));
   {
     g_auto (GStrv) env

@@ -85,10 +85,7 @@ fixture_setup (Fixture *f, gconstpointer data)
   /* The agent's socket in its own directory (a short path: sun_path). */
   dir = cbox_test_make_dir ("agent");
   f->agent_sock = g_build_filename (dir, "agent.sock", NULL);
-  {
-    const char *argv[] = { agent, "-D", "-a", f->agent_sock, NULL };
-    f->agent = devtools_test_spawn (f->env, NULL, argv);
-  }
+  f->agent = cbox_test_start_ssh_agent (f->env, NULL, f->agent_sock);
   g_assert_true (cbox_test_wait_for_path (f->agent_sock, 10));
   f->env = g_environ_setenv (f->env, "SSH_AUTH_SOCK", f->agent_sock, TRUE);
   /* A second key, in the agent only: its private file is removed. */
@@ -601,9 +598,8 @@ test_sudo_kill_9 (Fixture *f, gconstpointer data)
   {
     g_autofree char *uid_arg = g_strdup_printf ("--reuid=%u", (unsigned)pw->pw_uid);
     g_autofree char *gid_arg = g_strdup_printf ("--regid=%u", (unsigned)pw->pw_gid);
-    const char *argv[] = { "setpriv", uid_arg, gid_arg, "--clear-groups", "--", "ssh-agent", "-D",
-                           "-a",      sock,    NULL };
-    agent = devtools_test_spawn (f->env, NULL, argv);
+    const char *prefix[] = { "setpriv", uid_arg, gid_arg, "--clear-groups", "--", NULL };
+    agent = cbox_test_start_ssh_agent (f->env, prefix, sock);
   }
   g_assert_true (cbox_test_wait_for_path (sock, 10));
   {

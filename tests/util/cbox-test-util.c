@@ -280,6 +280,37 @@ cbox_test_wait_for_path_while (const char *path, GPid pid)
   return TRUE;
 }
 
+GSubprocess *
+cbox_test_start_ssh_agent (char **envp, const char *const *prefix, const char *sock)
+{
+  /* ssh-agent is set-group-id on Debian, and exec'ing it (or its own
+   * setegid) clears a parent-death signal: PR_SET_PDEATHSIG in the child
+   * does not tie it to the test, and agents of tests killed on a timeout
+   * stayed. Its command mode does: the agent forks, the parent execs the
+   * command, and the agent ends once that parent is gone (it checks every
+   * 10 s). The command is cat on a pipe whose writing end only this test
+   * holds: it reads EOF, and ends, when the test ends in any way. */
+  g_autoptr (GSubprocessLauncher) launcher
+      = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_SILENCE
+                                   | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr (GError) error = NULL;
+  GSubprocess *agent;
+
+  for (guint i = 0; prefix != NULL && prefix[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer)prefix[i]);
+  g_ptr_array_add (argv, (gpointer) "ssh-agent");
+  g_ptr_array_add (argv, (gpointer) "-a");
+  g_ptr_array_add (argv, (gpointer)sock);
+  g_ptr_array_add (argv, (gpointer) "--");
+  g_ptr_array_add (argv, (gpointer) "cat");
+  g_ptr_array_add (argv, NULL);
+  g_subprocess_launcher_set_environ (launcher, envp);
+  agent = g_subprocess_launcher_spawnv (launcher, (const char *const *)argv->pdata, &error);
+  g_assert_no_error (error);
+  return agent;
+}
+
 gboolean
 cbox_test_backend_is_built (const char *backend)
 {

@@ -115,6 +115,14 @@ gboolean cbox_test_process_ended (GPid pid);
  * timeout to catch. */
 gboolean cbox_test_wait_for_path_while (const char *path, GPid pid);
 
+/* Starts a real ssh-agent listening on @sock, after @prefix (argv words
+ * before it, such as setpriv's to run it as another user; NULL: none),
+ * with @envp, so that it ends when this test does, even when the test is
+ * killed (see the comment in cbox-test-util.c). Stop it with
+ * g_subprocess_force_exit() and g_subprocess_wait(); the agent follows
+ * within ssh-agent's 10 s check. */
+GSubprocess *cbox_test_start_ssh_agent (char **envp, const char *const *prefix, const char *sock);
+
 /* Asserts a process result, printing stdout and stderr on mismatch. */
 #define cbox_test_assert_status(result, expected)                                                  \
   G_STMT_START                                                                                     \
