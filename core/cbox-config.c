@@ -557,7 +557,7 @@ cbox_config_overlay (GKeyFile *dest, GKeyFile *src)
  * UTF-8 text: anything else is refused here, before GKeyFile sees it, with
  * the line, the column and the byte written out. */
 gboolean
-cbox_config_check_bytes (const char *path, const char *data, gsize len, GError **error)
+cbox_config_check_text (const char *path, const char *data, gsize len, GError **error)
 {
   const char *bad = NULL;
   const char *line_start = data;
@@ -650,7 +650,7 @@ cbox_config_load_data (CboxConfig *config, CboxConfigLayer layer, const char *pa
   g_return_val_if_fail (config != NULL && path != NULL && (data != NULL || len == 0), FALSE);
   g_return_val_if_fail (layer < CBOX_CONFIG_N_LAYERS, FALSE);
 
-  if (!cbox_config_check_bytes (path, data, len, error))
+  if (!cbox_config_check_text (path, data, len, error))
     return FALSE;
   contents = g_strndup (len > 0 ? data : "", len);
   if (!g_key_file_load_from_data (key_file, contents, len, G_KEY_FILE_NONE, &local_error))

@@ -42,9 +42,8 @@ typedef struct
   CboxConfigLayer layer;
 } CboxConfigKeyOrigin;
 
-/* NUL bytes, bytes that are not UTF-8, a byte order mark: an error naming
- * @path, the line, the column and the bytes. */
-gboolean cbox_config_check_bytes (const char *path, const char *data, gsize len, GError **error);
+/* cbox_config_check_text() is public (cbox-plugin.h): plugins check their
+ * own configuration files (the dbus rule sets) with it. */
 /* cbox_config_load_file() with the file's contents already read (@path
  * only names it in messages); what the fuzz target calls. */
 gboolean cbox_config_load_data (CboxConfig *config, CboxConfigLayer layer, const char *path,

@@ -83,6 +83,12 @@ char *cbox_context_get_string (CboxContext *ctx, const char *key);
 char **cbox_context_get_string_list (CboxContext *ctx, const char *key);
 gboolean cbox_context_get_boolean (CboxContext *ctx, const char *key, gboolean default_value,
                                    gboolean *ret_value, GError **error);
+/* ABI 1.5. What every configuration file of cbox must be, for a plugin's
+ * own (the dbus rule sets): UTF-8 text with no NUL byte (GKeyFile would
+ * silently stop reading at one, dropping what follows) and no byte order
+ * mark. FALSE with CBOX_ERROR_CONFIG naming @path, the line, the column
+ * and the bytes; call it on what you read before GKeyFile sees it. */
+gboolean cbox_config_check_text (const char *path, const char *data, gsize len, GError **error);
 /* The profile in use, or NULL. */
 const char *cbox_context_get_profile (CboxContext *ctx);
 /* Unique per run ("3f2a..."), for names of per-run things. */

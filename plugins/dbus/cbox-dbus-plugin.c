@@ -238,6 +238,15 @@ dbus_load_rule_set (CboxDbusState *state, const CboxHost *host, const char *name
                        local_error->message);
           return FALSE;
         }
+      /* As every configuration file: a NUL byte would end the rule set
+       * for GKeyFile without a word (the rules after it silently gone). */
+      if (!cbox_config_check_text (path, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes),
+                                   &local_error))
+        {
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG, "D-Bus rule set '%s': %s", name,
+                       local_error->message);
+          return FALSE;
+        }
       if (!g_key_file_load_from_data (keyfile, g_bytes_get_data (bytes, NULL),
                                       g_bytes_get_size (bytes), G_KEY_FILE_NONE, &local_error))
         {

@@ -447,6 +447,55 @@ test_user_rule_set_not_regular (Fixture *fx, gconstpointer data)
     }
 }
 
+/* A rule set is a configuration file like the others: a NUL byte (after
+ * which GKeyFile would silently drop the rest of the file), bytes that
+ * are not UTF-8 and a byte order mark are refused, naming the file, the
+ * line and the column. */
+static void
+test_user_rule_set_not_text (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *config_home = cbox_test_make_dir ("config home");
+  g_autofree char *dir = g_build_filename (config_home, "cbox", "dbus-rules", NULL);
+  static const struct
+  {
+    const char *contents;
+    gsize len;
+    const char *expected;
+  } cases[] = {
+#define TEXT(literal) literal, sizeof (literal) - 1
+    { TEXT ("[session]\nsee=org.cboxtest.A\n\0talk=org.freedesktop.secrets\n"),
+      ":3: a NUL byte (0x00) at column 1" },
+    { TEXT ("[session]\nsee=org.cboxtest.\xe9\n"), ":2: byte 0xE9 at column 18 is not UTF-8" },
+    { TEXT ("\xef\xbb\xbf[session]\nsee=org.cboxtest.A\n"),
+      ":1: the file starts with a byte order mark" },
+#undef TEXT
+  };
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
+  cbox_host_setenv (fx->host, "XDG_CONFIG_HOME", config_home);
+  make_socket_file (fx->root, "/run/user/1000/bus");
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *name = g_strdup_printf ("bad%u", i);
+      g_autofree char *file_name = g_strconcat (name, ".conf", NULL);
+      g_autofree char *file = g_build_filename (dir, file_name, NULL);
+      g_autofree char *expected = g_strconcat (file, cases[i].expected, NULL);
+      g_autoptr (CboxContext) ctx = NULL;
+      g_autoptr (CboxProbeResult) result = cbox_probe_result_new ();
+      g_autoptr (GError) error = NULL;
+
+      g_assert_true (g_file_set_contents (file, cases[i].contents, (gssize)cases[i].len, NULL));
+      g_key_file_set_string (fx->config, "dbus", "rules", name);
+      ctx = cbox_context_new (fx->host, fx->config, "dbus");
+      g_assert_false (cbox_plugin_describe ()->forwarder->probe (ctx, result, &error));
+      g_assert_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG);
+      g_test_message ("%s", error->message);
+      g_assert_true (g_str_has_prefix (error->message, "dbus: "));
+      g_assert_nonnull (strstr (error->message, expected));
+    }
+}
+
 static void
 test_full (Fixture *fx, gconstpointer data)
 {
@@ -680,6 +729,7 @@ main (int argc, char **argv)
   ADD ("/dbus/filtered/shipped-rule-sets", test_shipped_rule_sets);
   ADD ("/dbus/filtered/user-rule-set", test_user_rule_set);
   ADD ("/dbus/filtered/user-rule-set-not-regular", test_user_rule_set_not_regular);
+  ADD ("/dbus/filtered/user-rule-set-not-text", test_user_rule_set_not_text);
   ADD ("/dbus/full/session", test_full);
   ADD ("/dbus/full/system", test_full_system);
   ADD ("/dbus/none", test_none);
