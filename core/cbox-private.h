@@ -79,6 +79,11 @@ G_BEGIN_DECLS
 pid_t cbox_run_spawn_helper (const char *what, const char *const *argv, const int *keep_fds,
                              guint n_keep_fds, uid_t uid, gid_t gid, int output_fd, GError **error);
 
+/* SIGKILL for @pid and every process below it (each stopped before its
+ * children are listed, so none escapes by forking); reaping @pid is the
+ * caller's. For a tool that may have started to make the sandbox. */
+void cbox_run_kill_tree (pid_t pid);
+
 /* ---- the network helper (cbox-net.c) ------------------------------------- */
 /* Parses a --publish / `[cbox] publish` entry: HOSTPORT or
  * HOSTPORT:SANDBOXPORT, each 1 to 65535 in decimal. FALSE with a message

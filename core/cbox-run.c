@@ -42,6 +42,85 @@ cbox_run_wait_ended (pid_t pid)
     ;
 }
 
+/* The children of @pid, from /proc/PID/task/TID/children (every thread's:
+ * a child belongs to the thread that made it). */
+static GArray *
+cbox_run_children_of (pid_t pid)
+{
+  GArray *children = g_array_new (FALSE, FALSE, sizeof (pid_t));
+  g_autofree char *tasks = g_strdup_printf ("/proc/%d/task", (int)pid);
+  g_autoptr (GDir) dir = g_dir_open (tasks, 0, NULL);
+  const char *tid;
+
+  while (dir != NULL && (tid = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (tasks, tid, "children", NULL);
+      g_autofree char *text = NULL;
+      g_auto (GStrv) words = NULL;
+
+      if (!g_file_get_contents (path, &text, NULL, NULL))
+        continue;
+      words = g_strsplit_set (text, " \n", -1);
+      for (guint i = 0; words[i] != NULL; i++)
+        {
+          gint64 child = g_ascii_strtoll (words[i], NULL, 10);
+          if (child > 0)
+            {
+              pid_t c = (pid_t)child;
+              g_array_append_val (children, c);
+            }
+        }
+    }
+  return children;
+}
+
+/* Waits until @pid has stopped (or ended, or is gone): SIGSTOP takes
+ * effect only on the way back to user space, so a process caught inside
+ * clone() makes its child first. Polled through /proc: @pid need not be a
+ * child of cbox. */
+static void
+cbox_run_wait_stopped (pid_t pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int)pid);
+
+  for (;;)
+    {
+      g_autofree char *stat = NULL;
+      const char *paren;
+
+      if (!g_file_get_contents (path, &stat, NULL, NULL))
+        return;
+      /* "PID (COMM) STATE ...": COMM may hold anything, so from the last
+       * parenthesis. */
+      paren = strrchr (stat, ')');
+      if (paren == NULL || paren[1] == '\0' || strchr ("TtZX", paren[2]) != NULL)
+        return;
+      g_usleep (100);
+    }
+}
+
+void
+cbox_run_kill_tree (pid_t pid)
+{
+  g_autoptr (GArray) children = NULL;
+
+  /* Stopped first (and waited for), so it can neither make another child
+   * nor reap one while its children are listed; then each child's tree
+   * the same way;
+   * then killed. Killing bwrap alone once it had cloned left its child,
+   * reparented, blocked for ever on the eventfd through which bwrap tells
+   * it the uid map is written, holding cbox's output pipe open (the
+   * caller of cbox then never saw the end of the output). SIGSTOP and
+   * SIGKILL reach a pid namespace's init from outside it. */
+  if (kill (pid, SIGSTOP) < 0)
+    return;
+  cbox_run_wait_stopped (pid);
+  children = cbox_run_children_of (pid);
+  for (guint i = 0; i < children->len; i++)
+    cbox_run_kill_tree (g_array_index (children, pid_t, i));
+  kill (pid, SIGKILL);
+}
+
 static const int cbox_forwarded_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
 
 /* ---- stop signals: SIGINT, SIGTERM, SIGHUP from the first instruction ----
@@ -742,7 +821,9 @@ cbox_run_stop_pending (const CboxLaunchRunOptions *options, int *ret_status)
     }
   if (options->tool_pid > 0)
     {
-      kill (options->tool_pid, SIGKILL);
+      /* It may have begun to make the sandbox (bwrap's clone): its
+       * children go too. */
+      cbox_run_kill_tree (options->tool_pid);
       cbox_run_wait_ended (options->tool_pid);
     }
   *ret_status = 128 + sig;

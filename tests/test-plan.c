@@ -2,12 +2,15 @@
 /* Unit tests of the launch plan, the host snapshot and the base plan. */
 #include "config.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
@@ -320,6 +323,64 @@ test_plan_run_dir (void)
   g_rmdir (victim);
   g_rmdir (other);
   g_rmdir (base);
+}
+
+/* cbox_run_kill_tree(): the tool and everything below it, even a child
+ * that a plain SIGKILL of the tool would orphan (bwrap's child, blocked
+ * on an eventfd). This test is a subreaper, so the orphans come back to
+ * it and their end can be checked. */
+static void
+test_run_kill_tree (void)
+{
+  int ready[2];
+  pid_t tool;
+  char buf[2];
+  int status;
+  guint killed = 0;
+
+  g_assert_no_errno (prctl (PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0));
+  g_assert_no_errno (pipe2 (ready, O_CLOEXEC));
+  tool = fork ();
+  g_assert_cmpint (tool, >=, 0);
+  if (tool == 0)
+    {
+      /* A tool with a child, which has a child of its own; all wait. */
+      for (int level = 0; level < 2; level++)
+        {
+          pid_t child = fork ();
+          if (child < 0)
+            _exit (1);
+          if (child > 0)
+            break;
+          if (level == 1)
+            {
+              if (write (ready[1], "x", 1) != 1)
+                _exit (1);
+            }
+        }
+      for (;;)
+        pause ();
+    }
+  close (ready[1]);
+  g_assert_cmpint (read (ready[0], buf, 1), ==, 1);
+  close (ready[0]);
+  /* The grandchild is up; the child made it, so it is up too. */
+  cbox_run_kill_tree (tool);
+  /* The tool, then the two orphans that came back to this subreaper: all
+   * three killed, none left. */
+  while (killed < 3)
+    {
+      pid_t got = waitpid (-1, &status, 0);
+      if (got < 0 && errno == EINTR)
+        continue;
+      g_assert_cmpint (got, >, 0);
+      g_assert_true (WIFSIGNALED (status));
+      g_assert_cmpint (WTERMSIG (status), ==, SIGKILL);
+      killed++;
+    }
+  g_assert_cmpint (waitpid (-1, &status, WNOHANG), ==, -1);
+  g_assert_cmpint (errno, ==, ECHILD);
+  g_assert_no_errno (prctl (PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0));
 }
 
 static void
@@ -1017,6 +1078,7 @@ main (int argc, char **argv)
   g_test_add_func ("/plan/cleanups/lifo-once", test_plan_cleanups_lifo_once);
   g_test_add_func ("/plan/fds/closed-on-free", test_plan_fds_closed_on_free);
   g_test_add_func ("/plan/run-dir/make-sweep-remove", test_plan_run_dir);
+  g_test_add_func ("/run/kill-tree", test_run_kill_tree);
   g_test_add_func ("/plan/forwarders-and-skipped", test_plan_forwarders_and_skipped);
   g_test_add_func ("/launch/shell-string", test_launch_shell_string);
   g_test_add_func ("/host/resolve-and-expand", test_host_resolve_and_expand);

@@ -207,8 +207,10 @@ test_persist_bad_value (void)
 static GSubprocess *
 start_background_with (Fixture *f, const char *backend, const char *script)
 {
+  /* Killed with the test (a failed assertion must not leave a sandbox
+   * that sleeps on, holding the test runner's output open). */
   g_autoptr (GSubprocessLauncher) launcher
-      = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+      = cbox_test_server_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
   g_autoptr (GError) error = NULL;
   GSubprocess *process;
 
@@ -311,7 +313,16 @@ test_ps_enter_stop (void)
     g_auto (CboxTestResult) where = { 0 };
     g_auto (CboxTestResult) tty = { 0 };
 
-    run_cbox (&f, &cat, "enter", "--", "cat", cat_marker, NULL);
+    /* The sandbox's pid is known once cbox-exec runs, a moment before
+     * the command wrote the marker: again while the run lives. */
+    for (;;)
+      {
+        cbox_test_result_clear (&cat);
+        run_cbox (&f, &cat, "enter", "--", "cat", cat_marker, NULL);
+        if (cat.status == 0 || background_ended (run))
+          break;
+        g_usleep (100 * 1000);
+      }
     cbox_test_assert_status (&cat, 0);
     g_assert_cmpstr (cat.out, ==, "inside\n");
     g_assert_false (g_file_test (host_marker, G_FILE_TEST_EXISTS));
