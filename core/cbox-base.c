@@ -292,7 +292,6 @@ cbox_base_plan_fill_system (CboxPlan *plan, const CboxHost *host, const char *us
   const char *home;
   const char *path;
   const char *term;
-  g_autofree char *runtime_dir = NULL;
 
   g_return_val_if_fail (plan != NULL && host != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);

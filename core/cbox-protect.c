@@ -573,7 +573,6 @@ cbox_protect_quarantine (CboxProtectWatch *watch, int dir_fd, guint index, const
                          const char *run_id, guint *n_moved)
 {
   g_autofree char *aside = g_strdup_printf ("%s.cbox-quarantine-%s", watch->parts[index], run_id);
-  g_autofree char *rel = g_strjoinv ("/", watch->parts);
   g_autoptr (GString) path = g_string_new (watch->root);
   g_autofree char *quoted = NULL;
   g_autofree char *quoted_aside = NULL;

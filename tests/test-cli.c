@@ -357,8 +357,8 @@ static const char *const weird_names[] = {
   "quote'single",
   "quote\"double",
   "new\nline",
-  "bad\xff\xfe"
-  "bytes",
+  ("bad\xff\xfe"
+   "bytes"),
   "$(touch pwned)",
   "colon:inside",
 };

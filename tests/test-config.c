@@ -100,11 +100,11 @@ static void
 test_bad_profile_in_profile (void)
 {
   g_autofree char *dir = cbox_test_make_dir ("profile-in-profile");
-  g_autofree char *path = write_file (dir, "profiles/p.conf", "[cbox]\nprofile=other\n");
   g_autoptr (CboxConfig) config = cbox_config_new ();
   g_autoptr (GError) error = NULL;
   const char *dirs[] = { dir, NULL };
 
+  g_free (write_file (dir, "profiles/p.conf", "[cbox]\nprofile=other\n"));
   g_assert_false (cbox_config_load_profile (config, dirs, "p", &error));
   g_assert_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG);
   g_assert_nonnull (strstr (error->message, ":2: key 'profile'"));
@@ -151,11 +151,6 @@ test_search_order (void)
   g_autofree char *sys = cbox_test_make_dir ("sys");
   g_autofree char *user = cbox_test_make_dir ("user");
   g_autofree char *extra_dir = cbox_test_make_dir ("extra");
-  g_autofree char *f1 = write_file (
-      data, "cbox.conf", "[cbox]\nbackend=one\nnetwork=on\nforward=a;b\n[x11]\nk=data\n");
-  g_autofree char *f2
-      = write_file (sys, "cbox.conf", "[cbox]\nbackend=two\n[x11]\nk=sys\nonly=sys\n");
-  g_autofree char *f3 = write_file (user, "cbox.conf", "[cbox]\nbackend=three\n");
   g_autofree char *extra = write_file (extra_dir, "my.conf", "[cbox]\nnetwork=off\n");
   const char *dirs[] = { data, sys, user, NULL };
   g_autoptr (CboxConfig) config = cbox_config_new ();
@@ -166,6 +161,10 @@ test_search_order (void)
   g_autofree char *only = NULL;
   g_auto (GStrv) forward = NULL;
 
+  g_free (write_file (data, "cbox.conf",
+                      "[cbox]\nbackend=one\nnetwork=on\nforward=a;b\n[x11]\nk=data\n"));
+  g_free (write_file (sys, "cbox.conf", "[cbox]\nbackend=two\n[x11]\nk=sys\nonly=sys\n"));
+  g_free (write_file (user, "cbox.conf", "[cbox]\nbackend=three\n"));
   g_assert_true (cbox_config_load_files (config, dirs, extra, &error));
   g_assert_no_error (error);
   backend = cbox_config_get_core_string (config, "backend");
@@ -234,10 +233,6 @@ test_profile (void)
 {
   g_autofree char *data = cbox_test_make_dir ("p-data");
   g_autofree char *user = cbox_test_make_dir ("p-user");
-  g_autofree char *f1 = write_file (data, "profiles/dev.conf",
-                                    "[cbox]\ncommand=make\nforward=git\n[ssh]\nkeys=false\n");
-  g_autofree char *f2 = write_file (user, "profiles/dev.conf", "[cbox]\ncommand=make test\n");
-  g_autofree char *f3 = write_file (data, "cbox.conf", "[cbox]\ncommand=ignored\nprofile=dev\n");
   const char *dirs[] = { data, user, NULL };
   g_autoptr (CboxConfig) config = cbox_config_new ();
   g_autoptr (GError) error = NULL;
@@ -245,6 +240,10 @@ test_profile (void)
   g_autofree char *keys = NULL;
   g_auto (GStrv) profile_forward = NULL;
 
+  g_free (write_file (data, "profiles/dev.conf",
+                      "[cbox]\ncommand=make\nforward=git\n[ssh]\nkeys=false\n"));
+  g_free (write_file (user, "profiles/dev.conf", "[cbox]\ncommand=make test\n"));
+  g_free (write_file (data, "cbox.conf", "[cbox]\ncommand=ignored\nprofile=dev\n"));
   g_assert_true (cbox_config_load_files (config, dirs, NULL, &error));
   g_assert_true (cbox_config_load_profile (config, dirs, "dev", &error));
   g_assert_no_error (error);

@@ -496,7 +496,6 @@ crashing_env (Fixture *f, const char *name, const char *const *extra)
   g_autofree char *dir = g_build_filename (f->dir, name, NULL);
   g_autofree char *copy = g_build_filename (dir, file, NULL);
   g_autofree char *contents = NULL;
-  g_autofree char *path_env = NULL;
   g_autoptr (GError) error = NULL;
   gsize len;
   char **env;

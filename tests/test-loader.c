@@ -86,7 +86,6 @@ static void
 test_all_listed (void)
 {
   g_autoptr (CboxRegistry) registry = load_all ();
-  g_autoptr (GPtrArray) seen = g_ptr_array_new_with_free_func (g_free);
   g_autofree char *last_dir = NULL;
   g_autofree char *last_base = NULL;
 

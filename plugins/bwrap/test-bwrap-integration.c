@@ -452,7 +452,6 @@ test_early_not_for_plan (void)
   g_autofree char *script = NULL;
   g_autofree char *config_text = NULL;
   g_autofree char *config_opt = NULL;
-  g_autofree char *project = cbox_test_make_dir ("project");
 
   if (!setup ())
     return;

@@ -798,7 +798,6 @@ cbox_qemu_realize_mount (CboxQemuState *state, const CboxMount *mount, GError **
          * socket over a port of its own (cbox-qemu-run.c). What the plan
          * binds is what is relayed: a filtering relay a forwarder puts in
          * front of the real socket applies as on bwrap. */
-        g_autofree char *index = g_strdup_printf ("%u", state->sockets->len);
         if (state->sockets->len >= CBOX_QEMU_MAX_SOCKETS)
           {
             g_set_error (error, CBOX_ERROR, CBOX_ERROR_NOT_SUPPORTED,

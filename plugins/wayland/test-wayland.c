@@ -254,6 +254,8 @@ test_plugin_hung_compositor (Fixture *fx, gconstpointer data)
   g_autoptr (CboxProbeResult) result = cbox_probe_result_new ();
   cbox_autofd int fd = cbox_test_listen_unix (fx->socket_path);
 
+  /* Listening for the whole probe, never answering. */
+  g_assert_cmpint (fd, >=, 0);
   g_assert_cmpint (run_probe (ctx, result), ==, CBOX_PROBE_UNAVAILABLE);
   g_assert_nonnull (strstr (cbox_probe_result_get_reason (result), "did not answer"));
 }
