@@ -2,7 +2,7 @@
 
 /* cbox-enter: runs a command inside a running sandbox (`cbox enter`).
  *
- *   cbox-enter PID START-TIME UID GID CWD -- [COMMAND [ARG...]]
+ *   cbox-enter [--allow-userns] PID START-TIME UID GID CWD -- [COMMAND [ARG...]]
  *
  * PID is a process inside the sandbox (the backend reported it; START-TIME
  * from /proc/PID/stat makes sure it is still that process). cbox-enter
@@ -10,7 +10,9 @@
  * that differ from its own), takes its root, goes to CWD, and runs
  * COMMAND (default: the sandbox's $SHELL, else /bin/sh) as UID:GID with
  * the sandbox's environment, no capabilities, no_new_privs and the same
- * seccomp filter as every backend's command. It waits for
+ * seccomp filter as the sandbox's own command (--allow-userns: the run
+ * allowed new user namespaces, and so does what is entered, except for
+ * uid 0, as the backends do). It waits for
  * the command, passes signals sent to it on, and exits with its status
  * (128+N after signal N; 126 not executable, 127 not found; 125 for its
  * own errors).
@@ -170,14 +172,17 @@ env_get (char **env, const char *name)
  * the seccomp filter (core/cbox-seccomp.c, embedded at build time): what
  * runs through `cbox enter` is refused what the sandbox's own command is
  * (TIOCSTI into the terminal of the shell that ran `cbox enter`, keyrings,
- * mounts, ...). Always the default
- * variant: a command entered later gets no new user namespaces even where
- * the sandbox's profile allows them to its own command. */
+ * mounts, ...). The variant is the run's: with allow-userns, a command
+ * entered later may make user namespaces as the sandbox's own command may
+ * (Claude Code's sandbox in a second shell), except as uid 0, which the
+ * backends refuse them (plugins/bwrap, plugins/nspawn: the host's root in
+ * a user namespace of its own keeps uid 0 for sysctl writes). */
 static void
-apply_seccomp (void)
+apply_seccomp (int allow_userns, uid_t uid)
 {
   const char *what = NULL;
-  int r = cbox_confine (CBOX_SECCOMP_DEFAULT, &what);
+  int r = cbox_confine (allow_userns && uid != 0 ? CBOX_SECCOMP_ALLOW_USERNS : CBOX_SECCOMP_DEFAULT,
+                        &what);
 
   if (r < 0)
     {
@@ -190,7 +195,7 @@ apply_seccomp (void)
  * sandbox's own command. Joining the user namespace gave every capability
  * in it; none of them may reach the command. */
 static void
-drop_privileges (uid_t uid, gid_t gid)
+drop_privileges (uid_t uid, gid_t gid, int allow_userns)
 {
   struct __user_cap_header_struct header = { _LINUX_CAPABILITY_VERSION_3, 0 };
   struct __user_cap_data_struct data[2] = { { 0, 0, 0 }, { 0, 0, 0 } };
@@ -214,7 +219,7 @@ drop_privileges (uid_t uid, gid_t gid)
     die ("capset");
   if (prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     die ("PR_SET_NO_NEW_PRIVS");
-  apply_seccomp ();
+  apply_seccomp (allow_userns, uid);
 }
 
 static ino_t
@@ -254,10 +259,18 @@ main (int argc, char **argv)
   gid_t gid;
   const char *cwd;
   int pidfd, root_fd, wstatus;
+  int allow_userns = 0;
 
+  if (argc > 1 && strcmp (argv[1], "--allow-userns") == 0)
+    {
+      allow_userns = 1;
+      argv++;
+      argc--;
+    }
   if (argc < 7 || strcmp (argv[6], "--") != 0)
     {
-      fprintf (stderr, "usage: cbox-enter PID START-TIME UID GID CWD -- [COMMAND [ARG...]]\n"
+      fprintf (stderr, "usage: cbox-enter [--allow-userns] PID START-TIME UID GID CWD -- [COMMAND "
+                       "[ARG...]]\n"
                        "(run by 'cbox enter'; see cbox(1))\n");
       return EXIT_OWN;
     }
@@ -392,7 +405,7 @@ main (int argc, char **argv)
 
       sigprocmask (SIG_SETMASK, &old_mask, NULL);
       prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-      drop_privileges (uid, gid);
+      drop_privileges (uid, gid, allow_userns);
       environ = env;
       execvp (command[0], command);
       fprintf (stderr, "cbox enter: %s: %s\n", command[0], strerror (errno));

@@ -1483,7 +1483,8 @@ cbox_planner_register (gpointer user_data)
   planner->instance
       = cbox_instance_register (planner->host, planner->request->project_dir, planner->instance_id,
                                 planner->backend_desc->name, planner->request->profile,
-                                (const char *const *)planner->request->command, &error);
+                                (const char *const *)planner->request->command,
+                                cbox_plan_get_allow_userns (planner->plan), &error);
   if (planner->instance == NULL)
     {
       g_printerr ("cbox: warning: %s ('cbox ps', 'enter' and 'stop' will not see this sandbox)\n",

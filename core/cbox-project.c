@@ -823,7 +823,7 @@ cbox_instance_now_iso8601 (void)
 CboxInstance *
 cbox_instance_register (const CboxHost *host, const char *project_dir, const char *id,
                         const char *backend, const char *profile, const char *const *command,
-                        GError **error)
+                        gboolean allow_userns, GError **error)
 {
   g_autoptr (CboxInstance) instance = g_new0 (CboxInstance, 1);
   g_autofree char *state_dir = cbox_project_state_dir (host, project_dir);
@@ -888,6 +888,8 @@ cbox_instance_register (const CboxHost *host, const char *project_dir, const cha
   g_key_file_set_uint64 (instance->key_file, CBOX_ENTRY_GROUP, "cbox-start-time",
                          cbox_proc_get_start_time (getpid ()));
   g_key_file_set_int64 (instance->key_file, CBOX_ENTRY_GROUP, "sandbox-pid", 0);
+  /* For `cbox enter`: what it runs gets the run's own seccomp filter. */
+  g_key_file_set_boolean (instance->key_file, CBOX_ENTRY_GROUP, "allow-userns", allow_userns);
   if (!cbox_instance_write (instance, error))
     return NULL;
   return g_steal_pointer (&instance);
@@ -1036,6 +1038,8 @@ cbox_instance_info_load (const char *running_dir, const char *id)
   info->sandbox_pid = (pid_t)g_key_file_get_int64 (key_file, CBOX_ENTRY_GROUP, "sandbox-pid", NULL);
   info->sandbox_start_time
       = g_key_file_get_uint64 (key_file, CBOX_ENTRY_GROUP, "sandbox-start-time", NULL);
+  /* Missing (an entry of an older cbox): FALSE, the stricter filter. */
+  info->allow_userns = g_key_file_get_boolean (key_file, CBOX_ENTRY_GROUP, "allow-userns", NULL);
   cbox_instance_info_load_pid (info, lock_path);
   if (info->backend == NULL || info->project == NULL || info->cbox_pid <= 0)
     return NULL;
@@ -1397,6 +1401,8 @@ cbox_project_cli_enter (const CboxHost *host, const char *project_dir, const cha
     inside_cwd = g_strdup (info->project);
 
   g_ptr_array_add (argv, g_strdup (helper));
+  if (info->allow_userns)
+    g_ptr_array_add (argv, g_strdup ("--allow-userns"));
   g_ptr_array_add (argv, g_strdup_printf ("%d", (int)info->sandbox_pid));
   g_ptr_array_add (argv, g_strdup_printf ("%" G_GUINT64_FORMAT, info->sandbox_start_time));
   g_ptr_array_add (argv, g_strdup_printf ("%u", (unsigned)cbox_host_get_uid (host)));

@@ -74,9 +74,11 @@ gboolean cbox_project_prepare (const CboxHost *host, GKeyFile *config, const cha
  * both. */
 typedef struct _CboxInstance CboxInstance;
 
+/* @allow_userns: the plan's (cbox enter loads the same seccomp filter). */
 CboxInstance *cbox_instance_register (const CboxHost *host, const char *project_dir, const char *id,
                                       const char *backend, const char *profile,
-                                      const char *const *command, GError **error);
+                                      const char *const *command, gboolean allow_userns,
+                                      GError **error);
 void cbox_instance_set_sandbox_pid (CboxInstance *instance, pid_t pid);
 void cbox_instance_free (CboxInstance *instance);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CboxInstance, cbox_instance_free)
@@ -95,6 +97,7 @@ typedef struct
   pid_t sandbox_pid; /* 0: the backend did not say */
   guint64 sandbox_start_time;
   char *running_dir;
+  gboolean allow_userns; /* the run's [cbox] allow-userns */
 } CboxInstanceInfo;
 
 void cbox_instance_info_free (CboxInstanceInfo *info);

@@ -204,23 +204,41 @@ test_persist_bad_value (void)
 
 /* ---- a sandbox in the background ------------------------------------------- */
 
+/* cbox --project P --profile=none OPTIONS... run -- sh -c @script. */
 static GSubprocess *
-start_background_with (Fixture *f, const char *backend, const char *script)
+start_background_options (Fixture *f, const char *const *options, const char *script)
 {
   /* Killed with the test (a failed assertion must not leave a sandbox
    * that sleeps on, holding the test runner's output open). */
   g_autoptr (GSubprocessLauncher) launcher
       = cbox_test_server_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
   g_autoptr (GError) error = NULL;
   GSubprocess *process;
 
+  g_ptr_array_add (argv, (gpointer)cbox_test_cbox_path ());
+  g_ptr_array_add (argv, (gpointer) "--project");
+  g_ptr_array_add (argv, f->project);
+  g_ptr_array_add (argv, (gpointer) "--profile=none");
+  for (guint i = 0; options[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer)options[i]);
+  g_ptr_array_add (argv, (gpointer) "run");
+  g_ptr_array_add (argv, (gpointer) "--");
+  g_ptr_array_add (argv, (gpointer) "sh");
+  g_ptr_array_add (argv, (gpointer) "-c");
+  g_ptr_array_add (argv, (gpointer)script);
+  g_ptr_array_add (argv, NULL);
   g_subprocess_launcher_set_environ (launcher, f->env);
   g_subprocess_launcher_set_cwd (launcher, "/");
-  process = g_subprocess_launcher_spawn (launcher, &error, cbox_test_cbox_path (), "--project",
-                                         f->project, "--profile=none", backend, "run", "--", "sh",
-                                         "-c", script, NULL);
+  process = g_subprocess_launcher_spawnv (launcher, (const char *const *)argv->pdata, &error);
   g_assert_no_error (error);
   return process;
+}
+
+static GSubprocess *
+start_background_with (Fixture *f, const char *backend, const char *script)
+{
+  return start_background_options (f, (const char *const[]){ backend, NULL }, script);
 }
 
 static GSubprocess *
@@ -512,7 +530,7 @@ test_enter_qemu_refused (void)
   cbox_host_set_caller_uid (host, getuid ());
   real = realpath (f.project, NULL);
   instance = cbox_instance_register (host, real, "0123456789abcdef", "qemu", NULL,
-                                     CBOX_STRV ("sleep", "1"), &error);
+                                     CBOX_STRV ("sleep", "1"), FALSE, &error);
   g_assert_no_error (error);
   cbox_instance_set_sandbox_pid (instance, getpid ());
 
@@ -526,6 +544,50 @@ test_enter_qemu_refused (void)
   fixture_clear (&f);
 }
 
+/* What `cbox enter` runs gets the run's own seccomp filter: a new user
+ * namespace works in an entered shell when the run allows them
+ * (allow-userns: Claude Code's sandbox in a second shell), and is refused
+ * when it does not; for a command that is the host's root never (the
+ * backends give root none). It used to be the default filter always. */
+static void
+test_enter_filter_follows_run (void)
+{
+  if (!require_bwrap ())
+    return;
+  for (int allow = 0; allow <= 1; allow++)
+    {
+      g_autoptr (GSubprocess) run = NULL;
+      g_autoptr (GError) error = NULL;
+      g_autofree char *id = NULL;
+      g_autofree char *config = NULL;
+      g_autofree char *config_arg = NULL;
+      g_auto (CboxTestResult) own = { 0 };
+      g_auto (CboxTestResult) stop = { 0 };
+      const char *expected = allow && geteuid () != 0 ? "userns-ok" : "userns-refused";
+      Fixture f;
+
+      fixture_init (&f, allow ? "enter-userns" : "enter-default");
+      config = g_strconcat (f.project, ".conf", NULL);
+      g_assert_true (g_file_set_contents (
+          config, allow ? "[cbox]\nallow-userns=true\n" : "[cbox]\n", -1, NULL));
+      config_arg = g_strconcat ("--config=", config, NULL);
+      run = start_background_options (
+          &f, (const char *const[]){ "--backend=bwrap", config_arg, NULL }, "exec sleep 300");
+      id = wait_for_entry (&f, run, NULL);
+      run_cbox (&f, &own, "enter", "--", "sh", "-c",
+                "if unshare -U true 2>/dev/null; then echo userns-ok; else echo userns-refused; fi",
+                NULL);
+      cbox_test_assert_status (&own, 0);
+      g_assert_cmpstr (g_strstrip (own.out), ==, expected);
+      run_cbox (&f, &stop, "stop", "--instance", id, NULL);
+      cbox_test_assert_status (&stop, 0);
+      g_subprocess_wait (run, NULL, &error);
+      g_assert_no_error (error);
+      g_unlink (config);
+      fixture_clear (&f);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -536,6 +598,7 @@ main (int argc, char **argv)
   g_test_add_func ("/projects/enter/nothing-running", test_enter_nothing_running);
   g_test_add_func ("/projects/enter/qemu-refused", test_enter_qemu_refused);
   g_test_add_func ("/projects/ps-enter-stop", test_ps_enter_stop);
+  g_test_add_func ("/projects/enter/filter-follows-run", test_enter_filter_follows_run);
   g_test_add_func ("/projects/stale-entry", test_stale_entry);
   g_test_add_func ("/projects/nspawn/enter-stop", test_nspawn_enter_stop);
   return g_test_run ();
