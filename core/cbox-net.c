@@ -261,7 +261,6 @@ static gboolean
 cbox_net_helper_add_api (CboxNetHelper *helper, GPtrArray *argv, uid_t uid, gid_t gid,
                          GError **error)
 {
-  g_autoptr (GError) local_error = NULL;
   g_autofree char *template = NULL;
   guint n_ports = 0;
 
