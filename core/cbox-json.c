@@ -367,6 +367,10 @@ cbox_json_plugins (CboxRegistry *registry)
               json_builder_set_member_name (builder, "default_enabled");
               json_builder_add_boolean_value (builder, desc->default_enabled);
             }
+          /* The file this one replaces (the same name later on the search
+           * path), as the text output's "note: replaces". */
+          if (cbox_plugin_info_get_overrides (info) != NULL)
+            cbox_json_add_string (builder, "overrides", cbox_plugin_info_get_overrides (info));
         }
       else
         {

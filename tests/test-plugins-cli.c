@@ -7,6 +7,8 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
+#include <glib/gstdio.h>
+
 #include <cbox/cbox-plugin.h>
 
 #include "cbox-test-util.h"
@@ -80,6 +82,7 @@ test_json (void)
         {
           g_assert_true (json_object_get_boolean_member (plugin, "accepted"));
           g_assert_false (json_object_has_member (plugin, "error"));
+          g_assert_false (json_object_has_member (plugin, "overrides"));
         }
       else
         {
@@ -92,6 +95,68 @@ test_json (void)
         }
     }
   g_assert_cmpuint (g_hash_table_size (seen), ==, broken_plugin_n_cases);
+}
+
+/* A plugin on CBOX_PLUGIN_PATH that replaces one of the same name found
+ * later: `cbox plugins --json` names the replaced file in `overrides`, as
+ * the text output's "note: replaces" does, and lists that file rejected
+ * as a duplicate. */
+static void
+test_json_override (void)
+{
+  g_autofree char *bdir = broken_plugins_dir ();
+  g_autofree char *good = g_build_filename (bdir, "libcbox-good-forwarder.so", NULL);
+  g_autofree char *first = cbox_test_make_dir ("override-first");
+  g_autofree char *later = cbox_test_make_dir ("override-later");
+  g_autofree char *first_copy = g_build_filename (first, "libcbox-good-forwarder.so", NULL);
+  g_autofree char *later_copy = g_build_filename (later, "libcbox-good-forwarder.so", NULL);
+  g_autofree char *backend = g_test_build_filename (G_TEST_BUILT, "backend-test", NULL);
+  g_autofree char *path = g_strjoin (":", first, later, backend, NULL);
+  g_autofree char *setting = g_strconcat ("CBOX_PLUGIN_PATH=", path, NULL);
+  g_auto (GStrv) envp = cbox_test_environ ((const char *const[]){ setting, NULL });
+  const char *args[] = { "plugins", "--json", NULL };
+  g_auto (CboxTestResult) result = { 0 };
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *contents = NULL;
+  gsize len = 0;
+  JsonArray *plugins;
+  guint found = 0;
+
+  g_assert_true (g_file_get_contents (good, &contents, &len, NULL));
+  g_assert_true (g_file_set_contents (first_copy, contents, (gssize)len, NULL));
+  g_assert_true (g_file_set_contents (later_copy, contents, (gssize)len, NULL));
+  g_assert_true (cbox_test_run (args, NULL, (const char *const *)envp, NULL, &result));
+  cbox_test_assert_status (&result, 0);
+  json_parser_load_from_data (parser, result.out, -1, &error);
+  g_assert_no_error (error);
+  plugins = json_object_get_array_member (json_node_get_object (json_parser_get_root (parser)),
+                                          "plugins");
+  for (guint i = 0; i < json_array_get_length (plugins); i++)
+    {
+      JsonObject *plugin = json_array_get_object_element (plugins, i);
+      const char *file = json_object_get_string_member (plugin, "path");
+
+      if (g_str_equal (file, first_copy))
+        {
+          g_assert_true (json_object_get_boolean_member (plugin, "accepted"));
+          g_assert_cmpstr (json_object_get_string_member (plugin, "overrides"), ==, later_copy);
+          found++;
+        }
+      else if (g_str_equal (file, later_copy))
+        {
+          g_assert_false (json_object_get_boolean_member (plugin, "accepted"));
+          g_assert_cmpstr (json_object_get_string_member (plugin, "error_kind"), ==,
+                           "duplicate-name");
+          g_assert_false (json_object_has_member (plugin, "overrides"));
+          found++;
+        }
+      else
+        g_assert_false (json_object_has_member (plugin, "overrides"));
+    }
+  g_assert_cmpuint (found, ==, 2);
+  g_unlink (first_copy);
+  g_unlink (later_copy);
 }
 
 static void
@@ -188,6 +253,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/loader/cli/plugins-json", test_json);
+  g_test_add_func ("/loader/cli/plugins-json-override", test_json_override);
   g_test_add_func ("/loader/cli/plugins-text", test_text);
   g_test_add_func ("/loader/cli/good-ones-work", test_good_ones_work);
   g_test_add_func ("/loader/cli/rejected-requested", test_rejected_requested);
