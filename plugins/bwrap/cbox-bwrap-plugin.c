@@ -439,9 +439,8 @@ cbox_bwrap_prestart (CboxContext *ctx, GError **error)
   cbox_launch_add_args (early->launch, "--", CBOX_BWRAP_EXEC_DEST, "--init", "--status-fd", NULL);
   cbox_launch_add_argf (early->launch, "%d", early->exec_status_w);
   /* The plan does not exist yet: what the configuration says now is what
-   * it will say (run starts bwrap late if not). */
-  /* As realize decides it (a root command gets none); where the plan
-   * differs, run starts bwrap afresh. */
+   * it will say (run starts bwrap late if not), as realize decides it (a
+   * root command gets no user namespace). */
   early->allow_userns
       = cbox_bwrap_config_allows_userns (ctx) && !(getuid () == 0 && cbox_host_get_uid (host) == 0);
   if (early->allow_userns)
