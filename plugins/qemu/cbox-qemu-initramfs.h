@@ -58,6 +58,8 @@ GBytes *cbox_qemu_read_module (const char *path, GError **error);
 /* The modules every cbox VM loads: the virtio transports, the console
  * ports, 9p, virtiofs and the network card. */
 const char *const *cbox_qemu_wanted_modules (void);
+/* The modules of a window (virtio-gpu), loaded only when one is asked. */
+const char *const *cbox_qemu_display_modules (void);
 
 /* The cached initramfs for @kernel holding @init_path: its path under
  * @cache_dir (named after a hash of everything that goes in, so a new

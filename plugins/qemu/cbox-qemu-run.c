@@ -1338,7 +1338,8 @@ cbox_qemu_boot (CboxQemuState *state, char **argv, CboxQemuAccel accel, CboxQemu
     }
 
   if (!g_spawn_async_with_pipes_and_fds (
-          NULL, (const char *const *)argv, envp,
+          NULL, (const char *const *)argv,
+          state->qemu_env != NULL ? (const char *const *)state->qemu_env : envp,
           G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL | G_SPAWN_STDOUT_TO_DEV_NULL,
           cbox_qemu_child_setup, state, -1, -1, -1, sources, targets, (gsize)n_pairs, &vm.pid, NULL,
           NULL, &vm.qemu_stderr, error))
