@@ -550,13 +550,14 @@ cbox_qemu_checksum_file (GChecksum *checksum, const char *path)
 }
 
 char *
-cbox_qemu_initramfs_path (const CboxQemuKernel *kernel, const char *init_path,
+cbox_qemu_initramfs_path (const CboxQemuKernel *kernel, const char *init_path, gboolean display,
                           const char *cache_dir, GError **error)
 {
   g_autoptr (GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
   g_autofree char *name = NULL;
 
   g_checksum_update (checksum, (const guchar *)CBOX_QEMU_INITRAMFS_FORMAT, -1);
+  g_checksum_update (checksum, (const guchar *)(display ? "window" : "plain"), -1);
   g_checksum_update (checksum, (const guchar *)kernel->release,
                      (gssize)strlen (kernel->release) + 1);
   cbox_qemu_checksum_file (checksum, init_path);
@@ -565,8 +566,8 @@ cbox_qemu_initramfs_path (const CboxQemuKernel *kernel, const char *init_path,
       g_autofree char *dep = g_build_filename (kernel->modules_dir, "modules.dep", NULL);
       cbox_qemu_checksum_file (checksum, dep);
     }
-  name = g_strdup_printf ("initramfs-%s-%.16s.cpio", kernel->release,
-                          g_checksum_get_string (checksum));
+  name = g_strdup_printf ("initramfs-%s-%.16s%s.cpio", kernel->release,
+                          g_checksum_get_string (checksum), display ? "-window" : "");
   g_strdelimit (name, "/", '_');
   return g_build_filename (cache_dir, name, NULL);
 }
@@ -597,8 +598,8 @@ cbox_qemu_write_atomically (const char *path, GBytes *content, GError **error)
 }
 
 gboolean
-cbox_qemu_initramfs_ensure (const CboxQemuKernel *kernel, const char *init_path, const char *path,
-                            GError **error)
+cbox_qemu_initramfs_ensure (const CboxQemuKernel *kernel, const char *init_path, gboolean display,
+                            const char *path, GError **error)
 {
   g_autoptr (CboxCpio) cpio = NULL;
   g_autoptr (GPtrArray) modules = NULL;
@@ -623,8 +624,9 @@ cbox_qemu_initramfs_ensure (const CboxQemuKernel *kernel, const char *init_path,
     return FALSE;
   /* A kernel without virtio-gpu still boots without a window: the list
    * stays empty and a run asking for one is refused by the init. */
-  if (!cbox_qemu_resolve_modules (kernel->modules_dir, cbox_qemu_display_modules (),
-                                  &display_modules, NULL))
+  if (!display
+      || !cbox_qemu_resolve_modules (kernel->modules_dir, cbox_qemu_display_modules (),
+                                     &display_modules, NULL))
     display_modules = g_ptr_array_new_with_free_func (g_free);
   mapped = g_mapped_file_new (init_path, FALSE, error);
   if (mapped == NULL)

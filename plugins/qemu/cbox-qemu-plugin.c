@@ -891,8 +891,8 @@ cbox_qemu_build_argv (CboxQemuState *state, CboxQemuAccel accel)
                                               state->memory_mb));
     }
   cbox_qemu_add_args (argv, "-nodefaults", "-no-user-config", "-display",
-                      state->display != NULL ? state->display : "none", "-no-reboot",
-                      "-kernel", state->kernel->image, "-initrd", state->initramfs, "-append",
+                      state->display != NULL ? state->display : "none", "-no-reboot", "-kernel",
+                      state->kernel->image, "-initrd", state->initramfs, "-append",
                       state->verbose ? CBOX_QEMU_KERNEL_CMDLINE : CBOX_QEMU_KERNEL_CMDLINE_QUIET,
                       NULL);
   g_ptr_array_add (argv, g_strdup ("-chardev"));
@@ -1189,8 +1189,8 @@ cbox_qemu_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GError 
   g_free (state->initramfs);
   state->run_base = cbox_qemu_run_base ();
   state->run_dir = g_build_filename (state->run_base, instance, NULL);
-  state->initramfs
-      = cbox_qemu_initramfs_path (state->kernel, state->init_path, state->cache_dir, error);
+  state->initramfs = cbox_qemu_initramfs_path (state->kernel, state->init_path,
+                                               display_forwarder != NULL, state->cache_dir, error);
   if (state->initramfs == NULL)
     return FALSE;
   state->network = cbox_plan_get_network (plan);
@@ -1273,7 +1273,8 @@ cbox_qemu_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GError 
       /* The guest's own X server (no cookie: the command is its only
        * client, inside a VM of its own, and it listens on no network). */
       cbox_qemu_meta_addv (state->meta, "env", "DISPLAY=:0", NULL);
-      cbox_plan_add_note (plan, "qemu: a window (%s): the guest's own X server on a virtio-gpu, "
+      cbox_plan_add_note (plan,
+                          "qemu: a window (%s): the guest's own X server on a virtio-gpu, "
                           "shown by QEMU (-display %s) on the host's display",
                           display_forwarder, state->display);
     }

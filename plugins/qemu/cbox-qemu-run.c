@@ -1733,7 +1733,8 @@ cbox_qemu_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_st
   progress.start = g_get_monotonic_time ();
   if (!g_file_test (state->initramfs, G_FILE_TEST_IS_REGULAR))
     cbox_qemu_progress_set (&progress, "building the initramfs (once per kernel)");
-  if (!cbox_qemu_initramfs_ensure (state->kernel, state->init_path, state->initramfs, error))
+  if (!cbox_qemu_initramfs_ensure (state->kernel, state->init_path, state->display != NULL,
+                                   state->initramfs, error))
     {
       cbox_qemu_progress_clear (&progress);
       g_prefix_error (error, "qemu: ");

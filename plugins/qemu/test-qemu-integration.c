@@ -1001,9 +1001,10 @@ window_red_share (guint display)
     for (guint32 x = 0; x < width; x++)
       {
         const guint8 *p = (const guint8 *)out + offset + (gsize)y * bpl + (gsize)x * (bpp / 8);
-        guint32 pixel = byte_order == 0 ? (guint32)(p[0] | p[1] << 8 | p[2] << 16)
-                                        : (guint32)(p[bpp / 8 - 3] << 16 | p[bpp / 8 - 2] << 8
-                                                    | p[bpp / 8 - 1]);
+        guint32 pixel
+            = byte_order == 0
+                  ? (guint32)(p[0] | p[1] << 8 | p[2] << 16)
+                  : (guint32)(p[bpp / 8 - 3] << 16 | p[bpp / 8 - 2] << 8 | p[bpp / 8 - 1]);
         if (pixel == 0xff0000)
           red++;
       }
@@ -1056,12 +1057,12 @@ test_window (void)
   g_assert_cmpfloat (window_red_share (display), <, 0.01);
 
   display_env = g_strdup_printf ("DISPLAY=:%u", display);
-  envp = cbox_test_environ ((const char *const[]){ display_env, "XAUTHORITY", "WAYLAND_DISPLAY",
-                                                   NULL });
+  envp = cbox_test_environ (
+      (const char *const[]){ display_env, "XAUTHORITY", "WAYLAND_DISPLAY", NULL });
   project = cbox_test_make_dir ("project");
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE
-                                        | G_SUBPROCESS_FLAGS_STDOUT_PIPE
-                                        | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  launcher
+      = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE
+                                   | G_SUBPROCESS_FLAGS_STDERR_PIPE);
   g_subprocess_launcher_set_environ (launcher, envp);
   g_subprocess_launcher_set_cwd (launcher, project);
   cbox = g_subprocess_launcher_spawn (launcher, &error, cbox_test_cbox_path (), "run",
@@ -1142,9 +1143,9 @@ test_window_refused (void)
     return;
   project = cbox_test_make_dir ("project");
   envp = cbox_test_environ ((const char *const[]){ "DISPLAY", "WAYLAND_DISPLAY", NULL });
-  g_assert_true (cbox_test_run (
-      (const char *const[]){ "plan", "--backend=qemu", "--forward=x11", NULL }, project,
-      (const char *const *)envp, NULL, &result));
+  g_assert_true (
+      cbox_test_run ((const char *const[]){ "plan", "--backend=qemu", "--forward=x11", NULL },
+                     project, (const char *const *)envp, NULL, &result));
   cbox_test_assert_status (&result, 125);
   g_assert_nonnull (strstr (result.err, "DISPLAY is not set"));
 
@@ -1171,8 +1172,8 @@ test_window_refused (void)
   }
   config_arg = g_strconcat ("--config=", config, NULL);
   g_assert_true (cbox_test_run (
-      (const char *const[]){ "plan", config_arg, "--backend=qemu", "--forward=x11", NULL },
-      project, (const char *const *)envp, NULL, &result));
+      (const char *const[]){ "plan", config_arg, "--backend=qemu", "--forward=x11", NULL }, project,
+      (const char *const *)envp, NULL, &result));
   g_test_message ("cbox said: %s", result.err);
   cbox_test_assert_status (&result, 125);
   g_assert_nonnull (strstr (result.err, "no GTK or SDL display"));
