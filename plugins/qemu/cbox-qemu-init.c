@@ -241,9 +241,9 @@ mkdir_p (const char *path, mode_t mode, uid_t uid, gid_t gid)
 /* ---- kernel modules ------------------------------------------------------ */
 
 static void
-load_modules (void)
+load_modules (const char *list_path)
 {
-  char *list = read_file ("/cbox/modules", NULL);
+  char *list = read_file (list_path, NULL);
   char *save = NULL;
 
   if (list == NULL)
@@ -385,6 +385,7 @@ typedef struct
   char *hostname;
   int network;
   int allow_userns; /* the seccomp filter lets the command make user namespaces */
+  int display;      /* a window: an X server of the guest's own on the virtio-gpu */
   int tty;
   char stdio[3]; /* 'c'losed, 'n'ull, 't'ty, 'p'ort */
   unsigned short rows, cols;
@@ -665,6 +666,8 @@ read_plan (Plan *plan)
         plan->network = atoi (need_field (&r, keyword));
       else if (strcmp (keyword, "userns") == 0)
         plan->allow_userns = atoi (need_field (&r, keyword));
+      else if (strcmp (keyword, "display") == 0)
+        plan->display = atoi (need_field (&r, keyword));
       else if (strcmp (keyword, "tty") == 0)
         {
           plan->tty = atoi (need_field (&r, keyword));
@@ -1095,6 +1098,76 @@ mount_api_filesystems (const Plan *plan)
   (void)plan;
 }
 
+/* ---- a window ------------------------------------------------------------------ */
+
+/* The X server of a window: Xorg from the plan's /usr (the host's), as
+ * root of the guest, on the virtio-gpu's /dev/dri/card0 with the
+ * modesetting driver; QEMU shows that card's screen in a window on the
+ * host's display. The command is its only client: it never talks to the
+ * host's X server (whose cookies it is not given), and QEMU, a client of
+ * the host's display, passes only pixels out and input events in (no
+ * clipboard, no GL). Root here is root of the guest, whose kernel is the
+ * boundary; the command itself stays confined as always. Called after
+ * the switch to the new root; returns once the server accepts
+ * connections on :0. */
+static int exit_status_of (int status);
+
+static void
+start_display (void)
+{
+  static const char *const candidates[]
+      = { "/usr/lib/xorg/Xorg", "/usr/libexec/Xorg", "/usr/bin/Xorg", NULL };
+  const char *xorg = NULL;
+  pid_t pid;
+
+  for (size_t i = 0; candidates[i] != NULL && xorg == NULL; i++)
+    {
+      struct stat st;
+      /* /usr/bin/Xorg is a shell script around a setuid wrapper on Debian:
+       * only a real program will do. */
+      if (stat (candidates[i], &st) == 0 && S_ISREG (st.st_mode) && st.st_size > 65536)
+        xorg = candidates[i];
+    }
+  if (xorg == NULL)
+    fail ("a window needs Xorg in the guest's /usr (apt install xserver-xorg-core)");
+  if (access ("/dev/dri/card0", F_OK) < 0 && wait_for_path ("/dev/dri/card0", 10000) < 0)
+    fail ("a window needs the virtio-gpu, but /dev/dri/card0 did not appear");
+  if (mkdir_p ("/tmp/.X11-unix", 01777, (uid_t)-1, 0) < 0 || chmod ("/tmp/.X11-unix", 01777) < 0)
+    fail ("cannot create /tmp/.X11-unix: %s", strerror (errno));
+  pid = fork ();
+  if (pid < 0)
+    fail ("fork: %s", strerror (errno));
+  if (pid == 0)
+    {
+      sigset_t none;
+      int null_fd = open ("/dev/null", O_RDWR);
+
+      sigemptyset (&none);
+      sigprocmask (SIG_SETMASK, &none, NULL);
+      setsid ();
+      /* Its messages go to the serial log (cbox -v shows them). */
+      dup2 (null_fd, 0);
+      dup2 (console_fd >= 0 ? console_fd : null_fd, 1);
+      dup2 (console_fd >= 0 ? console_fd : null_fd, 2);
+      execl (xorg, xorg, ":0", "-nolisten", "tcp", "-noreset", "-novtswitch", "-logfile",
+             "/tmp/.X11-unix/.cbox-Xorg.log", "vt1", (char *)NULL);
+      _exit (127);
+    }
+  for (int waited = 0;; waited += 20)
+    {
+      int wstatus;
+      if (access ("/tmp/.X11-unix/X0", F_OK) == 0)
+        break;
+      if (waitpid (pid, &wstatus, WNOHANG) == pid)
+        fail ("the guest's X server %s ended (status %d) before it accepted connections; the "
+              "serial log (cbox -v) has its messages",
+              xorg, exit_status_of (wstatus));
+      if (waited > 300000)
+        fail ("the guest's X server %s did not start within 300 s", xorg);
+      usleep (20000);
+    }
+}
+
 /* ---- running the command --------------------------------------------------- */
 
 static int
@@ -1256,7 +1329,7 @@ main (int argc, char **argv)
   console_fd = open ("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
   stage ("started");
 
-  load_modules ();
+  load_modules ("/cbox/modules");
   stage ("modules loaded");
   control_fd = open_port ("cbox.control", O_RDWR);
   control_say ("alive\n");
@@ -1269,6 +1342,8 @@ main (int argc, char **argv)
       || mount ("tmpfs", NEWROOT, "tmpfs", MS_NOSUID, "mode=0755") < 0)
     fail ("cannot mount the new root: %s", strerror (errno));
   read_plan (&plan);
+  if (plan.display)
+    load_modules ("/cbox/display-modules");
   start_socket_relay (&plan);
   stage ("plan applied");
   setup_network (&plan);
@@ -1334,6 +1409,11 @@ main (int argc, char **argv)
 
   /* The host sends the user's input only from now on: bytes (and an end
    * of file) sent before the port is open would be lost. */
+  if (plan.display)
+    {
+      stage ("starting the X server of the window");
+      start_display ();
+    }
   control_say ("ready\n");
   stage ("ready, running the command");
   child = spawn_command (&plan, fds, &exec_pipe);

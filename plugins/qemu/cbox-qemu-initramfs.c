@@ -21,7 +21,7 @@
 
 /* Bump when the layout of the initramfs changes: it is part of the cache
  * key, so an old cached file is never reused by a newer cbox. */
-#define CBOX_QEMU_INITRAMFS_FORMAT "cbox-qemu-initramfs-1"
+#define CBOX_QEMU_INITRAMFS_FORMAT "cbox-qemu-initramfs-2"
 
 void
 cbox_qemu_kernel_free (CboxQemuKernel *kernel)
@@ -263,6 +263,16 @@ cbox_qemu_wanted_modules (void)
     "virtio_pci", "virtio_mmio", "virtio_console", "9pnet_virtio",
     "9p",         "virtiofs",    "virtio_net",     NULL,
   };
+  return wanted;
+}
+
+const char *const *
+cbox_qemu_display_modules (void)
+{
+  /* The guest's display (a window): virtio-gpu's DRM driver and, through
+   * modules.dep, drm, drm_kms_helper and the rest. Loaded by the init only
+   * when the plan asks for a window. */
+  static const char *const wanted[] = { "virtio_gpu", NULL };
   return wanted;
 }
 
@@ -540,13 +550,14 @@ cbox_qemu_checksum_file (GChecksum *checksum, const char *path)
 }
 
 char *
-cbox_qemu_initramfs_path (const CboxQemuKernel *kernel, const char *init_path,
+cbox_qemu_initramfs_path (const CboxQemuKernel *kernel, const char *init_path, gboolean display,
                           const char *cache_dir, GError **error)
 {
   g_autoptr (GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
   g_autofree char *name = NULL;
 
   g_checksum_update (checksum, (const guchar *)CBOX_QEMU_INITRAMFS_FORMAT, -1);
+  g_checksum_update (checksum, (const guchar *)(display ? "window" : "plain"), -1);
   g_checksum_update (checksum, (const guchar *)kernel->release,
                      (gssize)strlen (kernel->release) + 1);
   cbox_qemu_checksum_file (checksum, init_path);
@@ -555,8 +566,8 @@ cbox_qemu_initramfs_path (const CboxQemuKernel *kernel, const char *init_path,
       g_autofree char *dep = g_build_filename (kernel->modules_dir, "modules.dep", NULL);
       cbox_qemu_checksum_file (checksum, dep);
     }
-  name = g_strdup_printf ("initramfs-%s-%.16s.cpio", kernel->release,
-                          g_checksum_get_string (checksum));
+  name = g_strdup_printf ("initramfs-%s-%.16s%s.cpio", kernel->release,
+                          g_checksum_get_string (checksum), display ? "-window" : "");
   g_strdelimit (name, "/", '_');
   return g_build_filename (cache_dir, name, NULL);
 }
@@ -587,11 +598,13 @@ cbox_qemu_write_atomically (const char *path, GBytes *content, GError **error)
 }
 
 gboolean
-cbox_qemu_initramfs_ensure (const CboxQemuKernel *kernel, const char *init_path, const char *path,
-                            GError **error)
+cbox_qemu_initramfs_ensure (const CboxQemuKernel *kernel, const char *init_path, gboolean display,
+                            const char *path, GError **error)
 {
   g_autoptr (CboxCpio) cpio = NULL;
   g_autoptr (GPtrArray) modules = NULL;
+  g_autoptr (GPtrArray) display_modules = NULL;
+  g_autoptr (GString) display_order = g_string_new (NULL);
   g_autoptr (GBytes) init = NULL;
   g_autoptr (GBytes) archive = NULL;
   g_autoptr (GString) order = g_string_new (NULL);
@@ -609,6 +622,12 @@ cbox_qemu_initramfs_ensure (const CboxQemuKernel *kernel, const char *init_path,
   if (!cbox_qemu_resolve_modules (kernel->modules_dir, cbox_qemu_wanted_modules (), &modules,
                                   error))
     return FALSE;
+  /* A kernel without virtio-gpu still boots without a window: the list
+   * stays empty and a run asking for one is refused by the init. */
+  if (!display
+      || !cbox_qemu_resolve_modules (kernel->modules_dir, cbox_qemu_display_modules (),
+                                     &display_modules, NULL))
+    display_modules = g_ptr_array_new_with_free_func (g_free);
   mapped = g_mapped_file_new (init_path, FALSE, error);
   if (mapped == NULL)
     return FALSE;
@@ -633,6 +652,27 @@ cbox_qemu_initramfs_ensure (const CboxQemuKernel *kernel, const char *init_path,
                           g_bytes_get_size (content));
       g_string_append_printf (order, "%s.ko\n", name);
     }
+  for (guint i = 0; i < display_modules->len; i++)
+    {
+      const char *module_path = g_ptr_array_index (display_modules, i);
+      g_autofree char *name = cbox_qemu_module_name (module_path);
+      g_autofree char *entry = g_strdup_printf ("cbox/lib/%s.ko", name);
+      g_autofree char *line = g_strdup_printf ("%s.ko\n", name);
+      g_autofree char *inner = g_strdup_printf ("\n%s", line);
+
+      g_string_append (display_order, line);
+      /* Shared with the boot list (virtio_ring, ...): written once. */
+      if (g_str_has_prefix (order->str, line) || strstr (order->str, inner) != NULL)
+        continue;
+      {
+        g_autoptr (GBytes) content = cbox_qemu_read_module (module_path, error);
+        if (content == NULL)
+          return FALSE;
+        cbox_cpio_add_file (cpio, entry, 0644, g_bytes_get_data (content, NULL),
+                            g_bytes_get_size (content));
+      }
+    }
+  cbox_cpio_add_file (cpio, "cbox/display-modules", 0644, display_order->str, display_order->len);
   cbox_cpio_add_file (cpio, "cbox/modules", 0644, order->str, order->len);
   archive = cbox_cpio_finish (cpio);
   if (!cbox_qemu_write_atomically (path, archive, error))

@@ -58,16 +58,21 @@ GBytes *cbox_qemu_read_module (const char *path, GError **error);
 /* The modules every cbox VM loads: the virtio transports, the console
  * ports, 9p, virtiofs and the network card. */
 const char *const *cbox_qemu_wanted_modules (void);
+/* The modules of a window (virtio-gpu), loaded only when one is asked. */
+const char *const *cbox_qemu_display_modules (void);
 
-/* The cached initramfs for @kernel holding @init_path: its path under
- * @cache_dir (named after a hash of everything that goes in, so a new
- * kernel, module or init gets a new file). Computes the name only. */
+/* The cached initramfs for @kernel holding @init_path (and, with
+ * @display, the modules of a window): its path under @cache_dir (named
+ * after a hash of everything that goes in, so a new kernel, module or init
+ * gets a new file). Computes the name only. */
 char *cbox_qemu_initramfs_path (const CboxQemuKernel *kernel, const char *init_path,
-                                const char *cache_dir, GError **error);
+                                gboolean display, const char *cache_dir, GError **error);
 /* Writes the initramfs at @path unless it is there already (atomically:
- * concurrent runs may race to build it). */
+ * concurrent runs may race to build it). With @display it also holds the
+ * modules of a window (virtio-gpu, drm: about 2 MB more, which is why
+ * runs without a window boot the smaller one). */
 gboolean cbox_qemu_initramfs_ensure (const CboxQemuKernel *kernel, const char *init_path,
-                                     const char *path, GError **error);
+                                     gboolean display, const char *path, GError **error);
 /* An initramfs whose init is @init_path alone (no modules): the benchmark's
  * floor. */
 gboolean cbox_qemu_initramfs_write_minimal (const char *init_path, const char *path,

@@ -50,6 +50,8 @@ cbox_qemu_state_free (CboxQemuState *state)
   g_strfreev (state->hidden);
   g_free (state->hidden_is_dir);
   g_free (state->empty_file);
+  g_free (state->display);
+  g_strfreev (state->qemu_env);
   g_clear_pointer (&state->sockets, g_ptr_array_unref);
   if (state->meta != NULL)
     g_string_free (state->meta, TRUE);
@@ -889,8 +891,9 @@ cbox_qemu_build_argv (CboxQemuState *state, CboxQemuAccel accel)
       g_ptr_array_add (argv, g_strdup_printf ("memory-backend-memfd,id=mem,size=%uM,share=on",
                                               state->memory_mb));
     }
-  cbox_qemu_add_args (argv, "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-                      "-kernel", state->kernel->image, "-initrd", state->initramfs, "-append",
+  cbox_qemu_add_args (argv, "-nodefaults", "-no-user-config", "-display",
+                      state->display != NULL ? state->display : "none", "-no-reboot", "-kernel",
+                      state->kernel->image, "-initrd", state->initramfs, "-append",
                       state->verbose ? CBOX_QEMU_KERNEL_CMDLINE : CBOX_QEMU_KERNEL_CMDLINE_QUIET,
                       NULL);
   g_ptr_array_add (argv, g_strdup ("-chardev"));
@@ -941,6 +944,11 @@ cbox_qemu_build_argv (CboxQemuState *state, CboxQemuAccel accel)
           argv,
           g_strdup_printf ("virtserialport,bus=vser.0,chardev=sock%u,name=cbox.sock.%u", i, i));
     }
+
+  if (state->display != NULL)
+    /* The window's screen: a 2D virtio-gpu (no virgl, see
+     * cbox_qemu_setup_display()). */
+    cbox_qemu_add_device (argv, state, "virtio-gpu", NULL);
 
   g_ptr_array_add (argv, g_strdup ("-fsdev"));
   g_ptr_array_add (argv, g_strdup_printf ("local,id=meta,path=%s,security_model=none,readonly=on",
@@ -1051,6 +1059,100 @@ cbox_qemu_run_base (void)
   return g_strdup_printf ("/tmp/cbox-qemu-%u", (unsigned)geteuid ());
 }
 
+/* The display forwarder of the plan ("x11", "wayland"), or NULL. */
+static const char *
+cbox_qemu_display_forwarder (CboxPlan *plan)
+{
+  const char *const *forwarders = cbox_plan_get_forwarders (plan);
+
+  for (guint i = 0; forwarders != NULL && forwarders[i] != NULL; i++)
+    if (g_str_equal (forwarders[i], "x11") || g_str_equal (forwarders[i], "wayland"))
+      return forwarders[i];
+  return NULL;
+}
+
+/* Items of the display forwarders that a window replaces: the host's
+ * display socket (and the x11 forwarder's Xauthority with the host
+ * server's cookies). The command gets the guest's own X server instead. */
+static gboolean
+cbox_qemu_display_item (const CboxMount *mount)
+{
+  return (mount->kind == CBOX_MOUNT_SOCKET || mount->kind == CBOX_MOUNT_DATA)
+         && (g_strcmp0 (mount->origin, "x11") == 0 || g_strcmp0 (mount->origin, "wayland") == 0);
+}
+
+/* A window: the guest gets a virtio-gpu and an X server of its own
+ * (cbox-qemu-init.c, start_display()), and QEMU shows that screen in a
+ * window on the host's display. Only QEMU is a client of the host's
+ * display; the guest never reaches the host's X server or compositor
+ * (its socket is not relayed, its cookies not handed in). QEMU's window
+ * carries pixels out and input in: gl=off (no virgl: the guest's GPU
+ * commands would reach the host's GL driver), no clipboard (no vdagent
+ * device), no SPICE. SDL where QEMU has it (no menus, no clipboard in this
+ * QEMU), else GTK. */
+static gboolean
+cbox_qemu_setup_display (CboxContext *ctx, CboxQemuState *state, const char *forwarder,
+                         GError **error)
+{
+  const CboxHost *host = cbox_context_get_host (ctx);
+  const char *names[] = { "DISPLAY", "XAUTHORITY", "WAYLAND_DISPLAY", "XDG_RUNTIME_DIR" };
+  const char *qemu_argv[] = { state->qemu, "-display", "help", NULL };
+  g_autofree char *out = NULL;
+  g_autoptr (GStrvBuilder) env = g_strv_builder_new ();
+  g_auto (GStrv) lines = NULL;
+  gboolean has_sdl = FALSE, has_gtk = FALSE;
+  gboolean x11 = cbox_host_getenv_nonempty (host, "DISPLAY") != NULL;
+  gboolean wayland = cbox_host_getenv_nonempty (host, "WAYLAND_DISPLAY") != NULL;
+  int wait_status = 0;
+
+  if (!x11 && !wayland)
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE,
+                   "qemu: forwarder %s asks for a window, and the VM's screen is shown in a window "
+                   "on the host's display, but neither DISPLAY nor WAYLAND_DISPLAY is set (run it "
+                   "in a graphical session, or without --forward=%s)",
+                   forwarder, forwarder);
+      return FALSE;
+    }
+  if (!g_spawn_sync (NULL, (char **)qemu_argv, NULL, G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &out,
+                     NULL, &wait_status, NULL))
+    out = g_strdup ("");
+  lines = g_strsplit (out, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      has_sdl = has_sdl || g_str_equal (g_strstrip (lines[i]), "sdl");
+      has_gtk = has_gtk || g_str_equal (lines[i], "gtk");
+    }
+  g_clear_pointer (&state->display, g_free);
+  if (has_sdl && x11)
+    state->display = g_strdup ("sdl,gl=off");
+  else if (has_gtk)
+    state->display = g_strdup ("gtk,gl=off");
+  else if (has_sdl)
+    state->display = g_strdup ("sdl,gl=off");
+  else
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE,
+                   "qemu: forwarder %s asks for a window, but %s has no GTK or SDL display "
+                   "(on Debian: apt install qemu-system-gui)",
+                   forwarder, state->qemu);
+      return FALSE;
+    }
+  g_strv_builder_add (env, "PATH=/usr/local/bin:/usr/bin:/bin");
+  for (gsize i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      const char *value = cbox_host_getenv_nonempty (host, names[i]);
+      g_autofree char *entry = NULL;
+      if (value == NULL)
+        continue;
+      entry = g_strdup_printf ("%s=%s", names[i], value);
+      g_strv_builder_add (env, entry);
+    }
+  g_strfreev (state->qemu_env);
+  state->qemu_env = g_strv_builder_end (env);
+  return TRUE;
+}
+
 static gboolean
 cbox_qemu_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GError **error)
 {
@@ -1061,6 +1163,7 @@ cbox_qemu_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GError 
   const char *const *command = cbox_plan_get_command (plan);
   const char *cwd = cbox_plan_get_cwd (plan);
   const char *hostname = cbox_plan_get_hostname (plan);
+  const char *display_forwarder = cbox_qemu_display_forwarder (plan);
   struct winsize ws = { 0 };
   char number[3][32];
 
@@ -1099,8 +1202,8 @@ cbox_qemu_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GError 
   g_free (state->initramfs);
   state->run_base = cbox_qemu_run_base ();
   state->run_dir = g_build_filename (state->run_base, instance, NULL);
-  state->initramfs
-      = cbox_qemu_initramfs_path (state->kernel, state->init_path, state->cache_dir, error);
+  state->initramfs = cbox_qemu_initramfs_path (state->kernel, state->init_path,
+                                               display_forwarder != NULL, state->cache_dir, error);
   if (state->initramfs == NULL)
     return FALSE;
   state->network = cbox_plan_get_network (plan);
@@ -1130,6 +1233,10 @@ cbox_qemu_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GError 
                           ":3128 in the guest, QEMU's user network restricted to it): no "
                           "other route, no DNS");
     }
+  g_clear_pointer (&state->display, g_free);
+  g_clear_pointer (&state->qemu_env, g_strfreev);
+  if (display_forwarder != NULL && !cbox_qemu_setup_display (ctx, state, display_forwarder, error))
+    return FALSE;
   {
     guint n_ports = 0;
 
@@ -1176,10 +1283,16 @@ cbox_qemu_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GError 
                        cbox_qemu_stdio_to_string (state->stdio[1]),
                        cbox_qemu_stdio_to_string (state->stdio[2]), NULL);
   cbox_qemu_meta_addv (state->meta, "hostname", hostname != NULL ? hostname : "cbox", NULL);
+  cbox_qemu_meta_addv (state->meta, "display", state->display != NULL ? "1" : "0", NULL);
 
   for (guint i = 0; i < cbox_plan_get_n_mounts (plan); i++)
-    if (!cbox_qemu_realize_mount (state, cbox_plan_get_mount (plan, i), error))
-      return FALSE;
+    {
+      const CboxMount *mount = cbox_plan_get_mount (plan, i);
+      if (state->display != NULL && cbox_qemu_display_item (mount))
+        continue;
+      if (!cbox_qemu_realize_mount (state, mount, error))
+        return FALSE;
+    }
   cbox_qemu_find_covered (state, plan);
 
   cbox_qemu_meta_addv (state->meta, "cwd", cwd != NULL ? cwd : "/", NULL);
@@ -1193,6 +1306,10 @@ cbox_qemu_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GError 
               "all_proxy=",  "ALL_PROXY=",  "GIT_SSH_COMMAND=" };
       g_autofree char *value = NULL;
 
+      if (state->display != NULL
+          && (g_str_has_prefix (envp[i], "DISPLAY=") || g_str_has_prefix (envp[i], "XAUTHORITY=")
+              || g_str_has_prefix (envp[i], "WAYLAND_DISPLAY=")))
+        continue;
       /* The proxy is not on the guest's loopback but at the one address
        * QEMU forwards to it. */
       for (gsize j = 0; state->proxy_relay != NULL && j < G_N_ELEMENTS (proxy_names); j++)
@@ -1202,6 +1319,16 @@ cbox_qemu_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GError 
             value = g_strjoinv (CBOX_QEMU_PROXY_ADDRESS ":3128", parts);
           }
       cbox_qemu_meta_addv (state->meta, "env", value != NULL ? value : envp[i], NULL);
+    }
+  if (state->display != NULL)
+    {
+      /* The guest's own X server (no cookie: the command is its only
+       * client, inside a VM of its own, and it listens on no network). */
+      cbox_qemu_meta_addv (state->meta, "env", "DISPLAY=:0", NULL);
+      cbox_plan_add_note (plan,
+                          "qemu: a window (%s): the guest's own X server on a virtio-gpu, "
+                          "shown by QEMU (-display %s) on the host's display",
+                          display_forwarder, state->display);
     }
 
   cbox_launch_take_argv (launch, cbox_qemu_build_argv (state, cbox_qemu_first_accel (state)));

@@ -1370,7 +1370,8 @@ cbox_qemu_boot (CboxQemuState *state, char **argv, CboxQemuAccel accel, CboxQemu
     }
 
   if (!g_spawn_async_with_pipes_and_fds (
-          NULL, (const char *const *)argv, envp,
+          NULL, (const char *const *)argv,
+          state->qemu_env != NULL ? (const char *const *)state->qemu_env : envp,
           G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL | G_SPAWN_STDOUT_TO_DEV_NULL,
           cbox_qemu_child_setup, state, -1, -1, -1, sources, targets, (gsize)n_pairs, &vm.pid, NULL,
           NULL, &vm.qemu_stderr, error))
@@ -1764,7 +1765,8 @@ cbox_qemu_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_st
   progress.start = g_get_monotonic_time ();
   if (!g_file_test (state->initramfs, G_FILE_TEST_IS_REGULAR))
     cbox_qemu_progress_set (&progress, "building the initramfs (once per kernel)");
-  if (!cbox_qemu_initramfs_ensure (state->kernel, state->init_path, state->initramfs, error))
+  if (!cbox_qemu_initramfs_ensure (state->kernel, state->init_path, state->display != NULL,
+                                   state->initramfs, error))
     {
       cbox_qemu_progress_clear (&progress);
       g_prefix_error (error, "qemu: ");

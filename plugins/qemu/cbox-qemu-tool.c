@@ -54,7 +54,7 @@ main (int argc, char **argv)
           g_print ("%s\n", kernel->image);
           return 0;
         }
-      if (!cbox_qemu_initramfs_ensure (kernel, argv[2], argv[3], &error))
+      if (!cbox_qemu_initramfs_ensure (kernel, argv[2], FALSE, argv[3], &error))
         {
           g_printerr ("cbox-qemu-tool: %s\n", error->message);
           return 1;

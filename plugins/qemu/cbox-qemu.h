@@ -138,6 +138,11 @@ struct _CboxQemuState
   gboolean *hidden_is_dir;
   char *empty_file; /* run_dir/empty, bound over hidden files */
   char *passt;      /* the network helper of --network=on, or NULL */
+  /* A window (issue 19): a display forwarder was asked, so the guest gets
+   * a virtio-gpu and an X server of its own, shown by QEMU on the host's
+   * display ("gtk,gl=off" or "sdl,gl=off"); NULL: no display at all. */
+  char *display;
+  char **qemu_env; /* QEMU's environment (the host display's variables with a window) */
 };
 
 void cbox_qemu_state_free (CboxQemuState *state);

@@ -691,6 +691,88 @@ test_realize_socket_relay (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (error->message, "/dev/dri"));
 }
 
+/* A display forwarder in the plan: a window. The guest gets a 2D
+ * virtio-gpu and an X server of its own (DISPLAY=:0 in the guest's plan),
+ * QEMU shows it on the host's display with GL off and nothing else (no
+ * SPICE); the host's display socket is not relayed and the forwarder's
+ * Xauthority (the host server's cookies) never reaches the guest. The
+ * real QEMU decides SDL or GTK (whichever it has). */
+/* The argument after @option, or NULL. */
+static const char *
+argv_after (char **argv, const char *option)
+{
+  for (guint i = 0; argv[i] != NULL; i++)
+    if (g_str_equal (argv[i], option))
+      return argv[i + 1];
+  return NULL;
+}
+
+static void
+test_realize_window (Fixture *f, gconstpointer data)
+{
+  const char *display;
+
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) argv = NULL;
+  CboxQemuState *state;
+
+  if (!g_file_test ("/usr/bin/qemu-system-x86_64", G_FILE_TEST_IS_EXECUTABLE))
+    {
+      cbox_test_skip_or_fail ("qemu-system-x86_64 is missing (tools/install-deps)");
+      return;
+    }
+  cbox_host_setenv (f->host, "DISPLAY", ":5");
+  cbox_host_setenv (f->host, "XAUTHORITY", "/home/user/.Xauthority");
+  cbox_plan_set_origin (f->plan, "x11");
+  cbox_plan_add_tmpfs (f->plan, "/tmp/.X11-unix", 01777);
+  cbox_plan_add_bind_socket (f->plan, "/tmp/.X11-unix/X5", "/tmp/.X11-unix/X5", 0);
+  g_assert_true (
+      cbox_plan_add_data (f->plan, "/run/user/1000/Xauthority", "cookie", 6, 0600, 0, &error));
+  g_assert_no_error (error);
+  cbox_plan_set_env (f->plan, "DISPLAY", ":5");
+  cbox_plan_set_env (f->plan, "XAUTHORITY", "/run/user/1000/Xauthority");
+  cbox_plan_add_forwarder (f->plan, "x11");
+  argv = realize_argv (f, &error);
+  if (argv == NULL && g_error_matches (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE)
+      && strstr (error->message, "qemu-system-gui") != NULL)
+    {
+      cbox_test_skip_or_fail ("QEMU has no GTK or SDL display (apt install qemu-system-gui)");
+      return;
+    }
+  g_assert_no_error (error);
+  g_assert_true (argv_has (argv, "virtio-gpu-pci"));
+  display = argv_after (argv, "-display");
+  g_assert_true (g_strcmp0 (display, "sdl,gl=off") == 0 || g_strcmp0 (display, "gtk,gl=off") == 0);
+  g_assert_false (argv_has (argv, "-spice"));
+  g_assert_false (argv_has (argv, "-vga"));
+  state = cbox_context_get_data (f->ctx);
+  g_assert_cmpuint (state->sockets->len, ==, 0);
+  g_assert_cmpuint (state->data->len, ==, 0);
+  g_assert_nonnull (strstr (state->meta->str, "7:display,1:1,"));
+  g_assert_nonnull (strstr (state->meta->str, "3:env,10:DISPLAY=:0,"));
+  g_assert_null (strstr (state->meta->str, "DISPLAY=:5"));
+  g_assert_null (strstr (state->meta->str, "XAUTHORITY"));
+  g_assert_nonnull (strstr (state->initramfs, "-window.cpio"));
+  /* QEMU alone gets the host's display, to open its window. */
+  g_assert_true (g_strv_contains ((const char *const *)state->qemu_env, "DISPLAY=:5"));
+  g_assert_true (
+      g_strv_contains ((const char *const *)state->qemu_env, "XAUTHORITY=/home/user/.Xauthority"));
+  g_clear_pointer (&argv, g_strfreev);
+
+  /* Without a display forwarder: no window, no GPU, the smaller initramfs. */
+  cbox_plan_free (f->plan);
+  f->plan = cbox_plan_new ();
+  cbox_plan_set_user (f->plan, 1000, 1000, "user", "/home/user");
+  cbox_plan_set_command (f->plan, (const char *const[]){ "true", NULL });
+  argv = realize_argv (f, &error);
+  g_assert_no_error (error);
+  g_assert_false (argv_has (argv, "virtio-gpu-pci"));
+  g_assert_cmpstr (argv_after (argv, "-display"), ==, "none");
+  g_assert_nonnull (strstr (state->meta->str, "7:display,1:0,"));
+  g_assert_null (strstr (state->initramfs, "-window"));
+  g_assert_null (state->qemu_env);
+}
+
 static void
 test_realize_bad_config (Fixture *f, gconstpointer data)
 {
@@ -782,6 +864,8 @@ main (int argc, char **argv)
               fixture_tear_down);
   g_test_add ("/qemu/realize/socket-relay", Fixture, NULL, fixture_set_up,
               test_realize_socket_relay, fixture_tear_down);
+  g_test_add ("/qemu/realize/window", Fixture, NULL, fixture_set_up, test_realize_window,
+              fixture_tear_down);
   g_test_add ("/qemu/realize/bad-config", Fixture, NULL, fixture_set_up, test_realize_bad_config,
               fixture_tear_down);
   g_test_add_func ("/qemu/run-dir/sweep-stale", test_sweep_stale);
