@@ -322,7 +322,6 @@ cbox_cli_make_request (CboxCliOptions *options, CboxHost *host, const char *cwd,
   g_autofree char *profile = NULL;
   g_autofree char *value = NULL;
   g_autofree char *config_file = NULL;
-  g_autoptr (GError) local_error = NULL;
   gboolean flag;
 
   if (options->config_file != NULL)
