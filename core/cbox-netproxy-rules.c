@@ -156,6 +156,14 @@ cbox_net_host_parse (const char *text, gsize len, CboxNetHost *ret_host, GError 
     return host_error (error, text, len, "a host name longer than 253 characters");
   memcpy (buf, text, len);
   buf[len] = '\0';
+  /* The root's dot goes first, so that "0x7f000001." or "127.1." is judged
+   * as the address spelling it is (and a name reads back as itself: the
+   * fuzzer found "0x7f000001." accepted as a name whose canonical form,
+   * without the dot, was refused). */
+  if (buf[len - 1] == '.')
+    buf[--len] = '\0';
+  if (len == 0)
+    return host_error (error, text, len + 1, "not a host name");
   /* A dotted quad, strictly (inet_pton: four decimal parts). */
   if (inet_pton (AF_INET, buf, ret_host->addr) == 1)
     {
@@ -168,9 +176,7 @@ cbox_net_host_parse (const char *text, gsize len, CboxNetHost *ret_host, GError 
     return host_error (error, text, len,
                        "an address in a form other than a dotted quad (write it as a.b.c.d)");
 
-  if (buf[len - 1] == '.')
-    buf[--len] = '\0';
-  if (len == 0 || len > CBOX_NET_HOST_MAX)
+  if (len > CBOX_NET_HOST_MAX)
     return host_error (error, text, len, "not a host name");
   label = buf;
   for (gsize i = 0; i <= len; i++)
