@@ -256,22 +256,6 @@ test_network_off (void)
  * helper's interface: a service on the host's loopback is out of reach,
  * also through the helper's gateway; --network=host reaches it (so the
  * probe can tell). */
-typedef struct
-{
-  guint16 host_port;
-  char *ready_path;
-  char *report;
-} PublishProbe;
-
-static gpointer
-publish_probe_thread (gpointer data)
-{
-  PublishProbe *probe = data;
-
-  probe->report = cbox_test_publish_probe (probe->host_port, probe->ready_path);
-  return NULL;
-}
-
 /* --publish: a server inside on port 8000 is reached from the host's
  * 127.0.0.1:PORT; the host listens on 127.0.0.1 only and nothing answers
  * on its other address. */
@@ -283,12 +267,11 @@ test_network_publish (void)
   g_autofree char *publish_arg = NULL;
   g_autofree char *server = NULL;
   g_autofree char *python = NULL;
-  g_autoptr (GThread) thread = NULL;
+  g_autofree char *ready_path = NULL;
   g_auto (CboxTestResult) result = { 0 };
   g_auto (GStrv) env = NULL;
-  g_auto (GStrv) lines = NULL;
-  PublishProbe probe = { 0 };
-  guint n_listen = 0;
+  CboxTestPublishProbe *probe;
+  guint16 host_port;
 
   if (!require_nspawn ())
     return;
@@ -298,32 +281,17 @@ test_network_publish (void)
   env = sudo_environ (NULL);
   project = make_project ("publish");
   project_arg = g_strconcat ("--project=", project, NULL);
-  probe.host_port = cbox_test_free_port ();
-  probe.ready_path = g_build_filename (project, "published-ready", NULL);
-  publish_arg = g_strdup_printf ("--publish=%u:8000", probe.host_port);
+  host_port = cbox_test_free_port ();
+  ready_path = g_build_filename (project, "published-ready", NULL);
+  publish_arg = g_strdup_printf ("--publish=%u:8000", host_port);
   server = cbox_test_publish_server (8000);
-  thread = g_thread_new ("publish-probe", publish_probe_thread, &probe);
+  probe = cbox_test_publish_probe_start (host_port, ready_path);
   g_assert_true (
       cbox_test_run ((const char *const[]){ "run", "--backend=nspawn", project_arg, publish_arg,
                                             "--", "sh", "-c", server, NULL },
                      project, (const char *const *)env, "", &result));
-  g_thread_join (g_steal_pointer (&thread));
   cbox_test_assert_status (&result, 0);
-  g_test_message ("publish probe:\n%s", probe.report);
-  lines = g_strsplit (probe.report, "\n", -1);
-  for (guint i = 0; lines[i] != NULL; i++)
-    if (g_str_has_prefix (lines[i], "listen "))
-      {
-        n_listen++;
-        g_assert_cmpstr (lines[i], ==, "listen 0100007F");
-      }
-  g_assert_cmpuint (n_listen, ==, 1);
-  if (strstr (probe.report, "other none") == NULL
-      && !g_regex_match_simple ("^other [0-9.]+ refused$", probe.report, G_REGEX_MULTILINE, 0))
-    g_error ("the published port answers on the host's non-loopback address:\n%s", probe.report);
-  g_assert_nonnull (strstr (probe.report, "loopback cbox-published\n"));
-  g_free (probe.ready_path);
-  g_free (probe.report);
+  cbox_test_publish_probe_finish (probe);
 }
 
 static void

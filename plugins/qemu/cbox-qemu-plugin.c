@@ -53,6 +53,8 @@ cbox_qemu_state_free (CboxQemuState *state)
   g_free (state->display);
   g_strfreev (state->qemu_env);
   g_clear_pointer (&state->sockets, g_ptr_array_unref);
+  g_clear_pointer (&state->publish, g_ptr_array_unref);
+  g_clear_pointer (&state->publish_ports, g_array_unref);
   if (state->meta != NULL)
     g_string_free (state->meta, TRUE);
   g_free (state);
@@ -1188,6 +1190,8 @@ cbox_qemu_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GError 
   g_clear_pointer (&state->shares, g_ptr_array_unref);
   g_clear_pointer (&state->data, g_ptr_array_unref);
   g_clear_pointer (&state->sockets, g_ptr_array_unref);
+  g_clear_pointer (&state->publish, g_ptr_array_unref);
+  g_clear_pointer (&state->publish_ports, g_array_unref);
   if (state->meta != NULL)
     g_string_free (state->meta, TRUE);
   state->sockets = g_ptr_array_new_with_free_func (g_free);
@@ -1239,15 +1243,31 @@ cbox_qemu_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GError 
     return FALSE;
   {
     guint n_ports = 0;
+    const CboxPublishedPort *ports = cbox_plan_get_published_ports (plan, &n_ports);
 
-    /* Published ports come through the host helper of bwrap and nspawn;
-     * QEMU's user network has none of them: refused, never dropped. */
-    cbox_plan_get_published_ports (plan, &n_ports);
-    if (n_ports > 0)
+    /* --publish: passt binds each host port itself, on the host's
+     * 127.0.0.1 only (the address is part of every -t: never 0.0.0.0,
+     * the LAN), and forwards it to the guest's own address. Only with
+     * passt's network (--network=on): the planner refuses --publish with
+     * off and host, and the allowlist's restricted user network has no
+     * way in either: refused, never dropped. */
+    g_clear_pointer (&state->publish, g_ptr_array_unref);
+    g_clear_pointer (&state->publish_ports, g_array_unref);
+    if (n_ports > 0 && (!state->network || state->proxy_relay != NULL))
       {
         g_set_error (error, CBOX_ERROR, CBOX_ERROR_NOT_SUPPORTED,
-                     "qemu: --publish is not supported by this backend (use bwrap or nspawn)");
+                     "qemu: --publish needs --network=on (passt's network); --network=%s has no "
+                     "way in",
+                     cbox_network_mode_to_string (cbox_plan_get_network_mode (plan)));
         return FALSE;
+      }
+    state->publish = g_ptr_array_new_with_free_func (g_free);
+    state->publish_ports = g_array_new (FALSE, FALSE, sizeof (guint16));
+    for (guint i = 0; i < n_ports; i++)
+      {
+        g_ptr_array_add (state->publish, g_strdup_printf ("127.0.0.1/%u:%u", ports[i].host_port,
+                                                          ports[i].sandbox_port));
+        g_array_append_val (state->publish_ports, ports[i].host_port);
       }
   }
   state->uid = cbox_plan_get_uid (plan);

@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
@@ -690,20 +691,112 @@ cbox_qemu_passt_child_setup (gpointer user_data)
  * every service on the host's loopback was reachable from the guest.
  * passt --no-map-gw never maps the gateway to the host: 10.0.2.2 is just
  * an address on the host's network. IPv4 only (-4: no ::1 question), no
- * port forwarded in (-t none -u none), the guest's fixed addresses of
+ * port forwarded in (-t none -u none) but the published ones (-t
+ * 127.0.0.1/HOST:GUEST each, the host's loopback only), the guest's fixed addresses of
  * cbox-qemu-init (10.0.2.15/24, gateway 10.0.2.2) and DNS at 10.0.2.3
  * forwarded to the host's resolver. As root passt drops to nobody itself
  * and sandboxes itself (namespaces, seccomp); it needs nothing of the
  * host's files with -F. */
+/* Whether the host's 127.0.0.1:@port can be bound now; else why not, in
+ * words that say what to do (the port is checked before passt starts, so
+ * the common failure gets its reason rather than passt's exit status). */
+static gboolean
+cbox_qemu_publish_port_free (guint16 port, GError **error)
+{
+  struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons (port) };
+  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int bind_errno = 0;
+
+  addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  if (fd >= 0 && bind (fd, (struct sockaddr *)&addr, sizeof addr) < 0)
+    bind_errno = errno;
+  if (fd >= 0)
+    close (fd);
+  if (bind_errno == 0)
+    return TRUE;
+  g_set_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE, "qemu: --publish=%u: %s", port,
+               bind_errno == EADDRINUSE
+                   ? "the port is already in use on the host (pick another host port: "
+                     "--publish=OTHER:PORT)"
+               : bind_errno == EACCES ? "ports below 1024 need privileges on the host (pick a "
+                                        "host port of 1024 or more)"
+                                      : g_strerror (bind_errno));
+  return FALSE;
+}
+
+/* Whether something listens on the host's 127.0.0.1:@port (TCP), from
+ * /proc/net/tcp: state 0A is LISTEN, the address little-endian hex. */
+static gboolean
+cbox_qemu_port_listens (guint16 port)
+{
+  g_autofree char *table = NULL;
+  g_autofree char *needle = g_strdup_printf (" 0100007F:%04X 00000000:0000 0A ", port);
+
+  if (!g_file_get_contents ("/proc/net/tcp", &table, NULL, NULL))
+    return FALSE;
+  return strstr (table, needle) != NULL;
+}
+
+/* Waits until passt listens on every published port, or fails if it
+ * exits first (it exits when it cannot bind one: "Failed to bind any
+ * port"). QEMU is not started before, so a run never goes on with a port
+ * that is not published. */
+static gboolean
+cbox_qemu_passt_wait_published (CboxQemuState *state, GPid pid, GError **error)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  for (;;)
+    {
+      int status;
+      guint i;
+
+      if (waitpid (pid, &status, WNOHANG) == pid)
+        {
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE,
+                       "qemu: passt exited (%s %d) before it listened on the published ports "
+                       "(a host port taken meanwhile?); 'cbox -v run' shows passt's own message",
+                       WIFEXITED (status) ? "status" : "signal",
+                       WIFEXITED (status) ? WEXITSTATUS (status) : WTERMSIG (status));
+          return FALSE;
+        }
+      for (i = 0; i < state->publish_ports->len; i++)
+        if (!cbox_qemu_port_listens (g_array_index (state->publish_ports, guint16, i)))
+          break;
+      if (i == state->publish_ports->len)
+        return TRUE;
+      if (g_get_monotonic_time () > deadline)
+        {
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE,
+                       "qemu: passt did not listen on 127.0.0.1:%u within 10 s",
+                       g_array_index (state->publish_ports, guint16, i));
+          return FALSE;
+        }
+      g_usleep (2000);
+    }
+}
+
 static gboolean
 cbox_qemu_start_passt (CboxQemuState *state, CboxQemuDaemons *daemons, int *ret_qemu_end,
                        GError **error)
 {
-  const char *argv[] = { state->passt,  "--foreground", "--quiet",   "--ipv4-only",
-                         "--no-map-gw", "-t",           "none",      "-u",
-                         "none",        "--address",    "10.0.2.15", "--netmask",
-                         "24",          "--gateway",    "10.0.2.2",  "--dns-forward",
-                         "10.0.2.3",    "--fd",         "3",         NULL };
+  static const char *const fixed[] = { "--foreground",
+                                       "--quiet",
+                                       "--ipv4-only",
+                                       "--no-map-gw",
+                                       "-u",
+                                       "none",
+                                       "--address",
+                                       "10.0.2.15",
+                                       "--netmask",
+                                       "24",
+                                       "--gateway",
+                                       "10.0.2.2",
+                                       "--dns-forward",
+                                       "10.0.2.3",
+                                       "--fd",
+                                       "3" };
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
   const char *envp[] = { NULL };
   int pair[2];
   int devnull;
@@ -718,6 +811,24 @@ cbox_qemu_start_passt (CboxQemuState *state, CboxQemuDaemons *daemons, int *ret_
                    "installed (apt install passt); or run with --network=off (no network)");
       return FALSE;
     }
+  g_ptr_array_add (argv, state->passt);
+  for (guint i = 0; i < G_N_ELEMENTS (fixed); i++)
+    g_ptr_array_add (argv, (gpointer)fixed[i]);
+  /* Nothing forwarded in but the published ports, each bound by passt
+   * on 127.0.0.1 only (cbox_qemu_prepare() wrote the address into it). */
+  if (state->publish == NULL || state->publish->len == 0)
+    {
+      g_ptr_array_add (argv, "-t");
+      g_ptr_array_add (argv, "none");
+    }
+  for (guint i = 0; state->publish != NULL && i < state->publish->len; i++)
+    {
+      if (!cbox_qemu_publish_port_free (g_array_index (state->publish_ports, guint16, i), error))
+        return FALSE;
+      g_ptr_array_add (argv, "-t");
+      g_ptr_array_add (argv, g_ptr_array_index (state->publish, i));
+    }
+  g_ptr_array_add (argv, NULL);
   if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
     {
       int saved_errno = errno;
@@ -730,7 +841,7 @@ cbox_qemu_start_passt (CboxQemuState *state, CboxQemuDaemons *daemons, int *ret_
     int source_fds[] = { devnull, pair[0] };
     int target_fds[] = { STDERR_FILENO, 3 };
     ok = g_spawn_async_with_pipes_and_fds (
-        NULL, argv, envp,
+        NULL, (const char *const *)argv->pdata, envp,
         G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL | G_SPAWN_STDOUT_TO_DEV_NULL,
         cbox_qemu_passt_child_setup, NULL, -1, -1, -1, source_fds, target_fds, 2, &pid, NULL, NULL,
         NULL, error);
@@ -742,6 +853,15 @@ cbox_qemu_start_passt (CboxQemuState *state, CboxQemuDaemons *daemons, int *ret_
     {
       close (pair[1]);
       g_prefix_error (error, "qemu: cannot start %s: ", state->passt);
+      return FALSE;
+    }
+  if (state->publish_ports != NULL && state->publish_ports->len > 0
+      && !cbox_qemu_passt_wait_published (state, pid, error))
+    {
+      /* Exited: reaped above; else it is stopped with the daemons. */
+      if (kill (pid, 0) == 0)
+        g_array_append_val (daemons->pids, pid);
+      close (pair[1]);
       return FALSE;
     }
   g_array_append_val (daemons->pids, pid);

@@ -138,6 +138,10 @@ struct _CboxQemuState
   gboolean *hidden_is_dir;
   char *empty_file; /* run_dir/empty, bound over hidden files */
   char *passt;      /* the network helper of --network=on, or NULL */
+  /* --publish: passt's -t arguments ("127.0.0.1/HOST:GUEST"), one per
+   * published port, and the host ports it must be seen to listen on */
+  GPtrArray *publish;    /* char * */
+  GArray *publish_ports; /* guint16 */
   /* A window (issue 19): a display forwarder was asked, so the guest gets
    * a virtio-gpu and an X server of its own, shown by QEMU on the host's
    * display ("gtk,gl=off" or "sdl,gl=off"); NULL: no display at all. */

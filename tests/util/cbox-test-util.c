@@ -550,3 +550,60 @@ cbox_test_publish_probe (guint16 host_port, const char *ready_path)
     g_string_append_printf (report, "loopback failed: %s\n", verdict);
   return g_string_free (report, FALSE);
 }
+
+struct _CboxTestPublishProbe
+{
+  guint16 host_port;
+  char *ready_path;
+  char *report;
+  GThread *thread;
+};
+
+static gpointer
+cbox_test_publish_probe_thread (gpointer data)
+{
+  CboxTestPublishProbe *probe = data;
+
+  probe->report = cbox_test_publish_probe (probe->host_port, probe->ready_path);
+  return NULL;
+}
+
+CboxTestPublishProbe *
+cbox_test_publish_probe_start (guint16 host_port, const char *ready_path)
+{
+  CboxTestPublishProbe *probe = g_new0 (CboxTestPublishProbe, 1);
+
+  probe->host_port = host_port;
+  probe->ready_path = g_strdup (ready_path);
+  probe->thread = g_thread_new ("publish-probe", cbox_test_publish_probe_thread, probe);
+  return probe;
+}
+
+void
+cbox_test_publish_probe_finish (CboxTestPublishProbe *probe)
+{
+  g_auto (GStrv) lines = NULL;
+  guint n_listen = 0;
+
+  g_thread_join (probe->thread);
+  g_test_message ("publish probe:\n%s", probe->report);
+  lines = g_strsplit (probe->report, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (g_str_has_prefix (lines[i], "listen "))
+      {
+        n_listen++;
+        /* 0100007F: 127.0.0.1 as /proc/net/tcp writes it. */
+        if (!g_str_equal (lines[i], "listen 0100007F"))
+          g_error ("the published port listens on another address than 127.0.0.1:\n%s",
+                   probe->report);
+      }
+  g_assert_cmpuint (n_listen, ==, 1);
+  if (strstr (probe->report, "other none") != NULL)
+    g_test_message ("the host has no other IPv4 address: only the listening address is checked");
+  else if (!g_regex_match_simple ("^other [0-9.]+ refused$", probe->report, G_REGEX_MULTILINE, 0))
+    g_error ("the published port answers on the host's non-loopback address:\n%s", probe->report);
+  g_assert_nonnull (strstr (probe->report, "loopback cbox-published\n"));
+  g_free (probe->ready_path);
+  g_free (probe->report);
+  g_free (probe);
+}

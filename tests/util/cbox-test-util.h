@@ -102,6 +102,13 @@ gboolean cbox_test_wait_for_path (const char *path, guint timeout_seconds);
  *     last, which ends the server. */
 char *cbox_test_publish_server (guint16 sandbox_port);
 char *cbox_test_publish_probe (guint16 host_port, const char *ready_path);
+/* cbox_test_publish_probe() in a thread, started before cbox runs the
+ * server; _finish() joins it and asserts its report: exactly one
+ * listening socket on the port, on 127.0.0.1; nothing answers on the
+ * host's other address; the server answered on 127.0.0.1. */
+typedef struct _CboxTestPublishProbe CboxTestPublishProbe;
+CboxTestPublishProbe *cbox_test_publish_probe_start (guint16 host_port, const char *ready_path);
+void cbox_test_publish_probe_finish (CboxTestPublishProbe *probe);
 /* A TCP port free on the host's 127.0.0.1 right now. */
 guint16 cbox_test_free_port (void);
 
