@@ -351,8 +351,9 @@ typedef struct
   char *port;
 } Mock;
 
+/* The mock with @mock_env (NULL: this process's environment). */
 static void
-mock_start (Fixture *f, Mock *mock)
+mock_start_with (Fixture *f, Mock *mock, char **mock_env)
 {
   g_autofree char *script
       = g_test_build_filename (G_TEST_DIST, "real-programs", "mock-messages-api.py", NULL);
@@ -360,12 +361,18 @@ mock_start (Fixture *f, Mock *mock)
   const char *argv[] = { "python3", script, port_file, NULL };
   g_autoptr (GError) error = NULL;
 
-  g_assert_true (g_spawn_async (NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+  g_assert_true (g_spawn_async (NULL, (char **)argv, mock_env, G_SPAWN_SEARCH_PATH, NULL, NULL,
                                 &mock->pid, &error));
   g_assert_no_error (error);
   g_assert_true (cbox_test_wait_for_path (port_file, 30));
   g_assert_true (g_file_get_contents (port_file, &mock->port, NULL, NULL));
   g_unlink (port_file);
+}
+
+static void
+mock_start (Fixture *f, Mock *mock)
+{
+  mock_start_with (f, mock, NULL);
 }
 
 static void
@@ -549,6 +556,103 @@ claude_qemu_one_boot (Fixture *f)
   g_assert_null (strstr (result.out, "secret transcript"));
 }
 
+/* Claude Code's own sandbox, end to end: with `"sandbox": {"enabled":
+ * true}` in the host's ~/.claude/settings.json, the mock answers with a
+ * Bash tool call, and Claude Code runs it through its sandbox (bubblewrap
+ * and socat, nested inside cbox's sandbox). The command writes in the
+ * project and tries to write in the home: inside Claude Code's sandbox
+ * only the first works. The same command run by cbox alone writes both,
+ * so the probe tells the two apart (and a Claude Code that fell back to
+ * running it unsandboxed, as it does without socat, fails the test). For
+ * a command that is the host's root there is no nested sandbox (no user
+ * namespace for root's command): the tool call must fail, never run
+ * unconfined. */
+static void
+test_claude_own_sandbox (Fixture *f, gconstpointer data)
+{
+  static const char probe[]
+      = "touch \"$HOME/.cbox-outside-probe\" 2>/dev/null && echo outside=written "
+        "|| echo outside=denied; echo in > inner-probe.txt && echo project=written";
+  const char *home = g_environ_getenv (f->env, "HOME");
+  g_autofree char *settings_dir = g_build_filename (home, ".claude", NULL);
+  g_autofree char *results = g_build_filename (cbox_test_make_dir ("mock"), "results", NULL);
+  g_autofree char *inner = g_build_filename (f->project, "inner-probe.txt", NULL);
+  g_autofree char *base_url = NULL;
+  g_autofree char *project_arg = g_strconcat ("--project=", f->project, NULL);
+  g_autofree char *backend_arg = g_strconcat ("--backend=", f->backend, NULL);
+  g_autofree char *socat = g_find_program_in_path ("socat");
+  g_autofree char *logged = NULL;
+  g_auto (GStrv) mock_env = g_get_environ ();
+  g_auto (GStrv) env = g_strdupv (f->env);
+  g_auto (CboxTestResult) alone = { 0 };
+  g_auto (CboxTestResult) reply = { 0 };
+  Mock mock = { 0 };
+
+  if (!backend_usable (f) || skip_qemu (f))
+    return;
+  if (!g_file_test ("/usr/bin/claude", G_FILE_TEST_IS_EXECUTABLE) || socat == NULL)
+    {
+      cbox_test_skip_or_fail ("Claude Code's sandbox needs claude under /usr and socat "
+                              "(tools/install-deps)");
+      return;
+    }
+  /* The control: cbox's sandbox alone lets the command write its home. */
+  {
+    const char *options[] = { "--profile=claude", NULL };
+    run_sh (f, &alone, options, probe);
+    assert_output (&alone, "the probe without Claude Code's sandbox",
+                   "outside=written\nproject=written");
+    g_assert_cmpint (g_unlink (inner), ==, 0);
+  }
+
+  cbox_test_write_file (home, ".gitconfig", "[user]\n\tname = cbox test\n");
+  g_assert_cmpint (g_mkdir_with_parents (settings_dir, 0755), ==, 0);
+  cbox_test_write_file (settings_dir, "settings.json", "{\"sandbox\": {\"enabled\": true}}\n");
+  mock_env = g_environ_setenv (mock_env, "MOCK_TOOL_COMMAND", probe, TRUE);
+  mock_env = g_environ_setenv (mock_env, "MOCK_TOOL_RESULTS", results, TRUE);
+  mock_start_with (f, &mock, mock_env);
+  base_url = g_strconcat ("http://127.0.0.1:", mock.port, NULL);
+  env = g_environ_setenv (env, "ANTHROPIC_BASE_URL", base_url, TRUE);
+  env = g_environ_setenv (env, "ANTHROPIC_API_KEY", "sk-cbox-test", TRUE);
+  env = g_environ_setenv (env, "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1", TRUE);
+  env = g_environ_setenv (env, "DISABLE_TELEMETRY", "1", TRUE);
+  env = g_environ_setenv (env, "DISABLE_AUTOUPDATER", "1", TRUE);
+  {
+    /* --allowedTools Bash: no permission prompt (there is nobody to
+     * answer in -p); the sandbox applies all the same. */
+    const char *args[] = { "--profile=claude",
+                           backend_arg,
+                           "--network=host",
+                           "run",
+                           project_arg,
+                           "--",
+                           "claude",
+                           "-p",
+                           "run the probe",
+                           "--allowedTools",
+                           "Bash",
+                           NULL };
+    cbox_test_run (args, f->project, (const char *const *)env, NULL, &reply);
+  }
+  mock_stop (&mock);
+  assert_output (&reply, "claude -p with a sandboxed tool call", "cbox-mock-reply-7f3a");
+  if (!g_file_get_contents (results, &logged, NULL, NULL))
+    g_error ("Claude Code sent no tool result back\nstdout: %s\nstderr: %s", reply.out, reply.err);
+  g_test_message ("tool result: %s", logged);
+  if (geteuid () == 0)
+    {
+      /* Refused, and nothing of the command ran. */
+      g_assert_nonnull (strstr (logged, "\"is_error\": true"));
+      g_assert_nonnull (strstr (logged, "bwrap: "));
+      g_assert_null (strstr (logged, "project=written"));
+      g_assert_false (g_file_test (inner, G_FILE_TEST_EXISTS));
+      return;
+    }
+  g_assert_nonnull (strstr (logged, "\"is_error\": false"));
+  g_assert_nonnull (strstr (logged, "outside=denied\\nproject=written"));
+  g_assert_true (g_file_test (inner, G_FILE_TEST_EXISTS));
+}
+
 static void
 test_claude_usr (Fixture *f, gconstpointer data)
 {
@@ -627,6 +731,7 @@ main (int argc, char **argv)
     { "interactive-zsh", test_zsh },
     { "claude/usr", test_claude_usr },
     { "claude/home-prefix", test_claude_home_prefix },
+    { "claude/own-sandbox", test_claude_own_sandbox },
   };
 
   g_test_init (&argc, &argv, NULL);

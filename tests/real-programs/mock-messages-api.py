@@ -6,24 +6,41 @@
 # request with an empty JSON object. It listens on 127.0.0.1 on a free
 # port, writes that port to the file named by its first argument once it
 # listens, and logs each request's method and path to stderr.
+#
+# With MOCK_TOOL_COMMAND set, the first request that offers the Bash tool
+# gets a tool_use block instead, asking Claude Code to run that command;
+# the tool_result Claude Code sends back is appended, as JSON on one line,
+# to the file MOCK_TOOL_RESULTS, and the final reply is MOCK_REPLY again.
 import json
+import os
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 MOCK_REPLY = "cbox-mock-reply-7f3a"
 
 
-def message(model):
+def message(model, tool_command=None):
+    if tool_command is None:
+        content = [{"type": "text", "text": MOCK_REPLY}]
+    else:
+        content = [{"type": "tool_use", "id": "toolu_cbox_mock", "name": "Bash",
+                    "input": {"command": tool_command, "description": "cbox probe"}}]
     return {
         "id": "msg_cbox_mock",
         "type": "message",
         "role": "assistant",
         "model": model,
-        "content": [{"type": "text", "text": MOCK_REPLY}],
-        "stop_reason": "end_turn",
+        "content": content,
+        "stop_reason": "end_turn" if tool_command is None else "tool_use",
         "stop_sequence": None,
         "usage": {"input_tokens": 10, "output_tokens": 5},
     }
+
+
+def tool_results(request):
+    return [block for m in request.get("messages", [])
+            if isinstance(m.get("content"), list)
+            for block in m["content"] if block.get("type") == "tool_result"]
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -63,21 +80,38 @@ class Handler(BaseHTTPRequestHandler):
                 self.send_json({})
             return
         model = request.get("model", "claude-mock")
+        tool_command = os.environ.get("MOCK_TOOL_COMMAND")
+        results = tool_results(request)
+        if results and os.environ.get("MOCK_TOOL_RESULTS"):
+            with open(os.environ["MOCK_TOOL_RESULTS"], "a") as f:
+                for result in results:
+                    f.write(json.dumps(result) + "\n")
+        offers_bash = any(t.get("name") == "Bash" for t in request.get("tools", []))
+        if not tool_command or results or not offers_bash:
+            tool_command = None
+        full = message(model, tool_command)
         if not request.get("stream"):
-            self.send_json(message(model))
+            self.send_json(full)
             return
-        full = message(model)
         start = dict(full, content=[], stop_reason=None,
                      usage={"input_tokens": 10, "output_tokens": 0})
+        if tool_command is None:
+            block = {"type": "text", "text": ""}
+            delta = {"type": "text_delta", "text": MOCK_REPLY}
+        else:
+            block = dict(full["content"][0], input={})
+            delta = {"type": "input_json_delta",
+                     "partial_json": json.dumps(full["content"][0]["input"])}
         events = [
             ("message_start", {"type": "message_start", "message": start}),
             ("content_block_start", {"type": "content_block_start", "index": 0,
-                                     "content_block": {"type": "text", "text": ""}}),
+                                     "content_block": block}),
             ("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                     "delta": {"type": "text_delta", "text": MOCK_REPLY}}),
+                                     "delta": delta}),
             ("content_block_stop", {"type": "content_block_stop", "index": 0}),
             ("message_delta", {"type": "message_delta",
-                               "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                               "delta": {"stop_reason": full["stop_reason"],
+                                         "stop_sequence": None},
                                "usage": {"output_tokens": 5}}),
             ("message_stop", {"type": "message_stop"}),
         ]
@@ -96,7 +130,6 @@ def main():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     with open(sys.argv[1] + ".tmp", "w") as f:
         f.write(str(server.server_address[1]))
-    import os
     os.rename(sys.argv[1] + ".tmp", sys.argv[1])
     server.serve_forever()
 
