@@ -90,15 +90,9 @@ cbox_net_proxy_stop (CboxNetProxy *proxy)
       close (proxy->exit_w);
       proxy->exit_w = -1;
     }
-  if (proxy->pid > 0)
-    {
-      /* The sandbox has ended: nothing of the proxy's is worth waiting for
-       * (the log is written line by line). */
-      kill (proxy->pid, SIGKILL);
-      while (waitpid (proxy->pid, NULL, 0) < 0 && errno == EINTR)
-        ;
-      proxy->pid = 0;
-    }
+  /* Nothing of the proxy's is worth waiting for (the log is written
+   * line by line). */
+  cbox_run_end_helper (&proxy->pid);
 }
 
 static void

@@ -209,17 +209,10 @@ cbox_net_helper_stop (CboxNetHelper *helper)
       close (helper->exit_w);
       helper->exit_w = -1;
     }
-  if (helper->pid > 0)
-    {
-      /* The sandbox has ended: the helper has nothing left to do or save,
-       * and a SIGKILL ends it at once, where waiting for it to notice its
-       * exit descriptor would hold up cbox's exit. Reaped here: nothing
-       * left behind. (The exit descriptor is for cbox's own death.) */
-      kill (helper->pid, SIGKILL);
-      while (waitpid (helper->pid, NULL, 0) < 0 && errno == EINTR)
-        ;
-      helper->pid = 0;
-    }
+  /* A SIGKILL ends it at once, where waiting for it to notice its exit
+   * descriptor would hold up cbox's exit. (The exit descriptor is for
+   * cbox's own death.) */
+  cbox_run_end_helper (&helper->pid);
 }
 
 static void
@@ -568,13 +561,7 @@ typedef struct
 static void
 cbox_net_holder_stop (CboxNetHolder *holder)
 {
-  if (holder->pid > 0)
-    {
-      kill (holder->pid, SIGKILL);
-      while (waitpid (holder->pid, NULL, 0) < 0 && errno == EINTR)
-        ;
-      holder->pid = 0;
-    }
+  cbox_run_end_helper (&holder->pid);
 }
 
 static void

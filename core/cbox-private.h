@@ -92,6 +92,10 @@ void cbox_run_kill_tree (pid_t pid);
  * returns how many it found. */
 void cbox_run_adopt_orphans (void);
 guint cbox_run_kill_leftovers (void);
+/* Ends a helper of the run (network helper, proxy, namespace holder) once
+ * the sandbox is gone: SIGKILL, without waiting for the kernel to finish
+ * its exit; *@pid is set to 0. */
+void cbox_run_end_helper (pid_t *pid);
 
 /* ---- the network helper (cbox-net.c) ------------------------------------- */
 /* Parses a --publish / `[cbox] publish` entry: HOSTPORT or

@@ -134,19 +134,58 @@ cbox_run_adopt_orphans (void)
   prctl (PR_SET_CHILD_SUBREAPER, 1);
 }
 
+/* Helpers ended by cbox_run_end_helper() and not reaped yet. */
+static GArray *cbox_run_ended_helpers;
+
+void
+cbox_run_end_helper (pid_t *pid)
+{
+  if (*pid <= 0)
+    return;
+  /* The sandbox has ended: the helper has nothing left to do or save. A
+   * process that got SIGKILL never runs its own code again, but the
+   * kernel's part of its exit can take long: the network helper's last
+   * close of its tap device unregisters the device, which waits for RCU
+   * grace periods (15 to 25 ms here, more than the whole rest of a run;
+   * docs/benchmarks.md). cbox does not wait for that: reaped now if it is
+   * already gone, else left to whoever reaps after cbox (init), and
+   * cbox_run_kill_leftovers() knows it as ended. */
+  kill (*pid, SIGKILL);
+  if (waitpid (*pid, NULL, WNOHANG) != *pid)
+    {
+      if (cbox_run_ended_helpers == NULL)
+        cbox_run_ended_helpers = g_array_new (FALSE, FALSE, sizeof (pid_t));
+      g_array_append_val (cbox_run_ended_helpers, *pid);
+    }
+  *pid = 0;
+}
+
+static gboolean
+cbox_run_helper_was_ended (pid_t pid)
+{
+  for (guint i = 0; cbox_run_ended_helpers != NULL && i < cbox_run_ended_helpers->len; i++)
+    if (g_array_index (cbox_run_ended_helpers, pid_t, i) == pid)
+      return TRUE;
+  return FALSE;
+}
+
 guint
 cbox_run_kill_leftovers (void)
 {
   g_autoptr (GArray) children = cbox_run_children_of (getpid ());
+  guint n_left = 0;
 
   for (guint i = 0; i < children->len; i++)
     {
       pid_t child = g_array_index (children, pid_t, i);
 
+      if (cbox_run_helper_was_ended (child))
+        continue;
+      n_left++;
       cbox_run_kill_tree (child);
       cbox_run_wait_ended (child);
     }
-  return children->len;
+  return n_left;
 }
 
 static const int cbox_forwarded_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
