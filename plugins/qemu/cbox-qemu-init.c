@@ -1112,9 +1112,58 @@ mount_api_filesystems (const Plan *plan)
  * connections on :0. */
 static int exit_status_of (int status);
 
+#define CBOX_XORG_CONFIG "/tmp/.X11-unix/.cbox-xorg.conf"
+
+/* Keyboard and pointer of the window: QEMU sends what the window gets to
+ * the guest's virtio-keyboard and virtio-tablet (absolute, so the guest's
+ * pointer is where the host's is over the window). The guest runs no
+ * udev, so Xorg's hot-plugging finds no device: this config names each
+ * event device for the evdev driver (xserver-xorg-input-evdev in the
+ * plan's /usr) and leaves the rest (screen, modesetting) to Xorg's own
+ * defaults. Without the driver the window still shows, without input
+ * (Xorg's log, in the serial log, says so). Returns the config's path,
+ * or NULL when no input device appeared. */
+static const char *
+write_input_config (void)
+{
+  DIR *dir;
+  struct dirent *entry;
+  FILE *config;
+  int fd, n = 0;
+
+  /* Two devices: the keyboard and the tablet (modules just loaded). */
+  if (wait_for_path ("/dev/input/event1", 5000) < 0 && access ("/dev/input/event0", F_OK) < 0)
+    return NULL;
+  dir = opendir ("/dev/input");
+  if (dir == NULL)
+    return NULL;
+  fd = open (CBOX_XORG_CONFIG, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  config = fd >= 0 ? fdopen (fd, "w") : NULL;
+  if (config == NULL)
+    fail ("cannot create " CBOX_XORG_CONFIG ": %s", strerror (errno));
+  fputs ("Section \"ServerFlags\"\n  Option \"AutoAddDevices\" \"false\"\nEndSection\n", config);
+  while ((entry = readdir (dir)) != NULL)
+    if (strncmp (entry->d_name, "event", 5) == 0)
+      fprintf (config,
+               "Section \"InputDevice\"\n  Identifier \"cbox-%s\"\n  Driver \"evdev\"\n"
+               "  Option \"Device\" \"/dev/input/%s\"\nEndSection\n",
+               entry->d_name, entry->d_name);
+  rewinddir (dir);
+  fputs ("Section \"ServerLayout\"\n  Identifier \"cbox\"\n", config);
+  while ((entry = readdir (dir)) != NULL)
+    if (strncmp (entry->d_name, "event", 5) == 0 && ++n)
+      fprintf (config, "  InputDevice \"cbox-%s\"\n", entry->d_name);
+  fputs ("EndSection\n", config);
+  closedir (dir);
+  if (fclose (config) != 0)
+    fail ("cannot write " CBOX_XORG_CONFIG ": %s", strerror (errno));
+  return n > 0 ? CBOX_XORG_CONFIG : NULL;
+}
+
 static void
 start_display (void)
 {
+  const char *input_config;
   static const char *const candidates[]
       = { "/usr/lib/xorg/Xorg", "/usr/libexec/Xorg", "/usr/bin/Xorg", NULL };
   const char *xorg = NULL;
@@ -1134,6 +1183,7 @@ start_display (void)
     fail ("a window needs the virtio-gpu, but /dev/dri/card0 did not appear");
   if (mkdir_p ("/tmp/.X11-unix", 01777, (uid_t)-1, 0) < 0 || chmod ("/tmp/.X11-unix", 01777) < 0)
     fail ("cannot create /tmp/.X11-unix: %s", strerror (errno));
+  input_config = write_input_config ();
   pid = fork ();
   if (pid < 0)
     fail ("fork: %s", strerror (errno));
@@ -1149,8 +1199,12 @@ start_display (void)
       dup2 (null_fd, 0);
       dup2 (console_fd >= 0 ? console_fd : null_fd, 1);
       dup2 (console_fd >= 0 ? console_fd : null_fd, 2);
-      execl (xorg, xorg, ":0", "-nolisten", "tcp", "-noreset", "-novtswitch", "-logfile",
-             "/tmp/.X11-unix/.cbox-Xorg.log", "vt1", (char *)NULL);
+      if (input_config != NULL)
+        execl (xorg, xorg, ":0", "-nolisten", "tcp", "-noreset", "-novtswitch", "-logfile",
+               "/tmp/.X11-unix/.cbox-Xorg.log", "-config", input_config, "vt1", (char *)NULL);
+      else
+        execl (xorg, xorg, ":0", "-nolisten", "tcp", "-noreset", "-novtswitch", "-logfile",
+               "/tmp/.X11-unix/.cbox-Xorg.log", "vt1", (char *)NULL);
       _exit (127);
     }
   for (int waited = 0;; waited += 20)

@@ -21,7 +21,7 @@
 
 /* Bump when the layout of the initramfs changes: it is part of the cache
  * key, so an old cached file is never reused by a newer cbox. */
-#define CBOX_QEMU_INITRAMFS_FORMAT "cbox-qemu-initramfs-2"
+#define CBOX_QEMU_INITRAMFS_FORMAT "cbox-qemu-initramfs-3"
 
 void
 cbox_qemu_kernel_free (CboxQemuKernel *kernel)
@@ -270,9 +270,10 @@ const char *const *
 cbox_qemu_display_modules (void)
 {
   /* The guest's display (a window): virtio-gpu's DRM driver and, through
-   * modules.dep, drm, drm_kms_helper and the rest. Loaded by the init only
-   * when the plan asks for a window. */
-  static const char *const wanted[] = { "virtio_gpu", NULL };
+   * modules.dep, drm, drm_kms_helper and the rest; the window's keyboard
+   * and tablet (virtio_input) and their /dev/input/event* nodes (evdev).
+   * Loaded by the init only when the plan asks for a window. */
+  static const char *const wanted[] = { "virtio_gpu", "virtio_input", "evdev", NULL };
   return wanted;
 }
 

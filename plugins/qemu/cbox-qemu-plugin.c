@@ -948,9 +948,15 @@ cbox_qemu_build_argv (CboxQemuState *state, CboxQemuAccel accel)
     }
 
   if (state->display != NULL)
-    /* The window's screen: a 2D virtio-gpu (no virgl, see
-     * cbox_qemu_setup_display()). */
-    cbox_qemu_add_device (argv, state, "virtio-gpu", NULL);
+    {
+      /* The window's screen: a 2D virtio-gpu (no virgl, see
+       * cbox_qemu_setup_display()); its keyboard and an absolute pointer
+       * (a tablet: the guest's pointer is where the host's is, no grab),
+       * which QEMU feeds from the window only while it has the focus. */
+      cbox_qemu_add_device (argv, state, "virtio-gpu", NULL);
+      cbox_qemu_add_device (argv, state, "virtio-keyboard", NULL);
+      cbox_qemu_add_device (argv, state, "virtio-tablet", NULL);
+    }
 
   g_ptr_array_add (argv, g_strdup ("-fsdev"));
   g_ptr_array_add (argv, g_strdup_printf ("local,id=meta,path=%s,security_model=none,readonly=on",

@@ -1021,7 +1021,10 @@ window_red_share (guint display)
  * host's display (an Xvfb here). A client inside paints the guest's root
  * window red; the host's screenshot then shows red where QEMU's window
  * is, and only there: the guest drew on its own server, not on the
- * host's (whose socket and cookies it never gets). One boot. */
+ * host's (whose socket and cookies it never gets). Then the input: a key
+ * and pointer motion sent to QEMU's window on the host (xdotool) reach a
+ * client of the guest's server (xev) as the key "a" and motion events,
+ * through the virtio keyboard and tablet. One boot. */
 static void
 test_window (void)
 {
@@ -1043,11 +1046,43 @@ test_window (void)
   const char *script = "echo display=$DISPLAY xauthority=${XAUTHORITY-unset}\n"
                        "echo sockets=$(ls /tmp/.X11-unix)\n"
                        "xsetroot -solid '#ff0000' && echo drawn\n"
+                       /* Then the input: the host's keys and pointer through QEMU's
+         * window, seen by a client of the guest's server. */
+                       "read line\n"
+                       "xev -root -event keyboard -event mouse >/tmp/xev.log 2>&1 &\n"
+                       "sleep 2; touch listening\n"
+                       "i=0; while [ $i -lt 1200 ]; do grep -q KeyPress /tmp/xev.log && "
+                       "grep -q MotionNotify /tmp/xev.log && break; sleep 0.1; i=$((i+1)); done\n"
+                       "touch got\n"
+                       "grep -o 'keysym 0x61, a' /tmp/xev.log | head -n 1\n"
+                       "echo motion=$(grep -c MotionNotify /tmp/xev.log)\n"
+                       "kill $!\n"
                        "cat\n"
                        "echo done\n";
+  /* On the host: once the guest listens, the QEMU window gets the focus,
+   * the pointer and the key "a", again each second until the guest saw
+   * them (TCG is slow to start a client). */
+  const char *sender
+      = "i=0; while [ $i -lt 1200 ] && [ ! -e listening ]; do sleep 0.5; i=$((i+1)); done\n"
+        "w=$(xdotool search --name QEMU | tail -n 1)\n"
+        "k=0; while [ $k -lt 300 ] && [ ! -e got ]; do xdotool windowfocus \"$w\"; "
+        "xdotool mousemove --window \"$w\" 200 200 key a; sleep 1; "
+        "xdotool mousemove --window \"$w\" 300 250; k=$((k+1)); done\n"
+        "echo window=$w tries=$k\n";
+  g_autofree char *xdotool = cbox_test_require_program ("xdotool");
+  g_autofree char *xev = cbox_test_require_program ("xev");
+  g_autoptr (GSubprocess) input = NULL;
+  g_autoptr (GSubprocessLauncher) input_launcher = NULL;
+  g_autofree char *input_out = NULL;
 
-  if (!require_qemu () || xwd == NULL || xsetroot == NULL)
+  if (!require_qemu () || xwd == NULL || xsetroot == NULL || xdotool == NULL || xev == NULL)
     return;
+  if (!g_file_test ("/usr/lib/xorg/modules/input/evdev_drv.so", G_FILE_TEST_IS_REGULAR))
+    {
+      cbox_test_skip_or_fail ("no input driver for the guest's X server (apt install "
+                              "xserver-xorg-input-evdev)");
+      return;
+    }
   if (!g_file_test ("/usr/lib/xorg/Xorg", G_FILE_TEST_IS_REGULAR)
       && !g_file_test ("/usr/libexec/Xorg", G_FILE_TEST_IS_REGULAR))
     {
@@ -1113,13 +1148,25 @@ test_window (void)
   g_assert_cmpfloat (share, >=, 0.25);
   g_assert_cmpfloat (share, <, 0.95);
 
+  input_launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_subprocess_launcher_set_environ (input_launcher, envp);
+  g_subprocess_launcher_set_cwd (input_launcher, project);
+  input = g_subprocess_launcher_spawn (input_launcher, &error, "sh", "-c", sender, NULL);
+  g_assert_no_error (error);
   {
     g_autofree char *rest = NULL;
-    /* An empty input: its end of file ends cat inside, and the run. */
-    g_subprocess_communicate_utf8 (cbox, "", NULL, &rest, &err_text, &error);
+    /* One line lets the guest go on to the input; the end of file then
+     * ends cat inside, and the run. */
+    g_subprocess_communicate_utf8 (cbox, "input\n", NULL, &rest, &err_text, &error);
     g_assert_no_error (error);
-    g_test_message ("then: %s\ncbox said: %s", rest, err_text);
+    g_subprocess_communicate_utf8 (input, NULL, NULL, &input_out, NULL, &error);
+    g_assert_no_error (error);
+    g_test_message ("then: %s\ncbox said: %s\ninput: %s", rest, err_text, input_out);
     g_assert_nonnull (strstr (rest, "done"));
+    /* The key and the pointer reached the guest's own server. */
+    g_assert_true (has_line (rest, "keysym 0x61, a"));
+    g_assert_false (has_line (rest, "motion=0"));
+    g_assert_true (g_regex_match_simple ("^motion=[1-9]", rest, G_REGEX_MULTILINE, 0));
   }
   g_assert_true (g_subprocess_get_if_exited (cbox));
   g_assert_cmpint (g_subprocess_get_exit_status (cbox), ==, 0);

@@ -741,6 +741,9 @@ test_realize_window (Fixture *f, gconstpointer data)
     }
   g_assert_no_error (error);
   g_assert_true (argv_has (argv, "virtio-gpu-pci"));
+  /* Its keyboard and absolute pointer. */
+  g_assert_true (argv_has (argv, "virtio-keyboard-pci"));
+  g_assert_true (argv_has (argv, "virtio-tablet-pci"));
   display = argv_after (argv, "-display");
   g_assert_true (g_strcmp0 (display, "sdl,gl=off") == 0 || g_strcmp0 (display, "gtk,gl=off") == 0);
   g_assert_false (argv_has (argv, "-spice"));
@@ -767,6 +770,8 @@ test_realize_window (Fixture *f, gconstpointer data)
   argv = realize_argv (f, &error);
   g_assert_no_error (error);
   g_assert_false (argv_has (argv, "virtio-gpu-pci"));
+  g_assert_false (argv_has (argv, "virtio-keyboard-pci"));
+  g_assert_false (argv_has (argv, "virtio-tablet-pci"));
   g_assert_cmpstr (argv_after (argv, "-display"), ==, "none");
   g_assert_nonnull (strstr (state->meta->str, "7:display,1:0,"));
   g_assert_null (strstr (state->initramfs, "-window"));
