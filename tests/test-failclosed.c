@@ -573,6 +573,15 @@ static const CrashCase crash_cases[] = {
   { "crash-describe", "plugin 'crash-describe' crashed in its describe() (signal 11, SIGSEGV",
     "it crashed while loaded (its constructors or describe()): signal 11",
     "it crashed while loaded" },
+  { "hang-constructor",
+    "plugin 'hang-constructor' did not return from loading (its constructors) within 1 s (it "
+    "hangs)",
+    "it hangs: loading it (its constructors and describe()) did not end within 1 s",
+    "it hangs: loading it" },
+  { "hang-describe",
+    "plugin 'hang-describe' did not return from its describe() within 1 s (it hangs)",
+    "it hangs: loading it (its constructors and describe()) did not end within 1 s",
+    "it hangs: loading it" },
   { "crash-probe", "plugin 'crash-probe' crashed in its probe (signal 11, SIGSEGV", NULL,
     "crashed in its probe: signal 11, SIGSEGV" },
   { "hang-probe", "plugin 'hang-probe' did not return from its probe within 1 s (it hangs)", NULL,
@@ -592,7 +601,8 @@ static const CrashCase crash_cases[] = {
 };
 
 /* Each broken plugin, asked for: `cbox run` stops with 125 naming it and
- * what it did, never 134, 135 or 139 or a hang, and no sandbox ran; `cbox
+ * what it did, never 134, 135 or 139 or a hang (a hang in the constructor
+ * or describe() too: the issue's case), and no sandbox ran; `cbox
  * plugins` and `cbox doctor` survive it and say what is wrong with it. */
 static void
 test_plugins_crash (void)
