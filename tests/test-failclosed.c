@@ -788,8 +788,9 @@ run_plugins_with_path (Fixture *f, const char *dir, CboxTestResult *result)
 }
 
 /* As root, a plugin in a world-writable folder, one others may write, or
- * one that is not root's is refused with the reason (the folders are made
- * here, under a temporary folder: no system folder is touched). As a user,
+ * one that is not root's, or a link to a plugin in a folder others may
+ * write, is refused with the reason (the folders are made here, under a
+ * temporary folder: no system folder is touched). As a user,
  * the same files load: only a privileged cbox must refuse them. */
 static void
 test_privileged_loading (void)
@@ -835,6 +836,37 @@ test_privileged_loading (void)
           g_assert_true (refused);
           g_assert_nonnull (strstr (result.out, "cbox runs privileged"));
           g_assert_nonnull (strstr (result.out, cases[i].why));
+        }
+      else
+        g_assert_false (refused);
+    }
+
+  /* A folder others may write, holding only a link to a plugin in a safe
+   * folder: whoever may write it can point the link elsewhere, so as root
+   * it is refused all the same (the folders were checked only after the
+   * links were resolved). A link in a safe folder to a safe file loads. */
+  for (guint writable = 0; writable < 2; writable++)
+    {
+      g_autofree char *target_dir = g_build_filename (f.dir, "link-target", NULL);
+      g_autofree char *target
+          = place_good_plugin (target_dir, 0755, 0644, "libcbox-good-forwarder.so");
+      g_autofree char *dir = g_build_filename (
+          f.dir, writable ? "link-in-writable-folder" : "link-in-safe-folder", NULL);
+      g_autofree char *link = g_build_filename (dir, "libcbox-good-forwarder.so", NULL);
+      g_autofree char *why = g_strdup_printf ("others may write the folder %s (mode 0777)", dir);
+      g_auto (CboxTestResult) result = { 0 };
+      gboolean refused;
+
+      g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
+      g_assert_no_errno (symlink (target, link));
+      g_assert_cmpint (g_chmod (dir, writable ? 0777 : 0755), ==, 0);
+      run_plugins_with_path (&f, dir, &result);
+      g_test_message ("link, %s: %s", writable ? "writable folder" : "safe folder", result.out);
+      refused = strstr (result.out, "Rejected:") != NULL;
+      if (root && writable)
+        {
+          g_assert_true (refused);
+          g_assert_nonnull (strstr (result.out, why));
         }
       else
         g_assert_false (refused);
