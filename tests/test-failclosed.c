@@ -237,6 +237,40 @@ test_unknown_forwarders (void)
   g_free (path);
   path = write_conf (&f, "fwd.conf", "[cbox]\nforward-optional=hostconf;audio\n", -1);
   assert_runs (&f, ARGS (arg));
+
+  /* The same keys in a profile (the user's own profile folder). */
+  {
+    g_autofree char *profiles
+        = g_build_filename (g_environ_getenv (f.env, "XDG_CONFIG_HOME"), "cbox", "profiles", NULL);
+    g_autofree char *profile = g_build_filename (profiles, "typo.conf", NULL);
+    static const struct
+    {
+      const char *contents;
+      const char *expected;
+    } cases[] = {
+      { "[cbox]\nforward-optional=hostconf;lcoale\n",
+        "Unknown forwarder 'lcoale' (optional or default, from profile): no plugin has that name "
+        "or alias; did you mean 'locale'?" },
+      { "[cbox]\nno-forward=gti\n",
+        "Unknown forwarder 'gti' (to leave out, from profile): no plugin has that name or alias; "
+        "did you mean 'git'?" },
+      { "[cbox]\nforward=hostconf;nosuch\n",
+        "Unknown forwarder 'nosuch' (asked for, from profile)" },
+    };
+    g_autoptr (GError) error = NULL;
+
+    g_assert_cmpint (g_mkdir_with_parents (profiles, 0755), ==, 0);
+    for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+      {
+        g_file_set_contents (profile, cases[i].contents, -1, &error);
+        g_assert_no_error (error);
+        assert_refused (&f, ARGS ("--profile=typo"), cases[i].expected);
+      }
+    g_file_set_contents (
+        profile, "[cbox]\nforward-optional=hostconf;locale;audio\nno-forward=git\n", -1, &error);
+    g_assert_no_error (error);
+    assert_runs (&f, ARGS ("--profile=typo"));
+  }
   fixture_clear (&f);
 }
 
