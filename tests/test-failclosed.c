@@ -727,6 +727,53 @@ test_plugins_crash_unused (void)
     }
 }
 
+/* A plugin that loaded fine when a run cached its descriptor, and crashes
+ * in its constructor now (as one whose library changed would: the cache's
+ * stamp is the plugin file's only). `cbox doctor` and `cbox plugins` load
+ * it in a child all the same and report it; a run stops with 125 naming
+ * it. */
+static void
+test_plugins_crash_after_cached (void)
+{
+  Fixture f;
+  g_auto (GStrv) env = NULL;
+  g_auto (GStrv) crash_env = NULL;
+  g_auto (CboxTestResult) result = { 0 };
+  g_autofree char *cache = NULL;
+  g_autofree char *contents = NULL;
+
+  fixture_init (&f);
+  env = crashing_env (&f, "crash-constructor-later", NULL);
+  cbox_test_run (ARGS ("--backend=test", "run", "--", "true"), f.dir, (const char *const *)env,
+                 NULL, &result);
+  cbox_test_assert_status (&result, 0);
+  /* The run described it in the cache (else this tests nothing new). */
+  cache
+      = g_build_filename (g_environ_getenv (env, "XDG_CACHE_HOME"), "cbox", "plugins.cache", NULL);
+  g_assert_true (g_file_get_contents (cache, &contents, NULL, NULL));
+  g_assert_nonnull (strstr (contents, "libcbox-crash-constructor-later.so"));
+
+  crash_env = g_environ_setenv (g_strdupv (env), "CBOX_TEST_CRASH_ON_LOAD", "1", TRUE);
+  cbox_test_run (ARGS ("--backend=test", "doctor"), f.dir, (const char *const *)crash_env, NULL,
+                 &result);
+  g_test_message ("%s%s", result.out, result.err);
+  cbox_test_assert_status (&result, 0);
+  g_assert_nonnull (strstr (result.out, "hostconf"));
+  g_assert_nonnull (strstr (result.out, "crash-constructor-later"));
+  g_assert_nonnull (strstr (result.out, "it crashed while loaded (its constructors or describe()): "
+                                        "signal 11, SIGSEGV"));
+  cbox_test_run (ARGS ("plugins"), f.dir, (const char *const *)crash_env, NULL, &result);
+  cbox_test_assert_status (&result, 0);
+  g_assert_nonnull (strstr (result.out, "it crashed while loaded"));
+  g_unlink (f.output);
+  cbox_test_run (ARGS ("--backend=test", "--forward=crash-constructor-later", "run", "--", "true"),
+                 f.dir, (const char *const *)crash_env, NULL, &result);
+  cbox_test_assert_status (&result, 125);
+  g_assert_nonnull (strstr (result.err, "plugin 'crash-constructor-later' crashed in loading"));
+  g_assert_false (g_file_test (f.output, G_FILE_TEST_EXISTS));
+  fixture_clear (&f);
+}
+
 /* A plugin cut short is refused with the reason, by every command, instead
  * of SIGBUS inside dlopen. */
 static void
@@ -1025,6 +1072,7 @@ main (int argc, char **argv)
   g_test_add_func ("/failclosed/keys/help", test_keys_help);
   g_test_add_func ("/failclosed/plugins/crash", test_plugins_crash);
   g_test_add_func ("/failclosed/plugins/crash-unused", test_plugins_crash_unused);
+  g_test_add_func ("/failclosed/plugins/crash-after-cached", test_plugins_crash_after_cached);
   g_test_add_func ("/failclosed/plugins/truncated", test_plugins_truncated);
   g_test_add_func ("/failclosed/plugins/privileged", test_privileged_loading);
   g_test_add_func ("/failclosed/plugins/names", test_names);

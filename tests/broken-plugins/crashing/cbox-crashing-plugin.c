@@ -10,6 +10,7 @@
  * would end the test. */
 
 #include <signal.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <cbox/cbox-plugin.h>
@@ -38,6 +39,18 @@ __attribute__ ((constructor)) static void
 crash_on_load (void)
 {
   crash ();
+}
+#endif
+
+#ifdef VARIANT_CRASH_CONSTRUCTOR_LATER
+/* Loads fine until the environment says otherwise: what a plugin whose
+ * library changed since the descriptor cache described it does (the
+ * cache's stamp is the plugin file's, not its libraries'). */
+__attribute__ ((constructor)) static void
+crash_on_load_later (void)
+{
+  if (getenv ("CBOX_TEST_CRASH_ON_LOAD") != NULL)
+    crash ();
 }
 #endif
 
