@@ -827,10 +827,13 @@ test_plugins_truncated (void)
       cbox_test_run (ARGS ("--backend=test", "run", "--", "true"), f.dir, (const char *const *)env,
                      NULL, &result);
       cbox_test_assert_status (&result, 0);
+      g_assert_true (g_file_test (f.output, G_FILE_TEST_EXISTS));
+      g_unlink (f.output);
       cbox_test_run (ARGS ("--backend=test", "--forward=cut", "run", "--", "true"), f.dir,
                      (const char *const *)env, NULL, &result);
       cbox_test_assert_status (&result, 125);
       g_assert_nonnull (strstr (result.err, "cut short?"));
+      g_assert_false (g_file_test (f.output, G_FILE_TEST_EXISTS));
     }
   fixture_clear (&f);
 }
@@ -920,6 +923,30 @@ test_privileged_loading (void)
         }
       else
         g_assert_false (refused);
+
+      /* Asked for by a run: as root, exit 125 with the reason before any
+       * sandbox; as a user, it runs. */
+      {
+        g_autofree char *path
+            = g_strdup_printf ("%s:%s", dir, g_environ_getenv (f.env, "CBOX_PLUGIN_PATH"));
+        g_auto (GStrv) env = g_environ_setenv (g_strdupv (f.env), "CBOX_PLUGIN_PATH", path, TRUE);
+        g_auto (CboxTestResult) run = { 0 };
+
+        g_unlink (f.output);
+        cbox_test_run (ARGS ("--backend=test", "--forward=good-forwarder", "run", "--", "true"),
+                       f.dir, (const char *const *)env, NULL, &run);
+        if (root && cases[i].why != NULL)
+          {
+            cbox_test_assert_status (&run, 125);
+            g_assert_nonnull (strstr (run.err, cases[i].why));
+            g_assert_false (g_file_test (f.output, G_FILE_TEST_EXISTS));
+          }
+        else
+          {
+            cbox_test_assert_status (&run, 0);
+            g_assert_true (g_file_test (f.output, G_FILE_TEST_EXISTS));
+          }
+      }
     }
 
   /* A folder others may write, holding only a link to a plugin in a safe
