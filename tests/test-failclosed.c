@@ -466,6 +466,51 @@ test_keys_values (void)
   fixture_clear (&f);
 }
 
+/* A translated key (GKeyFile's KEY[LOCALE]) is read by nothing: it used to
+ * be dropped without a word ("network[de]=off" left the network on), in
+ * [cbox] and in a plugin's group, in a file and in a profile. */
+static void
+test_keys_translated (void)
+{
+  Fixture f;
+  g_autofree char *path = NULL;
+  g_autofree char *arg = NULL;
+  g_autofree char *expected = NULL;
+
+  fixture_init (&f);
+  path = write_conf (&f, "translated.conf", "[cbox]\nnetwork=on\nnetwork[de]=off\n", -1);
+  arg = g_strconcat ("--config=", path, NULL);
+  expected = g_strconcat (path,
+                          ":3: key 'network[de]' in [cbox]: a translated key (KEY[LOCALE]), which "
+                          "cbox never reads; write the key without brackets",
+                          NULL);
+  assert_refused (&f, ARGS (arg), expected);
+  g_free (path);
+  g_free (expected);
+  path = write_conf (&f, "translated.conf", "[ssh]\n  keys[C] = false\n", -1);
+  expected = g_strconcat (path, ":2: key 'keys[C]' in [ssh]: a translated key", NULL);
+  assert_refused (&f, ARGS (arg), expected);
+  g_free (path);
+  path = write_conf (&f, "translated.conf", "[cbox]\nnetwork=on\n[ssh]\nkeys=false\n", -1);
+  assert_runs (&f, ARGS (arg));
+
+  /* A profile is read by the same code. */
+  {
+    g_autofree char *profiles
+        = g_build_filename (g_environ_getenv (f.env, "XDG_CONFIG_HOME"), "cbox", "profiles", NULL);
+    g_autofree char *profile = g_build_filename (profiles, "translated.conf", NULL);
+    g_autofree char *in_profile = NULL;
+    g_autoptr (GError) error = NULL;
+
+    g_assert_cmpint (g_mkdir_with_parents (profiles, 0755), ==, 0);
+    g_file_set_contents (profile, "[cbox]\nnetwork[fr]=off\n", -1, &error);
+    g_assert_no_error (error);
+    in_profile = g_strconcat (profile, ":2: key 'network[fr]' in [cbox]: a translated key", NULL);
+    assert_refused (&f, ARGS ("--profile=translated"), in_profile);
+  }
+  fixture_clear (&f);
+}
+
 /* A group no plugin reads: a typo of a plugin's name, or an alias. A group
  * of a shipped plugin this build may lack is accepted. */
 static void
@@ -1095,6 +1140,7 @@ main (int argc, char **argv)
   g_test_add_func ("/failclosed/keys/values", test_keys_values);
   g_test_add_func ("/failclosed/options/deprecated-qemu", test_options_deprecated_qemu);
   g_test_add_func ("/failclosed/keys/groups", test_keys_groups);
+  g_test_add_func ("/failclosed/keys/translated", test_keys_translated);
   g_test_add_func ("/failclosed/keys/docs", test_keys_docs);
   g_test_add_func ("/failclosed/keys/help", test_keys_help);
   g_test_add_func ("/failclosed/plugins/crash", test_plugins_crash);
