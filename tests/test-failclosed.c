@@ -231,6 +231,15 @@ test_unknown_forwarders (void)
   path = write_conf (&f, "fwd.conf", "[cbox]\nforward=hostconf;nosuch\n", -1);
   assert_refused (&f, ARGS (arg), "Unknown forwarder 'nosuch'");
 
+  /* A backend's name is no forwarder's: leaving it out or wanting it
+   * optionally did nothing, unseen. */
+  assert_refused (&f, ARGS ("--no-forward=test"),
+                  "'test' (to leave out, from cli) is a backend, not a forwarder; a backend is "
+                  "chosen with --backend=test");
+  assert_refused (&f, ARGS ("--set=cbox.forward-optional=hostconf;test"),
+                  "'test' (optional or default, from cli) is a backend, not a forwarder");
+  assert_refused (&f, ARGS ("--forward=test"), "'test' (asked for, from cli) is a backend");
+
   /* The same without the typo runs; so does leaving out a name or alias
    * of a plugin shipped with cbox, or a real one. */
   assert_runs (&f, ARGS ("--no-forward=git,display,gpu"));
