@@ -1114,9 +1114,9 @@ cbox_cli_main (int argc, char **argv)
     /* A run opens only the plugins it uses; the others are known from the
      * descriptor cache (docs/architecture.md). `cbox plugins` above opens
      * every file, as a diagnosis should. */
-    /* doctor: what the cache does not describe is loaded in a child first
-     * (what it describes loaded fine before, and the guard names it should
-     * it crash now); its probes run in children (cbox-doctor.c). */
+    /* doctor: every file is loaded in a child first, also one the cache
+     * describes (its libraries may have changed since: cbox-registry.c);
+     * its probes run in children (cbox-doctor.c). */
     if (options->command == CBOX_CLI_COMMAND_DOCTOR)
       cbox_registry_set_isolated (registry, TRUE);
     cbox_registry_set_cache_file (registry, cache_file);

@@ -674,7 +674,10 @@ cbox_config_load_data (CboxConfig *config, CboxConfigLayer layer, const char *pa
   if (!cbox_config_check_text (path, data, len, error))
     return FALSE;
   contents = g_strndup (len > 0 ? data : "", len);
-  if (!g_key_file_load_from_data (key_file, contents, len, G_KEY_FILE_NONE, &local_error))
+  /* KEEP_TRANSLATIONS: a translated key ("network[de]=off") is kept, so
+   * that it is refused below instead of dropped unseen. */
+  if (!g_key_file_load_from_data (key_file, contents, len, G_KEY_FILE_KEEP_TRANSLATIONS,
+                                  &local_error))
     {
       guint line = cbox_config_find_bad_line (contents);
       if (line > 0)
@@ -685,6 +688,28 @@ cbox_config_load_data (CboxConfig *config, CboxConfigLayer layer, const char *pa
         g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG, "%s: %s", path, local_error->message);
       return FALSE;
     }
+
+  /* Security: GKeyFile reads "network[de]=off" as the German translation
+   * of network, which cbox never reads (it reads the plain key whatever
+   * the locale): loaded without KEEP_TRANSLATIONS it was dropped without
+   * a word, a typo that changed the sandbox. A key is one name here. */
+  {
+    g_auto (GStrv) groups = g_key_file_get_groups (key_file, NULL);
+    for (guint i = 0; groups[i] != NULL; i++)
+      {
+        g_auto (GStrv) group_keys = g_key_file_get_keys (key_file, groups[i], NULL, NULL);
+        for (guint j = 0; group_keys != NULL && group_keys[j] != NULL; j++)
+          if (strchr (group_keys[j], '[') != NULL)
+            {
+              g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
+                           "%s:%u: key '%s' in [%s]: a translated key (KEY[LOCALE]), which cbox "
+                           "never reads; write the key without brackets",
+                           path, cbox_config_find_line (contents, groups[i], group_keys[j]),
+                           group_keys[j], groups[i]);
+              return FALSE;
+            }
+      }
+  }
 
   keys = g_key_file_get_keys (key_file, "cbox", NULL, NULL);
   for (guint i = 0; keys != NULL && keys[i] != NULL; i++)

@@ -264,20 +264,70 @@ cbox_loader_is_privileged (void)
   return geteuid () == 0 || getauxval (AT_SECURE) != 0;
 }
 
+/* One folder on the way to a plugin: NULL when only root can change what
+ * it holds, else why not. */
+static char *
+loader_check_folder (const char *dir)
+{
+  struct stat st;
+
+  if (stat (dir, &st) != 0)
+    return g_strdup_printf ("cannot check the folder %s: %s", dir, g_strerror (errno));
+  if (st.st_uid != 0)
+    return g_strdup_printf ("the folder %s belongs to uid %u, not root, and cbox runs "
+                            "privileged: whoever owns it can replace the plugin",
+                            dir, (unsigned)st.st_uid);
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st.st_mode & S_ISVTX) == 0)
+    return g_strdup_printf ("others may write the folder %s (mode %04o), and cbox runs "
+                            "privileged: they can replace the plugin (chmod go-w it)",
+                            dir, (unsigned)(st.st_mode & 07777));
+  return NULL;
+}
+
+/* Every folder from @dir up to /: NULL when each passes. */
+static char *
+loader_check_folders_up (const char *dir)
+{
+  g_autofree char *current = g_strdup (dir);
+
+  for (;;)
+    {
+      char *parent;
+      char *why = loader_check_folder (current);
+
+      if (why != NULL)
+        return why;
+      parent = g_path_get_dirname (current);
+      if (g_str_equal (parent, current))
+        {
+          g_free (parent);
+          return NULL;
+        }
+      g_free (current);
+      current = parent;
+    }
+}
+
 /* Security: loading a plugin runs its code with cbox's privileges. Run as
  * root (or setuid, or with file capabilities), cbox loads only what
  * nobody but root could have written, as the dynamic loader does for a
  * privileged program's libraries and systemd for its units: the file, and
- * every folder from / down to it (links resolved first, so the folders
- * checked are the ones the file really is in), must belong to root and not
- * be writable by group or others. A world-writable folder with the sticky
- * bit (/tmp) is accepted on the way, as for the plugin cache: there nobody
- * else may rename or replace root's own entries. NULL when trusted, else
- * why not. */
+ * every folder from / down to it, must belong to root and not be writable
+ * by group or others. The folders are checked twice when links are on the
+ * way: those the file really is in (links resolved), and those of the path
+ * as named (from CBOX_PLUGIN_PATH or the installed folder), because
+ * whoever may write a folder holding a link can point the link elsewhere:
+ * a plugin folder that others may write is refused even when its entries
+ * are links to root's files. A world-writable folder with the sticky bit
+ * (/tmp) is accepted on the way, as for the plugin cache: there nobody
+ * else may rename or replace root's own entries (and the kernel's
+ * protected_symlinks keeps root from following another user's link
+ * there). NULL when trusted, else why not. */
 static char *
 loader_check_privileged (const char *path)
 {
   g_autofree char *real = realpath (path, NULL);
+  g_autofree char *named = g_canonicalize_filename (path, NULL);
   g_autofree char *dir = NULL;
   struct stat st;
 
@@ -292,29 +342,18 @@ loader_check_privileged (const char *path)
                             "go-w it",
                             (unsigned)(st.st_mode & 07777));
   dir = g_path_get_dirname (real);
-  for (;;)
+  {
+    char *why = loader_check_folders_up (dir);
+    if (why != NULL)
+      return why;
+  }
+  /* Without a link on the way, the folders as named are the same ones. */
+  if (!g_str_equal (named, real))
     {
-      char *parent;
-
-      if (stat (dir, &st) != 0)
-        return g_strdup_printf ("cannot check the folder %s: %s", dir, g_strerror (errno));
-      if (st.st_uid != 0)
-        return g_strdup_printf ("the folder %s belongs to uid %u, not root, and cbox runs "
-                                "privileged: whoever owns it can replace the plugin",
-                                dir, (unsigned)st.st_uid);
-      if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st.st_mode & S_ISVTX) == 0)
-        return g_strdup_printf ("others may write the folder %s (mode %04o), and cbox runs "
-                                "privileged: they can replace the plugin (chmod go-w it)",
-                                dir, (unsigned)(st.st_mode & 07777));
-      parent = g_path_get_dirname (dir);
-      if (g_str_equal (parent, dir))
-        {
-          g_free (parent);
-          return NULL;
-        }
-      g_free (dir);
-      dir = parent;
+      g_autofree char *named_dir = g_path_get_dirname (named);
+      return loader_check_folders_up (named_dir);
     }
+  return NULL;
 }
 
 static const char *

@@ -487,6 +487,28 @@ cbox_planner_resolve_forwarders (CboxPlanner *planner, GError **error)
           return FALSE;
         }
       members = cbox_registry_resolve (planner->registry, op->name, CBOX_PLUGIN_KIND_FORWARDER);
+      /* A backend's name is no forwarder's either: left out or optional it
+       * would do nothing, unseen (--no-forward=nspawn), so it is an error
+       * wherever it is, as an unknown name is. */
+      if (members->len == 0)
+        {
+          CboxPluginInfo *named = cbox_registry_lookup (planner->registry, op->name);
+          const CboxPluginDesc *named_desc
+              = named != NULL ? cbox_plugin_info_get_meta (named) : NULL;
+
+          if (named_desc != NULL && named_desc->kind == CBOX_PLUGIN_KIND_BACKEND)
+            {
+              g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
+                           "'%s' (%s, from %s) is a backend, not a forwarder; a backend is chosen "
+                           "with --backend=%s (or backend=%s in [cbox])",
+                           op->name,
+                           op->kind == CBOX_FORWARD_OP_REMOVE ? "to leave out"
+                           : op->requested                    ? "asked for"
+                                                              : "optional or default",
+                           op->origin, op->name, op->name);
+              return FALSE;
+            }
+        }
       if (op->kind == CBOX_FORWARD_OP_REMOVE)
         {
           /* Removing what is not there is not an error: the plugin may not

@@ -128,7 +128,14 @@ registry_add_file (CboxRegistry *registry, const char *path)
 {
   CboxPluginInfo *info = NULL;
 
-  if (registry->cache != NULL)
+  /* A diagnosis (cbox plugins, cbox doctor) loads every file in a child
+   * first, also one the descriptor cache describes: the cache's stamp is
+   * the plugin file's, not its libraries', so a file that loaded fine when
+   * it was cached can crash now (a library it links changed), and the
+   * diagnosis must survive that and report it. */
+  if (registry->isolated)
+    info = registry_try_in_child (path);
+  if (info == NULL && registry->cache != NULL)
     {
       CboxPluginStamp stamp;
       struct stat st;
@@ -138,8 +145,6 @@ registry_add_file (CboxRegistry *registry, const char *path)
       if (info != NULL)
         registry->n_cached++;
     }
-  if (info == NULL && registry->isolated)
-    info = registry_try_in_child (path);
   if (info == NULL)
     {
       info = cbox_loader_load_file (path);

@@ -231,12 +231,55 @@ test_unknown_forwarders (void)
   path = write_conf (&f, "fwd.conf", "[cbox]\nforward=hostconf;nosuch\n", -1);
   assert_refused (&f, ARGS (arg), "Unknown forwarder 'nosuch'");
 
+  /* A backend's name is no forwarder's: leaving it out or wanting it
+   * optionally did nothing, unseen. */
+  assert_refused (&f, ARGS ("--no-forward=test"),
+                  "'test' (to leave out, from cli) is a backend, not a forwarder; a backend is "
+                  "chosen with --backend=test");
+  assert_refused (&f, ARGS ("--set=cbox.forward-optional=hostconf;test"),
+                  "'test' (optional or default, from cli) is a backend, not a forwarder");
+  assert_refused (&f, ARGS ("--forward=test"), "'test' (asked for, from cli) is a backend");
+
   /* The same without the typo runs; so does leaving out a name or alias
    * of a plugin shipped with cbox, or a real one. */
   assert_runs (&f, ARGS ("--no-forward=git,display,gpu"));
   g_free (path);
   path = write_conf (&f, "fwd.conf", "[cbox]\nforward-optional=hostconf;audio\n", -1);
   assert_runs (&f, ARGS (arg));
+
+  /* The same keys in a profile (the user's own profile folder). */
+  {
+    g_autofree char *profiles
+        = g_build_filename (g_environ_getenv (f.env, "XDG_CONFIG_HOME"), "cbox", "profiles", NULL);
+    g_autofree char *profile = g_build_filename (profiles, "typo.conf", NULL);
+    static const struct
+    {
+      const char *contents;
+      const char *expected;
+    } cases[] = {
+      { "[cbox]\nforward-optional=hostconf;lcoale\n",
+        "Unknown forwarder 'lcoale' (optional or default, from profile): no plugin has that name "
+        "or alias; did you mean 'locale'?" },
+      { "[cbox]\nno-forward=gti\n",
+        "Unknown forwarder 'gti' (to leave out, from profile): no plugin has that name or alias; "
+        "did you mean 'git'?" },
+      { "[cbox]\nforward=hostconf;nosuch\n",
+        "Unknown forwarder 'nosuch' (asked for, from profile)" },
+    };
+    g_autoptr (GError) error = NULL;
+
+    g_assert_cmpint (g_mkdir_with_parents (profiles, 0755), ==, 0);
+    for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+      {
+        g_file_set_contents (profile, cases[i].contents, -1, &error);
+        g_assert_no_error (error);
+        assert_refused (&f, ARGS ("--profile=typo"), cases[i].expected);
+      }
+    g_file_set_contents (
+        profile, "[cbox]\nforward-optional=hostconf;locale;audio\nno-forward=git\n", -1, &error);
+    g_assert_no_error (error);
+    assert_runs (&f, ARGS ("--profile=typo"));
+  }
   fixture_clear (&f);
 }
 
@@ -432,6 +475,51 @@ test_keys_values (void)
   fixture_clear (&f);
 }
 
+/* A translated key (GKeyFile's KEY[LOCALE]) is read by nothing: it used to
+ * be dropped without a word ("network[de]=off" left the network on), in
+ * [cbox] and in a plugin's group, in a file and in a profile. */
+static void
+test_keys_translated (void)
+{
+  Fixture f;
+  g_autofree char *path = NULL;
+  g_autofree char *arg = NULL;
+  g_autofree char *expected = NULL;
+
+  fixture_init (&f);
+  path = write_conf (&f, "translated.conf", "[cbox]\nnetwork=on\nnetwork[de]=off\n", -1);
+  arg = g_strconcat ("--config=", path, NULL);
+  expected = g_strconcat (path,
+                          ":3: key 'network[de]' in [cbox]: a translated key (KEY[LOCALE]), which "
+                          "cbox never reads; write the key without brackets",
+                          NULL);
+  assert_refused (&f, ARGS (arg), expected);
+  g_free (path);
+  g_free (expected);
+  path = write_conf (&f, "translated.conf", "[ssh]\n  keys[C] = false\n", -1);
+  expected = g_strconcat (path, ":2: key 'keys[C]' in [ssh]: a translated key", NULL);
+  assert_refused (&f, ARGS (arg), expected);
+  g_free (path);
+  path = write_conf (&f, "translated.conf", "[cbox]\nnetwork=on\n[ssh]\nkeys=false\n", -1);
+  assert_runs (&f, ARGS (arg));
+
+  /* A profile is read by the same code. */
+  {
+    g_autofree char *profiles
+        = g_build_filename (g_environ_getenv (f.env, "XDG_CONFIG_HOME"), "cbox", "profiles", NULL);
+    g_autofree char *profile = g_build_filename (profiles, "translated.conf", NULL);
+    g_autofree char *in_profile = NULL;
+    g_autoptr (GError) error = NULL;
+
+    g_assert_cmpint (g_mkdir_with_parents (profiles, 0755), ==, 0);
+    g_file_set_contents (profile, "[cbox]\nnetwork[fr]=off\n", -1, &error);
+    g_assert_no_error (error);
+    in_profile = g_strconcat (profile, ":2: key 'network[fr]' in [cbox]: a translated key", NULL);
+    assert_refused (&f, ARGS ("--profile=translated"), in_profile);
+  }
+  fixture_clear (&f);
+}
+
 /* A group no plugin reads: a typo of a plugin's name, or an alias. A group
  * of a shipped plugin this build may lack is accepted. */
 static void
@@ -573,6 +661,15 @@ static const CrashCase crash_cases[] = {
   { "crash-describe", "plugin 'crash-describe' crashed in its describe() (signal 11, SIGSEGV",
     "it crashed while loaded (its constructors or describe()): signal 11",
     "it crashed while loaded" },
+  { "hang-constructor",
+    "plugin 'hang-constructor' did not return from loading (its constructors) within 1 s (it "
+    "hangs)",
+    "it hangs: loading it (its constructors and describe()) did not end within 1 s",
+    "it hangs: loading it" },
+  { "hang-describe",
+    "plugin 'hang-describe' did not return from its describe() within 1 s (it hangs)",
+    "it hangs: loading it (its constructors and describe()) did not end within 1 s",
+    "it hangs: loading it" },
   { "crash-probe", "plugin 'crash-probe' crashed in its probe (signal 11, SIGSEGV", NULL,
     "crashed in its probe: signal 11, SIGSEGV" },
   { "hang-probe", "plugin 'hang-probe' did not return from its probe within 1 s (it hangs)", NULL,
@@ -592,7 +689,8 @@ static const CrashCase crash_cases[] = {
 };
 
 /* Each broken plugin, asked for: `cbox run` stops with 125 naming it and
- * what it did, never 134, 135 or 139 or a hang, and no sandbox ran; `cbox
+ * what it did, never 134, 135 or 139 or a hang (a hang in the constructor
+ * or describe() too: the issue's case), and no sandbox ran; `cbox
  * plugins` and `cbox doctor` survive it and say what is wrong with it. */
 static void
 test_plugins_crash (void)
@@ -683,6 +781,53 @@ test_plugins_crash_unused (void)
     }
 }
 
+/* A plugin that loaded fine when a run cached its descriptor, and crashes
+ * in its constructor now (as one whose library changed would: the cache's
+ * stamp is the plugin file's only). `cbox doctor` and `cbox plugins` load
+ * it in a child all the same and report it; a run stops with 125 naming
+ * it. */
+static void
+test_plugins_crash_after_cached (void)
+{
+  Fixture f;
+  g_auto (GStrv) env = NULL;
+  g_auto (GStrv) crash_env = NULL;
+  g_auto (CboxTestResult) result = { 0 };
+  g_autofree char *cache = NULL;
+  g_autofree char *contents = NULL;
+
+  fixture_init (&f);
+  env = crashing_env (&f, "crash-constructor-later", NULL);
+  cbox_test_run (ARGS ("--backend=test", "run", "--", "true"), f.dir, (const char *const *)env,
+                 NULL, &result);
+  cbox_test_assert_status (&result, 0);
+  /* The run described it in the cache (else this tests nothing new). */
+  cache
+      = g_build_filename (g_environ_getenv (env, "XDG_CACHE_HOME"), "cbox", "plugins.cache", NULL);
+  g_assert_true (g_file_get_contents (cache, &contents, NULL, NULL));
+  g_assert_nonnull (strstr (contents, "libcbox-crash-constructor-later.so"));
+
+  crash_env = g_environ_setenv (g_strdupv (env), "CBOX_TEST_CRASH_ON_LOAD", "1", TRUE);
+  cbox_test_run (ARGS ("--backend=test", "doctor"), f.dir, (const char *const *)crash_env, NULL,
+                 &result);
+  g_test_message ("%s%s", result.out, result.err);
+  cbox_test_assert_status (&result, 0);
+  g_assert_nonnull (strstr (result.out, "hostconf"));
+  g_assert_nonnull (strstr (result.out, "crash-constructor-later"));
+  g_assert_nonnull (strstr (result.out, "it crashed while loaded (its constructors or describe()): "
+                                        "signal 11, SIGSEGV"));
+  cbox_test_run (ARGS ("plugins"), f.dir, (const char *const *)crash_env, NULL, &result);
+  cbox_test_assert_status (&result, 0);
+  g_assert_nonnull (strstr (result.out, "it crashed while loaded"));
+  g_unlink (f.output);
+  cbox_test_run (ARGS ("--backend=test", "--forward=crash-constructor-later", "run", "--", "true"),
+                 f.dir, (const char *const *)crash_env, NULL, &result);
+  cbox_test_assert_status (&result, 125);
+  g_assert_nonnull (strstr (result.err, "plugin 'crash-constructor-later' crashed in loading"));
+  g_assert_false (g_file_test (f.output, G_FILE_TEST_EXISTS));
+  fixture_clear (&f);
+}
+
 /* A plugin cut short is refused with the reason, by every command, instead
  * of SIGBUS inside dlopen. */
 static void
@@ -736,10 +881,13 @@ test_plugins_truncated (void)
       cbox_test_run (ARGS ("--backend=test", "run", "--", "true"), f.dir, (const char *const *)env,
                      NULL, &result);
       cbox_test_assert_status (&result, 0);
+      g_assert_true (g_file_test (f.output, G_FILE_TEST_EXISTS));
+      g_unlink (f.output);
       cbox_test_run (ARGS ("--backend=test", "--forward=cut", "run", "--", "true"), f.dir,
                      (const char *const *)env, NULL, &result);
       cbox_test_assert_status (&result, 125);
       g_assert_nonnull (strstr (result.err, "cut short?"));
+      g_assert_false (g_file_test (f.output, G_FILE_TEST_EXISTS));
     }
   fixture_clear (&f);
 }
@@ -778,8 +926,9 @@ run_plugins_with_path (Fixture *f, const char *dir, CboxTestResult *result)
 }
 
 /* As root, a plugin in a world-writable folder, one others may write, or
- * one that is not root's is refused with the reason (the folders are made
- * here, under a temporary folder: no system folder is touched). As a user,
+ * one that is not root's, or a link to a plugin in a folder others may
+ * write, is refused with the reason (the folders are made here, under a
+ * temporary folder: no system folder is touched). As a user,
  * the same files load: only a privileged cbox must refuse them. */
 static void
 test_privileged_loading (void)
@@ -825,6 +974,61 @@ test_privileged_loading (void)
           g_assert_true (refused);
           g_assert_nonnull (strstr (result.out, "cbox runs privileged"));
           g_assert_nonnull (strstr (result.out, cases[i].why));
+        }
+      else
+        g_assert_false (refused);
+
+      /* Asked for by a run: as root, exit 125 with the reason before any
+       * sandbox; as a user, it runs. */
+      {
+        g_autofree char *path
+            = g_strdup_printf ("%s:%s", dir, g_environ_getenv (f.env, "CBOX_PLUGIN_PATH"));
+        g_auto (GStrv) env = g_environ_setenv (g_strdupv (f.env), "CBOX_PLUGIN_PATH", path, TRUE);
+        g_auto (CboxTestResult) run = { 0 };
+
+        g_unlink (f.output);
+        cbox_test_run (ARGS ("--backend=test", "--forward=good-forwarder", "run", "--", "true"),
+                       f.dir, (const char *const *)env, NULL, &run);
+        if (root && cases[i].why != NULL)
+          {
+            cbox_test_assert_status (&run, 125);
+            g_assert_nonnull (strstr (run.err, cases[i].why));
+            g_assert_false (g_file_test (f.output, G_FILE_TEST_EXISTS));
+          }
+        else
+          {
+            cbox_test_assert_status (&run, 0);
+            g_assert_true (g_file_test (f.output, G_FILE_TEST_EXISTS));
+          }
+      }
+    }
+
+  /* A folder others may write, holding only a link to a plugin in a safe
+   * folder: whoever may write it can point the link elsewhere, so as root
+   * it is refused all the same (the folders were checked only after the
+   * links were resolved). A link in a safe folder to a safe file loads. */
+  for (guint writable = 0; writable < 2; writable++)
+    {
+      g_autofree char *target_dir = g_build_filename (f.dir, "link-target", NULL);
+      g_autofree char *target
+          = place_good_plugin (target_dir, 0755, 0644, "libcbox-good-forwarder.so");
+      g_autofree char *dir = g_build_filename (
+          f.dir, writable ? "link-in-writable-folder" : "link-in-safe-folder", NULL);
+      g_autofree char *link = g_build_filename (dir, "libcbox-good-forwarder.so", NULL);
+      g_autofree char *why = g_strdup_printf ("others may write the folder %s (mode 0777)", dir);
+      g_auto (CboxTestResult) result = { 0 };
+      gboolean refused;
+
+      g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
+      g_assert_no_errno (symlink (target, link));
+      g_assert_cmpint (g_chmod (dir, writable ? 0777 : 0755), ==, 0);
+      run_plugins_with_path (&f, dir, &result);
+      g_test_message ("link, %s: %s", writable ? "writable folder" : "safe folder", result.out);
+      refused = strstr (result.out, "Rejected:") != NULL;
+      if (root && writable)
+        {
+          g_assert_true (refused);
+          g_assert_nonnull (strstr (result.out, why));
         }
       else
         g_assert_false (refused);
@@ -945,10 +1149,12 @@ main (int argc, char **argv)
   g_test_add_func ("/failclosed/keys/values", test_keys_values);
   g_test_add_func ("/failclosed/options/deprecated-qemu", test_options_deprecated_qemu);
   g_test_add_func ("/failclosed/keys/groups", test_keys_groups);
+  g_test_add_func ("/failclosed/keys/translated", test_keys_translated);
   g_test_add_func ("/failclosed/keys/docs", test_keys_docs);
   g_test_add_func ("/failclosed/keys/help", test_keys_help);
   g_test_add_func ("/failclosed/plugins/crash", test_plugins_crash);
   g_test_add_func ("/failclosed/plugins/crash-unused", test_plugins_crash_unused);
+  g_test_add_func ("/failclosed/plugins/crash-after-cached", test_plugins_crash_after_cached);
   g_test_add_func ("/failclosed/plugins/truncated", test_plugins_truncated);
   g_test_add_func ("/failclosed/plugins/privileged", test_privileged_loading);
   g_test_add_func ("/failclosed/plugins/names", test_names);

@@ -7,13 +7,17 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
+#include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
 
+#include "cbox-loader.h"
 #include "cbox-private.h"
 #include "cbox-registry.h"
 #include "cbox-test-util.h"
@@ -452,6 +456,57 @@ test_secure_cache (void)
   g_assert_false (g_file_test (nobody_cache, G_FILE_TEST_EXISTS));
 }
 
+/* Out of file descriptors (issue 17: with RLIMIT_NOFILE=20 a plugin's
+ * dlopen failed with EMFILE, and the message said "Rebuild or remove it"):
+ * the loader names what ran out and what to do, and does not blame the
+ * plugin. Every fd below a low soft limit is taken here, in this process;
+ * the fds and the limit are given back before anything is asserted. */
+static void
+test_emfile (void)
+{
+  g_autofree char *bdir = broken_plugins_dir ();
+  g_autofree char *path = g_build_filename (bdir, "libcbox-good-forwarder.so", NULL);
+  g_autoptr (GArray) taken = g_array_new (FALSE, FALSE, sizeof (int));
+  g_autoptr (CboxPluginInfo) info = NULL;
+  struct rlimit old;
+  struct rlimit low;
+  const GError *error;
+  int open_errno;
+  int fd;
+
+  g_assert_no_errno (getrlimit (RLIMIT_NOFILE, &old));
+  fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_no_errno (close (fd));
+  low = old;
+  low.rlim_cur = (rlim_t)fd + 8;
+  g_assert_no_errno (setrlimit (RLIMIT_NOFILE, &low));
+  while ((fd = open ("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+    g_array_append_val (taken, fd);
+  open_errno = errno;
+  info = cbox_loader_load_file (path);
+  for (guint i = 0; i < taken->len; i++)
+    close (g_array_index (taken, int, i));
+  g_assert_no_errno (setrlimit (RLIMIT_NOFILE, &old));
+
+  g_assert_cmpint (open_errno, ==, EMFILE);
+  g_assert_cmpuint (taken->len, >, 0);
+  error = cbox_plugin_info_get_error (info);
+  g_assert_error (error, CBOX_PLUGIN_ERROR, CBOX_PLUGIN_ERROR_OPEN);
+  g_assert_false (cbox_plugin_info_is_accepted (info));
+  g_test_message ("%s", error->message);
+  g_assert_true (g_str_has_prefix (error->message, path));
+  g_assert_nonnull (strstr (error->message, "too many open files in cbox; raise the limit with "
+                                            "ulimit -n"));
+  g_assert_null (strstr (error->message, "ebuild"));
+
+  /* With the fds back, the same file loads. */
+  g_clear_pointer (&info, cbox_plugin_info_free);
+  info = cbox_loader_load_file (path);
+  g_assert_no_error (cbox_plugin_info_get_error (info));
+  g_assert_true (cbox_plugin_info_is_accepted (info));
+}
+
 static void
 test_error_code_strings (void)
 {
@@ -505,6 +560,7 @@ main (int argc, char **argv)
   g_test_add_func ("/loader/broken-override-falls-back", test_broken_override);
   g_test_add_func ("/loader/missing-dir", test_missing_dir);
   g_test_add_func ("/loader/error-code-strings", test_error_code_strings);
+  g_test_add_func ("/loader/resources/emfile", test_emfile);
   g_test_add_func ("/loader/path/env", test_default_path);
   g_test_add_func ("/loader/path/load-default", test_load_default);
   g_test_add_func ("/loader/path/ignored-when-setuid", test_secure);

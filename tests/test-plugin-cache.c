@@ -518,7 +518,9 @@ test_tampered_backend (Fixture *f, gconstpointer user_data)
 
 /* `cbox doctor` probes every plugin, so it opens the ones the cache
  * described; a backend that changed is reported as rejected, and doctor
- * does not crash on it (it did: the backend's descriptor was NULL). */
+ * does not crash on it (it did: the backend's descriptor was NULL). Each
+ * file is opened twice: in a child first (cached or not: a library it
+ * links may have changed since, cbox-registry.c), then in doctor. */
 static void
 test_doctor_changed_backend (Fixture *f, gconstpointer user_data)
 {
@@ -533,7 +535,7 @@ test_doctor_changed_backend (Fixture *f, gconstpointer user_data)
 
   loaded = run (f, ARGS ("--backend=limited", "doctor"), &doctor);
   cbox_test_assert_status (&doctor, 0);
-  g_assert_cmpstr (loaded, ==, ALL_FAKES);
+  g_assert_cmpstr (loaded, ==, "fa fa fb fb fc fc fdev fdev fsock fsock limited limited");
   expected
       = g_strdup_printf ("%s: the plugin changed since cbox's plugin cache described it", limited);
   if (strstr (doctor.out, expected) == NULL)

@@ -2,14 +2,15 @@
 
 /* Forwarders that misbehave at run time, one way each (-DVARIANT_...):
  * they crash in their constructor, describe(), probe or contribute, hang
- * in their probe, call g_error(), break the plugin contract, or take
- * another plugin's name as an alias. Each is a
+ * in their constructor, describe() or probe, call g_error(), break the
+ * plugin contract, or take another plugin's name as an alias. Each is a
  * real plugin built like any other; tests/test-failclosed.c copies one at a
  * time into a folder of its own and drives the built cbox with it. Never on
  * any other test's CBOX_PLUGIN_PATH: loading the crashing ones in-process
  * would end the test. */
 
 #include <signal.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <cbox/cbox-plugin.h>
@@ -25,11 +26,39 @@ crash (void)
   raise (SIGSEGV);
 }
 
+/* A hang the compiler cannot see through: waits for a signal for ever. */
+G_GNUC_UNUSED static void
+hang (void)
+{
+  for (;;)
+    pause ();
+}
+
 #ifdef VARIANT_CRASH_CONSTRUCTOR
 __attribute__ ((constructor)) static void
 crash_on_load (void)
 {
   crash ();
+}
+#endif
+
+#ifdef VARIANT_CRASH_CONSTRUCTOR_LATER
+/* Loads fine until the environment says otherwise: what a plugin whose
+ * library changed since the descriptor cache described it does (the
+ * cache's stamp is the plugin file's, not its libraries'). */
+__attribute__ ((constructor)) static void
+crash_on_load_later (void)
+{
+  if (getenv ("CBOX_TEST_CRASH_ON_LOAD") != NULL)
+    crash ();
+}
+#endif
+
+#ifdef VARIANT_HANG_CONSTRUCTOR
+__attribute__ ((constructor)) static void
+hang_on_load (void)
+{
+  hang ();
 }
 #endif
 
@@ -39,8 +68,7 @@ crashing_probe (CboxContext *ctx, CboxProbeResult *result, GError **error)
 #if defined(VARIANT_CRASH_PROBE)
   crash ();
 #elif defined(VARIANT_HANG_PROBE)
-  for (;;)
-    pause ();
+  hang ();
 #elif defined(VARIANT_PROBE_FALSE)
   return FALSE; /* no error set: a contract breach */
 #endif
@@ -88,8 +116,10 @@ G_MODULE_EXPORT const CboxPluginDesc *cbox_plugin_describe (void);
 G_MODULE_EXPORT const CboxPluginDesc *
 cbox_plugin_describe (void)
 {
-#ifdef VARIANT_CRASH_DESCRIBE
+#if defined(VARIANT_CRASH_DESCRIBE)
   crash ();
+#elif defined(VARIANT_HANG_DESCRIBE)
+  hang ();
 #endif
   return &crashing_desc;
 }
