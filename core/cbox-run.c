@@ -388,7 +388,8 @@ typedef struct
   const sigset_t *child_mask;
   gboolean ignore_forwarded;
   const CboxRunCredentials *creds;
-  int output_fd; /* stdout and stderr go there when >= 0 */
+  int output_fd;     /* stdout and stderr go there when >= 0 */
+  gboolean root_cwd; /* a helper: it runs in /, not in the caller's folder */
   pid_t parent;
   /* Written by the child when it cannot exec; read once clone() returned. */
   int child_errno;
@@ -418,6 +419,12 @@ cbox_run_child (void *data)
   if (spawn->output_fd >= 0
       && (dup2 (spawn->output_fd, STDOUT_FILENO) < 0 || dup2 (spawn->output_fd, STDERR_FILENO) < 0))
     goto fail;
+  /* A helper has no business in the project (cbox's folder): it would
+   * keep it busy (an unmount of the project's file system fails) for as
+   * long as it runs, and the kernel's part of its exit may end after
+   * cbox's (cbox_run_end_helper()). */
+  if (spawn->root_cwd && chdir ("/") < 0)
+    goto fail;
   /* Async-signal-safe: setrlimit() is a system call. */
   if (cbox_run_nofile_raised && setrlimit (RLIMIT_NOFILE, &cbox_run_nofile_original) != 0)
     goto fail;
@@ -440,11 +447,12 @@ static pid_t
 cbox_run_spawn (const char *what, const char *path, const char *const *argv,
                 const char *const *envp, const int *keep_fds, guint n_keep_fds, gboolean null_stdin,
                 const sigset_t *child_mask, gboolean ignore_forwarded,
-                const CboxRunCredentials *creds, int output_fd, GError **error)
+                const CboxRunCredentials *creds, int output_fd, gboolean root_cwd, GError **error)
 {
   CboxRunSpawn spawn = { path,       argv,       envp,       keep_fds,
                          n_keep_fds, null_stdin, child_mask, ignore_forwarded,
-                         creds,      output_fd,  getpid (),  0 };
+                         creds,      output_fd,  root_cwd,   getpid (),
+                         0 };
   sigset_t all, old_mask;
   void *stack;
   pid_t pid;
@@ -711,7 +719,7 @@ cbox_run_start_helper (const CboxHelper *helper, const sigset_t *child_mask,
    * is /dev/null so they never read the user's terminal. */
   pid = cbox_run_spawn (what, path, (const char *const *)argv->pdata, (const char *const *)environ,
                         sync_pipe[1] >= 0 ? &sync_pipe[1] : NULL, sync_pipe[1] >= 0 ? 1 : 0, TRUE,
-                        child_mask, FALSE, NULL, -1, error);
+                        child_mask, FALSE, NULL, -1, FALSE, error);
   if (sync_pipe[1] >= 0)
     close (sync_pipe[1]);
   if (pid < 0)
@@ -771,7 +779,7 @@ cbox_run_spawn_helper (const char *what, const char *const *argv, const int *kee
   /* The forwarded signals ignored, as for the tool: a terminal's ^C is the
    * command's to handle, not a reason for its network to go. */
   pid = cbox_run_spawn (what, path, argv, (const char *const[]){ NULL }, keep_fds, n_keep_fds, TRUE,
-                        &mask, TRUE, &creds, output_fd, error);
+                        &mask, TRUE, &creds, output_fd, TRUE, error);
   g_free (creds.groups);
   return pid;
 }
@@ -794,7 +802,7 @@ cbox_run_spawn_launch (CboxLaunch *launch, const CboxLaunchRunOptions *options,
   cbox_run_credentials_init (&creds, options->run_as_uid, options->run_as_gid);
   fds = cbox_launch_get_fds (launch, &n_fds);
   pid = cbox_run_spawn (argv[0], path, argv, cbox_launch_get_environ (launch), fds, n_fds, FALSE,
-                        child_mask, options->tool_ignores_signals, &creds, -1, error);
+                        child_mask, options->tool_ignores_signals, &creds, -1, FALSE, error);
   g_free (creds.groups);
   return pid;
 }
