@@ -414,13 +414,12 @@ cbox_qemu_probe (CboxContext *ctx, CboxProbeResult *result, GError **error)
   else if (state->accel_config == CBOX_QEMU_ACCEL_TCG)
     cbox_probe_result_set_status (result, CBOX_PROBE_DEGRADED, "TCG (configured): slow");
   else if (state->kvm_broken)
-    cbox_probe_result_set_status (
-        result, CBOX_PROBE_DEGRADED,
-        "degraded: KVM did not run a guest on this host (verdict cached in "
-        "%s), TCG: slow",
-        state->kvm_verdict_path);
+    cbox_probe_result_set_status (result, CBOX_PROBE_DEGRADED,
+                                  "KVM did not run a guest on this host (verdict cached in "
+                                  "%s), TCG: slow",
+                                  state->kvm_verdict_path);
   else
-    cbox_probe_result_set_status (result, CBOX_PROBE_DEGRADED, "degraded: no KVM, slow");
+    cbox_probe_result_set_status (result, CBOX_PROBE_DEGRADED, "no KVM, slow");
   return TRUE;
 }
 
