@@ -14,8 +14,9 @@
  * core.fsmonitor / core.hooksPath / filters, info/attributes, a commondir
  * or config.worktree that redirects the config, submodule URLs), direnv,
  * editors' tasks and settings, Claude Code's settings, hooks, commands,
- * agents and MCP servers, dev containers, husky, and shell start-up files
- * (relative: where a writable bind is a home-like folder). At least what
+ * agents, skills (instructions and scripts its model follows) and MCP
+ * servers, dev containers, husky, and shell start-up files (relative:
+ * where a writable bind is a home-like folder). At least what
  * Claude Code's own sandbox denies, and what it calls dangerous. */
 static const char *const cbox_protect_defaults[] = {
   ".git/hooks",
@@ -33,6 +34,7 @@ static const char *const cbox_protect_defaults[] = {
   ".claude/commands",
   ".claude/agents",
   ".claude/hooks",
+  ".claude/skills",
   ".devcontainer",
   ".husky",
   ".bashrc",

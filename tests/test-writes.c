@@ -482,7 +482,8 @@ test_protect_created (gconstpointer data)
 {
   const char *backend = data;
   static const char *const paths[]
-      = { ".envrc", ".vscode", ".mcp.json", ".claude/settings.json", ".idea", ".husky" };
+      = { ".envrc",         ".vscode", ".mcp.json", ".claude/settings.json",
+          ".claude/skills", ".idea",   ".husky" };
   g_auto (CboxTestResult) result = { 0 };
   g_autofree char *backend_option = g_strdup_printf ("--backend=%s", backend);
   Fixture f;
@@ -494,11 +495,12 @@ test_protect_created (gconstpointer data)
   run_cbox (&f, &result, backend_option, "--profile=none", "run", "--", "sh", "-c",
             "echo 'touch $HOME/PWNED' > .envrc && mkdir -p .vscode .claude .idea .husky "
             "&& echo '{}' > .vscode/settings.json && echo '{}' > .mcp.json "
-            "&& echo '{\"hooks\":{}}' > .claude/settings.json && echo ok > kept && exit 3",
+            "&& echo '{\"hooks\":{}}' > .claude/settings.json && mkdir -p .claude/skills/x "
+            "&& echo x > .claude/skills/x/SKILL.md && echo ok > kept && exit 3",
             NULL);
   /* The command's status stays the run's. */
   cbox_test_assert_status (&result, 3);
-  assert_in (result.err, "the run ended (status 3); 6 protected paths were moved aside");
+  assert_in (result.err, "the run ended (status 3); 7 protected paths were moved aside");
   for (gsize i = 0; i < G_N_ELEMENTS (paths); i++)
     {
       g_autofree char *path = g_build_filename (f.project, paths[i], NULL);
@@ -679,6 +681,7 @@ test_claude_home (void)
       "/tmp/x\"}]}]}}' > ~/.claude/settings.json || echo settings-refused; "
       "echo evil > ~/.claude/commands/x.md || echo commands-refused; "
       "mkdir ~/.claude/hooks/x || echo hooks-refused; "
+      "mkdir -p ~/.claude/skills/x || echo skills-refused; "
       "echo login > ~/.claude/.credentials.json && echo login-written; "
       "echo mine > ~/.claude/CLAUDE.md; "
       "cat ~/.claude.json; target=$(readlink -f ~/.claude.json); "
@@ -696,6 +699,7 @@ test_claude_home (void)
   assert_in (first.out, "settings-refused");
   assert_in (first.out, "commands-refused");
   assert_in (first.out, "hooks-refused");
+  assert_in (first.out, "skills-refused");
   assert_in (first.out, "login-written");
   assert_in (first.out, "{\"numStartups\":1}\nsaved");
   assert_in (first.err, "CLAUDE.md appeared during the run");
