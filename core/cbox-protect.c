@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cbox-protect.h"
@@ -110,6 +112,13 @@ typedef struct
 struct _CboxProtect
 {
   GPtrArray *watches; /* CboxProtectWatch* */
+  /* The writable binds' host roots, whose repositories' submodules are
+   * looked at after the run (cbox_protect_check_nested()). */
+  GPtrArray *roots;
+  /* When the protected paths were applied, read from the clock the kernel
+   * stamps ctime with (the coarse real-time clock; a fine-grained ctime is
+   * never behind it): whatever changes after it has a ctime at least this. */
+  struct timespec start;
 };
 
 static void
@@ -129,6 +138,7 @@ cbox_protect_free (CboxProtect *protect)
   if (protect == NULL)
     return;
   g_ptr_array_unref (protect->watches);
+  g_clear_pointer (&protect->roots, g_ptr_array_unref);
   g_free (protect);
 }
 
@@ -460,6 +470,8 @@ cbox_protect_apply (CboxPlan *plan, const CboxHost *host, GPtrArray *ops, GError
   const char *saved_origin = cbox_plan_get_origin (plan);
 
   protect->watches = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_protect_watch_free);
+  protect->roots = g_ptr_array_new_with_free_func (g_free);
+  clock_gettime (CLOCK_REALTIME_COARSE, &protect->start);
 
   for (guint i = 0; i < n_mounts; i++)
     {
@@ -509,7 +521,10 @@ cbox_protect_apply (CboxPlan *plan, const CboxHost *host, GPtrArray *ops, GError
             cbox_protect_resolve (src_copy, root_fd, g_ptr_array_index (rels, r), entry, found, 0);
         }
       if (root_fd < 0)
+        root_fd = open (src_copy, O_PATH | O_DIRECTORY | O_CLOEXEC);
+      if (root_fd < 0)
         continue;
+      g_ptr_array_add (protect->roots, g_strdup (src_copy));
       g_ptr_array_sort (found, cbox_protect_found_compare);
       for (guint f = 0; f < found->len; f++)
         {
@@ -538,6 +553,395 @@ cbox_protect_apply (CboxPlan *plan, const CboxHost *host, GPtrArray *ops, GError
     }
   cbox_plan_set_origin (plan, saved_origin);
   return g_steal_pointer (&protect);
+}
+
+/* ---- repositories inside the repository: submodules -------------------------- */
+
+/* The host's `git status` in the project does not stop at the project's
+ * own repository: for every gitlink (a submodule entry, mode 160000) in its
+ * index whose folder holds a `.git`, it runs git in that folder, which
+ * reads that repository's configuration (core.fsmonitor runs a command).
+ * The sandbox can make such a folder and `git add` it (an "embedded
+ * repository"), or change the configuration of one that was there. The
+ * folders cannot be known before the run without reading every index on
+ * the hot path, so after the run the index is read and each gitlink's
+ * `.git` whose configuration or hooks changed during the run (ctime) is
+ * moved aside: the host's git then sees a submodule that is not checked
+ * out, and enters nothing. */
+
+#define CBOX_PROTECT_INDEX_MAX (512 * 1024 * 1024)
+#define CBOX_PROTECT_NESTED_MAX_DEPTH 4
+#define CBOX_PROTECT_NESTED_MAX_REPOS 256
+
+/* The whole of the regular file @name below @dir_fd (no link followed),
+ * at most @max bytes, mapped (an index is megabytes); NULL otherwise. */
+static GBytes *
+cbox_protect_read_at (int dir_fd, const char *name, gsize max)
+{
+  cbox_autofd int fd = openat (dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  g_autoptr (GMappedFile) mapped = NULL;
+  struct stat st;
+
+  if (fd < 0 || fstat (fd, &st) < 0 || !S_ISREG (st.st_mode) || (guint64)st.st_size > max)
+    return NULL;
+  mapped = g_mapped_file_new_from_fd (fd, FALSE, NULL);
+  if (mapped == NULL)
+    return NULL;
+  return g_mapped_file_get_bytes (mapped);
+}
+
+static guint32
+cbox_protect_be32 (const guint8 *p)
+{
+  return ((guint32)p[0] << 24) | ((guint32)p[1] << 16) | ((guint32)p[2] << 8) | p[3];
+}
+
+/* Adds the paths of the gitlinks in the index @data (versions 2 to 4,
+ * object names of @hash_len bytes) to @links; a split index's shared
+ * part is named in @ret_shared (hex). FALSE when it is not an index this
+ * reads. */
+static gboolean
+cbox_protect_parse_index (GBytes *data, gsize hash_len, GPtrArray *links, char **ret_shared)
+{
+  gsize len;
+  const guint8 *p = g_bytes_get_data (data, &len);
+  const guint8 *end = p + len;
+  const guint8 *at;
+  guint32 version;
+  guint32 n_entries;
+  g_autoptr (GString) path = g_string_new (NULL);
+
+  if (len < 12 + hash_len || memcmp (p, "DIRC", 4) != 0)
+    return FALSE;
+  version = cbox_protect_be32 (p + 4);
+  n_entries = cbox_protect_be32 (p + 8);
+  if (version < 2 || version > 4)
+    return FALSE;
+  end -= hash_len; /* the checksum */
+  at = p + 12;
+  for (guint32 i = 0; i < n_entries; i++)
+    {
+      const guint8 *entry = at;
+      gsize fixed = 40 + hash_len + 2;
+      guint32 mode;
+      guint16 flags;
+      const guint8 *name;
+      const guint8 *nul;
+
+      if ((gsize)(end - at) < fixed)
+        return FALSE;
+      mode = cbox_protect_be32 (at + 24);
+      flags = (guint16)((at[40 + hash_len] << 8) | at[40 + hash_len + 1]);
+      if (flags & 0x4000)
+        {
+          if (version < 3)
+            return FALSE;
+          fixed += 2;
+          if ((gsize)(end - at) < fixed)
+            return FALSE;
+        }
+      name = at + fixed;
+      if (version == 4)
+        {
+          /* The number of bytes to drop from the previous path (git's
+           * offset varint), then the rest of this one. */
+          guint64 strip = 0;
+          const guint8 *q = name;
+          if (q >= end)
+            return FALSE;
+          strip = *q & 0x7f;
+          while (*q & 0x80)
+            {
+              q++;
+              if (q >= end || strip > G_MAXUINT32)
+                return FALSE;
+              strip = ((strip + 1) << 7) | (*q & 0x7f);
+            }
+          q++;
+          if (strip > path->len)
+            return FALSE;
+          nul = memchr (q, '\0', (gsize)(end - q));
+          if (nul == NULL)
+            return FALSE;
+          g_string_truncate (path, path->len - (gsize)strip);
+          g_string_append_len (path, (const char *)q, (gssize)(nul - q));
+          at = nul + 1;
+        }
+      else
+        {
+          nul = memchr (name, '\0', (gsize)(end - name));
+          if (nul == NULL)
+            return FALSE;
+          if ((mode & 0170000) == 0160000)
+            {
+              g_string_assign (path, "");
+              g_string_append_len (path, (const char *)name, (gssize)(nul - name));
+            }
+          /* Padded with NULs to a multiple of 8 bytes. */
+          at = entry + ((fixed + (gsize)(nul - name) + 8) & ~(gsize)7);
+          if (at > end)
+            return FALSE;
+        }
+      if ((mode & 0170000) == 0160000)
+        g_ptr_array_add (links, g_strdup (path->str));
+    }
+  /* Extensions: a split index ("link") keeps most entries in
+   * sharedindex.HASH beside it. */
+  while ((gsize)(end - at) >= 8)
+    {
+      guint32 size = cbox_protect_be32 (at + 4);
+      if ((gsize)(end - at - 8) < size)
+        return FALSE;
+      if (memcmp (at, "link", 4) == 0 && size >= hash_len && ret_shared != NULL)
+        {
+          GString *hex = g_string_new (NULL);
+          for (gsize k = 0; k < hash_len; k++)
+            g_string_append_printf (hex, "%02x", at[8 + k]);
+          g_free (*ret_shared);
+          *ret_shared = g_string_free (hex, FALSE);
+        }
+      at += 8 + size;
+    }
+  return TRUE;
+}
+
+/* The gitlinks of the repository whose git folder is @git_fd; FALSE when
+ * its index cannot be read as one (no index: TRUE, none). */
+static gboolean
+cbox_protect_read_gitlinks (int git_fd, GPtrArray *links)
+{
+  g_autoptr (GBytes) index = NULL;
+  g_autoptr (GBytes) config = cbox_protect_read_at (git_fd, "config", 1024 * 1024);
+  gsize hash_len = 20;
+  struct stat st;
+
+  if (fstatat (git_fd, "index", &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
+    return TRUE;
+  index = cbox_protect_read_at (git_fd, "index", CBOX_PROTECT_INDEX_MAX);
+  if (index == NULL)
+    return FALSE;
+  /* extensions.objectFormat = sha256: 32-byte object names. */
+  if (config != NULL)
+    {
+      g_autofree char *text
+          = g_ascii_strdown (g_bytes_get_data (config, NULL), (gssize)g_bytes_get_size (config));
+      if (strstr (text, "sha256") != NULL)
+        hash_len = 32;
+    }
+  for (guint attempt = 0; attempt < 2; attempt++)
+    {
+      g_autofree char *shared = NULL;
+      guint n_before = links->len;
+
+      if (cbox_protect_parse_index (index, hash_len, links, &shared))
+        {
+          if (shared != NULL)
+            {
+              g_autofree char *name = g_strdup_printf ("sharedindex.%s", shared);
+              g_autoptr (GBytes) base = cbox_protect_read_at (git_fd, name, CBOX_PROTECT_INDEX_MAX);
+              if (base == NULL || !cbox_protect_parse_index (base, hash_len, links, NULL))
+                return FALSE;
+            }
+          return TRUE;
+        }
+      g_ptr_array_set_size (links, n_before);
+      hash_len = hash_len == 20 ? 32 : 20;
+    }
+  return FALSE;
+}
+
+static gboolean
+cbox_protect_changed_since (const struct stat *st, const struct timespec *start)
+{
+  return st->st_ctim.tv_sec > start->tv_sec
+         || (st->st_ctim.tv_sec == start->tv_sec && st->st_ctim.tv_nsec >= start->tv_nsec);
+}
+
+static gboolean
+cbox_protect_changed_at (int dir_fd, const char *name, const struct timespec *start)
+{
+  struct stat st;
+  return fstatat (dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0
+         && cbox_protect_changed_since (&st, start);
+}
+
+/* Whether what git runs or obeys in the git folder @git_fd (its
+ * configuration, what redirects it, its hooks, its info) changed since
+ * @start. Not the rest: commits, branches and fetches in a submodule
+ * are ordinary work. */
+static gboolean
+cbox_protect_gitdir_changed (int git_fd, const struct timespec *start)
+{
+  static const char *const files[] = { "config", "config.worktree", "commondir", "hooks", "info" };
+  static const char *const folders[] = { "hooks", "info" };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (files); i++)
+    if (cbox_protect_changed_at (git_fd, files[i], start))
+      return TRUE;
+  for (gsize i = 0; i < G_N_ELEMENTS (folders); i++)
+    {
+      cbox_autofd int fd
+          = openat (git_fd, folders[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      DIR *dir;
+      struct dirent *entry;
+
+      if (fd < 0)
+        continue;
+      dir = fdopendir (g_steal_fd (&fd));
+      if (dir == NULL)
+        continue;
+      while ((entry = readdir (dir)) != NULL)
+        if (entry->d_name[0] != '.' && cbox_protect_changed_at (dirfd (dir), entry->d_name, start))
+          {
+            closedir (dir);
+            return TRUE;
+          }
+      closedir (dir);
+    }
+  return FALSE;
+}
+
+typedef struct
+{
+  CboxProtect *protect;
+  const char *root; /* the writable bind's host root */
+  int root_fd;
+  const char *run_id;
+  guint n_repos;
+  guint *n_moved;
+} CboxProtectNested;
+
+static void cbox_protect_check_repo (CboxProtectNested *nested, const char *rel, int git_fd,
+                                     guint depth);
+
+/* The gitlink @link (relative to the bind's root) of a repository: its
+ * `.git`, if the run made or changed it or what it leads to, is moved
+ * aside; else the repository it is is looked at in turn. */
+static void
+cbox_protect_check_gitlink (CboxProtectNested *nested, const char *link, guint depth)
+{
+  cbox_autofd int dir_fd = -1;
+  cbox_autofd int git_fd = -1;
+  g_autofree char *host_path = NULL;
+  gboolean changed = FALSE;
+  struct stat st;
+
+  /* git refuses such paths itself; a crafted index is not followed. */
+  if (!cbox_protect_entry_is_valid (link) || link[0] == '~')
+    return;
+  dir_fd = cbox_open_beneath (nested->root_fd, link, O_PATH | O_DIRECTORY);
+  if (dir_fd < 0 || fstatat (dir_fd, ".git", &st, AT_SYMLINK_NOFOLLOW) < 0)
+    return; /* not checked out (or behind a link, which git does not enter) */
+  if (S_ISDIR (st.st_mode))
+    git_fd = openat (dir_fd, ".git", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  else if (cbox_protect_changed_since (&st, &nested->protect->start))
+    changed = TRUE; /* a new pointer to a repository */
+  else
+    {
+      /* A link, or a "gitdir: PATH" file (an absorbed submodule's, into
+       * the project's .git/modules): where it leads, within this bind. */
+      g_autofree char *target = NULL;
+      g_autofree char *rel = NULL;
+
+      if (S_ISLNK (st.st_mode))
+        {
+          g_autofree char *lnk = g_strdup_printf ("%s/.git", link);
+          git_fd = cbox_open_resolve_beneath (nested->root_fd, lnk, O_PATH | O_DIRECTORY);
+        }
+      else if (S_ISREG (st.st_mode))
+        {
+          g_autoptr (GBytes) content = cbox_protect_read_at (dir_fd, ".git", 64 * 1024);
+          const char *text = content != NULL ? g_bytes_get_data (content, NULL) : NULL;
+          gsize len = content != NULL ? g_bytes_get_size (content) : 0;
+
+          if (text != NULL && len > 8 && strncmp (text, "gitdir: ", 8) == 0)
+            {
+              target = g_strndup (text + 8, len - 8);
+              g_strchomp (target);
+            }
+          if (target != NULL && target[0] == '/')
+            {
+              if (g_str_has_prefix (target, nested->root) && target[strlen (nested->root)] == '/')
+                rel = g_strdup (target + strlen (nested->root) + 1);
+            }
+          else if (target != NULL)
+            rel = g_build_filename (link, target, NULL);
+          if (rel != NULL)
+            git_fd = cbox_open_resolve_beneath (nested->root_fd, rel, O_PATH | O_DIRECTORY);
+        }
+    }
+  if (!changed && git_fd >= 0 && cbox_protect_gitdir_changed (git_fd, &nested->protect->start))
+    changed = TRUE;
+  host_path = g_strdup_printf ("%s/%s/.git", nested->root, link);
+  if (changed)
+    {
+      g_autofree char *aside = g_strdup_printf (".git.cbox-quarantine-%s", nested->run_id);
+      g_autofree char *quoted = g_strescape (host_path, NULL);
+
+      if (renameat2 (dir_fd, ".git", dir_fd, aside, RENAME_NOREPLACE) < 0)
+        {
+          int saved_errno = errno;
+          g_printerr ("cbox: %s, a repository the host's git enters from the project's "
+                      "(a submodule), was made or changed during the run, and could not be "
+                      "moved aside: %s. Remove it before you run git in the project\n",
+                      quoted, g_strerror (saved_errno));
+          return;
+        }
+      g_printerr ("cbox: %s, a repository the host's git enters from the project's (a "
+                  "submodule), was made or changed during the run; moved aside to %s.cbox-"
+                  "quarantine-%s, so the host's git runs nothing from it. Look at its "
+                  "config and hooks, and move it back only if you trust them\n",
+                  quoted, quoted, nested->run_id);
+      (*nested->n_moved)++;
+      return;
+    }
+  if (git_fd >= 0)
+    cbox_protect_check_repo (nested, link, git_fd, depth + 1);
+}
+
+/* The submodules of the repository whose git folder is @git_fd and whose
+ * work tree is @rel below the bind's root ("" for the root). */
+static void
+cbox_protect_check_repo (CboxProtectNested *nested, const char *rel, int git_fd, guint depth)
+{
+  g_autoptr (GPtrArray) links = g_ptr_array_new_with_free_func (g_free);
+
+  if (depth > CBOX_PROTECT_NESTED_MAX_DEPTH || ++nested->n_repos > CBOX_PROTECT_NESTED_MAX_REPOS)
+    {
+      g_printerr ("cbox: %s/%s: submodules nested deeper than cbox looks (%d levels, %d "
+                  "repositories); check them before you run git there\n",
+                  nested->root, rel, CBOX_PROTECT_NESTED_MAX_DEPTH, CBOX_PROTECT_NESTED_MAX_REPOS);
+      return;
+    }
+  if (!cbox_protect_read_gitlinks (git_fd, links))
+    {
+      g_printerr ("cbox: %s/%s: cannot read the git index to look for submodules the run "
+                  "made; check them (git submodule status) before you run git there\n",
+                  nested->root, rel);
+      return;
+    }
+  for (guint i = 0; i < links->len; i++)
+    {
+      const char *link = g_ptr_array_index (links, i);
+      g_autofree char *path = rel[0] != '\0' ? g_build_filename (rel, link, NULL) : g_strdup (link);
+      cbox_protect_check_gitlink (nested, path, depth);
+    }
+}
+
+static void
+cbox_protect_check_nested (CboxProtect *protect, const char *root, const char *run_id,
+                           guint *n_moved)
+{
+  cbox_autofd int root_fd = open (root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  cbox_autofd int git_fd = -1;
+  CboxProtectNested nested = { protect, root, root_fd, run_id, 0, n_moved };
+
+  if (root_fd < 0)
+    return;
+  git_fd = openat (root_fd, ".git", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (git_fd < 0)
+    return; /* a `.git` file points outside this bind, or none */
+  cbox_protect_check_repo (&nested, "", git_fd, 0);
 }
 
 /* ---- after the run ------------------------------------------------------------- */
@@ -659,5 +1063,9 @@ cbox_protect_check (CboxProtect *protect, const char *run_id)
           dir_fd = next;
         }
     }
+  /* After the protected paths: a `.git` the run made at the root has had
+   * its configuration and hooks moved aside, its index is still read. */
+  for (guint r = 0; r < protect->roots->len; r++)
+    cbox_protect_check_nested (protect, g_ptr_array_index (protect->roots, r), run_id, &n_moved);
   return n_moved;
 }

@@ -475,6 +475,87 @@ test_protect_git (gconstpointer data)
   fixture_clear (&f);
 }
 
+/* The host's `git status` in the project also runs git in every submodule
+ * that is checked out, with that repository's configuration: a repository
+ * made inside and added (an embedded one), or a submodule's configuration
+ * changed inside, would run its core.fsmonitor on the host. */
+static void
+test_protect_submodule (gconstpointer data)
+{
+  const char *backend = data;
+  g_auto (CboxTestResult) attack = { 0 };
+  g_auto (CboxTestResult) work = { 0 };
+  g_autofree char *backend_option = g_strdup_printf ("--backend=%s", backend);
+  g_autofree char *upstream = NULL;
+  g_autofree char *marker = NULL;
+  g_autofree char *script = NULL;
+  g_autofree char *git = NULL;
+  Fixture f;
+
+  if (!cbox_test_require_backend (backend, NULL)
+      || (g_str_equal (backend, "bwrap") && !require_bwrap ()))
+    return;
+  git = cbox_test_require_program ("git");
+  if (git == NULL)
+    return;
+  fixture_init (&f, "repo");
+  marker = g_build_filename (f.home, "PWNED", NULL);
+  upstream = g_build_filename (f.home, "upstream", NULL);
+  g_assert_cmpint (g_mkdir (upstream, 0755), ==, 0);
+  g_assert_cmpint (host_git (&f, upstream, "init", "-q", "-b", "main", ".", NULL), ==, 0);
+  cbox_test_write_file (upstream, "u", "u\n");
+  g_assert_cmpint (host_git (&f, upstream, "add", "u", NULL), ==, 0);
+  g_assert_cmpint (host_git (&f, upstream, "commit", "-q", "-m", "u", NULL), ==, 0);
+  g_assert_cmpint (host_git (&f, f.project, "init", "-q", "-b", "main", ".", NULL), ==, 0);
+  /* Two submodules checked out as git does it (.git/modules/NAME). */
+  g_assert_cmpint (host_git (&f, f.project, "-c", "protocol.file.allow=always", "submodule", "-q",
+                             "add", upstream, "attacked", NULL),
+                   ==, 0);
+  g_assert_cmpint (host_git (&f, f.project, "-c", "protocol.file.allow=always", "submodule", "-q",
+                             "add", upstream, "worked", NULL),
+                   ==, 0);
+  g_assert_cmpint (host_git (&f, f.project, "commit", "-q", "-m", "subs", NULL), ==, 0);
+
+  script = g_strdup_printf (
+      "export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.invalid GIT_COMMITTER_NAME=t "
+      "GIT_COMMITTER_EMAIL=t@example.invalid\n"
+      "mkdir embedded && cd embedded && git init -q && echo e > e && git add e "
+      "&& git commit -q -m e && git config core.fsmonitor 'touch %s; false' && cd .. "
+      "&& git add embedded 2>/dev/null && git commit -q -m embedded || exit 9\n"
+      "printf '[core]\\n\\tfsmonitor = touch %s; false\\n' >> .git/modules/attacked/config "
+      "|| exit 8\n",
+      marker, marker);
+  run_cbox (&f, &attack, backend_option, "--profile=none", "run", "--", "sh", "-c", script, NULL);
+  cbox_test_assert_status (&attack, 0);
+  assert_in (attack.err, "/embedded/.git, a repository the host's git enters");
+  assert_in (attack.err, "/attacked/.git, a repository the host's git enters");
+  assert_in (attack.err, "2 protected paths were moved aside");
+  {
+    g_autofree char *embedded = g_build_filename (f.project, "embedded", ".git", NULL);
+    g_autofree char *attacked = g_build_filename (f.project, "attacked", ".git", NULL);
+    g_assert_false (g_file_test (embedded, G_FILE_TEST_EXISTS));
+    g_assert_false (g_file_test (attacked, G_FILE_TEST_EXISTS));
+  }
+  /* The host's git, in the project, enters neither. */
+  g_assert_cmpint (host_git (&f, f.project, "status", NULL), ==, 0);
+  g_assert_false (g_file_test (marker, G_FILE_TEST_EXISTS));
+
+  /* Ordinary work in a submodule is left as it is. */
+  run_cbox (&f, &work, backend_option, "--profile=none", "run", "--", "sh", "-c",
+            "export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.invalid GIT_COMMITTER_NAME=t "
+            "GIT_COMMITTER_EMAIL=t@example.invalid\n"
+            "cd worked && echo v >> u && git commit -q -a -m work && git log --oneline | wc -l",
+            NULL);
+  cbox_test_assert_status (&work, 0);
+  g_assert_cmpstr (work.out, ==, "2\n");
+  g_assert_null (strstr (work.err, "moved aside"));
+  {
+    g_autofree char *worked = g_build_filename (f.project, "worked", ".git", NULL);
+    g_assert_true (g_file_test (worked, G_FILE_TEST_IS_REGULAR));
+  }
+  fixture_clear (&f);
+}
+
 /* Files that do not exist yet: made inside, gone from their names after,
  * and the user told. */
 static void
@@ -770,6 +851,8 @@ main (int argc, char **argv)
   g_test_add_data_func ("/writes/protect/git/nspawn", "nspawn", test_protect_git);
   /* Under TCG a VM takes a while: one test for qemu. */
   g_test_add_data_func ("/writes/protect/git/qemu", "qemu", test_protect_git);
+  g_test_add_data_func ("/writes/protect/submodule/bwrap", "bwrap", test_protect_submodule);
+  g_test_add_data_func ("/writes/protect/submodule/nspawn", "nspawn", test_protect_submodule);
   g_test_add_data_func ("/writes/protect/created/bwrap", "bwrap", test_protect_created);
   g_test_add_data_func ("/writes/protect/created/nspawn", "nspawn", test_protect_created);
   g_test_add_func ("/writes/protect/redirect", test_protect_redirect);
