@@ -267,6 +267,19 @@ test_bind_symlink_refused (void)
     run_cbox (&f, &result, "plan", NULL);
     assert_refused (&result, "--bind (from config): refusing", "your home folder");
   }
+  {
+    /* And from a profile. */
+    g_auto (CboxTestResult) result = { 0 };
+    g_autofree char *profiles
+        = g_build_filename (g_environ_getenv (f.env, "XDG_CONFIG_HOME"), "cbox", "profiles", NULL);
+    g_autofree char *text = g_strdup_printf ("[cbox]\nbind=%s\n", link);
+    g_autofree char *conf
+        = g_build_filename (g_environ_getenv (f.env, "XDG_CONFIG_HOME"), "cbox", "cbox.conf", NULL);
+    g_assert_cmpint (g_unlink (conf), ==, 0);
+    cbox_test_write_file (profiles, "linked.conf", text);
+    run_cbox (&f, &result, "--profile=linked", "plan", NULL);
+    assert_refused (&result, "--bind (from profile): refusing", "your home folder");
+  }
   fixture_clear (&f);
 }
 
@@ -675,6 +688,8 @@ test_protect_config (void)
   assert_in (json.out, "\"how\" : \"read-only\"");
   assert_in (json.out, "\"how\" : \"checked\"");
   assert_in (json.out, "\"origin\" : \"config\"");
+  assert_in (json.out, "\"origin\" : \"profile\"");
+  assert_in (json.out, "\"origin\" : \"default\"");
   assert_in (json.out, "\"entry\" : \".vscode\"");
   assert_in (json.out, "\"entry\" : \"Makefile\"");
   /* Taken out by unprotect, in a file and in a profile. */
@@ -710,6 +725,17 @@ test_protect_bind_inside (void)
                     "unprotect=.git/hooks");
   }
   {
+    /* Through a link planted in the project: the resolved source counts. */
+    g_auto (CboxTestResult) result = { 0 };
+    g_autofree char *link = g_build_filename (f.project, "tools", NULL);
+    g_autofree char *option = NULL;
+    g_assert_cmpint (symlink (".git/hooks", link), ==, 0);
+    option = g_strdup_printf ("--bind=%s:/elsewhere", link);
+    run_cbox (&f, &result, option, "plan", NULL);
+    assert_refused (&result, "inside the protected path .git/hooks (from default)",
+                    "unprotect=.git/hooks");
+  }
+  {
     /* Read-only, it is harmless. */
     g_auto (CboxTestResult) result = { 0 };
     g_autofree char *ro = g_strdup_printf ("--ro-bind=%s:/elsewhere", hooks);
@@ -727,8 +753,10 @@ test_protect_bind_inside (void)
  * writes ~/.claude.json the way claude does (a temporary file beside the
  * file the link leads to, renamed over it). */
 static void
-test_claude_home (void)
+test_claude_home (gconstpointer data)
 {
+  const char *backend = data;
+  g_autofree char *backend_option = g_strdup_printf ("--backend=%s", backend);
   g_auto (CboxTestResult) first = { 0 };
   g_auto (CboxTestResult) second = { 0 };
   g_auto (CboxTestResult) other = { 0 };
@@ -744,7 +772,8 @@ test_claude_home (void)
   g_autofree char *listing = NULL;
   Fixture f;
 
-  if (!require_bwrap ())
+  if (!cbox_test_require_backend (backend, NULL)
+      || (g_str_equal (backend, "bwrap") && !require_bwrap ()))
     return;
   fixture_init (&f, "my_proj.x");
   claude = g_build_filename (f.home, ".claude", NULL);
@@ -756,7 +785,7 @@ test_claude_home (void)
   settings_before = read_file (settings);
 
   run_cbox (
-      &f, &first, "--profile=claude", "run", "--", "sh", "-c",
+      &f, &first, backend_option, "--profile=claude", "run", "--", "sh", "-c",
       "ls ~/.claude/projects; "
       "echo '{\"hooks\":{\"SessionStart\":[{\"hooks\":[{\"type\":\"command\",\"command\":\"touch "
       "/tmp/x\"}]}]}}' > ~/.claude/settings.json || echo settings-refused; "
@@ -806,14 +835,15 @@ test_claude_home (void)
   json_after = read_file (json);
   g_assert_cmpstr (json_after, ==, "{\"numStartups\":1}\n");
   /* ... the next run of the same project has what the first saved ... */
-  run_cbox (&f, &second, "--profile=claude", "run", "--", "cat", json, NULL);
+  run_cbox (&f, &second, backend_option, "--profile=claude", "run", "--", "cat", json, NULL);
   cbox_test_assert_status (&second, 0);
   g_assert_cmpstr (second.out, ==, "{\"numStartups\":2,\"projects\":{\"trusted\":true}}\n");
   /* ... and another project starts from the host's. */
   other_project = g_build_filename (f.home, "other", NULL);
   g_assert_cmpint (g_mkdir (other_project, 0755), ==, 0);
   other_option = g_strdup_printf ("--project=%s", other_project);
-  run_cbox (&f, &other, other_option, "--profile=claude", "run", "--", "cat", json, NULL);
+  run_cbox (&f, &other, backend_option, other_option, "--profile=claude", "run", "--", "cat", json,
+            NULL);
   cbox_test_assert_status (&other, 0);
   g_assert_cmpstr (other.out, ==, "{\"numStartups\":1}\n");
   fixture_clear (&f);
@@ -847,18 +877,24 @@ main (int argc, char **argv)
                         test_persisted_planted_link);
   g_test_add_data_func ("/writes/persisted/planted-link/nspawn", "nspawn",
                         test_persisted_planted_link);
+  g_test_add_data_func ("/writes/persisted/planted-link/qemu", "qemu", test_persisted_planted_link);
   g_test_add_data_func ("/writes/protect/git/bwrap", "bwrap", test_protect_git);
   g_test_add_data_func ("/writes/protect/git/nspawn", "nspawn", test_protect_git);
-  /* Under TCG a VM takes a while: one test for qemu. */
+  /* Under TCG a VM takes a while (about 10 s a run here): qemu gets the
+   * tests whose realization differs (shares, bound copies, the link to
+   * /run/cbox-files), not the plan-only ones. */
   g_test_add_data_func ("/writes/protect/git/qemu", "qemu", test_protect_git);
   g_test_add_data_func ("/writes/protect/submodule/bwrap", "bwrap", test_protect_submodule);
   g_test_add_data_func ("/writes/protect/submodule/nspawn", "nspawn", test_protect_submodule);
   g_test_add_data_func ("/writes/protect/created/bwrap", "bwrap", test_protect_created);
   g_test_add_data_func ("/writes/protect/created/nspawn", "nspawn", test_protect_created);
+  g_test_add_data_func ("/writes/protect/created/qemu", "qemu", test_protect_created);
   g_test_add_func ("/writes/protect/redirect", test_protect_redirect);
   g_test_add_func ("/writes/protect/config", test_protect_config);
   g_test_add_func ("/writes/protect/bind-inside-refused", test_protect_bind_inside);
-  g_test_add_func ("/writes/claude/home", test_claude_home);
+  g_test_add_data_func ("/writes/claude/home/bwrap", "bwrap", test_claude_home);
+  g_test_add_data_func ("/writes/claude/home/nspawn", "nspawn", test_claude_home);
+  g_test_add_data_func ("/writes/claude/home/qemu", "qemu", test_claude_home);
   g_test_add_func ("/writes/claude/folder-name", test_claude_folder_name);
   return g_test_run ();
 }
