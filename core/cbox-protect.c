@@ -928,6 +928,103 @@ cbox_protect_check_repo (CboxProtectNested *nested, const char *rel, int git_fd,
     }
 }
 
+/* Moves @name below @dir_fd (@shown, for the message) aside: something
+ * the host's git would obey that the run made or changed. */
+static void
+cbox_protect_move_aside (CboxProtectNested *nested, int dir_fd, const char *name, const char *shown,
+                         const char *why)
+{
+  g_autofree char *aside = g_strdup_printf ("%s.cbox-quarantine-%s", name, nested->run_id);
+  g_autofree char *quoted = g_strescape (shown, NULL);
+
+  if (renameat2 (dir_fd, name, dir_fd, aside, RENAME_NOREPLACE) < 0)
+    {
+      int saved_errno = errno;
+      g_printerr ("cbox: %s, %s, was made or changed during the run, and could not be moved "
+                  "aside: %s. Remove it before you run git there\n",
+                  quoted, why, g_strerror (saved_errno));
+      return;
+    }
+  g_printerr ("cbox: %s, %s, was made or changed during the run; moved aside to "
+              "%s.cbox-quarantine-%s, so the host's git runs nothing from it. Look at it, and "
+              "move it back only if you trust it\n",
+              quoted, why, quoted, nested->run_id);
+  (*nested->n_moved)++;
+}
+
+/* Linked worktrees (`git worktree add ../elsewhere`) keep what git reads
+ * for them in .git/worktrees/NAME, inside the writable `.git`: its
+ * `commondir` says where the configuration and hooks are, and its
+ * `config.worktree` is read when extensions.worktreeConfig is on. Pointed
+ * at a folder the sandbox wrote, the host's git in that worktree (outside
+ * the project) would run that folder's core.fsmonitor. What the run made
+ * or changed there is moved aside, but a `commondir` saying "../..", which
+ * is what `git worktree add` writes and leads back to this `.git`. */
+static void
+cbox_protect_check_worktrees (CboxProtectNested *nested, int git_fd)
+{
+  const struct timespec *start = &nested->protect->start;
+  g_autofree char *shown_root = g_strdup_printf ("%s/.git/worktrees", nested->root);
+  cbox_autofd int fd = -1;
+  struct stat st;
+  DIR *dir;
+  struct dirent *entry;
+
+  if (fstatat (git_fd, "worktrees", &st, AT_SYMLINK_NOFOLLOW) < 0)
+    return;
+  if (!S_ISDIR (st.st_mode))
+    {
+      if (cbox_protect_changed_since (&st, start))
+        cbox_protect_move_aside (nested, git_fd, "worktrees", shown_root,
+                                 "where git looks for linked worktrees");
+      return;
+    }
+  fd = openat (git_fd, "worktrees", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 || (dir = fdopendir (fd)) == NULL)
+    return;
+  fd = -1; /* the DIR owns it */
+  while ((entry = readdir (dir)) != NULL)
+    {
+      g_autofree char *shown = NULL;
+      cbox_autofd int wt_fd = -1;
+
+      if (g_str_equal (entry->d_name, ".") || g_str_equal (entry->d_name, "..")
+          || fstatat (dirfd (dir), entry->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        continue;
+      shown = g_strdup_printf ("%s/%s", shown_root, entry->d_name);
+      if (!S_ISDIR (st.st_mode))
+        {
+          if (cbox_protect_changed_since (&st, start))
+            cbox_protect_move_aside (nested, dirfd (dir), entry->d_name, shown,
+                                     "what git reads for a linked worktree");
+          continue;
+        }
+      wt_fd = openat (dirfd (dir), entry->d_name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (wt_fd < 0)
+        continue;
+      if (cbox_protect_changed_at (wt_fd, "commondir", start))
+        {
+          g_autoptr (GBytes) content = cbox_protect_read_at (wt_fd, "commondir", 4096);
+          g_autofree char *text = content != NULL ? g_strndup (g_bytes_get_data (content, NULL),
+                                                               g_bytes_get_size (content))
+                                                  : NULL;
+          if (text == NULL || !g_str_equal (g_strchomp (text), "../.."))
+            {
+              g_autofree char *path = g_strdup_printf ("%s/commondir", shown);
+              cbox_protect_move_aside (nested, wt_fd, "commondir", path,
+                                       "where a linked worktree's git finds its configuration");
+            }
+        }
+      if (cbox_protect_changed_at (wt_fd, "config.worktree", start))
+        {
+          g_autofree char *path = g_strdup_printf ("%s/config.worktree", shown);
+          cbox_protect_move_aside (nested, wt_fd, "config.worktree", path,
+                                   "a linked worktree's own configuration");
+        }
+    }
+  closedir (dir);
+}
+
 static void
 cbox_protect_check_nested (CboxProtect *protect, const char *root, const char *run_id,
                            guint *n_moved)
@@ -942,6 +1039,7 @@ cbox_protect_check_nested (CboxProtect *protect, const char *root, const char *r
   if (git_fd < 0)
     return; /* a `.git` file points outside this bind, or none */
   cbox_protect_check_repo (&nested, "", git_fd, 0);
+  cbox_protect_check_worktrees (&nested, git_fd);
 }
 
 /* ---- after the run ------------------------------------------------------------- */

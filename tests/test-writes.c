@@ -569,6 +569,63 @@ test_protect_submodule (gconstpointer data)
   fixture_clear (&f);
 }
 
+/* A linked worktree outside the project (`git worktree add ../wt`) reads
+ * .git/worktrees/wt/commondir, inside the writable `.git`, to find its
+ * configuration: pointed at a folder the sandbox wrote, the host's git in
+ * ../wt would run that folder's core.fsmonitor. */
+static void
+test_protect_worktree (gconstpointer data)
+{
+  const char *backend = data;
+  g_auto (CboxTestResult) result = { 0 };
+  g_autofree char *backend_option = g_strdup_printf ("--backend=%s", backend);
+  g_autofree char *linked = NULL;
+  g_autofree char *inner = NULL;
+  g_autofree char *marker = NULL;
+  g_autofree char *script = NULL;
+  g_autofree char *git = NULL;
+  Fixture f;
+
+  if (!cbox_test_require_backend (backend, NULL)
+      || (g_str_equal (backend, "bwrap") && !require_bwrap ()))
+    return;
+  git = cbox_test_require_program ("git");
+  if (git == NULL)
+    return;
+  fixture_init (&f, "repo");
+  marker = g_build_filename (f.home, "PWNED", NULL);
+  linked = g_build_filename (f.home, "linked", NULL);
+  inner = g_build_filename (f.project, "inner", NULL);
+  g_assert_cmpint (host_git (&f, f.project, "init", "-q", "-b", "main", ".", NULL), ==, 0);
+  cbox_test_write_file (f.project, "file", "one\n");
+  g_assert_cmpint (host_git (&f, f.project, "add", "file", NULL), ==, 0);
+  g_assert_cmpint (host_git (&f, f.project, "commit", "-q", "-m", "one", NULL), ==, 0);
+  g_assert_cmpint (host_git (&f, f.project, "worktree", "add", "-q", "-b", "side", linked, NULL),
+                   ==, 0);
+
+  script = g_strdup_printf (
+      "export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.invalid GIT_COMMITTER_NAME=t "
+      "GIT_COMMITTER_EMAIL=t@example.invalid\n"
+      "mkdir -p .evil && cp -r .git/objects .git/refs .git/HEAD .evil/ "
+      "&& printf '[core]\\n\\tfsmonitor = touch %s; false\\n' > .evil/config "
+      "&& echo ../../../.evil > .git/worktrees/linked/commondir || exit 9\n"
+      /* A worktree made inside, as git makes it, is ordinary work. */
+      "git worktree add -q -b inner inner || exit 8\n",
+      marker);
+  run_cbox (&f, &result, backend_option, "--profile=none", "run", "--", "sh", "-c", script, NULL);
+  cbox_test_assert_status (&result, 0);
+  assert_in (result.err, "/.git/worktrees/linked/commondir, where a linked worktree's git");
+  assert_in (result.err, "1 protected path was moved aside");
+  /* The host's git in the linked worktree runs nothing (it finds no
+   * repository until the user puts commondir back); the worktree made
+   * inside works on the host. */
+  host_git (&f, linked, "status", NULL);
+  g_assert_false (g_file_test (marker, G_FILE_TEST_EXISTS));
+  g_assert_cmpint (host_git (&f, inner, "status", "--short", NULL), ==, 0);
+  g_assert_false (g_file_test (marker, G_FILE_TEST_EXISTS));
+  fixture_clear (&f);
+}
+
 /* Files that do not exist yet: made inside, gone from their names after,
  * and the user told. */
 static void
@@ -886,6 +943,8 @@ main (int argc, char **argv)
   g_test_add_data_func ("/writes/protect/git/qemu", "qemu", test_protect_git);
   g_test_add_data_func ("/writes/protect/submodule/bwrap", "bwrap", test_protect_submodule);
   g_test_add_data_func ("/writes/protect/submodule/nspawn", "nspawn", test_protect_submodule);
+  g_test_add_data_func ("/writes/protect/worktree/bwrap", "bwrap", test_protect_worktree);
+  g_test_add_data_func ("/writes/protect/worktree/nspawn", "nspawn", test_protect_worktree);
   g_test_add_data_func ("/writes/protect/created/bwrap", "bwrap", test_protect_created);
   g_test_add_data_func ("/writes/protect/created/nspawn", "nspawn", test_protect_created);
   g_test_add_data_func ("/writes/protect/created/qemu", "qemu", test_protect_created);
