@@ -626,6 +626,68 @@ test_protect_worktree (gconstpointer data)
   fixture_clear (&f);
 }
 
+/* The names below @dir, recursively, sorted, one per line. */
+static void
+list_tree_into (const char *dir, const char *prefix, GPtrArray *names)
+{
+  g_autoptr (GDir) handle = g_dir_open (dir, 0, NULL);
+  const char *name;
+
+  g_assert_nonnull (handle);
+  while ((name = g_dir_read_name (handle)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+      g_autofree char *shown = g_strconcat (prefix, name, NULL);
+      if (g_file_test (path, G_FILE_TEST_IS_DIR) && !g_file_test (path, G_FILE_TEST_IS_SYMLINK))
+        {
+          g_autofree char *sub = g_strconcat (shown, "/", NULL);
+          list_tree_into (path, sub, names);
+        }
+      g_ptr_array_add (names, g_steal_pointer (&shown));
+    }
+}
+
+static char *
+list_tree (const char *dir)
+{
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+
+  list_tree_into (dir, "", names);
+  g_ptr_array_sort (names, compare_names);
+  g_ptr_array_add (names, NULL);
+  return g_strjoinv ("\n", (char **)names->pdata);
+}
+
+/* Protected paths that do not exist are checked after the run, never
+ * mounted: a run that writes nothing leaves nothing (a mount point made
+ * on the host would be an empty .envrc or .git/hooks). The folders on
+ * their way (.git, .claude) exist and are pinned. */
+static void
+test_protect_no_litter (gconstpointer data)
+{
+  const char *backend = data;
+  g_auto (CboxTestResult) result = { 0 };
+  g_autofree char *backend_option = g_strdup_printf ("--backend=%s", backend);
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  Fixture f;
+
+  if (!cbox_test_require_backend (backend, NULL)
+      || (g_str_equal (backend, "bwrap") && !require_bwrap ()))
+    return;
+  fixture_init (&f, "proj");
+  cbox_test_write_file (f.project, ".git/HEAD", "ref: refs/heads/main\n");
+  cbox_test_write_file (f.project, ".claude/notes", "mine\n");
+  cbox_test_write_file (f.project, "file", "one\n");
+  before = list_tree (f.project);
+  run_cbox (&f, &result, backend_option, "--profile=none", "run", "--", "true", NULL);
+  cbox_test_assert_status (&result, 0);
+  g_assert_null (strstr (result.err, "moved aside"));
+  after = list_tree (f.project);
+  g_assert_cmpstr (after, ==, before);
+  fixture_clear (&f);
+}
+
 /* Files that do not exist yet: made inside, gone from their names after,
  * and the user told. */
 static void
@@ -945,6 +1007,9 @@ main (int argc, char **argv)
   g_test_add_data_func ("/writes/protect/submodule/nspawn", "nspawn", test_protect_submodule);
   g_test_add_data_func ("/writes/protect/worktree/bwrap", "bwrap", test_protect_worktree);
   g_test_add_data_func ("/writes/protect/worktree/nspawn", "nspawn", test_protect_worktree);
+  g_test_add_data_func ("/writes/protect/no-litter/bwrap", "bwrap", test_protect_no_litter);
+  g_test_add_data_func ("/writes/protect/no-litter/nspawn", "nspawn", test_protect_no_litter);
+  g_test_add_data_func ("/writes/protect/no-litter/qemu", "qemu", test_protect_no_litter);
   g_test_add_data_func ("/writes/protect/created/bwrap", "bwrap", test_protect_created);
   g_test_add_data_func ("/writes/protect/created/nspawn", "nspawn", test_protect_created);
   g_test_add_data_func ("/writes/protect/created/qemu", "qemu", test_protect_created);
