@@ -119,6 +119,8 @@ struct _CboxProtect
    * stamps ctime with (the coarse real-time clock; a fine-grained ctime is
    * never behind it): whatever changes after it has a ctime at least this. */
   struct timespec start;
+  /* What could not be moved aside after the run. */
+  guint n_failed;
 };
 
 static void
@@ -555,6 +557,64 @@ cbox_protect_apply (CboxPlan *plan, const CboxHost *host, GPtrArray *ops, GError
   return g_steal_pointer (&protect);
 }
 
+/* ---- moving aside ----------------------------------------------------------- */
+
+/* A folder cbox made writable to move something out of it, to be put back. */
+typedef struct
+{
+  int fd;
+  mode_t mode;
+} CboxProtectDirMode;
+
+static void
+cbox_protect_dir_mode_restore (CboxProtectDirMode *changed)
+{
+  if (changed->fd < 0)
+    return;
+  if (fchmod (changed->fd, changed->mode) < 0)
+    g_printerr ("cbox: could not give a folder its mode %04o back: %s\n", (unsigned)changed->mode,
+                g_strerror (errno));
+  close (changed->fd);
+  changed->fd = -1;
+}
+
+/* Renames @name in @dir_fd to @aside, never over something. The sandbox
+ * can take the write permission off a folder the user owns (`chmod 555 .`
+ * after making .envrc) so that cbox, run by that user, cannot rename
+ * anything in it: then cbox, the owner too, adds it back for the rename
+ * and @changed says what to put back once done (after a restore). */
+static int
+cbox_protect_rename_aside (int dir_fd, const char *name, const char *aside,
+                           CboxProtectDirMode *changed)
+{
+  cbox_autofd int fd = -1;
+  struct stat st;
+
+  changed->fd = -1;
+  if (renameat2 (dir_fd, name, dir_fd, aside, RENAME_NOREPLACE) == 0)
+    return 0;
+  if (errno != EACCES && errno != EPERM)
+    return -1;
+  fd = openat (dir_fd, ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 || fstat (fd, &st) < 0 || st.st_uid != geteuid ()
+      || (st.st_mode & (S_IWUSR | S_IXUSR)) == (S_IWUSR | S_IXUSR)
+      || fchmod (fd, (st.st_mode & 07777) | S_IWUSR | S_IXUSR) < 0)
+    {
+      errno = EACCES;
+      return -1;
+    }
+  changed->fd = g_steal_fd (&fd);
+  changed->mode = st.st_mode & 07777;
+  if (renameat2 (dir_fd, name, dir_fd, aside, RENAME_NOREPLACE) == 0)
+    return 0;
+  {
+    int saved_errno = errno;
+    cbox_protect_dir_mode_restore (changed);
+    errno = saved_errno;
+  }
+  return -1;
+}
+
 /* ---- repositories inside the repository: submodules -------------------------- */
 
 /* The host's `git status` in the project does not stop at the project's
@@ -877,10 +937,12 @@ cbox_protect_check_gitlink (CboxProtectNested *nested, const char *link, guint d
     {
       g_autofree char *aside = g_strdup_printf (".git.cbox-quarantine-%s", nested->run_id);
       g_autofree char *quoted = g_strescape (host_path, NULL);
+      CboxProtectDirMode changed_mode;
 
-      if (renameat2 (dir_fd, ".git", dir_fd, aside, RENAME_NOREPLACE) < 0)
+      if (cbox_protect_rename_aside (dir_fd, ".git", aside, &changed_mode) < 0)
         {
           int saved_errno = errno;
+          nested->protect->n_failed++;
           g_printerr ("cbox: %s, a repository the host's git enters from the project's "
                       "(a submodule), was made or changed during the run, and could not be "
                       "moved aside: %s. Remove it before you run git in the project\n",
@@ -893,6 +955,7 @@ cbox_protect_check_gitlink (CboxProtectNested *nested, const char *link, guint d
                   "config and hooks, and move it back only if you trust them\n",
                   quoted, quoted, nested->run_id);
       (*nested->n_moved)++;
+      cbox_protect_dir_mode_restore (&changed_mode);
       return;
     }
   if (git_fd >= 0)
@@ -936,10 +999,12 @@ cbox_protect_move_aside (CboxProtectNested *nested, int dir_fd, const char *name
 {
   g_autofree char *aside = g_strdup_printf ("%s.cbox-quarantine-%s", name, nested->run_id);
   g_autofree char *quoted = g_strescape (shown, NULL);
+  CboxProtectDirMode changed_mode;
 
-  if (renameat2 (dir_fd, name, dir_fd, aside, RENAME_NOREPLACE) < 0)
+  if (cbox_protect_rename_aside (dir_fd, name, aside, &changed_mode) < 0)
     {
       int saved_errno = errno;
+      nested->protect->n_failed++;
       g_printerr ("cbox: %s, %s, was made or changed during the run, and could not be moved "
                   "aside: %s. Remove it before you run git there\n",
                   quoted, why, g_strerror (saved_errno));
@@ -950,6 +1015,7 @@ cbox_protect_move_aside (CboxProtectNested *nested, int dir_fd, const char *name
               "move it back only if you trust it\n",
               quoted, why, quoted, nested->run_id);
   (*nested->n_moved)++;
+  cbox_protect_dir_mode_restore (&changed_mode);
 }
 
 /* Linked worktrees (`git worktree add ../elsewhere`) keep what git reads
@@ -1073,9 +1139,10 @@ cbox_protect_restore (CboxProtectWatch *watch, int dir_fd, const char *name)
 }
 
 static void
-cbox_protect_quarantine (CboxProtectWatch *watch, int dir_fd, guint index, const char *why,
-                         const char *run_id, guint *n_moved)
+cbox_protect_quarantine (CboxProtect *protect, CboxProtectWatch *watch, int dir_fd, guint index,
+                         const char *why, const char *run_id, guint *n_moved)
 {
+  CboxProtectDirMode changed_mode;
   g_autofree char *aside = g_strdup_printf ("%s.cbox-quarantine-%s", watch->parts[index], run_id);
   g_autoptr (GString) path = g_string_new (watch->root);
   g_autofree char *quoted = NULL;
@@ -1084,9 +1151,10 @@ cbox_protect_quarantine (CboxProtectWatch *watch, int dir_fd, guint index, const
   for (guint i = 0; i <= index; i++)
     g_string_append_printf (path, "/%s", watch->parts[i]);
   quoted = g_strescape (path->str, NULL);
-  if (renameat2 (dir_fd, watch->parts[index], dir_fd, aside, RENAME_NOREPLACE) < 0)
+  if (cbox_protect_rename_aside (dir_fd, watch->parts[index], aside, &changed_mode) < 0)
     {
       int saved_errno = errno;
+      protect->n_failed++;
       g_printerr ("cbox: protected path %s %s during the run, and could not be moved aside: %s. "
                   "Remove it before a host tool (git, your editor, direnv) runs it\n",
                   quoted, why, g_strerror (saved_errno));
@@ -1107,6 +1175,13 @@ cbox_protect_quarantine (CboxProtectWatch *watch, int dir_fd, guint index, const
         g_printerr ("cbox: %s could not be put back as it was before the run: %s\n", quoted,
                     g_strerror (errno));
     }
+  cbox_protect_dir_mode_restore (&changed_mode);
+}
+
+guint
+cbox_protect_get_n_failed (CboxProtect *protect)
+{
+  return protect != NULL ? protect->n_failed : 0;
 }
 
 guint
@@ -1134,7 +1209,8 @@ cbox_protect_check (CboxProtect *protect, const char *run_id)
               const CboxProtectId *before = &g_array_index (watch->before, CboxProtectId, i);
               if (!cbox_protect_id_equal (before, &now))
                 {
-                  cbox_protect_quarantine (watch, dir_fd, i, "was replaced", run_id, &n_moved);
+                  cbox_protect_quarantine (protect, watch, dir_fd, i, "was replaced", run_id,
+                                           &n_moved);
                   break;
                 }
               if (now.type != S_IFDIR)
@@ -1142,7 +1218,7 @@ cbox_protect_check (CboxProtect *protect, const char *run_id)
             }
           else if (last)
             {
-              cbox_protect_quarantine (watch, dir_fd, i, "appeared", run_id, &n_moved);
+              cbox_protect_quarantine (protect, watch, dir_fd, i, "appeared", run_id, &n_moved);
               break;
             }
           else if (now.type != S_IFDIR)
@@ -1150,8 +1226,8 @@ cbox_protect_check (CboxProtect *protect, const char *run_id)
               /* A link or file on the way that was not there: it would
                * lead host tools elsewhere (.claude -> a folder of
                * settings, .git as a "gitdir:" file). */
-              cbox_protect_quarantine (watch, dir_fd, i, "appeared on the way to it", run_id,
-                                       &n_moved);
+              cbox_protect_quarantine (protect, watch, dir_fd, i, "appeared on the way to it",
+                                       run_id, &n_moved);
               break;
             }
           if (last)

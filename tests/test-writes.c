@@ -688,6 +688,45 @@ test_protect_no_litter (gconstpointer data)
   fixture_clear (&f);
 }
 
+/* The sandbox takes the write permission off the folders it wrote in
+ * (the user owns them), so that cbox, run by that user, could not rename
+ * anything there: cbox gives it back for the rename, and the mode after. */
+static void
+test_protect_read_only_folder (void)
+{
+  g_auto (CboxTestResult) result = { 0 };
+  g_autofree char *claude = NULL;
+  g_autofree char *envrc = NULL;
+  g_autofree char *settings = NULL;
+  struct stat st;
+  Fixture f;
+
+  if (!require_bwrap ())
+    return;
+  fixture_init (&f, "proj");
+  claude = g_build_filename (f.project, ".claude", NULL);
+  envrc = g_build_filename (f.project, ".envrc", NULL);
+  settings = g_build_filename (claude, "settings.json", NULL);
+  run_cbox (&f, &result, "--profile=none", "run", "--", "sh", "-c",
+            "echo 'touch $HOME/PWNED' > .envrc && mkdir .claude && echo '{}' > "
+            ".claude/settings.json && chmod 555 .claude . && echo planted",
+            NULL);
+  cbox_test_assert_status (&result, 0);
+  assert_in (result.out, "planted");
+  assert_in (result.err, "the run ended (status 0); 2 protected paths were moved aside");
+  g_assert_null (strstr (result.err, "could NOT be"));
+  g_assert_false (g_file_test (envrc, G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test (settings, G_FILE_TEST_EXISTS));
+  /* The folders keep the mode the run gave them. */
+  g_assert_cmpint (stat (f.project, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 07777, ==, 0555);
+  g_assert_cmpint (stat (claude, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 07777, ==, 0555);
+  g_assert_cmpint (g_chmod (claude, 0755), ==, 0);
+  g_assert_cmpint (g_chmod (f.project, 0755), ==, 0);
+  fixture_clear (&f);
+}
+
 /* Files that do not exist yet: made inside, gone from their names after,
  * and the user told. */
 static void
@@ -1014,6 +1053,7 @@ main (int argc, char **argv)
   g_test_add_data_func ("/writes/protect/created/nspawn", "nspawn", test_protect_created);
   g_test_add_data_func ("/writes/protect/created/qemu", "qemu", test_protect_created);
   g_test_add_func ("/writes/protect/redirect", test_protect_redirect);
+  g_test_add_func ("/writes/protect/read-only-folder", test_protect_read_only_folder);
   g_test_add_func ("/writes/protect/config", test_protect_config);
   g_test_add_func ("/writes/protect/bind-inside-refused", test_protect_bind_inside);
   g_test_add_data_func ("/writes/claude/home/bwrap", "bwrap", test_claude_home);
