@@ -97,6 +97,7 @@ typedef struct
 typedef struct
 {
   char *root;
+  int root_fd;  /* its CboxProtectRoot's, not owned */
   char **parts; /* @rel split */
   char *entry;
   const char *origin;
@@ -109,11 +110,35 @@ typedef struct
 
 #define CBOX_PROTECT_COPY_MAX (1024 * 1024)
 
+/* A writable bind's host folder, held open from before the run to after
+ * it. A bind nested in another writable bind (`--bind=proj/sub:/data`)
+ * is not a mount point at its own path inside, so the sandbox can rename
+ * it and put a link in its place (`proj/sub -> ~`): looked up by path
+ * after the run, the check would rename, and put back a snapshot into,
+ * whatever the link leads to (the host's ~/.bashrc). The descriptor is
+ * the folder itself, wherever it went. */
+typedef struct
+{
+  char *path;
+  int fd;
+  dev_t dev;
+  ino_t ino;
+} CboxProtectRoot;
+
+static void
+cbox_protect_root_free (CboxProtectRoot *root)
+{
+  g_free (root->path);
+  if (root->fd >= 0)
+    close (root->fd);
+  g_free (root);
+}
+
 struct _CboxProtect
 {
   GPtrArray *watches; /* CboxProtectWatch* */
-  /* The writable binds' host roots, whose repositories' submodules are
-   * looked at after the run (cbox_protect_check_nested()). */
+  /* CboxProtectRoot*: the writable binds' host folders, whose protected
+   * paths and repositories are looked at after the run. */
   GPtrArray *roots;
   /* When the protected paths were applied, read from the clock the kernel
    * stamps ctime with (the coarse real-time clock; a fine-grained ctime is
@@ -472,7 +497,7 @@ cbox_protect_apply (CboxPlan *plan, const CboxHost *host, GPtrArray *ops, GError
   const char *saved_origin = cbox_plan_get_origin (plan);
 
   protect->watches = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_protect_watch_free);
-  protect->roots = g_ptr_array_new_with_free_func (g_free);
+  protect->roots = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_protect_root_free);
   clock_gettime (CLOCK_REALTIME_COARSE, &protect->start);
 
   for (guint i = 0; i < n_mounts; i++)
@@ -500,6 +525,7 @@ cbox_protect_apply (CboxPlan *plan, const CboxHost *host, GPtrArray *ops, GError
       g_autoptr (GPtrArray) found
           = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_protect_found_free);
       cbox_autofd int root_fd = -1;
+      CboxProtectRoot *watch_root = NULL;
       g_autofree char *dest_copy = g_strdup (bind->dest);
       g_autofree char *src_copy = g_strdup (bind->src);
       g_autofree char *origin_copy = g_strdup (bind->origin);
@@ -526,7 +552,19 @@ cbox_protect_apply (CboxPlan *plan, const CboxHost *host, GPtrArray *ops, GError
         root_fd = open (src_copy, O_PATH | O_DIRECTORY | O_CLOEXEC);
       if (root_fd < 0)
         continue;
-      g_ptr_array_add (protect->roots, g_strdup (src_copy));
+      {
+        CboxProtectRoot *root = g_new0 (CboxProtectRoot, 1);
+        struct stat st;
+        root->path = g_strdup (src_copy);
+        root->fd = fcntl (root_fd, F_DUPFD_CLOEXEC, 3);
+        if (root->fd >= 0 && fstat (root->fd, &st) == 0)
+          {
+            root->dev = st.st_dev;
+            root->ino = st.st_ino;
+          }
+        watch_root = root;
+        g_ptr_array_add (protect->roots, root);
+      }
       g_ptr_array_sort (found, cbox_protect_found_compare);
       for (guint f = 0; f < found->len; f++)
         {
@@ -546,6 +584,7 @@ cbox_protect_apply (CboxPlan *plan, const CboxHost *host, GPtrArray *ops, GError
             continue;
           watch = g_new0 (CboxProtectWatch, 1);
           watch->root = g_strdup (src_copy);
+          watch->root_fd = watch_root->fd;
           watch->parts = g_strsplit (item->rel, "/", -1);
           watch->entry = g_strdup (item->entry->entry);
           watch->origin = g_intern_string (item->entry->origin);
@@ -1092,10 +1131,10 @@ cbox_protect_check_worktrees (CboxProtectNested *nested, int git_fd)
 }
 
 static void
-cbox_protect_check_nested (CboxProtect *protect, const char *root, const char *run_id,
-                           guint *n_moved)
+cbox_protect_check_nested (CboxProtect *protect, const char *root, int held_root_fd,
+                           const char *run_id, guint *n_moved)
 {
-  cbox_autofd int root_fd = open (root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  cbox_autofd int root_fd = held_root_fd >= 0 ? fcntl (held_root_fd, F_DUPFD_CLOEXEC, 3) : -1;
   cbox_autofd int git_fd = -1;
   CboxProtectNested nested = { protect, root, root_fd, run_id, 0, n_moved };
 
@@ -1191,10 +1230,25 @@ cbox_protect_check (CboxProtect *protect, const char *run_id)
 
   if (protect == NULL)
     return 0;
+  for (guint r = 0; r < protect->roots->len; r++)
+    {
+      CboxProtectRoot *root = g_ptr_array_index (protect->roots, r);
+      struct stat st;
+
+      if (stat (root->path, &st) < 0 || st.st_dev != root->dev || st.st_ino != root->ino)
+        {
+          g_autofree char *quoted = g_strescape (root->path, NULL);
+          g_printerr ("cbox: %s, a folder bound writable, was moved or replaced during the run "
+                      "(what is at its path now was not bound); its protected paths were "
+                      "checked in the folder itself, wherever it is now\n",
+                      quoted);
+        }
+    }
   for (guint w = 0; w < protect->watches->len; w++)
     {
       CboxProtectWatch *watch = g_ptr_array_index (protect->watches, w);
-      cbox_autofd int dir_fd = open (watch->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+      cbox_autofd int dir_fd
+          = watch->root_fd >= 0 ? fcntl (watch->root_fd, F_DUPFD_CLOEXEC, 3) : -1;
 
       for (guint i = 0; dir_fd >= 0 && watch->parts[i] != NULL; i++)
         {
@@ -1240,6 +1294,9 @@ cbox_protect_check (CboxProtect *protect, const char *run_id)
   /* After the protected paths: a `.git` the run made at the root has had
    * its configuration and hooks moved aside, its index is still read. */
   for (guint r = 0; r < protect->roots->len; r++)
-    cbox_protect_check_nested (protect, g_ptr_array_index (protect->roots, r), run_id, &n_moved);
+    {
+      CboxProtectRoot *root = g_ptr_array_index (protect->roots, r);
+      cbox_protect_check_nested (protect, root->path, root->fd, run_id, &n_moved);
+    }
   return n_moved;
 }

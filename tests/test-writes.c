@@ -727,6 +727,53 @@ test_protect_read_only_folder (void)
   fixture_clear (&f);
 }
 
+/* A writable bind nested in another (--bind=proj/sub:/data) is no mount
+ * point at its own path inside: the sandbox renames it and leaves a link
+ * to the home there. The check after the run must look at the folder that
+ * was bound, never where the link leads: else it would move the host's
+ * ~/.bashrc aside and put the bind's (planted by an earlier run) there. */
+static void
+test_protect_bind_moved (void)
+{
+  g_auto (CboxTestResult) plant = { 0 };
+  g_auto (CboxTestResult) swap = { 0 };
+  g_autofree char *bashrc = NULL;
+  g_autofree char *bashrc_after = NULL;
+  g_autofree char *listing = NULL;
+  g_autofree char *bind = NULL;
+  g_autofree char *script = NULL;
+  Fixture f;
+
+  if (!require_bwrap ())
+    return;
+  fixture_init (&f, "proj");
+  cbox_test_write_file (f.home, ".bashrc", "# the user's own\n");
+  bashrc = g_build_filename (f.home, ".bashrc", NULL);
+  run_cbox (&f, &plant, "--profile=none", "run", "--", "sh", "-c",
+            "mkdir sub && echo 'touch $HOME/PWNED' > sub/.bashrc", NULL);
+  cbox_test_assert_status (&plant, 0);
+
+  bind = g_strdup_printf ("--bind=%s/sub:/data", f.project);
+  script = g_strdup_printf (
+      "mv sub sub.old && ln -s '%s' sub && echo '# replaced' > sub.old/.envrc", f.home);
+  run_cbox (&f, &swap, bind, "--profile=none", "run", "--", "sh", "-c", script, NULL);
+  cbox_test_assert_status (&swap, 0);
+  assert_in (swap.err, "/sub, a folder bound writable, was moved or replaced during the run");
+  /* The host's file is as it was; nothing was moved aside in the home. */
+  bashrc_after = read_file (bashrc);
+  g_assert_cmpstr (bashrc_after, ==, "# the user's own\n");
+  listing = list_dir (f.home);
+  g_assert_null (strstr (listing, "cbox-quarantine"));
+  /* What appeared in the bound folder itself was still moved aside. */
+  assert_in (swap.err, "/sub/.envrc appeared during the run");
+  {
+    g_autofree char *old = g_build_filename (f.project, "sub.old", NULL);
+    g_autofree char *old_listing = list_dir (old);
+    assert_in (old_listing, ".envrc.cbox-quarantine-");
+  }
+  fixture_clear (&f);
+}
+
 /* Files that do not exist yet: made inside, gone from their names after,
  * and the user told. */
 static void
@@ -1053,6 +1100,7 @@ main (int argc, char **argv)
   g_test_add_data_func ("/writes/protect/created/nspawn", "nspawn", test_protect_created);
   g_test_add_data_func ("/writes/protect/created/qemu", "qemu", test_protect_created);
   g_test_add_func ("/writes/protect/redirect", test_protect_redirect);
+  g_test_add_func ("/writes/protect/bind-moved", test_protect_bind_moved);
   g_test_add_func ("/writes/protect/read-only-folder", test_protect_read_only_folder);
   g_test_add_func ("/writes/protect/config", test_protect_config);
   g_test_add_func ("/writes/protect/bind-inside-refused", test_protect_bind_inside);
