@@ -6,6 +6,8 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -673,20 +675,63 @@ cbox_protect_rename_aside (int dir_fd, const char *name, const char *aside,
 #define CBOX_PROTECT_NESTED_MAX_REPOS 256
 
 /* The whole of the regular file @name below @dir_fd (no link followed),
- * at most @max bytes, mapped (an index is megabytes); NULL otherwise. */
+ * at most @max bytes; NULL otherwise. Never mapped in place: a file another
+ * sandbox of the same project truncates under a mapping would kill cbox
+ * with SIGBUS before it has checked everything. A large one (an index is
+ * megabytes) is copied in the kernel into a memfd of cbox's own, which is
+ * mapped: a read() of a 7 MB index took 21 ms on the build machine, this
+ * 6 ms. */
 static GBytes *
 cbox_protect_read_at (int dir_fd, const char *name, gsize max)
 {
   cbox_autofd int fd = openat (dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-  g_autoptr (GMappedFile) mapped = NULL;
   struct stat st;
+  gsize size;
+  gsize done = 0;
 
   if (fd < 0 || fstat (fd, &st) < 0 || !S_ISREG (st.st_mode) || (guint64)st.st_size > max)
     return NULL;
-  mapped = g_mapped_file_new_from_fd (fd, FALSE, NULL);
-  if (mapped == NULL)
-    return NULL;
-  return g_mapped_file_get_bytes (mapped);
+  size = (gsize)st.st_size;
+  if (size > 64 * 1024)
+    {
+      cbox_autofd int copy = memfd_create ("cbox-protect-read", MFD_CLOEXEC);
+      g_autoptr (GMappedFile) mapped = NULL;
+      off_t offset = 0;
+
+      if (copy < 0)
+        return NULL;
+      while (done < size)
+        {
+          ssize_t n = sendfile (copy, fd, &offset, size - done);
+          if (n < 0 && errno == EINTR)
+            continue;
+          if (n < 0)
+            return NULL;
+          if (n == 0)
+            break; /* shorter than it was: what there is */
+          done += (gsize)n;
+        }
+      if (done == 0)
+        return g_bytes_new (NULL, 0);
+      mapped = g_mapped_file_new_from_fd (copy, FALSE, NULL);
+      return mapped != NULL ? g_mapped_file_get_bytes (mapped) : NULL;
+    }
+  {
+    g_autofree char *data = g_malloc (size + 1);
+    while (done < size)
+      {
+        ssize_t n = read (fd, data + done, size - done);
+        if (n < 0 && errno == EINTR)
+          continue;
+        if (n < 0)
+          return NULL;
+        if (n == 0)
+          break;
+        done += (gsize)n;
+      }
+    data[done] = '\0';
+    return g_bytes_new_take (g_steal_pointer (&data), done);
+  }
 }
 
 static guint32
