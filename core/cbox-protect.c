@@ -567,6 +567,16 @@ cbox_protect_apply (CboxPlan *plan, const CboxHost *host, GPtrArray *ops, GError
         watch_root = root;
         g_ptr_array_add (protect->roots, root);
       }
+      if (fstatat (root_fd, ".git", &(struct stat){ 0 }, AT_SYMLINK_NOFOLLOW) == 0)
+        {
+          g_autofree char *quoted = g_strescape (src_copy, NULL);
+          cbox_plan_set_origin (plan, "protect");
+          cbox_plan_add_note (plan,
+                              "the repository in %s: after the run, its submodules and linked "
+                              "worktrees whose configuration or hooks the run changed are moved "
+                              "aside (docs/security.md)",
+                              quoted);
+        }
       g_ptr_array_sort (found, cbox_protect_found_compare);
       for (guint f = 0; f < found->len; f++)
         {

@@ -528,6 +528,13 @@ test_protect_submodule (gconstpointer data)
                              "add", upstream, "worked", NULL),
                    ==, 0);
   g_assert_cmpint (host_git (&f, f.project, "commit", "-q", "-m", "subs", NULL), ==, 0);
+  {
+    /* cbox plan says so. */
+    g_auto (CboxTestResult) plan = { 0 };
+    run_cbox (&f, &plan, backend_option, "--profile=none", "plan", NULL);
+    cbox_test_assert_status (&plan, 0);
+    assert_in (plan.out, "after the run, its submodules and linked worktrees");
+  }
 
   script = g_strdup_printf (
       "export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.invalid GIT_COMMITTER_NAME=t "
