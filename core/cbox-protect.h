@@ -35,8 +35,13 @@ CboxProtect *cbox_protect_apply (CboxPlan *plan, const CboxHost *host, GPtrArray
 /* After the run (every process of the sandbox gone): each protected path
  * that appeared or was replaced during the run, or a folder on its way that
  * became a link or a file, is renamed to NAME.cbox-quarantine-@run_id in
- * its folder and reported on stderr. Returns how many were moved. */
+ * its folder and reported on stderr; so is the `.git` of each submodule
+ * (a gitlink in a writable bind's repository) that the run made or whose
+ * configuration or hooks it changed. Returns how many were moved. */
 guint cbox_protect_check (CboxProtect *protect, const char *run_id);
+/* How many of those cbox_protect_check() found could not be moved aside
+ * (each said on stderr). */
+guint cbox_protect_get_n_failed (CboxProtect *protect);
 void cbox_protect_free (CboxProtect *protect);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CboxProtect, cbox_protect_free)
 

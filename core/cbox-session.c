@@ -283,7 +283,13 @@ cbox_planner_run (CboxPlanner *planner, int *ret_status, GError **error)
    * any host tool can run it. */
   {
     guint n_moved = cbox_protect_check (planner->protect, planner->instance_id);
-    if (n_moved > 0)
+    guint n_failed = cbox_protect_get_n_failed (planner->protect);
+    if (n_failed > 0)
+      g_printerr ("cbox: the run ended (status %d); %u protected path%s moved aside, and %u "
+                  "could NOT be: remove %s before a host tool runs %s, see above\n",
+                  status, n_moved, n_moved == 1 ? " was" : "s were", n_failed,
+                  n_failed == 1 ? "it" : "them", n_failed == 1 ? "it" : "them");
+    else if (n_moved > 0)
       g_printerr ("cbox: the run ended (status %d); %u protected path%s moved aside, see above\n",
                   status, n_moved, n_moved == 1 ? " was" : "s were");
   }

@@ -267,6 +267,19 @@ test_bind_symlink_refused (void)
     run_cbox (&f, &result, "plan", NULL);
     assert_refused (&result, "--bind (from config): refusing", "your home folder");
   }
+  {
+    /* And from a profile. */
+    g_auto (CboxTestResult) result = { 0 };
+    g_autofree char *profiles
+        = g_build_filename (g_environ_getenv (f.env, "XDG_CONFIG_HOME"), "cbox", "profiles", NULL);
+    g_autofree char *text = g_strdup_printf ("[cbox]\nbind=%s\n", link);
+    g_autofree char *conf
+        = g_build_filename (g_environ_getenv (f.env, "XDG_CONFIG_HOME"), "cbox", "cbox.conf", NULL);
+    g_assert_cmpint (g_unlink (conf), ==, 0);
+    cbox_test_write_file (profiles, "linked.conf", text);
+    run_cbox (&f, &result, "--profile=linked", "plan", NULL);
+    assert_refused (&result, "--bind (from profile): refusing", "your home folder");
+  }
   fixture_clear (&f);
 }
 
@@ -475,6 +488,299 @@ test_protect_git (gconstpointer data)
   fixture_clear (&f);
 }
 
+/* The host's `git status` in the project also runs git in every submodule
+ * that is checked out, with that repository's configuration: a repository
+ * made inside and added (an embedded one), or a submodule's configuration
+ * changed inside, would run its core.fsmonitor on the host. */
+static void
+test_protect_submodule (gconstpointer data)
+{
+  const char *backend = data;
+  g_auto (CboxTestResult) attack = { 0 };
+  g_auto (CboxTestResult) work = { 0 };
+  g_autofree char *backend_option = g_strdup_printf ("--backend=%s", backend);
+  g_autofree char *upstream = NULL;
+  g_autofree char *marker = NULL;
+  g_autofree char *script = NULL;
+  g_autofree char *git = NULL;
+  Fixture f;
+
+  if (!cbox_test_require_backend (backend, NULL)
+      || (g_str_equal (backend, "bwrap") && !require_bwrap ()))
+    return;
+  git = cbox_test_require_program ("git");
+  if (git == NULL)
+    return;
+  fixture_init (&f, "repo");
+  marker = g_build_filename (f.home, "PWNED", NULL);
+  upstream = g_build_filename (f.home, "upstream", NULL);
+  g_assert_cmpint (g_mkdir (upstream, 0755), ==, 0);
+  g_assert_cmpint (host_git (&f, upstream, "init", "-q", "-b", "main", ".", NULL), ==, 0);
+  cbox_test_write_file (upstream, "u", "u\n");
+  g_assert_cmpint (host_git (&f, upstream, "add", "u", NULL), ==, 0);
+  g_assert_cmpint (host_git (&f, upstream, "commit", "-q", "-m", "u", NULL), ==, 0);
+  g_assert_cmpint (host_git (&f, f.project, "init", "-q", "-b", "main", ".", NULL), ==, 0);
+  /* Two submodules checked out as git does it (.git/modules/NAME). */
+  g_assert_cmpint (host_git (&f, f.project, "-c", "protocol.file.allow=always", "submodule", "-q",
+                             "add", upstream, "attacked", NULL),
+                   ==, 0);
+  g_assert_cmpint (host_git (&f, f.project, "-c", "protocol.file.allow=always", "submodule", "-q",
+                             "add", upstream, "worked", NULL),
+                   ==, 0);
+  g_assert_cmpint (host_git (&f, f.project, "commit", "-q", "-m", "subs", NULL), ==, 0);
+  {
+    /* cbox plan says so. */
+    g_auto (CboxTestResult) plan = { 0 };
+    run_cbox (&f, &plan, backend_option, "--profile=none", "plan", NULL);
+    cbox_test_assert_status (&plan, 0);
+    assert_in (plan.out, "after the run, its submodules and linked worktrees");
+  }
+
+  script = g_strdup_printf (
+      "export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.invalid GIT_COMMITTER_NAME=t "
+      "GIT_COMMITTER_EMAIL=t@example.invalid\n"
+      "mkdir embedded && cd embedded && git init -q && echo e > e && git add e "
+      "&& git commit -q -m e && git config core.fsmonitor 'touch %s; false' && cd .. "
+      "&& git add embedded 2>/dev/null && git commit -q -m embedded || exit 9\n"
+      "printf '[core]\\n\\tfsmonitor = touch %s; false\\n' >> .git/modules/attacked/config "
+      "|| exit 8\n",
+      marker, marker);
+  run_cbox (&f, &attack, backend_option, "--profile=none", "run", "--", "sh", "-c", script, NULL);
+  cbox_test_assert_status (&attack, 0);
+  assert_in (attack.err, "/embedded/.git, a repository the host's git enters");
+  assert_in (attack.err, "/attacked/.git, a repository the host's git enters");
+  assert_in (attack.err, "2 protected paths were moved aside");
+  {
+    g_autofree char *embedded = g_build_filename (f.project, "embedded", ".git", NULL);
+    g_autofree char *attacked = g_build_filename (f.project, "attacked", ".git", NULL);
+    g_assert_false (g_file_test (embedded, G_FILE_TEST_EXISTS));
+    g_assert_false (g_file_test (attacked, G_FILE_TEST_EXISTS));
+  }
+  /* The host's git, in the project, enters neither. */
+  g_assert_cmpint (host_git (&f, f.project, "status", NULL), ==, 0);
+  g_assert_false (g_file_test (marker, G_FILE_TEST_EXISTS));
+
+  /* Ordinary work in a submodule is left as it is. */
+  run_cbox (&f, &work, backend_option, "--profile=none", "run", "--", "sh", "-c",
+            "export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.invalid GIT_COMMITTER_NAME=t "
+            "GIT_COMMITTER_EMAIL=t@example.invalid\n"
+            "cd worked && echo v >> u && git commit -q -a -m work && git log --oneline | wc -l",
+            NULL);
+  cbox_test_assert_status (&work, 0);
+  g_assert_cmpstr (work.out, ==, "2\n");
+  g_assert_null (strstr (work.err, "moved aside"));
+  {
+    g_autofree char *worked = g_build_filename (f.project, "worked", ".git", NULL);
+    g_assert_true (g_file_test (worked, G_FILE_TEST_IS_REGULAR));
+  }
+  fixture_clear (&f);
+}
+
+/* A linked worktree outside the project (`git worktree add ../wt`) reads
+ * .git/worktrees/wt/commondir, inside the writable `.git`, to find its
+ * configuration: pointed at a folder the sandbox wrote, the host's git in
+ * ../wt would run that folder's core.fsmonitor. */
+static void
+test_protect_worktree (gconstpointer data)
+{
+  const char *backend = data;
+  g_auto (CboxTestResult) result = { 0 };
+  g_autofree char *backend_option = g_strdup_printf ("--backend=%s", backend);
+  g_autofree char *linked = NULL;
+  g_autofree char *inner = NULL;
+  g_autofree char *marker = NULL;
+  g_autofree char *script = NULL;
+  g_autofree char *git = NULL;
+  Fixture f;
+
+  if (!cbox_test_require_backend (backend, NULL)
+      || (g_str_equal (backend, "bwrap") && !require_bwrap ()))
+    return;
+  git = cbox_test_require_program ("git");
+  if (git == NULL)
+    return;
+  fixture_init (&f, "repo");
+  marker = g_build_filename (f.home, "PWNED", NULL);
+  linked = g_build_filename (f.home, "linked", NULL);
+  inner = g_build_filename (f.project, "inner", NULL);
+  g_assert_cmpint (host_git (&f, f.project, "init", "-q", "-b", "main", ".", NULL), ==, 0);
+  cbox_test_write_file (f.project, "file", "one\n");
+  g_assert_cmpint (host_git (&f, f.project, "add", "file", NULL), ==, 0);
+  g_assert_cmpint (host_git (&f, f.project, "commit", "-q", "-m", "one", NULL), ==, 0);
+  g_assert_cmpint (host_git (&f, f.project, "worktree", "add", "-q", "-b", "side", linked, NULL),
+                   ==, 0);
+
+  script = g_strdup_printf (
+      "export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.invalid GIT_COMMITTER_NAME=t "
+      "GIT_COMMITTER_EMAIL=t@example.invalid\n"
+      "mkdir -p .evil && cp -r .git/objects .git/refs .git/HEAD .evil/ "
+      "&& printf '[core]\\n\\tfsmonitor = touch %s; false\\n' > .evil/config "
+      "&& echo ../../../.evil > .git/worktrees/linked/commondir || exit 9\n"
+      /* A worktree made inside, as git makes it, is ordinary work. */
+      "git worktree add -q -b inner inner || exit 8\n",
+      marker);
+  run_cbox (&f, &result, backend_option, "--profile=none", "run", "--", "sh", "-c", script, NULL);
+  cbox_test_assert_status (&result, 0);
+  assert_in (result.err, "/.git/worktrees/linked/commondir, where a linked worktree's git");
+  assert_in (result.err, "1 protected path was moved aside");
+  /* The host's git in the linked worktree runs nothing (it finds no
+   * repository until the user puts commondir back); the worktree made
+   * inside works on the host. */
+  host_git (&f, linked, "status", NULL);
+  g_assert_false (g_file_test (marker, G_FILE_TEST_EXISTS));
+  g_assert_cmpint (host_git (&f, inner, "status", "--short", NULL), ==, 0);
+  g_assert_false (g_file_test (marker, G_FILE_TEST_EXISTS));
+  fixture_clear (&f);
+}
+
+/* The names below @dir, recursively, sorted, one per line. */
+static void
+list_tree_into (const char *dir, const char *prefix, GPtrArray *names)
+{
+  g_autoptr (GDir) handle = g_dir_open (dir, 0, NULL);
+  const char *name;
+
+  g_assert_nonnull (handle);
+  while ((name = g_dir_read_name (handle)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+      g_autofree char *shown = g_strconcat (prefix, name, NULL);
+      if (g_file_test (path, G_FILE_TEST_IS_DIR) && !g_file_test (path, G_FILE_TEST_IS_SYMLINK))
+        {
+          g_autofree char *sub = g_strconcat (shown, "/", NULL);
+          list_tree_into (path, sub, names);
+        }
+      g_ptr_array_add (names, g_steal_pointer (&shown));
+    }
+}
+
+static char *
+list_tree (const char *dir)
+{
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+
+  list_tree_into (dir, "", names);
+  g_ptr_array_sort (names, compare_names);
+  g_ptr_array_add (names, NULL);
+  return g_strjoinv ("\n", (char **)names->pdata);
+}
+
+/* Protected paths that do not exist are checked after the run, never
+ * mounted: a run that writes nothing leaves nothing (a mount point made
+ * on the host would be an empty .envrc or .git/hooks). The folders on
+ * their way (.git, .claude) exist and are pinned. */
+static void
+test_protect_no_litter (gconstpointer data)
+{
+  const char *backend = data;
+  g_auto (CboxTestResult) result = { 0 };
+  g_autofree char *backend_option = g_strdup_printf ("--backend=%s", backend);
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  Fixture f;
+
+  if (!cbox_test_require_backend (backend, NULL)
+      || (g_str_equal (backend, "bwrap") && !require_bwrap ()))
+    return;
+  fixture_init (&f, "proj");
+  cbox_test_write_file (f.project, ".git/HEAD", "ref: refs/heads/main\n");
+  cbox_test_write_file (f.project, ".claude/notes", "mine\n");
+  cbox_test_write_file (f.project, "file", "one\n");
+  before = list_tree (f.project);
+  run_cbox (&f, &result, backend_option, "--profile=none", "run", "--", "true", NULL);
+  cbox_test_assert_status (&result, 0);
+  g_assert_null (strstr (result.err, "moved aside"));
+  after = list_tree (f.project);
+  g_assert_cmpstr (after, ==, before);
+  fixture_clear (&f);
+}
+
+/* The sandbox takes the write permission off the folders it wrote in
+ * (the user owns them), so that cbox, run by that user, could not rename
+ * anything there: cbox gives it back for the rename, and the mode after. */
+static void
+test_protect_read_only_folder (void)
+{
+  g_auto (CboxTestResult) result = { 0 };
+  g_autofree char *claude = NULL;
+  g_autofree char *envrc = NULL;
+  g_autofree char *settings = NULL;
+  struct stat st;
+  Fixture f;
+
+  if (!require_bwrap ())
+    return;
+  fixture_init (&f, "proj");
+  claude = g_build_filename (f.project, ".claude", NULL);
+  envrc = g_build_filename (f.project, ".envrc", NULL);
+  settings = g_build_filename (claude, "settings.json", NULL);
+  run_cbox (&f, &result, "--profile=none", "run", "--", "sh", "-c",
+            "echo 'touch $HOME/PWNED' > .envrc && mkdir .claude && echo '{}' > "
+            ".claude/settings.json && chmod 555 .claude . && echo planted",
+            NULL);
+  cbox_test_assert_status (&result, 0);
+  assert_in (result.out, "planted");
+  assert_in (result.err, "the run ended (status 0); 2 protected paths were moved aside");
+  g_assert_null (strstr (result.err, "could NOT be"));
+  g_assert_false (g_file_test (envrc, G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test (settings, G_FILE_TEST_EXISTS));
+  /* The folders keep the mode the run gave them. */
+  g_assert_cmpint (stat (f.project, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 07777, ==, 0555);
+  g_assert_cmpint (stat (claude, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 07777, ==, 0555);
+  g_assert_cmpint (g_chmod (claude, 0755), ==, 0);
+  g_assert_cmpint (g_chmod (f.project, 0755), ==, 0);
+  fixture_clear (&f);
+}
+
+/* A writable bind nested in another (--bind=proj/sub:/data) is no mount
+ * point at its own path inside: the sandbox renames it and leaves a link
+ * to the home there. The check after the run must look at the folder that
+ * was bound, never where the link leads: else it would move the host's
+ * ~/.bashrc aside and put the bind's (planted by an earlier run) there. */
+static void
+test_protect_bind_moved (void)
+{
+  g_auto (CboxTestResult) plant = { 0 };
+  g_auto (CboxTestResult) swap = { 0 };
+  g_autofree char *bashrc = NULL;
+  g_autofree char *bashrc_after = NULL;
+  g_autofree char *listing = NULL;
+  g_autofree char *bind = NULL;
+  g_autofree char *script = NULL;
+  Fixture f;
+
+  if (!require_bwrap ())
+    return;
+  fixture_init (&f, "proj");
+  cbox_test_write_file (f.home, ".bashrc", "# the user's own\n");
+  bashrc = g_build_filename (f.home, ".bashrc", NULL);
+  run_cbox (&f, &plant, "--profile=none", "run", "--", "sh", "-c",
+            "mkdir sub && echo 'touch $HOME/PWNED' > sub/.bashrc", NULL);
+  cbox_test_assert_status (&plant, 0);
+
+  bind = g_strdup_printf ("--bind=%s/sub:/data", f.project);
+  script = g_strdup_printf (
+      "mv sub sub.old && ln -s '%s' sub && echo '# replaced' > sub.old/.envrc", f.home);
+  run_cbox (&f, &swap, bind, "--profile=none", "run", "--", "sh", "-c", script, NULL);
+  cbox_test_assert_status (&swap, 0);
+  assert_in (swap.err, "/sub, a folder bound writable, was moved or replaced during the run");
+  /* The host's file is as it was; nothing was moved aside in the home. */
+  bashrc_after = read_file (bashrc);
+  g_assert_cmpstr (bashrc_after, ==, "# the user's own\n");
+  listing = list_dir (f.home);
+  g_assert_null (strstr (listing, "cbox-quarantine"));
+  /* What appeared in the bound folder itself was still moved aside. */
+  assert_in (swap.err, "/sub/.envrc appeared during the run");
+  {
+    g_autofree char *old = g_build_filename (f.project, "sub.old", NULL);
+    g_autofree char *old_listing = list_dir (old);
+    assert_in (old_listing, ".envrc.cbox-quarantine-");
+  }
+  fixture_clear (&f);
+}
+
 /* Files that do not exist yet: made inside, gone from their names after,
  * and the user told. */
 static void
@@ -482,7 +788,8 @@ test_protect_created (gconstpointer data)
 {
   const char *backend = data;
   static const char *const paths[]
-      = { ".envrc", ".vscode", ".mcp.json", ".claude/settings.json", ".idea", ".husky" };
+      = { ".envrc",         ".vscode", ".mcp.json", ".claude/settings.json",
+          ".claude/skills", ".idea",   ".husky" };
   g_auto (CboxTestResult) result = { 0 };
   g_autofree char *backend_option = g_strdup_printf ("--backend=%s", backend);
   Fixture f;
@@ -494,11 +801,12 @@ test_protect_created (gconstpointer data)
   run_cbox (&f, &result, backend_option, "--profile=none", "run", "--", "sh", "-c",
             "echo 'touch $HOME/PWNED' > .envrc && mkdir -p .vscode .claude .idea .husky "
             "&& echo '{}' > .vscode/settings.json && echo '{}' > .mcp.json "
-            "&& echo '{\"hooks\":{}}' > .claude/settings.json && echo ok > kept && exit 3",
+            "&& echo '{\"hooks\":{}}' > .claude/settings.json && mkdir -p .claude/skills/x "
+            "&& echo x > .claude/skills/x/SKILL.md && echo ok > kept && exit 3",
             NULL);
   /* The command's status stays the run's. */
   cbox_test_assert_status (&result, 3);
-  assert_in (result.err, "the run ended (status 3); 6 protected paths were moved aside");
+  assert_in (result.err, "the run ended (status 3); 7 protected paths were moved aside");
   for (gsize i = 0; i < G_N_ELEMENTS (paths); i++)
     {
       g_autofree char *path = g_build_filename (f.project, paths[i], NULL);
@@ -592,6 +900,8 @@ test_protect_config (void)
   assert_in (json.out, "\"how\" : \"read-only\"");
   assert_in (json.out, "\"how\" : \"checked\"");
   assert_in (json.out, "\"origin\" : \"config\"");
+  assert_in (json.out, "\"origin\" : \"profile\"");
+  assert_in (json.out, "\"origin\" : \"default\"");
   assert_in (json.out, "\"entry\" : \".vscode\"");
   assert_in (json.out, "\"entry\" : \"Makefile\"");
   /* Taken out by unprotect, in a file and in a profile. */
@@ -627,6 +937,17 @@ test_protect_bind_inside (void)
                     "unprotect=.git/hooks");
   }
   {
+    /* Through a link planted in the project: the resolved source counts. */
+    g_auto (CboxTestResult) result = { 0 };
+    g_autofree char *link = g_build_filename (f.project, "tools", NULL);
+    g_autofree char *option = NULL;
+    g_assert_cmpint (symlink (".git/hooks", link), ==, 0);
+    option = g_strdup_printf ("--bind=%s:/elsewhere", link);
+    run_cbox (&f, &result, option, "plan", NULL);
+    assert_refused (&result, "inside the protected path .git/hooks (from default)",
+                    "unprotect=.git/hooks");
+  }
+  {
     /* Read-only, it is harmless. */
     g_auto (CboxTestResult) result = { 0 };
     g_autofree char *ro = g_strdup_printf ("--ro-bind=%s:/elsewhere", hooks);
@@ -644,8 +965,10 @@ test_protect_bind_inside (void)
  * writes ~/.claude.json the way claude does (a temporary file beside the
  * file the link leads to, renamed over it). */
 static void
-test_claude_home (void)
+test_claude_home (gconstpointer data)
 {
+  const char *backend = data;
+  g_autofree char *backend_option = g_strdup_printf ("--backend=%s", backend);
   g_auto (CboxTestResult) first = { 0 };
   g_auto (CboxTestResult) second = { 0 };
   g_auto (CboxTestResult) other = { 0 };
@@ -661,7 +984,8 @@ test_claude_home (void)
   g_autofree char *listing = NULL;
   Fixture f;
 
-  if (!require_bwrap ())
+  if (!cbox_test_require_backend (backend, NULL)
+      || (g_str_equal (backend, "bwrap") && !require_bwrap ()))
     return;
   fixture_init (&f, "my_proj.x");
   claude = g_build_filename (f.home, ".claude", NULL);
@@ -673,12 +997,13 @@ test_claude_home (void)
   settings_before = read_file (settings);
 
   run_cbox (
-      &f, &first, "--profile=claude", "run", "--", "sh", "-c",
+      &f, &first, backend_option, "--profile=claude", "run", "--", "sh", "-c",
       "ls ~/.claude/projects; "
       "echo '{\"hooks\":{\"SessionStart\":[{\"hooks\":[{\"type\":\"command\",\"command\":\"touch "
       "/tmp/x\"}]}]}}' > ~/.claude/settings.json || echo settings-refused; "
       "echo evil > ~/.claude/commands/x.md || echo commands-refused; "
       "mkdir ~/.claude/hooks/x || echo hooks-refused; "
+      "mkdir -p ~/.claude/skills/x || echo skills-refused; "
       "echo login > ~/.claude/.credentials.json && echo login-written; "
       "echo mine > ~/.claude/CLAUDE.md; "
       "cat ~/.claude.json; target=$(readlink -f ~/.claude.json); "
@@ -696,6 +1021,7 @@ test_claude_home (void)
   assert_in (first.out, "settings-refused");
   assert_in (first.out, "commands-refused");
   assert_in (first.out, "hooks-refused");
+  assert_in (first.out, "skills-refused");
   assert_in (first.out, "login-written");
   assert_in (first.out, "{\"numStartups\":1}\nsaved");
   assert_in (first.err, "CLAUDE.md appeared during the run");
@@ -721,14 +1047,15 @@ test_claude_home (void)
   json_after = read_file (json);
   g_assert_cmpstr (json_after, ==, "{\"numStartups\":1}\n");
   /* ... the next run of the same project has what the first saved ... */
-  run_cbox (&f, &second, "--profile=claude", "run", "--", "cat", json, NULL);
+  run_cbox (&f, &second, backend_option, "--profile=claude", "run", "--", "cat", json, NULL);
   cbox_test_assert_status (&second, 0);
   g_assert_cmpstr (second.out, ==, "{\"numStartups\":2,\"projects\":{\"trusted\":true}}\n");
   /* ... and another project starts from the host's. */
   other_project = g_build_filename (f.home, "other", NULL);
   g_assert_cmpint (g_mkdir (other_project, 0755), ==, 0);
   other_option = g_strdup_printf ("--project=%s", other_project);
-  run_cbox (&f, &other, other_option, "--profile=claude", "run", "--", "cat", json, NULL);
+  run_cbox (&f, &other, backend_option, other_option, "--profile=claude", "run", "--", "cat", json,
+            NULL);
   cbox_test_assert_status (&other, 0);
   g_assert_cmpstr (other.out, ==, "{\"numStartups\":1}\n");
   fixture_clear (&f);
@@ -762,16 +1089,31 @@ main (int argc, char **argv)
                         test_persisted_planted_link);
   g_test_add_data_func ("/writes/persisted/planted-link/nspawn", "nspawn",
                         test_persisted_planted_link);
+  g_test_add_data_func ("/writes/persisted/planted-link/qemu", "qemu", test_persisted_planted_link);
   g_test_add_data_func ("/writes/protect/git/bwrap", "bwrap", test_protect_git);
   g_test_add_data_func ("/writes/protect/git/nspawn", "nspawn", test_protect_git);
-  /* Under TCG a VM takes a while: one test for qemu. */
+  /* Under TCG a VM takes a while (about 10 s a run here): qemu gets the
+   * tests whose realization differs (shares, bound copies, the link to
+   * /run/cbox-files), not the plan-only ones. */
   g_test_add_data_func ("/writes/protect/git/qemu", "qemu", test_protect_git);
+  g_test_add_data_func ("/writes/protect/submodule/bwrap", "bwrap", test_protect_submodule);
+  g_test_add_data_func ("/writes/protect/submodule/nspawn", "nspawn", test_protect_submodule);
+  g_test_add_data_func ("/writes/protect/worktree/bwrap", "bwrap", test_protect_worktree);
+  g_test_add_data_func ("/writes/protect/worktree/nspawn", "nspawn", test_protect_worktree);
+  g_test_add_data_func ("/writes/protect/no-litter/bwrap", "bwrap", test_protect_no_litter);
+  g_test_add_data_func ("/writes/protect/no-litter/nspawn", "nspawn", test_protect_no_litter);
+  g_test_add_data_func ("/writes/protect/no-litter/qemu", "qemu", test_protect_no_litter);
   g_test_add_data_func ("/writes/protect/created/bwrap", "bwrap", test_protect_created);
   g_test_add_data_func ("/writes/protect/created/nspawn", "nspawn", test_protect_created);
+  g_test_add_data_func ("/writes/protect/created/qemu", "qemu", test_protect_created);
   g_test_add_func ("/writes/protect/redirect", test_protect_redirect);
+  g_test_add_func ("/writes/protect/bind-moved", test_protect_bind_moved);
+  g_test_add_func ("/writes/protect/read-only-folder", test_protect_read_only_folder);
   g_test_add_func ("/writes/protect/config", test_protect_config);
   g_test_add_func ("/writes/protect/bind-inside-refused", test_protect_bind_inside);
-  g_test_add_func ("/writes/claude/home", test_claude_home);
+  g_test_add_data_func ("/writes/claude/home/bwrap", "bwrap", test_claude_home);
+  g_test_add_data_func ("/writes/claude/home/nspawn", "nspawn", test_claude_home);
+  g_test_add_data_func ("/writes/claude/home/qemu", "qemu", test_claude_home);
   g_test_add_func ("/writes/claude/folder-name", test_claude_folder_name);
   return g_test_run ();
 }
