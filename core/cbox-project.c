@@ -167,6 +167,25 @@ cbox_project_same_dir (const char *real, const char *path)
 }
 
 const char *
+cbox_project_path_refusal (const char *real)
+{
+  const char *path = g_getenv ("PATH");
+  g_auto (GStrv) dirs = NULL;
+
+  /* A folder on the caller's PATH (~/bin, ~/.local/bin, ~/.cargo/bin,
+   * /usr/local/bin): what the sandbox writes there, the host's shell runs
+   * later under a common command's name (a delayed escape, like a git
+   * hook). Relative entries are left out: they name no fixed folder. */
+  if (path == NULL)
+    return NULL;
+  dirs = g_strsplit (path, ":", -1);
+  for (guint i = 0; dirs[i] != NULL; i++)
+    if (g_path_is_absolute (dirs[i]) && cbox_project_same_dir (real, dirs[i]))
+      return "a folder on your PATH, whose programs the host's shell runs";
+  return NULL;
+}
+
+const char *
 cbox_project_refusal (const CboxHost *host, const char *real, gboolean *ret_can_allow)
 {
   const char *home = cbox_host_get_home_dir (host);
@@ -197,6 +216,9 @@ cbox_project_check_allowed (const CboxHost *host, const char *real, GPtrArray *a
   gboolean can_allow = TRUE;
   const char *rule = cbox_project_refusal (host, real, &can_allow);
   g_autofree char *quoted = NULL;
+
+  if (rule == NULL)
+    rule = cbox_project_path_refusal (real);
 
   if (rule == NULL)
     return TRUE;

@@ -39,6 +39,10 @@ char *cbox_project_resolve_dir (const char *given, const char *cwd, GError **err
  * folder. @ret_can_allow (nullable): FALSE when no allow-project can
  * override it (the root). */
 const char *cbox_project_refusal (const CboxHost *host, const char *real, gboolean *ret_can_allow);
+/* Why @real (resolved) may not be written whole by a sandbox because it is
+ * a folder on the caller's PATH; NULL when it is not one. Read-only binds
+ * of such a folder are fine. */
+const char *cbox_project_path_refusal (const char *real);
 /* TRUE when @real may be the project: not refused, or allowed by an entry
  * of @allow_projects (CboxPathRequest, real paths), which then adds a
  * warning note to @plan (nullable). Else CBOX_ERROR_INVALID_ARGUMENT with

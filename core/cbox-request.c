@@ -232,6 +232,15 @@ cbox_cli_add_bind (CboxRequest *request, CboxHost *host, CboxBindKind kind, cons
     g_autofree char *real = realpath (src, NULL);
     gboolean can_allow;
     const char *rule = real != NULL ? cbox_project_refusal (host, real, &can_allow) : NULL;
+    const char *advice = "bind the folder inside it that the command needs";
+
+    /* Writable only: reading ~/bin's tools is harmless, changing them is
+     * not. */
+    if (rule == NULL && real != NULL && kind == CBOX_BIND_RW)
+      {
+        rule = cbox_project_path_refusal (real);
+        advice = "--ro-bind lets the command use its programs";
+      }
 
     if (rule != NULL)
       {
@@ -239,10 +248,10 @@ cbox_cli_add_bind (CboxRequest *request, CboxHost *host, CboxBindKind kind, cons
         g_autofree char *quoted_real = cbox_cli_quote (real);
         g_set_error (error, CBOX_ERROR, CBOX_ERROR_INVALID_ARGUMENT,
                      "--%s (from %s): refusing '%s'%s%s%s: it is %s, which cbox does not bind "
-                     "whole (bind the folder inside it that the command needs)",
+                     "whole (%s)",
                      option, origin, quoted, g_str_equal (src, real) ? "" : " (a link to '",
                      g_str_equal (src, real) ? "" : quoted_real,
-                     g_str_equal (src, real) ? "" : "')", rule);
+                     g_str_equal (src, real) ? "" : "')", rule, advice);
         return FALSE;
       }
     cbox_request_add_bind (request, kind, real != NULL ? real : src, dest, !from_cli, origin);

@@ -155,6 +155,60 @@ test_refuse_system (void)
   fixture_clear (&f);
 }
 
+/* A folder on the caller's PATH (here ~/bin, put first on PATH): what a
+ * sandbox writes there the host's shell runs later under a command's
+ * name. Refused as the project (with the override) and as a writable bind
+ * (directly and through a link); a read-only bind of it is fine. */
+static void
+test_refuse_path_dir (void)
+{
+  g_auto (CboxTestResult) project = { 0 };
+  g_auto (CboxTestResult) allowed = { 0 };
+  g_auto (CboxTestResult) bind = { 0 };
+  g_auto (CboxTestResult) link_bind = { 0 };
+  g_auto (CboxTestResult) ro_bind = { 0 };
+  g_auto (CboxTestResult) off_path = { 0 };
+  g_autofree char *bin = NULL;
+  g_autofree char *link = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *project_arg = NULL;
+  g_autofree char *allow_arg = NULL;
+  g_autofree char *bind_arg = NULL;
+  g_autofree char *link_arg = NULL;
+  g_autofree char *ro_arg = NULL;
+  Fixture f;
+
+  fixture_init (&f, "proj");
+  bin = g_build_filename (f.home, "bin", NULL);
+  g_assert_cmpint (g_mkdir_with_parents (bin, 0755), ==, 0);
+  link = g_build_filename (f.project, "tools", NULL);
+  g_assert_cmpint (symlink (bin, link), ==, 0);
+  project_arg = g_strconcat ("--project=", bin, NULL);
+  allow_arg = g_strconcat ("--allow-project=", bin, NULL);
+  bind_arg = g_strconcat ("--bind=", bin, ":/data", NULL);
+  link_arg = g_strconcat ("--bind=", link, ":/data", NULL);
+  ro_arg = g_strconcat ("--ro-bind=", bin, ":/data", NULL);
+
+  /* Not on PATH: an ordinary folder. */
+  run_cbox (&f, &off_path, project_arg, "plan", NULL);
+  cbox_test_assert_status (&off_path, 0);
+
+  path = g_strconcat (bin, ":", g_environ_getenv (f.env, "PATH"), NULL);
+  f.env = g_environ_setenv (f.env, "PATH", path, TRUE);
+  run_cbox (&f, &project, project_arg, "plan", NULL);
+  assert_refused (&project, "a folder on your PATH", "--allow-project=");
+  run_cbox (&f, &allowed, project_arg, allow_arg, "plan", NULL);
+  cbox_test_assert_status (&allowed, 0);
+  g_assert_nonnull (strstr (allowed.out, "a folder on your PATH"));
+  run_cbox (&f, &bind, bind_arg, "plan", NULL);
+  assert_refused (&bind, "a folder on your PATH", "--ro-bind");
+  run_cbox (&f, &link_bind, link_arg, "plan", NULL);
+  assert_refused (&link_bind, "a folder on your PATH", "--ro-bind");
+  run_cbox (&f, &ro_bind, ro_arg, "plan", NULL);
+  cbox_test_assert_status (&ro_bind, 0);
+  fixture_clear (&f);
+}
+
 static void
 test_refuse_override (void)
 {
@@ -1082,6 +1136,7 @@ main (int argc, char **argv)
   g_test_add_func ("/writes/project/refuse-home", test_refuse_home);
   g_test_add_func ("/writes/project/refuse-system", test_refuse_system);
   g_test_add_func ("/writes/project/override", test_refuse_override);
+  g_test_add_func ("/writes/project/refuse-path-dir", test_refuse_path_dir);
   g_test_add_func ("/writes/project/override-not-in-profile", test_refuse_override_not_in_profile);
   g_test_add_func ("/writes/bind/symlink-shown", test_bind_symlink_shown);
   g_test_add_func ("/writes/bind/symlink-to-home-refused", test_bind_symlink_refused);
