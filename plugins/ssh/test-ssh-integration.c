@@ -689,7 +689,8 @@ test_sudo_kill_9 (Fixture *f, gconstpointer data)
  * relays its socket over a virtio-serial port: in one boot (each costs
  * seconds under TCG), with an allowlist naming one of the agent's two
  * keys, the guest lists and signs with that key only, cannot empty the
- * agent, and the filter and its folder are gone after the run. */
+ * agent, add a key to it or lock it, and the filter and its folder are
+ * gone after the run. */
 static void
 test_qemu_agent_filtered (Fixture *f, gconstpointer data)
 {
@@ -714,6 +715,11 @@ test_qemu_agent_filtered (Fixture *f, gconstpointer data)
       "ssh-keygen -Y sign -f other.pub -n file msg </dev/null && echo OTHER-SIGNED\n"
       "rm -f msg.sig; ssh-keygen -Y sign -f ~/.ssh/id_test.pub -n file msg || exit 11\n"
       "ssh-add -D </dev/null && echo REMOVED-ALL\n"
+      "printf '#!/bin/sh\\necho sandbox-password\\n' > /tmp/askpass; chmod +x /tmp/askpass\n"
+      "export SSH_ASKPASS=/tmp/askpass SSH_ASKPASS_REQUIRE=force\n"
+      "ssh-keygen -q -t ed25519 -N '' -C planted -f /tmp/planted || exit 13\n"
+      "ssh-add /tmp/planted </dev/null && echo ADDED\n"
+      "ssh-add -x </dev/null && echo LOCKED\n"
       "test ! -e ~/.ssh/id_test || exit 12\n"
       "echo QEMU-AGENT-OK\n");
   cbox_test_assert_status (&result, 0);
@@ -721,6 +727,8 @@ test_qemu_agent_filtered (Fixture *f, gconstpointer data)
   g_assert_false (devtools_test_contains (result.out, f->other_fingerprint));
   g_assert_false (devtools_test_contains (result.out, "OTHER-SIGNED"));
   g_assert_false (devtools_test_contains (result.out, "REMOVED-ALL"));
+  g_assert_false (devtools_test_contains (result.out, "ADDED"));
+  g_assert_false (devtools_test_contains (result.out, "LOCKED"));
   devtools_test_assert_contains (result.out, "QEMU-AGENT-OK");
   /* The signature the guest made through the agent is good on the host. */
   msg = g_build_filename (f->project, "msg", NULL);
