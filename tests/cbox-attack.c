@@ -33,7 +33,8 @@
  *   perf                   perf_event_open
  *   socket-packet, socket-alg, socket-unix
  *   personality            personality(ADDR_NO_RANDOMIZE)
- *   caps                   "none" when no capability is left (else CapEff)
+ *   caps                   "none" when no capability is left and none can be
+ *                          gained (else the set that is not empty)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -218,24 +219,48 @@ try_tiocsti (const char *arg)
   report ("tioclinux", ioctl (fd, TIOCLINUX, linux_arg));
 }
 
+/* "none" when the command holds no capability and cannot gain one: the
+ * effective, permitted, inheritable and ambient sets empty, no_new_privs
+ * set (no set-user-id or file capability gives any back), and, for uid
+ * 0, the bounding set empty too (cbox-exec empties it where it may).
+ * Otherwise the first of these that is not so. */
 static void
 report_caps (void)
 {
+  static const char *const sets[]
+      = { "CapEff:\t", "CapPrm:\t", "CapInh:\t", "CapAmb:\t", "CapBnd:\t" };
   char *status = read_all ("/proc/self/status");
-  char *eff = status != NULL ? strstr (status, "CapEff:\t") : NULL;
-  char *prm = status != NULL ? strstr (status, "CapPrm:\t") : NULL;
+  char *nnp = status != NULL ? strstr (status, "NoNewPrivs:\t") : NULL;
 
-  if (eff == NULL || prm == NULL)
+  if (status == NULL || nnp == NULL)
     {
       printf ("caps=unknown\n");
       return;
     }
-  eff += strlen ("CapEff:\t");
-  prm += strlen ("CapPrm:\t");
-  if (strncmp (eff, "0000000000000000", 16) == 0 && strncmp (prm, "0000000000000000", 16) == 0)
-    printf ("caps=none\n");
-  else
-    printf ("caps=%.16s\n", eff);
+  for (unsigned int i = 0; i < sizeof sets / sizeof sets[0]; i++)
+    {
+      char *value = strstr (status, sets[i]);
+
+      if (i == 4 && getuid () != 0)
+        break;
+      if (value == NULL)
+        {
+          printf ("caps=unknown\n");
+          return;
+        }
+      value += strlen (sets[i]);
+      if (strncmp (value, "0000000000000000", 16) != 0)
+        {
+          printf ("caps=%.6s%.16s\n", sets[i], value);
+          return;
+        }
+    }
+  if (strncmp (nnp + strlen ("NoNewPrivs:\t"), "1", 1) != 0)
+    {
+      printf ("caps=no-new-privs-unset\n");
+      return;
+    }
+  printf ("caps=none\n");
 }
 
 int
