@@ -506,7 +506,7 @@ test_syscalls (gconstpointer data)
  * exception (allow-userns) exactly where the command gets it: not for a
  * command that is the host's root under bwrap or nspawn (see
  * /kernel-surface/.../userns for what it gets), in the text and in
- * --json. */
+ * --json; and of the shipped profiles, browser and claude ask for it. */
 static void
 test_plan (gconstpointer data)
 {
@@ -576,6 +576,28 @@ test_plan (gconstpointer data)
         else
           g_assert_nonnull (strstr (flat, "\"allow_userns\":false,\"exceptions\":[]"));
       }
+
+  /* The shipped profiles: browser and claude ask for the exception
+   * (Chromium's, Firefox's and Claude Code's own sandboxes), no other. */
+  {
+    static const char *const profiles[] = { "browser", "claude", "shell" };
+
+    for (gsize i = 0; i < G_N_ELEMENTS (profiles); i++)
+      {
+        g_auto (CboxTestResult) r = { 0 };
+        g_autofree char *profile = g_strconcat ("--profile=", profiles[i], NULL);
+        const char *args[]
+            = { "plan", backend, "--set=qemu.accel=tcg", profile, "--", "true", NULL };
+        gboolean asks = !g_str_equal (profiles[i], "shell");
+
+        g_assert_true (cbox_test_run (args, project, (const char *const *)env, NULL, &r));
+        cbox_test_assert_status (&r, 0);
+        if (asks && excepted)
+          g_assert_nonnull (strstr (r.out, "\n  except:    new user namespaces"));
+        else
+          g_assert_null (strstr (r.out, "except:"));
+      }
+  }
 }
 
 /* Every case in one VM boot, for qemu (a boot under TCG is slow). */
