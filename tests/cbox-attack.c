@@ -33,9 +33,16 @@
  *   perf                   perf_event_open
  *   socket-packet, socket-alg, socket-unix
  *   personality            personality(ADDR_NO_RANDOMIZE)
+ *   unconfined-mem         open for writing the memory (/proc/PID/mem) of each
+ *                          process under fewer seccomp filters than this
+ *                          one (cbox-exec, the guest's init, nspawn's stub
+ *                          init): "ok" if any opened (code written there
+ *                          would run outside the filter), "none-found" if
+ *                          there is no such process, else the last errno
  *   caps                   "none" when no capability is left and none can be
  *                          gained (else the set that is not empty)
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/keyctl.h>
@@ -219,6 +226,65 @@ try_tiocsti (const char *arg)
   report ("tioclinux", ioctl (fd, TIOCLINUX, linux_arg));
 }
 
+/* The number of seccomp filters of /proc/@pid (status is readable for
+ * every process); -1 if unknown. */
+static int
+seccomp_filters_of (const char *pid)
+{
+  char path[64];
+  char *status, *field;
+
+  snprintf (path, sizeof path, "/proc/%s/status", pid);
+  status = read_all (path);
+  field = status != NULL ? strstr (status, "Seccomp_filters:\t") : NULL;
+  return field != NULL ? atoi (field + strlen ("Seccomp_filters:\t")) : -1;
+}
+
+static void
+try_unconfined_mem (void)
+{
+  char self[32];
+  int own = -1, found = 0, last_errno = 0, opened = 0;
+  DIR *proc = opendir ("/proc");
+  struct dirent *e;
+
+  snprintf (self, sizeof self, "%d", (int)getpid ());
+  own = seccomp_filters_of (self);
+  while (proc != NULL && (e = readdir (proc)) != NULL)
+    {
+      char path[300];
+      int n, fd;
+
+      if (e->d_name[0] < '1' || e->d_name[0] > '9' || strcmp (e->d_name, self) == 0)
+        continue;
+      n = seccomp_filters_of (e->d_name);
+      if (n < 0 || n >= own)
+        continue;
+      /* A kernel thread (the guest's) has no memory to open. */
+      snprintf (path, sizeof path, "/proc/%s/cmdline", e->d_name);
+      if (read_all (path) == NULL || read_all (path)[0] == '\0')
+        continue;
+      found = 1;
+      snprintf (path, sizeof path, "/proc/%s/mem", e->d_name);
+      fd = open (path, O_RDWR | O_CLOEXEC);
+      if (fd >= 0)
+        {
+          opened = 1;
+          close (fd);
+        }
+      else
+        last_errno = errno;
+    }
+  if (proc != NULL)
+    closedir (proc);
+  if (opened)
+    printf ("unconfined-mem=ok\n");
+  else if (!found)
+    printf ("unconfined-mem=none-found\n");
+  else
+    printf ("unconfined-mem=%s\n", strerrorname_np (last_errno));
+}
+
 /* "none" when the command holds no capability and cannot gain one: the
  * effective, permitted, inheritable and ambient sets empty, no_new_privs
  * set (no set-user-id or file capability gives any back), and, for uid
@@ -330,6 +396,8 @@ main (int argc, char **argv)
         report (a, personality (ADDR_NO_RANDOMIZE));
       else if (strcmp (a, "caps") == 0)
         report_caps ();
+      else if (strcmp (a, "unconfined-mem") == 0)
+        try_unconfined_mem ();
       else
         {
           fprintf (stderr, "cbox-attack: unknown attempt %s\n", a);

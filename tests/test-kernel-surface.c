@@ -114,19 +114,22 @@ static const char plant_private_key[]
     = "mount -t tmpfs -o mode=0700 cbox-test /etc/ssl/private && "
       "echo secret > /etc/ssl/private/" PLANTED_KEY " && exec \"$0\" \"$@\"";
 
-/* cbox run --backend=B [--config=CONFIG] --forward=FORWARD --network=off
- * -- sh -c SCRIPT, in @project; returns the command's stdout. With
+/* cbox run --backend=B [--config=CONFIG] --forward=FORWARD
+ * --network=NETWORK (NULL: off) -- sh -c SCRIPT, in @project; returns the
+ * command's stdout. With
  * @planted (as root only), in a mount namespace whose /etc/ssl/private
  * holds PLANTED_KEY. */
 static char *
 run_script_full (const Case *c, const char *project, const char *config, const char *forward,
-                 const char *script, gboolean planted)
+                 const char *network, const char *script, gboolean planted)
 {
   g_auto (CboxTestResult) r = { 0 };
   g_auto (GStrv) env = make_environ (c, NULL);
   g_autofree char *backend = g_strconcat ("--backend=", c->backend, NULL);
   g_autofree char *forward_arg = g_strconcat ("--forward=", forward, NULL);
   g_autofree char *config_arg = config != NULL ? g_strconcat ("--config=", config, NULL) : NULL;
+  g_autofree char *network_arg
+      = g_strconcat ("--network=", network != NULL ? network : "off", NULL);
   g_autoptr (GPtrArray) args = g_ptr_array_new ();
   g_autoptr (GError) error = NULL;
   int wait_status = 0;
@@ -150,7 +153,7 @@ run_script_full (const Case *c, const char *project, const char *config, const c
   if (g_str_equal (c->backend, "qemu"))
     g_ptr_array_add (args, (gpointer) "--set=qemu.accel=tcg");
   g_ptr_array_add (args, forward_arg);
-  g_ptr_array_add (args, (gpointer) "--network=off");
+  g_ptr_array_add (args, network_arg);
   g_ptr_array_add (args, (gpointer) "--");
   g_ptr_array_add (args, (gpointer) "sh");
   g_ptr_array_add (args, (gpointer) "-c");
@@ -177,7 +180,7 @@ static char *
 run_script (const Case *c, const char *project, const char *config, const char *forward,
             const char *script)
 {
-  return run_script_full (c, project, config, forward, script, FALSE);
+  return run_script_full (c, project, config, forward, NULL, script, FALSE);
 }
 
 /* The line NAME=... of cbox-attack's output, its value. */
@@ -211,7 +214,8 @@ result_of (const char *out, const char *name)
 
 /* Root's power over the host: core_pattern (a program the host's kernel
  * runs as root on the next crash), /usr made writable, a device node, any
- * capability at all. Files the command makes still belong to whoever it
+ * capability at all; and a way around the filter: the memory of a process
+ * of the sandbox that runs outside it (cbox-exec), opened for writing. Files the command makes still belong to whoever it
  * runs as (root, for root). */
 static void
 test_root_power (gconstpointer data)
@@ -229,13 +233,24 @@ test_root_power (gconstpointer data)
   project = make_project (c);
   node = g_build_filename (project, "dev-null", NULL);
   made = g_build_filename (project, "made-inside", NULL);
-  script = g_strdup_printf ("./cbox-attack core-pattern remount:/usr 'mknod:%s' caps; touch '%s'",
-                            node, made);
+  script = g_strdup_printf (
+      "./cbox-attack core-pattern remount:/usr 'mknod:%s' caps unconfined-mem; touch '%s'", node,
+      made);
   out = run_script (c, project, NULL, "none", script);
   assert_refused (out, "core-pattern");
   assert_refused (out, "remount");
   assert_refused (out, "mknod");
   assert_result (out, "caps", "none");
+  /* No process of the sandbox that is less confined than the command
+   * (cbox-exec was, under nspawn run for a user) has memory the command
+   * may write. Once more with the host's network: bwrap then gives no
+   * Landlock scope, which alone held cbox-exec out of reach there. */
+  assert_refused (out, "unconfined-mem");
+  {
+    g_autofree char *host_net
+        = run_script_full (c, project, NULL, "none", "host", "./cbox-attack unconfined-mem", FALSE);
+    assert_refused (host_net, "unconfined-mem");
+  }
   g_assert_false (g_file_test (node, G_FILE_TEST_EXISTS));
   g_assert_cmpint (g_stat (made, &st), ==, 0);
   if (g_str_equal (c->mode, "root"))
@@ -267,7 +282,7 @@ test_covers (gconstpointer data)
       return;
     }
   project = make_project (c);
-  out = run_script_full (c, project, NULL, "hostconf",
+  out = run_script_full (c, project, NULL, "hostconf", NULL,
                          "./cbox-attack umount:/etc/ssl/private; "
                          "echo entries=$(ls -A /etc/ssl/private | wc -l); "
                          "echo key=$(cat /etc/ssl/private/" PLANTED_KEY " 2>/dev/null); "
@@ -617,7 +632,8 @@ test_qemu_all (gconstpointer data)
   /* The guest's stdout is not a terminal: without the filter TIOCSTI
    * would fail with ENOTTY, with it EPERM. */
   script = g_strdup_printf (
-      "./cbox-attack core-pattern remount:/usr 'mknod:%s' caps keyctl add-key mount fsopen "
+      "./cbox-attack core-pattern remount:/usr 'mknod:%s' caps unconfined-mem keyctl add-key mount "
+      "fsopen "
       "open-tree umount:/usr ptrace perf socket-alg personality tiocsti:1; "
       "./cbox-attack umount:/etc/ssl/private | sed s/^umount=/umount-cover=/; echo entries=$(ls -A "
       "/etc/ssl/private 2>/dev/null | wc -l); "
@@ -627,12 +643,13 @@ test_qemu_all (gconstpointer data)
       node);
   /* Where the test is root, with a key file below the cover (see
    * plant_private_key): the guest must not see it, whoever it runs as. */
-  out = run_script_full (c, project, NULL, "hostconf", script, getuid () == 0);
+  out = run_script_full (c, project, NULL, "hostconf", NULL, script, getuid () == 0);
   g_test_message ("%s", out);
   assert_refused (out, "core-pattern");
   assert_refused (out, "remount");
   assert_refused (out, "mknod");
   assert_result (out, "caps", "none");
+  assert_refused (out, "unconfined-mem");
   assert_result (out, "keyctl", "EPERM");
   assert_result (out, "add-key", "EPERM");
   assert_result (out, "mount", "EPERM");
