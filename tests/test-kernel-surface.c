@@ -107,12 +107,15 @@ make_environ (const Case *c, const char *const *extra)
 /* Run as root (root and sudo modes), cbox runs in a mount namespace of
  * its own where the covered /etc/ssl/private holds a key file, so that a
  * cover that fails shows it even on a host whose folder is empty (as on
- * most test machines). Nothing of it reaches the host: the namespace's
- * mounts are private and go with cbox. */
+ * most test machines). Folder and file are readable by everybody, so that
+ * for a sandbox run for a user (sudo) too only the cover hides the key.
+ * Nothing of it reaches the host: the namespace's mounts are private and
+ * go with cbox. */
 #define PLANTED_KEY "cbox-test-planted-key"
 static const char plant_private_key[]
-    = "mount -t tmpfs -o mode=0700 cbox-test /etc/ssl/private && "
-      "echo secret > /etc/ssl/private/" PLANTED_KEY " && exec \"$0\" \"$@\"";
+    = "mount -t tmpfs -o mode=0755 cbox-test /etc/ssl/private && "
+      "echo secret > /etc/ssl/private/" PLANTED_KEY " && "
+      "chmod 0644 /etc/ssl/private/" PLANTED_KEY " && exec \"$0\" \"$@\"";
 
 /* cbox run --backend=B [--config=CONFIG] --forward=FORWARD
  * --network=NETWORK (NULL: off) -- sh -c SCRIPT, in @project; returns the
