@@ -49,7 +49,9 @@
  *
  * Right before it execs COMMAND, cbox-exec confines it as every backend's
  * sandbox does (cbox-confine.c): a fresh session keyring, no capability,
- * no_new_privs and cbox's seccomp filter (cbox-seccomp.c). If any of it
+ * no_new_privs and cbox's seccomp filter (cbox-seccomp.c). With --init it
+ * confines itself so before it starts COMMAND, which inherits it: COMMAND
+ * could otherwise write the memory of its unconfined parent. If any of it
  * fails, COMMAND does not run and cbox-exec exits 125.
  *
  * The forwarded signals are reset to their default action for COMMAND:
@@ -181,9 +183,10 @@ reset_signals (const sigset_t *mask)
   sigprocmask (SIG_SETMASK, mask, NULL);
 }
 
-/* Never returns: COMMAND runs, or the reason it cannot is printed. */
+/* Never returns: COMMAND runs, or the reason it cannot is printed.
+ * @confined: this process is confined already (--init, see run_init()). */
 static void
-exec_command (char **argv, CboxSeccompVariant variant)
+exec_command (char **argv, CboxSeccompVariant variant, int confined)
 {
   const char *what = NULL;
   int saved;
@@ -196,7 +199,7 @@ exec_command (char **argv, CboxSeccompVariant variant)
     for (int fd = 3; fd < 1024; fd++)
       fcntl (fd, F_SETFD, FD_CLOEXEC);
   /* Last, so nothing above needs what it takes away. */
-  r = cbox_confine_scoped (variant, landlock_scopes, &what);
+  r = confined ? 0 : cbox_confine_scoped (variant, landlock_scopes, &what);
   if (r < 0)
     {
       fprintf (stderr, "cbox-exec: %s: %s\n", what, strerror (-r));
@@ -263,6 +266,30 @@ run_init (char **argv, const sigset_t *orig_mask, CboxSeccompVariant variant)
   for (size_t i = 0; i < N_FORWARDED; i++)
     sigaction (forwarded_signals[i], &sa, NULL);
 
+  /* Confined as COMMAND will be, before COMMAND exists. COMMAND runs as
+   * our uid and, for a user's command, with the same (no) capabilities,
+   * so the kernel lets it open our /proc/PID/mem for writing (no ptrace
+   * call, which the filter refuses, needed) and run code of its own here:
+   * an unconfined cbox-exec would be the way around the seccomp filter,
+   * the fresh keyring and the Landlock scopes. It was, under nspawn run
+   * for a user and under bwrap with --network=host (elsewhere only the
+   * Landlock scope held it). Made non-dumpable instead, cbox-exec would
+   * be out of reach of `cbox enter` too, which reads its /proc entries as
+   * the user. What stays here that COMMAND has not is the status it
+   * reports, which COMMAND decides anyway. The child inherits all of it
+   * (the same keyring, filter and Landlock domain: it is no more confined
+   * than we are, so no process of the sandbox is less confined than it). */
+  {
+    const char *what = NULL;
+    int r = cbox_confine_scoped (variant, landlock_scopes, &what);
+
+    if (r < 0)
+      {
+        fprintf (stderr, "cbox-exec: %s: %s\n", what, strerror (-r));
+        return EXIT_USAGE;
+      }
+  }
+
   child = fork ();
   if (child < 0)
     {
@@ -272,7 +299,7 @@ run_init (char **argv, const sigset_t *orig_mask, CboxSeccompVariant variant)
   if (child == 0)
     {
       reset_signals (orig_mask);
-      exec_command (argv, variant);
+      exec_command (argv, variant, 1);
     }
 
   for (;;)
@@ -368,7 +395,7 @@ main (int argc, char **argv)
   if (!init)
     {
       reset_signals (&orig_mask);
-      exec_command (command, variant);
+      exec_command (command, variant, 0);
     }
   status = run_init (command, &orig_mask, variant);
   /* The words read from --args-fd live in one buffer. */

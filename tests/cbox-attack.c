@@ -33,8 +33,16 @@
  *   perf                   perf_event_open
  *   socket-packet, socket-alg, socket-unix
  *   personality            personality(ADDR_NO_RANDOMIZE)
- *   caps                   "none" when no capability is left (else CapEff)
+ *   unconfined-mem         open for writing the memory (/proc/PID/mem) of each
+ *                          process under fewer seccomp filters than this
+ *                          one (cbox-exec, the guest's init, nspawn's stub
+ *                          init): "ok" if any opened (code written there
+ *                          would run outside the filter), "none-found" if
+ *                          there is no such process, else the last errno
+ *   caps                   "none" when no capability is left and none can be
+ *                          gained (else the set that is not empty)
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/keyctl.h>
@@ -218,24 +226,107 @@ try_tiocsti (const char *arg)
   report ("tioclinux", ioctl (fd, TIOCLINUX, linux_arg));
 }
 
+/* The number of seccomp filters of /proc/@pid (status is readable for
+ * every process); -1 if unknown. */
+static int
+seccomp_filters_of (const char *pid)
+{
+  char path[64];
+  char *status, *field;
+
+  snprintf (path, sizeof path, "/proc/%s/status", pid);
+  status = read_all (path);
+  field = status != NULL ? strstr (status, "Seccomp_filters:\t") : NULL;
+  return field != NULL ? atoi (field + strlen ("Seccomp_filters:\t")) : -1;
+}
+
+static void
+try_unconfined_mem (void)
+{
+  char self[32];
+  int own = -1, found = 0, last_errno = 0, opened = 0;
+  DIR *proc = opendir ("/proc");
+  struct dirent *e;
+
+  snprintf (self, sizeof self, "%d", (int)getpid ());
+  own = seccomp_filters_of (self);
+  while (proc != NULL && (e = readdir (proc)) != NULL)
+    {
+      char path[300];
+      int n, fd;
+
+      if (e->d_name[0] < '1' || e->d_name[0] > '9' || strcmp (e->d_name, self) == 0)
+        continue;
+      n = seccomp_filters_of (e->d_name);
+      if (n < 0 || n >= own)
+        continue;
+      /* A kernel thread (the guest's) has no memory to open. */
+      snprintf (path, sizeof path, "/proc/%s/cmdline", e->d_name);
+      if (read_all (path) == NULL || read_all (path)[0] == '\0')
+        continue;
+      found = 1;
+      snprintf (path, sizeof path, "/proc/%s/mem", e->d_name);
+      fd = open (path, O_RDWR | O_CLOEXEC);
+      if (fd >= 0)
+        {
+          opened = 1;
+          close (fd);
+        }
+      else
+        last_errno = errno;
+    }
+  if (proc != NULL)
+    closedir (proc);
+  if (opened)
+    printf ("unconfined-mem=ok\n");
+  else if (!found)
+    printf ("unconfined-mem=none-found\n");
+  else
+    printf ("unconfined-mem=%s\n", strerrorname_np (last_errno));
+}
+
+/* "none" when the command holds no capability and cannot gain one: the
+ * effective, permitted, inheritable and ambient sets empty, no_new_privs
+ * set (no set-user-id or file capability gives any back), and, for uid
+ * 0, the bounding set empty too (cbox-exec empties it where it may).
+ * Otherwise the first of these that is not so. */
 static void
 report_caps (void)
 {
+  static const char *const sets[]
+      = { "CapEff:\t", "CapPrm:\t", "CapInh:\t", "CapAmb:\t", "CapBnd:\t" };
   char *status = read_all ("/proc/self/status");
-  char *eff = status != NULL ? strstr (status, "CapEff:\t") : NULL;
-  char *prm = status != NULL ? strstr (status, "CapPrm:\t") : NULL;
+  char *nnp = status != NULL ? strstr (status, "NoNewPrivs:\t") : NULL;
 
-  if (eff == NULL || prm == NULL)
+  if (status == NULL || nnp == NULL)
     {
       printf ("caps=unknown\n");
       return;
     }
-  eff += strlen ("CapEff:\t");
-  prm += strlen ("CapPrm:\t");
-  if (strncmp (eff, "0000000000000000", 16) == 0 && strncmp (prm, "0000000000000000", 16) == 0)
-    printf ("caps=none\n");
-  else
-    printf ("caps=%.16s\n", eff);
+  for (unsigned int i = 0; i < sizeof sets / sizeof sets[0]; i++)
+    {
+      char *value = strstr (status, sets[i]);
+
+      if (i == 4 && getuid () != 0)
+        break;
+      if (value == NULL)
+        {
+          printf ("caps=unknown\n");
+          return;
+        }
+      value += strlen (sets[i]);
+      if (strncmp (value, "0000000000000000", 16) != 0)
+        {
+          printf ("caps=%.6s%.16s\n", sets[i], value);
+          return;
+        }
+    }
+  if (strncmp (nnp + strlen ("NoNewPrivs:\t"), "1", 1) != 0)
+    {
+      printf ("caps=no-new-privs-unset\n");
+      return;
+    }
+  printf ("caps=none\n");
 }
 
 int
@@ -305,6 +396,8 @@ main (int argc, char **argv)
         report (a, personality (ADDR_NO_RANDOMIZE));
       else if (strcmp (a, "caps") == 0)
         report_caps ();
+      else if (strcmp (a, "unconfined-mem") == 0)
+        try_unconfined_mem ();
       else
         {
           fprintf (stderr, "cbox-attack: unknown attempt %s\n", a);

@@ -27,6 +27,7 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
@@ -103,19 +104,51 @@ make_environ (const Case *c, const char *const *extra)
   return g_steal_pointer (&env);
 }
 
-/* cbox run --backend=B [--config=CONFIG] --forward=FORWARD --network=off
- * -- sh -c SCRIPT, in @project; returns the command's stdout. */
+/* Run as root (root and sudo modes), cbox runs in a mount namespace of
+ * its own where the covered /etc/ssl/private holds a key file, so that a
+ * cover that fails shows it even on a host whose folder is empty (as on
+ * most test machines). Folder and file are readable by everybody, so that
+ * for a sandbox run for a user (sudo) too only the cover hides the key.
+ * Nothing of it reaches the host: the namespace's mounts are private and
+ * go with cbox. */
+#define PLANTED_KEY "cbox-test-planted-key"
+static const char plant_private_key[]
+    = "mount -t tmpfs -o mode=0755 cbox-test /etc/ssl/private && "
+      "echo secret > /etc/ssl/private/" PLANTED_KEY " && "
+      "chmod 0644 /etc/ssl/private/" PLANTED_KEY " && exec \"$0\" \"$@\"";
+
+/* cbox run --backend=B [--config=CONFIG] --forward=FORWARD
+ * --network=NETWORK (NULL: off) -- sh -c SCRIPT, in @project; returns the
+ * command's stdout. With
+ * @planted (as root only), in a mount namespace whose /etc/ssl/private
+ * holds PLANTED_KEY. */
 static char *
-run_script (const Case *c, const char *project, const char *config, const char *forward,
-            const char *script)
+run_script_full (const Case *c, const char *project, const char *config, const char *forward,
+                 const char *network, const char *script, gboolean planted)
 {
   g_auto (CboxTestResult) r = { 0 };
   g_auto (GStrv) env = make_environ (c, NULL);
   g_autofree char *backend = g_strconcat ("--backend=", c->backend, NULL);
   g_autofree char *forward_arg = g_strconcat ("--forward=", forward, NULL);
   g_autofree char *config_arg = config != NULL ? g_strconcat ("--config=", config, NULL) : NULL;
+  g_autofree char *network_arg
+      = g_strconcat ("--network=", network != NULL ? network : "off", NULL);
   g_autoptr (GPtrArray) args = g_ptr_array_new ();
+  g_autoptr (GError) error = NULL;
+  int wait_status = 0;
 
+  if (planted)
+    {
+      g_assert_cmpuint (getuid (), ==, 0);
+      g_ptr_array_add (args, (gpointer) "unshare");
+      g_ptr_array_add (args, (gpointer) "--mount");
+      g_ptr_array_add (args, (gpointer) "--propagation=private");
+      g_ptr_array_add (args, (gpointer) "--");
+      g_ptr_array_add (args, (gpointer) "sh");
+      g_ptr_array_add (args, (gpointer) "-c");
+      g_ptr_array_add (args, (gpointer)plant_private_key);
+      g_ptr_array_add (args, (gpointer)cbox_test_cbox_path ());
+    }
   g_ptr_array_add (args, (gpointer) "run");
   if (config_arg != NULL)
     g_ptr_array_add (args, config_arg);
@@ -123,18 +156,34 @@ run_script (const Case *c, const char *project, const char *config, const char *
   if (g_str_equal (c->backend, "qemu"))
     g_ptr_array_add (args, (gpointer) "--set=qemu.accel=tcg");
   g_ptr_array_add (args, forward_arg);
-  g_ptr_array_add (args, (gpointer) "--network=off");
+  g_ptr_array_add (args, network_arg);
   g_ptr_array_add (args, (gpointer) "--");
   g_ptr_array_add (args, (gpointer) "sh");
   g_ptr_array_add (args, (gpointer) "-c");
   g_ptr_array_add (args, (gpointer)script);
   g_ptr_array_add (args, NULL);
-  g_assert_true (cbox_test_run ((const char *const *)args->pdata, project, (const char *const *)env,
-                                NULL, &r));
+  if (!planted)
+    g_assert_true (cbox_test_run ((const char *const *)args->pdata, project,
+                                  (const char *const *)env, NULL, &r));
+  else
+    {
+      g_assert_true (g_spawn_sync (project, (char **)args->pdata, env,
+                                   G_SPAWN_SEARCH_PATH | G_SPAWN_STDIN_FROM_DEV_NULL, NULL, NULL,
+                                   &r.out, &r.err, &wait_status, &error));
+      g_assert_no_error (error);
+      r.status = WIFEXITED (wait_status) ? WEXITSTATUS (wait_status) : 128 + WTERMSIG (wait_status);
+    }
   if (r.status != 0)
     g_test_message ("stderr: %s", r.err);
   g_assert_cmpint (r.status, ==, 0);
   return g_strdup (r.out);
+}
+
+static char *
+run_script (const Case *c, const char *project, const char *config, const char *forward,
+            const char *script)
+{
+  return run_script_full (c, project, config, forward, NULL, script, FALSE);
 }
 
 /* The line NAME=... of cbox-attack's output, its value. */
@@ -168,7 +217,8 @@ result_of (const char *out, const char *name)
 
 /* Root's power over the host: core_pattern (a program the host's kernel
  * runs as root on the next crash), /usr made writable, a device node, any
- * capability at all. Files the command makes still belong to whoever it
+ * capability at all; and a way around the filter: the memory of a process
+ * of the sandbox that runs outside it (cbox-exec), opened for writing. Files the command makes still belong to whoever it
  * runs as (root, for root). */
 static void
 test_root_power (gconstpointer data)
@@ -186,13 +236,24 @@ test_root_power (gconstpointer data)
   project = make_project (c);
   node = g_build_filename (project, "dev-null", NULL);
   made = g_build_filename (project, "made-inside", NULL);
-  script = g_strdup_printf ("./cbox-attack core-pattern remount:/usr 'mknod:%s' caps; touch '%s'",
-                            node, made);
+  script = g_strdup_printf (
+      "./cbox-attack core-pattern remount:/usr 'mknod:%s' caps unconfined-mem; touch '%s'", node,
+      made);
   out = run_script (c, project, NULL, "none", script);
   assert_refused (out, "core-pattern");
   assert_refused (out, "remount");
   assert_refused (out, "mknod");
   assert_result (out, "caps", "none");
+  /* No process of the sandbox that is less confined than the command
+   * (cbox-exec was, under nspawn run for a user) has memory the command
+   * may write. Once more with the host's network: bwrap then gives no
+   * Landlock scope, which alone held cbox-exec out of reach there. */
+  assert_refused (out, "unconfined-mem");
+  {
+    g_autofree char *host_net
+        = run_script_full (c, project, NULL, "none", "host", "./cbox-attack unconfined-mem", FALSE);
+    assert_refused (host_net, "unconfined-mem");
+  }
   g_assert_false (g_file_test (node, G_FILE_TEST_EXISTS));
   g_assert_cmpint (g_stat (made, &st), ==, 0);
   if (g_str_equal (c->mode, "root"))
@@ -205,13 +266,16 @@ test_root_power (gconstpointer data)
 
 /* The tmpfs hostconf puts over /etc/ssl/private (the host's TLS server
  * keys) stays: it cannot be unmounted, and nothing of the folder below
- * shows. */
+ * shows (a key file is planted below it where the test is root, see
+ * plant_private_key). For a root command, the same for the empty file
+ * over /etc/shadow, which the host has with content. */
 static void
 test_covers (gconstpointer data)
 {
   const Case *c = data;
   g_autofree char *project = NULL;
   g_autofree char *out = NULL;
+  gboolean planted = getuid () == 0;
 
   if (!setup (c))
     return;
@@ -221,11 +285,28 @@ test_covers (gconstpointer data)
       return;
     }
   project = make_project (c);
-  out = run_script (c, project, NULL, "hostconf",
-                    "./cbox-attack umount:/etc/ssl/private; "
-                    "echo entries=$(ls -A /etc/ssl/private | wc -l)");
+  out = run_script_full (c, project, NULL, "hostconf", NULL,
+                         "./cbox-attack umount:/etc/ssl/private; "
+                         "echo entries=$(ls -A /etc/ssl/private | wc -l); "
+                         "echo key=$(cat /etc/ssl/private/" PLANTED_KEY " 2>/dev/null); "
+                         "./cbox-attack umount:/etc/shadow | sed s/^umount=/umount-shadow=/; "
+                         "echo shadow=$(cat /etc/shadow 2>/dev/null | wc -c)",
+                         planted);
+  g_test_message ("%s", out);
   assert_refused (out, "umount");
   assert_result (out, "entries", "0");
+  assert_result (out, "key", "");
+  assert_refused (out, "umount-shadow");
+  assert_result (out, "shadow", "0");
+  /* The shadow check means something: the host's has content. */
+  if (g_str_equal (c->mode, "root"))
+    {
+      GStatBuf st;
+      g_assert_cmpint (g_stat ("/etc/shadow", &st), ==, 0);
+      g_assert_cmpint (st.st_size, >, 0);
+    }
+  /* Nothing planted reached the host. */
+  g_assert_false (g_file_test ("/etc/ssl/private/" PLANTED_KEY, G_FILE_TEST_EXISTS));
 }
 
 /* TIOCSTI (and TIOCLINUX) on a terminal the command was handed while its
@@ -439,6 +520,104 @@ test_syscalls (gconstpointer data)
   assert_result (out, "personality", "EPERM");
 }
 
+/* `cbox plan` names the filter the command will run under, and an
+ * exception (allow-userns) exactly where the command gets it: not for a
+ * command that is the host's root under bwrap or nspawn (see
+ * /kernel-surface/.../userns for what it gets), in the text and in
+ * --json; and of the shipped profiles, browser and claude ask for it. */
+static void
+test_plan (gconstpointer data)
+{
+  const Case *c = data;
+  g_autofree char *project = NULL;
+  g_autofree char *config = NULL;
+  g_autofree char *backend = NULL;
+  g_autofree char *config_arg = NULL;
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) env = NULL;
+  gboolean excepted = !g_str_equal (c->mode, "root") || g_str_equal (c->backend, "qemu");
+
+  if (!setup (c))
+    return;
+  project = make_project (c);
+  env = make_environ (c, NULL);
+  config = g_build_filename (project, "..", "allow-userns.conf", NULL);
+  g_assert_true (g_file_set_contents (config, "[cbox]\nallow-userns=true\n", -1, &error));
+  g_assert_no_error (error);
+  backend = g_strconcat ("--backend=", c->backend, NULL);
+  config_arg = g_strconcat ("--config=", config, NULL);
+
+  for (guint allow = 0; allow < 2; allow++)
+    for (guint json = 0; json < 2; json++)
+      {
+        g_auto (CboxTestResult) r = { 0 };
+        const char *args[] = { "plan",
+                               backend,
+                               "--set=qemu.accel=tcg",
+                               "--forward=none",
+                               json ? "--json" : "--network=off",
+                               allow ? config_arg : "--network=off",
+                               "--",
+                               "true",
+                               NULL };
+        g_autofree char *flat = NULL;
+
+        g_assert_true (cbox_test_run (args, project, (const char *const *)env, NULL, &r));
+        cbox_test_assert_status (&r, 0);
+        g_test_message ("%s", r.out);
+        if (!json)
+          {
+            g_assert_nonnull (strstr (r.out, "\nseccomp:     cbox-default (refuses "));
+            g_assert_nonnull (strstr (r.out, "new user namespaces)\n"));
+            if (allow && excepted)
+              g_assert_nonnull (strstr (r.out,
+                                        "\n  except:    new user namespaces, and the mount "
+                                        "and namespace calls used in them (allow-userns)\n"));
+            else
+              g_assert_null (strstr (r.out, "except:"));
+            if (allow && !excepted)
+              g_assert_nonnull (
+                  strstr (r.out, "allow-userns is not applied to a command that runs as root"));
+            continue;
+          }
+        /* The JSON without its layout. */
+        flat = g_strdup (r.out);
+        g_strdelimit (flat, "\n", ' ');
+        {
+          g_auto (GStrv) words = g_strsplit (flat, " ", -1);
+          g_free (flat);
+          flat = g_strjoinv ("", words);
+        }
+        g_assert_nonnull (strstr (flat, "\"seccomp\":{\"filter\":\"cbox-default\""));
+        if (allow && excepted)
+          g_assert_nonnull (strstr (flat, "\"allow_userns\":true,\"exceptions\":[\"new"));
+        else
+          g_assert_nonnull (strstr (flat, "\"allow_userns\":false,\"exceptions\":[]"));
+      }
+
+  /* The shipped profiles: browser and claude ask for the exception
+   * (Chromium's, Firefox's and Claude Code's own sandboxes), no other. */
+  {
+    static const char *const profiles[] = { "browser", "claude", "shell" };
+
+    for (gsize i = 0; i < G_N_ELEMENTS (profiles); i++)
+      {
+        g_auto (CboxTestResult) r = { 0 };
+        g_autofree char *profile = g_strconcat ("--profile=", profiles[i], NULL);
+        const char *args[]
+            = { "plan", backend, "--set=qemu.accel=tcg", profile, "--", "true", NULL };
+        gboolean asks = !g_str_equal (profiles[i], "shell");
+
+        g_assert_true (cbox_test_run (args, project, (const char *const *)env, NULL, &r));
+        cbox_test_assert_status (&r, 0);
+        if (asks && excepted)
+          g_assert_nonnull (strstr (r.out, "\n  except:    new user namespaces"));
+        else
+          g_assert_null (strstr (r.out, "except:"));
+      }
+  }
+}
+
 /* Every case in one VM boot, for qemu (a boot under TCG is slow). */
 static void
 test_qemu_all (gconstpointer data)
@@ -456,16 +635,24 @@ test_qemu_all (gconstpointer data)
   /* The guest's stdout is not a terminal: without the filter TIOCSTI
    * would fail with ENOTTY, with it EPERM. */
   script = g_strdup_printf (
-      "./cbox-attack core-pattern remount:/usr 'mknod:%s' caps keyctl add-key mount fsopen "
-      "open-tree umount:/usr ptrace perf socket-alg personality tiocsti:1 "
-      "umount:/etc/ssl/private; echo entries=$(ls -A /etc/ssl/private 2>/dev/null | wc -l); "
+      "./cbox-attack core-pattern remount:/usr 'mknod:%s' caps unconfined-mem keyctl add-key mount "
+      "fsopen "
+      "open-tree umount:/usr ptrace perf socket-alg personality tiocsti:1; "
+      "./cbox-attack umount:/etc/ssl/private | sed s/^umount=/umount-cover=/; echo entries=$(ls -A "
+      "/etc/ssl/private 2>/dev/null | wc -l); "
+      "echo key=$(cat /etc/ssl/private/" PLANTED_KEY " 2>/dev/null); "
+      "echo shadow=$(cat /etc/shadow 2>/dev/null | wc -c); "
       "./cbox-attack userns; ./cbox-attack clone-userns",
       node);
-  out = run_script (c, project, NULL, "hostconf", script);
+  /* Where the test is root, with a key file below the cover (see
+   * plant_private_key): the guest must not see it, whoever it runs as. */
+  out = run_script_full (c, project, NULL, "hostconf", NULL, script, getuid () == 0);
+  g_test_message ("%s", out);
   assert_refused (out, "core-pattern");
   assert_refused (out, "remount");
   assert_refused (out, "mknod");
   assert_result (out, "caps", "none");
+  assert_refused (out, "unconfined-mem");
   assert_result (out, "keyctl", "EPERM");
   assert_result (out, "add-key", "EPERM");
   assert_result (out, "mount", "EPERM");
@@ -478,16 +665,20 @@ test_qemu_all (gconstpointer data)
   assert_result (out, "personality", "EPERM");
   assert_result (out, "tiocsti", "EPERM");
   assert_result (out, "umount", "EPERM");
+  assert_result (out, "umount-cover", "EPERM");
   assert_result (out, "entries", "0");
+  assert_result (out, "key", "");
+  assert_result (out, "shadow", "0");
   assert_result (out, "userns", "EPERM");
   assert_result (out, "clone-userns", "EPERM");
   g_assert_false (g_file_test (node, G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test ("/etc/ssl/private/" PLANTED_KEY, G_FILE_TEST_EXISTS));
 }
 
 int
 main (int argc, char **argv)
 {
-  static const char *const backends[] = { "bwrap", "nspawn" };
+  static const char *const backends[] = { "bwrap", "nspawn", "qemu" };
   static const char *const modes[] = { "root", "sudo", "user" };
   struct passwd *pw = getpwnam ("cboxtest");
 
@@ -519,6 +710,13 @@ main (int argc, char **argv)
     g_test_add_data_func (path_, c, func);                                                         \
   }                                                                                                \
   G_STMT_END
+        ADD ("plan", test_plan);
+        if (g_str_equal (c->backend, "qemu"))
+          {
+            /* Every case in one boot. */
+            ADD ("all", test_qemu_all);
+            continue;
+          }
         ADD ("root-power", test_root_power);
         ADD ("covers", test_covers);
         ADD ("tiocsti-pipe", test_tiocsti_pipe);
@@ -527,10 +725,5 @@ main (int argc, char **argv)
         ADD ("syscalls", test_syscalls);
         ADD ("nested-proc", test_nested_proc);
       }
-  {
-    static const Case qemu_root = { "qemu", "root" };
-    if (getuid () == 0)
-      g_test_add_data_func ("/kernel-surface/qemu/root/all", &qemu_root, test_qemu_all);
-  }
   return g_test_run ();
 }

@@ -602,6 +602,10 @@ cbox_bwrap_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GError
   if (allow_userns && cbox_bwrap_command_is_host_root (plan))
     {
       allow_userns = FALSE;
+      /* The plan says what the command gets: `cbox plan` names no
+       * exception to the filter that is not made, and cbox enter's
+       * registry entry records the filter loaded. */
+      cbox_plan_set_allow_userns (plan, FALSE);
       cbox_plan_add_note (plan, "allow-userns is not applied to a command that runs as root "
                                 "(the host's uid 0 in a user namespace of its own could write "
                                 "/proc/sys): new user namespaces stay refused");

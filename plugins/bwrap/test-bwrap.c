@@ -243,6 +243,9 @@ test_realize_allow_userns_root (Fixture *fx, gconstpointer data)
   g_assert_cmpint (find_seq (fx->launch, "/run/cbox-exec", "--init", "--allow-userns", NULL), ==,
                    -1);
   g_assert_cmpint (find_seq (fx->launch, "--ro-bind", "/proc/sys", "/proc/sys", NULL), >, 0);
+  /* The plan says so (`cbox plan` names no exception, the registry
+   * records the filter loaded). */
+  g_assert_false (cbox_plan_get_allow_userns (fx->plan));
   if (find_seq (fx->launch, "--disable-userns", NULL) < 0)
     g_assert_cmpint (find_seq (fx->launch, "/run/cbox-exec", "--init", "--", NULL), >, 0);
 }

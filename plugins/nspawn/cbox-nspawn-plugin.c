@@ -449,9 +449,14 @@ cbox_nspawn_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GErro
    * command has not, so the sandboxes that want one (bwrap, Firefox's,
    * Chromium's) fail for root anyway. docs/security.md, "nspawn". */
   if (cbox_plan_get_allow_userns (plan) && cbox_plan_get_uid (plan) == 0)
-    cbox_plan_add_note (plan, "allow-userns is not applied to a command that runs as root "
-                              "(the host's uid 0 in a user namespace of its own could write "
-                              "/proc/sys): new user namespaces stay refused");
+    {
+      /* The plan says what the command gets (`cbox plan`'s exceptions,
+       * cbox enter's registry entry). */
+      cbox_plan_set_allow_userns (plan, FALSE);
+      cbox_plan_add_note (plan, "allow-userns is not applied to a command that runs as root "
+                                "(the host's uid 0 in a user namespace of its own could write "
+                                "/proc/sys): new user namespaces stay refused");
+    }
   else if (cbox_plan_get_allow_userns (plan))
     cbox_launch_add_arg (launch, "--allow-userns");
   /* Every network mode but host: abstract unix sockets outside the

@@ -542,7 +542,8 @@ run_as (const struct passwd *pw, const char *sock, const char *const *argv)
  * as cboxtest, reaches cboxtest's agent, and still goes when cbox is
  * killed with SIGKILL, although the change of user cleared the
  * parent-death signal cbox gave it: it watches its sync pipe. The folder
- * is swept by the next run. */
+ * is swept by the next run. The sandbox's ssh-add -D fails and the user's
+ * agent keeps its key. */
 static void
 test_sudo_kill_9 (Fixture *f, gconstpointer data)
 {
@@ -628,12 +629,20 @@ test_sudo_kill_9 (Fixture *f, gconstpointer data)
       launcher,
       (const char *const[]){ cbox_test_cbox_path (), backend_arg, project_arg, "--forward=ssh",
                              "run", "--", "sh", "-c",
-                             "ssh-add -l > listed; touch started; exec sleep 300", NULL },
+                             "ssh-add -D </dev/null && touch removed-all; "
+                             "ssh-add -l > listed; touch started; exec sleep 300",
+                             NULL },
       &error);
   g_assert_no_error (error);
   g_assert_true (cbox_test_wait_for_path (started, 120));
   g_assert_true (g_file_get_contents (listed, &listed_text, NULL, NULL));
   devtools_test_assert_contains (listed_text, "user (ED25519)");
+  /* The filter refuses a sudo user's sandbox what it refuses any other
+   * (the agent still listed the key after ssh-add -D, above). */
+  {
+    g_autofree char *removed = g_build_filename (project, "removed-all", NULL);
+    g_assert_false (g_file_test (removed, G_FILE_TEST_EXISTS));
+  }
 
   /* The relay runs as the user, every uid of it. */
   pid = find_relay (sock, &cmdline);
@@ -667,6 +676,12 @@ test_sudo_kill_9 (Fixture *f, gconstpointer data)
     cbox_test_assert_status (&result, 0);
   }
   g_assert_false (g_file_test (run_dir, G_FILE_TEST_EXISTS));
+  /* The user's agent, seen from the host, still has its key. */
+  {
+    const char *argv[] = { "ssh-add", "-l", NULL };
+    g_autofree char *still = run_as (pw, sock, argv);
+    devtools_test_assert_contains (still, "user (ED25519)");
+  }
   devtools_test_stop (g_steal_pointer (&agent));
 }
 
@@ -674,7 +689,8 @@ test_sudo_kill_9 (Fixture *f, gconstpointer data)
  * relays its socket over a virtio-serial port: in one boot (each costs
  * seconds under TCG), with an allowlist naming one of the agent's two
  * keys, the guest lists and signs with that key only, cannot empty the
- * agent, and the filter and its folder are gone after the run. */
+ * agent, add a key to it or lock it, and the filter and its folder are
+ * gone after the run. */
 static void
 test_qemu_agent_filtered (Fixture *f, gconstpointer data)
 {
@@ -699,6 +715,11 @@ test_qemu_agent_filtered (Fixture *f, gconstpointer data)
       "ssh-keygen -Y sign -f other.pub -n file msg </dev/null && echo OTHER-SIGNED\n"
       "rm -f msg.sig; ssh-keygen -Y sign -f ~/.ssh/id_test.pub -n file msg || exit 11\n"
       "ssh-add -D </dev/null && echo REMOVED-ALL\n"
+      "printf '#!/bin/sh\\necho sandbox-password\\n' > /tmp/askpass; chmod +x /tmp/askpass\n"
+      "export SSH_ASKPASS=/tmp/askpass SSH_ASKPASS_REQUIRE=force\n"
+      "ssh-keygen -q -t ed25519 -N '' -C planted -f /tmp/planted || exit 13\n"
+      "ssh-add /tmp/planted </dev/null && echo ADDED\n"
+      "ssh-add -x </dev/null && echo LOCKED\n"
       "test ! -e ~/.ssh/id_test || exit 12\n"
       "echo QEMU-AGENT-OK\n");
   cbox_test_assert_status (&result, 0);
@@ -706,6 +727,8 @@ test_qemu_agent_filtered (Fixture *f, gconstpointer data)
   g_assert_false (devtools_test_contains (result.out, f->other_fingerprint));
   g_assert_false (devtools_test_contains (result.out, "OTHER-SIGNED"));
   g_assert_false (devtools_test_contains (result.out, "REMOVED-ALL"));
+  g_assert_false (devtools_test_contains (result.out, "ADDED"));
+  g_assert_false (devtools_test_contains (result.out, "LOCKED"));
   devtools_test_assert_contains (result.out, "QEMU-AGENT-OK");
   /* The signature the guest made through the agent is good on the host. */
   msg = g_build_filename (f->project, "msg", NULL);
