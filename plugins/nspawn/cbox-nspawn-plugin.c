@@ -345,6 +345,13 @@ cbox_nspawn_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GErro
    * SIGTERM or SIGINT, nspawn asks the stub init to end the command. */
   cbox_launch_add_args (launch, "--resolv-conf=off", "--timezone=off", "--link-journal=no",
                         "--no-new-privileges=yes", "--kill-signal=SIGRTMIN+3", NULL);
+  /* nspawn's own seccomp filter refuses Landlock (EPERM), which turned
+   * cbox-exec's second layer against abstract sockets
+   * (--scope-abstract) into a silent no-op under nspawn. Landlock only
+   * ever takes rights away from its caller, so allowing its three calls
+   * gives the command nothing; cbox's own filter comes after it. */
+  cbox_launch_add_arg (launch, "--system-call-filter=landlock_create_ruleset landlock_add_rule "
+                               "landlock_restrict_self");
   /* /proc/keys and /proc/key-users list every key (and keyring user) the
    * reader may view, the host's included (keyrings are not namespaced):
    * nothing of them inside. nspawn already makes /proc/sys and
