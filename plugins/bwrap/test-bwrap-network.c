@@ -448,73 +448,6 @@ test_qemu_default_isolated (void)
   g_assert_nonnull (strstr (r.err, "cannot share the host's network namespace"));
 }
 
-/* qemu --publish: passt binds the host port on 127.0.0.1 only and
- * forwards it to the guest; a server in the guest on port 8000 answers on
- * the host's 127.0.0.1:PORT and nowhere else. Under TCG. */
-static void
-test_qemu_publish_reaches_server (void)
-{
-  g_autofree char *project = NULL;
-  g_autofree char *project_arg = NULL;
-  g_autofree char *publish_arg = NULL;
-  g_autofree char *server = NULL;
-  g_autofree char *ready_path = NULL;
-  g_auto (CboxTestResult) r = { 0 };
-  CboxTestPublishProbe *probe;
-  guint16 host_port;
-
-  if (!have_programs () || !cbox_test_require_backend ("qemu", NULL))
-    return;
-  project = cbox_test_make_dir ("project");
-  project_arg = g_strconcat ("--project=", project, NULL);
-  host_port = cbox_test_free_port ();
-  ready_path = g_build_filename (project, "published-ready", NULL);
-  publish_arg = g_strdup_printf ("--publish=%u:8000", host_port);
-  server = cbox_test_publish_server (8000);
-  probe = cbox_test_publish_probe_start (host_port, ready_path);
-  g_assert_true (cbox_test_run (
-      (const char *const[]){ "run", "--backend=qemu", "--set=qemu.accel=tcg", "--forward=none",
-                             project_arg, publish_arg, "--", "sh", "-c", server, NULL },
-      project, NULL, NULL, &r));
-  cbox_test_assert_status (&r, 0);
-  cbox_test_publish_probe_finish (probe);
-}
-
-/* qemu, a host port already in use: exit 125 saying so before any VM
- * boots; the command never ran. */
-static void
-test_qemu_publish_port_in_use (void)
-{
-  g_autoptr (GSocketListener) listener = g_socket_listener_new ();
-  g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr (GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
-  g_autoptr (GSocketAddress) bound = NULL;
-  g_autoptr (GError) error = NULL;
-  g_autofree char *project = NULL;
-  g_autofree char *project_arg = NULL;
-  g_autofree char *publish_arg = NULL;
-  g_autofree char *marker = NULL;
-  g_auto (CboxTestResult) r = { 0 };
-
-  if (!have_programs () || !cbox_test_require_backend ("qemu", NULL))
-    return;
-  g_assert_true (g_socket_listener_add_address (listener, address, G_SOCKET_TYPE_STREAM,
-                                                G_SOCKET_PROTOCOL_TCP, NULL, &bound, &error));
-  g_assert_no_error (error);
-  project = cbox_test_make_dir ("project");
-  project_arg = g_strconcat ("--project=", project, NULL);
-  publish_arg = g_strdup_printf ("--publish=%u",
-                                 g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
-  g_assert_true (cbox_test_run (
-      (const char *const[]){ "run", "--backend=qemu", "--set=qemu.accel=tcg", "--forward=none",
-                             project_arg, publish_arg, "--", "touch", "ran", NULL },
-      project, NULL, NULL, &r));
-  cbox_test_assert_status (&r, 125);
-  g_assert_nonnull (strstr (r.err, "already in use on the host"));
-  marker = g_build_filename (project, "ran", NULL);
-  g_assert_false (g_file_test (marker, G_FILE_TEST_EXISTS));
-}
-
 /* The second layer alone (cbox-exec --scope-abstract, Landlock ABI 6):
  * cbox-exec run directly on the host, in the host's network namespace,
  * as a sandbox that shared it by mistake would be. The host's abstract X
@@ -585,11 +518,22 @@ test_landlock_scope (void)
 
 /* ---- --publish ------------------------------------------------------------ */
 
-/* A server inside on port 8000, published as a free host port: reached
- * from the host's 127.0.0.1, not on the host's other address. */
-static void
-test_publish_reaches_server (void)
+/* The options that run @backend here: qemu under TCG (CI has no KVM). */
+static const char *
+backend_option (const char *backend)
 {
+  return g_str_equal (backend, "qemu") ? "--set=qemu.accel=tcg" : "--network=on";
+}
+
+/* A server inside on port 8000, published as a free host port: reached
+ * from the host's 127.0.0.1, not on the host's other address. bwrap
+ * through slirp4netns; qemu through passt, which binds the port itself
+ * (-t 127.0.0.1/PORT:8000) and forwards it to the guest. */
+static void
+test_publish_reaches_server (gconstpointer data)
+{
+  const char *backend = data;
+  g_autofree char *backend_arg = g_strconcat ("--backend=", backend, NULL);
   g_autofree char *project = NULL;
   g_autofree char *project_arg = NULL;
   g_autofree char *publish_arg = NULL;
@@ -599,7 +543,7 @@ test_publish_reaches_server (void)
   CboxTestPublishProbe *probe;
   guint16 host_port;
 
-  if (!have_programs ())
+  if (!have_programs () || !cbox_test_require_backend (backend, NULL))
     return;
   project = cbox_test_make_dir ("project");
   project_arg = g_strconcat ("--project=", project, NULL);
@@ -608,18 +552,21 @@ test_publish_reaches_server (void)
   publish_arg = g_strdup_printf ("--publish=%u:8000", host_port);
   server = cbox_test_publish_server (8000);
   probe = cbox_test_publish_probe_start (host_port, ready_path);
-  g_assert_true (
-      cbox_test_run ((const char *const[]){ "run", "--backend=bwrap", "--forward=none", project_arg,
-                                            publish_arg, "--", "sh", "-c", server, NULL },
-                     project, NULL, NULL, &r));
+  g_assert_true (cbox_test_run ((const char *const[]){ "run", backend_arg, backend_option (backend),
+                                                       "--forward=none", project_arg, publish_arg,
+                                                       "--", "sh", "-c", server, NULL },
+                                project, NULL, NULL, &r));
   cbox_test_assert_status (&r, 0);
   cbox_test_publish_probe_finish (probe);
 }
 
-/* A host port already in use: exit 125 saying so, the command never ran. */
+/* A host port already in use: exit 125 saying so, the command never ran
+ * (on qemu: before any VM booted). */
 static void
-test_publish_port_in_use (void)
+test_publish_port_in_use (gconstpointer data)
 {
+  const char *backend = data;
+  g_autofree char *backend_arg = g_strconcat ("--backend=", backend, NULL);
   g_autoptr (GSocketListener) listener = g_socket_listener_new ();
   g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
   g_autoptr (GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
@@ -632,7 +579,7 @@ test_publish_port_in_use (void)
   g_auto (CboxTestResult) r = { 0 };
   guint16 port;
 
-  if (!have_programs ())
+  if (!have_programs () || !cbox_test_require_backend (backend, NULL))
     return;
   g_assert_true (g_socket_listener_add_address (listener, address, G_SOCKET_TYPE_STREAM,
                                                 G_SOCKET_PROTOCOL_TCP, NULL, &bound, &error));
@@ -641,10 +588,10 @@ test_publish_port_in_use (void)
   project = cbox_test_make_dir ("project");
   project_arg = g_strconcat ("--project=", project, NULL);
   publish_arg = g_strdup_printf ("--publish=%u", port);
-  g_assert_true (
-      cbox_test_run ((const char *const[]){ "run", "--backend=bwrap", "--forward=none", project_arg,
-                                            publish_arg, "--", "touch", "ran", NULL },
-                     project, NULL, NULL, &r));
+  g_assert_true (cbox_test_run ((const char *const[]){ "run", backend_arg, backend_option (backend),
+                                                       "--forward=none", project_arg, publish_arg,
+                                                       "--", "touch", "ran", NULL },
+                                project, NULL, NULL, &r));
   cbox_test_assert_status (&r, 125);
   g_assert_nonnull (strstr (r.err, "already in use on the host"));
   marker = g_build_filename (project, "ran", NULL);
@@ -745,11 +692,15 @@ main (int argc, char **argv)
   g_test_add_func ("/bwrap/network/plan-says-what-passes", test_plan_words);
   g_test_add_func ("/bwrap/network/landlock/abstract-scope", test_landlock_scope);
   g_test_add_func ("/qemu/network/default/host-loopback-unreachable", test_qemu_default_isolated);
-  g_test_add_func ("/bwrap/network/publish/reaches-server-inside", test_publish_reaches_server);
-  g_test_add_func ("/bwrap/network/publish/port-in-use-fails", test_publish_port_in_use);
+  g_test_add_data_func ("/bwrap/network/publish/reaches-server-inside", "bwrap",
+                        test_publish_reaches_server);
+  g_test_add_data_func ("/bwrap/network/publish/port-in-use-fails", "bwrap",
+                        test_publish_port_in_use);
   g_test_add_func ("/bwrap/network/publish/plan-and-bad-values", test_publish_plan);
-  g_test_add_func ("/qemu/network/publish/reaches-server-inside", test_qemu_publish_reaches_server);
-  g_test_add_func ("/qemu/network/publish/port-in-use-fails", test_qemu_publish_port_in_use);
+  g_test_add_data_func ("/qemu/network/publish/reaches-server-inside", "qemu",
+                        test_publish_reaches_server);
+  g_test_add_data_func ("/qemu/network/publish/port-in-use-fails", "qemu",
+                        test_publish_port_in_use);
   status = g_test_run ();
   g_clear_object (&host.services);
   g_clear_object (&host.xvfb);
