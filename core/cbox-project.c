@@ -170,18 +170,33 @@ const char *
 cbox_project_path_refusal (const char *real)
 {
   const char *path = g_getenv ("PATH");
+  gsize real_len = strlen (real);
   g_auto (GStrv) dirs = NULL;
 
   /* A folder on the caller's PATH (~/bin, ~/.local/bin, ~/.cargo/bin,
-   * /usr/local/bin): what the sandbox writes there, the host's shell runs
-   * later under a common command's name (a delayed escape, like a git
-   * hook). Relative entries are left out: they name no fixed folder. */
+   * /usr/local/bin), or one that holds such a folder (~/.cargo, ~/.local):
+   * what the sandbox writes there, the host's shell runs later under a
+   * common command's name (a delayed escape, like a git hook). Decided on
+   * the entries' real paths. Relative entries are left out: they name no
+   * fixed folder. */
   if (path == NULL)
     return NULL;
   dirs = g_strsplit (path, ":", -1);
   for (guint i = 0; dirs[i] != NULL; i++)
-    if (g_path_is_absolute (dirs[i]) && cbox_project_same_dir (real, dirs[i]))
-      return "a folder on your PATH, whose programs the host's shell runs";
+    {
+      g_autofree char *dir = NULL;
+
+      if (!g_path_is_absolute (dirs[i]))
+        continue;
+      dir = realpath (dirs[i], NULL);
+      if (dir == NULL)
+        continue;
+      if (g_str_equal (dir, real))
+        return "a folder on your PATH, whose programs the host's shell runs";
+      if (g_str_has_prefix (dir, real) && (dir[real_len] == '/' || g_str_equal (real, "/")))
+        return "a folder that holds a folder on your PATH, whose programs the host's shell "
+               "runs";
+    }
   return NULL;
 }
 

@@ -155,10 +155,11 @@ test_refuse_system (void)
   fixture_clear (&f);
 }
 
-/* A folder on the caller's PATH (here ~/bin, put first on PATH): what a
- * sandbox writes there the host's shell runs later under a command's
- * name. Refused as the project (with the override) and as a writable bind
- * (directly and through a link); a read-only bind of it is fine. */
+/* A folder on the caller's PATH (here ~/bin, put first on PATH), or one
+ * that holds such a folder: what a sandbox writes there the host's shell
+ * runs later under a command's name. Refused as the project (with the
+ * override) and as a writable bind (directly and through a link); a
+ * read-only bind of it is fine. */
 static void
 test_refuse_path_dir (void)
 {
@@ -206,6 +207,24 @@ test_refuse_path_dir (void)
   assert_refused (&link_bind, "a folder on your PATH", "--ro-bind");
   run_cbox (&f, &ro_bind, ro_arg, "plan", NULL);
   cbox_test_assert_status (&ro_bind, 0);
+  /* A folder that holds one on PATH (as ~/.cargo holds ~/.cargo/bin). */
+  {
+    g_auto (CboxTestResult) holder = { 0 };
+    g_auto (CboxTestResult) holder_bind = { 0 };
+    g_autofree char *tools = g_build_filename (f.home, "tools", NULL);
+    g_autofree char *tools_bin = g_build_filename (tools, "bin", NULL);
+    g_autofree char *holder_arg = g_strconcat ("--project=", tools, NULL);
+    g_autofree char *holder_bind_arg = g_strconcat ("--bind=", tools, ":/data", NULL);
+    g_autofree char *more_path = NULL;
+
+    g_assert_cmpint (g_mkdir_with_parents (tools_bin, 0755), ==, 0);
+    more_path = g_strconcat (tools_bin, ":", g_environ_getenv (f.env, "PATH"), NULL);
+    f.env = g_environ_setenv (f.env, "PATH", more_path, TRUE);
+    run_cbox (&f, &holder, holder_arg, "plan", NULL);
+    assert_refused (&holder, "holds a folder on your PATH", "--allow-project=");
+    run_cbox (&f, &holder_bind, holder_bind_arg, "plan", NULL);
+    assert_refused (&holder_bind, "holds a folder on your PATH", "--ro-bind");
+  }
   fixture_clear (&f);
 }
 
