@@ -947,6 +947,19 @@ cbox_qemu_progress_clear (CboxQemuProgress *progress)
   g_clear_pointer (&progress->stage, g_free);
 }
 
+/* The command runs: the line goes for good. Called on the init's "ready"
+ * and before any byte of the command's output, whichever comes first: the
+ * VM's ports are separate sockets, and under load the command's first
+ * output can reach cbox before the control port's "ready" does. A kernel
+ * mark read after that must not draw the line again between the
+ * command's bytes. */
+static void
+cbox_qemu_progress_end (CboxQemuProgress *progress)
+{
+  cbox_qemu_progress_clear (progress);
+  progress->on = FALSE;
+}
+
 /* What the user typed during the boot, while the terminal was still in
  * canonical mode: complete lines, and end-of-file marks. Switched to raw
  * mode as it is, the line discipline would hand each ^D typed as a NUL
@@ -1047,9 +1060,8 @@ static void
 cbox_qemu_channel_output (CboxQemuState *state, GString *log, CboxQemuProgress *progress,
                           int channel, int console_out, const char *buf, gsize len)
 {
-  switch (channel)
+  if (channel == CBOX_QEMU_CH_LOG)
     {
-    case CBOX_QEMU_CH_LOG:
       cbox_qemu_log_append (log, buf, len);
       if (state->verbose)
         cbox_qemu_write_all (STDERR_FILENO, buf, len);
@@ -1061,7 +1073,14 @@ cbox_qemu_channel_output (CboxQemuState *state, GString *log, CboxQemuProgress *
           if (stage != NULL)
             cbox_qemu_progress_set (progress, stage);
         }
-      break;
+      return;
+    }
+
+  /* The command's own bytes. */
+  if (progress != NULL)
+    cbox_qemu_progress_end (progress);
+  switch (channel)
+    {
     case CBOX_QEMU_CH_CONSOLE:
       if (console_out >= 0)
         cbox_qemu_write_all (console_out, buf, len);
@@ -1717,7 +1736,7 @@ cbox_qemu_boot (CboxQemuState *state, char **argv, CboxQemuAccel accel, CboxQemu
                   else if (g_str_equal (control_in->str, "ready"))
                     {
                       ready = TRUE;
-                      cbox_qemu_progress_clear (progress);
+                      cbox_qemu_progress_end (progress);
                       if (state->stdio[0] == CBOX_QEMU_STDIO_TTY)
                         cbox_qemu_take_cooked_input (stdin_pending);
                       /* Raw only when the user types into the console: a
