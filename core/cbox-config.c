@@ -50,6 +50,7 @@ typedef enum
   /* Paths relative to a writable bind (".git/hooks"), or "~/..." */
   CBOX_KEY_PROTECT_LIST,
   CBOX_KEY_PUBLISH_LIST, /* HOSTPORT[:SANDBOXPORT] */
+  CBOX_KEY_SECONDS,      /* 0 to CBOX_NET_KEEP_MAX_S, decimal digits */
 } CboxKeyType;
 
 typedef struct
@@ -67,6 +68,7 @@ static const CboxCoreKey cbox_core_keys[] = {
   { "publish", CBOX_KEY_PUBLISH_LIST, FALSE },
   { "network-allow", CBOX_KEY_HOST_LIST, FALSE },
   { "network-deny", CBOX_KEY_HOST_LIST, FALSE },
+  { "network-keep", CBOX_KEY_SECONDS, FALSE },
   { "allow-userns", CBOX_KEY_BOOLEAN, FALSE },
   { "forward", CBOX_KEY_NAME_LIST, FALSE },
   { "forward-optional", CBOX_KEY_NAME_LIST, FALSE },
@@ -533,6 +535,15 @@ cbox_config_check_core_key (GKeyFile *key_file, const char *key, CboxConfigLayer
             return FALSE;
           }
       return TRUE;
+    case CBOX_KEY_SECONDS:
+      if (cbox_config_parse_seconds (value) < 0)
+        {
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_CONFIG,
+                       "'%s' is not a number of seconds (0 to %d, digits only)", value,
+                       CBOX_NET_KEEP_MAX_S);
+          return FALSE;
+        }
+      return TRUE;
     case CBOX_KEY_PUBLISH_LIST:
       for (guint i = 0; list[i] != NULL; i++)
         {
@@ -548,6 +559,18 @@ cbox_config_check_core_key (GKeyFile *key_file, const char *key, CboxConfigLayer
     default:
       g_assert_not_reached ();
     }
+}
+
+int
+cbox_config_parse_seconds (const char *value)
+{
+  guint64 seconds;
+
+  if (value == NULL || value[0] == '\0' || strspn (value, "0123456789") != strlen (value)
+      || strlen (value) > 6)
+    return -1;
+  seconds = g_ascii_strtoull (value, NULL, 10);
+  return seconds <= CBOX_NET_KEEP_MAX_S ? (int)seconds : -1;
 }
 
 static void

@@ -96,6 +96,12 @@ char *cbox_config_get_core_string (CboxConfig *config, const char *key);
 
 /* "on", "off", "true", "false", "yes", "no", "1", "0". */
 gboolean cbox_config_parse_boolean (const char *value, gboolean *ret_value);
+/* `[cbox] network-keep`: how long the project's shared network outlives
+ * its last run (core/cbox-net.c). */
+#define CBOX_NET_KEEP_DEFAULT_S 60
+#define CBOX_NET_KEEP_MAX_S 86400
+/* A number of seconds (decimal digits, 0 to CBOX_NET_KEEP_MAX_S), or -1. */
+int cbox_config_parse_seconds (const char *value);
 /* Plugin and alias names: [a-z0-9_-]+. */
 gboolean cbox_config_name_is_valid (const char *name);
 /* Profile names: [A-Za-z0-9_.-]+, not starting with '.'. */

@@ -16,6 +16,7 @@ struct _CboxContext
   gboolean verbose;
   gboolean requested;
   char *libexec_dir;
+  char *project_dir;
   gpointer data;
   GDestroyNotify data_destroy;
   pid_t sandbox_pid;
@@ -59,6 +60,7 @@ cbox_context_free (CboxContext *ctx)
   g_free (ctx->instance_id);
   g_free (ctx->backend);
   g_free (ctx->libexec_dir);
+  g_free (ctx->project_dir);
   g_free (ctx);
 }
 
@@ -68,6 +70,21 @@ cbox_context_set_profile (CboxContext *ctx, const char *profile)
   g_return_if_fail (ctx != NULL);
   g_free (ctx->profile);
   ctx->profile = g_strdup (profile);
+}
+
+void
+cbox_context_set_project_dir (CboxContext *ctx, const char *project_dir)
+{
+  g_return_if_fail (ctx != NULL);
+  g_free (ctx->project_dir);
+  ctx->project_dir = g_strdup (project_dir);
+}
+
+const char *
+cbox_context_get_project_dir (CboxContext *ctx)
+{
+  g_return_val_if_fail (ctx != NULL, NULL);
+  return ctx->project_dir;
 }
 
 void

@@ -11,6 +11,9 @@ struct _CboxLaunch
   GPtrArray *argv; /* NULL-terminated */
   GArray *fds;     /* int, owned */
   char **environ;
+  /* Namespaces the tool starts in (not owned), -1 for none. */
+  int join_userns_fd;
+  int join_netns_fd;
 };
 
 CboxLaunch *
@@ -22,6 +25,7 @@ cbox_launch_new (void)
   g_ptr_array_add (launch->argv, NULL);
   launch->fds = g_array_new (FALSE, FALSE, sizeof (int));
   launch->environ = g_new0 (char *, 1);
+  launch->join_userns_fd = launch->join_netns_fd = -1;
   return launch;
 }
 
@@ -148,4 +152,20 @@ cbox_launch_to_shell_string (CboxLaunch *launch)
         g_string_append (out, quoted);
     }
   return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
+void
+cbox_launch_set_namespaces (CboxLaunch *launch, int userns_fd, int netns_fd)
+{
+  g_return_if_fail (launch != NULL);
+  launch->join_userns_fd = userns_fd;
+  launch->join_netns_fd = netns_fd;
+}
+
+void
+cbox_launch_get_namespaces (CboxLaunch *launch, int *ret_userns_fd, int *ret_netns_fd)
+{
+  g_return_if_fail (launch != NULL);
+  *ret_userns_fd = launch->join_userns_fd;
+  *ret_netns_fd = launch->join_netns_fd;
 }

@@ -32,6 +32,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <netinet/in.h>
@@ -43,6 +44,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cbox-config.h"
 #include "cbox-private.h"
 
 /* How long the helper may take to configure the namespace. */
@@ -387,6 +389,34 @@ cbox_net_helper_publish (CboxNetHelper *helper, gint64 deadline_ms, GError **err
   return TRUE;
 }
 
+/* The helper's options that every namespace it serves gets, per run or
+ * shared. */
+static void
+cbox_net_helper_add_options (GPtrArray *argv, gboolean as_root)
+{
+  /* --disable-host-loopback: 10.0.2.2 (the gateway) is never the host's
+   * 127.0.0.1. No --enable-ipv6: with it the helper would need the same
+   * promise for ::1, which this version does not make in writing; IPv6
+   * stays off inside. DNS goes to CBOX_NET_DNS_ADDRESS, which the helper
+   * forwards to the host's resolver (that one may be on the host's
+   * loopback: only port 53 of the resolvers the host lists, not a way to
+   * the rest). */
+  g_ptr_array_add (argv, g_strdup ("--configure"));
+  g_ptr_array_add (argv, g_strdup ("--mtu=65520"));
+  g_ptr_array_add (argv, g_strdup ("--disable-host-loopback"));
+  /* The helper parses every packet the sandbox sends (libslirp has had
+   * memory-safety bugs): its own seccomp filter always, and, when it runs
+   * as root (nspawn, a root run), its sandbox too (an empty root of its
+   * own, every capability dropped but CAP_NET_BIND_SERVICE). As another
+   * user --enable-sandbox cannot work here (it would join the target's
+   * user namespace by pid; cbox names the namespace by path), and that
+   * user has nothing of root's to lose. Both cost nothing measurable
+   * against the helper's start (docs/benchmarks.md). */
+  g_ptr_array_add (argv, g_strdup ("--enable-seccomp"));
+  if (as_root)
+    g_ptr_array_add (argv, g_strdup ("--enable-sandbox"));
+}
+
 CboxNetHelper *
 cbox_net_helper_start (CboxPlan *plan, int netns_fd, uid_t uid, gid_t gid, GError **error)
 {
@@ -445,27 +475,7 @@ cbox_net_helper_start (CboxPlan *plan, int netns_fd, uid_t uid, gid_t gid, GErro
   helper->log_fd = memfd_create ("cbox-net-log", MFD_CLOEXEC);
 
   g_ptr_array_add (argv, g_strdup (CBOX_NET_HELPER));
-  /* --disable-host-loopback: 10.0.2.2 (the gateway) is never the host's
-   * 127.0.0.1. No --enable-ipv6: with it the helper would need the same
-   * promise for ::1, which this version does not make in writing; IPv6
-   * stays off inside. DNS goes to CBOX_NET_DNS_ADDRESS, which the helper
-   * forwards to the host's resolver (that one may be on the host's
-   * loopback: only port 53 of the resolvers the host lists, not a way to
-   * the rest). */
-  g_ptr_array_add (argv, g_strdup ("--configure"));
-  g_ptr_array_add (argv, g_strdup ("--mtu=65520"));
-  g_ptr_array_add (argv, g_strdup ("--disable-host-loopback"));
-  /* The helper parses every packet the sandbox sends (libslirp has had
-   * memory-safety bugs): its own seccomp filter always, and, when it runs
-   * as root (nspawn, a root run), its sandbox too (an empty root of its
-   * own, every capability dropped but CAP_NET_BIND_SERVICE). As another
-   * user --enable-sandbox cannot work here (it would join the target's
-   * user namespace by pid; cbox names the namespace by path), and that
-   * user has nothing of root's to lose. Both cost nothing measurable
-   * against the helper's start (docs/benchmarks.md). */
-  g_ptr_array_add (argv, g_strdup ("--enable-seccomp"));
-  if (uid == 0 && geteuid () == 0)
-    g_ptr_array_add (argv, g_strdup ("--enable-sandbox"));
+  cbox_net_helper_add_options (argv, uid == 0 && geteuid () == 0);
   g_ptr_array_add (argv, g_strdup_printf ("--ready-fd=%d", ready_pipe[1]));
   g_ptr_array_add (argv, g_strdup_printf ("--exit-fd=%d", exit_pipe[0]));
   g_ptr_array_add (argv, g_strdup ("--netns-type=path"));
@@ -677,4 +687,375 @@ cbox_net_namespace_prepare (CboxPlan *plan, GError **error)
   if (helper == NULL || !cbox_net_helper_wait_ready (helper, error))
     return NULL;
   return g_strdup (holder->path);
+}
+
+/* ---- the project's network, shared --------------------------------------
+ *
+ * One slirp4netns per run costs a default run about a third of its time
+ * (its start: exec, libraries, the tap device; docs/benchmarks.md), more
+ * than everything a --network=off run does. So the runs of one project
+ * share one network: a keeper process (cbox-netkeep) holds the network
+ * namespace and its helper, every run of the project joins it, and it
+ * ends network-keep seconds after the last run has ended.
+ *
+ * Why sharing within a project is no new door: every run of a project
+ * already shares its writable folder, so what one run could do to another
+ * through their common loopback (reach a server the other started), it
+ * can already do by changing the files the other runs. Different
+ * projects, different users and root never share a keeper (its socket is
+ * in a folder of the user's, named after the project). Runs that publish
+ * ports, other network modes, other backends and root acting for a user
+ * get a network of their own, as before. The host's loopback and abstract
+ * sockets stay out of reach exactly as with a helper per run: the same
+ * helper, the same options. Abstract sockets between two runs of the
+ * project are scoped apart by Landlock where the kernel has it (ABI 6). */
+
+#define CBOX_NET_KEEPER "cbox-netkeep"
+/* How long a run waits for a keeper's first answer (the namespace). */
+#define CBOX_NET_SHARE_ANSWER_TIMEOUT_MS 5000
+
+struct _CboxNetShare
+{
+  int conn; /* open for as long as the run lives: the keeper counts it */
+  int netns_fd;
+  int userns_fd;
+  gboolean ready;
+};
+
+guint
+cbox_net_share_keep_seconds (CboxContext *ctx)
+{
+  GKeyFile *config;
+  g_autofree char *value = NULL;
+  int keep = CBOX_NET_KEEP_DEFAULT_S;
+
+  g_return_val_if_fail (ctx != NULL, 0);
+  if (cbox_context_get_network_mode (ctx) != CBOX_NETWORK_OWN
+      || cbox_context_get_project_dir (ctx) == NULL)
+    return 0;
+  /* Only for a caller acting as itself: root running a sandbox for a
+   * user (sudo) starts that user's helper per run, and a setuid cbox
+   * shares nothing. */
+  if (getuid () != geteuid ()
+      || (geteuid () == 0 && cbox_host_get_uid (cbox_context_get_host (ctx)) != 0))
+    return 0;
+  config = cbox_context_get_config (ctx);
+  value = config != NULL ? g_key_file_get_string (config, "cbox", "network-keep", NULL) : NULL;
+  if (value != NULL)
+    keep = cbox_config_parse_seconds (g_strstrip (value));
+  return keep > 0 ? (guint)keep : 0;
+}
+
+static gboolean
+cbox_net_share_errno (const char *what, GError **error)
+{
+  int saved_errno = errno;
+
+  g_set_error (error, CBOX_ERROR, CBOX_ERROR_BACKEND, "the project's network: %s: %s", what,
+               g_strerror (saved_errno));
+  return FALSE;
+}
+
+/* The user's folder for keeper sockets, made if missing. */
+static char *
+cbox_net_share_dir (const CboxHost *host, GError **error)
+{
+  const char *runtime = cbox_host_get_runtime_dir (host);
+  g_autofree char *dir = NULL;
+  struct stat st;
+
+  if (runtime != NULL && runtime[0] == '/' && geteuid () == cbox_host_get_uid (host))
+    dir = g_build_filename (runtime, "cbox-net", NULL);
+  else
+    dir = g_strdup_printf ("%s/cbox-net-%u", g_get_tmp_dir (), (unsigned)geteuid ());
+  if (mkdir (dir, 0700) < 0 && errno != EEXIST)
+    {
+      cbox_net_share_errno (dir, error);
+      return NULL;
+    }
+  /* Security: whoever can enter the folder can connect to the keeper and
+   * put a socket of their own where cbox looks for it. A folder of
+   * somebody else's (/tmp is everybody's), or a link, is refused. */
+  if (lstat (dir, &st) < 0)
+    {
+      cbox_net_share_errno (dir, error);
+      return NULL;
+    }
+  if (!S_ISDIR (st.st_mode) || st.st_uid != geteuid () || (st.st_mode & 077) != 0)
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_BACKEND,
+                   "the project's network: %s is not a folder of yours that only you can enter "
+                   "(mode 0700); remove it",
+                   dir);
+      return NULL;
+    }
+  return g_steal_pointer (&dir);
+}
+
+/* Waits (bounded) for the keeper's first answer on @share->conn: 'N' and
+ * the namespaces. FALSE with no @error when the keeper said nothing (a
+ * dead one: the caller replaces it). */
+static gboolean
+cbox_net_share_receive (CboxNetShare *share, GError **error)
+{
+  struct pollfd pfd = { .fd = share->conn, .events = POLLIN };
+  char control[CMSG_SPACE (2 * sizeof (int))];
+  char byte = 0;
+  struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+  struct msghdr msg = {
+    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control
+  };
+  struct cmsghdr *cmsg;
+  int fds[2] = { -1, -1 };
+  ssize_t n;
+  int r;
+
+  do
+    r = poll (&pfd, 1, CBOX_NET_SHARE_ANSWER_TIMEOUT_MS);
+  while (r < 0 && errno == EINTR);
+  if (r <= 0)
+    return FALSE;
+  do
+    n = recvmsg (share->conn, &msg, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  for (cmsg = CMSG_FIRSTHDR (&msg); cmsg != NULL; cmsg = CMSG_NXTHDR (&msg, cmsg))
+    if (cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS)
+      memcpy (fds, CMSG_DATA (cmsg), MIN (sizeof fds, cmsg->cmsg_len - CMSG_LEN (0)));
+  if (n == 1 && byte == 'N' && fds[0] >= 0 && (geteuid () == 0) == (fds[1] < 0))
+    {
+      share->netns_fd = fds[0];
+      share->userns_fd = fds[1];
+      return TRUE;
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (fds); i++)
+    if (fds[i] >= 0)
+      close (fds[i]);
+  if (n == 1 && byte == 'F')
+    {
+      char text[1200];
+      ssize_t len = recv (share->conn, text, sizeof text - 1, MSG_DONTWAIT);
+
+      text[MAX (len, 0)] = '\0';
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_BACKEND,
+                   "the network helper %s; the command did not start (--network=off runs "
+                   "without network, --network=host shares the host's)",
+                   g_strstrip (text));
+    }
+  return FALSE;
+}
+
+static int
+cbox_net_share_connect (const char *socket_path)
+{
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  g_strlcpy (addr.sun_path, socket_path, sizeof addr.sun_path);
+  if (fd >= 0 && connect (fd, (struct sockaddr *)&addr, sizeof addr) < 0)
+    {
+      close (fd);
+      fd = -1;
+    }
+  return fd;
+}
+
+/* A new keeper at @socket_path (the caller holds the lock): cbox binds
+ * its socket and connects first, so the keeper finds this run waiting. */
+static gboolean
+cbox_net_share_start_keeper (CboxContext *ctx, CboxNetShare *share, const char *lock_path,
+                             const char *socket_path, guint keep_s, GError **error)
+{
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  g_autofree char *keeper
+      = g_build_filename (cbox_context_get_libexec_dir (ctx), CBOX_NET_KEEPER, NULL);
+  g_autofree char *helper = g_find_program_in_path (CBOX_NET_HELPER);
+  g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  cbox_autofd int listen_fd = -1;
+  gboolean as_root = geteuid () == 0;
+
+  if (!g_file_test (keeper, G_FILE_TEST_IS_EXECUTABLE) || helper == NULL)
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_UNAVAILABLE,
+                   "the project's network: %s is missing (is cbox installed completely?)",
+                   helper == NULL ? CBOX_NET_HELPER : keeper);
+      return FALSE;
+    }
+  if (unlink (socket_path) < 0 && errno != ENOENT)
+    return cbox_net_share_errno (socket_path, error);
+  g_strlcpy (addr.sun_path, socket_path, sizeof addr.sun_path);
+  listen_fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (listen_fd < 0 || bind (listen_fd, (struct sockaddr *)&addr, sizeof addr) < 0
+      || listen (listen_fd, 64) < 0)
+    return cbox_net_share_errno (socket_path, error);
+  share->conn = cbox_net_share_connect (socket_path);
+  if (share->conn < 0)
+    return cbox_net_share_errno (socket_path, error);
+
+  g_ptr_array_add (argv, g_strdup (keeper));
+  g_ptr_array_add (argv, g_strdup_printf ("%d", listen_fd));
+  g_ptr_array_add (argv, g_strdup (lock_path));
+  g_ptr_array_add (argv, g_strdup (socket_path));
+  g_ptr_array_add (argv, g_strdup_printf ("%u", keep_s));
+  g_ptr_array_add (argv, g_strdup (as_root ? "0" : "1"));
+  /* The helper's command line, at the fds cbox-netkeep puts them at. */
+  g_ptr_array_add (argv, g_steal_pointer (&helper));
+  cbox_net_helper_add_options (argv, as_root);
+  g_ptr_array_add (argv, g_strdup ("--ready-fd=5"));
+  g_ptr_array_add (argv, g_strdup ("--exit-fd=6"));
+  g_ptr_array_add (argv, g_strdup ("--netns-type=path"));
+  if (!as_root)
+    g_ptr_array_add (argv, g_strdup ("--userns-path=/proc/self/fd/4"));
+  g_ptr_array_add (argv, g_strdup ("/proc/self/fd/3"));
+  g_ptr_array_add (argv, g_strdup ("tap0"));
+  g_ptr_array_add (argv, NULL);
+  return cbox_run_spawn_detached ("the project's network keeper", keeper,
+                                  (const char *const *)argv->pdata, &listen_fd, 1, error);
+}
+
+CboxNetShare *
+cbox_net_share_join (CboxContext *ctx, GError **error)
+{
+  guint keep_s = cbox_net_share_keep_seconds (ctx);
+  g_autofree char *dir = NULL;
+  g_autofree char *key = NULL;
+  g_autofree char *lock_path = NULL;
+  g_autofree char *socket_path = NULL;
+  g_autofree char *what = NULL;
+  cbox_autofd int lock_fd = -1;
+  CboxNetShare *share;
+
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+  if (keep_s == 0)
+    return NULL;
+  dir = cbox_net_share_dir (cbox_context_get_host (ctx), error);
+  if (dir == NULL)
+    return NULL;
+  /* One keeper per project (its real path) and cbox version. */
+  what = g_strconcat (CBOX_VERSION, "\n", cbox_context_get_project_dir (ctx), NULL);
+  key = g_compute_checksum_for_string (G_CHECKSUM_SHA256, what, -1);
+  key[32] = '\0';
+  lock_path = g_strdup_printf ("%s/%s.lock", dir, key);
+  socket_path = g_strdup_printf ("%s/%s.sock", dir, key);
+  if (strlen (socket_path) >= sizeof (((struct sockaddr_un *)NULL)->sun_path))
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_BACKEND,
+                   "the project's network: the socket path %s is too long", socket_path);
+      return NULL;
+    }
+  /* The lock is held from the connect to the answer: the keeper removes
+   * its socket only while nobody holds it, so a run never joins a keeper
+   * that is ending. */
+  lock_fd = open (lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (lock_fd < 0)
+    {
+      cbox_net_share_errno (lock_path, error);
+      return NULL;
+    }
+  while (flock (lock_fd, LOCK_EX) < 0)
+    if (errno != EINTR)
+      {
+        cbox_net_share_errno (lock_path, error);
+        return NULL;
+      }
+
+  share = g_new0 (CboxNetShare, 1);
+  share->conn = share->netns_fd = share->userns_fd = -1;
+  share->conn = cbox_net_share_connect (socket_path);
+  if (share->conn >= 0 && cbox_net_share_receive (share, error))
+    return share;
+  if (error != NULL && *error != NULL)
+    {
+      cbox_net_share_free (share);
+      return NULL;
+    }
+  /* None, or a dead one (its socket left behind): a new keeper. */
+  if (share->conn >= 0)
+    close (share->conn);
+  share->conn = -1;
+  if (!cbox_net_share_start_keeper (ctx, share, lock_path, socket_path, keep_s, error))
+    {
+      cbox_net_share_free (share);
+      return NULL;
+    }
+  if (!cbox_net_share_receive (share, error))
+    {
+      if (error != NULL && *error == NULL)
+        g_set_error (error, CBOX_ERROR, CBOX_ERROR_BACKEND,
+                     "the project's network keeper %s did not answer", CBOX_NET_KEEPER);
+      cbox_net_share_free (share);
+      return NULL;
+    }
+  return share;
+}
+
+int
+cbox_net_share_get_netns_fd (CboxNetShare *share)
+{
+  g_return_val_if_fail (share != NULL, -1);
+  return share->netns_fd;
+}
+
+int
+cbox_net_share_get_userns_fd (CboxNetShare *share)
+{
+  g_return_val_if_fail (share != NULL, -1);
+  return share->userns_fd;
+}
+
+gboolean
+cbox_net_share_wait_ready (CboxNetShare *share, GError **error)
+{
+  gint64 deadline;
+  char text[1200];
+  ssize_t n = -1;
+
+  g_return_val_if_fail (share != NULL, FALSE);
+  if (share->ready)
+    return TRUE;
+  deadline = g_get_monotonic_time () / 1000 + CBOX_NET_READY_TIMEOUT_MS;
+  for (;;)
+    {
+      struct pollfd pfd = { .fd = share->conn, .events = POLLIN };
+      gint64 left = deadline - g_get_monotonic_time () / 1000;
+      int r;
+
+      if (left <= 0)
+        break;
+      r = poll (&pfd, 1, (int)left);
+      if (r < 0 && errno == EINTR)
+        continue;
+      if (r <= 0)
+        break;
+      do
+        n = recv (share->conn, text, sizeof text - 1, 0);
+      while (n < 0 && errno == EINTR);
+      break;
+    }
+  if (n >= 1 && text[0] == 'R')
+    {
+      share->ready = TRUE;
+      return TRUE;
+    }
+  text[MAX (n, 0)] = '\0';
+  g_set_error (error, CBOX_ERROR, CBOX_ERROR_BACKEND,
+               "the network helper %s; the command did not start (--network=off runs without "
+               "network, --network=host shares the host's)",
+               n > 1 && text[0] == 'F' ? g_strstrip (text + 1)
+               : n < 0                 ? CBOX_NET_HELPER " was not ready in time"
+                                       : CBOX_NET_HELPER " ended (its keeper is gone)");
+  return FALSE;
+}
+
+void
+cbox_net_share_free (CboxNetShare *share)
+{
+  if (share == NULL)
+    return;
+  if (share->conn >= 0)
+    close (share->conn);
+  if (share->netns_fd >= 0)
+    close (share->netns_fd);
+  if (share->userns_fd >= 0)
+    close (share->userns_fd);
+  g_free (share);
 }

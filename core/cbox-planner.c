@@ -260,6 +260,7 @@ cbox_planner_make_context (CboxPlanner *planner, const char *name, gboolean requ
   cbox_context_set_verbose (ctx, planner->request->verbose);
   cbox_context_set_requested (ctx, requested);
   cbox_context_set_libexec_dir (ctx, planner->libexec_dir);
+  cbox_context_set_project_dir (ctx, planner->request->project_dir);
   if (planner->backend_desc != NULL)
     cbox_context_set_backend (ctx, planner->backend_desc->name, planner->backend_desc->features);
   return ctx;

@@ -21,6 +21,9 @@ void cbox_context_set_network (CboxContext *ctx, CboxNetworkMode network);
 void cbox_context_set_verbose (CboxContext *ctx, gboolean verbose);
 void cbox_context_set_requested (CboxContext *ctx, gboolean requested);
 void cbox_context_set_libexec_dir (CboxContext *ctx, const char *libexec_dir);
+/* The project's real path (NULL outside a run or plan). */
+void cbox_context_set_project_dir (CboxContext *ctx, const char *project_dir);
+const char *cbox_context_get_project_dir (CboxContext *ctx);
 /* Called when the backend reports its sandbox's pid (the core records it
  * in the running-sandbox registry). */
 typedef void (*CboxContextSandboxPidFunc) (CboxContext *ctx, pid_t pid, gpointer user_data);
@@ -83,6 +86,15 @@ G_BEGIN_DECLS
 pid_t cbox_run_spawn_helper (const char *what, const char *const *argv, const int *keep_fds,
                              guint n_keep_fds, uid_t uid, gid_t gid, int output_fd, GError **error);
 
+/* Starts @path (@argv, empty environment, stdio on /dev/null, only
+ * @keep_fds inherited, in /) in a session of its own, as nobody's child:
+ * it outlives cbox (the project's network keeper). FALSE with @error when
+ * it could not be forked; a failed exec is not seen here. Call it before
+ * the run has started anything else (it turns off cbox's subreaper role
+ * for a moment). */
+gboolean cbox_run_spawn_detached (const char *what, const char *path, const char *const *argv,
+                                  const int *keep_fds, guint n_keep_fds, GError **error);
+
 /* SIGKILL for @pid and every process below it (each stopped before its
  * children are listed, so none escapes by forking); reaping @pid is the
  * caller's. For a tool that may have started to make the sandbox. */
@@ -112,6 +124,8 @@ gboolean cbox_net_plan_publish (CboxPlan *plan, const CboxPublishedPort *ports, 
                                 GError **error);
 
 /* ---- launches (cbox-launch.c) -------------------------------------------- */
+/* What cbox_launch_set_namespaces() set: -1 for none. */
+void cbox_launch_get_namespaces (CboxLaunch *launch, int *ret_userns_fd, int *ret_netns_fd);
 
 /* ---- the plan's spawn hook (cbox-plan.c) ---------------------------------- */
 /* Called once by cbox_launch_run_full() right after it spawned the tool,

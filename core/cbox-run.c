@@ -388,8 +388,10 @@ typedef struct
   const sigset_t *child_mask;
   gboolean ignore_forwarded;
   const CboxRunCredentials *creds;
-  int output_fd;     /* stdout and stderr go there when >= 0 */
-  gboolean root_cwd; /* a helper: it runs in /, not in the caller's folder */
+  int output_fd;      /* stdout and stderr go there when >= 0 */
+  gboolean root_cwd;  /* a helper: it runs in /, not in the caller's folder */
+  int join_userns_fd; /* namespaces to start in, -1 for none */
+  int join_netns_fd;
   pid_t parent;
   /* Written by the child when it cannot exec; read once clone() returned. */
   int child_errno;
@@ -402,6 +404,14 @@ cbox_run_child (void *data)
 
   if (!cbox_run_child_reset (spawn->child_mask, spawn->ignore_forwarded, spawn->creds,
                              spawn->parent))
+    goto fail;
+  /* The project's shared network (cbox_launch_set_namespaces()): its
+   * owner first, whose capabilities joining the network namespace needs.
+   * Failing either is failing to start: never the host's network
+   * instead. */
+  if (spawn->join_userns_fd >= 0 && setns (spawn->join_userns_fd, CLONE_NEWUSER) < 0)
+    goto fail;
+  if (spawn->join_netns_fd >= 0 && setns (spawn->join_netns_fd, CLONE_NEWNET) < 0)
     goto fail;
   /* Only stdio and the fds the launch names go on: an fd cbox itself
    * inherited (a directory its parent left open, say) would be a way out
@@ -447,11 +457,23 @@ static pid_t
 cbox_run_spawn (const char *what, const char *path, const char *const *argv,
                 const char *const *envp, const int *keep_fds, guint n_keep_fds, gboolean null_stdin,
                 const sigset_t *child_mask, gboolean ignore_forwarded,
-                const CboxRunCredentials *creds, int output_fd, gboolean root_cwd, GError **error)
+                const CboxRunCredentials *creds, int output_fd, gboolean root_cwd,
+                const int *join_ns, GError **error)
 {
-  CboxRunSpawn spawn = { path,       argv,       envp,       keep_fds,
-                         n_keep_fds, null_stdin, child_mask, ignore_forwarded,
-                         creds,      output_fd,  root_cwd,   getpid (),
+  CboxRunSpawn spawn = { path,
+                         argv,
+                         envp,
+                         keep_fds,
+                         n_keep_fds,
+                         null_stdin,
+                         child_mask,
+                         ignore_forwarded,
+                         creds,
+                         output_fd,
+                         root_cwd,
+                         join_ns != NULL ? join_ns[0] : -1,
+                         join_ns != NULL ? join_ns[1] : -1,
+                         getpid (),
                          0 };
   sigset_t all, old_mask;
   void *stack;
@@ -719,7 +741,7 @@ cbox_run_start_helper (const CboxHelper *helper, const sigset_t *child_mask,
    * is /dev/null so they never read the user's terminal. */
   pid = cbox_run_spawn (what, path, (const char *const *)argv->pdata, (const char *const *)environ,
                         sync_pipe[1] >= 0 ? &sync_pipe[1] : NULL, sync_pipe[1] >= 0 ? 1 : 0, TRUE,
-                        child_mask, FALSE, NULL, -1, FALSE, error);
+                        child_mask, FALSE, NULL, -1, FALSE, NULL, error);
   if (sync_pipe[1] >= 0)
     close (sync_pipe[1]);
   if (pid < 0)
@@ -779,9 +801,72 @@ cbox_run_spawn_helper (const char *what, const char *const *argv, const int *kee
   /* The forwarded signals ignored, as for the tool: a terminal's ^C is the
    * command's to handle, not a reason for its network to go. */
   pid = cbox_run_spawn (what, path, argv, (const char *const[]){ NULL }, keep_fds, n_keep_fds, TRUE,
-                        &mask, TRUE, &creds, output_fd, TRUE, error);
+                        &mask, TRUE, &creds, output_fd, TRUE, NULL, error);
   g_free (creds.groups);
   return pid;
+}
+
+gboolean
+cbox_run_spawn_detached (const char *what, const char *path, const char *const *argv,
+                         const int *keep_fds, guint n_keep_fds, GError **error)
+{
+  sigset_t all, old_mask;
+  int wstatus = 0;
+  int subreaper = 0;
+  pid_t pid;
+  int saved_errno;
+
+  /* Not a child of this run: cbox is the subreaper of what it starts
+   * (cbox_run_adopt_orphans()) and would adopt, then kill, the process
+   * left by the intermediate child. No other process of this run exists
+   * yet (the backend's prestart calls this before it starts its tool). */
+  prctl (PR_GET_CHILD_SUBREAPER, &subreaper);
+  prctl (PR_SET_CHILD_SUBREAPER, 0);
+  sigfillset (&all);
+  sigprocmask (SIG_SETMASK, &all, &old_mask);
+  pid = fork ();
+  if (pid == 0)
+    {
+      /* Async-signal-safe calls only from here on. */
+      pid_t grandchild;
+      int null_fd;
+
+      if (setsid () < 0)
+        _exit (CBOX_EXIT_FAILURE);
+      grandchild = fork ();
+      if (grandchild != 0)
+        _exit (grandchild < 0 ? CBOX_EXIT_FAILURE : 0);
+      for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+          signal (sig, SIG_DFL);
+      null_fd = open ("/dev/null", O_RDWR | O_CLOEXEC);
+      if (null_fd < 0 || dup2 (null_fd, STDIN_FILENO) < 0 || dup2 (null_fd, STDOUT_FILENO) < 0
+          || dup2 (null_fd, STDERR_FILENO) < 0 || chdir ("/") < 0)
+        _exit (CBOX_EXIT_FAILURE);
+      cbox_run_child_cloexec_from (3);
+      for (guint i = 0; i < n_keep_fds; i++)
+        if (fcntl (keep_fds[i], F_SETFD, 0) < 0)
+          _exit (CBOX_EXIT_FAILURE);
+      if (cbox_run_nofile_raised)
+        setrlimit (RLIMIT_NOFILE, &cbox_run_nofile_original);
+      sigemptyset (&all);
+      sigprocmask (SIG_SETMASK, &all, NULL);
+      execve (path, (char *const *)argv, (char *const[]){ NULL });
+      _exit (CBOX_EXIT_FAILURE);
+    }
+  saved_errno = errno;
+  sigprocmask (SIG_SETMASK, &old_mask, NULL);
+  if (pid > 0)
+    while (waitpid (pid, &wstatus, 0) < 0 && errno == EINTR)
+      ;
+  prctl (PR_SET_CHILD_SUBREAPER, subreaper);
+  if (pid < 0 || !WIFEXITED (wstatus) || WEXITSTATUS (wstatus) != 0)
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_FAILED, "%s: cannot start %s: %s", what, path,
+                   pid < 0 ? g_strerror (saved_errno) : "its first fork failed");
+      return FALSE;
+    }
+  return TRUE;
 }
 
 /* The launch's argv as the tool, with @options' credentials and signals. */
@@ -794,6 +879,7 @@ cbox_run_spawn_launch (CboxLaunch *launch, const CboxLaunchRunOptions *options,
   const int *fds;
   guint n_fds = 0;
   CboxRunCredentials creds = { 0, 0, NULL, 0 };
+  int join_ns[2];
   pid_t pid;
 
   path = cbox_run_find_program (argv[0], argv[0], error);
@@ -801,8 +887,10 @@ cbox_run_spawn_launch (CboxLaunch *launch, const CboxLaunchRunOptions *options,
     return -1;
   cbox_run_credentials_init (&creds, options->run_as_uid, options->run_as_gid);
   fds = cbox_launch_get_fds (launch, &n_fds);
+  cbox_launch_get_namespaces (launch, &join_ns[0], &join_ns[1]);
   pid = cbox_run_spawn (argv[0], path, argv, cbox_launch_get_environ (launch), fds, n_fds, FALSE,
-                        child_mask, options->tool_ignores_signals, &creds, -1, FALSE, error);
+                        child_mask, options->tool_ignores_signals, &creds, -1, FALSE, join_ns,
+                        error);
   g_free (creds.groups);
   return pid;
 }

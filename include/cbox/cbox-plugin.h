@@ -291,6 +291,42 @@ gboolean cbox_net_helper_wait_ready (CboxNetHelper *helper, GError **error);
  * sandbox must not start. The plan's cleanups end both processes. */
 char *cbox_net_namespace_prepare (CboxPlan *plan, GError **error);
 
+/* ---- the project's network, shared (ABI 1.6) -------------------------------- */
+
+/**
+ * CboxNetShare:
+ *
+ * A network namespace with its helper (CBOX_NETWORK_OWN) that the runs of
+ * one project share, kept by a process of its own (cbox-netkeep) from the
+ * first run until `[cbox] network-keep` seconds after the last: a run that
+ * joins it starts no helper. The joining run holds it (keep it until the
+ * sandbox has ended; freeing it is the run's end for the keeper).
+ */
+typedef struct _CboxNetShare CboxNetShare;
+
+/* How long the shared network outlives its last run for this context's
+ * run; 0 when the run does not share (network-keep=0, a mode other than
+ * CBOX_NETWORK_OWN, root acting for a user). */
+guint cbox_net_share_keep_seconds (CboxContext *ctx);
+/* Joins the project's shared network, starting its keeper if there is
+ * none. NULL without @error when the run does not share (see above); NULL
+ * with @error when the keeper could not be reached or started. Returns as
+ * soon as the namespace exists; the helper may still be getting ready. */
+CboxNetShare *cbox_net_share_join (CboxContext *ctx, GError **error);
+/* The namespace to start the sandbox in, and the user namespace that owns
+ * it (-1 for root's, which is the host's); the share keeps both open. */
+int cbox_net_share_get_netns_fd (CboxNetShare *share);
+int cbox_net_share_get_userns_fd (CboxNetShare *share);
+/* Waits (bounded) until the helper is ready. FALSE with @error (the
+ * helper's words) when it failed: the command must not start. */
+gboolean cbox_net_share_wait_ready (CboxNetShare *share, GError **error);
+void cbox_net_share_free (CboxNetShare *share);
+/* The launch's tool starts in these namespaces: the child joins
+ * @userns_fd (when not -1), then @netns_fd, before its exec; a failure to
+ * join is a failure to start. The fds stay the caller's, open until the
+ * tool has started. */
+void cbox_launch_set_namespaces (CboxLaunch *launch, int userns_fd, int netns_fd);
+
 /* ---- the network allowlist's proxy (ABI 1.5) -------------------------------- */
 
 /**

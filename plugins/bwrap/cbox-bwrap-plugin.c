@@ -69,6 +69,10 @@ typedef struct
   gboolean allow_userns;   /* the plan's: cbox-exec --allow-userns */
   gboolean scope_abstract; /* network not the host's: cbox-exec --scope-abstract */
   CboxBwrapEarly *early;   /* NULL unless started early and not yet run */
+  /* The project's shared network, joined in prestart (the early bwrap
+   * starts in it); net_shared once realize decided the run uses it. */
+  CboxNetShare *net_share;
+  gboolean net_shared;
 } CboxBwrapInfo;
 
 /* Stops a bwrap started early that will not run (planning failed, a
@@ -101,6 +105,7 @@ cbox_bwrap_info_free (CboxBwrapInfo *info)
   if (info == NULL)
     return;
   cbox_bwrap_early_free (info->early);
+  cbox_net_share_free (info->net_share);
   g_free (info->path);
   g_free (info->version);
   g_free (info);
@@ -461,6 +466,20 @@ cbox_bwrap_prestart (CboxContext *ctx, GError **error)
       options.run_as_uid = early->uid;
       options.run_as_gid = cbox_host_get_gid (host);
     }
+  /* The project's shared network: bwrap starts in it and makes no
+   * network namespace of its own (realize leaves --unshare-net out). Not
+   * joined, the run gets a namespace and helper of its own, as isolated. */
+  if (info->net_share == NULL && cbox_net_share_keep_seconds (ctx) > 0)
+    {
+      g_autoptr (GError) share_error = NULL;
+
+      info->net_share = cbox_net_share_join (ctx, &share_error);
+      if (info->net_share == NULL && share_error != NULL && cbox_context_get_verbose (ctx))
+        g_printerr ("cbox: bwrap: %s; this run gets a network of its own\n", share_error->message);
+    }
+  if (info->net_share != NULL)
+    cbox_launch_set_namespaces (early->launch, cbox_net_share_get_userns_fd (info->net_share),
+                                cbox_net_share_get_netns_fd (info->net_share));
   early->pid = cbox_launch_spawn (early->launch, &options, error);
   if (early->pid < 0)
     {
@@ -651,9 +670,27 @@ cbox_bwrap_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GError
       cbox_launch_add_arg (launch, "--unshare-net");
       break;
     case CBOX_NETWORK_OWN:
-      cbox_launch_add_arg (launch, "--unshare-net");
-      cbox_plan_add_note (plan, "network of its own: outbound through slirp4netns, the host's "
-                                "localhost and abstract sockets out of reach");
+      {
+        guint n_ports = 0;
+        guint keep_s = cbox_net_share_keep_seconds (ctx);
+
+        cbox_plan_get_published_ports (plan, &n_ports);
+        /* Published ports are this run's alone: a namespace and helper of
+         * its own, whose API takes them. */
+        info->net_shared = info->net_share != NULL && n_ports == 0;
+        if (!info->net_shared)
+          cbox_launch_add_arg (launch, "--unshare-net");
+        if (keep_s > 0 && n_ports == 0)
+          cbox_plan_add_note (plan,
+                              "network of its own: outbound through slirp4netns, the host's "
+                              "localhost and abstract sockets out of reach; shared with this "
+                              "project's other runs (their localhost servers reach each other), "
+                              "kept %u s after the last ([cbox] network-keep)",
+                              keep_s);
+        else
+          cbox_plan_add_note (plan, "network of its own: outbound through slirp4netns, the "
+                                    "host's localhost and abstract sockets out of reach");
+      }
       break;
     case CBOX_NETWORK_HOST:
       cbox_plan_add_note (plan, "the host's network namespace: its localhost services and "
@@ -949,6 +986,10 @@ cbox_bwrap_started (pid_t tool_pid, gpointer user_data)
   CboxNetHelper *net = NULL;
   CboxNetProxy *proxy = NULL;
   gboolean use_proxy = cbox_network_mode_uses_proxy (cbox_plan_get_network_mode (run->plan));
+  CboxBwrapInfo *info = cbox_context_get_data (run->ctx);
+  /* The project's shared network: the sandbox is in it from its start,
+   * and its helper runs already (or is getting ready for the first run). */
+  gboolean shared = info != NULL && info->net_shared && !use_proxy;
   gint64 net_started = 0;
 
   while (run->child_pid <= 0 && g_get_monotonic_time () < deadline)
@@ -1000,7 +1041,7 @@ cbox_bwrap_started (pid_t tool_pid, gpointer user_data)
       else if (use_proxy)
         proxy = cbox_net_proxy_start (run->plan, netns_fd, run->net_uid, run->net_gid,
                                       &run->net_error);
-      else
+      else if (!shared)
         net = cbox_net_helper_start (run->plan, netns_fd, run->net_uid, run->net_gid,
                                      &run->net_error);
       net_started = g_get_monotonic_time ();
@@ -1034,6 +1075,19 @@ cbox_bwrap_started (pid_t tool_pid, gpointer user_data)
             g_printerr ("cbox: bwrap: network helper ready %.1f ms after it started; the "
                         "command waited %.1f ms for it\n",
                         (g_get_monotonic_time () - net_started) / 1000.0,
+                        (g_get_monotonic_time () - sandbox_ready) / 1000.0);
+        }
+    }
+  if (shared && run->net_error == NULL)
+    {
+      gint64 sandbox_ready = g_get_monotonic_time ();
+
+      if (cbox_net_share_wait_ready (info->net_share, &run->net_error))
+        {
+          cbox_bwrap_send_and_close (&run->command_w, run->command);
+          if (cbox_context_get_verbose (run->ctx))
+            g_printerr ("cbox: bwrap: the project's shared network; the command waited %.1f ms "
+                        "for it\n",
                         (g_get_monotonic_time () - sandbox_ready) / 1000.0);
         }
     }
@@ -1489,6 +1543,11 @@ cbox_bwrap_run (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, int *ret_s
   }
   cbox_launch_take_argv (launch, new_argv);
 
+  /* Started late in the project's shared network as the early bwrap
+   * would have been: realize left --unshare-net out for it. */
+  if (info->net_shared)
+    cbox_launch_set_namespaces (launch, cbox_net_share_get_userns_fd (info->net_share),
+                                cbox_net_share_get_netns_fd (info->net_share));
   run.status_fd = status_pipe[0];
   run.status = g_string_new (NULL);
   options.ended_fd = run.status_fd;
