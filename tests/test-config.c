@@ -56,6 +56,24 @@ test_bad_network (void)
   assert_config_error ("[cbox]\nnetwork=maybe\n", ":2: key 'network' in [cbox]");
 }
 
+/* network-keep: seconds, digits only, 0 to a day. */
+static void
+test_bad_network_keep (void)
+{
+  static const char *const bad[] = { "-1", "1.5", "60s", " ", "86401", "0x10", "1e3" };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autofree char *text = g_strdup_printf ("[cbox]\nnetwork-keep=%s\n", bad[i]);
+      assert_config_error (text, ":2: key 'network-keep' in [cbox]");
+    }
+  g_assert_cmpint (cbox_config_parse_seconds ("0"), ==, 0);
+  g_assert_cmpint (cbox_config_parse_seconds ("86400"), ==, 86400);
+  g_assert_cmpint (cbox_config_parse_seconds ("007"), ==, 7);
+  g_assert_cmpint (cbox_config_parse_seconds ("86401"), ==, -1);
+  g_assert_cmpint (cbox_config_parse_seconds (""), ==, -1);
+}
+
 static void
 test_bad_backend_name (void)
 {
@@ -386,6 +404,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/core/config/bad/unknown-key", test_bad_unknown_key);
   g_test_add_func ("/core/config/bad/network", test_bad_network);
+  g_test_add_func ("/core/config/bad/network-keep", test_bad_network_keep);
   g_test_add_func ("/core/config/bad/backend-name", test_bad_backend_name);
   g_test_add_func ("/core/config/bad/syntax", test_bad_syntax);
   g_test_add_func ("/core/config/bad/no-group", test_bad_no_group);

@@ -10,6 +10,7 @@
  * unprivileged user. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -328,25 +329,171 @@ test_helper_fails (void)
   g_assert_false (g_file_test (marker, G_FILE_TEST_EXISTS));
 }
 
+/* ---- the project's shared network ------------------------------------- */
+
+/* An environment whose XDG_RUNTIME_DIR is a fresh folder of the test's:
+ * the keepers' sockets are in $XDG_RUNTIME_DIR/cbox-net, apart from other
+ * tests'. */
+static char **
+shared_environ (char **ret_runtime)
+{
+  g_autofree char *runtime = cbox_test_make_dir ("runtime");
+  g_autofree char *var = g_strconcat ("XDG_RUNTIME_DIR=", runtime, NULL);
+
+  g_assert_cmpint (g_chmod (runtime, 0700), ==, 0);
+  *ret_runtime = g_steal_pointer (&runtime);
+  return cbox_test_environ ((const char *const[]){ var, NULL });
+}
+
+/* Runs `sh -c SCRIPT` in @project with the default network and @extra
+ * (one option or NULL); asserts exit 0 and returns stdout. */
+static char *
+run_sh (char **env, const char *project, const char *extra, const char *script)
+{
+  g_autofree char *project_arg = g_strconcat ("--project=", project, NULL);
+  const char *args[] = { "run",  "--backend=bwrap", "--forward=none", project_arg, "--", "sh",
+                         "-c",   script,            NULL,             NULL,        NULL };
+  g_auto (CboxTestResult) r = { 0 };
+
+  if (extra != NULL)
+    {
+      /* Before "--". */
+      memmove (&args[5], &args[4], 4 * sizeof (char *));
+      args[4] = extra;
+    }
+  g_assert_true (cbox_test_run (args, project, (const char *const *)env, NULL, &r));
+  if (r.status != 0)
+    g_error ("run in %s (%s) failed: %s", project, script, r.err);
+  return g_strdup (r.out);
+}
+
+static char *
+sandbox_netns (char **env, const char *project, const char *extra)
+{
+  return run_sh (env, project, extra, "readlink /proc/self/ns/net");
+}
+
+/* The pids of the processes whose command line mentions @text (keepers
+ * name their socket's folder), this test's process excluded. */
+static GArray *
+processes_mentioning (const char *text)
+{
+  GArray *pids = g_array_new (FALSE, FALSE, sizeof (GPid));
+  g_autoptr (GDir) dir = g_dir_open ("/proc", 0, NULL);
+  const char *name;
+
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename ("/proc", name, "cmdline", NULL);
+      g_autofree char *cmdline = NULL;
+      gsize len = 0;
+      GPid pid;
+
+      if (!g_ascii_isdigit (name[0]) || !g_file_get_contents (path, &cmdline, &len, NULL))
+        continue;
+      pid = (GPid)g_ascii_strtoll (name, NULL, 10);
+      if (pid == getpid ())
+        continue;
+      for (gsize i = 0; i + 1 < len; i++)
+        if (cmdline[i] == '\0')
+          cmdline[i] = ' ';
+      if (strstr (cmdline, text) != NULL)
+        g_array_append_val (pids, pid);
+    }
+  return pids;
+}
+
+/* Whether @pid (not a child of the test's) still runs. */
+static gboolean
+keeper_runs (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int)pid);
+  g_autofree char *stat = NULL;
+  const char *end;
+
+  if (!g_file_get_contents (path, &stat, NULL, NULL))
+    return FALSE;
+  end = strrchr (stat, ')');
+  return end != NULL && end[1] == ' ' && end[2] != 'Z';
+}
+
+static guint
+count_sockets (const char *folder)
+{
+  g_autoptr (GDir) dir = g_dir_open (folder, 0, NULL);
+  const char *name;
+  guint n = 0;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    if (g_str_has_suffix (name, ".sock"))
+      n++;
+  return n;
+}
+
+/* Ends the keepers of @runtime (a test's own): they would otherwise stay
+ * network-keep seconds after the test. */
+static void
+end_keepers (const char *runtime)
+{
+  g_autoptr (GArray) pids = processes_mentioning (runtime);
+
+  for (guint i = 0; i < pids->len; i++)
+    kill (g_array_index (pids, GPid, i), SIGKILL);
+}
+
+/* The slirp4netns that serves the network namespace @netns ("net:[N]"):
+ * the one with that namespace open (a helper per run and a keeper's both
+ * name it /proc/self/fd/N on their command line). Its /proc status, or
+ * NULL. */
+static char *
+helper_status_for (const char *netns)
+{
+  g_autoptr (GDir) dir = g_dir_open ("/proc", 0, NULL);
+  const char *name;
+
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename ("/proc", name, "status", NULL);
+      g_autofree char *text = NULL;
+      g_autofree char *fds = g_build_filename ("/proc", name, "fd", NULL);
+      g_autoptr (GDir) fd_dir = NULL;
+      const char *fd;
+
+      if (!g_ascii_isdigit (name[0]) || !g_file_get_contents (path, &text, NULL, NULL)
+          || !g_str_has_prefix (text, "Name:\tslirp4netns\n"))
+        continue;
+      fd_dir = g_dir_open (fds, 0, NULL);
+      while (fd_dir != NULL && (fd = g_dir_read_name (fd_dir)) != NULL)
+        {
+          g_autofree char *link_path = g_build_filename (fds, fd, NULL);
+          g_autofree char *target = g_file_read_link (link_path, NULL);
+          if (target != NULL && g_str_equal (target, netns))
+            return g_steal_pointer (&text);
+        }
+    }
+  return NULL;
+}
+
 /* The helper parses what the sandbox sends: it runs under its own seccomp
  * filter, and as root also in its sandbox (no capability but
  * CAP_NET_BIND_SERVICE, a mount namespace of its own). Checked on the
- * live helper of a run (the child of this cbox named slirp4netns). */
+ * live helper of a run: its own (@data "per-run", network-keep=0) or the
+ * project's shared one ("shared"). */
 static void
-test_helper_confined (void)
+test_helper_confined (gconstpointer data)
 {
+  gboolean shared = g_str_equal (data, "shared");
   g_autofree char *project = NULL;
   g_autofree char *project_arg = NULL;
   g_autofree char *started = NULL;
   g_autofree char *stop = NULL;
   g_autofree char *status = NULL;
+  g_autofree char *netns = NULL;
+  g_autofree char *runtime = NULL;
   g_autoptr (GSubprocessLauncher) launcher = NULL;
   g_autoptr (GSubprocess) proc = NULL;
   g_autoptr (GError) error = NULL;
   g_auto (GStrv) env = NULL;
-  g_autoptr (GDir) dir = NULL;
-  const char *name;
-  pid_t helper = 0;
 
   if (!have_programs ())
     return;
@@ -354,35 +501,30 @@ test_helper_confined (void)
   project_arg = g_strconcat ("--project=", project, NULL);
   started = g_build_filename (project, "started", NULL);
   stop = g_build_filename (project, "stop", NULL);
-  env = cbox_test_environ (NULL);
+  env = shared_environ (&runtime);
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
   g_subprocess_launcher_set_environ (launcher, env);
   g_subprocess_launcher_set_cwd (launcher, project);
   proc = g_subprocess_launcher_spawn (
       launcher, &error, cbox_test_cbox_path (), "run", "--backend=bwrap", "--forward=none",
-      project_arg, "--", "sh", "-c", "touch started; while [ ! -e stop ]; do sleep 0.05; done",
+      shared ? "--set=cbox.network-keep=60" : "--set=cbox.network-keep=0", project_arg, "--", "sh",
+      "-c",
+      "readlink /proc/self/ns/net > started.new; mv started.new started; "
+      "while [ ! -e stop ]; do sleep 0.05; done",
       NULL);
   g_assert_no_error (error);
   g_assert_true (cbox_test_wait_for_path (started, 600));
-  dir = g_dir_open ("/proc", 0, NULL);
-  while (helper == 0 && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *path = g_build_filename ("/proc", name, "status", NULL);
-      g_autofree char *text = NULL;
-      g_autofree char *ppid = g_strdup_printf ("\nPPid:\t%s\n", g_subprocess_get_identifier (proc));
-
-      if (g_ascii_isdigit (name[0]) && g_file_get_contents (path, &text, NULL, NULL)
-          && g_str_has_prefix (text, "Name:\tslirp4netns\n") && strstr (text, ppid) != NULL)
-        {
-          helper = (pid_t)g_ascii_strtoll (name, NULL, 10);
-          status = g_steal_pointer (&text);
-        }
-    }
+  g_assert_true (g_file_get_contents (started, &netns, NULL, &error));
+  g_assert_no_error (error);
+  g_strchomp (netns);
+  status = helper_status_for (netns);
   g_assert_true (g_file_set_contents (stop, "", 0, &error));
   g_assert_no_error (error);
   g_assert_true (g_subprocess_wait_check (proc, NULL, &error));
   g_assert_no_error (error);
-  g_assert_cmpint (helper, >, 0);
+  end_keepers (runtime);
+  if (status == NULL)
+    g_error ("no slirp4netns serves the sandbox's namespace %s", netns);
   g_test_message ("the helper's status:\n%s", status);
   g_assert_nonnull (strstr (status, "\nSeccomp:\t2\n"));
   if (geteuid () == 0)
@@ -409,6 +551,17 @@ test_plan_words (void)
   g_assert_nonnull (strstr (on.out, "network:     on: "));
   g_assert_nonnull (strstr (on.out, "localhost (127.0.0.1, ::1) and its abstract unix sockets "
                                     "are out of reach"));
+  /* Shared with the project's other runs, and for how long. */
+  g_assert_nonnull (strstr (on.out, "shared with this project's other runs (their localhost "
+                                    "servers reach each other), kept 60 s after the last"));
+  {
+    g_auto (CboxTestResult) own = { 0 };
+
+    g_assert_true (cbox_test_runv (&own, "plan", "--backend=bwrap", "--forward=none",
+                                   "--set=cbox.network-keep=0", "--", "true", NULL));
+    cbox_test_assert_status (&own, 0);
+    g_assert_null (strstr (own.out, "shared with this project's other runs"));
+  }
   g_assert_true (cbox_test_runv (&shared, "plan", "--backend=bwrap", "--forward=none",
                                  "--network=host", "--", "true", NULL));
   cbox_test_assert_status (&shared, 0);
@@ -667,6 +820,216 @@ test_publish_plan (void)
   g_assert_nonnull (strstr (r.err, "port 99999 is not a port"));
 }
 
+
+/* One network per project: two runs of a project are in the same
+ * namespace (kept by one keeper, one socket), a run of another project in
+ * another; network-keep=0 and a run that publishes a port get one of their
+ * own. The second run of a project joins the running keeper: the host's
+ * loopback and abstract sockets stay out of its reach as the first's. */
+static void
+test_shared_per_project (void)
+{
+  g_autofree char *runtime = NULL;
+  g_auto (GStrv) env = NULL;
+  g_autofree char *one = cbox_test_make_dir ("project-one");
+  g_autofree char *two = cbox_test_make_dir ("project-two");
+  g_autofree char *folder = NULL;
+  g_autofree char *a1 = NULL, *a2 = NULL, *b = NULL, *own = NULL, *published = NULL;
+  g_autofree char *publish_arg = NULL;
+  g_autoptr (GPtrArray) targets = NULL;
+  g_autoptr (GString) script = g_string_new ("python3 net-probe.py");
+  g_autofree char *probe_src = g_test_build_filename (G_TEST_DIST, "net", "net-probe.py", NULL);
+  g_autofree char *content = NULL;
+  g_autofree char *out = NULL;
+
+  if (!have_programs ())
+    return;
+  env = shared_environ (&runtime);
+  folder = g_build_filename (runtime, "cbox-net", NULL);
+  a1 = sandbox_netns (env, one, NULL);
+  a2 = sandbox_netns (env, one, NULL);
+  b = sandbox_netns (env, two, NULL);
+  own = sandbox_netns (env, one, "--set=cbox.network-keep=0");
+  publish_arg = g_strdup_printf ("--publish=%u", cbox_test_free_port ());
+  published = sandbox_netns (env, one, publish_arg);
+  g_test_message ("one: %s, %s; two: %s; keep=0: %s; published: %s", a1, a2, b, own, published);
+  g_assert_true (g_str_has_prefix (a1, "net:["));
+  g_assert_cmpstr (a1, ==, a2);
+  g_assert_cmpstr (a1, !=, b);
+  g_assert_cmpstr (a1, !=, own);
+  g_assert_cmpstr (a1, !=, published);
+  g_assert_cmpuint (count_sockets (folder), ==, 2);
+  {
+    GStatBuf st;
+    g_assert_cmpint (g_stat (folder, &st), ==, 0);
+    g_assert_cmpint (st.st_mode & 0777, ==, 0700);
+  }
+
+  /* The probe in the project's network, joined. */
+  g_assert_true (g_file_get_contents (probe_src, &content, NULL, NULL));
+  cbox_test_write_file (one, "net-probe.py", content);
+  targets = probe_targets (TRUE);
+  for (guint i = 0; i < targets->len; i++)
+    {
+      g_autofree char *quoted = g_shell_quote (g_ptr_array_index (targets, i));
+      g_string_append_printf (script, " %s", quoted);
+    }
+  out = run_sh (env, one, NULL, script->str);
+  g_test_message ("probe in the shared network:\n%s", out);
+  for (gsize i = 0; i < G_N_ELEMENTS (probe_names); i++)
+    if (!line_is (out, probe_names[i], "unreachable"))
+      g_error ("%s is reachable from a run that joined the project's network:\n%s",
+               probe_names[i], out);
+  g_assert_true (line_is (out, "gw-http4", "unreachable"));
+  g_assert_true (line_is (out, "gw-udp4", "unreachable"));
+  g_assert_true (line_is (out, "own", "reached"));
+  end_keepers (runtime);
+}
+
+/* What sharing means: a server on 127.0.0.1 in one run is reached by a
+ * second run of the same project while both run, and not by a run of
+ * another project (docs/security.md, "Network"). */
+static void
+test_shared_runs_meet (void)
+{
+  g_autofree char *runtime = NULL;
+  g_auto (GStrv) env = NULL;
+  g_autofree char *one = cbox_test_make_dir ("project-one");
+  g_autofree char *two = cbox_test_make_dir ("project-two");
+  g_autofree char *one_arg = g_strconcat ("--project=", one, NULL);
+  g_autofree char *ready = g_build_filename (one, "ready", NULL);
+  g_autofree char *stop = g_build_filename (one, "stop", NULL);
+  g_autofree char *same = NULL, *other = NULL;
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
+  g_autoptr (GSubprocess) server = NULL;
+  g_autoptr (GError) error = NULL;
+  static const char *client
+      = "python3 -c 'import socket,sys\n"
+        "s=socket.socket()\n"
+        "s.settimeout(5)\n"
+        "try:\n"
+        "    s.connect((\"127.0.0.1\",18765)); print(\"reached\", s.recv(16).decode())\n"
+        "except OSError as e: print(\"unreachable\", e)'";
+
+  if (!have_programs ())
+    return;
+  env = shared_environ (&runtime);
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_subprocess_launcher_set_environ (launcher, env);
+  g_subprocess_launcher_set_cwd (launcher, one);
+  server = g_subprocess_launcher_spawn (
+      launcher, &error, cbox_test_cbox_path (), "run", "--backend=bwrap", "--forward=none",
+      one_arg, "--", "python3", "-c",
+      "import socket,os\n"
+      "s=socket.socket(); s.bind(('127.0.0.1',18765)); s.listen(4)\n"
+      "open('ready','w').close()\n"
+      "while not os.path.exists('stop'):\n"
+      "    s.settimeout(0.1)\n"
+      "    try: c,_=s.accept(); c.sendall(b'hello'); c.close()\n"
+      "    except OSError: pass\n",
+      NULL);
+  g_assert_no_error (error);
+  g_assert_true (cbox_test_wait_for_path_while (ready, (GPid)g_ascii_strtoll (
+                                                          g_subprocess_get_identifier (server),
+                                                          NULL, 10)));
+  same = run_sh (env, one, NULL, client);
+  other = run_sh (env, two, NULL, client);
+  g_assert_true (g_file_set_contents (stop, "", 0, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_wait_check (server, NULL, &error));
+  g_assert_no_error (error);
+  g_test_message ("same project: %s; other project: %s", same, other);
+  g_assert_true (g_str_has_prefix (same, "reached hello"));
+  g_assert_true (g_str_has_prefix (other, "unreachable"));
+  end_keepers (runtime);
+}
+
+/* The keeper ends network-keep seconds after the last run, its socket
+ * removed with it; the next run starts a new one. A keeper killed (or
+ * crashed) leaves its socket: the next run replaces it and has its
+ * network. */
+static void
+test_shared_keeper_lifetime (void)
+{
+  g_autofree char *runtime = NULL;
+  g_auto (GStrv) env = NULL;
+  g_autofree char *project = cbox_test_make_dir ("project");
+  g_autofree char *folder = NULL;
+  g_autofree char *out = NULL;
+  g_autoptr (GArray) keepers = NULL;
+  g_autoptr (GArray) after = NULL;
+  guint i;
+
+  if (!have_programs ())
+    return;
+  env = shared_environ (&runtime);
+  folder = g_build_filename (runtime, "cbox-net", NULL);
+  g_free (run_sh (env, project, "--set=cbox.network-keep=1", "true"));
+  g_assert_cmpuint (count_sockets (folder), ==, 1);
+  keepers = processes_mentioning (folder);
+  /* The keeper (its command line names the folder; slirp4netns's does not). */
+  g_assert_cmpuint (keepers->len, ==, 1);
+  /* Bounded: a second of keep, a minute for a loaded machine. */
+  for (i = 0; i < 600 && (count_sockets (folder) > 0 || keeper_runs (g_array_index (keepers, GPid, 0)));
+       i++)
+    g_usleep (100 * 1000);
+  g_assert_cmpuint (count_sockets (folder), ==, 0);
+  g_assert_false (keeper_runs (g_array_index (keepers, GPid, 0)));
+
+  /* Killed: the socket stays behind, dead. */
+  g_free (run_sh (env, project, NULL, "true"));
+  g_clear_pointer (&keepers, g_array_unref);
+  keepers = processes_mentioning (folder);
+  g_assert_cmpuint (keepers->len, ==, 1);
+  g_assert_cmpint (kill (g_array_index (keepers, GPid, 0), SIGKILL), ==, 0);
+  for (i = 0; i < 600 && keeper_runs (g_array_index (keepers, GPid, 0)); i++)
+    g_usleep (100 * 1000);
+  g_assert_cmpuint (count_sockets (folder), ==, 1);
+  out = run_sh (env, project, NULL, "grep -c tap0 /proc/net/dev");
+  g_assert_cmpstr (out, ==, "1\n");
+  after = processes_mentioning (folder);
+  g_assert_cmpuint (after->len, ==, 1);
+  g_assert_cmpint (g_array_index (after, GPid, 0), !=, g_array_index (keepers, GPid, 0));
+  end_keepers (runtime);
+}
+
+/* The keepers' folder must be the user's alone: one that others may enter
+ * (planted in a shared /tmp, or loosened) is not used; each run then has
+ * a network of its own, and -v says why. */
+static void
+test_shared_folder_refused (void)
+{
+  g_autofree char *runtime = NULL;
+  g_auto (GStrv) env = NULL;
+  g_autofree char *project = cbox_test_make_dir ("project");
+  g_autofree char *project_arg = g_strconcat ("--project=", project, NULL);
+  g_autofree char *folder = NULL;
+  g_autofree char *first = NULL;
+  const char *args[] = { "-v", "run", "--backend=bwrap", "--forward=none", project_arg, "--",
+                         "readlink", "/proc/self/ns/net", NULL };
+  g_auto (CboxTestResult) r = { 0 };
+
+  if (!have_programs ())
+    return;
+  env = shared_environ (&runtime);
+  folder = g_build_filename (runtime, "cbox-net", NULL);
+  g_assert_cmpint (g_mkdir (folder, 0700), ==, 0);
+  g_assert_cmpint (g_chmod (folder, 0777), ==, 0);
+  for (guint i = 0; i < 2; i++)
+    {
+      cbox_test_result_clear (&r);
+      g_assert_true (cbox_test_run (args, project, (const char *const *)env, NULL, &r));
+      cbox_test_assert_status (&r, 0);
+      g_assert_nonnull (strstr (r.err, "is not a folder of yours that only you can enter"));
+      g_assert_nonnull (strstr (r.err, "this run gets a network of its own"));
+      if (first == NULL)
+        first = g_strdup (r.out);
+      else
+        g_assert_cmpstr (first, !=, r.out);
+    }
+  g_assert_cmpuint (count_sockets (folder), ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -688,8 +1051,13 @@ main (int argc, char **argv)
   g_test_add_func ("/bwrap/network/host/host-services-reachable", test_host_shares);
   g_test_add_func ("/bwrap/network/on/helper-missing-fails-closed", test_helper_missing);
   g_test_add_func ("/bwrap/network/on/helper-fails-closed", test_helper_fails);
-  g_test_add_func ("/bwrap/network/on/helper-confined", test_helper_confined);
+  g_test_add_data_func ("/bwrap/network/on/helper-confined", "per-run", test_helper_confined);
+  g_test_add_data_func ("/bwrap/network/shared/helper-confined", "shared", test_helper_confined);
   g_test_add_func ("/bwrap/network/plan-says-what-passes", test_plan_words);
+  g_test_add_func ("/bwrap/network/shared/one-per-project", test_shared_per_project);
+  g_test_add_func ("/bwrap/network/shared/runs-of-a-project-meet", test_shared_runs_meet);
+  g_test_add_func ("/bwrap/network/shared/keeper-lifetime", test_shared_keeper_lifetime);
+  g_test_add_func ("/bwrap/network/shared/folder-refused", test_shared_folder_refused);
   g_test_add_func ("/bwrap/network/landlock/abstract-scope", test_landlock_scope);
   g_test_add_func ("/qemu/network/default/host-loopback-unreachable", test_qemu_default_isolated);
   g_test_add_data_func ("/bwrap/network/publish/reaches-server-inside", "bwrap",
