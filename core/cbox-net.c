@@ -792,6 +792,44 @@ cbox_net_share_dir (const CboxHost *host, GError **error)
   return g_steal_pointer (&dir);
 }
 
+/* TRUE when @fd_a and @fd_b are the same namespace. */
+static gboolean
+cbox_net_same_ns (int fd_a, int fd_b)
+{
+  struct stat a, b;
+
+  return fstat (fd_a, &a) == 0 && fstat (fd_b, &b) == 0 && a.st_dev == b.st_dev
+         && a.st_ino == b.st_ino;
+}
+
+/* Security: the namespaces a keeper hands over are checked before any
+ * process starts in them. A keeper makes them from the user's own user
+ * namespace: a network namespace owned by a user namespace whose parent
+ * is cbox's own (root: owned by cbox's own user namespace). Whatever else
+ * answered at the socket (a process of a sandbox that was given the
+ * folder with --bind, say) can only make namespaces below its own
+ * sandbox's, where it would hold capabilities over the next run's: those
+ * are refused, and the run gets a network of its own. */
+static gboolean
+cbox_net_share_check_namespaces (int netns_fd, int userns_fd)
+{
+  cbox_autofd int own = open ("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
+  cbox_autofd int owner = -1;
+  cbox_autofd int parent = -1;
+
+  if (own < 0 || ioctl (netns_fd, NS_GET_NSTYPE) != CLONE_NEWNET)
+    return FALSE;
+  owner = ioctl (netns_fd, NS_GET_USERNS);
+  if (owner < 0)
+    return FALSE;
+  if (userns_fd < 0)
+    return cbox_net_same_ns (owner, own);
+  if (ioctl (userns_fd, NS_GET_NSTYPE) != CLONE_NEWUSER || !cbox_net_same_ns (owner, userns_fd))
+    return FALSE;
+  parent = ioctl (userns_fd, NS_GET_PARENT);
+  return parent >= 0 && cbox_net_same_ns (parent, own);
+}
+
 /* Waits (bounded) for the keeper's first answer on @share->conn: 'N' and
  * the namespaces. FALSE with no @error when the keeper said nothing (a
  * dead one: the caller replaces it). */
@@ -821,6 +859,14 @@ cbox_net_share_receive (CboxNetShare *share, GError **error)
   for (cmsg = CMSG_FIRSTHDR (&msg); cmsg != NULL; cmsg = CMSG_NXTHDR (&msg, cmsg))
     if (cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS)
       memcpy (fds, CMSG_DATA (cmsg), MIN (sizeof fds, cmsg->cmsg_len - CMSG_LEN (0)));
+  if (n == 1 && byte == 'N' && fds[0] >= 0 && (geteuid () == 0) == (fds[1] < 0)
+      && !cbox_net_share_check_namespaces (fds[0], fds[1]))
+    {
+      g_set_error (error, CBOX_ERROR, CBOX_ERROR_BACKEND,
+                   "the project's network: what answered at the keeper's socket handed over "
+                   "namespaces that a keeper of yours does not make; refused");
+      n = -1;
+    }
   if (n == 1 && byte == 'N' && fds[0] >= 0 && (geteuid () == 0) == (fds[1] < 0))
     {
       share->netns_fd = fds[0];
@@ -951,12 +997,24 @@ cbox_net_share_join (CboxContext *ctx, GError **error)
       cbox_net_share_errno (lock_path, error);
       return NULL;
     }
-  while (flock (lock_fd, LOCK_EX) < 0)
-    if (errno != EINTR)
-      {
-        cbox_net_share_errno (lock_path, error);
-        return NULL;
-      }
+  /* Bounded: runs and keepers hold it for milliseconds; a lock held for
+   * longer (a stuck process) costs this run its sharing, not its start. */
+  for (gint64 deadline = g_get_monotonic_time () + CBOX_NET_SHARE_ANSWER_TIMEOUT_MS * 1000;
+       flock (lock_fd, LOCK_EX | LOCK_NB) < 0;)
+    {
+      if (errno != EWOULDBLOCK && errno != EINTR)
+        {
+          cbox_net_share_errno (lock_path, error);
+          return NULL;
+        }
+      if (g_get_monotonic_time () > deadline)
+        {
+          g_set_error (error, CBOX_ERROR, CBOX_ERROR_BACKEND,
+                       "the project's network: %s stayed locked", lock_path);
+          return NULL;
+        }
+      g_usleep (2000);
+    }
 
   share = g_new0 (CboxNetShare, 1);
   share->conn = share->netns_fd = share->userns_fd = -1;

@@ -351,8 +351,10 @@ static char *
 run_sh (char **env, const char *project, const char *extra, const char *script)
 {
   g_autofree char *project_arg = g_strconcat ("--project=", project, NULL);
-  const char *args[] = { "run",  "--backend=bwrap", "--forward=none", project_arg, "--", "sh",
-                         "-c",   script,            NULL,             NULL,        NULL };
+  const char *args[] = {
+    "run", "--backend=bwrap", "--forward=none", project_arg, "--", "sh", "-c", script, NULL, NULL,
+    NULL
+  };
   g_auto (CboxTestResult) r = { 0 };
 
   if (extra != NULL)
@@ -820,7 +822,6 @@ test_publish_plan (void)
   g_assert_nonnull (strstr (r.err, "port 99999 is not a port"));
 }
 
-
 /* One network per project: two runs of a project are in the same
  * namespace (kept by one keeper, one socket), a run of another project in
  * another; network-keep=0 and a run that publishes a port get one of their
@@ -878,8 +879,8 @@ test_shared_per_project (void)
   g_test_message ("probe in the shared network:\n%s", out);
   for (gsize i = 0; i < G_N_ELEMENTS (probe_names); i++)
     if (!line_is (out, probe_names[i], "unreachable"))
-      g_error ("%s is reachable from a run that joined the project's network:\n%s",
-               probe_names[i], out);
+      g_error ("%s is reachable from a run that joined the project's network:\n%s", probe_names[i],
+               out);
   g_assert_true (line_is (out, "gw-http4", "unreachable"));
   g_assert_true (line_is (out, "gw-udp4", "unreachable"));
   g_assert_true (line_is (out, "own", "reached"));
@@ -918,8 +919,8 @@ test_shared_runs_meet (void)
   g_subprocess_launcher_set_environ (launcher, env);
   g_subprocess_launcher_set_cwd (launcher, one);
   server = g_subprocess_launcher_spawn (
-      launcher, &error, cbox_test_cbox_path (), "run", "--backend=bwrap", "--forward=none",
-      one_arg, "--", "python3", "-c",
+      launcher, &error, cbox_test_cbox_path (), "run", "--backend=bwrap", "--forward=none", one_arg,
+      "--", "python3", "-c",
       "import socket,os\n"
       "s=socket.socket(); s.bind(('127.0.0.1',18765)); s.listen(4)\n"
       "open('ready','w').close()\n"
@@ -929,9 +930,8 @@ test_shared_runs_meet (void)
       "    except OSError: pass\n",
       NULL);
   g_assert_no_error (error);
-  g_assert_true (cbox_test_wait_for_path_while (ready, (GPid)g_ascii_strtoll (
-                                                          g_subprocess_get_identifier (server),
-                                                          NULL, 10)));
+  g_assert_true (cbox_test_wait_for_path_while (
+      ready, (GPid)g_ascii_strtoll (g_subprocess_get_identifier (server), NULL, 10)));
   same = run_sh (env, one, NULL, client);
   other = run_sh (env, two, NULL, client);
   g_assert_true (g_file_set_contents (stop, "", 0, &error));
@@ -970,7 +970,8 @@ test_shared_keeper_lifetime (void)
   /* The keeper (its command line names the folder; slirp4netns's does not). */
   g_assert_cmpuint (keepers->len, ==, 1);
   /* Bounded: a second of keep, a minute for a loaded machine. */
-  for (i = 0; i < 600 && (count_sockets (folder) > 0 || keeper_runs (g_array_index (keepers, GPid, 0)));
+  for (i = 0;
+       i < 600 && (count_sockets (folder) > 0 || keeper_runs (g_array_index (keepers, GPid, 0)));
        i++)
     g_usleep (100 * 1000);
   g_assert_cmpuint (count_sockets (folder), ==, 0);
@@ -1005,8 +1006,9 @@ test_shared_folder_refused (void)
   g_autofree char *project_arg = g_strconcat ("--project=", project, NULL);
   g_autofree char *folder = NULL;
   g_autofree char *first = NULL;
-  const char *args[] = { "-v", "run", "--backend=bwrap", "--forward=none", project_arg, "--",
-                         "readlink", "/proc/self/ns/net", NULL };
+  const char *args[] = { "-v",        "run", "--backend=bwrap", "--forward=none",
+                         project_arg, "--",  "readlink",        "/proc/self/ns/net",
+                         NULL };
   g_auto (CboxTestResult) r = { 0 };
 
   if (!have_programs ())
@@ -1028,6 +1030,92 @@ test_shared_folder_refused (void)
         g_assert_cmpstr (first, !=, r.out);
     }
   g_assert_cmpuint (count_sockets (folder), ==, 0);
+}
+
+/* What answers at the keeper's socket is checked: a process of a sandbox
+ * given the folder (--bind) could put a listener there that hands the
+ * next run namespaces below its own, where it would hold capabilities
+ * over that run. Played by a listener two user namespaces down (unshare
+ * -Ur twice: the second's parent is not the caller's namespace): its
+ * namespaces are refused, the run gets a network of its own and says why. */
+static void
+test_shared_fake_keeper (void)
+{
+  g_autofree char *runtime = NULL;
+  g_auto (GStrv) env = NULL;
+  g_autofree char *project = cbox_test_make_dir ("project");
+  g_autofree char *project_arg = g_strconcat ("--project=", project, NULL);
+  g_autofree char *folder = NULL;
+  g_autofree char *socket_path = NULL;
+  g_autofree char *unshare = cbox_test_require_program ("unshare");
+  g_autoptr (GArray) keepers = NULL;
+  g_autoptr (GDir) dir = NULL;
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
+  g_autoptr (GSubprocess) fake = NULL;
+  g_autoptr (GDataInputStream) in = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *fake_netns = NULL;
+  const char *name;
+  const char *args[] = { "-v",        "run", "--backend=bwrap", "--forward=none",
+                         project_arg, "--",  "readlink",        "/proc/self/ns/net",
+                         NULL };
+  g_auto (CboxTestResult) r = { 0 };
+  static const char *fake_py = "import os, socket, sys\n"
+                               "path = sys.argv[1]\n"
+                               "os.unlink(path)\n"
+                               "s = socket.socket(socket.AF_UNIX)\n"
+                               "s.bind(path)\n"
+                               "s.listen(8)\n"
+                               "fds = [os.open('/proc/self/ns/net', os.O_RDONLY)]\n"
+                               "if sys.argv[2] == 'user':\n"
+                               "    fds.append(os.open('/proc/self/ns/user', os.O_RDONLY))\n"
+                               "print(os.readlink('/proc/self/ns/net'), flush=True)\n"
+                               "conns = []\n"
+                               "while True:\n"
+                               "    c, _ = s.accept()\n"
+                               "    socket.send_fds(c, [b'N'], fds)\n"
+                               "    c.send(b'R')\n"
+                               "    conns.append(c)\n";
+
+  if (!have_programs () || unshare == NULL)
+    return;
+  env = shared_environ (&runtime);
+  folder = g_build_filename (runtime, "cbox-net", NULL);
+  /* A keeper's socket, left behind dead. */
+  g_free (run_sh (env, project, NULL, "true"));
+  keepers = processes_mentioning (folder);
+  g_assert_cmpuint (keepers->len, ==, 1);
+  g_assert_cmpint (kill (g_array_index (keepers, GPid, 0), SIGKILL), ==, 0);
+  for (guint i = 0; i < 600 && keeper_runs (g_array_index (keepers, GPid, 0)); i++)
+    g_usleep (100 * 1000);
+  dir = g_dir_open (folder, 0, NULL);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    if (g_str_has_suffix (name, ".sock"))
+      socket_path = g_build_filename (folder, name, NULL);
+  g_assert_nonnull (socket_path);
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_subprocess_launcher_set_environ (launcher, env);
+  fake = g_subprocess_launcher_spawn (launcher, &error, unshare, "-Ur", unshare, "-Urn", "python3",
+                                      "-c", fake_py, socket_path, geteuid () == 0 ? "root" : "user",
+                                      NULL);
+  g_assert_no_error (error);
+  in = g_data_input_stream_new (g_subprocess_get_stdout_pipe (fake));
+  fake_netns = g_data_input_stream_read_line (in, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (fake_netns);
+  g_assert_true (g_str_has_prefix (fake_netns, "net:["));
+
+  g_assert_true (cbox_test_run (args, project, (const char *const *)env, NULL, &r));
+  g_subprocess_force_exit (fake);
+  g_subprocess_wait (fake, NULL, NULL);
+  g_test_message ("the fake's namespace: %s; the run's: %s; it said: %s", fake_netns, r.out, r.err);
+  cbox_test_assert_status (&r, 0);
+  g_assert_nonnull (strstr (r.err, "namespaces that a keeper of yours does not make; refused"));
+  g_assert_nonnull (strstr (r.err, "this run gets a network of its own"));
+  g_assert_true (g_str_has_prefix (r.out, "net:["));
+  g_assert_false (g_str_has_prefix (r.out, fake_netns));
+  end_keepers (runtime);
 }
 
 int
@@ -1058,6 +1146,7 @@ main (int argc, char **argv)
   g_test_add_func ("/bwrap/network/shared/runs-of-a-project-meet", test_shared_runs_meet);
   g_test_add_func ("/bwrap/network/shared/keeper-lifetime", test_shared_keeper_lifetime);
   g_test_add_func ("/bwrap/network/shared/folder-refused", test_shared_folder_refused);
+  g_test_add_func ("/bwrap/network/shared/fake-keeper-refused", test_shared_fake_keeper);
   g_test_add_func ("/bwrap/network/landlock/abstract-scope", test_landlock_scope);
   g_test_add_func ("/qemu/network/default/host-loopback-unreachable", test_qemu_default_isolated);
   g_test_add_data_func ("/bwrap/network/publish/reaches-server-inside", "bwrap",
