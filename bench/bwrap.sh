@@ -3,7 +3,8 @@
 #   1. cbox run -- true                         (the whole of cbox, default
 #                                                forwarders and all; the
 #                                                default network: its own)
-#   2. the same with --network=off, and with --network=host
+#   2. the same with a network helper per run (network-keep=0), with
+#      --network=off, and with --network=host
 #   3. the same sandbox by plain bwrap          (from `cbox plan --print-command`:
 #                                                a network namespace, no helper)
 #   4. firejail --noprofile true                (for comparison)
@@ -135,9 +136,11 @@ echo "plain bwrap: $plain"
 # round to round, and the figures are taken over all rounds' runs together.
 runs=$(((${RUNS:-200} + rounds - 1) / rounds))
 # The network modes (docs/security.md, "Network"): on (the default: a
-# namespace of its own, slirp4netns attached), off, and host (the host's
-# namespace, what `on` was before).
+# namespace of its own, the project's, kept with its slirp4netns between
+# runs), on with a namespace and helper per run (network-keep=0), off, and
+# host (the host's namespace, what `on` was before).
 cmds=(-n 'cbox run -- true' "$work/fd-exec ${cbox_env[*]} -- $cbox run ${opts[*]} -- true"
+    -n 'cbox run --set=cbox.network-keep=0 -- true' "$work/fd-exec ${cbox_env[*]} -- $cbox run ${opts[*]} --set=cbox.network-keep=0 -- true"
     -n 'cbox run --network=off -- true' "$work/fd-exec ${cbox_env[*]} -- $cbox run ${opts[*]} --network=off -- true"
     -n 'cbox run --network=host -- true' "$work/fd-exec ${cbox_env[*]} -- $cbox run ${opts[*]} --network=host -- true"
     -n 'plain bwrap' "$work/fd-exec $fdargs -- $line"
