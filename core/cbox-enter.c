@@ -244,6 +244,29 @@ join_user_namespace (int fd, ino_t *current)
   *current = ino;
 }
 
+/* How many user namespaces @fd is below the outermost one this process
+ * can see (its parents' chain, NS_GET_PARENT, which stops with EPERM at
+ * the edge of what the caller may see). */
+static int
+userns_depth (int fd)
+{
+  int current = fcntl (fd, F_DUPFD_CLOEXEC, 3);
+  int depth = 0;
+
+  while (current >= 0 && depth < 64)
+    {
+      int parent = ioctl (current, NS_GET_PARENT);
+
+      close (current);
+      current = parent;
+      if (parent >= 0)
+        depth++;
+    }
+  if (current >= 0)
+    close (current);
+  return depth;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -350,25 +373,43 @@ main (int argc, char **argv)
         die ("becoming the sandbox's user");
     }
 
-  for (size_t i = 0; i < N_NAMESPACES; i++)
-    if (ns_fds[i] >= 0)
+  /* Outer owners first: a user namespace, once joined, is never left for
+   * its parent. A sandbox in the project's shared network (bwrap) has its
+   * network namespace owned by the keeper's user namespace (or, for root,
+   * by the host's) and the rest by bwrap's, nested inside: the network
+   * namespace is joined before bwrap's user namespace. Within one owner
+   * the order of the table (mount last). */
+  {
+    int depth[N_NAMESPACES];
+    int max_depth = 0;
+
+    for (size_t i = 0; i < N_NAMESPACES; i++)
       {
-        if (namespaces[i].type == CLONE_NEWUSER)
-          {
-            join_user_namespace (ns_fds[i], &current_user);
-            close (ns_fds[i]);
-            continue;
-          }
-        join_user_namespace (owner_fds[i], &current_user);
-        close (owner_fds[i]);
-        if (setns (ns_fds[i], namespaces[i].type) < 0)
-          {
-            char what[64];
-            snprintf (what, sizeof what, "joining the sandbox's %s namespace", namespaces[i].name);
-            die (what);
-          }
-        close (ns_fds[i]);
+        depth[i] = owner_fds[i] >= 0 ? userns_depth (owner_fds[i]) : 0;
+        if (depth[i] > max_depth)
+          max_depth = depth[i];
       }
+    for (int d = 0; d <= max_depth; d++)
+      for (size_t i = 0; i < N_NAMESPACES; i++)
+        if (ns_fds[i] >= 0 && namespaces[i].type != CLONE_NEWUSER && depth[i] == d)
+          {
+            join_user_namespace (owner_fds[i], &current_user);
+            close (owner_fds[i]);
+            if (setns (ns_fds[i], namespaces[i].type) < 0)
+              {
+                char what[64];
+                snprintf (what, sizeof what, "joining the sandbox's %s namespace",
+                          namespaces[i].name);
+                die (what);
+              }
+            close (ns_fds[i]);
+          }
+  }
+  if (ns_fds[USER_NS] >= 0)
+    {
+      join_user_namespace (ns_fds[USER_NS], &current_user);
+      close (ns_fds[USER_NS]);
+    }
   if (fchdir (root_fd) < 0 || chroot (".") < 0)
     die ("taking the sandbox's root");
   close (root_fd);

@@ -373,6 +373,19 @@ test_ps_enter_stop (void)
       g_rmdir (subdir);
     }
 
+    /* The sandbox's network, which is the project's shared one here (its
+     * namespace owned by the keeper's user namespace, or root's, not by
+     * bwrap's: enter joins it before bwrap's user namespace). */
+    {
+      g_auto (CboxTestResult) net = { 0 };
+      run_cbox (&f, &net, "enter", "--", "sh", "-c",
+                "readlink /proc/self/ns/net /proc/1/ns/net | uniq | wc -l; grep -c tap0 "
+                "/proc/net/dev",
+                NULL);
+      cbox_test_assert_status (&net, 0);
+      g_assert_cmpstr (net.out, ==, "1\n1\n");
+    }
+
     /* The exit status is the command's. */
     run_cbox (&f, &tty, "enter", "--", "sh", "-c", "exit 7", NULL);
     cbox_test_assert_status (&tty, 7);
