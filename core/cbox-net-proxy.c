@@ -366,24 +366,7 @@ cbox_net_proxy_wait_ready (CboxNetProxy *proxy, GError **error)
   if (proxy->ready)
     return TRUE;
   deadline = g_get_monotonic_time () / 1000 + CBOX_NET_PROXY_READY_TIMEOUT_MS;
-  for (;;)
-    {
-      struct pollfd pfd = { .fd = proxy->ready_r, .events = POLLIN };
-      gint64 left = deadline - g_get_monotonic_time () / 1000;
-      int r;
-
-      if (left <= 0)
-        break;
-      r = poll (&pfd, 1, (int)left);
-      if (r < 0 && errno == EINTR)
-        continue;
-      if (r <= 0)
-        break;
-      do
-        n = read (proxy->ready_r, &byte, 1);
-      while (n < 0 && errno == EINTR);
-      break;
-    }
+  n = cbox_read_by (proxy->ready_r, &byte, 1, deadline);
   if (n == 1 && byte == '1')
     {
       proxy->ready = TRUE;

@@ -67,6 +67,30 @@ struct _CboxNetHelper
   char *api_socket;
 };
 
+ssize_t
+cbox_read_by (int fd, void *buf, gsize len, gint64 deadline_ms)
+{
+  for (;;)
+    {
+      struct pollfd pfd = { .fd = fd, .events = POLLIN };
+      gint64 left = deadline_ms - g_get_monotonic_time () / 1000;
+      ssize_t n;
+      int r;
+
+      if (left <= 0)
+        return -1;
+      r = poll (&pfd, 1, (int)left);
+      if (r < 0 && errno == EINTR)
+        continue;
+      if (r <= 0)
+        return -1;
+      do
+        n = read (fd, buf, len);
+      while (n < 0 && errno == EINTR);
+      return n;
+    }
+}
+
 gboolean
 cbox_net_parse_publish (const char *text, guint16 *ret_host_port, guint16 *ret_sandbox_port,
                         GError **error)
@@ -522,24 +546,7 @@ cbox_net_helper_wait_ready (CboxNetHelper *helper, GError **error)
   if (helper->ready)
     return TRUE;
   deadline = g_get_monotonic_time () / 1000 + CBOX_NET_READY_TIMEOUT_MS;
-  for (;;)
-    {
-      struct pollfd pfd = { .fd = helper->ready_r, .events = POLLIN };
-      gint64 left = deadline - g_get_monotonic_time () / 1000;
-      int r;
-
-      if (left <= 0)
-        break;
-      r = poll (&pfd, 1, (int)left);
-      if (r < 0 && errno == EINTR)
-        continue;
-      if (r <= 0)
-        break;
-      do
-        n = read (helper->ready_r, &byte, 1);
-      while (n < 0 && errno == EINTR);
-      break;
-    }
+  n = cbox_read_by (helper->ready_r, &byte, 1, deadline);
   if (n == 1 && byte == '1')
     {
       if (!cbox_net_helper_publish (helper, deadline, error))
@@ -1071,24 +1078,7 @@ cbox_net_share_wait_ready (CboxNetShare *share, GError **error)
   if (share->ready)
     return TRUE;
   deadline = g_get_monotonic_time () / 1000 + CBOX_NET_READY_TIMEOUT_MS;
-  for (;;)
-    {
-      struct pollfd pfd = { .fd = share->conn, .events = POLLIN };
-      gint64 left = deadline - g_get_monotonic_time () / 1000;
-      int r;
-
-      if (left <= 0)
-        break;
-      r = poll (&pfd, 1, (int)left);
-      if (r < 0 && errno == EINTR)
-        continue;
-      if (r <= 0)
-        break;
-      do
-        n = recv (share->conn, text, sizeof text - 1, 0);
-      while (n < 0 && errno == EINTR);
-      break;
-    }
+  n = cbox_read_by (share->conn, text, sizeof text - 1, deadline);
   if (n >= 1 && text[0] == 'R')
     {
       share->ready = TRUE;

@@ -41,6 +41,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -251,6 +252,19 @@ failure_message (int log_fd, const char *what, char *buf, size_t size)
   return len;
 }
 
+/* Removes the socket at @path if it is still the one this keeper was
+ * given (inode @ino): a run that took this keeper for dead (no answer in
+ * time) put a new keeper's socket there, which stays. Called with the
+ * lock held, when nobody replaces it meanwhile. */
+static void
+remove_own_socket (const char *path, ino_t ino)
+{
+  struct stat st;
+
+  if (lstat (path, &st) == 0 && S_ISSOCK (st.st_mode) && st.st_ino == ino)
+    unlink (path);
+}
+
 /* The helper cannot serve: every run connected, and every one waiting in
  * the listening socket's queue, is told why; then the keeper ends. */
 static void
@@ -280,6 +294,7 @@ main (int argc, char **argv)
   int n_conns = 0;
   int listen_fd, lock_fd, keep_s, userns;
   const char *socket_path;
+  ino_t socket_ino;
   int netns_fd = -1, userns_fd = -1;
   int ready_pipe[2] = { -1, -1 }, exit_pipe[2] = { -1, -1 }, log_fd = -1;
   int helper_pidfd;
@@ -303,6 +318,14 @@ main (int argc, char **argv)
   lock_fd = open (argv[2], O_RDWR | O_CLOEXEC | O_NOFOLLOW);
   if (lock_fd < 0)
     return 1;
+  /* cbox bound the socket there just before, holding the lock. */
+  {
+    struct stat st;
+
+    if (lstat (socket_path, &st) < 0)
+      return 1;
+    socket_ino = st.st_ino;
+  }
 
   /* A ^C in the terminal of the run that started it, or that terminal
    * closing, is not the end of the project's other runs. */
@@ -353,7 +376,7 @@ main (int argc, char **argv)
         {
           fail_all (listen_fd, conns, n_conns, failure, failure_len);
           if (flock (lock_fd, LOCK_EX | LOCK_NB) == 0)
-            unlink (socket_path);
+            remove_own_socket (socket_path, socket_ino);
           break;
         }
       if (n_conns == 0 && ready > 0 && keep_deadline < 0)
@@ -364,7 +387,7 @@ main (int argc, char **argv)
            * goes, and a run that comes now makes a new keeper. */
           if (flock (lock_fd, LOCK_EX | LOCK_NB) == 0)
             {
-              unlink (socket_path);
+              remove_own_socket (socket_path, socket_ino);
               close (listen_fd);
               listen_fd = -1;
               break;
@@ -430,12 +453,14 @@ main (int argc, char **argv)
               continue;
             }
           if (flock (lock_fd, LOCK_EX | LOCK_NB) == 0)
-            unlink (socket_path);
+            remove_own_socket (socket_path, socket_ino);
           break;
         }
-      for (int c = n_conns; c-- > 0;)
+      /* The connections' entries were the last n_conns of pfds; the base is
+       * taken before any is removed (a removal moves the last one down). */
+      for (int c = n_conns, base = n - n_conns; c-- > 0;)
         {
-          short revents = pfds[n - n_conns + c].revents;
+          short revents = pfds[base + c].revents;
           char buf[64];
 
           if (!revents)

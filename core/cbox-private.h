@@ -110,6 +110,10 @@ guint cbox_run_kill_leftovers (void);
 void cbox_run_end_helper (pid_t *pid);
 
 /* ---- the network helper (cbox-net.c) ------------------------------------- */
+/* One read(2) of up to @len bytes from @fd once it is readable, waiting
+ * until the monotonic @deadline_ms at most (EINTR retried): what read()
+ * returned, or -1 when the time ran out or poll() failed. */
+ssize_t cbox_read_by (int fd, void *buf, gsize len, gint64 deadline_ms);
 /* Parses a --publish / `[cbox] publish` entry: HOSTPORT or
  * HOSTPORT:SANDBOXPORT, each 1 to 65535 in decimal. FALSE with a message
  * saying what is wrong (CBOX_ERROR_INVALID_ARGUMENT). */

@@ -468,8 +468,10 @@ cbox_bwrap_prestart (CboxContext *ctx, GError **error)
     }
   /* The project's shared network: bwrap starts in it and makes no
    * network namespace of its own (realize leaves --unshare-net out). Not
-   * joined, the run gets a namespace and helper of its own, as isolated. */
-  if (info->net_share == NULL && cbox_net_share_keep_seconds (ctx) > 0)
+   * joined, the run gets a namespace and helper of its own, as isolated.
+   * Not with a setuid bwrap: inside the keeper's user namespace, which
+   * maps no root, the kernel would not honour its setuid bit. */
+  if (info->net_share == NULL && !info->setuid && cbox_net_share_keep_seconds (ctx) > 0)
     {
       g_autoptr (GError) share_error = NULL;
 
@@ -678,6 +680,8 @@ cbox_bwrap_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GError
         /* Published ports are this run's alone: a namespace and helper of
          * its own, whose API takes them. */
         info->net_shared = info->net_share != NULL && n_ports == 0;
+        if (info->setuid)
+          keep_s = 0;
         if (!info->net_shared)
           cbox_launch_add_arg (launch, "--unshare-net");
         if (keep_s > 0 && n_ports == 0)
