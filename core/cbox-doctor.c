@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cbox-config.h"
 #include "cbox-doctor.h"
 #include "cbox-planner-private.h"
 
@@ -188,6 +189,16 @@ cbox_planner_doctor (CboxRegistry *registry, CboxHost *host, CboxRequest *reques
         report->network_problem = g_strdup (net_error->message);
     }
   report->landlock_abi = cbox_net_landlock_abi ();
+  report->network_keep = -1;
+  if (request->network == CBOX_NETWORK_OWN && g_str_equal (backend_name, "bwrap"))
+    {
+      g_autofree char *keep
+          = request->config != NULL
+                ? g_key_file_get_string (request->config, "cbox", "network-keep", NULL)
+                : NULL;
+      report->network_keep
+          = keep != NULL ? cbox_config_parse_seconds (g_strstrip (keep)) : CBOX_NET_KEEP_DEFAULT_S;
+    }
   report->entries = g_ptr_array_new_with_free_func ((GDestroyNotify)cbox_doctor_entry_free);
   /* NULL when a backend known from the plugin cache fails to load (it
    * changed): the loop below reports it as rejected. */

@@ -31,6 +31,9 @@ typedef struct
   CboxNetworkMode network;
   char *network_problem; /* why the network mode cannot work here, or NULL */
   int landlock_abi;      /* the kernel's Landlock ABI, 0 without Landlock */
+  /* bwrap's shared network: network-keep's seconds, 0 for a helper per
+   * run, -1 where no network is shared (another mode or backend). */
+  int network_keep;
 } CboxDoctorReport;
 
 void cbox_doctor_report_free (CboxDoctorReport *report);

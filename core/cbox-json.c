@@ -424,6 +424,13 @@ cbox_json_doctor (CboxDoctorReport *report, const CboxHost *host)
   json_builder_add_int_value (builder, report->landlock_abi);
   json_builder_set_member_name (builder, "abstract_socket_scope");
   json_builder_add_boolean_value (builder, report->landlock_abi >= 6);
+  /* Seconds the project's shared network outlives its last run; 0: a
+   * helper per run; null: no shared network (another mode or backend). */
+  json_builder_set_member_name (builder, "network_keep");
+  if (report->network_keep >= 0)
+    json_builder_add_int_value (builder, report->network_keep);
+  else
+    json_builder_add_null_value (builder);
 
   json_builder_set_member_name (builder, "plugins");
   json_builder_begin_array (builder);

@@ -313,6 +313,15 @@ cbox_text_doctor (CboxDoctorReport *report, const CboxHost *host)
                           cbox_network_mode_describe (report->network));
   if (report->network_problem != NULL)
     g_string_append_printf (out, "  unavailable: %s\n", report->network_problem);
+  if (report->network_keep > 0)
+    g_string_append_printf (out,
+                            "  shared: the runs of a project share this network, kept %d s after "
+                            "the last ([cbox] network-keep; their localhost servers reach each "
+                            "other)\n",
+                            report->network_keep);
+  else if (report->network_keep == 0)
+    g_string_append (out, "  shared: no (network-keep=0): a network namespace and helper for "
+                          "each run\n");
   if (report->landlock_abi >= 6)
     g_string_append_printf (out,
                             "  second layer: Landlock ABI %d: abstract unix sockets made outside "

@@ -564,6 +564,22 @@ test_plan_words (void)
     cbox_test_assert_status (&own, 0);
     g_assert_null (strstr (own.out, "shared with this project's other runs"));
   }
+  /* cbox doctor says it too, in words and in JSON. */
+  {
+    g_auto (CboxTestResult) doctor = { 0 };
+    g_auto (CboxTestResult) doctor_own = { 0 };
+    g_auto (CboxTestResult) json = { 0 };
+
+    g_assert_true (cbox_test_runv (&doctor, "doctor", "--backend=bwrap", NULL));
+    g_assert_nonnull (strstr (doctor.out, "  shared: the runs of a project share this network, "
+                                          "kept 60 s after the last"));
+    g_assert_true (cbox_test_runv (&doctor_own, "doctor", "--backend=bwrap",
+                                   "--set=cbox.network-keep=0", NULL));
+    g_assert_nonnull (strstr (doctor_own.out, "  shared: no (network-keep=0)"));
+    g_assert_true (cbox_test_runv (&json, "doctor", "--json", "--backend=bwrap",
+                                   "--set=cbox.network-keep=7", NULL));
+    g_assert_nonnull (strstr (json.out, "\"network_keep\" : 7,"));
+  }
   g_assert_true (cbox_test_runv (&shared, "plan", "--backend=bwrap", "--forward=none",
                                  "--network=host", "--", "true", NULL));
   cbox_test_assert_status (&shared, 0);
