@@ -72,6 +72,7 @@ typedef struct
   /* The project's shared network, joined in prestart (the early bwrap
    * starts in it); net_shared once realize decided the run uses it. */
   CboxNetShare *net_share;
+  gboolean net_join_tried; /* a run: prestart tried to join */
   gboolean net_shared;
 } CboxBwrapInfo;
 
@@ -475,6 +476,7 @@ cbox_bwrap_prestart (CboxContext *ctx, GError **error)
     {
       g_autoptr (GError) share_error = NULL;
 
+      info->net_join_tried = TRUE;
       info->net_share = cbox_net_share_join (ctx, &share_error);
       if (info->net_share == NULL && share_error != NULL && cbox_context_get_verbose (ctx))
         g_printerr ("cbox: bwrap: %s; this run gets a network of its own\n", share_error->message);
@@ -680,7 +682,9 @@ cbox_bwrap_realize (CboxContext *ctx, CboxPlan *plan, CboxLaunch *launch, GError
         /* Published ports are this run's alone: a namespace and helper of
          * its own, whose API takes them. */
         info->net_shared = info->net_share != NULL && n_ports == 0;
-        if (info->setuid)
+        /* What this run does: no sharing with a setuid bwrap, nor when
+         * its prestart could not join (-v said why). */
+        if (info->setuid || (info->net_join_tried && info->net_share == NULL))
           keep_s = 0;
         if (!info->net_shared)
           cbox_launch_add_arg (launch, "--unshare-net");
